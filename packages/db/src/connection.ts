@@ -1,0 +1,133 @@
+import { join } from "node:path";
+
+import knexFactory, { type Knex } from "knex";
+import pg from "pg";
+
+import { defaultPoolSettings, type PoolSettings } from "./config.js";
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from "./embedded.js";
+
+const { types } = pg;
+
+/**
+ * int8 (counters, sequences) and numeric (cost) come back from pg as strings by default.
+ * Our values stay far below 2^53, so numbers are what callers expect. Scoped to our
+ * connections through `types`, not set globally on the pg module.
+ */
+const typeParsers = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === types.builtins.INT8) return (value: string) => Number(value);
+    if (oid === types.builtins.NUMERIC) return (value: string) => Number(value);
+    return types.getTypeParser(oid, format);
+  },
+};
+
+/** A Knex instance on PostgreSQL with the pool settings applied. */
+export function createKnex(connectionString: string, pool: PoolSettings = defaultPoolSettings): Knex {
+  return knexFactory({
+    client: "pg",
+    connection: {
+      connectionString,
+      types: typeParsers,
+      statement_timeout: pool.statementTimeoutMs,
+      application_name: "logbook",
+    } as Knex.PgConnectionConfig,
+    pool: {
+      min: pool.min,
+      max: pool.max,
+      idleTimeoutMillis: pool.idleTimeoutMs,
+      // Recycle connections that were reset by the server (e.g. a restart) instead of failing.
+      propagateCreateError: false,
+    },
+    acquireConnectionTimeout: pool.acquireTimeoutMs,
+  });
+}
+
+export interface Database {
+  knex: Knex;
+  /** Where we are connected, without the password (safe to log). */
+  displayUrl: string;
+  connectionString: string;
+  /** Set when Logbook started its own PostgreSQL. */
+  embedded?: EmbeddedPostgresHandle;
+  /** Closes the pool, then stops the embedded PostgreSQL if we started one. */
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** Use this server (PostgreSQL 14+). Unset: start the embedded one under `home`. */
+  databaseUrl?: string | undefined;
+  /** `LOGBOOK_HOME`; the embedded cluster lives in `<home>/pg`. */
+  home: string;
+  pool?: PoolSettings;
+  /** Name of the database to use on the embedded cluster. @default "logbook" */
+  embeddedDatabase?: string;
+  onLog?: (line: string) => void;
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable database URL)";
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** Creates `name` on the server behind `adminUrl` unless it exists. */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`).catch((error: { code?: string }) => {
+        if (error.code !== "42P04") throw error; // created by a concurrent start
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** Connects to `DATABASE_URL`, or starts the embedded PostgreSQL and connects to it. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  let embedded: EmbeddedPostgresHandle | undefined;
+  let connectionString: string;
+  if (options.databaseUrl) {
+    connectionString = options.databaseUrl;
+  } else {
+    embedded = await startEmbeddedPostgres({
+      dataDir: join(options.home, "pg"),
+      ...(options.onLog ? { onLog: options.onLog } : {}),
+    });
+    const name = options.embeddedDatabase ?? "logbook";
+    try {
+      await ensureDatabase(embedded.connectionString, name);
+    } catch (error) {
+      await embedded.stop();
+      throw error;
+    }
+    connectionString = withDatabase(embedded.connectionString, name);
+  }
+  const knex = createKnex(connectionString, options.pool);
+  let closed = false;
+  return {
+    knex,
+    connectionString,
+    displayUrl: redactUrl(connectionString),
+    ...(embedded ? { embedded } : {}),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await knex.destroy();
+      await embedded?.stop();
+    },
+  };
+}

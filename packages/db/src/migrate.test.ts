@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { migrateLatest, migrateRollback, migrationStatus } from "./migrate.js";
+import { createTestDatabase, type TestDatabase } from "./testing/index.js";
+
+const TABLES = [
+  "projects",
+  "project_locks",
+  "sessions",
+  "events",
+  "session_messages",
+  "files",
+  "steps",
+  "artifacts",
+  "jobs",
+  "api_keys",
+];
+
+async function tablesIn(db: TestDatabase): Promise<string[]> {
+  const result = await db.knex.raw<{ rows: Array<{ tablename: string }> }>(
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'knex_%' ORDER BY 1",
+  );
+  return result.rows.map((r) => r.tablename);
+}
+
+describe("migrations", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrated: false });
+  });
+  afterAll(async () => db.destroy());
+
+  it("go up, all the way down, and up again on a real database", async () => {
+    expect(await tablesIn(db)).toEqual([]);
+    const applied = await migrateLatest(db.knex);
+    expect(applied.length).toBeGreaterThanOrEqual(5);
+    expect(await tablesIn(db)).toEqual([...TABLES].sort());
+    expect((await migrationStatus(db.knex)).current).toBe(true);
+
+    const undone = await migrateRollback(db.knex, { all: true });
+    expect(undone).toHaveLength(applied.length);
+    expect(await tablesIn(db)).toEqual([]);
+    expect((await migrationStatus(db.knex)).pending).toHaveLength(applied.length);
+    const functions = await db.knex.raw<{ rows: unknown[] }>(
+      "SELECT 1 FROM pg_proc WHERE proname = 'logbook_set_updated_at'",
+    );
+    expect(functions.rows).toHaveLength(0);
+
+    expect(await migrateLatest(db.knex)).toEqual(applied);
+    expect(await tablesIn(db)).toEqual([...TABLES].sort());
+    expect(await migrateLatest(db.knex)).toEqual([]);
+  });
+});

@@ -1,0 +1,74 @@
+import type { Knex } from "knex";
+
+import * as createProjectsAndSessions from "./migrations/20261122000100_create_projects_and_sessions.js";
+import * as createEvents from "./migrations/20261122000200_create_events.js";
+import * as createSessionRecords from "./migrations/20261122000300_create_session_records.js";
+import * as createLocksAndJobs from "./migrations/20261122000400_create_locks_and_jobs.js";
+import * as createApiKeys from "./migrations/20261122000500_create_api_keys.js";
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Migrations are imported, not read from a folder at run time, so the bundled server
+ * carries them inside its one file. Order is the name order, as Knex would sort them.
+ */
+const migrations: Record<string, Migration> = {
+  "20261122000100_create_projects_and_sessions": createProjectsAndSessions,
+  "20261122000200_create_events": createEvents,
+  "20261122000300_create_session_records": createSessionRecords,
+  "20261122000400_create_locks_and_jobs": createLocksAndJobs,
+  "20261122000500_create_api_keys": createApiKeys,
+};
+
+class BundledMigrationSource implements Knex.MigrationSource<string> {
+  getMigrations(): Promise<string[]> {
+    return Promise.resolve(Object.keys(migrations).sort());
+  }
+  getMigrationName(name: string): string {
+    return name;
+  }
+  getMigration(name: string): Promise<Migration> {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`Unknown migration ${name}`);
+    return Promise.resolve(migration);
+  }
+}
+
+const migratorConfig: Knex.MigratorConfig = {
+  migrationSource: new BundledMigrationSource(),
+  tableName: "knex_migrations",
+};
+
+/** Applies every pending migration; returns the names applied (empty when current). */
+export async function migrateLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest(migratorConfig)) as [number, string[]];
+  return applied;
+}
+
+/** Rolls back the last batch, or every migration with `all`; returns the names undone. */
+export async function migrateRollback(knex: Knex, options: { all?: boolean } = {}): Promise<string[]> {
+  const [, undone] = (await knex.migrate.rollback(migratorConfig, options.all ?? false)) as [number, string[]];
+  return undone;
+}
+
+export interface MigrationStatus {
+  current: boolean;
+  applied: string[];
+  pending: string[];
+}
+
+/** What /health reports: are all known migrations applied? */
+export async function migrationStatus(knex: Knex): Promise<MigrationStatus> {
+  const [completed, pending] = (await knex.migrate.list(migratorConfig)) as [
+    Array<{ name: string }>,
+    string[],
+  ];
+  return {
+    current: pending.length === 0,
+    applied: completed.map((m) => m.name),
+    pending: pending.map(String),
+  };
+}

@@ -1,0 +1,11 @@
+export { BaseModel } from "./base-model.js";
+export { ApiKeyModel } from "./api-key-model.js";
+export { ArtifactModel } from "./artifact-model.js";
+export { EventModel } from "./event-model.js";
+export { FileModel } from "./file-model.js";
+export { JobModel } from "./job-model.js";
+export { ProjectLockModel } from "./project-lock-model.js";
+export { ProjectModel } from "./project-model.js";
+export { SessionMessageModel } from "./session-message-model.js";
+export { SessionModel } from "./session-model.js";
+export { StepModel } from "./step-model.js";

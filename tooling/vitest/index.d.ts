@@ -1,0 +1,3 @@
+import type { ViteUserConfig } from "vitest/config";
+
+export declare function logbookVitestConfig(options?: { withDatabase?: boolean; timeoutMs?: number }): ViteUserConfig;
