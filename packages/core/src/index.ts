@@ -1,1 +1,11 @@
-export {};
+/**
+ * @logbook/core: the product's behaviour. Services own the rules and the transactions;
+ * they take and return the Zod contract types of @logbook/contracts and know nothing of
+ * tRPC or HTTP. Errors are `AppError`s with a closed set of codes.
+ */
+export { APP_ERROR_CODES, AppError, invalidInput, isAppError, notFound, toAppError } from "./errors.js";
+export type { AppErrorCode } from "./errors.js";
+export type { CoreDeps } from "./deps.js";
+export { allowedTransitions, assertTransition, canTransition, SEED_STATUS_MAP, statusFromSeedWord } from "./session-status.js";
+export { sanitizeJsonForPostgres } from "./json.js";
+export { toSessionDto } from "./sessions/session-dto.js";

@@ -11,6 +11,8 @@ import type { Knex } from "knex";
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable("events", (t) => {
     t.uuid("id").notNullable();
+    // Global arrival order: live subscriptions resume after the last one a client saw.
+    t.bigIncrements("stream_seq", { primaryKey: false });
     t.uuid("session_id").notNullable().references("id").inTable("sessions").onDelete("CASCADE");
     t.bigInteger("seq").notNullable();
     t.text("event_type").notNullable();
@@ -45,6 +47,7 @@ export async function up(knex: Knex): Promise<void> {
     CREATE INDEX events_occurred_idx ON events (occurred_at);
     CREATE INDEX events_type_occurred_idx ON events (event_type, occurred_at);
     CREATE INDEX events_id_idx ON events (id);
+    CREATE INDEX events_stream_seq_idx ON events (stream_seq);
     CREATE INDEX events_machine_occurred_idx ON events (machine_id, occurred_at) WHERE machine_id IS NOT NULL;
     CREATE INDEX events_errors_idx ON events (occurred_at) WHERE level = 'error';
     CREATE INDEX events_tools_idx ON events (tool_name, occurred_at) WHERE tool_name IS NOT NULL;

@@ -12,6 +12,7 @@ export class EventModel extends BaseModel {
   id!: string;
   sessionId!: string;
   seq!: number;
+  streamSeq!: number;
   eventType!: string;
   source!: string;
   level!: string;

@@ -1,0 +1,30 @@
+import { z } from "zod";
+
+import { isoDateTime, nonEmptyShortText, uuid } from "./common.js";
+import { apiKeyScope } from "./enums.js";
+
+/** A key as listed: never the secret, never its hash. */
+export const apiKey = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  scopes: z.array(apiKeyScope),
+  createdAt: isoDateTime(),
+  lastUsedAt: isoDateTime().nullable(),
+  expiresAt: isoDateTime().nullable(),
+  revokedAt: isoDateTime().nullable(),
+});
+export type ApiKey = z.infer<typeof apiKey>;
+
+export const createApiKeyInput = z.object({
+  name: nonEmptyShortText(),
+  scopes: z.array(apiKeyScope).min(1, { error: "give at least one scope" }),
+  expiresAt: isoDateTime().optional(),
+});
+export type CreateApiKeyInput = z.infer<typeof createApiKeyInput>;
+
+/** The only time the secret is shown. */
+export const createdApiKey = z.object({ key: apiKey, secret: z.string() });
+export type CreatedApiKey = z.infer<typeof createdApiKey>;
+
+export const revokeApiKeyInput = z.object({ id: uuid() });

@@ -1,0 +1,107 @@
+import { z } from "zod";
+
+/** Limits shared by every contract; the API reference (docs/api.md) quotes them. */
+export const LIMITS = {
+  /** Events in one ingest call. */
+  maxBatch: 1000,
+  /** Rows in one page of any list. */
+  maxPageSize: 500,
+  /** Nesting depth of any JSON payload or metadata object. */
+  maxJsonDepth: 64,
+  shortText: 255,
+  title: 1_000,
+  /** Long free text: a prompt, a message, an error. */
+  longText: 1_000_000,
+  path: 4_096,
+} as const;
+
+const NUL = "\u0000";
+
+/** Text for a text column: PostgreSQL cannot store NUL characters, so they are refused up front. */
+export const text = (max: number = LIMITS.longText) =>
+  z
+    .string()
+    .max(max, { error: `must be at most ${max} characters` })
+    .refine((value) => !value.includes(NUL), { error: "must not contain NUL characters" });
+
+export const shortText = () => text(LIMITS.shortText);
+export const nonEmptyShortText = () => shortText().trim().min(1, { error: "must not be empty" });
+
+export const uuid = () => z.uuid({ error: "must be a UUID" });
+
+/** Timestamps cross the wire as ISO-8601 strings with an offset (`Z` on output). */
+export const isoDateTime = () =>
+  z.iso.datetime({ offset: true, error: "must be an ISO-8601 date-time, e.g. 2026-11-22T14:00:00Z" });
+
+/** An open set of names (event types, job types): a letter, then letters, digits, `_.:-`. */
+export const typeName = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/, {
+      error: "must start with a letter and use only letters, digits, _ . : - (at most 100 characters)",
+    });
+
+function depthOf(value: unknown): number {
+  // Iterative, so a hostile 100,000-level payload cannot overflow the stack.
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    const next = depth + 1;
+    if (next > max) max = next;
+    if (max > LIMITS.maxJsonDepth) return max;
+    for (const child of Array.isArray(node) ? node : Object.values(node as Record<string, unknown>)) {
+      if (child !== null && typeof child === "object") stack.push([child, next]);
+    }
+  }
+  return max;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A JSON object kept exactly as given (no key is copied, renamed or dropped, so a
+ * `__proto__` key stays a plain data key), at most `LIMITS.maxJsonDepth` deep.
+ */
+export const jsonObject = () =>
+  z
+    .custom<Record<string, unknown>>(isPlainObject, { error: "must be a JSON object" })
+    .refine((value) => depthOf(value) <= LIMITS.maxJsonDepth, {
+      error: `must not be nested deeper than ${LIMITS.maxJsonDepth} levels`,
+    });
+
+/** Any JSON value, depth-limited like `jsonObject`. */
+export const jsonValue = () =>
+  z.unknown().refine((value) => depthOf(value) <= LIMITS.maxJsonDepth, {
+    error: `must not be nested deeper than ${LIMITS.maxJsonDepth} levels`,
+  });
+
+/** Keyset pagination: pass back `nextCursor` to get the next page. */
+export const pageInput = {
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(50),
+  cursor: z.string().max(500).optional(),
+};
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    /** Null on the last page. */
+    nextCursor: z.string().nullable(),
+  });
+
+export const idInput = z.object({ id: uuid() });
+export type IdInput = z.infer<typeof idInput>;
+
+export const tokenUsage = z.object({
+  inputTokens: z.number().int().min(0),
+  outputTokens: z.number().int().min(0),
+  cacheReadTokens: z.number().int().min(0),
+  cacheCreationTokens: z.number().int().min(0),
+  costUsd: z.number().min(0),
+});
+export type TokenUsage = z.infer<typeof tokenUsage>;

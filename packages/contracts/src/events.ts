@@ -1,0 +1,121 @@
+import { z } from "zod";
+
+import { LIMITS, isoDateTime, jsonObject, pageInput, page, shortText, text, typeName, uuid } from "./common.js";
+import { eventLevel, eventSource } from "./enums.js";
+import { externalId } from "./sessions.js";
+
+/**
+ * One event to ingest. Name its session by Logbook id (`sessionId`) or by the agent's own
+ * id (`externalSessionId`, created on first sight). Give every event an `id` (UUIDv7) and
+ * an `occurredAt` so a retry is recognised as the same event and stored once.
+ */
+export const ingestEvent = z
+  .object({
+    id: uuid().optional(),
+    sessionId: uuid().optional(),
+    externalSessionId: externalId().optional(),
+    /** When the session is created by this event: its parent, by external id (subagents). */
+    parentExternalSessionId: externalId().optional(),
+    eventType: typeName(),
+    source: eventSource.default("api"),
+    level: eventLevel.default("info"),
+    message: text().optional(),
+    toolName: shortText().optional(),
+    toolUseId: shortText().optional(),
+    parentEventId: uuid().optional(),
+    parentUuid: shortText().optional(),
+    isSidechain: z.boolean().optional(),
+    agentId: shortText().optional(),
+    agentType: shortText().optional(),
+    cwd: text(LIMITS.path).optional(),
+    machineId: shortText().optional(),
+    /** The whole original record, stored as is. */
+    payload: jsonObject().default({}),
+    /** Defaults to the time in a UUIDv7 `id`, else to the time of receipt. */
+    occurredAt: isoDateTime().optional(),
+  })
+  .refine((e) => (e.sessionId === undefined) !== (e.externalSessionId === undefined), {
+    error: "give exactly one of sessionId or externalSessionId",
+    path: ["sessionId"],
+  });
+export type IngestEvent = z.input<typeof ingestEvent>;
+export type ParsedIngestEvent = z.output<typeof ingestEvent>;
+
+export const ingestEventsInput = z.object({
+  events: z
+    .array(ingestEvent)
+    .min(1, { error: "send at least one event" })
+    .max(LIMITS.maxBatch, { error: `send at most ${LIMITS.maxBatch} events per call` }),
+});
+export type IngestEventsInput = z.input<typeof ingestEventsInput>;
+
+export const ingestResult = z.object({
+  /** Events stored by this call. */
+  accepted: z.number().int(),
+  /** Events already stored before (same id): nothing was written for them. */
+  duplicates: z.number().int(),
+  /** Ids of every event of the call, in the order sent (generated ones included). */
+  ids: z.array(z.string()),
+});
+export type IngestResult = z.infer<typeof ingestResult>;
+
+export const event = z.object({
+  id: z.string(),
+  sessionId: z.string(),
+  seq: z.number().int(),
+  eventType: z.string(),
+  source: eventSource,
+  level: eventLevel,
+  message: z.string().nullable(),
+  toolName: z.string().nullable(),
+  toolUseId: z.string().nullable(),
+  parentEventId: z.string().nullable(),
+  parentUuid: z.string().nullable(),
+  isSidechain: z.boolean(),
+  agentId: z.string().nullable(),
+  cwd: z.string().nullable(),
+  machineId: z.string().nullable(),
+  payload: z.record(z.string(), z.unknown()),
+  occurredAt: isoDateTime(),
+  receivedAt: isoDateTime(),
+});
+export type Event = z.infer<typeof event>;
+
+export const listSessionEventsInput = z.object({
+  sessionId: uuid(),
+  /** Events after this sequence number (exclusive): resume a timeline. */
+  afterSeq: z.number().int().min(0).optional(),
+  eventTypes: z.array(typeName()).min(1).max(50).optional(),
+  levels: z.array(eventLevel).min(1).optional(),
+  from: isoDateTime().optional(),
+  to: isoDateTime().optional(),
+  ...pageInput,
+});
+export type ListSessionEventsInput = z.input<typeof listSessionEventsInput>;
+
+export const listRecentEventsInput = z.object({
+  eventTypes: z.array(typeName()).min(1).max(50).optional(),
+  levels: z.array(eventLevel).min(1).optional(),
+  machineId: shortText().optional(),
+  projectId: uuid().optional(),
+  toolName: shortText().optional(),
+  from: isoDateTime().optional(),
+  to: isoDateTime().optional(),
+  ...pageInput,
+});
+export type ListRecentEventsInput = z.input<typeof listRecentEventsInput>;
+
+export const eventPage = page(event);
+export type EventPage = z.infer<typeof eventPage>;
+
+export const eventTypeCount = z.object({ eventType: z.string(), count: z.number().int() });
+export const eventCountsOutput = z.array(eventTypeCount);
+
+/** What the live subscriptions filter on; all optional (all events). */
+export const eventStreamInput = z.object({
+  sessionId: uuid().optional(),
+  projectId: uuid().optional(),
+  /** The last event id the client saw (tRPC sends it on reconnect): resume after it. */
+  lastEventId: z.string().max(200).nullish(),
+});
+export type EventStreamInput = z.infer<typeof eventStreamInput>;

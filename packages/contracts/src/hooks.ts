@@ -1,0 +1,59 @@
+import { z } from "zod";
+
+import { LIMITS, isoDateTime, jsonObject, uuid } from "./common.js";
+
+/**
+ * A Claude Code hook payload as Claude Code sends it (stdin of a `command` hook, body of
+ * an `http` hook). Only the fields every payload has are required; everything else,
+ * known or not, is kept whole. Formats drift between versions: never reject the unknown.
+ */
+export const claudeCodeHookPayload = jsonObject().pipe(
+  z.looseObject({
+    session_id: z.string().min(1, { error: "must not be empty" }).max(LIMITS.shortText),
+    hook_event_name: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/, { error: "must be a hook event name such as PreToolUse" }),
+    transcript_path: z.string().optional(),
+    cwd: z.string().optional(),
+    permission_mode: z.string().optional(),
+    agent_id: z.string().max(LIMITS.shortText).optional(),
+    agent_type: z.string().max(LIMITS.shortText).optional(),
+    tool_name: z.string().optional(),
+    tool_use_id: z.string().optional(),
+    prompt: z.string().optional(),
+    source: z.string().optional(),
+    reason: z.string().optional(),
+    model: z.unknown().optional(),
+    message: z.string().optional(),
+    notification_type: z.string().optional(),
+    last_assistant_message: z.string().optional(),
+    session_title: z.string().optional(),
+  }),
+);
+export type ClaudeCodeHookPayload = z.infer<typeof claudeCodeHookPayload>;
+
+/** One hook event as the emitter sends it: the payload plus the id and time it gave it. */
+export const hookEnvelope = z.object({
+  id: uuid().optional(),
+  occurredAt: isoDateTime().optional(),
+  /** The machine the hook ran on (hostname), when known. */
+  machineId: z.string().max(LIMITS.shortText).optional(),
+  payload: z.unknown(),
+});
+export type HookEnvelope = z.input<typeof hookEnvelope>;
+
+export const ingestHooksInput = z.object({
+  events: z
+    .array(hookEnvelope)
+    .min(1, { error: "send at least one event" })
+    .max(LIMITS.maxBatch, { error: `send at most ${LIMITS.maxBatch} events per call` }),
+});
+export type IngestHooksInput = z.input<typeof ingestHooksInput>;
+
+/** Hook ingest result: like event ingest, plus the payloads that were not hook payloads. */
+export const ingestHooksResult = z.object({
+  accepted: z.number().int(),
+  duplicates: z.number().int(),
+  ids: z.array(z.string()),
+});
+export type IngestHooksResult = z.infer<typeof ingestHooksResult>;

@@ -1,0 +1,52 @@
+import { z } from "zod";
+
+import { LIMITS, isoDateTime, jsonObject, pageInput, page, shortText, text, uuid } from "./common.js";
+
+export const project = z.object({
+  id: z.string(),
+  path: z.string(),
+  name: z.string().nullable(),
+  config: z.record(z.string(), z.unknown()),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
+});
+export type Project = z.infer<typeof project>;
+
+export const upsertProjectInput = z.object({
+  /** Canonicalised (trailing slashes, `.` segments removed) before it is stored. */
+  path: text(LIMITS.path).min(1, { error: "must not be empty" }),
+  name: shortText().optional(),
+  config: jsonObject().optional(),
+});
+export type UpsertProjectInput = z.infer<typeof upsertProjectInput>;
+export const getProjectInput = z.union([z.object({ id: uuid() }), z.object({ path: text(LIMITS.path).min(1) })]);
+export const listProjectsInput = z.object({ search: text(200).optional(), ...pageInput });
+export const projectPage = page(project);
+
+export const projectLock = z.object({
+  id: z.string(),
+  projectId: z.string(),
+  owner: z.string(),
+  sessionId: z.string().nullable(),
+  acquiredAt: isoDateTime(),
+  renewedAt: isoDateTime().nullable(),
+  expiresAt: isoDateTime(),
+});
+export type ProjectLock = z.infer<typeof projectLock>;
+
+const ttlMs = z.number().int().min(1_000).max(24 * 60 * 60 * 1000);
+
+export const acquireLockInput = z.object({
+  projectId: uuid(),
+  /** Who holds the lock: renew and release must name the same owner. */
+  owner: shortText().min(1),
+  sessionId: uuid().optional(),
+  ttlMs: ttlMs.default(5 * 60 * 1000),
+});
+export type AcquireLockInput = z.input<typeof acquireLockInput>;
+export const renewLockInput = z.object({ projectId: uuid(), owner: shortText().min(1), ttlMs: ttlMs.default(5 * 60 * 1000) });
+export type RenewLockInput = z.input<typeof renewLockInput>;
+export const releaseLockInput = z.object({ projectId: uuid(), owner: shortText().min(1) });
+export type ReleaseLockInput = z.infer<typeof releaseLockInput>;
+export const inspectLockInput = z.object({ projectId: uuid() });
+export const releaseLockResult = z.object({ released: z.boolean() });

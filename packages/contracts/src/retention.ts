@@ -1,0 +1,40 @@
+import { z } from "zod";
+
+/**
+ * Retention policy. Sessions in a terminal state whose end is older than
+ * `sessionMaxAgeDays` go (with all their children and records), or are archived when
+ * `archiveInsteadOfDelete`. Events older than `eventMaxAgeDays` go (off when null).
+ */
+export const retentionPolicy = z.object({
+  sessionMaxAgeDays: z.number().int().min(1).max(36_500).default(365),
+  eventMaxAgeDays: z.number().int().min(1).max(36_500).nullable().default(null),
+  archiveInsteadOfDelete: z.boolean().default(false),
+  /** Rows per delete statement: small batches keep locks short so ingest goes on. */
+  batchSize: z.number().int().min(1).max(100_000).default(5_000),
+});
+export type RetentionPolicy = z.infer<typeof retentionPolicy>;
+export type RetentionPolicyInput = z.input<typeof retentionPolicy>;
+
+export const retentionRunInput = z.object({
+  /** Count what would go without changing anything. */
+  dryRun: z.boolean().default(true),
+  policy: retentionPolicy.partial().optional(),
+});
+export type RetentionRunInput = z.input<typeof retentionRunInput>;
+
+export const retentionReport = z.object({
+  dryRun: z.boolean(),
+  /** False when another process held the retention lock: nothing was done. */
+  ran: z.boolean(),
+  policy: retentionPolicy,
+  sessions: z.number().int(),
+  sessionsArchived: z.number().int(),
+  events: z.number().int(),
+  messages: z.number().int(),
+  files: z.number().int(),
+  steps: z.number().int(),
+  artifacts: z.number().int(),
+  batches: z.number().int(),
+  durationMs: z.number(),
+});
+export type RetentionReport = z.infer<typeof retentionReport>;

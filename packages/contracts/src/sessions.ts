@@ -1,0 +1,176 @@
+import { z } from "zod";
+
+import { LIMITS, isoDateTime, jsonObject, jsonValue, nonEmptyShortText, pageInput, page, shortText, text, tokenUsage, uuid } from "./common.js";
+import { sessionStatus } from "./enums.js";
+
+/** The agent's own session id (Claude Code's `session_id`), unique across Logbook. */
+export const externalId = () =>
+  z
+    .string()
+    .min(1, { error: "must not be empty" })
+    .max(LIMITS.shortText, { error: `must be at most ${LIMITS.shortText} characters` })
+    .refine((value) => !value.includes("\u0000"), { error: "must not contain NUL characters" });
+
+/** The external id of a subagent's child session: `<parent session id>:agent:<agent id>`. */
+export function subagentExternalId(parentExternalId: string, agentId: string): string {
+  return `${parentExternalId}:agent:${agentId}`;
+}
+
+export const session = z.object({
+  id: uuid(),
+  externalId: z.string().nullable(),
+  parentSessionId: z.string().nullable(),
+  manualParentSessionId: z.string().nullable(),
+  projectId: z.string().nullable(),
+  status: sessionStatus,
+  archivedAt: isoDateTime().nullable(),
+  sessionType: z.string(),
+  mode: z.string().nullable(),
+  permissionMode: z.string().nullable(),
+  title: z.string().nullable(),
+  label: z.string().nullable(),
+  initialQuery: z.string().nullable(),
+  context: z.string().nullable(),
+  outputBuffer: z.string().nullable(),
+  cwd: z.string().nullable(),
+  transcriptPath: z.string().nullable(),
+  machineId: z.string().nullable(),
+  agentId: z.string().nullable(),
+  agentType: z.string().nullable(),
+  model: z.string().nullable(),
+  processId: z.string().nullable(),
+  isWorking: z.boolean(),
+  currentJobId: z.string().nullable(),
+  lastJobStatus: z.string().nullable(),
+  pinned: z.boolean(),
+  hidden: z.boolean(),
+  isUserInitiated: z.boolean(),
+  config: z.record(z.string(), z.unknown()),
+  result: z.unknown().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  errorMessage: z.string().nullable(),
+  tokens: tokenUsage,
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
+  startedAt: isoDateTime().nullable(),
+  lastActivityAt: isoDateTime(),
+  endedAt: isoDateTime().nullable(),
+});
+export type Session = z.infer<typeof session>;
+
+/** Fields a caller may set when creating a session (status starts at `pending` unless given). */
+export const createSessionInput = z.object({
+  id: uuid().optional(),
+  externalId: externalId().optional(),
+  parentSessionId: uuid().optional(),
+  projectPath: text(LIMITS.path).min(1).optional(),
+  status: sessionStatus.optional(),
+  sessionType: nonEmptyShortText().optional(),
+  mode: shortText().optional(),
+  permissionMode: shortText().optional(),
+  title: text(LIMITS.title).optional(),
+  label: text(LIMITS.title).optional(),
+  initialQuery: text().optional(),
+  context: text().optional(),
+  cwd: text(LIMITS.path).optional(),
+  transcriptPath: text(LIMITS.path).optional(),
+  machineId: shortText().optional(),
+  agentId: shortText().optional(),
+  agentType: shortText().optional(),
+  model: shortText().optional(),
+  processId: shortText().optional(),
+  isUserInitiated: z.boolean().optional(),
+  pinned: z.boolean().optional(),
+  hidden: z.boolean().optional(),
+  config: jsonObject().optional(),
+  metadata: jsonObject().optional(),
+});
+export type CreateSessionInput = z.infer<typeof createSessionInput>;
+
+/** What a person or a tool may change on a session; status has its own procedure. */
+export const updateSessionInput = z.object({
+  id: uuid(),
+  title: text(LIMITS.title).nullable().optional(),
+  label: text(LIMITS.title).nullable().optional(),
+  pinned: z.boolean().optional(),
+  hidden: z.boolean().optional(),
+  context: text().nullable().optional(),
+  mode: shortText().nullable().optional(),
+  model: shortText().nullable().optional(),
+  outputBuffer: text().nullable().optional(),
+  isWorking: z.boolean().optional(),
+  currentJobId: uuid().nullable().optional(),
+  lastJobStatus: shortText().nullable().optional(),
+  manualParentSessionId: uuid().nullable().optional(),
+  config: jsonObject().optional(),
+  result: jsonValue().optional(),
+  /** Merged into the existing metadata (top-level keys); `null` values remove keys. */
+  metadata: jsonObject().optional(),
+});
+export type UpdateSessionInput = z.infer<typeof updateSessionInput>;
+
+export const getSessionInput = z.union([
+  z.object({ id: uuid() }),
+  z.object({ externalId: externalId() }),
+]);
+export type GetSessionInput = z.infer<typeof getSessionInput>;
+
+export const transitionSessionInput = z.object({
+  id: uuid(),
+  to: sessionStatus,
+  errorMessage: text().optional(),
+  result: jsonValue().optional(),
+});
+export type TransitionSessionInput = z.infer<typeof transitionSessionInput>;
+
+export const SESSION_SORTS = ["lastActivity", "created"] as const;
+
+export const listSessionsInput = z.object({
+  status: z.array(sessionStatus).min(1).max(10).optional(),
+  projectId: uuid().optional(),
+  machineId: shortText().optional(),
+  agentType: shortText().optional(),
+  sessionType: shortText().optional(),
+  /** A session id, or `null` for root sessions only. */
+  parentSessionId: uuid().nullable().optional(),
+  pinned: z.boolean().optional(),
+  hidden: z.boolean().optional(),
+  label: text(LIMITS.title).optional(),
+  /** `false` (default): not archived; `true`: archived only; omit with `includeArchived` for both. */
+  archived: z.boolean().optional(),
+  /** Only sessions whose last activity (or creation, with `sort: "created"`) is in this range. */
+  from: isoDateTime().optional(),
+  to: isoDateTime().optional(),
+  /** Case-insensitive text in title, label or initial query. */
+  search: text(200).optional(),
+  sort: z.enum(SESSION_SORTS).default("lastActivity"),
+  ...pageInput,
+});
+export type ListSessionsInput = z.input<typeof listSessionsInput>;
+export type ListSessionsQuery = z.output<typeof listSessionsInput>;
+
+export const sessionPage = page(session);
+export type SessionPage = z.infer<typeof sessionPage>;
+
+export const sessionTreeInput = z.object({
+  id: uuid(),
+  /** Levels below the session to include. */
+  maxDepth: z.number().int().min(1).max(100).default(20),
+});
+
+export const sessionTreeNode = z.object({
+  session,
+  depth: z.number().int(),
+});
+export const sessionTree = z.object({
+  /** From the root down to the session's parent. */
+  ancestors: z.array(session),
+  session,
+  /** Every session below it, parents before children, with their depth (1 = child). */
+  descendants: z.array(sessionTreeNode),
+  /** Token usage of the session and all its descendants. */
+  totalTokens: tokenUsage,
+});
+export type SessionTree = z.infer<typeof sessionTree>;
+
+export const archiveSessionInput = z.object({ id: uuid(), archived: z.boolean() });

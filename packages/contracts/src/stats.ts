@@ -1,0 +1,54 @@
+import { z } from "zod";
+
+import { isoDateTime, shortText, tokenUsage, uuid } from "./common.js";
+import { session } from "./sessions.js";
+
+export const activeSessionStats = z.object({
+  session,
+  eventCount: z.number().int(),
+  /** Seconds from start (or creation) to the end or now. */
+  durationSeconds: z.number(),
+  childCount: z.number().int(),
+});
+export const activeSessionsInput = z.object({
+  limit: z.number().int().min(1).max(500).default(100),
+  includeHidden: z.boolean().default(false),
+});
+export const activeSessionsOutput = z.array(activeSessionStats);
+
+export const timeRangeInput = z.object({
+  from: isoDateTime().optional(),
+  to: isoDateTime().optional(),
+  projectId: uuid().optional(),
+  sessionId: uuid().optional(),
+});
+export type TimeRangeInput = z.infer<typeof timeRangeInput>;
+
+export const toolUsage = z.object({
+  toolName: z.string(),
+  count: z.number().int(),
+  failures: z.number().int(),
+});
+export const toolUsageOutput = z.array(toolUsage);
+
+export const TOKEN_GROUPINGS = ["session", "project", "day"] as const;
+export const tokenTotalsInput = timeRangeInput.extend({
+  groupBy: z.enum(TOKEN_GROUPINGS),
+  limit: z.number().int().min(1).max(1000).default(100),
+});
+export type TokenTotalsInput = z.input<typeof tokenTotalsInput>;
+export const tokenTotalsRow = tokenUsage.extend({
+  /** A session id, a project id (or `none`), or a day (YYYY-MM-DD, UTC). */
+  key: z.string(),
+  sessions: z.number().int(),
+});
+export const tokenTotalsOutput = z.array(tokenTotalsRow);
+
+export const overviewOutput = z.object({
+  sessionsByStatus: z.record(z.string(), z.number().int()),
+  totalSessions: z.number().int(),
+  totalEvents: z.number().int(),
+  machines: z.array(z.object({ machineId: shortText(), sessions: z.number().int(), lastActivityAt: isoDateTime() })),
+  tokens: tokenUsage,
+});
+export type Overview = z.infer<typeof overviewOutput>;

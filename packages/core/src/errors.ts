@@ -1,0 +1,107 @@
+/**
+ * One family of domain errors. Services throw `AppError`; the API maps each code to a
+ * tRPC code and HTTP status in one place (packages/api/src/errors.ts). Messages are
+ * written for the client: they say what is wrong, never how the database said it.
+ */
+export const APP_ERROR_CODES = [
+  "NOT_FOUND",
+  "CONFLICT",
+  "LOCK_HELD",
+  "INVALID_TRANSITION",
+  "INVALID_INPUT",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "PAYLOAD_TOO_LARGE",
+  "UNAVAILABLE",
+] as const;
+export type AppErrorCode = (typeof APP_ERROR_CODES)[number];
+
+export class AppError extends Error {
+  override readonly name = "AppError";
+  readonly code: AppErrorCode;
+  /** Safe, structured facts for the client (e.g. the lock holder and expiry). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: AppErrorCode, message: string, options: { details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+export const notFound = (what: string, id: string): AppError =>
+  new AppError("NOT_FOUND", `${what} ${id} was not found`, { details: { id } });
+
+export const invalidInput = (message: string, details?: Record<string, unknown>): AppError =>
+  new AppError("INVALID_INPUT", message, details ? { details } : {});
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
+
+interface PgError {
+  code?: string;
+  constraint?: string;
+  table?: string;
+  column?: string;
+}
+
+function pgError(error: unknown): PgError | null {
+  if (typeof error !== "object" || error === null) return null;
+  const code = (error as PgError).code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? (error as PgError) : null;
+}
+
+/**
+ * Turns what the database or the pool threw into a domain error, or null when it is
+ * an internal failure (then the caller logs it and answers with a generic message).
+ */
+export function toAppError(error: unknown): AppError | null {
+  if (error instanceof AppError) return error;
+  if (typeof error === "object" && error !== null && (error as Error).name === "KnexTimeoutError") {
+    return new AppError("UNAVAILABLE", "the database is busy: no connection became free in time, try again", {
+      cause: error,
+    });
+  }
+  const pg = pgError(error);
+  if (!pg?.code) return null;
+  const where = pg.constraint ? ` (${pg.constraint})` : "";
+  switch (pg.code) {
+    case "23505":
+      return new AppError("CONFLICT", `a record with the same unique value already exists${where}`, { cause: error });
+    case "23503":
+      return new AppError("INVALID_INPUT", `a referenced record does not exist, or is still referenced${where}`, {
+        cause: error,
+      });
+    case "23001":
+      return new AppError("CONFLICT", `the record is still referenced by others${where}`, { cause: error });
+    case "23514":
+    case "23502":
+      return new AppError("INVALID_INPUT", `a value breaks a rule of the data model${where}`, { cause: error });
+    case "22P02":
+    case "22007":
+    case "22008":
+    case "22003":
+    case "22001":
+    case "22021":
+    case "22P05":
+    case "2202E":
+    case "22023":
+    case "54000":
+      return new AppError("INVALID_INPUT", "a value is malformed or out of range for its field", { cause: error });
+    case "40001":
+    case "40P01":
+      return new AppError("CONFLICT", "a concurrent change got in the way, try again", { cause: error });
+    case "57014":
+      return new AppError("UNAVAILABLE", "the database took too long to answer, try again", { cause: error });
+    case "53300":
+    case "57P01":
+    case "57P03":
+    case "08000":
+    case "08003":
+    case "08006":
+      return new AppError("UNAVAILABLE", "the database is not available right now, try again", { cause: error });
+    default:
+      return null;
+  }
+}
