@@ -1,1 +1,30 @@
-export {};
+/**
+ * @logbook/api: the tRPC routers, their context and the error mapping. The server mounts
+ * `appRouter`; clients import `type AppRouter` only (never this package at run time).
+ */
+export { appRouter, type AppRouter } from "./root.js";
+export {
+  createCallerFactory,
+  createContextFactory,
+  createContextInner,
+  accessError,
+  hasScope,
+  type ApiDeps,
+  type ApiLogger,
+  type AuthInfo,
+  type Context,
+  type LiveFeed,
+} from "./trpc.js";
+export {
+  APP_CODE_TO_TRPC_CODE,
+  INTERNAL_ERROR_MESSAGE,
+  describeError,
+  formatErrorShape,
+  logApiError,
+  toHttpErrorBody,
+  toTRPCError,
+  type DescribedError,
+  type InputIssue,
+  type LogbookErrorData,
+  type LogbookErrorShape,
+} from "./errors.js";

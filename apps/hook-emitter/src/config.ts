@@ -1,0 +1,64 @@
+import { readFileSync } from "node:fs";
+import { homedir, hostname } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Where the emitter keeps its files and how it reaches the server. Read on every hook run,
+ * so it touches the disk only when the environment leaves something open.
+ * Node built-ins only: this module is on the hot path.
+ */
+export interface EmitterConfig {
+  /** `LOGBOOK_HOME`, default `~/.logbook`. */
+  home: string;
+  /** Base URL without a trailing slash. */
+  url: string;
+  /** Bearer key, or undefined when none is configured (events are then spooled). */
+  apiKey: string | undefined;
+  machineId: string;
+  spoolDir: string;
+  logFile: string;
+  credentialsFile: string;
+}
+
+export const DEFAULT_URL = "http://127.0.0.1:4680";
+
+export interface Credentials {
+  apiKey?: string;
+  url?: string;
+}
+
+/** Reads `$LOGBOOK_HOME/credentials`; a missing or unreadable file is "no credentials". */
+export function readCredentials(file: string): Credentials {
+  try {
+    const parsed = JSON.parse(readFileSync(file, "utf8")) as unknown;
+    if (parsed === null || typeof parsed !== "object") return {};
+    const { apiKey, url } = parsed as Record<string, unknown>;
+    return {
+      ...(typeof apiKey === "string" && apiKey !== "" ? { apiKey } : {}),
+      ...(typeof url === "string" && url !== "" ? { url } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): EmitterConfig {
+  const home = env.LOGBOOK_HOME && env.LOGBOOK_HOME !== "" ? env.LOGBOOK_HOME : join(homedir(), ".logbook");
+  const credentialsFile = join(home, "credentials");
+  let url = env.LOGBOOK_URL && env.LOGBOOK_URL !== "" ? env.LOGBOOK_URL : undefined;
+  let apiKey = env.LOGBOOK_API_KEY && env.LOGBOOK_API_KEY !== "" ? env.LOGBOOK_API_KEY : undefined;
+  if (url === undefined || apiKey === undefined) {
+    const credentials = readCredentials(credentialsFile);
+    url ??= credentials.url;
+    apiKey ??= credentials.apiKey;
+  }
+  return {
+    home,
+    url: (url ?? DEFAULT_URL).replace(/\/+$/, ""),
+    apiKey,
+    machineId: hostname(),
+    spoolDir: join(home, "spool"),
+    logFile: join(home, "logs", "hook.log"),
+    credentialsFile,
+  };
+}

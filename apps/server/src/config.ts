@@ -1,0 +1,123 @@
+/**
+ * The server's whole configuration, parsed once at start from the environment. Nothing
+ * else in the server reads `process.env`: everything gets a `ServerConfig`.
+ */
+import { databaseEnvSchema, poolSettingsFromEnv, type PoolSettings } from "@logbook/db";
+import { retentionPolicy, type RetentionPolicy } from "@logbook/contracts";
+import { z } from "zod";
+
+const MIB = 1024 * 1024;
+
+/** "true"/"false" (also 1/0, yes/no, on/off), not JavaScript truthiness: "false" is false. */
+const booleanFlag = (fallback: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"], { error: "must be true or false" }))
+    .transform((value) => ["true", "1", "yes", "on"].includes(value))
+    .optional()
+    .transform((value) => value ?? fallback);
+
+const int = (min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` })
+    .default(fallback);
+
+/** Empty means unset, so `RETENTION_EVENT_MAX_AGE_DAYS=` turns event purging off. */
+const optionalInt = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => (value === undefined || value === "" ? undefined : value))
+    .pipe(z.coerce.number({ error: "must be a number" }).int({ error: "must be a whole number" }).min(min).max(max).optional());
+
+const HOUR_MS = 60 * 60 * 1000;
+
+export const serverEnvSchema = databaseEnvSchema.extend({
+  /** Interface to listen on. Loopback by default: set 0.0.0.0 deliberately to expose it. */
+  HOST: z.string().trim().min(1).default("127.0.0.1"),
+  /** 0 picks a free port (the start-up log says which). */
+  PORT: int(0, 65_535, 4680),
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+      error: "must be one of fatal, error, warn, info, debug, trace, silent",
+    })
+    .default("info"),
+  /** Largest request body (tRPC calls and hook posts); larger ones get 413. */
+  BODY_LIMIT_BYTES: int(1024, 1024 * MIB, 8 * MIB),
+  /** Sessions ended longer ago than this are purged (or archived). */
+  RETENTION_SESSION_MAX_AGE_DAYS: int(1, 36_500, 365),
+  /** Events older than this are purged; unset keeps events as long as their session. */
+  RETENTION_EVENT_MAX_AGE_DAYS: optionalInt(1, 36_500),
+  RETENTION_ARCHIVE_INSTEAD_OF_DELETE: booleanFlag(false),
+  RETENTION_BATCH_SIZE: int(1, 100_000, 5_000),
+  /** How often the retention purge runs; 0 turns the schedule off. */
+  RETENTION_INTERVAL_MS: int(0, 7 * 24 * HOUR_MS, 6 * HOUR_MS),
+  /** How often jobs whose worker lease ran out are put back in the queue; 0 turns it off. */
+  JOB_RECOVERY_INTERVAL_MS: int(0, 24 * HOUR_MS, 30_000),
+  /** How long a graceful stop may take before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: int(100, 10 * 60_000, 15_000),
+  /** Create a local ingest+read key (written to $LOGBOOK_HOME/credentials) when no key exists. */
+  BOOTSTRAP_KEY: booleanFlag(true),
+});
+
+export type ServerEnv = z.infer<typeof serverEnvSchema>;
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  databaseUrl: string | undefined;
+  home: string;
+  pool: PoolSettings;
+  logLevel: ServerEnv["LOG_LEVEL"];
+  bodyLimitBytes: number;
+  retention: { policy: RetentionPolicy; intervalMs: number };
+  jobRecoveryIntervalMs: number;
+  shutdownTimeoutMs: number;
+  bootstrapKey: boolean;
+}
+
+export type ConfigResult = { ok: true; config: ServerConfig } | { ok: false; problems: string[] };
+
+/** Parses the environment; on failure, one line per bad variable saying what is wrong with it. */
+export function parseConfig(env: Record<string, string | undefined>): ConfigResult {
+  // An empty variable means "not set" (so the default applies), as shells and .env files expect.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = serverEnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.map(String).join(".") || "environment";
+      const given = typeof env[name] === "string" ? ` (got ${JSON.stringify(env[name])})` : "";
+      return `${name}: ${issue.message}${given}`;
+    });
+    return { ok: false, problems };
+  }
+  const e = parsed.data;
+  const policy = retentionPolicy.parse({
+    sessionMaxAgeDays: e.RETENTION_SESSION_MAX_AGE_DAYS,
+    eventMaxAgeDays: e.RETENTION_EVENT_MAX_AGE_DAYS ?? null,
+    archiveInsteadOfDelete: e.RETENTION_ARCHIVE_INSTEAD_OF_DELETE,
+    batchSize: e.RETENTION_BATCH_SIZE,
+  });
+  return {
+    ok: true,
+    config: {
+      host: e.HOST,
+      port: e.PORT,
+      databaseUrl: e.DATABASE_URL,
+      home: e.LOGBOOK_HOME,
+      pool: poolSettingsFromEnv(e),
+      logLevel: e.LOG_LEVEL,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      retention: { policy, intervalMs: e.RETENTION_INTERVAL_MS },
+      jobRecoveryIntervalMs: e.JOB_RECOVERY_INTERVAL_MS,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      bootstrapKey: e.BOOTSTRAP_KEY,
+    },
+  };
+}

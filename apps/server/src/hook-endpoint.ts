@@ -1,0 +1,83 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+import { accessError, createContextInner, describeError, toHttpErrorBody, type ApiDeps } from "@logbook/api";
+import { hookEnvelope } from "@logbook/contracts";
+import { AppError } from "@logbook/core";
+
+import { BodyTooLargeError, readBody } from "./body.js";
+import type { Logger } from "./logger.js";
+
+/** Optional headers an emitter may send so a retried post is stored once and dated right. */
+const META_HEADERS = {
+  id: "x-logbook-event-id",
+  occurredAt: "x-logbook-occurred-at",
+  machineId: "x-logbook-machine-id",
+} as const;
+
+const metaSchema = hookEnvelope.pick({ id: true, occurredAt: true, machineId: true });
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, error: unknown, logger: Logger): void {
+  const described = describeError(error);
+  if (described.internal) logger.error({ err: described.cause, route: "POST /hooks/claude-code" }, "internal error");
+  sendJson(res, described.httpStatus, toHttpErrorBody(described));
+}
+
+/**
+ * `POST /hooks/claude-code`: the raw JSON Claude Code's `http` hook type posts. Needs a
+ * key with the ingest scope. Answers `{}` (no decision, so the agent carries on exactly as
+ * without the hook) once the event is stored; a retry with the same X-Logbook-Event-Id
+ * is stored once.
+ */
+export async function handleClaudeCodeHook(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: ApiDeps & { bodyLimitBytes: number; logger: Logger },
+): Promise<void> {
+  try {
+    const ctx = await createContextInner(deps, header(req, "authorization"));
+    const refused = accessError(ctx, "ingest");
+    if (refused) return sendError(res, refused, deps.logger);
+
+    const body = await readBody(req, deps.bodyLimitBytes);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(body.toString("utf8"));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : "unparseable";
+      throw new AppError("INVALID_INPUT", `the body is not valid JSON: ${reason}`);
+    }
+
+    const meta = metaSchema.safeParse({
+      id: header(req, META_HEADERS.id),
+      occurredAt: header(req, META_HEADERS.occurredAt),
+      machineId: header(req, META_HEADERS.machineId),
+    });
+    if (!meta.success) {
+      const problems = meta.error.issues.map((issue) => {
+        const field = String(issue.path[0]) as keyof typeof META_HEADERS;
+        return `${META_HEADERS[field] ?? field}: ${issue.message}`;
+      });
+      throw new AppError("INVALID_INPUT", `invalid header ${problems.join("; ")}`);
+    }
+
+    await deps.services.hooks.ingestPayload(raw, meta.data);
+    sendJson(res, 200, {});
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) {
+      // Node discards the unread rest of the body after the answer, keeping the connection usable.
+      return sendError(res, new AppError("PAYLOAD_TOO_LARGE", error.message), deps.logger);
+    }
+    sendError(res, error, deps.logger);
+  }
+}

@@ -1,0 +1,111 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+
+import { appRouter, createContextFactory, logApiError, type ApiDeps } from "@logbook/api";
+import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+
+import { handleClaudeCodeHook, sendJson } from "./hook-endpoint.js";
+import type { Logger } from "./logger.js";
+
+export interface HttpDeps extends ApiDeps {
+  logger: Logger;
+  bodyLimitBytes: number;
+}
+
+/**
+ * Requests in flight, so a graceful stop can wait for ordinary requests to finish and
+ * then cut the long-lived SSE streams (their clients reconnect, to this replica's
+ * successor or another one, and resume from their last event id).
+ */
+export class InFlight {
+  private readonly requests = new Set<ServerResponse>();
+  private idleWaiters: Array<() => void> = [];
+
+  track(res: ServerResponse): void {
+    this.requests.add(res);
+    res.once("close", () => {
+      this.requests.delete(res);
+      if (this.ordinaryCount() === 0) this.notifyIdle();
+    });
+  }
+
+  private isStream(res: ServerResponse): boolean {
+    return String(res.getHeader("content-type") ?? "").startsWith("text/event-stream");
+  }
+
+  ordinaryCount(): number {
+    let count = 0;
+    for (const res of this.requests) if (!this.isStream(res)) count++;
+    return count;
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves when no ordinary (non-stream) request is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.ordinaryCount() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Ends every SSE stream (and anything else still open). */
+  destroyAll(): void {
+    for (const res of this.requests) res.destroy();
+  }
+}
+
+function notFound(req: IncomingMessage, res: ServerResponse): void {
+  sendJson(res, 404, {
+    error: { code: "NOT_FOUND", httpStatus: 404, message: `no route for ${req.method ?? "GET"} ${new URL(req.url ?? "/", "http://x").pathname}` },
+  });
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  res.setHeader("allow", allow);
+  sendJson(res, 405, { error: { code: "METHOD_NOT_SUPPORTED", httpStatus: 405, message: `use ${allow}` } });
+}
+
+/**
+ * Routes: `/trpc/*` (tRPC: batching, SSE subscriptions, body limit), `GET /health` (open),
+ * `POST /hooks/claude-code` (raw hook payloads); anything else is a JSON 404.
+ */
+export function createRequestListener(deps: HttpDeps, inFlight: InFlight): RequestListener {
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    basePath: "/trpc/",
+    createContext: createContextFactory(deps),
+    maxBodySize: deps.bodyLimitBytes,
+    onError: ({ error, path, type }) => logApiError(deps.logger, error, { path, type }),
+  });
+
+  return (req, res) => {
+    inFlight.track(res);
+    const started = performance.now();
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    res.once("finish", () => {
+      // The path only: a tRPC query string carries the input.
+      deps.logger.debug({ method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
+    });
+
+    if (path === "/trpc" || path.startsWith("/trpc/")) return trpc(req, res);
+    if (path === "/health") {
+      if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res, "GET");
+      void deps
+        .health()
+        .then((health) => sendJson(res, health.status === "ok" ? 200 : 503, health))
+        .catch((error: unknown) => {
+          deps.logger.error({ err: error }, "health check failed");
+          sendJson(res, 503, { status: "degraded" });
+        });
+      return;
+    }
+    if (path === "/hooks/claude-code") {
+      if (req.method !== "POST") return methodNotAllowed(res, "POST");
+      void handleClaudeCodeHook(req, res, deps);
+      return;
+    }
+    notFound(req, res);
+  };
+}

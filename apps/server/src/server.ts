@@ -1,0 +1,156 @@
+import { mkdir } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+import { createServices, LiveBus } from "@logbook/core";
+import { migrateLatest, openDatabase, type Database } from "@logbook/db";
+
+import type { ServerConfig } from "./config.js";
+import { removeRuntimeInfo, updateCredentialsUrl, writeCredentials, writeRuntimeInfo } from "./credentials.js";
+import { createHealthCheck } from "./health.js";
+import { createRequestListener, InFlight } from "./http.js";
+import type { Logger } from "./logger.js";
+import { schedule, type Scheduler } from "./scheduler.js";
+import { VERSION } from "./version.js";
+
+export interface RunningServer {
+  /** Where clients reach it, e.g. http://127.0.0.1:4680. */
+  url: string;
+  /** Graceful stop: see `stop` below. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A URL local tools can use: a wildcard listen address is reached through loopback. */
+export function clientUrl(host: string, port: number): string {
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+async function bootstrapKey(config: ServerConfig, services: ReturnType<typeof createServices>, url: string, logger: Logger): Promise<void> {
+  if (!config.bootstrapKey) return;
+  const created = await services.apiKeys.ensureBootstrapKey("local", ["ingest", "read"]);
+  if (created) {
+    const path = await writeCredentials(config.home, { apiKey: created.secret, url });
+    // The path, never the secret.
+    logger.info({ credentials: path, keyId: created.key.id, scopes: created.key.scopes }, `created a local API key; it is in ${path}`);
+  } else if (await updateCredentialsUrl(config.home, url)) {
+    logger.info({ url }, "updated the URL in the credentials file");
+  }
+}
+
+/**
+ * Starts everything in order: the database (embedded unless DATABASE_URL), migrations,
+ * services, the live bus, the HTTP server, the first-start key, the schedules. Any
+ * failure on the way undoes what was started.
+ */
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  const startedAt = Date.now();
+  await mkdir(config.home, { recursive: true, mode: 0o700 });
+  const cleanups: Array<() => Promise<void>> = [];
+  const undo = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, "cleanup failed"));
+  };
+
+  try {
+    const database: Database = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      home: config.home,
+      pool: config.pool,
+      onLog: (line) => logger.debug({ component: "postgres" }, line),
+    });
+    cleanups.push(() => database.close());
+    logger.info({ database: database.displayUrl, embedded: Boolean(database.embedded) }, "database ready");
+
+    const applied = await migrateLatest(database.knex);
+    if (applied.length > 0) logger.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
+
+    const services = createServices({ knex: database.knex, retentionPolicy: config.retention.policy });
+    const bus = new LiveBus({
+      connectionString: database.connectionString,
+      knex: database.knex,
+      onError: (error) => logger.error({ err: error, component: "live-bus" }, "live bus error"),
+    });
+    await bus.start();
+    cleanups.push(() => bus.stop());
+
+    const health = createHealthCheck({ knex: database.knex, embedded: Boolean(database.embedded), version: VERSION, startedAt });
+    const inFlight = new InFlight();
+    const server = createServer(
+      createRequestListener({ services, bus, health, logger, bodyLimitBytes: config.bodyLimitBytes }, inFlight),
+    );
+    const port = await listen(server, config.port, config.host);
+    const url = clientUrl(config.host, port);
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+
+    await bootstrapKey(config, services, url, logger);
+    if (database.embedded) {
+      await writeRuntimeInfo(config.home, { pid: process.pid, url, embeddedDatabaseUrl: database.connectionString });
+      cleanups.push(() => removeRuntimeInfo(config.home, process.pid));
+    }
+
+    const schedulers: Scheduler[] = [
+      schedule(
+        "retention",
+        config.retention.intervalMs,
+        async () => {
+          const report = await services.retention.run({ dryRun: false, policy: config.retention.policy });
+          const touched = report.sessions + report.sessionsArchived + report.events;
+          if (touched > 0 || !report.ran) logger.info({ retention: report }, "retention run");
+        },
+        logger,
+      ),
+      schedule(
+        "job-lease-recovery",
+        config.jobRecoveryIntervalMs,
+        async () => {
+          const recovered = await services.jobs.recoverExpiredLeases();
+          if (recovered.recovered + recovered.failed > 0) logger.info({ jobs: recovered }, "recovered expired job leases");
+        },
+        logger,
+      ),
+    ];
+
+    logger.info({ url, version: VERSION, home: config.home }, `logbook-server listening on ${url}`);
+
+    let stopping: Promise<void> | null = null;
+    /**
+     * Stop accepting, let ordinary requests finish, cut the SSE streams (clients resume
+     * elsewhere from their last event id), wait for a scheduled run in progress, stop the
+     * bus, close the pool and the embedded PostgreSQL.
+     */
+    const stop = () =>
+      (stopping ??= (async () => {
+        logger.info("stopping: no new connections; finishing requests in flight");
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await inFlight.whenIdle();
+        inFlight.destroyAll();
+        server.closeAllConnections();
+        await closed;
+        await Promise.all(schedulers.map((s) => s.stop()));
+        await undo();
+        logger.info("stopped");
+      })());
+
+    return { url, stop };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The one place where errors become what a client sees. Services throw `AppError`s (or
+ * the database throws, and `toAppError` turns that into one); tRPC throws its own
+ * `TRPCError`s (unknown procedure, bad JSON, body too large); input parsing throws Zod
+ * errors. `describeError` maps all of them to a tRPC code, an HTTP status and a safe
+ * message; everything else is an internal error whose cause is only ever logged.
+ */
+import { TRPCError } from "@trpc/server";
+import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { AppError, toAppError, type AppErrorCode } from "@logbook/core";
+import { z } from "zod";
+
+/** Domain code → tRPC code. The HTTP status follows from the tRPC code. */
+export const APP_CODE_TO_TRPC_CODE = {
+  NOT_FOUND: "NOT_FOUND",
+  CONFLICT: "CONFLICT",
+  LOCK_HELD: "CONFLICT",
+  INVALID_TRANSITION: "BAD_REQUEST",
+  INVALID_INPUT: "BAD_REQUEST",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  FORBIDDEN: "FORBIDDEN",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  UNAVAILABLE: "SERVICE_UNAVAILABLE",
+} as const satisfies Record<AppErrorCode, TRPC_ERROR_CODE_KEY>;
+
+/** The message every internal error gets; the real cause goes to the log only. */
+export const INTERNAL_ERROR_MESSAGE = "internal error";
+
+/** One field that failed validation: `path` is dotted (`events.0.eventType`), empty for the whole input. */
+export interface InputIssue {
+  path: string;
+  message: string;
+  code?: string;
+}
+
+/** `data` of every error the API sends. */
+export interface LogbookErrorData {
+  code: TRPC_ERROR_CODE_KEY;
+  httpStatus: number;
+  /** The procedure, when the error came from one. */
+  path?: string;
+  /** The domain code, when a service refused the call. */
+  appCode?: AppErrorCode;
+  /** Safe, structured facts (e.g. a lock's holder and expiry). */
+  details?: Record<string, unknown>;
+  /** Every invalid field of the input, when the input failed its contract. */
+  issues?: InputIssue[];
+  /** The same issues grouped by top-level field, Zod's `flattenError` shape. */
+  zodError?: { formErrors: string[]; fieldErrors: Record<string, string[]> };
+}
+
+export interface LogbookErrorShape {
+  message: string;
+  code: (typeof TRPC_ERROR_CODES_BY_KEY)[TRPC_ERROR_CODE_KEY];
+  data: LogbookErrorData;
+}
+
+export interface DescribedError {
+  code: TRPC_ERROR_CODE_KEY;
+  httpStatus: number;
+  message: string;
+  appCode?: AppErrorCode;
+  details?: Record<string, unknown>;
+  issues?: InputIssue[];
+  zodError?: LogbookErrorData["zodError"];
+  /** True when the client only gets the generic message: log `cause`. */
+  internal: boolean;
+  cause: unknown;
+}
+
+function isZodError(error: unknown): error is z.core.$ZodError {
+  return error instanceof z.core.$ZodError;
+}
+
+function issuePath(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((segment) => String(segment)).join(".");
+}
+
+/** Zod issues as a flat list with dotted paths (union branches are not expanded: their summary says enough). */
+export function toInputIssues(error: z.core.$ZodError): InputIssue[] {
+  return error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message, code: issue.code }));
+}
+
+function statusOf(code: TRPC_ERROR_CODE_KEY): number {
+  return getHTTPStatusCodeFromError(new TRPCError({ code }));
+}
+
+function fromAppError(error: AppError): DescribedError {
+  const code = APP_CODE_TO_TRPC_CODE[error.code];
+  return {
+    code,
+    httpStatus: statusOf(code),
+    message: error.message,
+    appCode: error.code,
+    ...(error.details ? { details: error.details } : {}),
+    internal: false,
+    cause: error,
+  };
+}
+
+function fromZodError(error: z.core.$ZodError): DescribedError {
+  const issues = toInputIssues(error);
+  const first = issues[0];
+  const summary = first ? `${first.path ? `${first.path}: ` : ""}${first.message}` : "the input does not match its contract";
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+  const flat = z.flattenError(error);
+  return {
+    code: "BAD_REQUEST",
+    httpStatus: 400,
+    message: `invalid input: ${summary}${more}`,
+    issues,
+    zodError: { formErrors: flat.formErrors, fieldErrors: flat.fieldErrors as Record<string, string[]> },
+    internal: false,
+    cause: error,
+  };
+}
+
+function internal(cause: unknown): DescribedError {
+  return { code: "INTERNAL_SERVER_ERROR", httpStatus: 500, message: INTERNAL_ERROR_MESSAGE, internal: true, cause };
+}
+
+/** tRPC's own errors keep their code; a few get a clearer message than tRPC gives them. */
+const TRPC_MESSAGES: Partial<Record<TRPC_ERROR_CODE_KEY, string>> = {
+  PAYLOAD_TOO_LARGE: "the request body is larger than the server accepts (BODY_LIMIT_BYTES)",
+  PARSE_ERROR: "the request body is not valid JSON",
+};
+
+/**
+ * Anything thrown, described for the client. Domain errors and database errors that
+ * `toAppError` recognises keep their meaning; Zod failures list their fields; tRPC's
+ * own errors keep their code; everything else is `INTERNAL_SERVER_ERROR` with a generic
+ * message, so no SQL, stack or internal detail ever reaches a client.
+ */
+export function describeError(error: unknown): DescribedError {
+  if (error instanceof TRPCError) {
+    const cause = error.cause;
+    const app = cause === undefined ? null : toAppError(cause);
+    if (app) return fromAppError(app);
+    if (isZodError(cause)) {
+      // Input parsing fails with BAD_REQUEST; output parsing with INTERNAL_SERVER_ERROR (our bug, not the client's).
+      return error.code === "BAD_REQUEST" ? fromZodError(cause) : internal(error);
+    }
+    if (error.code === "INTERNAL_SERVER_ERROR") return internal(cause ?? error);
+    const message = TRPC_MESSAGES[error.code] ?? (error.message || error.code.toLowerCase().replaceAll("_", " "));
+    return { code: error.code, httpStatus: statusOf(error.code), message, internal: false, cause: error };
+  }
+  const app = toAppError(error);
+  if (app) return fromAppError(app);
+  if (isZodError(error)) return fromZodError(error);
+  return internal(error);
+}
+
+/**
+ * Rethrown by the error-mapping middleware: a `TRPCError` with the mapped code, so the
+ * HTTP status, `onError` and the formatter all see the same thing.
+ */
+export function toTRPCError(error: unknown): TRPCError {
+  const described = describeError(error);
+  if (error instanceof TRPCError && error.code === described.code) return error;
+  // Keep the innermost cause (the AppError, the ZodError, the database error), not a wrapper.
+  return new TRPCError({ code: described.code, message: described.message, cause: described.cause });
+}
+
+/** The error shape sent to clients (the `errorFormatter`). Never carries a stack. */
+export function formatErrorShape(opts: { error: TRPCError; path: string | undefined }): LogbookErrorShape {
+  const described = describeError(opts.error);
+  return {
+    message: described.message,
+    code: TRPC_ERROR_CODES_BY_KEY[described.code],
+    data: {
+      code: described.code,
+      httpStatus: described.httpStatus,
+      ...(opts.path === undefined ? {} : { path: opts.path }),
+      ...(described.appCode ? { appCode: described.appCode } : {}),
+      ...(described.details ? { details: described.details } : {}),
+      ...(described.issues ? { issues: described.issues } : {}),
+      ...(described.zodError ? { zodError: described.zodError } : {}),
+    },
+  };
+}
+
+/** The JSON body of a plain (non-tRPC) HTTP error, e.g. from `POST /hooks/claude-code`. */
+export function toHttpErrorBody(described: DescribedError): { error: Omit<LogbookErrorData, "path"> & { message: string } } {
+  return {
+    error: {
+      message: described.message,
+      code: described.code,
+      httpStatus: described.httpStatus,
+      ...(described.appCode ? { appCode: described.appCode } : {}),
+      ...(described.details ? { details: described.details } : {}),
+      ...(described.issues ? { issues: described.issues } : {}),
+    },
+  };
+}
+
+/**
+ * For the adapter's `onError`: internal errors are logged with their real cause (the
+ * client only got "internal error"); expected errors at debug level, without input.
+ */
+export function logApiError(
+  logger: { debug(obj: object, msg?: string): void; error(obj: object, msg?: string): void },
+  error: unknown,
+  where: { path?: string | undefined; type?: string | undefined },
+): void {
+  const described = describeError(error);
+  if (described.internal) {
+    logger.error({ err: described.cause, path: where.path, type: where.type }, "internal error");
+  } else {
+    logger.debug({ path: where.path, code: described.code, appCode: described.appCode, message: described.message }, "request refused");
+  }
+}

@@ -1,0 +1,50 @@
+import {
+  eventCountsOutput,
+  eventPage,
+  eventStreamInput,
+  ingestEventsInput,
+  ingestResult,
+  listRecentEventsInput,
+  listSessionEventsInput,
+  type Event,
+} from "@logbook/contracts";
+import { tracked } from "@trpc/server";
+
+import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+
+export const eventCountsInput = listSessionEventsInput.pick({ sessionId: true });
+
+export const eventsRouter = createTRPCRouter({
+  /** Idempotent: events carry client-made ids, a retried batch is stored once. */
+  ingest: ingestProcedure
+    .input(ingestEventsInput)
+    .output(ingestResult)
+    .mutation(({ ctx, input }) => ctx.services.events.ingest(input)),
+
+  listForSession: readProcedure
+    .input(listSessionEventsInput)
+    .output(eventPage)
+    .query(({ ctx, input }) => ctx.services.events.listForSession(input)),
+
+  listRecent: readProcedure
+    .input(listRecentEventsInput)
+    .output(eventPage)
+    .query(({ ctx, input }) => ctx.services.events.listRecent(input)),
+
+  countsByType: readProcedure
+    .input(eventCountsInput)
+    .output(eventCountsOutput)
+    .query(({ ctx, input }) => ctx.services.events.countsByType(input)),
+
+  /**
+   * New events (all, one session's, or one project's), live. Each carries a resume id
+   * (`tracked`): after a reconnect, tRPC sends the last one back as `lastEventId` and the
+   * stream continues right after it, replaying what was missed. No `.output()` on a
+   * subscription (see sessions.onChange).
+   */
+  onEvent: readProcedure.input(eventStreamInput).subscription(async function* ({ ctx, input, signal }) {
+    for await (const live of ctx.bus.events(input, signal)) {
+      yield tracked(live.id, live.event satisfies Event);
+    }
+  }),
+});

@@ -1,0 +1,23 @@
+import { filePage, getFileInput, listFilesInput, trackedFile, upsertFileInput } from "@logbook/contracts";
+
+import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+
+export const filesRouter = createTRPCRouter({
+  /** Idempotent: one file per session and path; sending it again replaces it. */
+  upsert: ingestProcedure
+    .input(upsertFileInput)
+    .output(trackedFile)
+    .mutation(({ ctx, input }) => ctx.services.files.upsert(input)),
+
+  /** With its content. */
+  get: readProcedure
+    .input(getFileInput)
+    .output(trackedFile)
+    .query(({ ctx, input }) => ctx.services.files.get(input)),
+
+  /** Without content. */
+  list: readProcedure
+    .input(listFilesInput)
+    .output(filePage)
+    .query(({ ctx, input }) => ctx.services.files.list(input)),
+});

@@ -1,0 +1,14 @@
+import { retentionReport, retentionRunInput } from "@logbook/contracts";
+
+import { adminProcedure, createTRPCRouter } from "../../trpc.js";
+
+export const retentionRouter = createTRPCRouter({
+  /**
+   * Purges (or archives) by the server's policy, overridable per call. A dry run by
+   * default: it counts what would go. One replica at a time (`ran: false` otherwise).
+   */
+  run: adminProcedure
+    .input(retentionRunInput)
+    .output(retentionReport)
+    .mutation(({ ctx, input }) => ctx.services.retention.run(input)),
+});

@@ -1,0 +1,77 @@
+import {
+  archiveSessionInput,
+  createSessionInput,
+  eventStreamInput,
+  getSessionInput,
+  idInput,
+  listSessionsInput,
+  session,
+  sessionPage,
+  sessionTree,
+  sessionTreeInput,
+  transitionSessionInput,
+  updateSessionInput,
+  type Session,
+} from "@logbook/contracts";
+import { z } from "zod";
+
+import { adminProcedure, createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+
+/** `sessions.delete` answers with how many sessions went (the session and its descendants). */
+export const deleteSessionResult = z.object({ deleted: z.number().int() });
+
+/** Session changes are not resumable (each one carries the whole current session). */
+export const sessionStreamInput = eventStreamInput.pick({ sessionId: true, projectId: true });
+
+export const sessionsRouter = createTRPCRouter({
+  create: ingestProcedure
+    .input(createSessionInput)
+    .output(session)
+    .mutation(({ ctx, input }) => ctx.services.sessions.create(input)),
+
+  get: readProcedure
+    .input(getSessionInput)
+    .output(session)
+    .query(({ ctx, input }) => ctx.services.sessions.get(input)),
+
+  list: readProcedure
+    .input(listSessionsInput)
+    .output(sessionPage)
+    .query(({ ctx, input }) => ctx.services.sessions.list(input)),
+
+  update: ingestProcedure
+    .input(updateSessionInput)
+    .output(session)
+    .mutation(({ ctx, input }) => ctx.services.sessions.update(input)),
+
+  transition: ingestProcedure
+    .input(transitionSessionInput)
+    .output(session)
+    .mutation(({ ctx, input }) => ctx.services.sessions.transition(input)),
+
+  tree: readProcedure
+    .input(sessionTreeInput)
+    .output(sessionTree)
+    .query(({ ctx, input }) => ctx.services.sessions.tree(input)),
+
+  setArchived: ingestProcedure
+    .input(archiveSessionInput)
+    .output(session)
+    .mutation(({ ctx, input }) => ctx.services.sessions.setArchived(input)),
+
+  delete: adminProcedure
+    .input(idInput)
+    .output(deleteSessionResult)
+    .mutation(({ ctx, input }) => ctx.services.sessions.delete(input)),
+
+  /**
+   * Every change to matching sessions (status, activity, tokens…), as the whole session.
+   * A subscription has no `.output()`: tRPC would validate the stream object itself;
+   * the items are typed by the generator and built by the same DTO code as `get`.
+   */
+  onChange: readProcedure.input(sessionStreamInput).subscription(async function* ({ ctx, input, signal }) {
+    for await (const changed of ctx.bus.sessions(input, signal)) {
+      yield changed satisfies Session;
+    }
+  }),
+});

@@ -1,0 +1,27 @@
+import { completeStepInput, createStepInput, failStepInput, listStepsInput, step } from "@logbook/contracts";
+import { z } from "zod";
+
+import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+
+export const stepsRouter = createTRPCRouter({
+  create: ingestProcedure
+    .input(createStepInput)
+    .output(step)
+    .mutation(({ ctx, input }) => ctx.services.steps.create(input)),
+
+  complete: ingestProcedure
+    .input(completeStepInput)
+    .output(step)
+    .mutation(({ ctx, input }) => ctx.services.steps.complete(input)),
+
+  fail: ingestProcedure
+    .input(failStepInput)
+    .output(step)
+    .mutation(({ ctx, input }) => ctx.services.steps.fail(input)),
+
+  /** A session's steps in sequence order. */
+  list: readProcedure
+    .input(listStepsInput)
+    .output(z.array(step))
+    .query(({ ctx, input }) => ctx.services.steps.list(input)),
+});

@@ -1,0 +1,153 @@
+/**
+ * A short tour of the API's tRPC setup, top to bottom:
+ *
+ * 1. CONTEXT      what every procedure can use: the services, the live bus, the logger
+ *                 and who is calling (the API key from `Authorization: Bearer …`).
+ * 2. INITIALISE   tRPC itself: the error formatter and the SSE settings.
+ * 3. MIDDLEWARE   error mapping, authentication, scope checks.
+ * 4. PROCEDURES   the building blocks routers use: `publicProcedure`, `authedProcedure`,
+ *                 `ingestProcedure`, `readProcedure` and `adminProcedure`.
+ *
+ * Routers (`routers/<domain>/router.ts`) import only section 4.
+ */
+import { initTRPC } from "@trpc/server";
+import type { ApiKeyScope, Health } from "@logbook/contracts";
+import { AppError, type LiveBus, type Services } from "@logbook/core";
+
+import { formatErrorShape, toTRPCError } from "./errors.js";
+
+/* ------------------------------------------------------------------ 1. CONTEXT */
+
+/** The logger the API writes to: pino's call shape (`logger.error({ err }, "msg")`). */
+export interface ApiLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** The part of the live bus subscriptions read from. */
+export type LiveFeed = Pick<LiveBus, "events" | "sessions">;
+
+/** What the server builds once at start and hands to every request. */
+export interface ApiDeps {
+  services: Services;
+  bus: LiveFeed;
+  logger: ApiLogger;
+  /** Database reachability and migration state, shared with `GET /health`. */
+  health: () => Promise<Health>;
+}
+
+/** The caller, once its API key has been verified. */
+export interface AuthInfo {
+  keyId: string;
+  name: string;
+  scopes: ApiKeyScope[];
+}
+
+export interface Context extends ApiDeps {
+  /** Null when no valid key came with the request. */
+  auth: AuthInfo | null;
+  /** Why `auth` is null, in words for the client (null when no key was sent at all). */
+  authProblem: "missing" | "malformed" | "invalid";
+}
+
+const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
+
+/**
+ * Builds the context for one request from its `Authorization` header. Used by the
+ * HTTP adapter (through `createContextFactory`) and directly by tests.
+ */
+export async function createContextInner(deps: ApiDeps, authorization: string | undefined): Promise<Context> {
+  if (authorization === undefined || authorization.trim() === "") {
+    return { ...deps, auth: null, authProblem: "missing" };
+  }
+  const secret = BEARER.exec(authorization)?.[1];
+  if (!secret) return { ...deps, auth: null, authProblem: "malformed" };
+  const key = await deps.services.apiKeys.verify(secret);
+  if (!key) return { ...deps, auth: null, authProblem: "invalid" };
+  return { ...deps, auth: { keyId: key.id, name: key.name, scopes: key.scopes }, authProblem: "invalid" };
+}
+
+/** `createContext` for `createHTTPHandler`: reads the request's `Authorization` header. */
+export function createContextFactory(deps: ApiDeps) {
+  return ({ req }: { req: { headers: { authorization?: string | undefined } } }): Promise<Context> =>
+    createContextInner(deps, req.headers.authorization);
+}
+
+/* ------------------------------------------------------------------ 2. INITIALISE */
+
+const t = initTRPC.context<Context>().create({
+  /** All error mapping lives in errors.ts; this only applies it. */
+  errorFormatter: ({ error, path }) => formatErrorShape({ error, path }),
+  // Stack traces never leave the server, whatever NODE_ENV says.
+  isDev: false,
+  sse: {
+    // Comments every 10 s keep proxies from closing an idle stream; a client that hears
+    // nothing (not even a ping) for 30 s reconnects on its own, resuming from its last id.
+    ping: { enabled: true, intervalMs: 10_000 },
+    client: { reconnectAfterInactivityMs: 30_000 },
+  },
+});
+
+export const createTRPCRouter = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/* ------------------------------------------------------------------ 3. MIDDLEWARE */
+
+/**
+ * Turns whatever a procedure threw into the mapped tRPC error (AppError codes, database
+ * errors through `toAppError`), so the HTTP status and the adapter's `onError` (which
+ * logs internal errors with `logApiError`) see the real code. `next()` never throws:
+ * failures arrive as `{ ok: false }`.
+ */
+const errorMapping = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  throw toTRPCError(result.error);
+});
+
+const AUTH_MESSAGES: Record<Context["authProblem"], string> = {
+  missing: "an API key is required: send the header 'Authorization: Bearer <key>'",
+  malformed: "the Authorization header must be 'Bearer <key>'",
+  invalid: "the API key is not valid (unknown, expired or revoked)",
+};
+
+/** `admin` implies every scope. */
+export function hasScope(auth: AuthInfo, scope: ApiKeyScope): boolean {
+  return auth.scopes.includes(scope) || auth.scopes.includes("admin");
+}
+
+/**
+ * Why a caller may not proceed: UNAUTHORIZED without a valid key, FORBIDDEN without the
+ * scope (when one is required), else null. Shared with the server's plain HTTP routes.
+ * The messages say what to fix, never whether a given key exists.
+ */
+export function accessError(ctx: Pick<Context, "auth" | "authProblem">, scope?: ApiKeyScope): AppError | null {
+  if (!ctx.auth) return new AppError("UNAUTHORIZED", AUTH_MESSAGES[ctx.authProblem]);
+  if (scope && !hasScope(ctx.auth, scope)) {
+    return new AppError("FORBIDDEN", `this API key does not have the '${scope}' scope`);
+  }
+  return null;
+}
+
+/** Requires a valid key (and a scope, when given) and narrows `ctx.auth` to non-null. */
+const requireKey = (scope?: ApiKeyScope) =>
+  t.middleware(({ ctx, next }) => {
+    const refused = accessError(ctx, scope);
+    if (refused || !ctx.auth) throw refused ?? new AppError("UNAUTHORIZED", AUTH_MESSAGES[ctx.authProblem]);
+    return next({ ctx: { auth: ctx.auth } });
+  });
+
+/* ------------------------------------------------------------------ 4. PROCEDURES */
+
+/** Open to anyone (health only). */
+export const publicProcedure = t.procedure.use(errorMapping);
+/** Any valid key, whatever its scopes. */
+export const authedProcedure = publicProcedure.use(requireKey());
+/** Writes from agents, hooks and workers: the `ingest` scope. */
+export const ingestProcedure = publicProcedure.use(requireKey("ingest"));
+/** Every query and subscription: the `read` scope. */
+export const readProcedure = publicProcedure.use(requireKey("read"));
+/** Keys, retention, deletes, job administration: the `admin` scope. */
+export const adminProcedure = publicProcedure.use(requireKey("admin"));

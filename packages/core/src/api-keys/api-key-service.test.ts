@@ -1,0 +1,188 @@
+import { createHash, randomUUID } from "node:crypto";
+
+import { apiKey as apiKeySchema, createdApiKey } from "@logbook/contracts";
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+// Brings in the `inject()` keys that @logbook/db/testing reads (declared beside its global setup).
+import type {} from "@logbook/db/testing/global-setup";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+import { ApiKeyService, BOOTSTRAP_KEY_LOCK } from "./api-key-service.js";
+
+let db: TestDatabase;
+let clock: Date;
+let keys: ApiKeyService;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  keys = new ApiKeyService({ knex: db.knex, now: () => clock });
+});
+afterAll(() => db.destroy());
+beforeEach(async () => {
+  clock = new Date("2026-06-01T12:00:00Z");
+  await db.knex("api_keys").del();
+});
+
+/** Counts statements sent on this Knex while `fn` runs. */
+async function countQueries(fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const listener = (query: { sql: string }) => seen.push(query.sql);
+  db.knex.on("query", listener);
+  try {
+    await fn();
+  } finally {
+    db.knex.off("query", listener);
+  }
+  return seen;
+}
+
+describe("ApiKeyService", () => {
+  it("creates a key whose secret has the documented shape and is shown once", async () => {
+    const created = await keys.create({ name: "ci", scopes: ["read", "ingest", "read"] });
+    expect(createdApiKey.parse(created)).toEqual(created);
+    expect(created.secret).toMatch(/^lbk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    expect(created.secret.startsWith(`lbk_${created.key.prefix}_`)).toBe(true);
+    expect(created.key).toMatchObject({ name: "ci", scopes: ["ingest", "read"], revokedAt: null, lastUsedAt: null, expiresAt: null });
+    expect(await keys.verify(created.secret)).toEqual({ id: created.key.id, name: "ci", scopes: ["ingest", "read"] });
+  });
+
+  it("stores only the SHA-256 of the key, never the secret", async () => {
+    const { key, secret } = await keys.create({ name: "hash", scopes: ["admin"] });
+    const row = (await db.knex("api_keys").where("id", key.id).first()) as Record<string, unknown>;
+    expect(row.key_hash).toBe(createHash("sha256").update(secret).digest("hex"));
+    const secretPart = secret.slice(`lbk_${key.prefix}_`.length);
+    expect(JSON.stringify(row)).not.toContain(secretPart);
+  });
+
+  it("lists keys newest first without the hash or the secret", async () => {
+    const first = await keys.create({ name: "first", scopes: ["read"] });
+    clock = new Date("2026-06-02T12:00:00Z");
+    const second = await keys.create({ name: "second", scopes: ["ingest"], expiresAt: "2027-01-01T00:00:00Z" });
+    const listed = await keys.list();
+    expect(listed.map((k) => k.id)).toEqual([second.key.id, first.key.id]);
+    for (const item of listed) {
+      expect(Object.keys(item).sort()).toEqual(Object.keys(apiKeySchema.shape).sort());
+      expect(JSON.stringify(item)).not.toContain(second.secret.slice(17));
+    }
+    expect(listed[0]?.expiresAt).toBe("2027-01-01T00:00:00.000Z");
+  });
+
+  it("revokes a key: it stops verifying, a second revoke keeps the first time, an unknown id is NOT_FOUND", async () => {
+    const { key, secret } = await keys.create({ name: "gone", scopes: ["read"] });
+    const revoked = await keys.revoke({ id: key.id });
+    expect(revoked.revokedAt).toBe("2026-06-01T12:00:00.000Z");
+    expect(await keys.verify(secret)).toBeNull();
+    clock = new Date("2026-06-05T12:00:00Z");
+    expect((await keys.revoke({ id: key.id })).revokedAt).toBe("2026-06-01T12:00:00.000Z");
+    await expect(keys.revoke({ id: randomUUID() })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(await keys.countActive()).toBe(0);
+  });
+
+  it("rejects an expired key, and refuses to create one that is already expired", async () => {
+    const { secret } = await keys.create({ name: "short", scopes: ["read"], expiresAt: "2026-06-01T13:00:00Z" });
+    expect(await keys.verify(secret)).not.toBeNull();
+    expect(await keys.countActive()).toBe(1);
+    clock = new Date("2026-06-01T13:00:00Z");
+    expect(await keys.verify(secret)).toBeNull();
+    expect(await keys.countActive()).toBe(0);
+    await expect(keys.create({ name: "past", scopes: ["read"], expiresAt: "2026-06-01T12:59:59Z" })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
+  });
+
+  it("rejects a wrong secret with a right prefix, and a right secret with a wrong prefix", async () => {
+    const { key, secret } = await keys.create({ name: "k", scopes: ["read"] });
+    const otherSecret = "A".repeat(43);
+    expect(await keys.verify(`lbk_${key.prefix}_${otherSecret}`)).toBeNull();
+    const flipped = secret.slice(0, -1) + (secret.endsWith("A") ? "B" : "A");
+    expect(await keys.verify(flipped)).toBeNull();
+    const tail = secret.slice(`lbk_${key.prefix}_`.length);
+    const otherPrefix = key.prefix === "000000000000" ? "000000000001" : "000000000000";
+    expect(await keys.verify(`lbk_${otherPrefix}_${tail}`)).toBeNull();
+    expect(await keys.verify(secret)).not.toBeNull();
+  });
+
+  it("returns null for malformed strings without touching the database", async () => {
+    const { secret } = await keys.create({ name: "k", scopes: ["read"] });
+    const malformed = [
+      "",
+      "Bearer " + secret,
+      secret.toUpperCase(),
+      secret + " ",
+      secret.replace("lbk_", "lbx_"),
+      `lbk_abc_${"a".repeat(43)}`,
+      `lbk_${"a".repeat(12)}_short`,
+      `lbk_${"a".repeat(12)}_${"a".repeat(5000)}`,
+      `lbk_${"a".repeat(12)}_${"a".repeat(42)}!`,
+    ];
+    const queries = await countQueries(async () => {
+      for (const value of malformed) expect(await keys.verify(value)).toBeNull();
+    });
+    expect(queries).toEqual([]);
+  });
+
+  it("updates last_used_at at most once a minute per key", async () => {
+    const { key, secret } = await keys.create({ name: "busy", scopes: ["read"] });
+    const firstUse = await countQueries(() => keys.verify(secret));
+    expect(firstUse.filter((sql) => sql.startsWith("update"))).toHaveLength(1);
+    const lastUsed = async () => (await keys.list()).find((k) => k.id === key.id)?.lastUsedAt;
+    expect(await lastUsed()).toBe("2026-06-01T12:00:00.000Z");
+
+    clock = new Date("2026-06-01T12:00:59Z");
+    const soon = await countQueries(async () => {
+      for (let i = 0; i < 5; i += 1) expect(await keys.verify(secret)).not.toBeNull();
+    });
+    expect(soon.filter((sql) => sql.startsWith("update"))).toHaveLength(0);
+    expect(await lastUsed()).toBe("2026-06-01T12:00:00.000Z");
+
+    clock = new Date("2026-06-01T12:01:00Z");
+    await keys.verify(secret);
+    expect(await lastUsed()).toBe("2026-06-01T12:01:00.000Z");
+  });
+
+  it("gives a clear error for a name the schema cannot hold", async () => {
+    await expect(keys.create({ name: "x".repeat(201), scopes: ["read"] })).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    expect(await db.knex("api_keys").count({ n: "*" }).first()).toEqual({ n: 0 });
+  });
+
+  it("creates a bootstrap key only when no active key exists, once even when two servers race", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => keys.ensureBootstrapKey("local", ["ingest", "read"])),
+    );
+    const created = results.filter((r) => r !== null);
+    expect(created).toHaveLength(1);
+    expect(created[0]?.key.scopes).toEqual(["ingest", "read"]);
+    expect(await keys.countActive()).toBe(1);
+    expect(await keys.ensureBootstrapKey("local", ["ingest", "read"])).toBeNull();
+
+    // Once every key is revoked, a new bootstrap key is made.
+    await keys.revoke({ id: created[0]!.key.id });
+    const again = await keys.ensureBootstrapKey("local", ["read"]);
+    expect(again).not.toBeNull();
+    expect(await keys.verify(again!.secret)).toMatchObject({ name: "local", scopes: ["read"] });
+  });
+
+  it("waits for a concurrent bootstrap that has not committed yet instead of creating a second key", async () => {
+    const other = await db.knex.transaction();
+    try {
+      await other.raw("SELECT pg_advisory_xact_lock(?, ?)", [BOOTSTRAP_KEY_LOCK.namespace, BOOTSTRAP_KEY_LOCK.key]);
+      await other("api_keys").insert({ name: "other server", prefix: "0123456789ab", key_hash: "00".repeat(32), scopes: ["read"] });
+      const pending = keys.ensureBootstrapKey("local", ["read"]);
+      let settled = false;
+      void pending.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      // Wait until our call is queued on the lock (or, were it not to wait, has finished).
+      while (!settled) {
+        const waiting = await db.knex("pg_locks").where({ locktype: "advisory", granted: false }).count({ n: "*" }).first();
+        if (Number(waiting?.n) > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await other.commit();
+      expect(await pending).toBeNull();
+      expect(await keys.countActive()).toBe(1);
+    } finally {
+      if (!other.isCompleted()) await other.rollback();
+    }
+  });
+});

@@ -1,0 +1,289 @@
+import { isTerminalStatus, type EventSource, type MessageRole, type SessionStatus } from "@logbook/contracts";
+
+import { canTransition } from "../session-status.js";
+
+/**
+ * Deriving session state from newly stored events. Pure functions: the ingest
+ * transaction feeds them only the events that were actually inserted (never the
+ * duplicates), so replays and re-imports derive nothing twice.
+ */
+
+export interface DerivableEvent {
+  id: string;
+  eventType: string;
+  source: EventSource;
+  occurredAt: Date;
+  payload: Record<string, unknown>;
+  cwd: string | undefined;
+  machineId: string | undefined;
+  agentType: string | undefined;
+}
+
+export interface SessionState {
+  status: SessionStatus;
+  statusChangedAt: Date;
+  startedAt: Date | null;
+  lastActivityAt: Date;
+  initialQuery: string | null;
+  title: string | null;
+  cwd: string | null;
+}
+
+export interface DerivedMessage {
+  role: MessageRole;
+  text: string;
+  model: string | null;
+  sourceEventId: string | null;
+  externalMessageId: string | null;
+  claudeSessionId: string | null;
+  usage: Usage | null;
+  costUsd: number;
+  createdAt: Date;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+}
+
+/** Column changes for the `sessions` row (snake_case), plus messages to store. */
+export interface Derivation {
+  patch: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  messages: DerivedMessage[];
+  statusChanged: boolean;
+}
+
+interface StatusRule {
+  to: SessionStatus;
+  /** May bring a finished session back (the agent resumed it). */
+  reopen?: boolean;
+}
+
+const str = (value: unknown): string | undefined => (typeof value === "string" && value.length > 0 ? value : undefined);
+
+const WAITING_NOTICE = /waiting for your input|needs your permission|needs your attention/i;
+/** SessionEnd reasons that mean the person ended the session on purpose. */
+const NORMAL_END_REASONS = new Set(["prompt_input_exit", "clear", "logout", "exit"]);
+
+/** Which status a Claude Code hook event implies (docs/data-model.md has the table). */
+export function hookStatusRule(event: DerivableEvent): StatusRule | null {
+  const p = event.payload;
+  switch (event.eventType) {
+    case "SessionStart":
+      return { to: "active", reopen: true };
+    case "UserPromptSubmit":
+      return { to: "active", reopen: true };
+    case "PreToolUse":
+    case "PostToolUse":
+    case "PostToolUseFailure":
+    case "PostToolBatch":
+    case "SubagentStart":
+      return { to: "active" };
+    case "PermissionRequest":
+      return { to: "waiting_input" };
+    case "Elicitation":
+      return { to: "waiting_input" };
+    case "Notification": {
+      const type = str(p.notification_type);
+      if (type === "idle_prompt" || type === "permission_prompt" || type === "elicitation_dialog") return { to: "waiting_input" };
+      if (type === undefined && WAITING_NOTICE.test(str(p.message) ?? "")) return { to: "waiting_input" };
+      return null;
+    }
+    case "Stop":
+    case "StopFailure":
+      return { to: "idle" };
+    case "SubagentStop":
+      return { to: "completed" };
+    case "SessionEnd":
+      return { to: NORMAL_END_REASONS.has(str(p.reason) ?? "") ? "completed" : "terminated" };
+    default:
+      return null;
+  }
+}
+
+/** The seeds' lifecycle event types (seed 000), sent through the API. */
+const LIFECYCLE_RULES: Record<string, StatusRule> = {
+  session_created: { to: "pending" },
+  session_started: { to: "active" },
+  session_idle: { to: "idle" },
+  session_resumed: { to: "active", reopen: true },
+  session_terminated: { to: "terminated" },
+  session_failed: { to: "failed" },
+};
+
+function statusRule(event: DerivableEvent): StatusRule | null {
+  if (event.source === "hook") return hookStatusRule(event);
+  if (event.source === "transcript") return { to: "idle" }; // a transcript says the session existed, not that it runs now
+  return LIFECYCLE_RULES[event.eventType] ?? null;
+}
+
+function textOfContent(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  const parts: string[] = [];
+  for (const block of content) {
+    if (block && typeof block === "object" && (block as { type?: unknown }).type === "text") {
+      const t = (block as { text?: unknown }).text;
+      if (typeof t === "string" && t.length > 0) parts.push(t);
+    }
+  }
+  return parts.join("\n\n");
+}
+
+function numberOr0(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.floor(value) : 0;
+}
+
+function usageOf(raw: unknown): Usage | null {
+  if (!raw || typeof raw !== "object") return null;
+  const u = raw as Record<string, unknown>;
+  return {
+    inputTokens: numberOr0(u.input_tokens),
+    outputTokens: numberOr0(u.output_tokens),
+    cacheReadTokens: numberOr0(u.cache_read_input_tokens),
+    cacheCreationTokens: numberOr0(u.cache_creation_input_tokens),
+  };
+}
+
+function transcriptMessage(event: DerivableEvent): DerivedMessage | null {
+  const line = event.payload;
+  if (line.type !== "user" && line.type !== "assistant") return null;
+  const message = line.message as Record<string, unknown> | undefined;
+  if (!message || typeof message !== "object") return null;
+  const text = textOfContent(message.content);
+  const role: MessageRole = line.type === "assistant" ? "assistant" : "user";
+  const externalMessageId = role === "assistant" ? (str(message.id) ?? null) : null;
+  // Tool results travel in "user" lines; they are not what the person said.
+  if (role === "user" && (text.length === 0 || line.isMeta === true)) return null;
+  if (role === "assistant" && text.length === 0 && externalMessageId === null) return null;
+  const model = str(message.model);
+  const cost = typeof line.costUSD === "number" && Number.isFinite(line.costUSD) && line.costUSD > 0 ? line.costUSD : 0;
+  return {
+    role,
+    text,
+    model: model && model !== "<synthetic>" ? model : null,
+    sourceEventId: externalMessageId === null ? event.id : null,
+    externalMessageId,
+    claudeSessionId: str(line.sessionId) ?? null,
+    usage: role === "assistant" ? usageOf(message.usage) : null,
+    costUsd: cost,
+    createdAt: event.occurredAt,
+  };
+}
+
+function hookMessage(event: DerivableEvent): DerivedMessage | null {
+  const p = event.payload;
+  let role: MessageRole | null = null;
+  let text: string | undefined;
+  if (event.eventType === "UserPromptSubmit") {
+    role = "user";
+    text = str(p.prompt);
+  } else if (event.eventType === "Stop" || event.eventType === "SubagentStop") {
+    role = "assistant";
+    text = str(p.last_assistant_message);
+  }
+  if (!role || !text) return null;
+  return {
+    role,
+    text,
+    model: null,
+    sourceEventId: event.id,
+    externalMessageId: null,
+    claudeSessionId: str(p.session_id) ?? null,
+    usage: null,
+    costUsd: 0,
+    createdAt: event.occurredAt,
+  };
+}
+
+/**
+ * Folds a session's newly stored events (oldest first) into a row patch. The status only
+ * moves for an event at least as new as the one that set the current status, so an old
+ * event arriving late never drags the state backwards.
+ */
+export function deriveSession(state: SessionState, events: DerivableEvent[]): Derivation {
+  const patch: Record<string, unknown> = {};
+  const metadata: Record<string, unknown> = {};
+  const messages: DerivedMessage[] = [];
+  let { status, statusChangedAt, startedAt, lastActivityAt, initialQuery, title, cwd } = state;
+  let statusChanged = false;
+
+  const sorted = [...events].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
+  for (const event of sorted) {
+    const p = event.payload;
+    if (event.occurredAt > lastActivityAt) lastActivityAt = event.occurredAt;
+
+    const rule = statusRule(event);
+    if (rule && event.occurredAt >= statusChangedAt && rule.to !== status) {
+      const allowed =
+        event.source === "transcript"
+          ? status === "pending" // transcripts only wake a session nobody has reported on
+          : canTransition(status, rule.to, { reopen: rule.reopen ?? false });
+      if (allowed) {
+        if (isTerminalStatus(status)) patch.ended_at = null; // reopened
+        status = rule.to;
+        statusChangedAt = event.occurredAt;
+        statusChanged = true;
+        if (startedAt === null && status !== "pending" && status !== "initializing") startedAt = event.occurredAt;
+        if (isTerminalStatus(status)) patch.ended_at = event.occurredAt;
+      }
+    }
+
+    if (!cwd && event.cwd) {
+      cwd = event.cwd;
+      patch.cwd = cwd;
+    }
+    if (event.machineId) patch.machine_id = event.machineId;
+    if (event.agentType) patch.agent_type = event.agentType;
+
+    if (event.source === "hook") {
+      if (str(p.transcript_path)) patch.transcript_path = p.transcript_path;
+      if (str(p.permission_mode)) patch.permission_mode = p.permission_mode;
+      const model = typeof p.model === "string" ? p.model : str((p.model as { id?: unknown } | undefined)?.id);
+      if (model) patch.model = model;
+      if (event.eventType === "UserPromptSubmit" && !initialQuery && str(p.prompt)) {
+        initialQuery = p.prompt as string;
+        patch.initial_query = initialQuery;
+      }
+      if (str(p.session_title)) {
+        title = p.session_title as string;
+        patch.title = title;
+      }
+      if (event.eventType === "StopFailure" && str(p.error)) patch.error_message = p.error;
+      const message = hookMessage(event);
+      if (message) messages.push(message);
+    } else if (event.source === "transcript") {
+      const message = transcriptMessage(event);
+      if (message) {
+        messages.push(message);
+        if (message.model) patch.model = message.model;
+        if (message.role === "user" && !initialQuery) {
+          initialQuery = message.text;
+          patch.initial_query = initialQuery;
+        }
+      }
+      if (p.type === "summary" && str(p.summary) && !title) {
+        title = p.summary as string;
+        patch.title = title;
+      }
+      if (p.type === "ai-title" && (str(p.title) ?? str(p.aiTitle))) {
+        title = (str(p.title) ?? str(p.aiTitle))!;
+        patch.title = title;
+      }
+      if (str(p.gitBranch)) metadata.gitBranch = p.gitBranch;
+      if (str(p.version)) metadata.claudeCodeVersion = p.version;
+    }
+  }
+
+  if (statusChanged) {
+    patch.status = status;
+    patch.status_changed_at = statusChangedAt;
+    patch.is_working = status === "active";
+  }
+  if (startedAt !== state.startedAt) patch.started_at = startedAt;
+  if (lastActivityAt > state.lastActivityAt) patch.last_activity_at = lastActivityAt;
+  return { patch, metadata, messages, statusChanged };
+}

@@ -1,0 +1,55 @@
+import type { Event, EventLevel, EventSource } from "@logbook/contracts";
+
+import { iso } from "../time.js";
+
+/** Columns of an event DTO; `stream_seq` is selected too, for resume tokens. */
+export const EVENT_COLUMNS = [
+  "id", "session_id", "seq", "stream_seq", "event_type", "source", "level", "message", "tool_name", "tool_use_id",
+  "parent_event_id", "parent_uuid", "is_sidechain", "agent_id", "cwd", "machine_id", "payload", "occurred_at",
+  "received_at",
+] as const;
+
+export interface EventRow {
+  id: string;
+  session_id: string;
+  seq: number;
+  stream_seq: number;
+  event_type: string;
+  source: string;
+  level: string;
+  message: string | null;
+  tool_name: string | null;
+  tool_use_id: string | null;
+  parent_event_id: string | null;
+  parent_uuid: string | null;
+  is_sidechain: boolean;
+  agent_id: string | null;
+  cwd: string | null;
+  machine_id: string | null;
+  payload: Record<string, unknown>;
+  occurred_at: Date;
+  received_at: Date;
+}
+
+export function toEventDto(row: EventRow): Event {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    seq: row.seq,
+    eventType: row.event_type,
+    source: row.source as EventSource,
+    level: row.level as EventLevel,
+    message: row.message,
+    toolName: row.tool_name,
+    toolUseId: row.tool_use_id,
+    parentEventId: row.parent_event_id,
+    parentUuid: row.parent_uuid,
+    isSidechain: row.is_sidechain,
+    agentId: row.agent_id,
+    cwd: row.cwd,
+    machineId: row.machine_id,
+    payload: row.payload ?? {},
+    occurredAt: iso(row.occurred_at),
+    receivedAt: iso(row.received_at),
+  };
+}

@@ -1,0 +1,162 @@
+import { readFileSync } from "node:fs";
+
+import { ingestEventsInput } from "@logbook/contracts";
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { SessionService } from "../sessions/session-service.js";
+import { EventService } from "./event-service.js";
+
+const TRANSCRIPTS = new URL("../../../../../shared/claude-code/samples/transcripts/", import.meta.url);
+
+describe("EventService.ingest", () => {
+  let db: TestDatabase;
+  let events: EventService;
+  let sessions: SessionService;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    events = new EventService({ knex: db.knex });
+    sessions = new SessionService({ knex: db.knex });
+  });
+  afterAll(async () => db.destroy());
+
+  const count = async (table: string, where: Record<string, unknown> = {}) =>
+    Number(((await db.knex(table).where(where).count({ n: "*" })) as [{ n: string }])[0].n);
+
+  it("stores a batch once: a resent batch is all duplicates and changes nothing", async () => {
+    const batch = ingestEventsInput.parse({
+      events: Array.from({ length: 50 }, (_, i) => ({
+        id: uuidv7(),
+        externalSessionId: "batch-session",
+        eventType: "command_sent",
+        payload: { i },
+        occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+      })),
+    });
+    const first = await events.ingest(batch);
+    expect(first).toMatchObject({ accepted: 50, duplicates: 0 });
+    const session = await sessions.get({ externalId: "batch-session" });
+    const before = await db.knex("sessions").where({ id: session.id }).first();
+    const second = await events.ingest(batch);
+    expect(second).toMatchObject({ accepted: 0, duplicates: 50 });
+    expect(second.ids).toEqual(first.ids);
+    expect(await count("events", { session_id: session.id })).toBe(50);
+    const after = await db.knex("sessions").where({ id: session.id }).first();
+    expect({ ...after, updated_at: null, last_event_seq: null }).toEqual({ ...before, updated_at: null, last_event_seq: null });
+  });
+
+  it("numbers each session's events in order, and a duplicate inside one batch counts once", async () => {
+    const id = uuidv7();
+    const result = await events.ingest(
+      ingestEventsInput.parse({
+        events: [
+          { externalSessionId: "seq-session", eventType: "a", id },
+          { externalSessionId: "seq-session", eventType: "b" },
+          { externalSessionId: "seq-session", eventType: "a", id },
+        ],
+      }),
+    );
+    expect(result).toMatchObject({ accepted: 2, duplicates: 1 });
+    const session = await sessions.get({ externalId: "seq-session" });
+    const page = await events.listForSession({ sessionId: session.id, limit: 10 });
+    expect(page.items.map((e) => e.eventType)).toEqual(["a", "b"]);
+    expect(page.items[1]!.seq).toBeGreaterThan(page.items[0]!.seq);
+  });
+
+  it("writes nothing when one event names an unknown session", async () => {
+    const before = await count("events");
+    await expect(
+      events.ingest(
+        ingestEventsInput.parse({
+          events: [
+            { externalSessionId: "would-be-created", eventType: "a" },
+            { sessionId: "00000000-0000-4000-8000-000000000000", eventType: "a" },
+          ],
+        }),
+      ),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(await count("events")).toBe(before);
+    expect(await count("sessions", { external_id: "would-be-created" })).toBe(0);
+  });
+
+  it("keeps NUL characters and lone surrogates out of the way of jsonb without losing the event", async () => {
+    const result = await events.ingest(
+      ingestEventsInput.parse({
+        events: [{ externalSessionId: "hostile", eventType: "x", payload: { "k\u0000": "a\u0000b", s: "\ud800x", __proto__x: 1 } }],
+      }),
+    );
+    expect(result.accepted).toBe(1);
+    const session = await sessions.get({ externalId: "hostile" });
+    const [stored] = (await events.listForSession({ sessionId: session.id, limit: 1 })).items;
+    expect(stored!.payload).toEqual({ "k\uFFFD": "a\uFFFDb", s: "\uFFFDx", __proto__x: 1 });
+  });
+
+  it("links a child session to its parent by external id, creating the parent when needed", async () => {
+    await events.ingest(
+      ingestEventsInput.parse({
+        events: [{ externalSessionId: "parent-x:agent:1", parentExternalSessionId: "parent-x", eventType: "a" }],
+      }),
+    );
+    const child = await sessions.get({ externalId: "parent-x:agent:1" });
+    const parent = await sessions.get({ externalId: "parent-x" });
+    expect(child.parentSessionId).toBe(parent.id);
+    expect(child.sessionType).toBe("subagent");
+  });
+
+  it("derives messages and counts each API response's usage once across a transcript import and a re-import", async () => {
+    const file = new URL("marot__spotter__test__fixtures__transcripts__short.jsonl", TRANSCRIPTS);
+    const lines = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const sessionId = lines.find((l) => typeof l.sessionId === "string")!.sessionId as string;
+    const toEvents = () => {
+      let lastTime = "2026-01-01T00:00:00Z";
+      return lines.map((line, i) => {
+        if (typeof line.timestamp === "string") lastTime = line.timestamp;
+        return {
+          id: typeof line.uuid === "string" ? line.uuid : `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+          externalSessionId: sessionId,
+          eventType: line.type as string,
+          source: "transcript" as const,
+          occurredAt: lastTime,
+          payload: line,
+        };
+      });
+    };
+    // Independent count: distinct assistant message ids and their usage, counted once each.
+    const usageById = new Map<string, { input_tokens: number; output_tokens: number }>();
+    for (const line of lines) {
+      const message = line.message as { id?: string; usage?: { input_tokens: number; output_tokens: number } } | undefined;
+      if (line.type === "assistant" && message?.id && message.usage && !usageById.has(message.id)) usageById.set(message.id, message.usage);
+    }
+    const expectedInput = [...usageById.values()].reduce((sum, u) => sum + u.input_tokens, 0);
+    const expectedOutput = [...usageById.values()].reduce((sum, u) => sum + u.output_tokens, 0);
+
+    const first = await events.ingest(ingestEventsInput.parse({ events: toEvents() }));
+    expect(first.accepted).toBe(lines.length);
+    const session = await sessions.get({ externalId: sessionId });
+    expect(session.tokens.inputTokens).toBe(expectedInput);
+    expect(session.tokens.outputTokens).toBe(expectedOutput);
+    expect(session.status).toBe("idle");
+    expect(await count("session_messages", { session_id: session.id, role: "assistant" })).toBe(usageById.size);
+    expect(await count("session_messages", { session_id: session.id, role: "user" })).toBeGreaterThan(0);
+
+    const again = await events.ingest(ingestEventsInput.parse({ events: toEvents() }));
+    expect(again).toMatchObject({ accepted: 0, duplicates: lines.length });
+    const after = await sessions.get({ externalId: sessionId });
+    expect(after.tokens).toEqual(session.tokens);
+  });
+
+  it("lists recent events across sessions and counts by type", async () => {
+    const recent = await events.listRecent({ limit: 5 });
+    expect(recent.items).toHaveLength(5);
+    const times = recent.items.map((e) => e.occurredAt);
+    expect([...times].sort().reverse()).toEqual(times);
+    const next = await events.listRecent({ limit: 5, cursor: recent.nextCursor! });
+    expect(next.items.map((e) => e.id)).not.toContain(recent.items[0]!.id);
+    const session = await sessions.get({ externalId: "batch-session" });
+    expect(await events.countsByType({ sessionId: session.id })).toEqual([{ eventType: "command_sent", count: 50 }]);
+  });
+});

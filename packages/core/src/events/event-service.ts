@@ -1,0 +1,451 @@
+import type {
+  EventPage,
+  IngestResult,
+  ListRecentEventsInput,
+  ListSessionEventsInput,
+  ParsedIngestEvent,
+} from "@logbook/contracts";
+import type { Knex } from "@logbook/db";
+import { v7 as uuidv7 } from "uuid";
+
+import { clockOf, type CoreDeps } from "../deps.js";
+import { AppError, notFound } from "../errors.js";
+import { cleanText, sanitizeJsonForPostgres } from "../json.js";
+import { notifyEvents, notifySessions } from "../live/notify.js";
+import { decodeCursor, toPage } from "../pagination.js";
+import { columnBindings } from "../sql.js";
+import { uuidV7Time } from "../time.js";
+import { deriveSession, type DerivableEvent, type DerivedMessage, type SessionState } from "./derive.js";
+import { EVENT_COLUMNS, toEventDto, type EventRow } from "./event-dto.js";
+
+type Trx = Knex.Transaction;
+
+/** An event with its id, time and session settled, ready to insert. */
+interface PreparedEvent extends DerivableEvent {
+  index: number;
+  sessionKey: string;
+  input: ParsedIngestEvent;
+  sessionId: string;
+  seq: number;
+}
+
+interface SessionRow extends SessionState {
+  id: string;
+  externalId: string | null;
+  parentSessionId: string | null;
+}
+
+const SESSION_STATE_SQL = `id, external_id, parent_session_id, status, status_changed_at, started_at, last_activity_at,
+  initial_query, title, cwd`;
+
+function toSessionRow(raw: Record<string, unknown>): SessionRow {
+  return {
+    id: raw.id as string,
+    externalId: raw.external_id as string | null,
+    parentSessionId: raw.parent_session_id as string | null,
+    status: raw.status as SessionRow["status"],
+    statusChangedAt: raw.status_changed_at as Date,
+    startedAt: raw.started_at as Date | null,
+    lastActivityAt: raw.last_activity_at as Date,
+    initialQuery: raw.initial_query as string | null,
+    title: raw.title as string | null,
+    cwd: raw.cwd as string | null,
+  };
+}
+
+const keyOf = (sessionId: string, id: string, occurredAt: Date) => `${sessionId}|${id}|${occurredAt.getTime()}`;
+
+/** Events: idempotent batch ingest with state derivation, timelines and counts. */
+export class EventService {
+  private readonly knex: Knex;
+  private readonly now: () => Date;
+
+  constructor(deps: CoreDeps) {
+    this.knex = deps.knex;
+    this.now = clockOf(deps);
+  }
+
+  /**
+   * Stores a batch in one transaction: sessions named by external id are created on
+   * first sight, every event gets the next sequence number of its session, and
+   * `ON CONFLICT DO NOTHING` drops events already stored. Only the events actually
+   * inserted feed the derived session state, messages and token counters, so a
+   * retried or re-imported batch changes nothing.
+   */
+  async ingest(input: { events: ParsedIngestEvent[] }): Promise<IngestResult> {
+    const receivedAt = this.now();
+    const events = input.events.map((e, index) => {
+      const id = e.id ?? uuidv7();
+      const occurredAt = e.occurredAt ? new Date(e.occurredAt) : (uuidV7Time(id) ?? receivedAt);
+      return { e, index, id, occurredAt };
+    });
+
+    return this.knex.transaction(async (trx) => {
+      const sessions = await this.resolveSessions(trx, input.events, events.map((x) => x.occurredAt));
+      const perSession = new Map<string, number>();
+      for (const { e } of events) {
+        const sessionId = sessions.byKey.get(sessionKeyOf(e))!.id;
+        perSession.set(sessionId, (perSession.get(sessionId) ?? 0) + 1);
+      }
+      const ids = [...perSession.keys()].sort();
+      // Lock the touched sessions in one global order, so concurrent batches cannot deadlock.
+      await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE", [ids]);
+      const bumped = await trx.raw<{ rows: Array<{ id: string; last_event_seq: number }> }>(
+        `UPDATE sessions AS s SET last_event_seq = s.last_event_seq + v.n
+         FROM unnest(?::uuid[], ?::int[]) AS v(id, n) WHERE s.id = v.id
+         RETURNING s.id, s.last_event_seq`,
+        columnBindings(ids, ids.map((id) => perSession.get(id)!)),
+      );
+      const nextSeq = new Map(bumped.rows.map((r) => [r.id, r.last_event_seq - perSession.get(r.id)! + 1]));
+
+      const prepared: PreparedEvent[] = events.map(({ e, index, id, occurredAt }) => {
+        const session = sessions.byKey.get(sessionKeyOf(e))!;
+        const seq = nextSeq.get(session.id)!;
+        nextSeq.set(session.id, seq + 1);
+        return {
+          index,
+          id,
+          input: e,
+          sessionKey: sessionKeyOf(e),
+          sessionId: session.id,
+          seq,
+          eventType: e.eventType,
+          source: e.source,
+          occurredAt,
+          payload: sanitizeJsonForPostgres(e.payload),
+          cwd: e.cwd,
+          machineId: e.machineId,
+          agentType: e.agentType,
+        };
+      });
+
+      const inserted = await this.insertEvents(trx, prepared);
+      const streamSeqs = [...inserted.values()];
+      // Each inserted row accepts one event: a second copy of the same key in this batch is a duplicate.
+      const accepted = prepared.filter((p) => inserted.delete(keyOf(p.sessionId, p.id, p.occurredAt)));
+      if (accepted.length > 0) {
+        await this.applyDerivations(trx, sessions.byId, accepted);
+        await notifyEvents(trx, { fromStreamSeq: Math.min(...streamSeqs), toStreamSeq: Math.max(...streamSeqs) });
+      }
+      return {
+        accepted: accepted.length,
+        duplicates: prepared.length - accepted.length,
+        ids: prepared.map((p) => p.id),
+      };
+    });
+  }
+
+  /** Finds or creates every session the batch names, parents before children. */
+  private async resolveSessions(
+    trx: Trx,
+    events: ParsedIngestEvent[],
+    times: Date[],
+  ): Promise<{ byKey: Map<string, SessionRow>; byId: Map<string, SessionRow> }> {
+    const byKey = new Map<string, SessionRow>();
+    const byId = new Map<string, SessionRow>();
+    const remember = (row: SessionRow) => {
+      byId.set(row.id, row);
+      byKey.set(`id:${row.id}`, row);
+      if (row.externalId) byKey.set(`ext:${row.externalId}`, row);
+    };
+
+    const internalIds = [...new Set(events.flatMap((e) => (e.sessionId ? [e.sessionId] : [])))];
+    if (internalIds.length > 0) {
+      const found = await trx.raw<{ rows: Array<Record<string, unknown>> }>(
+        `SELECT ${SESSION_STATE_SQL} FROM sessions WHERE id = ANY(?::uuid[])`,
+        [internalIds],
+      );
+      found.rows.map(toSessionRow).forEach(remember);
+      const missing = internalIds.find((id) => !byId.has(id));
+      if (missing) throw notFound("session", missing);
+    }
+
+    // External ids: what each needs at creation (parent, first-seen details, earliest time).
+    const wanted = new Map<string, { parent?: string; event: ParsedIngestEvent; earliest: Date }>();
+    events.forEach((e, i) => {
+      const time = times[i]!;
+      const add = (externalId: string, parent: string | undefined, event: ParsedIngestEvent) => {
+        const seen = wanted.get(externalId);
+        if (!seen) wanted.set(externalId, { ...(parent ? { parent } : {}), event, earliest: time });
+        else {
+          if (time < seen.earliest) seen.earliest = time;
+          if (!seen.parent && parent) seen.parent = parent;
+        }
+      };
+      if (e.externalSessionId) {
+        if (e.parentExternalSessionId === e.externalSessionId) {
+          throw new AppError("INVALID_INPUT", "parentExternalSessionId must differ from externalSessionId");
+        }
+        add(e.externalSessionId, e.parentExternalSessionId, e);
+        if (e.parentExternalSessionId) add(e.parentExternalSessionId, undefined, e);
+      }
+    });
+    if (wanted.size === 0) return { byKey, byId };
+
+    // Parents first (a parent never names its own parent within one batch beyond one level),
+    // then children; each level is one multi-row upsert in sorted order.
+    const externalIds = [...wanted.keys()].sort();
+    const parents = externalIds.filter((x) => !wanted.get(x)!.parent);
+    const children = externalIds.filter((x) => wanted.get(x)!.parent);
+    for (const level of [parents, children]) {
+      if (level.length === 0) continue;
+      const rows = level.map((externalId) => {
+        const want = wanted.get(externalId)!;
+        const parentId = want.parent ? (byKey.get(`ext:${want.parent}`)?.id ?? null) : null;
+        const isChild = parentId !== null;
+        const e = want.event;
+        const own = e.externalSessionId === externalId; // details of a parent placeholder come from its child's event otherwise
+        return {
+          external_id: externalId,
+          parent_session_id: parentId,
+          status: "pending",
+          status_changed_at: want.earliest,
+          last_activity_at: want.earliest,
+          cwd: e.cwd ? cleanText(e.cwd) : null,
+          machine_id: e.machineId ?? null,
+          agent_id: own && isChild ? (e.agentId ?? null) : null,
+          agent_type: own && isChild ? (e.agentType ?? null) : null,
+          session_type: isChild ? "subagent" : "agent",
+          is_user_initiated: !isChild,
+        };
+      });
+      await trx("sessions").insert(rows).onConflict("external_id").ignore();
+      const found = await trx.raw<{ rows: Array<Record<string, unknown>> }>(
+        `SELECT ${SESSION_STATE_SQL} FROM sessions WHERE external_id = ANY(?::text[])`,
+        [level],
+      );
+      found.rows.map(toSessionRow).forEach(remember);
+      // A session first seen without its parent learns it now (never re-parented once set).
+      for (const externalId of level) {
+        const row = byKey.get(`ext:${externalId}`)!;
+        const parent = wanted.get(externalId)!.parent;
+        const parentId = parent ? byKey.get(`ext:${parent}`)?.id : undefined;
+        if (parentId && row.parentSessionId === null && parentId !== row.id) {
+          await trx("sessions").where({ id: row.id }).whereNull("parent_session_id").update({ parent_session_id: parentId });
+          row.parentSessionId = parentId;
+        }
+      }
+    }
+    return { byKey, byId };
+  }
+
+  /** One multi-row insert via unnest (17 parameters whatever the batch size). */
+  private async insertEvents(trx: Trx, events: PreparedEvent[]): Promise<Map<string, number>> {
+    const col = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
+    const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
+    const result = await trx.raw<{ rows: Array<{ id: string; session_id: string; occurred_at: Date; stream_seq: number }> }>(
+      `INSERT INTO events (id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
+         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, payload, occurred_at)
+       SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+         ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::timestamptz[])
+       ON CONFLICT DO NOTHING
+       RETURNING id, session_id, occurred_at, stream_seq`,
+      columnBindings(
+        col((e) => e.id),
+        col((e) => e.sessionId),
+        col((e) => e.seq),
+        col((e) => e.eventType),
+        col((e) => e.source),
+        col((e) => e.input.level),
+        col((e) => text(e.input.message)),
+        col((e) => text(e.input.toolName)),
+        col((e) => text(e.input.toolUseId)),
+        col((e) => e.input.parentEventId ?? null),
+        col((e) => text(e.input.parentUuid)),
+        col((e) => e.input.isSidechain ?? false),
+        col((e) => text(e.input.agentId)),
+        col((e) => text(e.cwd)),
+        col((e) => text(e.machineId)),
+        col((e) => JSON.stringify(e.payload)),
+        col((e) => e.occurredAt.toISOString()),
+      ),
+    );
+    return new Map(result.rows.map((r) => [keyOf(r.session_id, r.id, r.occurred_at), r.stream_seq]));
+  }
+
+  private async applyDerivations(trx: Trx, sessions: Map<string, SessionRow>, accepted: PreparedEvent[]): Promise<void> {
+    const bySession = new Map<string, PreparedEvent[]>();
+    for (const event of accepted) {
+      const list = bySession.get(event.sessionId) ?? [];
+      list.push(event);
+      bySession.set(event.sessionId, list);
+    }
+    const changed: string[] = [];
+    for (const [sessionId, events] of bySession) {
+      const state = sessions.get(sessionId)!;
+      const derived = deriveSession(state, events);
+      const tokens = await this.storeMessages(trx, sessionId, derived.messages);
+      const update: Record<string, unknown> = { ...derived.patch };
+      for (const [key, value] of Object.entries(update)) {
+        if (typeof value === "string") update[key] = cleanText(value);
+      }
+      if (Object.keys(derived.metadata).length > 0) {
+        update.metadata = trx.raw("metadata || ?::jsonb", [JSON.stringify(sanitizeJsonForPostgres(derived.metadata))]);
+      }
+      if (tokens) {
+        update.input_tokens = trx.raw("input_tokens + ?", [tokens.inputTokens]);
+        update.output_tokens = trx.raw("output_tokens + ?", [tokens.outputTokens]);
+        update.cache_read_tokens = trx.raw("cache_read_tokens + ?", [tokens.cacheReadTokens]);
+        update.cache_creation_tokens = trx.raw("cache_creation_tokens + ?", [tokens.cacheCreationTokens]);
+        update.cost_usd = trx.raw("cost_usd + ?", [tokens.costUsd]);
+      }
+      if (Object.keys(update).length > 0) {
+        await trx("sessions").where({ id: sessionId }).update(update);
+        changed.push(sessionId);
+      }
+    }
+    await notifySessions(trx, changed);
+  }
+
+  /**
+   * Stores derived messages. Assistant messages are keyed by the provider's message id:
+   * a response split over several transcript lines becomes one message, and its usage
+   * is counted once, when the message is first inserted. Returns the token increments.
+   */
+  private async storeMessages(
+    trx: Trx,
+    sessionId: string,
+    messages: DerivedMessage[],
+  ): Promise<{ inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheCreationTokens: number; costUsd: number } | null> {
+    if (messages.length === 0) return null;
+    const byEvent = messages.filter((m) => m.externalMessageId === null);
+    if (byEvent.length > 0) {
+      await trx.raw(
+        `INSERT INTO session_messages (session_id, role, text, model, source_event_id, claude_session_id, created_at)
+         SELECT ?::uuid, * FROM unnest(?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::timestamptz[])
+         ON CONFLICT (session_id, source_event_id) WHERE source_event_id IS NOT NULL DO NOTHING`,
+        columnBindings(
+          sessionId,
+          byEvent.map((m) => m.role),
+          byEvent.map((m) => cleanText(m.text)),
+          byEvent.map((m) => m.model),
+          byEvent.map((m) => m.sourceEventId),
+          byEvent.map((m) => m.claudeSessionId),
+          byEvent.map((m) => m.createdAt.toISOString()),
+        ),
+      );
+    }
+
+    // Merge lines of one response within the batch first (the upsert cannot touch a row twice).
+    const merged = new Map<string, DerivedMessage>();
+    for (const m of messages) {
+      if (m.externalMessageId === null) continue;
+      const seen = merged.get(m.externalMessageId);
+      if (!seen) merged.set(m.externalMessageId, { ...m });
+      else {
+        if (m.text) seen.text = seen.text ? `${seen.text}\n\n${m.text}` : m.text;
+        seen.model ??= m.model;
+        seen.usage ??= m.usage;
+        if (!seen.costUsd) seen.costUsd = m.costUsd;
+      }
+    }
+    if (merged.size === 0) return null;
+    const list = [...merged.values()];
+    const result = await trx.raw<{ rows: Array<{ external_message_id: string; inserted: boolean }> }>(
+      `INSERT INTO session_messages AS m (session_id, role, text, model, external_message_id, claude_session_id,
+         input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, created_at)
+       SELECT ?::uuid, * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[],
+         ?::bigint[], ?::bigint[], ?::timestamptz[])
+       ON CONFLICT (session_id, external_message_id) WHERE external_message_id IS NOT NULL DO UPDATE
+         SET text = CASE WHEN excluded.text = '' THEN m.text WHEN m.text = '' THEN excluded.text
+                         ELSE m.text || E'\\n\\n' || excluded.text END,
+             model = COALESCE(m.model, excluded.model)
+       RETURNING external_message_id, (xmax = 0) AS inserted`,
+      columnBindings(
+        sessionId,
+        list.map((m) => m.role),
+        list.map((m) => cleanText(m.text)),
+        list.map((m) => m.model),
+        list.map((m) => cleanText(m.externalMessageId!)),
+        list.map((m) => m.claudeSessionId),
+        list.map((m) => m.usage?.inputTokens ?? 0),
+        list.map((m) => m.usage?.outputTokens ?? 0),
+        list.map((m) => m.usage?.cacheReadTokens ?? 0),
+        list.map((m) => m.usage?.cacheCreationTokens ?? 0),
+        list.map((m) => m.createdAt.toISOString()),
+      ),
+    );
+    const insertedIds = new Set(result.rows.filter((r) => r.inserted).map((r) => r.external_message_id));
+    const totals = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0, costUsd: 0 };
+    for (const m of list) {
+      if (!insertedIds.has(cleanText(m.externalMessageId!))) continue;
+      totals.inputTokens += m.usage?.inputTokens ?? 0;
+      totals.outputTokens += m.usage?.outputTokens ?? 0;
+      totals.cacheReadTokens += m.usage?.cacheReadTokens ?? 0;
+      totals.cacheCreationTokens += m.usage?.cacheCreationTokens ?? 0;
+      totals.costUsd += m.costUsd;
+    }
+    return totals;
+  }
+
+  /** A session's timeline in its stable order (sequence), resumable with `afterSeq` or the cursor. */
+  async listForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventPage> {
+    const exists = await this.knex("sessions").select("id").where({ id: input.sessionId }).first();
+    if (!exists) throw notFound("session", input.sessionId);
+    const query = this.knex("events").select(EVENT_COLUMNS).where("session_id", input.sessionId);
+    let after = input.afterSeq ?? -1;
+    if (input.cursor) after = Math.max(after, decodeCursor(input.cursor, ["number"])[0] as number);
+    if (after >= 0) query.where("seq", ">", after);
+    if (input.eventTypes) query.whereIn("event_type", input.eventTypes);
+    if (input.levels) query.whereIn("level", input.levels);
+    if (input.from) query.where("occurred_at", ">=", input.from);
+    if (input.to) query.where("occurred_at", "<", input.to);
+    const rows = (await query.orderBy("seq", "asc").limit(input.limit + 1)) as EventRow[];
+    return toPage(rows, input.limit, toEventDto, (row) => [row.seq]);
+  }
+
+  /** Recent events across sessions, newest first. */
+  async listRecent(input: ListRecentEventsInput & { limit: number }): Promise<EventPage> {
+    const query = this.knex("events as e").select(EVENT_COLUMNS.map((c) => `e.${c}`));
+    if (input.eventTypes) query.whereIn("e.event_type", input.eventTypes);
+    if (input.levels) query.whereIn("e.level", input.levels);
+    if (input.machineId) query.where("e.machine_id", input.machineId);
+    if (input.toolName) query.where("e.tool_name", input.toolName);
+    if (input.projectId) {
+      query.whereIn("e.session_id", this.knex("sessions").select("id").where("project_id", input.projectId));
+    }
+    if (input.from) query.where("e.occurred_at", ">=", input.from);
+    if (input.to) query.where("e.occurred_at", "<", input.to);
+    if (input.cursor) {
+      const [at, seq] = decodeCursor(input.cursor, ["string", "number"]) as [string, number];
+      query.whereRaw("(e.occurred_at, e.stream_seq) < (?::timestamptz, ?)", [at, seq]);
+    }
+    const rows = (await query
+      .orderBy([
+        { column: "e.occurred_at", order: "desc" },
+        { column: "e.stream_seq", order: "desc" },
+      ])
+      .limit(input.limit + 1)) as EventRow[];
+    return toPage(rows, input.limit, toEventDto, (row) => [row.occurred_at.toISOString(), row.stream_seq]);
+  }
+
+  /** Events of a session counted by type (seed 002's get_session_event_counts). */
+  async countsByType(input: { sessionId: string }): Promise<Array<{ eventType: string; count: number }>> {
+    const rows = (await this.knex("events")
+      .select("event_type")
+      .count({ count: "*" })
+      .where("session_id", input.sessionId)
+      .groupBy("event_type")
+      .orderBy([{ column: "count", order: "desc" }, { column: "event_type" }])) as Array<{ event_type: string; count: number | string }>;
+    return rows.map((r) => ({ eventType: r.event_type, count: Number(r.count) }));
+  }
+
+  /** Events stored after a stream position, oldest first (the live bus replays with this). */
+  async listAfterStreamSeq(
+    afterStreamSeq: number,
+    filter: { sessionId?: string; projectId?: string; toStreamSeq?: number },
+    limit: number,
+  ): Promise<Array<EventRow>> {
+    const query = this.knex("events as e").select(EVENT_COLUMNS.map((c) => `e.${c}`)).where("e.stream_seq", ">", afterStreamSeq);
+    if (filter.toStreamSeq !== undefined) query.where("e.stream_seq", "<=", filter.toStreamSeq);
+    if (filter.sessionId) query.where("e.session_id", filter.sessionId);
+    if (filter.projectId) {
+      query.whereIn("e.session_id", this.knex("sessions").select("id").where("project_id", filter.projectId));
+    }
+    return (await query.orderBy("e.stream_seq", "asc").limit(limit)) as EventRow[];
+  }
+}
+
+function sessionKeyOf(e: ParsedIngestEvent): string {
+  return e.sessionId ? `id:${e.sessionId}` : `ext:${e.externalSessionId!}`;
+}

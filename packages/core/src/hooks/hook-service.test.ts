@@ -1,0 +1,144 @@
+import { readdirSync, readFileSync } from "node:fs";
+
+import { subagentExternalId } from "@logbook/contracts";
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { SessionService } from "../sessions/session-service.js";
+import { HookService } from "./hook-service.js";
+
+const HOOKS = new URL("../../../../../shared/claude-code/samples/hooks/", import.meta.url);
+
+function samplePayloads(): Array<Record<string, unknown>> {
+  return readdirSync(HOOKS)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .flatMap((f) => JSON.parse(readFileSync(new URL(f, HOOKS), "utf8")) as Array<Record<string, unknown>>);
+}
+
+const at = (second: number) => new Date(Date.UTC(2026, 10, 1, 12, 0, second)).toISOString();
+
+describe("HookService", () => {
+  let db: TestDatabase;
+  let hooks: HookService;
+  let sessions: SessionService;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    hooks = new HookService({ knex: db.knex });
+    sessions = new SessionService({ knex: db.knex });
+  });
+  afterAll(async () => db.destroy());
+
+  const count = async (table: string, where: Record<string, unknown> = {}) =>
+    Number(((await db.knex(table).where(where).count({ n: "*" })) as [{ n: string }])[0].n);
+
+  it("stores every sample payload whole and derives sessions and child sessions", async () => {
+    const payloads = samplePayloads();
+    let accepted = 0;
+    for (let i = 0; i < payloads.length; i += 500) {
+      const batch = payloads.slice(i, i + 500).map((payload) => ({ id: uuidv7(), payload }));
+      accepted += (await hooks.ingest({ events: batch })).accepted;
+    }
+    expect(accepted).toBe(payloads.length);
+    expect(await count("events", { source: "hook" })).toBe(payloads.length);
+
+    const mainIds = new Set(payloads.map((p) => p.session_id as string));
+    const childIds = new Set(
+      payloads.filter((p) => typeof p.agent_id === "string").map((p) => subagentExternalId(p.session_id as string, p.agent_id as string)),
+    );
+    for (const externalId of mainIds) expect((await sessions.get({ externalId })).parentSessionId).toBeNull();
+    for (const externalId of childIds) {
+      const child = await sessions.get({ externalId });
+      const parent = await sessions.get({ externalId: externalId.split(":agent:")[0]! });
+      expect(child.parentSessionId).toBe(parent.id);
+    }
+    expect(await count("sessions")).toBe(mainIds.size + childIds.size);
+
+    // The payload comes back exactly as sent, unknown fields (the loggers' `logged_at`) included.
+    const withExtra = payloads.find((p) => "logged_at" in p)!;
+    const row = await db.knex("events").whereRaw("payload @> ?::jsonb", [JSON.stringify({ logged_at: withExtra.logged_at })]).first();
+    expect(row.payload).toEqual(withExtra);
+
+    // UserPromptSubmit became user messages.
+    const prompts = payloads.filter((p) => p.hook_event_name === "UserPromptSubmit" && typeof p.prompt === "string" && p.prompt);
+    expect(await count("session_messages", { role: "user" })).toBe(prompts.length);
+  });
+
+  it("follows a session's life and is not dragged back by late or repeated events", async () => {
+    const sid = "life-1";
+    const send = (second: number, payload: Record<string, unknown>, id = uuidv7()) =>
+      hooks.ingestPayload({ session_id: sid, cwd: "/w", ...payload }, { id, occurredAt: at(second) });
+
+    await send(1, { hook_event_name: "SessionStart", source: "startup", model: "claude-x" });
+    expect((await sessions.get({ externalId: sid })).status).toBe("active");
+    await send(2, { hook_event_name: "UserPromptSubmit", prompt: "add tests" });
+    await send(5, { hook_event_name: "Notification", message: "Claude needs your permission to use Bash" });
+    expect((await sessions.get({ externalId: sid })).status).toBe("waiting_input");
+    const stopId = uuidv7();
+    await send(8, { hook_event_name: "Stop", stop_hook_active: false }, stopId);
+    // A PreToolUse from before the Stop arrives late: state stays idle.
+    await send(6, { hook_event_name: "PreToolUse", tool_name: "Bash" });
+    let s = await sessions.get({ externalId: sid });
+    expect(s.status).toBe("idle");
+    expect(s.initialQuery).toBe("add tests");
+    expect(s.model).toBe("claude-x");
+    // The same Stop again is a duplicate.
+    expect(await send(8, { hook_event_name: "Stop", stop_hook_active: false }, stopId)).toMatchObject({ duplicates: 1 });
+
+    await send(20, { hook_event_name: "SessionEnd", reason: "prompt_input_exit" });
+    s = await sessions.get({ externalId: sid });
+    expect(s.status).toBe("completed");
+    expect(s.endedAt).toBe(at(20));
+    // Out-of-order after the end: nothing reopens the session except a newer resume.
+    await send(19, { hook_event_name: "UserPromptSubmit", prompt: "late" });
+    expect((await sessions.get({ externalId: sid })).status).toBe("completed");
+    await send(30, { hook_event_name: "SessionStart", source: "resume" });
+    s = await sessions.get({ externalId: sid });
+    expect(s.status).toBe("active");
+    expect(s.endedAt).toBeNull();
+  });
+
+  it("gives the same end state whatever order the events arrive in", async () => {
+    const life = [
+      { hook_event_name: "SessionStart", source: "startup" },
+      { hook_event_name: "UserPromptSubmit", prompt: "go" },
+      { hook_event_name: "PreToolUse", tool_name: "Read" },
+      { hook_event_name: "SubagentStart", agent_id: "a1", agent_type: "explore" },
+      { hook_event_name: "PreToolUse", tool_name: "Grep", agent_id: "a1", agent_type: "explore" },
+      { hook_event_name: "SubagentStop", agent_id: "a1", agent_type: "explore", last_assistant_message: "found it" },
+      { hook_event_name: "Stop", last_assistant_message: "done" },
+      { hook_event_name: "SessionEnd", reason: "other" },
+    ];
+    const orders = [life.map((_, i) => i), life.map((_, i) => life.length - 1 - i), [3, 7, 0, 5, 1, 6, 2, 4]];
+    for (const [n, order] of orders.entries()) {
+      const sid = `order-${n}`;
+      for (const i of order) {
+        await hooks.ingestPayload({ session_id: sid, ...life[i]! }, { id: uuidv7(), occurredAt: at(i) });
+      }
+      const main = await sessions.get({ externalId: sid });
+      const child = await sessions.get({ externalId: subagentExternalId(sid, "a1") });
+      expect([main.status, child.status, child.agentType, child.parentSessionId]).toEqual(["terminated", "completed", "explore", main.id]);
+      expect(main.initialQuery).toBe("go");
+    }
+  });
+
+  it("stores unknown hook events as they are, and refuses what is not a hook payload", async () => {
+    await hooks.ingestPayload({ session_id: "future", hook_event_name: "WorktreeCreate", brand_new: { x: [1, 2] } });
+    const row = await db.knex("events").where({ event_type: "WorktreeCreate" }).first();
+    expect(row.payload).toMatchObject({ brand_new: { x: [1, 2] } });
+    await expect(hooks.ingestPayload([1, 2])).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    await expect(hooks.ingestPayload({ hook_event_name: "Stop" })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+      message: expect.stringContaining("session_id") as unknown,
+    });
+    await expect(hooks.ingestPayload({ session_id: "x", hook_event_name: "'; drop table events; --" })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
+    const before = await count("events");
+    await expect(
+      hooks.ingest({ events: [{ payload: { session_id: "ok", hook_event_name: "Stop" } }, { payload: "nope" }] }),
+    ).rejects.toMatchObject({ code: "INVALID_INPUT", message: expect.stringContaining("events[1]") as unknown });
+    expect(await count("events")).toBe(before);
+  });
+});

@@ -1,0 +1,96 @@
+import {
+  claudeCodeHookPayload,
+  subagentExternalId,
+  type ClaudeCodeHookPayload,
+  type EventLevel,
+  type IngestHooksResult,
+  type ParsedIngestEvent,
+} from "@logbook/contracts";
+
+import type { CoreDeps } from "../deps.js";
+import { AppError } from "../errors.js";
+import { EventService } from "../events/event-service.js";
+
+export interface HookMeta {
+  id?: string | undefined;
+  occurredAt?: string | undefined;
+  machineId?: string | undefined;
+}
+
+const FAILURE_EVENTS = new Set(["PostToolUseFailure", "StopFailure", "PermissionDenied"]);
+
+const str = (value: unknown): string | undefined => (typeof value === "string" && value.length > 0 ? value : undefined);
+const clip = (value: string | undefined, max: number) => (value && value.length > max ? value.slice(0, max) : value);
+
+/**
+ * Turns a raw Claude Code hook payload into an event. Events that carry an `agent_id`
+ * (a subagent's) belong to a child session of the main session; everything else to
+ * the session named by `session_id`. The payload is stored whole, unknown fields too.
+ */
+export function hookToEvent(payload: ClaudeCodeHookPayload, meta: HookMeta): ParsedIngestEvent {
+  const agentId = str(payload.agent_id);
+  const level: EventLevel = FAILURE_EVENTS.has(payload.hook_event_name) ? "warning" : "info";
+  const message =
+    str(payload.message) ??
+    (payload.hook_event_name === "UserPromptSubmit" ? clip(str(payload.prompt), 10_000) : undefined) ??
+    (typeof payload.error === "string" ? clip(payload.error, 10_000) : undefined);
+  return {
+    ...(meta.id ? { id: meta.id } : {}),
+    ...(meta.occurredAt ? { occurredAt: meta.occurredAt } : {}),
+    externalSessionId: agentId ? subagentExternalId(payload.session_id, agentId) : payload.session_id,
+    ...(agentId ? { parentExternalSessionId: payload.session_id, agentId } : {}),
+    ...(str(payload.agent_type) ? { agentType: clip(str(payload.agent_type), 255) } : {}),
+    eventType: payload.hook_event_name,
+    source: "hook",
+    level,
+    ...(message ? { message } : {}),
+    ...(str(payload.tool_name) ? { toolName: clip(str(payload.tool_name), 255) } : {}),
+    ...(str(payload.tool_use_id) ? { toolUseId: clip(str(payload.tool_use_id), 255) } : {}),
+    ...(str(payload.cwd) ? { cwd: clip(str(payload.cwd), 4096) } : {}),
+    ...(meta.machineId ? { machineId: clip(meta.machineId, 255) } : {}),
+    payload,
+  };
+}
+
+/** Parses a payload or says, field by field, why it is not a Claude Code hook payload. */
+export function parseHookPayload(raw: unknown): ClaudeCodeHookPayload {
+  const parsed = claudeCodeHookPayload.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "payload"}: ${i.message}`);
+    throw new AppError("INVALID_INPUT", `not a Claude Code hook payload (${issues.join("; ")})`, {
+      details: { issues },
+    });
+  }
+  // Keep the payload object itself (with every unknown field), not Zod's copy.
+  return raw as ClaudeCodeHookPayload;
+}
+
+/** Claude Code hook ingest: single payloads (the `http` hook) and emitter batches. */
+export class HookService {
+  private readonly events: EventService;
+
+  constructor(deps: CoreDeps, events?: EventService) {
+    this.events = events ?? new EventService(deps);
+  }
+
+  async ingestPayload(raw: unknown, meta: HookMeta = {}): Promise<IngestHooksResult> {
+    return this.events.ingest({ events: [hookToEvent(parseHookPayload(raw), meta)] });
+  }
+
+  /** A batch is all or nothing: one bad payload rejects the call, naming its index. */
+  async ingest(input: {
+    events: Array<{ id?: string | undefined; occurredAt?: string | undefined; machineId?: string | undefined; payload: unknown }>;
+  }): Promise<IngestHooksResult> {
+    const events = input.events.map((envelope, index) => {
+      try {
+        return hookToEvent(parseHookPayload(envelope.payload), envelope);
+      } catch (error) {
+        if (error instanceof AppError) {
+          throw new AppError("INVALID_INPUT", `events[${index}].payload: ${error.message}`, { details: { index, ...error.details } });
+        }
+        throw error;
+      }
+    });
+    return this.events.ingest({ events });
+  }
+}

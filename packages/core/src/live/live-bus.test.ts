@@ -1,0 +1,87 @@
+import { ingestEventsInput } from "@logbook/contracts";
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { EventService } from "../events/event-service.js";
+import { SessionService } from "../sessions/session-service.js";
+import { LiveBus, type LiveEvent } from "./live-bus.js";
+
+async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) {
+    out.push(item);
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+describe("LiveBus", () => {
+  let db: TestDatabase;
+  let busA: LiveBus;
+  let busB: LiveBus;
+  let events: EventService;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    events = new EventService({ knex: db.knex });
+    // Two buses on one database stand for two server replicas.
+    busA = new LiveBus({ connectionString: db.url, knex: db.knex });
+    busB = new LiveBus({ connectionString: db.url, knex: db.knex });
+    await busA.start();
+    await busB.start();
+  });
+  afterAll(async () => {
+    await busA.stop();
+    await busB.stop();
+    await db.destroy();
+  });
+
+  const send = (externalSessionId: string, n: number, tag: string) =>
+    events.ingest(
+      ingestEventsInput.parse({
+        events: Array.from({ length: n }, (_, i) => ({ externalSessionId, eventType: "tick", payload: { tag, i } })),
+      }),
+    );
+
+  it("delivers an event written through one replica to a subscriber of another", async () => {
+    const received = take(busB.events({}), 3);
+    await send("live-1", 3, "cross");
+    const got = await received;
+    expect(got.map((e) => (e.event.payload as { i: number }).i)).toEqual([0, 1, 2]);
+  });
+
+  it("filters by session", async () => {
+    await send("live-other", 1, "warm-up");
+    const target = await new SessionService({ knex: db.knex }).get({ externalId: "live-other" });
+    const received = take(busA.events({ sessionId: target.id }), 2);
+    await send("live-noise", 5, "noise");
+    await send("live-other", 2, "mine");
+    const got = await received;
+    expect(got.every((e) => e.event.sessionId === target.id)).toBe(true);
+    expect(got.map((e) => (e.event.payload as { tag: string }).tag)).toEqual(["mine", "mine"]);
+  });
+
+  it("resumes after a disconnect from the last event id without missing or repeating anything", async () => {
+    const first = take(busA.events({}), 2);
+    await send("resume", 2, "before");
+    const seen: LiveEvent[] = await first; // the iterator is closed here: the client went away
+    await send("resume", 4, "while-away");
+    const resumed = take(busB.events({ lastEventId: seen[1]!.id }), 6);
+    await send("resume", 2, "after");
+    const got = await resumed;
+    expect(got.map((e) => (e.event.payload as { tag: string }).tag)).toEqual([
+      "while-away", "while-away", "while-away", "while-away", "after", "after",
+    ]);
+    expect(new Set(got.map((e) => e.id)).size).toBe(6);
+  });
+
+  it("refuses a resume token it never handed out", async () => {
+    await expect(take(busA.events({ lastEventId: "not-a-token" }), 1)).rejects.toMatchObject({ code: "INVALID_INPUT" });
+  });
+
+  it("reports session changes", async () => {
+    const changes = take(busB.sessions({}), 1);
+    const created = await new SessionService({ knex: db.knex }).create({ title: "watched" });
+    const [session] = await changes;
+    expect(session!.id).toBe(created.id);
+  });
+});

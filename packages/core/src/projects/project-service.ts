@@ -1,0 +1,124 @@
+import {
+  getProjectInput,
+  listProjectsInput,
+  upsertProjectInput,
+  type Project,
+  type UpsertProjectInput,
+} from "@logbook/contracts";
+import { ProjectModel, type Knex } from "@logbook/db";
+import type { z } from "zod";
+
+import type { CoreDeps } from "../deps.js";
+import { AppError, notFound } from "../errors.js";
+import { sanitizeJsonForPostgres } from "../json.js";
+import { decodeCursor, likePattern, toPage } from "../pagination.js";
+import { assertCursorValues, parseInput, rowsOf } from "../records/input.js";
+import { canonicalProjectPath } from "./project-path.js";
+import { PROJECT_COLUMNS, toProjectDto } from "./project-dto.js";
+
+export { canonicalProjectPath } from "./project-path.js";
+
+const RETURNING = PROJECT_COLUMNS.join(", ");
+
+/**
+ * Finds or creates the project at `path` and returns its id; race-safe (the unique
+ * path plus `INSERT … ON CONFLICT`), for callers inside their own transaction (the
+ * session service, on every hook that carries a cwd).
+ *
+ * `name` only fills a project that has none: a name given by a person through
+ * `projects.upsert` is never overwritten by a derived one. When nothing changes, nothing
+ * is written, so concurrent ingest for one project does not queue on its row lock.
+ */
+export async function upsertProjectByPath(knexOrTrx: Knex, path: string, name?: string | null): Promise<{ id: string }> {
+  const canonical = canonicalProjectPath(path);
+  // Two rounds at most: the fallback SELECT misses only if the row was deleted in between.
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const inserted = rowsOf(
+      await knexOrTrx.raw(
+        `INSERT INTO projects (path, name) VALUES (?, ?)
+         ON CONFLICT (path) DO UPDATE SET name = EXCLUDED.name
+           WHERE projects.name IS NULL AND EXCLUDED.name IS NOT NULL
+         RETURNING id`,
+        [canonical, name ?? null],
+      ),
+    );
+    const id =
+      inserted[0]?.id ??
+      (await knexOrTrx("projects").where({ path: canonical }).first<{ id: string } | undefined>("id"))?.id;
+    if (typeof id === "string") return { id };
+  }
+  throw new AppError("CONFLICT", `project ${canonical} was deleted while it was being upserted, try again`);
+}
+
+type GetProjectInput = z.input<typeof getProjectInput>;
+type ListProjectsInput = z.input<typeof listProjectsInput>;
+
+/** Projects: one row per canonical path (seed 004), found by id or by path. */
+export class ProjectService {
+  constructor(private readonly deps: CoreDeps) {}
+
+  /** Creates the project at the canonical `path`, or updates the name/config given. */
+  async upsert(input: UpsertProjectInput): Promise<Project> {
+    const parsed = parseInput(upsertProjectInput, input, "project");
+    const path = canonicalProjectPath(parsed.path);
+    const config = parsed.config === undefined ? undefined : sanitizeJsonForPostgres(parsed.config);
+    // Only the fields given are replaced; with neither, the no-op update still returns the row.
+    const sets = ["path = EXCLUDED.path"];
+    if (parsed.name !== undefined) sets.push("name = EXCLUDED.name");
+    if (config !== undefined) sets.push("config = EXCLUDED.config");
+    const rows = rowsOf(
+      await this.deps.knex.raw(
+        `INSERT INTO projects (path, name, config) VALUES (?, ?, ?::jsonb)
+         ON CONFLICT (path) DO UPDATE SET ${sets.join(", ")}
+         RETURNING ${RETURNING}`,
+        [path, parsed.name ?? null, JSON.stringify(config ?? {})],
+      ),
+    );
+    return toProjectDto(ProjectModel.fromDatabaseJson(rows[0]!));
+  }
+
+  /** By id, or by path (canonicalised first, so `/a/b/` finds `/a/b`). */
+  async get(input: GetProjectInput): Promise<Project> {
+    const parsed = parseInput(getProjectInput, input, "project lookup");
+    const query = ProjectModel.query(this.deps.knex).select(PROJECT_COLUMNS).first();
+    if ("id" in parsed) {
+      const row = await query.where("id", parsed.id);
+      if (!row) throw notFound("project", parsed.id);
+      return toProjectDto(row);
+    }
+    const path = canonicalProjectPath(parsed.path);
+    const row = await query.where("path", path);
+    if (!row) throw new AppError("NOT_FOUND", `no project has the path ${path}`, { details: { path } });
+    return toProjectDto(row);
+  }
+
+  /**
+   * Ordered by path (unique, so a stable keyset); `search` matches path or name,
+   * case-insensitively, as literal text.
+   */
+  async list(input: ListProjectsInput = {}): Promise<{ items: Project[]; nextCursor: string | null }> {
+    const parsed = parseInput(listProjectsInput, input, "project list");
+    const query = ProjectModel.query(this.deps.knex)
+      .select(PROJECT_COLUMNS)
+      .orderBy("path", "asc")
+      .limit(parsed.limit + 1);
+    const search = parsed.search?.trim();
+    if (search) {
+      const pattern = likePattern(search);
+      query.where((q) => q.where("path", "ilike", pattern).orWhere("name", "ilike", pattern));
+    }
+    if (parsed.cursor !== undefined) {
+      const [after] = decodeCursor(parsed.cursor, ["string"]);
+      assertCursorValues([after ?? ""], ["text"]);
+      query.where("path", ">", after!);
+    }
+    const rows = await query;
+    return toPage(rows, parsed.limit, toProjectDto, (row) => [row.path]);
+  }
+}
+
+/** Shared by the lock service: a clear NOT_FOUND before anything else is said about a project. */
+export async function assertProjectExists(knexOrTrx: Knex, projectId: string): Promise<void> {
+  const row = await knexOrTrx("projects").where({ id: projectId }).first<{ id: string } | undefined>("id");
+  if (!row) throw notFound("project", projectId);
+}

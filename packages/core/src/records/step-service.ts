@@ -1,0 +1,152 @@
+import {
+  completeStepInput,
+  createStepInput,
+  failStepInput,
+  idInput,
+  listStepsInput,
+  type CreateStepInput,
+  type IdInput,
+  type Step,
+  type StepStatus,
+} from "@logbook/contracts";
+import { StepModel } from "@logbook/db";
+import type { z } from "zod";
+
+import type { CoreDeps } from "../deps.js";
+import { AppError, notFound } from "../errors.js";
+import { sanitizeJsonForPostgres } from "../json.js";
+import { assertSessionExists, jsonb, parseInput, rowsOf, violated } from "./input.js";
+import { STEP_COLUMNS, toStepDto } from "./record-dto.js";
+
+const RETURNING = STEP_COLUMNS.join(", ");
+
+/**
+ * Classid of the transaction-scoped advisory lock that serialises step numbering within
+ * one session (the two-int form, so it never collides with single-bigint advisory locks
+ * such as retention's). Numbering does not lock the session row, so ingest is not held up.
+ */
+const STEP_SEQUENCE_LOCK_CLASS = 0x5354; // "ST"
+
+/** Which states each move may start from. */
+export const STEP_MOVES = {
+  running: ["pending"],
+  completed: ["running"],
+  failed: ["pending", "running"],
+  skipped: ["pending"],
+  cancelled: ["pending", "running"],
+} as const satisfies Partial<Record<StepStatus, readonly StepStatus[]>>;
+
+type Move = keyof typeof STEP_MOVES;
+
+/**
+ * Workflow steps of a session (seed 004), in sequence order, with an enforced lifecycle:
+ * pending → running → completed; pending|running → failed or cancelled; pending →
+ * skipped. Any other move is INVALID_TRANSITION naming the from and to states. Each
+ * move is one conditional UPDATE, so two concurrent moves cannot both succeed.
+ */
+export class StepService {
+  constructor(private readonly deps: CoreDeps) {}
+
+  /**
+   * A pending step. `sequence` defaults to one after the session's highest (1 for the
+   * first step); an explicit sequence that is taken is CONFLICT.
+   */
+  async create(input: CreateStepInput): Promise<Step> {
+    const parsed = parseInput(createStepInput, input, "step");
+    const stepInput = jsonb(sanitizeJsonForPostgres(parsed.input));
+    try {
+      return await this.deps.knex.transaction(async (trx) => {
+        await trx.raw("SELECT pg_advisory_xact_lock(?, hashtext(?))", [STEP_SEQUENCE_LOCK_CLASS, parsed.sessionId]);
+        const rows = rowsOf(
+          await trx.raw(
+            `INSERT INTO steps (session_id, name, sequence, input)
+             VALUES (?, ?, coalesce(?::int, (SELECT coalesce(max(sequence), 0) + 1 FROM steps WHERE session_id = ?)), ?::jsonb)
+             RETURNING ${RETURNING}`,
+            [parsed.sessionId, parsed.name, parsed.sequence ?? null, parsed.sessionId, stepInput],
+          ),
+        );
+        return toStepDto(StepModel.fromDatabaseJson(rows[0]!));
+      });
+    } catch (error) {
+      if (violated(error, "23503") !== null) throw notFound("session", parsed.sessionId);
+      if (violated(error, "23505") !== null) {
+        throw new AppError("CONFLICT", `session ${parsed.sessionId} already has a step with sequence ${parsed.sequence}`, {
+          details: { sessionId: parsed.sessionId, sequence: parsed.sequence },
+        });
+      }
+      if (violated(error, "23514") !== null || violated(error, "22003") !== null) {
+        throw new AppError("INVALID_INPUT", `session ${parsed.sessionId} has no step sequence left after its last`, {
+          details: { sessionId: parsed.sessionId },
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** pending → running (sets `startedAt`). */
+  async start(input: IdInput): Promise<Step> {
+    const { id } = parseInput(idInput, input, "step id");
+    return this.move(id, "running", "started_at = now()", []);
+  }
+
+  /** running → completed (sets `completedAt`, and `output` when given). */
+  async complete(input: z.input<typeof completeStepInput>): Promise<Step> {
+    const parsed = parseInput(completeStepInput, input, "step completion");
+    const output = parsed.output === undefined ? undefined : jsonb(sanitizeJsonForPostgres(parsed.output));
+    return output === undefined
+      ? this.move(parsed.id, "completed", "completed_at = now()", [])
+      : this.move(parsed.id, "completed", "completed_at = now(), output = ?::jsonb", [output]);
+  }
+
+  /** pending|running → failed, with the error (and `output` when given). */
+  async fail(input: z.input<typeof failStepInput>): Promise<Step> {
+    const parsed = parseInput(failStepInput, input, "step failure");
+    const output = parsed.output === undefined ? undefined : jsonb(sanitizeJsonForPostgres(parsed.output));
+    return output === undefined
+      ? this.move(parsed.id, "failed", "completed_at = now(), error_message = ?", [parsed.errorMessage])
+      : this.move(parsed.id, "failed", "completed_at = now(), error_message = ?, output = ?::jsonb", [parsed.errorMessage, output]);
+  }
+
+  /** pending → skipped. */
+  async skip(input: IdInput): Promise<Step> {
+    const { id } = parseInput(idInput, input, "step id");
+    return this.move(id, "skipped", "completed_at = now()", []);
+  }
+
+  /** pending|running → cancelled. */
+  async cancel(input: IdInput): Promise<Step> {
+    const { id } = parseInput(idInput, input, "step id");
+    return this.move(id, "cancelled", "completed_at = now()", []);
+  }
+
+  /** A session's steps in sequence order. */
+  async list(input: z.input<typeof listStepsInput>): Promise<Step[]> {
+    const parsed = parseInput(listStepsInput, input, "step list");
+    const rows = await StepModel.query(this.deps.knex)
+      .select(STEP_COLUMNS)
+      .where("session_id", parsed.sessionId)
+      .orderBy("sequence", "asc");
+    if (rows.length === 0) await assertSessionExists(this.deps.knex, parsed.sessionId);
+    return rows.map(toStepDto);
+  }
+
+  private async move(id: string, to: Move, sets: string, bindings: unknown[]): Promise<Step> {
+    const from: readonly StepStatus[] = STEP_MOVES[to];
+    const rows = rowsOf(
+      await this.deps.knex.raw(
+        `UPDATE steps SET status = ?, ${sets}
+         WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})
+         RETURNING ${RETURNING}`,
+        [to, ...(bindings as string[]), id, ...from],
+      ),
+    );
+    if (rows[0]) return toStepDto(StepModel.fromDatabaseJson(rows[0]));
+    const current = await this.deps.knex("steps").where({ id }).first<{ status: StepStatus } | undefined>("status");
+    if (!current) throw notFound("step", id);
+    throw new AppError(
+      "INVALID_TRANSITION",
+      `step ${id} cannot go from ${current.status} to ${to} (only from ${from.join(" or ")})`,
+      { details: { id, from: current.status, to, allowedFrom: from } },
+    );
+  }
+}

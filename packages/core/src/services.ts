@@ -1,0 +1,53 @@
+import type { RetentionPolicy } from "@logbook/contracts";
+import { retentionPolicy } from "@logbook/contracts";
+
+import { ApiKeyService } from "./api-keys/api-key-service.js";
+import type { CoreDeps } from "./deps.js";
+import { EventService } from "./events/event-service.js";
+import { HookService } from "./hooks/hook-service.js";
+import { JobService } from "./jobs/job-service.js";
+import { LockService } from "./projects/lock-service.js";
+import { ProjectService } from "./projects/project-service.js";
+import { ArtifactService } from "./records/artifact-service.js";
+import { FileService } from "./records/file-service.js";
+import { MessageService } from "./records/message-service.js";
+import { StepService } from "./records/step-service.js";
+import { RetentionService } from "./retention/retention-service.js";
+import { SessionService } from "./sessions/session-service.js";
+import { StatsService } from "./stats/stats-service.js";
+
+export interface Services {
+  sessions: SessionService;
+  events: EventService;
+  hooks: HookService;
+  messages: MessageService;
+  files: FileService;
+  steps: StepService;
+  artifacts: ArtifactService;
+  projects: ProjectService;
+  locks: LockService;
+  jobs: JobService;
+  stats: StatsService;
+  retention: RetentionService;
+  apiKeys: ApiKeyService;
+}
+
+/** Every service on one Knex (pool). The API builds this once per process. */
+export function createServices(deps: CoreDeps & { retentionPolicy?: RetentionPolicy }): Services {
+  const events = new EventService(deps);
+  return {
+    sessions: new SessionService(deps),
+    events,
+    hooks: new HookService(deps, events),
+    messages: new MessageService(deps),
+    files: new FileService(deps),
+    steps: new StepService(deps),
+    artifacts: new ArtifactService(deps),
+    projects: new ProjectService(deps),
+    locks: new LockService(deps),
+    jobs: new JobService(deps),
+    stats: new StatsService(deps),
+    retention: new RetentionService(deps, deps.retentionPolicy ?? retentionPolicy.parse({})),
+    apiKeys: new ApiKeyService(deps),
+  };
+}

@@ -1,0 +1,268 @@
+import {
+  isTerminalStatus,
+  type CreateSessionInput,
+  type GetSessionInput,
+  type ListSessionsQuery,
+  type Session,
+  type SessionPage,
+  type SessionStatus,
+  type SessionTree,
+  type TokenUsage,
+  type TransitionSessionInput,
+  type UpdateSessionInput,
+} from "@logbook/contracts";
+import { SessionModel, type Knex } from "@logbook/db";
+
+import { clockOf, type CoreDeps } from "../deps.js";
+import { AppError, notFound } from "../errors.js";
+import { sanitizeJsonForPostgres } from "../json.js";
+import { notifySessions } from "../live/notify.js";
+import { decodeCursor, likePattern, toPage } from "../pagination.js";
+import { upsertProjectByPath } from "../projects/project-service.js";
+import { assertTransition } from "../session-status.js";
+import { SESSION_COLUMNS, toSessionDto } from "./session-dto.js";
+
+type Db = Knex | Knex.Transaction;
+
+const qualified = SESSION_COLUMNS.map((c) => `s.${c}`);
+
+/** Sessions: creation, lookup, filtered listing, the status lifecycle and the tree. */
+export class SessionService {
+  private readonly knex: Knex;
+  private readonly now: () => Date;
+
+  constructor(deps: CoreDeps) {
+    this.knex = deps.knex;
+    this.now = clockOf(deps);
+  }
+
+  async create(input: CreateSessionInput): Promise<Session> {
+    return this.knex.transaction(async (trx) => {
+      if (input.parentSessionId) await this.requireRow(trx, input.parentSessionId, "parent session");
+      if (input.externalId) {
+        const taken = await SessionModel.query(trx).select("id").findOne({ external_id: input.externalId });
+        if (taken) {
+          throw new AppError("CONFLICT", `a session with external id ${input.externalId} already exists (${taken.id})`, {
+            details: { externalId: input.externalId, id: taken.id },
+          });
+        }
+      }
+      const projectId = input.projectPath ? (await upsertProjectByPath(trx, input.projectPath)).id : null;
+      const status: SessionStatus = input.status ?? "pending";
+      const now = this.now();
+      const row = await SessionModel.query(trx)
+        .insert({
+          ...(input.id ? { id: input.id } : {}),
+          externalId: input.externalId ?? null,
+          parentSessionId: input.parentSessionId ?? null,
+          projectId,
+          status,
+          statusChangedAt: now,
+          sessionType: input.sessionType ?? "agent",
+          mode: input.mode ?? null,
+          permissionMode: input.permissionMode ?? null,
+          title: input.title ?? null,
+          label: input.label ?? null,
+          initialQuery: input.initialQuery ?? null,
+          context: input.context ?? null,
+          cwd: input.cwd ?? input.projectPath ?? null,
+          transcriptPath: input.transcriptPath ?? null,
+          machineId: input.machineId ?? null,
+          agentId: input.agentId ?? null,
+          agentType: input.agentType ?? null,
+          model: input.model ?? null,
+          processId: input.processId ?? null,
+          isUserInitiated: input.isUserInitiated ?? input.parentSessionId === undefined,
+          pinned: input.pinned ?? false,
+          hidden: input.hidden ?? false,
+          isWorking: status === "active",
+          config: sanitizeJsonForPostgres(input.config ?? {}),
+          metadata: sanitizeJsonForPostgres(input.metadata ?? {}),
+          startedAt: status === "pending" || status === "initializing" ? null : now,
+          endedAt: isTerminalStatus(status) ? now : null,
+          lastActivityAt: now,
+        })
+        .returning(SESSION_COLUMNS as unknown as string[]);
+      await notifySessions(trx, [row.id]);
+      return toSessionDto(row);
+    });
+  }
+
+  async get(input: GetSessionInput): Promise<Session> {
+    const query = SessionModel.query(this.knex).select(SESSION_COLUMNS);
+    const row = "id" in input ? await query.findById(input.id) : await query.findOne({ external_id: input.externalId });
+    if (!row) throw notFound("session", "id" in input ? input.id : `with external id ${input.externalId}`);
+    return toSessionDto(row);
+  }
+
+  async list(input: ListSessionsQuery): Promise<SessionPage> {
+    const sortColumn = input.sort === "created" ? "created_at" : "last_activity_at";
+    const query = SessionModel.query(this.knex).alias("s").select(qualified);
+    if (input.status) query.whereIn("s.status", input.status);
+    if (input.projectId) query.where("s.project_id", input.projectId);
+    if (input.machineId) query.where("s.machine_id", input.machineId);
+    if (input.agentType) query.where("s.agent_type", input.agentType);
+    if (input.sessionType) query.where("s.session_type", input.sessionType);
+    if (input.parentSessionId === null) query.whereNull("s.parent_session_id");
+    else if (input.parentSessionId) query.where("s.parent_session_id", input.parentSessionId);
+    if (input.pinned !== undefined) query.where("s.pinned", input.pinned);
+    if (input.hidden !== undefined) query.where("s.hidden", input.hidden);
+    if (input.label) query.where("s.label", input.label);
+    if (input.archived === true) query.whereNotNull("s.archived_at");
+    else query.whereNull("s.archived_at");
+    if (input.from) query.where(`s.${sortColumn}`, ">=", input.from);
+    if (input.to) query.where(`s.${sortColumn}`, "<", input.to);
+    if (input.search) {
+      const pattern = likePattern(input.search);
+      query.where((w) =>
+        w.where("s.title", "ilike", pattern).orWhere("s.label", "ilike", pattern).orWhere("s.initial_query", "ilike", pattern),
+      );
+    }
+    if (input.cursor) {
+      const [at, id] = decodeCursor(input.cursor, ["string", "string"]) as [string, string];
+      query.whereRaw(`(s.${sortColumn}, s.id) < (?::timestamptz, ?::uuid)`, [at, id]);
+    }
+    const rows = await query.orderBy([
+      { column: `s.${sortColumn}`, order: "desc" },
+      { column: "s.id", order: "desc" },
+    ]).limit(input.limit + 1);
+    return toPage(rows, input.limit, toSessionDto, (row) => [
+      (input.sort === "created" ? row.createdAt : row.lastActivityAt).toISOString(),
+      row.id,
+    ]);
+  }
+
+  async update(input: UpdateSessionInput): Promise<Session> {
+    const { id, metadata, config, result, ...fields } = input;
+    return this.knex.transaction(async (trx) => {
+      await this.requireRow(trx, id, "session", true);
+      if (fields.manualParentSessionId) {
+        if (fields.manualParentSessionId === id) throw new AppError("INVALID_INPUT", "a session cannot be its own parent");
+        await this.requireRow(trx, fields.manualParentSessionId, "parent session");
+      }
+      const patch: Record<string, unknown> = { ...fields };
+      if (config !== undefined) patch.config = sanitizeJsonForPostgres(config);
+      if (result !== undefined) patch.result = JSON.stringify(sanitizeJsonForPostgres(result));
+      if (metadata !== undefined) {
+        // Merge top-level keys; keys set to null are removed.
+        patch.metadata = trx.raw("jsonb_strip_nulls(metadata || ?::jsonb)", [JSON.stringify(sanitizeJsonForPostgres(metadata))]);
+      }
+      const row = await SessionModel.query(trx)
+        .patch(patch)
+        .where("id", id)
+        .returning(SESSION_COLUMNS as unknown as string[])
+        .first();
+      await notifySessions(trx, [id]);
+      return toSessionDto(row!);
+    });
+  }
+
+  /** Moves a session along the lifecycle; an invalid move is INVALID_TRANSITION naming both states. */
+  async transition(input: TransitionSessionInput): Promise<Session> {
+    return this.knex.transaction(async (trx) => {
+      const current = await this.requireRow(trx, input.id, "session", true);
+      assertTransition(current.status as SessionStatus, input.to);
+      const now = this.now();
+      const row = await SessionModel.query(trx)
+        .patch({
+          status: input.to,
+          statusChangedAt: now,
+          isWorking: input.to === "active",
+          ...(current.startedAt === null && input.to !== "pending" && input.to !== "initializing" ? { startedAt: now } : {}),
+          ...(isTerminalStatus(input.to) ? { endedAt: now } : {}),
+          ...(input.errorMessage !== undefined ? { errorMessage: input.errorMessage } : {}),
+          ...(input.result !== undefined ? { result: JSON.stringify(sanitizeJsonForPostgres(input.result)) } : {}),
+          lastActivityAt: now,
+        })
+        .where("id", input.id)
+        .returning(SESSION_COLUMNS as unknown as string[])
+        .first();
+      await notifySessions(trx, [input.id]);
+      return toSessionDto(row!);
+    });
+  }
+
+  /** The session, its ancestors up to the root, its descendants, and tokens rolled up over the subtree. */
+  async tree(input: { id: string; maxDepth: number }): Promise<SessionTree> {
+    const session = await this.get({ id: input.id });
+    const cols = qualified.join(", ");
+    const ancestors = await this.knex.raw<{ rows: Array<Record<string, unknown>> }>(
+      `WITH RECURSIVE up AS (
+         SELECT parent_session_id AS id, 1 AS depth FROM sessions WHERE id = ?
+         UNION ALL
+         SELECT s.parent_session_id, up.depth + 1 FROM sessions s JOIN up ON s.id = up.id
+         WHERE up.depth < 100
+       )
+       SELECT ${cols}, up.depth FROM up JOIN sessions s ON s.id = up.id ORDER BY up.depth DESC`,
+      [input.id],
+    );
+    const descendants = await this.knex.raw<{ rows: Array<Record<string, unknown>> }>(
+      `WITH RECURSIVE down AS (
+         SELECT id, 1 AS depth, ARRAY[created_at::text || id::text] AS path FROM sessions WHERE parent_session_id = ?
+         UNION ALL
+         SELECT s.id, down.depth + 1, down.path || (s.created_at::text || s.id::text)
+         FROM sessions s JOIN down ON s.parent_session_id = down.id
+         WHERE down.depth < ?
+       )
+       SELECT ${cols}, down.depth FROM down JOIN sessions s ON s.id = down.id ORDER BY down.path`,
+      [input.id, input.maxDepth],
+    );
+    const toDto = (raw: Record<string, unknown>) => toSessionDto(SessionModel.fromDatabaseJson(raw));
+    const nodes = descendants.rows.map((raw) => ({ session: toDto(raw), depth: Number(raw.depth) }));
+    const totalTokens: TokenUsage = { ...session.tokens };
+    for (const node of nodes) {
+      totalTokens.inputTokens += node.session.tokens.inputTokens;
+      totalTokens.outputTokens += node.session.tokens.outputTokens;
+      totalTokens.cacheReadTokens += node.session.tokens.cacheReadTokens;
+      totalTokens.cacheCreationTokens += node.session.tokens.cacheCreationTokens;
+      totalTokens.costUsd += node.session.tokens.costUsd;
+    }
+    totalTokens.costUsd = Math.round(totalTokens.costUsd * 1e6) / 1e6;
+    return { ancestors: ancestors.rows.map(toDto), session, descendants: nodes, totalTokens };
+  }
+
+  /** Archives (or restores) a session together with every session below it. */
+  async setArchived(input: { id: string; archived: boolean }): Promise<Session> {
+    return this.knex.transaction(async (trx) => {
+      await this.requireRow(trx, input.id, "session", true);
+      const ids = await this.subtreeIds(trx, input.id);
+      await trx("sessions")
+        .whereIn("id", ids)
+        .update({ archived_at: input.archived ? this.now() : null });
+      await notifySessions(trx, ids);
+      const row = await SessionModel.query(trx).select(SESSION_COLUMNS).findById(input.id);
+      return toSessionDto(row!);
+    });
+  }
+
+  /** Deletes a session and everything under it (child sessions, events, records). */
+  async delete(input: { id: string }): Promise<{ deleted: number }> {
+    return this.knex.transaction(async (trx) => {
+      await this.requireRow(trx, input.id, "session", true);
+      const ids = await this.subtreeIds(trx, input.id);
+      await trx("sessions").where("id", input.id).delete();
+      await notifySessions(trx, ids);
+      return { deleted: ids.length };
+    });
+  }
+
+  private async subtreeIds(db: Db, id: string): Promise<string[]> {
+    const result = await db.raw<{ rows: Array<{ id: string }> }>(
+      `WITH RECURSIVE tree AS (
+         SELECT id, 0 AS depth FROM sessions WHERE id = ?
+         UNION ALL
+         SELECT s.id, tree.depth + 1 FROM sessions s JOIN tree ON s.parent_session_id = tree.id WHERE tree.depth < 1000
+       ) SELECT id FROM tree`,
+      [id],
+    );
+    return result.rows.map((r) => r.id);
+  }
+
+  private async requireRow(db: Db, id: string, what: string, forUpdate = false): Promise<SessionModel> {
+    const query = SessionModel.query(db).select("id", "status", "started_at").findById(id);
+    if (forUpdate) query.forUpdate();
+    const row = await query;
+    if (!row) throw notFound(what, id);
+    return row;
+  }
+}
