@@ -8,7 +8,7 @@
 import { TRPCError } from "@trpc/server";
 import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
-import { AppError, toAppError, type AppErrorCode } from "@logbook/core";
+import { type AppError, toAppError, type AppErrorCode } from "@logbook/core";
 import { z } from "zod";
 
 /** Domain code → tRPC code. The HTTP status follows from the tRPC code. */
@@ -110,7 +110,7 @@ function fromZodError(error: z.core.$ZodError): DescribedError {
     httpStatus: 400,
     message: `invalid input: ${summary}${more}`,
     issues,
-    zodError: { formErrors: flat.formErrors, fieldErrors: flat.fieldErrors as Record<string, string[]> },
+    zodError: { formErrors: flat.formErrors, fieldErrors: flat.fieldErrors },
     internal: false,
     cause: error,
   };
@@ -142,6 +142,9 @@ export function describeError(error: unknown): DescribedError {
       return error.code === "BAD_REQUEST" ? fromZodError(cause) : internal(error);
     }
     if (error.code === "INTERNAL_SERVER_ERROR") return internal(cause ?? error);
+    if (error.code === "BAD_REQUEST" && cause instanceof SyntaxError) {
+      return { code: "BAD_REQUEST", httpStatus: 400, message: `the request body is not valid JSON: ${cause.message}`, internal: false, cause: error };
+    }
     const message = TRPC_MESSAGES[error.code] ?? (error.message || error.code.toLowerCase().replaceAll("_", " "));
     return { code: error.code, httpStatus: statusOf(error.code), message, internal: false, cause: error };
   }

@@ -15,10 +15,18 @@ export const retentionPolicy = z.object({
 export type RetentionPolicy = z.infer<typeof retentionPolicy>;
 export type RetentionPolicyInput = z.input<typeof retentionPolicy>;
 
+/** Overrides for one run: only the keys given replace the server's policy (no defaults here). */
+export const retentionPolicyOverride = z.object({
+  sessionMaxAgeDays: z.number().int().min(1).max(36_500).optional(),
+  eventMaxAgeDays: z.number().int().min(1).max(36_500).nullable().optional(),
+  archiveInsteadOfDelete: z.boolean().optional(),
+  batchSize: z.number().int().min(1).max(100_000).optional(),
+});
+
 export const retentionRunInput = z.object({
   /** Count what would go without changing anything. */
   dryRun: z.boolean().default(true),
-  policy: retentionPolicy.partial().optional(),
+  policy: retentionPolicyOverride.optional(),
 });
 export type RetentionRunInput = z.input<typeof retentionRunInput>;
 

@@ -14,7 +14,9 @@ export const activeSessionsInput = z.object({
   limit: z.number().int().min(1).max(500).default(100),
   includeHidden: z.boolean().default(false),
 });
+export type ActiveSessionStats = z.infer<typeof activeSessionStats>;
 export const activeSessionsOutput = z.array(activeSessionStats);
+export type ActiveSessionsInput = z.input<typeof activeSessionsInput>;
 
 export const timeRangeInput = z.object({
   from: isoDateTime().optional(),
@@ -29,6 +31,7 @@ export const toolUsage = z.object({
   count: z.number().int(),
   failures: z.number().int(),
 });
+export type ToolUsage = z.infer<typeof toolUsage>;
 export const toolUsageOutput = z.array(toolUsage);
 
 export const TOKEN_GROUPINGS = ["session", "project", "day"] as const;
@@ -42,6 +45,7 @@ export const tokenTotalsRow = tokenUsage.extend({
   key: z.string(),
   sessions: z.number().int(),
 });
+export type TokenTotalsRow = z.infer<typeof tokenTotalsRow>;
 export const tokenTotalsOutput = z.array(tokenTotalsRow);
 
 export const overviewOutput = z.object({

@@ -49,7 +49,7 @@ interface PgError {
 function pgError(error: unknown): PgError | null {
   if (typeof error !== "object" || error === null) return null;
   const code = (error as PgError).code;
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? (error as PgError) : null;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? error : null;
 }
 
 /**

@@ -1,1 +1,21 @@
-export {};
+/**
+ * @logbook/sdk: a typed client for Logbook. Types come from the API (`import type`
+ * only), so nothing of the server is in your bundle. Works in Node 20+ and browsers.
+ */
+export {
+  backoffDelay,
+  createLogbookClient,
+  IDEMPOTENT_MUTATIONS,
+  MAX_INGEST_BATCH,
+  withEventIds,
+  type EventSourceConstructor,
+  type FollowSessionOptions,
+  type Following,
+  type LogbookClient,
+  type LogbookClientOptions,
+  type LogbookHelpers,
+  type RetryOptions,
+} from "./client.js";
+export { isLogbookError, LogbookError, TRANSIENT_STATUSES, type LogbookAppCode, type LogbookErrorCode } from "./errors.js";
+export type { InputIssue, LogbookErrorData } from "@logbook/api";
+export type * from "./types.js";

@@ -3,7 +3,6 @@ import { createHash, randomUUID } from "node:crypto";
 import { apiKey as apiKeySchema, createdApiKey } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 // Brings in the `inject()` keys that @logbook/db/testing reads (declared beside its global setup).
-import type {} from "@logbook/db/testing/global-setup";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { ApiKeyService, BOOTSTRAP_KEY_LOCK } from "./api-key-service.js";
@@ -174,7 +173,11 @@ describe("ApiKeyService", () => {
       );
       // Wait until our call is queued on the lock (or, were it not to wait, has finished).
       while (!settled) {
-        const waiting = await db.knex("pg_locks").where({ locktype: "advisory", granted: false }).count({ n: "*" }).first();
+        const waiting = await db.knex("pg_locks")
+          .where({ locktype: "advisory", granted: false, classid: BOOTSTRAP_KEY_LOCK.namespace, objid: BOOTSTRAP_KEY_LOCK.key })
+          .whereRaw("database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+          .count({ n: "*" })
+          .first();
         if (Number(waiting?.n) > 0) break;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }

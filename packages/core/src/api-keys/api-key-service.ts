@@ -84,10 +84,10 @@ export class ApiKeyService {
   async revoke(input: IdInput): Promise<ApiKey> {
     const now = clockOf(this.deps)();
     const knex = this.deps.knex;
-    const [row] = (await knex("api_keys")
+    const [row] = await knex("api_keys")
       .where("id", input.id)
       .update({ revoked_at: knex.raw("coalesce(revoked_at, ?::timestamptz)", [now]) })
-      .returning(KEY_COLUMNS)) as Record<string, unknown>[];
+      .returning<Record<string, unknown>[]>(KEY_COLUMNS);
     if (!row) throw notFound("API key", input.id);
     return toApiKeyDto(ApiKeyModel.fromDatabaseJson(row));
   }
@@ -175,11 +175,11 @@ export class ApiKeyService {
       const secret = `lbk_${prefix}_${randomBytes(SECRET_BYTES).toString("base64url")}`;
       let rows: Record<string, unknown>[];
       try {
-        rows = (await knex("api_keys")
+        rows = await knex("api_keys")
           .insert({ name, prefix, key_hash: hashKey(secret), scopes, created_at: now, expires_at: expiresAt })
           .onConflict("prefix")
           .ignore()
-          .returning(KEY_COLUMNS)) as Record<string, unknown>[];
+          .returning<Record<string, unknown>[]>(KEY_COLUMNS);
       } catch (error) {
         throw toAppError(error) ?? error;
       }

@@ -37,12 +37,12 @@ describe("EventService.ingest", () => {
     const first = await events.ingest(batch);
     expect(first).toMatchObject({ accepted: 50, duplicates: 0 });
     const session = await sessions.get({ externalId: "batch-session" });
-    const before = await db.knex("sessions").where({ id: session.id }).first();
+    const before = (await db.knex("sessions").where({ id: session.id }).first()) as Record<string, unknown>;
     const second = await events.ingest(batch);
     expect(second).toMatchObject({ accepted: 0, duplicates: 50 });
     expect(second.ids).toEqual(first.ids);
     expect(await count("events", { session_id: session.id })).toBe(50);
-    const after = await db.knex("sessions").where({ id: session.id }).first();
+    const after = (await db.knex("sessions").where({ id: session.id }).first()) as Record<string, unknown>;
     expect({ ...after, updated_at: null, last_event_seq: null }).toEqual({ ...before, updated_at: null, last_event_seq: null });
   });
 

@@ -380,7 +380,7 @@ export class EventService {
 
   /** A session's timeline in its stable order (sequence), resumable with `afterSeq` or the cursor. */
   async listForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventPage> {
-    const exists = await this.knex("sessions").select("id").where({ id: input.sessionId }).first();
+    const exists = (await this.knex("sessions").select("id").where({ id: input.sessionId }).first()) as { id: string } | undefined;
     if (!exists) throw notFound("session", input.sessionId);
     const query = this.knex("events").select(EVENT_COLUMNS).where("session_id", input.sessionId);
     let after = input.afterSeq ?? -1;

@@ -57,7 +57,7 @@ describe("HookService", () => {
 
     // The payload comes back exactly as sent, unknown fields (the loggers' `logged_at`) included.
     const withExtra = payloads.find((p) => "logged_at" in p)!;
-    const row = await db.knex("events").whereRaw("payload @> ?::jsonb", [JSON.stringify({ logged_at: withExtra.logged_at })]).first();
+    const row = (await db.knex("events").whereRaw("payload @> ?::jsonb", [JSON.stringify({ logged_at: withExtra.logged_at })]).first()) as { payload: unknown };
     expect(row.payload).toEqual(withExtra);
 
     // UserPromptSubmit became user messages.
@@ -125,7 +125,7 @@ describe("HookService", () => {
 
   it("stores unknown hook events as they are, and refuses what is not a hook payload", async () => {
     await hooks.ingestPayload({ session_id: "future", hook_event_name: "WorktreeCreate", brand_new: { x: [1, 2] } });
-    const row = await db.knex("events").where({ event_type: "WorktreeCreate" }).first();
+    const row = (await db.knex("events").where({ event_type: "WorktreeCreate" }).first()) as { payload: unknown };
     expect(row.payload).toMatchObject({ brand_new: { x: [1, 2] } });
     await expect(hooks.ingestPayload([1, 2])).rejects.toMatchObject({ code: "INVALID_INPUT" });
     await expect(hooks.ingestPayload({ hook_event_name: "Stop" })).rejects.toMatchObject({

@@ -249,7 +249,7 @@ export class JobService {
              ORDER BY lease_expires_at LIMIT ? FOR UPDATE SKIP LOCKED)
            UPDATE jobs SET
              status = CASE WHEN jobs.attempts >= jobs.max_attempts THEN 'failed' ELSE 'pending' END,
-             error = 'the lease of worker "' || coalesce(jobs.lease_owner, '?') || '" expired at '
+             error = 'the lease of worker "' || coalesce(jobs.lease_owner, 'unknown') || '" expired at '
                || to_char(jobs.lease_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
                || ' before attempt ' || jobs.attempts || ' finished',
              completed_at = CASE WHEN jobs.attempts >= jobs.max_attempts THEN now() ELSE NULL END,

@@ -60,7 +60,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     if (this.error !== null) {
       const error = this.error;
       this.close();
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(error instanceof Error ? error : new Error("subscription failed", { cause: error }));
     }
     if (this.done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {

@@ -50,8 +50,7 @@ describe("LiveBus", () => {
   });
 
   it("filters by session", async () => {
-    await send("live-other", 1, "warm-up");
-    const target = await new SessionService({ knex: db.knex }).get({ externalId: "live-other" });
+    const target = await new SessionService({ knex: db.knex }).create({ externalId: "live-other" });
     const received = take(busA.events({ sessionId: target.id }), 2);
     await send("live-noise", 5, "noise");
     await send("live-other", 2, "mine");

@@ -116,9 +116,3 @@ export class ProjectService {
     return toPage(rows, parsed.limit, toProjectDto, (row) => [row.path]);
   }
 }
-
-/** Shared by the lock service: a clear NOT_FOUND before anything else is said about a project. */
-export async function assertProjectExists(knexOrTrx: Knex, projectId: string): Promise<void> {
-  const row = await knexOrTrx("projects").where({ id: projectId }).first<{ id: string } | undefined>("id");
-  if (!row) throw notFound("project", projectId);
-}

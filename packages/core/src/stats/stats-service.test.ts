@@ -3,7 +3,6 @@ import { randomUUID } from "node:crypto";
 import { activeSessionsOutput, overviewOutput, tokenTotalsOutput, toolUsageOutput } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 // Brings in the `inject()` keys that @logbook/db/testing reads (declared beside its global setup).
-import type {} from "@logbook/db/testing/global-setup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { AppError } from "../errors.js";

@@ -198,10 +198,9 @@ export class StatsService {
   async overview(): Promise<Overview> {
     return this.knex.transaction(
       async (trx) => {
-        const byStatus = (await trx("sessions").select("status").count({ count: "*" }).groupBy("status")) as Array<{
-          status: string;
-          count: number | string;
-        }>;
+        const { rows: byStatus } = await trx.raw<{ rows: Array<{ status: string; count: number | string }> }>(
+          "SELECT status, count(*) AS count FROM sessions GROUP BY status",
+        );
         const events = (await trx("events").count({ count: "*" }).first()) as { count: number | string } | undefined;
         // Machines are few; the cap only guards the answer's size against odd data.
         const machines = (await trx("sessions")

@@ -8,16 +8,9 @@ import type { TestProject } from "vitest/node";
 import { createKnex, ensureDatabase } from "../connection.js";
 import { startEmbeddedPostgres } from "../embedded.js";
 import { migrateLatest } from "../migrate.js";
+import "./provided-context.js";
 import { databaseUrlFor } from "./urls.js";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    /** A URL with rights to create databases on the run's PostgreSQL. */
-    logbookAdminDatabaseUrl: string;
-    /** The migrated database every test file clones. */
-    logbookTemplateDatabase: string;
-  }
-}
 
 /**
  * Vitest global setup: one PostgreSQL for the whole run (the embedded one in a temp

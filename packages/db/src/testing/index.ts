@@ -5,6 +5,7 @@ import pg from "pg";
 import { inject } from "vitest";
 
 import { createKnex } from "../connection.js";
+import "./provided-context.js";
 import { databaseUrlFor } from "./urls.js";
 
 export { databaseUrlFor } from "./urls.js";

@@ -1,6 +1,10 @@
 import { filePage, getFileInput, listFilesInput, trackedFile, upsertFileInput } from "@logbook/contracts";
 
+import { z } from "zod";
+
 import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+
+export const deleteFileResult = z.object({ deleted: z.boolean() });
 
 export const filesRouter = createTRPCRouter({
   /** Idempotent: one file per session and path; sending it again replaces it. */
@@ -14,6 +18,12 @@ export const filesRouter = createTRPCRouter({
     .input(getFileInput)
     .output(trackedFile)
     .query(({ ctx, input }) => ctx.services.files.get(input)),
+
+  /** Stops tracking a file (its content goes with it). */
+  delete: ingestProcedure
+    .input(getFileInput)
+    .output(deleteFileResult)
+    .mutation(({ ctx, input }) => ctx.services.files.delete(input)),
 
   /** Without content. */
   list: readProcedure

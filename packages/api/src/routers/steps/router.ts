@@ -1,4 +1,4 @@
-import { completeStepInput, createStepInput, failStepInput, listStepsInput, step } from "@logbook/contracts";
+import { completeStepInput, createStepInput, failStepInput, idInput, listStepsInput, step } from "@logbook/contracts";
 import { z } from "zod";
 
 import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
@@ -9,6 +9,12 @@ export const stepsRouter = createTRPCRouter({
     .output(step)
     .mutation(({ ctx, input }) => ctx.services.steps.create(input)),
 
+  /** pending → running. */
+  start: ingestProcedure
+    .input(idInput)
+    .output(step)
+    .mutation(({ ctx, input }) => ctx.services.steps.start(input)),
+
   complete: ingestProcedure
     .input(completeStepInput)
     .output(step)
@@ -18,6 +24,16 @@ export const stepsRouter = createTRPCRouter({
     .input(failStepInput)
     .output(step)
     .mutation(({ ctx, input }) => ctx.services.steps.fail(input)),
+
+  skip: ingestProcedure
+    .input(idInput)
+    .output(step)
+    .mutation(({ ctx, input }) => ctx.services.steps.skip(input)),
+
+  cancel: ingestProcedure
+    .input(idInput)
+    .output(step)
+    .mutation(({ ctx, input }) => ctx.services.steps.cancel(input)),
 
   /** A session's steps in sequence order. */
   list: readProcedure

@@ -1,0 +1,379 @@
+import {
+  TERMINAL_SESSION_STATUSES,
+  retentionPolicy,
+  type RetentionPolicy,
+  type RetentionReport,
+  type RetentionRunInput,
+} from "@logbook/contracts";
+import type { Knex } from "@logbook/db";
+
+import { clockOf, type CoreDeps } from "../deps.js";
+import { invalidInput, toAppError } from "../errors.js";
+
+/**
+ * The pg_try_advisory_lock(namespace, key) pair held for a whole run, so that one
+ * process at a time purges (several server replicas schedule retention).
+ */
+export const RETENTION_LOCK = { namespace: 0x4c4f4742 /* "LOGB" */, key: 1 } as const;
+
+const TERMINAL: string[] = [...TERMINAL_SESSION_STATUSES];
+const DAY_MS = 86_400_000;
+
+/**
+ * Tables under a session, emptied in this order before the session rows themselves
+ * (artifacts before steps: an artifact points at its step).
+ */
+const SESSION_RECORD_TABLES = [
+  { table: "artifacts", counter: "artifacts" },
+  { table: "steps", counter: "steps" },
+  { table: "files", counter: "files" },
+  { table: "session_messages", counter: "messages" },
+] as const;
+
+type Counters = Pick<RetentionReport, "sessions" | "sessionsArchived" | "events" | "messages" | "files" | "steps" | "artifacts" | "batches">;
+
+/** The sessions of the qualifying trees among some roots: every root with all its descendants. */
+interface Trees {
+  roots: string[];
+  /** Every session of those trees, roots included. */
+  ids: string[];
+  /** Those not archived yet (what archiving would change). */
+  unarchived: string[];
+}
+
+/** The part of Knex's client (typed `any` by Knex) used to keep one connection for a whole run. */
+interface ConnectionPool {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+}
+
+function rowCount(result: unknown): number {
+  return (result as { rowCount?: number | null }).rowCount ?? 0;
+}
+
+/**
+ * Retention by policy (DESIGN.md: "policy, not a cron script").
+ *
+ * Sessions: a *root* session (no parent) in a terminal state whose end (`ended_at`, or
+ * `last_activity_at` when it never recorded one) is older than `sessionMaxAgeDays`
+ * qualifies, and goes with its whole tree — but only when every descendant is terminal
+ * too: a tree with a live session anywhere in it is kept whole, however old its root. A
+ * child session is never purged on its own (it goes with its root or not at all), and a
+ * descendant's own age does not matter once its root qualifies. With
+ * `archiveInsteadOfDelete` the tree's sessions get `archived_at` instead, and an archived
+ * root is not looked at again.
+ *
+ * Events: with `eventMaxAgeDays`, every event that occurred before that age goes,
+ * whatever its session's state (the session and its other records stay).
+ *
+ * How: root sessions are taken `batchSize` at a time (in id order, so each is looked at
+ * once per run). For each batch the trees' events and records are deleted in chunks of
+ * `batchSize` rows, each chunk its own statement and so its own short transaction, and
+ * only rows of sessions that are still terminal; then one short transaction locks the
+ * trees, checks again that they still qualify (a session may have been resumed, or a
+ * child added, meanwhile), deletes what is left and the sessions. Old events go in the
+ * same chunked way. No statement holds locks on live sessions, so ingest goes on.
+ *
+ * A dry run makes the same selection and counts what would go, changing nothing; on a
+ * quiet database its counts equal those of the real run that follows.
+ * `batches` counts batches of root sessions with something to do plus chunks of old
+ * events, so it too matches between a dry run and a real one.
+ */
+export class RetentionService {
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly defaultPolicy: RetentionPolicy,
+  ) {}
+
+  async run(input: RetentionRunInput = {}): Promise<RetentionReport> {
+    const started = performance.now();
+    const dryRun = input.dryRun ?? true;
+    const policy = this.policyFor(input);
+    const counters: Counters = { sessions: 0, sessionsArchived: 0, events: 0, messages: 0, files: 0, steps: 0, artifacts: 0, batches: 0 };
+    const report = (ran: boolean): RetentionReport => ({
+      dryRun,
+      ran,
+      policy,
+      ...counters,
+      durationMs: performance.now() - started,
+    });
+
+    const knex = this.deps.knex;
+    // A session-level advisory lock lives on one connection: keep that one for the run.
+    const pool = knex.client as ConnectionPool;
+    const lockConnection = await pool.acquireConnection().catch((error: unknown) => {
+      throw toAppError(error) ?? error;
+    });
+    try {
+      const lockResult = await knex
+        .raw<{ rows: Array<{ locked: boolean }> }>("SELECT pg_try_advisory_lock(?, ?) AS locked", [
+          RETENTION_LOCK.namespace,
+          RETENTION_LOCK.key,
+        ])
+        .connection(lockConnection);
+      const locked = lockResult.rows[0]?.locked === true;
+      if (!locked) return report(false);
+      try {
+        const now = clockOf(this.deps)();
+        const sessionCutoff = new Date(now.getTime() - policy.sessionMaxAgeDays * DAY_MS);
+        const eventCutoff = policy.eventMaxAgeDays === null ? null : new Date(now.getTime() - policy.eventMaxAgeDays * DAY_MS);
+        const oldEventsInPurgedTrees = await this.sessionPhase({ dryRun, policy, now, sessionCutoff, eventCutoff, counters });
+        if (eventCutoff) await this.eventPhase({ dryRun, policy, eventCutoff, oldEventsInPurgedTrees, counters });
+      } catch (error) {
+        throw toAppError(error) ?? error;
+      } finally {
+        // If the connection broke, the server has dropped the lock with it.
+        await knex
+          .raw("SELECT pg_advisory_unlock(?, ?)", [RETENTION_LOCK.namespace, RETENTION_LOCK.key])
+          .connection(lockConnection)
+          .catch(() => undefined);
+      }
+      return report(true);
+    } finally {
+      await pool.releaseConnection(lockConnection);
+    }
+  }
+
+  /** The constructor's policy with the run's overrides, checked by the contract. */
+  private policyFor(input: RetentionRunInput): RetentionPolicy {
+    const overrides = Object.fromEntries(Object.entries(input.policy ?? {}).filter(([, value]) => value !== undefined));
+    const parsed = retentionPolicy.safeParse({ ...this.defaultPolicy, ...overrides });
+    if (!parsed.success) {
+      throw invalidInput("the retention policy is not valid", {
+        issues: parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
+      });
+    }
+    return parsed.data;
+  }
+
+  /**
+   * Purges (or archives, or counts) the qualifying session trees. Returns how many of
+   * the events it counted are also older than the event cutoff, so that a dry run does
+   * not count them twice when the event phase follows.
+   */
+  private async sessionPhase(args: {
+    dryRun: boolean;
+    policy: RetentionPolicy;
+    now: Date;
+    sessionCutoff: Date;
+    eventCutoff: Date | null;
+    counters: Counters;
+  }): Promise<number> {
+    const { dryRun, policy, now, sessionCutoff, eventCutoff, counters } = args;
+    const knex = this.deps.knex;
+    const archive = policy.archiveInsteadOfDelete;
+    let oldEventsInPurgedTrees = 0;
+    let after: string | null = null;
+
+    for (;;) {
+      const candidates = await this.candidateRoots(after, sessionCutoff, archive, policy.batchSize);
+      if (candidates.length === 0) break;
+      after = candidates[candidates.length - 1]!;
+
+      const trees = await this.qualifyingTrees(knex, candidates, sessionCutoff, archive);
+      if (trees.roots.length === 0) continue;
+
+      if (dryRun) {
+        if (archive) {
+          counters.sessionsArchived += trees.unarchived.length;
+        } else {
+          const counts = await this.countRecords(trees.ids, eventCutoff);
+          counters.sessions += trees.ids.length;
+          counters.events += counts.events;
+          counters.messages += counts.messages;
+          counters.files += counts.files;
+          counters.steps += counts.steps;
+          counters.artifacts += counts.artifacts;
+          oldEventsInPurgedTrees += counts.oldEvents;
+        }
+        counters.batches += 1;
+        continue;
+      }
+
+      if (archive) {
+        const archived = await knex.transaction(async (trx) => {
+          const current = await this.lockAndRecheck(trx, trees, sessionCutoff, archive);
+          if (current.unarchived.length === 0) return 0;
+          return rowCount(
+            await trx.raw("UPDATE sessions SET archived_at = ? WHERE id = ANY(?::uuid[]) AND archived_at IS NULL", [now, current.unarchived]),
+          );
+        });
+        counters.sessionsArchived += archived;
+        counters.batches += 1;
+        continue;
+      }
+
+      // The bulk first, in chunks, outside any long transaction.
+      counters.events += await this.deleteInChunks("events", trees.ids, policy.batchSize);
+      for (const { table, counter } of SESSION_RECORD_TABLES) {
+        counters[counter] += await this.deleteInChunks(table, trees.ids, policy.batchSize);
+      }
+      // Then the sessions, after checking again under lock that the trees still qualify.
+      const removed = await knex.transaction(async (trx) => {
+        const current = await this.lockAndRecheck(trx, trees, sessionCutoff, archive);
+        const result = { sessions: 0, events: 0, messages: 0, files: 0, steps: 0, artifacts: 0 };
+        if (current.ids.length === 0) return result;
+        // Whatever arrived since the chunks ran (ingest into a finished session).
+        result.events = rowCount(await trx.raw("DELETE FROM events WHERE session_id = ANY(?::uuid[])", [current.ids]));
+        for (const { table, counter } of SESSION_RECORD_TABLES) {
+          result[counter] = rowCount(await trx.raw(`DELETE FROM ${table} WHERE session_id = ANY(?::uuid[])`, [current.ids]));
+        }
+        result.sessions = rowCount(await trx.raw("DELETE FROM sessions WHERE id = ANY(?::uuid[])", [current.ids]));
+        return result;
+      });
+      counters.sessions += removed.sessions;
+      counters.events += removed.events;
+      counters.messages += removed.messages;
+      counters.files += removed.files;
+      counters.steps += removed.steps;
+      counters.artifacts += removed.artifacts;
+      counters.batches += 1;
+    }
+    return oldEventsInPurgedTrees;
+  }
+
+  /** Events older than the cutoff, whatever their session. */
+  private async eventPhase(args: {
+    dryRun: boolean;
+    policy: RetentionPolicy;
+    eventCutoff: Date;
+    oldEventsInPurgedTrees: number;
+    counters: Counters;
+  }): Promise<void> {
+    const { dryRun, policy, eventCutoff, oldEventsInPurgedTrees, counters } = args;
+    const knex = this.deps.knex;
+    if (dryRun) {
+      const row = (await knex("events").where("occurred_at", "<", eventCutoff).count({ n: "*" }).first()) as
+        | { n: number | string }
+        | undefined;
+      // Old events of trees the session phase would purge are already counted there.
+      const count = Number(row?.n ?? 0) - oldEventsInPurgedTrees;
+      counters.events += count;
+      counters.batches += Math.ceil(count / policy.batchSize);
+      return;
+    }
+    for (;;) {
+      // By primary key, not ctid: stays correct once events is partitioned or distributed.
+      const deleted = rowCount(
+        await knex.raw(
+          `DELETE FROM events WHERE (session_id, occurred_at, id) IN (
+             SELECT session_id, occurred_at, id FROM events WHERE occurred_at < ? LIMIT ?)`,
+          [eventCutoff, policy.batchSize],
+        ),
+      );
+      if (deleted === 0) break;
+      counters.events += deleted;
+      counters.batches += 1;
+      if (deleted < policy.batchSize) break;
+    }
+  }
+
+  /** The next root sessions, in id order after `after`, that qualify on their own (age, state). */
+  private async candidateRoots(after: string | null, cutoff: Date, archive: boolean, limit: number): Promise<string[]> {
+    const query = this.deps.knex("sessions")
+      .select("id")
+      .whereNull("parent_session_id")
+      .whereIn("status", TERMINAL)
+      .whereRaw("coalesce(ended_at, last_activity_at) < ?", [cutoff])
+      .orderBy("id")
+      .limit(limit);
+    if (archive) query.whereNull("archived_at");
+    if (after !== null) query.where("id", ">", after);
+    const rows = (await query) as Array<{ id: string }>;
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Of `roots`, those that (still) qualify — terminal, old enough, unarchived when
+   * archiving, and with no live session anywhere below — with all their descendants.
+   */
+  private async qualifyingTrees(db: Knex, roots: string[], cutoff: Date, archive: boolean): Promise<Trees> {
+    const result: unknown = await db.raw(
+      `WITH RECURSIVE tree AS (
+         SELECT s.id AS root_id, s.id, s.status, s.archived_at
+           FROM sessions s
+          WHERE s.id = ANY(?::uuid[])
+            AND s.parent_session_id IS NULL
+            AND s.status = ANY(?::text[])
+            AND coalesce(s.ended_at, s.last_activity_at) < ?
+            ${archive ? "AND s.archived_at IS NULL" : ""}
+         UNION ALL
+         SELECT t.root_id, c.id, c.status, c.archived_at
+           FROM sessions c JOIN tree t ON c.parent_session_id = t.id
+       )
+       SELECT root_id, id, archived_at IS NULL AS unarchived
+         FROM tree
+        WHERE root_id IN (SELECT root_id FROM tree GROUP BY root_id HAVING bool_and(status = ANY(?::text[])))
+        ORDER BY root_id, id`,
+      [roots, TERMINAL, cutoff, TERMINAL],
+    );
+    const rows = (result as { rows: Array<{ root_id: string; id: string; unarchived: boolean }> }).rows;
+    const trees: Trees = { roots: [], ids: [], unarchived: [] };
+    for (const row of rows) {
+      if (row.root_id === row.id) trees.roots.push(row.id);
+      trees.ids.push(row.id);
+      if (row.unarchived) trees.unarchived.push(row.id);
+    }
+    return trees;
+  }
+
+  /**
+   * Locks the sessions of `trees` (so no child can be attached and no state change can
+   * commit until this transaction ends) and returns what still qualifies.
+   */
+  private async lockAndRecheck(trx: Knex.Transaction, trees: Trees, cutoff: Date, archive: boolean): Promise<Trees> {
+    // In id order, so two transactions that lock overlapping sets cannot deadlock.
+    await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE", [trees.ids]);
+    return this.qualifyingTrees(trx, trees.roots, cutoff, archive);
+  }
+
+  /**
+   * Deletes the rows of `table` that belong to `sessionIds`, `chunk` rows per statement,
+   * and only while their session is still terminal. Returns how many went.
+   */
+  private async deleteInChunks(table: "events" | (typeof SESSION_RECORD_TABLES)[number]["table"], sessionIds: string[], chunk: number): Promise<number> {
+    const key = table === "events" ? "(session_id, occurred_at, id)" : "id";
+    const selectKey = table === "events" ? "r.session_id, r.occurred_at, r.id" : "r.id";
+    let total = 0;
+    for (;;) {
+      const deleted = rowCount(
+        await this.deps.knex.raw(
+          `DELETE FROM ${table} WHERE ${key} IN (
+             SELECT ${selectKey} FROM ${table} r
+              WHERE r.session_id = ANY(?::uuid[])
+                AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = r.session_id AND s.status = ANY(?::text[]))
+              LIMIT ?)`,
+          [sessionIds, TERMINAL, chunk],
+        ),
+      );
+      total += deleted;
+      if (deleted < chunk) return total;
+    }
+  }
+
+  /** What deleting `sessionIds` would remove, table by table. */
+  private async countRecords(
+    sessionIds: string[],
+    eventCutoff: Date | null,
+  ): Promise<{ events: number; oldEvents: number; messages: number; files: number; steps: number; artifacts: number }> {
+    const result: unknown = await this.deps.knex.raw(
+      `SELECT
+         (SELECT count(*) FROM events WHERE session_id = ANY(:ids::uuid[])) AS events,
+         (SELECT count(*) FROM events WHERE session_id = ANY(:ids::uuid[]) AND occurred_at < :eventCutoff::timestamptz) AS old_events,
+         (SELECT count(*) FROM session_messages WHERE session_id = ANY(:ids::uuid[])) AS messages,
+         (SELECT count(*) FROM files WHERE session_id = ANY(:ids::uuid[])) AS files,
+         (SELECT count(*) FROM steps WHERE session_id = ANY(:ids::uuid[])) AS steps,
+         (SELECT count(*) FROM artifacts WHERE session_id = ANY(:ids::uuid[])) AS artifacts`,
+      { ids: sessionIds, eventCutoff },
+    );
+    const row = (result as { rows: Array<Record<string, number | string>> }).rows[0] ?? {};
+    return {
+      events: Number(row.events ?? 0),
+      oldEvents: Number(row.old_events ?? 0),
+      messages: Number(row.messages ?? 0),
+      files: Number(row.files ?? 0),
+      steps: Number(row.steps ?? 0),
+      artifacts: Number(row.artifacts ?? 0),
+    };
+  }
+}

@@ -1,0 +1,275 @@
+import type { AppRouter } from "@logbook/api";
+import type { Event, HookEnvelope, IngestEvent, IngestResult } from "@logbook/contracts";
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  httpSubscriptionLink,
+  retryLink,
+  splitLink,
+  type Operation,
+  type TRPCClient,
+  type TRPCClientError,
+  type TRPCLink,
+} from "@trpc/client";
+import { observable } from "@trpc/server/observable";
+import { EventSource as EventSourcePolyfill, type EventSourceInit, type FetchLike } from "eventsource";
+import { v7 as uuidv7 } from "uuid";
+
+import { LogbookError } from "./errors.js";
+
+/** Events per `events.ingest` call; the server's contract (`LIMITS.maxBatch`) refuses more. */
+export const MAX_INGEST_BATCH = 1000;
+
+/** Retry with exponential backoff (and jitter) for transient failures. */
+export interface RetryOptions {
+  /**
+   * How many times a failed call is tried again (so at most `attempts + 1` tries).
+   * Subscriptions are not limited: they reconnect for as long as they are open.
+   * @default 3
+   */
+  attempts: number;
+  /** Delay before the first retry; it doubles on each further one. @default 200 */
+  baseDelayMs: number;
+  /** Upper bound of any one delay. @default 5000 */
+  maxDelayMs: number;
+}
+
+/** An `EventSource` class: the `eventsource` package's, or any with the same constructor. */
+export type EventSourceConstructor = new (
+  url: string,
+  init?: EventSourceInit,
+) => {
+  readonly CLOSED: number;
+  readonly CONNECTING: number;
+  readonly OPEN: number;
+  readyState: number;
+  addEventListener(type: string, listener: (event: never) => void): void;
+  removeEventListener(type: string, listener: (event: never) => void): void;
+  close(): void;
+};
+
+export interface LogbookClientOptions {
+  /** The server's base URL, e.g. `http://127.0.0.1:4680` (the client adds `/trpc`). */
+  url: string;
+  /** An API key, sent as `Authorization: Bearer <key>` with every call and subscription. */
+  apiKey: string;
+  /**
+   * The `fetch` used for calls and subscriptions (tests, proxies, custom agents).
+   * @default globalThis.fetch
+   */
+  fetch?: typeof fetch;
+  /**
+   * The `EventSource` class subscriptions use. It must accept a `fetch` option (the way the
+   * API key header is sent), as the `eventsource` package's does; a browser's built-in
+   * EventSource cannot send headers.
+   * @default the `eventsource` package's EventSource (Node 20 has none built in; works in browsers too)
+   */
+  EventSource?: EventSourceConstructor;
+  /**
+   * Retries for queries and idempotent mutations that failed without an answer or with
+   * 502/503/504. `false` turns retries off.
+   * @default { attempts: 3, baseDelayMs: 200, maxDelayMs: 5000 }
+   */
+  retry?: Partial<RetryOptions> | false;
+  /** More headers for every request (tracing, a proxy's auth). `Authorization` is always the API key. @default {} */
+  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  /** Send calls made in the same tick as one HTTP request. @default true */
+  batch?: boolean;
+}
+
+/**
+ * Mutations that are safe to send twice: ingest is idempotent by event id (the client
+ * fills missing ids before the first try), upserts and settings land the same way again.
+ */
+export const IDEMPOTENT_MUTATIONS: ReadonlySet<string> = new Set([
+  "events.ingest",
+  "hooks.ingest",
+  "files.upsert",
+  "projects.upsert",
+  "sessions.update",
+  "sessions.setArchived",
+  "apiKeys.revoke",
+  "projects.locks.release",
+]);
+
+const DEFAULT_RETRY: RetryOptions = { attempts: 3, baseDelayMs: 200, maxDelayMs: 5000 };
+
+/** Exponential backoff with jitter: `base * 2^(n-1)`, capped, then scaled by 50–100 %. */
+export function backoffDelay(attempt: number, retry: RetryOptions, random: () => number = Math.random): number {
+  const exponential = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exponential * (0.5 + random() / 2));
+}
+
+/** Gives every event an id (UUIDv7) and a time before the first try, so a retry stores nothing twice. */
+export function withEventIds(events: readonly IngestEvent[], now: () => Date = () => new Date()): IngestEvent[] {
+  return events.map((e) => ({ ...e, id: e.id ?? uuidv7(), occurredAt: e.occurredAt ?? now().toISOString() }));
+}
+
+function withEnvelopeIds(envelopes: readonly HookEnvelope[]): HookEnvelope[] {
+  return envelopes.map((e) => ({ ...e, id: e.id ?? uuidv7(), occurredAt: e.occurredAt ?? new Date().toISOString() }));
+}
+
+/** Fills ids on ingest calls however they are made (helper or raw procedure), before any retry. */
+function idempotencyLink(): TRPCLink<AppRouter> {
+  return () =>
+    ({ op, next }) => {
+      const input = op.input as { events?: unknown } | undefined;
+      if (op.type !== "mutation" || !Array.isArray(input?.events)) return next(op);
+      if (op.path === "events.ingest") return next({ ...op, input: { ...input, events: withEventIds(input.events as IngestEvent[]) } });
+      if (op.path === "hooks.ingest") return next({ ...op, input: { ...input, events: withEnvelopeIds(input.events as HookEnvelope[]) } });
+      return next(op);
+    };
+}
+
+/** Every failure reaches the caller as a `LogbookError` (which is a `TRPCClientError`). */
+function errorLink(): TRPCLink<AppRouter> {
+  return () =>
+    ({ op, next }) =>
+      observable((observer) =>
+        next(op).subscribe({
+          next: (value) => observer.next(value),
+          error: (error) => observer.error(LogbookError.from(error)),
+          complete: () => observer.complete(),
+        }),
+      );
+}
+
+function shouldRetry(op: Operation, error: TRPCClientError<AppRouter>, attempts: number, retry: RetryOptions): boolean {
+  if (op.signal?.aborted) return false;
+  const failure = LogbookError.from(error);
+  if (!failure.transient || failure.code === "CLIENT_CLOSED_REQUEST") return false;
+  if (op.type === "subscription") return true;
+  if (op.type === "mutation" && !IDEMPOTENT_MUTATIONS.has(op.path)) return false;
+  return attempts <= retry.attempts;
+}
+
+/** The helpers `createLogbookClient` adds next to the procedures. */
+export interface LogbookHelpers {
+  /**
+   * Ingests any number of events: gives each an id and a time first (so retries are
+   * safe), sends them in batches of 1000, in order, and adds up the results.
+   */
+  ingest: (events: readonly IngestEvent[], options?: { signal?: AbortSignal }) => Promise<IngestResult>;
+  /**
+   * Follows one session's new events live. Pass the `lastEventId` you saw last to resume
+   * after it (events in between are replayed first); reconnects resume on their own.
+   */
+  followSession: (sessionId: string, options: FollowSessionOptions) => Following;
+}
+
+export interface FollowSessionOptions {
+  /** Called for each event, in order, with its resume id. */
+  onEvent: (event: Event, eventId: string) => void;
+  /** Resume right after this event id. @default null (only events from now on) */
+  lastEventId?: string | null;
+  /** The subscription ended with an error it could not recover from (e.g. the key was revoked). */
+  onError?: (error: LogbookError) => void;
+  /** The stream is connected (again). */
+  onStarted?: () => void;
+}
+
+export interface Following {
+  /** The id of the last event delivered (pass it as `lastEventId` to resume later). */
+  readonly lastEventId: string | null;
+  unsubscribe(): void;
+}
+
+export type LogbookClient = TRPCClient<AppRouter> & LogbookHelpers;
+
+function trimSlash(url: string): string {
+  return url.endsWith("/") ? url.slice(0, -1) : url;
+}
+
+/**
+ * A typed client for a Logbook server: every procedure of the API with its input and
+ * output types (`logbook.sessions.get.query({ id })`), plus `ingest` and `followSession`.
+ *
+ * @example
+ * ```ts
+ * const logbook = createLogbookClient({ url: "http://127.0.0.1:4680", apiKey });
+ * await logbook.ingest([{ externalSessionId: "abc", eventType: "note", message: "hi" }]);
+ * const page = await logbook.sessions.list.query({ status: ["active"] });
+ * ```
+ */
+export function createLogbookClient(options: LogbookClientOptions): LogbookClient {
+  const url = `${trimSlash(options.url)}/trpc`;
+  const retry: RetryOptions | null = options.retry === false ? null : { ...DEFAULT_RETRY, ...options.retry };
+  const fetchImpl: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const authorization = `Bearer ${options.apiKey}`;
+  const extraHeaders = async (): Promise<Record<string, string>> =>
+    typeof options.headers === "function" ? await options.headers() : (options.headers ?? {});
+  const headers = async () => ({ ...(await extraHeaders()), Authorization: authorization });
+
+  // Subscriptions send the key through the EventSource's fetch (EventSource has no headers option).
+  const eventSourceFetch: FetchLike = async (input, init) =>
+    fetchImpl(input, { ...init, headers: { ...init.headers, ...(await extraHeaders()), Authorization: authorization } });
+
+  const requestLink = options.batch === false ? httpLink({ url, headers, fetch: fetchImpl }) : httpBatchLink({ url, headers, fetch: fetchImpl });
+  const links: Array<TRPCLink<AppRouter>> = [errorLink(), idempotencyLink()];
+  if (retry) {
+    links.push(
+      retryLink({
+        retry: ({ op, error, attempts }) => shouldRetry(op, error, attempts, retry),
+        retryDelayMs: (attempt) => backoffDelay(attempt, retry),
+      }),
+    );
+  }
+  links.push(
+    splitLink({
+      condition: (op) => op.type === "subscription",
+      true: httpSubscriptionLink({
+        url,
+        EventSource: options.EventSource ?? EventSourcePolyfill,
+        eventSourceOptions: () => ({ fetch: eventSourceFetch }),
+      }),
+      false: requestLink,
+    }),
+  );
+  const trpc = createTRPCClient<AppRouter>({ links });
+
+  const helpers: LogbookHelpers = {
+    async ingest(events, ingestOptions) {
+      const prepared = withEventIds(events);
+      const total: IngestResult = { accepted: 0, duplicates: 0, ids: [] };
+      for (let start = 0; start < prepared.length; start += MAX_INGEST_BATCH) {
+        const batch = prepared.slice(start, start + MAX_INGEST_BATCH);
+        const result = await trpc.events.ingest.mutate({ events: batch }, ingestOptions?.signal ? { signal: ingestOptions.signal } : {});
+        total.accepted += result.accepted;
+        total.duplicates += result.duplicates;
+        total.ids.push(...result.ids);
+      }
+      return total;
+    },
+
+    followSession(sessionId, follow) {
+      let lastEventId = follow.lastEventId ?? null;
+      const subscription = trpc.events.onEvent.subscribe(
+        { sessionId, lastEventId },
+        {
+          onStarted: () => follow.onStarted?.(),
+          onData: (tracked) => {
+            lastEventId = tracked.id;
+            follow.onEvent(tracked.data, tracked.id);
+          },
+          onError: (error) => follow.onError?.(LogbookError.from(error)),
+        },
+      );
+      return {
+        get lastEventId() {
+          return lastEventId;
+        },
+        unsubscribe: () => subscription.unsubscribe(),
+      };
+    },
+  };
+
+  // The tRPC client is a proxy that answers every property with a procedure path, so the
+  // helpers are layered on top instead of being assigned to it.
+  return new Proxy(trpc, {
+    get(target, property, receiver) {
+      if (typeof property === "string" && Object.hasOwn(helpers, property)) return helpers[property as keyof LogbookHelpers];
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  }) as LogbookClient;
+}
