@@ -302,8 +302,8 @@ type SendOutcome =
 
 export function errorMessageOf(body: string): string {
   try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } | unknown; message?: unknown };
-    const error = parsed.error as { message?: unknown } | undefined;
+    const parsed = JSON.parse(body) as { error?: { message?: unknown }; message?: unknown };
+    const error = parsed.error;
     if (error && typeof error.message === "string") return error.message;
     if (typeof parsed.message === "string") return parsed.message;
   } catch {

@@ -27,14 +27,14 @@ const int = (min: number, max: number, fallback: number) =>
     .max(max, { error: `must be at most ${max}` })
     .default(fallback);
 
-/** Empty means unset, so `RETENTION_EVENT_MAX_AGE_DAYS=` turns event purging off. */
+/** Unset (or empty: `parseConfig` drops empty variables) means off. */
 const optionalInt = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((value) => (value === undefined || value === "" ? undefined : value))
-    .pipe(z.coerce.number({ error: "must be a number" }).int({ error: "must be a whole number" }).min(min).max(max).optional());
+  z.coerce
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` })
+    .optional();
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -82,6 +82,8 @@ export interface ServerConfig {
   bootstrapKey: boolean;
 }
 
+const SECRET_VARIABLES = new Set(["DATABASE_URL"]);
+
 export type ConfigResult = { ok: true; config: ServerConfig } | { ok: false; problems: string[] };
 
 /** Parses the environment; on failure, one line per bad variable saying what is wrong with it. */
@@ -92,7 +94,8 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = issue.path.map(String).join(".") || "environment";
-      const given = typeof env[name] === "string" ? ` (got ${JSON.stringify(env[name])})` : "";
+      // Never echo a connection string: it may hold a password.
+      const given = typeof env[name] === "string" && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(env[name])})` : "";
       return `${name}: ${issue.message}${given}`;
     });
     return { ok: false, problems };

@@ -1,0 +1,44 @@
+import { chmodSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+
+/** Where Claude Code keeps the settings `install` edits. */
+export function settingsPath(scope: { project?: boolean; settings?: string }, env: NodeJS.ProcessEnv = process.env): string {
+  if (scope.settings !== undefined) return resolve(scope.settings);
+  if (scope.project === true) return resolve(".claude", "settings.json");
+  const configDir = env.CLAUDE_CONFIG_DIR && env.CLAUDE_CONFIG_DIR !== "" ? env.CLAUDE_CONFIG_DIR : join(homedir(), ".claude");
+  return join(configDir, "settings.json");
+}
+
+export function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Replaces a file atomically (temp file beside it, then rename), keeping its mode. A symlink
+ * (dotfile managers) is followed, so the link stays and its target changes.
+ */
+export function writeFileAtomic(path: string, text: string, mode?: number): void {
+  let target = path;
+  try {
+    target = realpathSync(path);
+  } catch {
+    // does not exist yet
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  let keepMode = mode;
+  try {
+    keepMode ??= statSync(target).mode & 0o7777;
+  } catch {
+    // new file
+  }
+  const tmp = `${target}.logbook-${process.pid}.tmp`;
+  writeFileSync(tmp, text, keepMode === undefined ? undefined : { mode: keepMode });
+  if (keepMode !== undefined) chmodSync(tmp, keepMode);
+  renameSync(tmp, target);
+}

@@ -1,0 +1,30 @@
+/**
+ * @logbook/hook-emitter: the `logbook-hook` CLI (bundled to `dist/logbook-hook.js`). These
+ * exports are its building blocks, for tests and for tools that want the same behaviour.
+ */
+export { DEFAULT_URL, loadConfig, type EmitterConfig } from "./config.js";
+export { isUuid, uuidFromName, uuidv7 } from "./ids.js";
+export { httpRequest, NetworkError, type HttpResponse } from "./http.js";
+export { judgeStdin, type StdinVerdict } from "./record.js";
+export {
+  acquireLock,
+  envelopeText,
+  flushSpool,
+  listSpool,
+  spoolEvent,
+  type FlushResult,
+  type SpoolLock,
+} from "./spool.js";
+export {
+  DEFAULT_HOOK_EVENTS,
+  commandHandler,
+  detectLayout,
+  httpHandler,
+  installHooks,
+  isLogbookHandler,
+  isStandardLayout,
+  uninstallHooks,
+  SettingsError,
+} from "./settings.js";
+export { planImport, transcriptFileOf, type PlanItem, type TranscriptFile } from "./transcript.js";
+export { findTranscriptFiles, runImport, ImportAborted, type ImportSummary } from "./importer.js";

@@ -1,0 +1,225 @@
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { describe, expect, it } from "vitest";
+
+import { runBinary, tempDir } from "../test/helpers.js";
+import {
+  commandHandler,
+  DEFAULT_HOOK_EVENTS,
+  httpHandler,
+  installHooks,
+  isLogbookHandler,
+  SettingsError,
+  uninstallHooks,
+} from "./settings.js";
+
+/** A user's settings with hooks of their own, written the way Claude Code writes it (2-space JSON). */
+const existing = {
+  model: "opus",
+  permissions: { allow: ["Bash(npm test:*)"], deny: [] },
+  hooks: {
+    PreToolUse: [
+      { matcher: "Bash", hooks: [{ type: "command", command: "~/.claude/hooks/guard.sh", timeout: 10 }] },
+      { matcher: "*", hooks: [{ type: "command", command: "echo pre >> /tmp/pre.log" }] },
+    ],
+    Stop: [{ hooks: [{ type: "command", command: "say done", async: true }] }],
+    Notification: [{ matcher: "", hooks: [{ type: "http", url: "http://localhost:9000/notify", headers: {} }] }],
+  },
+  env: { FOO: "bar" },
+  statusLine: { type: "command", command: "~/.claude/statusline.sh" },
+};
+
+const layouts: Array<[string, string]> = [
+  ["2 spaces, final newline", `${JSON.stringify(existing, null, 2)}\n`],
+  ["4 spaces, no final newline", JSON.stringify(existing, null, 4)],
+  ["tabs", `${JSON.stringify(existing, null, "\t")}\n`],
+  ["CRLF line ends", `${JSON.stringify(existing, null, 2).replace(/\n/g, "\r\n")}\r\n`],
+  ["no hooks at all", `${JSON.stringify({ model: "sonnet", env: { A: "1" } }, null, 2)}\n`],
+  ["empty object", "{}\n"],
+];
+
+describe("installHooks / uninstallHooks", () => {
+  it.each(layouts)("install then uninstall gives back the file byte for byte (%s)", (_label, original) => {
+    const installed = installHooks(original, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() });
+    expect(installed.changed).toBe(true);
+    expect(installed.events).toEqual([...DEFAULT_HOOK_EVENTS]);
+    const removed = uninstallHooks(installed.text);
+    expect(removed.changed).toBe(true);
+    expect(removed.text).toBe(original);
+  });
+
+  it("keeps every existing hook and setting, adds ours as a group of its own under every event", () => {
+    const original = `${JSON.stringify(existing, null, 2)}\n`;
+    const installed = JSON.parse(installHooks(original, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() }).text) as typeof existing & {
+      hooks: Record<string, Array<{ matcher?: string; hooks: unknown[] }>>;
+    };
+    expect(installed.model).toBe("opus");
+    expect(installed.env).toEqual(existing.env);
+    expect(installed.hooks.PreToolUse!.slice(0, 2)).toEqual(existing.hooks.PreToolUse);
+    expect(installed.hooks.PreToolUse![2]).toEqual({ matcher: "*", hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] });
+    expect(installed.hooks.Stop![0]).toEqual(existing.hooks.Stop[0]);
+    // events without matchers get none
+    expect(installed.hooks.Stop![1]).toEqual({ hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] });
+    expect(installed.hooks.UserPromptSubmit).toEqual([{ hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] }]);
+    expect(Object.keys(installed.hooks).sort()).toEqual([...DEFAULT_HOOK_EVENTS].sort());
+  });
+
+  it("is idempotent: a second install changes nothing", () => {
+    const once = installHooks(`${JSON.stringify(existing, null, 2)}\n`, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() });
+    const twice = installHooks(once.text, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() });
+    expect(twice).toEqual({ text: once.text, changed: false, events: [] });
+  });
+
+  it("--events limits the events; a later install adds only the missing ones", () => {
+    const first = installHooks(undefined, { events: ["PreToolUse", "Stop"], handler: commandHandler() });
+    expect(Object.keys((JSON.parse(first.text) as { hooks: object }).hooks)).toEqual(["PreToolUse", "Stop"]);
+    const second = installHooks(first.text, { events: ["Stop", "SessionEnd"], handler: commandHandler() });
+    expect(second.events).toEqual(["SessionEnd"]);
+  });
+
+  it("installs an http hook that passes the key from the environment", () => {
+    const edit = installHooks(undefined, { events: ["PostToolUse"], handler: httpHandler("http://logbook.local:4680/") });
+    expect(JSON.parse(edit.text)).toEqual({
+      hooks: {
+        PostToolUse: [
+          {
+            matcher: "*",
+            hooks: [
+              {
+                type: "http",
+                url: "http://logbook.local:4680/hooks/claude-code",
+                headers: { Authorization: "Bearer $LOGBOOK_API_KEY" },
+                allowedEnvVars: ["LOGBOOK_API_KEY"],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    expect(uninstallHooks(edit.text).text).toBe("{}\n");
+  });
+
+  it("uninstall removes only ours, also from a group a person shares with their own handler", () => {
+    const shared = {
+      hooks: {
+        PreToolUse: [{ matcher: "*", hooks: [{ type: "command", command: "mine.sh" }, { type: "command", command: "logbook-hook", timeout: 5 }] }],
+      },
+    };
+    const result = uninstallHooks(`${JSON.stringify(shared, null, 2)}\n`);
+    expect(JSON.parse(result.text)).toEqual({ hooks: { PreToolUse: [{ matcher: "*", hooks: [{ type: "command", command: "mine.sh" }] }] } });
+  });
+
+  it("uninstall of a file without our hooks changes nothing", () => {
+    const original = JSON.stringify(existing, null, 4);
+    expect(uninstallHooks(original)).toEqual({ text: original, changed: false, events: [] });
+    expect(uninstallHooks(undefined).changed).toBe(false);
+  });
+
+  it("recognises our handlers, and only ours", () => {
+    expect(isLogbookHandler({ type: "command", command: "logbook-hook" })).toBe(true);
+    expect(isLogbookHandler({ type: "command", command: "node /opt/x/dist/logbook-hook.js" })).toBe(true);
+    expect(isLogbookHandler({ type: "command", command: "/usr/local/bin/logbook-hook record" })).toBe(true);
+    expect(isLogbookHandler({ type: "command", command: "my-logbook-hook-wrapper.sh" })).toBe(false);
+    expect(isLogbookHandler({ type: "command", command: "echo logbook-hooks" })).toBe(false);
+    expect(isLogbookHandler({ type: "http", url: "http://x/hooks/claude-code" })).toBe(false);
+    expect(isLogbookHandler(httpHandler("http://x"))).toBe(true);
+  });
+
+  it("refuses files it cannot edit safely, with a clear message", () => {
+    expect(() => installHooks("{ // comment\n}", { events: ["Stop"], handler: commandHandler() })).toThrow(SettingsError);
+    expect(() => installHooks("[]", { events: ["Stop"], handler: commandHandler() })).toThrow(/not hold a JSON object/);
+    expect(() => installHooks('{"hooks": []}', { events: ["Stop"], handler: commandHandler() })).toThrow(/"hooks" .* not an object/);
+    expect(() => installHooks('{"hooks": {"Stop": {}}}', { events: ["Stop"], handler: commandHandler() })).toThrow(/not a list/);
+    expect(() => installHooks("{}", { events: ["no such"], handler: commandHandler() })).toThrow(/not a hook event name/);
+  });
+});
+
+describe("logbook-hook install / uninstall (the built binary)", () => {
+  const env = (home: string) => ({ HOME: home, CLAUDE_CONFIG_DIR: undefined, LOGBOOK_HOME: join(home, ".logbook"), PATH: process.env.PATH });
+
+  it("--user edits ~/.claude/settings.json; install + uninstall leaves it as it was", async () => {
+    const home = tempDir("inst");
+    const file = join(home, ".claude", "settings.json");
+    mkdirSync(join(home, ".claude"));
+    const original = `${JSON.stringify(existing, null, 2)}\n`;
+    writeFileSync(file, original, { mode: 0o640 });
+    const install = await runBinary(["install", "--user"], { env: env(home) });
+    expect(install.code).toBe(0);
+    expect(install.stdout).toContain("added Logbook to 13 hook event(s)");
+    expect(readFileSync(file, "utf8")).not.toBe(original);
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+    const again = await runBinary(["install"], { env: env(home) });
+    expect(again.stdout).toContain("already installed");
+    const uninstall = await runBinary(["uninstall", "--user"], { env: env(home) });
+    expect(uninstall.code).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(original);
+  });
+
+  it("a file with nothing of ours is not written at all by uninstall", async () => {
+    const home = tempDir("inst");
+    const file = join(home, "settings.json");
+    writeFileSync(file, JSON.stringify(existing, null, 2));
+    const before = statSync(file);
+    const r = await runBinary(["uninstall", "--settings", file], { env: env(home) });
+    expect(r.stdout).toContain("no Logbook hooks");
+    const after = statSync(file);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  });
+
+  it("--dry-run prints a diff and writes nothing", async () => {
+    const home = tempDir("inst");
+    const file = join(home, "settings.json");
+    const original = `${JSON.stringify(existing, null, 2)}\n`;
+    writeFileSync(file, original);
+    const r = await runBinary(["install", "--settings", file, "--events", "PreToolUse,Stop", "--dry-run"], { env: env(home) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^--- /m);
+    expect(r.stdout).toMatch(/^\+\s+"command": "logbook-hook",$/m);
+    expect(readFileSync(file, "utf8")).toBe(original);
+  });
+
+  it("--project edits ./.claude/settings.json, creating it; --http writes an http hook", async () => {
+    const home = tempDir("inst");
+    const project = join(home, "proj");
+    mkdirSync(project);
+    const r = await runBinary(["install", "--project", "--http", "--url", "http://127.0.0.1:9999", "--events", "Stop"], { env: env(home), cwd: project });
+    expect(r.code).toBe(0);
+    const written = JSON.parse(readFileSync(join(project, ".claude", "settings.json"), "utf8")) as { hooks: { Stop: Array<{ hooks: Array<{ url: string }> }> } };
+    expect(written.hooks.Stop[0]!.hooks[0]!.url).toBe("http://127.0.0.1:9999/hooks/claude-code");
+  });
+
+  it("follows a symlinked settings file (the link stays a link)", async () => {
+    const home = tempDir("inst");
+    const real = join(home, "dotfiles-settings.json");
+    writeFileSync(real, "{}\n");
+    mkdirSync(join(home, ".claude"));
+    symlinkSync(real, join(home, ".claude", "settings.json"));
+    await runBinary(["install", "--events", "Stop"], { env: env(home) });
+    expect(readFileSync(real, "utf8")).toContain("logbook-hook");
+    await runBinary(["uninstall"], { env: env(home) });
+    expect(readFileSync(real, "utf8")).toBe("{}\n");
+  });
+
+  it("a file not in standard layout is kept as a backup before it is re-formatted", async () => {
+    const home = tempDir("inst");
+    const file = join(home, "settings.json");
+    const original = '{"model": "opus",   "env": {"A": "1"}}';
+    writeFileSync(file, original);
+    const r = await runBinary(["install", "--settings", file, "--events", "Stop"], { env: env(home) });
+    expect(r.stdout).toContain("logbook-backup");
+    expect(readFileSync(`${file}.logbook-backup`, "utf8")).toBe(original);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ model: "opus", env: { A: "1" } });
+  });
+
+  it("invalid JSON: exit 1, clear message, file untouched", async () => {
+    const home = tempDir("inst");
+    const file = join(home, "settings.json");
+    writeFileSync(file, "{ not json");
+    const r = await runBinary(["install", "--settings", file], { env: env(home) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not valid JSON/);
+    expect(readFileSync(file, "utf8")).toBe("{ not json");
+    expect(existsSync(`${file}.logbook-backup`)).toBe(false);
+  });
+});

@@ -1,0 +1,214 @@
+/**
+ * Pure edits of Claude Code's settings JSON: add Logbook's hook handler under hook events,
+ * and take it out again. Nothing else in the file is touched; the text is re-serialised in the
+ * file's own layout (indent, line ends, final newline), so a file in standard JSON layout
+ * comes back byte for byte after install + uninstall.
+ *
+ * Our handlers are recognised by what they are (a `command` that runs `logbook-hook`, an
+ * `http` hook to `…/hooks/claude-code` that passes `LOGBOOK_API_KEY`) rather than by an extra
+ * marker key, because Claude Code validates its settings and an unknown key could make it
+ * refuse the whole file.
+ */
+
+/** The events `install` covers by default. */
+export const DEFAULT_HOOK_EVENTS = [
+  "SessionStart",
+  "SessionEnd",
+  "UserPromptSubmit",
+  "PreToolUse",
+  "PostToolUse",
+  "PostToolUseFailure",
+  "PermissionRequest",
+  "Notification",
+  "Stop",
+  "SubagentStart",
+  "SubagentStop",
+  "PreCompact",
+  "PostCompact",
+] as const;
+
+/** Events whose handlers take a `matcher` (tool name, source, trigger, reason, type…). */
+const MATCHER_EVENTS = new Set([
+  "PreToolUse",
+  "PostToolUse",
+  "PostToolUseFailure",
+  "PermissionRequest",
+  "PermissionDenied",
+  "Notification",
+  "SessionStart",
+  "SessionEnd",
+  "SubagentStart",
+  "SubagentStop",
+  "PreCompact",
+  "PostCompact",
+]);
+
+export const EVENT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
+
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SettingsError";
+  }
+}
+
+export type HookHandler =
+  | { type: "command"; command: string; timeout: number }
+  | { type: "http"; url: string; headers: Record<string, string>; allowedEnvVars: string[] };
+
+export function commandHandler(command = "logbook-hook"): HookHandler {
+  return { type: "command", command, timeout: 5 };
+}
+
+export function httpHandler(baseUrl: string): HookHandler {
+  return {
+    type: "http",
+    url: `${baseUrl.replace(/\/+$/, "")}/hooks/claude-code`,
+    headers: { Authorization: "Bearer $LOGBOOK_API_KEY" },
+    allowedEnvVars: ["LOGBOOK_API_KEY"],
+  };
+}
+
+const OUR_COMMAND = /(?:^|[\s/\\"'])logbook-hook(?:\.js)?(?=$|[\s"'])/;
+
+export function isLogbookHandler(handler: unknown): boolean {
+  if (handler === null || typeof handler !== "object") return false;
+  const h = handler as Record<string, unknown>;
+  if (h.type === "command") return typeof h.command === "string" && OUR_COMMAND.test(h.command);
+  if (h.type === "http") {
+    return (
+      typeof h.url === "string" &&
+      /\/hooks\/claude-code\/?(?:[?#].*)?$/.test(h.url) &&
+      Array.isArray(h.allowedEnvVars) &&
+      h.allowedEnvVars.includes("LOGBOOK_API_KEY")
+    );
+  }
+  return false;
+}
+
+export interface Layout {
+  bom?: boolean;
+  indent: string;
+  eol: "\n" | "\r\n";
+  finalNewline: boolean;
+}
+
+export function detectLayout(text: string): Layout {
+  const eol = text.includes("\r\n") ? "\r\n" : "\n";
+  const indentMatch = /\n([ \t]+)\S/.exec(text);
+  return {
+    bom: text.charCodeAt(0) === 0xfeff,
+    indent: indentMatch ? indentMatch[1]! : "  ",
+    eol,
+    finalNewline: text.length === 0 || /\n$/.test(text),
+  };
+}
+
+export function serialize(value: unknown, layout: Layout): string {
+  let text = JSON.stringify(value, null, layout.indent);
+  if (layout.eol === "\r\n") text = text.replace(/\n/g, "\r\n");
+  if (layout.bom === true) text = `\ufeff${text}`;
+  return layout.finalNewline ? text + layout.eol : text;
+}
+
+/** True when `text` is exactly what re-serialising it would give (so edits change nothing else). */
+export function isStandardLayout(text: string): boolean {
+  try {
+    return serialize(JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text), detectLayout(text)) === text;
+  } catch {
+    return false;
+  }
+}
+
+type Settings = Record<string, unknown>;
+
+function parseSettings(text: string | undefined): { settings: Settings; layout: Layout } {
+  if (text === undefined || text.trim() === "") return { settings: {}, layout: { indent: "  ", eol: "\n", finalNewline: true } };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (error) {
+    throw new SettingsError(`the settings file is not valid JSON (${(error as Error).message}); fix it first, nothing was changed`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new SettingsError("the settings file does not hold a JSON object; nothing was changed");
+  }
+  return { settings: parsed as Settings, layout: detectLayout(text) };
+}
+
+function hooksOf(settings: Settings): Record<string, unknown> | undefined {
+  const hooks = settings.hooks;
+  if (hooks === undefined) return undefined;
+  if (hooks === null || typeof hooks !== "object" || Array.isArray(hooks)) {
+    throw new SettingsError('"hooks" in the settings file is not an object; nothing was changed');
+  }
+  return hooks as Record<string, unknown>;
+}
+
+function groupHasOurs(group: unknown): boolean {
+  if (group === null || typeof group !== "object") return false;
+  const handlers = (group as { hooks?: unknown }).hooks;
+  return Array.isArray(handlers) && handlers.some(isLogbookHandler);
+}
+
+export interface SettingsEdit {
+  text: string;
+  changed: boolean;
+  /** Events that got our handler (install) or lost it (uninstall). */
+  events: string[];
+}
+
+export function installHooks(text: string | undefined, options: { events: readonly string[]; handler: HookHandler }): SettingsEdit {
+  const { settings, layout } = parseSettings(text);
+  for (const event of options.events) {
+    if (!EVENT_NAME.test(event)) throw new SettingsError(`not a hook event name: ${JSON.stringify(event)}`);
+  }
+  let hooks = hooksOf(settings);
+  const added: string[] = [];
+  for (const event of options.events) {
+    const existing = hooks?.[event];
+    if (existing !== undefined && !Array.isArray(existing)) {
+      throw new SettingsError(`"hooks.${event}" in the settings file is not a list; nothing was changed`);
+    }
+    if (existing?.some(groupHasOurs)) continue;
+    const group = MATCHER_EVENTS.has(event) ? { matcher: "*", hooks: [options.handler] } : { hooks: [options.handler] };
+    if (hooks === undefined) {
+      hooks = {};
+      settings.hooks = hooks;
+    }
+    if (existing === undefined) hooks[event] = [group];
+    else existing.push(group);
+    added.push(event);
+  }
+  if (added.length === 0) return { text: text ?? "", changed: false, events: [] };
+  return { text: serialize(settings, layout), changed: true, events: added };
+}
+
+export function uninstallHooks(text: string | undefined): SettingsEdit {
+  if (text === undefined) return { text: "", changed: false, events: [] };
+  const { settings, layout } = parseSettings(text);
+  const hooks = hooksOf(settings);
+  if (hooks === undefined) return { text, changed: false, events: [] };
+  const removed: string[] = [];
+  for (const [event, groups] of Object.entries(hooks)) {
+    if (!Array.isArray(groups)) continue;
+    let touched = false;
+    const kept: unknown[] = [];
+    for (const group of groups) {
+      if (!groupHasOurs(group)) {
+        kept.push(group);
+        continue;
+      }
+      touched = true;
+      const handlers = (group as { hooks: unknown[] }).hooks.filter((handler) => !isLogbookHandler(handler));
+      if (handlers.length > 0) kept.push({ ...(group as object), hooks: handlers });
+    }
+    if (!touched) continue;
+    removed.push(event);
+    if (kept.length > 0) hooks[event] = kept;
+    else delete hooks[event];
+  }
+  if (removed.length === 0) return { text, changed: false, events: [] };
+  if (Object.keys(hooks).length === 0) delete settings.hooks;
+  return { text: serialize(settings, layout), changed: true, events: removed };
+}

@@ -1,0 +1,209 @@
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+import { BINARY, deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
+import { uuidv7 } from "./ids.js";
+import { acquireLock, envelopeText, flushSpool, LOCK_FILE, LOCK_STALE_MS, listSpool, spoolEvent } from "./spool.js";
+
+/**
+ * Spool mechanics. The server here is a stand-in that implements only the emitter's wire
+ * contract (test/helpers.ts): these are unit tests of ordering, atomicity and locking. The
+ * proof against the real Logbook server is test/e2e.test.ts.
+ */
+
+const payload = (n: number) => ({ session_id: "s-1", hook_event_name: "PreToolUse", n });
+
+/** Spools `count` events directly, ids in capture order. */
+function fillSpool(spoolDir: string, count: number): string[] {
+  const ids: string[] = [];
+  const start = Date.now() - count;
+  for (let i = 0; i < count; i++) {
+    const id = uuidv7(start + i);
+    spoolEvent(spoolDir, id, envelopeText(id, new Date(start + i).toISOString(), "m", JSON.stringify(payload(i))));
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** Ids of all events the server received, in order, duplicates included. */
+function sentIds(fake: FakeServer): string[] {
+  return fake.received.flatMap((q) =>
+    q.path === "/trpc/hooks.ingest" ? (JSON.parse(q.body) as { events: Array<{ id: string }> }).events.map((e) => e.id) : [],
+  );
+}
+
+let fake: FakeServer;
+let home: string;
+let spoolDir: string;
+beforeEach(async () => {
+  fake = new FakeServer();
+  await fake.start();
+  home = tempDir("spool");
+  spoolDir = join(home, "spool");
+});
+afterEach(() => fake.stop());
+
+describe("spool files", () => {
+  it("are written atomically and named so that lexical order is capture order", async () => {
+    const url = `http://127.0.0.1:${await deadPort()}`;
+    const sent: number[] = [];
+    for (let n = 0; n < 12; n++) {
+      const r = await runBinary([], { stdin: JSON.stringify(payload(n)), env: { LOGBOOK_HOME: home, LOGBOOK_URL: url, LOGBOOK_API_KEY: "k" } });
+      expect(r).toMatchObject({ code: 0, stdout: "" });
+      sent.push(n);
+    }
+    const names = listSpool(spoolDir);
+    expect(names).toHaveLength(12);
+    const order = names.map((name) => (JSON.parse(readFileSync(join(spoolDir, name), "utf8")) as { payload: { n: number } }).payload.n);
+    expect(order).toEqual(sent);
+    expect(readdirSync(join(spoolDir, "tmp"))).toEqual([]);
+    for (const name of names) {
+      const envelope = JSON.parse(readFileSync(join(spoolDir, name), "utf8")) as Record<string, unknown>;
+      expect(Object.keys(envelope)).toEqual(["id", "occurredAt", "machineId", "payload"]);
+      expect(`${String(envelope.id)}.json`).toBe(name);
+      expect(envelope.machineId).toBe(hostname());
+    }
+  });
+});
+
+describe("flush", () => {
+  it("sends in capture order, in batches of at most 1000, and empties the spool", async () => {
+    const ids = fillSpool(spoolDir, 1200);
+    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    expect(result).toMatchObject({ stop: "empty", accepted: 1200, duplicates: 0, rejected: 0, remaining: 0 });
+    const batches = fake.received.map((q) => (JSON.parse(q.body) as { events: unknown[] }).events.length);
+    expect(batches).toEqual([1000, 200]);
+    expect(sentIds(fake)).toEqual(ids);
+    expect(fake.received[0]!.headers["authorization"]).toBe("Bearer k");
+  });
+
+  it("keeps what the server did not acknowledge, and sends it once it is back", async () => {
+    const ids = fillSpool(spoolDir, 30);
+    let calls = 0;
+    fake.respond = () => (++calls === 2 ? { status: 503, body: { error: { message: "busy" } } } : undefined);
+    const first = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000, maxBatchEvents: 10 });
+    expect(first).toMatchObject({ stop: "unavailable", accepted: 10, remaining: 20 });
+    expect(listSpool(spoolDir)).toEqual(ids.slice(10).map((id) => `${id}.json`));
+    fake.respond = () => undefined;
+    const second = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000, maxBatchEvents: 10 });
+    expect(second).toMatchObject({ stop: "empty", accepted: 20, remaining: 0 });
+    expect(fake.stored).toEqual(ids);
+  });
+
+  it("a lost answer makes a re-send, which the server counts as duplicates; each file is deleted once acknowledged", async () => {
+    const ids = fillSpool(spoolDir, 5);
+    fake.respond = (q) => {
+      // store, then answer as if it failed
+      const events = (JSON.parse(q.body) as { events: Array<{ id: string }> }).events;
+      for (const event of events) fake.store(event.id);
+      return { status: 502 };
+    };
+    expect((await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 })).remaining).toBe(5);
+    fake.respond = () => undefined;
+    const again = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    expect(again).toMatchObject({ stop: "empty", accepted: 0, duplicates: 5, remaining: 0 });
+    expect(fake.stored).toEqual(ids);
+  });
+
+  it("a refused event is isolated by splitting the batch: it goes to rejected/, the others are sent in order", async () => {
+    const ids = fillSpool(spoolDir, 9);
+    const bad = ids[5]!;
+    fake.respond = (q) => (q.body.includes(bad) ? { status: 400, body: { error: { message: "bad payload", code: -32600 } } } : undefined);
+    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    expect(result).toMatchObject({ stop: "empty", accepted: 8, rejected: 1, remaining: 0 });
+    expect(fake.stored).toEqual(ids.filter((id) => id !== bad));
+    expect(readdirSync(join(spoolDir, "rejected"))).toEqual([`${bad}.json`]);
+  });
+
+  it("a spool file that is not an envelope (truncated) is set aside without blocking the rest", async () => {
+    const ids = fillSpool(spoolDir, 3);
+    writeFileSync(join(spoolDir, `${ids[1]}.json`), '{"id":"');
+    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    expect(result).toMatchObject({ stop: "empty", accepted: 2, remaining: 0 });
+    expect(readdirSync(join(spoolDir, "rejected"))).toEqual([`${ids[1]}.json`]);
+  });
+
+  it("401 stops the flush and keeps everything", async () => {
+    fillSpool(spoolDir, 4);
+    fake.respond = () => ({ status: 401, body: { error: { message: "bad key" } } });
+    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    expect(result).toMatchObject({ stop: "unauthorized", remaining: 4 });
+  });
+});
+
+describe("the flush lock", () => {
+  it("only one holder at a time; released, it can be taken again", () => {
+    const first = acquireLock(spoolDir);
+    expect(first).toBeDefined();
+    expect(acquireLock(spoolDir)).toBeUndefined();
+    first!.release();
+    const second = acquireLock(spoolDir);
+    expect(second).toBeDefined();
+    second!.release();
+  });
+
+  it("a live holder's lock is respected: a quiet flush leaves the spool alone", async () => {
+    fillSpool(spoolDir, 3);
+    const lock = acquireLock(spoolDir)!;
+    const r = await runBinary(["flush", "--quiet"], { env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" } });
+    lock.release();
+    expect(r.code).toBe(1);
+    expect(listSpool(spoolDir)).toHaveLength(3);
+    expect(fake.received).toEqual([]);
+  });
+
+  it("a lock left by a dead process is taken over", async () => {
+    const ids = fillSpool(spoolDir, 3);
+    const dead = spawn(process.execPath, ["-e", "0"]);
+    await new Promise((done) => dead.on("exit", done));
+    writeFileSync(join(spoolDir, LOCK_FILE), JSON.stringify({ pid: dead.pid, host: hostname(), token: "x" }));
+    const r = await runBinary(["flush"], { env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" } });
+    expect(r.code).toBe(0);
+    expect(fake.stored).toEqual(ids);
+  });
+
+  it("a lock nobody refreshed for too long is taken over even if its pid exists", async () => {
+    const ids = fillSpool(spoolDir, 2);
+    const path = join(spoolDir, LOCK_FILE);
+    writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), token: "x" }));
+    const old = new Date(Date.now() - LOCK_STALE_MS - 60_000);
+    utimesSync(path, old, old);
+    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    expect(result.stop).toBe("empty");
+    expect(fake.stored).toEqual(ids);
+  });
+
+  it("concurrent flushers send every event exactly once, in capture order", async () => {
+    const ids = fillSpool(spoolDir, 600);
+    const env = { ...process.env, LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" };
+    const runs = Array.from(
+      { length: 6 },
+      () =>
+        new Promise<number | null>((done) => {
+          // small batches so the flushers really overlap
+          const child = spawn(process.execPath, [BINARY, "flush"], { env: { ...env, LOGBOOK_NO_BACKGROUND_FLUSH: "1" }, stdio: "ignore" });
+          child.on("close", done);
+        }),
+    );
+    await Promise.all([...runs, flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000, maxBatchEvents: 7 })]);
+    expect(sentIds(fake)).toEqual(ids);
+    expect(listSpool(spoolDir)).toEqual([]);
+  });
+});
+
+describe("recording with a non-empty spool", () => {
+  it("queues the new event behind the spooled ones and sends them all in order", async () => {
+    const ids = fillSpool(spoolDir, 4);
+    const r = await runBinary([], { stdin: JSON.stringify(payload(99)), env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" } });
+    expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    expect(fake.received.map((q) => q.path)).toEqual(["/trpc/hooks.ingest"]);
+    const sent = sentIds(fake);
+    expect(sent.slice(0, 4)).toEqual(ids);
+    expect(sent).toHaveLength(5);
+    expect(listSpool(spoolDir)).toEqual([]);
+  });
+});

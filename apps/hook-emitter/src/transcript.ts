@@ -1,0 +1,186 @@
+import { createReadStream } from "node:fs";
+import { basename, dirname } from "node:path";
+import { createInterface } from "node:readline";
+
+import type { IngestEvent } from "@logbook/contracts";
+
+import { isUuid, uuidFromName } from "./ids.js";
+import { EVENT_LEVELS, LIMITS, subagentExternalId } from "./wire.js";
+
+/**
+ * Turns a Claude Code transcript file into the events the importer sends, one per line, in
+ * file order, streaming (a line at a time). Everything here is deterministic: importing the
+ * same file again yields the same ids, sessions and times, which is what lets the server
+ * recognise every line it already has.
+ *
+ * - id: the line's `uuid`; lines without one get a name-based UUID of (session, content,
+ *   how many identical uuid-less lines came before in the file).
+ * - occurredAt: the line's `timestamp`; else the previous line's; lines before the first
+ *   timestamp take the first one; a file without any gets the Unix epoch (stable, if odd).
+ * - session: the line's `sessionId` (else the file's). Subagent files
+ *   (`<session>/subagents/agent-<id>.jsonl`) and sidechain lines with an `agentId` go to the
+ *   child session `subagentExternalId(session, agentId)`; inline sidechains without one are
+ *   grouped by the root of their chain: `subagentExternalId(session, "sidechain-<root8>")`.
+ */
+
+export interface TranscriptFile {
+  path: string;
+  /** The session named by the file: `<session>.jsonl`, or the folder above `subagents/`. */
+  sessionId: string;
+  /** Set for `<session>/subagents/agent-<agentId>.jsonl`. */
+  agentId?: string;
+}
+
+export type PlanItem =
+  | { kind: "event"; line: number; event: IngestEvent }
+  | { kind: "error"; line: number; message: string };
+
+const SUBAGENT_FILE = /^agent-(.+)\.jsonl$/;
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
+const EPOCH = "1970-01-01T00:00:00.000Z";
+const LEVELS = new Set<string>(EVENT_LEVELS);
+
+export function transcriptFileOf(path: string): TranscriptFile {
+  const name = basename(path);
+  const subagent = SUBAGENT_FILE.exec(name);
+  const parent = dirname(path);
+  if (subagent && basename(parent) === "subagents") {
+    return { path, sessionId: basename(dirname(parent)), agentId: subagent[1]! };
+  }
+  return { path, sessionId: name.replace(/\.jsonl$/, "") };
+}
+
+function timestampOf(value: unknown): string | undefined {
+  if (typeof value !== "string" || !ISO_WITH_ZONE.test(value)) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+/** A text field the server takes (at most `max` characters, no NUL), or undefined. */
+function field(value: unknown, max: number = LIMITS.shortText): string | undefined {
+  return typeof value === "string" && value !== "" && value.length <= max && !value.includes("\u0000") ? value : undefined;
+}
+
+function toolOf(line: Record<string, unknown>): { toolName?: string; toolUseId?: string } {
+  const message = line.message as { content?: unknown } | undefined;
+  if (message && Array.isArray(message.content)) {
+    for (const block of message.content as Array<Record<string, unknown> | null>) {
+      if (block?.type === "tool_use") {
+        const toolName = field(block.name);
+        const toolUseId = field(block.id);
+        return { ...(toolName ? { toolName } : {}), ...(toolUseId ? { toolUseId } : {}) };
+      }
+      if (block?.type === "tool_result") {
+        const toolUseId = field(block.tool_use_id);
+        return toolUseId ? { toolUseId } : {};
+      }
+    }
+  }
+  const toolUseId = field(line.toolUseID);
+  return toolUseId ? { toolUseId } : {};
+}
+
+interface PendingLine {
+  line: number;
+  build: (occurredAt: string) => IngestEvent;
+}
+
+/** Streams the planned events of one transcript file. Malformed lines come out as errors. */
+export async function* planImport(path: string, options: { onBytesRead?: (bytes: number) => void } = {}): AsyncGenerator<PlanItem> {
+  const file = transcriptFileOf(path);
+  const input = createReadStream(path, { encoding: "utf8" });
+  const { onBytesRead } = options;
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lastTime: string | undefined;
+  let pending: PendingLine[] = [];
+  /** Inline sidechain line uuid -> root uuid of its chain. */
+  const sidechainRoot = new Map<string, string>();
+  /** Content hash -> times seen, for uuid-less lines. */
+  const seenContent = new Map<string, number>();
+  let lineNo = 0;
+
+  try {
+    for await (const rawLine of lines) {
+      lineNo++;
+      onBytesRead?.(input.bytesRead);
+      const text = rawLine.trim();
+      if (text === "") continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (error) {
+        yield { kind: "error", line: lineNo, message: `not JSON: ${(error as Error).message}` };
+        continue;
+      }
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        yield { kind: "error", line: lineNo, message: "not a JSON object" };
+        continue;
+      }
+      const line = parsed as Record<string, unknown>;
+      const sessionId = field(line.sessionId) ?? file.sessionId;
+      const agentId = field(line.agentId) ?? file.agentId;
+      const isSidechain = line.isSidechain === true;
+      const uuid = isUuid(line.uuid) ? line.uuid.toLowerCase() : undefined;
+
+      let externalSessionId = sessionId;
+      let parentExternalSessionId: string | undefined;
+      let childAgentId: string | undefined;
+      if (file.agentId !== undefined || (isSidechain && agentId !== undefined)) {
+        childAgentId = agentId;
+      } else if (isSidechain) {
+        const parentUuid = typeof line.parentUuid === "string" ? line.parentUuid : undefined;
+        const root = (parentUuid && sidechainRoot.get(parentUuid)) ?? uuid ?? uuidFromName(`${sessionId}\n${text}`);
+        if (typeof line.uuid === "string") sidechainRoot.set(line.uuid, root);
+        childAgentId = `sidechain-${root.slice(0, 8)}`;
+      }
+      if (childAgentId !== undefined) {
+        externalSessionId = subagentExternalId(sessionId, childAgentId);
+        parentExternalSessionId = sessionId;
+      }
+
+      let id = uuid;
+      if (id === undefined) {
+        const key = `${externalSessionId}\n${text}`;
+        const seen = seenContent.get(key) ?? 0;
+        seenContent.set(key, seen + 1);
+        id = uuidFromName(`logbook-transcript-line\n${key}\n${seen}`);
+      }
+      const eventType = typeof line.type === "string" && TYPE_NAME.test(line.type) ? line.type : "unknown";
+      const level = typeof line.level === "string" && LEVELS.has(line.level) ? (line.level as IngestEvent["level"]) : undefined;
+      const parentUuid = field(line.parentUuid);
+      const cwd = field(line.cwd, LIMITS.path);
+      const eventId = id;
+      const build = (occurredAt: string): IngestEvent => ({
+        id: eventId,
+        externalSessionId,
+        ...(parentExternalSessionId !== undefined ? { parentExternalSessionId } : {}),
+        eventType,
+        source: "transcript",
+        ...(level !== undefined ? { level } : {}),
+        occurredAt,
+        isSidechain,
+        ...(parentUuid !== undefined ? { parentUuid } : {}),
+        ...(childAgentId !== undefined && field(childAgentId) !== undefined ? { agentId: childAgentId } : {}),
+        ...(cwd !== undefined ? { cwd } : {}),
+        ...toolOf(line),
+        payload: line,
+      });
+
+      const own = timestampOf(line.timestamp);
+      if (own !== undefined) {
+        if (lastTime === undefined) {
+          for (const early of pending) yield { kind: "event", line: early.line, event: early.build(own) };
+          pending = [];
+        }
+        lastTime = own;
+      }
+      if (lastTime === undefined) pending.push({ line: lineNo, build });
+      else yield { kind: "event", line: lineNo, event: build(own ?? lastTime) };
+    }
+    for (const early of pending) yield { kind: "event", line: early.line, event: early.build(EPOCH) };
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}

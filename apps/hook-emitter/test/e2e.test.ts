@@ -1,0 +1,326 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { basename, join } from "node:path";
+
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { startTestServer, type TestServer } from "@logbook/server/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { hookSamples, materializeTranscripts, runBinary, SAMPLES, tempDir, transcriptSampleFiles } from "./helpers.js";
+
+/**
+ * End to end: the built `logbook-hook` binary against the real, built Logbook server
+ * (`@logbook/server/testing` runs `apps/server/dist/main.js` as a child process) on a real
+ * PostgreSQL database. What the server stored is read back from that database.
+ */
+
+let db: TestDatabase;
+let server: TestServer;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  server = await startTestServer({ databaseUrl: db.url });
+}, 180_000);
+afterAll(async () => {
+  await server?.stop();
+  await db?.destroy();
+});
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await fn(items[index]!, index);
+      }
+    }),
+  );
+  return results;
+}
+
+/** JSON with sorted keys, so a payload compares equal after a trip through jsonb. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function spoolFiles(home: string): string[] {
+  try {
+    return readdirSync(join(home, "spool")).filter((name) => name.endsWith(".json"));
+  } catch {
+    return [];
+  }
+}
+
+function rejectedFiles(home: string): string[] {
+  try {
+    return readdirSync(join(home, "spool", "rejected")).filter((name) => name !== "tmp");
+  } catch {
+    return [];
+  }
+}
+
+async function countOf(query: ReturnType<TestDatabase["knex"]>): Promise<number> {
+  const rows = (await query.count({ n: "*" })) as Array<{ n: string | number }>;
+  return Number(rows[0]!.n);
+}
+
+const emitterEnv = (home: string, extra: Record<string, string | undefined> = {}) => ({
+  LOGBOOK_HOME: home,
+  LOGBOOK_URL: server.url,
+  LOGBOOK_API_KEY: server.apiKey,
+  ...extra,
+});
+
+describe("hook events through the real binary into the real server", () => {
+  it("every sample payload is stored whole, in the right session; subagent events in child sessions", async () => {
+    const samples = hookSamples();
+    const home = tempDir("e2e-samples");
+    const started = Date.now();
+    const results = await mapLimit(samples, 6, (payload) => runBinary([], { stdin: JSON.stringify(payload), env: emitterEnv(home) }));
+    for (const r of results) expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    // anything a slow moment left spooled is sent now, as the next hook would
+    expect((await runBinary(["flush"], { env: emitterEnv(home) })).code).toBe(0);
+    expect(spoolFiles(home)).toEqual([]);
+    expect(rejectedFiles(home)).toEqual([]);
+    // On a loaded machine the odd request can outlast the hook's 400 ms budget: that event is
+    // spooled and sent by a later hook (warn lines). Nothing may have gone wrong otherwise.
+    const log = existsSync(join(home, "logs", "hook.log")) ? readFileSync(join(home, "logs", "hook.log"), "utf8") : "";
+    expect(log.split("\n").filter((line) => line !== "" && !/ warn (event .*: no answer .* within \d+ ms: spooled|spool not sent: no answer)/.test(line))).toEqual([]);
+
+    const expectedSession = (p: Record<string, unknown>) =>
+      typeof p.agent_id === "string" && p.agent_id !== "" ? `${String(p.session_id)}:agent:${p.agent_id}` : String(p.session_id);
+    const externalIds = new Set<string>();
+    for (const p of samples) {
+      externalIds.add(String(p.session_id));
+      externalIds.add(expectedSession(p));
+    }
+    const rows = (await db.knex("events as e")
+      .join("sessions as s", "s.id", "e.session_id")
+      .where("e.source", "hook")
+      .whereIn("s.external_id", [...externalIds])
+      .select("e.payload", "e.event_type", "e.machine_id", "e.occurred_at", "s.external_id")) as Array<{
+      payload: Record<string, unknown>;
+      event_type: string;
+      machine_id: string;
+      occurred_at: Date;
+      external_id: string;
+    }>;
+    expect(rows).toHaveLength(samples.length);
+    expect(rows.map((row) => canonical(row.payload)).sort()).toEqual(samples.map(canonical).sort());
+    for (const row of rows) {
+      expect(row.external_id).toBe(expectedSession(row.payload));
+      expect(row.event_type).toBe(row.payload.hook_event_name);
+      expect(row.machine_id).toBe(hostname());
+      expect(row.occurred_at.getTime()).toBeGreaterThanOrEqual(started - 1000);
+    }
+
+    const sessions = (await db.knex("sessions").whereIn("external_id", [...externalIds]).select("id", "external_id", "parent_session_id")) as Array<{
+      id: string;
+      external_id: string;
+      parent_session_id: string | null;
+    }>;
+    expect(sessions.map((s) => s.external_id).sort()).toEqual([...externalIds].sort());
+    const byExternal = new Map(sessions.map((s) => [s.external_id, s]));
+    const children = sessions.filter((s) => s.external_id.includes(":agent:"));
+    expect(children.length).toBeGreaterThan(0);
+    for (const child of children) {
+      expect(child.parent_session_id).toBe(byExternal.get(child.external_id.split(":agent:")[0]!)!.id);
+    }
+    for (const s of sessions.filter((s) => !s.external_id.includes(":agent:"))) expect(s.parent_session_id).toBeNull();
+  }, 900_000);
+
+  it("a 20 MB payload: exit 0, silent; the server refuses it, so it goes to rejected/ and the log", async () => {
+    const home = tempDir("e2e-huge");
+    const huge = JSON.stringify({ session_id: `e2e-huge-${randomBytes(4).toString("hex")}`, hook_event_name: "PostToolUse", tool_response: "x".repeat(20 * 1024 * 1024) });
+    const r = await runBinary([], { stdin: huge, env: emitterEnv(home, { LOGBOOK_HOOK_TIMEOUT_MS: "10000" }) });
+    expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    expect(rejectedFiles(home)).toHaveLength(1);
+    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(/refused it \(HTTP 413/);
+  });
+
+  it("a wrong key: the event stays spooled and the log says so; status reports the key as invalid", async () => {
+    const home = tempDir("e2e-key");
+    const r = await runBinary([], {
+      stdin: JSON.stringify({ session_id: "e2e-key", hook_event_name: "Stop" }),
+      env: emitterEnv(home, { LOGBOOK_API_KEY: "lbk_wrong" }),
+    });
+    expect(r).toMatchObject({ code: 0, stdout: "" });
+    expect(spoolFiles(home)).toHaveLength(1);
+    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(/refused the API key \(HTTP 401/);
+    const bad = await runBinary(["status", "--json"], { env: emitterEnv(home, { LOGBOOK_API_KEY: "lbk_wrong" }) });
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ server: { reachable: true }, key: { valid: false }, spool: { events: 1 } });
+    const good = await runBinary(["status", "--json"], { env: emitterEnv(home) });
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ server: { reachable: true }, key: { valid: true } });
+    // with the right key, the spooled event goes in
+    expect((await runBinary(["flush"], { env: emitterEnv(home) })).code).toBe(0);
+    expect(await countOf(db.knex("events").whereRaw("payload->>'session_id' = 'e2e-key'"))).toBe(1);
+  });
+});
+
+describe("spool and recovery against the real server", () => {
+  it("server down: spooled; server up: flushed exactly once, in capture order", async () => {
+    const home = tempDir("e2e-down");
+    const session = `e2e-down-${randomBytes(4).toString("hex")}`;
+    await server.kill();
+    try {
+      for (let n = 0; n < 25; n++) {
+        const r = await runBinary([], { stdin: JSON.stringify({ session_id: session, hook_event_name: "PreToolUse", tool_name: "Bash", n }), env: emitterEnv(home) });
+        expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+      }
+    } finally {
+      await server.restart();
+    }
+    const spooled = spoolFiles(home).sort();
+    expect(spooled).toHaveLength(25);
+    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(/spooled/);
+
+    const flush = await runBinary(["flush"], { env: emitterEnv(home) });
+    expect(flush.code).toBe(0);
+    expect(flush.stdout).toContain("sent 25 (25 new, 0 already stored), 0 left");
+    expect(spoolFiles(home)).toEqual([]);
+    const stored = (await db.knex("events as e")
+      .join("sessions as s", "s.id", "e.session_id")
+      .where("s.external_id", session)
+      .orderBy("e.seq")
+      .select("e.id", "e.payload")) as Array<{ id: string; payload: { n: number } }>;
+    expect(stored.map((e) => `${e.id}.json`)).toEqual(spooled);
+    expect(stored.map((e) => e.payload.n)).toEqual(Array.from({ length: 25 }, (_, n) => n));
+
+    // a second flush has nothing to send; a new event goes straight in
+    expect((await runBinary(["flush"], { env: emitterEnv(home) })).stdout).toContain("sent 0");
+    await runBinary([], { stdin: JSON.stringify({ session_id: session, hook_event_name: "Stop", n: 25 }), env: emitterEnv(home) });
+    expect(await countOf(db.knex("events as e").join("sessions as s", "s.id", "e.session_id").where("s.external_id", session))).toBe(26);
+  }, 300_000);
+
+  it("20 concurrent emitters while the server goes away and comes back: nothing lost, nothing doubled", async () => {
+    const home = tempDir("e2e-chaos");
+    const run = randomBytes(4).toString("hex");
+    const emitters = 20;
+    const perEmitter = 8;
+    let emitting = true;
+    const chaos = (async () => {
+      for (let round = 0; round < 2 && emitting; round++) {
+        await sleep(1_500);
+        await server.kill();
+        await sleep(1_500);
+        await server.restart();
+      }
+    })();
+    const results = await Promise.all(
+      Array.from({ length: emitters }, async (_, e) => {
+        const out = [];
+        for (let n = 0; n < perEmitter; n++) {
+          const payload = { session_id: `e2e-chaos-${run}-${e % 4}`, hook_event_name: "PostToolUse", tool_name: "Read", marker: `${e}-${n}` };
+          // background flushes on: the emitters flush each other's spooled events as they go
+          out.push(await runBinary([], { stdin: JSON.stringify(payload), env: emitterEnv(home, { LOGBOOK_NO_BACKGROUND_FLUSH: undefined }) }));
+        }
+        return out;
+      }),
+    );
+    emitting = false;
+    await chaos;
+    for (const r of results.flat()) expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    // the outage really happened while they ran
+    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(/spooled/);
+
+    let flushed = false;
+    for (let attempt = 0; attempt < 5 && !flushed; attempt++) {
+      flushed = (await runBinary(["flush"], { env: emitterEnv(home) })).code === 0;
+      if (!flushed) await sleep(1_000);
+    }
+    expect(flushed).toBe(true);
+    expect(spoolFiles(home)).toEqual([]);
+    expect(rejectedFiles(home)).toEqual([]);
+
+    const markers = (await db.knex("events").whereRaw("payload->>'session_id' like ?", [`e2e-chaos-${run}-%`]).select(db.knex.raw("payload->>'marker' as marker"))) as Array<{
+      marker: string;
+    }>;
+    const want = Array.from({ length: emitters * perEmitter }, (_, i) => `${Math.floor(i / perEmitter)}-${i % perEmitter}`).sort();
+    expect(markers.map((m) => m.marker).sort()).toEqual(want);
+  }, 600_000);
+});
+
+describe("transcript import against the real server", () => {
+  /** Independent count from the raw sample files. */
+  function independentCount() {
+    let lines = 0;
+    const sessions = new Set<string>();
+    for (const name of transcriptSampleFiles()) {
+      const parsed = readFileSync(join(SAMPLES, "transcripts", name), "utf8")
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => JSON.parse(line) as { uuid?: string; parentUuid?: string | null; sessionId?: string; isSidechain?: boolean });
+      lines += parsed.length;
+      const parts = name.split("__");
+      const stem = basename(parts.at(-1)!, ".jsonl");
+      if (parts.at(-2) === "subagents") {
+        sessions.add(`${parts.at(-3)}:agent:${stem.slice("agent-".length)}`);
+        continue;
+      }
+      const sidechain = new Set(parsed.filter((l) => l.isSidechain === true).map((l) => l.uuid));
+      for (const line of parsed) {
+        if (line.isSidechain !== true) sessions.add(line.sessionId ?? stem);
+        else if (line.parentUuid == null || !sidechain.has(line.parentUuid)) sessions.add(`inline-root-${line.uuid}`);
+      }
+    }
+    return { lines, sessions: sessions.size };
+  }
+
+  it("every sample transcript imported twice: counts equal the independent count, the second run all duplicates", async () => {
+    const dir = tempDir("e2e-import");
+    materializeTranscripts(dir);
+    const want = independentCount();
+    const env = emitterEnv(tempDir("e2e-import-home"));
+    const first = await runBinary(["import", dir, "--json"], { env });
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({
+      files: transcriptSampleFiles().length,
+      sessions: want.sessions,
+      events: want.lines,
+      accepted: want.lines,
+      duplicates: 0,
+      errors: 0,
+    });
+    const count = () => countOf(db.knex("events").where("source", "transcript"));
+    expect(await count()).toBe(want.lines);
+    const tokens = async () =>
+      (await db.knex("sessions").orderBy("external_id").select("external_id", "input_tokens", "output_tokens", "parent_session_id")) as unknown[];
+    const tokensAfterFirst = await tokens();
+
+    const second = await runBinary(["import", dir, "--json"], { env });
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout)).toEqual({
+      files: transcriptSampleFiles().length,
+      sessions: want.sessions,
+      events: want.lines,
+      accepted: 0,
+      duplicates: want.lines,
+      errors: 0,
+    });
+    expect(await count()).toBe(want.lines);
+    expect(await tokens()).toEqual(tokensAfterFirst);
+
+    // subagent files and inline sidechains became child sessions of their session
+    const children = (await db.knex("sessions as c")
+      .join("sessions as p", "p.id", "c.parent_session_id")
+      .where("p.external_id", "in", ["258c7280-ae70-4798-800f-63464d01a85d", "fe5e1c67-53e7-4862-81ae-d0e013e3270b"])
+      .select("p.external_id as parent", "c.external_id as child")) as Array<{ parent: string; child: string }>;
+    expect(children.filter((c) => c.parent.startsWith("258c7280")).map((c) => c.child).sort()).toEqual([
+      "258c7280-ae70-4798-800f-63464d01a85d:agent:a881341",
+      "258c7280-ae70-4798-800f-63464d01a85d:agent:acompact-fffbd0",
+    ]);
+    expect(children.filter((c) => c.parent.startsWith("fe5e1c67"))).toHaveLength(5);
+  }, 600_000);
+});

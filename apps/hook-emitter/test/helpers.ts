@@ -1,0 +1,149 @@
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, copyFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const BINARY = join(PACKAGE_ROOT, "dist", "logbook-hook.js");
+export const SAMPLES = join(PACKAGE_ROOT, "..", "..", "..", "shared", "claude-code", "samples");
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `logbook-hook` with plain `node`, as Claude Code would. */
+export function runBinary(args: string[], options: { stdin?: string | Buffer; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries({ ...process.env, LOGBOOK_NO_BACKGROUND_FLUSH: "1", ...options.env })) {
+      if (value !== undefined) env[key] = value;
+    }
+    const child = spawn(process.execPath, [BINARY, ...args], { env, cwd: options.cwd ?? PACKAGE_ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(options.stdin ?? "");
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `logbook-${prefix}-`));
+}
+
+/** A port nothing listens on (bound then released). */
+export async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+export function hookSampleFiles(): string[] {
+  return readdirSync(join(SAMPLES, "hooks"))
+    .filter((name) => name.endsWith(".json"))
+    .sort()
+    .map((name) => join(SAMPLES, "hooks", name));
+}
+
+export function hookSamples(): Array<Record<string, unknown>> {
+  return hookSampleFiles().flatMap((file) => JSON.parse(readFileSync(file, "utf8")) as Array<Record<string, unknown>>);
+}
+
+export function transcriptSampleFiles(): string[] {
+  return readdirSync(join(SAMPLES, "transcripts"))
+    .filter((name) => name.endsWith(".jsonl"))
+    .sort();
+}
+
+/**
+ * Copies the transcript samples into `dir` with their original layout (`__` in a sample's
+ * name stands for `/`), so `X__subagents__agent-1.jsonl` becomes `X/subagents/agent-1.jsonl`.
+ * Returns the path of each sample's copy, by sample name.
+ */
+export function materializeTranscripts(dir: string): Map<string, string> {
+  const copies = new Map<string, string>();
+  for (const name of transcriptSampleFiles()) {
+    const target = join(dir, ...name.split("__"));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(join(SAMPLES, "transcripts", name), target);
+    copies.set(name, target);
+  }
+  return copies;
+}
+
+export interface Received {
+  path: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+/**
+ * A stand-in for the server that speaks only the emitter's tiny wire contract, for unit tests
+ * of the spool mechanics. It is not the proof that the emitter works with Logbook: that is
+ * test/e2e.test.ts, against the real server.
+ */
+export class FakeServer {
+  readonly received: Received[] = [];
+  /** Ids stored, in arrival order (a duplicate is not stored twice). */
+  readonly stored: string[] = [];
+  private readonly ids = new Set<string>();
+  respond: (request: Received) => { status: number; body?: unknown } | undefined = () => undefined;
+  private server: Server | undefined;
+  url = "";
+
+  async start(port = 0): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const request: Received = { path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+        this.received.push(request);
+        const custom = this.respond(request);
+        const answer = custom ?? this.handle(request);
+        res.writeHead(answer.status, { "Content-Type": "application/json" });
+        res.end(JSON.stringify(answer.body ?? {}));
+      });
+    });
+    await new Promise<void>((done) => this.server!.listen(port, "127.0.0.1", done));
+    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  /** Stores an id as the real server would (once). */
+  store(id: string): boolean {
+    if (this.ids.has(id)) return false;
+    this.ids.add(id);
+    this.stored.push(id);
+    return true;
+  }
+
+  private handle(request: Received): { status: number; body?: unknown } {
+    if (request.path === "/hooks/claude-code") {
+      this.store(String(request.headers["x-logbook-event-id"]));
+      return { status: 200, body: {} };
+    }
+    if (request.path === "/trpc/hooks.ingest") {
+      const events = (JSON.parse(request.body) as { events: Array<{ id: string }> }).events;
+      let accepted = 0;
+      for (const event of events) if (this.store(event.id)) accepted++;
+      return { status: 200, body: { result: { data: { accepted, duplicates: events.length - accepted, ids: events.map((e) => e.id) } } } };
+    }
+    return { status: 404, body: { error: { message: "not found" } } };
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+    this.server = undefined;
+  }
+}

@@ -1,0 +1,123 @@
+import { parseArgs } from "node:util";
+
+import { describeError } from "@logbook/api";
+import { apiKeyScope, createApiKeyInput, revokeApiKeyInput, type ApiKey } from "@logbook/contracts";
+import { createServices } from "@logbook/core";
+import { migrateLatest } from "@logbook/db";
+
+import type { ServerConfig } from "./config.js";
+import { openCommandDatabase } from "./database.js";
+
+export const USAGE = `usage: logbook-server [command]
+
+commands:
+  serve                                 start the server (the default)
+  migrate                               apply pending database migrations and exit
+  keys create --name NAME --scopes S    create an API key; prints its secret once
+         [--expires-at ISO-DATE] [--json]   (scopes: comma-separated ingest,read,admin)
+  keys list [--json]                    list keys (never their secrets)
+  keys revoke ID                        revoke a key for good
+  help                                  show this text
+  version                               print the version
+
+configuration comes from the environment; see apps/server/README.md.`;
+
+/** A command's failure with the exit code it calls for (2: usage or input; 1: it did not work). */
+export class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+  }
+}
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+const note = (line: string) => process.stderr.write(`${line}\n`);
+
+async function withServices<T>(config: ServerConfig, run: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
+  const database = await openCommandDatabase(config, note);
+  try {
+    await migrateLatest(database.knex);
+    return await run(createServices({ knex: database.knex }));
+  } catch (error) {
+    if (error instanceof CommandError) throw error;
+    const described = describeError(error);
+    throw new CommandError(described.internal ? `failed: ${error instanceof Error ? error.message : String(error)}` : described.message, described.code === "BAD_REQUEST" ? 2 : 1);
+  } finally {
+    await database.close();
+  }
+}
+
+export async function migrateCommand(config: ServerConfig): Promise<void> {
+  const database = await openCommandDatabase(config, note);
+  try {
+    note(`database: ${database.displayUrl}`);
+    const applied = await migrateLatest(database.knex);
+    print(applied.length ? `applied:\n  ${applied.join("\n  ")}` : "already up to date");
+  } finally {
+    await database.close();
+  }
+}
+
+function keyLine(key: ApiKey): string {
+  const state = key.revokedAt ? `revoked ${key.revokedAt}` : key.expiresAt ? `expires ${key.expiresAt}` : "active";
+  return `${key.id}  ${key.prefix}…  ${key.name}  [${key.scopes.join(",")}]  ${state}  last used ${key.lastUsedAt ?? "never"}`;
+}
+
+export async function keysCommand(config: ServerConfig, args: string[]): Promise<void> {
+  const [action, ...rest] = args;
+  const { values, positionals } = (() => {
+    try {
+      return parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          name: { type: "string" },
+          scopes: { type: "string" },
+          "expires-at": { type: "string" },
+          json: { type: "boolean", default: false },
+        },
+      });
+    } catch (error) {
+      throw new CommandError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`, 2);
+    }
+  })();
+
+  switch (action) {
+    case "create": {
+      const scopes = (values.scopes ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+      const parsed = createApiKeyInput.safeParse({ name: values.name ?? "", scopes, ...(values["expires-at"] ? { expiresAt: values["expires-at"] } : {}) });
+      if (!parsed.success) {
+        const problems = parsed.error.issues.map((i) => `--${String(i.path[0] ?? "input").replace("expiresAt", "expires-at")}: ${i.message}`);
+        throw new CommandError(`${problems.join("\n")}\n(valid scopes: ${apiKeyScope.options.join(", ")})`, 2);
+      }
+      const created = await withServices(config, (services) => services.apiKeys.create(parsed.data));
+      if (values.json) {
+        print(JSON.stringify(created));
+      } else {
+        note(`created API key '${created.key.name}' (${created.key.id}) with scopes ${created.key.scopes.join(",")}`);
+        note("its secret, shown only this once:");
+        print(created.secret);
+      }
+      return;
+    }
+    case "list": {
+      const keys = await withServices(config, (services) => services.apiKeys.list());
+      if (values.json) print(JSON.stringify(keys));
+      else if (keys.length === 0) note("no API keys");
+      else for (const key of keys) print(keyLine(key));
+      return;
+    }
+    case "revoke": {
+      const parsed = revokeApiKeyInput.safeParse({ id: positionals[0] ?? "" });
+      if (!parsed.success) throw new CommandError("usage: logbook-server keys revoke ID (the key's id, a UUID, from `keys list`)", 2);
+      const key = await withServices(config, (services) => services.apiKeys.revoke(parsed.data));
+      if (values.json) print(JSON.stringify(key));
+      else print(`revoked ${key.id} (${key.name})`);
+      return;
+    }
+    default:
+      throw new CommandError(`unknown keys command ${JSON.stringify(action ?? "")}\n\n${USAGE}`, 2);
+  }
+}

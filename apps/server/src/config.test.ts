@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+
+import { parseConfig } from "./config.js";
+
+describe("parseConfig", () => {
+  it("applies the documented defaults", () => {
+    const result = parseConfig({ LOGBOOK_HOME: "/tmp/lb" });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config).toMatchObject({
+      host: "127.0.0.1",
+      port: 4680,
+      databaseUrl: undefined,
+      home: "/tmp/lb",
+      logLevel: "info",
+      bodyLimitBytes: 8 * 1024 * 1024,
+      retention: { policy: { sessionMaxAgeDays: 365, eventMaxAgeDays: null, archiveInsteadOfDelete: false, batchSize: 5000 } },
+      bootstrapKey: true,
+      pool: { max: 20, acquireTimeoutMs: 30_000 },
+    });
+  });
+
+  it("reads every variable, and treats an empty one as unset", () => {
+    const result = parseConfig({
+      HOST: "0.0.0.0",
+      PORT: "0",
+      DATABASE_URL: "postgres://u:p@db:5432/logbook",
+      LOG_LEVEL: "debug",
+      BODY_LIMIT_BYTES: "2048",
+      RETENTION_SESSION_MAX_AGE_DAYS: "30",
+      RETENTION_EVENT_MAX_AGE_DAYS: "7",
+      RETENTION_ARCHIVE_INSTEAD_OF_DELETE: "yes",
+      RETENTION_INTERVAL_MS: "0",
+      JOB_RECOVERY_INTERVAL_MS: "1000",
+      BOOTSTRAP_KEY: "false",
+      DATABASE_POOL_MAX: "",
+    });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.config).toMatchObject({
+      host: "0.0.0.0",
+      port: 0,
+      databaseUrl: "postgres://u:p@db:5432/logbook",
+      logLevel: "debug",
+      bodyLimitBytes: 2048,
+      retention: { policy: { sessionMaxAgeDays: 30, eventMaxAgeDays: 7, archiveInsteadOfDelete: true }, intervalMs: 0 },
+      jobRecoveryIntervalMs: 1000,
+      bootstrapKey: false,
+      pool: { max: 20 },
+    });
+  });
+
+  it("names each bad variable with what is wrong and what was given", () => {
+    const result = parseConfig({
+      PORT: "99999",
+      LOG_LEVEL: "loud",
+      BODY_LIMIT_BYTES: "lots",
+      RETENTION_ARCHIVE_INSTEAD_OF_DELETE: "maybe",
+      DATABASE_URL: "mysql://user:hunter2@x",
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toEqual(
+      expect.arrayContaining([
+        'PORT: must be at most 65535 (got "99999")',
+        expect.stringMatching(/^LOG_LEVEL: must be one of .* \(got "loud"\)$/),
+        'BODY_LIMIT_BYTES: must be a number (got "lots")',
+        'RETENTION_ARCHIVE_INSTEAD_OF_DELETE: must be true or false (got "maybe")',
+        expect.stringMatching(/^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/),
+      ]),
+    );
+    expect(result.problems).toHaveLength(5);
+    expect(result.problems.join("\n")).not.toContain("hunter2");
+  });
+});

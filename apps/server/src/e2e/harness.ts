@@ -1,0 +1,51 @@
+/**
+ * What every end-to-end test file needs: a private database, the built server running on
+ * it as a child process, and SDK clients with the first-start key (ingest+read) and an
+ * admin key.
+ */
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { createLogbookClient, type LogbookClient, type LogbookClientOptions } from "@logbook/sdk";
+
+import { startTestServer, type StartTestServerOptions, type TestServer } from "../testing/index.js";
+
+export interface Harness {
+  db: TestDatabase;
+  server: TestServer;
+  /** The first-start key: ingest + read. */
+  client: LogbookClient;
+  admin: LogbookClient;
+  adminKey: string;
+  /** A client for `apiKey` on this server (retries off unless given). */
+  clientFor(apiKey: string, options?: Partial<LogbookClientOptions>): LogbookClient;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(options: Omit<StartTestServerOptions, "databaseUrl"> = {}): Promise<Harness> {
+  const db = await createTestDatabase();
+  const server = await startTestServer({ databaseUrl: db.url, ...options });
+  const adminKey = await server.createKey(["admin"], "e2e-admin");
+  const clientFor = (apiKey: string, more: Partial<LogbookClientOptions> = {}) =>
+    createLogbookClient({ url: server.url, apiKey, retry: false, ...more });
+  return {
+    db,
+    server,
+    client: clientFor(server.apiKey),
+    admin: clientFor(adminKey),
+    adminKey,
+    clientFor,
+    async stop() {
+      await server.stop();
+      await db.destroy();
+    },
+  };
+}
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}

@@ -1,0 +1,171 @@
+/**
+ * The plain HTTP surface: `POST /hooks/claude-code` with every sample payload Claude Code
+ * hooks have been seen to send, its refusals (401/403/400/413), body limits on tRPC too,
+ * `GET /health`, and 404/405 for everything else.
+ */
+import { randomUUID } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { startHarness, type Harness } from "./harness.js";
+
+/** `shared/` sits beside the repository (locally and in CI). */
+const SAMPLES = fileURLToPath(new URL("../../../../../shared/claude-code/samples/hooks/", import.meta.url));
+
+const BODY_LIMIT = 256 * 1024;
+
+let h: Harness;
+let readOnlyKey: string;
+beforeAll(async () => {
+  h = await startHarness({ env: { BODY_LIMIT_BYTES: String(BODY_LIMIT) } });
+  readOnlyKey = (await h.admin.apiKeys.create.mutate({ name: "reader", scopes: ["read"] })).secret;
+});
+afterAll(() => h?.stop());
+
+function postHook(body: string | Uint8Array, headers: Record<string, string> = {}, apiKey: string | null = h.server.apiKey) {
+  return fetch(`${h.server.url}/hooks/claude-code`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(apiKey === null ? {} : { authorization: `Bearer ${apiKey}` }), ...headers },
+    body,
+  });
+}
+
+async function countEvents(where: Record<string, unknown> = {}): Promise<number> {
+  const row = (await h.db.knex("events").where(where).count({ n: "*" }).first()) as { n: number | string };
+  return Number(row.n);
+}
+
+describe("POST /hooks/claude-code", () => {
+  it("stores every sample payload and answers 200 {} to each", async () => {
+    const files = readdirSync(SAMPLES).filter((f) => f.endsWith(".json"));
+    expect(files.length).toBeGreaterThan(10);
+    const payloads = files.flatMap((file) => JSON.parse(readFileSync(`${SAMPLES}${file}`, "utf8")) as Array<Record<string, unknown>>);
+    const before = await countEvents({ source: "hook" });
+
+    // A few at a time, as several agents on one machine would post.
+    const failures: string[] = [];
+    for (let i = 0; i < payloads.length; i += 8) {
+      await Promise.all(
+        payloads.slice(i, i + 8).map(async (payload, j) => {
+          const response = await postHook(JSON.stringify(payload), { "x-logbook-event-id": randomUUID(), "x-logbook-machine-id": "ci-box" });
+          const text = await response.text();
+          if (response.status !== 200 || text !== "{}") failures.push(`#${i + j} ${String(payload.hook_event_name)}: ${response.status} ${text}`);
+        }),
+      );
+    }
+    expect(failures).toEqual([]);
+    expect(await countEvents({ source: "hook" })).toBe(before + payloads.length);
+
+    const mainSessions = new Set(payloads.map((p) => p.session_id as string));
+    const stored = await h.db.knex("sessions").whereIn("external_id", [...mainSessions]).count({ n: "*" }).first();
+    expect(Number((stored as { n: string }).n)).toBe(mainSessions.size);
+    expect(await countEvents({ source: "hook", machine_id: "ci-box" })).toBe(payloads.length);
+  }, 300_000);
+
+  it("stores a retried post (same X-Logbook-Event-Id) once, with the time it was given", async () => {
+    const id = randomUUID();
+    const occurredAt = "2026-01-02T03:04:05.000Z";
+    const body = JSON.stringify({ session_id: `retry-${randomUUID()}`, hook_event_name: "Stop", cwd: "/tmp" });
+    for (let i = 0; i < 3; i++) {
+      const response = await postHook(body, { "x-logbook-event-id": id, "x-logbook-occurred-at": occurredAt });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({});
+    }
+    const rows = await h.db.knex("events").where({ id }).select("occurred_at");
+    expect(rows).toHaveLength(1);
+    expect((rows[0] as { occurred_at: Date }).occurred_at.toISOString()).toBe(occurredAt);
+  });
+
+  it("401 without a valid key, 403 without the ingest scope; nothing stored", async () => {
+    const body = JSON.stringify({ session_id: `auth-${randomUUID()}`, hook_event_name: "Stop" });
+    const before = await countEvents();
+    const none = await postHook(body, {}, null);
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ error: { code: "UNAUTHORIZED", message: expect.stringMatching(/API key is required/) } });
+    const wrong = await postHook(body, {}, "lbk_000000000000_not-a-real-key");
+    expect(wrong.status).toBe(401);
+    const reader = await postHook(body, {}, readOnlyKey);
+    expect(reader.status).toBe(403);
+    expect(await reader.json()).toMatchObject({ error: { code: "FORBIDDEN", message: expect.stringMatching(/ingest/) } });
+    expect(await countEvents()).toBe(before);
+  });
+
+  it("400 with a clear message for malformed JSON, a non-hook payload and a bad header", async () => {
+    const malformed = await postHook('{"session_id": "abc", ');
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ error: { code: "BAD_REQUEST", message: expect.stringMatching(/^the body is not valid JSON/) } });
+
+    const notHook = await postHook(JSON.stringify({ hello: "world" }));
+    expect(notHook.status).toBe(400);
+    expect(await notHook.json()).toMatchObject({ error: { message: expect.stringMatching(/session_id/) } });
+
+    const array = await postHook(JSON.stringify([{ session_id: "a", hook_event_name: "Stop" }]));
+    expect(array.status).toBe(400);
+
+    const badTime = await postHook(JSON.stringify({ session_id: "a", hook_event_name: "Stop" }), { "x-logbook-occurred-at": "yesterday" });
+    expect(badTime.status).toBe(400);
+    expect(await badTime.json()).toMatchObject({ error: { message: expect.stringMatching(/x-logbook-occurred-at/) } });
+  });
+
+  it("413 for a body over BODY_LIMIT_BYTES, and the server goes on", async () => {
+    const big = JSON.stringify({ session_id: "big", hook_event_name: "PostToolUse", tool_response: "x".repeat(BODY_LIMIT) });
+    const response = await postHook(big);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: { code: "PAYLOAD_TOO_LARGE", message: expect.stringMatching(/limit/) } });
+    const small = await postHook(JSON.stringify({ session_id: `after-${randomUUID()}`, hook_event_name: "Stop" }));
+    expect(small.status).toBe(200);
+  });
+});
+
+describe("tRPC over HTTP", () => {
+  it("413 for an oversize call, 400 for malformed JSON", async () => {
+    const events = [{ externalSessionId: "big", eventType: "x", message: "y".repeat(BODY_LIMIT) }];
+    const big = await fetch(`${h.server.url}/trpc/events.ingest`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${h.server.apiKey}` },
+      body: JSON.stringify({ events }),
+    });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ error: { data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } } });
+
+    const malformed = await fetch(`${h.server.url}/trpc/events.ingest`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${h.server.apiKey}` },
+      body: '{"events": [',
+    });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ error: { message: expect.stringMatching(/not valid JSON/) } });
+  });
+
+  it("a batched call answers each procedure on its own", async () => {
+    const input = encodeURIComponent(JSON.stringify({ 0: {}, 1: { id: "nope" } }));
+    const response = await fetch(`${h.server.url}/trpc/sessions.list,sessions.get?batch=1&input=${input}`, {
+      headers: { authorization: `Bearer ${h.server.apiKey}` },
+    });
+    const [list, get] = (await response.json()) as [{ result?: unknown }, { error?: { data: { code: string } } }];
+    expect(response.status).toBe(207);
+    expect(list.result).toBeDefined();
+    expect(get.error?.data.code).toBe("BAD_REQUEST");
+  });
+});
+
+describe("other routes", () => {
+  it("GET /health is open and answers 200 with the database state", async () => {
+    const response = await fetch(`${h.server.url}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: "ok", database: { reachable: true, migrationsCurrent: true, pendingMigrations: [] } });
+  });
+
+  it("404 JSON for an unknown route or procedure, 405 for a wrong method", async () => {
+    const unknown = await fetch(`${h.server.url}/nothing/here`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { code: "NOT_FOUND", message: "no route for GET /nothing/here" } });
+    const procedure = await fetch(`${h.server.url}/trpc/nothing.here`, { headers: { authorization: `Bearer ${h.server.apiKey}` } });
+    expect(procedure.status).toBe(404);
+    const wrongMethod = await fetch(`${h.server.url}/hooks/claude-code`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("allow")).toBe("POST");
+  });
+});

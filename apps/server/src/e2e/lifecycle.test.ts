@@ -1,0 +1,111 @@
+/**
+ * The server as an operator meets it: the first-start key in a 0600 credentials file
+ * (its path logged, never the secret), the `keys` and `migrate` commands, a clear exit 2
+ * for bad configuration, a restart that keeps the key, and a graceful stop on SIGTERM
+ * with a live subscription open.
+ */
+import { spawn } from "node:child_process";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { SERVER_ENTRY } from "../testing/index.js";
+import { failure, startHarness, type Harness } from "./harness.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h?.stop());
+
+function run(args: string[], env: Record<string, string>) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.once("close", (code) => resolve({ code, stderr }));
+  });
+}
+
+describe("first start", () => {
+  it("writes the local key to $LOGBOOK_HOME/credentials (0600) and logs the path, not the secret", async () => {
+    const path = join(h.server.home, "credentials");
+    const credentials = JSON.parse(await readFile(path, "utf8")) as { apiKey: string; url: string };
+    expect(credentials).toEqual({ apiKey: h.server.apiKey, url: h.server.url });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    const logs = h.server.logs().join("\n");
+    expect(logs).toContain(path);
+    expect(logs).not.toContain(credentials.apiKey);
+    expect(logs).not.toContain(credentials.apiKey.split("_").at(-1));
+  });
+});
+
+describe("commands", () => {
+  it("keys create / list / revoke", async () => {
+    const created = await h.server.runCommand(["keys", "create", "--name", "cli-key", "--scopes", "read,ingest"]);
+    expect(created.code).toBe(0);
+    const secret = created.stdout.trim();
+    expect(secret).toMatch(/^lbk_/);
+    expect(created.stderr).toMatch(/created API key 'cli-key'/);
+    const client = h.clientFor(secret);
+    expect(await client.auth.whoami.query()).toMatchObject({ name: "cli-key", scopes: ["ingest", "read"] });
+
+    const listed = await h.server.runCommand(["keys", "list"]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/cli-key/);
+    expect(listed.stdout).not.toContain(secret);
+    const id = listed.stdout.split("\n").find((line) => line.includes("cli-key"))!.split(" ")[0]!;
+
+    const revoked = await h.server.runCommand(["keys", "revoke", id]);
+    expect(revoked.code).toBe(0);
+    expect(await failure(client.auth.whoami.query())).toMatchObject({ code: "UNAUTHORIZED" });
+
+    const bad = await h.server.runCommand(["keys", "create", "--name", "x", "--scopes", "root"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--scopes/);
+    const unknownId = await h.server.runCommand(["keys", "revoke", "00000000-0000-4000-8000-000000000000"]);
+    expect(unknownId.code).toBe(1);
+    expect(unknownId.stderr).toMatch(/not found/);
+  });
+
+  it("migrate reports an up-to-date database", async () => {
+    const result = await h.server.runCommand(["migrate"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/already up to date/);
+  });
+
+  it("exits 2 naming each bad variable, without starting", async () => {
+    const result = await run([], { PORT: "not-a-port", LOG_LEVEL: "chatty", DATABASE_URL: h.db.url });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/PORT: must be a number \(got "not-a-port"\)/);
+    expect(result.stderr).toMatch(/LOG_LEVEL: must be one of/);
+  });
+
+  it("exits 2 for an unknown command", async () => {
+    const result = await run(["frobnicate"], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});
+
+describe("restart and stop", () => {
+  it("a restart keeps the data and the key", async () => {
+    const session = await h.client.sessions.create.mutate({ title: "survives" });
+    await h.server.restart();
+    expect(await h.client.sessions.get.query({ id: session.id })).toMatchObject({ title: "survives" });
+    const credentials = JSON.parse(await readFile(join(h.server.home, "credentials"), "utf8")) as { apiKey: string };
+    expect(credentials.apiKey).toBe(h.server.apiKey);
+  });
+
+  it("SIGTERM with a subscription open: the stream is cut, the process exits 0", async () => {
+    let started = false;
+    const subscription = h.client.events.onEvent.subscribe({}, { onStarted: () => (started = true) });
+    while (!started) await new Promise((resolve) => setTimeout(resolve, 50));
+    await h.server.kill("SIGTERM");
+    subscription.unsubscribe();
+    expect(h.server.exit).toEqual({ code: 0, signal: null });
+    expect(h.server.logs().join("\n")).toMatch(/"msg":"stopped"/);
+    await h.server.restart(); // for afterAll's stop
+  });
+});

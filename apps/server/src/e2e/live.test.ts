@@ -1,0 +1,140 @@
+/**
+ * Live subscriptions over SSE: a subscriber that leaves and comes back with its last
+ * event id misses nothing; two server processes on one database see each other's events
+ * (the NOTIFY bus); a subscriber whose server dies reconnects on its own and resumes.
+ */
+import { randomUUID } from "node:crypto";
+
+import { createLogbookClient, type LogbookClient, type Session } from "@logbook/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { startTestServer, type TestServer } from "../testing/index.js";
+import { startHarness, type Harness } from "./harness.js";
+
+/** Waits (polling) until `condition` holds; the test's own timeout bounds the wait. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; !condition(); i++) {
+    if (i > 1_000) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function batch(externalSessionId: string, label: string, count: number) {
+  return Array.from({ length: count }, (_, i) => ({ externalSessionId, eventType: "tick", message: `${label}${i}` }));
+}
+
+let h: Harness;
+let second: TestServer;
+let onSecond: LogbookClient;
+
+beforeAll(async () => {
+  h = await startHarness();
+  second = await startTestServer({ databaseUrl: h.db.url });
+  onSecond = createLogbookClient({ url: second.url, apiKey: second.apiKey, retry: false });
+});
+afterAll(async () => {
+  await second?.stop();
+  await h?.stop();
+});
+
+describe("resuming with lastEventId", () => {
+  it("a subscriber that disconnects and comes back misses no event and gets none twice", async () => {
+    const externalSessionId = `resume-${randomUUID()}`;
+    const first = await h.client.ingest(batch(externalSessionId, "a", 3));
+    const session = await h.client.sessions.get.query({ externalId: externalSessionId });
+
+    const received: string[] = [];
+    let started = false;
+    const following = h.client.followSession(session.id, {
+      onEvent: (event) => received.push(event.id),
+      onStarted: () => (started = true),
+    });
+    await until(() => started, "the subscription to start");
+    const live = await h.client.ingest(batch(externalSessionId, "b", 5));
+    await until(() => received.length === 5, "the live events");
+    const resumeFrom = following.lastEventId;
+    expect(resumeFrom).not.toBeNull();
+    following.unsubscribe();
+
+    // While nobody listens: more events, across several calls.
+    const missed1 = await h.client.ingest(batch(externalSessionId, "c", 4));
+    const missed2 = await h.client.ingest(batch(externalSessionId, "d", 2));
+
+    const again: string[] = [];
+    const resumed = h.client.followSession(session.id, { onEvent: (event) => again.push(event.id), lastEventId: resumeFrom });
+    await until(() => again.length >= 6, "the missed events to be replayed");
+    const after = await h.client.ingest(batch(externalSessionId, "e", 3));
+    await until(() => again.length >= 9, "the events after the resume");
+    resumed.unsubscribe();
+
+    expect(received).toEqual(live.ids);
+    expect(again).toEqual([...missed1.ids, ...missed2.ids, ...after.ids]);
+    expect(new Set([...received, ...again]).size).toBe(received.length + again.length);
+    // Events from before the first subscription were not replayed (no lastEventId then).
+    expect(received).not.toContain(first.ids[0]);
+  });
+});
+
+describe("two server processes on one database", () => {
+  it("an event ingested on one reaches a subscriber on the other", async () => {
+    const externalSessionId = `replica-${randomUUID()}`;
+    const received: Array<{ id: string; message: string | null }> = [];
+    let started = false;
+    const subscription = h.client.events.onEvent.subscribe(
+      {},
+      {
+        onStarted: () => (started = true),
+        onData: ({ data }) => {
+          if (data.message?.startsWith("x")) received.push({ id: data.id, message: data.message });
+        },
+      },
+    );
+    await until(() => started, "the subscription to start");
+    const sent = await onSecond.ingest(batch(externalSessionId, "x", 3));
+    await until(() => received.length === 3, "events from the other server");
+    subscription.unsubscribe();
+    expect(received.map((e) => e.id)).toEqual(sent.ids);
+  });
+
+  it("session changes made on one reach a subscriber on the other", async () => {
+    const seen: Array<Pick<Session, "id" | "label">> = [];
+    let started = false;
+    const subscription = h.client.sessions.onChange.subscribe(
+      {},
+      { onStarted: () => (started = true), onData: (session) => seen.push(session) },
+    );
+    await until(() => started, "the subscription to start");
+    const created = await onSecond.sessions.create.mutate({ title: "made elsewhere" });
+    await onSecond.sessions.update.mutate({ id: created.id, label: "changed elsewhere" });
+    await until(() => seen.some((s) => s.id === created.id && s.label === "changed elsewhere"), "the session change");
+    subscription.unsubscribe();
+  });
+
+  it("a subscriber whose server is killed reconnects by itself and misses nothing", async () => {
+    const externalSessionId = `crash-${randomUUID()}`;
+    const before = await onSecond.ingest(batch(externalSessionId, "p", 1));
+    const session = await onSecond.sessions.get.query({ externalId: externalSessionId });
+
+    const received: string[] = [];
+    let starts = 0;
+    const following = h.client.followSession(session.id, {
+      onEvent: (event) => received.push(event.id),
+      onStarted: () => starts++,
+    });
+    await until(() => starts === 1, "the subscription to start");
+    const one = await onSecond.ingest(batch(externalSessionId, "q", 2));
+    await until(() => received.length === 2, "the first events");
+
+    await h.server.kill("SIGKILL");
+    // Written while the subscriber's server is down: only the other replica is up.
+    const whileDown = await onSecond.ingest(batch(externalSessionId, "r", 3));
+    await h.server.restart();
+    await until(() => received.length === 5, "the events written while the server was down");
+    const afterRestart = await onSecond.ingest(batch(externalSessionId, "s", 2));
+    await until(() => received.length === 7, "the events after the restart");
+    following.unsubscribe();
+
+    expect(received).toEqual([...one.ids, ...whileDown.ids, ...afterRestart.ids]);
+    expect(received).not.toContain(before.ids[0]);
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * `pnpm bench [--quick] [...]`: Logbook's benchmark suite (issue 6). One run starts its
+ * own PostgreSQL (or uses DATABASE_URL) with a fresh database, the built server, and
+ * runs every case with a baseline measured in the same run; prints a table and writes
+ * `bench-results/<iso-time>.json`. A missed target is reported, not a failure: the exit
+ * code is non-zero only when the harness itself breaks.
+ */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+import { startTestServer, type TestServer } from "@logbook/server/testing";
+
+import type { BenchContext } from "./cases/context.js";
+import { hookHttpCase, sessionListCase, timelineCase } from "./cases/http.js";
+import { hookCliCase } from "./cases/hook-cli.js";
+import { ingestCase } from "./cases/ingest.js";
+import { purgeCase } from "./cases/purge.js";
+import { dropEventIndexes, openBenchDatabase, restoreEventIndexes, type BenchDatabase } from "./database.js";
+import { connect, createProjects, generateDataset, type Dataset } from "./generate.js";
+import { RssSampler, rssMb } from "./memory.js";
+import { parseOptions, type BenchOptions } from "./options.js";
+import { machineInfo, printTable, writeReport, type ResultRow } from "./report.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const RSS_TARGET_MB = 200;
+
+const log = (line: string) => console.log(line);
+const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+
+function uptime(): string {
+  try {
+    return execFileSync("uptime", { encoding: "utf8" }).trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Builds the stored volume for the timeline, list and purge cases, indexes dropped around the load. */
+async function buildDataset(db: BenchDatabase, options: BenchOptions): Promise<{ data: Dataset; stored: number; oldEvents: number; seconds: Record<string, number> }> {
+  const client = await connect(db.url);
+  const times: Record<string, number> = {};
+  try {
+    let t = performance.now();
+    const saved = await dropEventIndexes(db.knex);
+    const projects = await createProjects(client, 200, 1);
+    log(`generating ${options.events} events / ${options.sessions} sessions (recent)`);
+    const data = await generateDataset(client, { sessions: options.sessions, events: options.events, seed: 1, projects, log });
+    const oldSessions = Math.max(10, Math.round(options.purgeEvents / 100));
+    log(`generating ${options.purgeEvents} events / ${oldSessions} sessions ended 400 days ago (for the purge)`);
+    const old = await generateDataset(client, { sessions: oldSessions, events: options.purgeEvents, seed: 2, projects, ageDays: 400, log });
+    times.copy = (performance.now() - t) / 1000;
+    log(`loaded in ${seconds(t)}; rebuilding ${saved.indexes.length} indexes`);
+    t = performance.now();
+    await restoreEventIndexes(db.knex, saved, log);
+    times.indexes = (performance.now() - t) / 1000;
+    t = performance.now();
+    await db.knex.raw("VACUUM (ANALYZE) events");
+    await db.knex.raw("VACUUM (ANALYZE) sessions");
+    times.vacuum = (performance.now() - t) / 1000;
+    log(`indexes ${times.indexes.toFixed(1)} s, vacuum ${times.vacuum.toFixed(1)} s`);
+    const stored = Number((await db.knex.raw<{ rows: Array<{ n: string }> }>("SELECT count(*) AS n FROM events")).rows[0]?.n ?? 0);
+    return { data, stored, oldEvents: old.events, seconds: times };
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const wanted = (name: string) => options.only === null || options.only.has(name);
+  const started = performance.now();
+  const machineBefore = machineInfo();
+  const loadBefore = uptime();
+  log(`logbook bench ${options.quick ? "(quick)" : ""} — ${loadBefore}`);
+
+  const rows: ResultRow[] = [];
+  const errors: Array<{ case: string; error: string }> = [];
+  const extra: Record<string, unknown> = {};
+  let db: BenchDatabase | undefined;
+  let server: TestServer | undefined;
+  try {
+    db = await openBenchDatabase({ databaseUrl: options.databaseUrl, keep: options.keep, log });
+    log(`PostgreSQL ${db.serverVersion} (${db.origin}); database migrated`);
+    server = await startTestServer({
+      databaseUrl: db.url,
+      env: { LOG_LEVEL: "warn", RETENTION_INTERVAL_MS: "0", JOB_RECOVERY_INTERVAL_MS: "0" },
+    });
+    const srv = server;
+    const adminKey = await srv.createKey(["admin", "read", "ingest"], "bench-admin");
+    const rss = new RssSampler(() => srv.pid);
+    const idleRss = srv.pid ? await rssMb(srv.pid) : null;
+    log(`server ${srv.url} (pid ${srv.pid}, RSS ${idleRss?.toFixed(0)} MB idle)`);
+    const ctx: BenchContext = { options, db, server: srv, adminKey, rss, log };
+
+    const run = async (name: string, body: () => Promise<ResultRow>) => {
+      if (!wanted(name)) return;
+      const t = performance.now();
+      log(`\n== ${name}`);
+      try {
+        rows.push(await body());
+      } catch (error) {
+        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        log(`  FAILED: ${message}`);
+        errors.push({ case: name, error: message });
+        rows.push({ case: name, what: name, baseline: "", measured: "error", figure: "", target: "", met: null });
+      }
+      log(`  (${seconds(t)})`);
+    };
+
+    await run("ingest", () => ingestCase(ctx));
+    await run("hook-up", () => hookCliCase(ctx, "up"));
+    await run("hook-down", () => hookCliCase(ctx, "down"));
+    await run("hook-http", () => hookHttpCase(ctx));
+
+    if (wanted("timeline") || wanted("session-list") || wanted("purge")) {
+      log("\n== dataset");
+      const t = performance.now();
+      const built = await buildDataset(db, options);
+      extra.dataset = { events: built.stored, sessions: built.data.sessions.length, oldEvents: built.oldEvents, seconds: built.seconds };
+      log(`  ${built.stored} events stored (${seconds(t)})`);
+      await run("timeline", () => timelineCase(ctx, built.data, built.stored));
+      await run("session-list", () => sessionListCase(ctx, built.data, built.stored));
+      await run("purge", () => purgeCase(ctx, built.oldEvents));
+    }
+
+    if (wanted("memory")) {
+      const peaks = Object.entries(rss.peaks);
+      const peak = Math.max(...peaks.map(([, mb]) => mb));
+      if (peaks.length === 0) {
+        rows.push({ case: "memory", what: "server RSS under sustained ingest", baseline: "", measured: "no ingest case ran", figure: "", target: "", met: null });
+      } else {
+        rows.push({
+          case: "memory",
+          what: `server RSS under sustained ingest (${peaks.map(([p]) => p).join(", ")})`,
+          baseline: `idle ${idleRss?.toFixed(0) ?? "?"} MB`,
+          measured: peaks.map(([p, mb]) => `${p} ${mb.toFixed(0)}`).join(", ") + " MB",
+          figure: `peak ${peak.toFixed(0)} MB`,
+          target: `≤ ${RSS_TARGET_MB} MB`,
+          met: peak <= RSS_TARGET_MB,
+          details: { idleMb: idleRss, peaksMb: rss.peaks },
+        });
+      }
+    }
+  } catch (error) {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    log(`harness failed: ${message}`);
+    errors.push({ case: "harness", error: message });
+  } finally {
+    await server?.stop().catch((e: unknown) => log(`stopping the server: ${String(e)}`));
+    await db?.close().catch((e: unknown) => log(`closing the database: ${String(e)}`));
+  }
+
+  log("");
+  printTable(rows);
+  const loadAfter = uptime();
+  const file = await writeReport(ROOT, {
+    command: `pnpm bench ${process.argv.slice(2).filter((a) => a !== "--").join(" ")}`.trim(),
+    startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
+    durationSec: (performance.now() - started) / 1000,
+    options: { ...options, only: options.only ? [...options.only] : null, databaseUrl: options.databaseUrl ? "(set)" : null },
+    machine: machineBefore,
+    uptimeBefore: loadBefore,
+    uptimeAfter: loadAfter,
+    postgres: db ? { version: db.serverVersion, origin: db.origin } : null,
+    ...extra,
+    results: rows,
+    errors,
+  });
+  log(`\nload: before "${loadBefore}", after "${loadAfter}"`);
+  log(`report: ${file} (${seconds(started)})`);
+  return errors.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
