@@ -12,7 +12,8 @@ export default defineConfig({
   platform: "node",
   target: "node20",
   outDir: "dist",
-  clean: true,
+  // Overwrite in place: tests of other packages may be running the previous build right now.
+  clean: false,
   sourcemap: true,
   splitting: false,
   noExternal: [/^@logbook\//],

@@ -5,6 +5,7 @@
 export { appRouter, type AppRouter } from "./root.js";
 export {
   createCallerFactory,
+  createContext,
   createContextFactory,
   createContextInner,
   accessError,

@@ -48,8 +48,8 @@ export interface AuthInfo {
 export interface Context extends ApiDeps {
   /** Null when no valid key came with the request. */
   auth: AuthInfo | null;
-  /** Why `auth` is null, in words for the client (null when no key was sent at all). */
-  authProblem: "missing" | "malformed" | "invalid";
+  /** Why `auth` is null: no key sent, a header that is not `Bearer <key>`, or a key that does not verify. */
+  authProblem: "missing" | "malformed" | "invalid" | null;
 }
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
@@ -66,14 +66,20 @@ export async function createContextInner(deps: ApiDeps, authorization: string | 
   if (!secret) return { ...deps, auth: null, authProblem: "malformed" };
   const key = await deps.services.apiKeys.verify(secret);
   if (!key) return { ...deps, auth: null, authProblem: "invalid" };
-  return { ...deps, auth: { keyId: key.id, name: key.name, scopes: key.scopes }, authProblem: "invalid" };
+  return { ...deps, auth: { keyId: key.id, name: key.name, scopes: key.scopes }, authProblem: null };
 }
 
-/** `createContext` for `createHTTPHandler`: reads the request's `Authorization` header. */
+/**
+ * `createContext` for `createHTTPHandler`: reads the request's `Authorization` header.
+ * @example createHTTPHandler({ router: appRouter, createContext: createContext(deps) })
+ */
 export function createContextFactory(deps: ApiDeps) {
   return ({ req }: { req: { headers: { authorization?: string | undefined } } }): Promise<Context> =>
     createContextInner(deps, req.headers.authorization);
 }
+
+/** The adapter-facing name of `createContextFactory`. */
+export const createContext = createContextFactory;
 
 /* ------------------------------------------------------------------ 2. INITIALISE */
 
@@ -107,7 +113,7 @@ const errorMapping = t.middleware(async ({ next }) => {
   throw toTRPCError(result.error);
 });
 
-const AUTH_MESSAGES: Record<Context["authProblem"], string> = {
+const AUTH_MESSAGES: Record<NonNullable<Context["authProblem"]>, string> = {
   missing: "an API key is required: send the header 'Authorization: Bearer <key>'",
   malformed: "the Authorization header must be 'Bearer <key>'",
   invalid: "the API key is not valid (unknown, expired or revoked)",
@@ -124,7 +130,7 @@ export function hasScope(auth: AuthInfo, scope: ApiKeyScope): boolean {
  * The messages say what to fix, never whether a given key exists.
  */
 export function accessError(ctx: Pick<Context, "auth" | "authProblem">, scope?: ApiKeyScope): AppError | null {
-  if (!ctx.auth) return new AppError("UNAUTHORIZED", AUTH_MESSAGES[ctx.authProblem]);
+  if (!ctx.auth) return new AppError("UNAUTHORIZED", AUTH_MESSAGES[ctx.authProblem ?? "invalid"]);
   if (scope && !hasScope(ctx.auth, scope)) {
     return new AppError("FORBIDDEN", `this API key does not have the '${scope}' scope`);
   }
@@ -135,7 +141,7 @@ export function accessError(ctx: Pick<Context, "auth" | "authProblem">, scope?: 
 const requireKey = (scope?: ApiKeyScope) =>
   t.middleware(({ ctx, next }) => {
     const refused = accessError(ctx, scope);
-    if (refused || !ctx.auth) throw refused ?? new AppError("UNAUTHORIZED", AUTH_MESSAGES[ctx.authProblem]);
+    if (refused || !ctx.auth) throw refused ?? new AppError("UNAUTHORIZED", AUTH_MESSAGES.invalid);
     return next({ ctx: { auth: ctx.auth } });
   });
 

@@ -5,6 +5,7 @@ import * as createEvents from "./migrations/20261122000200_create_events.js";
 import * as createSessionRecords from "./migrations/20261122000300_create_session_records.js";
 import * as createLocksAndJobs from "./migrations/20261122000400_create_locks_and_jobs.js";
 import * as createApiKeys from "./migrations/20261122000500_create_api_keys.js";
+import * as addManualParentIndex from "./migrations/20261122000600_add_manual_parent_index.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   "20261122000300_create_session_records": createSessionRecords,
   "20261122000400_create_locks_and_jobs": createLocksAndJobs,
   "20261122000500_create_api_keys": createApiKeys,
+  "20261122000600_add_manual_parent_index": addManualParentIndex,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

@@ -13,6 +13,7 @@ import {
   SettingsError,
   uninstallHooks,
 } from "../settings.js";
+import { unifiedDiff } from "../unified-diff.js";
 import { readIfExists, settingsPath, writeFileAtomic } from "./settings-file.js";
 
 /**
@@ -90,8 +91,7 @@ export async function installCommand(command: "install" | "uninstall", args: str
         : `${file}: ${before === undefined ? "no such file" : "no Logbook hooks in it"}, nothing to change\n`,
     );
   } else if (dryRun) {
-    const { createTwoFilesPatch } = await import("diff");
-    process.stdout.write(createTwoFilesPatch(file, file, before ?? "", edit.text, before === undefined ? "(new file)" : "", ""));
+    process.stdout.write(unifiedDiff(file, before ?? "", edit.text));
   } else {
     if (before !== undefined && !isStandardLayout(before)) {
       const backup = `${file}.logbook-backup`;

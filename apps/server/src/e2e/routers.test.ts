@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 
-import { isLogbookError, LogbookError } from "@logbook/sdk";
+import { isLogbookError, type LogbookError } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { failure, startHarness, type Harness } from "./harness.js";

@@ -188,7 +188,7 @@ export async function startTestServer(options: StartTestServerOptions): Promise<
       return child?.pid;
     },
     get exit() {
-      const current = child as ChildProcess | null;
+      const current = child;
       if (!current || (current.exitCode === null && current.signalCode === null)) return null;
       return { code: current.exitCode, signal: current.signalCode };
     },

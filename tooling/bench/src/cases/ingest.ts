@@ -56,7 +56,8 @@ export async function ingestCase(ctx: BenchContext): Promise<ResultRow> {
   const work = buildBatches(options.ingestEvents, clients, 101);
   const warm = buildBatches(clients * BATCH, clients, 102);
   const total = work.reduce((n, list) => n + list.length * BATCH, 0);
-  const sdk = Array.from({ length: clients }, () => createLogbookClient({ url: server.url, apiKey: server.apiKey, batch: false, retry: false }));
+  // The SDK as users run it (its default retries for transient failures: ingest is idempotent).
+  const sdk = Array.from({ length: clients }, () => createLogbookClient({ url: server.url, apiKey: server.apiKey, batch: false }));
 
   // Warm-up (JIT, pool connections, sessions code paths), not timed.
   await Promise.all(sdk.map((client, i) => Promise.all(warm[i]!.map((b) => client.events.ingest.mutate(b)))));

@@ -1,0 +1,161 @@
+/**
+ * The SDK's own behaviour against the real server: retries with backoff for transient
+ * failures (queries and idempotent mutations only), idempotent ingest across a lost
+ * answer, unbatched mode, extra headers, and typed errors on a refused subscription.
+ * Failures are made by wrapping the real `fetch`: the server and database stay real.
+ */
+import { randomUUID } from "node:crypto";
+
+import { createLogbookClient, LogbookError, type LogbookClientOptions } from "@logbook/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { failure, startHarness, type Harness } from "./harness.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h?.stop());
+
+type Step = "network-error" | "lose-answer" | "proxy-503" | "pass";
+
+/** A fetch that misbehaves as scripted for its first calls, then passes through. */
+function scriptedFetch(script: Step[]) {
+  const calls: Array<{ url: string; headers: Headers }> = [];
+  const fetchImpl: typeof fetch = async (input, init) => {
+    calls.push({ url: input instanceof Request ? input.url : input.toString(), headers: new Headers(init?.headers) });
+    const step = script[calls.length - 1] ?? "pass";
+    if (step === "network-error") throw new TypeError("fetch failed");
+    if (step === "proxy-503") return new Response("<html>upstream busy</html>", { status: 503, headers: { "content-type": "text/html" } });
+    const response = await fetch(input, init);
+    if (step === "lose-answer") {
+      await response.arrayBuffer();
+      throw new TypeError("fetch failed: socket hang up");
+    }
+    return response;
+  };
+  return { fetchImpl, calls };
+}
+
+function clientWith(script: Step[], more: Partial<LogbookClientOptions> = {}) {
+  const scripted = scriptedFetch(script);
+  const client = createLogbookClient({
+    url: h.server.url,
+    apiKey: h.server.apiKey,
+    fetch: scripted.fetchImpl,
+    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 10 },
+    ...more,
+  });
+  return { client, calls: scripted.calls };
+}
+
+async function eventCount(sessionExternalId: string): Promise<number> {
+  const row = (await h.db
+    .knex("events as e")
+    .join("sessions as s", "s.id", "e.session_id")
+    .where("s.external_id", sessionExternalId)
+    .count({ n: "*" })
+    .first()) as { n: string | number };
+  return Number(row.n);
+}
+
+describe("retries", () => {
+  it("retries a query after network errors and a proxy's 503", async () => {
+    const { client, calls } = clientWith(["network-error", "proxy-503", "pass"]);
+    const page = await client.sessions.list.query({});
+    expect(page.items).toBeInstanceOf(Array);
+    expect(calls).toHaveLength(3);
+  });
+
+  it("retries an ingest whose answer was lost: the events are stored once", async () => {
+    const externalSessionId = `lost-${randomUUID()}`;
+    const { client, calls } = clientWith(["lose-answer", "pass"]);
+    const result = await client.ingest([
+      { externalSessionId, eventType: "a" },
+      { externalSessionId, eventType: "b" },
+    ]);
+    expect(calls).toHaveLength(2);
+    // The first try stored them; the retry carried the same ids.
+    expect(result).toMatchObject({ accepted: 0, duplicates: 2 });
+    expect(await eventCount(externalSessionId)).toBe(2);
+  });
+
+  it("gives ids to events sent through the raw procedure too, so its retry is safe", async () => {
+    const externalSessionId = `raw-${randomUUID()}`;
+    const { client } = clientWith(["lose-answer", "pass"]);
+    await client.events.ingest.mutate({ events: [{ externalSessionId, eventType: "a" }] });
+    expect(await eventCount(externalSessionId)).toBe(1);
+  });
+
+  it("does not retry a mutation that is not idempotent", async () => {
+    const { client, calls } = clientWith(["network-error", "pass"]);
+    const error = await failure(client.sessions.create.mutate({ title: "once" }));
+    expect(error).toBeInstanceOf(LogbookError);
+    expect(error).toMatchObject({ code: "NETWORK_ERROR", httpStatus: null });
+    expect(calls).toHaveLength(1);
+  });
+
+  it("gives up after the configured attempts, and not at all with retry: false", async () => {
+    const failing: Step[] = Array.from({ length: 10 }, () => "network-error");
+    const limited = clientWith(failing, { retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
+    expect(await failure(limited.client.stats.overview.query())).toMatchObject({ code: "NETWORK_ERROR" });
+    expect(limited.calls).toHaveLength(3);
+
+    const none = clientWith(failing, { retry: false });
+    expect(await failure(none.client.stats.overview.query())).toMatchObject({ code: "NETWORK_ERROR" });
+    expect(none.calls).toHaveLength(1);
+  });
+
+  it("does not retry a refusal (4xx)", async () => {
+    const { client, calls } = clientWith([]);
+    expect(await failure(client.sessions.get.query({ id: randomUUID() }))).toMatchObject({ code: "NOT_FOUND" });
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe("options", () => {
+  it("batch: false sends one request per call; extra headers go with every request", async () => {
+    const { client, calls } = clientWith([], { batch: false, headers: async () => ({ "x-trace-id": "t-1" }) });
+    await Promise.all([client.sessions.list.query({}), client.stats.overview.query()]);
+    expect(calls).toHaveLength(2);
+    expect(calls.every((c) => c.headers.get("x-trace-id") === "t-1")).toBe(true);
+    expect(calls.every((c) => c.headers.get("authorization") === `Bearer ${h.server.apiKey}`)).toBe(true);
+
+    const batched = clientWith([]);
+    await Promise.all([batched.client.sessions.list.query({}), batched.client.stats.overview.query()]);
+    expect(batched.calls).toHaveLength(1);
+  });
+
+  it("accepts a URL with a trailing slash", async () => {
+    const client = createLogbookClient({ url: `${h.server.url}/`, apiKey: h.server.apiKey });
+    expect(await client.auth.whoami.query()).toMatchObject({ name: "local" });
+  });
+});
+
+describe("subscriptions", () => {
+  it("followSession reports a refused subscription as a typed error", async () => {
+    const created = await h.admin.apiKeys.create.mutate({ name: "short-lived", scopes: ["read"] });
+    await h.admin.apiKeys.revoke.mutate({ id: created.key.id });
+    const client = createLogbookClient({ url: h.server.url, apiKey: created.secret });
+    const error = await new Promise<LogbookError>((resolve) => {
+      client.followSession(randomUUID(), { onEvent: () => undefined, onError: resolve });
+    });
+    expect(error).toMatchObject({ code: "UNAUTHORIZED", httpStatus: 401 });
+  });
+
+  it("followSession sends the key through its own fetch and delivers events in order", async () => {
+    const externalSessionId = `follow-${randomUUID()}`;
+    await h.client.ingest([{ externalSessionId, eventType: "start" }]);
+    const session = await h.client.sessions.get.query({ externalId: externalSessionId });
+    const { client, calls } = clientWith([]);
+    const seen: string[] = [];
+    let started = false;
+    const following = client.followSession(session.id, { onEvent: (e) => seen.push(e.eventType), onStarted: () => (started = true) });
+    while (!started) await new Promise((resolve) => setTimeout(resolve, 20));
+    await h.client.ingest(["one", "two", "three"].map((eventType) => ({ externalSessionId, eventType })));
+    while (seen.length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    following.unsubscribe();
+    expect(seen).toEqual(["one", "two", "three"]);
+    expect(calls.some((c) => c.url.includes("events.onEvent") && c.headers.get("authorization") === `Bearer ${h.server.apiKey}`)).toBe(true);
+  });
+});
