@@ -1,9 +1,42 @@
-import { defineConfig } from "tsup";
+import { builtinModules } from "node:module";
+
+import { defineConfig, type Options } from "tsup";
+
+type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
+
+const builtins = new Set(builtinModules);
 
 /**
- * One self-contained ESM file: every dependency (contracts, zod, diff) is bundled, and the
- * commands are behind `import()`, which esbuild keeps lazy inside the single file, so the
- * hot path (recording a hook event) evaluates only Node built-ins and our few modules.
+ * Node built-ins become lazily evaluated `require()`s instead of ESM imports. An ESM import of
+ * a built-in is hoisted to the top of the bundle (so `readline`, `fs/promises`… would load on
+ * every hook run, though only the import command uses them) and builds a namespace of every
+ * export, which evaluates lazy getters such as `fs.promises` or `crypto.webcrypto`. As a CJS
+ * module inside the bundle, a built-in loads when the code that imports it is first evaluated:
+ * for the commands, only when the command runs.
+ */
+const lazyBuiltins: Plugin = {
+  name: "lazy-node-builtins",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
+      const name = args.path.replace(/^node:/, "");
+      if (!builtins.has(name)) return undefined;
+      if (args.namespace === "lazy-builtin") return { path: `node:${name}`, external: true };
+      return { path: name, namespace: "lazy-builtin" };
+    });
+    // An empty object whose prototype is the module: the bundler's CJS-to-ESM glue copies
+    // own properties at every import site (about a hundred for fs, on every run); here there
+    // are none to copy, and named imports still resolve through the prototype.
+    build.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({
+      contents: `module.exports = Object.create(require(${JSON.stringify(`node:${args.path}`)}));`,
+      loader: "js",
+    }));
+  },
+};
+
+/**
+ * One self-contained ESM file: every dependency is bundled, and the commands are behind
+ * `import()`, which esbuild keeps lazy inside the single file, so recording a hook event
+ * evaluates only our few hot-path modules and the built-ins they use.
  */
 export default defineConfig({
   entry: { "logbook-hook": "src/main.ts" },
@@ -17,5 +50,9 @@ export default defineConfig({
   minify: false,
   sourcemap: false,
   dts: false,
-  banner: { js: "#!/usr/bin/env node" },
+  removeNodeProtocol: false,
+  esbuildPlugins: [lazyBuiltins],
+  banner: {
+    js: '#!/usr/bin/env node\nimport { createRequire as __logbookCreateRequire } from "node:module";\nconst require = __logbookCreateRequire(import.meta.url);',
+  },
 });

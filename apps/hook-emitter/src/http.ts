@@ -1,5 +1,3 @@
-import { connect } from "node:net";
-
 /**
  * A tiny HTTP/1.1 client over `node:net`. The hot path pays for every module it loads, and
  * `node:http` (or fetch/undici) costs more to load than the whole request to a local server;
@@ -46,6 +44,8 @@ export async function httpRequest(method: string, target: string, options: Reque
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === "" ? 80 : Number(url.port);
 
+  // Loaded here, not at start: a hook that only spools never needs it.
+  const { connect } = await import("node:net");
   return new Promise<HttpResponse>((resolve, reject) => {
     const socket = connect({ host, port });
     socket.setNoDelay(true);

@@ -1,6 +1,32 @@
-import { createHash, randomBytes } from "node:crypto";
+import { closeSync, openSync, readSync } from "node:fs";
 
-function format(bytes: Buffer): string {
+/**
+ * Random bytes without `node:crypto`: loading that module costs a hook run more than
+ * everything else it does. The kernel's generator is read directly; where there is no
+ * /dev/urandom (Windows), V8's Math.random, which every process seeds from the OS, is
+ * enough for ids that only need to be unique.
+ */
+export function randomBytes(size: number): Buffer {
+  const bytes = Buffer.alloc(size);
+  try {
+    const fd = openSync("/dev/urandom", "r");
+    try {
+      if (readSync(fd, bytes, 0, size, null) === size) return bytes;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // no /dev/urandom
+  }
+  for (let i = 0; i < size; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return bytes;
+}
+
+export function randomHex(size: number): string {
+  return randomBytes(size).toString("hex");
+}
+
+export function formatUuid(bytes: Buffer): string {
   const hex = bytes.toString("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
@@ -14,15 +40,7 @@ export function uuidv7(now: number = Date.now()): string {
   bytes.writeUIntBE(now, 0, 6);
   bytes[6] = (bytes[6]! & 0x0f) | 0x70;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  return format(bytes);
-}
-
-/** A name-based UUID (version 5 layout, SHA-1): the same name always gives the same id. */
-export function uuidFromName(name: string): string {
-  const bytes = createHash("sha1").update(name).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  return format(bytes);
+  return formatUuid(bytes);
 }
 
 /** RFC 9562 UUIDs as the server's contracts accept them (version 1-8, RFC variant). */

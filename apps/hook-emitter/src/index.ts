@@ -3,7 +3,8 @@
  * exports are its building blocks, for tests and for tools that want the same behaviour.
  */
 export { DEFAULT_URL, loadConfig, type EmitterConfig } from "./config.js";
-export { isUuid, uuidFromName, uuidv7 } from "./ids.js";
+export { isUuid, uuidv7 } from "./ids.js";
+export { uuidFromName } from "./name-uuid.js";
 export { httpRequest, NetworkError, type HttpResponse } from "./http.js";
 export { judgeStdin, type StdinVerdict } from "./record.js";
 export {

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   closeSync,
   linkSync,
@@ -17,6 +16,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 
 import { httpRequest, NetworkError } from "./http.js";
+import { randomHex } from "./ids.js";
 
 /**
  * The spool: one file per event under `$LOGBOOK_HOME/spool`, named `<uuidv7>.json`, so the
@@ -57,7 +57,7 @@ export function envelopeText(id: string, occurredAt: string, machineId: string, 
 export function writeAtomic(dir: string, name: string, data: string | Buffer): void {
   const tmpDir = join(dir, "tmp");
   mkdirSync(tmpDir, { recursive: true });
-  const tmp = join(tmpDir, `${name}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const tmp = join(tmpDir, `${name}.${process.pid}.${randomHex(4)}.tmp`);
   writeFileSync(tmp, data);
   renameSync(tmp, join(dir, name));
 }
@@ -169,7 +169,7 @@ function isStale(info: LockInfo, now: number): boolean {
 export function acquireLock(spoolDir: string, now: () => number = Date.now): SpoolLock | undefined {
   mkdirSync(spoolDir, { recursive: true });
   const path = join(spoolDir, LOCK_FILE);
-  const content = JSON.stringify({ pid: process.pid, host: hostname(), token: randomBytes(8).toString("hex"), at: new Date().toISOString() });
+  const content = JSON.stringify({ pid: process.pid, host: hostname(), token: randomHex(8), at: new Date().toISOString() });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, "wx");
@@ -187,7 +187,7 @@ export function acquireLock(spoolDir: string, now: () => number = Date.now): Spo
     if (!isStale(info, now())) return undefined;
     // Take over: move the stale lock aside (only one contender's rename succeeds), check we moved
     // the stale one and not a fresh lock someone else just made; put a fresh one back if we did.
-    const aside = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+    const aside = `${path}.${process.pid}.${randomHex(4)}`;
     try {
       renameSync(path, aside);
     } catch {

@@ -4,7 +4,8 @@ import { createInterface } from "node:readline";
 
 import type { IngestEvent } from "@logbook/contracts";
 
-import { isUuid, uuidFromName } from "./ids.js";
+import { isUuid } from "./ids.js";
+import { uuidFromName } from "./name-uuid.js";
 import { EVENT_LEVELS, LIMITS, subagentExternalId } from "./wire.js";
 
 /**

@@ -27,4 +27,7 @@ export type CreateApiKeyInput = z.infer<typeof createApiKeyInput>;
 export const createdApiKey = z.object({ key: apiKey, secret: z.string() });
 export type CreatedApiKey = z.infer<typeof createdApiKey>;
 
+/** Who the presented key is (`auth.whoami`). */
+export const whoamiOutput = z.object({ keyId: z.string(), name: z.string(), scopes: z.array(apiKeyScope) });
+
 export const revokeApiKeyInput = z.object({ id: uuid() });

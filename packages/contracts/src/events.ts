@@ -108,6 +108,7 @@ export type ListRecentEventsInput = z.input<typeof listRecentEventsInput>;
 export const eventPage = page(event);
 export type EventPage = z.infer<typeof eventPage>;
 
+export const eventCountsInput = z.object({ sessionId: uuid() });
 export const eventTypeCount = z.object({ eventType: z.string(), count: z.number().int() });
 export const eventCountsOutput = z.array(eventTypeCount);
 

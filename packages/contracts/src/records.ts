@@ -84,6 +84,7 @@ export const upsertFileInput = z.object({
 });
 export type UpsertFileInput = z.input<typeof upsertFileInput>;
 
+export const deleteFileResult = z.object({ deleted: z.boolean() });
 export const getFileInput = z.object({ sessionId: uuid(), path: relativePath() });
 export const listFilesInput = z.object({ sessionId: uuid(), ...pageInput });
 export const filePage = page(trackedFileSummary);

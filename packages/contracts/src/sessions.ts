@@ -174,3 +174,9 @@ export const sessionTree = z.object({
 export type SessionTree = z.infer<typeof sessionTree>;
 
 export const archiveSessionInput = z.object({ id: uuid(), archived: z.boolean() });
+
+/** `sessions.delete` answers with how many sessions went (the session and its descendants). */
+export const deleteSessionResult = z.object({ deleted: z.number().int() });
+
+/** Session changes are not resumable: each one carries the whole current session. */
+export const sessionStreamInput = z.object({ sessionId: uuid().optional(), projectId: uuid().optional() });

@@ -13,11 +13,12 @@ const { types } = pg;
  * Our values stay far below 2^53, so numbers are what callers expect. Scoped to our
  * connections through `types`, not set globally on the pg module.
  */
+const INT8_OID: number = types.builtins.INT8;
+const NUMERIC_OID: number = types.builtins.NUMERIC;
 const typeParsers = {
-  getTypeParser(oid: number, format?: "text" | "binary") {
-    if (oid === types.builtins.INT8) return (value: string) => Number(value);
-    if (oid === types.builtins.NUMERIC) return (value: string) => Number(value);
-    return types.getTypeParser(oid, format);
+  getTypeParser(oid: number, format?: "text" | "binary"): (value: string) => unknown {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
+    return types.getTypeParser(oid, format) as (value: string) => unknown;
   },
 };
 

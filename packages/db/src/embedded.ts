@@ -64,6 +64,25 @@ function isAlive(pid: number): boolean {
   }
 }
 
+async function parentOf(pid: number): Promise<number | null> {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ")".
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const ppid = Number.parseInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "", 10);
+    return Number.isInteger(ppid) ? ppid : null;
+  } catch {
+    return null;
+  }
+}
+
+async function isNodeProcess(pid: number): Promise<boolean> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, "utf8")).includes("node");
+  } catch {
+    return false;
+  }
+}
+
 async function isPostgresProcess(pid: number): Promise<boolean> {
   try {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8");
@@ -84,6 +103,14 @@ async function clearStalePidFile(dataDir: string, log: (line: string) => void): 
   if (!(await exists(pidFile))) return;
   const pid = Number.parseInt((await readFile(pidFile, "utf8")).split("\n")[0] ?? "", 10);
   if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && (await isPostgresProcess(pid))) {
+    // Still the child of a live Node process: another Logbook is using this directory.
+    const parent = await parentOf(pid);
+    if (parent !== null && parent > 1 && (await isNodeProcess(parent))) {
+      throw new Error(
+        `the PostgreSQL in ${dataDir} is in use by another process (pid ${parent}); ` +
+          "stop it or use another LOGBOOK_HOME",
+      );
+    }
     log(`stopping orphaned PostgreSQL (pid ${pid}) left by an earlier run`);
     process.kill(pid, "SIGINT"); // fast shutdown
     for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));

@@ -124,8 +124,10 @@ export class EventService {
       // Each inserted row accepts one event: a second copy of the same key in this batch is a duplicate.
       const accepted = prepared.filter((p) => inserted.delete(keyOf(p.sessionId, p.id, p.occurredAt)));
       if (accepted.length > 0) {
-        await this.applyDerivations(trx, sessions.byId, accepted);
+        await this.applyDerivations(trx, sessions.byId, accepted, sessions.created);
         await notifyEvents(trx, { fromStreamSeq: Math.min(...streamSeqs), toStreamSeq: Math.max(...streamSeqs) });
+      } else {
+        await notifySessions(trx, sessions.created);
       }
       return {
         accepted: accepted.length,
@@ -140,7 +142,8 @@ export class EventService {
     trx: Trx,
     events: ParsedIngestEvent[],
     times: Date[],
-  ): Promise<{ byKey: Map<string, SessionRow>; byId: Map<string, SessionRow> }> {
+  ): Promise<{ byKey: Map<string, SessionRow>; byId: Map<string, SessionRow>; created: string[] }> {
+    const created: string[] = [];
     const byKey = new Map<string, SessionRow>();
     const byId = new Map<string, SessionRow>();
     const remember = (row: SessionRow) => {
@@ -180,7 +183,7 @@ export class EventService {
         if (e.parentExternalSessionId) add(e.parentExternalSessionId, undefined, e);
       }
     });
-    if (wanted.size === 0) return { byKey, byId };
+    if (wanted.size === 0) return { byKey, byId, created };
 
     // Parents first (a parent never names its own parent within one batch beyond one level),
     // then children; each level is one multi-row upsert in sorted order.
@@ -209,7 +212,8 @@ export class EventService {
           is_user_initiated: !isChild,
         };
       });
-      await trx("sessions").insert(rows).onConflict("external_id").ignore();
+      const inserted = (await trx("sessions").insert(rows).onConflict("external_id").ignore().returning("id")) as Array<{ id: string }>;
+      created.push(...inserted.map((r) => r.id));
       const found = await trx.raw<{ rows: Array<Record<string, unknown>> }>(
         `SELECT ${SESSION_STATE_SQL} FROM sessions WHERE external_id = ANY(?::text[])`,
         [level],
@@ -226,7 +230,7 @@ export class EventService {
         }
       }
     }
-    return { byKey, byId };
+    return { byKey, byId, created };
   }
 
   /** One multi-row insert via unnest (17 parameters whatever the batch size). */
@@ -263,14 +267,20 @@ export class EventService {
     return new Map(result.rows.map((r) => [keyOf(r.session_id, r.id, r.occurred_at), r.stream_seq]));
   }
 
-  private async applyDerivations(trx: Trx, sessions: Map<string, SessionRow>, accepted: PreparedEvent[]): Promise<void> {
+  /** Derives session state from the accepted events; announces changed and newly created sessions. */
+  private async applyDerivations(
+    trx: Trx,
+    sessions: Map<string, SessionRow>,
+    accepted: PreparedEvent[],
+    created: string[],
+  ): Promise<void> {
     const bySession = new Map<string, PreparedEvent[]>();
     for (const event of accepted) {
       const list = bySession.get(event.sessionId) ?? [];
       list.push(event);
       bySession.set(event.sessionId, list);
     }
-    const changed: string[] = [];
+    const changed = new Set<string>(created);
     for (const [sessionId, events] of bySession) {
       const state = sessions.get(sessionId)!;
       const derived = deriveSession(state, events);
@@ -291,10 +301,10 @@ export class EventService {
       }
       if (Object.keys(update).length > 0) {
         await trx("sessions").where({ id: sessionId }).update(update);
-        changed.push(sessionId);
+        changed.add(sessionId);
       }
     }
-    await notifySessions(trx, changed);
+    await notifySessions(trx, [...changed]);
   }
 
   /**

@@ -1,9 +1,8 @@
-import { apiKeyScope } from "@logbook/contracts";
+import { whoamiOutput } from "@logbook/contracts";
 import { z } from "zod";
 
 import { authedProcedure, createTRPCRouter } from "../../trpc.js";
 
-export const whoamiOutput = z.object({ keyId: z.string(), name: z.string(), scopes: z.array(apiKeyScope) });
 
 export const authRouter = createTRPCRouter({
   /** Who the key belongs to and what it may do: any valid key may ask. */

@@ -1,4 +1,5 @@
 import {
+  eventCountsInput,
   eventCountsOutput,
   eventPage,
   eventStreamInput,
@@ -12,7 +13,6 @@ import { tracked } from "@trpc/server";
 
 import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
 
-export const eventCountsInput = listSessionEventsInput.pick({ sessionId: true });
 
 export const eventsRouter = createTRPCRouter({
   /** Idempotent: events carry client-made ids, a retried batch is stored once. */

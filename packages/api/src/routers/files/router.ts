@@ -1,10 +1,8 @@
-import { filePage, getFileInput, listFilesInput, trackedFile, upsertFileInput } from "@logbook/contracts";
+import { deleteFileResult, filePage, getFileInput, listFilesInput, trackedFile, upsertFileInput } from "@logbook/contracts";
 
-import { z } from "zod";
 
 import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
 
-export const deleteFileResult = z.object({ deleted: z.boolean() });
 
 export const filesRouter = createTRPCRouter({
   /** Idempotent: one file per session and path; sending it again replaces it. */

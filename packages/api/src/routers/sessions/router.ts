@@ -1,27 +1,21 @@
 import {
   archiveSessionInput,
   createSessionInput,
-  eventStreamInput,
+  deleteSessionResult,
   getSessionInput,
   idInput,
   listSessionsInput,
   session,
   sessionPage,
+  sessionStreamInput,
   sessionTree,
   sessionTreeInput,
   transitionSessionInput,
   updateSessionInput,
   type Session,
 } from "@logbook/contracts";
-import { z } from "zod";
 
 import { adminProcedure, createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
-
-/** `sessions.delete` answers with how many sessions went (the session and its descendants). */
-export const deleteSessionResult = z.object({ deleted: z.number().int() });
-
-/** Session changes are not resumable (each one carries the whole current session). */
-export const sessionStreamInput = eventStreamInput.pick({ sessionId: true, projectId: true });
 
 export const sessionsRouter = createTRPCRouter({
   create: ingestProcedure
