@@ -133,9 +133,23 @@ describe("ApiKeyService", () => {
     expect(soon.filter((sql) => sql.startsWith("update"))).toHaveLength(0);
     expect(await lastUsed()).toBe("2026-06-01T12:00:00.000Z");
 
-    clock = new Date("2026-06-01T12:01:00Z");
+    // Verified keys are cached for 5 s, so the next lookup (and refresh) comes after that.
+    clock = new Date("2026-06-01T12:01:05Z");
     await keys.verify(secret);
-    expect(await lastUsed()).toBe("2026-06-01T12:01:00.000Z");
+    expect(await lastUsed()).toBe("2026-06-01T12:01:05.000Z");
+  });
+
+  it("answers repeated verifications from memory, and forgets a key the moment it is revoked", async () => {
+    const { key, secret } = await keys.create({ name: "cached", scopes: ["ingest"] });
+    expect(await keys.verify(secret)).not.toBeNull();
+    const again = await countQueries(async () => {
+      for (let i = 0; i < 3; i += 1) expect(await keys.verify(secret)).toMatchObject({ id: key.id });
+    });
+    expect(again).toHaveLength(0);
+    await keys.revoke({ id: key.id });
+    expect(await keys.verify(secret)).toBeNull();
+    // A wrong secret with the right prefix is never served from the cache.
+    expect(await keys.verify(secret.slice(0, -2) + (secret.endsWith("AA") ? "BB" : "AA"))).toBeNull();
   });
 
   it("gives a clear error for a name the schema cannot hold", async () => {

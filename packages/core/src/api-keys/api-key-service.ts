@@ -32,6 +32,13 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 /** The pg_advisory_xact_lock(namespace, key) pair that serialises bootstrap-key creation. */
 export const BOOTSTRAP_KEY_LOCK = { namespace: 0x4c4f4742 /* "LOGB" */, key: 2 } as const;
 
+/**
+ * A verified key is remembered this long, so a busy client costs no key lookup per request.
+ * A key revoked through this process stops working at once; on other replicas within this time.
+ */
+const VERIFY_CACHE_MS = 5_000;
+const VERIFY_CACHE_SIZE = 1_000;
+
 const KEY_COLUMNS = ["id", "name", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"] as const;
 
 /** SHA-256 of the whole key string: the secret has 256 random bits, so no salt or slow hash is needed. */
@@ -62,6 +69,9 @@ function normaliseScopes(scopes: readonly ApiKeyScope[]): ApiKeyScope[] {
  * it, revoked, and verified on every request.
  */
 export class ApiKeyService {
+  /** Recently verified keys by SHA-256 of the presented string (never the secret itself). */
+  private readonly verified = new Map<string, { principal: ApiKeyPrincipal; until: number; expiresAt: number | null }>();
+
   constructor(private readonly deps: CoreDeps) {}
 
   /** Creates a key; the returned `secret` is the only time it is ever shown. */
@@ -89,6 +99,7 @@ export class ApiKeyService {
       .update({ revoked_at: knex.raw("coalesce(revoked_at, ?::timestamptz)", [now]) })
       .returning<Record<string, unknown>[]>(KEY_COLUMNS);
     if (!row) throw notFound("API key", input.id);
+    for (const [hash, entry] of this.verified) if (entry.principal.id === input.id) this.verified.delete(hash);
     return toApiKeyDto(ApiKeyModel.fromDatabaseJson(row));
   }
 
@@ -101,17 +112,23 @@ export class ApiKeyService {
     const match = KEY_PATTERN.exec(presented);
     if (!match) return null;
     const prefix = match[1]!;
+    const now = clockOf(this.deps)();
+    const hash = hashKey(presented);
+    const cached = this.verified.get(hash);
+    if (cached && cached.until > now.getTime() && (cached.expiresAt === null || cached.expiresAt > now.getTime())) {
+      return cached.principal;
+    }
+    this.verified.delete(hash);
     const row = await ApiKeyModel.query(this.deps.knex)
       .select("id", "name", "scopes", "key_hash", "last_used_at", "expires_at", "revoked_at")
       .where("prefix", prefix)
       .first();
     if (!row) return null;
 
-    const presentedHash = Buffer.from(hashKey(presented), "hex");
+    const presentedHash = Buffer.from(hash, "hex");
     const storedHash = Buffer.from(row.keyHash, "hex");
     if (storedHash.length !== presentedHash.length || !timingSafeEqual(presentedHash, storedHash)) return null;
 
-    const now = clockOf(this.deps)();
     if (row.revokedAt !== null) return null;
     if (row.expiresAt !== null && row.expiresAt.getTime() <= now.getTime()) return null;
 
@@ -123,7 +140,10 @@ export class ApiKeyService {
         .where("id", row.id)
         .where((q) => void q.whereNull("last_used_at").orWhere("last_used_at", "<=", staleBefore));
     }
-    return { id: row.id, name: row.name, scopes: row.scopes as ApiKeyScope[] };
+    const principal = { id: row.id, name: row.name, scopes: row.scopes as ApiKeyScope[] };
+    if (this.verified.size >= VERIFY_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(hash, { principal, until: now.getTime() + VERIFY_CACHE_MS, expiresAt: row.expiresAt?.getTime() ?? null });
+    return principal;
   }
 
   /** Keys that verify today: not revoked, not expired. */

@@ -64,6 +64,19 @@ describe("EventService.ingest", () => {
     expect(page.items[1]!.seq).toBeGreaterThan(page.items[0]!.seq);
   });
 
+  it("creates a new session once when many writers race to be first", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        events.ingest(ingestEventsInput.parse({ events: [{ externalSessionId: "race", eventType: "tick", payload: { i } }] })),
+      ),
+    );
+    expect(results.reduce((sum, r) => sum + r.accepted, 0)).toBe(20);
+    expect(await count("sessions", { external_id: "race" })).toBe(1);
+    const session = await sessions.get({ externalId: "race" });
+    const seqs = (await events.listForSession({ sessionId: session.id, limit: 50 })).items.map((e) => e.seq);
+    expect(new Set(seqs).size).toBe(20);
+  });
+
   it("writes nothing when one event names an unknown session", async () => {
     const before = await count("events");
     await expect(

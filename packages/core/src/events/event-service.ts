@@ -11,7 +11,7 @@ import { v7 as uuidv7 } from "uuid";
 import { clockOf, type CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
-import { notifyEvents, notifySessions } from "../live/notify.js";
+import { notifyChanges } from "../live/notify.js";
 import { decodeCursor, toPage } from "../pagination.js";
 import { columnBindings } from "../sql.js";
 import { uuidV7Time } from "../time.js";
@@ -53,6 +53,67 @@ function toSessionRow(raw: Record<string, unknown>): SessionRow {
   };
 }
 
+interface NewSessionRow {
+  external_id: string;
+  parent_session_id: string | null;
+  first_at: Date;
+  cwd: string | null;
+  machine_id: string | null;
+  agent_id: string | null;
+  agent_type: string | null;
+  session_type: string;
+  is_user_initiated: boolean;
+}
+
+/**
+ * Finds or creates sessions by external id in one statement: the insert's RETURNING gives
+ * the new rows, the plain SELECT (same snapshot) the ones that existed. A row another
+ * transaction committed in between is in neither, so it is read again afterwards.
+ */
+async function upsertSessions(trx: Trx, rows: NewSessionRow[]): Promise<Array<SessionRow & { created: boolean }>> {
+  const ids = rows.map((r) => r.external_id);
+  const result = await trx.raw<{ rows: Array<Record<string, unknown>> }>(
+    `WITH input AS (
+       SELECT * FROM unnest(?::text[], ?::uuid[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::boolean[])
+         AS t(external_id, parent_session_id, first_at, cwd, machine_id, agent_id, agent_type, session_type, is_user_initiated)
+     ), inserted AS (
+       INSERT INTO sessions (external_id, parent_session_id, status, status_changed_at, last_activity_at, cwd, machine_id,
+         agent_id, agent_type, session_type, is_user_initiated)
+       SELECT external_id, parent_session_id, 'pending', first_at, first_at, cwd, machine_id, agent_id, agent_type,
+         session_type, is_user_initiated
+       FROM input ORDER BY external_id
+       ON CONFLICT (external_id) DO NOTHING
+       RETURNING ${SESSION_STATE_SQL}
+     )
+     SELECT ${SESSION_STATE_SQL}, true AS created FROM inserted
+     UNION ALL
+     SELECT ${SESSION_STATE_SQL}, false AS created FROM sessions WHERE external_id = ANY(?::text[])`,
+    columnBindings(
+      ids,
+      rows.map((r) => r.parent_session_id),
+      rows.map((r) => r.first_at.toISOString()),
+      rows.map((r) => r.cwd),
+      rows.map((r) => r.machine_id),
+      rows.map((r) => r.agent_id),
+      rows.map((r) => r.agent_type),
+      rows.map((r) => r.session_type),
+      rows.map((r) => r.is_user_initiated),
+      ids,
+    ),
+  );
+  const found = result.rows.map((raw) => ({ ...toSessionRow(raw), created: raw.created === true }));
+  const seen = new Set(found.map((r) => r.externalId));
+  const raced = ids.filter((id) => !seen.has(id));
+  if (raced.length > 0) {
+    const again = await trx.raw<{ rows: Array<Record<string, unknown>> }>(
+      `SELECT ${SESSION_STATE_SQL} FROM sessions WHERE external_id = ANY(?::text[])`,
+      [raced],
+    );
+    found.push(...again.rows.map((raw) => ({ ...toSessionRow(raw), created: false })));
+  }
+  return found;
+}
+
 const keyOf = (sessionId: string, id: string, occurredAt: Date) => `${sessionId}|${id}|${occurredAt.getTime()}`;
 
 /** Events: idempotent batch ingest with state derivation, timelines and counts. */
@@ -88,8 +149,9 @@ export class EventService {
         perSession.set(sessionId, (perSession.get(sessionId) ?? 0) + 1);
       }
       const ids = [...perSession.keys()].sort();
-      // Lock the touched sessions in one global order, so concurrent batches cannot deadlock.
-      await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE", [ids]);
+      // Lock the touched sessions in one global order, so concurrent batches cannot deadlock
+      // (one session needs no ordering: the update below locks it).
+      if (ids.length > 1) await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE", [ids]);
       const bumped = await trx.raw<{ rows: Array<{ id: string; last_event_seq: number }> }>(
         `UPDATE sessions AS s SET last_event_seq = s.last_event_seq + v.n
          FROM unnest(?::uuid[], ?::int[]) AS v(id, n) WHERE s.id = v.id
@@ -124,10 +186,13 @@ export class EventService {
       // Each inserted row accepts one event: a second copy of the same key in this batch is a duplicate.
       const accepted = prepared.filter((p) => inserted.delete(keyOf(p.sessionId, p.id, p.occurredAt)));
       if (accepted.length > 0) {
-        await this.applyDerivations(trx, sessions.byId, accepted, sessions.created);
-        await notifyEvents(trx, { fromStreamSeq: Math.min(...streamSeqs), toStreamSeq: Math.max(...streamSeqs) });
+        const changed = await this.applyDerivations(trx, sessions.byId, accepted);
+        await notifyChanges(trx, {
+          events: { fromStreamSeq: Math.min(...streamSeqs), toStreamSeq: Math.max(...streamSeqs) },
+          sessionIds: [...new Set([...sessions.created, ...changed])],
+        });
       } else {
-        await notifySessions(trx, sessions.created);
+        await notifyChanges(trx, { sessionIds: sessions.created });
       }
       return {
         accepted: accepted.length,
@@ -201,9 +266,7 @@ export class EventService {
         return {
           external_id: externalId,
           parent_session_id: parentId,
-          status: "pending",
-          status_changed_at: want.earliest,
-          last_activity_at: want.earliest,
+          first_at: want.earliest,
           cwd: e.cwd ? cleanText(e.cwd) : null,
           machine_id: e.machineId ?? null,
           agent_id: own && isChild ? (e.agentId ?? null) : null,
@@ -212,13 +275,10 @@ export class EventService {
           is_user_initiated: !isChild,
         };
       });
-      const inserted = (await trx("sessions").insert(rows).onConflict("external_id").ignore().returning("id")) as Array<{ id: string }>;
-      created.push(...inserted.map((r) => r.id));
-      const found = await trx.raw<{ rows: Array<Record<string, unknown>> }>(
-        `SELECT ${SESSION_STATE_SQL} FROM sessions WHERE external_id = ANY(?::text[])`,
-        [level],
-      );
-      found.rows.map(toSessionRow).forEach(remember);
+      for (const row of await upsertSessions(trx, rows)) {
+        if (row.created) created.push(row.id);
+        remember(row);
+      }
       // A session first seen without its parent learns it now (never re-parented once set).
       for (const externalId of level) {
         const row = byKey.get(`ext:${externalId}`)!;
@@ -267,20 +327,15 @@ export class EventService {
     return new Map(result.rows.map((r) => [keyOf(r.session_id, r.id, r.occurred_at), r.stream_seq]));
   }
 
-  /** Derives session state from the accepted events; announces changed and newly created sessions. */
-  private async applyDerivations(
-    trx: Trx,
-    sessions: Map<string, SessionRow>,
-    accepted: PreparedEvent[],
-    created: string[],
-  ): Promise<void> {
+  /** Derives session state from the accepted events; returns the sessions it changed. */
+  private async applyDerivations(trx: Trx, sessions: Map<string, SessionRow>, accepted: PreparedEvent[]): Promise<string[]> {
     const bySession = new Map<string, PreparedEvent[]>();
     for (const event of accepted) {
       const list = bySession.get(event.sessionId) ?? [];
       list.push(event);
       bySession.set(event.sessionId, list);
     }
-    const changed = new Set<string>(created);
+    const changed: string[] = [];
     for (const [sessionId, events] of bySession) {
       const state = sessions.get(sessionId)!;
       const derived = deriveSession(state, events);
@@ -301,10 +356,10 @@ export class EventService {
       }
       if (Object.keys(update).length > 0) {
         await trx("sessions").where({ id: sessionId }).update(update);
-        changed.add(sessionId);
+        changed.push(sessionId);
       }
     }
-    await notifySessions(trx, [...changed]);
+    return changed;
   }
 
   /**

@@ -16,17 +16,29 @@ export interface SessionsNotice {
 
 /**
  * NOTIFY inside the writer's transaction: PostgreSQL delivers it on commit, and only
- * then, so listeners never see an event that is rolled back.
+ * then, so listeners never see an event that is rolled back. All notices of one write go
+ * in one statement (one round trip).
  */
+export async function notifyChanges(
+  trx: Knex.Transaction | Knex,
+  changes: { events?: EventsNotice | undefined; sessionIds?: string[] | undefined },
+): Promise<void> {
+  const notices: Array<[string, string]> = [];
+  if (changes.events) notices.push([EVENTS_CHANNEL, JSON.stringify(changes.events)]);
+  const ids = changes.sessionIds ?? [];
+  // A notification payload must stay under 8000 bytes: 100 ids of 36 characters is plenty.
+  for (let i = 0; i < ids.length; i += 100) {
+    const notice: SessionsNotice = { sessionIds: ids.slice(i, i + 100) };
+    notices.push([SESSIONS_CHANNEL, JSON.stringify(notice)]);
+  }
+  if (notices.length === 0) return;
+  await trx.raw(`SELECT ${notices.map(() => "pg_notify(?, ?)").join(", ")}`, notices.flat());
+}
+
 export async function notifyEvents(trx: Knex.Transaction | Knex, notice: EventsNotice): Promise<void> {
-  await trx.raw("SELECT pg_notify(?, ?)", [EVENTS_CHANNEL, JSON.stringify(notice)]);
+  await notifyChanges(trx, { events: notice });
 }
 
 export async function notifySessions(trx: Knex.Transaction | Knex, sessionIds: string[]): Promise<void> {
-  if (sessionIds.length === 0) return;
-  // A notification payload must stay under 8000 bytes: 100 ids of 36 characters is plenty.
-  for (let i = 0; i < sessionIds.length; i += 100) {
-    const notice: SessionsNotice = { sessionIds: sessionIds.slice(i, i + 100) };
-    await trx.raw("SELECT pg_notify(?, ?)", [SESSIONS_CHANNEL, JSON.stringify(notice)]);
-  }
+  await notifyChanges(trx, { sessionIds });
 }
