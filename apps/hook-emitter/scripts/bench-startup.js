@@ -2,10 +2,12 @@
 // Start-up cost of `logbook-hook` (recording one event) against a bare `node -e 0`.
 // Runs the commands interleaved (A B C A B C …) so load drift on a shared machine hits all
 // of them alike, and reports medians. Usage:
-//   node scripts/bench-startup.mjs [runs]           server-down (spool) path only
-//   LOGBOOK_URL=… LOGBOOK_API_KEY=… node scripts/bench-startup.mjs [runs]   also the server-up path
+//   node scripts/bench-startup.js [runs]           server-down (spool) path only
+//   LOGBOOK_URL=… LOGBOOK_API_KEY=… node scripts/bench-startup.js [runs]   also the server-up path
+// Build first (npx tsup). An empty ESM file is shown too: Node's ESM loader alone costs part
+// of the difference to `node -e 0`.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,8 +35,11 @@ const free = await new Promise((resolve) => {
 
 const downHome = mkdtempSync(join(tmpdir(), "logbook-bench-down-"));
 const upHome = mkdtempSync(join(tmpdir(), "logbook-bench-up-"));
+const emptyEsm = join(downHome, "empty.mjs");
+writeFileSync(emptyEsm, "");
 const cases = [
   { name: "node -e 0", args: ["-e", "0"], env: {} },
+  { name: "node empty.mjs", args: [emptyEsm], env: {} },
   {
     name: "logbook-hook, server down (spool)",
     args: [binary],

@@ -21,7 +21,7 @@ Usage:
   logbook-hook flush [--quiet]   send the spooled events now
   logbook-hook status [--json]   server reachable? key valid? spool size
   logbook-hook install [--user|--project|--settings FILE] [--events A,B] [--http]
-                       [--url URL] [--api-key KEY] [--command CMD] [--dry-run]
+                       [--async] [--url URL] [--api-key KEY] [--command CMD] [--dry-run]
   logbook-hook uninstall [--user|--project|--settings FILE] [--dry-run]
   logbook-hook import [PATH...] [--url URL] [--api-key KEY] [--json] [--no-progress]
                                  import transcripts (default ~/.claude/projects)

@@ -14,6 +14,8 @@ export class NetworkError extends Error {
   constructor(
     message: string,
     readonly code: string,
+    /** The connection failed while the body was being sent (after the server accepted it). */
+    readonly duringUpload = false,
   ) {
     super(message);
     this.name = "NetworkError";
@@ -27,6 +29,14 @@ export interface RequestOptions {
   timeoutMs: number;
 }
 
+const BODY_SLICE = 64 * 1024;
+/** Bodies above this are announced with `Expect: 100-continue` (see below). */
+export const EXPECT_CONTINUE_BYTES = 1024 * 1024;
+/** After a 100 Continue, how long to give the server to refuse anyway (it may send both at once). */
+const CONTINUE_GRACE_MS = 50;
+/** A server that does not answer the Expect header gets the body after this (RFC 9110). */
+const CONTINUE_WAIT_MS = 1_000;
+
 export async function httpRequest(method: string, target: string, options: RequestOptions): Promise<HttpResponse> {
   let url: URL;
   try {
@@ -37,9 +47,14 @@ export async function httpRequest(method: string, target: string, options: Reque
   if (url.protocol === "https:") return httpsRequest(method, url, options);
   if (url.protocol !== "http:") throw new NetworkError(`unsupported URL scheme: ${url.protocol}`, "EINVALIDURL");
   const payload = options.body === undefined ? undefined : typeof options.body === "string" ? Buffer.from(options.body) : options.body;
+  // A server refusing a large body (413) closes the connection while the body is still coming;
+  // the TCP reset that follows can destroy its answer before we read it. So a large body is
+  // announced first and sent only once the server has not refused it.
+  const expectContinue = payload !== undefined && payload.length > EXPECT_CONTINUE_BYTES;
   let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n`;
   for (const [name, value] of Object.entries(options.headers ?? {})) head += `${name}: ${value}\r\n`;
   if (payload !== undefined) head += `Content-Length: ${payload.length}\r\n`;
+  if (expectContinue) head += "Expect: 100-continue\r\n";
   head += "\r\n";
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === "" ? 80 : Number(url.port);
@@ -51,10 +66,13 @@ export async function httpRequest(method: string, target: string, options: Reque
     socket.setNoDelay(true);
     const chunks: Buffer[] = [];
     let settled = false;
+    let uploading = false;
+    let continueTimer: NodeJS.Timeout | undefined;
     const finish = (error: Error | undefined, response?: HttpResponse) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(continueTimer);
       socket.destroy();
       if (error) reject(error);
       else resolve(response!);
@@ -63,26 +81,56 @@ export async function httpRequest(method: string, target: string, options: Reque
       () => finish(new NetworkError(`no answer from ${url.origin} within ${options.timeoutMs} ms`, "ETIMEDOUT")),
       options.timeoutMs,
     );
+    const drained = () =>
+      new Promise<void>((done) => {
+        const go = () => {
+          socket.off("drain", go);
+          socket.off("close", go);
+          done();
+        };
+        socket.on("drain", go);
+        socket.on("close", go);
+      });
+    const sendBody = async () => {
+      if (uploading || settled || payload === undefined) return;
+      uploading = true;
+      clearTimeout(continueTimer);
+      // In slices, yielding between them, so an answer that comes early is read early.
+      for (let offset = 0; offset < payload.length; offset += BODY_SLICE) {
+        if (settled || socket.destroyed) return;
+        if (!socket.write(payload.subarray(offset, offset + BODY_SLICE))) await drained();
+      }
+    };
     socket.on("connect", () => {
       const headBuffer = Buffer.from(head, "latin1");
-      socket.write(payload !== undefined && payload.length < 64 * 1024 ? Buffer.concat([headBuffer, payload]) : headBuffer);
-      if (payload !== undefined && payload.length >= 64 * 1024) socket.write(payload);
+      if (payload !== undefined && !expectContinue) {
+        uploading = true;
+        socket.write(Buffer.concat([headBuffer, payload]));
+        return;
+      }
+      socket.write(headBuffer);
+      if (expectContinue) continueTimer = setTimeout(() => void sendBody(), CONTINUE_WAIT_MS);
     });
     socket.on("data", (chunk: Buffer) => {
       chunks.push(chunk);
-      const response = parseResponse(Buffer.concat(chunks), false);
+      const data = Buffer.concat(chunks);
+      const response = parseResponse(data, false);
       if (response) finish(undefined, response);
+      else if (expectContinue && !uploading && /^HTTP\/1\.\d 100 /.test(data.subarray(0, 13).toString("latin1"))) {
+        clearTimeout(continueTimer);
+        continueTimer = setTimeout(() => void sendBody(), CONTINUE_GRACE_MS);
+      }
     });
     socket.on("end", () => {
       const response = parseResponse(Buffer.concat(chunks), true);
       if (response) finish(undefined, response);
-      else finish(new NetworkError(`connection to ${url.origin} closed before a complete answer`, "ECONNRESET"));
+      else finish(new NetworkError(`connection to ${url.origin} closed before a complete answer`, "ECONNRESET", uploading));
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
-      // A server that answers and then resets (e.g. it rejected a large body early) still answered.
+      // A server that answers and then resets (e.g. it refused a large body) still answered.
       const response = parseResponse(Buffer.concat(chunks), true);
       if (response) finish(undefined, response);
-      else finish(new NetworkError(`${url.origin}: ${error.message}`, error.code ?? "EIO"));
+      else finish(new NetworkError(`${url.origin}: ${error.message}`, error.code ?? "EIO", uploading && payload !== undefined));
     });
   });
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -188,7 +188,7 @@ describe("what the server answers (against a stand-in server: unit tests of the 
   });
 
   it("a server that never answers: spooled after the short timeout, exit 0", async () => {
-    const sockets: import("node:net").Socket[] = [];
+    const sockets: Socket[] = [];
     const silent: Server = createServer((socket) => sockets.push(socket));
     await new Promise<void>((done) => silent.listen(0, "127.0.0.1", done));
     const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;

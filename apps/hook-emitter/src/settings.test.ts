@@ -51,7 +51,7 @@ describe("installHooks / uninstallHooks", () => {
 
   it("keeps every existing hook and setting, adds ours as a group of its own under every event", () => {
     const original = `${JSON.stringify(existing, null, 2)}\n`;
-    const installed = JSON.parse(installHooks(original, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() }).text) as typeof existing & {
+    const installed = JSON.parse(installHooks(original, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() }).text) as Omit<typeof existing, "hooks"> & {
       hooks: Record<string, Array<{ matcher?: string; hooks: unknown[] }>>;
     };
     expect(installed.model).toBe("opus");
@@ -76,6 +76,13 @@ describe("installHooks / uninstallHooks", () => {
     expect(Object.keys((JSON.parse(first.text) as { hooks: object }).hooks)).toEqual(["PreToolUse", "Stop"]);
     const second = installHooks(first.text, { events: ["Stop", "SessionEnd"], handler: commandHandler() });
     expect(second.events).toEqual(["SessionEnd"]);
+  });
+
+  it("--async marks the command hook async (the agent does not wait), still recognised as ours", () => {
+    const edit = installHooks(undefined, { events: ["Stop"], handler: commandHandler("logbook-hook", { async: true }) });
+    expect(JSON.parse(edit.text)).toEqual({ hooks: { Stop: [{ hooks: [{ type: "command", command: "logbook-hook", timeout: 5, async: true }] }] } });
+    expect(installHooks(edit.text, { events: ["Stop"], handler: commandHandler() }).changed).toBe(false);
+    expect(uninstallHooks(edit.text).text).toBe("{}\n");
   });
 
   it("installs an http hook that passes the key from the environment", () => {

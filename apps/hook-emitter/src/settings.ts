@@ -53,11 +53,12 @@ export class SettingsError extends Error {
 }
 
 export type HookHandler =
-  | { type: "command"; command: string; timeout: number }
+  | { type: "command"; command: string; timeout: number; async?: true }
   | { type: "http"; url: string; headers: Record<string, string>; allowedEnvVars: string[] };
 
-export function commandHandler(command = "logbook-hook"): HookHandler {
-  return { type: "command", command, timeout: 5 };
+/** `async: true` (newer Claude Code versions) lets the agent go on without waiting for the hook. */
+export function commandHandler(command = "logbook-hook", options: { async?: boolean } = {}): HookHandler {
+  return { type: "command", command, timeout: 5, ...(options.async === true ? { async: true as const } : {}) };
 }
 
 export function httpHandler(baseUrl: string): HookHandler {

@@ -15,7 +15,7 @@ import {
 import { hostname } from "node:os";
 import { join } from "node:path";
 
-import { httpRequest, NetworkError } from "./http.js";
+import { EXPECT_CONTINUE_BYTES, httpRequest, NetworkError } from "./http.js";
 import { randomHex } from "./ids.js";
 
 /**
@@ -330,6 +330,11 @@ async function sendBatch(target: FlushTarget, items: SpoolItem[], timeoutMs: num
       timeoutMs,
     });
   } catch (error) {
+    if (error instanceof NetworkError && error.duringUpload && items.length === 1 && body.length > EXPECT_CONTINUE_BYTES) {
+      // The server took the connection and dropped it while this one large event was coming
+      // in: what servers do with a body over their limit. Retrying would block the spool forever.
+      return { kind: "refused", status: 413, message: `the server closed the connection while receiving ${body.length} bytes (${error.message})` };
+    }
     return { kind: "unavailable", message: error instanceof NetworkError ? error.message : String(error) };
   }
   const kind = classifyStatus(response.status);

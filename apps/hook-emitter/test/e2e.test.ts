@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
 
+import type { Knex } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { startTestServer, type TestServer } from "@logbook/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,11 +43,21 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
   return results;
 }
 
-/** JSON with sorted keys, so a payload compares equal after a trip through jsonb. */
+/**
+ * JSON with sorted keys, so a payload compares equal after a trip through jsonb. NUL and lone
+ * UTF-16 surrogates (some samples have them) cannot be stored by PostgreSQL: the server
+ * replaces them with U+FFFD, in values and keys, and so does this.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const clean = (text: string) => text.replace(UNSTORABLE, "\ufffd");
 function canonical(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(clean(value));
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => [clean(k), v] as const)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
@@ -68,9 +79,15 @@ function rejectedFiles(home: string): string[] {
   }
 }
 
-async function countOf(query: ReturnType<TestDatabase["knex"]>): Promise<number> {
-  const rows = (await query.count({ n: "*" })) as Array<{ n: string | number }>;
-  return Number(rows[0]!.n);
+/** Rows of a read-only SQL query on the test database (what the server stored). */
+async function rowsOf<T>(sql: string, bindings: readonly Knex.RawBinding[] = []): Promise<T[]> {
+  const result = await db.knex.raw<{ rows: T[] }>(sql, bindings);
+  return result.rows;
+}
+
+async function countOf(sql: string, bindings: readonly Knex.RawBinding[] = []): Promise<number> {
+  const [row] = await rowsOf<{ n: string | number }>(`SELECT count(*) AS n FROM (${sql}) AS q`, bindings);
+  return Number(row!.n);
 }
 
 const emitterEnv = (home: string, extra: Record<string, string | undefined> = {}) => ({
@@ -103,17 +120,18 @@ describe("hook events through the real binary into the real server", () => {
       externalIds.add(String(p.session_id));
       externalIds.add(expectedSession(p));
     }
-    const rows = (await db.knex("events as e")
-      .join("sessions as s", "s.id", "e.session_id")
-      .where("e.source", "hook")
-      .whereIn("s.external_id", [...externalIds])
-      .select("e.payload", "e.event_type", "e.machine_id", "e.occurred_at", "s.external_id")) as Array<{
+    const rows = await rowsOf<{
       payload: Record<string, unknown>;
       event_type: string;
       machine_id: string;
       occurred_at: Date;
       external_id: string;
-    }>;
+    }>(
+      `SELECT e.payload, e.event_type, e.machine_id, e.occurred_at, s.external_id
+         FROM events e JOIN sessions s ON s.id = e.session_id
+        WHERE e.source = 'hook' AND s.external_id = ANY(?)`,
+      [[...externalIds]],
+    );
     expect(rows).toHaveLength(samples.length);
     expect(rows.map((row) => canonical(row.payload)).sort()).toEqual(samples.map(canonical).sort());
     for (const row of rows) {
@@ -123,11 +141,10 @@ describe("hook events through the real binary into the real server", () => {
       expect(row.occurred_at.getTime()).toBeGreaterThanOrEqual(started - 1000);
     }
 
-    const sessions = (await db.knex("sessions").whereIn("external_id", [...externalIds]).select("id", "external_id", "parent_session_id")) as Array<{
-      id: string;
-      external_id: string;
-      parent_session_id: string | null;
-    }>;
+    const sessions = await rowsOf<{ id: string; external_id: string; parent_session_id: string | null }>(
+      "SELECT id, external_id, parent_session_id FROM sessions WHERE external_id = ANY(?)",
+      [[...externalIds]],
+    );
     expect(sessions.map((s) => s.external_id).sort()).toEqual([...externalIds].sort());
     const byExternal = new Map(sessions.map((s) => [s.external_id, s]));
     const children = sessions.filter((s) => s.external_id.includes(":agent:"));
@@ -164,7 +181,7 @@ describe("hook events through the real binary into the real server", () => {
     expect(JSON.parse(good.stdout)).toMatchObject({ server: { reachable: true }, key: { valid: true } });
     // with the right key, the spooled event goes in
     expect((await runBinary(["flush"], { env: emitterEnv(home) })).code).toBe(0);
-    expect(await countOf(db.knex("events").whereRaw("payload->>'session_id' = 'e2e-key'"))).toBe(1);
+    expect(await countOf("SELECT 1 FROM events WHERE payload->>'session_id' = 'e2e-key'")).toBe(1);
   });
 });
 
@@ -189,18 +206,17 @@ describe("spool and recovery against the real server", () => {
     expect(flush.code).toBe(0);
     expect(flush.stdout).toContain("sent 25 (25 new, 0 already stored), 0 left");
     expect(spoolFiles(home)).toEqual([]);
-    const stored = (await db.knex("events as e")
-      .join("sessions as s", "s.id", "e.session_id")
-      .where("s.external_id", session)
-      .orderBy("e.seq")
-      .select("e.id", "e.payload")) as Array<{ id: string; payload: { n: number } }>;
+    const stored = await rowsOf<{ id: string; payload: { n: number } }>(
+      "SELECT e.id, e.payload FROM events e JOIN sessions s ON s.id = e.session_id WHERE s.external_id = ? ORDER BY e.seq",
+      [session],
+    );
     expect(stored.map((e) => `${e.id}.json`)).toEqual(spooled);
     expect(stored.map((e) => e.payload.n)).toEqual(Array.from({ length: 25 }, (_, n) => n));
 
     // a second flush has nothing to send; a new event goes straight in
     expect((await runBinary(["flush"], { env: emitterEnv(home) })).stdout).toContain("sent 0");
     await runBinary([], { stdin: JSON.stringify({ session_id: session, hook_event_name: "Stop", n: 25 }), env: emitterEnv(home) });
-    expect(await countOf(db.knex("events as e").join("sessions as s", "s.id", "e.session_id").where("s.external_id", session))).toBe(26);
+    expect(await countOf("SELECT 1 FROM events e JOIN sessions s ON s.id = e.session_id WHERE s.external_id = ?", [session])).toBe(26);
   }, 300_000);
 
   it("20 concurrent emitters while the server goes away and comes back: nothing lost, nothing doubled", async () => {
@@ -243,9 +259,9 @@ describe("spool and recovery against the real server", () => {
     expect(spoolFiles(home)).toEqual([]);
     expect(rejectedFiles(home)).toEqual([]);
 
-    const markers = (await db.knex("events").whereRaw("payload->>'session_id' like ?", [`e2e-chaos-${run}-%`]).select(db.knex.raw("payload->>'marker' as marker"))) as Array<{
-      marker: string;
-    }>;
+    const markers = await rowsOf<{ marker: string }>("SELECT payload->>'marker' AS marker FROM events WHERE payload->>'session_id' LIKE ?", [
+      `e2e-chaos-${run}-%`,
+    ]);
     const want = Array.from({ length: emitters * perEmitter }, (_, i) => `${Math.floor(i / perEmitter)}-${i % perEmitter}`).sort();
     expect(markers.map((m) => m.marker).sort()).toEqual(want);
   }, 600_000);
@@ -293,10 +309,9 @@ describe("transcript import against the real server", () => {
       duplicates: 0,
       errors: 0,
     });
-    const count = () => countOf(db.knex("events").where("source", "transcript"));
+    const count = () => countOf("SELECT 1 FROM events WHERE source = 'transcript'");
     expect(await count()).toBe(want.lines);
-    const tokens = async () =>
-      (await db.knex("sessions").orderBy("external_id").select("external_id", "input_tokens", "output_tokens", "parent_session_id")) as unknown[];
+    const tokens = () => rowsOf("SELECT external_id, input_tokens, output_tokens, parent_session_id FROM sessions ORDER BY external_id");
     const tokensAfterFirst = await tokens();
 
     const second = await runBinary(["import", dir, "--json"], { env });
@@ -313,10 +328,11 @@ describe("transcript import against the real server", () => {
     expect(await tokens()).toEqual(tokensAfterFirst);
 
     // subagent files and inline sidechains became child sessions of their session
-    const children = (await db.knex("sessions as c")
-      .join("sessions as p", "p.id", "c.parent_session_id")
-      .where("p.external_id", "in", ["258c7280-ae70-4798-800f-63464d01a85d", "fe5e1c67-53e7-4862-81ae-d0e013e3270b"])
-      .select("p.external_id as parent", "c.external_id as child")) as Array<{ parent: string; child: string }>;
+    const children = await rowsOf<{ parent: string; child: string }>(
+      `SELECT p.external_id AS parent, c.external_id AS child
+         FROM sessions c JOIN sessions p ON p.id = c.parent_session_id
+        WHERE p.external_id IN ('258c7280-ae70-4798-800f-63464d01a85d', 'fe5e1c67-53e7-4862-81ae-d0e013e3270b')`,
+    );
     expect(children.filter((c) => c.parent.startsWith("258c7280")).map((c) => c.child).sort()).toEqual([
       "258c7280-ae70-4798-800f-63464d01a85d:agent:a881341",
       "258c7280-ae70-4798-800f-63464d01a85d:agent:acompact-fffbd0",

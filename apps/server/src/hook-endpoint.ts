@@ -75,7 +75,9 @@ export async function handleClaudeCodeHook(
     sendJson(res, 200, {});
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
-      // Node discards the unread rest of the body after the answer, keeping the connection usable.
+      // The rest of the body is not read: the connection closes after this answer, so a
+      // keep-alive client opens a new one for its next request instead of reusing a dead one.
+      res.setHeader("connection", "close");
       return sendError(res, new AppError("PAYLOAD_TOO_LARGE", error.message), deps.logger);
     }
     sendError(res, error, deps.logger);

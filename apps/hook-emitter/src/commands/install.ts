@@ -35,6 +35,7 @@ export async function installCommand(command: "install" | "uninstall", args: str
             "api-key": { type: "string" },
             events: { type: "string" },
             http: { type: "boolean" },
+            async: { type: "boolean" },
             command: { type: "string" },
           }
         : {}),
@@ -61,7 +62,11 @@ export async function installCommand(command: "install" | "uninstall", args: str
     if (events.length === 0) throw new SettingsError("--events lists no event");
     const config = loadConfig();
     const url = typeof opt.url === "string" ? opt.url.replace(/\/+$/, "") : config.url;
-    const handler = opt.http === true ? httpHandler(url) : commandHandler(typeof opt.command === "string" ? opt.command : "logbook-hook");
+    if (opt.http === true && opt.async === true) throw new SettingsError("--async applies to command hooks, not to --http");
+    const handler =
+      opt.http === true
+        ? httpHandler(url)
+        : commandHandler(typeof opt.command === "string" ? opt.command : "logbook-hook", { async: opt.async === true });
     edit = installHooks(before, { events, handler });
     if (opt.http === true) {
       notes.push("http hooks read the key from LOGBOOK_API_KEY in the environment Claude Code runs in: export it there.");

@@ -133,6 +133,34 @@ describe("POST /hooks/claude-code", () => {
     const small = await postHook(JSON.stringify({ session_id: `after-${randomUUID()}`, hook_event_name: "Stop" }));
     expect(small.status).toBe(200);
   });
+
+  it("413 for a chunked body that grows over the limit, and the next keep-alive requests still work", async () => {
+    // Found by tooling/reliability: the connection used to be dropped without notice, so
+    // the client's next request on it failed with ECONNRESET.
+    for (let round = 0; round < 3; round++) {
+      const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= 2 * BODY_LIMIT) return controller.close();
+          sent += chunk.length;
+          controller.enqueue(chunk);
+        },
+      });
+      const response = await fetch(`${h.server.url}/hooks/claude-code`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${h.server.apiKey}` },
+        body,
+        duplex: "half",
+      } as RequestInit);
+      expect(response.status).toBe(413);
+      await response.arrayBuffer();
+      for (let i = 0; i < 3; i++) {
+        const next = await postHook(JSON.stringify({ session_id: `after-chunked-${randomUUID()}`, hook_event_name: "Stop" }));
+        expect(next.status).toBe(200);
+      }
+    }
+  });
 });
 
 describe("tRPC over HTTP", () => {

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+
+import {
+  LIMITS,
+  claudeCodeHookPayload,
+  createSessionInput,
+  ingestEventsInput,
+  jsonObject,
+  relativePath,
+  retentionRunInput,
+  subagentExternalId,
+  text,
+  typeName,
+} from "./index.js";
+
+function nested(depth: number): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  let node = root;
+  for (let i = 1; i < depth; i++) {
+    const child: Record<string, unknown> = {};
+    node.next = child;
+    node = child;
+  }
+  return root;
+}
+
+const messages = (result: { success: boolean; error?: { issues: Array<{ message: string }> } }) =>
+  result.success ? [] : result.error!.issues.map((i) => i.message);
+
+/** What each kind of bad input gets from the contracts, before anything reaches a service. */
+describe("contracts", () => {
+  it("refuse NUL characters in text columns and say so", () => {
+    expect(messages(text().safeParse("a\u0000b"))).toEqual(["must not contain NUL characters"]);
+    expect(text(5).safeParse("123456").success).toBe(false);
+    expect(text().safeParse("ordinary ✓").success).toBe(true);
+  });
+
+  it("keep JSON objects exactly as given, `__proto__` keys included, and cap their depth", () => {
+    const hostile = JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}') as Record<string, unknown>;
+    const parsed = jsonObject().parse(hostile);
+    expect(parsed).toBe(hostile);
+    expect(Object.keys(parsed)).toEqual(["__proto__", "constructor"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(jsonObject().safeParse(nested(LIMITS.maxJsonDepth)).success).toBe(true);
+    expect(messages(jsonObject().safeParse(nested(LIMITS.maxJsonDepth + 1)))).toEqual([
+      `must not be nested deeper than ${LIMITS.maxJsonDepth} levels`,
+    ]);
+    // Far deeper than any stack: checked without recursion.
+    expect(jsonObject().safeParse(nested(200_000)).success).toBe(false);
+    expect(messages(jsonObject().safeParse([1, 2]))).toEqual(["must be a JSON object"]);
+  });
+
+  it("accept only relative file paths without '..' segments", () => {
+    for (const bad of ["/etc/passwd", "\\\\server\\share", "C:\\Windows", "../secret", "a/../../b", "a\\..\\b", ""]) {
+      expect(relativePath().safeParse(bad).success, bad).toBe(false);
+    }
+    for (const good of ["src/a.ts", "a/..b/c", "..hidden", "dir/file..txt"]) {
+      expect(relativePath().safeParse(good).success, good).toBe(true);
+    }
+  });
+
+  it("take event and job type names of a safe shape only", () => {
+    for (const good of ["PreToolUse", "session_started", "file-history-snapshot", "a.b:c"]) {
+      expect(typeName().safeParse(good).success, good).toBe(true);
+    }
+    for (const bad of ["", "1abc", "drop table events; --", "x".repeat(101), "a b"]) {
+      expect(typeName().safeParse(bad).success, bad).toBe(false);
+    }
+  });
+
+  it("need exactly one way of naming an event's session, and bound the batch", () => {
+    const event = { eventType: "note" };
+    expect(messages(ingestEventsInput.safeParse({ events: [event] }))).toEqual(["give exactly one of sessionId or externalSessionId"]);
+    expect(
+      ingestEventsInput.safeParse({
+        events: [{ ...event, externalSessionId: "x", sessionId: "018f3c1e-7b3a-7c00-8000-000000000000" }],
+      }).success,
+    ).toBe(false);
+    expect(messages(ingestEventsInput.safeParse({ events: [] }))).toEqual(["send at least one event"]);
+    const tooMany = Array.from({ length: LIMITS.maxBatch + 1 }, () => ({ ...event, externalSessionId: "x" }));
+    expect(messages(ingestEventsInput.safeParse({ events: tooMany }))).toEqual([`send at most ${LIMITS.maxBatch} events per call`]);
+    const ok = ingestEventsInput.parse({ events: [{ ...event, externalSessionId: "x" }] });
+    expect(ok.events[0]).toMatchObject({ source: "api", level: "info", payload: {} });
+  });
+
+  it("read a hook payload loosely: unknown fields and events stay, the essentials are required", () => {
+    const payload = { session_id: "s", hook_event_name: "SomethingNew", extra: { deep: [1] } };
+    expect(claudeCodeHookPayload.parse(payload)).toMatchObject(payload);
+    const missing = claudeCodeHookPayload.safeParse({ hook_event_name: "Stop" });
+    expect(missing.success).toBe(false);
+    expect(missing.error!.issues[0]!.path).toEqual(["session_id"]);
+  });
+
+  it("give retention overrides no defaults, so the server's policy is kept", () => {
+    expect(retentionRunInput.parse({ policy: {} })).toEqual({ dryRun: true, policy: {} });
+    expect(retentionRunInput.parse({ dryRun: false, policy: { sessionMaxAgeDays: 30 } }).policy).toEqual({ sessionMaxAgeDays: 30 });
+  });
+
+  it("name subagent sessions from their parent and agent ids, and check session fields", () => {
+    expect(subagentExternalId("abc", "a1")).toBe("abc:agent:a1");
+    expect(createSessionInput.safeParse({ externalId: "" }).success).toBe(false);
+    expect(createSessionInput.safeParse({ status: "in_progress" }).success).toBe(false);
+    expect(createSessionInput.safeParse({ status: "waiting_input", title: "t" }).success).toBe(true);
+  });
+});

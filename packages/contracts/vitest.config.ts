@@ -1,0 +1,3 @@
+import { logbookVitestConfig } from "@logbook/vitest-config";
+
+export default logbookVitestConfig();
