@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const runs = Number(process.argv[2] ?? 60);
-const binary = fileURLToPath(new URL("../dist/logbook-hook.js", import.meta.url));
+const binary = fileURLToPath(new URL("../dist/logbook-hook.cjs", import.meta.url));
 const payload = JSON.stringify({
   session_id: "bench-session",
   transcript_path: "/tmp/t.jsonl",

@@ -1,5 +1,5 @@
 /**
- * @logbook/hook-emitter: the `logbook-hook` CLI (bundled to `dist/logbook-hook.js`). These
+ * @logbook/hook-emitter: the `logbook-hook` CLI (bundled to `dist/logbook-hook.cjs`). These
  * exports are its building blocks, for tests and for tools that want the same behaviour.
  */
 export { DEFAULT_URL, loadConfig, type EmitterConfig } from "./config.js";

@@ -126,6 +126,7 @@ describe("installHooks / uninstallHooks", () => {
   it("recognises our handlers, and only ours", () => {
     expect(isLogbookHandler({ type: "command", command: "logbook-hook" })).toBe(true);
     expect(isLogbookHandler({ type: "command", command: "node /opt/x/dist/logbook-hook.js" })).toBe(true);
+    expect(isLogbookHandler({ type: "command", command: "node /opt/x/dist/logbook-hook.cjs" })).toBe(true);
     expect(isLogbookHandler({ type: "command", command: "/usr/local/bin/logbook-hook record" })).toBe(true);
     expect(isLogbookHandler({ type: "command", command: "my-logbook-hook-wrapper.sh" })).toBe(false);
     expect(isLogbookHandler({ type: "command", command: "echo logbook-hooks" })).toBe(false);

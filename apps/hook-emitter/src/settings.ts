@@ -70,7 +70,7 @@ export function httpHandler(baseUrl: string): HookHandler {
   };
 }
 
-const OUR_COMMAND = /(?:^|[\s/\\"'])logbook-hook(?:\.js)?(?=$|[\s"'])/;
+const OUR_COMMAND = /(?:^|[\s/\\"'])logbook-hook(?:\.c?js)?(?=$|[\s"'])/;
 
 export function isLogbookHandler(handler: unknown): boolean {
   if (handler === null || typeof handler !== "object") return false;

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const BINARY = join(PACKAGE_ROOT, "dist", "logbook-hook.js");
+export const BINARY = join(PACKAGE_ROOT, "dist", "logbook-hook.cjs");
 export const SAMPLES = join(PACKAGE_ROOT, "..", "..", "..", "shared", "claude-code", "samples");
 
 export interface RunResult {

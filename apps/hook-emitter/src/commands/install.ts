@@ -72,7 +72,7 @@ export async function installCommand(command: "install" | "uninstall", args: str
       notes.push("http hooks read the key from LOGBOOK_API_KEY in the environment Claude Code runs in: export it there.");
     } else {
       if (typeof opt.command !== "string" && !onPath("logbook-hook")) {
-        notes.push('logbook-hook is not on PATH: install it globally, or pass --command "node /path/to/logbook-hook.js".');
+        notes.push('logbook-hook is not on PATH: install it globally, or pass --command "node /path/to/logbook-hook.cjs".');
       }
       if (typeof opt.url === "string" || typeof opt["api-key"] === "string") {
         const credentials = { ...readCredentials(config.credentialsFile) };

@@ -136,13 +136,14 @@ describe("POST /hooks/claude-code", () => {
 
   it("413 for a chunked body that grows over the limit, and the next keep-alive requests still work", async () => {
     // Found by tooling/reliability: the connection used to be dropped without notice, so
-    // the client's next request on it failed with ECONNRESET.
+    // the client's next request on it failed with ECONNRESET (and, cut off mid-send, the
+    // client could get EPIPE instead of the 413). 8× the limit makes that race likely.
     for (let round = 0; round < 3; round++) {
       const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
       let sent = 0;
       const body = new ReadableStream<Uint8Array>({
         pull(controller) {
-          if (sent >= 2 * BODY_LIMIT) return controller.close();
+          if (sent >= 8 * BODY_LIMIT) return controller.close();
           sent += chunk.length;
           controller.enqueue(chunk);
         },
@@ -153,6 +154,7 @@ describe("POST /hooks/claude-code", () => {
         body,
         duplex: "half",
       } as RequestInit);
+      // The client is still sending when the server refuses: it must read a 413, not a reset.
       expect(response.status).toBe(413);
       await response.arrayBuffer();
       for (let i = 0; i < 3; i++) {

@@ -12,8 +12,8 @@ import type { ResultRow } from "../report.js";
 import { summarize, type Summary } from "../stats.js";
 import { fmt, ms, type BenchContext } from "./context.js";
 
-/** The built emitter, as Claude Code runs it (`node dist/logbook-hook.js`). */
-export const HOOK_BIN = fileURLToPath(new URL("../dist/logbook-hook.js", import.meta.resolve("@logbook/hook-emitter")));
+/** The built emitter, as Claude Code runs it (`node dist/logbook-hook.cjs`). */
+export const HOOK_BIN = fileURLToPath(new URL("../dist/logbook-hook.cjs", import.meta.resolve("@logbook/hook-emitter")));
 
 /** Wall time of one process from spawn to exit, stdin written and closed. */
 function timedRun(args: string[], stdin: string, env: NodeJS.ProcessEnv): Promise<number> {

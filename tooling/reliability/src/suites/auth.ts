@@ -30,6 +30,10 @@ export interface AuthReport {
   byCase: Record<string, { requests: number; ok: number }>;
   keysAtRest: { columns: string[]; keysChecked: number; secretFoundInTable: boolean; hashIsSha256OfKey: boolean };
   timingSafeCompare: { file: string; line: number; code: string } | null;
+  /** A key in use, revoked through the API of the same server: refused on the next call. */
+  revokedThroughApiRefusedAtOnce: boolean;
+  /** A key in use, revoked with `logbook-server keys revoke` (another process): ms until refused. */
+  revokedThroughCliRefusedAfterMs: number | null;
   durationMs: number;
 }
 
@@ -119,6 +123,8 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
     byCase: {},
     keysAtRest: { columns: [], keysChecked: 0, secretFoundInTable: false, hashIsSha256OfKey: false },
     timingSafeCompare: null,
+    revokedThroughApiRefusedAtOnce: false,
+    revokedThroughCliRefusedAfterMs: null,
     durationMs: 0,
   };
   await runLimited(cases, 4, async (c) => {
@@ -153,6 +159,26 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
     return row !== undefined && row.key_hash === createHash("sha256").update(k).digest("hex");
   });
   report.timingSafeCompare = findTimingSafeCompare();
+
+  // Revoking a key that is in use (the server caches verified keys for a few seconds).
+  const whoami = (key: string) => callProcedure(server.url, "auth.whoami", "query", undefined, bearer(key));
+  const keyList = async () => JSON.parse((await server.runCommand(["keys", "list", "--json"])).stdout) as Array<{ id: string; name: string }>;
+  const apiRevoked = await server.createKey(["read"], "auth-revoked-api");
+  await whoami(apiRevoked);
+  const apiRevokedId = (await keyList()).find((k) => k.name === "auth-revoked-api")!.id;
+  await callProcedure(server.url, "apiKeys.revoke", "mutation", JSON.stringify({ id: apiRevokedId }), bearer(admin));
+  report.revokedThroughApiRefusedAtOnce = (await whoami(apiRevoked)).status === 401;
+  const cliRevoked = await server.createKey(["read"], "auth-revoked-cli");
+  await whoami(cliRevoked);
+  await server.runCommand(["keys", "revoke", (await keyList()).find((k) => k.name === "auth-revoked-cli")!.id]);
+  const revokedAt = performance.now();
+  for (let i = 0; i < 150; i++) {
+    if ((await whoami(cliRevoked)).status === 401) {
+      report.revokedThroughCliRefusedAfterMs = Math.round(performance.now() - revokedAt);
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   report.durationMs = performance.now() - started;
   return report;
 }

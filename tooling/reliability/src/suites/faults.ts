@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +12,17 @@ import type { Cluster } from "../lib/cluster.js";
 import { startServer } from "../lib/server.js";
 import { round, sleep } from "../lib/stats.js";
 
-export const HOOK_BIN = fileURLToPath(new URL("../../../../apps/hook-emitter/dist/logbook-hook.js", import.meta.url));
+const EMITTER_DIR = fileURLToPath(new URL("../../../../apps/hook-emitter/", import.meta.url));
+
+/** The built `logbook-hook`: where the emitter's package.json `bin` points (or the same name with .cjs/.js). */
+export function hookBinary(): string {
+  const pkg = JSON.parse(readFileSync(join(EMITTER_DIR, "package.json"), "utf8")) as { bin?: Record<string, string> };
+  const declared = join(EMITTER_DIR, pkg.bin?.["logbook-hook"] ?? "dist/logbook-hook.cjs");
+  const candidates = [declared, declared.replace(/\.c?js$/, ".cjs"), declared.replace(/\.c?js$/, ".js")];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new Error(`the hook emitter is not built (${declared}): pnpm --filter @logbook/hook-emitter build`);
+  return found;
+}
 const PACKAGE_DIR = fileURLToPath(new URL("../../", import.meta.url));
 const LANE = fileURLToPath(new URL("../workers/emitter-lane.ts", import.meta.url));
 
@@ -37,6 +48,8 @@ export interface LaneSummary {
 
 export interface FaultReport {
   expected: number;
+  /** SHA-256 of the `dist/logbook-hook.cjs` that ran (copied at the start). */
+  hookBinSha256: string;
   viaBinary: number;
   viaInProcess: number;
   /** Events the server acknowledged at once (the rest went through the spool). */
@@ -62,9 +75,9 @@ function spoolCount(home: string, sub = ""): number {
   }
 }
 
-function runFlush(home: string, url: string, apiKey: string): Promise<{ code: number | null; out: string }> {
+function runFlush(hookBin: string, home: string, url: string, apiKey: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HOOK_BIN, "flush"], {
+    const child = spawn(process.execPath, [hookBin, "flush"], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, LOGBOOK_HOME: home, LOGBOOK_URL: url, LOGBOOK_API_KEY: apiKey },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -90,8 +103,15 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
   const expected = options.lanes * options.eventsPerLane;
   const server = await startServer(cluster.url, { JOB_RECOVERY_INTERVAL_MS: "0" });
   const home = await mkdtemp(join(tmpdir(), "logbook-rel-emitters-"));
+  // A snapshot of the one-file bundle: a rebuild of apps/hook-emitter during the run
+  // (others work in this tree) must not pull the binary from under the lanes.
+  const built = hookBinary();
+  const hookBin = join(home, `logbook-hook${built.endsWith(".cjs") ? ".cjs" : ".js"}`);
+  await copyFile(built, hookBin);
+  const hookBinSha256 = createHash("sha256").update(await readFile(hookBin)).digest("hex");
   const report: FaultReport = {
     expected,
+    hookBinSha256,
     viaBinary: 0,
     viaInProcess: 0,
     ackedDirectly: 0,
@@ -111,7 +131,7 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
   try {
     const progress = new Array<number>(options.lanes).fill(0);
     const done = progress.map((_, lane) => {
-      const child = spawn(process.execPath, ["--import", "tsx", LANE, JSON.stringify({ lane, count: options.eventsPerLane, binaryEvery: options.binaryEvery, home, url: server.url, apiKey: server.apiKey, hookBin: HOOK_BIN })], {
+      const child = spawn(process.execPath, ["--import", "tsx", LANE, JSON.stringify({ lane, count: options.eventsPerLane, binaryEvery: options.binaryEvery, home, url: server.url, apiKey: server.apiKey, hookBin })], {
         cwd: PACKAGE_DIR,
         stdio: ["ignore", "pipe", "inherit"],
       });
@@ -163,7 +183,7 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
     // Detached background flushes the real binary started may still run: `flush` waits for them.
     for (let attempt = 0; attempt < 10 && (spoolCount(home) > 0 || attempt === 0); attempt++) {
       report.flushRuns += 1;
-      const result = await runFlush(home, server.url, server.apiKey);
+      const result = await runFlush(hookBin, home, server.url, server.apiKey);
       if (result.code !== 0) log(`faults: flush exited ${result.code}: ${result.out.trim().slice(0, 300)}`);
       if (spoolCount(home) > 0) await sleep(1_000);
     }

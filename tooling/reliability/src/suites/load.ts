@@ -29,8 +29,9 @@ export interface LoadReport {
   subscriptions: { subscribers: number; expectedDeliveries: number; missing: number; streamErrors: number };
   rss: {
     samples: Array<{ s: number; mib: number }>;
-    /** Median of the first and the last quarter of the run (the first quarter is warm-up). */
+    /** Medians of the first, second and last quarter of the run; growth is second → last (the first quarter is warm-up). */
     firstQuarterMiB: number;
+    secondQuarterMiB: number;
     lastQuarterMiB: number;
     maxMiB: number;
     growthPercent: number;
@@ -68,6 +69,7 @@ export async function runLoad(cluster: Cluster, options: { durationMs: number; l
     const requests = result.all.count + errors;
     const quarter = Math.max(1, Math.floor(samples.length / 4));
     const first = percentile(samples.slice(0, quarter).map((s) => s.mib), 50);
+    const second = percentile(samples.slice(quarter, 2 * quarter).map((s) => s.mib), 50);
     const last = percentile(samples.slice(-quarter).map((s) => s.mib), 50);
     return {
       durationS: round(options.durationMs / 1000),
@@ -80,7 +82,14 @@ export async function runLoad(cluster: Cluster, options: { durationMs: number; l
       all: result.all,
       ops: result.ops,
       subscriptions: result.subscriptions,
-      rss: { samples, firstQuarterMiB: round(first), lastQuarterMiB: round(last), maxMiB: round(Math.max(...samples.map((s) => s.mib))), growthPercent: round(((last - first) / first) * 100) },
+      rss: {
+        samples,
+        firstQuarterMiB: round(first),
+        secondQuarterMiB: round(second),
+        lastQuarterMiB: round(last),
+        maxMiB: round(Math.max(...samples.map((s) => s.mib))),
+        growthPercent: round(((last - second) / second) * 100),
+      },
     };
   } finally {
     await server.stop();

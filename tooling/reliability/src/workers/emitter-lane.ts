@@ -2,7 +2,7 @@
  * One emitter lane of the fault scenario, run as its own long-lived process. It records
  * `count` hook events one after another, as Claude Code would run `logbook-hook` for one
  * agent. Every `binaryEvery`-th event goes through the REAL bundled binary (a process per
- * event, stdin → `dist/logbook-hook.js`); the others through the emitter's own building
+ * event, stdin → `dist/logbook-hook.cjs`); the others through the emitter's own building
  * blocks from `@logbook/hook-emitter` in this process, in the same order of steps as
  * `record()` (src/record.ts): id and time first, post to /hooks/claude-code with a short
  * timeout, spool (the emitter's atomic `spoolEvent`) on any failure, queue behind a
