@@ -153,7 +153,7 @@ describe("POST /hooks/claude-code", () => {
         headers: { "content-type": "application/json", authorization: `Bearer ${h.server.apiKey}` },
         body,
         duplex: "half",
-      } as RequestInit);
+      });
       // The client is still sending when the server refuses: it must read a 413, not a reset.
       expect(response.status).toBe(413);
       await response.arrayBuffer();

@@ -96,7 +96,9 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
   if (revoke.code !== 0) throw new Error(`keys revoke failed: ${revoke.stderr}`);
 
   const input = JSON.stringify({ id: sessionId, sessionId, externalId: SENTINEL_DATA, note: SENTINEL_INPUT });
-  const secrets = [admin, ...Object.values(keys)].map((k) => k.split("_")[2]!);
+  // `lbk_<12 hex>_<secret>`: the secret is base64url, which may itself hold "_".
+  const secretOf = (k: string) => k.slice("lbk_".length + 12 + 1);
+  const secrets = [admin, ...Object.values(keys)].map(secretOf);
   type Case = { procedure: (typeof procedures)[number]; label: string; headers: Record<string, string>; expected: number };
   const cases: Case[] = [];
   for (const procedure of procedures) {
@@ -152,9 +154,9 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
   const dump = JSON.stringify(rows.rows);
   const all = [admin, ...Object.values(keys)];
   report.keysAtRest.keysChecked = all.length;
-  report.keysAtRest.secretFoundInTable = all.some((k) => dump.includes(k) || dump.includes(k.split("_")[2]!));
+  report.keysAtRest.secretFoundInTable = all.some((k) => dump.includes(k) || dump.includes(secretOf(k)));
   report.keysAtRest.hashIsSha256OfKey = all.every((k) => {
-    const prefix = k.split("_")[1];
+    const prefix = k.slice(4, 16);
     const row = rows.rows.find((r) => r.prefix === prefix);
     return row !== undefined && row.key_hash === createHash("sha256").update(k).digest("hex");
   });
