@@ -134,6 +134,13 @@ export class EventService {
    * retried or re-imported batch changes nothing.
    */
   async ingest(input: { events: ParsedIngestEvent[] }): Promise<IngestResult> {
+    const { accepted, ids } = await this.ingestDetailed(input);
+    const acceptedCount = accepted.filter(Boolean).length;
+    return { accepted: acceptedCount, duplicates: ids.length - acceptedCount, ids };
+  }
+
+  /** `ingest`, telling for each event (in input order) whether this call stored it. */
+  async ingestDetailed(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
     const receivedAt = this.now();
     const events = input.events.map((e, index) => {
       const id = e.id ?? uuidv7();
@@ -194,11 +201,8 @@ export class EventService {
       } else {
         await notifyChanges(trx, { sessionIds: sessions.created });
       }
-      return {
-        accepted: accepted.length,
-        duplicates: prepared.length - accepted.length,
-        ids: prepared.map((p) => p.id),
-      };
+      const stored = new Set(accepted.map((p) => p.index));
+      return { accepted: prepared.map((p) => stored.has(p.index)), ids: prepared.map((p) => p.id) };
     });
   }
 

@@ -123,6 +123,26 @@ describe("HookService", () => {
     }
   });
 
+  it("commits concurrent single posts in groups, and one the database refuses fails alone", async () => {
+    const before = await count("events", { event_type: "GroupTest" });
+    const posts = Array.from({ length: 40 }, (_, i) =>
+      hooks.ingestPayload(
+        // One subagent id so long that the session's external id breaks its length rule.
+        i === 17
+          ? { session_id: "group", hook_event_name: "GroupTest", agent_id: "x".repeat(255) }
+          : { session_id: "group", hook_event_name: "GroupTest", n: i },
+        { id: uuidv7() },
+      ),
+    );
+    const results = await Promise.allSettled(posts);
+    expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
+    // The raw check violation; the API maps it to INVALID_INPUT (toAppError).
+    expect(results[17]).toMatchObject({ status: "rejected", reason: { code: "23514" } });
+    expect(await count("events", { event_type: "GroupTest" })).toBe(before + 39);
+    const seqs = await db.knex("events").where({ event_type: "GroupTest" }).select<Array<{ seq: number }>>("seq");
+    expect(new Set(seqs.map((r) => r.seq)).size).toBe(39);
+  });
+
   it("stores unknown hook events as they are, and refuses what is not a hook payload", async () => {
     await hooks.ingestPayload({ session_id: "future", hook_event_name: "WorktreeCreate", brand_new: { x: [1, 2] } });
     const row = (await db.knex("events").where({ event_type: "WorktreeCreate" }).first()) as { payload: unknown };

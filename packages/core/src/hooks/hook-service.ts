@@ -7,6 +7,7 @@ import {
   type ParsedIngestEvent,
 } from "@logbook/contracts";
 
+import { GroupCommit } from "../batching/group-commit.js";
 import type { CoreDeps } from "../deps.js";
 import { AppError } from "../errors.js";
 import { EventService } from "../events/event-service.js";
@@ -68,13 +69,26 @@ export function parseHookPayload(raw: unknown): ClaudeCodeHookPayload {
 /** Claude Code hook ingest: single payloads (the `http` hook) and emitter batches. */
 export class HookService {
   private readonly events: EventService;
+  /** Single posts (Claude Code's `http` hook, the emitter) are committed in groups under load. */
+  private readonly singles: GroupCommit<ParsedIngestEvent, { accepted: boolean; id: string }>;
 
   constructor(deps: CoreDeps, events?: EventService) {
     this.events = events ?? new EventService(deps);
+    this.singles = new GroupCommit({
+      commit: async (batch) => {
+        const { accepted, ids } = await this.events.ingestDetailed({ events: batch });
+        return ids.map((id, i) => ({ accepted: accepted[i]!, id }));
+      },
+    });
   }
 
+  /**
+   * One payload. Parsed before it joins a group, so a malformed one is refused alone; if a
+   * group fails in the database, each of its events is retried on its own.
+   */
   async ingestPayload(raw: unknown, meta: HookMeta = {}): Promise<IngestHooksResult> {
-    return this.events.ingest({ events: [hookToEvent(parseHookPayload(raw), meta)] });
+    const { accepted, id } = await this.singles.submit(hookToEvent(parseHookPayload(raw), meta));
+    return { accepted: accepted ? 1 : 0, duplicates: accepted ? 0 : 1, ids: [id] };
   }
 
   /** A batch is all or nothing: one bad payload rejects the call, naming its index. */
