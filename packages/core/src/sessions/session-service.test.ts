@@ -119,6 +119,21 @@ describe("SessionService", () => {
       expect((await svc.list(listSessionsInput.parse({ search: "even" }))).items).toHaveLength(13);
       expect((await svc.list(listSessionsInput.parse({ search: "100%" }))).items).toHaveLength(0);
       await expect(svc.list(listSessionsInput.parse({ cursor: "garbage" }))).rejects.toMatchObject({ code: "INVALID_INPUT" });
+      // Rows microseconds apart (database defaults keep them) neither vanish nor repeat across pages.
+      const close = ["2030-01-01T00:00:00.123456Z", "2030-01-01T00:00:00.123789Z", "2030-01-01T00:00:00.123001Z"];
+      const ids: string[] = [];
+      for (const at of close) {
+        const [row] = await fresh.knex("sessions").insert({ created_at: at, title: "close" }).returning<Array<{ id: string }>>("id");
+        ids.push(row!.id);
+      }
+      const paged: string[] = [];
+      let next: string | undefined;
+      do {
+        const page = await svc.list(listSessionsInput.parse({ sort: "created", search: "close", limit: 1, ...(next ? { cursor: next } : {}) }));
+        paged.push(...page.items.map((s) => s.id));
+        next = page.nextCursor ?? undefined;
+      } while (next);
+      expect(paged).toEqual([ids[1], ids[0], ids[2]]);
     } finally {
       await fresh.destroy();
     }

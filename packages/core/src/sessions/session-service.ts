@@ -18,6 +18,7 @@ import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { notifySessions } from "../live/notify.js";
 import { decodeCursor, likePattern, toPage } from "../pagination.js";
+import { assertCursorValues, timestampKey } from "../records/input.js";
 import { upsertProjectByPath } from "../projects/project-service.js";
 import { assertTransition } from "../session-status.js";
 import { SESSION_COLUMNS, toSessionDto } from "./session-dto.js";
@@ -97,7 +98,10 @@ export class SessionService {
 
   async list(input: ListSessionsQuery): Promise<SessionPage> {
     const sortColumn = input.sort === "created" ? "created_at" : "last_activity_at";
-    const query = SessionModel.query(this.knex).alias("s").select(qualified);
+    // The cursor keeps the timestamp's microseconds: a millisecond one would skip or repeat rows.
+    const query = SessionModel.query(this.knex)
+      .alias("s")
+      .select([...qualified, this.knex.raw(`${timestampKey(`s.${sortColumn}`)} AS cursor_key`)]);
     if (input.status) query.whereIn("s.status", input.status);
     if (input.projectId) query.where("s.project_id", input.projectId);
     if (input.machineId) query.where("s.machine_id", input.machineId);
@@ -119,17 +123,15 @@ export class SessionService {
       );
     }
     if (input.cursor) {
-      const [at, id] = decodeCursor(input.cursor, ["string", "string"]) as [string, string];
-      query.whereRaw(`(s.${sortColumn}, s.id) < (?::timestamptz, ?::uuid)`, [at, id]);
+      const values = decodeCursor(input.cursor, ["string", "string"]);
+      assertCursorValues(values, ["timestamp", "uuid"]);
+      query.whereRaw(`(s.${sortColumn}, s.id) < (?::timestamptz, ?::uuid)`, values);
     }
     const rows = await query.orderBy([
       { column: `s.${sortColumn}`, order: "desc" },
       { column: "s.id", order: "desc" },
     ]).limit(input.limit + 1);
-    return toPage(rows, input.limit, toSessionDto, (row) => [
-      (input.sort === "created" ? row.createdAt : row.lastActivityAt).toISOString(),
-      row.id,
-    ]);
+    return toPage(rows, input.limit, toSessionDto, (row) => [String((row as SessionModel & { cursorKey: string }).cursorKey), row.id]);
   }
 
   async update(input: UpdateSessionInput): Promise<Session> {
