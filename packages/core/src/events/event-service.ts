@@ -114,6 +114,9 @@ async function upsertSessions(trx: Trx, rows: NewSessionRow[]): Promise<Array<Se
   return found;
 }
 
+/** Tries of a batch that PostgreSQL chose as a deadlock (or serialization) victim. */
+const DEADLOCK_ATTEMPTS = 3;
+
 const keyOf = (sessionId: string, id: string, occurredAt: Date) => `${sessionId}|${id}|${occurredAt.getTime()}`;
 
 /** Events: idempotent batch ingest with state derivation, timelines and counts. */
@@ -139,8 +142,24 @@ export class EventService {
     return { accepted: acceptedCount, duplicates: ids.length - acceptedCount, ids };
   }
 
-  /** `ingest`, telling for each event (in input order) whether this call stored it. */
+  /**
+   * `ingest`, telling for each event (in input order) whether this call stored it. A batch
+   * PostgreSQL aborts as a deadlock victim is rolled back whole, so it is simply run again.
+   */
   async ingestDetailed(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
+    // Ids are fixed before the first attempt, so a retry is the same batch.
+    const withIds = { events: input.events.map((e) => (e.id ? e : { ...e, id: uuidv7() })) };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.ingestOnce(withIds);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (attempt >= DEADLOCK_ATTEMPTS || (code !== "40P01" && code !== "40001")) throw error;
+      }
+    }
+  }
+
+  private async ingestOnce(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
     const receivedAt = this.now();
     const events = input.events.map((e, index) => {
       const id = e.id ?? uuidv7();
@@ -157,8 +176,12 @@ export class EventService {
       }
       const ids = [...perSession.keys()].sort();
       // Lock the touched sessions in one global order, so concurrent batches cannot deadlock
-      // (one session needs no ordering: the update below locks it).
-      if (ids.length > 1) await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE", [ids]);
+      // (one session needs no ordering: the update below locks it). NO KEY UPDATE, like the
+      // updates themselves: it does not block the KEY SHARE locks that inserting events or
+      // child sessions take on a session row for their foreign keys.
+      if (ids.length > 1) {
+        await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE", [ids]);
+      }
       const bumped = await trx.raw<{ rows: Array<{ id: string; last_event_seq: number }> }>(
         `UPDATE sessions AS s SET last_event_seq = s.last_event_seq + v.n
          FROM unnest(?::uuid[], ?::int[]) AS v(id, n) WHERE s.id = v.id

@@ -65,6 +65,20 @@ describe("HookService", () => {
     expect(await count("session_messages", { role: "user" })).toBe(prompts.length);
   });
 
+  it("takes every sample payload as concurrent single posts (group commit) without a lost or refused event", async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const service = new HookService({ knex: fresh.knex });
+      const payloads = samplePayloads();
+      const results = await Promise.allSettled(payloads.map((payload) => service.ingestPayload(payload, { id: uuidv7() })));
+      expect(results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      const [{ n }] = (await fresh.knex("events").count({ n: "*" })) as [{ n: string }];
+      expect(Number(n)).toBe(payloads.length);
+    } finally {
+      await fresh.destroy();
+    }
+  });
+
   it("follows a session's life and is not dragged back by late or repeated events", async () => {
     const sid = "life-1";
     const send = (second: number, payload: Record<string, unknown>, id = uuidv7()) =>
