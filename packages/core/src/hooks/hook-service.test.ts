@@ -71,7 +71,7 @@ describe("HookService", () => {
       const service = new HookService({ knex: fresh.knex });
       const payloads = samplePayloads();
       const results = await Promise.allSettled(payloads.map((payload) => service.ingestPayload(payload, { id: uuidv7() })));
-      expect(results.filter((r) => r.status === "rejected").map((r) => String((r).reason))).toEqual([]);
+      expect(results.filter((r) => r.status === "rejected").map((r) => String(r.reason))).toEqual([]);
       const [{ n }] = (await fresh.knex("events").count({ n: "*" })) as [{ n: string }];
       expect(Number(n)).toBe(payloads.length);
     } finally {
