@@ -73,14 +73,14 @@ async function seed(knex: Knex): Promise<Seeded> {
   await session("a2", { status: "active", last_activity_at: daysAgo(1) });
   await session("c2", { status: "completed", ended_at: daysAgo(300) }, "a2");
 
-  let seq = 0;
+  // As ingest stores them: seq 1..n per session, and the session's counter at n.
   const events = async (name: string, count: number, ageDays: number) => {
+    await knex("sessions").where({ id: s[name] }).update({ last_event_seq: count });
     for (let i = 0; i < count; i += 1) {
-      seq += 1;
       await knex("events").insert({
         id: randomUUID(),
         session_id: s[name],
-        seq,
+        seq: i + 1,
         event_type: "PreToolUse",
         source: "hook",
         occurred_at: new Date(daysAgo(ageDays).getTime() + i * 1000),
@@ -177,10 +177,22 @@ describe("RetentionService", () => {
     const real = await service().run({ dryRun: false });
     db.knex.off("query", listen);
     expect(real.dryRun).toBe(false);
-    // r1's tree holds 10 events: chunks of 3 take four statements, each with LIMIT 3.
-    const eventChunks = statements.filter((q) => q.sql.startsWith("DELETE FROM events WHERE (session_id, occurred_at, id) IN"));
-    expect(eventChunks.length).toBeGreaterThanOrEqual(4);
-    expect(eventChunks.every((q) => q.bindings.at(-1) === 3)).toBe(true);
+    // Sessions with more events than a chunk (r1: 4, r2: 5) lose them in seq ranges of 3 first...
+    const ranges = statements.filter((q) => /WHERE session_id = \S+ AND seq > \S+ AND seq <= /.test(q.sql));
+    expect(ranges.map((q) => q.bindings.slice(0, 3))).toEqual([
+      [s.r1, 0, 3],
+      [s.r1, 3, 6],
+      [s.r2, 0, 3],
+      [s.r2, 3, 6],
+    ]);
+    // ...then whole trees go in groups of about 3 events, a transaction each: r1's tree
+    // (6 events left in c1a, g1, c1b) alone, r2 (none left) alone, then r3 in the second batch.
+    const groups = statements.filter((q) => q.sql.startsWith("DELETE FROM sessions WHERE id = ANY"));
+    expect(groups.map((q) => [...(q.bindings[0] as string[])].sort())).toEqual([
+      [s.r1, s.c1a, s.g1, s.c1b].sort(),
+      [s.r2],
+      [s.r3],
+    ]);
     expect(counts(real)).toEqual(counts(dry));
 
     const kept = ["a1", "a2", "c2", "k4", "k4b", "r4", "r5", "r5c", "r5g", "y1"];
