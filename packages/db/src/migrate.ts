@@ -6,6 +6,7 @@ import * as createSessionRecords from "./migrations/20261122000300_create_sessio
 import * as createLocksAndJobs from "./migrations/20261122000400_create_locks_and_jobs.js";
 import * as createApiKeys from "./migrations/20261122000500_create_api_keys.js";
 import * as addManualParentIndex from "./migrations/20261122000600_add_manual_parent_index.js";
+import * as dropRedundantEventTimeIndex from "./migrations/20261122000700_drop_redundant_event_time_index.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   "20261122000400_create_locks_and_jobs": createLocksAndJobs,
   "20261122000500_create_api_keys": createApiKeys,
   "20261122000600_add_manual_parent_index": addManualParentIndex,
+  "20261122000700_drop_redundant_event_time_index": dropRedundantEventTimeIndex,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {
