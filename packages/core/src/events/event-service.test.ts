@@ -172,4 +172,39 @@ describe("EventService.ingest", () => {
     const session = await sessions.get({ externalId: "batch-session" });
     expect(await events.countsByType({ sessionId: session.id })).toEqual([{ eventType: "command_sent", count: 50 }]);
   });
+
+  it("pages a session's timeline by cursor, and tells an unknown session from an empty page", async () => {
+    const session = await sessions.create({ title: "paged" });
+    await events.ingest(ingestEventsInput.parse({ events: Array.from({ length: 7 }, (_, i) => ({ sessionId: session.id, eventType: `e${i}` })) }));
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await events.listForSession({ sessionId: session.id, limit: 3, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((e) => e.seq));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect((await events.listForSession({ sessionId: session.id, limit: 3, afterSeq: 7 })).items).toEqual([]);
+    await expect(events.listForSession({ sessionId: uuidv7(), limit: 3 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("pages recent events without skipping rows stored within the same millisecond", async () => {
+    const session = await sessions.create({ title: "same-ms" });
+    const at = "2030-01-01T00:00:00.500";
+    await db.knex("events").insert(
+      [1, 2, 3, 4, 5, 6].map((us, i) => ({ id: uuidv7(), session_id: session.id, seq: i + 1, event_type: "tick", source: "hook", occurred_at: `${at}${(7 - us) * 100}Z`, payload: {} })),
+    );
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await events.listRecent({ limit: 2, from: "2030-01-01T00:00:00Z", ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((e) => e.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toHaveLength(6);
+    expect(new Set(seen).size).toBe(6);
+    await expect(events.listRecent({ limit: 2, cursor: Buffer.from(JSON.stringify(["yesterday", 1])).toString("base64url") })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
+  });
 });

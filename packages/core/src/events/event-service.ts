@@ -13,6 +13,7 @@ import { AppError, notFound } from "../errors.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
 import { notifyChanges } from "../live/notify.js";
 import { decodeCursor, toPage } from "../pagination.js";
+import { assertCursorValues, timestampKey } from "../records/input.js";
 import { columnBindings } from "../sql.js";
 import { uuidV7Time } from "../time.js";
 import { deriveSession, type DerivableEvent, type DerivedMessage, type SessionState } from "./derive.js";
@@ -472,23 +473,29 @@ export class EventService {
 
   /** A session's timeline in its stable order (sequence), resumable with `afterSeq` or the cursor. */
   async listForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventPage> {
-    const exists = (await this.knex("sessions").select("id").where({ id: input.sessionId }).first()) as { id: string } | undefined;
-    if (!exists) throw notFound("session", input.sessionId);
-    const query = this.knex("events").select(EVENT_COLUMNS).where("session_id", input.sessionId);
+    const query = this.knex("events as e").select(EVENT_COLUMNS.map((c) => `e.${c}`)).where("e.session_id", input.sessionId);
     let after = input.afterSeq ?? -1;
     if (input.cursor) after = Math.max(after, decodeCursor(input.cursor, ["number"])[0] as number);
-    if (after >= 0) query.where("seq", ">", after);
-    if (input.eventTypes) query.whereIn("event_type", input.eventTypes);
-    if (input.levels) query.whereIn("level", input.levels);
-    if (input.from) query.where("occurred_at", ">=", input.from);
-    if (input.to) query.where("occurred_at", "<", input.to);
-    const rows = (await query.orderBy("seq", "asc").limit(input.limit + 1)) as EventRow[];
+    if (after >= 0) query.where("e.seq", ">", after);
+    if (input.eventTypes) query.whereIn("e.event_type", input.eventTypes);
+    if (input.levels) query.whereIn("e.level", input.levels);
+    if (input.from) query.where("e.occurred_at", ">=", input.from);
+    if (input.to) query.where("e.occurred_at", "<", input.to);
+    const rows = (await query.orderBy("e.seq", "asc").limit(input.limit + 1)) as EventRow[];
+    // Events exist only under their session: only an empty page needs to ask whether it does.
+    if (rows.length === 0) {
+      const exists = (await this.knex("sessions").select("id").where({ id: input.sessionId }).first()) as { id: string } | undefined;
+      if (!exists) throw notFound("session", input.sessionId);
+    }
     return toPage(rows, input.limit, toEventDto, (row) => [row.seq]);
   }
 
   /** Recent events across sessions, newest first. */
   async listRecent(input: ListRecentEventsInput & { limit: number }): Promise<EventPage> {
-    const query = this.knex("events as e").select(EVENT_COLUMNS.map((c) => `e.${c}`));
+    const query = this.knex("events as e").select([
+      ...EVENT_COLUMNS.map((c) => `e.${c}`),
+      this.knex.raw(`${timestampKey("e.occurred_at")} AS cursor_at`),
+    ]);
     if (input.eventTypes) query.whereIn("e.event_type", input.eventTypes);
     if (input.levels) query.whereIn("e.level", input.levels);
     if (input.machineId) query.where("e.machine_id", input.machineId);
@@ -500,6 +507,7 @@ export class EventService {
     if (input.to) query.where("e.occurred_at", "<", input.to);
     if (input.cursor) {
       const [at, seq] = decodeCursor(input.cursor, ["string", "number"]) as [string, number];
+      assertCursorValues([at], ["timestamp"]);
       query.whereRaw("(e.occurred_at, e.stream_seq) < (?::timestamptz, ?)", [at, seq]);
     }
     const rows = (await query
@@ -507,8 +515,9 @@ export class EventService {
         { column: "e.occurred_at", order: "desc" },
         { column: "e.stream_seq", order: "desc" },
       ])
-      .limit(input.limit + 1)) as EventRow[];
-    return toPage(rows, input.limit, toEventDto, (row) => [row.occurred_at.toISOString(), row.stream_seq]);
+      .limit(input.limit + 1)) as Array<EventRow & { cursor_at: string }>;
+    // The cursor keeps the time to the microsecond: a millisecond one (a JS Date) skipped rows.
+    return toPage(rows, input.limit, toEventDto, (row) => [row.cursor_at, row.stream_seq]);
   }
 
   /** Events of a session counted by type (seed 002's get_session_event_counts). */
