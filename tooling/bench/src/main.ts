@@ -83,7 +83,13 @@ async function main(): Promise<number> {
     log(`PostgreSQL ${db.serverVersion} (${db.origin}); database migrated`);
     server = await startTestServer({
       databaseUrl: db.url,
-      env: { LOG_LEVEL: "warn", RETENTION_INTERVAL_MS: "0", JOB_RECOVERY_INTERVAL_MS: "0" },
+      env: {
+        LOG_LEVEL: "warn",
+        RETENTION_INTERVAL_MS: "0",
+        JOB_RECOVERY_INTERVAL_MS: "0",
+        // For profiling the server under a case, e.g. "--import ./my-profiler.mjs" (see README).
+        ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
+      },
     });
     const srv = server;
     const adminKey = await srv.createKey(["admin", "read", "ingest"], "bench-admin");

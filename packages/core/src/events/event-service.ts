@@ -326,10 +326,19 @@ export class EventService {
     const col = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
     const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
     const result = await trx.raw<{ rows: Array<{ id: string; session_id: string; occurred_at: Date; stream_seq: number }> }>(
+      // Payloads travel as one JSON array, taken apart by position: one jsonb parse of the
+      // whole document instead of a text[] literal (every quote escaped by the driver,
+      // unescaped by PostgreSQL) and a parse per element.
       `INSERT INTO events (id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
-         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, payload, occurred_at)
-       SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-         ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::timestamptz[])
+         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, payload)
+       SELECT t.id, t.session_id, t.seq, t.event_type, t.source, t.level, t.message, t.tool_name, t.tool_use_id,
+         t.parent_event_id, t.parent_uuid, t.is_sidechain, t.agent_id, t.cwd, t.machine_id, t.occurred_at,
+         p.payloads -> (t.position::int - 1)
+       FROM unnest(?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+         ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+         WITH ORDINALITY AS t(id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
+           parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, position)
+       CROSS JOIN (SELECT ?::jsonb AS payloads) AS p
        ON CONFLICT DO NOTHING
        RETURNING id, session_id, occurred_at, stream_seq`,
       columnBindings(
@@ -348,8 +357,8 @@ export class EventService {
         col((e) => text(e.input.agentId)),
         col((e) => text(e.cwd)),
         col((e) => text(e.machineId)),
-        col((e) => JSON.stringify(e.payload)),
         col((e) => e.occurredAt.toISOString()),
+        JSON.stringify(col((e) => e.payload)),
       ),
     );
     return new Map(result.rows.map((r) => [keyOf(r.session_id, r.id, r.occurred_at), r.stream_seq]));
