@@ -9,7 +9,10 @@ export const retentionPolicy = z.object({
   sessionMaxAgeDays: z.number().int().min(1).max(36_500).default(365),
   eventMaxAgeDays: z.number().int().min(1).max(36_500).nullable().default(null),
   archiveInsteadOfDelete: z.boolean().default(false),
-  /** Rows per delete statement: small batches keep locks short so ingest goes on. */
+  /**
+   * Root sessions looked at per batch, and about how many events one delete transaction
+   * (or, for old events, one statement) takes: small batches keep locks short so ingest goes on.
+   */
   batchSize: z.number().int().min(1).max(100_000).default(5_000),
 });
 export type RetentionPolicy = z.infer<typeof retentionPolicy>;

@@ -372,11 +372,17 @@ export class EventService {
       list.push(event);
       bySession.set(event.sessionId, list);
     }
+    const derivations = [...bySession].map(([sessionId, events]) => ({ sessionId, derived: deriveSession(sessions.get(sessionId)!, events) }));
+    // Messages tied to one event (prompts, replies of hooks) of every session in one statement.
+    await insertEventMessages(
+      trx,
+      derivations.flatMap(({ sessionId, derived }) =>
+        derived.messages.filter((m) => m.externalMessageId === null).map((message) => ({ sessionId, message })),
+      ),
+    );
     const changed: string[] = [];
-    for (const [sessionId, events] of bySession) {
-      const state = sessions.get(sessionId)!;
-      const derived = deriveSession(state, events);
-      const tokens = await this.storeMessages(trx, sessionId, derived.messages);
+    for (const { sessionId, derived } of derivations) {
+      const tokens = await this.storeResponseMessages(trx, sessionId, derived.messages);
       const update: Record<string, unknown> = { ...derived.patch };
       for (const [key, value] of Object.entries(update)) {
         if (typeof value === "string") update[key] = cleanText(value);
@@ -404,30 +410,17 @@ export class EventService {
    * a response split over several transcript lines becomes one message, and its usage
    * is counted once, when the message is first inserted. Returns the token increments.
    */
-  private async storeMessages(
+  /**
+   * Stores a session's messages that carry an API response id (transcript lines), merging
+   * the lines of one response, and returns the token usage of the responses stored for the
+   * first time (so a re-import counts nothing twice).
+   */
+  private async storeResponseMessages(
     trx: Trx,
     sessionId: string,
     messages: DerivedMessage[],
   ): Promise<{ inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheCreationTokens: number; costUsd: number } | null> {
     if (messages.length === 0) return null;
-    const byEvent = messages.filter((m) => m.externalMessageId === null);
-    if (byEvent.length > 0) {
-      await trx.raw(
-        `INSERT INTO session_messages (session_id, role, text, model, source_event_id, claude_session_id, created_at)
-         SELECT ?::uuid, * FROM unnest(?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::timestamptz[])
-         ON CONFLICT (session_id, source_event_id) WHERE source_event_id IS NOT NULL DO NOTHING`,
-        columnBindings(
-          sessionId,
-          byEvent.map((m) => m.role),
-          byEvent.map((m) => cleanText(m.text)),
-          byEvent.map((m) => m.model),
-          byEvent.map((m) => m.sourceEventId),
-          byEvent.map((m) => m.claudeSessionId),
-          byEvent.map((m) => m.createdAt.toISOString()),
-        ),
-      );
-    }
-
     // Merge lines of one response within the batch first (the upsert cannot touch a row twice).
     const merged = new Map<string, DerivedMessage>();
     for (const m of messages) {
@@ -554,6 +547,25 @@ export class EventService {
     }
     return (await query.orderBy("e.stream_seq", "asc").limit(limit)) as EventRow[];
   }
+}
+
+/** Messages derived from one event each (no API response id), any sessions, in one statement; a replayed event adds none. */
+async function insertEventMessages(trx: Trx, list: Array<{ sessionId: string; message: DerivedMessage }>): Promise<void> {
+  if (list.length === 0) return;
+  await trx.raw(
+    `INSERT INTO session_messages (session_id, role, text, model, source_event_id, claude_session_id, created_at)
+     SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::timestamptz[])
+     ON CONFLICT (session_id, source_event_id) WHERE source_event_id IS NOT NULL DO NOTHING`,
+    columnBindings(
+      list.map((m) => m.sessionId),
+      list.map((m) => m.message.role),
+      list.map((m) => cleanText(m.message.text)),
+      list.map((m) => m.message.model),
+      list.map((m) => m.message.sourceEventId),
+      list.map((m) => m.message.claudeSessionId),
+      list.map((m) => m.message.createdAt.toISOString()),
+    ),
+  );
 }
 
 function sessionKeyOf(e: ParsedIngestEvent): string {
