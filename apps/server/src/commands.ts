@@ -114,7 +114,7 @@ export async function keysCommand(config: ServerConfig, args: string[]): Promise
       if (!parsed.success) throw new CommandError("usage: logbook-server keys revoke ID (the key's id, a UUID, from `keys list`)", 2);
       const key = await withServices(config, (services) => services.apiKeys.revoke(parsed.data));
       if (values.json) print(JSON.stringify(key));
-      else print(`revoked ${key.id} (${key.name}); running servers refuse it within 5 s`);
+      else print(`revoked ${key.id} (${key.name}); running servers refuse it at once`);
       return;
     }
     default:

@@ -14,6 +14,7 @@ describe("parseConfig", () => {
       home: "/tmp/lb",
       logLevel: "info",
       bodyLimitBytes: 8 * 1024 * 1024,
+      apiKeyCacheMs: 5000,
       retention: { policy: { sessionMaxAgeDays: 365, eventMaxAgeDays: null, archiveInsteadOfDelete: false, batchSize: 5000 } },
       bootstrapKey: true,
       pool: { max: 20, acquireTimeoutMs: 30_000 },
@@ -27,6 +28,7 @@ describe("parseConfig", () => {
       DATABASE_URL: "postgres://u:p@db:5432/logbook",
       LOG_LEVEL: "debug",
       BODY_LIMIT_BYTES: "2048",
+      API_KEY_CACHE_MS: "0",
       RETENTION_SESSION_MAX_AGE_DAYS: "30",
       RETENTION_EVENT_MAX_AGE_DAYS: "7",
       RETENTION_ARCHIVE_INSTEAD_OF_DELETE: "yes",
@@ -43,6 +45,7 @@ describe("parseConfig", () => {
       databaseUrl: "postgres://u:p@db:5432/logbook",
       logLevel: "debug",
       bodyLimitBytes: 2048,
+      apiKeyCacheMs: 0,
       retention: { policy: { sessionMaxAgeDays: 30, eventMaxAgeDays: 7, archiveInsteadOfDelete: true }, intervalMs: 0 },
       jobRecoveryIntervalMs: 1000,
       bootstrapKey: false,
@@ -55,6 +58,7 @@ describe("parseConfig", () => {
       PORT: "99999",
       LOG_LEVEL: "loud",
       BODY_LIMIT_BYTES: "lots",
+      API_KEY_CACHE_MS: "-5",
       RETENTION_ARCHIVE_INSTEAD_OF_DELETE: "maybe",
       DATABASE_URL: "mysql://user:hunter2@x",
     });
@@ -65,11 +69,12 @@ describe("parseConfig", () => {
         'PORT: must be at most 65535 (got "99999")',
         expect.stringMatching(/^LOG_LEVEL: must be one of .* \(got "loud"\)$/),
         'BODY_LIMIT_BYTES: must be a number (got "lots")',
+        'API_KEY_CACHE_MS: must be at least 0 (got "-5")',
         'RETENTION_ARCHIVE_INSTEAD_OF_DELETE: must be true or false (got "maybe")',
         expect.stringMatching(/^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/),
       ]),
     );
-    expect(result.problems).toHaveLength(5);
+    expect(result.problems).toHaveLength(6);
     expect(result.problems.join("\n")).not.toContain("hunter2");
   });
 });

@@ -62,6 +62,12 @@ export const serverEnvSchema = databaseEnvSchema.extend({
   JOB_RECOVERY_INTERVAL_MS: int(0, 24 * HOUR_MS, 30_000),
   /** How long a graceful stop may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(100, 10 * 60_000, 15_000),
+  /**
+   * How long a verified API key is trusted without asking the database again. Revocations
+   * reach every running server at once over its live connection; this bounds the time a
+   * server that missed one (connection down) still accepts the key. 0 checks every request.
+   */
+  API_KEY_CACHE_MS: int(0, 10 * 60_000, 5_000),
   /** Create a local ingest+read key (written to $LOGBOOK_HOME/credentials) when no key exists. */
   BOOTSTRAP_KEY: booleanFlag(true),
 });
@@ -76,6 +82,7 @@ export interface ServerConfig {
   pool: PoolSettings;
   logLevel: ServerEnv["LOG_LEVEL"];
   bodyLimitBytes: number;
+  apiKeyCacheMs: number;
   retention: { policy: RetentionPolicy; intervalMs: number };
   jobRecoveryIntervalMs: number;
   shutdownTimeoutMs: number;
@@ -117,6 +124,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       pool: poolSettingsFromEnv(e),
       logLevel: e.LOG_LEVEL,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      apiKeyCacheMs: e.API_KEY_CACHE_MS,
       retention: { policy, intervalMs: e.RETENTION_INTERVAL_MS },
       jobRecoveryIntervalMs: e.JOB_RECOVERY_INTERVAL_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -74,11 +74,13 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const applied = await migrateLatest(database.knex);
     if (applied.length > 0) logger.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
 
-    const services = createServices({ knex: database.knex, retentionPolicy: config.retention.policy });
+    const services = createServices({ knex: database.knex, retentionPolicy: config.retention.policy, apiKeyCacheMs: config.apiKeyCacheMs });
     const bus = new LiveBus({
       connectionString: database.connectionString,
       knex: database.knex,
       onError: (error) => logger.error({ err: error, component: "live-bus" }, "live bus error"),
+      onKeyRevoked: (keyId) => services.apiKeys.forgetKey(keyId),
+      onReconnected: () => services.apiKeys.forgetAll(),
     });
     await bus.start();
     cleanups.push(() => bus.stop());

@@ -21,7 +21,7 @@ export type { Services } from "./services.js";
 export { StatsService } from "./stats/stats-service.js";
 export type { ActiveSessionStats, ActiveSessionsInput, EventTypeCount, TokenTotalsRow, ToolUsage } from "./stats/stats-service.js";
 export { RETENTION_LOCK, RetentionService } from "./retention/retention-service.js";
-export { ApiKeyService, BOOTSTRAP_KEY_LOCK } from "./api-keys/api-key-service.js";
+export { ApiKeyService, BOOTSTRAP_KEY_LOCK, DEFAULT_VERIFY_CACHE_MS } from "./api-keys/api-key-service.js";
 export type { ApiKeyPrincipal } from "./api-keys/api-key-service.js";
 export { ProjectService, canonicalProjectPath, upsertProjectByPath } from "./projects/project-service.js";
 export { LockService } from "./projects/lock-service.js";

@@ -33,7 +33,7 @@ export interface Services {
 }
 
 /** Every service on one Knex (pool). The API builds this once per process. */
-export function createServices(deps: CoreDeps & { retentionPolicy?: RetentionPolicy }): Services {
+export function createServices(deps: CoreDeps & { retentionPolicy?: RetentionPolicy; apiKeyCacheMs?: number }): Services {
   const events = new EventService(deps);
   return {
     sessions: new SessionService(deps),
@@ -48,6 +48,6 @@ export function createServices(deps: CoreDeps & { retentionPolicy?: RetentionPol
     jobs: new JobService(deps),
     stats: new StatsService(deps),
     retention: new RetentionService(deps, deps.retentionPolicy ?? retentionPolicy.parse({})),
-    apiKeys: new ApiKeyService(deps),
+    apiKeys: new ApiKeyService(deps, deps.apiKeyCacheMs === undefined ? {} : { verifyCacheMs: deps.apiKeyCacheMs }),
   };
 }

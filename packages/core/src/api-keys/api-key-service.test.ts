@@ -2,9 +2,11 @@ import { createHash, randomUUID } from "node:crypto";
 
 import { apiKey as apiKeySchema, createdApiKey } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import pg from "pg";
 // Brings in the `inject()` keys that @logbook/db/testing reads (declared beside its global setup).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
+import { API_KEYS_CHANNEL } from "../live/notify.js";
 import { ApiKeyService, BOOTSTRAP_KEY_LOCK } from "./api-key-service.js";
 
 let db: TestDatabase;
@@ -150,6 +152,47 @@ describe("ApiKeyService", () => {
     expect(await keys.verify(secret)).toBeNull();
     // A wrong secret with the right prefix is never served from the cache.
     expect(await keys.verify(secret.slice(0, -2) + (secret.endsWith("AA") ? "BB" : "AA"))).toBeNull();
+  });
+
+  it("announces a revocation on commit, so another process's cached key can be forgotten", async () => {
+    // `other` stands for another server: it has the key cached and did not revoke it.
+    const other = new ApiKeyService({ knex: db.knex, now: () => clock }, { verifyCacheMs: 600_000 });
+    const { key, secret } = await keys.create({ name: "elsewhere", scopes: ["read"] });
+    expect(await other.verify(secret)).toMatchObject({ id: key.id });
+
+    const listener = new pg.Client({ connectionString: db.url });
+    await listener.connect();
+    try {
+      const heard: string[] = [];
+      listener.on("notification", (msg) => {
+        if (msg.channel === API_KEYS_CHANNEL && msg.payload) heard.push(msg.payload);
+      });
+      await listener.query(`LISTEN ${API_KEYS_CHANNEL}`);
+      await keys.revoke({ id: key.id });
+      await expect.poll(() => heard, { timeout: 10_000 }).toEqual([key.id]);
+    } finally {
+      await listener.end();
+    }
+    // Until told, the other process trusts its cache (for up to its cache time)...
+    expect(await other.verify(secret)).toMatchObject({ id: key.id });
+    // ...and once told, it asks the database, which says no.
+    other.forgetKey(key.id);
+    expect(await other.verify(secret)).toBeNull();
+
+    const second = await keys.create({ name: "second", scopes: ["read"] });
+    expect(await other.verify(second.secret)).not.toBeNull();
+    await db.knex("api_keys").where({ id: second.key.id }).update({ revoked_at: clock });
+    other.forgetAll();
+    expect(await other.verify(second.secret)).toBeNull();
+  });
+
+  it("with a cache time of 0 asks the database on every verification", async () => {
+    const uncached = new ApiKeyService({ knex: db.knex, now: () => clock }, { verifyCacheMs: 0 });
+    const { secret } = await keys.create({ name: "uncached", scopes: ["read"] });
+    const seen = await countQueries(async () => {
+      for (let i = 0; i < 3; i += 1) expect(await uncached.verify(secret)).not.toBeNull();
+    });
+    expect(seen.filter((sql) => sql.includes("from \"api_keys\"") && sql.startsWith("select"))).toHaveLength(3);
   });
 
   it("gives a clear error for a name the schema cannot hold", async () => {

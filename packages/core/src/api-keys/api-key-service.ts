@@ -12,6 +12,7 @@ import { ApiKeyModel, type Knex } from "@logbook/db";
 
 import { clockOf, type CoreDeps } from "../deps.js";
 import { AppError, invalidInput, notFound, toAppError } from "../errors.js";
+import { API_KEYS_CHANNEL } from "../live/notify.js";
 import { iso } from "../time.js";
 
 /** Who a verified key belongs to and what it may do. */
@@ -33,10 +34,12 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export const BOOTSTRAP_KEY_LOCK = { namespace: 0x4c4f4742 /* "LOGB" */, key: 2 } as const;
 
 /**
- * A verified key is remembered this long, so a busy client costs no key lookup per request.
- * A key revoked through this process stops working at once; on other replicas within this time.
+ * A verified key is remembered this long by default, so a busy client costs no key lookup
+ * per request. A revocation reaches every process at once (NOTIFY on `API_KEYS_CHANNEL`,
+ * heard by each server's live bus, which calls `forgetKey`); this bounds how long a process
+ * that missed it (its live connection down) keeps trusting the key.
  */
-const VERIFY_CACHE_MS = 5_000;
+export const DEFAULT_VERIFY_CACHE_MS = 5_000;
 const VERIFY_CACHE_SIZE = 1_000;
 
 const KEY_COLUMNS = ["id", "name", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"] as const;
@@ -72,7 +75,14 @@ export class ApiKeyService {
   /** Recently verified keys by SHA-256 of the presented string (never the secret itself). */
   private readonly verified = new Map<string, { principal: ApiKeyPrincipal; until: number; expiresAt: number | null }>();
 
-  constructor(private readonly deps: CoreDeps) {}
+  private readonly verifyCacheMs: number;
+
+  constructor(
+    private readonly deps: CoreDeps,
+    options: { verifyCacheMs?: number } = {},
+  ) {
+    this.verifyCacheMs = options.verifyCacheMs ?? DEFAULT_VERIFY_CACHE_MS;
+  }
 
   /** Creates a key; the returned `secret` is the only time it is ever shown. */
   async create(input: CreateApiKeyInput): Promise<CreatedApiKey> {
@@ -93,14 +103,29 @@ export class ApiKeyService {
   /** Revokes a key for good. Revoking it again changes nothing (the first revocation time stays). */
   async revoke(input: IdInput): Promise<ApiKey> {
     const now = clockOf(this.deps)();
-    const knex = this.deps.knex;
-    const [row] = await knex("api_keys")
-      .where("id", input.id)
-      .update({ revoked_at: knex.raw("coalesce(revoked_at, ?::timestamptz)", [now]) })
-      .returning<Record<string, unknown>[]>(KEY_COLUMNS);
-    if (!row) throw notFound("API key", input.id);
-    for (const [hash, entry] of this.verified) if (entry.principal.id === input.id) this.verified.delete(hash);
+    const row = await this.deps.knex.transaction(async (trx) => {
+      const [updated] = await trx("api_keys")
+        .where("id", input.id)
+        .update({ revoked_at: trx.raw("coalesce(revoked_at, ?::timestamptz)", [now]) })
+        .returning<Record<string, unknown>[]>(KEY_COLUMNS);
+      if (!updated) throw notFound("API key", input.id);
+      // Delivered on commit to every listening process (other replicas, and servers when
+      // the CLI revokes), which drop the key from their verify cache.
+      await trx.raw("SELECT pg_notify(?, ?)", [API_KEYS_CHANNEL, input.id]);
+      return updated;
+    });
+    this.forgetKey(input.id);
     return toApiKeyDto(ApiKeyModel.fromDatabaseJson(row));
+  }
+
+  /** Drops a key's cached verification: its next use asks the database again. */
+  forgetKey(keyId: string): void {
+    for (const [hash, entry] of this.verified) if (entry.principal.id === keyId) this.verified.delete(hash);
+  }
+
+  /** Drops every cached verification (after missing revocation notices, e.g. a lost live connection). */
+  forgetAll(): void {
+    this.verified.clear();
   }
 
   /**
@@ -141,8 +166,9 @@ export class ApiKeyService {
         .where((q) => void q.whereNull("last_used_at").orWhere("last_used_at", "<=", staleBefore));
     }
     const principal = { id: row.id, name: row.name, scopes: row.scopes as ApiKeyScope[] };
+    if (this.verifyCacheMs === 0) return principal;
     if (this.verified.size >= VERIFY_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(hash, { principal, until: now.getTime() + VERIFY_CACHE_MS, expiresAt: row.expiresAt?.getTime() ?? null });
+    this.verified.set(hash, { principal, until: now.getTime() + this.verifyCacheMs, expiresAt: row.expiresAt?.getTime() ?? null });
     return principal;
   }
 

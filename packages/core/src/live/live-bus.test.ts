@@ -2,6 +2,7 @@ import { ingestEventsInput } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { ApiKeyService } from "../api-keys/api-key-service.js";
 import { EventService } from "../events/event-service.js";
 import { SessionService } from "../sessions/session-service.js";
 import { LiveBus, type LiveEvent } from "./live-bus.js";
@@ -82,5 +83,33 @@ describe("LiveBus", () => {
     const created = await new SessionService({ knex: db.knex }).create({ title: "watched" });
     const [session] = await changes;
     expect(session!.id).toBe(created.id);
+  });
+
+  it("tells its owner at once about a key revoked by another process, and when its connection came back", async () => {
+    const revoked: string[] = [];
+    let reconnections = 0;
+    const bus = new LiveBus({
+      connectionString: db.url,
+      knex: db.knex,
+      onKeyRevoked: (keyId) => revoked.push(keyId),
+      onReconnected: () => (reconnections += 1),
+    });
+    await bus.start();
+    try {
+      // Another process (a replica, the CLI) revokes through its own service.
+      const keys = new ApiKeyService({ knex: db.knex });
+      const { key } = await keys.create({ name: "bus-revoked", scopes: ["read"] });
+      await keys.revoke({ id: key.id });
+      await expect.poll(() => revoked, { timeout: 10_000 }).toEqual([key.id]);
+      expect(reconnections).toBe(0);
+
+      // Its LISTEN connection is cut: notices sent meanwhile are lost, so it says so on return.
+      await db.knex.raw(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'logbook-live' AND datname = current_database()",
+      );
+      await expect.poll(() => reconnections, { timeout: 15_000 }).toBe(1);
+    } finally {
+      await bus.stop();
+    }
   });
 });

@@ -6,7 +6,7 @@ import { invalidInput } from "../errors.js";
 import { EVENT_COLUMNS, toEventDto, type EventRow } from "../events/event-dto.js";
 import { SESSION_COLUMNS, toSessionDto } from "../sessions/session-dto.js";
 import { AsyncQueue } from "./async-queue.js";
-import { EVENTS_CHANNEL, SESSIONS_CHANNEL, type EventsNotice, type SessionsNotice } from "./notify.js";
+import { API_KEYS_CHANNEL, EVENTS_CHANNEL, SESSIONS_CHANNEL, type EventsNotice, type SessionsNotice } from "./notify.js";
 
 export interface LiveEvent {
   /** Resume token: pass it back as `lastEventId` to continue right after this event. */
@@ -54,6 +54,8 @@ export class LiveBus {
   private readonly sessionSubscribers = new Set<SessionSubscriber>();
   private highWater = 0;
   private stopped = false;
+  /** Whether a LISTEN connection was up before: the next one is a reconnection. */
+  private connectedBefore = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private dispatching: Promise<void> = Promise.resolve();
 
@@ -62,6 +64,10 @@ export class LiveBus {
       connectionString: string;
       knex: Knex;
       onError?: (error: unknown) => void;
+      /** A key was revoked (by any process): forget its cached verification. */
+      onKeyRevoked?: (keyId: string) => void;
+      /** The LISTEN connection came back: notices sent meanwhile are lost (forget every cached key). */
+      onReconnected?: () => void;
     },
   ) {}
 
@@ -95,11 +101,16 @@ export class LiveBus {
     client.on("end", () => this.scheduleReconnect(client));
     client.on("notification", (msg) => {
       if (!msg.payload) return;
+      // At once, not behind the event dispatch queue: a revoked key must stop working now.
+      if (msg.channel === API_KEYS_CHANNEL) return this.options.onKeyRevoked?.(msg.payload);
       this.enqueueDispatch(() => this.onNotification(msg.channel, msg.payload!));
     });
     await client.connect();
-    await client.query(`LISTEN ${EVENTS_CHANNEL}; LISTEN ${SESSIONS_CHANNEL}`);
+    await client.query(`LISTEN ${EVENTS_CHANNEL}; LISTEN ${SESSIONS_CHANNEL}; LISTEN ${API_KEYS_CHANNEL}`);
+    const reconnected = this.connectedBefore;
+    this.connectedBefore = true;
     this.client = client;
+    if (reconnected) this.options.onReconnected?.();
     const previous = this.highWater;
     const { rows } = await client.query<{ max: string | null }>("SELECT max(stream_seq) AS max FROM events");
     const current = Number(rows[0]?.max ?? 0);

@@ -3,6 +3,8 @@ import type { Knex } from "@logbook/db";
 /** Channel names of the live bus. */
 export const EVENTS_CHANNEL = "logbook_events";
 export const SESSIONS_CHANNEL = "logbook_sessions";
+/** Payload: the id of a revoked API key (`ApiKeyService.revoke`). */
+export const API_KEYS_CHANNEL = "logbook_api_keys";
 
 /** What an events notification carries: which stream range to fetch (payload stays tiny). */
 export interface EventsNotice {
