@@ -406,14 +406,10 @@ export class EventService {
   }
 
   /**
-   * Stores derived messages. Assistant messages are keyed by the provider's message id:
-   * a response split over several transcript lines becomes one message, and its usage
-   * is counted once, when the message is first inserted. Returns the token increments.
-   */
-  /**
-   * Stores a session's messages that carry an API response id (transcript lines), merging
-   * the lines of one response, and returns the token usage of the responses stored for the
-   * first time (so a re-import counts nothing twice).
+   * Stores a session's messages that carry the provider's message id (transcript lines):
+   * a response split over several lines becomes one message, and its usage is counted
+   * once, when the message is first inserted (a re-import counts nothing twice). Returns
+   * the token increments. Messages without that id go through `insertEventMessages`.
    */
   private async storeResponseMessages(
     trx: Trx,

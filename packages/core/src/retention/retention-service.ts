@@ -332,7 +332,7 @@ export class RetentionService {
    * Why this shape (docs/performance.md, 1M-event purge): deleting "any `chunk` rows of
    * these sessions" per statement re-walked the dead rows of the chunks before it, and
    * deleting all events first and the sessions afterwards made the foreign keys' cascade
-   * walk a million dead index entries whose heap pages had left the cache; 29 s → 5.5 s.
+   * walk a million dead index entries whose heap pages had left the cache; 29.4 s → 6.8 s.
    * Here each row is visited once, and the cascade finds its pages still in memory.
    * A session with more than `chunk` events first loses them in seq ranges (only while
    * it is terminal), so that no transaction grows past the chunk.
@@ -340,11 +340,11 @@ export class RetentionService {
   private async deleteTrees(trees: Trees, cutoff: Date, chunk: number): Promise<Record<"sessions" | "events" | "messages" | "files" | "steps" | "artifacts", number>> {
     const knex = this.deps.knex;
     const total = { sessions: 0, events: 0, messages: 0, files: 0, steps: 0, artifacts: 0 };
-    const sizes = new Map(
-      ((await knex("sessions").select("id", "last_event_seq").whereIn("id", trees.ids)) as Array<{ id: string; last_event_seq: number }>).map(
-        (row) => [row.id, row.last_event_seq],
-      ),
+    const counters = await knex.raw<{ rows: Array<{ id: string; last_event_seq: number }> }>(
+      "SELECT id, last_event_seq FROM sessions WHERE id = ANY(?::uuid[])",
+      [trees.ids],
     );
+    const sizes = new Map(counters.rows.map((row) => [row.id, row.last_event_seq]));
     for (const [id, events] of sizes) {
       if (events > chunk) {
         total.events += await this.deleteEventsOfLargeSession(id, events, chunk);
