@@ -33,15 +33,33 @@ const lazyBuiltins: Plugin = {
   },
 };
 
+/** The commands' file, beside the entry in `dist/`. */
+const COMMANDS_FILE = "logbook-hook-commands.cjs";
+
 /**
- * One self-contained CommonJS file: every dependency is bundled, and the commands are behind
- * `import()`, which esbuild keeps lazy inside the single file, so recording a hook event
- * evaluates only our few hot-path modules and the built-ins they use. CommonJS rather than
- * ESM because Node loads a CommonJS entry measurably faster (no module graph linking, no
- * loader hooks), and start-up time is what a hook costs the agent on every event.
+ * `main.ts` loads the commands with `import("./cli.js")`: in the bundle that becomes a
+ * `require()` of the second file, so a hook run never reads or compiles the commands' code
+ * (compiling the whole one-file bundle cost a hook run ~4 ms; docs/performance.md).
+ */
+const commandsInTheirOwnFile: Plugin = {
+  name: "commands-in-their-own-file",
+  setup(build) {
+    build.onResolve({ filter: /^\.\/cli\.js$/ }, (args) =>
+      args.importer.endsWith("main.ts") ? { path: `./${COMMANDS_FILE}`, external: true } : undefined,
+    );
+  },
+};
+
+/**
+ * Two self-contained CommonJS files: `logbook-hook.cjs`, the entry (recording a hook event:
+ * only our few hot-path modules and the built-ins they use), and the commands
+ * (`logbook-hook-commands.cjs`), required by the entry only when a command runs. Every
+ * dependency is bundled into each. CommonJS rather than ESM because Node loads a CommonJS
+ * entry measurably faster (no module graph linking, no loader hooks), and start-up time is
+ * what a hook costs the agent on every event.
  */
 export default defineConfig({
-  entry: { "logbook-hook": "src/main.ts" },
+  entry: { "logbook-hook": "src/main.ts", "logbook-hook-commands": "src/cli.ts" },
   format: ["cjs"],
   platform: "node",
   target: "node20",
@@ -53,7 +71,7 @@ export default defineConfig({
   sourcemap: false,
   dts: false,
   removeNodeProtocol: false,
-  esbuildPlugins: [lazyBuiltins],
+  esbuildPlugins: [commandsInTheirOwnFile, lazyBuiltins],
   banner: {
     js: "#!/usr/bin/env node",
   },

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { createLogbookClient } from "@logbook/sdk";
@@ -103,11 +103,14 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
   const expected = options.lanes * options.eventsPerLane;
   const server = await startServer(cluster.url, { JOB_RECOVERY_INTERVAL_MS: "0" });
   const home = await mkdtemp(join(tmpdir(), "logbook-rel-emitters-"));
-  // A snapshot of the one-file bundle: a rebuild of apps/hook-emitter during the run
-  // (others work in this tree) must not pull the binary from under the lanes.
+  // A snapshot of the bundle (the entry and the files beside it, e.g. the commands `flush`
+  // needs): a rebuild of apps/hook-emitter during the run (others work in this tree) must not
+  // pull the binary from under the lanes.
   const built = hookBinary();
-  const hookBin = join(home, `logbook-hook${built.endsWith(".cjs") ? ".cjs" : ".js"}`);
-  await copyFile(built, hookBin);
+  const hookBin = join(home, basename(built));
+  for (const file of readdirSync(dirname(built)).filter((name) => /\.c?js$/.test(name))) {
+    await copyFile(join(dirname(built), file), join(home, file));
+  }
   const hookBinSha256 = createHash("sha256").update(await readFile(hookBin)).digest("hex");
   const report: FaultReport = {
     expected,
