@@ -186,6 +186,18 @@ describe("ApiKeyService", () => {
     expect(await other.verify(second.secret)).toBeNull();
   });
 
+  it("does not cache a key read while a revocation was being heard", async () => {
+    const other = new ApiKeyService({ knex: db.knex, now: () => clock }, { verifyCacheMs: 600_000 });
+    const { key, secret } = await keys.create({ name: "racing", scopes: ["read"] });
+    // The lookup reads the row before the revocation commits; the notice arrives meanwhile.
+    const during = other.verify(secret);
+    other.forgetKey(key.id);
+    expect(await during).toMatchObject({ id: key.id });
+    await db.knex("api_keys").where({ id: key.id }).update({ revoked_at: clock });
+    // Had that answer been cached, the revoked key would still pass here.
+    expect(await other.verify(secret)).toBeNull();
+  });
+
   it("with a cache time of 0 asks the database on every verification", async () => {
     const uncached = new ApiKeyService({ knex: db.knex, now: () => clock }, { verifyCacheMs: 0 });
     const { secret } = await keys.create({ name: "uncached", scopes: ["read"] });

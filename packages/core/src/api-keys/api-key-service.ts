@@ -74,6 +74,12 @@ function normaliseScopes(scopes: readonly ApiKeyScope[]): ApiKeyScope[] {
 export class ApiKeyService {
   /** Recently verified keys by SHA-256 of the presented string (never the secret itself). */
   private readonly verified = new Map<string, { principal: ApiKeyPrincipal; until: number; expiresAt: number | null }>();
+  /**
+   * Bumped by every `forgetKey`/`forgetAll`. A verification caches its answer only when no
+   * revocation was heard while it read the key: otherwise a lookup that read the row just
+   * before the revocation committed could cache the key again after it was forgotten.
+   */
+  private forgetCount = 0;
 
   private readonly verifyCacheMs: number;
 
@@ -120,11 +126,13 @@ export class ApiKeyService {
 
   /** Drops a key's cached verification: its next use asks the database again. */
   forgetKey(keyId: string): void {
+    this.forgetCount += 1;
     for (const [hash, entry] of this.verified) if (entry.principal.id === keyId) this.verified.delete(hash);
   }
 
   /** Drops every cached verification (after missing revocation notices, e.g. a lost live connection). */
   forgetAll(): void {
+    this.forgetCount += 1;
     this.verified.clear();
   }
 
@@ -134,6 +142,7 @@ export class ApiKeyService {
    * reaches the database.
    */
   async verify(presented: string): Promise<ApiKeyPrincipal | null> {
+    const forgetCountAtStart = this.forgetCount;
     const match = KEY_PATTERN.exec(presented);
     if (!match) return null;
     const prefix = match[1]!;
@@ -166,7 +175,7 @@ export class ApiKeyService {
         .where((q) => void q.whereNull("last_used_at").orWhere("last_used_at", "<=", staleBefore));
     }
     const principal = { id: row.id, name: row.name, scopes: row.scopes as ApiKeyScope[] };
-    if (this.verifyCacheMs === 0) return principal;
+    if (this.verifyCacheMs === 0 || this.forgetCount !== forgetCountAtStart) return principal;
     if (this.verified.size >= VERIFY_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(hash, { principal, until: now.getTime() + this.verifyCacheMs, expiresAt: row.expiresAt?.getTime() ?? null });
     return principal;
