@@ -37,9 +37,9 @@ const lazyBuiltins: Plugin = {
 const COMMANDS_FILE = "logbook-hook-commands.cjs";
 
 /**
- * `main.ts` loads the commands with `import("./cli.js")`: in the bundle that becomes a
- * `require()` of the second file, so a hook run never reads or compiles the commands' code
- * (compiling the whole one-file bundle cost a hook run ~4 ms; docs/performance.md).
+ * `main.ts` loads the commands with `import("./cli.js")`: in the bundle that stays an
+ * `import()`, of the second file, so a hook run never reads or compiles the commands' code
+ * (compiling the whole one-file bundle cost a hook run ~3–4 ms; docs/performance.md).
  */
 const commandsInTheirOwnFile: Plugin = {
   name: "commands-in-their-own-file",
@@ -53,7 +53,7 @@ const commandsInTheirOwnFile: Plugin = {
 /**
  * Two self-contained CommonJS files: `logbook-hook.cjs`, the entry (recording a hook event:
  * only our few hot-path modules and the built-ins they use), and the commands
- * (`logbook-hook-commands.cjs`), required by the entry only when a command runs. Every
+ * (`logbook-hook-commands.cjs`), imported by the entry only when a command runs. Every
  * dependency is bundled into each. CommonJS rather than ESM because Node loads a CommonJS
  * entry measurably faster (no module graph linking, no loader hooks), and start-up time is
  * what a hook costs the agent on every event.
