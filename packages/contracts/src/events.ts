@@ -108,6 +108,16 @@ export type ListRecentEventsInput = z.input<typeof listRecentEventsInput>;
 export const eventPage = page(event);
 export type EventPage = z.infer<typeof eventPage>;
 
+/**
+ * An event without its payload: what a timeline draws. A 200-event page of hook traffic is
+ * ~350 KB with payloads and a small fraction of that without; `events.get` fetches one
+ * whole event when it is opened.
+ */
+export const eventSummary = event.omit({ payload: true });
+export type EventSummary = z.infer<typeof eventSummary>;
+export const eventSummaryPage = page(eventSummary);
+export type EventSummaryPage = z.infer<typeof eventSummaryPage>;
+
 export const eventCountsInput = z.object({ sessionId: uuid() });
 export const eventTypeCount = z.object({ eventType: z.string(), count: z.number().int() });
 export const eventCountsOutput = z.array(eventTypeCount);

@@ -118,13 +118,14 @@ async function main(): Promise<number> {
     await run("hook-down", () => hookCliCase(ctx, "down"));
     await run("hook-http", () => hookHttpCase(ctx));
 
-    if (wanted("timeline") || wanted("session-list") || wanted("purge")) {
+    if (wanted("timeline") || wanted("timeline-summary") || wanted("session-list") || wanted("purge")) {
       log("\n== dataset");
       const t = performance.now();
       const built = await buildDataset(db, options);
       extra.dataset = { events: built.stored, sessions: built.data.sessions.length, oldEvents: built.oldEvents, seconds: built.seconds };
       log(`  ${built.stored} events stored (${seconds(t)})`);
       await run("timeline", () => timelineCase(ctx, built.data, built.stored));
+      await run("timeline-summary", () => timelineCase(ctx, built.data, built.stored, "summary"));
       await run("session-list", () => sessionListCase(ctx, built.data, built.stored));
       await run("purge", () => purgeCase(ctx, built.oldEvents));
     }

@@ -20,7 +20,7 @@ export interface BenchOptions {
   databaseUrl: string | undefined;
 }
 
-export const CASES = ["ingest", "hook-up", "hook-down", "hook-http", "timeline", "session-list", "purge", "memory"] as const;
+export const CASES = ["ingest", "hook-up", "hook-down", "hook-http", "timeline", "timeline-summary", "session-list", "purge", "memory"] as const;
 
 export const USAGE = `pnpm bench [--quick] [--events N] [--sessions N] [--purge-events N] [--ingest-events N]
            [--clients N] [--hook-runs N] [--duration S] [--hook-rate N] [--only case,case] [--keep]

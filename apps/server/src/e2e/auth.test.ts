@@ -26,6 +26,8 @@ const EXPECTED: Record<string, Access> = {
   "sessions.onChange": "read",
   "events.ingest": "ingest",
   "events.listForSession": "read",
+  "events.listSummariesForSession": "read",
+  "events.get": "read",
   "events.listRecent": "read",
   "events.countsByType": "read",
   "events.onEvent": "read",

@@ -106,6 +106,17 @@ describe("events and hooks", () => {
     const resumed = await h.client.events.listForSession.query({ sessionId: timeline.id, afterSeq: page.items[0]!.seq });
     expect(resumed.items.map((e) => e.id)).toEqual(first.ids.slice(1));
 
+    // The timeline without payloads: the same events, field for field, minus the payload;
+    // one whole event by id; an unknown id is NOT_FOUND.
+    const summaries = await h.client.events.listSummariesForSession.query({ sessionId: timeline.id, limit: 2 });
+    expect(summaries.items).toEqual(page.items.slice(0, 2).map(({ payload: _payload, ...summary }) => summary));
+    expect(summaries.nextCursor).not.toBeNull();
+    const rest = await h.client.events.listSummariesForSession.query({ sessionId: timeline.id, cursor: summaries.nextCursor! });
+    expect(rest.items.map((e) => e.id)).toEqual(first.ids.slice(2));
+    expect(await h.client.events.get.query({ id: first.ids[1]! })).toEqual(page.items[1]);
+    await expect(h.client.events.get.query({ id: randomUUID() })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(h.client.events.listSummariesForSession.query({ sessionId: randomUUID() })).rejects.toMatchObject({ code: "NOT_FOUND" });
+
     const recent = await h.client.events.listRecent.query({ toolName: "Bash" });
     expect(recent.items.map((e) => e.id)).toContain(first.ids[1]);
 

@@ -1,4 +1,4 @@
-import type { Event, EventLevel, EventSource } from "@logbook/contracts";
+import type { Event, EventLevel, EventSource, EventSummary } from "@logbook/contracts";
 
 import { iso } from "../time.js";
 
@@ -31,7 +31,10 @@ export interface EventRow {
   received_at: Date;
 }
 
-export function toEventDto(row: EventRow): Event {
+/** The columns of an event summary: an event's without the payload. */
+export const EVENT_SUMMARY_COLUMNS = EVENT_COLUMNS.filter((column) => column !== "payload");
+
+export function toEventSummaryDto(row: Omit<EventRow, "payload">): EventSummary {
   return {
     id: row.id,
     sessionId: row.session_id,
@@ -48,8 +51,11 @@ export function toEventDto(row: EventRow): Event {
     agentId: row.agent_id,
     cwd: row.cwd,
     machineId: row.machine_id,
-    payload: row.payload ?? {},
     occurredAt: iso(row.occurred_at),
     receivedAt: iso(row.received_at),
   };
+}
+
+export function toEventDto(row: EventRow): Event {
+  return { ...toEventSummaryDto(row), payload: row.payload ?? {} };
 }

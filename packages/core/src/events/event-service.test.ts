@@ -188,6 +188,25 @@ describe("EventService.ingest", () => {
     await expect(events.listForSession({ sessionId: uuidv7(), limit: 3 })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
+  it("lists a timeline without payloads (the same events otherwise) and gets one whole event by id", async () => {
+    const session = await sessions.create({ title: "summaries" });
+    const result = await events.ingest(
+      ingestEventsInput.parse({
+        events: Array.from({ length: 5 }, (_, i) => ({ sessionId: session.id, eventType: i % 2 ? "odd" : "even", payload: { i, big: "x".repeat(1000) } })),
+      }),
+    );
+    const full = await events.listForSession({ sessionId: session.id, limit: 10, eventTypes: ["odd"] });
+    const summaries = await events.listSummariesForSession({ sessionId: session.id, limit: 10, eventTypes: ["odd"] });
+    expect(summaries.items).toEqual(full.items.map(({ payload: _payload, ...summary }) => summary));
+    expect(summaries.items.every((e) => !("payload" in e))).toBe(true);
+    expect(summaries.items.map((e) => e.seq)).toEqual([2, 4]);
+
+    const one = await events.get({ id: result.ids[3]! });
+    expect(one).toEqual(full.items[1]);
+    expect(one.payload).toEqual({ i: 3, big: "x".repeat(1000) });
+    await expect(events.get({ id: uuidv7() })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
   it("pages recent events without skipping rows stored within the same millisecond", async () => {
     const session = await sessions.create({ title: "same-ms" });
     const at = "2030-01-01T00:00:00.500";

@@ -1,5 +1,8 @@
 import type {
+  Event,
   EventPage,
+  EventSummaryPage,
+  IdInput,
   IngestResult,
   ListRecentEventsInput,
   ListSessionEventsInput,
@@ -17,7 +20,7 @@ import { assertCursorValues, timestampKey } from "../records/input.js";
 import { columnBindings } from "../sql.js";
 import { uuidV7Time } from "../time.js";
 import { deriveSession, type DerivableEvent, type DerivedMessage, type SessionState } from "./derive.js";
-import { EVENT_COLUMNS, toEventDto, type EventRow } from "./event-dto.js";
+import { EVENT_COLUMNS, EVENT_SUMMARY_COLUMNS, toEventDto, toEventSummaryDto, type EventRow } from "./event-dto.js";
 
 type Trx = Knex.Transaction;
 
@@ -471,7 +474,26 @@ export class EventService {
 
   /** A session's timeline in its stable order (sequence), resumable with `afterSeq` or the cursor. */
   async listForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventPage> {
-    const query = this.knex("events as e").select(EVENT_COLUMNS.map((c) => `e.${c}`)).where("e.session_id", input.sessionId);
+    const rows = (await this.sessionEventsQuery(input, EVENT_COLUMNS)) as EventRow[];
+    return toPage(rows, input.limit, toEventDto, (row) => [row.seq]);
+  }
+
+  /** The same timeline without payloads (see `eventSummary`): what a dashboard draws. */
+  async listSummariesForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventSummaryPage> {
+    const rows = (await this.sessionEventsQuery(input, EVENT_SUMMARY_COLUMNS)) as Array<Omit<EventRow, "payload">>;
+    return toPage(rows, input.limit, toEventSummaryDto, (row) => [row.seq]);
+  }
+
+  /** One whole event by id. */
+  async get(input: IdInput): Promise<Event> {
+    const row = (await this.knex("events").select(EVENT_COLUMNS).where("id", input.id).first()) as EventRow | undefined;
+    if (!row) throw notFound("event", input.id);
+    return toEventDto(row);
+  }
+
+  /** A page of a session's events (`limit + 1` rows, for the cursor), NOT_FOUND for an unknown session. */
+  private async sessionEventsQuery(input: ListSessionEventsInput & { limit: number }, columns: readonly string[]): Promise<unknown[]> {
+    const query = this.knex("events as e").select(columns.map((c) => `e.${c}`)).where("e.session_id", input.sessionId);
     let after = input.afterSeq ?? -1;
     if (input.cursor) after = Math.max(after, decodeCursor(input.cursor, ["number"])[0] as number);
     if (after >= 0) query.where("e.seq", ">", after);
@@ -479,13 +501,13 @@ export class EventService {
     if (input.levels) query.whereIn("e.level", input.levels);
     if (input.from) query.where("e.occurred_at", ">=", input.from);
     if (input.to) query.where("e.occurred_at", "<", input.to);
-    const rows = (await query.orderBy("e.seq", "asc").limit(input.limit + 1)) as EventRow[];
+    const rows = (await query.orderBy("e.seq", "asc").limit(input.limit + 1)) as unknown[];
     // Events exist only under their session: only an empty page needs to ask whether it does.
     if (rows.length === 0) {
       const exists = (await this.knex("sessions").select("id").where({ id: input.sessionId }).first()) as { id: string } | undefined;
       if (!exists) throw notFound("session", input.sessionId);
     }
-    return toPage(rows, input.limit, toEventDto, (row) => [row.seq]);
+    return rows;
   }
 
   /** Recent events across sessions, newest first. */

@@ -137,18 +137,24 @@ function shuffle<T>(list: T[]): T[] {
   return list;
 }
 
-/** Case 5: a 200-event timeline page of busy sessions (first pages and later ones). Target p99 ≤ 10 ms. */
-export function timelineCase(ctx: BenchContext, data: Dataset, storedEvents: number): Promise<ResultRow> {
+/**
+ * Case 5: a 200-event timeline page of busy sessions (first pages and later ones). Target
+ * p99 ≤ 10 ms. `summary`: the same pages without payloads (`events.listSummariesForSession`,
+ * what a dashboard draws), reported as its own row beside the full pages.
+ */
+export function timelineCase(ctx: BenchContext, data: Dataset, storedEvents: number, variant: "full" | "summary" = "full"): Promise<ResultRow> {
   const busy = shuffle(data.sessions.filter((s) => s.events >= 200)).slice(0, 200);
   if (busy.length === 0) throw new Error("the dataset has no session with 200 events");
   const events = new EventService({ knex: ctx.db.knex });
+  const procedure = variant === "full" ? "events.listForSession" : "events.listSummariesForSession";
   const shapes = busy.map((s, i) => {
     const input = i % 2 === 0 ? { sessionId: s.id, limit: 200 } : { sessionId: s.id, limit: 200, afterSeq: Math.floor(Math.random() * (s.events - 200)) };
-    return { label: "timeline", path: trpcGet("events.listForSession", input), run: () => events.listForSession(input) };
+    const run = variant === "full" ? () => events.listForSession(input) : () => events.listSummariesForSession(input);
+    return { label: variant === "full" ? "timeline" : "timeline-summary", path: trpcGet(procedure, input), run };
   });
   return latencyCase(ctx, {
-    name: "timeline",
-    what: `session timeline page (200 events), ${(storedEvents / 1e6).toFixed(2)}M events stored`,
+    name: variant === "full" ? "timeline" : "timeline-summary",
+    what: `session timeline page (200 events${variant === "full" ? "" : ", without payloads"}), ${(storedEvents / 1e6).toFixed(2)}M events stored`,
     targetMs: 10,
     rate: 25,
     shapes,

@@ -1,8 +1,11 @@
 import {
   eventCountsInput,
   eventCountsOutput,
+  event,
   eventPage,
   eventStreamInput,
+  eventSummaryPage,
+  idInput,
   ingestEventsInput,
   ingestResult,
   listRecentEventsInput,
@@ -25,6 +28,17 @@ export const eventsRouter = createTRPCRouter({
     .input(listSessionEventsInput)
     .output(eventPage)
     .query(({ ctx, input }) => ctx.services.events.listForSession(input)),
+
+  /** The timeline without payloads: far smaller pages; `get` fetches one whole event. */
+  listSummariesForSession: readProcedure
+    .input(listSessionEventsInput)
+    .output(eventSummaryPage)
+    .query(({ ctx, input }) => ctx.services.events.listSummariesForSession(input)),
+
+  get: readProcedure
+    .input(idInput)
+    .output(event)
+    .query(({ ctx, input }) => ctx.services.events.get(input)),
 
   listRecent: readProcedure
     .input(listRecentEventsInput)
