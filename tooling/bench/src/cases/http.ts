@@ -72,6 +72,26 @@ export async function hookHttpCase(ctx: BenchContext): Promise<ResultRow> {
   };
 }
 
+/**
+ * The same-run baseline of the latency cases: a trivial authorised query (`auth.whoami`: key
+ * check from the cache, no SQL, a tiny answer) from the same load process at the same rate.
+ * What it costs is the floor of the HTTP/tRPC path on this machine at that moment, so a
+ * case's own cost is its figure minus this one.
+ */
+async function trivialQueryBaseline(ctx: BenchContext, rate: number) {
+  const result = await runLoad({
+    url: ctx.server.url,
+    headers: { authorization: `Bearer ${ctx.server.apiKey}` },
+    rate,
+    connections: 8,
+    durationSec: ctx.options.durationSec,
+    warmupSec: ctx.options.warmupSec,
+    scenario: { kind: "get", paths: ["/trpc/auth.whoami"] },
+  });
+  if (result.failed > 0) throw new Error(`baseline: ${result.failed} requests failed; first: ${result.firstFailure}`);
+  return summarize(result.latenciesMs);
+}
+
 async function latencyCase(
   ctx: BenchContext,
   args: {
@@ -82,6 +102,8 @@ async function latencyCase(
     shapes: Array<{ label: string; path: string; run: () => Promise<unknown> }>;
   },
 ): Promise<ResultRow> {
+  const baseline = await trivialQueryBaseline(ctx, args.rate);
+  ctx.log(`  baseline, auth.whoami at ${args.rate}/s: p50 ${ms(baseline.p50)} p99 ${ms(baseline.p99)}`);
   const result = await runLoad({
     url: ctx.server.url,
     headers: { authorization: `Bearer ${ctx.server.apiKey}` },
@@ -120,12 +142,12 @@ async function latencyCase(
   return {
     case: args.name,
     what: args.what,
-    baseline: "—",
+    baseline: `trivial query p50 ${ms(baseline.p50)}, p99 ${ms(baseline.p99)}`,
     measured: `p50 ${ms(overall.p50)}, max ${ms(overall.max)} (${result.achievedRate.toFixed(0)}/s)`,
     figure: `p99 ${ms(overall.p99)}`,
     target: `p99 ≤ ${args.targetMs} ms`,
     met,
-    details: { rate: args.rate, achievedRate: result.achievedRate, latency: overall, perShape, inProcess: direct, plans },
+    details: { rate: args.rate, achievedRate: result.achievedRate, latency: overall, trivialQueryBaseline: baseline, perShape, inProcess: direct, plans },
   };
 }
 
