@@ -2,6 +2,7 @@ import { EventService, HookService, SessionService } from "@logbook/core";
 
 import { explainCall, type ExplainedQuery } from "../explain.js";
 import { connect, type Dataset } from "../generate.js";
+import type { LoadRequest, LoadResult } from "../load/protocol.js";
 import { runLoad } from "../load/run-load.js";
 import type { ResultRow } from "../report.js";
 import { summarize } from "../stats.js";
@@ -35,21 +36,28 @@ async function inProcess(ctx: BenchContext, calls: Array<() => Promise<unknown>>
   return { latency: s, statementsPerCall: statements / rounds };
 }
 
+/**
+ * A fixed-rate load against the bench server with its key, for the case's duration after its
+ * warm-up; raw latencies back. Any failed request makes the case fail, named by `what`.
+ */
+async function loadServer(ctx: BenchContext, what: string, load: Pick<LoadRequest, "rate" | "connections" | "scenario">): Promise<LoadResult> {
+  const result = await runLoad({
+    url: ctx.server.url,
+    headers: { authorization: `Bearer ${ctx.server.apiKey}` },
+    durationSec: ctx.options.durationSec,
+    warmupSec: ctx.options.warmupSec,
+    ...load,
+  });
+  if (result.failed > 0) throw new Error(`${what}: ${result.failed} failed; first: ${result.firstFailure}`);
+  return result;
+}
+
 /** Case 4: `POST /hooks/claude-code` at a fixed rate (default 500 events/s). Target p99 ≤ 5 ms. */
 export async function hookHttpCase(ctx: BenchContext): Promise<ResultRow> {
   const rate = ctx.options.hookRate;
   ctx.rss.start("hook-http");
-  const result = await runLoad({
-    url: ctx.server.url,
-    headers: { authorization: `Bearer ${ctx.server.apiKey}` },
-    rate,
-    connections: 32,
-    durationSec: ctx.options.durationSec,
-    warmupSec: ctx.options.warmupSec,
-    scenario: { kind: "hooks", sessions: 50, payloadBytes: 1000, seed: 301 },
-  });
+  const result = await loadServer(ctx, "hook posts", { rate, connections: 32, scenario: { kind: "hooks", sessions: 50, payloadBytes: 1000, seed: 301 } });
   ctx.rss.stop();
-  if (result.failed > 0) throw new Error(`${result.failed} hook posts failed; first: ${result.firstFailure}`);
   const s = summarize(result.latenciesMs);
   ctx.log(`  ${result.ok} posts at ${result.achievedRate.toFixed(0)}/s: p50 ${ms(s.p50)} p99 ${ms(s.p99)} max ${ms(s.max)}`);
   const hooks = new HookService({ knex: ctx.db.knex });
@@ -79,16 +87,7 @@ export async function hookHttpCase(ctx: BenchContext): Promise<ResultRow> {
  * case's own cost is its figure minus this one.
  */
 async function trivialQueryBaseline(ctx: BenchContext, rate: number) {
-  const result = await runLoad({
-    url: ctx.server.url,
-    headers: { authorization: `Bearer ${ctx.server.apiKey}` },
-    rate,
-    connections: 8,
-    durationSec: ctx.options.durationSec,
-    warmupSec: ctx.options.warmupSec,
-    scenario: { kind: "get", paths: ["/trpc/auth.whoami"] },
-  });
-  if (result.failed > 0) throw new Error(`baseline: ${result.failed} requests failed; first: ${result.firstFailure}`);
+  const result = await loadServer(ctx, "baseline requests", { rate, connections: 8, scenario: { kind: "get", paths: ["/trpc/auth.whoami"] } });
   return summarize(result.latenciesMs);
 }
 
@@ -104,16 +103,7 @@ async function latencyCase(
 ): Promise<ResultRow> {
   const baseline = await trivialQueryBaseline(ctx, args.rate);
   ctx.log(`  baseline, auth.whoami at ${args.rate}/s: p50 ${ms(baseline.p50)} p99 ${ms(baseline.p99)}`);
-  const result = await runLoad({
-    url: ctx.server.url,
-    headers: { authorization: `Bearer ${ctx.server.apiKey}` },
-    rate: args.rate,
-    connections: 8,
-    durationSec: ctx.options.durationSec,
-    warmupSec: ctx.options.warmupSec,
-    scenario: { kind: "get", paths: args.shapes.map((s) => s.path) },
-  });
-  if (result.failed > 0) throw new Error(`${result.failed} requests failed; first: ${result.firstFailure}`);
+  const result = await loadServer(ctx, "requests", { rate: args.rate, connections: 8, scenario: { kind: "get", paths: args.shapes.map((s) => s.path) } });
   const overall = summarize(result.latenciesMs);
   // Per filter shape, when shapes differ in kind (session list); one entry per label.
   const labels = [...new Set(args.shapes.map((s) => s.label))];
