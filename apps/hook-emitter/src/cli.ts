@@ -4,9 +4,10 @@ import { delimiter, join } from "node:path";
 import { parseArgs } from "node:util";
 
 import { type EmitterConfig, loadConfig, readCredentials } from "./config.js";
+import { deliver } from "./deliver.js";
 import { httpRequest } from "./http.js";
 import { logLine } from "./log.js";
-import { acquireLock, flushSpool, hasSpooled, listSpool, LOCK_FILE, type FlushResult } from "./spool.js";
+import { DELIVER_LOCK_FILE, flushSpool, hasSpooled, listSpool, LOCK_FILE, lockHeldByLiveProcess, type FlushResult } from "./spool.js";
 
 /**
  * Every command but recording: `flush`, `status`, `install`, `uninstall`, `import`, `help`.
@@ -19,6 +20,7 @@ export const USAGE = `logbook-hook: records Claude Code hook events into Logbook
 Usage:
   logbook-hook                   record one hook event from stdin (what Claude Code runs)
   logbook-hook flush [--quiet]   send the spooled events now
+  logbook-hook deliver           the background deliverer a hook starts (runs until idle)
   logbook-hook status [--json]   server reachable? key valid? spool size
   logbook-hook install [--user|--project|--settings FILE] [--events A,B] [--http]
                        [--async] [--url URL] [--api-key KEY] [--command CMD] [--dry-run]
@@ -27,7 +29,8 @@ Usage:
                                  import transcripts (default ~/.claude/projects)
 
 Environment: LOGBOOK_URL (default http://127.0.0.1:4680), LOGBOOK_API_KEY,
-LOGBOOK_HOME (default ~/.logbook; holds credentials, spool/, logs/hook.log).
+LOGBOOK_HOME (default ~/.logbook; holds credentials, spool/, logs/hook.log),
+LOGBOOK_HOOK_DELIVERY (background | direct), LOGBOOK_DELIVER_IDLE_MS (default 120000).
 `;
 
 class UsageError extends Error {}
@@ -42,6 +45,8 @@ export async function runCli(command: string, args: string[]): Promise<number> {
         return 0;
       case "flush":
         return await flushCommand(args);
+      case "deliver":
+        return await deliverCommand(args);
       case "status":
         return await statusCommand(args);
       case "install":
@@ -126,13 +131,47 @@ async function flushCommand(args: string[]): Promise<number> {
   return total.remaining === 0 ? 0 : 1;
 }
 
+/** How long a deliverer stays without new events (`LOGBOOK_DELIVER_IDLE_MS`). */
+export const DEFAULT_DELIVER_IDLE_MS = 120_000;
+
+/**
+ * The resident deliverer a hook starts (see `deliver.ts`). Quiet: it runs detached, so
+ * problems go to the log. Exit 0 whatever happened; SIGTERM/SIGINT/SIGHUP stop it cleanly.
+ */
+async function deliverCommand(args: string[]): Promise<number> {
+  parseArgs({ args, options: {}, strict: true });
+  const config = loadConfig();
+  const log = (level: "info" | "warn" | "error", message: string) => logLine(config.logFile, level, message);
+  const idle = Number(process.env.LOGBOOK_DELIVER_IDLE_MS);
+  const idleMs = Number.isFinite(idle) && idle >= 0 && process.env.LOGBOOK_DELIVER_IDLE_MS !== "" ? idle : DEFAULT_DELIVER_IDLE_MS;
+  const stop = new AbortController();
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      stop.abort();
+      // A request in flight may take its whole budget: do not wait for it (the locks name a dead pid then).
+      setTimeout(() => process.exit(0), 1_000).unref();
+    });
+  }
+  cleanStaleTemp(config.spoolDir);
+  await deliver(config.spoolDir, {
+    idleMs,
+    target: () => {
+      const fresh = loadConfig();
+      return { url: fresh.url, apiKey: fresh.apiKey };
+    },
+    log,
+    signal: stop.signal,
+  });
+  return 0;
+}
+
 interface StatusReport {
   url: string;
   home: string;
   keySource: "env" | "credentials" | "none";
   server: { reachable: boolean; status?: string; error?: string };
   key: { valid: boolean; name?: string; scopes?: string[]; error?: string };
-  spool: { events: number; bytes: number; oldest?: string; rejected: number; flushing: boolean; dir: string };
+  spool: { events: number; bytes: number; oldest?: string; rejected: number; flushing: boolean; delivering: boolean; dir: string };
   log: string;
 }
 
@@ -192,7 +231,7 @@ async function statusCommand(args: string[]): Promise<number> {
     const lines = [
       `server   ${config.url}: ${report.server.reachable ? `reachable (${report.server.status ?? "ok"})` : `NOT reachable (${report.server.error ?? report.server.status ?? "?"})`}`,
       `key      ${report.key.valid ? `valid: ${report.key.name ?? "?"} [${(report.key.scopes ?? []).join(", ")}]` : `NOT valid (${report.key.error ?? "server unreachable"})`} (from ${keySource})`,
-      `spool    ${report.spool.events} event(s), ${report.spool.bytes} bytes${report.spool.oldest ? `, oldest ${report.spool.oldest}` : ""}${report.spool.flushing ? ", a flush is running" : ""} (${report.spool.dir})`,
+      `spool    ${report.spool.events} event(s), ${report.spool.bytes} bytes${report.spool.oldest ? `, oldest ${report.spool.oldest}` : ""}${report.spool.flushing ? ", a flush is running" : ""}${report.spool.delivering ? ", a deliverer is running" : ""} (${report.spool.dir})`,
       `rejected ${report.spool.rejected} (${join(report.spool.dir, "rejected")})`,
       `log      ${report.log}`,
     ];
@@ -217,17 +256,10 @@ function spoolStats(config: EmitterConfig): StatusReport["spool"] {
   } catch {
     // none
   }
-  let flushing = false;
-  try {
-    statSync(join(config.spoolDir, LOCK_FILE));
-    const lock = acquireLock(config.spoolDir);
-    if (lock) lock.release();
-    else flushing = true;
-  } catch {
-    // no lock
-  }
+  const flushing = lockHeldByLiveProcess(config.spoolDir, LOCK_FILE);
+  const delivering = lockHeldByLiveProcess(config.spoolDir, DELIVER_LOCK_FILE);
   const oldest = names[0] === undefined ? undefined : timeOfUuidv7(names[0]);
-  return { events: names.length, bytes, ...(oldest ? { oldest } : {}), rejected, flushing, dir: config.spoolDir };
+  return { events: names.length, bytes, ...(oldest ? { oldest } : {}), rejected, flushing, delivering, dir: config.spoolDir };
 }
 
 async function importCommand(args: string[]): Promise<number> {

@@ -18,6 +18,15 @@ export interface EmitterConfig {
   spoolDir: string;
   logFile: string;
   credentialsFile: string;
+  /**
+   * How a hook run delivers its event. `background` (default): it spools the event and makes
+   * sure a resident deliverer (`logbook-hook deliver`) is running, which sends it. `direct`
+   * (`LOGBOOK_HOOK_DELIVERY=direct`, or `LOGBOOK_NO_BACKGROUND_FLUSH=1`): the hook posts the
+   * event itself and spools it only when that fails.
+   */
+  delivery: "background" | "direct";
+  /** False with `LOGBOOK_NO_BACKGROUND_FLUSH=1`: a hook never starts another process. */
+  mayStartProcesses: boolean;
 }
 
 export const DEFAULT_URL = "http://127.0.0.1:4680";
@@ -52,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EmitterConfig 
     url ??= credentials.url;
     apiKey ??= credentials.apiKey;
   }
+  const mayStartProcesses = env.LOGBOOK_NO_BACKGROUND_FLUSH !== "1";
   return {
     home,
     url: (url ?? DEFAULT_URL).replace(/\/+$/, ""),
@@ -60,5 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EmitterConfig 
     spoolDir: join(home, "spool"),
     logFile: join(home, "logs", "hook.log"),
     credentialsFile,
+    delivery: mayStartProcesses && env.LOGBOOK_HOOK_DELIVERY !== "direct" ? "background" : "direct",
+    mayStartProcesses,
   };
 }

@@ -7,11 +7,13 @@ import { logLine } from "./log.js";
 import {
   acquireLock,
   classifyStatus,
+  DELIVER_LOCK_FILE,
   envelopeText,
   errorMessageOf,
   flushSpool,
   hasSpooled,
   recentlyOffline,
+  lockHeldByLiveProcess,
   markOffline,
   spoolEvent,
   writeRejected,
@@ -22,6 +24,11 @@ import {
  * Claude Code on every tool call and prompt. Rules: exit 0, never a byte on stdout, every
  * problem to the log, never lose an event (spool it), never wait long (one short timeout),
  * load nothing beyond Node built-ins.
+ *
+ * By default a hook does not talk to the server at all: it spools the event and leaves the
+ * sending to the resident deliverer (`deliver.ts`), starting one if none is running. Waiting
+ * for the server's answer is what made a hook slow (a minimal script that only posts and
+ * waits costs 1.4× a bare `node -e 0`; see docs/performance.md).
  */
 
 /** Whole budget for the one request a hook makes. Claude Code gives SessionEnd hooks ~1.5 s. */
@@ -125,6 +132,18 @@ export async function record(): Promise<void> {
   const envelope = envelopeText(id, occurredAt, config.machineId, verdict.json);
   const label = `event ${id} (${verdict.eventName}, session ${verdict.sessionId})`;
 
+  if (config.delivery === "background") {
+    spoolEvent(config.spoolDir, id, envelope);
+    if (config.apiKey === undefined) {
+      log("error", `${label}: no API key (set LOGBOOK_API_KEY or ${config.credentialsFile}): spooled`);
+      return;
+    }
+    // Spooled first, looked second: a deliverer that lets its lock go re-reads the spool
+    // afterwards, so either it sees our file or we see no deliverer and start one.
+    if (!lockHeldByLiveProcess(config.spoolDir, DELIVER_LOCK_FILE)) await startInBackground(config, ["deliver"], log);
+    return;
+  }
+
   // Until the spool is empty, new events queue behind it so the server gets them in order.
   if (hasSpooled(config.spoolDir)) {
     spoolEvent(config.spoolDir, id, envelope);
@@ -225,7 +244,7 @@ async function flushALittle(config: EmitterConfig, log: (level: "info" | "warn" 
   const more = result.stop === "limit" || (result.stop === "unavailable" && result.message?.includes("full flush") === true);
   // A flusher that finished between our spooling and our lock attempt may have missed our file.
   const stranded = result.stop === "empty" && hasSpooled(config.spoolDir) && !lockHeld(config.spoolDir);
-  if (more || stranded) await spawnFlusher(log);
+  if (more || stranded) await startInBackground(config, ["flush", "--quiet"], log);
 }
 
 function lockHeld(spoolDir: string): boolean {
@@ -235,16 +254,25 @@ function lockHeld(spoolDir: string): boolean {
   return false;
 }
 
-async function spawnFlusher(log: (level: "info" | "warn" | "error", message: string) => void): Promise<void> {
-  if (process.env.LOGBOOK_NO_BACKGROUND_FLUSH === "1") return;
+/**
+ * Starts `logbook-hook <args>` detached from the hook (own session, no stdio, working directory
+ * the spool), so Claude Code neither waits for it nor kills it with the hook.
+ */
+async function startInBackground(
+  config: EmitterConfig,
+  args: string[],
+  log: (level: "info" | "warn" | "error", message: string) => void,
+): Promise<void> {
+  if (!config.mayStartProcesses) return;
   const script = process.argv[1];
   if (script === undefined) return;
+  const what = `logbook-hook ${args[0] ?? ""}`;
   try {
     const { spawn } = await import("node:child_process");
-    const child = spawn(process.execPath, [script, "flush", "--quiet"], { detached: true, stdio: "ignore", env: process.env });
-    child.on("error", (error) => log("warn", `could not start a background flush: ${error.message}`));
+    const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: "ignore", env: process.env, cwd: config.spoolDir });
+    child.on("error", (error) => log("warn", `could not start ${what} in the background: ${error.message}`));
     child.unref();
   } catch (error) {
-    log("warn", `could not start a background flush: ${(error as Error).message}`);
+    log("warn", `could not start ${what} in the background: ${(error as Error).message}`);
   }
 }

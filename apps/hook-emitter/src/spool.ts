@@ -27,7 +27,9 @@ import { randomHex } from "./ids.js";
  *   sees half a file.
  * - One flusher at a time: `spool/.flush.lock` is created with `O_EXCL` and names its
  *   holder (pid, host, token); a lock whose process is gone, or untouched for
- *   `LOCK_STALE_MS`, is taken over (renamed aside, checked, then re-created).
+ *   `LOCK_STALE_MS`, is taken over (renamed aside, checked, then re-created). The resident
+ *   deliverer holds `spool/.deliver.lock` the same way for its whole life, and the flush
+ *   lock only while it sends, so a `logbook-hook flush` never waits for it to go idle.
  * - A flush sends in order, in batches, and deletes only the files the server acknowledged.
  *   The server stores a batch all-or-nothing and ignores ids it already has, so a batch
  *   re-sent after a lost answer is harmless (at-least-once sending, exactly-once storing).
@@ -35,6 +37,8 @@ import { randomHex } from "./ids.js";
 
 const SPOOL_FILE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/;
 export const LOCK_FILE = ".flush.lock";
+/** Held by the resident deliverer (`logbook-hook deliver`) for as long as it runs. */
+export const DELIVER_LOCK_FILE = ".deliver.lock";
 /** Set by any failed send; hooks skip flush attempts while it is fresh. */
 export const OFFLINE_FILE = ".offline";
 export const OFFLINE_BACKOFF_MS = 5_000;
@@ -165,10 +169,22 @@ function isStale(info: LockInfo, now: number): boolean {
   return holder.host === hostname() && typeof holder.pid === "number" && !processAlive(holder.pid);
 }
 
-/** Takes the flush lock, or returns undefined when a live flusher holds it. */
-export function acquireLock(spoolDir: string, now: () => number = Date.now): SpoolLock | undefined {
+/**
+ * Whether a live process holds the lock `file`: what a hook asks before starting a deliverer.
+ * Only reads (the lock file, and `kill(pid, 0)`), so it costs a hook a fraction of a millisecond.
+ */
+export function lockHeldByLiveProcess(spoolDir: string, file: string, now: number = Date.now()): boolean {
+  const info = readLock(join(spoolDir, file));
+  return info !== undefined && !isStale(info, now);
+}
+
+/**
+ * Takes a lock (by default the flush lock; the deliverer's is `DELIVER_LOCK_FILE`), or returns
+ * undefined when a live process holds it.
+ */
+export function acquireLock(spoolDir: string, file: string = LOCK_FILE, now: () => number = Date.now): SpoolLock | undefined {
   mkdirSync(spoolDir, { recursive: true });
-  const path = join(spoolDir, LOCK_FILE);
+  const path = join(spoolDir, file);
   const content = JSON.stringify({ pid: process.pid, host: hostname(), token: randomHex(8), at: new Date().toISOString() });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {

@@ -159,6 +159,45 @@ describe("hook events through the real binary into the real server", () => {
     for (const s of sessions.filter((s) => !s.external_id.includes(":agent:"))) expect(s.parent_session_id).toBeNull();
   }, 900_000);
 
+  it("background delivery (the default): every sample payload stored once and whole, in capture order; the deliverer then exits", async () => {
+    const home = tempDir("e2e-background");
+    const run = randomBytes(4).toString("hex");
+    // Own session ids, so this test's rows are told apart from the test above; six lanes of
+    // hooks, each lane one hook after another.
+    const lanes = 6;
+    const samples = hookSamples().map((p, n) => ({ ...p, session_id: `${String(p.session_id)}-bg-${run}`, e2e_lane: n % lanes, e2e_n: n }));
+    const env = emitterEnv(home, { LOGBOOK_NO_BACKGROUND_FLUSH: undefined, LOGBOOK_DELIVER_IDLE_MS: "1500" });
+    await Promise.all(
+      Array.from({ length: lanes }, async (_, lane) => {
+        for (const payload of samples.filter((p) => p.e2e_lane === lane)) {
+          expect(await runBinary([], { stdin: JSON.stringify(payload), env })).toMatchObject({ code: 0, stdout: "", stderr: "" });
+        }
+      }),
+    );
+    const stored = () => countOf("SELECT 1 FROM events WHERE source = 'hook' AND payload->>'session_id' LIKE ?", [`%-bg-${run}`]);
+    for (const until = Date.now() + 60_000; (await stored()) < samples.length && Date.now() < until; ) await sleep(100);
+    expect(await stored()).toBe(samples.length);
+    for (const until = Date.now() + 30_000; existsSync(join(home, "spool", ".deliver.lock")) && Date.now() < until; ) await sleep(100);
+    expect(existsSync(join(home, "spool", ".deliver.lock"))).toBe(false);
+    expect(spoolFiles(home)).toEqual([]);
+    expect(rejectedFiles(home)).toEqual([]);
+    expect(existsSync(join(home, "logs", "hook.log"))).toBe(false);
+
+    const rows = await rowsOf<{ payload: Record<string, unknown> & { e2e_lane: number; e2e_n: number }; external_id: string }>(
+      `SELECT e.payload, s.external_id FROM events e JOIN sessions s ON s.id = e.session_id
+        WHERE e.source = 'hook' AND e.payload->>'session_id' LIKE ? ORDER BY s.external_id, e.seq`,
+      [`%-bg-${run}`],
+    );
+    expect(rows.map((row) => canonical(row.payload)).sort()).toEqual(samples.map(canonical).sort());
+    // Hooks that ran one after another (a lane) are stored in the order they ran, in each session.
+    const byLaneAndSession = new Map<string, number[]>();
+    for (const row of rows) {
+      const key = `${row.payload.e2e_lane} ${row.external_id}`;
+      byLaneAndSession.set(key, [...(byLaneAndSession.get(key) ?? []), row.payload.e2e_n]);
+    }
+    for (const order of byLaneAndSession.values()) expect(order).toEqual([...order].sort((a, b) => a - b));
+  }, 300_000);
+
   it("a 20 MB payload: exit 0, silent; the server refuses it, so it goes to rejected/ and the log", async () => {
     const home = tempDir("e2e-huge");
     const huge = JSON.stringify({ session_id: `e2e-huge-${randomBytes(4).toString("hex")}`, hook_event_name: "PostToolUse", tool_response: "x".repeat(20 * 1024 * 1024) });
@@ -223,8 +262,13 @@ describe("spool and recovery against the real server", () => {
     expect(await countOf("SELECT 1 FROM events e JOIN sessions s ON s.id = e.session_id WHERE s.external_id = ?", [session])).toBe(26);
   }, 300_000);
 
-  it("20 concurrent emitters while the server goes away and comes back: nothing lost, nothing doubled", async () => {
-    const home = tempDir("e2e-chaos");
+  // Background (the default): every event is spooled and the deliverer sends through the
+  // outages. Direct: each hook posts, spools what fails, and hooks flush each other's spool.
+  it.each([
+    { delivery: "background", outageLogged: / warn deliver: .*; retrying/ },
+    { delivery: "direct", outageLogged: /: spooled/ },
+  ])("20 concurrent emitters ($delivery delivery) while the server goes away and comes back: nothing lost, nothing doubled", async ({ delivery, outageLogged }) => {
+    const home = tempDir(`e2e-chaos-${delivery}`);
     const run = randomBytes(4).toString("hex");
     const emitters = 20;
     const perEmitter = 8;
@@ -242,8 +286,7 @@ describe("spool and recovery against the real server", () => {
         const out = [];
         for (let n = 0; n < perEmitter; n++) {
           const payload = { session_id: `e2e-chaos-${run}-${e % 4}`, hook_event_name: "PostToolUse", tool_name: "Read", marker: `${e}-${n}` };
-          // background flushes on: the emitters flush each other's spooled events as they go
-          out.push(await runBinary([], { stdin: JSON.stringify(payload), env: emitterEnv(home, { LOGBOOK_NO_BACKGROUND_FLUSH: undefined }) }));
+          out.push(await runBinary([], { stdin: JSON.stringify(payload), env: emitterEnv(home, { LOGBOOK_NO_BACKGROUND_FLUSH: undefined, LOGBOOK_HOOK_DELIVERY: delivery, LOGBOOK_DELIVER_IDLE_MS: "3000" }) }));
         }
         return out;
       }),
@@ -252,7 +295,7 @@ describe("spool and recovery against the real server", () => {
     await chaos;
     for (const r of results.flat()) expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     // the outage really happened while they ran
-    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(/spooled/);
+    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(outageLogged);
 
     let flushed = false;
     for (let attempt = 0; attempt < 5 && !flushed; attempt++) {

@@ -1,0 +1,222 @@
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+import { deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
+import { deliver, type DeliverOptions } from "./deliver.js";
+import { uuidv7 } from "./ids.js";
+import { acquireLock, DELIVER_LOCK_FILE, envelopeText, listSpool, lockHeldByLiveProcess, spoolEvent } from "./spool.js";
+
+/**
+ * The resident deliverer, in process (its loop) and as the built binary starts it (a hook in
+ * the default `background` mode). The server is the wire-contract stand-in (test/helpers.ts);
+ * test/e2e.test.ts runs the same path against the real server.
+ */
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** Polls until `check` holds; fails the test after `ms`. Not a timing assertion: a deadline. */
+async function eventually(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`still not true after ${ms} ms: ${what}`);
+    await sleep(25);
+  }
+}
+
+let sequence = 0;
+function spoolSome(spoolDir: string, count: number): string[] {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = uuidv7(Date.now() + sequence++);
+    spoolEvent(spoolDir, id, envelopeText(id, new Date().toISOString(), "m", JSON.stringify({ session_id: "s-1", hook_event_name: "PreToolUse", i })));
+    ids.push(id);
+  }
+  return ids;
+}
+
+function holderPid(spoolDir: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(spoolDir, DELIVER_LOCK_FILE), "utf8")) as { pid: number }).pid;
+  } catch {
+    return undefined;
+  }
+}
+
+let fake: FakeServer;
+let home: string;
+let spoolDir: string;
+let logged: string[];
+const options = (extra: Partial<DeliverOptions> = {}): DeliverOptions => ({
+  idleMs: 300,
+  target: () => ({ url: fake.url, apiKey: "k" }),
+  log: (level, message) => logged.push(`${level} ${message}`),
+  ...extra,
+});
+
+beforeEach(async () => {
+  fake = new FakeServer();
+  await fake.start();
+  home = tempDir("deliver");
+  spoolDir = join(home, "spool");
+  logged = [];
+});
+afterEach(async () => {
+  // A deliverer the binary started must not outlive its test.
+  const pid = holderPid(spoolDir);
+  if (pid !== undefined && pid !== process.pid) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  await fake.stop();
+});
+
+describe("deliver (the loop)", () => {
+  it("sends what is spooled and what lands while it runs, in capture order, then exits when idle and lets its lock go", async () => {
+    const first = spoolSome(spoolDir, 5);
+    const running = deliver(spoolDir, options({ idleMs: 1_000 }));
+    await eventually(() => fake.stored.length === 5, "first five stored");
+    const later = spoolSome(spoolDir, 5);
+    const result = await running;
+    expect(result).toMatchObject({ end: "idle", accepted: 10, duplicates: 0, rejected: 0, remaining: 0 });
+    expect(fake.stored).toEqual([...first, ...later]);
+    expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
+    expect(logged).toEqual([]);
+  });
+
+  it("is alone: while another process holds the deliverer's lock it sends nothing and ends as busy", async () => {
+    spoolSome(spoolDir, 3);
+    const other = acquireLock(spoolDir, DELIVER_LOCK_FILE)!;
+    expect(await deliver(spoolDir, options())).toMatchObject({ end: "busy", accepted: 0, remaining: 3 });
+    expect(fake.received).toEqual([]);
+    other.release();
+  });
+
+  it("keeps retrying while the server is down and sends once it is back, without any new event", async () => {
+    const port = await deadPort();
+    const down = `http://127.0.0.1:${port}`;
+    const ids = spoolSome(spoolDir, 3);
+    const stop = new AbortController();
+    const running = deliver(spoolDir, options({ idleMs: 60_000, maxRetryMs: 200, target: () => ({ url: down, apiKey: "k" }), signal: stop.signal }));
+    await eventually(() => logged.some((line) => line.startsWith("warn deliver:")), "the outage logged");
+    await fake.stop();
+    fake = new FakeServer();
+    await fake.start(port);
+    await eventually(() => fake.stored.length === 3, "stored after the server came back");
+    stop.abort();
+    expect(await running).toMatchObject({ end: "stopped", accepted: 3, remaining: 0 });
+    expect(fake.stored).toEqual(ids);
+    // one warning for the outage, one note when it ended; not a line per attempt
+    expect(logged.filter((line) => line.includes("deliver:"))).toHaveLength(2);
+    expect(logged[1]).toMatch(/^info deliver: sending again/);
+  });
+
+  it("gives up after idleMs without a successful send, leaving the events spooled for the next deliverer", async () => {
+    const down = `http://127.0.0.1:${await deadPort()}`;
+    spoolSome(spoolDir, 2);
+    const result = await deliver(spoolDir, options({ idleMs: 400, maxRetryMs: 100, target: () => ({ url: down, apiKey: "k" }) }));
+    expect(result).toMatchObject({ end: "idle", accepted: 0, remaining: 2 });
+    expect(logged.at(-1)).toMatch(/^warn deliver: nothing sent for \d+ s; exiting with 2 event\(s\) spooled/);
+    expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
+  });
+
+  it("reads its target before every attempt: a key fixed while it waits is used", async () => {
+    fake.respond = (request) => (request.headers.authorization === "Bearer good" ? undefined : { status: 401, body: { error: { message: "bad key" } } });
+    let key = "bad";
+    const ids = spoolSome(spoolDir, 2);
+    const running = deliver(spoolDir, options({ idleMs: 1_000, maxRetryMs: 100, target: () => ({ url: fake.url, apiKey: key }) }));
+    await eventually(() => logged.some((line) => line.includes("refused the API key")), "the refusal logged");
+    expect(fake.stored).toEqual([]);
+    key = "good";
+    await eventually(() => fake.stored.length === 2, "stored with the new key");
+    expect(fake.stored).toEqual(ids);
+    expect((await running).end).toBe("idle");
+  });
+
+  it("ends when its spool directory is removed", async () => {
+    spoolSome(spoolDir, 1);
+    const running = deliver(spoolDir, options({ idleMs: 60_000, pollMs: 50 }));
+    await eventually(() => fake.stored.length === 1, "stored");
+    rmSync(home, { recursive: true, force: true });
+    expect((await running).end).toBe("gone");
+  });
+});
+
+describe("a hook in background mode (the default)", () => {
+  const backgroundEnv = (url: string, extra: Record<string, string | undefined> = {}) => ({
+    LOGBOOK_HOME: home,
+    LOGBOOK_URL: url,
+    LOGBOOK_API_KEY: "k",
+    LOGBOOK_NO_BACKGROUND_FLUSH: undefined,
+    ...extra,
+  });
+
+  it("spools, starts one deliverer that sends every event in capture order; status shows it; SIGTERM stops it cleanly", async () => {
+    const env = backgroundEnv(fake.url, { LOGBOOK_DELIVER_IDLE_MS: "60000" });
+    for (let n = 0; n < 8; n++) {
+      const r = await runBinary([], { stdin: JSON.stringify({ session_id: "s-bg", hook_event_name: "PreToolUse", n }), env });
+      expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    }
+    await eventually(() => fake.stored.length === 8, "all eight stored");
+    const order = fake.received
+      .filter((q) => q.path === "/trpc/hooks.ingest")
+      .flatMap((q) => (JSON.parse(q.body) as { events: Array<{ payload: { n: number } }> }).events.map((e) => e.payload.n));
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(fake.received.some((q) => q.path === "/hooks/claude-code")).toBe(false);
+    expect(listSpool(spoolDir)).toEqual([]);
+
+    const status = await runBinary(["status", "--json"], { env });
+    expect((JSON.parse(status.stdout) as { spool: { delivering: boolean } }).spool.delivering).toBe(true);
+    const pid = holderPid(spoolDir)!;
+    process.kill(pid, "SIGTERM");
+    await eventually(() => !lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE), "the deliverer stopped by SIGTERM");
+    expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
+  });
+
+  it("server down: the event waits in the spool and is sent by the deliverer when the server comes back", async () => {
+    const port = await deadPort();
+    const env = backgroundEnv(`http://127.0.0.1:${port}`, { LOGBOOK_DELIVER_IDLE_MS: "60000" });
+    expect(await runBinary([], { stdin: JSON.stringify({ session_id: "s-down", hook_event_name: "Stop" }), env })).toMatchObject({ code: 0, stdout: "" });
+    expect(listSpool(spoolDir)).toHaveLength(1);
+    await eventually(() => lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE), "a deliverer running");
+    await fake.stop();
+    fake = new FakeServer();
+    await fake.start(port);
+    await eventually(() => fake.stored.length === 1, "stored after the server came back", 30_000);
+    expect(listSpool(spoolDir)).toEqual([]);
+  });
+
+  it("twenty hooks at once: every event sent and stored exactly once; the deliverer exits when idle", async () => {
+    const env = backgroundEnv(fake.url, { LOGBOOK_DELIVER_IDLE_MS: "500" });
+    const runs = Array.from({ length: 20 }, (_, n) => runBinary([], { stdin: JSON.stringify({ session_id: `s-${n % 3}`, hook_event_name: "PostToolUse", n }), env }));
+    for (const r of await Promise.all(runs)) expect(r).toMatchObject({ code: 0, stdout: "" });
+    await eventually(() => fake.stored.length === 20, "all twenty stored");
+    await eventually(() => !existsSync(join(spoolDir, DELIVER_LOCK_FILE)), "the deliverer gone after its idle time");
+    const sent = fake.received
+      .filter((q) => q.path === "/trpc/hooks.ingest")
+      .flatMap((q) => (JSON.parse(q.body) as { events: Array<{ id: string }> }).events.map((e) => e.id));
+    expect(new Set(sent).size).toBe(20);
+    expect(sent).toHaveLength(20); // no batch was sent twice
+    expect(listSpool(spoolDir)).toEqual([]);
+  });
+
+  it("without an API key: spooled, no deliverer started, the reason logged", async () => {
+    const r = await runBinary([], { stdin: JSON.stringify({ session_id: "s-nokey", hook_event_name: "Stop" }), env: backgroundEnv(fake.url, { LOGBOOK_API_KEY: undefined, HOME: home }) });
+    expect(r).toMatchObject({ code: 0, stdout: "" });
+    expect(listSpool(spoolDir)).toHaveLength(1);
+    expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
+    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(/error event .*: no API key .*: spooled/);
+  });
+
+  it("LOGBOOK_HOOK_DELIVERY=direct: the hook posts the event itself and starts nothing", async () => {
+    const r = await runBinary([], { stdin: JSON.stringify({ session_id: "s-direct", hook_event_name: "Stop" }), env: backgroundEnv(fake.url, { LOGBOOK_HOOK_DELIVERY: "direct" }) });
+    expect(r).toMatchObject({ code: 0, stdout: "" });
+    expect(fake.received.map((q) => q.path)).toEqual(["/hooks/claude-code"]);
+    expect(fake.stored).toHaveLength(1);
+    expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
+  });
+});
