@@ -33,33 +33,45 @@ const lazyBuiltins: Plugin = {
   },
 };
 
-/** The commands' file, beside the entry in `dist/`. */
-const COMMANDS_FILE = "logbook-hook-commands.cjs";
-
 /**
- * `main.ts` loads the commands with `import("./cli.js")`: in the bundle that stays an
- * `import()`, of the second file, so a hook run never reads or compiles the commands' code
- * (compiling the whole one-file bundle cost a hook run ~3–4 ms; docs/performance.md).
+ * Code the entry needs only sometimes, each built into a file of its own beside the entry in
+ * `dist/`: the commands (`main.ts` imports `./cli.js`) and direct delivery (`record.ts`
+ * imports `./direct.js`). The source's `import()` becomes a `require()` of that file, made
+ * when the `import()` runs, so a hook run in the default mode reads and compiles neither
+ * (compiling the whole one-file bundle cost a hook run ~3–4 ms; docs/performance.md). A
+ * `require()`, not an `import()` kept as such: from CommonJS, `import()` starts Node's ESM
+ * loader, ~6 ms more.
  */
-const commandsInTheirOwnFile: Plugin = {
-  name: "commands-in-their-own-file",
+const LAZY_FILES: Record<string, { importer: string; file: string }> = {
+  "./cli.js": { importer: "main.ts", file: "logbook-hook-commands.cjs" },
+  "./direct.js": { importer: "record.ts", file: "logbook-hook-direct.cjs" },
+};
+
+const lazyFiles: Plugin = {
+  name: "lazy-files",
   setup(build) {
-    build.onResolve({ filter: /^\.\/cli\.js$/ }, (args) =>
-      args.importer.endsWith("main.ts") ? { path: `./${COMMANDS_FILE}`, external: true } : undefined,
-    );
+    build.onResolve({ filter: /^\.\/(cli|direct)\.js$/ }, (args) => {
+      const lazy = LAZY_FILES[args.path];
+      return lazy && args.importer.endsWith(lazy.importer) ? { path: lazy.file, namespace: "lazy-file" } : undefined;
+    });
+    build.onResolve({ filter: /.*/, namespace: "lazy-file" }, (args) => ({ path: args.path, external: true }));
+    build.onLoad({ filter: /.*/, namespace: "lazy-file" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(`./${args.path}`)});`,
+      loader: "js",
+    }));
   },
 };
 
 /**
- * Two self-contained CommonJS files: `logbook-hook.cjs`, the entry (recording a hook event:
- * only our few hot-path modules and the built-ins they use), and the commands
- * (`logbook-hook-commands.cjs`), imported by the entry only when a command runs. Every
- * dependency is bundled into each. CommonJS rather than ESM because Node loads a CommonJS
+ * Three self-contained CommonJS files: `logbook-hook.cjs`, the entry (recording a hook event:
+ * only our few hot-path modules and the built-ins they use), the commands
+ * (`logbook-hook-commands.cjs`) and direct delivery (`logbook-hook-direct.cjs`), each imported
+ * by the entry only when needed. Every dependency is bundled into each. CommonJS rather than ESM because Node loads a CommonJS
  * entry measurably faster (no module graph linking, no loader hooks), and start-up time is
  * what a hook costs the agent on every event.
  */
 export default defineConfig({
-  entry: { "logbook-hook": "src/main.ts", "logbook-hook-commands": "src/cli.ts" },
+  entry: { "logbook-hook": "src/main.ts", "logbook-hook-commands": "src/cli.ts", "logbook-hook-direct": "src/direct.ts" },
   format: ["cjs"],
   platform: "node",
   target: "node20",
@@ -71,7 +83,7 @@ export default defineConfig({
   sourcemap: false,
   dts: false,
   removeNodeProtocol: false,
-  esbuildPlugins: [commandsInTheirOwnFile, lazyBuiltins],
+  esbuildPlugins: [lazyFiles, lazyBuiltins],
   banner: {
     js: "#!/usr/bin/env node",
   },

@@ -1,0 +1,146 @@
+import { startInBackground } from "./background.js";
+import type { EmitterConfig } from "./config.js";
+import { httpRequest } from "./http.js";
+import {
+  classifyStatus,
+  errorMessageOf,
+  flushSpool,
+  hasSpooled,
+  LOCK_FILE,
+  lockHeldByLiveProcess,
+  markOffline,
+  recentlyOffline,
+  spoolEvent,
+  writeRejected,
+} from "./spool.js";
+
+/**
+ * Direct delivery (`LOGBOOK_HOOK_DELIVERY=direct`, or `LOGBOOK_NO_BACKGROUND_FLUSH=1`): the
+ * hook posts its event to `POST /hooks/claude-code` and waits for the answer, spooling the
+ * event when that fails. Loaded by `record.ts` with `import()`, and built into a file of its
+ * own, so the default (background) path never reads or compiles it.
+ */
+
+/** Whole budget for the one request a hook makes. Claude Code gives SessionEnd hooks ~1.5 s. */
+export const HOOK_TIMEOUT_MS = 400;
+/** Inline flush done by a hook that finds the spool non-empty: one small batch. */
+const INLINE_BATCH_EVENTS = 100;
+const INLINE_BATCH_BYTES = 1_000_000;
+
+type Log = (level: "info" | "warn" | "error", message: string) => void;
+
+export interface HookEvent {
+  id: string;
+  occurredAt: string;
+  /** The spool envelope (`envelopeText`). */
+  envelope: string;
+  /** The payload as read from stdin. */
+  json: string;
+  /** How the log names it. */
+  label: string;
+}
+
+export async function deliverDirectly(config: EmitterConfig, event: HookEvent, log: Log): Promise<void> {
+  const { id, occurredAt, envelope, label } = event;
+  // Until the spool is empty, new events queue behind it so the server gets them in order.
+  if (hasSpooled(config.spoolDir)) {
+    spoolEvent(config.spoolDir, id, envelope);
+    await flushALittle(config, log);
+    return;
+  }
+
+  // If the hook is stopped mid-request (Claude Code's own timeout), keep the event.
+  let settled = false;
+  const onSignal = () => {
+    if (!settled) {
+      settled = true;
+      spoolEvent(config.spoolDir, id, envelope);
+      log("warn", `${label}: stopped by a signal while sending: spooled`);
+    }
+    process.exit(0);
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  process.once("SIGHUP", onSignal);
+
+  const spool = (why: string, level: "warn" | "error" = "warn") => {
+    settled = true;
+    spoolEvent(config.spoolDir, id, envelope);
+    log(level, `${label}: ${why}: spooled`);
+  };
+
+  if (config.apiKey === undefined) {
+    spool(`no API key (set LOGBOOK_API_KEY or ${config.credentialsFile})`, "error");
+    return;
+  }
+  if (recentlyOffline(config.spoolDir)) {
+    spool("server was unreachable moments ago");
+    return;
+  }
+  let status: number;
+  let body = "";
+  try {
+    const response = await httpRequest("POST", `${config.url}/hooks/claude-code`, {
+      headers: {
+        "Content-Type": "application/json",
+        Authorization: `Bearer ${config.apiKey}`,
+        "X-Logbook-Event-Id": id,
+        "X-Logbook-Occurred-At": occurredAt,
+        // Header values must be plain ASCII; the batch path carries the name in JSON instead.
+        ...(/^[\x20-\x7e]+$/.test(config.machineId) ? { "X-Logbook-Machine-Id": config.machineId } : {}),
+      },
+      body: event.json,
+      timeoutMs: Number(process.env.LOGBOOK_HOOK_TIMEOUT_MS) || HOOK_TIMEOUT_MS,
+    });
+    status = response.status;
+    body = response.body;
+  } catch (error) {
+    markOffline(config.spoolDir);
+    spool((error as Error).message);
+    return;
+  }
+  switch (classifyStatus(status)) {
+    case "ok":
+      settled = true;
+      return;
+    case "refused":
+      settled = true;
+      writeRejected(config.spoolDir, `${id}.json`, envelope);
+      log("error", `${label}: server refused it (HTTP ${status}: ${errorMessageOf(body)}); kept in spool/rejected/${id}.json`);
+      return;
+    case "unauthorized":
+      spool(`server refused the API key (HTTP ${status}: ${errorMessageOf(body)})`, "error");
+      return;
+    case "unavailable":
+      markOffline(config.spoolDir);
+      spool(`server answered HTTP ${status} (${errorMessageOf(body)})`);
+      return;
+  }
+}
+
+/**
+ * Our event is spooled behind older ones. Send one small batch now (unless the server was
+ * unreachable moments ago or another process is flushing), and leave anything more to a
+ * detached `logbook-hook flush` so this hook returns quickly.
+ */
+async function flushALittle(config: EmitterConfig, log: Log): Promise<void> {
+  if (config.apiKey === undefined || recentlyOffline(config.spoolDir)) return;
+  const result = await flushSpool(
+    config.spoolDir,
+    { url: config.url, apiKey: config.apiKey },
+    {
+      timeoutMs: Number(process.env.LOGBOOK_HOOK_TIMEOUT_MS) || HOOK_TIMEOUT_MS,
+      maxBatches: 1,
+      maxBatchEvents: INLINE_BATCH_EVENTS,
+      maxBatchBytes: INLINE_BATCH_BYTES,
+      bisect: false,
+      log,
+    },
+  );
+  if (result.stop === "unauthorized" || result.stop === "no-key") log("error", result.message ?? result.stop);
+  else if (result.stop === "unavailable") log("warn", `spool not sent: ${result.message ?? "server unavailable"}`);
+  const more = result.stop === "limit" || (result.stop === "unavailable" && result.message?.includes("full flush") === true);
+  // A flusher that finished between our spooling and our lock attempt may have missed our file.
+  const stranded = result.stop === "empty" && hasSpooled(config.spoolDir) && !lockHeldByLiveProcess(config.spoolDir, LOCK_FILE);
+  if (more || stranded) await startInBackground(config, ["flush", "--quiet"], log);
+}
