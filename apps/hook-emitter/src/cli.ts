@@ -153,15 +153,20 @@ async function deliverCommand(args: string[]): Promise<number> {
     });
   }
   cleanStaleTemp(config.spoolDir);
-  await deliver(config.spoolDir, {
-    idleMs,
-    target: () => {
-      const fresh = loadConfig();
-      return { url: fresh.url, apiKey: fresh.apiKey };
-    },
-    log,
-    signal: stop.signal,
-  });
+  try {
+    await deliver(config.spoolDir, {
+      idleMs,
+      target: () => {
+        const fresh = loadConfig();
+        return { url: fresh.url, apiKey: fresh.apiKey };
+      },
+      log,
+      signal: stop.signal,
+    });
+  } catch (error) {
+    // Nobody reads this process's stderr: the log is the only place a failure can be seen.
+    log("error", `deliver: stopped by an unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
   return 0;
 }
 
