@@ -174,6 +174,8 @@ interface StatusReport {
   url: string;
   home: string;
   keySource: "env" | "credentials" | "none";
+  /** How hooks deliver (`LOGBOOK_HOOK_DELIVERY`, `LOGBOOK_NO_BACKGROUND_FLUSH`). */
+  delivery: EmitterConfig["delivery"];
   server: { reachable: boolean; status?: string; error?: string };
   key: { valid: boolean; name?: string; scopes?: string[]; error?: string };
   spool: { events: number; bytes: number; oldest?: string; rejected: number; flushing: boolean; delivering: boolean; dir: string };
@@ -193,6 +195,7 @@ async function statusCommand(args: string[]): Promise<number> {
     url: config.url,
     home: config.home,
     keySource,
+    delivery: config.delivery,
     server: { reachable: false },
     key: { valid: false },
     spool: spoolStats(config),
@@ -238,6 +241,7 @@ async function statusCommand(args: string[]): Promise<number> {
       `key      ${report.key.valid ? `valid: ${report.key.name ?? "?"} [${(report.key.scopes ?? []).join(", ")}]` : `NOT valid (${report.key.error ?? "server unreachable"})`} (from ${keySource})`,
       `spool    ${report.spool.events} event(s), ${report.spool.bytes} bytes${report.spool.oldest ? `, oldest ${report.spool.oldest}` : ""}${report.spool.flushing ? ", a flush is running" : ""}${report.spool.delivering ? ", a deliverer is running" : ""} (${report.spool.dir})`,
       `rejected ${report.spool.rejected} (${join(report.spool.dir, "rejected")})`,
+      `delivery ${report.delivery === "background" ? "background (hooks spool; a deliverer sends)" : "direct (each hook posts its event)"}`,
       `log      ${report.log}`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);

@@ -137,6 +137,19 @@ describe("deliver (the loop)", () => {
     expect((await running).end).toBe("idle");
   });
 
+  it("waits while a `logbook-hook flush` holds the flush lock, then sends what is left", async () => {
+    const ids = spoolSome(spoolDir, 3);
+    const flushing = acquireLock(spoolDir)!; // the flush lock, as a person's flush holds it
+    const running = deliver(spoolDir, options({ idleMs: 3_000 }));
+    await sleep(500);
+    expect(fake.received).toEqual([]);
+    flushing.release();
+    await eventually(() => fake.stored.length === 3, "stored once the lock was free");
+    expect(fake.stored).toEqual(ids);
+    expect((await running).end).toBe("idle");
+    expect(logged).toEqual([]);
+  });
+
   it("ends when its spool directory is removed", async () => {
     spoolSome(spoolDir, 1);
     const running = deliver(spoolDir, options({ idleMs: 60_000, pollMs: 50 }));
@@ -170,7 +183,7 @@ describe("a hook in background mode (the default)", () => {
     expect(listSpool(spoolDir)).toEqual([]);
 
     const status = await runBinary(["status", "--json"], { env });
-    expect((JSON.parse(status.stdout) as { spool: { delivering: boolean } }).spool.delivering).toBe(true);
+    expect(JSON.parse(status.stdout)).toMatchObject({ delivery: "background", spool: { delivering: true, events: 0 } });
     const pid = holderPid(spoolDir)!;
     process.kill(pid, "SIGTERM");
     await eventually(() => !lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE), "the deliverer stopped by SIGTERM");
@@ -218,5 +231,7 @@ describe("a hook in background mode (the default)", () => {
     expect(fake.received.map((q) => q.path)).toEqual(["/hooks/claude-code"]);
     expect(fake.stored).toHaveLength(1);
     expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
+    const status = await runBinary(["status", "--json"], { env: backgroundEnv(fake.url, { LOGBOOK_HOOK_DELIVERY: "direct" }) });
+    expect(JSON.parse(status.stdout)).toMatchObject({ delivery: "direct", spool: { delivering: false } });
   });
 });
