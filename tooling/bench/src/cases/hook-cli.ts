@@ -144,7 +144,7 @@ export async function hookCliCase(ctx: BenchContext, mode: "up" | "down"): Promi
       what: `one hook event via logbook-hook, server ${mode}${mode === "down" ? " (spool)" : ""}`,
       baseline: `node -e 0 p50 ${ms(sb.p50)}, p90 ${ms(sb.p90)}`,
       measured,
-      figure: `${fmt(ratio, 2)}× (p50), ${fmt(sh.p90 / sb.p90, 2)}× (p90)`,
+      figure: `${fmt(ratio, 3)}× (p50), ${fmt(sh.p90 / sb.p90, 3)}× (p90)`,
       target: `≤ ${target}×`,
       met: ratio <= target,
       details,

@@ -120,7 +120,7 @@ export async function ingestCase(ctx: BenchContext): Promise<ResultRow> {
       what: `batch ingest via SDK (${BATCH}/call, 1 KB, ${clients} clients)`,
       baseline: `COPY ${Math.round(copyRate)} ev/s`,
       measured: `${Math.round(sdkRate)} ev/s`,
-      figure: `${fmt(ratio * 100, 0)}% of COPY`,
+      figure: `${fmt(ratio * 100, 1)}% of COPY`,
       target: "≥ 50% of COPY",
       met: ratio >= 0.5,
       details: { events: total, clients, sdkSeconds, copySeconds, sdkRate, copyRate, ratio },
