@@ -17,8 +17,9 @@ import {
 /**
  * Direct delivery (`LOGBOOK_HOOK_DELIVERY=direct`, or `LOGBOOK_NO_BACKGROUND_FLUSH=1`): the
  * hook posts its event to `POST /hooks/claude-code` and waits for the answer, spooling the
- * event when that fails. Loaded by `record.ts` with `import()`, and built into a file of its
- * own, so the default (background) path never reads or compiles it.
+ * event when that fails. `record.ts` imports it on demand; the bundle builds it into a file of
+ * its own (`logbook-hook-direct.cjs`, `require()`d at that moment), so the default
+ * (background) path never reads or compiles it.
  */
 
 /** Whole budget for the one request a hook makes. Claude Code gives SessionEnd hooks ~1.5 s. */
