@@ -180,7 +180,8 @@ describe("a hook in background mode (the default)", () => {
       .flatMap((q) => (JSON.parse(q.body) as { events: Array<{ payload: { n: number } }> }).events.map((e) => e.payload.n));
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(fake.received.some((q) => q.path === "/hooks/claude-code")).toBe(false);
-    expect(listSpool(spoolDir)).toEqual([]);
+    // the server stores before it answers, and the deliverer deletes a file only once answered
+    await eventually(() => listSpool(spoolDir).length === 0, "the spool emptied after the acknowledgement");
 
     const status = await runBinary(["status", "--json"], { env });
     expect(JSON.parse(status.stdout)).toMatchObject({ delivery: "background", spool: { delivering: true, events: 0 } });
@@ -200,7 +201,7 @@ describe("a hook in background mode (the default)", () => {
     fake = new FakeServer();
     await fake.start(port);
     await eventually(() => fake.stored.length === 1, "stored after the server came back", 30_000);
-    expect(listSpool(spoolDir)).toEqual([]);
+    await eventually(() => listSpool(spoolDir).length === 0, "the spool emptied after the acknowledgement");
   });
 
   it("twenty hooks at once: every event sent and stored exactly once; the deliverer exits when idle", async () => {
