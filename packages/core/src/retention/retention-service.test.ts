@@ -269,6 +269,36 @@ describe("RetentionService", () => {
     expect(await db.knex("events").count({ n: "*" }).first()).toEqual({ n: 5 });
   });
 
+  it("keeps a tree whose root is resumed while the purge runs, even the events of its large sessions", async () => {
+    const { s } = await seed(db.knex);
+    const r1Tree = [s.r1!, s.c1a!, s.g1!, s.c1b!];
+    const eventsOf = (ids: string[]) => db.knex("events").whereIn("session_id", ids).count({ n: "*" }).first();
+    expect(await eventsOf(r1Tree)).toEqual({ n: 10 });
+
+    // Another writer resumes r1 (4 events: more than a chunk of 3, so the purge would take
+    // them in seq ranges) and has not committed yet when the purge reaches it.
+    const writer = await db.knex.transaction();
+    await writer("sessions").where({ id: s.r1 }).update({ status: "active", ended_at: null, last_activity_at: NOW });
+    const purging = service().run({ dryRun: false });
+    const waitingForLock = async () => {
+      const row = await db.knex("pg_stat_activity")
+        .whereRaw("datname = current_database()")
+        .where({ wait_event_type: "Lock" })
+        .count({ n: "*" })
+        .first();
+      return Number(row?.n ?? 0);
+    };
+    await expect.poll(waitingForLock, { timeout: 10_000 }).toBe(1);
+    await writer.commit();
+    const report = await purging;
+
+    // r1's tree is live again: nothing of it went. r2 (also over a chunk) and r3 still went.
+    expect(await eventsOf(r1Tree)).toEqual({ n: 10 });
+    expect(await namesOf(db.knex, (q) => q.whereIn("id", r1Tree))).toEqual(["c1a", "c1b", "g1", "r1"]);
+    expect(await namesOf(db.knex, (q) => q.whereIn("id", [s.r2!, s.r3!]))).toEqual([]);
+    expect(report).toMatchObject({ sessions: 2, events: 7 });
+  });
+
   it("does nothing and says so when another process holds the retention lock", async () => {
     await seed(db.knex);
     const before = await snapshot(db.knex);

@@ -335,7 +335,7 @@ export class RetentionService {
    * walk a million dead index entries whose heap pages had left the cache; 29.4 s → 6.8 s.
    * Here each row is visited once, and the cascade finds its pages still in memory.
    * A session with more than `chunk` events first loses them in seq ranges (only while
-   * it is terminal), so that no transaction grows past the chunk.
+   * its tree still qualifies), so that no transaction grows past the chunk.
    */
   private async deleteTrees(trees: Trees, cutoff: Date, chunk: number): Promise<Record<"sessions" | "events" | "messages" | "files" | "steps" | "artifacts", number>> {
     const knex = this.deps.knex;
@@ -345,9 +345,12 @@ export class RetentionService {
       [trees.ids],
     );
     const sizes = new Map(counters.rows.map((row) => [row.id, row.last_event_seq]));
-    for (const [id, events] of sizes) {
-      if (events > chunk) {
-        total.events += await this.deleteEventsOfLargeSession(id, events, chunk);
+    for (const root of trees.roots) {
+      const tree: Trees = { roots: [root], ids: trees.members.get(root) ?? [], unarchived: [], members: new Map() };
+      for (const id of tree.ids) {
+        const events = sizes.get(id) ?? 0;
+        if (events <= chunk) continue;
+        total.events += await this.deleteEventsOfLargeSession(tree, id, events, cutoff, chunk);
         sizes.set(id, 0);
       }
     }
@@ -385,18 +388,22 @@ export class RetentionService {
     return total;
   }
 
-  /** One session's events in seq ranges of `chunk` (see `deleteTrees`), while it is terminal. */
-  private async deleteEventsOfLargeSession(sessionId: string, lastSeq: number, chunk: number): Promise<number> {
+  /**
+   * One session's events in seq ranges of `chunk` (see `deleteTrees`). Each range is its
+   * own transaction that first locks the session's `tree` and checks again that it still
+   * qualifies, as a group's transaction does: a root resumed or a live child attached
+   * since the trees were chosen stops the deletion before it takes anything more.
+   */
+  private async deleteEventsOfLargeSession(tree: Trees, sessionId: string, lastSeq: number, cutoff: Date, chunk: number): Promise<number> {
     let total = 0;
     for (let from = 0; from < lastSeq; from += chunk) {
-      total += rowCount(
-        await this.deps.knex.raw(
-          `DELETE FROM events
-            WHERE session_id = ? AND seq > ? AND seq <= ?
-              AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.status = ANY(?::text[]))`,
-          [sessionId, from, from + chunk, sessionId, TERMINAL],
-        ),
-      );
+      const deleted = await this.deps.knex.transaction(async (trx) => {
+        const current = await this.lockAndRecheck(trx, tree, cutoff, false);
+        if (!current.ids.includes(sessionId)) return null;
+        return rowCount(await trx.raw("DELETE FROM events WHERE session_id = ? AND seq > ? AND seq <= ?", [sessionId, from, from + chunk]));
+      });
+      if (deleted === null) break;
+      total += deleted;
     }
     return total;
   }
