@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -148,6 +148,29 @@ describe("deliver (the loop)", () => {
     expect(fake.stored).toEqual(ids);
     expect((await running).end).toBe("idle");
     expect(logged).toEqual([]);
+  });
+
+  it("keeps its lock alive while one long drain is in flight (not only between flushes)", async () => {
+    fake.delayMs = 1_500; // one request outlasts several refresh periods
+    const ids = spoolSome(spoolDir, 2);
+    const lockPath = join(spoolDir, DELIVER_LOCK_FILE);
+    const running = deliver(spoolDir, options({ idleMs: 300, refreshLockMs: 100 }));
+    await eventually(() => fake.received.length === 1, "the request in flight");
+    const first = statSync(lockPath).mtimeMs;
+    await sleep(600);
+    expect(fake.stored).toEqual([]); // still in flight
+    expect(statSync(lockPath).mtimeMs).toBeGreaterThan(first);
+    expect(await running).toMatchObject({ end: "idle", accepted: 2 });
+    expect(fake.stored).toEqual(ids);
+  });
+
+  it("ends as lost-lock when its lock was taken over as stale", async () => {
+    spoolSome(spoolDir, 1);
+    const running = deliver(spoolDir, options({ idleMs: 60_000, refreshLockMs: 50 }));
+    await eventually(() => fake.stored.length === 1, "stored");
+    // Another process judged it dead and took the role (as after a stall of minutes).
+    writeFileSync(join(spoolDir, DELIVER_LOCK_FILE), JSON.stringify({ pid: process.pid, host: "elsewhere", token: "theirs" }));
+    expect((await running).end).toBe("lost-lock");
   });
 
   it("ends when its spool directory is removed", async () => {

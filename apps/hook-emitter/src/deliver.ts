@@ -28,6 +28,11 @@ export interface DeliverOptions {
   pollMs?: number;
   /** Per-request budget. @default 30000 */
   timeoutMs?: number;
+  /**
+   * How often the deliverer's lock is marked alive, on a timer, so a drain longer than
+   * `LOCK_STALE_MS` does not look like a dead holder. @default 20000
+   */
+  refreshLockMs?: number;
   /** Where to send; called before every attempt, so changed credentials are picked up. */
   target: () => FlushTarget;
   log: (level: "info" | "warn" | "error", message: string) => void;
@@ -115,8 +120,16 @@ export async function deliver(spoolDir: string, options: DeliverOptions): Promis
   const pollMs = options.pollMs ?? 1_000;
   const wakeup = new Wakeup();
   const watcher = watchSpool(spoolDir, wakeup);
+  // On a timer rather than between flushes: one drain of a large spool can outlast LOCK_STALE_MS.
+  let lostRole = false;
+  const heartbeat = setInterval(() => {
+    if (role !== undefined && !role.refresh()) {
+      lostRole = true;
+      wakeup.notify();
+    }
+  }, options.refreshLockMs ?? REFRESH_LOCK_MS);
+  heartbeat.unref();
   let lastActivity = Date.now();
-  let lastRefresh = Date.now();
   let newestSeen = "";
   let retryAt = 0;
   let retryDelay = 0;
@@ -125,10 +138,7 @@ export async function deliver(spoolDir: string, options: DeliverOptions): Promis
     for (;;) {
       if (options.signal?.aborted === true) return finish("stopped");
       if (!existsSync(spoolDir)) return finish("gone");
-      if (Date.now() - lastRefresh >= REFRESH_LOCK_MS) {
-        if (!role.refresh()) return finish("lost-lock");
-        lastRefresh = Date.now();
-      }
+      if (lostRole) return finish("lost-lock");
       const names = listSpool(spoolDir);
       const newest = names.at(-1);
       if (newest !== undefined && newest > newestSeen) {
@@ -167,19 +177,20 @@ export async function deliver(spoolDir: string, options: DeliverOptions): Promis
           return finish("idle");
         }
         role.release();
+        role = undefined;
         if (!hasSpooled(spoolDir)) return finish("idle");
         // A hook spooled after our last look and saw our lock: the event is ours to send.
         role = acquireLock(spoolDir, DELIVER_LOCK_FILE);
         if (!role) return finish("busy");
         lastActivity = Date.now();
-        lastRefresh = Date.now();
         continue;
       }
-      let wait = Math.min(pollMs, options.idleMs - quietFor, REFRESH_LOCK_MS);
+      let wait = Math.min(pollMs, options.idleMs - quietFor);
       if (names.length > 0) wait = Math.min(wait, retryAt - Date.now());
       await wakeup.sleep(wait, options.signal);
     }
   } finally {
+    clearInterval(heartbeat);
     watcher?.close();
     role?.release();
   }

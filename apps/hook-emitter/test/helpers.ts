@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, copyFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -100,6 +100,8 @@ export class FakeServer {
   readonly stored: string[] = [];
   private readonly ids = new Set<string>();
   respond: (request: Received) => { status: number; body?: unknown } | undefined = () => undefined;
+  /** Milliseconds to hold each request before handling it (a slow server). */
+  delayMs = 0;
   private server: Server | undefined;
   url = "";
 
@@ -110,14 +112,18 @@ export class FakeServer {
       req.on("end", () => {
         const request: Received = { path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
         this.received.push(request);
-        const custom = this.respond(request);
-        const answer = custom ?? this.handle(request);
-        res.writeHead(answer.status, { "Content-Type": "application/json" });
-        res.end(JSON.stringify(answer.body ?? {}));
+        if (this.delayMs > 0) setTimeout(() => this.answer(request, res), this.delayMs);
+        else this.answer(request, res);
       });
     });
     await new Promise<void>((done) => this.server!.listen(port, "127.0.0.1", done));
     this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  private answer(request: Received, res: ServerResponse): void {
+    const answer = this.respond(request) ?? this.handle(request);
+    res.writeHead(answer.status, { "Content-Type": "application/json" });
+    res.end(JSON.stringify(answer.body ?? {}));
   }
 
   /** Stores an id as the real server would (once). */
