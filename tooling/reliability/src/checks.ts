@@ -16,7 +16,7 @@ export interface Check {
 const check = (suite: string, what: string, figure: string | number, ok: boolean): Check => ({ suite, what, figure: String(figure), ok });
 
 export function faultChecks(r: FaultReport): Check[] {
-  const s = "faults";
+  const s = `faults (${r.delivery})`;
   return [
     check(s, "faults injected (2 server SIGKILLs, 1 PostgreSQL restart)", r.faults.map((f) => f.what.split(",")[0]).join("; "), r.faults.length === 3),
     check(s, `distinct events stored of ${r.expected}`, r.stored.distinctEvents, r.stored.distinctEvents === r.expected),

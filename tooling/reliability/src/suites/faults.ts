@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { DELIVER_LOCK_FILE } from "@logbook/hook-emitter";
 import { createLogbookClient } from "@logbook/sdk";
 
 import type { Cluster } from "../lib/cluster.js";
@@ -31,6 +32,8 @@ export interface FaultOptions {
   eventsPerLane: number;
   /** Every n-th event of a lane runs the real binary (0: none). */
   binaryEvery: number;
+  /** How the hooks deliver: the emitter's default `background` (spool + resident deliverer) or `direct`. */
+  delivery: "background" | "direct";
   log?: (line: string) => void;
 }
 
@@ -42,11 +45,13 @@ export interface LaneSummary {
   acked: number;
   spooled: number;
   refused: number;
+  deliverersStarted: number;
   binaryNonZeroExit: number;
   binaryStdoutBytes: number;
 }
 
 export interface FaultReport {
+  delivery: FaultOptions["delivery"];
   expected: number;
   /** SHA-256 of the `dist/logbook-hook.cjs` that ran (copied at the start). */
   hookBinSha256: string;
@@ -55,7 +60,10 @@ export interface FaultReport {
   /** Events the server acknowledged at once (the rest went through the spool). */
   ackedDirectly: number;
   spooled: number;
-  faults: Array<{ at: number; what: string; ms: number }>;
+  /** Background mode: deliverers the in-process lanes started (the real binary's are not counted). */
+  deliverersStarted: number;
+  /** `at`: events recorded when the fault hit; `storedAt`: events stored by then (background delivery lags behind recording). */
+  faults: Array<{ at: number; storedAt: number; what: string; ms: number }>;
   flushRuns: number;
   spoolLeft: number;
   rejectedFiles: number;
@@ -72,6 +80,19 @@ function spoolCount(home: string, sub = ""): number {
     return readdirSync(join(home, "spool", sub)).filter((n) => n.endsWith(".json") || n.endsWith(".raw")).length;
   } catch {
     return 0;
+  }
+}
+
+/** Background delivery: how long the stored count may stand still before a fault is given up. */
+const STALL_MS = 60_000;
+
+/** A resident deliverer the hooks started outlives them: stop it before its spool goes. */
+function stopDeliverer(home: string): void {
+  try {
+    const { pid } = JSON.parse(readFileSync(join(home, "spool", DELIVER_LOCK_FILE), "utf8")) as { pid?: unknown };
+    if (typeof pid === "number" && pid !== process.pid) process.kill(pid, "SIGTERM");
+  } catch {
+    // no deliverer, or already gone
   }
 }
 
@@ -101,6 +122,8 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
   const started = performance.now();
   const log = options.log ?? (() => undefined);
   const expected = options.lanes * options.eventsPerLane;
+  const run = randomBytes(4).toString("hex");
+  const ofThisRun = `${run}:%`;
   const server = await startServer(cluster.url, { JOB_RECOVERY_INTERVAL_MS: "0" });
   const home = await mkdtemp(join(tmpdir(), "logbook-rel-emitters-"));
   // A snapshot of the bundle (the entry and the files beside it, e.g. the commands `flush`
@@ -113,12 +136,14 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
   }
   const hookBinSha256 = createHash("sha256").update(await readFile(hookBin)).digest("hex");
   const report: FaultReport = {
+    delivery: options.delivery,
     expected,
     hookBinSha256,
     viaBinary: 0,
     viaInProcess: 0,
     ackedDirectly: 0,
     spooled: 0,
+    deliverersStarted: 0,
     faults: [],
     flushRuns: 0,
     spoolLeft: 0,
@@ -134,7 +159,7 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
   try {
     const progress = new Array<number>(options.lanes).fill(0);
     const done = progress.map((_, lane) => {
-      const child = spawn(process.execPath, ["--import", "tsx", LANE, JSON.stringify({ lane, count: options.eventsPerLane, binaryEvery: options.binaryEvery, home, url: server.url, apiKey: server.apiKey, hookBin })], {
+      const child = spawn(process.execPath, ["--import", "tsx", LANE, JSON.stringify({ lane, count: options.eventsPerLane, binaryEvery: options.binaryEvery, home, url: server.url, apiKey: server.apiKey, hookBin, delivery: options.delivery, run })], {
         cwd: PACKAGE_DIR,
         stdio: ["ignore", "pipe", "inherit"],
       });
@@ -157,14 +182,31 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
     let finished = false;
     void allDone.then(() => (finished = true), () => (finished = true));
     const total = () => progress.reduce((a, b) => a + b, 0);
+    const storedSoFar = async () =>
+      (await cluster.knex.raw<{ rows: Array<{ n: number }> }>("SELECT count(*)::int AS n FROM events WHERE payload->>'rel_seq' LIKE ?", [ofThisRun])).rows[0]?.n ?? 0;
+    // Direct: a fault hits at a share of the events *recorded* (the hooks post as they go).
+    // Background: of the events *stored*, since recording outruns the deliverer and the
+    // faults are meant for the sending; a deliverer that stops making progress for
+    // STALL_MS leaves the remaining faults out, which the checks report.
     const fault = async (fraction: number, what: string, act: () => Promise<void>) => {
-      while (!finished && total() < fraction * expected) await sleep(100);
-      if (finished) return;
+      if (options.delivery === "direct") {
+        while (!finished && total() < fraction * expected) await sleep(100);
+        if (finished) return;
+      } else {
+        let seen = -1;
+        let progressAt = Date.now();
+        for (let stored = await storedSoFar(); stored < fraction * expected; stored = await storedSoFar()) {
+          if (stored !== seen || !finished) [seen, progressAt] = [stored, Date.now()];
+          else if (Date.now() - progressAt > STALL_MS) return log(`faults (background): no event stored for ${STALL_MS / 1000} s; "${what}" left out`);
+          await sleep(100);
+        }
+      }
       const t = performance.now();
       const at = total();
-      log(`faults: ${what} at ${at} of ${expected} events`);
+      const storedAt = await storedSoFar();
+      log(`faults (${options.delivery}): ${what} at ${at} of ${expected} events recorded, ${storedAt} stored`);
       await act();
-      report.faults.push({ at, what, ms: round(performance.now() - t, 0) });
+      report.faults.push({ at, storedAt, what, ms: round(performance.now() - t, 0) });
     };
     const faults = (async () => {
       await fault(0.2, "SIGKILL server, start it again", async () => {
@@ -181,20 +223,21 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
     })();
     await allDone;
     await faults;
-    log(`faults: all ${expected} events recorded; flushing the spool (${spoolCount(home)} files)`);
+    log(`faults (${options.delivery}): all ${expected} events recorded; flushing the spool (${spoolCount(home)} files)`);
 
     // Detached background flushes the real binary started may still run: `flush` waits for them.
     for (let attempt = 0; attempt < 10 && (spoolCount(home) > 0 || attempt === 0); attempt++) {
       report.flushRuns += 1;
       const result = await runFlush(hookBin, home, server.url, server.apiKey);
-      if (result.code !== 0) log(`faults: flush exited ${result.code}: ${result.out.trim().slice(0, 300)}`);
+      if (result.code !== 0) log(`faults (${options.delivery}): flush exited ${result.code}: ${result.out.trim().slice(0, 300)}`);
       if (spoolCount(home) > 0) await sleep(1_000);
     }
     report.spoolLeft = spoolCount(home);
     report.rejectedFiles = spoolCount(home, "rejected");
     const counts = await cluster.knex.raw<{ rows: Array<{ rows: number; distinct_events: number; distinct_ids: number }> }>(
       `SELECT count(*)::int AS rows, count(DISTINCT payload->>'rel_seq')::int AS distinct_events, count(DISTINCT id)::int AS distinct_ids
-         FROM events WHERE payload->>'rel_seq' IS NOT NULL`,
+         FROM events WHERE payload->>'rel_seq' LIKE ?`,
+      [ofThisRun],
     );
     const row = counts.rows[0]!;
     report.stored = { rows: row.rows, distinctEvents: row.distinct_events, distinctIds: row.distinct_ids, duplicates: row.rows - row.distinct_events, missing: expected - row.distinct_events };
@@ -203,12 +246,14 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
       report.viaInProcess += lane.viaInProcess;
       report.ackedDirectly += lane.acked;
       report.spooled += lane.spooled;
+      report.deliverersStarted += lane.deliverersStarted;
       report.binaryNonZeroExit += lane.binaryNonZeroExit;
       report.binaryStdoutBytes += lane.binaryStdoutBytes;
     }
     if (server.exit !== null) report.serverExitsOtherThanOurKills += 1;
   } finally {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    stopDeliverer(home);
     await server.stop();
     await rm(home, { recursive: true, force: true });
   }

@@ -2,19 +2,34 @@
  * One emitter lane of the fault scenario, run as its own long-lived process. It records
  * `count` hook events one after another, as Claude Code would run `logbook-hook` for one
  * agent. Every `binaryEvery`-th event goes through the REAL bundled binary (a process per
- * event, stdin → `dist/logbook-hook.cjs`); the others through the emitter's own building
- * blocks from `@logbook/hook-emitter` in this process, in the same order of steps as
- * `record()` (src/record.ts): id and time first, post to /hooks/claude-code with a short
- * timeout, spool (the emitter's atomic `spoolEvent`) on any failure, queue behind a
- * non-empty spool and flush a little (`flushSpool`, one batch of ≤100, under the
- * emitter's flush lock). Progress goes to stdout as `P <done>` lines; the summary as `S <json>`.
+ * event, stdin → `dist/logbook-hook.cjs`, in the lane's delivery mode); the others through
+ * the emitter's own building blocks from `@logbook/hook-emitter` in this process, in the
+ * same order of steps as `record()` (src/record.ts) in that mode:
+ *
+ * - `background` (the emitter's default): id and time, spool the envelope (`spoolEvent`),
+ *   then start the real `logbook-hook deliver` detached unless a live process holds the
+ *   deliverer's lock (`lockHeldByLiveProcess`). Nothing waits for the server.
+ * - `direct`: id and time first, post to /hooks/claude-code with a short timeout, spool on
+ *   any failure, queue behind a non-empty spool and flush a little (`flushSpool`, one batch
+ *   of ≤100, under the emitter's flush lock).
+ *
+ * Progress goes to stdout as `P <done>` lines; the summary as `S <json>`.
  */
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
-import { envelopeText, flushSpool, httpRequest, judgeStdin, spoolEvent, uuidv7 } from "@logbook/hook-emitter";
+import {
+  DELIVER_LOCK_FILE,
+  envelopeText,
+  flushSpool,
+  httpRequest,
+  judgeStdin,
+  lockHeldByLiveProcess,
+  spoolEvent,
+  uuidv7,
+} from "@logbook/hook-emitter";
 
 interface LaneArgs {
   lane: number;
@@ -24,6 +39,9 @@ interface LaneArgs {
   url: string;
   apiKey: string;
   hookBin: string;
+  delivery: "background" | "direct";
+  /** Marks this run's events (`rel_seq` is `<run>:<lane>:<i>`), so runs can share a database. */
+  run: string;
 }
 
 const args = JSON.parse(process.argv[2] ?? "{}") as LaneArgs;
@@ -32,7 +50,9 @@ const machineId = hostname();
 const HOOK_TIMEOUT_MS = 400;
 const EVENTS = ["PreToolUse", "PostToolUse", "Notification", "UserPromptSubmit"];
 
-const summary = { lane: args.lane, events: 0, viaBinary: 0, viaInProcess: 0, acked: 0, spooled: 0, refused: 0, binaryNonZeroExit: 0, binaryStdoutBytes: 0 };
+const summary = { lane: args.lane, events: 0, viaBinary: 0, viaInProcess: 0, acked: 0, spooled: 0, refused: 0, deliverersStarted: 0, binaryNonZeroExit: 0, binaryStdoutBytes: 0 };
+/** What the hook's process gets: the lane's target, and its delivery mode. */
+const hookEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOGBOOK_HOME: args.home, LOGBOOK_URL: args.url, LOGBOOK_API_KEY: args.apiKey, LOGBOOK_HOOK_DELIVERY: args.delivery };
 let offlineUntil = 0;
 
 function hasSpooled(): boolean {
@@ -45,19 +65,19 @@ function hasSpooled(): boolean {
 
 function payloadOf(i: number): string {
   return JSON.stringify({
-    session_id: `rel-fault-${args.lane}-${i % 16}`,
+    session_id: `rel-fault-${args.run}-${args.lane}-${i % 16}`,
     hook_event_name: EVENTS[i % EVENTS.length],
     cwd: `/work/lane-${args.lane}`,
     tool_name: "Bash",
     tool_input: { command: `echo ${i}` },
-    rel_seq: `${args.lane}:${i}`,
+    rel_seq: `${args.run}:${args.lane}:${i}`,
   });
 }
 
 function runBinary(payload: string): Promise<void> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [args.hookBin], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOGBOOK_HOME: args.home, LOGBOOK_URL: args.url, LOGBOOK_API_KEY: args.apiKey },
+      env: hookEnv,
       stdio: ["pipe", "pipe", "ignore"],
     });
     child.stdout.on("data", (chunk: Buffer) => (summary.binaryStdoutBytes += chunk.length));
@@ -67,6 +87,20 @@ function runBinary(payload: string): Promise<void> {
     });
     child.stdin.end(payload);
   });
+}
+
+/** `record()` in background mode: spool, then make sure a deliverer runs (as `startInBackground` does). */
+function recordInBackground(payload: string): void {
+  const id = uuidv7();
+  const verdict = judgeStdin(Buffer.from(payload));
+  if (verdict.kind !== "event") throw new Error(`lane payload judged ${verdict.kind}`);
+  spoolEvent(spoolDir, id, envelopeText(id, new Date().toISOString(), machineId, verdict.json));
+  summary.spooled += 1;
+  if (lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE)) return;
+  const child = spawn(process.execPath, [args.hookBin, "deliver"], { detached: true, stdio: "ignore", env: hookEnv, cwd: spoolDir });
+  child.on("error", (error) => process.stderr.write(`lane ${args.lane}: could not start a deliverer: ${error.message}\n`));
+  child.unref();
+  summary.deliverersStarted += 1;
 }
 
 async function recordInProcess(payload: string): Promise<void> {
@@ -118,7 +152,8 @@ for (let i = 0; i < args.count; i++) {
     await runBinary(payload);
     summary.viaBinary += 1;
   } else {
-    await recordInProcess(payload);
+    if (args.delivery === "background") recordInBackground(payload);
+    else await recordInProcess(payload);
     summary.viaInProcess += 1;
   }
   summary.events += 1;
