@@ -86,6 +86,17 @@ describe("POST /hooks/claude-code", () => {
     expect((rows[0] as { occurred_at: Date }).occurred_at.toISOString()).toBe(occurredAt);
   });
 
+  it("stores a payload whose session_id and agent_id hold lone surrogates (found by the hostile suite: it was a 500)", async () => {
+    const sessionId = `lone-${randomUUID()}-\udfff`;
+    const body = JSON.stringify({ session_id: sessionId, agent_id: "\udfff\ud800", hook_event_name: "PreToolUse", tool_name: "Bash" });
+    const response = await postHook(body);
+    expect(response.status).toBe(200);
+    const parent = sessionId.replace("\udfff", "\uFFFD");
+    const child = await h.client.sessions.get.query({ externalId: `${parent}:agent:\uFFFD\uFFFD` });
+    expect(child.parentSessionId).toBe((await h.client.sessions.get.query({ externalId: parent })).id);
+    expect(await h.db.knex("events").where({ session_id: child.id }).count({ n: "*" }).first()).toEqual({ n: 1 });
+  });
+
   it("401 without a valid key, 403 without the ingest scope; nothing stored", async () => {
     const body = JSON.stringify({ session_id: `auth-${randomUUID()}`, hook_event_name: "Stop" });
     const before = await countEvents();

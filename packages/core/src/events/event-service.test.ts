@@ -105,6 +105,19 @@ describe("EventService.ingest", () => {
     expect(stored!.payload).toEqual({ "k\uFFFD": "a\uFFFDb", s: "\uFFFDx", __proto__x: 1 });
   });
 
+  it("takes external session ids with lone surrogates (stored as U+FFFD), and finds those sessions again on a resend", async () => {
+    // A subagent's session id is built from the hook's agent_id: a payload can carry anything there.
+    const batch = ingestEventsInput.parse({
+      events: [{ id: uuidv7(), externalSessionId: "lone-\udfff:agent:\ud800", parentExternalSessionId: "lone-\udfff", agentId: "\ud800", eventType: "x" }],
+    });
+    expect(await events.ingest(batch)).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(await events.ingest(batch)).toMatchObject({ accepted: 0, duplicates: 1 });
+    const parent = await sessions.get({ externalId: "lone-\uFFFD" });
+    const child = await sessions.get({ externalId: "lone-\uFFFD:agent:\uFFFD" });
+    expect(child).toMatchObject({ parentSessionId: parent.id, agentId: "\uFFFD" });
+    expect((await events.listForSession({ sessionId: child.id, limit: 10 })).items).toHaveLength(1);
+  });
+
   it("links a child session to its parent by external id, creating the parent when needed", async () => {
     await events.ingest(
       ingestEventsInput.parse({

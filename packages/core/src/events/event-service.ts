@@ -152,7 +152,7 @@ export class EventService {
    */
   async ingestDetailed(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
     // Ids are fixed before the first attempt, so a retry is the same batch.
-    const withIds = { events: input.events.map((e) => (e.id ? e : { ...e, id: uuidv7() })) };
+    const withIds = { events: input.events.map((e) => withStorableExternalIds(e.id ? e : { ...e, id: uuidv7() })) };
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.ingestOnce(withIds);
@@ -299,9 +299,9 @@ export class EventService {
           parent_session_id: parentId,
           first_at: want.earliest,
           cwd: e.cwd ? cleanText(e.cwd) : null,
-          machine_id: e.machineId ?? null,
-          agent_id: own && isChild ? (e.agentId ?? null) : null,
-          agent_type: own && isChild ? (e.agentType ?? null) : null,
+          machine_id: e.machineId ? cleanText(e.machineId) : null,
+          agent_id: own && isChild && e.agentId ? cleanText(e.agentId) : null,
+          agent_type: own && isChild && e.agentType ? cleanText(e.agentType) : null,
           session_type: isChild ? "subagent" : "agent",
           is_user_initiated: !isChild,
         };
@@ -584,6 +584,18 @@ async function insertEventMessages(trx: Trx, list: Array<{ sessionId: string; me
       list.map((m) => m.message.createdAt.toISOString()),
     ),
   );
+}
+
+/**
+ * The event with its external session ids as PostgreSQL will hold them (`cleanText`): the
+ * driver writes a lone surrogate as U+FFFD, and the batch finds its sessions again by the
+ * ids the database returns, so its own keys must be those same strings.
+ */
+function withStorableExternalIds(e: ParsedIngestEvent): ParsedIngestEvent {
+  const external = e.externalSessionId === undefined ? undefined : cleanText(e.externalSessionId);
+  const parent = e.parentExternalSessionId === undefined ? undefined : cleanText(e.parentExternalSessionId);
+  if (external === e.externalSessionId && parent === e.parentExternalSessionId) return e;
+  return { ...e, ...(external === undefined ? {} : { externalSessionId: external }), ...(parent === undefined ? {} : { parentExternalSessionId: parent }) };
 }
 
 function sessionKeyOf(e: ParsedIngestEvent): string {
