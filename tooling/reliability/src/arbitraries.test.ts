@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { RAW_BYTES_TOKEN, deeplyNested, serialise } from "./lib/arbitraries.js";
 import { listProcedures } from "./lib/procedures.js";
+import { leaksInternals } from "./suites/hostile.js";
 
 describe("fuzzing helpers", () => {
   it("writes invalid UTF-8 bytes where the token was", () => {
@@ -23,5 +24,13 @@ describe("fuzzing helpers", () => {
     expect(procedures.find((p) => p.path === "health.check")).toMatchObject({ kind: "query", access: "public" });
     expect(procedures.find((p) => p.path === "events.ingest")).toMatchObject({ kind: "mutation", access: "ingest" });
     expect(procedures.filter((p) => p.kind === "subscription").length).toBeGreaterThan(0);
+  });
+
+  it("counts as a leak what the server shows of its own, not what the client sent and the message repeats", () => {
+    const notFound = '{"error":{"message":"session with external id /repo/src/index.ts was not found"}}';
+    expect(leaksInternals(notFound, '{"externalId":"/repo/src/index.ts"}')).toBe(false);
+    expect(leaksInternals(notFound, '{"externalId":"other"}')).toBe(true);
+    expect(leaksInternals('{"message":"boom","stack":"Error: boom\\n    at run (/app/dist/main.js:1:2)"}', '{"a":1}')).toBe(true);
+    expect(leaksInternals('{"error":{"message":"not found"}}', undefined)).toBe(false);
   });
 });

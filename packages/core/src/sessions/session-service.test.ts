@@ -37,6 +37,19 @@ describe("SessionService", () => {
     await expect(sessions.get({ id: "00000000-0000-4000-8000-000000000001" })).rejects.toBeInstanceOf(AppError);
   });
 
+  it("says which id was not found: the id, or the external id", async () => {
+    await expect(sessions.get({ id: "00000000-0000-4000-8000-000000000002" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: "session 00000000-0000-4000-8000-000000000002 was not found",
+      details: { id: "00000000-0000-4000-8000-000000000002" },
+    });
+    await expect(sessions.get({ externalId: "nowhere" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: "session with external id nowhere was not found",
+      details: { externalId: "nowhere" },
+    });
+  });
+
   it("enforces the lifecycle: allowed moves set times, invalid ones name both states", async () => {
     const s = await sessions.create({});
     const active = await sessions.transition({ id: s.id, to: "active" });

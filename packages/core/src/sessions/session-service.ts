@@ -92,7 +92,10 @@ export class SessionService {
   async get(input: GetSessionInput): Promise<Session> {
     const query = SessionModel.query(this.knex).select(SESSION_COLUMNS);
     const row = "id" in input ? await query.findById(input.id) : await query.findOne({ external_id: input.externalId });
-    if (!row) throw notFound("session", "id" in input ? input.id : `with external id ${input.externalId}`);
+    if (!row) {
+      if ("id" in input) throw notFound("session", input.id);
+      throw new AppError("NOT_FOUND", `session with external id ${input.externalId} was not found`, { details: { externalId: input.externalId } });
+    }
     return toSessionDto(row);
   }
 

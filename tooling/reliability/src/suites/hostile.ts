@@ -60,7 +60,18 @@ export interface HostileReport {
   durationMs: number;
 }
 
-const LEAK = /\bat [^\s]+ \(|node_modules|\/src\/[\w/-]+\.ts|"stack"|key_hash|\bpg_catalog\b/;
+const LEAK = /\bat [^\s]+ \(|node_modules|\/src\/[\w/-]+\.ts|"stack"|key_hash|\bpg_catalog\b/g;
+
+/**
+ * Whether an error body shows something of the server's own (a stack frame, a source path, a
+ * key hash…). What the client sent and the message repeats (an id like "/repo/src/index.ts"
+ * that was not found) is not a leak.
+ */
+export function leaksInternals(body: string, input: string | Buffer | undefined): boolean {
+  const sent = input === undefined ? "" : typeof input === "string" ? input : input.toString("latin1");
+  for (const [found] of body.matchAll(LEAK)) if (!sent.includes(found)) return true;
+  return false;
+}
 
 function excerpt(input: string | Buffer | undefined): string {
   const text = input === undefined ? "(none)" : typeof input === "string" ? input : `bytes:${input.toString("latin1")}`;
@@ -100,7 +111,7 @@ export async function runHostile(options: HostileOptions): Promise<HostileReport
     if (response.networkError) report.networkErrors += 1;
     const fivexx = response.status >= 500 || streamedServerError(response.body);
     if (fivexx) report.serverErrors += 1;
-    const leaked = response.status >= 400 && LEAK.test(response.body);
+    const leaked = response.status >= 400 && leaksInternals(response.body, input);
     if (leaked) report.leaks += 1;
     if ((fivexx || leaked || response.timedOut || response.networkError) && report.findings.length < 40) {
       report.findings.push({ target, status: response.status, input: excerpt(input), body: response.networkError ? `network error: ${response.networkError}` : response.body.slice(0, 500) });
