@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { createServices, LiveBus } from "@logbook/core";
 import { migrateLatest, openDatabase, type Database } from "@logbook/db";
 
+import { answerClientErrors } from "./client-error.js";
 import type { ServerConfig } from "./config.js";
 import { removeRuntimeInfo, updateCredentialsUrl, writeCredentials, writeRuntimeInfo } from "./credentials.js";
 import { createHealthCheck } from "./health.js";
@@ -90,6 +91,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const server = createServer(
       createRequestListener({ services, bus, health, logger, bodyLimitBytes: config.bodyLimitBytes }, inFlight),
     );
+    answerClientErrors(server);
     const port = await listen(server, config.port, config.host);
     const url = clientUrl(config.host, port);
     cleanups.push(

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -194,6 +195,28 @@ describe("tRPC over HTTP", () => {
     });
     expect(malformed.status).toBe(400);
     expect((await errorOf(malformed)).message).toMatch(/not valid JSON/);
+  });
+
+  it("431 with a JSON message for a query whose URL is over the header limit, read by a client still sending it", async () => {
+    // 2 MB of `?input=`: the server refuses after the first 16 KB, while the client writes on.
+    // Node's default answer destroyed the socket, and the client got a reset (hostile suite).
+    const { host, hostname, port } = new URL(h.server.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname.replace(/^\[|\]$/g, ""));
+      let received = "";
+      socket.on("data", (chunk: Buffer) => (received += chunk.toString("utf8")));
+      socket.on("end", () => resolve(received));
+      socket.on("error", reject);
+      socket.write(`GET /trpc/sessions.list?input=${"x".repeat(2_000_000)} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+    });
+    const [head, body] = answer.split("\r\n\r\n");
+    expect(head).toMatch(/^HTTP\/1\.1 431 /);
+    expect(head).toMatch(/connection: close/i);
+    expect(JSON.parse(body!)).toEqual({
+      error: { code: "HEADERS_TOO_LARGE", httpStatus: 431, message: expect.stringContaining("POST body") as unknown },
+    });
+    // The server goes on.
+    expect((await fetch(`${h.server.url}/health`)).status).toBe(200);
   });
 
   it("a batched call answers each procedure on its own", async () => {
