@@ -5,9 +5,16 @@ export function iso(date: Date | null): string | null {
   return date === null ? null : date.toISOString();
 }
 
-/** The millisecond timestamp inside a UUIDv7, or null for other versions. */
+/** The last instant with a four-digit year: what ISO-8601 times in the contracts can say. */
+const LAST_FOUR_DIGIT_YEAR_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * The millisecond timestamp inside a UUIDv7, or null for other versions and for times
+ * after year 9999: 48 bits reach year 10889, which no clock that made an id is at (and
+ * whose ISO form, `+010590-…`, PostgreSQL does not read).
+ */
 export function uuidV7Time(id: string): Date | null {
   if (id.length !== 36 || id[14] !== "7") return null;
   const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
-  return Number.isFinite(ms) ? new Date(ms) : null;
+  return Number.isFinite(ms) && ms <= LAST_FOUR_DIGIT_YEAR_MS ? new Date(ms) : null;
 }

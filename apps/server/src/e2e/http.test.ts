@@ -98,6 +98,14 @@ describe("POST /hooks/claude-code", () => {
     expect(await h.db.knex("events").where({ session_id: child.id }).count({ n: "*" }).first()).toEqual({ n: 1 });
   });
 
+  it("stores an event whose X-Logbook-Event-Id is a UUIDv7 from year 10590, dated by its arrival (hostile suite: it was a 500)", async () => {
+    const id = "f76956c3-948e-719f-8000-00160000001f";
+    const response = await postHook(JSON.stringify({ session_id: `far-${randomUUID()}`, hook_event_name: "Stop" }), { "x-logbook-event-id": id });
+    expect(response.status).toBe(200);
+    const row = (await h.db.knex("events").where({ id }).first("occurred_at")) as { occurred_at: Date };
+    expect(row.occurred_at.getUTCFullYear()).toBeLessThan(10_000);
+  });
+
   it("401 without a valid key, 403 without the ingest scope; nothing stored", async () => {
     const body = JSON.stringify({ session_id: `auth-${randomUUID()}`, hook_event_name: "Stop" });
     const before = await countEvents();

@@ -118,6 +118,22 @@ describe("EventService.ingest", () => {
     expect((await events.listForSession({ sessionId: child.id, limit: 10 })).items).toHaveLength(1);
   });
 
+  it("dates an event by its UUIDv7 id, or by its arrival when the id's time is past year 9999 (48 bits reach 10889)", async () => {
+    const at = "2026-03-04T05:06:07.089Z";
+    const plausible = uuidv7({ msecs: Date.parse(at) });
+    const farFuture = "f76956c3-948e-719f-8000-00160000001f"; // year 10590: came in as a hostile hook's header
+    const before = Date.now();
+    const result = await events.ingest(
+      ingestEventsInput.parse({ events: [plausible, farFuture].map((id) => ({ id, externalSessionId: "v7-times", eventType: "x" })) }),
+    );
+    expect(result.accepted).toBe(2);
+    const rows = (await db.knex("events").whereIn("id", [plausible, farFuture]).select("id", "occurred_at")) as Array<{ id: string; occurred_at: Date }>;
+    const timeOf = (id: string) => rows.find((r) => r.id === id)!.occurred_at.getTime();
+    expect(timeOf(plausible)).toBe(Date.parse(at));
+    expect(timeOf(farFuture)).toBeGreaterThanOrEqual(before - 1);
+    expect(timeOf(farFuture)).toBeLessThanOrEqual(Date.now() + 1);
+  });
+
   it("links a child session to its parent by external id, creating the parent when needed", async () => {
     await events.ingest(
       ingestEventsInput.parse({
