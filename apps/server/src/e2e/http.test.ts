@@ -102,8 +102,9 @@ describe("POST /hooks/claude-code", () => {
     const id = "f76956c3-948e-719f-8000-00160000001f";
     const response = await postHook(JSON.stringify({ session_id: `far-${randomUUID()}`, hook_event_name: "Stop" }), { "x-logbook-event-id": id });
     expect(response.status).toBe(200);
-    const row = (await h.db.knex("events").where({ id }).first("occurred_at")) as { occurred_at: Date };
-    expect(row.occurred_at.getUTCFullYear()).toBeLessThan(10_000);
+    const rows = await h.db.knex("events").where({ id }).select<Array<{ occurred_at: Date }>>("occurred_at");
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.occurred_at.getUTCFullYear()).toBeLessThan(10_000);
   });
 
   it("401 without a valid key, 403 without the ingest scope; nothing stored", async () => {

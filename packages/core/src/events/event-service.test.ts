@@ -127,7 +127,7 @@ describe("EventService.ingest", () => {
       ingestEventsInput.parse({ events: [plausible, farFuture].map((id) => ({ id, externalSessionId: "v7-times", eventType: "x" })) }),
     );
     expect(result.accepted).toBe(2);
-    const rows = (await db.knex("events").whereIn("id", [plausible, farFuture]).select("id", "occurred_at")) as Array<{ id: string; occurred_at: Date }>;
+    const rows = await db.knex("events").whereIn("id", [plausible, farFuture]).select<Array<{ id: string; occurred_at: Date }>>("id", "occurred_at");
     const timeOf = (id: string) => rows.find((r) => r.id === id)!.occurred_at.getTime();
     expect(timeOf(plausible)).toBe(Date.parse(at));
     expect(timeOf(farFuture)).toBeGreaterThanOrEqual(before - 1);
