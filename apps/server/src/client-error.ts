@@ -39,7 +39,10 @@ export function answerClientErrors(server: Server): void {
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (answered.has(socket)) return;
     answered.add(socket);
-    if (error.code === "ECONNRESET" || !socket.writable) {
+    // As Node's own default does: a response already under way on this connection (a
+    // pipelined request before the bad one) must not get our bytes in the middle of it.
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent === true) {
       socket.destroy();
       return;
     }
