@@ -66,9 +66,9 @@ const lazyFiles: Plugin = {
  * Three self-contained CommonJS files: `logbook-hook.cjs`, the entry (recording a hook event:
  * only our few hot-path modules and the built-ins they use), the commands
  * (`logbook-hook-commands.cjs`) and direct delivery (`logbook-hook-direct.cjs`), each imported
- * by the entry only when needed. Every dependency is bundled into each. CommonJS rather than ESM because Node loads a CommonJS
- * entry measurably faster (no module graph linking, no loader hooks), and start-up time is
- * what a hook costs the agent on every event.
+ * by the entry only when needed. Every dependency is bundled into each. CommonJS rather than
+ * ESM because Node loads a CommonJS entry measurably faster (no module graph linking, no
+ * loader hooks), and start-up time is what a hook costs the agent on every event.
  */
 export default defineConfig({
   entry: { "logbook-hook": "src/main.ts", "logbook-hook-commands": "src/cli.ts", "logbook-hook-direct": "src/direct.ts" },

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
-import { deliver, type DeliverOptions } from "./deliver.js";
+import { deliver, type DeliverOptions, stopDeliverer } from "./deliver.js";
 import { uuidv7 } from "./ids.js";
-import { acquireLock, DELIVER_LOCK_FILE, envelopeText, listSpool, lockHeldByLiveProcess, spoolEvent } from "./spool.js";
+import { acquireLock, DELIVER_LOCK_FILE, envelopeText, listSpool, liveLockHolder, lockHeldByLiveProcess, spoolEvent } from "./spool.js";
 
 /**
  * The resident deliverer, in process (its loop) and as the built binary starts it (a hook in
@@ -36,14 +36,6 @@ function spoolSome(spoolDir: string, count: number): string[] {
   return ids;
 }
 
-function holderPid(spoolDir: string): number | undefined {
-  try {
-    return (JSON.parse(readFileSync(join(spoolDir, DELIVER_LOCK_FILE), "utf8")) as { pid: number }).pid;
-  } catch {
-    return undefined;
-  }
-}
-
 let fake: FakeServer;
 let home: string;
 let spoolDir: string;
@@ -64,7 +56,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   // A deliverer the binary started must not outlive its test.
-  const pid = holderPid(spoolDir);
+  const pid = liveLockHolder(spoolDir, DELIVER_LOCK_FILE);
   if (pid !== undefined && pid !== process.pid) {
     try {
       process.kill(pid, "SIGKILL");
@@ -208,10 +200,11 @@ describe("a hook in background mode (the default)", () => {
 
     const status = await runBinary(["status", "--json"], { env });
     expect(JSON.parse(status.stdout)).toMatchObject({ delivery: "background", spool: { delivering: true, events: 0 } });
-    const pid = holderPid(spoolDir)!;
-    process.kill(pid, "SIGTERM");
+    expect(liveLockHolder(spoolDir, DELIVER_LOCK_FILE)).toEqual(expect.any(Number)); // the binary's deliverer, not us
+    expect(stopDeliverer(spoolDir)).toBe(true);
     await eventually(() => !lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE), "the deliverer stopped by SIGTERM");
     expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
+    expect(stopDeliverer(spoolDir)).toBe(false); // nothing left to stop
   });
 
   it("server down: the event waits in the spool and is sent by the deliverer when the server comes back", async () => {

@@ -1,6 +1,6 @@
 import { existsSync, type FSWatcher, watch } from "node:fs";
 
-import { acquireLock, DELIVER_LOCK_FILE, type FlushTarget, flushSpool, hasSpooled, listSpool, type SpoolLock } from "./spool.js";
+import { acquireLock, DELIVER_LOCK_FILE, type FlushTarget, flushSpool, hasSpooled, listSpool, liveLockHolder, type SpoolLock } from "./spool.js";
 
 /**
  * The resident deliverer (`logbook-hook deliver`): a background process that sends the spool
@@ -193,5 +193,21 @@ export async function deliver(spoolDir: string, options: DeliverOptions): Promis
     clearInterval(heartbeat);
     watcher?.close();
     role?.release();
+  }
+}
+
+/**
+ * Asks the deliverer serving `spoolDir` to stop (SIGTERM: it finishes the request in flight,
+ * if any, and lets its lock go). For tools and tests that run hooks and must not leave a
+ * deliverer idling behind them. True when a live one was signalled.
+ */
+export function stopDeliverer(spoolDir: string): boolean {
+  const pid = liveLockHolder(spoolDir, DELIVER_LOCK_FILE);
+  if (pid === undefined || pid === process.pid) return false;
+  try {
+    process.kill(pid, "SIGTERM");
+    return true;
+  } catch {
+    return false; // gone meanwhile
   }
 }

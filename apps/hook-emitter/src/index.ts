@@ -7,11 +7,12 @@ export { isUuid, uuidv7 } from "./ids.js";
 export { uuidFromName } from "./name-uuid.js";
 export { httpRequest, NetworkError, type HttpResponse } from "./http.js";
 export { judgeStdin, type StdinVerdict } from "./record.js";
-export { deliver, type DeliverEnd, type DeliverOptions, type DeliverResult } from "./deliver.js";
+export { deliver, stopDeliverer, type DeliverEnd, type DeliverOptions, type DeliverResult } from "./deliver.js";
 export {
   acquireLock,
   DELIVER_LOCK_FILE,
   lockHeldByLiveProcess,
+  liveLockHolder,
   envelopeText,
   flushSpool,
   listSpool,

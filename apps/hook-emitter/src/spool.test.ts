@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { BINARY, deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
 import { uuidv7 } from "./ids.js";
-import { acquireLock, envelopeText, flushSpool, LOCK_FILE, LOCK_STALE_MS, listSpool, spoolEvent } from "./spool.js";
+import { acquireLock, envelopeText, flushSpool, liveLockHolder, LOCK_FILE, LOCK_STALE_MS, listSpool, spoolEvent } from "./spool.js";
 
 /**
  * Spool mechanics. The server here is a stand-in that implements only the emitter's wire
@@ -175,6 +175,24 @@ describe("the flush lock", () => {
     const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
     expect(result.stop).toBe("empty");
     expect(fake.stored).toEqual(ids);
+  });
+
+  it("names its live holder on this host, and never the pid of a dead, stale or foreign holder", async () => {
+    const path = join(spoolDir, LOCK_FILE);
+    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBeUndefined(); // no lock
+    const lock = acquireLock(spoolDir)!;
+    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBe(process.pid);
+    lock.release();
+    const dead = spawn(process.execPath, ["-e", "0"]);
+    await new Promise((done) => dead.on("exit", done));
+    writeFileSync(path, JSON.stringify({ pid: dead.pid, host: hostname(), token: "x" }));
+    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBeUndefined();
+    writeFileSync(path, JSON.stringify({ pid: process.pid, host: "another-host", token: "x" }));
+    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBeUndefined();
+    writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), token: "x" }));
+    const old = new Date(Date.now() - LOCK_STALE_MS - 60_000);
+    utimesSync(path, old, old);
+    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBeUndefined();
   });
 
   it("concurrent flushers send every event exactly once, in capture order", async () => {

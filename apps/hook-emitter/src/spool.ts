@@ -179,6 +179,21 @@ export function lockHeldByLiveProcess(spoolDir: string, file: string, now: numbe
 }
 
 /**
+ * The pid of the live process on this host that holds the lock `file`, or undefined: never
+ * the pid of a stale lock, which may by now belong to an unrelated process.
+ */
+export function liveLockHolder(spoolDir: string, file: string, now: number = Date.now()): number | undefined {
+  const info = readLock(join(spoolDir, file));
+  if (info === undefined || isStale(info, now)) return undefined;
+  try {
+    const holder = JSON.parse(info.content) as { pid?: unknown; host?: unknown };
+    return holder.host === hostname() && typeof holder.pid === "number" ? holder.pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Takes a lock (by default the flush lock; the deliverer's is `DELIVER_LOCK_FILE`), or returns
  * undefined when a live process holds it.
  */

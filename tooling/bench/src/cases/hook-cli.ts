@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { findFreePort } from "@logbook/db";
+import { stopDeliverer } from "@logbook/hook-emitter";
 
 import { hookShape, rng } from "../payloads.js";
 import type { ResultRow } from "../report.js";
@@ -35,16 +36,6 @@ function spooled(home: string): number {
   const dir = join(home, "spool");
   if (!existsSync(dir)) return 0;
   return readdirSync(dir).filter((f) => f.endsWith(".json")).length;
-}
-
-/** Stops the deliverer a case's hooks started (it would otherwise idle on for two minutes). */
-function stopDeliverer(home: string): void {
-  try {
-    const { pid } = JSON.parse(readFileSync(join(home, "spool", ".deliver.lock"), "utf8")) as { pid: number };
-    process.kill(pid, "SIGTERM");
-  } catch {
-    // none running
-  }
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -150,7 +141,8 @@ export async function hookCliCase(ctx: BenchContext, mode: "up" | "down"): Promi
       details,
     };
   } finally {
-    stopDeliverer(home);
+    // The deliverer the case's hooks started would otherwise idle on for two minutes.
+    stopDeliverer(join(home, "spool"));
     await rm(home, { recursive: true, force: true });
     await rm(directHome, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { DELIVER_LOCK_FILE } from "@logbook/hook-emitter";
+import { stopDeliverer } from "@logbook/hook-emitter";
 import { createLogbookClient } from "@logbook/sdk";
 
 import type { Cluster } from "../lib/cluster.js";
@@ -85,16 +85,6 @@ function spoolCount(home: string, sub = ""): number {
 
 /** Background delivery: how long the stored count may stand still before a fault is given up. */
 const STALL_MS = 60_000;
-
-/** A resident deliverer the hooks started outlives them: stop it before its spool goes. */
-function stopDeliverer(home: string): void {
-  try {
-    const { pid } = JSON.parse(readFileSync(join(home, "spool", DELIVER_LOCK_FILE), "utf8")) as { pid?: unknown };
-    if (typeof pid === "number" && pid !== process.pid) process.kill(pid, "SIGTERM");
-  } catch {
-    // no deliverer, or already gone
-  }
-}
 
 function runFlush(hookBin: string, home: string, url: string, apiKey: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -253,7 +243,8 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
     if (server.exit !== null) report.serverExitsOtherThanOurKills += 1;
   } finally {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    stopDeliverer(home);
+    // A resident deliverer the hooks started outlives them: stop it before its spool goes.
+    stopDeliverer(join(home, "spool"));
     await server.stop();
     await rm(home, { recursive: true, force: true });
   }
