@@ -71,7 +71,11 @@ const lazyFiles: Plugin = {
  * loader hooks), and start-up time is what a hook costs the agent on every event.
  */
 export default defineConfig({
-  entry: { "logbook-hook": "src/main.ts", "logbook-hook-commands": "src/cli.ts", "logbook-hook-direct": "src/direct.ts" },
+  entry: {
+    "logbook-hook": "src/main.ts",
+    "logbook-hook-commands": "src/cli.ts",
+    "logbook-hook-direct": "src/direct.ts",
+  },
   format: ["cjs"],
   platform: "node",
   target: "node20",

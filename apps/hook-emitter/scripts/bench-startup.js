@@ -72,7 +72,9 @@ const base = median(times[0]);
 for (const [index, c] of cases.entries()) {
   const m = median(times[index]);
   const min = Math.min(...times[index]);
-  console.log(`${c.name.padEnd(36)} median ${m.toFixed(1).padStart(6)} ms  min ${min.toFixed(1).padStart(6)} ms  ${(m / base).toFixed(2)}x`);
+  console.log(
+    `${c.name.padEnd(36)} median ${m.toFixed(1).padStart(6)} ms  min ${min.toFixed(1).padStart(6)} ms  ${(m / base).toFixed(2)}x`,
+  );
 }
 rmSync(downHome, { recursive: true, force: true });
 rmSync(upHome, { recursive: true, force: true });

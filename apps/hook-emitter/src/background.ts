@@ -15,7 +15,13 @@ export async function startInBackground(
   const what = `logbook-hook ${args[0] ?? ""}`;
   try {
     const { spawn } = await import("node:child_process");
-    const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: "ignore", windowsHide: true, env: process.env, cwd: config.spoolDir });
+    const child = spawn(process.execPath, [script, ...args], {
+      detached: true,
+      stdio: "ignore",
+      windowsHide: true,
+      env: process.env,
+      cwd: config.spoolDir,
+    });
     child.on("error", (error) => log("warn", `could not start ${what} in the background: ${error.message}`));
     child.unref();
   } catch (error) {

@@ -7,7 +7,15 @@ import { type EmitterConfig, loadConfig, readCredentials } from "./config.js";
 import { deliver } from "./deliver.js";
 import { httpRequest } from "./http.js";
 import { logLine } from "./log.js";
-import { DELIVER_LOCK_FILE, flushSpool, hasSpooled, listSpool, LOCK_FILE, lockHeldByLiveProcess, type FlushResult } from "./spool.js";
+import {
+  DELIVER_LOCK_FILE,
+  flushSpool,
+  hasSpooled,
+  listSpool,
+  LOCK_FILE,
+  lockHeldByLiveProcess,
+  type FlushResult,
+} from "./spool.js";
 
 /**
  * Every command but recording: `flush`, `status`, `install`, `uninstall`, `import`, `help`.
@@ -102,7 +110,11 @@ async function flushCommand(args: string[]): Promise<number> {
   const total: FlushResult = { stop: "empty", accepted: 0, duplicates: 0, rejected: 0, remaining: 0 };
   const waitUntil = Date.now() + 120_000;
   for (let round = 0; round < 1000; round++) {
-    const result = await flushSpool(config.spoolDir, { url: config.url, apiKey: config.apiKey }, { timeoutMs: 30_000, log });
+    const result = await flushSpool(
+      config.spoolDir,
+      { url: config.url, apiKey: config.apiKey },
+      { timeoutMs: 30_000, log },
+    );
     total.accepted += result.accepted;
     total.duplicates += result.duplicates;
     total.rejected += result.rejected;
@@ -122,11 +134,17 @@ async function flushCommand(args: string[]): Promise<number> {
     break;
   }
   if (total.accepted + total.duplicates + total.rejected > 0 || (total.stop !== "empty" && total.stop !== "locked")) {
-    log(total.stop === "empty" ? "info" : "warn", `flush: ${describeFlush(total)}${total.message ? ` (${total.message})` : ""}`);
+    log(
+      total.stop === "empty" ? "info" : "warn",
+      `flush: ${describeFlush(total)}${total.message ? ` (${total.message})` : ""}`,
+    );
   }
   if (!quiet) {
     if (total.stop === "locked") process.stdout.write("another flush is still running; try again later\n");
-    else process.stdout.write(`${describeFlush(total)}${total.stop === "empty" ? "" : `: ${total.message ?? total.stop}`}\n`);
+    else
+      process.stdout.write(
+        `${describeFlush(total)}${total.stop === "empty" ? "" : `: ${total.message ?? total.stop}`}\n`,
+      );
   }
   return total.remaining === 0 ? 0 : 1;
 }
@@ -143,7 +161,8 @@ async function deliverCommand(args: string[]): Promise<number> {
   const config = loadConfig();
   const log = (level: "info" | "warn" | "error", message: string) => logLine(config.logFile, level, message);
   const idle = Number(process.env.LOGBOOK_DELIVER_IDLE_MS);
-  const idleMs = Number.isFinite(idle) && idle >= 0 && process.env.LOGBOOK_DELIVER_IDLE_MS !== "" ? idle : DEFAULT_DELIVER_IDLE_MS;
+  const idleMs =
+    Number.isFinite(idle) && idle >= 0 && process.env.LOGBOOK_DELIVER_IDLE_MS !== "" ? idle : DEFAULT_DELIVER_IDLE_MS;
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     process.once(signal, () => {
@@ -165,7 +184,10 @@ async function deliverCommand(args: string[]): Promise<number> {
     });
   } catch (error) {
     // Nobody reads this process's stderr: the log is the only place a failure can be seen.
-    log("error", `deliver: stopped by an unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    log(
+      "error",
+      `deliver: stopped by an unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
   }
   return 0;
 }
@@ -178,7 +200,15 @@ interface StatusReport {
   delivery: EmitterConfig["delivery"];
   server: { reachable: boolean; status?: string; error?: string };
   key: { valid: boolean; name?: string; scopes?: string[]; error?: string };
-  spool: { events: number; bytes: number; oldest?: string; rejected: number; flushing: boolean; delivering: boolean; dir: string };
+  spool: {
+    events: number;
+    bytes: number;
+    oldest?: string;
+    rejected: number;
+    flushing: boolean;
+    delivering: boolean;
+    dir: string;
+  };
   log: string;
 }
 
@@ -190,7 +220,11 @@ function timeOfUuidv7(id: string): string | undefined {
 async function statusCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: "boolean" } }, strict: true });
   const config = loadConfig();
-  const keySource = process.env.LOGBOOK_API_KEY ? "env" : readCredentials(config.credentialsFile).apiKey ? "credentials" : "none";
+  const keySource = process.env.LOGBOOK_API_KEY
+    ? "env"
+    : readCredentials(config.credentialsFile).apiKey
+      ? "credentials"
+      : "none";
   const report: StatusReport = {
     url: config.url,
     home: config.home,
@@ -222,10 +256,12 @@ async function statusCommand(args: string[]): Promise<number> {
         timeoutMs: 3_000,
       });
       if (whoami.status === 200) {
-        const data = (JSON.parse(whoami.body) as { result?: { data?: { name?: unknown; scopes?: unknown } } }).result?.data;
+        const data = (JSON.parse(whoami.body) as { result?: { data?: { name?: unknown; scopes?: unknown } } }).result
+          ?.data;
         report.key.valid = true;
         if (typeof data?.name === "string") report.key.name = data.name;
-        if (Array.isArray(data?.scopes)) report.key.scopes = data.scopes.filter((s): s is string => typeof s === "string");
+        if (Array.isArray(data?.scopes))
+          report.key.scopes = data.scopes.filter((s): s is string => typeof s === "string");
       } else {
         report.key.error = `HTTP ${whoami.status}`;
       }
@@ -261,14 +297,24 @@ function spoolStats(config: EmitterConfig): StatusReport["spool"] {
   }
   let rejected = 0;
   try {
-    rejected = readdirSync(join(config.spoolDir, "rejected")).filter((name) => !name.startsWith(".") && name !== "tmp").length;
+    rejected = readdirSync(join(config.spoolDir, "rejected")).filter(
+      (name) => !name.startsWith(".") && name !== "tmp",
+    ).length;
   } catch {
     // none
   }
   const flushing = lockHeldByLiveProcess(config.spoolDir, LOCK_FILE);
   const delivering = lockHeldByLiveProcess(config.spoolDir, DELIVER_LOCK_FILE);
   const oldest = names[0] === undefined ? undefined : timeOfUuidv7(names[0]);
-  return { events: names.length, bytes, ...(oldest ? { oldest } : {}), rejected, flushing, delivering, dir: config.spoolDir };
+  return {
+    events: names.length,
+    bytes,
+    ...(oldest ? { oldest } : {}),
+    rejected,
+    flushing,
+    delivering,
+    dir: config.spoolDir,
+  };
 }
 
 async function importCommand(args: string[]): Promise<number> {
@@ -286,11 +332,19 @@ async function importCommand(args: string[]): Promise<number> {
   const config = loadConfig();
   const url = (values.url ?? config.url).replace(/\/+$/, "");
   const apiKey = values["api-key"] ?? config.apiKey;
-  if (apiKey === undefined) throw new Error(`no API key: pass --api-key, set LOGBOOK_API_KEY or write ${config.credentialsFile}`);
+  if (apiKey === undefined)
+    throw new Error(`no API key: pass --api-key, set LOGBOOK_API_KEY or write ${config.credentialsFile}`);
   const paths = positionals.length > 0 ? positionals : [join(homedir(), ".claude", "projects")];
   const { runImport, ImportAborted } = await import("./importer.js");
   const progress = values["no-progress"] !== true && values.json !== true && process.stderr.isTTY;
-  const print = (summary: { files: number; sessions: number; events: number; accepted: number; duplicates: number; errors: number }) => {
+  const print = (summary: {
+    files: number;
+    sessions: number;
+    events: number;
+    accepted: number;
+    duplicates: number;
+    errors: number;
+  }) => {
     if (values.json === true) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else
       process.stdout.write(
@@ -299,7 +353,13 @@ async function importCommand(args: string[]): Promise<number> {
       );
   };
   try {
-    const summary = await runImport({ url, apiKey, paths, progress, report: (line) => process.stderr.write(`${line}\n`) });
+    const summary = await runImport({
+      url,
+      apiKey,
+      paths,
+      progress,
+      report: (line) => process.stderr.write(`${line}\n`),
+    });
     print(summary);
     return summary.errors > 0 ? 1 : 0;
   } catch (error) {

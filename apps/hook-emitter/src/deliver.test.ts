@@ -6,7 +6,15 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
 import { deliver, type DeliverOptions, stopDeliverer } from "./deliver.js";
 import { uuidv7 } from "./ids.js";
-import { acquireLock, DELIVER_LOCK_FILE, envelopeText, listSpool, liveLockHolder, lockHeldByLiveProcess, spoolEvent } from "./spool.js";
+import {
+  acquireLock,
+  DELIVER_LOCK_FILE,
+  envelopeText,
+  listSpool,
+  liveLockHolder,
+  lockHeldByLiveProcess,
+  spoolEvent,
+} from "./spool.js";
 
 /**
  * The resident deliverer, in process (its loop) and as the built binary starts it (a hook in
@@ -30,7 +38,16 @@ function spoolSome(spoolDir: string, count: number): string[] {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     const id = uuidv7(Date.now() + sequence++);
-    spoolEvent(spoolDir, id, envelopeText(id, new Date().toISOString(), "m", JSON.stringify({ session_id: "s-1", hook_event_name: "PreToolUse", i })));
+    spoolEvent(
+      spoolDir,
+      id,
+      envelopeText(
+        id,
+        new Date().toISOString(),
+        "m",
+        JSON.stringify({ session_id: "s-1", hook_event_name: "PreToolUse", i }),
+      ),
+    );
     ids.push(id);
   }
   return ids;
@@ -93,7 +110,10 @@ describe("deliver (the loop)", () => {
     const down = `http://127.0.0.1:${port}`;
     const ids = spoolSome(spoolDir, 3);
     const stop = new AbortController();
-    const running = deliver(spoolDir, options({ idleMs: 60_000, maxRetryMs: 200, target: () => ({ url: down, apiKey: "k" }), signal: stop.signal }));
+    const running = deliver(
+      spoolDir,
+      options({ idleMs: 60_000, maxRetryMs: 200, target: () => ({ url: down, apiKey: "k" }), signal: stop.signal }),
+    );
     await eventually(() => logged.some((line) => line.startsWith("warn deliver:")), "the outage logged");
     await fake.stop();
     fake = new FakeServer();
@@ -110,17 +130,26 @@ describe("deliver (the loop)", () => {
   it("gives up after idleMs without a successful send, leaving the events spooled for the next deliverer", async () => {
     const down = `http://127.0.0.1:${await deadPort()}`;
     spoolSome(spoolDir, 2);
-    const result = await deliver(spoolDir, options({ idleMs: 400, maxRetryMs: 100, target: () => ({ url: down, apiKey: "k" }) }));
+    const result = await deliver(
+      spoolDir,
+      options({ idleMs: 400, maxRetryMs: 100, target: () => ({ url: down, apiKey: "k" }) }),
+    );
     expect(result).toMatchObject({ end: "idle", accepted: 0, remaining: 2 });
     expect(logged.at(-1)).toMatch(/^warn deliver: nothing sent for \d+ s; exiting with 2 event\(s\) spooled/);
     expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
   });
 
   it("reads its target before every attempt: a key fixed while it waits is used", async () => {
-    fake.respond = (request) => (request.headers.authorization === "Bearer good" ? undefined : { status: 401, body: { error: { message: "bad key" } } });
+    fake.respond = (request) =>
+      request.headers.authorization === "Bearer good"
+        ? undefined
+        : { status: 401, body: { error: { message: "bad key" } } };
     let key = "bad";
     const ids = spoolSome(spoolDir, 2);
-    const running = deliver(spoolDir, options({ idleMs: 1_000, maxRetryMs: 100, target: () => ({ url: fake.url, apiKey: key }) }));
+    const running = deliver(
+      spoolDir,
+      options({ idleMs: 1_000, maxRetryMs: 100, target: () => ({ url: fake.url, apiKey: key }) }),
+    );
     await eventually(() => logged.some((line) => line.includes("refused the API key")), "the refusal logged");
     expect(fake.stored).toEqual([]);
     key = "good";
@@ -161,7 +190,10 @@ describe("deliver (the loop)", () => {
     const running = deliver(spoolDir, options({ idleMs: 60_000, refreshLockMs: 50 }));
     await eventually(() => fake.stored.length === 1, "stored");
     // Another process judged it dead and took the role (as after a stall of minutes).
-    writeFileSync(join(spoolDir, DELIVER_LOCK_FILE), JSON.stringify({ pid: process.pid, host: "elsewhere", token: "theirs" }));
+    writeFileSync(
+      join(spoolDir, DELIVER_LOCK_FILE),
+      JSON.stringify({ pid: process.pid, host: "elsewhere", token: "theirs" }),
+    );
     expect((await running).end).toBe("lost-lock");
   });
 
@@ -186,13 +218,18 @@ describe("a hook in background mode (the default)", () => {
   it("spools, starts one deliverer that sends every event in capture order; status shows it; SIGTERM stops it cleanly", async () => {
     const env = backgroundEnv(fake.url, { LOGBOOK_DELIVER_IDLE_MS: "60000" });
     for (let n = 0; n < 8; n++) {
-      const r = await runBinary([], { stdin: JSON.stringify({ session_id: "s-bg", hook_event_name: "PreToolUse", n }), env });
+      const r = await runBinary([], {
+        stdin: JSON.stringify({ session_id: "s-bg", hook_event_name: "PreToolUse", n }),
+        env,
+      });
       expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     }
     await eventually(() => fake.stored.length === 8, "all eight stored");
     const order = fake.received
       .filter((q) => q.path === "/trpc/hooks.ingest")
-      .flatMap((q) => (JSON.parse(q.body) as { events: Array<{ payload: { n: number } }> }).events.map((e) => e.payload.n));
+      .flatMap((q) =>
+        (JSON.parse(q.body) as { events: Array<{ payload: { n: number } }> }).events.map((e) => e.payload.n),
+      );
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(fake.received.some((q) => q.path === "/hooks/claude-code")).toBe(false);
     // the server stores before it answers, and the deliverer deletes a file only once answered
@@ -210,7 +247,9 @@ describe("a hook in background mode (the default)", () => {
   it("server down: the event waits in the spool and is sent by the deliverer when the server comes back", async () => {
     const port = await deadPort();
     const env = backgroundEnv(`http://127.0.0.1:${port}`, { LOGBOOK_DELIVER_IDLE_MS: "60000" });
-    expect(await runBinary([], { stdin: JSON.stringify({ session_id: "s-down", hook_event_name: "Stop" }), env })).toMatchObject({ code: 0, stdout: "" });
+    expect(
+      await runBinary([], { stdin: JSON.stringify({ session_id: "s-down", hook_event_name: "Stop" }), env }),
+    ).toMatchObject({ code: 0, stdout: "" });
     expect(listSpool(spoolDir)).toHaveLength(1);
     await eventually(() => lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE), "a deliverer running");
     await fake.stop();
@@ -222,7 +261,9 @@ describe("a hook in background mode (the default)", () => {
 
   it("twenty hooks at once: every event sent and stored exactly once; the deliverer exits when idle", async () => {
     const env = backgroundEnv(fake.url, { LOGBOOK_DELIVER_IDLE_MS: "500" });
-    const runs = Array.from({ length: 20 }, (_, n) => runBinary([], { stdin: JSON.stringify({ session_id: `s-${n % 3}`, hook_event_name: "PostToolUse", n }), env }));
+    const runs = Array.from({ length: 20 }, (_, n) =>
+      runBinary([], { stdin: JSON.stringify({ session_id: `s-${n % 3}`, hook_event_name: "PostToolUse", n }), env }),
+    );
     for (const r of await Promise.all(runs)) expect(r).toMatchObject({ code: 0, stdout: "" });
     await eventually(() => fake.stored.length === 20, "all twenty stored");
     await eventually(() => !existsSync(join(spoolDir, DELIVER_LOCK_FILE)), "the deliverer gone after its idle time");
@@ -235,7 +276,10 @@ describe("a hook in background mode (the default)", () => {
   });
 
   it("without an API key: spooled, no deliverer started, the reason logged", async () => {
-    const r = await runBinary([], { stdin: JSON.stringify({ session_id: "s-nokey", hook_event_name: "Stop" }), env: backgroundEnv(fake.url, { LOGBOOK_API_KEY: undefined, HOME: home }) });
+    const r = await runBinary([], {
+      stdin: JSON.stringify({ session_id: "s-nokey", hook_event_name: "Stop" }),
+      env: backgroundEnv(fake.url, { LOGBOOK_API_KEY: undefined, HOME: home }),
+    });
     expect(r).toMatchObject({ code: 0, stdout: "" });
     expect(listSpool(spoolDir)).toHaveLength(1);
     expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
@@ -243,12 +287,17 @@ describe("a hook in background mode (the default)", () => {
   });
 
   it("LOGBOOK_HOOK_DELIVERY=direct: the hook posts the event itself and starts nothing", async () => {
-    const r = await runBinary([], { stdin: JSON.stringify({ session_id: "s-direct", hook_event_name: "Stop" }), env: backgroundEnv(fake.url, { LOGBOOK_HOOK_DELIVERY: "direct" }) });
+    const r = await runBinary([], {
+      stdin: JSON.stringify({ session_id: "s-direct", hook_event_name: "Stop" }),
+      env: backgroundEnv(fake.url, { LOGBOOK_HOOK_DELIVERY: "direct" }),
+    });
     expect(r).toMatchObject({ code: 0, stdout: "" });
     expect(fake.received.map((q) => q.path)).toEqual(["/hooks/claude-code"]);
     expect(fake.stored).toHaveLength(1);
     expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
-    const status = await runBinary(["status", "--json"], { env: backgroundEnv(fake.url, { LOGBOOK_HOOK_DELIVERY: "direct" }) });
+    const status = await runBinary(["status", "--json"], {
+      env: backgroundEnv(fake.url, { LOGBOOK_HOOK_DELIVERY: "direct" }),
+    });
     expect(JSON.parse(status.stdout)).toMatchObject({ delivery: "direct", spool: { delivering: false } });
   });
 });

@@ -1,6 +1,15 @@
 import { existsSync, type FSWatcher, watch } from "node:fs";
 
-import { acquireLock, DELIVER_LOCK_FILE, type FlushTarget, flushSpool, hasSpooled, listSpool, liveLockHolder, type SpoolLock } from "./spool.js";
+import {
+  acquireLock,
+  DELIVER_LOCK_FILE,
+  type FlushTarget,
+  flushSpool,
+  hasSpooled,
+  listSpool,
+  liveLockHolder,
+  type SpoolLock,
+} from "./spool.js";
 
 /**
  * The resident deliverer (`logbook-hook deliver`): a background process that sends the spool
@@ -147,7 +156,10 @@ export async function deliver(spoolDir: string, options: DeliverOptions): Promis
       }
 
       if (names.length > 0 && Date.now() >= retryAt) {
-        const sent = await flushSpool(spoolDir, options.target(), { timeoutMs: options.timeoutMs ?? 30_000, log: options.log });
+        const sent = await flushSpool(spoolDir, options.target(), {
+          timeoutMs: options.timeoutMs ?? 30_000,
+          log: options.log,
+        });
         result.accepted += sent.accepted;
         result.duplicates += sent.duplicates;
         result.rejected += sent.rejected;
@@ -173,7 +185,10 @@ export async function deliver(spoolDir: string, options: DeliverOptions): Promis
       const quietFor = Date.now() - lastActivity;
       if (quietFor >= options.idleMs) {
         if (names.length > 0) {
-          options.log("warn", `deliver: nothing sent for ${Math.round(quietFor / 1000)} s; exiting with ${names.length} event(s) spooled (the next hook starts a new deliverer)`);
+          options.log(
+            "warn",
+            `deliver: nothing sent for ${Math.round(quietFor / 1000)} s; exiting with ${names.length} event(s) spooled (the next hook starts a new deliverer)`,
+          );
           return finish("idle");
         }
         role.release();

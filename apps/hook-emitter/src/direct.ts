@@ -107,7 +107,10 @@ export async function deliverDirectly(config: EmitterConfig, event: HookEvent, l
     case "refused":
       settled = true;
       writeRejected(config.spoolDir, `${id}.json`, envelope);
-      log("error", `${label}: server refused it (HTTP ${status}: ${errorMessageOf(body)}); kept in spool/rejected/${id}.json`);
+      log(
+        "error",
+        `${label}: server refused it (HTTP ${status}: ${errorMessageOf(body)}); kept in spool/rejected/${id}.json`,
+      );
       return;
     case "unauthorized":
       spool(`server refused the API key (HTTP ${status}: ${errorMessageOf(body)})`, "error");
@@ -140,8 +143,10 @@ async function flushALittle(config: EmitterConfig, log: Log): Promise<void> {
   );
   if (result.stop === "unauthorized" || result.stop === "no-key") log("error", result.message ?? result.stop);
   else if (result.stop === "unavailable") log("warn", `spool not sent: ${result.message ?? "server unavailable"}`);
-  const more = result.stop === "limit" || (result.stop === "unavailable" && result.message?.includes("full flush") === true);
+  const more =
+    result.stop === "limit" || (result.stop === "unavailable" && result.message?.includes("full flush") === true);
   // A flusher that finished between our spooling and our lock attempt may have missed our file.
-  const stranded = result.stop === "empty" && hasSpooled(config.spoolDir) && !lockHeldByLiveProcess(config.spoolDir, LOCK_FILE);
+  const stranded =
+    result.stop === "empty" && hasSpooled(config.spoolDir) && !lockHeldByLiveProcess(config.spoolDir, LOCK_FILE);
   if (more || stranded) await startInBackground(config, ["flush", "--quiet"], log);
 }

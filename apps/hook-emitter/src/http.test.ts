@@ -33,12 +33,31 @@ async function listen(s: Server): Promise<string> {
 
 describe("parseResponse", () => {
   it("reads content-length, chunked and close-delimited bodies, skipping 100 Continue", () => {
-    expect(parseResponse(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"), false)).toEqual({ status: 200, headers: { "content-length": "2" }, body: "{}" });
+    expect(parseResponse(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"), false)).toEqual({
+      status: 200,
+      headers: { "content-length": "2" },
+      body: "{}",
+    });
     expect(parseResponse(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}"), false)).toBeUndefined();
-    expect(parseResponse(Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n3\r\nabc\r\n0\r\n\r\n"), false)?.body).toBe("{}abc");
-    expect(parseResponse(Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n"), false)).toBeUndefined();
-    expect(parseResponse(Buffer.from("HTTP/1.0 500 Oops\r\n\r\nbroken"), true)).toMatchObject({ status: 500, body: "broken" });
-    expect(parseResponse(Buffer.from("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n"), false)?.status).toBe(413);
+    expect(
+      parseResponse(
+        Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n3\r\nabc\r\n0\r\n\r\n"),
+        false,
+      )?.body,
+    ).toBe("{}abc");
+    expect(
+      parseResponse(Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n"), false),
+    ).toBeUndefined();
+    expect(parseResponse(Buffer.from("HTTP/1.0 500 Oops\r\n\r\nbroken"), true)).toMatchObject({
+      status: 500,
+      body: "broken",
+    });
+    expect(
+      parseResponse(
+        Buffer.from("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n"),
+        false,
+      )?.status,
+    ).toBe(413);
   });
 });
 
@@ -61,11 +80,18 @@ describe("httpRequest", () => {
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     try {
-      const port = await new Promise<string>((done) => child.stdout.once("data", (chunk: Buffer) => done(chunk.toString().trim())));
+      const port = await new Promise<string>((done) =>
+        child.stdout.once("data", (chunk: Buffer) => done(chunk.toString().trim())),
+      );
       const url = `http://127.0.0.1:${port}`;
       const body = Buffer.alloc(20 * 1024 * 1024, 0x61);
       const results = await Promise.all(
-        Array.from({ length: 10 }, () => httpRequest("POST", `${url}/x`, { body, timeoutMs: 30_000 }).then((r) => r.status, (e: Error) => e.message)),
+        Array.from({ length: 10 }, () =>
+          httpRequest("POST", `${url}/x`, { body, timeoutMs: 30_000 }).then(
+            (r) => r.status,
+            (e: Error) => e.message,
+          ),
+        ),
       );
       expect(results).toEqual(Array(10).fill(413));
       expect((await httpRequest("POST", `${url}/x`, { body: "{}", timeoutMs: 5_000 })).status).toBe(200);
@@ -82,7 +108,10 @@ describe("httpRequest", () => {
         req.on("end", () => res.end("{}"));
       }),
     );
-    const response = await httpRequest("POST", `${url}/x`, { body: Buffer.alloc(3 * 1024 * 1024, 0x62), timeoutMs: 20_000 });
+    const response = await httpRequest("POST", `${url}/x`, {
+      body: Buffer.alloc(3 * 1024 * 1024, 0x62),
+      timeoutMs: 20_000,
+    });
     expect(response.status).toBe(200);
     expect(received).toBe(3 * 1024 * 1024);
   });
@@ -91,10 +120,14 @@ describe("httpRequest", () => {
     const silent = createTcpServer((socket) => sockets.push(socket));
     await new Promise<void>((done) => silent.listen(0, "127.0.0.1", done));
     const port = (silent.address() as { port: number }).port;
-    await expect(httpRequest("GET", `http://127.0.0.1:${port}/`, { timeoutMs: 200 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    await expect(httpRequest("GET", `http://127.0.0.1:${port}/`, { timeoutMs: 200 })).rejects.toMatchObject({
+      code: "ETIMEDOUT",
+    });
     for (const socket of sockets) socket.destroy();
     await new Promise((done) => silent.close(done));
-    await expect(httpRequest("GET", `http://127.0.0.1:${port}/`, { timeoutMs: 2_000 })).rejects.toBeInstanceOf(NetworkError);
+    await expect(httpRequest("GET", `http://127.0.0.1:${port}/`, { timeoutMs: 2_000 })).rejects.toBeInstanceOf(
+      NetworkError,
+    );
   });
 });
 
@@ -115,7 +148,16 @@ describe("a large spooled event the server drops mid-upload", () => {
     const url = `http://127.0.0.1:${(dropper.address() as { port: number }).port}`;
     const spoolDir = join(tempDir("drop"), "spool");
     const id = uuidv7();
-    spoolEvent(spoolDir, id, envelopeText(id, new Date().toISOString(), "m", JSON.stringify({ session_id: "s", hook_event_name: "X", big: "z".repeat(5_000_000) })));
+    spoolEvent(
+      spoolDir,
+      id,
+      envelopeText(
+        id,
+        new Date().toISOString(),
+        "m",
+        JSON.stringify({ session_id: "s", hook_event_name: "X", big: "z".repeat(5_000_000) }),
+      ),
+    );
     const result = await flushSpool(spoolDir, { url, apiKey: "k" }, { timeoutMs: 10_000 });
     for (const socket of sockets) socket.destroy();
     await new Promise((done) => dropper.close(done));

@@ -46,7 +46,12 @@ export async function httpRequest(method: string, target: string, options: Reque
   }
   if (url.protocol === "https:") return httpsRequest(method, url, options);
   if (url.protocol !== "http:") throw new NetworkError(`unsupported URL scheme: ${url.protocol}`, "EINVALIDURL");
-  const payload = options.body === undefined ? undefined : typeof options.body === "string" ? Buffer.from(options.body) : options.body;
+  const payload =
+    options.body === undefined
+      ? undefined
+      : typeof options.body === "string"
+        ? Buffer.from(options.body)
+        : options.body;
   // A server refusing a large body (413) closes the connection while the body is still coming;
   // the TCP reset that follows can destroy its answer before we read it. So a large body is
   // announced first and sent only once the server has not refused it.
@@ -124,13 +129,19 @@ export async function httpRequest(method: string, target: string, options: Reque
     socket.on("end", () => {
       const response = parseResponse(Buffer.concat(chunks), true);
       if (response) finish(undefined, response);
-      else finish(new NetworkError(`connection to ${url.origin} closed before a complete answer`, "ECONNRESET", uploading));
+      else
+        finish(
+          new NetworkError(`connection to ${url.origin} closed before a complete answer`, "ECONNRESET", uploading),
+        );
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       // A server that answers and then resets (e.g. it refused a large body) still answered.
       const response = parseResponse(Buffer.concat(chunks), true);
       if (response) finish(undefined, response);
-      else finish(new NetworkError(`${url.origin}: ${error.message}`, error.code ?? "EIO", uploading && payload !== undefined));
+      else
+        finish(
+          new NetworkError(`${url.origin}: ${error.message}`, error.code ?? "EIO", uploading && payload !== undefined),
+        );
     });
   });
 }
@@ -196,7 +207,11 @@ async function httpsRequest(method: string, url: URL, options: RequestOptions): 
       clearTimeout(timer);
       if (settled) return;
       settled = true;
-      reject(error instanceof NetworkError ? error : new NetworkError(`${url.origin}: ${error.message}`, error.code ?? "EIO"));
+      reject(
+        error instanceof NetworkError
+          ? error
+          : new NetworkError(`${url.origin}: ${error.message}`, error.code ?? "EIO"),
+      );
     });
     req.end(options.body);
   });

@@ -114,17 +114,24 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
           await new Promise((done) => setTimeout(done, 500 * 2 ** attempt));
           continue;
         }
-        throw new ImportAborted(`server unavailable: ${cause instanceof NetworkError ? cause.message : String(cause)}`, summary);
+        throw new ImportAborted(
+          `server unavailable: ${cause instanceof NetworkError ? cause.message : String(cause)}`,
+          summary,
+        );
       }
       const kind = classifyStatus(response.status);
       if (kind === "ok") {
-        const data = (JSON.parse(response.body) as { result?: { data?: { accepted?: number; duplicates?: number } } }).result?.data;
+        const data = (JSON.parse(response.body) as { result?: { data?: { accepted?: number; duplicates?: number } } })
+          .result?.data;
         summary.accepted += data?.accepted ?? 0;
         summary.duplicates += data?.duplicates ?? 0;
         return;
       }
       if (kind === "unauthorized") {
-        throw new ImportAborted(`the server refused the API key (HTTP ${response.status}): ${errorMessageOf(response.body)}`, summary);
+        throw new ImportAborted(
+          `the server refused the API key (HTTP ${response.status}): ${errorMessageOf(response.body)}`,
+          summary,
+        );
       }
       if (kind === "refused") {
         // A batch is stored all-or-nothing: split it to find the lines the server refuses.
@@ -157,7 +164,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     for (const [index, file] of files.entries()) {
       summary.files++;
       bar?.update(doneBytes, index, summary);
-      for await (const item of planImport(file, { onBytesRead: (bytes) => bar?.update(doneBytes + bytes, index, summary) })) {
+      for await (const item of planImport(file, {
+        onBytesRead: (bytes) => bar?.update(doneBytes + bytes, index, summary),
+      })) {
         const where = `${file}:${item.line}`;
         if (item.kind === "error") {
           error(where, item.message);
@@ -169,7 +178,8 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
           continue;
         }
         const json = JSON.stringify(item.event satisfies IngestEvent);
-        if (pending.length >= batchEvents || (pending.length > 0 && pendingBytes + json.length > MAX_BATCH_BYTES)) await flush();
+        if (pending.length >= batchEvents || (pending.length > 0 && pendingBytes + json.length > MAX_BATCH_BYTES))
+          await flush();
         pending.push({ json, where });
         pendingBytes += json.length + 1;
         summary.events++;

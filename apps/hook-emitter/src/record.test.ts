@@ -16,11 +16,20 @@ import { judgeStdin } from "./record.js";
  */
 
 const payload = (extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ session_id: "s-1", transcript_path: "/t.jsonl", cwd: "/w", hook_event_name: "PreToolUse", tool_name: "Bash", ...extra });
+  JSON.stringify({
+    session_id: "s-1",
+    transcript_path: "/t.jsonl",
+    cwd: "/w",
+    hook_event_name: "PreToolUse",
+    tool_name: "Bash",
+    ...extra,
+  });
 
 function files(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((name) => !name.startsWith(".") && name !== "tmp" && name !== "rejected").sort();
+    return readdirSync(dir)
+      .filter((name) => !name.startsWith(".") && name !== "tmp" && name !== "rejected")
+      .sort();
   } catch {
     return [];
   }
@@ -38,8 +47,17 @@ beforeAll(async () => {
 
 async function recordWith(stdin: string | Buffer, env: Record<string, string | undefined> = {}) {
   const home = tempDir("rec");
-  const result = await runBinary([], { stdin, env: { LOGBOOK_HOME: home, LOGBOOK_URL: down, LOGBOOK_API_KEY: "lbk_test", ...env } });
-  return { home, ...result, spooled: files(join(home, "spool")), rejected: files(join(home, "spool", "rejected")), log: logOf(home) };
+  const result = await runBinary([], {
+    stdin,
+    env: { LOGBOOK_HOME: home, LOGBOOK_URL: down, LOGBOOK_API_KEY: "lbk_test", ...env },
+  });
+  return {
+    home,
+    ...result,
+    spooled: files(join(home, "spool")),
+    rejected: files(join(home, "spool", "rejected")),
+    log: logOf(home),
+  };
 }
 
 describe("bad stdin never reaches the agent", () => {
@@ -73,7 +91,11 @@ describe("bad stdin never reaches the agent", () => {
     ["a JSON number", "42", /not an object \(number\)/],
     ["an object without session_id", JSON.stringify({ hook_event_name: "Stop" }), /no usable session_id/],
     ["an object without hook_event_name", JSON.stringify({ session_id: "s" }), /no usable hook_event_name/],
-    ["a hook_event_name that is not a name", JSON.stringify({ session_id: "s", hook_event_name: "bad name!" }), /no usable hook_event_name/],
+    [
+      "a hook_event_name that is not a name",
+      JSON.stringify({ session_id: "s", hook_event_name: "bad name!" }),
+      /no usable hook_event_name/,
+    ],
   ])("%s: exit 0, silent, rejected and logged", async (_label, stdin, logged) => {
     const r = await recordWith(stdin);
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
@@ -126,7 +148,11 @@ describe("bad stdin never reaches the agent", () => {
 
 describe("judgeStdin", () => {
   it("accepts a byte-order mark and surrounding whitespace", () => {
-    expect(judgeStdin(Buffer.from(`\ufeff \n${payload()}\n`))).toMatchObject({ kind: "event", eventName: "PreToolUse", sessionId: "s-1" });
+    expect(judgeStdin(Buffer.from(`\ufeff \n${payload()}\n`))).toMatchObject({
+      kind: "event",
+      eventName: "PreToolUse",
+      sessionId: "s-1",
+    });
   });
 });
 
@@ -135,7 +161,8 @@ describe("what the server answers (against a stand-in server: unit tests of the 
   beforeAll(() => fake.start());
   afterAll(() => fake.stop());
 
-  const send = (stdin: string, env: Record<string, string> = {}) => recordWith(stdin, { LOGBOOK_URL: fake.url, ...env });
+  const send = (stdin: string, env: Record<string, string> = {}) =>
+    recordWith(stdin, { LOGBOOK_URL: fake.url, ...env });
 
   it("200: stored, nothing spooled, nothing logged; body and headers as the protocol says", async () => {
     fake.respond = () => undefined;
@@ -148,7 +175,9 @@ describe("what the server answers (against a stand-in server: unit tests of the 
     expect(request.path).toBe("/hooks/claude-code");
     expect(request.headers["authorization"]).toBe("Bearer lbk_test");
     expect(request.headers["content-type"]).toBe("application/json");
-    expect(request.headers["x-logbook-event-id"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(request.headers["x-logbook-event-id"]).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     expect(Number.isNaN(Date.parse(String(request.headers["x-logbook-occurred-at"])))).toBe(false);
     expect(request.headers["x-logbook-machine-id"]).toBe(hostname());
   });
@@ -157,13 +186,17 @@ describe("what the server answers (against a stand-in server: unit tests of the 
     const home = tempDir("rec");
     writeFileSync(join(home, "credentials"), JSON.stringify({ apiKey: "lbk_from_file", url: fake.url }));
     const body = payload({ marker: "credentials" });
-    const r = await runBinary([], { stdin: body, env: { LOGBOOK_HOME: home, LOGBOOK_URL: undefined, LOGBOOK_API_KEY: undefined } });
+    const r = await runBinary([], {
+      stdin: body,
+      env: { LOGBOOK_HOME: home, LOGBOOK_URL: undefined, LOGBOOK_API_KEY: undefined },
+    });
     expect(r).toMatchObject({ code: 0, stdout: "" });
     expect(fake.received.find((q) => q.body === body)?.headers["authorization"]).toBe("Bearer lbk_from_file");
   });
 
   it.each([400, 413, 422])("%i: the payload is bad: moved to rejected/, logged, not retried", async (status) => {
-    fake.respond = (q) => (q.path === "/hooks/claude-code" ? { status, body: { error: { message: "nope" } } } : undefined);
+    fake.respond = (q) =>
+      q.path === "/hooks/claude-code" ? { status, body: { error: { message: "nope" } } } : undefined;
     const r = await send(payload());
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(r.spooled).toEqual([]);

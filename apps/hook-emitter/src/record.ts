@@ -46,7 +46,10 @@ export function judgeStdin(raw: Buffer): StdinVerdict {
     return { kind: "invalid", reason: `stdin is not JSON (${(error as Error).message})` };
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    return { kind: "invalid", reason: `stdin is JSON but not an object (${Array.isArray(parsed) ? "array" : parsed === null ? "null" : typeof parsed})` };
+    return {
+      kind: "invalid",
+      reason: `stdin is JSON but not an object (${Array.isArray(parsed) ? "array" : parsed === null ? "null" : typeof parsed})`,
+    };
   }
   const { session_id: sessionId, hook_event_name: eventName } = parsed as Record<string, unknown>;
   if (typeof sessionId !== "string" || sessionId === "" || sessionId.length > 255) {

@@ -51,22 +51,32 @@ describe("installHooks / uninstallHooks", () => {
 
   it("keeps every existing hook and setting, adds ours as a group of its own under every event", () => {
     const original = `${JSON.stringify(existing, null, 2)}\n`;
-    const installed = JSON.parse(installHooks(original, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() }).text) as Omit<typeof existing, "hooks"> & {
+    const installed = JSON.parse(
+      installHooks(original, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() }).text,
+    ) as Omit<typeof existing, "hooks"> & {
       hooks: Record<string, Array<{ matcher?: string; hooks: unknown[] }>>;
     };
     expect(installed.model).toBe("opus");
     expect(installed.env).toEqual(existing.env);
     expect(installed.hooks.PreToolUse!.slice(0, 2)).toEqual(existing.hooks.PreToolUse);
-    expect(installed.hooks.PreToolUse![2]).toEqual({ matcher: "*", hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] });
+    expect(installed.hooks.PreToolUse![2]).toEqual({
+      matcher: "*",
+      hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }],
+    });
     expect(installed.hooks.Stop![0]).toEqual(existing.hooks.Stop[0]);
     // events without matchers get none
     expect(installed.hooks.Stop![1]).toEqual({ hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] });
-    expect(installed.hooks.UserPromptSubmit).toEqual([{ hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] }]);
+    expect(installed.hooks.UserPromptSubmit).toEqual([
+      { hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] },
+    ]);
     expect(Object.keys(installed.hooks).sort()).toEqual([...DEFAULT_HOOK_EVENTS].sort());
   });
 
   it("is idempotent: a second install changes nothing", () => {
-    const once = installHooks(`${JSON.stringify(existing, null, 2)}\n`, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() });
+    const once = installHooks(`${JSON.stringify(existing, null, 2)}\n`, {
+      events: DEFAULT_HOOK_EVENTS,
+      handler: commandHandler(),
+    });
     const twice = installHooks(once.text, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() });
     expect(twice).toEqual({ text: once.text, changed: false, events: [] });
   });
@@ -79,14 +89,22 @@ describe("installHooks / uninstallHooks", () => {
   });
 
   it("--async marks the command hook async (the agent does not wait), still recognised as ours", () => {
-    const edit = installHooks(undefined, { events: ["Stop"], handler: commandHandler("logbook-hook", { async: true }) });
-    expect(JSON.parse(edit.text)).toEqual({ hooks: { Stop: [{ hooks: [{ type: "command", command: "logbook-hook", timeout: 5, async: true }] }] } });
+    const edit = installHooks(undefined, {
+      events: ["Stop"],
+      handler: commandHandler("logbook-hook", { async: true }),
+    });
+    expect(JSON.parse(edit.text)).toEqual({
+      hooks: { Stop: [{ hooks: [{ type: "command", command: "logbook-hook", timeout: 5, async: true }] }] },
+    });
     expect(installHooks(edit.text, { events: ["Stop"], handler: commandHandler() }).changed).toBe(false);
     expect(uninstallHooks(edit.text).text).toBe("{}\n");
   });
 
   it("installs an http hook that passes the key from the environment", () => {
-    const edit = installHooks(undefined, { events: ["PostToolUse"], handler: httpHandler("http://logbook.local:4680/") });
+    const edit = installHooks(undefined, {
+      events: ["PostToolUse"],
+      handler: httpHandler("http://logbook.local:4680/"),
+    });
     expect(JSON.parse(edit.text)).toEqual({
       hooks: {
         PostToolUse: [
@@ -110,11 +128,21 @@ describe("installHooks / uninstallHooks", () => {
   it("uninstall removes only ours, also from a group a person shares with their own handler", () => {
     const shared = {
       hooks: {
-        PreToolUse: [{ matcher: "*", hooks: [{ type: "command", command: "mine.sh" }, { type: "command", command: "logbook-hook", timeout: 5 }] }],
+        PreToolUse: [
+          {
+            matcher: "*",
+            hooks: [
+              { type: "command", command: "mine.sh" },
+              { type: "command", command: "logbook-hook", timeout: 5 },
+            ],
+          },
+        ],
       },
     };
     const result = uninstallHooks(`${JSON.stringify(shared, null, 2)}\n`);
-    expect(JSON.parse(result.text)).toEqual({ hooks: { PreToolUse: [{ matcher: "*", hooks: [{ type: "command", command: "mine.sh" }] }] } });
+    expect(JSON.parse(result.text)).toEqual({
+      hooks: { PreToolUse: [{ matcher: "*", hooks: [{ type: "command", command: "mine.sh" }] }] },
+    });
   });
 
   it("uninstall of a file without our hooks changes nothing", () => {
@@ -135,16 +163,29 @@ describe("installHooks / uninstallHooks", () => {
   });
 
   it("refuses files it cannot edit safely, with a clear message", () => {
-    expect(() => installHooks("{ // comment\n}", { events: ["Stop"], handler: commandHandler() })).toThrow(SettingsError);
+    expect(() => installHooks("{ // comment\n}", { events: ["Stop"], handler: commandHandler() })).toThrow(
+      SettingsError,
+    );
     expect(() => installHooks("[]", { events: ["Stop"], handler: commandHandler() })).toThrow(/not hold a JSON object/);
-    expect(() => installHooks('{"hooks": []}', { events: ["Stop"], handler: commandHandler() })).toThrow(/"hooks" .* not an object/);
-    expect(() => installHooks('{"hooks": {"Stop": {}}}', { events: ["Stop"], handler: commandHandler() })).toThrow(/not a list/);
-    expect(() => installHooks("{}", { events: ["no such"], handler: commandHandler() })).toThrow(/not a hook event name/);
+    expect(() => installHooks('{"hooks": []}', { events: ["Stop"], handler: commandHandler() })).toThrow(
+      /"hooks" .* not an object/,
+    );
+    expect(() => installHooks('{"hooks": {"Stop": {}}}', { events: ["Stop"], handler: commandHandler() })).toThrow(
+      /not a list/,
+    );
+    expect(() => installHooks("{}", { events: ["no such"], handler: commandHandler() })).toThrow(
+      /not a hook event name/,
+    );
   });
 });
 
 describe("logbook-hook install / uninstall (the built binary)", () => {
-  const env = (home: string) => ({ HOME: home, CLAUDE_CONFIG_DIR: undefined, LOGBOOK_HOME: join(home, ".logbook"), PATH: process.env.PATH });
+  const env = (home: string) => ({
+    HOME: home,
+    CLAUDE_CONFIG_DIR: undefined,
+    LOGBOOK_HOME: join(home, ".logbook"),
+    PATH: process.env.PATH,
+  });
 
   it("--user edits ~/.claude/settings.json; install + uninstall leaves it as it was", async () => {
     const home = tempDir("inst");
@@ -180,7 +221,9 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     const file = join(home, "settings.json");
     const original = `${JSON.stringify(existing, null, 2)}\n`;
     writeFileSync(file, original);
-    const r = await runBinary(["install", "--settings", file, "--events", "PreToolUse,Stop", "--dry-run"], { env: env(home) });
+    const r = await runBinary(["install", "--settings", file, "--events", "PreToolUse,Stop", "--dry-run"], {
+      env: env(home),
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^--- /m);
     expect(r.stdout).toMatch(/^\+\s+"command": "logbook-hook",$/m);
@@ -191,9 +234,14 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     const home = tempDir("inst");
     const project = join(home, "proj");
     mkdirSync(project);
-    const r = await runBinary(["install", "--project", "--http", "--url", "http://127.0.0.1:9999", "--events", "Stop"], { env: env(home), cwd: project });
+    const r = await runBinary(
+      ["install", "--project", "--http", "--url", "http://127.0.0.1:9999", "--events", "Stop"],
+      { env: env(home), cwd: project },
+    );
     expect(r.code).toBe(0);
-    const written = JSON.parse(readFileSync(join(project, ".claude", "settings.json"), "utf8")) as { hooks: { Stop: Array<{ hooks: Array<{ url: string }> }> } };
+    const written = JSON.parse(readFileSync(join(project, ".claude", "settings.json"), "utf8")) as {
+      hooks: { Stop: Array<{ hooks: Array<{ url: string }> }> };
+    };
     expect(written.hooks.Stop[0]!.hooks[0]!.url).toBe("http://127.0.0.1:9999/hooks/claude-code");
   });
 

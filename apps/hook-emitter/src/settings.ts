@@ -124,12 +124,15 @@ export function isStandardLayout(text: string): boolean {
 type Settings = Record<string, unknown>;
 
 function parseSettings(text: string | undefined): { settings: Settings; layout: Layout } {
-  if (text === undefined || text.trim() === "") return { settings: {}, layout: { indent: "  ", eol: "\n", finalNewline: true } };
+  if (text === undefined || text.trim() === "")
+    return { settings: {}, layout: { indent: "  ", eol: "\n", finalNewline: true } };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    throw new SettingsError(`the settings file is not valid JSON (${(error as Error).message}); fix it first, nothing was changed`);
+    throw new SettingsError(
+      `the settings file is not valid JSON (${(error as Error).message}); fix it first, nothing was changed`,
+    );
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new SettingsError("the settings file does not hold a JSON object; nothing was changed");
@@ -159,7 +162,10 @@ export interface SettingsEdit {
   events: string[];
 }
 
-export function installHooks(text: string | undefined, options: { events: readonly string[]; handler: HookHandler }): SettingsEdit {
+export function installHooks(
+  text: string | undefined,
+  options: { events: readonly string[]; handler: HookHandler },
+): SettingsEdit {
   const { settings, layout } = parseSettings(text);
   for (const event of options.events) {
     if (!EVENT_NAME.test(event)) throw new SettingsError(`not a hook event name: ${JSON.stringify(event)}`);

@@ -7,7 +7,16 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { BINARY, deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
 import { uuidv7 } from "./ids.js";
-import { acquireLock, envelopeText, flushSpool, liveLockHolder, LOCK_FILE, LOCK_STALE_MS, listSpool, spoolEvent } from "./spool.js";
+import {
+  acquireLock,
+  envelopeText,
+  flushSpool,
+  liveLockHolder,
+  LOCK_FILE,
+  LOCK_STALE_MS,
+  listSpool,
+  spoolEvent,
+} from "./spool.js";
 
 /**
  * Spool mechanics. The server here is a stand-in that implements only the emitter's wire
@@ -32,7 +41,9 @@ function fillSpool(spoolDir: string, count: number): string[] {
 /** Ids of all events the server received, in order, duplicates included. */
 function sentIds(fake: FakeServer): string[] {
   return fake.received.flatMap((q) =>
-    q.path === "/trpc/hooks.ingest" ? (JSON.parse(q.body) as { events: Array<{ id: string }> }).events.map((e) => e.id) : [],
+    q.path === "/trpc/hooks.ingest"
+      ? (JSON.parse(q.body) as { events: Array<{ id: string }> }).events.map((e) => e.id)
+      : [],
   );
 }
 
@@ -52,13 +63,18 @@ describe("spool files", () => {
     const url = `http://127.0.0.1:${await deadPort()}`;
     const sent: number[] = [];
     for (let n = 0; n < 12; n++) {
-      const r = await runBinary([], { stdin: JSON.stringify(payload(n)), env: { LOGBOOK_HOME: home, LOGBOOK_URL: url, LOGBOOK_API_KEY: "k" } });
+      const r = await runBinary([], {
+        stdin: JSON.stringify(payload(n)),
+        env: { LOGBOOK_HOME: home, LOGBOOK_URL: url, LOGBOOK_API_KEY: "k" },
+      });
       expect(r).toMatchObject({ code: 0, stdout: "" });
       sent.push(n);
     }
     const names = listSpool(spoolDir);
     expect(names).toHaveLength(12);
-    const order = names.map((name) => (JSON.parse(readFileSync(join(spoolDir, name), "utf8")) as { payload: { n: number } }).payload.n);
+    const order = names.map(
+      (name) => (JSON.parse(readFileSync(join(spoolDir, name), "utf8")) as { payload: { n: number } }).payload.n,
+    );
     expect(order).toEqual(sent);
     expect(readdirSync(join(spoolDir, "tmp"))).toEqual([]);
     for (const name of names) {
@@ -89,7 +105,11 @@ describe("flush", () => {
     expect(first).toMatchObject({ stop: "unavailable", accepted: 10, remaining: 20 });
     expect(listSpool(spoolDir)).toEqual(ids.slice(10).map((id) => `${id}.json`));
     fake.respond = () => undefined;
-    const second = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000, maxBatchEvents: 10 });
+    const second = await flushSpool(
+      spoolDir,
+      { url: fake.url, apiKey: "k" },
+      { timeoutMs: 10_000, maxBatchEvents: 10 },
+    );
     expect(second).toMatchObject({ stop: "empty", accepted: 20, remaining: 0 });
     expect(fake.stored).toEqual(ids);
   });
@@ -112,7 +132,8 @@ describe("flush", () => {
   it("a refused event is isolated by splitting the batch: it goes to rejected/, the others are sent in order", async () => {
     const ids = fillSpool(spoolDir, 9);
     const bad = ids[5]!;
-    fake.respond = (q) => (q.body.includes(bad) ? { status: 400, body: { error: { message: "bad payload", code: -32600 } } } : undefined);
+    fake.respond = (q) =>
+      q.body.includes(bad) ? { status: 400, body: { error: { message: "bad payload", code: -32600 } } } : undefined;
     const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
     expect(result).toMatchObject({ stop: "empty", accepted: 8, rejected: 1, remaining: 0 });
     expect(fake.stored).toEqual(ids.filter((id) => id !== bad));
@@ -149,7 +170,9 @@ describe("the flush lock", () => {
   it("a live holder's lock is respected: a quiet flush leaves the spool alone", async () => {
     fillSpool(spoolDir, 3);
     const lock = acquireLock(spoolDir)!;
-    const r = await runBinary(["flush", "--quiet"], { env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" } });
+    const r = await runBinary(["flush", "--quiet"], {
+      env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" },
+    });
     lock.release();
     expect(r.code).toBe(1);
     expect(listSpool(spoolDir)).toHaveLength(3);
@@ -203,11 +226,17 @@ describe("the flush lock", () => {
       () =>
         new Promise<number | null>((done) => {
           // small batches so the flushers really overlap
-          const child = spawn(process.execPath, [BINARY, "flush"], { env: { ...env, LOGBOOK_NO_BACKGROUND_FLUSH: "1" }, stdio: "ignore" });
+          const child = spawn(process.execPath, [BINARY, "flush"], {
+            env: { ...env, LOGBOOK_NO_BACKGROUND_FLUSH: "1" },
+            stdio: "ignore",
+          });
           child.on("close", done);
         }),
     );
-    await Promise.all([...runs, flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000, maxBatchEvents: 7 })]);
+    await Promise.all([
+      ...runs,
+      flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000, maxBatchEvents: 7 }),
+    ]);
     expect(sentIds(fake)).toEqual(ids);
     expect(listSpool(spoolDir)).toEqual([]);
   });
@@ -216,7 +245,10 @@ describe("the flush lock", () => {
 describe("recording with a non-empty spool", () => {
   it("queues the new event behind the spooled ones and sends them all in order", async () => {
     const ids = fillSpool(spoolDir, 4);
-    const r = await runBinary([], { stdin: JSON.stringify(payload(99)), env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" } });
+    const r = await runBinary([], {
+      stdin: JSON.stringify(payload(99)),
+      env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" },
+    });
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(fake.received.map((q) => q.path)).toEqual(["/trpc/hooks.ingest"]);
     const sent = sentIds(fake);

@@ -197,10 +197,19 @@ export function liveLockHolder(spoolDir: string, file: string, now: number = Dat
  * Takes a lock (by default the flush lock; the deliverer's is `DELIVER_LOCK_FILE`), or returns
  * undefined when a live process holds it.
  */
-export function acquireLock(spoolDir: string, file: string = LOCK_FILE, now: () => number = Date.now): SpoolLock | undefined {
+export function acquireLock(
+  spoolDir: string,
+  file: string = LOCK_FILE,
+  now: () => number = Date.now,
+): SpoolLock | undefined {
   mkdirSync(spoolDir, { recursive: true });
   const path = join(spoolDir, file);
-  const content = JSON.stringify({ pid: process.pid, host: hostname(), token: randomHex(8), at: new Date().toISOString() });
+  const content = JSON.stringify({
+    pid: process.pid,
+    host: hostname(),
+    token: randomHex(8),
+    at: new Date().toISOString(),
+  });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, "wx");
@@ -361,18 +370,30 @@ async function sendBatch(target: FlushTarget, items: SpoolItem[], timeoutMs: num
       timeoutMs,
     });
   } catch (error) {
-    if (error instanceof NetworkError && error.duringUpload && items.length === 1 && body.length > EXPECT_CONTINUE_BYTES) {
+    if (
+      error instanceof NetworkError &&
+      error.duringUpload &&
+      items.length === 1 &&
+      body.length > EXPECT_CONTINUE_BYTES
+    ) {
       // The server took the connection and dropped it while this one large event was coming
       // in: what servers do with a body over their limit. Retrying would block the spool forever.
-      return { kind: "refused", status: 413, message: `the server closed the connection while receiving ${body.length} bytes (${error.message})` };
+      return {
+        kind: "refused",
+        status: 413,
+        message: `the server closed the connection while receiving ${body.length} bytes (${error.message})`,
+      };
     }
     return { kind: "unavailable", message: error instanceof NetworkError ? error.message : String(error) };
   }
   const kind = classifyStatus(response.status);
-  if (kind === "refused" || kind === "unauthorized") return { kind, status: response.status, message: errorMessageOf(response.body) };
+  if (kind === "refused" || kind === "unauthorized")
+    return { kind, status: response.status, message: errorMessageOf(response.body) };
   if (kind === "unavailable") return { kind, message: `HTTP ${response.status}: ${errorMessageOf(response.body)}` };
   try {
-    const data = (JSON.parse(response.body) as { result?: { data?: { accepted?: unknown; duplicates?: unknown; ids?: unknown } } }).result?.data;
+    const data = (
+      JSON.parse(response.body) as { result?: { data?: { accepted?: unknown; duplicates?: unknown; ids?: unknown } } }
+    ).result?.data;
     const accepted = typeof data?.accepted === "number" ? data.accepted : 0;
     const duplicates = typeof data?.duplicates === "number" ? data.duplicates : 0;
     let ids: Set<string>;
@@ -427,7 +448,8 @@ export async function flushSpool(spoolDir: string, target: FlushTarget, options:
     if (message !== undefined) result.message = message;
     return result;
   };
-  if (target.apiKey === undefined) return done("no-key", "no API key: set LOGBOOK_API_KEY or $LOGBOOK_HOME/credentials");
+  if (target.apiKey === undefined)
+    return done("no-key", "no API key: set LOGBOOK_API_KEY or $LOGBOOK_HOME/credentials");
   if (!hasSpooled(spoolDir)) return done("empty");
   const lock = acquireLock(spoolDir);
   if (!lock) return done("locked");
@@ -436,7 +458,8 @@ export async function flushSpool(spoolDir: string, target: FlushTarget, options:
   let batches = 0;
   try {
     for (;;) {
-      if (options.maxBatches !== undefined && batches >= options.maxBatches) return done(hasSpooled(spoolDir) ? "limit" : "empty");
+      if (options.maxBatches !== undefined && batches >= options.maxBatches)
+        return done(hasSpooled(spoolDir) ? "limit" : "empty");
       const items = nextBatch(spoolDir, maxEvents, maxBytes, options.log);
       if (items.length === 0) return done("empty");
       batches++;
@@ -472,13 +495,19 @@ async function sendInOrder(
       return undefined;
     }
     case "unauthorized":
-      return { stop: "unauthorized", message: `the server refused the API key (HTTP ${outcome.status}): ${outcome.message}` };
+      return {
+        stop: "unauthorized",
+        message: `the server refused the API key (HTTP ${outcome.status}): ${outcome.message}`,
+      };
     case "unavailable":
       return { stop: "unavailable", message: outcome.message };
     case "refused": {
       if (items.length === 1) {
         const item = items[0]!;
-        options.log?.("error", `server refused spooled event ${item.id} (HTTP ${outcome.status}: ${outcome.message}): moved to rejected/`);
+        options.log?.(
+          "error",
+          `server refused spooled event ${item.id} (HTTP ${outcome.status}: ${outcome.message}): moved to rejected/`,
+        );
         try {
           moveToRejected(spoolDir, item.name);
           result.rejected++;
@@ -487,7 +516,8 @@ async function sendInOrder(
         }
         return undefined;
       }
-      if (options.bisect === false) return { stop: "unavailable", message: `a batch was refused (HTTP ${outcome.status}), left for a full flush` };
+      if (options.bisect === false)
+        return { stop: "unavailable", message: `a batch was refused (HTTP ${outcome.status}), left for a full flush` };
       const half = Math.ceil(items.length / 2);
       return (
         (await sendInOrder(spoolDir, target, items.slice(0, half), options, result)) ??

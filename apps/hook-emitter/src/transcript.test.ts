@@ -4,7 +4,14 @@ import { basename, join } from "node:path";
 import { ingestEvent, subagentExternalId as contractsSubagentExternalId, type IngestEvent } from "@logbook/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { FakeServer, materializeTranscripts, runBinary, SAMPLES, tempDir, transcriptSampleFiles } from "../test/helpers.js";
+import {
+  FakeServer,
+  materializeTranscripts,
+  runBinary,
+  SAMPLES,
+  tempDir,
+  transcriptSampleFiles,
+} from "../test/helpers.js";
 import { findTranscriptFiles } from "./importer.js";
 import { planImport, type PlanItem } from "./transcript.js";
 
@@ -19,7 +26,8 @@ async function plan(path: string): Promise<PlanItem[]> {
   return items;
 }
 
-const events = (items: PlanItem[]): IngestEvent[] => items.flatMap((item) => (item.kind === "event" ? [item.event] : []));
+const events = (items: PlanItem[]): IngestEvent[] =>
+  items.flatMap((item) => (item.kind === "event" ? [item.event] : []));
 
 interface Line {
   uuid?: string;
@@ -33,7 +41,10 @@ interface Line {
 /** Independent expectations for one sample file. */
 function expected(sampleName: string) {
   const raw = readFileSync(join(SAMPLES, "transcripts", sampleName), "utf8");
-  const lines = raw.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as Line);
+  const lines = raw
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Line);
   const stem = basename(sampleName.split("__").at(-1)!, ".jsonl");
   const subagent = /^agent-(.+)$/.exec(stem);
   const sessions = new Set<string>();
@@ -44,7 +55,9 @@ function expected(sampleName: string) {
     for (const line of lines) if (line.isSidechain !== true) sessions.add(line.sessionId ?? stem);
     // every sidechain chain starts at a sidechain line whose parent is not a sidechain line
     const sidechainUuids = new Set(lines.filter((l) => l.isSidechain === true).map((l) => l.uuid));
-    const roots = lines.filter((l) => l.isSidechain === true && (l.parentUuid == null || !sidechainUuids.has(l.parentUuid)));
+    const roots = lines.filter(
+      (l) => l.isSidechain === true && (l.parentUuid == null || !sidechainUuids.has(l.parentUuid)),
+    );
     for (const root of roots) sessions.add(`child-of-${root.uuid}`);
   }
   return { lines, sessions: sessions.size, subagent: subagent?.[1] };
@@ -108,11 +121,21 @@ describe("planImport edge cases", () => {
 
   it("reports malformed lines with their line number and plans the rest", async () => {
     const path = write("11111111-2222-4333-8444-555555555555.jsonl", [
-      JSON.stringify({ type: "user", uuid: "aaaaaaaa-0000-4000-8000-000000000001", timestamp: "2026-01-01T00:00:00Z", sessionId: "s" }),
+      JSON.stringify({
+        type: "user",
+        uuid: "aaaaaaaa-0000-4000-8000-000000000001",
+        timestamp: "2026-01-01T00:00:00Z",
+        sessionId: "s",
+      }),
       '{"type": "user", broken',
       "",
       "[1, 2]",
-      JSON.stringify({ type: "assistant", uuid: "aaaaaaaa-0000-4000-8000-000000000002", timestamp: "2026-01-01T00:00:01Z", sessionId: "s" }),
+      JSON.stringify({
+        type: "assistant",
+        uuid: "aaaaaaaa-0000-4000-8000-000000000002",
+        timestamp: "2026-01-01T00:00:01Z",
+        sessionId: "s",
+      }),
     ]);
     const items = await plan(path);
     expect(items.map((item) => [item.kind, item.line])).toEqual([
@@ -128,7 +151,12 @@ describe("planImport edge cases", () => {
     const path = write("22222222-2222-4333-8444-555555555555.jsonl", [
       summary,
       summary,
-      JSON.stringify({ type: "user", uuid: "aaaaaaaa-0000-4000-8000-000000000003", timestamp: "2026-01-01T10:00:00.000Z", sessionId: "s2" }),
+      JSON.stringify({
+        type: "user",
+        uuid: "aaaaaaaa-0000-4000-8000-000000000003",
+        timestamp: "2026-01-01T10:00:00.000Z",
+        sessionId: "s2",
+      }),
       JSON.stringify({ type: "file-history-snapshot", messageId: "m" }),
     ]);
     const planned = events(await plan(path));
@@ -140,7 +168,9 @@ describe("planImport edge cases", () => {
   });
 
   it("a file without any timestamp gets the epoch, the same every time", async () => {
-    const path = write("33333333-2222-4333-8444-555555555555.jsonl", [JSON.stringify({ type: "summary", summary: "only" })]);
+    const path = write("33333333-2222-4333-8444-555555555555.jsonl", [
+      JSON.stringify({ type: "summary", summary: "only" }),
+    ]);
     expect(events(await plan(path))[0]!.occurredAt).toBe("1970-01-01T00:00:00.000Z");
   });
 });
@@ -165,7 +195,10 @@ describe("logbook-hook import (built binary, stand-in server: unit test of repor
       const sent = (JSON.parse(q.body) as { events: Array<{ id: string }> }).events;
       let accepted = 0;
       for (const e of sent) if (!seen.has(e.id) && seen.add(e.id)) accepted++;
-      return { status: 200, body: { result: { data: { accepted, duplicates: sent.length - accepted, ids: sent.map((e) => e.id) } } } };
+      return {
+        status: 200,
+        body: { result: { data: { accepted, duplicates: sent.length - accepted, ids: sent.map((e) => e.id) } } },
+      };
     };
     const folder = join(tempDir("imp"), "proj");
     mkdirSync(folder);
@@ -173,9 +206,19 @@ describe("logbook-hook import (built binary, stand-in server: unit test of repor
     writeFileSync(
       file,
       [
-        JSON.stringify({ type: "user", uuid: "aaaaaaaa-0000-4000-8000-000000000004", timestamp: "2026-01-01T00:00:00Z", sessionId: "s4" }),
+        JSON.stringify({
+          type: "user",
+          uuid: "aaaaaaaa-0000-4000-8000-000000000004",
+          timestamp: "2026-01-01T00:00:00Z",
+          sessionId: "s4",
+        }),
         "not json at all",
-        JSON.stringify({ type: "assistant", uuid: "aaaaaaaa-0000-4000-8000-000000000005", timestamp: "2026-01-01T00:00:01Z", sessionId: "s4" }),
+        JSON.stringify({
+          type: "assistant",
+          uuid: "aaaaaaaa-0000-4000-8000-000000000005",
+          timestamp: "2026-01-01T00:00:01Z",
+          sessionId: "s4",
+        }),
       ].join("\n"),
     );
     const env = { LOGBOOK_HOME: tempDir("imp"), LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" };
@@ -192,16 +235,30 @@ describe("logbook-hook import (built binary, stand-in server: unit test of repor
   it("a line the server refuses is found by splitting the batch and reported; the rest is stored", async () => {
     fake.respond = (q) => {
       const sent = (JSON.parse(q.body) as { events: Array<{ id: string }> }).events;
-      if (sent.some((e) => e.id === "aaaaaaaa-0000-4000-8000-000000000007")) return { status: 400, body: { error: { message: "no thanks" } } };
-      return { status: 200, body: { result: { data: { accepted: sent.length, duplicates: 0, ids: sent.map((e) => e.id) } } } };
+      if (sent.some((e) => e.id === "aaaaaaaa-0000-4000-8000-000000000007"))
+        return { status: 400, body: { error: { message: "no thanks" } } };
+      return {
+        status: 200,
+        body: { result: { data: { accepted: sent.length, duplicates: 0, ids: sent.map((e) => e.id) } } },
+      };
     };
     const folder = tempDir("imp");
     const file = join(folder, "55555555-2222-4333-8444-555555555555.jsonl");
     writeFileSync(
       file,
-      [6, 7, 8].map((n) => JSON.stringify({ type: "user", uuid: `aaaaaaaa-0000-4000-8000-00000000000${n}`, timestamp: "2026-01-01T00:00:00Z" })).join("\n"),
+      [6, 7, 8]
+        .map((n) =>
+          JSON.stringify({
+            type: "user",
+            uuid: `aaaaaaaa-0000-4000-8000-00000000000${n}`,
+            timestamp: "2026-01-01T00:00:00Z",
+          }),
+        )
+        .join("\n"),
     );
-    const r = await runBinary(["import", file, "--json"], { env: { LOGBOOK_HOME: folder, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" } });
+    const r = await runBinary(["import", file, "--json"], {
+      env: { LOGBOOK_HOME: folder, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" },
+    });
     expect(r.stderr).toContain(`${file}:2: refused by the server (HTTP 400): no thanks`);
     expect(JSON.parse(r.stdout)).toMatchObject({ events: 3, accepted: 2, errors: 1 });
   });

@@ -33,8 +33,7 @@ export interface TranscriptFile {
 }
 
 export type PlanItem =
-  | { kind: "event"; line: number; event: IngestEvent }
-  | { kind: "error"; line: number; message: string };
+  { kind: "event"; line: number; event: IngestEvent } | { kind: "error"; line: number; message: string };
 
 const SUBAGENT_FILE = /^agent-(.+)\.jsonl$/;
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
@@ -60,7 +59,9 @@ function timestampOf(value: unknown): string | undefined {
 
 /** A text field the server takes (at most `max` characters, no NUL), or undefined. */
 function field(value: unknown, max: number = LIMITS.shortText): string | undefined {
-  return typeof value === "string" && value !== "" && value.length <= max && !value.includes("\u0000") ? value : undefined;
+  return typeof value === "string" && value !== "" && value.length <= max && !value.includes("\u0000")
+    ? value
+    : undefined;
 }
 
 function toolOf(line: Record<string, unknown>): { toolName?: string; toolUseId?: string } {
@@ -88,7 +89,10 @@ interface PendingLine {
 }
 
 /** Streams the planned events of one transcript file. Malformed lines come out as errors. */
-export async function* planImport(path: string, options: { onBytesRead?: (bytes: number) => void } = {}): AsyncGenerator<PlanItem> {
+export async function* planImport(
+  path: string,
+  options: { onBytesRead?: (bytes: number) => void } = {},
+): AsyncGenerator<PlanItem> {
   const file = transcriptFileOf(path);
   const input = createReadStream(path, { encoding: "utf8" });
   const { onBytesRead } = options;
@@ -148,7 +152,8 @@ export async function* planImport(path: string, options: { onBytesRead?: (bytes:
         id = uuidFromName(`logbook-transcript-line\n${key}\n${seen}`);
       }
       const eventType = typeof line.type === "string" && TYPE_NAME.test(line.type) ? line.type : "unknown";
-      const level = typeof line.level === "string" && LEVELS.has(line.level) ? (line.level as IngestEvent["level"]) : undefined;
+      const level =
+        typeof line.level === "string" && LEVELS.has(line.level) ? (line.level as IngestEvent["level"]) : undefined;
       const parentUuid = field(line.parentUuid);
       const cwd = field(line.cwd, LIMITS.path);
       const eventId = id;

@@ -1,4 +1,8 @@
-import { EVENT_LEVELS as CONTRACT_LEVELS, LIMITS as CONTRACT_LIMITS, subagentExternalId as contractsSubagentExternalId } from "@logbook/contracts";
+import {
+  EVENT_LEVELS as CONTRACT_LEVELS,
+  LIMITS as CONTRACT_LIMITS,
+  subagentExternalId as contractsSubagentExternalId,
+} from "@logbook/contracts";
 import { describe, expect, it } from "vitest";
 
 import { checkIngestEvent, EVENT_LEVELS, LIMITS, subagentExternalId } from "./wire.js";
@@ -21,7 +25,9 @@ describe("wire rules match @logbook/contracts", () => {
     let deep: Record<string, unknown> = {};
     for (let i = 0; i < 70; i++) deep = { deep };
     expect(checkIngestEvent({ eventType: "user", externalSessionId: "s", payload: deep })).toMatch(/nested deeper/);
-    expect(checkIngestEvent({ eventType: "user", externalSessionId: "x".repeat(256), payload: {} })).toMatch(/externalSessionId/);
+    expect(checkIngestEvent({ eventType: "user", externalSessionId: "x".repeat(256), payload: {} })).toMatch(
+      /externalSessionId/,
+    );
     expect(checkIngestEvent({ eventType: "user", externalSessionId: "s", payload: { a: 1 } })).toBeUndefined();
   });
 });

@@ -49,6 +49,7 @@ export function checkIngestEvent(event: IngestEvent): string | undefined {
       return `${key} must be 1 to ${LIMITS.shortText} characters`;
     }
   }
-  if (depthOf(event.payload) > LIMITS.maxJsonDepth) return `payload is nested deeper than ${LIMITS.maxJsonDepth} levels`;
+  if (depthOf(event.payload) > LIMITS.maxJsonDepth)
+    return `payload is nested deeper than ${LIMITS.maxJsonDepth} levels`;
   return undefined;
 }

@@ -29,7 +29,11 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
@@ -102,7 +106,9 @@ describe("hook events through the real binary into the real server", () => {
     const samples = hookSamples();
     const home = tempDir("e2e-samples");
     const started = Date.now();
-    const results = await mapLimit(samples, 6, (payload) => runBinary([], { stdin: JSON.stringify(payload), env: emitterEnv(home) }));
+    const results = await mapLimit(samples, 6, (payload) =>
+      runBinary([], { stdin: JSON.stringify(payload), env: emitterEnv(home) }),
+    );
     for (const r of results) expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     // anything a slow moment left spooled is sent now, as the next hook would
     expect((await runBinary(["flush"], { env: emitterEnv(home) })).code).toBe(0);
@@ -118,7 +124,9 @@ describe("hook events through the real binary into the real server", () => {
     expect(log.split("\n").filter((line) => line !== "" && !expected.test(line))).toEqual([]);
 
     const expectedSession = (p: Record<string, unknown>) =>
-      typeof p.agent_id === "string" && p.agent_id !== "" ? `${String(p.session_id)}:agent:${p.agent_id}` : String(p.session_id);
+      typeof p.agent_id === "string" && p.agent_id !== ""
+        ? `${String(p.session_id)}:agent:${p.agent_id}`
+        : String(p.session_id);
     const externalIds = new Set<string>();
     for (const p of samples) {
       externalIds.add(String(p.session_id));
@@ -165,25 +173,39 @@ describe("hook events through the real binary into the real server", () => {
     // Own session ids, so this test's rows are told apart from the test above; six lanes of
     // hooks, each lane one hook after another.
     const lanes = 6;
-    const samples = hookSamples().map((p, n) => ({ ...p, session_id: `${String(p.session_id)}-bg-${run}`, e2e_lane: n % lanes, e2e_n: n }));
+    const samples = hookSamples().map((p, n) => ({
+      ...p,
+      session_id: `${String(p.session_id)}-bg-${run}`,
+      e2e_lane: n % lanes,
+      e2e_n: n,
+    }));
     const env = emitterEnv(home, { LOGBOOK_NO_BACKGROUND_FLUSH: undefined, LOGBOOK_DELIVER_IDLE_MS: "1500" });
     await Promise.all(
       Array.from({ length: lanes }, async (_, lane) => {
         for (const payload of samples.filter((p) => p.e2e_lane === lane)) {
-          expect(await runBinary([], { stdin: JSON.stringify(payload), env })).toMatchObject({ code: 0, stdout: "", stderr: "" });
+          expect(await runBinary([], { stdin: JSON.stringify(payload), env })).toMatchObject({
+            code: 0,
+            stdout: "",
+            stderr: "",
+          });
         }
       }),
     );
-    const stored = () => countOf("SELECT 1 FROM events WHERE source = 'hook' AND payload->>'session_id' LIKE ?", [`%-bg-${run}`]);
-    for (const until = Date.now() + 60_000; (await stored()) < samples.length && Date.now() < until; ) await sleep(100);
+    const stored = () =>
+      countOf("SELECT 1 FROM events WHERE source = 'hook' AND payload->>'session_id' LIKE ?", [`%-bg-${run}`]);
+    for (const until = Date.now() + 60_000; (await stored()) < samples.length && Date.now() < until;) await sleep(100);
     expect(await stored()).toBe(samples.length);
-    for (const until = Date.now() + 30_000; existsSync(join(home, "spool", ".deliver.lock")) && Date.now() < until; ) await sleep(100);
+    for (const until = Date.now() + 30_000; existsSync(join(home, "spool", ".deliver.lock")) && Date.now() < until;)
+      await sleep(100);
     expect(existsSync(join(home, "spool", ".deliver.lock"))).toBe(false);
     expect(spoolFiles(home)).toEqual([]);
     expect(rejectedFiles(home)).toEqual([]);
     expect(existsSync(join(home, "logs", "hook.log"))).toBe(false);
 
-    const rows = await rowsOf<{ payload: Record<string, unknown> & { e2e_lane: number; e2e_n: number }; external_id: string }>(
+    const rows = await rowsOf<{
+      payload: Record<string, unknown> & { e2e_lane: number; e2e_n: number };
+      external_id: string;
+    }>(
       `SELECT e.payload, s.external_id FROM events e JOIN sessions s ON s.id = e.session_id
         WHERE e.source = 'hook' AND e.payload->>'session_id' LIKE ? ORDER BY s.external_id, e.seq`,
       [`%-bg-${run}`],
@@ -200,7 +222,11 @@ describe("hook events through the real binary into the real server", () => {
 
   it("a 20 MB payload: exit 0, silent; the server refuses it, so it goes to rejected/ and the log", async () => {
     const home = tempDir("e2e-huge");
-    const huge = JSON.stringify({ session_id: `e2e-huge-${randomBytes(4).toString("hex")}`, hook_event_name: "PostToolUse", tool_response: "x".repeat(20 * 1024 * 1024) });
+    const huge = JSON.stringify({
+      session_id: `e2e-huge-${randomBytes(4).toString("hex")}`,
+      hook_event_name: "PostToolUse",
+      tool_response: "x".repeat(20 * 1024 * 1024),
+    });
     const r = await runBinary([], { stdin: huge, env: emitterEnv(home, { LOGBOOK_HOOK_TIMEOUT_MS: "10000" }) });
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(rejectedFiles(home)).toHaveLength(1);
@@ -218,7 +244,11 @@ describe("hook events through the real binary into the real server", () => {
     expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(/refused the API key \(HTTP 401/);
     const bad = await runBinary(["status", "--json"], { env: emitterEnv(home, { LOGBOOK_API_KEY: "lbk_wrong" }) });
     expect(bad.code).toBe(1);
-    expect(JSON.parse(bad.stdout)).toMatchObject({ server: { reachable: true }, key: { valid: false }, spool: { events: 1 } });
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      server: { reachable: true },
+      key: { valid: false },
+      spool: { events: 1 },
+    });
     const good = await runBinary(["status", "--json"], { env: emitterEnv(home) });
     expect(good.code).toBe(0);
     expect(JSON.parse(good.stdout)).toMatchObject({ server: { reachable: true }, key: { valid: true } });
@@ -235,7 +265,10 @@ describe("spool and recovery against the real server", () => {
     await server.kill();
     try {
       for (let n = 0; n < 25; n++) {
-        const r = await runBinary([], { stdin: JSON.stringify({ session_id: session, hook_event_name: "PreToolUse", tool_name: "Bash", n }), env: emitterEnv(home) });
+        const r = await runBinary([], {
+          stdin: JSON.stringify({ session_id: session, hook_event_name: "PreToolUse", tool_name: "Bash", n }),
+          env: emitterEnv(home),
+        });
         expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
       }
     } finally {
@@ -258,8 +291,13 @@ describe("spool and recovery against the real server", () => {
 
     // a second flush has nothing to send; a new event goes straight in
     expect((await runBinary(["flush"], { env: emitterEnv(home) })).stdout).toContain("sent 0");
-    await runBinary([], { stdin: JSON.stringify({ session_id: session, hook_event_name: "Stop", n: 25 }), env: emitterEnv(home) });
-    expect(await countOf("SELECT 1 FROM events e JOIN sessions s ON s.id = e.session_id WHERE s.external_id = ?", [session])).toBe(26);
+    await runBinary([], {
+      stdin: JSON.stringify({ session_id: session, hook_event_name: "Stop", n: 25 }),
+      env: emitterEnv(home),
+    });
+    expect(
+      await countOf("SELECT 1 FROM events e JOIN sessions s ON s.id = e.session_id WHERE s.external_id = ?", [session]),
+    ).toBe(26);
   }, 300_000);
 
   // Background (the default): every event is spooled and the deliverer sends through the
@@ -267,51 +305,73 @@ describe("spool and recovery against the real server", () => {
   it.each([
     { delivery: "background", outageLogged: / warn deliver: .*; retrying/ },
     { delivery: "direct", outageLogged: /: spooled/ },
-  ])("20 concurrent emitters ($delivery delivery) while the server goes away and comes back: nothing lost, nothing doubled", async ({ delivery, outageLogged }) => {
-    const home = tempDir(`e2e-chaos-${delivery}`);
-    const run = randomBytes(4).toString("hex");
-    const emitters = 20;
-    const perEmitter = 8;
-    let emitting = true;
-    const chaos = (async () => {
-      for (let round = 0; round < 2 && emitting; round++) {
-        await sleep(1_500);
-        await server.kill();
-        await sleep(1_500);
-        await server.restart();
-      }
-    })();
-    const results = await Promise.all(
-      Array.from({ length: emitters }, async (_, e) => {
-        const out = [];
-        for (let n = 0; n < perEmitter; n++) {
-          const payload = { session_id: `e2e-chaos-${run}-${e % 4}`, hook_event_name: "PostToolUse", tool_name: "Read", marker: `${e}-${n}` };
-          out.push(await runBinary([], { stdin: JSON.stringify(payload), env: emitterEnv(home, { LOGBOOK_NO_BACKGROUND_FLUSH: undefined, LOGBOOK_HOOK_DELIVERY: delivery, LOGBOOK_DELIVER_IDLE_MS: "3000" }) }));
+  ])(
+    "20 concurrent emitters ($delivery delivery) while the server goes away and comes back: nothing lost, nothing doubled",
+    async ({ delivery, outageLogged }) => {
+      const home = tempDir(`e2e-chaos-${delivery}`);
+      const run = randomBytes(4).toString("hex");
+      const emitters = 20;
+      const perEmitter = 8;
+      let emitting = true;
+      const chaos = (async () => {
+        for (let round = 0; round < 2 && emitting; round++) {
+          await sleep(1_500);
+          await server.kill();
+          await sleep(1_500);
+          await server.restart();
         }
-        return out;
-      }),
-    );
-    emitting = false;
-    await chaos;
-    for (const r of results.flat()) expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
-    // the outage really happened while they ran
-    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(outageLogged);
+      })();
+      const results = await Promise.all(
+        Array.from({ length: emitters }, async (_, e) => {
+          const out = [];
+          for (let n = 0; n < perEmitter; n++) {
+            const payload = {
+              session_id: `e2e-chaos-${run}-${e % 4}`,
+              hook_event_name: "PostToolUse",
+              tool_name: "Read",
+              marker: `${e}-${n}`,
+            };
+            out.push(
+              await runBinary([], {
+                stdin: JSON.stringify(payload),
+                env: emitterEnv(home, {
+                  LOGBOOK_NO_BACKGROUND_FLUSH: undefined,
+                  LOGBOOK_HOOK_DELIVERY: delivery,
+                  LOGBOOK_DELIVER_IDLE_MS: "3000",
+                }),
+              }),
+            );
+          }
+          return out;
+        }),
+      );
+      emitting = false;
+      await chaos;
+      for (const r of results.flat()) expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+      // the outage really happened while they ran
+      expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(outageLogged);
 
-    let flushed = false;
-    for (let attempt = 0; attempt < 5 && !flushed; attempt++) {
-      flushed = (await runBinary(["flush"], { env: emitterEnv(home) })).code === 0;
-      if (!flushed) await sleep(1_000);
-    }
-    expect(flushed).toBe(true);
-    expect(spoolFiles(home)).toEqual([]);
-    expect(rejectedFiles(home)).toEqual([]);
+      let flushed = false;
+      for (let attempt = 0; attempt < 5 && !flushed; attempt++) {
+        flushed = (await runBinary(["flush"], { env: emitterEnv(home) })).code === 0;
+        if (!flushed) await sleep(1_000);
+      }
+      expect(flushed).toBe(true);
+      expect(spoolFiles(home)).toEqual([]);
+      expect(rejectedFiles(home)).toEqual([]);
 
-    const markers = await rowsOf<{ marker: string }>("SELECT payload->>'marker' AS marker FROM events WHERE payload->>'session_id' LIKE ?", [
-      `e2e-chaos-${run}-%`,
-    ]);
-    const want = Array.from({ length: emitters * perEmitter }, (_, i) => `${Math.floor(i / perEmitter)}-${i % perEmitter}`).sort();
-    expect(markers.map((m) => m.marker).sort()).toEqual(want);
-  }, 600_000);
+      const markers = await rowsOf<{ marker: string }>(
+        "SELECT payload->>'marker' AS marker FROM events WHERE payload->>'session_id' LIKE ?",
+        [`e2e-chaos-${run}-%`],
+      );
+      const want = Array.from(
+        { length: emitters * perEmitter },
+        (_, i) => `${Math.floor(i / perEmitter)}-${i % perEmitter}`,
+      ).sort();
+      expect(markers.map((m) => m.marker).sort()).toEqual(want);
+    },
+    600_000,
+  );
 });
 
 describe("transcript import against the real server", () => {
@@ -323,7 +383,15 @@ describe("transcript import against the real server", () => {
       const parsed = readFileSync(join(SAMPLES, "transcripts", name), "utf8")
         .split("\n")
         .filter((line) => line.trim() !== "")
-        .map((line) => JSON.parse(line) as { uuid?: string; parentUuid?: string | null; sessionId?: string; isSidechain?: boolean });
+        .map(
+          (line) =>
+            JSON.parse(line) as {
+              uuid?: string;
+              parentUuid?: string | null;
+              sessionId?: string;
+              isSidechain?: boolean;
+            },
+        );
       lines += parsed.length;
       const parts = name.split("__");
       const stem = basename(parts.at(-1)!, ".jsonl");
@@ -358,7 +426,8 @@ describe("transcript import against the real server", () => {
     });
     const count = () => countOf("SELECT 1 FROM events WHERE source = 'transcript'");
     expect(await count()).toBe(want.lines);
-    const tokens = () => rowsOf("SELECT external_id, input_tokens, output_tokens, parent_session_id FROM sessions ORDER BY external_id");
+    const tokens = () =>
+      rowsOf("SELECT external_id, input_tokens, output_tokens, parent_session_id FROM sessions ORDER BY external_id");
     const tokensAfterFirst = await tokens();
 
     const second = await runBinary(["import", dir, "--json"], { env });
@@ -380,7 +449,12 @@ describe("transcript import against the real server", () => {
          FROM sessions c JOIN sessions p ON p.id = c.parent_session_id
         WHERE p.external_id IN ('258c7280-ae70-4798-800f-63464d01a85d', 'fe5e1c67-53e7-4862-81ae-d0e013e3270b')`,
     );
-    expect(children.filter((c) => c.parent.startsWith("258c7280")).map((c) => c.child).sort()).toEqual([
+    expect(
+      children
+        .filter((c) => c.parent.startsWith("258c7280"))
+        .map((c) => c.child)
+        .sort(),
+    ).toEqual([
       "258c7280-ae70-4798-800f-63464d01a85d:agent:a881341",
       "258c7280-ae70-4798-800f-63464d01a85d:agent:acompact-fffbd0",
     ]);

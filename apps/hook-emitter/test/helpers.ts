@@ -16,7 +16,10 @@ export interface RunResult {
 }
 
 /** Runs the built `logbook-hook` with plain `node`, as Claude Code would. */
-export function runBinary(args: string[], options: { stdin?: string | Buffer; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<RunResult> {
+export function runBinary(
+  args: string[],
+  options: { stdin?: string | Buffer; env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {};
     // NODE_EXTRA_CA_CERTS (set on some machines) makes every Node start parse a certificate
@@ -25,13 +28,19 @@ export function runBinary(args: string[], options: { stdin?: string | Buffer; en
     for (const [key, value] of Object.entries({ ...process.env, ...defaults, ...options.env })) {
       if (value !== undefined) env[key] = value;
     }
-    const child = spawn(process.execPath, [BINARY, ...args], { env, cwd: options.cwd ?? PACKAGE_ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BINARY, ...args], {
+      env,
+      cwd: options.cwd ?? PACKAGE_ROOT,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
     child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on("close", (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
     child.stdin.on("error", () => undefined);
     child.stdin.end(options.stdin ?? "");
   });
@@ -110,7 +119,11 @@ export class FakeServer {
       const chunks: Buffer[] = [];
       req.on("data", (chunk: Buffer) => chunks.push(chunk));
       req.on("end", () => {
-        const request: Received = { path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+        const request: Received = {
+          path: req.url ?? "",
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+        };
         this.received.push(request);
         if (this.delayMs > 0) setTimeout(() => this.answer(request, res), this.delayMs);
         else this.answer(request, res);
@@ -143,7 +156,10 @@ export class FakeServer {
       const events = (JSON.parse(request.body) as { events: Array<{ id: string }> }).events;
       let accepted = 0;
       for (const event of events) if (this.store(event.id)) accepted++;
-      return { status: 200, body: { result: { data: { accepted, duplicates: events.length - accepted, ids: events.map((e) => e.id) } } } };
+      return {
+        status: 200,
+        body: { result: { data: { accepted, duplicates: events.length - accepted, ids: events.map((e) => e.id) } } },
+      };
     }
     return { status: 404, body: { error: { message: "not found" } } };
   }

@@ -13,7 +13,8 @@ function describe(code: string | undefined): { status: number; code: string; mes
       return {
         status: 431,
         code: "HEADERS_TOO_LARGE",
-        message: "the request line and headers are over the server's limit (16 KB): send a large input in a POST body, not in the URL",
+        message:
+          "the request line and headers are over the server's limit (16 KB): send a large input in a POST body, not in the URL",
       };
     case "ERR_HTTP_REQUEST_TIMEOUT":
       return { status: 408, code: "TIMEOUT", message: "the request did not arrive in time" };

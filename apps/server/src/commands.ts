@@ -35,7 +35,10 @@ export class CommandError extends Error {
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const note = (line: string) => process.stderr.write(`${line}\n`);
 
-async function withServices<T>(config: ServerConfig, run: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
+async function withServices<T>(
+  config: ServerConfig,
+  run: (services: ReturnType<typeof createServices>) => Promise<T>,
+): Promise<T> {
   const database = await openCommandDatabase(config, note);
   try {
     await migrateLatest(database.knex);
@@ -43,7 +46,10 @@ async function withServices<T>(config: ServerConfig, run: (services: ReturnType<
   } catch (error) {
     if (error instanceof CommandError) throw error;
     const described = describeError(error);
-    throw new CommandError(described.internal ? `failed: ${error instanceof Error ? error.message : String(error)}` : described.message, described.code === "BAD_REQUEST" ? 2 : 1);
+    throw new CommandError(
+      described.internal ? `failed: ${error instanceof Error ? error.message : String(error)}` : described.message,
+      described.code === "BAD_REQUEST" ? 2 : 1,
+    );
   } finally {
     await database.close();
   }
@@ -86,10 +92,19 @@ export async function keysCommand(config: ServerConfig, args: string[]): Promise
 
   switch (action) {
     case "create": {
-      const scopes = (values.scopes ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-      const parsed = createApiKeyInput.safeParse({ name: values.name ?? "", scopes, ...(values["expires-at"] ? { expiresAt: values["expires-at"] } : {}) });
+      const scopes = (values.scopes ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const parsed = createApiKeyInput.safeParse({
+        name: values.name ?? "",
+        scopes,
+        ...(values["expires-at"] ? { expiresAt: values["expires-at"] } : {}),
+      });
       if (!parsed.success) {
-        const problems = parsed.error.issues.map((i) => `--${String(i.path[0] ?? "input").replace("expiresAt", "expires-at")}: ${i.message}`);
+        const problems = parsed.error.issues.map(
+          (i) => `--${String(i.path[0] ?? "input").replace("expiresAt", "expires-at")}: ${i.message}`,
+        );
         throw new CommandError(`${problems.join("\n")}\n(valid scopes: ${apiKeyScope.options.join(", ")})`, 2);
       }
       const created = await withServices(config, (services) => services.apiKeys.create(parsed.data));
@@ -111,7 +126,8 @@ export async function keysCommand(config: ServerConfig, args: string[]): Promise
     }
     case "revoke": {
       const parsed = revokeApiKeyInput.safeParse({ id: positionals[0] ?? "" });
-      if (!parsed.success) throw new CommandError("usage: logbook-server keys revoke ID (the key's id, a UUID, from `keys list`)", 2);
+      if (!parsed.success)
+        throw new CommandError("usage: logbook-server keys revoke ID (the key's id, a UUID, from `keys list`)", 2);
       const key = await withServices(config, (services) => services.apiKeys.revoke(parsed.data));
       if (values.json) print(JSON.stringify(key));
       else print(`revoked ${key.id} (${key.name}); running servers refuse it at once`);

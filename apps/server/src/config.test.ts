@@ -15,7 +15,9 @@ describe("parseConfig", () => {
       logLevel: "info",
       bodyLimitBytes: 8 * 1024 * 1024,
       apiKeyCacheMs: 5000,
-      retention: { policy: { sessionMaxAgeDays: 365, eventMaxAgeDays: null, archiveInsteadOfDelete: false, batchSize: 5000 } },
+      retention: {
+        policy: { sessionMaxAgeDays: 365, eventMaxAgeDays: null, archiveInsteadOfDelete: false, batchSize: 5000 },
+      },
       bootstrapKey: true,
       pool: { max: 20, acquireTimeoutMs: 30_000 },
     });

@@ -102,7 +102,8 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     const problems = parsed.error.issues.map((issue) => {
       const name = issue.path.map(String).join(".") || "environment";
       // Never echo a connection string: it may hold a password.
-      const given = typeof env[name] === "string" && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(env[name])})` : "";
+      const given =
+        typeof env[name] === "string" && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(env[name])})` : "";
       return `${name}: ${issue.message}${given}`;
     });
     return { ok: false, problems };

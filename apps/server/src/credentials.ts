@@ -23,7 +23,9 @@ export async function writeCredentials(home: string, credentials: Credentials): 
 export async function readCredentials(home: string): Promise<Credentials | null> {
   try {
     const parsed = JSON.parse(await readFile(credentialsPath(home), "utf8")) as Partial<Credentials>;
-    return typeof parsed.apiKey === "string" && typeof parsed.url === "string" ? { apiKey: parsed.apiKey, url: parsed.url } : null;
+    return typeof parsed.apiKey === "string" && typeof parsed.url === "string"
+      ? { apiKey: parsed.apiKey, url: parsed.url }
+      : null;
   } catch {
     return null;
   }

@@ -58,7 +58,11 @@ export class InFlight {
 
 function notFound(req: IncomingMessage, res: ServerResponse): void {
   sendJson(res, 404, {
-    error: { code: "NOT_FOUND", httpStatus: 404, message: `no route for ${req.method ?? "GET"} ${new URL(req.url ?? "/", "http://x").pathname}` },
+    error: {
+      code: "NOT_FOUND",
+      httpStatus: 404,
+      message: `no route for ${req.method ?? "GET"} ${new URL(req.url ?? "/", "http://x").pathname}`,
+    },
   });
 }
 
@@ -86,7 +90,10 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     const path = new URL(req.url ?? "/", "http://x").pathname;
     res.once("finish", () => {
       // The path only: a tRPC query string carries the input.
-      deps.logger.debug({ method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
+      deps.logger.debug(
+        { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) },
+        "request",
+      );
     });
 
     if (path === "/trpc" || path.startsWith("/trpc/")) return trpc(req, res);

@@ -14,7 +14,15 @@ export function createLogger(level: ServerConfig["logLevel"]): Logger {
     level,
     base: { service: "logbook-server" },
     redact: {
-      paths: ["req.headers.authorization", "headers.authorization", "authorization", "apiKey", "secret", "*.secret", "*.apiKey"],
+      paths: [
+        "req.headers.authorization",
+        "headers.authorization",
+        "authorization",
+        "apiKey",
+        "secret",
+        "*.secret",
+        "*.apiKey",
+      ],
       censor: "[redacted]",
     },
   });

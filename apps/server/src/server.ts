@@ -37,13 +37,21 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-async function bootstrapKey(config: ServerConfig, services: ReturnType<typeof createServices>, url: string, logger: Logger): Promise<void> {
+async function bootstrapKey(
+  config: ServerConfig,
+  services: ReturnType<typeof createServices>,
+  url: string,
+  logger: Logger,
+): Promise<void> {
   if (!config.bootstrapKey) return;
   const created = await services.apiKeys.ensureBootstrapKey("local", ["ingest", "read"]);
   if (created) {
     const path = await writeCredentials(config.home, { apiKey: created.secret, url });
     // The path, never the secret.
-    logger.info({ credentials: path, keyId: created.key.id, scopes: created.key.scopes }, `created a local API key; it is in ${path}`);
+    logger.info(
+      { credentials: path, keyId: created.key.id, scopes: created.key.scopes },
+      `created a local API key; it is in ${path}`,
+    );
   } else if (await updateCredentialsUrl(config.home, url)) {
     logger.info({ url }, "updated the URL in the credentials file");
   }
@@ -59,7 +67,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   await mkdir(config.home, { recursive: true, mode: 0o700 });
   const cleanups: Array<() => Promise<void>> = [];
   const undo = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, "cleanup failed"));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((error: unknown) => logger.error({ err: error }, "cleanup failed"));
   };
 
   try {
@@ -75,7 +84,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const applied = await migrateLatest(database.knex);
     if (applied.length > 0) logger.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
 
-    const services = createServices({ knex: database.knex, retentionPolicy: config.retention.policy, apiKeyCacheMs: config.apiKeyCacheMs });
+    const services = createServices({
+      knex: database.knex,
+      retentionPolicy: config.retention.policy,
+      apiKeyCacheMs: config.apiKeyCacheMs,
+    });
     const bus = new LiveBus({
       connectionString: database.connectionString,
       knex: database.knex,
@@ -86,7 +99,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     await bus.start();
     cleanups.push(() => bus.stop());
 
-    const health = createHealthCheck({ knex: database.knex, embedded: Boolean(database.embedded), version: VERSION, startedAt });
+    const health = createHealthCheck({
+      knex: database.knex,
+      embedded: Boolean(database.embedded),
+      version: VERSION,
+      startedAt,
+    });
     const inFlight = new InFlight();
     const server = createServer(
       createRequestListener({ services, bus, health, logger, bodyLimitBytes: config.bodyLimitBytes }, inFlight),
@@ -124,7 +142,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         config.jobRecoveryIntervalMs,
         async () => {
           const recovered = await services.jobs.recoverExpiredLeases();
-          if (recovered.recovered + recovered.failed > 0) logger.info({ jobs: recovered }, "recovered expired job leases");
+          if (recovered.recovered + recovered.failed > 0)
+            logger.info({ jobs: recovered }, "recovered expired job leases");
         },
         logger,
       ),

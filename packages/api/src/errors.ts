@@ -102,7 +102,9 @@ function fromAppError(error: AppError): DescribedError {
 function fromZodError(error: z.core.$ZodError): DescribedError {
   const issues = toInputIssues(error);
   const first = issues[0];
-  const summary = first ? `${first.path ? `${first.path}: ` : ""}${first.message}` : "the input does not match its contract";
+  const summary = first
+    ? `${first.path ? `${first.path}: ` : ""}${first.message}`
+    : "the input does not match its contract";
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
   const flat = z.flattenError(error);
   return {
@@ -143,7 +145,13 @@ export function describeError(error: unknown): DescribedError {
     }
     if (error.code === "INTERNAL_SERVER_ERROR") return internal(cause ?? error);
     if (error.code === "BAD_REQUEST" && cause instanceof SyntaxError) {
-      return { code: "BAD_REQUEST", httpStatus: 400, message: `the request body is not valid JSON: ${cause.message}`, internal: false, cause: error };
+      return {
+        code: "BAD_REQUEST",
+        httpStatus: 400,
+        message: `the request body is not valid JSON: ${cause.message}`,
+        internal: false,
+        cause: error,
+      };
     }
     const message = TRPC_MESSAGES[error.code] ?? (error.message || error.code.toLowerCase().replaceAll("_", " "));
     return { code: error.code, httpStatus: statusOf(error.code), message, internal: false, cause: error };
@@ -184,7 +192,9 @@ export function formatErrorShape(opts: { error: TRPCError; path: string | undefi
 }
 
 /** The JSON body of a plain (non-tRPC) HTTP error, e.g. from `POST /hooks/claude-code`. */
-export function toHttpErrorBody(described: DescribedError): { error: Omit<LogbookErrorData, "path"> & { message: string } } {
+export function toHttpErrorBody(described: DescribedError): {
+  error: Omit<LogbookErrorData, "path"> & { message: string };
+} {
   return {
     error: {
       message: described.message,
@@ -210,6 +220,9 @@ export function logApiError(
   if (described.internal) {
     logger.error({ err: described.cause, path: where.path, type: where.type }, "internal error");
   } else {
-    logger.debug({ path: where.path, code: described.code, appCode: described.appCode, message: described.message }, "request refused");
+    logger.debug(
+      { path: where.path, code: described.code, appCode: described.appCode, message: described.message },
+      "request refused",
+    );
   }
 }

@@ -18,10 +18,9 @@ type Kind = "query" | "mutation" | "subscription";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 const documented = new Map<string, { kind: Kind; access: Access }>(
-  [...readme.matchAll(/^\| `([\w.]+)` \| (query|mutation|subscription) \| (public|any|ingest|read|admin) \|/gm)].map((m) => [
-    m[1]!,
-    { kind: m[2] as Kind, access: m[3] as Access },
-  ]),
+  [...readme.matchAll(/^\| `([\w.]+)` \| (query|mutation|subscription) \| (public|any|ingest|read|admin) \|/gm)].map(
+    (m) => [m[1]!, { kind: m[2] as Kind, access: m[3] as Access }],
+  ),
 );
 
 const procedures = Object.entries(appRouter._def.procedures).map(([path, procedure]) => ({
@@ -45,7 +44,13 @@ beforeAll(async () => {
       },
     },
     logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-    health: () => Promise.resolve({ status: "ok", version: "test", database: { reachable: true, migrationsCurrent: true, pendingMigrations: [], embedded: false }, uptimeSeconds: 0 }),
+    health: () =>
+      Promise.resolve({
+        status: "ok",
+        version: "test",
+        database: { reachable: true, migrationsCurrent: true, pendingMigrations: [], embedded: false },
+        uptimeSeconds: 0,
+      }),
   };
 });
 afterAll(() => db?.destroy());
@@ -59,7 +64,9 @@ function contextFor(scopes: AuthInfo["scopes"] | null): Context {
 /** The tRPC code a call ends with, or "OK". Auth runs before input parsing, so `{}` is enough. */
 async function outcome(scopes: AuthInfo["scopes"] | null, path: string, kind: Kind): Promise<string> {
   const caller = createCaller(contextFor(scopes));
-  const fn = path.split(".").reduce<unknown>((at, key) => (at as Record<string, unknown>)[key], caller) as (input: unknown) => Promise<unknown>;
+  const fn = path.split(".").reduce<unknown>((at, key) => (at as Record<string, unknown>)[key], caller) as (
+    input: unknown,
+  ) => Promise<unknown>;
   try {
     await fn(kind === "subscription" ? {} : path === "health.check" ? undefined : {});
     return "OK";

@@ -35,11 +35,9 @@ export const isoDateTime = () =>
 
 /** An open set of names (event types, job types): a letter, then letters, digits, `_.:-`. */
 export const typeName = () =>
-  z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/, {
-      error: "must start with a letter and use only letters, digits, _ . : - (at most 100 characters)",
-    });
+  z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/, {
+    error: "must start with a letter and use only letters, digits, _ . : - (at most 100 characters)",
+  });
 
 function depthOf(value: unknown): number {
   // Iterative, so a hostile 100,000-level payload cannot overflow the stack.

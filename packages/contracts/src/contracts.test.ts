@@ -36,7 +36,10 @@ describe("contracts", () => {
   });
 
   it("keep JSON objects exactly as given, `__proto__` keys included, and cap their depth", () => {
-    const hostile = JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}') as Record<string, unknown>;
+    const hostile = JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}') as Record<
+      string,
+      unknown
+    >;
     const parsed = jsonObject().parse(hostile);
     expect(parsed).toBe(hostile);
     expect(Object.keys(parsed)).toEqual(["__proto__", "constructor"]);
@@ -70,7 +73,9 @@ describe("contracts", () => {
 
   it("need exactly one way of naming an event's session, and bound the batch", () => {
     const event = { eventType: "note" };
-    expect(messages(ingestEventsInput.safeParse({ events: [event] }))).toEqual(["give exactly one of sessionId or externalSessionId"]);
+    expect(messages(ingestEventsInput.safeParse({ events: [event] }))).toEqual([
+      "give exactly one of sessionId or externalSessionId",
+    ]);
     expect(
       ingestEventsInput.safeParse({
         events: [{ ...event, externalSessionId: "x", sessionId: "018f3c1e-7b3a-7c00-8000-000000000000" }],
@@ -78,7 +83,9 @@ describe("contracts", () => {
     ).toBe(false);
     expect(messages(ingestEventsInput.safeParse({ events: [] }))).toEqual(["send at least one event"]);
     const tooMany = Array.from({ length: LIMITS.maxBatch + 1 }, () => ({ ...event, externalSessionId: "x" }));
-    expect(messages(ingestEventsInput.safeParse({ events: tooMany }))).toEqual([`send at most ${LIMITS.maxBatch} events per call`]);
+    expect(messages(ingestEventsInput.safeParse({ events: tooMany }))).toEqual([
+      `send at most ${LIMITS.maxBatch} events per call`,
+    ]);
     const ok = ingestEventsInput.parse({ events: [{ ...event, externalSessionId: "x" }] });
     expect(ok.events[0]).toMatchObject({ source: "api", level: "info", payload: {} });
   });
@@ -93,7 +100,9 @@ describe("contracts", () => {
 
   it("give retention overrides no defaults, so the server's policy is kept", () => {
     expect(retentionRunInput.parse({ policy: {} })).toEqual({ dryRun: true, policy: {} });
-    expect(retentionRunInput.parse({ dryRun: false, policy: { sessionMaxAgeDays: 30 } }).policy).toEqual({ sessionMaxAgeDays: 30 });
+    expect(retentionRunInput.parse({ dryRun: false, policy: { sessionMaxAgeDays: 30 } }).policy).toEqual({
+      sessionMaxAgeDays: 30,
+    });
   });
 
   it("name subagent sessions from their parent and agent ids, and check session fields", () => {

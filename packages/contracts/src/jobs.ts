@@ -41,7 +41,12 @@ export const claimJobsInput = z.object({
   workerId: shortText().min(1),
   types: z.array(typeName()).min(1).max(50).optional(),
   limit: z.number().int().min(1).max(100).default(1),
-  leaseMs: z.number().int().min(1_000).max(24 * 60 * 60 * 1000).default(5 * 60 * 1000),
+  leaseMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(24 * 60 * 60 * 1000)
+    .default(5 * 60 * 1000),
 });
 export type ClaimJobsInput = z.input<typeof claimJobsInput>;
 
@@ -58,7 +63,12 @@ export type FailJobInput = z.input<typeof failJobInput>;
 export const extendJobLeaseInput = z.object({
   id: uuid(),
   workerId: shortText().min(1),
-  leaseMs: z.number().int().min(1_000).max(24 * 60 * 60 * 1000).default(5 * 60 * 1000),
+  leaseMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(24 * 60 * 60 * 1000)
+    .default(5 * 60 * 1000),
 });
 export const listJobsInput = z.object({
   status: z.array(jobStatus).min(1).optional(),

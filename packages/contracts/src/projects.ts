@@ -34,7 +34,11 @@ export const projectLock = z.object({
 });
 export type ProjectLock = z.infer<typeof projectLock>;
 
-const ttlMs = z.number().int().min(1_000).max(24 * 60 * 60 * 1000);
+const ttlMs = z
+  .number()
+  .int()
+  .min(1_000)
+  .max(24 * 60 * 60 * 1000);
 
 export const acquireLockInput = z.object({
   projectId: uuid(),
@@ -44,7 +48,11 @@ export const acquireLockInput = z.object({
   ttlMs: ttlMs.default(5 * 60 * 1000),
 });
 export type AcquireLockInput = z.input<typeof acquireLockInput>;
-export const renewLockInput = z.object({ projectId: uuid(), owner: shortText().min(1), ttlMs: ttlMs.default(5 * 60 * 1000) });
+export const renewLockInput = z.object({
+  projectId: uuid(),
+  owner: shortText().min(1),
+  ttlMs: ttlMs.default(5 * 60 * 1000),
+});
 export type RenewLockInput = z.input<typeof renewLockInput>;
 export const releaseLockInput = z.object({ projectId: uuid(), owner: shortText().min(1) });
 export type ReleaseLockInput = z.infer<typeof releaseLockInput>;

@@ -1,6 +1,18 @@
 import { z } from "zod";
 
-import { LIMITS, isoDateTime, jsonObject, jsonValue, nonEmptyShortText, pageInput, page, shortText, text, typeName, uuid } from "./common.js";
+import {
+  LIMITS,
+  isoDateTime,
+  jsonObject,
+  jsonValue,
+  nonEmptyShortText,
+  pageInput,
+  page,
+  shortText,
+  text,
+  typeName,
+  uuid,
+} from "./common.js";
 import { messageRole, stepStatus } from "./enums.js";
 
 // ---------------------------------------------------------------- messages
@@ -80,7 +92,10 @@ export const upsertFileInput = z.object({
   sizeBytes: z.number().int().min(0).optional(),
   mimeType: shortText().optional(),
   /** Defaults to the SHA-256 of `content`. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 lowercase hex digits" }).optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, { error: "must be 64 lowercase hex digits" })
+    .optional(),
 });
 export type UpsertFileInput = z.input<typeof upsertFileInput>;
 

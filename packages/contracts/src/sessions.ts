@@ -1,6 +1,18 @@
 import { z } from "zod";
 
-import { LIMITS, isoDateTime, jsonObject, jsonValue, nonEmptyShortText, pageInput, page, shortText, text, tokenUsage, uuid } from "./common.js";
+import {
+  LIMITS,
+  isoDateTime,
+  jsonObject,
+  jsonValue,
+  nonEmptyShortText,
+  pageInput,
+  page,
+  shortText,
+  text,
+  tokenUsage,
+  uuid,
+} from "./common.js";
 import { sessionStatus } from "./enums.js";
 
 /** The agent's own session id (Claude Code's `session_id`), unique across Logbook. */
@@ -109,10 +121,7 @@ export const updateSessionInput = z.object({
 });
 export type UpdateSessionInput = z.infer<typeof updateSessionInput>;
 
-export const getSessionInput = z.union([
-  z.object({ id: uuid() }),
-  z.object({ externalId: externalId() }),
-]);
+export const getSessionInput = z.union([z.object({ id: uuid() }), z.object({ externalId: externalId() })]);
 export type GetSessionInput = z.infer<typeof getSessionInput>;
 
 export const transitionSessionInput = z.object({

@@ -22,7 +22,11 @@ export class AppError extends Error {
   /** Safe, structured facts for the client (e.g. the lock holder and expiry). */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: AppErrorCode, message: string, options: { details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: AppErrorCode,
+    message: string,
+    options: { details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;

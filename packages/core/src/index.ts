@@ -6,7 +6,13 @@
 export { APP_ERROR_CODES, AppError, invalidInput, isAppError, notFound, toAppError } from "./errors.js";
 export type { AppErrorCode } from "./errors.js";
 export type { CoreDeps } from "./deps.js";
-export { allowedTransitions, assertTransition, canTransition, SEED_STATUS_MAP, statusFromSeedWord } from "./session-status.js";
+export {
+  allowedTransitions,
+  assertTransition,
+  canTransition,
+  SEED_STATUS_MAP,
+  statusFromSeedWord,
+} from "./session-status.js";
 export { sanitizeJsonForPostgres } from "./json.js";
 export { toSessionDto } from "./sessions/session-dto.js";
 export { SessionService } from "./sessions/session-service.js";
@@ -19,7 +25,13 @@ export type { EventFilter, LiveEvent, SessionFilter } from "./live/live-bus.js";
 export { createServices } from "./services.js";
 export type { Services } from "./services.js";
 export { StatsService } from "./stats/stats-service.js";
-export type { ActiveSessionStats, ActiveSessionsInput, EventTypeCount, TokenTotalsRow, ToolUsage } from "./stats/stats-service.js";
+export type {
+  ActiveSessionStats,
+  ActiveSessionsInput,
+  EventTypeCount,
+  TokenTotalsRow,
+  ToolUsage,
+} from "./stats/stats-service.js";
 export { RETENTION_LOCK, RetentionService } from "./retention/retention-service.js";
 export { ApiKeyService, BOOTSTRAP_KEY_LOCK, DEFAULT_VERIFY_CACHE_MS } from "./api-keys/api-key-service.js";
 export type { ApiKeyPrincipal } from "./api-keys/api-key-service.js";

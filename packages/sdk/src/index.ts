@@ -16,6 +16,12 @@ export {
   type LogbookHelpers,
   type RetryOptions,
 } from "./client.js";
-export { isLogbookError, LogbookError, TRANSIENT_STATUSES, type LogbookAppCode, type LogbookErrorCode } from "./errors.js";
+export {
+  isLogbookError,
+  LogbookError,
+  TRANSIENT_STATUSES,
+  type LogbookAppCode,
+  type LogbookErrorCode,
+} from "./errors.js";
 export type { InputIssue, LogbookErrorData } from "@logbook/api";
 export type * from "./types.js";

@@ -26,7 +26,11 @@ function withDatabase(url: string, database: string): string {
  * directory (removed at the end). Either way a new database, migrated, so a run never
  * sees another run's rows; with `keep` it is left behind for inspection.
  */
-export async function openBenchDatabase(options: { databaseUrl: string | undefined; keep: boolean; log: (line: string) => void }): Promise<BenchDatabase> {
+export async function openBenchDatabase(options: {
+  databaseUrl: string | undefined;
+  keep: boolean;
+  log: (line: string) => void;
+}): Promise<BenchDatabase> {
   let adminUrl: string;
   let stopEmbedded: (() => Promise<void>) | undefined;
   let tempDir: string | undefined;
@@ -43,7 +47,13 @@ export async function openBenchDatabase(options: { databaseUrl: string | undefin
   await ensureDatabase(adminUrl, name);
   const url = withDatabase(adminUrl, name);
   // No statement timeout: index builds over millions of rows take longer than the product's default.
-  const knex = createKnex(url, { min: 0, max: 8, acquireTimeoutMs: 60_000, idleTimeoutMs: 30_000, statementTimeoutMs: 3_600_000 });
+  const knex = createKnex(url, {
+    min: 0,
+    max: 8,
+    acquireTimeoutMs: 60_000,
+    idleTimeoutMs: 30_000,
+    statementTimeoutMs: 3_600_000,
+  });
   await migrateLatest(knex);
   const version = await knex.raw<{ rows: Array<{ server_version: string }> }>("SHOW server_version");
   if (!options.databaseUrl) {
@@ -107,7 +117,11 @@ export async function dropEventIndexes(knex: Knex): Promise<SavedDefinitions> {
 }
 
 /** Rebuilds what `dropEventIndexes` dropped, two builds at a time (one per core), then ANALYZE. */
-export async function restoreEventIndexes(knex: Knex, saved: SavedDefinitions, log: (line: string) => void): Promise<void> {
+export async function restoreEventIndexes(
+  knex: Knex,
+  saved: SavedDefinitions,
+  log: (line: string) => void,
+): Promise<void> {
   const queue = [...saved.indexes];
   const worker = async () => {
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
@@ -117,7 +131,9 @@ export async function restoreEventIndexes(knex: Knex, saved: SavedDefinitions, l
         await trx.raw("SET LOCAL max_parallel_maintenance_workers = 0");
         await trx.raw(next);
       });
-      log(`  ${next.replace(/^CREATE (UNIQUE )?INDEX (\S+) .*$/, "$2")} ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      log(
+        `  ${next.replace(/^CREATE (UNIQUE )?INDEX (\S+) .*$/, "$2")} ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
     }
   };
   await Promise.all([worker(), worker()]);

@@ -11,7 +11,11 @@ export interface ExplainedQuery {
  * Runs `call` (a service method on `knex`) while recording the SQL it sends, then runs
  * EXPLAIN (ANALYZE, BUFFERS) on each SELECT: the plans of the queries the product really runs.
  */
-export async function explainCall(knex: Knex, client: pg.Client, call: () => Promise<unknown>): Promise<ExplainedQuery[]> {
+export async function explainCall(
+  knex: Knex,
+  client: pg.Client,
+  call: () => Promise<unknown>,
+): Promise<ExplainedQuery[]> {
   const seen: Array<{ sql: string; bindings: readonly unknown[] }> = [];
   const listener = (query: { sql: string; bindings?: readonly unknown[] }) => {
     seen.push({ sql: query.sql, bindings: query.bindings ?? [] });
@@ -26,7 +30,10 @@ export async function explainCall(knex: Knex, client: pg.Client, call: () => Pro
   for (const q of seen) {
     if (!/^\s*select/i.test(q.sql)) continue;
     // The SQL as knex sent it ($1..$n placeholders, prepared bindings), on a plain pg client.
-    const result = await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`, q.bindings as unknown[]);
+    const result = await client.query<{ "QUERY PLAN": string }>(
+      `EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`,
+      q.bindings as unknown[],
+    );
     const plan = result.rows.map((r) => r["QUERY PLAN"]);
     const time = plan.map((l) => /Execution Time: ([\d.]+) ms/.exec(l)?.[1]).find((x) => x !== undefined);
     out.push({ sql: q.sql, plan, executionMs: time ? Number(time) : null });

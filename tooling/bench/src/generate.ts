@@ -9,7 +9,9 @@ import { hookShape, nextEventName, pick, rng, words, type HookEventName } from "
 export function copyText(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return "\\N";
   const text = String(value);
-  return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => ({ "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" })[c]!) : text;
+  return /[\\\t\n\r]/.test(text)
+    ? text.replace(/[\\\t\n\r]/g, (c) => ({ "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" })[c]!)
+    : text;
 }
 
 const row = (values: Array<string | number | boolean | null | undefined>) => values.map(copyText).join("\t") + "\n";
@@ -18,7 +20,12 @@ const row = (values: Array<string | number | boolean | null | undefined>) => val
  * Streams rows into `COPY table (columns) FROM STDIN`, respecting back-pressure.
  * Rows are joined into ~256 KB writes: one write per row costs more than the COPY itself.
  */
-export async function copyRows(client: pg.Client, table: string, columns: readonly string[], rows: Iterable<string>): Promise<number> {
+export async function copyRows(
+  client: pg.Client,
+  table: string,
+  columns: readonly string[],
+  rows: Iterable<string>,
+): Promise<number> {
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
   const done = new Promise<void>((resolve, reject) => {
     stream.on("finish", resolve);
@@ -49,8 +56,20 @@ export function uuidV7At(ms: number, random: () => number): string {
 }
 
 export const EVENT_COPY_COLUMNS = [
-  "id", "session_id", "seq", "event_type", "source", "level", "message", "tool_name", "tool_use_id",
-  "agent_id", "cwd", "machine_id", "payload", "occurred_at",
+  "id",
+  "session_id",
+  "seq",
+  "event_type",
+  "source",
+  "level",
+  "message",
+  "tool_name",
+  "tool_use_id",
+  "agent_id",
+  "cwd",
+  "machine_id",
+  "payload",
+  "occurred_at",
 ] as const;
 
 export interface GeneratedSession {
@@ -92,7 +111,12 @@ const FINISHED = ["completed", "completed", "completed", "completed", "failed", 
 /** Creates `count` projects and returns their ids. */
 export async function createProjects(client: pg.Client, count: number, seed: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
-  await copyRows(client, "projects", ["id", "path", "name"], ids.map((id, i) => row([id, `/work/repo-${seed}-${i}`, `repo-${seed}-${i}`])));
+  await copyRows(
+    client,
+    "projects",
+    ["id", "path", "name"],
+    ids.map((id, i) => row([id, `/work/repo-${seed}-${i}`, `repo-${seed}-${i}`])),
+  );
   return ids;
 }
 
@@ -163,20 +187,56 @@ export async function generateDataset(client: pg.Client, options: DatasetOptions
   // A pool of payload bodies (JSON text without session_id) to draw from: realistic and cheap.
   const pool = new Map<HookEventName, Array<{ json: string; toolName?: string; toolUseId?: string }>>();
   const sizes = [300, 500, 800, 1200, 2000, 4000];
-  for (const name of ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Notification", "Stop", "SubagentStop", "SessionEnd"] as const) {
+  for (const name of [
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "Notification",
+    "Stop",
+    "SubagentStop",
+    "SessionEnd",
+  ] as const) {
     const list = [];
     for (let i = 0; i < 256; i++) {
       const cwd = `/work/repo-${i % 16}`;
       const shape = hookShape(random, name, cwd, pick(random, sizes));
-      list.push({ json: JSON.stringify(shape.body).slice(1), ...(shape.toolName ? { toolName: shape.toolName } : {}), ...(shape.toolUseId ? { toolUseId: shape.toolUseId } : {}) });
+      list.push({
+        json: JSON.stringify(shape.body).slice(1),
+        ...(shape.toolName ? { toolName: shape.toolName } : {}),
+        ...(shape.toolUseId ? { toolUseId: shape.toolUseId } : {}),
+      });
     }
     pool.set(name, list);
   }
 
   const sessionColumns = [
-    "id", "external_id", "parent_session_id", "project_id", "status", "status_changed_at", "session_type", "title", "label",
-    "initial_query", "cwd", "machine_id", "agent_id", "agent_type", "model", "is_working", "pinned", "hidden",
-    "is_user_initiated", "input_tokens", "output_tokens", "last_event_seq", "created_at", "started_at", "last_activity_at", "ended_at",
+    "id",
+    "external_id",
+    "parent_session_id",
+    "project_id",
+    "status",
+    "status_changed_at",
+    "session_type",
+    "title",
+    "label",
+    "initial_query",
+    "cwd",
+    "machine_id",
+    "agent_id",
+    "agent_type",
+    "model",
+    "is_working",
+    "pinned",
+    "hidden",
+    "is_user_initiated",
+    "input_tokens",
+    "output_tokens",
+    "last_event_seq",
+    "created_at",
+    "started_at",
+    "last_activity_at",
+    "ended_at",
   ];
   const iso = (ms: number) => new Date(ms).toISOString();
   const gap = () => 2_000 + random() * 20_000;
@@ -189,11 +249,32 @@ export async function generateDataset(client: pg.Client, options: DatasetOptions
         const end = s.startMs + s.events * 12_000;
         const finished = !LIVE.includes(s.status);
         yield row([
-          s.id, s.externalId, s.parentId, s.projectId, s.status, iso(end), s.parentId ? "subagent" : "agent",
-          s.parentId ? null : words(random, 5), random() < 0.1 ? pick(random, LABELS) : null, s.parentId ? null : words(random, 10),
-          `/work/repo-${s.projectId.slice(0, 4)}`, s.machineId, s.parentId ? s.externalId.split(":agent:")[1] : null, s.agentType,
-          "claude-sonnet-4-5", s.status === "active", random() < 0.02, random() < 0.03, s.parentId === null,
-          Math.floor(random() * 200_000), Math.floor(random() * 50_000), s.events, iso(s.startMs), iso(s.startMs), iso(end), finished ? iso(end) : null,
+          s.id,
+          s.externalId,
+          s.parentId,
+          s.projectId,
+          s.status,
+          iso(end),
+          s.parentId ? "subagent" : "agent",
+          s.parentId ? null : words(random, 5),
+          random() < 0.1 ? pick(random, LABELS) : null,
+          s.parentId ? null : words(random, 10),
+          `/work/repo-${s.projectId.slice(0, 4)}`,
+          s.machineId,
+          s.parentId ? s.externalId.split(":agent:")[1] : null,
+          s.agentType,
+          "claude-sonnet-4-5",
+          s.status === "active",
+          random() < 0.02,
+          random() < 0.03,
+          s.parentId === null,
+          Math.floor(random() * 200_000),
+          Math.floor(random() * 50_000),
+          s.events,
+          iso(s.startMs),
+          iso(s.startMs),
+          iso(end),
+          finished ? iso(end) : null,
         ]);
       }
     })(),
@@ -210,15 +291,30 @@ export async function generateDataset(client: pg.Client, options: DatasetOptions
       const agentId = s.parentId ? s.externalId.split(":agent:")[1]! : null;
       const prefix = `{"session_id":"${s.parentId ? s.externalId.split(":agent:")[0]! : s.externalId}",${agentId ? `"agent_id":"${agentId}","agent_type":"${s.agentType}",` : ""}`;
       for (let seq = 1; seq <= s.events; seq++) {
-        const name: HookEventName = seq === s.events && s.events > 2 ? (s.parentId ? "SubagentStop" : "SessionEnd") : nextEventName(random, previous);
+        const name: HookEventName =
+          seq === s.events && s.events > 2
+            ? s.parentId
+              ? "SubagentStop"
+              : "SessionEnd"
+            : nextEventName(random, previous);
         previous = name;
         const body = pick(random, pool.get(name)!);
         at += gap();
         yield row([
-          uuidV7At(at, random), s.id, seq, name, "hook", "info",
+          uuidV7At(at, random),
+          s.id,
+          seq,
+          name,
+          "hook",
+          "info",
           name === "Notification" ? "Claude needs your permission to use Bash" : null,
-          body.toolName ?? null, body.toolUseId ?? null, agentId, `/work/repo-${s.projectId.slice(0, 4)}`, s.machineId,
-          prefix + body.json, iso(at),
+          body.toolName ?? null,
+          body.toolUseId ?? null,
+          agentId,
+          `/work/repo-${s.projectId.slice(0, 4)}`,
+          s.machineId,
+          prefix + body.json,
+          iso(at),
         ]);
         written++;
         if (written % 500_000 === 0) {

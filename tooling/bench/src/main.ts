@@ -36,7 +36,10 @@ function uptime(): string {
 }
 
 /** Builds the stored volume for the timeline, list and purge cases, indexes dropped around the load. */
-async function buildDataset(db: BenchDatabase, options: BenchOptions): Promise<{ data: Dataset; stored: number; oldEvents: number; seconds: Record<string, number> }> {
+async function buildDataset(
+  db: BenchDatabase,
+  options: BenchOptions,
+): Promise<{ data: Dataset; stored: number; oldEvents: number; seconds: Record<string, number> }> {
   const client = await connect(db.url);
   const times: Record<string, number> = {};
   try {
@@ -44,10 +47,23 @@ async function buildDataset(db: BenchDatabase, options: BenchOptions): Promise<{
     const saved = await dropEventIndexes(db.knex);
     const projects = await createProjects(client, 200, 1);
     log(`generating ${options.events} events / ${options.sessions} sessions (recent)`);
-    const data = await generateDataset(client, { sessions: options.sessions, events: options.events, seed: 1, projects, log });
+    const data = await generateDataset(client, {
+      sessions: options.sessions,
+      events: options.events,
+      seed: 1,
+      projects,
+      log,
+    });
     const oldSessions = Math.max(10, Math.round(options.purgeEvents / 100));
     log(`generating ${options.purgeEvents} events / ${oldSessions} sessions ended 400 days ago (for the purge)`);
-    const old = await generateDataset(client, { sessions: oldSessions, events: options.purgeEvents, seed: 2, projects, ageDays: 400, log });
+    const old = await generateDataset(client, {
+      sessions: oldSessions,
+      events: options.purgeEvents,
+      seed: 2,
+      projects,
+      ageDays: 400,
+      log,
+    });
     times.copy = (performance.now() - t) / 1000;
     log(`loaded in ${seconds(t)}; rebuilding ${saved.indexes.length} indexes`);
     t = performance.now();
@@ -58,7 +74,9 @@ async function buildDataset(db: BenchDatabase, options: BenchOptions): Promise<{
     await db.knex.raw("VACUUM (ANALYZE) sessions");
     times.vacuum = (performance.now() - t) / 1000;
     log(`indexes ${times.indexes.toFixed(1)} s, vacuum ${times.vacuum.toFixed(1)} s`);
-    const stored = Number((await db.knex.raw<{ rows: Array<{ n: string }> }>("SELECT count(*) AS n FROM events")).rows[0]?.n ?? 0);
+    const stored = Number(
+      (await db.knex.raw<{ rows: Array<{ n: string }> }>("SELECT count(*) AS n FROM events")).rows[0]?.n ?? 0,
+    );
     return { data, stored, oldEvents: old.events, seconds: times };
   } finally {
     await client.end();
@@ -122,7 +140,12 @@ async function main(): Promise<number> {
       log("\n== dataset");
       const t = performance.now();
       const built = await buildDataset(db, options);
-      extra.dataset = { events: built.stored, sessions: built.data.sessions.length, oldEvents: built.oldEvents, seconds: built.seconds };
+      extra.dataset = {
+        events: built.stored,
+        sessions: built.data.sessions.length,
+        oldEvents: built.oldEvents,
+        seconds: built.seconds,
+      };
       log(`  ${built.stored} events stored (${seconds(t)})`);
       await run("timeline", () => timelineCase(ctx, built.data, built.stored));
       await run("timeline-summary", () => timelineCase(ctx, built.data, built.stored, "summary"));
@@ -134,7 +157,15 @@ async function main(): Promise<number> {
       const peaks = Object.entries(rss.peaks);
       const peak = Math.max(...peaks.map(([, mb]) => mb));
       if (peaks.length === 0) {
-        rows.push({ case: "memory", what: "server RSS under sustained ingest", baseline: "", measured: "no ingest case ran", figure: "", target: "", met: null });
+        rows.push({
+          case: "memory",
+          what: "server RSS under sustained ingest",
+          baseline: "",
+          measured: "no ingest case ran",
+          figure: "",
+          target: "",
+          met: null,
+        });
       } else {
         rows.push({
           case: "memory",
@@ -161,10 +192,17 @@ async function main(): Promise<number> {
   printTable(rows);
   const loadAfter = uptime();
   const file = await writeReport(ROOT, {
-    command: `pnpm bench ${process.argv.slice(2).filter((a) => a !== "--").join(" ")}`.trim(),
+    command: `pnpm bench ${process.argv
+      .slice(2)
+      .filter((a) => a !== "--")
+      .join(" ")}`.trim(),
     startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
     durationSec: (performance.now() - started) / 1000,
-    options: { ...options, only: options.only ? [...options.only] : null, databaseUrl: options.databaseUrl ? "(set)" : null },
+    options: {
+      ...options,
+      only: options.only ? [...options.only] : null,
+      databaseUrl: options.databaseUrl ? "(set)" : null,
+    },
     machine: machineBefore,
     uptimeBefore: loadBefore,
     uptimeAfter: loadAfter,

@@ -17,7 +17,10 @@ export class RssSampler {
   private timer: NodeJS.Timeout | null = null;
   private phase: string | null = null;
 
-  constructor(private readonly pid: () => number | undefined, private readonly intervalMs = 200) {}
+  constructor(
+    private readonly pid: () => number | undefined,
+    private readonly intervalMs = 200,
+  ) {}
 
   start(phase: string): void {
     this.stop();

@@ -20,7 +20,17 @@ export interface BenchOptions {
   databaseUrl: string | undefined;
 }
 
-export const CASES = ["ingest", "hook-up", "hook-down", "hook-http", "timeline", "timeline-summary", "session-list", "purge", "memory"] as const;
+export const CASES = [
+  "ingest",
+  "hook-up",
+  "hook-down",
+  "hook-http",
+  "timeline",
+  "timeline-summary",
+  "session-list",
+  "purge",
+  "memory",
+] as const;
 
 export const USAGE = `pnpm bench [--quick] [--events N] [--sessions N] [--purge-events N] [--ingest-events N]
            [--clients N] [--hook-runs N] [--duration S] [--hook-rate N] [--only case,case] [--keep]
@@ -60,7 +70,8 @@ export function parseOptions(argv: string[]): BenchOptions {
   const events = int("events", values.events, quick ? 20_000 : 10_000_000);
   const only = values.only ? new Set(values.only.split(",").map((s) => s.trim())) : null;
   for (const name of only ?? []) {
-    if (!(CASES as readonly string[]).includes(name)) throw new Error(`unknown case ${name}; cases: ${CASES.join(", ")}`);
+    if (!(CASES as readonly string[]).includes(name))
+      throw new Error(`unknown case ${name}; cases: ${CASES.join(", ")}`);
   }
   return {
     quick,

@@ -5,8 +5,9 @@
 
 const TOOLS = ["Bash", "Read", "Edit", "Grep", "Glob", "Write", "WebFetch", "Task"] as const;
 const WORDS =
-  "the a session tool file read write edit test build lint run check error fix type import export function const value return async await promise index query table event page cursor"
-    .split(" ");
+  "the a session tool file read write edit test build lint run check error fix type import export function const value return async await promise index query table event page cursor".split(
+    " ",
+  );
 
 /** A small, fast, seeded PRNG (mulberry32): the generator must not spend its time in crypto. */
 export function rng(seed: number): () => number {
@@ -56,7 +57,8 @@ export function hookShape(random: () => number, eventName: HookEventName, cwd: s
     cwd,
     hook_event_name: eventName,
   };
-  const fill = (used: number) => (targetBytes > used ? words(random, Math.ceil((targetBytes - used) / 5.5)).slice(0, targetBytes - used) : "");
+  const fill = (used: number) =>
+    targetBytes > used ? words(random, Math.ceil((targetBytes - used) / 5.5)).slice(0, targetBytes - used) : "";
   switch (eventName) {
     case "PreToolUse":
     case "PostToolUse": {
@@ -64,9 +66,18 @@ export function hookShape(random: () => number, eventName: HookEventName, cwd: s
       const toolUseId = `toolu_${Math.floor(random() * 2 ** 52).toString(36)}${Math.floor(random() * 2 ** 52).toString(36)}`;
       const input =
         toolName === "Bash"
-          ? { command: `pnpm ${pick(random, ["test", "lint", "build", "typecheck"])} --filter ${pick(random, WORDS)}`, description: words(random, 6) }
+          ? {
+              command: `pnpm ${pick(random, ["test", "lint", "build", "typecheck"])} --filter ${pick(random, WORDS)}`,
+              description: words(random, 6),
+            }
           : { file_path: `${cwd}/src/${pick(random, WORDS)}/${pick(random, WORDS)}.ts` };
-      const body: Record<string, unknown> = { ...base, permission_mode: "default", tool_name: toolName, tool_input: input, tool_use_id: toolUseId };
+      const body: Record<string, unknown> = {
+        ...base,
+        permission_mode: "default",
+        tool_name: toolName,
+        tool_input: input,
+        tool_use_id: toolUseId,
+      };
       if (eventName === "PostToolUse") body.tool_response = { type: "text", content: "" };
       const used = JSON.stringify(body).length + 50;
       if (eventName === "PostToolUse") (body.tool_response as Record<string, unknown>).content = fill(used);
@@ -81,7 +92,10 @@ export function hookShape(random: () => number, eventName: HookEventName, cwd: s
     case "Notification":
       return { eventName, body: { ...base, message: "Claude needs your permission to use Bash" } };
     case "SessionStart":
-      return { eventName, body: { ...base, source: pick(random, ["startup", "resume", "clear"]), model: "claude-sonnet-4-5" } };
+      return {
+        eventName,
+        body: { ...base, source: pick(random, ["startup", "resume", "clear"]), model: "claude-sonnet-4-5" },
+      };
     case "SessionEnd":
       return { eventName, body: { ...base, reason: pick(random, ["clear", "logout", "prompt_input_exit", "other"]) } };
     case "Stop":

@@ -34,7 +34,14 @@ function pad(text: string, width: number): string {
 
 export function printTable(rows: ResultRow[]): void {
   const header = ["what", "baseline", "measured", "ratio / percentile", "target", "met?"];
-  const body = rows.map((r) => [r.what, r.baseline, r.measured, r.figure, r.target, r.met === null ? "n/a" : r.met ? "yes" : "NO"]);
+  const body = rows.map((r) => [
+    r.what,
+    r.baseline,
+    r.measured,
+    r.figure,
+    r.target,
+    r.met === null ? "n/a" : r.met ? "yes" : "NO",
+  ]);
   const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
   const line = (cells: string[]) => "| " + cells.map((c, i) => pad(c, widths[i]!)).join(" | ") + " |";
   console.log(line(header));

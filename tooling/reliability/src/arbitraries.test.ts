@@ -30,7 +30,9 @@ describe("fuzzing helpers", () => {
     const notFound = '{"error":{"message":"session with external id /repo/src/index.ts was not found"}}';
     expect(leaksInternals(notFound, '{"externalId":"/repo/src/index.ts"}')).toBe(false);
     expect(leaksInternals(notFound, '{"externalId":"other"}')).toBe(true);
-    expect(leaksInternals('{"message":"boom","stack":"Error: boom\\n    at run (/app/dist/main.js:1:2)"}', '{"a":1}')).toBe(true);
+    expect(
+      leaksInternals('{"message":"boom","stack":"Error: boom\\n    at run (/app/dist/main.js:1:2)"}', '{"a":1}'),
+    ).toBe(true);
     expect(leaksInternals('{"error":{"message":"not found"}}', undefined)).toBe(false);
   });
 });

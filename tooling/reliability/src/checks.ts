@@ -13,16 +13,46 @@ export interface Check {
   ok: boolean;
 }
 
-const check = (suite: string, what: string, figure: string | number, ok: boolean): Check => ({ suite, what, figure: String(figure), ok });
+const check = (suite: string, what: string, figure: string | number, ok: boolean): Check => ({
+  suite,
+  what,
+  figure: String(figure),
+  ok,
+});
 
 export function faultChecks(r: FaultReport): Check[] {
   const s = `faults (${r.delivery})`;
   return [
-    check(s, "faults injected (2 server SIGKILLs, 1 PostgreSQL restart)", r.faults.map((f) => f.what.split(",")[0]).join("; "), r.faults.length === 3),
-    check(s, `distinct events stored of ${r.expected}`, r.stored.distinctEvents, r.stored.distinctEvents === r.expected),
-    check(s, "events stored twice", r.stored.duplicates, r.stored.duplicates === 0 && r.stored.rows === r.stored.distinctIds),
-    check(s, "spool left after flush / rejected files", `${r.spoolLeft} / ${r.rejectedFiles}`, r.spoolLeft === 0 && r.rejectedFiles === 0),
-    check(s, "real binary runs: non-zero exits / bytes on stdout", `${r.binaryNonZeroExit} / ${r.binaryStdoutBytes} (of ${r.viaBinary} runs)`, r.binaryNonZeroExit === 0 && r.binaryStdoutBytes === 0),
+    check(
+      s,
+      "faults injected (2 server SIGKILLs, 1 PostgreSQL restart)",
+      r.faults.map((f) => f.what.split(",")[0]).join("; "),
+      r.faults.length === 3,
+    ),
+    check(
+      s,
+      `distinct events stored of ${r.expected}`,
+      r.stored.distinctEvents,
+      r.stored.distinctEvents === r.expected,
+    ),
+    check(
+      s,
+      "events stored twice",
+      r.stored.duplicates,
+      r.stored.duplicates === 0 && r.stored.rows === r.stored.distinctIds,
+    ),
+    check(
+      s,
+      "spool left after flush / rejected files",
+      `${r.spoolLeft} / ${r.rejectedFiles}`,
+      r.spoolLeft === 0 && r.rejectedFiles === 0,
+    ),
+    check(
+      s,
+      "real binary runs: non-zero exits / bytes on stdout",
+      `${r.binaryNonZeroExit} / ${r.binaryStdoutBytes} (of ${r.viaBinary} runs)`,
+      r.binaryNonZeroExit === 0 && r.binaryStdoutBytes === 0,
+    ),
   ];
 }
 
@@ -30,7 +60,12 @@ export function shutdownChecks(r: ShutdownReport): Check[] {
   const s = "shutdown";
   return [
     check(s, "SIGTERM under load: exit", `code ${r.stopExit?.code ?? "?"} in ${r.stopMs} ms`, r.stopExit?.code === 0),
-    check(s, `acknowledged events missing (of ${r.ackedEvents})`, r.ackedButMissing, r.ackedEvents > 0 && r.ackedButMissing === 0),
+    check(
+      s,
+      `acknowledged events missing (of ${r.ackedEvents})`,
+      r.ackedButMissing,
+      r.ackedEvents > 0 && r.ackedButMissing === 0,
+    ),
   ];
 }
 
@@ -42,41 +77,123 @@ export function hostileChecks(r: HostileReport): Check[] {
     check(s, "server crashes", r.crashes, r.crashes === 0),
     check(s, "hangs / connection errors", `${r.hangs} / ${r.networkErrors}`, r.hangs === 0 && r.networkErrors === 0),
     check(s, "error bodies leaking internals", r.leaks, r.leaks === 0),
-    check(s, `refused requests that wrote something (batch of ${r.rejectedBatch.requests})`, r.rejectedBatch.changedTables.length === 0 && r.rejectedBatch.contentUnchanged ? "0 (row counts and content of all 10 tables unchanged)" : r.rejectedBatch.changedTables.join(", ") || "content changed", r.rejectedBatch.changedTables.length === 0 && r.rejectedBatch.contentUnchanged),
-    check(s, "batch requests not refused with a 4xx", r.rejectedBatch.notRefused.length, r.rejectedBatch.notRefused.length === 0),
+    check(
+      s,
+      `refused requests that wrote something (batch of ${r.rejectedBatch.requests})`,
+      r.rejectedBatch.changedTables.length === 0 && r.rejectedBatch.contentUnchanged
+        ? "0 (row counts and content of all 10 tables unchanged)"
+        : r.rejectedBatch.changedTables.join(", ") || "content changed",
+      r.rejectedBatch.changedTables.length === 0 && r.rejectedBatch.contentUnchanged,
+    ),
+    check(
+      s,
+      "batch requests not refused with a 4xx",
+      r.rejectedBatch.notRefused.length,
+      r.rejectedBatch.notRefused.length === 0,
+    ),
   ];
 }
 
 export function authChecks(r: AuthReport): Check[] {
   const s = "auth";
   return [
-    check(s, `auth cases (${r.procedures} procedures × no/malformed/unknown/revoked key, wrong scope)`, `${r.requests - r.failures.length}/${r.requests} as expected`, r.failures.length === 0 && r.requests > 0),
-    check(s, "secrets found in api_keys", r.keysAtRest.secretFoundInTable ? "yes" : `no (columns: ${r.keysAtRest.columns.join(", ")})`, !r.keysAtRest.secretFoundInTable),
-    check(s, "key_hash = SHA-256 of the key", r.keysAtRest.hashIsSha256OfKey ? "yes" : "no", r.keysAtRest.hashIsSha256OfKey),
-    check(s, "key in use, revoked through the API: refused on the next call", r.revokedThroughApiRefusedAtOnce ? "yes" : "no", r.revokedThroughApiRefusedAtOnce),
-    check(s, "key in use, revoked by the CLI (another process): refused after", r.revokedThroughCliRefusedAfterMs === null ? "not within 15 s" : `${r.revokedThroughCliRefusedAfterMs} ms`, r.revokedThroughCliRefusedAfterMs !== null && r.revokedThroughCliRefusedAfterMs <= 6_000),
-    check(s, "timing-safe compare", r.timingSafeCompare ? `${r.timingSafeCompare.file}:${r.timingSafeCompare.line}` : "not found", r.timingSafeCompare !== null),
+    check(
+      s,
+      `auth cases (${r.procedures} procedures × no/malformed/unknown/revoked key, wrong scope)`,
+      `${r.requests - r.failures.length}/${r.requests} as expected`,
+      r.failures.length === 0 && r.requests > 0,
+    ),
+    check(
+      s,
+      "secrets found in api_keys",
+      r.keysAtRest.secretFoundInTable ? "yes" : `no (columns: ${r.keysAtRest.columns.join(", ")})`,
+      !r.keysAtRest.secretFoundInTable,
+    ),
+    check(
+      s,
+      "key_hash = SHA-256 of the key",
+      r.keysAtRest.hashIsSha256OfKey ? "yes" : "no",
+      r.keysAtRest.hashIsSha256OfKey,
+    ),
+    check(
+      s,
+      "key in use, revoked through the API: refused on the next call",
+      r.revokedThroughApiRefusedAtOnce ? "yes" : "no",
+      r.revokedThroughApiRefusedAtOnce,
+    ),
+    check(
+      s,
+      "key in use, revoked by the CLI (another process): refused after",
+      r.revokedThroughCliRefusedAfterMs === null ? "not within 15 s" : `${r.revokedThroughCliRefusedAfterMs} ms`,
+      r.revokedThroughCliRefusedAfterMs !== null && r.revokedThroughCliRefusedAfterMs <= 6_000,
+    ),
+    check(
+      s,
+      "timing-safe compare",
+      r.timingSafeCompare ? `${r.timingSafeCompare.file}:${r.timingSafeCompare.line}` : "not found",
+      r.timingSafeCompare !== null,
+    ),
   ];
 }
 
 export function loadChecks(r: LoadReport): Check[] {
   const s = "load";
   return [
-    check(s, `error rate (${r.requests} requests in ${r.durationS} s)`, `${r.errors} (${(r.errorRate * 100).toFixed(2)} %)`, r.errors === 0),
-    check(s, "p50 / p95 / p99 / max (ms, all operations)", `${r.all.p50} / ${r.all.p95} / ${r.all.p99} / ${r.all.max}`, true),
+    check(
+      s,
+      `error rate (${r.requests} requests in ${r.durationS} s)`,
+      `${r.errors} (${(r.errorRate * 100).toFixed(2)} %)`,
+      r.errors === 0,
+    ),
+    check(
+      s,
+      "p50 / p95 / p99 / max (ms, all operations)",
+      `${r.all.p50} / ${r.all.p95} / ${r.all.p99} / ${r.all.max}`,
+      true,
+    ),
     // Judged from the second quarter on: the first is the heap's warm-up.
-    check(s, "server RSS (MiB): first quarter → second → last (max)", `${r.rss.firstQuarterMiB} → ${r.rss.secondQuarterMiB} → ${r.rss.lastQuarterMiB} (${r.rss.growthPercent} % after warm-up, max ${r.rss.maxMiB})`, r.rss.growthPercent < 25),
-    check(s, `live deliveries missed (of ${r.subscriptions.expectedDeliveries})`, r.subscriptions.missing, r.subscriptions.missing === 0 && r.subscriptions.expectedDeliveries > 0),
+    check(
+      s,
+      "server RSS (MiB): first quarter → second → last (max)",
+      `${r.rss.firstQuarterMiB} → ${r.rss.secondQuarterMiB} → ${r.rss.lastQuarterMiB} (${r.rss.growthPercent} % after warm-up, max ${r.rss.maxMiB})`,
+      r.rss.growthPercent < 25,
+    ),
+    check(
+      s,
+      `live deliveries missed (of ${r.subscriptions.expectedDeliveries})`,
+      r.subscriptions.missing,
+      r.subscriptions.missing === 0 && r.subscriptions.expectedDeliveries > 0,
+    ),
   ];
 }
 
 export function concurrencyChecks(r: ConcurrencyReport): Check[] {
   const s = "concurrency";
   return [
-    check(s, `two lock holders at once (${r.locks.clients} clients, ${r.locks.acquisitions} acquisitions, ${r.locks.refusals} refusals)`, r.locks.overlaps + r.locks.wrongOwnerSeen, r.locks.overlaps === 0 && r.locks.wrongOwnerSeen === 0 && r.locks.otherErrors === 0 && r.locks.acquisitions > 0),
-    check(s, "expired lock: taken over; stale renew/release refused", JSON.stringify(r.locks.expiredTakeover), Object.values(r.locks.expiredTakeover).every(Boolean)),
-    check(s, `jobs completed (of ${r.jobs.jobs}; ${r.jobs.killedMidJob} workers SIGKILLed, ${r.jobs.stalledPastLease} stalled mid-job)`, r.jobs.completed, r.jobs.completed === r.jobs.jobs && !r.jobs.timedOut),
-    check(s, "jobs completed twice", `${r.jobs.completedTwice} (stale completions refused: ${r.jobs.staleCompletionsRefused})`, r.jobs.completedTwice === 0),
+    check(
+      s,
+      `two lock holders at once (${r.locks.clients} clients, ${r.locks.acquisitions} acquisitions, ${r.locks.refusals} refusals)`,
+      r.locks.overlaps + r.locks.wrongOwnerSeen,
+      r.locks.overlaps === 0 && r.locks.wrongOwnerSeen === 0 && r.locks.otherErrors === 0 && r.locks.acquisitions > 0,
+    ),
+    check(
+      s,
+      "expired lock: taken over; stale renew/release refused",
+      JSON.stringify(r.locks.expiredTakeover),
+      Object.values(r.locks.expiredTakeover).every(Boolean),
+    ),
+    check(
+      s,
+      `jobs completed (of ${r.jobs.jobs}; ${r.jobs.killedMidJob} workers SIGKILLed, ${r.jobs.stalledPastLease} stalled mid-job)`,
+      r.jobs.completed,
+      r.jobs.completed === r.jobs.jobs && !r.jobs.timedOut,
+    ),
+    check(
+      s,
+      "jobs completed twice",
+      `${r.jobs.completedTwice} (stale completions refused: ${r.jobs.staleCompletionsRefused})`,
+      r.jobs.completedTwice === 0,
+    ),
   ];
 }
 
@@ -84,9 +201,19 @@ export function dbLimitChecks(r: DbLimitsReport): Check[] {
   const s = "db-limits";
   const p = r.underPressure;
   return [
-    check(s, `pool 2 + events locked: answers (${p.requests} requests)`, JSON.stringify(p.byStatus), p.unclearErrors.length === 0),
+    check(
+      s,
+      `pool 2 + events locked: answers (${p.requests} requests)`,
+      JSON.stringify(p.byStatus),
+      p.unclearErrors.length === 0,
+    ),
     check(s, "hangs; slowest answer", `${p.hangs}; ${p.maxMs} ms`, p.hangs === 0),
-    check(s, "recovery after the lock goes (no restart)", r.recoveryMs === null ? "never" : `${r.recoveryMs} ms, then ${r.afterRecovery.ok}/${r.afterRecovery.requests} ok`, r.recoveryMs !== null && r.afterRecovery.ok === r.afterRecovery.requests),
+    check(
+      s,
+      "recovery after the lock goes (no restart)",
+      r.recoveryMs === null ? "never" : `${r.recoveryMs} ms, then ${r.afterRecovery.ok}/${r.afterRecovery.requests} ok`,
+      r.recoveryMs !== null && r.afterRecovery.ok === r.afterRecovery.requests,
+    ),
   ];
 }
 

@@ -16,12 +16,15 @@ beforeAll(async () => {
 });
 afterAll(() => cluster?.close());
 
-it.each(["background", "direct"] as const)("stores every event exactly once through two server kills and a database restart (%s delivery)", async (delivery) => {
-  const report = await runFaults(cluster, { lanes: 8, eventsPerLane: 300, binaryEvery: 10, delivery });
-  expect(failedChecks(faultChecks(report))).toBe("");
-  expect(report.stored.distinctEvents).toBe(2_400);
-  expect(report.faults).toHaveLength(3);
-});
+it.each(["background", "direct"] as const)(
+  "stores every event exactly once through two server kills and a database restart (%s delivery)",
+  async (delivery) => {
+    const report = await runFaults(cluster, { lanes: 8, eventsPerLane: 300, binaryEvery: 10, delivery });
+    expect(failedChecks(faultChecks(report))).toBe("");
+    expect(report.stored.distinctEvents).toBe(2_400);
+    expect(report.faults).toHaveLength(3);
+  },
+);
 
 it("loses no acknowledged write when stopped with SIGTERM under load", async () => {
   const report = await runGracefulShutdown(cluster, { clients: 4, batchSize: 20, loadMs: 4_000 });

@@ -20,6 +20,14 @@ it("answers a clear 503 (never a 500, never a hang) when the pool is exhausted a
 });
 
 it("never has two lock holders, and completes every job once while workers are killed mid-job", async () => {
-  const report = await runConcurrency(cluster, { lockClients: 8, lockRounds: 4, jobs: 30, workers: 3, kills: 1, stalls: 0, deadlineMs: 90_000 });
+  const report = await runConcurrency(cluster, {
+    lockClients: 8,
+    lockRounds: 4,
+    jobs: 30,
+    workers: 3,
+    kills: 1,
+    stalls: 0,
+    deadlineMs: 90_000,
+  });
   expect(failedChecks(concurrencyChecks(report))).toBe("");
 });

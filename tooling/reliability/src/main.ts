@@ -8,7 +8,17 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 
-import { authChecks, concurrencyChecks, dbLimitChecks, faultChecks, hostileChecks, loadChecks, printChecks, shutdownChecks, type Check } from "./checks.js";
+import {
+  authChecks,
+  concurrencyChecks,
+  dbLimitChecks,
+  faultChecks,
+  hostileChecks,
+  loadChecks,
+  printChecks,
+  shutdownChecks,
+  type Check,
+} from "./checks.js";
 import { startCluster, type Cluster } from "./lib/cluster.js";
 import { startServer } from "./lib/server.js";
 import { runAuth } from "./suites/auth.js";
@@ -33,7 +43,9 @@ const { values } = parseArgs({
   allowPositionals: true,
 });
 if (values.help) {
-  console.log(`pnpm reliability [--quick] [--only ${SUITES.join(",")}] [--seed N] [--load-seconds S] [--fault-events N]`);
+  console.log(
+    `pnpm reliability [--quick] [--only ${SUITES.join(",")}] [--seed N] [--load-seconds S] [--fault-events N]`,
+  );
   process.exit(0);
 }
 const quick = values.quick === true;
@@ -53,8 +65,16 @@ const sizes = {
 };
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadBefore: loadavg().map((l) => Math.round(l * 100) / 100) };
-log(`reliability ${quick ? "--quick" : "(full)"}: ${[...only].join(", ")}; seed ${seed}; load average ${machine.loadBefore.join(" ")}`);
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? "?",
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  loadBefore: loadavg().map((l) => Math.round(l * 100) / 100),
+};
+log(
+  `reliability ${quick ? "--quick" : "(full)"}: ${[...only].join(", ")}; seed ${seed}; load average ${machine.loadBefore.join(" ")}`,
+);
 
 const results: Record<string, unknown> = {};
 const checks: Check[] = [];
@@ -78,7 +98,12 @@ async function suite(name: Suite, run: () => Promise<Check[]>): Promise<void> {
     checks.push(...found);
     log(`${name}: ${found.every((c) => c.ok) ? "ok" : "FAILED"} in ${Math.round((Date.now() - t) / 1000)} s`);
   } catch (error) {
-    checks.push({ suite: name, what: "suite ran", figure: error instanceof Error ? error.message.slice(0, 200) : String(error), ok: false });
+    checks.push({
+      suite: name,
+      what: "suite ran",
+      figure: error instanceof Error ? error.message.slice(0, 200) : String(error),
+      ok: false,
+    });
     results[name] = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
     log(`${name}: ERROR ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -153,7 +178,22 @@ const file = new URL(`../results/${new Date().toISOString().replace(/:/g, "-")}.
 await mkdir(new URL("../results/", import.meta.url), { recursive: true });
 await writeFile(
   file,
-  JSON.stringify({ command: `pnpm reliability${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`, quick, seed, sizes, machine: { ...machine, loadAfter: loadavg().map((l) => Math.round(l * 100) / 100) }, durationS: Math.round((Date.now() - started) / 1000), checks, results }, null, 2),
+  JSON.stringify(
+    {
+      command: `pnpm reliability${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`,
+      quick,
+      seed,
+      sizes,
+      machine: { ...machine, loadAfter: loadavg().map((l) => Math.round(l * 100) / 100) },
+      durationS: Math.round((Date.now() - started) / 1000),
+      checks,
+      results,
+    },
+    null,
+    2,
+  ),
 );
-log(`${checks.length - failed.length}/${checks.length} checks ok in ${Math.round((Date.now() - started) / 1000)} s; report: ${file.pathname}`);
+log(
+  `${checks.length - failed.length}/${checks.length} checks ok in ${Math.round((Date.now() - started) / 1000)} s; report: ${file.pathname}`,
+);
 process.exit(failed.length === 0 ? 0 : 1);

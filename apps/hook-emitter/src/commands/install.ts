@@ -44,7 +44,10 @@ export async function installCommand(command: "install" | "uninstall", args: str
   });
   const opt = values as Record<string, string | boolean | undefined>;
   if (opt.user === true && opt.project === true) throw new SettingsError("choose one of --user and --project");
-  const file = settingsPath({ project: opt.project === true, ...(typeof opt.settings === "string" ? { settings: opt.settings } : {}) });
+  const file = settingsPath({
+    project: opt.project === true,
+    ...(typeof opt.settings === "string" ? { settings: opt.settings } : {}),
+  });
   const before = readIfExists(file);
   const dryRun = opt["dry-run"] === true;
 
@@ -58,21 +61,27 @@ export async function installCommand(command: "install" | "uninstall", args: str
             .map((event) => event.trim())
             .filter((event) => event !== "")
         : [...DEFAULT_HOOK_EVENTS];
-    for (const event of events) if (!EVENT_NAME.test(event)) throw new SettingsError(`not a hook event name: ${JSON.stringify(event)}`);
+    for (const event of events)
+      if (!EVENT_NAME.test(event)) throw new SettingsError(`not a hook event name: ${JSON.stringify(event)}`);
     if (events.length === 0) throw new SettingsError("--events lists no event");
     const config = loadConfig();
     const url = typeof opt.url === "string" ? opt.url.replace(/\/+$/, "") : config.url;
-    if (opt.http === true && opt.async === true) throw new SettingsError("--async applies to command hooks, not to --http");
+    if (opt.http === true && opt.async === true)
+      throw new SettingsError("--async applies to command hooks, not to --http");
     const handler =
       opt.http === true
         ? httpHandler(url)
         : commandHandler(typeof opt.command === "string" ? opt.command : "logbook-hook", { async: opt.async === true });
     edit = installHooks(before, { events, handler });
     if (opt.http === true) {
-      notes.push("http hooks read the key from LOGBOOK_API_KEY in the environment Claude Code runs in: export it there.");
+      notes.push(
+        "http hooks read the key from LOGBOOK_API_KEY in the environment Claude Code runs in: export it there.",
+      );
     } else {
       if (typeof opt.command !== "string" && !onPath("logbook-hook")) {
-        notes.push('logbook-hook is not on PATH: install it globally, or pass --command "node /path/to/logbook-hook.cjs".');
+        notes.push(
+          'logbook-hook is not on PATH: install it globally, or pass --command "node /path/to/logbook-hook.cjs".',
+        );
       }
       if (typeof opt.url === "string" || typeof opt["api-key"] === "string") {
         const credentials = { ...readCredentials(config.credentialsFile) };

@@ -77,10 +77,12 @@ const EXPECTED: Record<string, Access> = {
 type Kind = "query" | "mutation" | "subscription";
 type Outcome = { ok: true } | { ok: false; error: LogbookError };
 
-const procedures: Array<{ path: string; kind: Kind }> = Object.entries(appRouter._def.procedures).map(([path, procedure]) => ({
-  path,
-  kind: (procedure as unknown as { _def: { type: Kind } })._def.type,
-}));
+const procedures: Array<{ path: string; kind: Kind }> = Object.entries(appRouter._def.procedures).map(
+  ([path, procedure]) => ({
+    path,
+    kind: (procedure as unknown as { _def: { type: Kind } })._def.type,
+  }),
+);
 
 /**
  * Calls a procedure by its path; auth runs before input parsing, so `{}` serves for all.
@@ -116,7 +118,9 @@ async function call(client: LogbookClient, path: string, kind: Kind, input: unkn
             // "Started" comes before the stream's first item; probe until something arrives.
             const send = () => {
               void h.admin.sessions.create.mutate({ title: "probe" }).catch(() => undefined);
-              void h.admin.ingest([{ externalSessionId: `probe-${Math.random()}`, eventType: "probe" }]).catch(() => undefined);
+              void h.admin
+                .ingest([{ externalSessionId: `probe-${Math.random()}`, eventType: "probe" }])
+                .catch(() => undefined);
             };
             send();
             probe = setInterval(send, 250);
@@ -149,7 +153,9 @@ beforeAll(async () => {
   const revoked = await h.admin.apiKeys.create.mutate({ name: "to-revoke", scopes: ["ingest", "read", "admin"] });
   await h.admin.apiKeys.revoke.mutate({ id: revoked.key.id });
   clients.revoked = h.clientFor(revoked.secret);
-  clients.ingest = h.clientFor((await h.admin.apiKeys.create.mutate({ name: "ingest-only", scopes: ["ingest"] })).secret);
+  clients.ingest = h.clientFor(
+    (await h.admin.apiKeys.create.mutate({ name: "ingest-only", scopes: ["ingest"] })).secret,
+  );
   clients.read = h.clientFor((await h.admin.apiKeys.create.mutate({ name: "read-only", scopes: ["read"] })).secret);
   clients.admin = h.admin;
 });
@@ -184,7 +190,8 @@ describe("auth matrix", () => {
       for (const who of ["none", "malformed", "revoked"] as const) {
         expectBareRefusal(await call(clients[who], path, kind, {}), "UNAUTHORIZED", `${path} as ${who}`);
       }
-      const lacking = access === "ingest" ? ["read"] : access === "read" ? ["ingest"] : access === "admin" ? ["ingest", "read"] : [];
+      const lacking =
+        access === "ingest" ? ["read"] : access === "read" ? ["ingest"] : access === "admin" ? ["ingest", "read"] : [];
       for (const who of lacking as Array<"ingest" | "read">) {
         expectBareRefusal(await call(clients[who], path, kind, {}), "FORBIDDEN", `${path} as ${who}`);
       }
@@ -192,7 +199,8 @@ describe("auth matrix", () => {
       for (const who of allowed) {
         const outcome = await call(clients[who], path, kind, {});
         // Past auth: success, or a refusal of the (empty) input, never 401/403.
-        if (!outcome.ok) expect([401, 403], `${path} as ${who}: ${outcome.error.message}`).not.toContain(outcome.error.httpStatus);
+        if (!outcome.ok)
+          expect([401, 403], `${path} as ${who}: ${outcome.error.message}`).not.toContain(outcome.error.httpStatus);
       }
     });
   }

@@ -25,10 +25,18 @@ beforeAll(async () => {
 });
 afterAll(() => h?.stop());
 
-function postHook(body: string | Uint8Array, headers: Record<string, string> = {}, apiKey: string | null = h.server.apiKey) {
+function postHook(
+  body: string | Uint8Array,
+  headers: Record<string, string> = {},
+  apiKey: string | null = h.server.apiKey,
+) {
   return fetch(`${h.server.url}/hooks/claude-code`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...(apiKey === null ? {} : { authorization: `Bearer ${apiKey}` }), ...headers },
+    headers: {
+      "content-type": "application/json",
+      ...(apiKey === null ? {} : { authorization: `Bearer ${apiKey}` }),
+      ...headers,
+    },
     body,
   });
 }
@@ -50,7 +58,9 @@ describe("POST /hooks/claude-code", () => {
   it("stores every sample payload and answers 200 {} to each", async () => {
     const files = readdirSync(SAMPLES).filter((f) => f.endsWith(".json"));
     expect(files.length).toBeGreaterThan(10);
-    const payloads = files.flatMap((file) => JSON.parse(readFileSync(`${SAMPLES}${file}`, "utf8")) as Array<Record<string, unknown>>);
+    const payloads = files.flatMap(
+      (file) => JSON.parse(readFileSync(`${SAMPLES}${file}`, "utf8")) as Array<Record<string, unknown>>,
+    );
     const before = await countEvents({ source: "hook" });
 
     // A few at a time, as several agents on one machine would post.
@@ -58,9 +68,13 @@ describe("POST /hooks/claude-code", () => {
     for (let i = 0; i < payloads.length; i += 8) {
       await Promise.all(
         payloads.slice(i, i + 8).map(async (payload, j) => {
-          const response = await postHook(JSON.stringify(payload), { "x-logbook-event-id": randomUUID(), "x-logbook-machine-id": "ci-box" });
+          const response = await postHook(JSON.stringify(payload), {
+            "x-logbook-event-id": randomUUID(),
+            "x-logbook-machine-id": "ci-box",
+          });
           const text = await response.text();
-          if (response.status !== 200 || text !== "{}") failures.push(`#${i + j} ${String(payload.hook_event_name)}: ${response.status} ${text}`);
+          if (response.status !== 200 || text !== "{}")
+            failures.push(`#${i + j} ${String(payload.hook_event_name)}: ${response.status} ${text}`);
         }),
       );
     }
@@ -68,7 +82,11 @@ describe("POST /hooks/claude-code", () => {
     expect(await countEvents({ source: "hook" })).toBe(before + payloads.length);
 
     const mainSessions = new Set(payloads.map((p) => p.session_id as string));
-    const stored = await h.db.knex("sessions").whereIn("external_id", [...mainSessions]).count({ n: "*" }).first();
+    const stored = await h.db
+      .knex("sessions")
+      .whereIn("external_id", [...mainSessions])
+      .count({ n: "*" })
+      .first();
     expect(Number((stored as { n: string }).n)).toBe(mainSessions.size);
     expect(await countEvents({ source: "hook", machine_id: "ci-box" })).toBe(payloads.length);
   }, 300_000);
@@ -89,7 +107,12 @@ describe("POST /hooks/claude-code", () => {
 
   it("stores a payload whose session_id and agent_id hold lone surrogates (found by the hostile suite: it was a 500)", async () => {
     const sessionId = `lone-${randomUUID()}-\udfff`;
-    const body = JSON.stringify({ session_id: sessionId, agent_id: "\udfff\ud800", hook_event_name: "PreToolUse", tool_name: "Bash" });
+    const body = JSON.stringify({
+      session_id: sessionId,
+      agent_id: "\udfff\ud800",
+      hook_event_name: "PreToolUse",
+      tool_name: "Bash",
+    });
     const response = await postHook(body);
     expect(response.status).toBe(200);
     const parent = sessionId.replace("\udfff", "\uFFFD");
@@ -100,7 +123,9 @@ describe("POST /hooks/claude-code", () => {
 
   it("stores an event whose X-Logbook-Event-Id is a UUIDv7 from year 10590, dated by its arrival (hostile suite: it was a 500)", async () => {
     const id = "f76956c3-948e-719f-8000-00160000001f";
-    const response = await postHook(JSON.stringify({ session_id: `far-${randomUUID()}`, hook_event_name: "Stop" }), { "x-logbook-event-id": id });
+    const response = await postHook(JSON.stringify({ session_id: `far-${randomUUID()}`, hook_event_name: "Stop" }), {
+      "x-logbook-event-id": id,
+    });
     expect(response.status).toBe(200);
     const rows = await h.db.knex("events").where({ id }).select<Array<{ occurred_at: Date }>>("occurred_at");
     expect(rows).toHaveLength(1);
@@ -139,13 +164,19 @@ describe("POST /hooks/claude-code", () => {
     const array = await postHook(JSON.stringify([{ session_id: "a", hook_event_name: "Stop" }]));
     expect(array.status).toBe(400);
 
-    const badTime = await postHook(JSON.stringify({ session_id: "a", hook_event_name: "Stop" }), { "x-logbook-occurred-at": "yesterday" });
+    const badTime = await postHook(JSON.stringify({ session_id: "a", hook_event_name: "Stop" }), {
+      "x-logbook-occurred-at": "yesterday",
+    });
     expect(badTime.status).toBe(400);
     expect((await errorOf(badTime)).message).toMatch(/x-logbook-occurred-at/);
   });
 
   it("413 for a body over BODY_LIMIT_BYTES, and the server goes on", async () => {
-    const big = JSON.stringify({ session_id: "big", hook_event_name: "PostToolUse", tool_response: "x".repeat(BODY_LIMIT) });
+    const big = JSON.stringify({
+      session_id: "big",
+      hook_event_name: "PostToolUse",
+      tool_response: "x".repeat(BODY_LIMIT),
+    });
     const response = await postHook(big);
     expect(response.status).toBe(413);
     const tooLarge = await errorOf(response);
@@ -179,7 +210,9 @@ describe("POST /hooks/claude-code", () => {
       expect(response.status).toBe(413);
       await response.arrayBuffer();
       for (let i = 0; i < 3; i++) {
-        const next = await postHook(JSON.stringify({ session_id: `after-chunked-${randomUUID()}`, hook_event_name: "Stop" }));
+        const next = await postHook(
+          JSON.stringify({ session_id: `after-chunked-${randomUUID()}`, hook_event_name: "Stop" }),
+        );
         expect(next.status).toBe(200);
       }
     }
@@ -244,14 +277,21 @@ describe("other routes", () => {
   it("GET /health is open and answers 200 with the database state", async () => {
     const response = await fetch(`${h.server.url}/health`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: "ok", database: { reachable: true, migrationsCurrent: true, pendingMigrations: [] } });
+    expect(await response.json()).toMatchObject({
+      status: "ok",
+      database: { reachable: true, migrationsCurrent: true, pendingMigrations: [] },
+    });
   });
 
   it("404 JSON for an unknown route or procedure, 405 for a wrong method", async () => {
     const unknown = await fetch(`${h.server.url}/nothing/here`);
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toMatchObject({ error: { code: "NOT_FOUND", message: "no route for GET /nothing/here" } });
-    const procedure = await fetch(`${h.server.url}/trpc/nothing.here`, { headers: { authorization: `Bearer ${h.server.apiKey}` } });
+    expect(await unknown.json()).toMatchObject({
+      error: { code: "NOT_FOUND", message: "no route for GET /nothing/here" },
+    });
+    const procedure = await fetch(`${h.server.url}/trpc/nothing.here`, {
+      headers: { authorization: `Bearer ${h.server.apiKey}` },
+    });
     expect(procedure.status).toBe(404);
     const wrongMethod = await fetch(`${h.server.url}/hooks/claude-code`);
     expect(wrongMethod.status).toBe(405);

@@ -23,7 +23,10 @@ afterAll(() => h?.stop());
 
 function run(args: string[], env: Record<string, string>) {
   return new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.once("close", (code) => resolve({ code, stderr }));
@@ -57,7 +60,10 @@ describe("commands", () => {
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/cli-key/);
     expect(listed.stdout).not.toContain(secret);
-    const id = listed.stdout.split("\n").find((line) => line.includes("cli-key"))!.split(" ")[0]!;
+    const id = listed.stdout
+      .split("\n")
+      .find((line) => line.includes("cli-key"))!
+      .split(" ")[0]!;
 
     const revoked = await h.server.runCommand(["keys", "revoke", id]);
     expect(revoked.code).toBe(0);

@@ -61,7 +61,10 @@ describe("resuming with lastEventId", () => {
     const missed2 = await h.client.ingest(batch(externalSessionId, "d", 2));
 
     const again: string[] = [];
-    const resumed = h.client.followSession(session.id, { onEvent: (event) => again.push(event.id), lastEventId: resumeFrom });
+    const resumed = h.client.followSession(session.id, {
+      onEvent: (event) => again.push(event.id),
+      lastEventId: resumeFrom,
+    });
     await until(() => again.length >= 6, "the missed events to be replayed");
     const after = await h.client.ingest(batch(externalSessionId, "e", 3));
     await until(() => again.length >= 9, "the events after the resume");

@@ -19,7 +19,10 @@ describe("health and auth", () => {
   it("health.check is open and reports a current database", async () => {
     const anonymous = h.clientFor("not-a-key");
     const health = await anonymous.health.check.query();
-    expect(health).toMatchObject({ status: "ok", database: { reachable: true, migrationsCurrent: true, embedded: false } });
+    expect(health).toMatchObject({
+      status: "ok",
+      database: { reachable: true, migrationsCurrent: true, embedded: false },
+    });
   });
 
   it("auth.whoami names the key and its scopes", async () => {
@@ -31,7 +34,12 @@ describe("health and auth", () => {
 describe("sessions", () => {
   it("creates, gets (by id and external id), lists, updates, transitions, archives and deletes", async () => {
     const externalId = `ext-${randomUUID()}`;
-    const created = await h.client.sessions.create.mutate({ externalId, title: "first", projectPath: "/work/demo", status: "active" });
+    const created = await h.client.sessions.create.mutate({
+      externalId,
+      title: "first",
+      projectPath: "/work/demo",
+      status: "active",
+    });
     expect(created).toMatchObject({ externalId, title: "first", status: "active", archivedAt: null });
 
     expect(await h.client.sessions.get.query({ id: created.id })).toMatchObject({ id: created.id });
@@ -43,10 +51,19 @@ describe("sessions", () => {
     const tree = await h.client.sessions.tree.query({ id: created.id });
     expect(tree.descendants.map((d) => [d.session.id, d.depth])).toEqual([[child.id, 1]]);
 
-    const updated = await h.client.sessions.update.mutate({ id: created.id, label: "important", pinned: true, metadata: { a: 1 } });
+    const updated = await h.client.sessions.update.mutate({
+      id: created.id,
+      label: "important",
+      pinned: true,
+      metadata: { a: 1 },
+    });
     expect(updated).toMatchObject({ label: "important", pinned: true, metadata: { a: 1 } });
 
-    const completed = await h.client.sessions.transition.mutate({ id: created.id, to: "completed", result: { ok: true } });
+    const completed = await h.client.sessions.transition.mutate({
+      id: created.id,
+      to: "completed",
+      result: { ok: true },
+    });
     expect(completed.status).toBe("completed");
     expect(completed.endedAt).not.toBeNull();
 
@@ -75,7 +92,9 @@ describe("sessions", () => {
     const malformed = await failure(h.client.sessions.get.query({ id: "not-a-uuid" }));
     expect(isLogbookError(malformed)).toBe(true);
     expect(malformed).toMatchObject({ code: "BAD_REQUEST", httpStatus: 400, appCode: null });
-    expect((malformed as LogbookError).issues).toEqual([{ path: "id", message: "must be a UUID", code: "invalid_format" }]);
+    expect((malformed as LogbookError).issues).toEqual([
+      { path: "id", message: "must be a UUID", code: "invalid_format" },
+    ]);
 
     const missing = await failure(h.client.sessions.transition.mutate({ id: randomUUID(), to: "active" }));
     expect(missing).toMatchObject({ code: "NOT_FOUND" });
@@ -99,11 +118,19 @@ describe("events and hooks", () => {
     const page = await h.client.events.listForSession.query({ sessionId: timeline.id });
     expect(page.items.map((e) => e.id)).toEqual(first.ids);
     const again = await h.client.events.ingest.mutate({
-      events: page.items.map((e) => ({ id: e.id, sessionId: e.sessionId, eventType: e.eventType, occurredAt: e.occurredAt })),
+      events: page.items.map((e) => ({
+        id: e.id,
+        sessionId: e.sessionId,
+        eventType: e.eventType,
+        occurredAt: e.occurredAt,
+      })),
     });
     expect(again).toMatchObject({ accepted: 0, duplicates: 3 });
 
-    const resumed = await h.client.events.listForSession.query({ sessionId: timeline.id, afterSeq: page.items[0]!.seq });
+    const resumed = await h.client.events.listForSession.query({
+      sessionId: timeline.id,
+      afterSeq: page.items[0]!.seq,
+    });
     expect(resumed.items.map((e) => e.id)).toEqual(first.ids.slice(1));
 
     // The timeline without payloads: the same events, field for field, minus the payload;
@@ -111,11 +138,16 @@ describe("events and hooks", () => {
     const summaries = await h.client.events.listSummariesForSession.query({ sessionId: timeline.id, limit: 2 });
     expect(summaries.items).toEqual(page.items.slice(0, 2).map(({ payload: _payload, ...summary }) => summary));
     expect(summaries.nextCursor).not.toBeNull();
-    const rest = await h.client.events.listSummariesForSession.query({ sessionId: timeline.id, cursor: summaries.nextCursor! });
+    const rest = await h.client.events.listSummariesForSession.query({
+      sessionId: timeline.id,
+      cursor: summaries.nextCursor!,
+    });
     expect(rest.items.map((e) => e.id)).toEqual(first.ids.slice(2));
     expect(await h.client.events.get.query({ id: first.ids[1]! })).toEqual(page.items[1]);
     await expect(h.client.events.get.query({ id: randomUUID() })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(h.client.events.listSummariesForSession.query({ sessionId: randomUUID() })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(h.client.events.listSummariesForSession.query({ sessionId: randomUUID() })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
 
     const recent = await h.client.events.listRecent.query({ toolName: "Bash" });
     expect(recent.items.map((e) => e.id)).toContain(first.ids[1]);
@@ -128,7 +160,11 @@ describe("events and hooks", () => {
 
   it("splits a large ingest into batches of 1000", async () => {
     const externalSessionId = `big-${randomUUID()}`;
-    const events = Array.from({ length: 2_345 }, (_, i) => ({ externalSessionId, eventType: "tick", message: String(i) }));
+    const events = Array.from({ length: 2_345 }, (_, i) => ({
+      externalSessionId,
+      eventType: "tick",
+      message: String(i),
+    }));
     const result = await h.client.ingest(events);
     expect(result).toMatchObject({ accepted: 2_345, duplicates: 0 });
     const session = await h.client.sessions.get.query({ externalId: externalSessionId });
@@ -178,7 +214,9 @@ describe("session records", () => {
     expect(message).toMatchObject({ sessionId, role: "user", text: "hi there" });
     const page = await h.client.messages.list.query({ sessionId });
     expect(page.items.map((m) => m.id)).toEqual([message.id]);
-    const missing = await failure(h.client.messages.append.mutate({ sessionId: randomUUID(), role: "user", text: "x" }));
+    const missing = await failure(
+      h.client.messages.append.mutate({ sessionId: randomUUID(), role: "user", text: "x" }),
+    );
     expect(missing).toMatchObject({ code: "NOT_FOUND" });
   });
 
@@ -195,7 +233,10 @@ describe("session records", () => {
 
     const outside = await failure(h.client.files.upsert.mutate({ sessionId, path: "../etc/passwd", content: "x" }));
     expect(outside).toMatchObject({ code: "BAD_REQUEST" });
-    expect((outside as LogbookError).issues[0]).toMatchObject({ path: "path", message: "must not contain '..' segments" });
+    expect((outside as LogbookError).issues[0]).toMatchObject({
+      path: "path",
+      message: "must not contain '..' segments",
+    });
   });
 
   it("steps: create, start, complete, fail, skip, cancel, list", async () => {
@@ -206,7 +247,10 @@ describe("session records", () => {
     expect((await h.client.steps.start.mutate({ id: a.id })).status).toBe("running");
     expect((await h.client.steps.complete.mutate({ id: a.id, output: { ok: true } })).status).toBe("completed");
     await h.client.steps.start.mutate({ id: b.id });
-    expect(await h.client.steps.fail.mutate({ id: b.id, errorMessage: "2 failed" })).toMatchObject({ status: "failed", errorMessage: "2 failed" });
+    expect(await h.client.steps.fail.mutate({ id: b.id, errorMessage: "2 failed" })).toMatchObject({
+      status: "failed",
+      errorMessage: "2 failed",
+    });
     expect((await h.client.steps.skip.mutate({ id: c.id })).status).toBe("skipped");
     expect((await h.client.steps.cancel.mutate({ id: d.id })).status).toBe("cancelled");
     const steps = await h.client.steps.list.query({ sessionId });
@@ -216,7 +260,13 @@ describe("session records", () => {
   });
 
   it("artifacts: create and list by type", async () => {
-    const artifact = await h.client.artifacts.create.mutate({ sessionId, artifactType: "report", name: "r.md", contentPath: "out/r.md", sizeBytes: 10 });
+    const artifact = await h.client.artifacts.create.mutate({
+      sessionId,
+      artifactType: "report",
+      name: "r.md",
+      contentPath: "out/r.md",
+      sizeBytes: 10,
+    });
     await h.client.artifacts.create.mutate({ sessionId, artifactType: "log", name: "l.txt", contentPath: "out/l.txt" });
     const reports = await h.client.artifacts.list.query({ sessionId, artifactType: "report" });
     expect(reports.items.map((a) => a.id)).toEqual([artifact.id]);
@@ -233,13 +283,26 @@ describe("projects and locks", () => {
     const listed = await h.client.projects.list.query({ search: path.slice(-12) });
     expect(listed.items.map((p) => p.id)).toEqual([project.id]);
 
-    const lock = await h.client.projects.locks.acquire.mutate({ projectId: project.id, owner: "worker-1", ttlMs: 60_000 });
+    const lock = await h.client.projects.locks.acquire.mutate({
+      projectId: project.id,
+      owner: "worker-1",
+      ttlMs: 60_000,
+    });
     expect(lock).toMatchObject({ projectId: project.id, owner: "worker-1" });
     const held = await failure(h.client.projects.locks.acquire.mutate({ projectId: project.id, owner: "worker-2" }));
-    expect(held).toMatchObject({ code: "CONFLICT", httpStatus: 409, appCode: "LOCK_HELD", details: { owner: "worker-1", projectId: project.id } });
-    expect((await h.client.projects.locks.renew.mutate({ projectId: project.id, owner: "worker-1" })).renewedAt).not.toBeNull();
+    expect(held).toMatchObject({
+      code: "CONFLICT",
+      httpStatus: 409,
+      appCode: "LOCK_HELD",
+      details: { owner: "worker-1", projectId: project.id },
+    });
+    expect(
+      (await h.client.projects.locks.renew.mutate({ projectId: project.id, owner: "worker-1" })).renewedAt,
+    ).not.toBeNull();
     expect(await h.client.projects.locks.inspect.query({ projectId: project.id })).toMatchObject({ owner: "worker-1" });
-    expect(await h.client.projects.locks.release.mutate({ projectId: project.id, owner: "worker-1" })).toEqual({ released: true });
+    expect(await h.client.projects.locks.release.mutate({ projectId: project.id, owner: "worker-1" })).toEqual({
+      released: true,
+    });
     expect(await h.client.projects.locks.inspect.query({ projectId: project.id })).toBeNull();
 
     const unknown = await failure(h.client.projects.get.query({ id: randomUUID() }));
@@ -259,7 +322,9 @@ describe("jobs", () => {
     await h.client.jobs.extendLease.mutate({ id: a.id, workerId: "w1", leaseMs: 120_000 });
     const notMine = await failure(h.client.jobs.complete.mutate({ id: a.id, workerId: "w2" }));
     expect(isLogbookError(notMine)).toBe(true);
-    expect((await h.client.jobs.complete.mutate({ id: a.id, workerId: "w1", result: { done: true } })).status).toBe("completed");
+    expect((await h.client.jobs.complete.mutate({ id: a.id, workerId: "w1", result: { done: true } })).status).toBe(
+      "completed",
+    );
     expect((await h.client.jobs.fail.mutate({ id: b.id, workerId: "w1", error: "boom" })).status).toBe("failed");
 
     expect(await h.client.jobs.get.query({ id: a.id })).toMatchObject({ status: "completed", result: { done: true } });
@@ -312,7 +377,16 @@ describe("api keys", () => {
     const entry = listed.find((k) => k.id === created.key.id);
     expect(entry).toMatchObject({ name: "ci", scopes: ["read"], revokedAt: null });
     expect(JSON.stringify(listed)).not.toContain(created.secret);
-    expect(Object.keys(entry!).sort()).toEqual(["createdAt", "expiresAt", "id", "lastUsedAt", "name", "prefix", "revokedAt", "scopes"]);
+    expect(Object.keys(entry!).sort()).toEqual([
+      "createdAt",
+      "expiresAt",
+      "id",
+      "lastUsedAt",
+      "name",
+      "prefix",
+      "revokedAt",
+      "scopes",
+    ]);
 
     expect((await h.admin.apiKeys.revoke.mutate({ id: created.key.id })).revokedAt).not.toBeNull();
     const refused = await failure(readOnly.auth.whoami.query());
@@ -330,12 +404,17 @@ describe("internal errors", () => {
     // Break the schema under the server's feet: the query fails inside PostgreSQL.
     await h.db.knex.raw("ALTER TABLE artifacts RENAME TO artifacts_moved");
     try {
-      const response = await fetch(`${h.server.url}/trpc/artifacts.list?input=${encodeURIComponent(JSON.stringify({ sessionId }))}`, {
-        headers: { authorization: `Bearer ${h.server.apiKey}` },
-      });
+      const response = await fetch(
+        `${h.server.url}/trpc/artifacts.list?input=${encodeURIComponent(JSON.stringify({ sessionId }))}`,
+        {
+          headers: { authorization: `Bearer ${h.server.apiKey}` },
+        },
+      );
       const text = await response.text();
       expect(response.status).toBe(500);
-      expect(JSON.parse(text)).toMatchObject({ error: { message: "internal error", data: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500 } } });
+      expect(JSON.parse(text)).toMatchObject({
+        error: { message: "internal error", data: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500 } },
+      });
       expect(text).not.toMatch(/relation|select |does not exist|42P01|stack|\.ts:|\.js:/i);
     } finally {
       await h.db.knex.raw("ALTER TABLE artifacts_moved RENAME TO artifacts");

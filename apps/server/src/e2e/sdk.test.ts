@@ -26,7 +26,8 @@ function scriptedFetch(script: Step[]) {
     calls.push({ url: input instanceof Request ? input.url : input.toString(), headers: new Headers(init?.headers) });
     const step = script[calls.length - 1] ?? "pass";
     if (step === "network-error") throw new TypeError("fetch failed");
-    if (step === "proxy-503") return new Response("<html>upstream busy</html>", { status: 503, headers: { "content-type": "text/html" } });
+    if (step === "proxy-503")
+      return new Response("<html>upstream busy</html>", { status: 503, headers: { "content-type": "text/html" } });
     const response = await fetch(input, init);
     if (step === "lose-answer") {
       await response.arrayBuffer();
@@ -150,12 +151,19 @@ describe("subscriptions", () => {
     const { client, calls } = clientWith([]);
     const seen: string[] = [];
     let started = false;
-    const following = client.followSession(session.id, { onEvent: (e) => seen.push(e.eventType), onStarted: () => (started = true) });
+    const following = client.followSession(session.id, {
+      onEvent: (e) => seen.push(e.eventType),
+      onStarted: () => (started = true),
+    });
     while (!started) await new Promise((resolve) => setTimeout(resolve, 20));
     await h.client.ingest(["one", "two", "three"].map((eventType) => ({ externalSessionId, eventType })));
     while (seen.length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
     following.unsubscribe();
     expect(seen).toEqual(["one", "two", "three"]);
-    expect(calls.some((c) => c.url.includes("events.onEvent") && c.headers.get("authorization") === `Bearer ${h.server.apiKey}`)).toBe(true);
+    expect(
+      calls.some(
+        (c) => c.url.includes("events.onEvent") && c.headers.get("authorization") === `Bearer ${h.server.apiKey}`,
+      ),
+    ).toBe(true);
   });
 });

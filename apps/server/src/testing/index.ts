@@ -132,7 +132,9 @@ export async function startTestServer(options: StartTestServerOptions): Promise<
     const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
     while (Date.now() < deadline) {
       if (started.exitCode !== null || started.signalCode !== null) {
-        throw new Error(`logbook-server exited (${started.exitCode ?? started.signalCode}) while starting:\n${lines.slice(-30).join("\n")}`);
+        throw new Error(
+          `logbook-server exited (${started.exitCode ?? started.signalCode}) while starting:\n${lines.slice(-30).join("\n")}`,
+        );
       }
       if (await healthy(url)) return;
       await new Promise((resolve) => setTimeout(resolve, 100));

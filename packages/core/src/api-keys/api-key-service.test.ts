@@ -42,7 +42,13 @@ describe("ApiKeyService", () => {
     expect(createdApiKey.parse(created)).toEqual(created);
     expect(created.secret).toMatch(/^lbk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
     expect(created.secret.startsWith(`lbk_${created.key.prefix}_`)).toBe(true);
-    expect(created.key).toMatchObject({ name: "ci", scopes: ["ingest", "read"], revokedAt: null, lastUsedAt: null, expiresAt: null });
+    expect(created.key).toMatchObject({
+      name: "ci",
+      scopes: ["ingest", "read"],
+      revokedAt: null,
+      lastUsedAt: null,
+      expiresAt: null,
+    });
     expect(await keys.verify(created.secret)).toEqual({ id: created.key.id, name: "ci", scopes: ["ingest", "read"] });
   });
 
@@ -85,7 +91,9 @@ describe("ApiKeyService", () => {
     clock = new Date("2026-06-01T13:00:00Z");
     expect(await keys.verify(secret)).toBeNull();
     expect(await keys.countActive()).toBe(0);
-    await expect(keys.create({ name: "past", scopes: ["read"], expiresAt: "2026-06-01T12:59:59Z" })).rejects.toMatchObject({
+    await expect(
+      keys.create({ name: "past", scopes: ["read"], expiresAt: "2026-06-01T12:59:59Z" }),
+    ).rejects.toMatchObject({
       code: "INVALID_INPUT",
     });
   });
@@ -204,11 +212,13 @@ describe("ApiKeyService", () => {
     const seen = await countQueries(async () => {
       for (let i = 0; i < 3; i += 1) expect(await uncached.verify(secret)).not.toBeNull();
     });
-    expect(seen.filter((sql) => sql.includes("from \"api_keys\"") && sql.startsWith("select"))).toHaveLength(3);
+    expect(seen.filter((sql) => sql.includes('from "api_keys"') && sql.startsWith("select"))).toHaveLength(3);
   });
 
   it("gives a clear error for a name the schema cannot hold", async () => {
-    await expect(keys.create({ name: "x".repeat(201), scopes: ["read"] })).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    await expect(keys.create({ name: "x".repeat(201), scopes: ["read"] })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
     expect(await db.knex("api_keys").count({ n: "*" }).first()).toEqual({ n: 0 });
   });
 
@@ -233,7 +243,12 @@ describe("ApiKeyService", () => {
     const other = await db.knex.transaction();
     try {
       await other.raw("SELECT pg_advisory_xact_lock(?, ?)", [BOOTSTRAP_KEY_LOCK.namespace, BOOTSTRAP_KEY_LOCK.key]);
-      await other("api_keys").insert({ name: "other server", prefix: "0123456789ab", key_hash: "00".repeat(32), scopes: ["read"] });
+      await other("api_keys").insert({
+        name: "other server",
+        prefix: "0123456789ab",
+        key_hash: "00".repeat(32),
+        scopes: ["read"],
+      });
       const pending = keys.ensureBootstrapKey("local", ["read"]);
       let settled = false;
       void pending.then(
@@ -242,8 +257,14 @@ describe("ApiKeyService", () => {
       );
       // Wait until our call is queued on the lock (or, were it not to wait, has finished).
       while (!settled) {
-        const waiting = await db.knex("pg_locks")
-          .where({ locktype: "advisory", granted: false, classid: BOOTSTRAP_KEY_LOCK.namespace, objid: BOOTSTRAP_KEY_LOCK.key })
+        const waiting = await db
+          .knex("pg_locks")
+          .where({
+            locktype: "advisory",
+            granted: false,
+            classid: BOOTSTRAP_KEY_LOCK.namespace,
+            objid: BOOTSTRAP_KEY_LOCK.key,
+          })
           .whereRaw("database = (SELECT oid FROM pg_database WHERE datname = current_database())")
           .count({ n: "*" })
           .first();

@@ -42,7 +42,16 @@ export const BOOTSTRAP_KEY_LOCK = { namespace: 0x4c4f4742 /* "LOGB" */, key: 2 }
 export const DEFAULT_VERIFY_CACHE_MS = 5_000;
 const VERIFY_CACHE_SIZE = 1_000;
 
-const KEY_COLUMNS = ["id", "name", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"] as const;
+const KEY_COLUMNS = [
+  "id",
+  "name",
+  "prefix",
+  "scopes",
+  "created_at",
+  "last_used_at",
+  "expires_at",
+  "revoked_at",
+] as const;
 
 /** SHA-256 of the whole key string: the secret has 256 random bits, so no salt or slow hash is needed. */
 function hashKey(key: string): string {
@@ -73,7 +82,10 @@ function normaliseScopes(scopes: readonly ApiKeyScope[]): ApiKeyScope[] {
  */
 export class ApiKeyService {
   /** Recently verified keys by SHA-256 of the presented string (never the secret itself). */
-  private readonly verified = new Map<string, { principal: ApiKeyPrincipal; until: number; expiresAt: number | null }>();
+  private readonly verified = new Map<
+    string,
+    { principal: ApiKeyPrincipal; until: number; expiresAt: number | null }
+  >();
   /**
    * Bumped by every `forgetKey`/`forgetAll`. A verification caches its answer only when no
    * revocation was heard while it read the key: otherwise a lookup that read the row just
@@ -177,7 +189,11 @@ export class ApiKeyService {
     const principal = { id: row.id, name: row.name, scopes: row.scopes as ApiKeyScope[] };
     if (this.verifyCacheMs === 0 || this.forgetCount !== forgetCountAtStart) return principal;
     if (this.verified.size >= VERIFY_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(hash, { principal, until: now.getTime() + this.verifyCacheMs, expiresAt: row.expiresAt?.getTime() ?? null });
+    this.verified.set(hash, {
+      principal,
+      until: now.getTime() + this.verifyCacheMs,
+      expiresAt: row.expiresAt?.getTime() ?? null,
+    });
     return principal;
   }
 

@@ -88,7 +88,8 @@ export function hookStatusRule(event: DerivableEvent): StatusRule | null {
       return { to: "waiting_input" };
     case "Notification": {
       const type = str(p.notification_type);
-      if (type === "idle_prompt" || type === "permission_prompt" || type === "elicitation_dialog") return { to: "waiting_input" };
+      if (type === "idle_prompt" || type === "permission_prompt" || type === "elicitation_dialog")
+        return { to: "waiting_input" };
       if (type === undefined && WAITING_NOTICE.test(str(p.message) ?? "")) return { to: "waiting_input" };
       return null;
     }

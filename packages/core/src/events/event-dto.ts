@@ -4,8 +4,24 @@ import { iso } from "../time.js";
 
 /** Columns of an event DTO; `stream_seq` is selected too, for resume tokens. */
 export const EVENT_COLUMNS = [
-  "id", "session_id", "seq", "stream_seq", "event_type", "source", "level", "message", "tool_name", "tool_use_id",
-  "parent_event_id", "parent_uuid", "is_sidechain", "agent_id", "cwd", "machine_id", "payload", "occurred_at",
+  "id",
+  "session_id",
+  "seq",
+  "stream_seq",
+  "event_type",
+  "source",
+  "level",
+  "message",
+  "tool_name",
+  "tool_use_id",
+  "parent_event_id",
+  "parent_uuid",
+  "is_sidechain",
+  "agent_id",
+  "cwd",
+  "machine_id",
+  "payload",
+  "occurred_at",
   "received_at",
 ] as const;
 

@@ -43,7 +43,11 @@ describe("EventService.ingest", () => {
     expect(second.ids).toEqual(first.ids);
     expect(await count("events", { session_id: session.id })).toBe(50);
     const after = (await db.knex("sessions").where({ id: session.id }).first()) as Record<string, unknown>;
-    expect({ ...after, updated_at: null, last_event_seq: null }).toEqual({ ...before, updated_at: null, last_event_seq: null });
+    expect({ ...after, updated_at: null, last_event_seq: null }).toEqual({
+      ...before,
+      updated_at: null,
+      last_event_seq: null,
+    });
   });
 
   it("numbers each session's events in order, and a duplicate inside one batch counts once", async () => {
@@ -67,7 +71,9 @@ describe("EventService.ingest", () => {
   it("creates a new session once when many writers race to be first", async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        events.ingest(ingestEventsInput.parse({ events: [{ externalSessionId: "race", eventType: "tick", payload: { i } }] })),
+        events.ingest(
+          ingestEventsInput.parse({ events: [{ externalSessionId: "race", eventType: "tick", payload: { i } }] }),
+        ),
       ),
     );
     expect(results.reduce((sum, r) => sum + r.accepted, 0)).toBe(20);
@@ -96,7 +102,13 @@ describe("EventService.ingest", () => {
   it("keeps NUL characters and lone surrogates out of the way of jsonb without losing the event", async () => {
     const result = await events.ingest(
       ingestEventsInput.parse({
-        events: [{ externalSessionId: "hostile", eventType: "x", payload: { "k\u0000": "a\u0000b", s: "\ud800x", __proto__x: 1 } }],
+        events: [
+          {
+            externalSessionId: "hostile",
+            eventType: "x",
+            payload: { "k\u0000": "a\u0000b", s: "\ud800x", __proto__x: 1 },
+          },
+        ],
       }),
     );
     expect(result.accepted).toBe(1);
@@ -108,7 +120,15 @@ describe("EventService.ingest", () => {
   it("takes external session ids with lone surrogates (stored as U+FFFD), and finds those sessions again on a resend", async () => {
     // A subagent's session id is built from the hook's agent_id: a payload can carry anything there.
     const batch = ingestEventsInput.parse({
-      events: [{ id: uuidv7(), externalSessionId: "lone-\udfff:agent:\ud800", parentExternalSessionId: "lone-\udfff", agentId: "\ud800", eventType: "x" }],
+      events: [
+        {
+          id: uuidv7(),
+          externalSessionId: "lone-\udfff:agent:\ud800",
+          parentExternalSessionId: "lone-\udfff",
+          agentId: "\ud800",
+          eventType: "x",
+        },
+      ],
     });
     expect(await events.ingest(batch)).toMatchObject({ accepted: 1, duplicates: 0 });
     expect(await events.ingest(batch)).toMatchObject({ accepted: 0, duplicates: 1 });
@@ -124,10 +144,15 @@ describe("EventService.ingest", () => {
     const farFuture = "f76956c3-948e-719f-8000-00160000001f"; // year 10590: came in as a hostile hook's header
     const before = Date.now();
     const result = await events.ingest(
-      ingestEventsInput.parse({ events: [plausible, farFuture].map((id) => ({ id, externalSessionId: "v7-times", eventType: "x" })) }),
+      ingestEventsInput.parse({
+        events: [plausible, farFuture].map((id) => ({ id, externalSessionId: "v7-times", eventType: "x" })),
+      }),
     );
     expect(result.accepted).toBe(2);
-    const rows = await db.knex("events").whereIn("id", [plausible, farFuture]).select<Array<{ id: string; occurred_at: Date }>>("id", "occurred_at");
+    const rows = await db
+      .knex("events")
+      .whereIn("id", [plausible, farFuture])
+      .select<Array<{ id: string; occurred_at: Date }>>("id", "occurred_at");
     const timeOf = (id: string) => rows.find((r) => r.id === id)!.occurred_at.getTime();
     expect(timeOf(plausible)).toBe(Date.parse(at));
     expect(timeOf(farFuture)).toBeGreaterThanOrEqual(before - 1);
@@ -170,8 +195,10 @@ describe("EventService.ingest", () => {
     // Independent count: distinct assistant message ids and their usage, counted once each.
     const usageById = new Map<string, { input_tokens: number; output_tokens: number }>();
     for (const line of lines) {
-      const message = line.message as { id?: string; usage?: { input_tokens: number; output_tokens: number } } | undefined;
-      if (line.type === "assistant" && message?.id && message.usage && !usageById.has(message.id)) usageById.set(message.id, message.usage);
+      const message = line.message as
+        { id?: string; usage?: { input_tokens: number; output_tokens: number } } | undefined;
+      if (line.type === "assistant" && message?.id && message.usage && !usageById.has(message.id))
+        usageById.set(message.id, message.usage);
     }
     const expectedInput = [...usageById.values()].reduce((sum, u) => sum + u.input_tokens, 0);
     const expectedOutput = [...usageById.values()].reduce((sum, u) => sum + u.output_tokens, 0);
@@ -204,7 +231,11 @@ describe("EventService.ingest", () => {
 
   it("pages a session's timeline by cursor, and tells an unknown session from an empty page", async () => {
     const session = await sessions.create({ title: "paged" });
-    await events.ingest(ingestEventsInput.parse({ events: Array.from({ length: 7 }, (_, i) => ({ sessionId: session.id, eventType: `e${i}` })) }));
+    await events.ingest(
+      ingestEventsInput.parse({
+        events: Array.from({ length: 7 }, (_, i) => ({ sessionId: session.id, eventType: `e${i}` })),
+      }),
+    );
     const seen: number[] = [];
     let cursor: string | undefined;
     do {
@@ -221,7 +252,11 @@ describe("EventService.ingest", () => {
     const session = await sessions.create({ title: "summaries" });
     const result = await events.ingest(
       ingestEventsInput.parse({
-        events: Array.from({ length: 5 }, (_, i) => ({ sessionId: session.id, eventType: i % 2 ? "odd" : "even", payload: { i, big: "x".repeat(1000) } })),
+        events: Array.from({ length: 5 }, (_, i) => ({
+          sessionId: session.id,
+          eventType: i % 2 ? "odd" : "even",
+          payload: { i, big: "x".repeat(1000) },
+        })),
       }),
     );
     const full = await events.listForSession({ sessionId: session.id, limit: 10, eventTypes: ["odd"] });
@@ -240,7 +275,15 @@ describe("EventService.ingest", () => {
     const session = await sessions.create({ title: "same-ms" });
     const at = "2030-01-01T00:00:00.500";
     await db.knex("events").insert(
-      [1, 2, 3, 4, 5, 6].map((us, i) => ({ id: uuidv7(), session_id: session.id, seq: i + 1, event_type: "tick", source: "hook", occurred_at: `${at}${(7 - us) * 100}Z`, payload: {} })),
+      [1, 2, 3, 4, 5, 6].map((us, i) => ({
+        id: uuidv7(),
+        session_id: session.id,
+        seq: i + 1,
+        event_type: "tick",
+        source: "hook",
+        occurred_at: `${at}${(7 - us) * 100}Z`,
+        payload: {},
+      })),
     );
     const seen: string[] = [];
     let cursor: string | undefined;
@@ -251,7 +294,9 @@ describe("EventService.ingest", () => {
     } while (cursor);
     expect(seen).toHaveLength(6);
     expect(new Set(seen).size).toBe(6);
-    await expect(events.listRecent({ limit: 2, cursor: Buffer.from(JSON.stringify(["yesterday", 1])).toString("base64url") })).rejects.toMatchObject({
+    await expect(
+      events.listRecent({ limit: 2, cursor: Buffer.from(JSON.stringify(["yesterday", 1])).toString("base64url") }),
+    ).rejects.toMatchObject({
       code: "INVALID_INPUT",
     });
   });

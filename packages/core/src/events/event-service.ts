@@ -172,7 +172,11 @@ export class EventService {
     });
 
     return this.knex.transaction(async (trx) => {
-      const sessions = await this.resolveSessions(trx, input.events, events.map((x) => x.occurredAt));
+      const sessions = await this.resolveSessions(
+        trx,
+        input.events,
+        events.map((x) => x.occurredAt),
+      );
       const perSession = new Map<string, number>();
       for (const { e } of events) {
         const sessionId = sessions.byKey.get(sessionKeyOf(e))!.id;
@@ -190,7 +194,10 @@ export class EventService {
         `UPDATE sessions AS s SET last_event_seq = s.last_event_seq + v.n
          FROM unnest(?::uuid[], ?::int[]) AS v(id, n) WHERE s.id = v.id
          RETURNING s.id, s.last_event_seq`,
-        columnBindings(ids, ids.map((id) => perSession.get(id)!)),
+        columnBindings(
+          ids,
+          ids.map((id) => perSession.get(id)!),
+        ),
       );
       const nextSeq = new Map(bumped.rows.map((r) => [r.id, r.last_event_seq - perSession.get(r.id)! + 1]));
 
@@ -316,7 +323,10 @@ export class EventService {
         const parent = wanted.get(externalId)!.parent;
         const parentId = parent ? byKey.get(`ext:${parent}`)?.id : undefined;
         if (parentId && row.parentSessionId === null && parentId !== row.id) {
-          await trx("sessions").where({ id: row.id }).whereNull("parent_session_id").update({ parent_session_id: parentId });
+          await trx("sessions")
+            .where({ id: row.id })
+            .whereNull("parent_session_id")
+            .update({ parent_session_id: parentId });
           row.parentSessionId = parentId;
         }
       }
@@ -328,7 +338,9 @@ export class EventService {
   private async insertEvents(trx: Trx, events: PreparedEvent[]): Promise<Map<string, number>> {
     const col = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
     const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
-    const result = await trx.raw<{ rows: Array<{ id: string; session_id: string; occurred_at: Date; stream_seq: number }> }>(
+    const result = await trx.raw<{
+      rows: Array<{ id: string; session_id: string; occurred_at: Date; stream_seq: number }>;
+    }>(
       // Payloads travel as one JSON array, taken apart by position: one jsonb parse of the
       // whole document instead of a text[] literal (every quote escaped by the driver,
       // unescaped by PostgreSQL) and a parse per element.
@@ -368,14 +380,21 @@ export class EventService {
   }
 
   /** Derives session state from the accepted events; returns the sessions it changed. */
-  private async applyDerivations(trx: Trx, sessions: Map<string, SessionRow>, accepted: PreparedEvent[]): Promise<string[]> {
+  private async applyDerivations(
+    trx: Trx,
+    sessions: Map<string, SessionRow>,
+    accepted: PreparedEvent[],
+  ): Promise<string[]> {
     const bySession = new Map<string, PreparedEvent[]>();
     for (const event of accepted) {
       const list = bySession.get(event.sessionId) ?? [];
       list.push(event);
       bySession.set(event.sessionId, list);
     }
-    const derivations = [...bySession].map(([sessionId, events]) => ({ sessionId, derived: deriveSession(sessions.get(sessionId)!, events) }));
+    const derivations = [...bySession].map(([sessionId, events]) => ({
+      sessionId,
+      derived: deriveSession(sessions.get(sessionId)!, events),
+    }));
     // Messages tied to one event (prompts, replies of hooks) of every session in one statement.
     await insertEventMessages(
       trx,
@@ -418,7 +437,13 @@ export class EventService {
     trx: Trx,
     sessionId: string,
     messages: DerivedMessage[],
-  ): Promise<{ inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheCreationTokens: number; costUsd: number } | null> {
+  ): Promise<{
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadTokens: number;
+    cacheCreationTokens: number;
+    costUsd: number;
+  } | null> {
     if (messages.length === 0) return null;
     // Merge lines of one response within the batch first (the upsert cannot touch a row twice).
     const merged = new Map<string, DerivedMessage>();
@@ -492,8 +517,13 @@ export class EventService {
   }
 
   /** A page of a session's events (`limit + 1` rows, for the cursor), NOT_FOUND for an unknown session. */
-  private async sessionEventsQuery(input: ListSessionEventsInput & { limit: number }, columns: readonly string[]): Promise<unknown[]> {
-    const query = this.knex("events as e").select(columns.map((c) => `e.${c}`)).where("e.session_id", input.sessionId);
+  private async sessionEventsQuery(
+    input: ListSessionEventsInput & { limit: number },
+    columns: readonly string[],
+  ): Promise<unknown[]> {
+    const query = this.knex("events as e")
+      .select(columns.map((c) => `e.${c}`))
+      .where("e.session_id", input.sessionId);
     let after = input.afterSeq ?? -1;
     if (input.cursor) after = Math.max(after, decodeCursor(input.cursor, ["number"])[0] as number);
     if (after >= 0) query.where("e.seq", ">", after);
@@ -504,7 +534,8 @@ export class EventService {
     const rows = (await query.orderBy("e.seq", "asc").limit(input.limit + 1)) as unknown[];
     // Events exist only under their session: only an empty page needs to ask whether it does.
     if (rows.length === 0) {
-      const exists = (await this.knex("sessions").select("id").where({ id: input.sessionId }).first()) as { id: string } | undefined;
+      const exists = (await this.knex("sessions").select("id").where({ id: input.sessionId }).first()) as
+        { id: string } | undefined;
       if (!exists) throw notFound("session", input.sessionId);
     }
     return rows;
@@ -547,7 +578,10 @@ export class EventService {
       .count({ count: "*" })
       .where("session_id", input.sessionId)
       .groupBy("event_type")
-      .orderBy([{ column: "count", order: "desc" }, { column: "event_type" }])) as Array<{ event_type: string; count: number | string }>;
+      .orderBy([{ column: "count", order: "desc" }, { column: "event_type" }])) as Array<{
+      event_type: string;
+      count: number | string;
+    }>;
     return rows.map((r) => ({ eventType: r.event_type, count: Number(r.count) }));
   }
 
@@ -557,7 +591,9 @@ export class EventService {
     filter: { sessionId?: string; projectId?: string; toStreamSeq?: number },
     limit: number,
   ): Promise<Array<EventRow>> {
-    const query = this.knex("events as e").select(EVENT_COLUMNS.map((c) => `e.${c}`)).where("e.stream_seq", ">", afterStreamSeq);
+    const query = this.knex("events as e")
+      .select(EVENT_COLUMNS.map((c) => `e.${c}`))
+      .where("e.stream_seq", ">", afterStreamSeq);
     if (filter.toStreamSeq !== undefined) query.where("e.stream_seq", "<=", filter.toStreamSeq);
     if (filter.sessionId) query.where("e.session_id", filter.sessionId);
     if (filter.projectId) {
@@ -568,7 +604,10 @@ export class EventService {
 }
 
 /** Messages derived from one event each (no API response id), any sessions, in one statement; a replayed event adds none. */
-async function insertEventMessages(trx: Trx, list: Array<{ sessionId: string; message: DerivedMessage }>): Promise<void> {
+async function insertEventMessages(
+  trx: Trx,
+  list: Array<{ sessionId: string; message: DerivedMessage }>,
+): Promise<void> {
   if (list.length === 0) return;
   await trx.raw(
     `INSERT INTO session_messages (session_id, role, text, model, source_event_id, claude_session_id, created_at)
@@ -595,7 +634,11 @@ function withStorableExternalIds(e: ParsedIngestEvent): ParsedIngestEvent {
   const external = e.externalSessionId === undefined ? undefined : cleanText(e.externalSessionId);
   const parent = e.parentExternalSessionId === undefined ? undefined : cleanText(e.parentExternalSessionId);
   if (external === e.externalSessionId && parent === e.parentExternalSessionId) return e;
-  return { ...e, ...(external === undefined ? {} : { externalSessionId: external }), ...(parent === undefined ? {} : { parentExternalSessionId: parent }) };
+  return {
+    ...e,
+    ...(external === undefined ? {} : { externalSessionId: external }),
+    ...(parent === undefined ? {} : { parentExternalSessionId: parent }),
+  };
 }
 
 function sessionKeyOf(e: ParsedIngestEvent): string {

@@ -45,7 +45,9 @@ describe("HookService", () => {
 
     const mainIds = new Set(payloads.map((p) => p.session_id as string));
     const childIds = new Set(
-      payloads.filter((p) => typeof p.agent_id === "string").map((p) => subagentExternalId(p.session_id as string, p.agent_id as string)),
+      payloads
+        .filter((p) => typeof p.agent_id === "string")
+        .map((p) => subagentExternalId(p.session_id as string, p.agent_id as string)),
     );
     for (const externalId of mainIds) expect((await sessions.get({ externalId })).parentSessionId).toBeNull();
     for (const externalId of childIds) {
@@ -57,11 +59,16 @@ describe("HookService", () => {
 
     // The payload comes back exactly as sent, unknown fields (the loggers' `logged_at`) included.
     const withExtra = payloads.find((p) => "logged_at" in p)!;
-    const row = (await db.knex("events").whereRaw("payload @> ?::jsonb", [JSON.stringify({ logged_at: withExtra.logged_at })]).first()) as { payload: unknown };
+    const row = (await db
+      .knex("events")
+      .whereRaw("payload @> ?::jsonb", [JSON.stringify({ logged_at: withExtra.logged_at })])
+      .first()) as { payload: unknown };
     expect(row.payload).toEqual(withExtra);
 
     // UserPromptSubmit became user messages.
-    const prompts = payloads.filter((p) => p.hook_event_name === "UserPromptSubmit" && typeof p.prompt === "string" && p.prompt);
+    const prompts = payloads.filter(
+      (p) => p.hook_event_name === "UserPromptSubmit" && typeof p.prompt === "string" && p.prompt,
+    );
     expect(await count("session_messages", { role: "user" })).toBe(prompts.length);
   });
 
@@ -70,7 +77,9 @@ describe("HookService", () => {
     try {
       const service = new HookService({ knex: fresh.knex });
       const payloads = samplePayloads();
-      const results = await Promise.allSettled(payloads.map((payload) => service.ingestPayload(payload, { id: uuidv7() })));
+      const results = await Promise.allSettled(
+        payloads.map((payload) => service.ingestPayload(payload, { id: uuidv7() })),
+      );
       expect(results.filter((r) => r.status === "rejected").map((r) => String(r.reason))).toEqual([]);
       const [{ n }] = (await fresh.knex("events").count({ n: "*" })) as [{ n: string }];
       expect(Number(n)).toBe(payloads.length);
@@ -98,7 +107,9 @@ describe("HookService", () => {
     expect(s.initialQuery).toBe("add tests");
     expect(s.model).toBe("claude-x");
     // The same Stop again is a duplicate.
-    expect(await send(8, { hook_event_name: "Stop", stop_hook_active: false }, stopId)).toMatchObject({ duplicates: 1 });
+    expect(await send(8, { hook_event_name: "Stop", stop_hook_active: false }, stopId)).toMatchObject({
+      duplicates: 1,
+    });
 
     await send(20, { hook_event_name: "SessionEnd", reason: "prompt_input_exit" });
     s = await sessions.get({ externalId: sid });
@@ -132,7 +143,12 @@ describe("HookService", () => {
       }
       const main = await sessions.get({ externalId: sid });
       const child = await sessions.get({ externalId: subagentExternalId(sid, "a1") });
-      expect([main.status, child.status, child.agentType, child.parentSessionId]).toEqual(["terminated", "completed", "explore", main.id]);
+      expect([main.status, child.status, child.agentType, child.parentSessionId]).toEqual([
+        "terminated",
+        "completed",
+        "explore",
+        main.id,
+      ]);
       expect(main.initialQuery).toBe("go");
     }
   });
@@ -166,7 +182,9 @@ describe("HookService", () => {
       code: "INVALID_INPUT",
       message: expect.stringContaining("session_id") as unknown,
     });
-    await expect(hooks.ingestPayload({ session_id: "x", hook_event_name: "'; drop table events; --" })).rejects.toMatchObject({
+    await expect(
+      hooks.ingestPayload({ session_id: "x", hook_event_name: "'; drop table events; --" }),
+    ).rejects.toMatchObject({
       code: "INVALID_INPUT",
     });
     const before = await count("events");

@@ -93,14 +93,21 @@ export class HookService {
 
   /** A batch is all or nothing: one bad payload rejects the call, naming its index. */
   async ingest(input: {
-    events: Array<{ id?: string | undefined; occurredAt?: string | undefined; machineId?: string | undefined; payload: unknown }>;
+    events: Array<{
+      id?: string | undefined;
+      occurredAt?: string | undefined;
+      machineId?: string | undefined;
+      payload: unknown;
+    }>;
   }): Promise<IngestHooksResult> {
     const events = input.events.map((envelope, index) => {
       try {
         return hookToEvent(parseHookPayload(envelope.payload), envelope);
       } catch (error) {
         if (error instanceof AppError) {
-          throw new AppError("INVALID_INPUT", `events[${index}].payload: ${error.message}`, { details: { index, ...error.details } });
+          throw new AppError("INVALID_INPUT", `events[${index}].payload: ${error.message}`, {
+            details: { index, ...error.details },
+          });
         }
         throw error;
       }

@@ -4,8 +4,23 @@ import type { JobModel } from "@logbook/db";
 import { iso } from "../time.js";
 
 export const JOB_COLUMNS = [
-  "id", "type", "data", "status", "priority", "attempts", "max_attempts", "error", "result", "session_id",
-  "lease_owner", "lease_expires_at", "scheduled_at", "started_at", "completed_at", "created_at", "updated_at",
+  "id",
+  "type",
+  "data",
+  "status",
+  "priority",
+  "attempts",
+  "max_attempts",
+  "error",
+  "result",
+  "session_id",
+  "lease_owner",
+  "lease_expires_at",
+  "scheduled_at",
+  "started_at",
+  "completed_at",
+  "created_at",
+  "updated_at",
 ] as const;
 
 export function toJobDto(row: JobModel): Job {

@@ -28,16 +28,23 @@ async function rejection(promise: Promise<unknown>): Promise<AppError> {
 
 /** Expires leases without sleeping: the database clock decides, so move the lease into its past. */
 async function expireLeases(ids: string[]): Promise<void> {
-  await db.knex("jobs").whereIn("id", ids).update({ lease_expires_at: db.knex.raw("now() - interval '1 second'") });
+  await db
+    .knex("jobs")
+    .whereIn("id", ids)
+    .update({ lease_expires_at: db.knex.raw("now() - interval '1 second'") });
 }
 
 /** Makes retried jobs due now instead of after their backoff. */
 async function makeDue(id: string): Promise<void> {
-  await db.knex("jobs").where({ id }).update({ scheduled_at: db.knex.raw("now() - interval '1 millisecond'") });
+  await db
+    .knex("jobs")
+    .where({ id })
+    .update({ scheduled_at: db.knex.raw("now() - interval '1 millisecond'") });
 }
 
 async function backoffOf(id: string): Promise<number> {
-  const row = await db.knex("jobs")
+  const row = await db
+    .knex("jobs")
     .where({ id })
     .first<{ ms: string }>(db.knex.raw("extract(epoch from (scheduled_at - updated_at)) * 1000 AS ms"));
   return Number(row.ms);
@@ -285,10 +292,14 @@ describe("JobService ordering and lifecycle", () => {
       seen.push(...page.items.map((j) => j.id));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    const expected = await db.knex("jobs").where({ type: "listed" }).orderBy([
-      { column: "created_at", order: "desc" },
-      { column: "id", order: "desc" },
-    ]).pluck("id");
+    const expected = await db
+      .knex("jobs")
+      .where({ type: "listed" })
+      .orderBy([
+        { column: "created_at", order: "desc" },
+        { column: "id", order: "desc" },
+      ])
+      .pluck("id");
     expect(seen).toEqual(expected);
     expect(new Set(seen)).toEqual(new Set(made.map((j) => j.id)));
 
@@ -324,7 +335,10 @@ describe("JobService input errors", () => {
     const lease = await rejection(jobs.claim({ workerId: "w", leaseMs: 5 }));
     expect(lease.message).toMatch(/leaseMs: /);
     const session = await rejection(jobs.enqueue({ type: "ok", sessionId: "00000000-0000-4000-8000-000000000000" }));
-    expect(session).toMatchObject({ code: "NOT_FOUND", message: "session 00000000-0000-4000-8000-000000000000 was not found" });
+    expect(session).toMatchObject({
+      code: "NOT_FOUND",
+      message: "session 00000000-0000-4000-8000-000000000000 was not found",
+    });
     const missing = await rejection(jobs.get({ id: "00000000-0000-4000-8000-000000000001" }));
     expect(missing.code).toBe("NOT_FOUND");
     const cursor = await rejection(jobs.list({ cursor: Buffer.from('["x","y"]').toString("base64url") }));

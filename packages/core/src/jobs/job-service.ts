@@ -139,7 +139,9 @@ export class JobService {
     );
     return rows
       .map(toDto)
-      .sort((a, b) => b.priority - a.priority || a.scheduledAt.localeCompare(b.scheduledAt) || a.id.localeCompare(b.id));
+      .sort(
+        (a, b) => b.priority - a.priority || a.scheduledAt.localeCompare(b.scheduledAt) || a.id.localeCompare(b.id),
+      );
   }
 
   /** Marks the caller's running job completed, with its result. */
@@ -270,7 +272,11 @@ export class JobService {
 
   async get(input: IdInput): Promise<Job> {
     const parsed = parseInput(idInput, input, "job id");
-    const row = await this.deps.knex("jobs").select(SELECT).where("id", parsed.id).first<Record<string, unknown> | undefined>();
+    const row = await this.deps
+      .knex("jobs")
+      .select(SELECT)
+      .where("id", parsed.id)
+      .first<Record<string, unknown> | undefined>();
     if (!row) throw notFound("job", parsed.id);
     return toDto(row);
   }

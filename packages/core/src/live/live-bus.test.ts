@@ -74,7 +74,12 @@ describe("LiveBus", () => {
     await send("resume", 2, "after");
     const got = await resumed;
     expect(got.map((e) => (e.event.payload as { tag: string }).tag)).toEqual([
-      "while-away", "while-away", "while-away", "while-away", "after", "after",
+      "while-away",
+      "while-away",
+      "while-away",
+      "while-away",
+      "after",
+      "after",
     ]);
     expect(new Set(got.map((e) => e.id)).size).toBe(6);
   });

@@ -6,7 +6,13 @@ import { invalidInput } from "../errors.js";
 import { EVENT_COLUMNS, toEventDto, type EventRow } from "../events/event-dto.js";
 import { SESSION_COLUMNS, toSessionDto } from "../sessions/session-dto.js";
 import { AsyncQueue } from "./async-queue.js";
-import { API_KEYS_CHANNEL, EVENTS_CHANNEL, SESSIONS_CHANNEL, type EventsNotice, type SessionsNotice } from "./notify.js";
+import {
+  API_KEYS_CHANNEL,
+  EVENTS_CHANNEL,
+  SESSIONS_CHANNEL,
+  type EventsNotice,
+  type SessionsNotice,
+} from "./notify.js";
 
 export interface LiveEvent {
   /** Resume token: pass it back as `lastEventId` to continue right after this event. */
@@ -157,7 +163,7 @@ export class LiveBus {
   private async dispatchRange(from: number, to: number): Promise<void> {
     if (to > this.highWater) this.highWater = to;
     if (this.eventSubscribers.size === 0) return;
-    for (let after = from - 1; after < to; ) {
+    for (let after = from - 1; after < to;) {
       const rows = await this.fetchEvents(after, to, {}, REPLAY_PAGE);
       if (rows.length === 0) break;
       for (const row of rows) this.fanOut(row);
@@ -190,7 +196,8 @@ export class LiveBus {
     filter: EventFilter,
     limit: number,
   ): Promise<Array<EventRow & { project_id: string | null }>> {
-    const query = this.options.knex("events as e")
+    const query = this.options
+      .knex("events as e")
       .join("sessions as s", "s.id", "e.session_id")
       .select([...EVENT_COLUMNS.map((c) => `e.${c}`), "s.project_id"])
       .where("e.stream_seq", ">", after);
@@ -205,8 +212,7 @@ export class LiveBus {
     if (/^\d{1,18}$/.test(lastEventId)) return Number(lastEventId);
     if (/^[0-9a-f-]{36}$/i.test(lastEventId)) {
       const row = (await this.options.knex("events").select("stream_seq").where("id", lastEventId).first()) as
-        | { stream_seq: number }
-        | undefined;
+        { stream_seq: number } | undefined;
       if (row) return row.stream_seq;
     }
     throw invalidInput("lastEventId is not a position this server handed out");
@@ -258,7 +264,11 @@ export class LiveBus {
   }
 }
 
-function matches(filter: { sessionId?: string | undefined; projectId?: string | undefined }, sessionId: string, projectId: string | null): boolean {
+function matches(
+  filter: { sessionId?: string | undefined; projectId?: string | undefined },
+  sessionId: string,
+  projectId: string | null,
+): boolean {
   if (filter.sessionId && filter.sessionId !== sessionId) return false;
   if (filter.projectId && filter.projectId !== projectId) return false;
   return true;

@@ -169,7 +169,9 @@ export class LockService {
   private async state(projectId: string, knex: Knex = this.deps.knex): Promise<LockState> {
     const rows = rowsOf(
       await knex.raw(
-        `SELECT p.id AS project_id, ${PROJECT_LOCK_COLUMNS.filter((c) => c !== "project_id").map((c) => `l.${c}`).join(", ")},
+        `SELECT p.id AS project_id, ${PROJECT_LOCK_COLUMNS.filter((c) => c !== "project_id")
+          .map((c) => `l.${c}`)
+          .join(", ")},
                 (l.expires_at > now()) AS live
          FROM projects p LEFT JOIN project_locks l ON l.project_id = p.id
          WHERE p.id = ?`,
@@ -180,6 +182,10 @@ export class LockService {
     if (!row) return { projectExists: false, lock: null, live: false };
     if (row.id === null) return { projectExists: true, lock: null, live: false };
     const { live, ...lock } = row;
-    return { projectExists: true, lock: toProjectLockDto(ProjectLockModel.fromDatabaseJson(lock)), live: live === true };
+    return {
+      projectExists: true,
+      lock: toProjectLockDto(ProjectLockModel.fromDatabaseJson(lock)),
+      live: live === true,
+    };
   }
 }

@@ -16,7 +16,15 @@ export function toProjectDto(row: ProjectModel): Project {
   };
 }
 
-export const PROJECT_LOCK_COLUMNS = ["id", "project_id", "owner", "session_id", "acquired_at", "renewed_at", "expires_at"] as const;
+export const PROJECT_LOCK_COLUMNS = [
+  "id",
+  "project_id",
+  "owner",
+  "session_id",
+  "acquired_at",
+  "renewed_at",
+  "expires_at",
+] as const;
 
 export function toProjectLockDto(row: ProjectLockModel): ProjectLock {
   return {

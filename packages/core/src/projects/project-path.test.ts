@@ -27,17 +27,20 @@ describe("canonicalProjectPath", () => {
     expect(canonicalProjectPath(input)).toBe(expected);
   });
 
-  it.each(["app", "./app", "../app", "~/app", "C:app", "C:", "   "])("refuses %j with a clear INVALID_INPUT", (input) => {
-    let caught: unknown;
-    try {
-      canonicalProjectPath(input);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(AppError);
-    expect((caught as AppError).code).toBe("INVALID_INPUT");
-    expect((caught as AppError).message).toMatch(/relative|empty/);
-  });
+  it.each(["app", "./app", "../app", "~/app", "C:app", "C:", "   "])(
+    "refuses %j with a clear INVALID_INPUT",
+    (input) => {
+      let caught: unknown;
+      try {
+        canonicalProjectPath(input);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(AppError);
+      expect((caught as AppError).code).toBe("INVALID_INPUT");
+      expect((caught as AppError).message).toMatch(/relative|empty/);
+    },
+  );
 
   it("refuses an incomplete UNC path", () => {
     expect(() => canonicalProjectPath("\\\\server")).toThrow(/UNC/);

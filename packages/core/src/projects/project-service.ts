@@ -29,7 +29,11 @@ const RETURNING = PROJECT_COLUMNS.join(", ");
  * `projects.upsert` is never overwritten by a derived one. When nothing changes, nothing
  * is written, so concurrent ingest for one project does not queue on its row lock.
  */
-export async function upsertProjectByPath(knexOrTrx: Knex, path: string, name?: string | null): Promise<{ id: string }> {
+export async function upsertProjectByPath(
+  knexOrTrx: Knex,
+  path: string,
+  name?: string | null,
+): Promise<{ id: string }> {
   const canonical = canonicalProjectPath(path);
   // Two rounds at most: the fallback SELECT misses only if the row was deleted in between.
   for (let attempt = 0; attempt < 3; attempt += 1) {

@@ -20,10 +20,21 @@ describe("ArtifactService", () => {
     const sessionId = await newSession(db.knex);
     const step = await steps.create({ sessionId, name: "generate" });
     const artifact = await artifacts.create({
-      sessionId, stepId: step.id, artifactType: "test_file", name: "FooTest.java", contentPath: "out/FooTest.java",
-      sizeBytes: 120, metadata: { lines: 10 },
+      sessionId,
+      stepId: step.id,
+      artifactType: "test_file",
+      name: "FooTest.java",
+      contentPath: "out/FooTest.java",
+      sizeBytes: 120,
+      metadata: { lines: 10 },
     });
-    expect(artifact).toMatchObject({ sessionId, stepId: step.id, artifactType: "test_file", sizeBytes: 120, metadata: { lines: 10 } });
+    expect(artifact).toMatchObject({
+      sessionId,
+      stepId: step.id,
+      artifactType: "test_file",
+      sizeBytes: 120,
+      metadata: { lines: 10 },
+    });
     const loose = await artifacts.create({ sessionId, artifactType: "report", name: "r", contentPath: "out/r.html" });
     expect(loose).toMatchObject({ stepId: null, sizeBytes: null, metadata: {} });
   });
@@ -37,11 +48,17 @@ describe("ArtifactService", () => {
     );
     expect(error).toMatchObject({ code: "INVALID_INPUT" });
     expect(error.message).toBe(`step ${foreign.id} belongs to session ${otherSession}, not to session ${sessionId}`);
-    expect(await rejection(artifacts.create({ sessionId, stepId: NO_SUCH_ID, artifactType: "diff", name: "d", contentPath: "d" })))
-      .toMatchObject({ code: "NOT_FOUND", message: `step ${NO_SUCH_ID} was not found` });
-    expect(await rejection(artifacts.create({ sessionId: NO_SUCH_ID, artifactType: "diff", name: "d", contentPath: "d" })))
-      .toMatchObject({ code: "NOT_FOUND", message: `session ${NO_SUCH_ID} was not found` });
-    const type = await rejection(artifacts.create({ sessionId, artifactType: "no spaces", name: "d", contentPath: "d" }));
+    expect(
+      await rejection(
+        artifacts.create({ sessionId, stepId: NO_SUCH_ID, artifactType: "diff", name: "d", contentPath: "d" }),
+      ),
+    ).toMatchObject({ code: "NOT_FOUND", message: `step ${NO_SUCH_ID} was not found` });
+    expect(
+      await rejection(artifacts.create({ sessionId: NO_SUCH_ID, artifactType: "diff", name: "d", contentPath: "d" })),
+    ).toMatchObject({ code: "NOT_FOUND", message: `session ${NO_SUCH_ID} was not found` });
+    const type = await rejection(
+      artifacts.create({ sessionId, artifactType: "no spaces", name: "d", contentPath: "d" }),
+    );
     expect(type.message).toMatch(/^invalid artifact: artifactType: /);
     expect((await artifacts.list({ sessionId })).items).toEqual([]);
   });
@@ -50,12 +67,24 @@ describe("ArtifactService", () => {
     const sessionId = await newSession(db.knex);
     const made = [];
     for (let i = 0; i < 5; i += 1) {
-      made.push(await artifacts.create({ sessionId, artifactType: i % 2 ? "report" : "backup", name: `a${i}`, contentPath: `p${i}` }));
+      made.push(
+        await artifacts.create({
+          sessionId,
+          artifactType: i % 2 ? "report" : "backup",
+          name: `a${i}`,
+          contentPath: `p${i}`,
+        }),
+      );
     }
-    const { items, pages } = await allPages((cursor) => artifacts.list({ sessionId, limit: 2, ...(cursor ? { cursor } : {}) }));
+    const { items, pages } = await allPages((cursor) =>
+      artifacts.list({ sessionId, limit: 2, ...(cursor ? { cursor } : {}) }),
+    );
     expect(items.map((a) => a.name)).toEqual(["a0", "a1", "a2", "a3", "a4"]);
     expect(pages).toBe(3);
-    expect((await artifacts.list({ sessionId, artifactType: "report" })).items.map((a) => a.name)).toEqual(["a1", "a3"]);
+    expect((await artifacts.list({ sessionId, artifactType: "report" })).items.map((a) => a.name)).toEqual([
+      "a1",
+      "a3",
+    ]);
     expect(await rejection(artifacts.list({ sessionId: NO_SUCH_ID }))).toMatchObject({ code: "NOT_FOUND" });
   });
 });

@@ -1,9 +1,4 @@
-import {
-  createArtifactInput,
-  listArtifactsInput,
-  type Artifact,
-  type CreateArtifactInput,
-} from "@logbook/contracts";
+import { createArtifactInput, listArtifactsInput, type Artifact, type CreateArtifactInput } from "@logbook/contracts";
 import { ArtifactModel } from "@logbook/db";
 import { v7 as uuidv7 } from "uuid";
 import type { z } from "zod";
@@ -29,7 +24,10 @@ export class ArtifactService {
       return await this.deps.knex.transaction(async (trx) => {
         if (parsed.stepId !== undefined) {
           // KEY SHARE: the step cannot be deleted (or moved) before the artifact that names it commits.
-          const step = await trx("steps").where({ id: parsed.stepId }).forKeyShare().first<{ session_id: string } | undefined>("session_id");
+          const step = await trx("steps")
+            .where({ id: parsed.stepId })
+            .forKeyShare()
+            .first<{ session_id: string } | undefined>("session_id");
           if (!step) throw notFound("step", parsed.stepId);
           if (step.session_id !== parsed.sessionId) {
             throw new AppError(

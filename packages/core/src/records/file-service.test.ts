@@ -23,8 +23,13 @@ describe("FileService.upsert", () => {
     const content = "export const café = '☕';\n";
     const file = await files.upsert({ sessionId, path: "src/index.ts", content });
     expect(file).toMatchObject({
-      sessionId, path: "src/index.ts", content, encoding: "utf-8",
-      sizeBytes: Buffer.byteLength(content, "utf8"), sha256: sha(content), mimeType: "text/typescript",
+      sessionId,
+      path: "src/index.ts",
+      content,
+      encoding: "utf-8",
+      sizeBytes: Buffer.byteLength(content, "utf8"),
+      sha256: sha(content),
+      mimeType: "text/typescript",
     });
     expect(file.sizeBytes).toBeGreaterThan(content.length);
   });
@@ -34,7 +39,12 @@ describe("FileService.upsert", () => {
     const first = await files.upsert({ sessionId, path: "README.md", content: "v1" });
     const second = await files.upsert({ sessionId, path: "./README.md", content: "version two" });
     expect(second.id).toBe(first.id);
-    expect(second).toMatchObject({ content: "version two", sizeBytes: 11, sha256: sha("version two"), mimeType: "text/markdown" });
+    expect(second).toMatchObject({
+      content: "version two",
+      sizeBytes: 11,
+      sha256: sha("version two"),
+      mimeType: "text/markdown",
+    });
     expect(Date.parse(second.updatedAt)).toBeGreaterThanOrEqual(Date.parse(first.updatedAt));
     expect(second.createdAt).toBe(first.createdAt);
     expect(await db.knex("files").where({ session_id: sessionId })).toHaveLength(1);
@@ -42,14 +52,32 @@ describe("FileService.upsert", () => {
 
   it("keeps what is not given, and honours what is", async () => {
     const sessionId = await newSession(db.knex);
-    await files.upsert({ sessionId, path: "data.bin", content: "AAEC", encoding: "base64", mimeType: "application/x-thing" });
+    await files.upsert({
+      sessionId,
+      path: "data.bin",
+      content: "AAEC",
+      encoding: "base64",
+      mimeType: "application/x-thing",
+    });
     const touched = await files.upsert({ sessionId, path: "data.bin" });
-    expect(touched).toMatchObject({ content: "AAEC", encoding: "base64", sizeBytes: 3, sha256: sha(Buffer.from([0, 1, 2])), mimeType: "application/x-thing" });
+    expect(touched).toMatchObject({
+      content: "AAEC",
+      encoding: "base64",
+      sizeBytes: 3,
+      sha256: sha(Buffer.from([0, 1, 2])),
+      mimeType: "application/x-thing",
+    });
     const declared = await files.upsert({ sessionId, path: "data.bin", sizeBytes: 99 });
     expect(declared).toMatchObject({ content: "AAEC", sizeBytes: 99 });
     const cleared = await files.upsert({ sessionId, path: "data.bin", content: null });
     expect(cleared).toMatchObject({ content: null, sizeBytes: null, sha256: null, encoding: "utf-8" });
-    const given = await files.upsert({ sessionId, path: "notes", content: "x", sha256: "a".repeat(64), sizeBytes: 1000 });
+    const given = await files.upsert({
+      sessionId,
+      path: "notes",
+      content: "x",
+      sha256: "a".repeat(64),
+      sizeBytes: 1000,
+    });
     expect(given).toMatchObject({ sha256: "a".repeat(64), sizeBytes: 1000, mimeType: null });
   });
 
@@ -76,14 +104,17 @@ describe("FileService.upsert", () => {
 
   it("refuses paths that name no file, malformed content and a bad hash", async () => {
     const sessionId = await newSession(db.knex);
-    expect((await rejection(files.upsert({ sessionId, path: "./", content: "x" }))).message).toContain("does not name a file");
+    expect((await rejection(files.upsert({ sessionId, path: "./", content: "x" }))).message).toContain(
+      "does not name a file",
+    );
     expect((await rejection(files.upsert({ sessionId, path: "a", content: "%%%", encoding: "base64" }))).message).toBe(
       "file content is not valid base64",
     );
     const hash = await rejection(files.upsert({ sessionId, path: "a", sha256: "xyz" }));
     expect(hash.message).toMatch(/sha256: must be 64 lowercase hex digits/);
     expect(await rejection(files.upsert({ sessionId: NO_SUCH_ID, path: "a", content: "x" }))).toMatchObject({
-      code: "NOT_FOUND", message: `session ${NO_SUCH_ID} was not found`,
+      code: "NOT_FOUND",
+      message: `session ${NO_SUCH_ID} was not found`,
     });
   });
 });
@@ -94,8 +125,13 @@ describe("FileService.get, list and delete", () => {
     for (const path of ["src/b.ts", "src/a.ts", "package.json", "docs/guide.md", "z.txt"]) {
       await files.upsert({ sessionId, path, content: `content of ${path}` });
     }
-    expect(await files.get({ sessionId, path: "src//a.ts" })).toMatchObject({ path: "src/a.ts", content: "content of src/a.ts" });
-    const { items, pages } = await allPages((cursor) => files.list({ sessionId, limit: 2, ...(cursor ? { cursor } : {}) }));
+    expect(await files.get({ sessionId, path: "src//a.ts" })).toMatchObject({
+      path: "src/a.ts",
+      content: "content of src/a.ts",
+    });
+    const { items, pages } = await allPages((cursor) =>
+      files.list({ sessionId, limit: 2, ...(cursor ? { cursor } : {}) }),
+    );
     expect(items.map((f) => f.path)).toEqual(["docs/guide.md", "package.json", "src/a.ts", "src/b.ts", "z.txt"]);
     expect(pages).toBe(3);
     expect(items.every((f) => !("content" in f))).toBe(true);
@@ -112,7 +148,10 @@ describe("FileService.get, list and delete", () => {
       () => files.list({ sessionId: NO_SUCH_ID }),
       () => files.delete({ sessionId: NO_SUCH_ID, path: "a" }),
     ]) {
-      expect(await rejection(call())).toMatchObject({ code: "NOT_FOUND", message: `session ${NO_SUCH_ID} was not found` });
+      expect(await rejection(call())).toMatchObject({
+        code: "NOT_FOUND",
+        message: `session ${NO_SUCH_ID} was not found`,
+      });
     }
   });
 });

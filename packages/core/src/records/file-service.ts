@@ -15,7 +15,13 @@ import { AppError, invalidInput, notFound } from "../errors.js";
 import { decodeCursor, toPage } from "../pagination.js";
 import { assertCursorValues, assertSessionExists, parseInput, rowsOf, violated } from "./input.js";
 import { guessMimeType } from "./mime-type.js";
-import { FILE_COLUMNS, FILE_SUMMARY_COLUMNS, toFileDto, toFileSummaryDto, type TrackedFileSummary } from "./record-dto.js";
+import {
+  FILE_COLUMNS,
+  FILE_SUMMARY_COLUMNS,
+  toFileDto,
+  toFileSummaryDto,
+  type TrackedFileSummary,
+} from "./record-dto.js";
 
 const ABSOLUTE = /^([/\\]|[A-Za-z]:)/;
 const PARENT_SEGMENT = /(^|[/\\])\.\.([/\\]|$)/;
@@ -55,7 +61,13 @@ function bytesOf(content: string, encoding: string): Buffer {
   const enc = encoding.trim().toLowerCase();
   const compact = enc.startsWith("base64") ? content.replace(/\s+/g, "") : content;
   const wellFormed =
-    enc === "base64" ? STRICT_BASE64.test(compact) : enc === "base64url" ? STRICT_BASE64URL.test(compact) : enc === "hex" ? STRICT_HEX.test(compact) : true;
+    enc === "base64"
+      ? STRICT_BASE64.test(compact)
+      : enc === "base64url"
+        ? STRICT_BASE64URL.test(compact)
+        : enc === "hex"
+          ? STRICT_HEX.test(compact)
+          : true;
   if (!wellFormed) throw invalidInput(`file content is not valid ${enc}`, { encoding });
   return Buffer.isEncoding(enc) ? Buffer.from(compact, enc) : Buffer.from(content, "utf8");
 }

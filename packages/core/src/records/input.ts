@@ -49,7 +49,10 @@ const TIMESTAMP_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Checks the values inside a decoded cursor, so a forged one is a clear error, not a database one. */
-export function assertCursorValues(values: ReadonlyArray<string | number>, kinds: ReadonlyArray<"timestamp" | "uuid" | "text">): void {
+export function assertCursorValues(
+  values: ReadonlyArray<string | number>,
+  kinds: ReadonlyArray<"timestamp" | "uuid" | "text">,
+): void {
   const ok = values.every((value, i) => {
     const kind = kinds[i];
     if (typeof value !== "string") return false;

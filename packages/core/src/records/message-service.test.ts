@@ -17,12 +17,25 @@ describe("MessageService", () => {
     const sessionId = await newSession(db.knex);
     const texts = ["hello", "hi, how can I help?", "fix the bug", "done", "thanks"];
     for (const [i, text] of texts.entries()) {
-      await messages.append({ sessionId, role: i % 2 ? "assistant" : "user", text, ...(i % 2 ? { model: "claude" } : {}) });
+      await messages.append({
+        sessionId,
+        role: i % 2 ? "assistant" : "user",
+        text,
+        ...(i % 2 ? { model: "claude" } : {}),
+      });
     }
-    const { items, pages } = await allPages((cursor) => messages.list({ sessionId, limit: 2, ...(cursor ? { cursor } : {}) }));
+    const { items, pages } = await allPages((cursor) =>
+      messages.list({ sessionId, limit: 2, ...(cursor ? { cursor } : {}) }),
+    );
     expect(items.map((m) => m.text)).toEqual(texts);
     expect(pages).toBe(3);
-    expect(items[1]).toMatchObject({ role: "assistant", model: "claude", inputTokens: 0, outputTokens: 0, cacheReadTokens: 0 });
+    expect(items[1]).toMatchObject({
+      role: "assistant",
+      model: "claude",
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadTokens: 0,
+    });
     const users = await messages.list({ sessionId, role: "user" });
     expect(users.items.map((m) => m.text)).toEqual(["hello", "fix the bug", "thanks"]);
     expect(users.nextCursor).toBeNull();
@@ -52,10 +65,24 @@ describe("MessageService", () => {
   it("stores token counts and ids given", async () => {
     const sessionId = await newSession(db.knex);
     const message = await messages.append({
-      sessionId, role: "assistant", text: "ok", externalMessageId: "msg_1", claudeSessionId: "c-1", inputTokens: 12, outputTokens: 34,
+      sessionId,
+      role: "assistant",
+      text: "ok",
+      externalMessageId: "msg_1",
+      claudeSessionId: "c-1",
+      inputTokens: 12,
+      outputTokens: 34,
     });
-    expect(message).toMatchObject({ externalMessageId: "msg_1", claudeSessionId: "c-1", inputTokens: 12, outputTokens: 34, sourceEventId: null });
-    const duplicate = await rejection(messages.append({ sessionId, role: "assistant", text: "again", externalMessageId: "msg_1" }));
+    expect(message).toMatchObject({
+      externalMessageId: "msg_1",
+      claudeSessionId: "c-1",
+      inputTokens: 12,
+      outputTokens: 34,
+      sourceEventId: null,
+    });
+    const duplicate = await rejection(
+      messages.append({ sessionId, role: "assistant", text: "again", externalMessageId: "msg_1" }),
+    );
     expect(duplicate).toMatchObject({ code: "CONFLICT" });
     expect(duplicate.message).toContain("external id msg_1");
   });

@@ -4,8 +4,19 @@ import type { ArtifactModel, FileModel, SessionMessageModel, StepModel } from "@
 import { iso } from "../time.js";
 
 export const MESSAGE_COLUMNS = [
-  "id", "session_id", "role", "text", "model", "source_event_id", "external_message_id", "claude_session_id",
-  "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "created_at",
+  "id",
+  "session_id",
+  "role",
+  "text",
+  "model",
+  "source_event_id",
+  "external_message_id",
+  "claude_session_id",
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cache_creation_tokens",
+  "created_at",
 ] as const;
 
 export function toMessageDto(row: SessionMessageModel): SessionMessage {
@@ -27,7 +38,15 @@ export function toMessageDto(row: SessionMessageModel): SessionMessage {
 }
 
 export const FILE_SUMMARY_COLUMNS = [
-  "id", "session_id", "path", "encoding", "size_bytes", "mime_type", "sha256", "created_at", "updated_at",
+  "id",
+  "session_id",
+  "path",
+  "encoding",
+  "size_bytes",
+  "mime_type",
+  "sha256",
+  "created_at",
+  "updated_at",
 ] as const;
 export const FILE_COLUMNS = [...FILE_SUMMARY_COLUMNS, "content"] as const;
 
@@ -52,8 +71,18 @@ export function toFileDto(row: FileModel): TrackedFile {
 }
 
 export const STEP_COLUMNS = [
-  "id", "session_id", "name", "sequence", "status", "input", "output", "error_message", "created_at", "updated_at",
-  "started_at", "completed_at",
+  "id",
+  "session_id",
+  "name",
+  "sequence",
+  "status",
+  "input",
+  "output",
+  "error_message",
+  "created_at",
+  "updated_at",
+  "started_at",
+  "completed_at",
 ] as const;
 
 export function toStepDto(row: StepModel): Step {
@@ -74,7 +103,15 @@ export function toStepDto(row: StepModel): Step {
 }
 
 export const ARTIFACT_COLUMNS = [
-  "id", "session_id", "step_id", "artifact_type", "name", "content_path", "size_bytes", "metadata", "created_at",
+  "id",
+  "session_id",
+  "step_id",
+  "artifact_type",
+  "name",
+  "content_path",
+  "size_bytes",
+  "metadata",
+  "created_at",
 ] as const;
 
 export function toArtifactDto(row: ArtifactModel): Artifact {

@@ -21,7 +21,13 @@ describe("StepService.create", () => {
     const c = await steps.create({ sessionId, name: "report" });
     const early = await steps.create({ sessionId, name: "prepare", sequence: 0 });
     expect([a.sequence, b.sequence, late.sequence, c.sequence, early.sequence]).toEqual([1, 2, 10, 11, 0]);
-    expect(a).toMatchObject({ status: "pending", input: { files: 3 }, output: null, startedAt: null, completedAt: null });
+    expect(a).toMatchObject({
+      status: "pending",
+      input: { files: 3 },
+      output: null,
+      startedAt: null,
+      completedAt: null,
+    });
     const listed = await steps.list({ sessionId });
     expect(listed.map((s) => s.name)).toEqual(["prepare", "analyse", "build", "deploy", "report"]);
   });
@@ -36,7 +42,10 @@ describe("StepService.create", () => {
     const sessionId = await newSession(db.knex);
     await steps.create({ sessionId, name: "one", sequence: 2 });
     const taken = await rejection(steps.create({ sessionId, name: "two", sequence: 2 }));
-    expect(taken).toMatchObject({ code: "CONFLICT", message: `session ${sessionId} already has a step with sequence 2` });
+    expect(taken).toMatchObject({
+      code: "CONFLICT",
+      message: `session ${sessionId} already has a step with sequence 2`,
+    });
     const unknown = await rejection(steps.create({ sessionId: NO_SUCH_ID, name: "x" }));
     expect(unknown).toMatchObject({ code: "NOT_FOUND", message: `session ${NO_SUCH_ID} was not found` });
     const name = await rejection(steps.create({ sessionId, name: "   " }));
@@ -62,11 +71,18 @@ describe("StepService transitions", () => {
 
   it("fails from pending or running, skips from pending, cancels", async () => {
     const sessionId = await newSession(db.knex);
-    const [a, b, c, d] = await Promise.all(["a", "b", "c", "d"].map((name, i) => steps.create({ sessionId, name, sequence: i })));
-    expect(await steps.fail({ id: a!.id, errorMessage: "never ran" })).toMatchObject({ status: "failed", errorMessage: "never ran" });
+    const [a, b, c, d] = await Promise.all(
+      ["a", "b", "c", "d"].map((name, i) => steps.create({ sessionId, name, sequence: i })),
+    );
+    expect(await steps.fail({ id: a!.id, errorMessage: "never ran" })).toMatchObject({
+      status: "failed",
+      errorMessage: "never ran",
+    });
     await steps.start({ id: b!.id });
     expect(await steps.fail({ id: b!.id, errorMessage: "crashed", output: "partial" })).toMatchObject({
-      status: "failed", errorMessage: "crashed", output: "partial",
+      status: "failed",
+      errorMessage: "crashed",
+      output: "partial",
     });
     expect((await steps.skip({ id: c!.id })).status).toBe("skipped");
     expect((await steps.cancel({ id: d!.id })).status).toBe("cancelled");
@@ -103,7 +119,10 @@ describe("StepService transitions", () => {
   });
 
   it("unknown step is NOT_FOUND; bad id names the field", async () => {
-    expect(await rejection(steps.start({ id: NO_SUCH_ID }))).toMatchObject({ code: "NOT_FOUND", message: `step ${NO_SUCH_ID} was not found` });
+    expect(await rejection(steps.start({ id: NO_SUCH_ID }))).toMatchObject({
+      code: "NOT_FOUND",
+      message: `step ${NO_SUCH_ID} was not found`,
+    });
     expect((await rejection(steps.start({ id: "nope" }))).message).toBe("invalid step id: id: must be a UUID");
   });
 });

@@ -70,9 +70,13 @@ export class StepService {
     } catch (error) {
       if (violated(error, "23503") !== null) throw notFound("session", parsed.sessionId);
       if (violated(error, "23505") !== null) {
-        throw new AppError("CONFLICT", `session ${parsed.sessionId} already has a step with sequence ${parsed.sequence}`, {
-          details: { sessionId: parsed.sessionId, sequence: parsed.sequence },
-        });
+        throw new AppError(
+          "CONFLICT",
+          `session ${parsed.sessionId} already has a step with sequence ${parsed.sequence}`,
+          {
+            details: { sessionId: parsed.sessionId, sequence: parsed.sequence },
+          },
+        );
       }
       if (violated(error, "23514") !== null || violated(error, "22003") !== null) {
         throw new AppError("INVALID_INPUT", `session ${parsed.sessionId} has no step sequence left after its last`, {
@@ -104,7 +108,10 @@ export class StepService {
     const output = parsed.output === undefined ? undefined : jsonb(sanitizeJsonForPostgres(parsed.output));
     return output === undefined
       ? this.move(parsed.id, "failed", "completed_at = now(), error_message = ?", [parsed.errorMessage])
-      : this.move(parsed.id, "failed", "completed_at = now(), error_message = ?, output = ?::jsonb", [parsed.errorMessage, output]);
+      : this.move(parsed.id, "failed", "completed_at = now(), error_message = ?, output = ?::jsonb", [
+          parsed.errorMessage,
+          output,
+        ]);
   }
 
   /** pending → skipped. */

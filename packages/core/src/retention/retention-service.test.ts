@@ -12,7 +12,12 @@ const NOW = new Date("2026-06-01T12:00:00Z");
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000);
 
 /** Sessions end 30 days after the policy's age; batches of 3 so every phase takes several. */
-const POLICY: RetentionPolicy = { sessionMaxAgeDays: 30, eventMaxAgeDays: null, archiveInsteadOfDelete: false, batchSize: 3 };
+const POLICY: RetentionPolicy = {
+  sessionMaxAgeDays: 30,
+  eventMaxAgeDays: null,
+  archiveInsteadOfDelete: false,
+  batchSize: 3,
+};
 
 let db: TestDatabase;
 beforeEach(async () => {
@@ -20,7 +25,8 @@ beforeEach(async () => {
 });
 afterEach(() => db.destroy());
 
-const service = (policy: Partial<RetentionPolicy> = {}) => new RetentionService({ knex: db.knex, now: () => NOW }, { ...POLICY, ...policy });
+const service = (policy: Partial<RetentionPolicy> = {}) =>
+  new RetentionService({ knex: db.knex, now: () => NOW }, { ...POLICY, ...policy });
 
 interface Seeded {
   /** Session name -> id. */
@@ -128,10 +134,16 @@ async function seed(knex: Knex): Promise<Seeded> {
 /** Every row id of every table retention touches, for before/after comparisons. */
 async function snapshot(knex: Knex): Promise<Record<string, string[]>> {
   const ids = async (table: string, select = "id") =>
-    ((await knex(table).select(knex.raw(`${select}::text AS id`)).orderBy("id")) as Array<{ id: string }>).map((r) => r.id);
+    (
+      (await knex(table)
+        .select(knex.raw(`${select}::text AS id`))
+        .orderBy("id")) as Array<{ id: string }>
+    ).map((r) => r.id);
   return {
     sessions: await ids("sessions"),
-    archived: ((await knex("sessions").whereNotNull("archived_at").select("id").orderBy("id")) as Array<{ id: string }>).map((r) => r.id),
+    archived: (
+      (await knex("sessions").whereNotNull("archived_at").select("id").orderBy("id")) as Array<{ id: string }>
+    ).map((r) => r.id),
     events: await ids("events"),
     messages: await ids("session_messages"),
     files: await ids("files"),
@@ -172,7 +184,8 @@ describe("RetentionService", () => {
     });
 
     const statements: Array<{ sql: string; bindings: unknown[] }> = [];
-    const listen = (query: { sql: string; bindings?: unknown[] }) => statements.push({ sql: query.sql, bindings: query.bindings ?? [] });
+    const listen = (query: { sql: string; bindings?: unknown[] }) =>
+      statements.push({ sql: query.sql, bindings: query.bindings ?? [] });
     db.knex.on("query", listen);
     const real = await service().run({ dryRun: false });
     db.knex.off("query", listen);
@@ -213,7 +226,15 @@ describe("RetentionService", () => {
   it("with a batch size of 1 (one root a batch, one row a chunk) removes the same rows", async () => {
     await seed(db.knex);
     const report = await service({ batchSize: 1 }).run({ dryRun: false });
-    expect(report).toMatchObject({ sessions: 6, events: 17, messages: 3, files: 1, steps: 2, artifacts: 2, batches: 3 });
+    expect(report).toMatchObject({
+      sessions: 6,
+      events: 17,
+      messages: 3,
+      files: 1,
+      steps: 2,
+      artifacts: 2,
+      batches: 3,
+    });
     expect(await namesOf(db.knex)).toEqual(["a1", "a2", "c2", "k4", "k4b", "r4", "r5", "r5c", "r5g", "y1"]);
   });
 
@@ -223,21 +244,47 @@ describe("RetentionService", () => {
 
     const dry = await service().run({ dryRun: true, policy: { archiveInsteadOfDelete: true } });
     expect(await snapshot(db.knex)).toEqual(before);
-    expect(dry).toMatchObject({ sessions: 0, sessionsArchived: 5, events: 0, messages: 0, policy: { ...POLICY, archiveInsteadOfDelete: true } });
+    expect(dry).toMatchObject({
+      sessions: 0,
+      sessionsArchived: 5,
+      events: 0,
+      messages: 0,
+      policy: { ...POLICY, archiveInsteadOfDelete: true },
+    });
 
     const real = await service().run({ dryRun: false, policy: { archiveInsteadOfDelete: true } });
     expect(counts(real)).toEqual(counts(dry));
     const after = await snapshot(db.knex);
     // Nothing deleted, anywhere.
     expect({ ...after, archived: [] }).toEqual({ ...before, archived: [] });
-    expect(await namesOf(db.knex, (q) => void q.whereNotNull("archived_at"))).toEqual(["c1a", "c1b", "g1", "r1", "r2", "r3"]);
-    const stamped = await db.knex<{ title: string; archived_at: Date }>("sessions").whereIn("title", ["r1", "g1", "r2"]).select("archived_at");
-    expect(stamped.map((r) => r.archived_at.toISOString())).toEqual([NOW.toISOString(), NOW.toISOString(), NOW.toISOString()]);
-    const r3 = await db.knex<{ title: string; archived_at: Date }>("sessions").where("title", "r3").first("archived_at");
+    expect(await namesOf(db.knex, (q) => void q.whereNotNull("archived_at"))).toEqual([
+      "c1a",
+      "c1b",
+      "g1",
+      "r1",
+      "r2",
+      "r3",
+    ]);
+    const stamped = await db
+      .knex<{ title: string; archived_at: Date }>("sessions")
+      .whereIn("title", ["r1", "g1", "r2"])
+      .select("archived_at");
+    expect(stamped.map((r) => r.archived_at.toISOString())).toEqual([
+      NOW.toISOString(),
+      NOW.toISOString(),
+      NOW.toISOString(),
+    ]);
+    const r3 = await db
+      .knex<{ title: string; archived_at: Date }>("sessions")
+      .where("title", "r3")
+      .first("archived_at");
     expect(r3?.archived_at.toISOString()).toBe(daysAgo(140).toISOString());
 
     // Archived trees are not looked at again.
-    expect(await service().run({ dryRun: false, policy: { archiveInsteadOfDelete: true } })).toMatchObject({ sessionsArchived: 0, batches: 0 });
+    expect(await service().run({ dryRun: false, policy: { archiveInsteadOfDelete: true } })).toMatchObject({
+      sessionsArchived: 0,
+      batches: 0,
+    });
   });
 
   it("purges events older than eventMaxAgeDays in any session, counting overlaps once", async () => {
@@ -281,7 +328,8 @@ describe("RetentionService", () => {
     await writer("sessions").where({ id: s.r1 }).update({ status: "active", ended_at: null, last_activity_at: NOW });
     const purging = service().run({ dryRun: false });
     const waitingForLock = async () => {
-      const row = await db.knex("pg_stat_activity")
+      const row = await db
+        .knex("pg_stat_activity")
         .whereRaw("datname = current_database()")
         .where({ wait_event_type: "Lock" })
         .count({ n: "*" })
@@ -303,11 +351,17 @@ describe("RetentionService", () => {
     await seed(db.knex);
     const before = await snapshot(db.knex);
     // Another process: a connection of its own that holds the lock for the whole test.
-    const pool = db.knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown> };
+    const pool = db.knex.client as {
+      acquireConnection(): Promise<unknown>;
+      releaseConnection(c: unknown): Promise<unknown>;
+    };
     const holder = await pool.acquireConnection();
     try {
       const held = await db.knex
-        .raw<{ rows: Array<{ ok: boolean }> }>("SELECT pg_try_advisory_lock(?, ?) AS ok", [RETENTION_LOCK.namespace, RETENTION_LOCK.key])
+        .raw<{ rows: Array<{ ok: boolean }> }>("SELECT pg_try_advisory_lock(?, ?) AS ok", [
+          RETENTION_LOCK.namespace,
+          RETENTION_LOCK.key,
+        ])
         .connection(holder);
       expect(held.rows[0]?.ok).toBe(true);
 
@@ -326,7 +380,9 @@ describe("RetentionService", () => {
       });
       expect(await snapshot(db.knex)).toEqual(before);
     } finally {
-      await db.knex.raw("SELECT pg_advisory_unlock(?, ?)", [RETENTION_LOCK.namespace, RETENTION_LOCK.key]).connection(holder);
+      await db.knex
+        .raw("SELECT pg_advisory_unlock(?, ?)", [RETENTION_LOCK.namespace, RETENTION_LOCK.key])
+        .connection(holder);
       await pool.releaseConnection(holder);
     }
     // Released: the next run goes ahead.
@@ -339,7 +395,8 @@ describe("RetentionService", () => {
     // Either both ran one after the other (the second finding nothing), or one was turned away.
     const ran = [one, two].filter((r) => r.ran);
     expect(ran.reduce((sum, r) => sum + r.sessions, 0)).toBe(6);
-    const heldLocks = await db.knex("pg_locks")
+    const heldLocks = await db
+      .knex("pg_locks")
       .where({ locktype: "advisory", classid: RETENTION_LOCK.namespace, objid: RETENTION_LOCK.key, objsubid: 2 })
       .whereRaw("database = (SELECT oid FROM pg_database WHERE datname = current_database())")
       .count({ n: "*" })
@@ -350,8 +407,15 @@ describe("RetentionService", () => {
   it("uses the constructor's policy unless the run overrides it, and rejects an invalid one", async () => {
     await seed(db.knex);
     const lenient = new RetentionService({ knex: db.knex, now: () => NOW }, { ...POLICY, sessionMaxAgeDays: 365 });
-    expect(await lenient.run()).toMatchObject({ dryRun: true, sessions: 0, policy: { sessionMaxAgeDays: 365, batchSize: 3 } });
-    expect(await lenient.run({ policy: { sessionMaxAgeDays: 30 } })).toMatchObject({ sessions: 6, policy: { sessionMaxAgeDays: 30 } });
+    expect(await lenient.run()).toMatchObject({
+      dryRun: true,
+      sessions: 0,
+      policy: { sessionMaxAgeDays: 365, batchSize: 3 },
+    });
+    expect(await lenient.run({ policy: { sessionMaxAgeDays: 30 } })).toMatchObject({
+      sessions: 6,
+      policy: { sessionMaxAgeDays: 30 },
+    });
     await expect(service().run({ policy: { batchSize: 0 } })).rejects.toMatchObject({ code: "INVALID_INPUT" });
   });
 });

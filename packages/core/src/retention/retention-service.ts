@@ -30,7 +30,10 @@ const SESSION_RECORD_TABLES = [
   { table: "session_messages", counter: "messages" },
 ] as const;
 
-type Counters = Pick<RetentionReport, "sessions" | "sessionsArchived" | "events" | "messages" | "files" | "steps" | "artifacts" | "batches">;
+type Counters = Pick<
+  RetentionReport,
+  "sessions" | "sessionsArchived" | "events" | "messages" | "files" | "steps" | "artifacts" | "batches"
+>;
 
 /** The sessions of the qualifying trees among some roots: every root with all its descendants. */
 interface Trees {
@@ -91,7 +94,16 @@ export class RetentionService {
     const started = performance.now();
     const dryRun = input.dryRun ?? true;
     const policy = this.policyFor(input);
-    const counters: Counters = { sessions: 0, sessionsArchived: 0, events: 0, messages: 0, files: 0, steps: 0, artifacts: 0, batches: 0 };
+    const counters: Counters = {
+      sessions: 0,
+      sessionsArchived: 0,
+      events: 0,
+      messages: 0,
+      files: 0,
+      steps: 0,
+      artifacts: 0,
+      batches: 0,
+    };
     const report = (ran: boolean): RetentionReport => ({
       dryRun,
       ran,
@@ -118,8 +130,16 @@ export class RetentionService {
       try {
         const now = clockOf(this.deps)();
         const sessionCutoff = new Date(now.getTime() - policy.sessionMaxAgeDays * DAY_MS);
-        const eventCutoff = policy.eventMaxAgeDays === null ? null : new Date(now.getTime() - policy.eventMaxAgeDays * DAY_MS);
-        const oldEventsInPurgedTrees = await this.sessionPhase({ dryRun, policy, now, sessionCutoff, eventCutoff, counters });
+        const eventCutoff =
+          policy.eventMaxAgeDays === null ? null : new Date(now.getTime() - policy.eventMaxAgeDays * DAY_MS);
+        const oldEventsInPurgedTrees = await this.sessionPhase({
+          dryRun,
+          policy,
+          now,
+          sessionCutoff,
+          eventCutoff,
+          counters,
+        });
         if (eventCutoff) await this.eventPhase({ dryRun, policy, eventCutoff, oldEventsInPurgedTrees, counters });
       } catch (error) {
         throw toAppError(error) ?? error;
@@ -197,7 +217,10 @@ export class RetentionService {
           const current = await this.lockAndRecheck(trx, trees, sessionCutoff, archive);
           if (current.unarchived.length === 0) return 0;
           return rowCount(
-            await trx.raw("UPDATE sessions SET archived_at = ? WHERE id = ANY(?::uuid[]) AND archived_at IS NULL", [now, current.unarchived]),
+            await trx.raw("UPDATE sessions SET archived_at = ? WHERE id = ANY(?::uuid[]) AND archived_at IS NULL", [
+              now,
+              current.unarchived,
+            ]),
           );
         });
         counters.sessionsArchived += archived;
@@ -207,7 +230,8 @@ export class RetentionService {
 
       // Whole trees, grouped to about `batchSize` events, each group one short transaction.
       const deleted = await this.deleteTrees(trees, sessionCutoff, policy.batchSize);
-      for (const key of ["sessions", "events", "messages", "files", "steps", "artifacts"] as const) counters[key] += deleted[key];
+      for (const key of ["sessions", "events", "messages", "files", "steps", "artifacts"] as const)
+        counters[key] += deleted[key];
       counters.batches += 1;
     }
     return oldEventsInPurgedTrees;
@@ -225,8 +249,7 @@ export class RetentionService {
     const knex = this.deps.knex;
     if (dryRun) {
       const row = (await knex("events").where("occurred_at", "<", eventCutoff).count({ n: "*" }).first()) as
-        | { n: number | string }
-        | undefined;
+        { n: number | string } | undefined;
       // Old events of trees the session phase would purge are already counted there.
       const count = Number(row?.n ?? 0) - oldEventsInPurgedTrees;
       counters.events += count;
@@ -262,7 +285,8 @@ export class RetentionService {
 
   /** The next root sessions, in id order after `after`, that qualify on their own (age, state). */
   private async candidateRoots(after: string | null, cutoff: Date, archive: boolean, limit: number): Promise<string[]> {
-    const query = this.deps.knex("sessions")
+    const query = this.deps
+      .knex("sessions")
       .select("id")
       .whereNull("parent_session_id")
       .whereIn("status", TERMINAL)
@@ -337,7 +361,11 @@ export class RetentionService {
    * A session with more than `chunk` events first loses them in seq ranges (only while
    * its tree still qualifies), so that no transaction grows past the chunk.
    */
-  private async deleteTrees(trees: Trees, cutoff: Date, chunk: number): Promise<Record<"sessions" | "events" | "messages" | "files" | "steps" | "artifacts", number>> {
+  private async deleteTrees(
+    trees: Trees,
+    cutoff: Date,
+    chunk: number,
+  ): Promise<Record<"sessions" | "events" | "messages" | "files" | "steps" | "artifacts", number>> {
     const knex = this.deps.knex;
     const total = { sessions: 0, events: 0, messages: 0, files: 0, steps: 0, artifacts: 0 };
     const counters = await knex.raw<{ rows: Array<{ id: string; last_event_seq: number }> }>(
@@ -357,14 +385,21 @@ export class RetentionService {
 
     const deleteGroup = async (roots: string[]) => {
       if (roots.length === 0) return;
-      const group: Trees = { roots, ids: roots.flatMap((root) => trees.members.get(root) ?? []), unarchived: [], members: new Map() };
+      const group: Trees = {
+        roots,
+        ids: roots.flatMap((root) => trees.members.get(root) ?? []),
+        unarchived: [],
+        members: new Map(),
+      };
       const removed = await knex.transaction(async (trx) => {
         const current = await this.lockAndRecheck(trx, group, cutoff, false);
         const result = { sessions: 0, events: 0, messages: 0, files: 0, steps: 0, artifacts: 0 };
         if (current.ids.length === 0) return result;
         result.events = rowCount(await trx.raw("DELETE FROM events WHERE session_id = ANY(?::uuid[])", [current.ids]));
         for (const { table, counter } of SESSION_RECORD_TABLES) {
-          result[counter] = rowCount(await trx.raw(`DELETE FROM ${table} WHERE session_id = ANY(?::uuid[])`, [current.ids]));
+          result[counter] = rowCount(
+            await trx.raw(`DELETE FROM ${table} WHERE session_id = ANY(?::uuid[])`, [current.ids]),
+          );
         }
         result.sessions = rowCount(await trx.raw("DELETE FROM sessions WHERE id = ANY(?::uuid[])", [current.ids]));
         return result;
@@ -394,13 +429,25 @@ export class RetentionService {
    * qualifies, as a group's transaction does: a root resumed or a live child attached
    * since the trees were chosen stops the deletion before it takes anything more.
    */
-  private async deleteEventsOfLargeSession(tree: Trees, sessionId: string, lastSeq: number, cutoff: Date, chunk: number): Promise<number> {
+  private async deleteEventsOfLargeSession(
+    tree: Trees,
+    sessionId: string,
+    lastSeq: number,
+    cutoff: Date,
+    chunk: number,
+  ): Promise<number> {
     let total = 0;
     for (let from = 0; from < lastSeq; from += chunk) {
       const deleted = await this.deps.knex.transaction(async (trx) => {
         const current = await this.lockAndRecheck(trx, tree, cutoff, false);
         if (!current.ids.includes(sessionId)) return null;
-        return rowCount(await trx.raw("DELETE FROM events WHERE session_id = ? AND seq > ? AND seq <= ?", [sessionId, from, from + chunk]));
+        return rowCount(
+          await trx.raw("DELETE FROM events WHERE session_id = ? AND seq > ? AND seq <= ?", [
+            sessionId,
+            from,
+            from + chunk,
+          ]),
+        );
       });
       if (deleted === null) break;
       total += deleted;

@@ -18,10 +18,21 @@ describe("SessionService", () => {
   afterAll(async () => db.destroy());
 
   it("creates a session with a project and finds it by id and external id", async () => {
-    const created = await sessions.create({ externalId: "ext-1", projectPath: "/srv/app/", title: "first", initialQuery: "fix it" });
+    const created = await sessions.create({
+      externalId: "ext-1",
+      projectPath: "/srv/app/",
+      title: "first",
+      initialQuery: "fix it",
+    });
     expect(created.status).toBe("pending");
     expect(created.projectId).not.toBeNull();
-    expect(created.tokens).toEqual({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0, costUsd: 0 });
+    expect(created.tokens).toEqual({
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadTokens: 0,
+      cacheCreationTokens: 0,
+      costUsd: 0,
+    });
     expect(await sessions.get({ id: created.id })).toEqual(created);
     expect((await sessions.get({ externalId: "ext-1" })).id).toBe(created.id);
     expect(Object.keys(created)).not.toContain("lastEventSeq");
@@ -70,7 +81,9 @@ describe("SessionService", () => {
     expect(updated.pinned).toBe(true);
     expect(updated.label).toBe("look");
     expect(updated.metadata).toEqual({ a: 1, c: 3 });
-    await expect(sessions.update({ id: s.id, manualParentSessionId: s.id })).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    await expect(sessions.update({ id: s.id, manualParentSessionId: s.id })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
   });
 
   it("returns ancestors, descendants and tokens rolled up over the tree", async () => {
@@ -78,7 +91,10 @@ describe("SessionService", () => {
     const child = await sessions.create({ parentSessionId: root.id, title: "child" });
     const grandchild = await sessions.create({ parentSessionId: child.id, title: "grandchild" });
     await sessions.create({ parentSessionId: root.id, title: "sibling" });
-    await db.knex("sessions").where({ id: grandchild.id }).update({ input_tokens: 10, output_tokens: 5, cost_usd: 0.25 });
+    await db
+      .knex("sessions")
+      .where({ id: grandchild.id })
+      .update({ input_tokens: 10, output_tokens: 5, cost_usd: 0.25 });
     await db.knex("sessions").where({ id: root.id }).update({ input_tokens: 1 });
 
     const fromChild = await sessions.tree({ id: child.id, maxDepth: 20 });
@@ -95,7 +111,9 @@ describe("SessionService", () => {
   it("archives a subtree, hides it from the default list, and deletes a subtree with its events", async () => {
     const root = await sessions.create({ title: "to-archive" });
     const child = await sessions.create({ parentSessionId: root.id });
-    await events.ingest({ events: [{ sessionId: child.id, eventType: "note", source: "api", level: "info", payload: {} }] });
+    await events.ingest({
+      events: [{ sessionId: child.id, eventType: "note", source: "api", level: "info", payload: {} }],
+    });
     const archived = await sessions.setArchived({ id: root.id, archived: true });
     expect(archived.archivedAt).not.toBeNull();
     expect((await sessions.get({ id: child.id })).archivedAt).not.toBeNull();
@@ -106,7 +124,9 @@ describe("SessionService", () => {
 
     expect(await sessions.delete({ id: root.id })).toEqual({ deleted: 2 });
     await expect(sessions.get({ id: child.id })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    const [{ count }] = (await db.knex("events").where({ session_id: child.id }).count({ count: "*" })) as [{ count: string }];
+    const [{ count }] = (await db.knex("events").where({ session_id: child.id }).count({ count: "*" })) as [
+      { count: string },
+    ];
     expect(Number(count)).toBe(0);
   });
 
@@ -116,7 +136,10 @@ describe("SessionService", () => {
       const svc = new SessionService({ knex: fresh.knex });
       const made: string[] = [];
       for (let i = 0; i < 25; i++) {
-        const s = await svc.create({ title: `job ${i % 2 === 0 ? "even" : "odd"} ${i}`, machineId: i < 5 ? "m1" : "m2" });
+        const s = await svc.create({
+          title: `job ${i % 2 === 0 ? "even" : "odd"} ${i}`,
+          machineId: i < 5 ? "m1" : "m2",
+        });
         made.push(s.id);
       }
       const seen: string[] = [];
@@ -131,18 +154,25 @@ describe("SessionService", () => {
       expect((await svc.list(listSessionsInput.parse({ machineId: "m1" }))).items).toHaveLength(5);
       expect((await svc.list(listSessionsInput.parse({ search: "even" }))).items).toHaveLength(13);
       expect((await svc.list(listSessionsInput.parse({ search: "100%" }))).items).toHaveLength(0);
-      await expect(svc.list(listSessionsInput.parse({ cursor: "garbage" }))).rejects.toMatchObject({ code: "INVALID_INPUT" });
+      await expect(svc.list(listSessionsInput.parse({ cursor: "garbage" }))).rejects.toMatchObject({
+        code: "INVALID_INPUT",
+      });
       // Rows microseconds apart (database defaults keep them) neither vanish nor repeat across pages.
       const close = ["2030-01-01T00:00:00.123456Z", "2030-01-01T00:00:00.123789Z", "2030-01-01T00:00:00.123001Z"];
       const ids: string[] = [];
       for (const at of close) {
-        const [row] = await fresh.knex("sessions").insert({ created_at: at, title: "close" }).returning<Array<{ id: string }>>("id");
+        const [row] = await fresh
+          .knex("sessions")
+          .insert({ created_at: at, title: "close" })
+          .returning<Array<{ id: string }>>("id");
         ids.push(row!.id);
       }
       const paged: string[] = [];
       let next: string | undefined;
       do {
-        const page = await svc.list(listSessionsInput.parse({ sort: "created", search: "close", limit: 1, ...(next ? { cursor: next } : {}) }));
+        const page = await svc.list(
+          listSessionsInput.parse({ sort: "created", search: "close", limit: 1, ...(next ? { cursor: next } : {}) }),
+        );
         paged.push(...page.items.map((s) => s.id));
         next = page.nextCursor ?? undefined;
       } while (next);

@@ -43,9 +43,13 @@ export class SessionService {
       if (input.externalId) {
         const taken = await SessionModel.query(trx).select("id").findOne({ external_id: input.externalId });
         if (taken) {
-          throw new AppError("CONFLICT", `a session with external id ${input.externalId} already exists (${taken.id})`, {
-            details: { externalId: input.externalId, id: taken.id },
-          });
+          throw new AppError(
+            "CONFLICT",
+            `a session with external id ${input.externalId} already exists (${taken.id})`,
+            {
+              details: { externalId: input.externalId, id: taken.id },
+            },
+          );
         }
       }
       const projectId = input.projectPath ? (await upsertProjectByPath(trx, input.projectPath)).id : null;
@@ -94,7 +98,9 @@ export class SessionService {
     const row = "id" in input ? await query.findById(input.id) : await query.findOne({ external_id: input.externalId });
     if (!row) {
       if ("id" in input) throw notFound("session", input.id);
-      throw new AppError("NOT_FOUND", `session with external id ${input.externalId} was not found`, { details: { externalId: input.externalId } });
+      throw new AppError("NOT_FOUND", `session with external id ${input.externalId} was not found`, {
+        details: { externalId: input.externalId },
+      });
     }
     return toSessionDto(row);
   }
@@ -122,7 +128,10 @@ export class SessionService {
     if (input.search) {
       const pattern = likePattern(input.search);
       query.where((w) =>
-        w.where("s.title", "ilike", pattern).orWhere("s.label", "ilike", pattern).orWhere("s.initial_query", "ilike", pattern),
+        w
+          .where("s.title", "ilike", pattern)
+          .orWhere("s.label", "ilike", pattern)
+          .orWhere("s.initial_query", "ilike", pattern),
       );
     }
     if (input.cursor) {
@@ -130,11 +139,16 @@ export class SessionService {
       assertCursorValues(values, ["timestamp", "uuid"]);
       query.whereRaw(`(s.${sortColumn}, s.id) < (?::timestamptz, ?::uuid)`, values);
     }
-    const rows = await query.orderBy([
-      { column: `s.${sortColumn}`, order: "desc" },
-      { column: "s.id", order: "desc" },
-    ]).limit(input.limit + 1);
-    return toPage(rows, input.limit, toSessionDto, (row) => [String((row as SessionModel & { cursorKey: string }).cursorKey), row.id]);
+    const rows = await query
+      .orderBy([
+        { column: `s.${sortColumn}`, order: "desc" },
+        { column: "s.id", order: "desc" },
+      ])
+      .limit(input.limit + 1);
+    return toPage(rows, input.limit, toSessionDto, (row) => [
+      String((row as SessionModel & { cursorKey: string }).cursorKey),
+      row.id,
+    ]);
   }
 
   async update(input: UpdateSessionInput): Promise<Session> {
@@ -142,7 +156,8 @@ export class SessionService {
     return this.knex.transaction(async (trx) => {
       await this.requireRow(trx, id, "session", true);
       if (fields.manualParentSessionId) {
-        if (fields.manualParentSessionId === id) throw new AppError("INVALID_INPUT", "a session cannot be its own parent");
+        if (fields.manualParentSessionId === id)
+          throw new AppError("INVALID_INPUT", "a session cannot be its own parent");
         await this.requireRow(trx, fields.manualParentSessionId, "parent session");
       }
       const patch: Record<string, unknown> = { ...fields };
@@ -150,7 +165,9 @@ export class SessionService {
       if (result !== undefined) patch.result = JSON.stringify(sanitizeJsonForPostgres(result));
       if (metadata !== undefined) {
         // Merge top-level keys; keys set to null are removed.
-        patch.metadata = trx.raw("jsonb_strip_nulls(metadata || ?::jsonb)", [JSON.stringify(sanitizeJsonForPostgres(metadata))]);
+        patch.metadata = trx.raw("jsonb_strip_nulls(metadata || ?::jsonb)", [
+          JSON.stringify(sanitizeJsonForPostgres(metadata)),
+        ]);
       }
       const row = await SessionModel.query(trx)
         .patch(patch)
@@ -173,7 +190,9 @@ export class SessionService {
           status: input.to,
           statusChangedAt: now,
           isWorking: input.to === "active",
-          ...(current.startedAt === null && input.to !== "pending" && input.to !== "initializing" ? { startedAt: now } : {}),
+          ...(current.startedAt === null && input.to !== "pending" && input.to !== "initializing"
+            ? { startedAt: now }
+            : {}),
           ...(isTerminalStatus(input.to) ? { endedAt: now } : {}),
           ...(input.errorMessage !== undefined ? { errorMessage: input.errorMessage } : {}),
           ...(input.result !== undefined ? { result: JSON.stringify(sanitizeJsonForPostgres(input.result)) } : {}),

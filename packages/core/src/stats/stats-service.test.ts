@@ -115,9 +115,24 @@ describe("StatsService events and tools", () => {
     s3 = await insertSession({});
     const t = (iso: string) => new Date(iso);
     // s1: Bash called twice (one failed), Read once; plus a prompt.
-    await insertEvent(s1, { event_type: "PreToolUse", tool_name: "Bash", tool_use_id: "tu1", occurred_at: t("2026-05-01T10:00:00Z") });
-    await insertEvent(s1, { event_type: "PostToolUse", tool_name: "Bash", tool_use_id: "tu1", occurred_at: t("2026-05-01T10:00:01Z") });
-    await insertEvent(s1, { event_type: "PreToolUse", tool_name: "Bash", tool_use_id: "tu2", occurred_at: t("2026-05-01T10:00:02Z") });
+    await insertEvent(s1, {
+      event_type: "PreToolUse",
+      tool_name: "Bash",
+      tool_use_id: "tu1",
+      occurred_at: t("2026-05-01T10:00:00Z"),
+    });
+    await insertEvent(s1, {
+      event_type: "PostToolUse",
+      tool_name: "Bash",
+      tool_use_id: "tu1",
+      occurred_at: t("2026-05-01T10:00:01Z"),
+    });
+    await insertEvent(s1, {
+      event_type: "PreToolUse",
+      tool_name: "Bash",
+      tool_use_id: "tu2",
+      occurred_at: t("2026-05-01T10:00:02Z"),
+    });
     await insertEvent(s1, {
       event_type: "PostToolUseFailure",
       tool_name: "Bash",
@@ -125,14 +140,34 @@ describe("StatsService events and tools", () => {
       level: "error",
       occurred_at: t("2026-05-01T10:00:03Z"),
     });
-    await insertEvent(s1, { event_type: "PreToolUse", tool_name: "Read", tool_use_id: "tu3", occurred_at: t("2026-05-01T10:00:04Z") });
+    await insertEvent(s1, {
+      event_type: "PreToolUse",
+      tool_name: "Read",
+      tool_use_id: "tu3",
+      occurred_at: t("2026-05-01T10:00:04Z"),
+    });
     await insertEvent(s1, { event_type: "UserPromptSubmit", occurred_at: t("2026-05-01T09:59:00Z") });
     // s2 (other project): the same tool_use_id as in s1 is a different call; one Read
     // without tool_use_id (an older hook) failed by level only.
-    await insertEvent(s2, { event_type: "PreToolUse", tool_name: "Bash", tool_use_id: "tu1", occurred_at: t("2026-05-02T10:00:00Z") });
-    await insertEvent(s2, { event_type: "PostToolUse", tool_name: "Read", level: "error", occurred_at: t("2026-05-02T10:00:01Z") });
+    await insertEvent(s2, {
+      event_type: "PreToolUse",
+      tool_name: "Bash",
+      tool_use_id: "tu1",
+      occurred_at: t("2026-05-02T10:00:00Z"),
+    });
+    await insertEvent(s2, {
+      event_type: "PostToolUse",
+      tool_name: "Read",
+      level: "error",
+      occurred_at: t("2026-05-02T10:00:01Z"),
+    });
     // s3 (no project), later.
-    await insertEvent(s3, { event_type: "PreToolUse", tool_name: "Edit", tool_use_id: "tu9", occurred_at: t("2026-05-03T10:00:00Z") });
+    await insertEvent(s3, {
+      event_type: "PreToolUse",
+      tool_name: "Edit",
+      tool_use_id: "tu9",
+      occurred_at: t("2026-05-03T10:00:00Z"),
+    });
     await insertEvent(s3, { event_type: "Stop", occurred_at: t("2026-05-03T10:00:05Z") });
   });
 
@@ -162,10 +197,14 @@ describe("StatsService events and tools", () => {
   });
 
   it("rejects a range whose start is after its end", async () => {
-    await expect(stats.eventCounts({ from: "2026-05-03T00:00:00Z", to: "2026-05-01T00:00:00Z" })).rejects.toMatchObject({
-      code: "INVALID_INPUT",
-    });
-    await expect(stats.toolUsage({ from: "2026-05-03T00:00:00Z", to: "2026-05-01T00:00:00Z" })).rejects.toBeInstanceOf(AppError);
+    await expect(stats.eventCounts({ from: "2026-05-03T00:00:00Z", to: "2026-05-01T00:00:00Z" })).rejects.toMatchObject(
+      {
+        code: "INVALID_INPUT",
+      },
+    );
+    await expect(stats.toolUsage({ from: "2026-05-03T00:00:00Z", to: "2026-05-01T00:00:00Z" })).rejects.toBeInstanceOf(
+      AppError,
+    );
   });
 
   it("counts tool calls once per tool_use_id per session, with failures", async () => {
@@ -180,7 +219,9 @@ describe("StatsService events and tools", () => {
       { toolName: "Bash", count: 2, failures: 1 },
       { toolName: "Read", count: 1, failures: 0 },
     ]);
-    expect(await stats.toolUsage({ to: "2026-05-01T10:00:02Z" })).toEqual([{ toolName: "Bash", count: 1, failures: 0 }]);
+    expect(await stats.toolUsage({ to: "2026-05-01T10:00:02Z" })).toEqual([
+      { toolName: "Bash", count: 1, failures: 0 },
+    ]);
   });
 });
 
@@ -244,8 +285,24 @@ describe("StatsService tokens and overview", () => {
 
   it("groups token totals by project, with `none` for sessions without one", async () => {
     expect(await stats.tokenTotals({ groupBy: "project" })).toEqual([
-      { key: projectA, sessions: 2, inputTokens: 300, outputTokens: 30, cacheReadTokens: 5, cacheCreationTokens: 1, costUsd: 1.75 },
-      { key: "none", sessions: 2, inputTokens: 1, outputTokens: 2, cacheReadTokens: 3, cacheCreationTokens: 4, costUsd: 0.001 },
+      {
+        key: projectA,
+        sessions: 2,
+        inputTokens: 300,
+        outputTokens: 30,
+        cacheReadTokens: 5,
+        cacheCreationTokens: 1,
+        costUsd: 1.75,
+      },
+      {
+        key: "none",
+        sessions: 2,
+        inputTokens: 1,
+        outputTokens: 2,
+        cacheReadTokens: 3,
+        cacheCreationTokens: 4,
+        costUsd: 0.001,
+      },
     ]);
   });
 
@@ -256,7 +313,11 @@ describe("StatsService tokens and overview", () => {
       ["2026-05-02", 2, 300],
       ["2026-04-30", 1, 0],
     ]);
-    const ranged = await stats.tokenTotals({ groupBy: "day", from: "2026-05-02T00:00:00Z", to: "2026-05-03T08:00:00Z" });
+    const ranged = await stats.tokenTotals({
+      groupBy: "day",
+      from: "2026-05-02T00:00:00Z",
+      to: "2026-05-03T08:00:00Z",
+    });
     expect(ranged.map((r) => [r.key, r.sessions])).toEqual([["2026-05-02", 2]]);
     const byProject = await stats.tokenTotals({ groupBy: "day", projectId: projectA });
     expect(byProject.map((r) => [r.key, r.sessions])).toEqual([["2026-05-02", 2]]);

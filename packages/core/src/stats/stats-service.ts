@@ -144,7 +144,9 @@ export class StatsService {
     const query = this.knex("events as e")
       .select("e.tool_name")
       .select(this.knex.raw(`count(DISTINCT ${callKey}) AS calls`))
-      .select(this.knex.raw(`count(DISTINCT ${callKey}) FILTER (WHERE ${failed}) AS failures`, [...TOOL_FAILURE_EVENT_TYPES]))
+      .select(
+        this.knex.raw(`count(DISTINCT ${callKey}) FILTER (WHERE ${failed}) AS failures`, [...TOOL_FAILURE_EVENT_TYPES]),
+      )
       .whereNotNull("e.tool_name")
       .groupBy("e.tool_name")
       .orderBy([
@@ -179,7 +181,9 @@ export class StatsService {
     if (groupBy === "day") {
       query.orderByRaw("1 DESC");
     } else {
-      query.orderByRaw("cost_usd DESC, (coalesce(sum(s.input_tokens), 0) + coalesce(sum(s.output_tokens), 0)) DESC, 1 ASC");
+      query.orderByRaw(
+        "cost_usd DESC, (coalesce(sum(s.input_tokens), 0) + coalesce(sum(s.output_tokens), 0)) DESC, 1 ASC",
+      );
     }
     const { from, to } = parseRange(input);
     if (from) query.where("s.last_activity_at", ">=", from);

@@ -4,8 +4,12 @@ import type { Knex } from "knex";
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable("project_locks", (t) => {
     t.uuid("id").primary().defaultTo(knex.raw("gen_random_uuid()"));
-    t.uuid("project_id").notNullable().unique({ indexName: "project_locks_project_unique" })
-      .references("id").inTable("projects").onDelete("CASCADE");
+    t.uuid("project_id")
+      .notNullable()
+      .unique({ indexName: "project_locks_project_unique" })
+      .references("id")
+      .inTable("projects")
+      .onDelete("CASCADE");
     // Who holds it: a session, a worker or a person; release and renew check it.
     t.text("owner").notNullable();
     t.uuid("session_id").references("id").inTable("sessions").onDelete("CASCADE");

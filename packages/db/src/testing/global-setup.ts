@@ -11,7 +11,6 @@ import { migrateLatest } from "../migrate.js";
 import "./provided-context.js";
 import { databaseUrlFor } from "./urls.js";
 
-
 /**
  * Vitest global setup: one PostgreSQL for the whole run (the embedded one in a temp
  * directory, or the server behind `DATABASE_URL`), and one migrated template database.

@@ -14,7 +14,9 @@ import { summarize, type Summary } from "../stats.js";
 import { fmt, ms, type BenchContext } from "./context.js";
 
 /** The built emitter, as Claude Code runs it (`node dist/logbook-hook.cjs`). */
-export const HOOK_BIN = fileURLToPath(new URL("../dist/logbook-hook.cjs", import.meta.resolve("@logbook/hook-emitter")));
+export const HOOK_BIN = fileURLToPath(
+  new URL("../dist/logbook-hook.cjs", import.meta.resolve("@logbook/hook-emitter")),
+);
 
 /** Wall time of one process from spawn to exit, stdin written and closed. */
 function timedRun(args: string[], stdin: string, env: NodeJS.ProcessEnv): Promise<number> {
@@ -57,7 +59,8 @@ async function awaitDelivery(ctx: BenchContext, sessionId: string, expected: num
       )
     ).rows.map((row) => Number(row.lag_ms));
   let lags = await read();
-  for (const until = Date.now() + 60_000; lags.length < expected && Date.now() < until; lags = await read()) await sleep(100);
+  for (const until = Date.now() + 60_000; lags.length < expected && Date.now() < until; lags = await read())
+    await sleep(100);
   return { stored: lags.length, lag: summarize(lags) };
 }
 
@@ -71,7 +74,8 @@ async function awaitDelivery(ctx: BenchContext, sessionId: string, expected: num
  * and the case waits for every event to be stored and reports capture → stored times.
  */
 export async function hookCliCase(ctx: BenchContext, mode: "up" | "down"): Promise<ResultRow> {
-  if (!existsSync(HOOK_BIN)) throw new Error(`${HOOK_BIN} is missing: build the emitter (pnpm --filter @logbook/hook-emitter build)`);
+  if (!existsSync(HOOK_BIN))
+    throw new Error(`${HOOK_BIN} is missing: build the emitter (pnpm --filter @logbook/hook-emitter build)`);
   const home = await mkdtemp(join(tmpdir(), `logbook-bench-hook-${mode}-`));
   const directHome = await mkdtemp(join(tmpdir(), `logbook-bench-hook-${mode}-direct-`));
   const random = rng(mode === "up" ? 201 : 202);
@@ -89,7 +93,12 @@ export async function hookCliCase(ctx: BenchContext, mode: "up" | "down"): Promi
     LOGBOOK_URL: url,
     LOGBOOK_API_KEY: ctx.server.apiKey,
   };
-  const directEnv: NodeJS.ProcessEnv = { ...env, LOGBOOK_HOME: directHome, LOGBOOK_HOOK_DELIVERY: "direct", LOGBOOK_NO_BACKGROUND_FLUSH: "1" };
+  const directEnv: NodeJS.ProcessEnv = {
+    ...env,
+    LOGBOOK_HOME: directHome,
+    LOGBOOK_HOOK_DELIVERY: "direct",
+    LOGBOOK_NO_BACKGROUND_FLUSH: "1",
+  };
   const target = mode === "up" ? 1.3 : 1.1;
   try {
     const warmups = 3;
@@ -111,13 +120,25 @@ export async function hookCliCase(ctx: BenchContext, mode: "up" | "down"): Promi
     const sh: Summary = summarize(hook);
     const sd: Summary = summarize(direct);
     const ratio = sh.p50 / sb.p50;
-    const details: Record<string, unknown> = { runs: ctx.options.hookRuns, baseline: sb, hook: sh, ratioP50: ratio, ratioP90: sh.p90 / sb.p90 };
+    const details: Record<string, unknown> = {
+      runs: ctx.options.hookRuns,
+      baseline: sb,
+      hook: sh,
+      ratioP50: ratio,
+      ratioP90: sh.p90 / sb.p90,
+    };
     let measured = `p50 ${ms(sh.p50)}, p90 ${ms(sh.p90)}`;
     if (mode === "up") {
       const delivered = await awaitDelivery(ctx, sessionId, runs);
       const directStored = await awaitDelivery(ctx, directSessionId, runs);
-      if (delivered.stored !== runs) throw new Error(`server up: ${delivered.stored} of ${runs} hook events stored (${spooled(home)} spooled): the deliverer did not send them`);
-      if (directStored.stored !== runs) throw new Error(`server up, direct: ${directStored.stored} of ${runs} hook events stored (${spooled(directHome)} spooled)`);
+      if (delivered.stored !== runs)
+        throw new Error(
+          `server up: ${delivered.stored} of ${runs} hook events stored (${spooled(home)} spooled): the deliverer did not send them`,
+        );
+      if (directStored.stored !== runs)
+        throw new Error(
+          `server up, direct: ${directStored.stored} of ${runs} hook events stored (${spooled(directHome)} spooled)`,
+        );
       Object.assign(details, { delivered, direct: sd, directRatioP50: sd.p50 / sb.p50, directDelivered: directStored });
       measured += `; stored ${ms(delivered.lag.p50)} p50 / ${ms(delivered.lag.p90)} p90 after capture; direct mode ${fmt(sd.p50 / sb.p50, 2)}× (p50)`;
       ctx.log(
@@ -128,7 +149,9 @@ export async function hookCliCase(ctx: BenchContext, mode: "up" | "down"): Promi
       const spool = spooled(home);
       if (spool !== runs) throw new Error(`server down: ${spool} of ${runs} hook events spooled`);
       details.spooled = spool;
-      ctx.log(`  node -e 0 p50 ${ms(sb.p50)} p90 ${ms(sb.p90)} | logbook-hook p50 ${ms(sh.p50)} p90 ${ms(sh.p90)} (${spool} spooled)`);
+      ctx.log(
+        `  node -e 0 p50 ${ms(sb.p50)} p90 ${ms(sb.p90)} | logbook-hook p50 ${ms(sh.p50)} p90 ${ms(sh.p90)} (${spool} spooled)`,
+      );
     }
     return {
       case: `hook-${mode}`,

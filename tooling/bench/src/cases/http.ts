@@ -8,7 +8,8 @@ import type { ResultRow } from "../report.js";
 import { summarize } from "../stats.js";
 import { ms, type BenchContext } from "./context.js";
 
-const trpcGet = (procedure: string, input: unknown) => `/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`;
+const trpcGet = (procedure: string, input: unknown) =>
+  `/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`;
 
 /**
  * The same work called in-process, one call at a time, on the harness's own pool: how
@@ -32,7 +33,9 @@ async function inProcess(ctx: BenchContext, calls: Array<() => Promise<unknown>>
     ctx.db.knex.off("query", count);
   }
   const s = summarize(times);
-  ctx.log(`  in-process (service + SQL, sequential): p50 ${ms(s.p50)} p99 ${ms(s.p99)}, ${(statements / rounds).toFixed(1)} statements per call`);
+  ctx.log(
+    `  in-process (service + SQL, sequential): p50 ${ms(s.p50)} p99 ${ms(s.p99)}, ${(statements / rounds).toFixed(1)} statements per call`,
+  );
   return { latency: s, statementsPerCall: statements / rounds };
 }
 
@@ -40,7 +43,11 @@ async function inProcess(ctx: BenchContext, calls: Array<() => Promise<unknown>>
  * A fixed-rate load against the bench server with its key, for the case's duration after its
  * warm-up; raw latencies back. Any failed request makes the case fail, named by `what`.
  */
-async function loadServer(ctx: BenchContext, what: string, load: Pick<LoadRequest, "rate" | "connections" | "scenario">): Promise<LoadResult> {
+async function loadServer(
+  ctx: BenchContext,
+  what: string,
+  load: Pick<LoadRequest, "rate" | "connections" | "scenario">,
+): Promise<LoadResult> {
   const result = await runLoad({
     url: ctx.server.url,
     headers: { authorization: `Bearer ${ctx.server.apiKey}` },
@@ -56,15 +63,29 @@ async function loadServer(ctx: BenchContext, what: string, load: Pick<LoadReques
 export async function hookHttpCase(ctx: BenchContext): Promise<ResultRow> {
   const rate = ctx.options.hookRate;
   ctx.rss.start("hook-http");
-  const result = await loadServer(ctx, "hook posts", { rate, connections: 32, scenario: { kind: "hooks", sessions: 50, payloadBytes: 1000, seed: 301 } });
+  const result = await loadServer(ctx, "hook posts", {
+    rate,
+    connections: 32,
+    scenario: { kind: "hooks", sessions: 50, payloadBytes: 1000, seed: 301 },
+  });
   ctx.rss.stop();
   const s = summarize(result.latenciesMs);
-  ctx.log(`  ${result.ok} posts at ${result.achievedRate.toFixed(0)}/s: p50 ${ms(s.p50)} p99 ${ms(s.p99)} max ${ms(s.max)}`);
+  ctx.log(
+    `  ${result.ok} posts at ${result.achievedRate.toFixed(0)}/s: p50 ${ms(s.p50)} p99 ${ms(s.p99)} max ${ms(s.max)}`,
+  );
   const hooks = new HookService({ knex: ctx.db.knex });
   const direct = await inProcess(
     ctx,
-    Array.from({ length: 20 }, (_, i) => () =>
-      hooks.ingestPayload({ session_id: `bench-inprocess-${i % 5}`, cwd: "/work/bench", hook_event_name: "PreToolUse", tool_name: "Bash", tool_input: { command: "ls" } }),
+    Array.from(
+      { length: 20 },
+      (_, i) => () =>
+        hooks.ingestPayload({
+          session_id: `bench-inprocess-${i % 5}`,
+          cwd: "/work/bench",
+          hook_event_name: "PreToolUse",
+          tool_name: "Bash",
+          tool_input: { command: "ls" },
+        }),
     ),
     ctx.options.quick ? 50 : 300,
   );
@@ -87,7 +108,11 @@ export async function hookHttpCase(ctx: BenchContext): Promise<ResultRow> {
  * case's own cost is its figure minus this one.
  */
 async function trivialQueryBaseline(ctx: BenchContext, rate: number) {
-  const result = await loadServer(ctx, "baseline requests", { rate, connections: 8, scenario: { kind: "get", paths: ["/trpc/auth.whoami"] } });
+  const result = await loadServer(ctx, "baseline requests", {
+    rate,
+    connections: 8,
+    scenario: { kind: "get", paths: ["/trpc/auth.whoami"] },
+  });
   return summarize(result.latenciesMs);
 }
 
@@ -103,7 +128,11 @@ async function latencyCase(
 ): Promise<ResultRow> {
   const baseline = await trivialQueryBaseline(ctx, args.rate);
   ctx.log(`  baseline, auth.whoami at ${args.rate}/s: p50 ${ms(baseline.p50)} p99 ${ms(baseline.p99)}`);
-  const result = await loadServer(ctx, "requests", { rate: args.rate, connections: 8, scenario: { kind: "get", paths: args.shapes.map((s) => s.path) } });
+  const result = await loadServer(ctx, "requests", {
+    rate: args.rate,
+    connections: 8,
+    scenario: { kind: "get", paths: args.shapes.map((s) => s.path) },
+  });
   const overall = summarize(result.latenciesMs);
   // Per filter shape, when shapes differ in kind (session list); one entry per label.
   const labels = [...new Set(args.shapes.map((s) => s.label))];
@@ -111,21 +140,31 @@ async function latencyCase(
     const samples = result.latenciesMs.filter((_, i) => args.shapes[result.pathIndexes[i]!]!.label === label);
     return { label, ...summarize(samples) };
   });
-  ctx.log(`  ${result.ok} requests at ${result.achievedRate.toFixed(0)}/s: p50 ${ms(overall.p50)} p99 ${ms(overall.p99)} max ${ms(overall.max)}`);
+  ctx.log(
+    `  ${result.ok} requests at ${result.achievedRate.toFixed(0)}/s: p50 ${ms(overall.p50)} p99 ${ms(overall.p99)} max ${ms(overall.max)}`,
+  );
   for (const s of perShape.length > 1 ? perShape : []) ctx.log(`    ${s.label}: p50 ${ms(s.p50)} p99 ${ms(s.p99)}`);
-  const direct = await inProcess(ctx, args.shapes.map((s) => s.run), ctx.options.quick ? 30 : 200);
+  const direct = await inProcess(
+    ctx,
+    args.shapes.map((s) => s.run),
+    ctx.options.quick ? 30 : 200,
+  );
   const met = overall.p99 <= args.targetMs;
   // A plan for each shape (the SQL the service runs), always recorded; printed when missed.
   const client = await connect(ctx.db.url);
   const plans: Record<string, ExplainedQuery[]> = {};
   try {
-    for (const label of labels) plans[label] = await explainCall(ctx.db.knex, client, args.shapes.find((s) => s.label === label)!.run);
+    for (const label of labels)
+      plans[label] = await explainCall(ctx.db.knex, client, args.shapes.find((s) => s.label === label)!.run);
   } finally {
     await client.end();
   }
   if (!met) {
     for (const [label, queries] of Object.entries(plans)) {
-      const slowest = queries.reduce<ExplainedQuery | null>((a, q) => (a === null || (q.executionMs ?? 0) > (a.executionMs ?? 0) ? q : a), null);
+      const slowest = queries.reduce<ExplainedQuery | null>(
+        (a, q) => (a === null || (q.executionMs ?? 0) > (a.executionMs ?? 0) ? q : a),
+        null,
+      );
       if (slowest) ctx.log(`    plan (${label}, ${slowest.executionMs} ms): ${slowest.plan.slice(0, 6).join(" / ")}`);
     }
   }
@@ -137,7 +176,15 @@ async function latencyCase(
     figure: `p99 ${ms(overall.p99)}`,
     target: `p99 ≤ ${args.targetMs} ms`,
     met,
-    details: { rate: args.rate, achievedRate: result.achievedRate, latency: overall, trivialQueryBaseline: baseline, perShape, inProcess: direct, plans },
+    details: {
+      rate: args.rate,
+      achievedRate: result.achievedRate,
+      latency: overall,
+      trivialQueryBaseline: baseline,
+      perShape,
+      inProcess: direct,
+      plans,
+    },
   };
 }
 
@@ -154,13 +201,21 @@ function shuffle<T>(list: T[]): T[] {
  * p99 ≤ 10 ms. `summary`: the same pages without payloads (`events.listSummariesForSession`,
  * what a dashboard draws), reported as its own row beside the full pages.
  */
-export function timelineCase(ctx: BenchContext, data: Dataset, storedEvents: number, variant: "full" | "summary" = "full"): Promise<ResultRow> {
+export function timelineCase(
+  ctx: BenchContext,
+  data: Dataset,
+  storedEvents: number,
+  variant: "full" | "summary" = "full",
+): Promise<ResultRow> {
   const busy = shuffle(data.sessions.filter((s) => s.events >= 200)).slice(0, 200);
   if (busy.length === 0) throw new Error("the dataset has no session with 200 events");
   const events = new EventService({ knex: ctx.db.knex });
   const procedure = variant === "full" ? "events.listForSession" : "events.listSummariesForSession";
   const shapes = busy.map((s, i) => {
-    const input = i % 2 === 0 ? { sessionId: s.id, limit: 200 } : { sessionId: s.id, limit: 200, afterSeq: Math.floor(Math.random() * (s.events - 200)) };
+    const input =
+      i % 2 === 0
+        ? { sessionId: s.id, limit: 200 }
+        : { sessionId: s.id, limit: 200, afterSeq: Math.floor(Math.random() * (s.events - 200)) };
     const run = variant === "full" ? () => events.listForSession(input) : () => events.listSummariesForSession(input);
     return { label: variant === "full" ? "timeline" : "timeline-summary", path: trpcGet(procedure, input), run };
   });
@@ -193,7 +248,11 @@ export function sessionListCase(ctx: BenchContext, data: Dataset, storedEvents: 
       { label: "pinned", input: { ...base, pinned: true } },
     );
   }
-  const shapes = inputs.map(({ label, input }) => ({ label, path: trpcGet("sessions.list", input), run: () => sessions.list(input) }));
+  const shapes = inputs.map(({ label, input }) => ({
+    label,
+    path: trpcGet("sessions.list", input),
+    run: () => sessions.list(input),
+  }));
   return latencyCase(ctx, {
     name: "session-list",
     what: `session list with filters, ${(storedEvents / 1e6).toFixed(2)}M events / ${Math.round(data.sessions.length / 1000)}k sessions`,

@@ -22,7 +22,10 @@ function buildBatches(total: number, clients: number, seed: number): Batch[][] {
   const perClient: Batch[][] = Array.from({ length: clients }, () => []);
   const batches = Math.max(clients, Math.ceil(total / BATCH));
   for (let b = 0; b < batches; b++) {
-    const sessions = Array.from({ length: SESSIONS_PER_BATCH }, () => ({ id: randomUUID(), previous: null as HookEventName | null }));
+    const sessions = Array.from({ length: SESSIONS_PER_BATCH }, () => ({
+      id: randomUUID(),
+      previous: null as HookEventName | null,
+    }));
     const events: Batch["events"] = [];
     for (let i = 0; i < BATCH; i++) {
       const session = sessions[i % SESSIONS_PER_BATCH]!;
@@ -57,7 +60,9 @@ export async function ingestCase(ctx: BenchContext): Promise<ResultRow> {
   const warm = buildBatches(clients * BATCH, clients, 102);
   const total = work.reduce((n, list) => n + list.length * BATCH, 0);
   // The SDK as users run it (its default retries for transient failures: ingest is idempotent).
-  const sdk = Array.from({ length: clients }, () => createLogbookClient({ url: server.url, apiKey: server.apiKey, batch: false }));
+  const sdk = Array.from({ length: clients }, () =>
+    createLogbookClient({ url: server.url, apiKey: server.apiKey, batch: false }),
+  );
 
   // Warm-up (JIT, pool connections, sessions code paths), not timed.
   await Promise.all(sdk.map((client, i) => Promise.all(warm[i]!.map((b) => client.events.ingest.mutate(b)))));
@@ -85,7 +90,10 @@ export async function ingestCase(ctx: BenchContext): Promise<ResultRow> {
   const pgClients = await Promise.all(Array.from({ length: clients }, () => connect(ctx.db.url)));
   try {
     const sessionIds = new Map<string, string>();
-    for (const list of work) for (const batch of list) for (const e of batch.events) if (!sessionIds.has(e.externalSessionId!)) sessionIds.set(e.externalSessionId!, randomUUID());
+    for (const list of work)
+      for (const batch of list)
+        for (const e of batch.events)
+          if (!sessionIds.has(e.externalSessionId!)) sessionIds.set(e.externalSessionId!, randomUUID());
     await copyRows(
       pgClients[0]!,
       "sessions",
@@ -103,7 +111,22 @@ export async function ingestCase(ctx: BenchContext): Promise<ResultRow> {
           seqs.set(sessionId, seq);
           const at = now + lines.length;
           lines.push(
-            copyRow([uuidV7At(at, random), sessionId, seq, e.eventType, "hook", "info", null, e.toolName ?? null, e.toolUseId ?? null, null, e.cwd ?? null, e.machineId ?? null, JSON.stringify(e.payload), new Date(at).toISOString()]),
+            copyRow([
+              uuidV7At(at, random),
+              sessionId,
+              seq,
+              e.eventType,
+              "hook",
+              "info",
+              null,
+              e.toolName ?? null,
+              e.toolUseId ?? null,
+              null,
+              e.cwd ?? null,
+              e.machineId ?? null,
+              JSON.stringify(e.payload),
+              new Date(at).toISOString(),
+            ]),
           );
         }
       }

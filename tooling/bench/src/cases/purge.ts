@@ -26,7 +26,8 @@ export async function purgeCase(ctx: BenchContext, oldEvents: number): Promise<R
     scenario: { kind: "hooks", sessions: 50, payloadBytes: 1000, seed },
   });
   const baseline = await startLoad({ ...load(701, ctx.options.durationSec), warmupSec: ctx.options.warmupSec }).result;
-  if (baseline.failed > 0) throw new Error(`baseline ingest: ${baseline.failed} failed; first: ${baseline.firstFailure}`);
+  if (baseline.failed > 0)
+    throw new Error(`baseline ingest: ${baseline.failed} failed; first: ${baseline.firstFailure}`);
   const base = summarize(baseline.latenciesMs);
 
   const admin = createLogbookClient({ url: ctx.server.url, apiKey: ctx.adminKey, retry: false });
@@ -51,7 +52,8 @@ export async function purgeCase(ctx: BenchContext, oldEvents: number): Promise<R
     `  purged ${report.events} events / ${report.sessions} sessions in ${fmt(purgeSeconds, 2)} s (${report.batches} batches); ` +
       `ingest p99 ${ms(base.p99)} before, ${ms(s.p99)} during`,
   );
-  if (report.events < oldEvents) throw new Error(`the purge removed ${report.events} events, expected at least ${oldEvents}`);
+  if (report.events < oldEvents)
+    throw new Error(`the purge removed ${report.events} events, expected at least ${oldEvents}`);
   return {
     case: "purge",
     what: `retention purge of ${(report.events / 1e6).toFixed(2)}M events while ingest runs (${INGEST_RATE}/s)`,

@@ -14,7 +14,9 @@ import { Agent, request as httpRequest } from "node:http";
 import { hookShape, nextEventName, rng, type HookEventName } from "../payloads.js";
 import type { LoadRequest, LoadResult } from "./protocol.js";
 
-function requestMaker(scenario: LoadRequest["scenario"]): () => { method: string; path: string; body?: string; index: number } {
+function requestMaker(
+  scenario: LoadRequest["scenario"],
+): () => { method: string; path: string; body?: string; index: number } {
   if (scenario.kind === "get") {
     let i = 0;
     return () => {
@@ -33,7 +35,12 @@ function requestMaker(scenario: LoadRequest["scenario"]): () => { method: string
     const name = nextEventName(random, session.previous);
     session.previous = name;
     const shape = hookShape(random, name, "/work/bench", scenario.payloadBytes);
-    return { method: "POST", path: "/hooks/claude-code", body: JSON.stringify({ session_id: session.id, ...shape.body }), index: 0 };
+    return {
+      method: "POST",
+      path: "/hooks/claude-code",
+      body: JSON.stringify({ session_id: session.id, ...shape.body }),
+      index: 0,
+    };
   };
 }
 
@@ -57,7 +64,17 @@ async function run(spec: LoadRequest): Promise<LoadResult> {
     const { method, path, body, index } = next();
     const done = new Promise<void>((resolve) => {
       const req = httpRequest(
-        { agent, host: url.hostname, port: url.port, method, path, headers: { ...spec.headers, ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}) } },
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          method,
+          path,
+          headers: {
+            ...spec.headers,
+            ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}),
+          },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -96,7 +113,15 @@ async function run(spec: LoadRequest): Promise<LoadResult> {
   await Promise.all(inFlight);
   const elapsed = (performance.now() - Math.min(recordFrom, performance.now())) / 1000;
   agent.destroy();
-  return { requests: sent, ok, failed, achievedRate: ok / elapsed, latenciesMs: latencies, pathIndexes, ...(firstFailure ? { firstFailure } : {}) };
+  return {
+    requests: sent,
+    ok,
+    failed,
+    achievedRate: ok / elapsed,
+    latenciesMs: latencies,
+    pathIndexes,
+    ...(firstFailure ? { firstFailure } : {}),
+  };
 }
 
 let stopRequested = false;
@@ -108,6 +133,7 @@ process.on("message", (message: LoadRequest | "stop") => {
   }
   run(message).then(
     (result) => process.send!({ ok: true, result }, () => process.exit(0)),
-    (error: unknown) => process.send!({ ok: false, error: error instanceof Error ? error.stack : String(error) }, () => process.exit(1)),
+    (error: unknown) =>
+      process.send!({ ok: false, error: error instanceof Error ? error.stack : String(error) }, () => process.exit(1)),
   );
 });

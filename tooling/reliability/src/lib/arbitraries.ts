@@ -8,7 +8,13 @@ import fc from "fast-check";
 
 /** Replaced by invalid UTF-8 bytes when a request body is serialised. */
 export const RAW_BYTES_TOKEN = "\u0001RAWBYTES\u0001";
-const INVALID_UTF8: Buffer[] = [Buffer.from([0xff]), Buffer.from([0xc3, 0x28]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf8, 0x88, 0x80, 0x80, 0x80]), Buffer.from([0xe2, 0x82])];
+const INVALID_UTF8: Buffer[] = [
+  Buffer.from([0xff]),
+  Buffer.from([0xc3, 0x28]),
+  Buffer.from([0xed, 0xa0, 0x80]),
+  Buffer.from([0xf8, 0x88, 0x80, 0x80, 0x80]),
+  Buffer.from([0xe2, 0x82]),
+];
 
 export const SQL_FRAGMENTS = [
   "'; DROP TABLE events; --",
@@ -78,16 +84,40 @@ export function deeplyNested(depth: number, kind: "array" | "object"): string {
 }
 
 function nestedText(kind: string, depth: number): string {
-  return kind === "array" ? `${"[".repeat(depth)}"bottom"${"]".repeat(depth)}` : `${'{"a":'.repeat(depth)}"bottom"${"}".repeat(depth)}`;
+  return kind === "array"
+    ? `${"[".repeat(depth)}"bottom"${"]".repeat(depth)}`
+    : `${'{"a":'.repeat(depth)}"bottom"${"}".repeat(depth)}`;
 }
 
-const pollutionKeys = fc.constantFrom("__proto__", "constructor", "prototype", "__defineGetter__", "toString", "hasOwnProperty", "valueOf", "", "a.b", "$where", "\u0000", "x".repeat(1_000));
+const pollutionKeys = fc.constantFrom(
+  "__proto__",
+  "constructor",
+  "prototype",
+  "__defineGetter__",
+  "toString",
+  "hasOwnProperty",
+  "valueOf",
+  "",
+  "a.b",
+  "$where",
+  "\u0000",
+  "x".repeat(1_000),
+);
 
 /** An object with own (not inherited) keys such as `__proto__`: `fromEntries` defines them as data. */
 export function pollutedObject(inner: fc.Arbitrary<unknown>): fc.Arbitrary<Record<string, unknown>> {
   return fc
     .array(fc.tuple(pollutionKeys, inner), { minLength: 1, maxLength: 4 })
-    .map((entries) => Object.fromEntries(entries.map(([key, value]) => [key, key === "__proto__" || key === "constructor" ? { polluted: true, isAdmin: true, ...(typeof value === "object" ? {} : { v: value }) } : value])));
+    .map((entries) =>
+      Object.fromEntries(
+        entries.map(([key, value]) => [
+          key,
+          key === "__proto__" || key === "constructor"
+            ? { polluted: true, isAdmin: true, ...(typeof value === "object" ? {} : { v: value }) }
+            : value,
+        ]),
+      ),
+    );
 }
 
 export const hostileLeaf: fc.Arbitrary<unknown> = fc.oneof(
@@ -99,7 +129,12 @@ export const hostileLeaf: fc.Arbitrary<unknown> = fc.oneof(
 /** Anything JSON can hold, with the hostile leaves, deep nesting and pollution keys. */
 export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: hostileLeaf },
-  { weight: 1, arbitrary: fc.constantFrom(10, 100, 1_000, 10_000, 100_000).chain((d) => fc.constantFrom("array" as const, "object" as const).map((k) => deeplyNested(d, k))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(10, 100, 1_000, 10_000, 100_000)
+      .chain((d) => fc.constantFrom("array" as const, "object" as const).map((k) => deeplyNested(d, k))),
+  },
   { weight: 1, arbitrary: pollutedObject(hostileLeaf) },
   { weight: 1, arbitrary: fc.array(hostileLeaf, { maxLength: 5 }) },
   { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), hostileLeaf, { maxKeys: 5 }) },
@@ -132,9 +167,24 @@ function defOf(schema: unknown): ZodDef | undefined {
 
 const plausibleString = fc.oneof(
   fc.uuid(),
-  fc.constantFrom("note", "PreToolUse", "active", "completed", "Bash", "main", "/repo/src/index.ts", "2026-01-01T00:00:00.000Z", "text/plain", "utf8", "user", "assistant"),
+  fc.constantFrom(
+    "note",
+    "PreToolUse",
+    "active",
+    "completed",
+    "Bash",
+    "main",
+    "/repo/src/index.ts",
+    "2026-01-01T00:00:00.000Z",
+    "text/plain",
+    "utf8",
+    "user",
+    "assistant",
+  ),
   fc.string({ minLength: 1, maxLength: 12 }),
-  fc.date({ min: new Date("2000-01-01"), max: new Date("2100-01-01"), noInvalidDate: true }).map((d) => d.toISOString()),
+  fc
+    .date({ min: new Date("2000-01-01"), max: new Date("2100-01-01"), noInvalidDate: true })
+    .map((d) => d.toISOString()),
 );
 
 /**
@@ -154,7 +204,9 @@ export function guided(schema: unknown, depth = 0): fc.Arbitrary<unknown> {
       for (const [key, value] of Object.entries(shape)) record[key] = guided(value, depth + 1);
       const base = fc.record(record, { requiredKeys: [] });
       return mix(
-        fc.tuple(base, fc.option(pollutedObject(hostileLeaf), { freq: 4 })).map(([value, extra]) => (extra ? { ...extra, ...value } : value)),
+        fc
+          .tuple(base, fc.option(pollutedObject(hostileLeaf), { freq: 4 }))
+          .map(([value, extra]) => (extra ? { ...extra, ...value } : value)),
       );
     }
     case "optional":
@@ -170,15 +222,21 @@ export function guided(schema: unknown, depth = 0): fc.Arbitrary<unknown> {
     case "union":
       return fc.oneof(...(def.options ?? []).map((o) => guided(o, depth + 1)));
     case "intersection":
-      return fc.tuple(guided(def.left, depth + 1), guided(def.right, depth + 1)).map(([a, b]) =>
-        typeof a === "object" && a !== null && typeof b === "object" && b !== null ? { ...a, ...b } : a,
-      );
+      return fc
+        .tuple(guided(def.left, depth + 1), guided(def.right, depth + 1))
+        .map(([a, b]) =>
+          typeof a === "object" && a !== null && typeof b === "object" && b !== null ? { ...a, ...b } : a,
+        );
     case "array":
       return mix(fc.array(guided(def.element, depth + 1), { maxLength: depth === 0 ? 20 : 4 }));
     case "tuple":
       return mix(fc.tuple(...(def.items ?? []).map((i) => guided(i, depth + 1))));
     case "record":
-      return mix(fc.dictionary(fc.oneof(fc.string({ maxLength: 10 }), pollutionKeys), guided(def.valueType, depth + 1), { maxKeys: 4 }));
+      return mix(
+        fc.dictionary(fc.oneof(fc.string({ maxLength: 10 }), pollutionKeys), guided(def.valueType, depth + 1), {
+          maxKeys: 4,
+        }),
+      );
     case "enum":
       return mix(fc.constantFrom(...Object.values(def.entries ?? { x: "x" })));
     case "literal":
@@ -207,8 +265,9 @@ export function inputFor(inputs: readonly unknown[]): fc.Arbitrary<unknown> {
 /** JSON text of `value`, with every RAW_BYTES_TOKEN swapped for invalid UTF-8 bytes. */
 export function serialise(value: unknown, pick = 0): string | Buffer {
   // A placeholder is a JSON string: the quotes around it go too.
-  const text = JSON.stringify(value === undefined ? null : value).replace(/"\\u0002DEEP:(array|object):(\d+)\\u0002"/g, (_, kind: string, depth: string) =>
-    nestedText(kind, Number(depth)),
+  const text = JSON.stringify(value === undefined ? null : value).replace(
+    /"\\u0002DEEP:(array|object):(\d+)\\u0002"/g,
+    (_, kind: string, depth: string) => nestedText(kind, Number(depth)),
   );
   const token = JSON.stringify(RAW_BYTES_TOKEN).slice(1, -1);
   if (!text.includes(token)) return text;
@@ -229,12 +288,33 @@ export const hookPayload: fc.Arbitrary<unknown> = fc.oneof(
       .record(
         {
           session_id: fc.oneof(fc.uuid(), hostileString),
-          hook_event_name: fc.oneof(fc.constantFrom("PreToolUse", "PostToolUse", "UserPromptSubmit", "SessionStart", "SessionEnd", "Stop", "SubagentStop", "Notification", "PreCompact", "FutureEvent"), hostileString),
+          hook_event_name: fc.oneof(
+            fc.constantFrom(
+              "PreToolUse",
+              "PostToolUse",
+              "UserPromptSubmit",
+              "SessionStart",
+              "SessionEnd",
+              "Stop",
+              "SubagentStop",
+              "Notification",
+              "PreCompact",
+              "FutureEvent",
+            ),
+            hostileString,
+          ),
           cwd: fc.oneof(fc.constantFrom(...PATHS), hostileString),
           transcript_path: fc.oneof(fc.constantFrom(...PATHS), hostileString),
           tool_name: fc.oneof(fc.constantFrom("Bash", "Edit", "Write", "Read"), hostileString),
           tool_input: fc.oneof(
-            fc.record({ file_path: fc.oneof(fc.constantFrom(...PATHS), hostileString), command: fc.oneof(fc.constantFrom(...SQL_FRAGMENTS), hostileString), content: hostileString }, { requiredKeys: [] }),
+            fc.record(
+              {
+                file_path: fc.oneof(fc.constantFrom(...PATHS), hostileString),
+                command: fc.oneof(fc.constantFrom(...SQL_FRAGMENTS), hostileString),
+                content: hostileString,
+              },
+              { requiredKeys: [] },
+            ),
             hostileValue,
           ),
           tool_response: hostileValue,
@@ -246,16 +326,29 @@ export const hookPayload: fc.Arbitrary<unknown> = fc.oneof(
         },
         { requiredKeys: [] },
       )
-      .chain((payload) => fc.option(pollutedObject(hostileLeaf), { freq: 3 }).map((extra) => (extra ? { ...extra, ...payload } : payload))),
+      .chain((payload) =>
+        fc
+          .option(pollutedObject(hostileLeaf), { freq: 3 })
+          .map((extra) => (extra ? { ...extra, ...payload } : payload)),
+      ),
   },
   { weight: 1, arbitrary: hostileValue },
 );
 
 export const hookHeaders: fc.Arbitrary<Record<string, string>> = fc.record(
   {
-    "x-logbook-event-id": fc.oneof(fc.uuid(), fc.constantFrom("not-a-uuid", "", "' OR 1=1 --", "00000000-0000-0000-0000-000000000000")),
-    "x-logbook-occurred-at": fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.constantFrom("yesterday", "9999-99-99", "", "0", "2026-13-45T25:61:61Z")),
-    "x-logbook-machine-id": fc.oneof(fc.constantFrom("host-1", "../../etc", "' OR 1=1 --", "x".repeat(5_000)), fc.string({ maxLength: 20 }).filter((s) => /^[\x20-\x7e]*$/.test(s))),
+    "x-logbook-event-id": fc.oneof(
+      fc.uuid(),
+      fc.constantFrom("not-a-uuid", "", "' OR 1=1 --", "00000000-0000-0000-0000-000000000000"),
+    ),
+    "x-logbook-occurred-at": fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.constantFrom("yesterday", "9999-99-99", "", "0", "2026-13-45T25:61:61Z"),
+    ),
+    "x-logbook-machine-id": fc.oneof(
+      fc.constantFrom("host-1", "../../etc", "' OR 1=1 --", "x".repeat(5_000)),
+      fc.string({ maxLength: 20 }).filter((s) => /^[\x20-\x7e]*$/.test(s)),
+    ),
   },
   { requiredKeys: [] },
 );

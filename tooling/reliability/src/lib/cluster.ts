@@ -2,7 +2,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { createKnex, ensureDatabase, findFreePort, migrateLatest, startEmbeddedPostgres, type EmbeddedPostgresHandle, type Knex } from "@logbook/db";
+import {
+  createKnex,
+  ensureDatabase,
+  findFreePort,
+  migrateLatest,
+  startEmbeddedPostgres,
+  type EmbeddedPostgresHandle,
+  type Knex,
+} from "@logbook/db";
 
 /**
  * A PostgreSQL the suite owns: embedded, in a temporary directory, on a fixed port, so
@@ -35,7 +43,13 @@ export async function startCluster(options: { name?: string } = {}): Promise<Clu
   const parsed = new URL(adminUrl);
   parsed.pathname = "/logbook_rel";
   const url = parsed.toString();
-  const knex = createKnex(url, { min: 0, max: 4, acquireTimeoutMs: 10_000, idleTimeoutMs: 1_000, statementTimeoutMs: 120_000 });
+  const knex = createKnex(url, {
+    min: 0,
+    max: 4,
+    acquireTimeoutMs: 10_000,
+    idleTimeoutMs: 1_000,
+    statementTimeoutMs: 120_000,
+  });
   await migrateLatest(knex);
 
   const stopPostgres = async () => {

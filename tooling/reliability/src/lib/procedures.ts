@@ -20,7 +20,9 @@ const README = new URL("../../../../packages/api/README.md", import.meta.url);
 export function listProcedures(): ProcedureInfo[] {
   const readme = readFileSync(README, "utf8");
   const documented = new Map<string, Access>(
-    [...readme.matchAll(/^\| `([\w.]+)` \| (?:query|mutation|subscription) \| (public|any|ingest|read|admin) \|/gm)].map((m) => [m[1]!, m[2] as Access]),
+    [
+      ...readme.matchAll(/^\| `([\w.]+)` \| (?:query|mutation|subscription) \| (public|any|ingest|read|admin) \|/gm),
+    ].map((m) => [m[1]!, m[2] as Access]),
   );
   return Object.entries(appRouter._def.procedures as Record<string, unknown>).map(([path, procedure]) => {
     // tRPC keeps the builder's definition on `_def`; its `type` and `inputs` are plain data.

@@ -4,7 +4,11 @@ import { startTestServer, type StartTestServerOptions, type TestServer } from "@
  * The built server (`apps/server/dist/main.js`) as a child process, quiet, with the
  * schedules the suites do not exercise turned off. Logs stay available through `logs()`.
  */
-export async function startServer(databaseUrl: string, env: Record<string, string> = {}, options: Partial<StartTestServerOptions> = {}): Promise<TestServer> {
+export async function startServer(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  options: Partial<StartTestServerOptions> = {},
+): Promise<TestServer> {
   return startTestServer({
     databaseUrl,
     env: { LOG_LEVEL: "warn", RETENTION_INTERVAL_MS: "0", ...env },
@@ -13,6 +17,10 @@ export async function startServer(databaseUrl: string, env: Record<string, strin
 }
 
 /** Creates a key with the given scopes through the server's own CLI. */
-export async function keyWith(server: TestServer, scopes: Array<"ingest" | "read" | "admin">, name = "reliability"): Promise<string> {
+export async function keyWith(
+  server: TestServer,
+  scopes: Array<"ingest" | "read" | "admin">,
+  name = "reliability",
+): Promise<string> {
   return server.createKey(scopes, name);
 }

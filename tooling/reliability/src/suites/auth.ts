@@ -52,7 +52,8 @@ function wrongScopes(access: Access): Array<{ label: string; scopes: Array<"inge
 
 /** Checks that an error body carries the refusal and nothing else. */
 function bodyProblem(body: string, secrets: string[]): string | undefined {
-  for (const s of [SENTINEL_INPUT, SENTINEL_DATA, ...secrets]) if (body.includes(s)) return `body contains ${s.slice(0, 12)}…`;
+  for (const s of [SENTINEL_INPUT, SENTINEL_DATA, ...secrets])
+    if (body.includes(s)) return `body contains ${s.slice(0, 12)}…`;
   let parsed: unknown;
   // SSE: the refusal is the `data:` line after `event: serialized-error`.
   const sse = /event: serialized-error\ndata: (.*)\n/.exec(body);
@@ -88,10 +89,18 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
     revoked: await server.createKey(["admin"], "auth-revoked"),
   };
   // Seed a row the refused calls would reach if auth let them through.
-  const session = await callProcedure(server.url, "sessions.create", "mutation", JSON.stringify({ externalId: SENTINEL_DATA, title: SENTINEL_DATA }), bearer(admin));
+  const session = await callProcedure(
+    server.url,
+    "sessions.create",
+    "mutation",
+    JSON.stringify({ externalId: SENTINEL_DATA, title: SENTINEL_DATA }),
+    bearer(admin),
+  );
   const sessionId = (JSON.parse(session.body) as { result: { data: { id: string } } }).result.data.id;
   const listed = await server.runCommand(["keys", "list", "--json"]);
-  const revokedId = (JSON.parse(listed.stdout) as Array<{ id: string; name: string }>).find((k) => k.name === "auth-revoked")!.id;
+  const revokedId = (JSON.parse(listed.stdout) as Array<{ id: string; name: string }>).find(
+    (k) => k.name === "auth-revoked",
+  )!.id;
   const revoke = await server.runCommand(["keys", "revoke", revokedId]);
   if (revoke.code !== 0) throw new Error(`keys revoke failed: ${revoke.stderr}`);
 
@@ -99,11 +108,17 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
   // `lbk_<12 hex>_<secret>`: the secret is base64url, which may itself hold "_".
   const secretOf = (k: string) => k.slice("lbk_".length + 12 + 1);
   const secrets = [admin, ...Object.values(keys)].map(secretOf);
-  type Case = { procedure: (typeof procedures)[number]; label: string; headers: Record<string, string>; expected: number };
+  type Case = {
+    procedure: (typeof procedures)[number];
+    label: string;
+    headers: Record<string, string>;
+    expected: number;
+  };
   const cases: Case[] = [];
   for (const procedure of procedures) {
     const refusal = procedure.access === "public" ? 200 : 401;
-    const add = (label: string, headers: Record<string, string>, expected: number) => cases.push({ procedure, label, headers, expected });
+    const add = (label: string, headers: Record<string, string>, expected: number) =>
+      cases.push({ procedure, label, headers, expected });
     add("no key", {}, refusal);
     add("malformed: Basic", { authorization: "Basic dXNlcjpwYXNz" }, refusal);
     add("malformed: Bearer only", { authorization: "Bearer" }, refusal);
@@ -131,7 +146,13 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
   };
   await runLimited(cases, 4, async (c) => {
     const isPublic = c.procedure.access === "public";
-    const response = await callProcedure(server.url, c.procedure.path, c.procedure.kind, isPublic ? undefined : input, c.headers);
+    const response = await callProcedure(
+      server.url,
+      c.procedure.path,
+      c.procedure.kind,
+      isPublic ? undefined : input,
+      c.headers,
+    );
     report.requests += 1;
     const tally = (report.byCase[c.label] ??= { requests: 0, ok: 0 });
     tally.requests += 1;
@@ -142,9 +163,11 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
       if (inStream) status = Number(inStream[1]);
     }
     let problem: string | undefined;
-    if (status !== c.expected) problem = `status ${status}${streamedServerError(response.body) ? " (5xx in stream)" : ""}`;
+    if (status !== c.expected)
+      problem = `status ${status}${streamedServerError(response.body) ? " (5xx in stream)" : ""}`;
     else if (c.expected !== 200) problem = bodyProblem(response.body, secrets);
-    if (problem) report.failures.push({ procedure: c.procedure.path, case: c.label, expected: c.expected, status, problem });
+    if (problem)
+      report.failures.push({ procedure: c.procedure.path, case: c.label, expected: c.expected, status, problem });
     else tally.ok += 1;
   });
 
@@ -164,7 +187,8 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
 
   // Revoking a key that is in use (the server caches verified keys for a few seconds).
   const whoami = (key: string) => callProcedure(server.url, "auth.whoami", "query", undefined, bearer(key));
-  const keyList = async () => JSON.parse((await server.runCommand(["keys", "list", "--json"])).stdout) as Array<{ id: string; name: string }>;
+  const keyList = async () =>
+    JSON.parse((await server.runCommand(["keys", "list", "--json"])).stdout) as Array<{ id: string; name: string }>;
   const apiRevoked = await server.createKey(["read"], "auth-revoked-api");
   await whoami(apiRevoked);
   const apiRevokedId = (await keyList()).find((k) => k.name === "auth-revoked-api")!.id;

@@ -65,8 +65,27 @@ export async function runConcurrency(cluster: Cluster, options: ConcurrencyOptio
   const server = await startServer(cluster.url, { JOB_RECOVERY_INTERVAL_MS: "500" });
   const adminKey = await server.createKey(["admin"], "concurrency");
   const report: ConcurrencyReport = {
-    locks: { clients: options.lockClients, acquisitions: 0, refusals: 0, overlaps: 0, wrongOwnerSeen: 0, otherErrors: 0, expiredTakeover: { takenOver: false, staleRenewRefused: false, staleReleaseReleasedNothing: false } },
-    jobs: { jobs: options.jobs, workersStarted: 0, killedMidJob: 0, stalledPastLease: 0, completed: 0, notCompleted: 0, completedTwice: 0, staleCompletionsRefused: 0, maxAttempts: 0, timedOut: false },
+    locks: {
+      clients: options.lockClients,
+      acquisitions: 0,
+      refusals: 0,
+      overlaps: 0,
+      wrongOwnerSeen: 0,
+      otherErrors: 0,
+      expiredTakeover: { takenOver: false, staleRenewRefused: false, staleReleaseReleasedNothing: false },
+    },
+    jobs: {
+      jobs: options.jobs,
+      workersStarted: 0,
+      killedMidJob: 0,
+      stalledPastLease: 0,
+      completed: 0,
+      notCompleted: 0,
+      completedTwice: 0,
+      staleCompletionsRefused: 0,
+      maxAttempts: 0,
+      timedOut: false,
+    },
     durationMs: 0,
   };
   const children = new Set<ChildProcess>();
@@ -80,7 +99,7 @@ export async function runConcurrency(cluster: Cluster, options: ConcurrencyOptio
       Array.from({ length: options.lockClients }, async (_, c) => {
         const client = createLogbookClient({ url: server.url, apiKey: server.apiKey, batch: false, retry: false });
         const owner = `client-${c}`;
-        for (let round = 0; round < options.lockRounds && Date.now() < lockDeadline; ) {
+        for (let round = 0; round < options.lockRounds && Date.now() < lockDeadline;) {
           try {
             await client.projects.locks.acquire.mutate({ projectId: project.id, owner, ttlMs: 60_000 });
           } catch (error) {
@@ -116,24 +135,36 @@ export async function runConcurrency(cluster: Cluster, options: ConcurrencyOptio
     } catch {
       report.locks.expiredTakeover.staleRenewRefused = true;
     }
-    const released = await admin.projects.locks.release.mutate({ projectId: project.id, owner: ghost }).catch(() => ({ released: false }));
+    const released = await admin.projects.locks.release
+      .mutate({ projectId: project.id, owner: ghost })
+      .catch(() => ({ released: false }));
     const after = await admin.projects.locks.inspect.query({ projectId: project.id });
     report.locks.expiredTakeover.staleReleaseReleasedNothing = !released.released && after?.owner === "successor";
     log(`concurrency: locks ${report.locks.acquisitions} acquisitions, ${report.locks.overlaps} overlaps`);
 
     // ---- Jobs
     const ids: string[] = [];
-    for (let i = 0; i < options.jobs; i++) ids.push((await admin.jobs.enqueue.mutate({ type: "rel.work", data: { i }, maxAttempts: 20 })).id);
+    for (let i = 0; i < options.jobs; i++)
+      ids.push((await admin.jobs.enqueue.mutate({ type: "rel.work", data: { i }, maxAttempts: 20 })).id);
     const completions = new Map<string, number>();
     const working = new Map<ChildProcess, string | null>();
     /** Stalled workers that have not yet tried to complete their (lost) job. */
     const stalled = new Set<ChildProcess>();
     const spawnWorker = () => {
       const workerId = `worker-${report.jobs.workersStarted++}`;
-      const child = spawn(process.execPath, ["--import", "tsx", WORKER, JSON.stringify({ url: server.url, apiKey: server.apiKey, workerId, leaseMs, workMs: 200 })], {
-        cwd: PACKAGE_DIR,
-        stdio: ["ignore", "pipe", "inherit"],
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          WORKER,
+          JSON.stringify({ url: server.url, apiKey: server.apiKey, workerId, leaseMs, workMs: 200 }),
+        ],
+        {
+          cwd: PACKAGE_DIR,
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
       children.add(child);
       working.set(child, null);
       let buffered = "";
@@ -172,7 +203,11 @@ export async function runConcurrency(cluster: Cluster, options: ConcurrencyOptio
     let kills = 0;
     let stalls = 0;
     const pending = async () => {
-      const rows: Array<{ n: number | string }> = await cluster.knex("jobs").whereIn("id", ids).whereNot("status", "completed").count({ n: "*" });
+      const rows: Array<{ n: number | string }> = await cluster
+        .knex("jobs")
+        .whereIn("id", ids)
+        .whereNot("status", "completed")
+        .count({ n: "*" });
       return Number(rows[0]?.n ?? 0);
     };
     while (Date.now() < deadline) {
@@ -202,7 +237,10 @@ export async function runConcurrency(cluster: Cluster, options: ConcurrencyOptio
     // Let resumed workers try their stale completions before we look (bounded).
     for (let i = 0; i < 100 && stalled.size > 0; i++) await sleep(100);
     report.jobs.timedOut = (await pending()) > 0;
-    const rows: Array<{ id: string; status: string; attempts: number }> = await cluster.knex("jobs").whereIn("id", ids).select("id", "status", "attempts");
+    const rows: Array<{ id: string; status: string; attempts: number }> = await cluster
+      .knex("jobs")
+      .whereIn("id", ids)
+      .select("id", "status", "attempts");
     report.jobs.completed = rows.filter((r) => r.status === "completed").length;
     report.jobs.notCompleted = rows.length - report.jobs.completed;
     report.jobs.maxAttempts = Math.max(0, ...rows.map((r) => r.attempts));

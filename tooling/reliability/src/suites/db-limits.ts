@@ -29,26 +29,67 @@ const CLIENT_DEADLINE_MS = 20_000;
  * `LOCK TABLE events IN ACCESS EXCLUSIVE MODE` for `holdMs`. Every request must end (no
  * hang) with a clear 503 or succeed; once the lock goes, the server recovers by itself.
  */
-export async function runDbLimits(cluster: Cluster, options: { holdMs: number; requests: number; log?: (line: string) => void }): Promise<DbLimitsReport> {
+export async function runDbLimits(
+  cluster: Cluster,
+  options: { holdMs: number; requests: number; log?: (line: string) => void },
+): Promise<DbLimitsReport> {
   const started = performance.now();
-  const settings = { DATABASE_POOL_MAX: "2", DATABASE_ACQUIRE_TIMEOUT_MS: "500", DATABASE_STATEMENT_TIMEOUT_MS: "1000" };
+  const settings = {
+    DATABASE_POOL_MAX: "2",
+    DATABASE_ACQUIRE_TIMEOUT_MS: "500",
+    DATABASE_STATEMENT_TIMEOUT_MS: "1000",
+  };
   const server = await startServer(cluster.url, settings);
   const key = await server.createKey(["ingest", "read"], "db-limits");
   const headers = bearer(key);
   let n = 0;
   const ingest = () =>
-    callProcedure(server.url, "events.ingest", "mutation", JSON.stringify({ events: [{ externalSessionId: "db-limits", eventType: "note", message: `m${n++}` }] }), headers, CLIENT_DEADLINE_MS);
+    callProcedure(
+      server.url,
+      "events.ingest",
+      "mutation",
+      JSON.stringify({ events: [{ externalSessionId: "db-limits", eventType: "note", message: `m${n++}` }] }),
+      headers,
+      CLIENT_DEADLINE_MS,
+    );
   const calls: Array<{ target: string; call: () => Promise<RawResponse> }> = [
     { target: "events.ingest", call: ingest },
-    { target: "events.listRecent", call: () => callProcedure(server.url, "events.listRecent", "query", JSON.stringify({ limit: 5 }), headers, CLIENT_DEADLINE_MS) },
-    { target: "sessions.list", call: () => callProcedure(server.url, "sessions.list", "query", JSON.stringify({ limit: 5 }), headers, CLIENT_DEADLINE_MS) },
+    {
+      target: "events.listRecent",
+      call: () =>
+        callProcedure(
+          server.url,
+          "events.listRecent",
+          "query",
+          JSON.stringify({ limit: 5 }),
+          headers,
+          CLIENT_DEADLINE_MS,
+        ),
+    },
+    {
+      target: "sessions.list",
+      call: () =>
+        callProcedure(server.url, "sessions.list", "query", JSON.stringify({ limit: 5 }), headers, CLIENT_DEADLINE_MS),
+    },
     {
       target: "POST /hooks/claude-code",
       call: () =>
-        rawRequest({ method: "POST", url: `${server.url}/hooks/claude-code`, headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ session_id: "db-limits-hook", hook_event_name: "Stop" }), timeoutMs: CLIENT_DEADLINE_MS }),
+        rawRequest({
+          method: "POST",
+          url: `${server.url}/hooks/claude-code`,
+          headers: { ...headers, "content-type": "application/json" },
+          body: JSON.stringify({ session_id: "db-limits-hook", hook_event_name: "Stop" }),
+          timeoutMs: CLIENT_DEADLINE_MS,
+        }),
     },
-    { target: "stats.overview", call: () => callProcedure(server.url, "stats.overview", "query", undefined, headers, CLIENT_DEADLINE_MS) },
-    { target: "GET /health", call: () => rawRequest({ method: "GET", url: `${server.url}/health`, timeoutMs: CLIENT_DEADLINE_MS }) },
+    {
+      target: "stats.overview",
+      call: () => callProcedure(server.url, "stats.overview", "query", undefined, headers, CLIENT_DEADLINE_MS),
+    },
+    {
+      target: "GET /health",
+      call: () => rawRequest({ method: "GET", url: `${server.url}/health`, timeoutMs: CLIENT_DEADLINE_MS }),
+    },
   ];
   const report: DbLimitsReport = {
     settings,
@@ -89,9 +130,15 @@ export async function runDbLimits(cluster: Cluster, options: { holdMs: number; r
           if (response.status >= 500) {
             if (message) messages.add(`${response.status} ${target}: ${message}`);
             const clear = response.status === 503 && (target === "GET /health" || /database/i.test(message));
-            if (!clear) report.underPressure.unclearErrors.push({ target, status: response.status, body: response.body.slice(0, 300) });
+            if (!clear)
+              report.underPressure.unclearErrors.push({
+                target,
+                status: response.status,
+                body: response.body.slice(0, 300),
+              });
           }
-          if (response.networkError) report.underPressure.unclearErrors.push({ target, status: 0, body: response.networkError });
+          if (response.networkError)
+            report.underPressure.unclearErrors.push({ target, status: 0, body: response.networkError });
         });
         waves.push(Promise.all(wave).then(() => undefined));
         await sleep(250);

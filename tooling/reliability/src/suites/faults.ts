@@ -86,10 +86,21 @@ function spoolCount(home: string, sub = ""): number {
 /** Background delivery: how long the stored count may stand still before a fault is given up. */
 const STALL_MS = 60_000;
 
-function runFlush(hookBin: string, home: string, url: string, apiKey: string): Promise<{ code: number | null; out: string }> {
+function runFlush(
+  hookBin: string,
+  home: string,
+  url: string,
+  apiKey: string,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [hookBin, "flush"], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOGBOOK_HOME: home, LOGBOOK_URL: url, LOGBOOK_API_KEY: apiKey },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        LOGBOOK_HOME: home,
+        LOGBOOK_URL: url,
+        LOGBOOK_API_KEY: apiKey,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -124,7 +135,9 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
   for (const file of readdirSync(dirname(built)).filter((name) => /\.c?js$/.test(name))) {
     await copyFile(join(dirname(built), file), join(home, file));
   }
-  const hookBinSha256 = createHash("sha256").update(await readFile(hookBin)).digest("hex");
+  const hookBinSha256 = createHash("sha256")
+    .update(await readFile(hookBin))
+    .digest("hex");
   const report: FaultReport = {
     delivery: options.delivery,
     expected,
@@ -149,10 +162,29 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
   try {
     const progress = new Array<number>(options.lanes).fill(0);
     const done = progress.map((_, lane) => {
-      const child = spawn(process.execPath, ["--import", "tsx", LANE, JSON.stringify({ lane, count: options.eventsPerLane, binaryEvery: options.binaryEvery, home, url: server.url, apiKey: server.apiKey, hookBin, delivery: options.delivery, run })], {
-        cwd: PACKAGE_DIR,
-        stdio: ["ignore", "pipe", "inherit"],
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          LANE,
+          JSON.stringify({
+            lane,
+            count: options.eventsPerLane,
+            binaryEvery: options.binaryEvery,
+            home,
+            url: server.url,
+            apiKey: server.apiKey,
+            hookBin,
+            delivery: options.delivery,
+            run,
+          }),
+        ],
+        {
+          cwd: PACKAGE_DIR,
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
       children.push(child);
       let buffered = "";
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -165,15 +197,25 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
         }
       });
       return new Promise<void>((resolve, reject) =>
-        child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`emitter lane ${lane} exited with ${code}`)))),
+        child.on("close", (code) =>
+          code === 0 ? resolve() : reject(new Error(`emitter lane ${lane} exited with ${code}`)),
+        ),
       );
     });
     const allDone = Promise.all(done);
     let finished = false;
-    void allDone.then(() => (finished = true), () => (finished = true));
+    void allDone.then(
+      () => (finished = true),
+      () => (finished = true),
+    );
     const total = () => progress.reduce((a, b) => a + b, 0);
     const storedSoFar = async () =>
-      (await cluster.knex.raw<{ rows: Array<{ n: number }> }>("SELECT count(*)::int AS n FROM events WHERE payload->>'rel_seq' LIKE ?", [ofThisRun])).rows[0]?.n ?? 0;
+      (
+        await cluster.knex.raw<{ rows: Array<{ n: number }> }>(
+          "SELECT count(*)::int AS n FROM events WHERE payload->>'rel_seq' LIKE ?",
+          [ofThisRun],
+        )
+      ).rows[0]?.n ?? 0;
     // Direct: a fault hits at a share of the events *recorded* (the hooks post as they go).
     // Background: of the events *stored*, since recording outruns the deliverer and the
     // faults are meant for the sending; a deliverer that stops making progress for
@@ -187,7 +229,8 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
         let progressAt = Date.now();
         for (let stored = await storedSoFar(); stored < fraction * expected; stored = await storedSoFar()) {
           if (stored !== seen || !finished) [seen, progressAt] = [stored, Date.now()];
-          else if (Date.now() - progressAt > STALL_MS) return log(`faults (background): no event stored for ${STALL_MS / 1000} s; "${what}" left out`);
+          else if (Date.now() - progressAt > STALL_MS)
+            return log(`faults (background): no event stored for ${STALL_MS / 1000} s; "${what}" left out`);
           await sleep(100);
         }
       }
@@ -213,24 +256,35 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
     })();
     await allDone;
     await faults;
-    log(`faults (${options.delivery}): all ${expected} events recorded; flushing the spool (${spoolCount(home)} files)`);
+    log(
+      `faults (${options.delivery}): all ${expected} events recorded; flushing the spool (${spoolCount(home)} files)`,
+    );
 
     // Detached background flushes the real binary started may still run: `flush` waits for them.
     for (let attempt = 0; attempt < 10 && (spoolCount(home) > 0 || attempt === 0); attempt++) {
       report.flushRuns += 1;
       const result = await runFlush(hookBin, home, server.url, server.apiKey);
-      if (result.code !== 0) log(`faults (${options.delivery}): flush exited ${result.code}: ${result.out.trim().slice(0, 300)}`);
+      if (result.code !== 0)
+        log(`faults (${options.delivery}): flush exited ${result.code}: ${result.out.trim().slice(0, 300)}`);
       if (spoolCount(home) > 0) await sleep(1_000);
     }
     report.spoolLeft = spoolCount(home);
     report.rejectedFiles = spoolCount(home, "rejected");
-    const counts = await cluster.knex.raw<{ rows: Array<{ rows: number; distinct_events: number; distinct_ids: number }> }>(
+    const counts = await cluster.knex.raw<{
+      rows: Array<{ rows: number; distinct_events: number; distinct_ids: number }>;
+    }>(
       `SELECT count(*)::int AS rows, count(DISTINCT payload->>'rel_seq')::int AS distinct_events, count(DISTINCT id)::int AS distinct_ids
          FROM events WHERE payload->>'rel_seq' LIKE ?`,
       [ofThisRun],
     );
     const row = counts.rows[0]!;
-    report.stored = { rows: row.rows, distinctEvents: row.distinct_events, distinctIds: row.distinct_ids, duplicates: row.rows - row.distinct_events, missing: expected - row.distinct_events };
+    report.stored = {
+      rows: row.rows,
+      distinctEvents: row.distinct_events,
+      distinctIds: row.distinct_ids,
+      duplicates: row.rows - row.distinct_events,
+      missing: expected - row.distinct_events,
+    };
     for (const lane of report.lanes) {
       report.viaBinary += lane.viaBinary;
       report.viaInProcess += lane.viaInProcess;
@@ -271,11 +325,23 @@ export interface ShutdownReport {
  * mid-stream and is started again. Every event of every call the SDK saw succeed must be
  * in the database.
  */
-export async function runGracefulShutdown(cluster: Cluster, options: { clients: number; batchSize: number; loadMs: number; log?: (line: string) => void }): Promise<ShutdownReport> {
+export async function runGracefulShutdown(
+  cluster: Cluster,
+  options: { clients: number; batchSize: number; loadMs: number; log?: (line: string) => void },
+): Promise<ShutdownReport> {
   const started = performance.now();
   const server = await startServer(cluster.url, { JOB_RECOVERY_INTERVAL_MS: "0" });
   const acked: string[] = [];
-  const report: ShutdownReport = { clients: options.clients, ackedCalls: 0, ackedEvents: 0, ackedButMissing: 0, failedCalls: 0, stopExit: null, stopMs: 0, durationMs: 0 };
+  const report: ShutdownReport = {
+    clients: options.clients,
+    ackedCalls: 0,
+    ackedEvents: 0,
+    ackedButMissing: 0,
+    failedCalls: 0,
+    stopExit: null,
+    stopMs: 0,
+    durationMs: 0,
+  };
   try {
     // No SDK retries: a call either got its answer (acknowledged) or failed visibly.
     const client = createLogbookClient({ url: server.url, apiKey: server.apiKey, retry: false, batch: false });
@@ -283,7 +349,11 @@ export async function runGracefulShutdown(cluster: Cluster, options: { clients: 
     const worker = async (c: number) => {
       let n = 0;
       while (!stop) {
-        const events = Array.from({ length: options.batchSize }, (_, i) => ({ externalSessionId: `rel-shutdown-${c}`, eventType: "note", message: `c${c} n${n} i${i}` }));
+        const events = Array.from({ length: options.batchSize }, (_, i) => ({
+          externalSessionId: `rel-shutdown-${c}`,
+          eventType: "note",
+          message: `c${c} n${n} i${i}`,
+        }));
         n += 1;
         try {
           const result = await client.ingest(events);
@@ -309,7 +379,10 @@ export async function runGracefulShutdown(cluster: Cluster, options: { clients: 
     report.ackedEvents = acked.length;
     const found = new Set<string>();
     for (let i = 0; i < acked.length; i += 5_000) {
-      const rows = await cluster.knex("events").whereIn("id", acked.slice(i, i + 5_000)).select("id");
+      const rows = await cluster
+        .knex("events")
+        .whereIn("id", acked.slice(i, i + 5_000))
+        .select("id");
       for (const r of rows as Array<{ id: string }>) found.add(r.id);
     }
     report.ackedButMissing = acked.filter((id) => !found.has(id)).length;

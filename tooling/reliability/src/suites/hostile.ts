@@ -114,7 +114,12 @@ export async function runHostile(options: HostileOptions): Promise<HostileReport
     const leaked = response.status >= 400 && leaksInternals(response.body, input);
     if (leaked) report.leaks += 1;
     if ((fivexx || leaked || response.timedOut || response.networkError) && report.findings.length < 40) {
-      report.findings.push({ target, status: response.status, input: excerpt(input), body: response.networkError ? `network error: ${response.networkError}` : response.body.slice(0, 500) });
+      report.findings.push({
+        target,
+        status: response.status,
+        input: excerpt(input),
+        body: response.networkError ? `network error: ${response.networkError}` : response.body.slice(0, 500),
+      });
     }
   };
 
@@ -138,23 +143,43 @@ export async function runHostile(options: HostileOptions): Promise<HostileReport
       const target = `${url}/trpc/${procedure.path},${procedure.path}?batch=1`;
       response =
         procedure.kind === "mutation"
-          ? await rawRequest({ method: "POST", url: target, headers: { ...headers, "content-type": "application/json" }, body: raw })
+          ? await rawRequest({
+              method: "POST",
+              url: target,
+              headers: { ...headers, "content-type": "application/json" },
+              body: raw,
+            })
           : await rawRequest({ method: "GET", url: `${target}&input=${encodeBytes(raw)}`, headers });
       note(`${procedure.path} (batch)`, raw, response);
       return;
     }
-    response = await callProcedure(url, procedure.path, procedure.kind, procedure.inputs.length === 0 && input === undefined ? undefined : body, headers);
+    response = await callProcedure(
+      url,
+      procedure.path,
+      procedure.kind,
+      procedure.inputs.length === 0 && input === undefined ? undefined : body,
+      headers,
+    );
     note(procedure.path, body, response);
   });
 
   // 2. The raw hook endpoint: payloads, headers, raw bytes, oversize and malformed bodies.
-  const hookInputs = fc.sample(fc.tuple(hookPayload, hookHeaders, fc.integer({ min: 0, max: 19 })), { numRuns: options.hookRuns, seed: options.seed + 1_000 });
+  const hookInputs = fc.sample(fc.tuple(hookPayload, hookHeaders, fc.integer({ min: 0, max: 19 })), {
+    numRuns: options.hookRuns,
+    seed: options.seed + 1_000,
+  });
   log(`hostile: ${hookInputs.length} hook posts`);
   await runLimited(hookInputs, options.concurrency ?? 4, async ([payload, headers, variant], index) => {
     let body: string | Buffer = serialise(payload, index);
     if (variant === 0) body = "{not json";
-    else if (variant === 1) body = Buffer.concat([Buffer.from('{"session_id":"'), Buffer.from([0xff, 0xfe, 0x00]), Buffer.from('","hook_event_name":"Stop"}')]);
-    else if (variant === 2) body = `{"session_id":"s","hook_event_name":"Stop","pad":"${"x".repeat(options.bodyLimitBytes)}"}`;
+    else if (variant === 1)
+      body = Buffer.concat([
+        Buffer.from('{"session_id":"'),
+        Buffer.from([0xff, 0xfe, 0x00]),
+        Buffer.from('","hook_event_name":"Stop"}'),
+      ]);
+    else if (variant === 2)
+      body = `{"session_id":"s","hook_event_name":"Stop","pad":"${"x".repeat(options.bodyLimitBytes)}"}`;
     else if (variant === 3) body = "";
     else if (variant === 4) body = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
     const response = await rawRequest({
@@ -178,7 +203,12 @@ export async function runHostile(options: HostileOptions): Promise<HostileReport
         controller.enqueue(chunk);
       },
     });
-    const response = await rawRequest({ method: "POST", url: `${url}${target}`, headers: { ...bearer(options.adminKey), "content-type": "application/json" }, body: stream });
+    const response = await rawRequest({
+      method: "POST",
+      url: `${url}${target}`,
+      headers: { ...bearer(options.adminKey), "content-type": "application/json" },
+      body: stream,
+    });
     note(`${target} (chunked oversize)`, "(stream)", response);
   }
 
@@ -190,7 +220,12 @@ export async function runHostile(options: HostileOptions): Promise<HostileReport
     const response = await request.send(url);
     note(request.target, request.excerpt, response);
     report.rejectedBatch.requests += 1;
-    if (!(response.status >= 400 && response.status < 500)) report.rejectedBatch.notRefused.push({ target: request.target, status: response.status, body: response.body.slice(0, 300) });
+    if (!(response.status >= 400 && response.status < 500))
+      report.rejectedBatch.notRefused.push({
+        target: request.target,
+        status: response.status,
+        body: response.body.slice(0, 300),
+      });
   }
   const countsAfter = await rowCounts(options.knex);
   report.rejectedBatch.changedTables = countDiff(countsBefore, countsAfter);
@@ -214,48 +249,124 @@ interface PlannedRequest {
 function rejectedRequests(procedures: ProcedureInfo[], options: HostileOptions): PlannedRequest[] {
   const out: PlannedRequest[] = [];
   const admin = bearer(options.adminKey);
-  const mutation = (path: string, body: string | Buffer, headers: Record<string, string>, label: string): PlannedRequest => ({
+  const mutation = (
+    path: string,
+    body: string | Buffer,
+    headers: Record<string, string>,
+    label: string,
+  ): PlannedRequest => ({
     target: `${path} [${label}]`,
     excerpt: excerpt(body),
     send: (url) => callProcedure(url, path, "mutation", body, headers),
   });
-  const valid = (n: number) => Array.from({ length: n }, (_, i) => ({ externalSessionId: `rejected-${randomUUID()}`, eventType: "note", message: `valid ${i}` }));
+  const valid = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      externalSessionId: `rejected-${randomUUID()}`,
+      eventType: "note",
+      message: `valid ${i}`,
+    }));
   const mutations = procedures.filter((p) => p.kind === "mutation");
   for (const p of mutations) {
     const schema = p.inputs[0] as { safeParse?: (value: unknown) => { success: boolean } } | undefined;
     if (schema?.safeParse) {
       // Only what the contract itself refuses (an input of all-optional fields takes `{}`).
-      for (const wrong of ['"a string"', "42", "[]", "null", '{"__proto__":{"isAdmin":true}}', '{"constructor":{"prototype":{"isAdmin":true}}}']) {
-        if (!schema.safeParse(JSON.parse(wrong)).success) out.push(mutation(p.path, wrong, admin, `wrong type ${wrong}`));
+      for (const wrong of [
+        '"a string"',
+        "42",
+        "[]",
+        "null",
+        '{"__proto__":{"isAdmin":true}}',
+        '{"constructor":{"prototype":{"isAdmin":true}}}',
+      ]) {
+        if (!schema.safeParse(JSON.parse(wrong)).success)
+          out.push(mutation(p.path, wrong, admin, `wrong type ${wrong}`));
       }
     }
     const plausible = fc.sample(inputFor(p.inputs), { numRuns: 2, seed: options.seed + 7 });
     for (const input of plausible) {
       out.push(mutation(p.path, serialise(input), {}, "no key"));
-      out.push(mutation(p.path, serialise(input), { authorization: "Bearer lbk_000000000000_" + "A".repeat(43) }, "unknown key"));
-      if (p.access === "ingest" || p.access === "admin") out.push(mutation(p.path, serialise(input), bearer(options.readKey), "read-only key"));
+      out.push(
+        mutation(
+          p.path,
+          serialise(input),
+          { authorization: "Bearer lbk_000000000000_" + "A".repeat(43) },
+          "unknown key",
+        ),
+      );
+      if (p.access === "ingest" || p.access === "admin")
+        out.push(mutation(p.path, serialise(input), bearer(options.readKey), "read-only key"));
     }
   }
   // All-or-nothing batches: valid events followed by one bad one.
-  out.push(mutation("events.ingest", JSON.stringify({ events: [...valid(5), { externalSessionId: "x", eventType: "note", level: "catastrophic" }] }), admin, "5 valid + 1 invalid"));
-  out.push(mutation("events.ingest", JSON.stringify({ events: [...valid(3), { externalSessionId: "x", eventType: "bad type with spaces" }] }), admin, "3 valid + 1 invalid"));
+  out.push(
+    mutation(
+      "events.ingest",
+      JSON.stringify({ events: [...valid(5), { externalSessionId: "x", eventType: "note", level: "catastrophic" }] }),
+      admin,
+      "5 valid + 1 invalid",
+    ),
+  );
+  out.push(
+    mutation(
+      "events.ingest",
+      JSON.stringify({ events: [...valid(3), { externalSessionId: "x", eventType: "bad type with spaces" }] }),
+      admin,
+      "3 valid + 1 invalid",
+    ),
+  );
   out.push(mutation("events.ingest", JSON.stringify({ events: valid(1001) }), admin, "1001 events"));
   out.push(
     mutation(
       "hooks.ingest",
-      JSON.stringify({ events: [{ id: randomUUID(), payload: { session_id: `rejected-${randomUUID()}`, hook_event_name: "Stop" } }, { payload: { hook_event_name: "Stop" } }] }),
+      JSON.stringify({
+        events: [
+          { id: randomUUID(), payload: { session_id: `rejected-${randomUUID()}`, hook_event_name: "Stop" } },
+          { payload: { hook_event_name: "Stop" } },
+        ],
+      }),
       admin,
       "1 valid + 1 without session_id",
     ),
   );
-  out.push(mutation("sessions.create", JSON.stringify({ externalId: `rejected-${randomUUID()}`, status: "not-a-status" }), admin, "bad status"));
-  out.push(mutation("events.ingest", `{"events":[${JSON.stringify(valid(1)[0])}],"pad":"${"x".repeat(options.bodyLimitBytes)}"}`, admin, "oversize"));
-  out.push(mutation("events.ingest", Buffer.concat([Buffer.from('{"events":[{"externalSessionId":"'), Buffer.from([0xff]), Buffer.from('","eventType":"no"')]), admin, "truncated, invalid UTF-8"));
+  out.push(
+    mutation(
+      "sessions.create",
+      JSON.stringify({ externalId: `rejected-${randomUUID()}`, status: "not-a-status" }),
+      admin,
+      "bad status",
+    ),
+  );
+  out.push(
+    mutation(
+      "events.ingest",
+      `{"events":[${JSON.stringify(valid(1)[0])}],"pad":"${"x".repeat(options.bodyLimitBytes)}"}`,
+      admin,
+      "oversize",
+    ),
+  );
+  out.push(
+    mutation(
+      "events.ingest",
+      Buffer.concat([
+        Buffer.from('{"events":[{"externalSessionId":"'),
+        Buffer.from([0xff]),
+        Buffer.from('","eventType":"no"'),
+      ]),
+      admin,
+      "truncated, invalid UTF-8",
+    ),
+  );
   // The hook endpoint.
   const hook = (label: string, body: string | Buffer, headers: Record<string, string>): PlannedRequest => ({
     target: `POST /hooks/claude-code [${label}]`,
     excerpt: excerpt(body),
-    send: (url) => rawRequest({ method: "POST", url: `${url}/hooks/claude-code`, headers: { "content-type": "application/json", ...headers }, body }),
+    send: (url) =>
+      rawRequest({
+        method: "POST",
+        url: `${url}/hooks/claude-code`,
+        headers: { "content-type": "application/json", ...headers },
+        body,
+      }),
   });
   const good = JSON.stringify({ session_id: `rejected-${randomUUID()}`, hook_event_name: "Stop", cwd: "/tmp" });
   out.push(hook("no key", good, {}));
@@ -265,6 +376,8 @@ function rejectedRequests(procedures: ProcedureInfo[], options: HostileOptions):
   out.push(hook("not JSON", "{session_id:", admin));
   out.push(hook("array", "[]", admin));
   out.push(hook("no session_id", JSON.stringify({ hook_event_name: "Stop" }), admin));
-  out.push(hook("oversize", `{"session_id":"x","hook_event_name":"Stop","p":"${"x".repeat(options.bodyLimitBytes)}"}`, admin));
+  out.push(
+    hook("oversize", `{"session_id":"x","hook_event_name":"Stop","p":"${"x".repeat(options.bodyLimitBytes)}"}`, admin),
+  );
   return out;
 }

@@ -39,7 +39,10 @@ export interface LoadReport {
 }
 
 /** Sustained mixed load from a separate process; the server's RSS is sampled from /proc meanwhile. */
-export async function runLoad(cluster: Cluster, options: { durationMs: number; log?: (line: string) => void }): Promise<LoadReport> {
+export async function runLoad(
+  cluster: Cluster,
+  options: { durationMs: number; log?: (line: string) => void },
+): Promise<LoadReport> {
   const server = await startServer(cluster.url, { JOB_RECOVERY_INTERVAL_MS: "0" });
   const lanes = { ingest: 3, hooks: 1, queries: 2, subscribers: 4, pauseMs: 10 };
   const samples: Array<{ s: number; mib: number }> = [];
@@ -47,7 +50,21 @@ export async function runLoad(cluster: Cluster, options: { durationMs: number; l
     const started = performance.now();
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", WORKER, JSON.stringify({ url: server.url, apiKey: server.apiKey, durationMs: options.durationMs, ingestLanes: lanes.ingest, queryLanes: lanes.queries, hookLanes: lanes.hooks, subscribers: lanes.subscribers, pauseMs: lanes.pauseMs })],
+      [
+        "--import",
+        "tsx",
+        WORKER,
+        JSON.stringify({
+          url: server.url,
+          apiKey: server.apiKey,
+          durationMs: options.durationMs,
+          ingestLanes: lanes.ingest,
+          queryLanes: lanes.queries,
+          hookLanes: lanes.hooks,
+          subscribers: lanes.subscribers,
+          pauseMs: lanes.pauseMs,
+        }),
+      ],
       { cwd: PACKAGE_DIR, stdio: ["ignore", "pipe", "inherit"] },
     );
     let out = "";
@@ -64,13 +81,28 @@ export async function runLoad(cluster: Cluster, options: { durationMs: number; l
     const code = await exited;
     const line = out.split("\n").find((l) => l.startsWith("R "));
     if (code !== 0 || !line) throw new Error(`load generator exited ${code}: ${out.slice(-500)}`);
-    const result = JSON.parse(line.slice(2)) as { ops: Record<string, OpStats>; all: OpStats; errors: Record<string, number>; errorSamples: string[]; subscriptions: LoadReport["subscriptions"] };
+    const result = JSON.parse(line.slice(2)) as {
+      ops: Record<string, OpStats>;
+      all: OpStats;
+      errors: Record<string, number>;
+      errorSamples: string[];
+      subscriptions: LoadReport["subscriptions"];
+    };
     const errors = Object.values(result.errors).reduce((a, b) => a + b, 0);
     const requests = result.all.count + errors;
     const quarter = Math.max(1, Math.floor(samples.length / 4));
-    const first = percentile(samples.slice(0, quarter).map((s) => s.mib), 50);
-    const second = percentile(samples.slice(quarter, 2 * quarter).map((s) => s.mib), 50);
-    const last = percentile(samples.slice(-quarter).map((s) => s.mib), 50);
+    const first = percentile(
+      samples.slice(0, quarter).map((s) => s.mib),
+      50,
+    );
+    const second = percentile(
+      samples.slice(quarter, 2 * quarter).map((s) => s.mib),
+      50,
+    );
+    const last = percentile(
+      samples.slice(-quarter).map((s) => s.mib),
+      50,
+    );
     return {
       durationS: round(options.durationMs / 1000),
       lanes,

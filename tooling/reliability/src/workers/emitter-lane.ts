@@ -50,9 +50,27 @@ const machineId = hostname();
 const HOOK_TIMEOUT_MS = 400;
 const EVENTS = ["PreToolUse", "PostToolUse", "Notification", "UserPromptSubmit"];
 
-const summary = { lane: args.lane, events: 0, viaBinary: 0, viaInProcess: 0, acked: 0, spooled: 0, refused: 0, deliverersStarted: 0, binaryNonZeroExit: 0, binaryStdoutBytes: 0 };
+const summary = {
+  lane: args.lane,
+  events: 0,
+  viaBinary: 0,
+  viaInProcess: 0,
+  acked: 0,
+  spooled: 0,
+  refused: 0,
+  deliverersStarted: 0,
+  binaryNonZeroExit: 0,
+  binaryStdoutBytes: 0,
+};
 /** What the hook's process gets: the lane's target, and its delivery mode. */
-const hookEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOGBOOK_HOME: args.home, LOGBOOK_URL: args.url, LOGBOOK_API_KEY: args.apiKey, LOGBOOK_HOOK_DELIVERY: args.delivery };
+const hookEnv = {
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  LOGBOOK_HOME: args.home,
+  LOGBOOK_URL: args.url,
+  LOGBOOK_API_KEY: args.apiKey,
+  LOGBOOK_HOOK_DELIVERY: args.delivery,
+};
 let offlineUntil = 0;
 
 function hasSpooled(): boolean {
@@ -97,8 +115,15 @@ function recordInBackground(payload: string): void {
   spoolEvent(spoolDir, id, envelopeText(id, new Date().toISOString(), machineId, verdict.json));
   summary.spooled += 1;
   if (lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE)) return;
-  const child = spawn(process.execPath, [args.hookBin, "deliver"], { detached: true, stdio: "ignore", env: hookEnv, cwd: spoolDir });
-  child.on("error", (error) => process.stderr.write(`lane ${args.lane}: could not start a deliverer: ${error.message}\n`));
+  const child = spawn(process.execPath, [args.hookBin, "deliver"], {
+    detached: true,
+    stdio: "ignore",
+    env: hookEnv,
+    cwd: spoolDir,
+  });
+  child.on("error", (error) =>
+    process.stderr.write(`lane ${args.lane}: could not start a deliverer: ${error.message}\n`),
+  );
   child.unref();
   summary.deliverersStarted += 1;
 }
@@ -116,7 +141,11 @@ async function recordInProcess(payload: string): Promise<void> {
   if (hasSpooled()) {
     spool();
     if (Date.now() >= offlineUntil) {
-      const result = await flushSpool(spoolDir, { url: args.url, apiKey: args.apiKey }, { timeoutMs: HOOK_TIMEOUT_MS, maxBatches: 1, maxBatchEvents: 100, maxBatchBytes: 1_000_000, bisect: false });
+      const result = await flushSpool(
+        spoolDir,
+        { url: args.url, apiKey: args.apiKey },
+        { timeoutMs: HOOK_TIMEOUT_MS, maxBatches: 1, maxBatchEvents: 100, maxBatchBytes: 1_000_000, bisect: false },
+      );
       if (result.stop === "unavailable") offlineUntil = Date.now() + 1_000;
     }
     return;
@@ -125,7 +154,13 @@ async function recordInProcess(payload: string): Promise<void> {
   let status: number;
   try {
     const response = await httpRequest("POST", `${args.url}/hooks/claude-code`, {
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${args.apiKey}`, "X-Logbook-Event-Id": id, "X-Logbook-Occurred-At": occurredAt, "X-Logbook-Machine-Id": machineId },
+      headers: {
+        "Content-Type": "application/json",
+        Authorization: `Bearer ${args.apiKey}`,
+        "X-Logbook-Event-Id": id,
+        "X-Logbook-Occurred-At": occurredAt,
+        "X-Logbook-Machine-Id": machineId,
+      },
       body: verdict.json,
       timeoutMs: HOOK_TIMEOUT_MS,
     });

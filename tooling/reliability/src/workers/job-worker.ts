@@ -6,7 +6,13 @@
  */
 import { createLogbookClient, isLogbookError } from "@logbook/sdk";
 
-const { url, apiKey, workerId, leaseMs, workMs } = JSON.parse(process.argv[2] ?? "{}") as { url: string; apiKey: string; workerId: string; leaseMs: number; workMs: number };
+const { url, apiKey, workerId, leaseMs, workMs } = JSON.parse(process.argv[2] ?? "{}") as {
+  url: string;
+  apiKey: string;
+  workerId: string;
+  leaseMs: number;
+  workMs: number;
+};
 const client = createLogbookClient({ url, apiKey, batch: false });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -7,7 +7,9 @@
  */
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 
-const { url, apiKey, durationMs, ingestLanes, queryLanes, hookLanes, subscribers, pauseMs } = JSON.parse(process.argv[2] ?? "{}") as {
+const { url, apiKey, durationMs, ingestLanes, queryLanes, hookLanes, subscribers, pauseMs } = JSON.parse(
+  process.argv[2] ?? "{}",
+) as {
   url: string;
   apiKey: string;
   durationMs: number;
@@ -54,10 +56,22 @@ for (let k = 0; k < SESSIONS; k++) {
 
 /** Event ids acknowledged per session, with the time of the ack. */
 const acked = new Map<number, Array<{ id: string; at: number }>>();
-const subs: Array<{ session: number; startedAt: number; received: Set<string>; unsubscribe: () => void; errors: number }> = [];
+const subs: Array<{
+  session: number;
+  startedAt: number;
+  received: Set<string>;
+  unsubscribe: () => void;
+  errors: number;
+}> = [];
 for (let s = 0; s < subscribers; s++) {
   const session = s % SESSIONS;
-  const sub = { session, startedAt: Number.POSITIVE_INFINITY, received: new Set<string>(), unsubscribe: () => undefined as void, errors: 0 };
+  const sub = {
+    session,
+    startedAt: Number.POSITIVE_INFINITY,
+    received: new Set<string>(),
+    unsubscribe: () => undefined as void,
+    errors: 0,
+  };
   await new Promise<void>((resolve) => {
     const following = client.followSession(sessionIds[session]!, {
       onEvent: (event) => sub.received.add(event.id),
@@ -81,7 +95,13 @@ for (let l = 0; l < ingestLanes; l++) {
     (async () => {
       for (let n = 0; Date.now() < end; n++) {
         const session = (l + n) % SESSIONS;
-        const events = Array.from({ length: 20 }, (_, i) => ({ externalSessionId: sessionKey(session), eventType: "tool.call", toolName: "Bash", message: `l${l} n${n} i${i}`, payload: { n, i } }));
+        const events = Array.from({ length: 20 }, (_, i) => ({
+          externalSessionId: sessionKey(session),
+          eventType: "tool.call",
+          toolName: "Bash",
+          message: `l${l} n${n} i${i}`,
+          payload: { n, i },
+        }));
         const result = await timed("events.ingest(20)", () => client.ingest(events));
         if (result) {
           const at = Date.now();
@@ -102,7 +122,12 @@ for (let l = 0; l < hookLanes; l++) {
           const response = await fetch(`${url}/hooks/claude-code`, {
             method: "POST",
             headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
-            body: JSON.stringify({ session_id: `rel-load-hook-${n % 4}`, hook_event_name: n % 2 ? "PostToolUse" : "PreToolUse", tool_name: "Edit", tool_input: { file_path: "/w/a.ts" } }),
+            body: JSON.stringify({
+              session_id: `rel-load-hook-${n % 4}`,
+              hook_event_name: n % 2 ? "PostToolUse" : "PreToolUse",
+              tool_name: "Edit",
+              tool_input: { file_path: "/w/a.ts" },
+            }),
           });
           await response.arrayBuffer();
           if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
@@ -122,7 +147,9 @@ for (let l = 0; l < queryLanes; l++) {
             await timed("sessions.list", () => client.sessions.list.query({ limit: 50 }));
             break;
           case 1:
-            await timed("events.listForSession", () => client.events.listForSession.query({ sessionId: id, limit: 100 }));
+            await timed("events.listForSession", () =>
+              client.events.listForSession.query({ sessionId: id, limit: 100 }),
+            );
             break;
           case 2:
             await timed("events.listRecent", () => client.events.listRecent.query({ limit: 50 }));
@@ -159,8 +186,15 @@ for (const sub of subs) sub.unsubscribe();
 
 const percentiles = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
-  return { count: sorted.length, p50: Math.round(at(50) * 10) / 10, p95: Math.round(at(95) * 10) / 10, p99: Math.round(at(99) * 10) / 10, max: Math.round(at(100) * 10) / 10 };
+  const at = (p: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+  return {
+    count: sorted.length,
+    p50: Math.round(at(50) * 10) / 10,
+    p95: Math.round(at(95) * 10) / 10,
+    p99: Math.round(at(99) * 10) / 10,
+    max: Math.round(at(100) * 10) / 10,
+  };
 };
 const ops = Object.fromEntries(Object.entries(latencies).map(([op, values]) => [op, percentiles(values)]));
 const all = percentiles(Object.values(latencies).flat());

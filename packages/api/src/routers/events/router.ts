@@ -16,7 +16,6 @@ import { tracked } from "@trpc/server";
 
 import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
 
-
 export const eventsRouter = createTRPCRouter({
   /** Idempotent: events carry client-made ids, a retried batch is stored once. */
   ingest: ingestProcedure

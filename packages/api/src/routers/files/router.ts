@@ -1,8 +1,13 @@
-import { deleteFileResult, filePage, getFileInput, listFilesInput, trackedFile, upsertFileInput } from "@logbook/contracts";
-
+import {
+  deleteFileResult,
+  filePage,
+  getFileInput,
+  listFilesInput,
+  trackedFile,
+  upsertFileInput,
+} from "@logbook/contracts";
 
 import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
-
 
 export const filesRouter = createTRPCRouter({
   /** Idempotent: one file per session and path; sending it again replaces it. */
