@@ -2,7 +2,7 @@ import { z } from "zod";
 
 /**
  * One lifecycle for every seed's sessions. The transitions between these states are
- * enforced in core (`session-status.ts`); docs/data-model.md maps each seed's words here.
+ * enforced in core (`sessions/session-status.ts`); docs/data-model.md maps each seed's words here.
  */
 export const SESSION_STATUSES = [
   "pending",

@@ -12,7 +12,7 @@ export {
   canTransition,
   SEED_STATUS_MAP,
   statusFromSeedWord,
-} from "./session-status.js";
+} from "./sessions/session-status.js";
 export { sanitizeJsonForPostgres } from "./json.js";
 export { toSessionDto } from "./sessions/session-dto.js";
 export { SessionService } from "./sessions/session-service.js";

@@ -41,3 +41,25 @@ export function toPage<Row, Item>(
 export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
+
+/** Exact keyset value of a timestamp column: PostgreSQL keeps microseconds, a JS Date does not. */
+export const timestampKey = (column: string): string =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+const TIMESTAMP_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Checks the values inside a decoded cursor, so a forged one is a clear error, not a database one. */
+export function assertCursorValues(
+  values: ReadonlyArray<string | number>,
+  kinds: ReadonlyArray<"timestamp" | "uuid" | "text">,
+): void {
+  const ok = values.every((value, i) => {
+    const kind = kinds[i];
+    if (typeof value !== "string") return false;
+    if (kind === "timestamp") return TIMESTAMP_KEY.test(value);
+    if (kind === "uuid") return UUID.test(value);
+    return !value.includes("\u0000");
+  });
+  if (!ok) throw invalidInput("cursor is not one this API returned");
+}

@@ -1,6 +1,6 @@
 import { isTerminalStatus, type EventSource, type MessageRole, type SessionStatus } from "@logbook/contracts";
 
-import { canTransition } from "../session-status.js";
+import { canTransition } from "../sessions/session-status.js";
 
 /**
  * Deriving session state from newly stored events. Pure functions: the ingest

@@ -16,7 +16,7 @@ import { AppError, notFound } from "../errors.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
 import { notifyChanges } from "../live/notify.js";
 import { decodeCursor, toPage } from "../pagination.js";
-import { assertCursorValues, timestampKey } from "../records/input.js";
+import { assertCursorValues, timestampKey } from "../pagination.js";
 import { columnBindings } from "../sql.js";
 import { uuidV7Time } from "../time.js";
 import { deriveSession, type DerivableEvent, type DerivedMessage, type SessionState } from "./derive.js";

@@ -22,7 +22,9 @@ import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { decodeCursor, toPage } from "../pagination.js";
-import { assertCursorValues, jsonb, parseInput, rowsOf, timestampKey, violated } from "../records/input.js";
+import { assertCursorValues, timestampKey } from "../pagination.js";
+import { jsonb, rowsOf, violated } from "../sql.js";
+import { parseInput } from "../parse-input.js";
 import { JOB_COLUMNS, toJobDto } from "./job-dto.js";
 
 const RETURNING = JOB_COLUMNS.map((c) => `jobs.${c}`).join(", ");

@@ -13,7 +13,8 @@ import type { z } from "zod";
 
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
-import { parseInput, rowsOf, violated } from "../records/input.js";
+import { parseInput } from "../parse-input.js";
+import { rowsOf, violated } from "../sql.js";
 import { PROJECT_LOCK_COLUMNS, toProjectLockDto } from "./project-dto.js";
 
 const RETURNING = PROJECT_LOCK_COLUMNS.map((c) => `project_locks.${c}`).join(", ");

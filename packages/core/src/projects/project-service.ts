@@ -12,7 +12,9 @@ import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { decodeCursor, likePattern, toPage } from "../pagination.js";
-import { assertCursorValues, parseInput, rowsOf } from "../records/input.js";
+import { assertCursorValues } from "../pagination.js";
+import { parseInput } from "../parse-input.js";
+import { rowsOf } from "../sql.js";
 import { canonicalProjectPath } from "./project-path.js";
 import { PROJECT_COLUMNS, toProjectDto } from "./project-dto.js";
 

@@ -7,7 +7,10 @@ import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { decodeCursor, toPage } from "../pagination.js";
-import { assertCursorValues, assertSessionExists, jsonb, parseInput, rowsOf, timestampKey, violated } from "./input.js";
+import { assertCursorValues, timestampKey } from "../pagination.js";
+import { assertSessionExists } from "./session-records.js";
+import { jsonb, rowsOf, violated } from "../sql.js";
+import { parseInput } from "../parse-input.js";
 import { ARTIFACT_COLUMNS, toArtifactDto } from "./record-dto.js";
 
 /**

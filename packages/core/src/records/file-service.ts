@@ -13,7 +13,10 @@ import type { z } from "zod";
 import type { CoreDeps } from "../deps.js";
 import { AppError, invalidInput, notFound } from "../errors.js";
 import { decodeCursor, toPage } from "../pagination.js";
-import { assertCursorValues, assertSessionExists, parseInput, rowsOf, violated } from "./input.js";
+import { assertCursorValues } from "../pagination.js";
+import { assertSessionExists } from "./session-records.js";
+import { parseInput } from "../parse-input.js";
+import { rowsOf, violated } from "../sql.js";
 import { guessMimeType } from "./mime-type.js";
 import {
   FILE_COLUMNS,

@@ -11,7 +11,10 @@ import { v7 as uuidv7 } from "uuid";
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { decodeCursor, toPage } from "../pagination.js";
-import { assertCursorValues, assertSessionExists, parseInput, rowsOf, timestampKey, violated } from "./input.js";
+import { assertCursorValues, timestampKey } from "../pagination.js";
+import { assertSessionExists } from "./session-records.js";
+import { parseInput } from "../parse-input.js";
+import { rowsOf, violated } from "../sql.js";
 import { MESSAGE_COLUMNS, toMessageDto } from "./record-dto.js";
 
 const RETURNING = MESSAGE_COLUMNS.join(", ");

@@ -15,7 +15,9 @@ import type { z } from "zod";
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
-import { assertSessionExists, jsonb, parseInput, rowsOf, violated } from "./input.js";
+import { assertSessionExists } from "./session-records.js";
+import { jsonb, rowsOf, violated } from "../sql.js";
+import { parseInput } from "../parse-input.js";
 import { STEP_COLUMNS, toStepDto } from "./record-dto.js";
 
 const RETURNING = STEP_COLUMNS.join(", ");

@@ -18,9 +18,9 @@ import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { notifySessions } from "../live/notify.js";
 import { decodeCursor, likePattern, toPage } from "../pagination.js";
-import { assertCursorValues, timestampKey } from "../records/input.js";
+import { assertCursorValues, timestampKey } from "../pagination.js";
 import { upsertProjectByPath } from "../projects/project-service.js";
-import { assertTransition } from "../session-status.js";
+import { assertTransition } from "./session-status.js";
 import { SESSION_COLUMNS, toSessionDto } from "./session-dto.js";
 
 type Db = Knex | Knex.Transaction;

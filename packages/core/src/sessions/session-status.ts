@@ -1,6 +1,6 @@
 import { isTerminalStatus, type SessionStatus } from "@logbook/contracts";
 
-import { AppError } from "./errors.js";
+import { AppError } from "../errors.js";
 
 /**
  * The one session lifecycle. Every seed's status words map onto these states
