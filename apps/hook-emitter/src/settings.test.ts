@@ -40,6 +40,14 @@ const layouts: Array<[string, string]> = [
 ];
 
 describe("installHooks / uninstallHooks", () => {
+  it("installs an event named like an Object.prototype member (was refused as 'not a list')", () => {
+    const installed = installHooks("{}\n", { events: ["constructor", "toString"], handler: commandHandler() });
+    expect(installed.events).toEqual(["constructor", "toString"]);
+    const hooks = (JSON.parse(installed.text) as { hooks: Record<string, unknown> }).hooks;
+    expect(Object.keys(hooks)).toEqual(["constructor", "toString"]);
+    expect(uninstallHooks(installed.text).text).toBe("{}\n");
+  });
+
   it.each(layouts)("install then uninstall gives back the file byte for byte (%s)", (_label, original) => {
     const installed = installHooks(original, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() });
     expect(installed.changed).toBe(true);

@@ -173,7 +173,8 @@ export function installHooks(
   let hooks = hooksOf(settings);
   const added: string[] = [];
   for (const event of options.events) {
-    const existing = hooks?.[event];
+    // Own keys only: an event named "constructor" must not find Object.prototype's.
+    const existing = hooks !== undefined && Object.hasOwn(hooks, event) ? hooks[event] : undefined;
     if (existing !== undefined && !Array.isArray(existing)) {
       throw new SettingsError(`"hooks.${event}" in the settings file is not a list; nothing was changed`);
     }

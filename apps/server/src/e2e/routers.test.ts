@@ -101,6 +101,21 @@ describe("sessions", () => {
   });
 });
 
+describe("procedures whose every field is optional", () => {
+  it("take no input at all, through the SDK and as a bare GET (was a 400 'expected object')", async () => {
+    expect((await h.client.sessions.list.query()).items).toBeInstanceOf(Array);
+    expect((await h.client.events.listRecent.query()).items).toBeInstanceOf(Array);
+    expect((await h.client.projects.list.query()).items).toBeInstanceOf(Array);
+    expect(await h.client.stats.toolUsage.query()).toBeDefined();
+    for (const path of ["sessions.list", "events.listRecent", "projects.list", "stats.activeSessions"]) {
+      const response = await fetch(`${h.server.url}/trpc/${path}`, {
+        headers: { authorization: `Bearer ${h.server.apiKey}` },
+      });
+      expect(response.status, path).toBe(200);
+    }
+  });
+});
+
 describe("events and hooks", () => {
   it("ingests idempotently, lists a timeline and recent events, counts by type", async () => {
     const externalSessionId = `ev-${randomUUID()}`;
@@ -237,6 +252,13 @@ describe("session records", () => {
       path: "path",
       message: "must not contain '..' segments",
     });
+  });
+
+  it("files: names Object.prototype knows are ordinary paths with no MIME type (was a 500 and a stored '{}')", async () => {
+    for (const path of ["src/constructor", "a.constructor", "__proto__", "b.__proto__"]) {
+      const file = await h.client.files.upsert.mutate({ sessionId, path, content: "x" });
+      expect(file, path).toMatchObject({ path, mimeType: null });
+    }
   });
 
   it("steps: create, start, complete, fail, skip, cancel, list", async () => {

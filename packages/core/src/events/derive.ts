@@ -105,20 +105,25 @@ export function hookStatusRule(event: DerivableEvent): StatusRule | null {
   }
 }
 
-/** The seeds' lifecycle event types (seed 000), sent through the API. */
-const LIFECYCLE_RULES: Record<string, StatusRule> = {
-  session_created: { to: "pending" },
-  session_started: { to: "active" },
-  session_idle: { to: "idle" },
-  session_resumed: { to: "active", reopen: true },
-  session_terminated: { to: "terminated" },
-  session_failed: { to: "failed" },
-};
+/**
+ * The seeds' lifecycle event types (seed 000), sent through the API. A Map: the event type
+ * is the caller's text, and `"constructor"` must not find Object.prototype's.
+ */
+const LIFECYCLE_RULES: ReadonlyMap<string, StatusRule> = new Map(
+  Object.entries({
+    session_created: { to: "pending" },
+    session_started: { to: "active" },
+    session_idle: { to: "idle" },
+    session_resumed: { to: "active", reopen: true },
+    session_terminated: { to: "terminated" },
+    session_failed: { to: "failed" },
+  } satisfies Record<string, StatusRule>),
+);
 
 function statusRule(event: DerivableEvent): StatusRule | null {
   if (event.source === "hook") return hookStatusRule(event);
   if (event.source === "transcript") return { to: "idle" }; // a transcript says the session existed, not that it runs now
-  return LIFECYCLE_RULES[event.eventType] ?? null;
+  return LIFECYCLE_RULES.get(event.eventType) ?? null;
 }
 
 function textOfContent(content: unknown): string {

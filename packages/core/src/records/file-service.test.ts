@@ -165,4 +165,19 @@ describe("guessMimeType", () => {
     expect(guessMimeType("LICENSE.unknownext")).toBeNull();
     expect(guessMimeType(".hidden")).toBeNull();
   });
+
+  it("answers null for names Object.prototype knows (the lookup is keyed by the caller's path)", () => {
+    for (const path of ["src/constructor", "a.constructor", "__proto__", "x.__proto__", "x.toString", "hasOwnProperty"])
+      expect(guessMimeType(path), path).toBeNull();
+  });
+});
+
+describe("FileService.upsert with names Object.prototype knows", () => {
+  it("stores no MIME type for them rather than failing or storing an inherited value", async () => {
+    const sessionId = await newSession(db.knex);
+    for (const path of ["lib/constructor", "x.constructor", "__proto__", "y.__proto__", "z.valueOf"]) {
+      const file = await files.upsert({ sessionId, path, content: "x" });
+      expect(file.mimeType, path).toBeNull();
+    }
+  });
 });

@@ -83,5 +83,7 @@ export const SEED_STATUS_MAP: Readonly<Record<string, SessionStatus>> = {
 };
 
 export function statusFromSeedWord(word: string): SessionStatus | undefined {
-  return SEED_STATUS_MAP[word.trim().toLowerCase()];
+  const key = word.trim().toLowerCase();
+  // Own keys only: "constructor" or "__proto__" must not answer with Object.prototype's.
+  return Object.hasOwn(SEED_STATUS_MAP, key) ? SEED_STATUS_MAP[key] : undefined;
 }

@@ -15,6 +15,7 @@ import {
 import { tracked } from "@trpc/server";
 
 import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+import { orNothing } from "../../input.js";
 
 export const eventsRouter = createTRPCRouter({
   /** Idempotent: events carry client-made ids, a retried batch is stored once. */
@@ -40,7 +41,7 @@ export const eventsRouter = createTRPCRouter({
     .query(({ ctx, input }) => ctx.services.events.get(input)),
 
   listRecent: readProcedure
-    .input(listRecentEventsInput)
+    .input(orNothing(listRecentEventsInput))
     .output(eventPage)
     .query(({ ctx, input }) => ctx.services.events.listRecent(input)),
 
@@ -55,7 +56,7 @@ export const eventsRouter = createTRPCRouter({
    * stream continues right after it, replaying what was missed. No `.output()` on a
    * subscription (see sessions.onChange).
    */
-  onEvent: readProcedure.input(eventStreamInput).subscription(async function* ({ ctx, input, signal }) {
+  onEvent: readProcedure.input(orNothing(eventStreamInput)).subscription(async function* ({ ctx, input, signal }) {
     for await (const live of ctx.bus.events(input, signal)) {
       yield tracked(live.id, live.event satisfies Event);
     }

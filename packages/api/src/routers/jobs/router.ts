@@ -13,6 +13,7 @@ import {
 import { z } from "zod";
 
 import { adminProcedure, createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+import { orNothing } from "../../input.js";
 
 export const jobsRouter = createTRPCRouter({
   enqueue: ingestProcedure
@@ -47,7 +48,7 @@ export const jobsRouter = createTRPCRouter({
     .query(({ ctx, input }) => ctx.services.jobs.get(input)),
 
   list: readProcedure
-    .input(listJobsInput)
+    .input(orNothing(listJobsInput))
     .output(jobPage)
     .query(({ ctx, input }) => ctx.services.jobs.list(input)),
 

@@ -13,6 +13,7 @@ import {
 } from "@logbook/contracts";
 
 import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+import { orNothing } from "../../input.js";
 
 /** One lock per project: who holds it, until when. Taken by agents and workers (ingest scope). */
 const locksRouter = createTRPCRouter({
@@ -51,7 +52,7 @@ export const projectsRouter = createTRPCRouter({
     .query(({ ctx, input }) => ctx.services.projects.get(input)),
 
   list: readProcedure
-    .input(listProjectsInput)
+    .input(orNothing(listProjectsInput))
     .output(projectPage)
     .query(({ ctx, input }) => ctx.services.projects.list(input)),
 

@@ -1,6 +1,7 @@
 import { retentionReport, retentionRunInput } from "@logbook/contracts";
 
 import { adminProcedure, createTRPCRouter } from "../../trpc.js";
+import { orNothing } from "../../input.js";
 
 export const retentionRouter = createTRPCRouter({
   /**
@@ -8,7 +9,7 @@ export const retentionRouter = createTRPCRouter({
    * default: it counts what would go. One replica at a time (`ran: false` otherwise).
    */
   run: adminProcedure
-    .input(retentionRunInput)
+    .input(orNothing(retentionRunInput))
     .output(retentionReport)
     .mutation(({ ctx, input }) => ctx.services.retention.run(input)),
 });

@@ -16,10 +16,11 @@ import {
 } from "@logbook/contracts";
 
 import { adminProcedure, createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+import { orNothing } from "../../input.js";
 
 export const sessionsRouter = createTRPCRouter({
   create: ingestProcedure
-    .input(createSessionInput)
+    .input(orNothing(createSessionInput))
     .output(session)
     .mutation(({ ctx, input }) => ctx.services.sessions.create(input)),
 
@@ -29,7 +30,7 @@ export const sessionsRouter = createTRPCRouter({
     .query(({ ctx, input }) => ctx.services.sessions.get(input)),
 
   list: readProcedure
-    .input(listSessionsInput)
+    .input(orNothing(listSessionsInput))
     .output(sessionPage)
     .query(({ ctx, input }) => ctx.services.sessions.list(input)),
 
@@ -63,7 +64,7 @@ export const sessionsRouter = createTRPCRouter({
    * A subscription has no `.output()`: tRPC would validate the stream object itself;
    * the items are typed by the generator and built by the same DTO code as `get`.
    */
-  onChange: readProcedure.input(sessionStreamInput).subscription(async function* ({ ctx, input, signal }) {
+  onChange: readProcedure.input(orNothing(sessionStreamInput)).subscription(async function* ({ ctx, input, signal }) {
     for await (const changed of ctx.bus.sessions(input, signal)) {
       yield changed satisfies Session;
     }

@@ -11,20 +11,21 @@ import {
 import { z } from "zod";
 
 import { createTRPCRouter, readProcedure } from "../../trpc.js";
+import { orNothing } from "../../input.js";
 
 export const statsRouter = createTRPCRouter({
   activeSessions: readProcedure
-    .input(activeSessionsInput)
+    .input(orNothing(activeSessionsInput))
     .output(activeSessionsOutput)
     .query(({ ctx, input }) => ctx.services.stats.activeSessions(input)),
 
   eventCounts: readProcedure
-    .input(timeRangeInput)
+    .input(orNothing(timeRangeInput))
     .output(eventCountsOutput)
     .query(({ ctx, input }) => ctx.services.stats.eventCounts(input)),
 
   toolUsage: readProcedure
-    .input(timeRangeInput)
+    .input(orNothing(timeRangeInput))
     .output(toolUsageOutput)
     .query(({ ctx, input }) => ctx.services.stats.toolUsage(input)),
 
