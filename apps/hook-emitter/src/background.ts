@@ -19,7 +19,6 @@ export async function startInBackground(
       detached: true,
       stdio: "ignore",
       windowsHide: true,
-      env: process.env,
       cwd: config.spoolDir,
     });
     child.on("error", (error) => log("warn", `could not start ${what} in the background: ${error.message}`));

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 
 /**
  * Where the emitter keeps its files and how it reaches the server. Read on every hook run,
@@ -27,9 +27,23 @@ export interface EmitterConfig {
   delivery: "background" | "direct";
   /** False with `LOGBOOK_NO_BACKGROUND_FLUSH=1`: a hook never starts another process. */
   mayStartProcesses: boolean;
+  /** Where the API key came from (`status` shows it). */
+  keySource: "env" | "credentials" | "none";
+  /** `LOGBOOK_DELIVER_IDLE_MS`: how long the deliverer stays without new events. */
+  deliverIdleMs: number;
+  /** `LOGBOOK_HOOK_TIMEOUT_MS`: direct mode's budget for the one request a hook makes. */
+  hookTimeoutMs: number;
+  /** Claude Code's configuration folder: `$CLAUDE_CONFIG_DIR`, default `~/.claude`. */
+  claudeConfigDir: string;
+  /** `$PATH`, split: where `install` looks for `logbook-hook`. */
+  searchPath: string[];
 }
 
 export const DEFAULT_URL = "http://127.0.0.1:4680";
+/** How long a deliverer stays without new events (`LOGBOOK_DELIVER_IDLE_MS`). */
+export const DEFAULT_DELIVER_IDLE_MS = 120_000;
+/** Direct mode's whole budget for the one request a hook makes. Claude Code gives SessionEnd hooks ~1.5 s. */
+export const DEFAULT_HOOK_TIMEOUT_MS = 400;
 
 export interface Credentials {
   apiKey?: string;
@@ -51,17 +65,31 @@ export function readCredentials(file: string): Credentials {
   }
 }
 
+/** A non-negative number of milliseconds from the environment; anything else is the default. */
+function millis(value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const ms = Number(value);
+  return Number.isFinite(ms) && ms >= 0 ? ms : fallback;
+}
+
+/**
+ * The one place the emitter reads its environment (`env`, default `process.env`): every
+ * variable is parsed here, so the rest of the code gets typed values.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EmitterConfig {
   const home = env.LOGBOOK_HOME && env.LOGBOOK_HOME !== "" ? env.LOGBOOK_HOME : join(homedir(), ".logbook");
   const credentialsFile = join(home, "credentials");
   let url = env.LOGBOOK_URL && env.LOGBOOK_URL !== "" ? env.LOGBOOK_URL : undefined;
   let apiKey = env.LOGBOOK_API_KEY && env.LOGBOOK_API_KEY !== "" ? env.LOGBOOK_API_KEY : undefined;
+  const keyFromEnv = apiKey !== undefined;
   if (url === undefined || apiKey === undefined) {
     const credentials = readCredentials(credentialsFile);
     url ??= credentials.url;
     apiKey ??= credentials.apiKey;
   }
   const mayStartProcesses = env.LOGBOOK_NO_BACKGROUND_FLUSH !== "1";
+  // A timeout of 0 would fail every request: treat it as unset, as before.
+  const hookTimeoutMs = millis(env.LOGBOOK_HOOK_TIMEOUT_MS, DEFAULT_HOOK_TIMEOUT_MS) || DEFAULT_HOOK_TIMEOUT_MS;
   return {
     home,
     url: (url ?? DEFAULT_URL).replace(/\/+$/, ""),
@@ -72,5 +100,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EmitterConfig 
     credentialsFile,
     delivery: mayStartProcesses && env.LOGBOOK_HOOK_DELIVERY !== "direct" ? "background" : "direct",
     mayStartProcesses,
+    keySource: keyFromEnv ? "env" : apiKey !== undefined ? "credentials" : "none",
+    deliverIdleMs: millis(env.LOGBOOK_DELIVER_IDLE_MS, DEFAULT_DELIVER_IDLE_MS),
+    hookTimeoutMs,
+    claudeConfigDir:
+      env.CLAUDE_CONFIG_DIR && env.CLAUDE_CONFIG_DIR !== "" ? env.CLAUDE_CONFIG_DIR : join(homedir(), ".claude"),
+    searchPath: (env.PATH ?? "").split(delimiter).filter((dir) => dir !== ""),
   };
 }

@@ -6,15 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
 import { deliver, type DeliverOptions, stopDeliverer } from "./deliver.js";
 import { uuidv7 } from "./ids.js";
-import {
-  acquireLock,
-  DELIVER_LOCK_FILE,
-  envelopeText,
-  listSpool,
-  liveLockHolder,
-  lockHeldByLiveProcess,
-  spoolEvent,
-} from "./spool.js";
+import { acquireLock, DELIVER_LOCK_FILE, liveLockHolder, lockHeldByLiveProcess } from "./lock.js";
+import { envelopeText, listSpool, spoolEvent } from "./spool.js";
 
 /**
  * The resident deliverer, in process (its loop) and as the built binary starts it (a hook in

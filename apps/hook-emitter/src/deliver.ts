@@ -1,15 +1,8 @@
 import { existsSync, type FSWatcher, watch } from "node:fs";
 
-import {
-  acquireLock,
-  DELIVER_LOCK_FILE,
-  type FlushTarget,
-  flushSpool,
-  hasSpooled,
-  listSpool,
-  liveLockHolder,
-  type SpoolLock,
-} from "./spool.js";
+import { type FlushTarget, flushSpool } from "./flush.js";
+import { acquireLock, DELIVER_LOCK_FILE, liveLockHolder, type SpoolLock } from "./lock.js";
+import { hasSpooled, listSpool } from "./spool.js";
 
 /**
  * The resident deliverer (`logbook-hook deliver`): a background process that sends the spool

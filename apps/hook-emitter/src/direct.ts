@@ -1,18 +1,9 @@
 import { startInBackground } from "./background.js";
 import type { EmitterConfig } from "./config.js";
 import { httpRequest } from "./http.js";
-import {
-  classifyStatus,
-  errorMessageOf,
-  flushSpool,
-  hasSpooled,
-  LOCK_FILE,
-  lockHeldByLiveProcess,
-  markOffline,
-  recentlyOffline,
-  spoolEvent,
-  writeRejected,
-} from "./spool.js";
+import { classifyStatus, errorMessageOf, flushSpool } from "./flush.js";
+import { LOCK_FILE, lockHeldByLiveProcess } from "./lock.js";
+import { hasSpooled, markOffline, recentlyOffline, spoolEvent, writeRejected } from "./spool.js";
 
 /**
  * Direct delivery (`LOGBOOK_HOOK_DELIVERY=direct`, or `LOGBOOK_NO_BACKGROUND_FLUSH=1`): the
@@ -22,8 +13,6 @@ import {
  * (background) path never reads or compiles it.
  */
 
-/** Whole budget for the one request a hook makes. Claude Code gives SessionEnd hooks ~1.5 s. */
-export const HOOK_TIMEOUT_MS = 400;
 /** Inline flush done by a hook that finds the spool non-empty: one small batch. */
 const INLINE_BATCH_EVENTS = 100;
 const INLINE_BATCH_BYTES = 1_000_000;
@@ -91,7 +80,7 @@ export async function deliverDirectly(config: EmitterConfig, event: HookEvent, l
         ...(/^[\x20-\x7e]+$/.test(config.machineId) ? { "X-Logbook-Machine-Id": config.machineId } : {}),
       },
       body: event.json,
-      timeoutMs: Number(process.env.LOGBOOK_HOOK_TIMEOUT_MS) || HOOK_TIMEOUT_MS,
+      timeoutMs: config.hookTimeoutMs,
     });
     status = response.status;
     body = response.body;
@@ -133,7 +122,7 @@ async function flushALittle(config: EmitterConfig, log: Log): Promise<void> {
     config.spoolDir,
     { url: config.url, apiKey: config.apiKey },
     {
-      timeoutMs: Number(process.env.LOGBOOK_HOOK_TIMEOUT_MS) || HOOK_TIMEOUT_MS,
+      timeoutMs: config.hookTimeoutMs,
       maxBatches: 1,
       maxBatchEvents: INLINE_BATCH_EVENTS,
       maxBatchBytes: INLINE_BATCH_BYTES,

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { tempDir } from "../test/helpers.js";
 import { httpRequest, NetworkError, parseResponse } from "./http.js";
-import { envelopeText, flushSpool, listSpool, spoolEvent } from "./spool.js";
+import { flushSpool } from "./flush.js";
+import { envelopeText, listSpool, spoolEvent } from "./spool.js";
 import { uuidv7 } from "./ids.js";
 
 /** The hand-written HTTP client, against local stand-in servers. */

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import type { IngestEvent } from "@logbook/contracts";
 
 import { httpRequest, NetworkError } from "./http.js";
-import { classifyStatus, errorMessageOf, MAX_BATCH_BYTES } from "./spool.js";
+import { classifyStatus, errorMessageOf, MAX_BATCH_BYTES } from "./flush.js";
 import { planImport, transcriptFileOf } from "./transcript.js";
 import { checkIngestEvent, LIMITS } from "./wire.js";
 

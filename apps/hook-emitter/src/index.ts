@@ -8,18 +8,9 @@ export { uuidFromName } from "./name-uuid.js";
 export { httpRequest, NetworkError, type HttpResponse } from "./http.js";
 export { judgeStdin, type StdinVerdict } from "./record.js";
 export { deliver, stopDeliverer, type DeliverEnd, type DeliverOptions, type DeliverResult } from "./deliver.js";
-export {
-  acquireLock,
-  DELIVER_LOCK_FILE,
-  lockHeldByLiveProcess,
-  liveLockHolder,
-  envelopeText,
-  flushSpool,
-  listSpool,
-  spoolEvent,
-  type FlushResult,
-  type SpoolLock,
-} from "./spool.js";
+export { acquireLock, DELIVER_LOCK_FILE, lockHeldByLiveProcess, liveLockHolder, type SpoolLock } from "./lock.js";
+export { envelopeText, listSpool, spoolEvent } from "./spool.js";
+export { flushSpool, type FlushResult } from "./flush.js";
 export {
   DEFAULT_HOOK_EVENTS,
   commandHandler,

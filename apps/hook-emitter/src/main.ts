@@ -4,8 +4,9 @@ import { record } from "./record.js";
 
 /**
  * Entry point of the bundled `logbook-hook` binary. No arguments: record one hook event
- * (the hot path: nothing but Node built-ins is evaluated). A command: its module is loaded
- * on demand with `import()`, which the bundler keeps lazy inside the one file.
+ * (the hot path: nothing but Node built-ins is evaluated). A command: the command table
+ * (`cli.ts`) is loaded on demand; the bundle builds it into a file of its own
+ * (`logbook-hook-commands.cjs`, see `tsup.config.ts`).
  */
 
 /** Recording must end with exit code 0 whatever happens; every failure goes to the log. */

@@ -4,7 +4,8 @@ import { startInBackground } from "./background.js";
 import { loadConfig } from "./config.js";
 import { uuidv7 } from "./ids.js";
 import { logLine } from "./log.js";
-import { DELIVER_LOCK_FILE, envelopeText, lockHeldByLiveProcess, spoolEvent, writeRejected } from "./spool.js";
+import { DELIVER_LOCK_FILE, lockHeldByLiveProcess } from "./lock.js";
+import { envelopeText, spoolEvent, writeRejected } from "./spool.js";
 
 /**
  * `logbook-hook` with no arguments: record one hook event. This is the hot path, run by

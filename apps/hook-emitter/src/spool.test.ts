@@ -7,16 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { BINARY, deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
 import { uuidv7 } from "./ids.js";
-import {
-  acquireLock,
-  envelopeText,
-  flushSpool,
-  liveLockHolder,
-  LOCK_FILE,
-  LOCK_STALE_MS,
-  listSpool,
-  spoolEvent,
-} from "./spool.js";
+import { flushSpool } from "./flush.js";
+import { acquireLock, liveLockHolder, LOCK_FILE, LOCK_STALE_MS } from "./lock.js";
+import { envelopeText, listSpool, spoolEvent } from "./spool.js";
 
 /**
  * Spool mechanics. The server here is a stand-in that implements only the emitter's wire

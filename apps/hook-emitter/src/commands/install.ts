@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { onPath } from "../cli.js";
 import { loadConfig, readCredentials } from "../config.js";
 import {
   commandHandler,
@@ -21,7 +21,10 @@ import { readIfExists, settingsPath, writeFileAtomic } from "./settings-file.js"
  * changes (a file we have nothing to do with stays untouched), atomically, and `--dry-run`
  * shows the unified diff instead of writing.
  */
-export async function installCommand(command: "install" | "uninstall", args: string[]): Promise<number> {
+export const installCommand = (args: string[]): Promise<number> => editSettings("install", args);
+export const uninstallCommand = (args: string[]): Promise<number> => editSettings("uninstall", args);
+
+async function editSettings(command: "install" | "uninstall", args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -44,10 +47,14 @@ export async function installCommand(command: "install" | "uninstall", args: str
   });
   const opt = values as Record<string, string | boolean | undefined>;
   if (opt.user === true && opt.project === true) throw new SettingsError("choose one of --user and --project");
-  const file = settingsPath({
-    project: opt.project === true,
-    ...(typeof opt.settings === "string" ? { settings: opt.settings } : {}),
-  });
+  const config = loadConfig();
+  const file = settingsPath(
+    {
+      project: opt.project === true,
+      ...(typeof opt.settings === "string" ? { settings: opt.settings } : {}),
+    },
+    config.claudeConfigDir,
+  );
   const before = readIfExists(file);
   const dryRun = opt["dry-run"] === true;
 
@@ -64,7 +71,6 @@ export async function installCommand(command: "install" | "uninstall", args: str
     for (const event of events)
       if (!EVENT_NAME.test(event)) throw new SettingsError(`not a hook event name: ${JSON.stringify(event)}`);
     if (events.length === 0) throw new SettingsError("--events lists no event");
-    const config = loadConfig();
     const url = typeof opt.url === "string" ? opt.url.replace(/\/+$/, "") : config.url;
     if (opt.http === true && opt.async === true)
       throw new SettingsError("--async applies to command hooks, not to --http");
@@ -78,7 +84,7 @@ export async function installCommand(command: "install" | "uninstall", args: str
         "http hooks read the key from LOGBOOK_API_KEY in the environment Claude Code runs in: export it there.",
       );
     } else {
-      if (typeof opt.command !== "string" && !onPath("logbook-hook")) {
+      if (typeof opt.command !== "string" && !onPath("logbook-hook", config.searchPath)) {
         notes.push(
           'logbook-hook is not on PATH: install it globally, or pass --command "node /path/to/logbook-hook.cjs".',
         );
@@ -119,4 +125,17 @@ export async function installCommand(command: "install" | "uninstall", args: str
   }
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
   return 0;
+}
+
+/** Whether `name` is an executable in one of `dirs` (what `sh` would find). */
+function onPath(name: string, dirs: readonly string[]): boolean {
+  for (const dir of dirs) {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
 }

@@ -1,17 +1,11 @@
 import { chmodSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
 /** Where Claude Code keeps the settings `install` edits. */
-export function settingsPath(
-  scope: { project?: boolean; settings?: string },
-  env: NodeJS.ProcessEnv = process.env,
-): string {
+export function settingsPath(scope: { project?: boolean; settings?: string }, claudeConfigDir: string): string {
   if (scope.settings !== undefined) return resolve(scope.settings);
   if (scope.project === true) return resolve(".claude", "settings.json");
-  const configDir =
-    env.CLAUDE_CONFIG_DIR && env.CLAUDE_CONFIG_DIR !== "" ? env.CLAUDE_CONFIG_DIR : join(homedir(), ".claude");
-  return join(configDir, "settings.json");
+  return join(claudeConfigDir, "settings.json");
 }
 
 export function readIfExists(path: string): string | undefined {
