@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 
 import { runBinary, tempDir } from "../test/helpers.js";
 import {
+  COMMAND_ONLY_EVENTS,
   commandHandler,
   DEFAULT_HOOK_EVENTS,
   httpHandler,
@@ -38,6 +39,15 @@ const layouts: Array<[string, string]> = [
   ["no hooks at all", `${JSON.stringify({ model: "sonnet", env: { A: "1" } }, null, 2)}\n`],
   ["empty object", "{}\n"],
 ];
+
+/** A group where a person's own handler and ours sit together. */
+const sharedGroup = (matcher: string) => ({
+  matcher,
+  hooks: [
+    { type: "command", command: "mine.sh" },
+    { type: "command", command: "logbook-hook", timeout: 5 },
+  ],
+});
 
 describe("installHooks / uninstallHooks", () => {
   it("installs an event named like an Object.prototype member (was refused as 'not a list')", () => {
@@ -86,7 +96,7 @@ describe("installHooks / uninstallHooks", () => {
       handler: commandHandler(),
     });
     const twice = installHooks(once.text, { events: DEFAULT_HOOK_EVENTS, handler: commandHandler() });
-    expect(twice).toEqual({ text: once.text, changed: false, events: [] });
+    expect(twice).toEqual({ text: once.text, changed: false, events: [], replaced: [] });
   });
 
   it("--events limits the events; a later install adds only the missing ones", () => {
@@ -104,7 +114,15 @@ describe("installHooks / uninstallHooks", () => {
     expect(JSON.parse(edit.text)).toEqual({
       hooks: { Stop: [{ hooks: [{ type: "command", command: "logbook-hook", timeout: 5, async: true }] }] },
     });
-    expect(installHooks(edit.text, { events: ["Stop"], handler: commandHandler() }).changed).toBe(false);
+    expect(
+      installHooks(edit.text, { events: ["Stop"], handler: commandHandler("logbook-hook", { async: true }) }).changed,
+    ).toBe(false);
+    // installing without --async replaces our async handler rather than adding a second one
+    const plain = installHooks(edit.text, { events: ["Stop"], handler: commandHandler() });
+    expect(plain.replaced).toEqual(["Stop"]);
+    expect(JSON.parse(plain.text)).toEqual({
+      hooks: { Stop: [{ hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] }] },
+    });
     expect(uninstallHooks(edit.text).text).toBe("{}\n");
   });
 
@@ -124,6 +142,7 @@ describe("installHooks / uninstallHooks", () => {
                 url: "http://logbook.local:4680/hooks/claude-code",
                 headers: { Authorization: "Bearer $LOGBOOK_API_KEY" },
                 allowedEnvVars: ["LOGBOOK_API_KEY"],
+                timeout: 3,
               },
             ],
           },
@@ -133,18 +152,58 @@ describe("installHooks / uninstallHooks", () => {
     expect(uninstallHooks(edit.text).text).toBe("{}\n");
   });
 
-  it("uninstall removes only ours, also from a group a person shares with their own handler", () => {
-    const shared = {
+  it("a second install with another handler replaces ours in place: the person's handlers and matcher stay, a duplicate of ours goes", () => {
+    const settings = {
+      hooks: {
+        PreToolUse: [
+          sharedGroup("Bash"),
+          { matcher: "*", hooks: [{ type: "command", command: "node /old/dist/logbook-hook.cjs", timeout: 5 }] },
+        ],
+        Stop: [{ hooks: [{ type: "command", command: "mine-too.sh" }] }],
+      },
+    };
+    const edit = installHooks(`${JSON.stringify(settings, null, 2)}\n`, {
+      events: ["PreToolUse", "Stop"],
+      handler: commandHandler("node '/new dir/logbook-hook.cjs'"),
+    });
+    expect(edit.events).toEqual(["PreToolUse", "Stop"]);
+    expect(edit.replaced).toEqual(["PreToolUse"]);
+    expect(JSON.parse(edit.text)).toEqual({
       hooks: {
         PreToolUse: [
           {
-            matcher: "*",
+            matcher: "Bash",
             hooks: [
               { type: "command", command: "mine.sh" },
-              { type: "command", command: "logbook-hook", timeout: 5 },
+              { type: "command", command: "node '/new dir/logbook-hook.cjs'", timeout: 5 },
             ],
           },
         ],
+        Stop: [
+          { hooks: [{ type: "command", command: "mine-too.sh" }] },
+          { hooks: [{ type: "command", command: "node '/new dir/logbook-hook.cjs'", timeout: 5 }] },
+        ],
+      },
+    });
+  });
+
+  it("--http gives events that take no http hooks (SessionStart, Setup) a command hook", () => {
+    const command = commandHandler("logbook-hook");
+    const http = httpHandler("http://127.0.0.1:4680");
+    const edit = installHooks(undefined, {
+      events: ["SessionStart", "Setup", "PreToolUse"],
+      handler: (event) => (COMMAND_ONLY_EVENTS.has(event) ? command : http),
+    });
+    const hooks = (JSON.parse(edit.text) as { hooks: Record<string, Array<{ hooks: unknown[] }>> }).hooks;
+    expect(hooks.SessionStart![0]!.hooks).toEqual([command]);
+    expect(hooks.Setup![0]!.hooks).toEqual([command]);
+    expect(hooks.PreToolUse![0]!.hooks).toEqual([http]);
+  });
+
+  it("uninstall removes only ours, also from a group a person shares with their own handler", () => {
+    const shared = {
+      hooks: {
+        PreToolUse: [sharedGroup("*")],
       },
     };
     const result = uninstallHooks(`${JSON.stringify(shared, null, 2)}\n`);
@@ -155,7 +214,7 @@ describe("installHooks / uninstallHooks", () => {
 
   it("uninstall of a file without our hooks changes nothing", () => {
     const original = JSON.stringify(existing, null, 4);
-    expect(uninstallHooks(original)).toEqual({ text: original, changed: false, events: [] });
+    expect(uninstallHooks(original)).toEqual({ text: original, changed: false, events: [], replaced: [] });
     expect(uninstallHooks(undefined).changed).toBe(false);
   });
 
@@ -234,7 +293,8 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^--- /m);
-    expect(r.stdout).toMatch(/^\+\s+"command": "logbook-hook",$/m);
+    // logbook-hook is not on the test's PATH: the command names this build by its path
+    expect(r.stdout).toMatch(/^\+\s+"command": "node .*\/dist\/logbook-hook\.cjs",$/m);
     expect(readFileSync(file, "utf8")).toBe(original);
   });
 

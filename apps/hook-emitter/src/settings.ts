@@ -43,6 +43,15 @@ const MATCHER_EVENTS = new Set([
   "PostCompact",
 ]);
 
+/**
+ * Events whose hooks Claude Code runs only as `command` hooks (no `http`): `install --http`
+ * gives them a command hook instead.
+ */
+export const COMMAND_ONLY_EVENTS: ReadonlySet<string> = new Set(["SessionStart", "Setup"]);
+
+/** Seconds Claude Code waits for an `http` hook: the server answers in milliseconds, and the agent waits. */
+export const HTTP_HOOK_TIMEOUT_S = 3;
+
 export const EVENT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
 
 export class SettingsError extends Error {
@@ -52,21 +61,35 @@ export class SettingsError extends Error {
   }
 }
 
-export type HookHandler =
-  | { type: "command"; command: string; timeout: number; async?: true }
-  | { type: "http"; url: string; headers: Record<string, string>; allowedEnvVars: string[] };
+export interface CommandHookHandler {
+  type: "command";
+  command: string;
+  timeout: number;
+  async?: true;
+}
+export interface HttpHookHandler {
+  type: "http";
+  url: string;
+  headers: Record<string, string>;
+  allowedEnvVars: string[];
+  timeout: number;
+}
+export type HookHandler = CommandHookHandler | HttpHookHandler;
 
 /** `async: true` (newer Claude Code versions) lets the agent go on without waiting for the hook. */
-export function commandHandler(command = "logbook-hook", options: { async?: boolean } = {}): HookHandler {
+export function commandHandler(command = "logbook-hook", options: { async?: boolean } = {}): CommandHookHandler {
   return { type: "command", command, timeout: 5, ...(options.async === true ? { async: true as const } : {}) };
 }
 
-export function httpHandler(baseUrl: string): HookHandler {
+export function httpHandler(baseUrl: string): HttpHookHandler {
   return {
     type: "http",
     url: `${baseUrl.replace(/\/+$/, "")}/hooks/claude-code`,
+    // Claude Code fills `$LOGBOOK_API_KEY` from its own environment, and only because it is
+    // listed in allowedEnvVars: the key itself never lands in the settings file.
     headers: { Authorization: "Bearer $LOGBOOK_API_KEY" },
     allowedEnvVars: ["LOGBOOK_API_KEY"],
+    timeout: HTTP_HOOK_TIMEOUT_S,
   };
 }
 
@@ -158,13 +181,59 @@ function groupHasOurs(group: unknown): boolean {
 export interface SettingsEdit {
   text: string;
   changed: boolean;
-  /** Events that got our handler (install) or lost it (uninstall). */
+  /** Events that got our handler or had it replaced (install), or lost it (uninstall). */
   events: string[];
+  /** Of `events`, those where install replaced a different handler of ours (another `--command`, `--http`…). */
+  replaced: string[];
 }
 
+/** JSON text with sorted keys: two handlers are the same whatever order their keys came in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Puts `handler` where our handlers are in `groups`: the first of ours is replaced in place
+ * (its group keeps its matcher and the person's other handlers), any further one of ours is
+ * removed, with its group when nothing else is left in it. Null when nothing changes.
+ */
+function replaceOurs(groups: unknown[], handler: HookHandler): unknown[] | null {
+  let placed = false;
+  let changed = false;
+  const kept: unknown[] = [];
+  for (const group of groups) {
+    if (!groupHasOurs(group)) {
+      kept.push(group);
+      continue;
+    }
+    const handlers: unknown[] = [];
+    for (const existing of (group as { hooks: unknown[] }).hooks) {
+      if (!isLogbookHandler(existing)) handlers.push(existing);
+      else if (!placed) {
+        placed = true;
+        if (canonicalJson(existing) !== canonicalJson(handler)) changed = true;
+        handlers.push(handler);
+      } else changed = true;
+    }
+    if (handlers.length > 0) kept.push({ ...(group as object), hooks: handlers });
+    else changed = true;
+  }
+  return changed ? kept : null;
+}
+
+/**
+ * Adds our handler under each event, or replaces ours where a different one is there (so a
+ * second install with another `--command`, or with `--http`, takes effect). `handler` may
+ * depend on the event (`--http` gives command-only events a command hook).
+ */
 export function installHooks(
   text: string | undefined,
-  options: { events: readonly string[]; handler: HookHandler },
+  options: { events: readonly string[]; handler: HookHandler | ((event: string) => HookHandler) },
 ): SettingsEdit {
   const { settings, layout } = parseSettings(text);
   for (const event of options.events) {
@@ -172,14 +241,24 @@ export function installHooks(
   }
   let hooks = hooksOf(settings);
   const added: string[] = [];
+  const replaced: string[] = [];
   for (const event of options.events) {
+    const handler = typeof options.handler === "function" ? options.handler(event) : options.handler;
     // Own keys only: an event named "constructor" must not find Object.prototype's.
     const existing = hooks !== undefined && Object.hasOwn(hooks, event) ? hooks[event] : undefined;
     if (existing !== undefined && !Array.isArray(existing)) {
       throw new SettingsError(`"hooks.${event}" in the settings file is not a list; nothing was changed`);
     }
-    if (existing?.some(groupHasOurs)) continue;
-    const group = MATCHER_EVENTS.has(event) ? { matcher: "*", hooks: [options.handler] } : { hooks: [options.handler] };
+    if (hooks !== undefined && existing?.some(groupHasOurs)) {
+      const groups = replaceOurs(existing, handler);
+      if (groups !== null) {
+        hooks[event] = groups;
+        added.push(event);
+        replaced.push(event);
+      }
+      continue;
+    }
+    const group = MATCHER_EVENTS.has(event) ? { matcher: "*", hooks: [handler] } : { hooks: [handler] };
     if (hooks === undefined) {
       hooks = {};
       settings.hooks = hooks;
@@ -188,15 +267,15 @@ export function installHooks(
     else existing.push(group);
     added.push(event);
   }
-  if (added.length === 0) return { text: text ?? "", changed: false, events: [] };
-  return { text: serialize(settings, layout), changed: true, events: added };
+  if (added.length === 0) return { text: text ?? "", changed: false, events: [], replaced: [] };
+  return { text: serialize(settings, layout), changed: true, events: added, replaced };
 }
 
 export function uninstallHooks(text: string | undefined): SettingsEdit {
-  if (text === undefined) return { text: "", changed: false, events: [] };
+  if (text === undefined) return { text: "", changed: false, events: [], replaced: [] };
   const { settings, layout } = parseSettings(text);
   const hooks = hooksOf(settings);
-  if (hooks === undefined) return { text, changed: false, events: [] };
+  if (hooks === undefined) return { text, changed: false, events: [], replaced: [] };
   const removed: string[] = [];
   for (const [event, groups] of Object.entries(hooks)) {
     if (!Array.isArray(groups)) continue;
@@ -216,7 +295,7 @@ export function uninstallHooks(text: string | undefined): SettingsEdit {
     if (kept.length > 0) hooks[event] = kept;
     else delete hooks[event];
   }
-  if (removed.length === 0) return { text, changed: false, events: [] };
+  if (removed.length === 0) return { text, changed: false, events: [], replaced: [] };
   if (Object.keys(hooks).length === 0) delete settings.hooks;
-  return { text: serialize(settings, layout), changed: true, events: removed };
+  return { text: serialize(settings, layout), changed: true, events: removed, replaced: [] };
 }

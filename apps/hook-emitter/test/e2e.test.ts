@@ -4,11 +4,10 @@ import { hostname } from "node:os";
 import { basename, join } from "node:path";
 
 import type { Knex } from "@logbook/db";
-import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
-import { startTestServer, type TestServer } from "@logbook/server/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { hookSamples, materializeTranscripts, runBinary, SAMPLES, tempDir, transcriptSampleFiles } from "./helpers.js";
+import { useRealServer } from "./real-server.js";
 
 /**
  * End to end: the built `logbook-hook` binary against the real, built Logbook server
@@ -16,16 +15,7 @@ import { hookSamples, materializeTranscripts, runBinary, SAMPLES, tempDir, trans
  * PostgreSQL database. What the server stored is read back from that database.
  */
 
-let db: TestDatabase;
-let server: TestServer;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  server = await startTestServer({ databaseUrl: db.url });
-}, 180_000);
-afterAll(async () => {
-  await server?.stop();
-  await db?.destroy();
-});
+const real = useRealServer();
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -85,7 +75,7 @@ function rejectedFiles(home: string): string[] {
 
 /** Rows of a read-only SQL query on the test database (what the server stored). */
 async function rowsOf<T>(sql: string, bindings: readonly Knex.RawBinding[] = []): Promise<T[]> {
-  const result = await db.knex.raw<{ rows: T[] }>(sql, bindings);
+  const result = await real.db.knex.raw<{ rows: T[] }>(sql, bindings);
   return result.rows;
 }
 
@@ -96,8 +86,8 @@ async function countOf(sql: string, bindings: readonly Knex.RawBinding[] = []): 
 
 const emitterEnv = (home: string, extra: Record<string, string | undefined> = {}) => ({
   LOGBOOK_HOME: home,
-  LOGBOOK_URL: server.url,
-  LOGBOOK_API_KEY: server.apiKey,
+  LOGBOOK_URL: real.server.url,
+  LOGBOOK_API_KEY: real.server.apiKey,
   ...extra,
 });
 
@@ -262,7 +252,7 @@ describe("spool and recovery against the real server", () => {
   it("server down: spooled; server up: flushed exactly once, in capture order", async () => {
     const home = tempDir("e2e-down");
     const session = `e2e-down-${randomBytes(4).toString("hex")}`;
-    await server.kill();
+    await real.server.kill();
     try {
       for (let n = 0; n < 25; n++) {
         const r = await runBinary([], {
@@ -272,7 +262,7 @@ describe("spool and recovery against the real server", () => {
         expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
       }
     } finally {
-      await server.restart();
+      await real.server.restart();
     }
     const spooled = spoolFiles(home).sort();
     expect(spooled).toHaveLength(25);
@@ -316,9 +306,9 @@ describe("spool and recovery against the real server", () => {
       const chaos = (async () => {
         for (let round = 0; round < 2 && emitting; round++) {
           await sleep(1_500);
-          await server.kill();
+          await real.server.kill();
           await sleep(1_500);
-          await server.restart();
+          await real.server.restart();
         }
       })();
       const results = await Promise.all(

@@ -20,19 +20,28 @@ export function runBinary(
   args: string[],
   options: { stdin?: string | Buffer; env?: Record<string, string | undefined>; cwd?: string } = {},
 ): Promise<RunResult> {
+  const env: Record<string, string> = {};
+  // NODE_EXTRA_CA_CERTS (set on some machines) makes every Node start parse a certificate
+  // bundle, ~70 ms a run; the binary only ever talks plain http to the test servers.
+  const defaults = { LOGBOOK_NO_BACKGROUND_FLUSH: "1", NODE_EXTRA_CA_CERTS: undefined };
+  for (const [key, value] of Object.entries({ ...process.env, ...defaults, ...options.env })) {
+    if (value !== undefined) env[key] = value;
+  }
+  return runProcess(process.execPath, [BINARY, ...args], {
+    env,
+    cwd: options.cwd ?? PACKAGE_ROOT,
+    ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+  });
+}
+
+/** Runs `file` with exactly the environment `env` (nothing inherited), `stdin` piped in. */
+export function runProcess(
+  file: string,
+  args: string[],
+  options: { env: Record<string, string>; stdin?: string | Buffer; cwd?: string },
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {};
-    // NODE_EXTRA_CA_CERTS (set on some machines) makes every Node start parse a certificate
-    // bundle, ~70 ms a run; the binary only ever talks plain http to the test servers.
-    const defaults = { LOGBOOK_NO_BACKGROUND_FLUSH: "1", NODE_EXTRA_CA_CERTS: undefined };
-    for (const [key, value] of Object.entries({ ...process.env, ...defaults, ...options.env })) {
-      if (value !== undefined) env[key] = value;
-    }
-    const child = spawn(process.execPath, [BINARY, ...args], {
-      env,
-      cwd: options.cwd ?? PACKAGE_ROOT,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child = spawn(file, args, { env: options.env, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => out.push(chunk));

@@ -1,9 +1,15 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 import { loadConfig } from "../config.js";
 import type { ImportSummary } from "../importer.js";
 
+/**
+ * `logbook-hook import [PATH...]`: transcripts (default `$CLAUDE_CONFIG_DIR/projects`, i.e.
+ * `~/.claude/projects`) through `events.ingest`. Exit 0 when everything was imported or there
+ * was nothing to import; 1 when a line was skipped, the import stopped or a PATH does not exist.
+ */
 export async function importCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -17,6 +23,22 @@ export async function importCommand(args: string[]): Promise<number> {
     strict: true,
   });
   const config = loadConfig();
+  // Looked at before the key: with nothing to import, a missing key does not matter.
+  if (positionals.length === 0) {
+    const projects = join(config.claudeConfigDir, "projects");
+    if (!existsSync(projects)) {
+      // A machine where Claude Code never ran (or ran with another CLAUDE_CONFIG_DIR): not a failure.
+      const summary: ImportSummary = { files: 0, sessions: 0, events: 0, accepted: 0, duplicates: 0, errors: 0 };
+      if (values.json === true) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else process.stdout.write(`nothing to import: ${projects} does not exist (no Claude Code transcripts here)\n`);
+      return 0;
+    }
+  }
+  const missing = positionals.filter((path) => !existsSync(path));
+  if (missing.length > 0) {
+    process.stderr.write(`logbook-hook import: no such file or folder: ${missing.join(", ")}\n`);
+    return 1;
+  }
   const url = (values.url ?? config.url).replace(/\/+$/, "");
   const apiKey = values["api-key"] ?? config.apiKey;
   if (apiKey === undefined)

@@ -1,10 +1,11 @@
-import { accessSync, constants, existsSync } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants, existsSync, realpathSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 import { loadConfig, readCredentials } from "../config.js";
 import {
   commandHandler,
+  COMMAND_ONLY_EVENTS,
   DEFAULT_HOOK_EVENTS,
   EVENT_NAME,
   httpHandler,
@@ -74,30 +75,28 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
     const url = typeof opt.url === "string" ? opt.url.replace(/\/+$/, "") : config.url;
     if (opt.http === true && opt.async === true)
       throw new SettingsError("--async applies to command hooks, not to --http");
-    const handler =
-      opt.http === true
-        ? httpHandler(url)
-        : commandHandler(typeof opt.command === "string" ? opt.command : "logbook-hook", { async: opt.async === true });
+    const hookCommand = typeof opt.command === "string" ? { command: opt.command } : defaultCommand(config.searchPath);
+    const command = commandHandler(hookCommand.command, { async: opt.async === true });
+    const http = opt.http === true ? httpHandler(url) : undefined;
+    const commandEvents = http === undefined ? events : events.filter((event) => COMMAND_ONLY_EVENTS.has(event));
+    if (hookCommand.note !== undefined && commandEvents.length > 0) notes.push(hookCommand.note);
+    const handler = http === undefined ? command : (event: string) => (COMMAND_ONLY_EVENTS.has(event) ? command : http);
     edit = installHooks(before, { events, handler });
-    if (opt.http === true) {
+    if (http !== undefined) {
       notes.push(
-        "http hooks read the key from LOGBOOK_API_KEY in the environment Claude Code runs in: export it there.",
+        `http hooks post to ${http.url} with the key from LOGBOOK_API_KEY in the environment Claude Code runs in: export it there (the settings file names the variable, never the key).`,
       );
-    } else {
-      if (typeof opt.command !== "string" && !onPath("logbook-hook", config.searchPath)) {
-        notes.push(
-          'logbook-hook is not on PATH: install it globally, or pass --command "node /path/to/logbook-hook.cjs".',
-        );
-      }
-      if (typeof opt.url === "string" || typeof opt["api-key"] === "string") {
-        const credentials = { ...readCredentials(config.credentialsFile) };
-        if (typeof opt.url === "string") credentials.url = url;
-        if (typeof opt["api-key"] === "string") credentials.apiKey = opt["api-key"];
-        if (dryRun) notes.push(`would write ${config.credentialsFile}`);
-        else {
-          writeFileAtomic(config.credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`, 0o600);
-          notes.push(`wrote ${config.credentialsFile}`);
-        }
+      if (commandEvents.length > 0)
+        notes.push(`${commandEvents.join(", ")} cannot have http hooks: they run "${hookCommand.command}".`);
+    }
+    if (typeof opt.url === "string" || typeof opt["api-key"] === "string") {
+      const credentials = { ...readCredentials(config.credentialsFile) };
+      if (typeof opt.url === "string") credentials.url = url;
+      if (typeof opt["api-key"] === "string") credentials.apiKey = opt["api-key"];
+      if (dryRun) notes.push(`would write ${config.credentialsFile}`);
+      else {
+        writeFileAtomic(config.credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`, 0o600);
+        notes.push(`wrote ${config.credentialsFile}`);
       }
     }
   } else {
@@ -119,9 +118,17 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
       notes.push(`${file} was not in standard JSON layout and was re-formatted; the original is in ${backup}`);
     }
     writeFileAtomic(file, edit.text);
-    process.stdout.write(
-      `${file}: ${command === "install" ? "added Logbook to" : "removed Logbook from"} ${edit.events.length} hook event(s): ${edit.events.join(", ")}\n`,
-    );
+    const added = edit.events.filter((event) => !edit.replaced.includes(event));
+    const what =
+      command === "uninstall"
+        ? [`removed Logbook from ${edit.events.length} hook event(s): ${edit.events.join(", ")}`]
+        : [
+            ...(added.length > 0 ? [`added Logbook to ${added.length} hook event(s): ${added.join(", ")}`] : []),
+            ...(edit.replaced.length > 0
+              ? [`replaced Logbook's earlier hook in ${edit.replaced.length} event(s): ${edit.replaced.join(", ")}`]
+              : []),
+          ];
+    process.stdout.write(`${file}: ${what.join("; ")}\n`);
   }
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
   return 0;
@@ -138,4 +145,33 @@ function onPath(name: string, dirs: readonly string[]): boolean {
     }
   }
   return false;
+}
+
+/** `value` as one word for `sh`: as it is when it has nothing special, else in single quotes. */
+export function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * The command hooks run when `--command` is not given: `logbook-hook` when a shell finds it on
+ * PATH; otherwise this very copy by its absolute path (`node /abs/…/logbook-hook.cjs`, quoted
+ * for `sh`, which is what Claude Code runs the command with), so the hooks work without any
+ * PATH set-up. Node itself by its absolute path too when `node` is not on PATH either.
+ */
+function defaultCommand(searchPath: readonly string[]): { command: string; note?: string } {
+  if (onPath("logbook-hook", searchPath)) return { command: "logbook-hook" };
+  const script = process.argv[1];
+  if (script === undefined) return { command: "logbook-hook" };
+  let entry = resolve(script);
+  try {
+    entry = realpathSync(entry);
+  } catch {
+    // keep the path as given
+  }
+  const node = onPath("node", searchPath) ? "node" : process.execPath;
+  const command = `${shellQuote(node)} ${shellQuote(entry)}`;
+  return {
+    command,
+    note: `logbook-hook is not on PATH, so the hooks run this copy by its absolute path: ${command} (install again after moving it, or pass --command).`,
+  };
 }
