@@ -50,6 +50,17 @@ export const serverEnvSchema = databaseEnvSchema.extend({
     .default("info"),
   /** Largest request body (tRPC calls and hook posts); larger ones get 413. */
   BODY_LIMIT_BYTES: int(1024, 1024 * MIB, 8 * MIB),
+  /** Calls one batched tRPC request may hold; more get 413 before any of them runs. */
+  MAX_BATCH_CALLS: int(1, 10_000, 50),
+  /** Events across the ingest calls of one batched request (each call holds at most 1,000); more get 413. */
+  MAX_BATCH_EVENTS: int(1, 1_000_000, 5_000),
+  /**
+   * Failed authentications (unknown, wrong, revoked or expired keys, malformed headers) one
+   * client address may make per AUTH_FAILURE_WINDOW_MS; past it, 429 with Retry-After until
+   * the window ends. 0 turns the throttle off.
+   */
+  AUTH_FAILURE_LIMIT: int(0, 1_000_000, 20),
+  AUTH_FAILURE_WINDOW_MS: int(1_000, 24 * 60 * 60_000, 60_000),
   /** Sessions ended longer ago than this are purged (or archived). */
   RETENTION_SESSION_MAX_AGE_DAYS: int(1, 36_500, 365),
   /** Events older than this are purged; unset keeps events as long as their session. */
@@ -82,6 +93,8 @@ export interface ServerConfig {
   pool: PoolSettings;
   logLevel: ServerEnv["LOG_LEVEL"];
   bodyLimitBytes: number;
+  batchLimits: { maxCalls: number; maxEvents: number };
+  authFailures: { limit: number; windowMs: number };
   apiKeyCacheMs: number;
   retention: { policy: RetentionPolicy; intervalMs: number };
   jobRecoveryIntervalMs: number;
@@ -125,6 +138,8 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       pool: poolSettingsFromEnv(e),
       logLevel: e.LOG_LEVEL,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      batchLimits: { maxCalls: e.MAX_BATCH_CALLS, maxEvents: e.MAX_BATCH_EVENTS },
+      authFailures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS },
       apiKeyCacheMs: e.API_KEY_CACHE_MS,
       retention: { policy, intervalMs: e.RETENTION_INTERVAL_MS },
       jobRecoveryIntervalMs: e.JOB_RECOVERY_INTERVAL_MS,

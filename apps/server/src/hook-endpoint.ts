@@ -1,6 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-import { accessError, createContextInner, describeError, toHttpErrorBody, type ApiDeps } from "@logbook/api";
+import {
+  accessError,
+  createContextInner,
+  describeError,
+  retryAfterSeconds,
+  toHttpErrorBody,
+  type ApiDeps,
+} from "@logbook/api";
 import { hookEnvelope } from "@logbook/contracts";
 import { AppError } from "@logbook/core";
 
@@ -33,6 +40,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 function sendError(res: ServerResponse, error: unknown, logger: Logger): void {
   const described = describeError(error);
   if (described.internal) logger.error({ err: described.cause, route: "POST /hooks/claude-code" }, "internal error");
+  const retryAfter = retryAfterSeconds(error);
+  if (retryAfter !== undefined) res.setHeader("retry-after", String(retryAfter));
   sendJson(res, described.httpStatus, toHttpErrorBody(described));
 }
 
@@ -48,7 +57,7 @@ export async function handleClaudeCodeHook(
   deps: ApiDeps & { bodyLimitBytes: number; logger: Logger },
 ): Promise<void> {
   try {
-    const ctx = await createContextInner(deps, header(req, "authorization"));
+    const ctx = await createContextInner(deps, header(req, "authorization"), req.socket.remoteAddress);
     const refused = accessError(ctx, "ingest");
     if (refused) return sendError(res, refused, deps.logger);
 

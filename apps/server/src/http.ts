@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 
-import { appRouter, createContextFactory, logApiError, type ApiDeps } from "@logbook/api";
+import { appRouter, createContextFactory, logApiError, retryAfterSeconds, type ApiDeps } from "@logbook/api";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 
 import { handleClaudeCodeHook, sendJson } from "./hook-endpoint.js";
@@ -82,6 +82,11 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     createContext: createContextFactory(deps),
     maxBodySize: deps.bodyLimitBytes,
     onError: ({ error, path, type }) => logApiError(deps.logger, error, { path, type }),
+    // A 429 (auth throttle) or 503 says when to come back.
+    responseMeta: ({ errors }) => {
+      const seconds = errors.map(retryAfterSeconds).find((s) => s !== undefined);
+      return seconds === undefined ? {} : { headers: { "retry-after": String(seconds) } };
+    },
   });
 
   return (req, res) => {

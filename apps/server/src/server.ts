@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
+import { AuthThrottle } from "@logbook/api";
 import { createServices, LiveBus } from "@logbook/core";
 import { migrateLatest, openDatabase, type Database } from "@logbook/db";
 
@@ -107,7 +108,18 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     });
     const inFlight = new InFlight();
     const server = createServer(
-      createRequestListener({ services, bus, health, logger, bodyLimitBytes: config.bodyLimitBytes }, inFlight),
+      createRequestListener(
+        {
+          services,
+          bus,
+          health,
+          logger,
+          bodyLimitBytes: config.bodyLimitBytes,
+          batchLimits: config.batchLimits,
+          authThrottle: new AuthThrottle(config.authFailures),
+        },
+        inFlight,
+      ),
     );
     answerClientErrors(server);
     const port = await listen(server, config.port, config.host);

@@ -21,6 +21,7 @@ export const APP_CODE_TO_TRPC_CODE = {
   UNAUTHORIZED: "UNAUTHORIZED",
   FORBIDDEN: "FORBIDDEN",
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  TOO_MANY_REQUESTS: "TOO_MANY_REQUESTS",
   UNAVAILABLE: "SERVICE_UNAVAILABLE",
 } as const satisfies Record<AppErrorCode, TRPC_ERROR_CODE_KEY>;
 
@@ -189,6 +190,16 @@ export function formatErrorShape(opts: { error: TRPCError; path: string | undefi
       ...(described.zodError ? { zodError: described.zodError } : {}),
     },
   };
+}
+
+/**
+ * The Retry-After (seconds) an error asks for, when it asks: TOO_MANY_REQUESTS from the
+ * auth throttle, UNAVAILABLE when the server is over its body budget. Both HTTP routes
+ * send it as a header.
+ */
+export function retryAfterSeconds(error: unknown): number | undefined {
+  const value = describeError(error).details?.retryAfterSeconds;
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.ceil(value) : undefined;
 }
 
 /** The JSON body of a plain (non-tRPC) HTTP error, e.g. from `POST /hooks/claude-code`. */

@@ -12,16 +12,19 @@ export {
   hasScope,
   type ApiDeps,
   type ApiLogger,
+  type BatchLimits,
   type AuthInfo,
   type Context,
   type LiveFeed,
 } from "./trpc.js";
+export { AuthThrottle, type AuthThrottleOptions } from "./auth-throttle.js";
 export {
   APP_CODE_TO_TRPC_CODE,
   INTERNAL_ERROR_MESSAGE,
   describeError,
   formatErrorShape,
   logApiError,
+  retryAfterSeconds,
   toHttpErrorBody,
   toTRPCError,
   type DescribedError,

@@ -11,9 +11,11 @@
  * Routers (`routers/<domain>/router.ts`) import only section 4.
  */
 import { initTRPC } from "@trpc/server";
+import type { TRPCRequestInfo } from "@trpc/server/http";
 import type { ApiKeyScope, Health } from "@logbook/contracts";
 import { AppError, type LiveBus, type Services } from "@logbook/core";
 
+import type { AuthThrottle } from "./auth-throttle.js";
 import { formatErrorShape, toTRPCError } from "./errors.js";
 
 /* ------------------------------------------------------------------ 1. CONTEXT */
@@ -36,6 +38,18 @@ export interface ApiDeps {
   logger: ApiLogger;
   /** Database reachability and migration state, shared with `GET /health`. */
   health: () => Promise<Health>;
+  /** Caps on one HTTP request's batch of calls; none when absent. */
+  batchLimits?: BatchLimits;
+  /** Holds up addresses that keep failing to authenticate; none when absent. */
+  authThrottle?: AuthThrottle;
+}
+
+/** What one batched HTTP request may carry (MAX_BATCH_CALLS, MAX_BATCH_EVENTS). */
+export interface BatchLimits {
+  /** Calls in one request. */
+  maxCalls: number;
+  /** Events across the ingest calls (`events.ingest`, `hooks.ingest`) of one request. */
+  maxEvents: number;
 }
 
 /** The caller, once its API key has been verified. */
@@ -56,26 +70,98 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
 /**
  * Builds the context for one request from its `Authorization` header. Used by the
- * HTTP adapter (through `createContextFactory`) and directly by tests.
+ * HTTP adapter (through `createContextFactory`), the hook endpoint and directly by tests.
+ * A key that does not verify counts against `clientAddress` in the auth throttle (and is
+ * logged at warn, never the key itself); an address over its limit gets TOO_MANY_REQUESTS
+ * before its key is looked at.
  */
-export async function createContextInner(deps: ApiDeps, authorization: string | undefined): Promise<Context> {
+export async function createContextInner(
+  deps: ApiDeps,
+  authorization: string | undefined,
+  clientAddress = "unknown",
+): Promise<Context> {
   if (authorization === undefined || authorization.trim() === "") {
     return { ...deps, auth: null, authProblem: "missing" };
   }
+  const waitMs = deps.authThrottle?.retryAfterMs(clientAddress) ?? 0;
+  if (waitMs > 0) throw tooManyFailures(waitMs);
   const secret = BEARER.exec(authorization)?.[1];
-  if (!secret) return { ...deps, auth: null, authProblem: "malformed" };
-  const key = await deps.services.apiKeys.verify(secret);
-  if (!key) return { ...deps, auth: null, authProblem: "invalid" };
-  return { ...deps, auth: { keyId: key.id, name: key.name, scopes: key.scopes }, authProblem: null };
+  const key = secret ? await deps.services.apiKeys.verify(secret) : null;
+  if (key) return { ...deps, auth: { keyId: key.id, name: key.name, scopes: key.scopes }, authProblem: null };
+
+  const authProblem = secret ? "invalid" : "malformed";
+  const counted = deps.authThrottle?.recordFailure(clientAddress);
+  deps.logger.warn(
+    { address: clientAddress, problem: authProblem, failures: counted?.failures, heldUp: counted?.blocked },
+    counted?.blocked
+      ? "failed authentication: the address is held up for the rest of its window"
+      : "failed authentication",
+  );
+  return { ...deps, auth: null, authProblem };
+}
+
+function tooManyFailures(waitMs: number): AppError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return new AppError(
+    "TOO_MANY_REQUESTS",
+    `too many failed authentications from this address: try again in ${retryAfterSeconds} s`,
+    { details: { retryAfterSeconds } },
+  );
+}
+
+const INGEST_PATHS: ReadonlySet<string> = new Set(["events.ingest", "hooks.ingest"]);
+
+/**
+ * Refuses a batch over `limits` before any of its calls runs (so nothing of it is
+ * written): too many calls, or too many events across its ingest calls (each call is
+ * capped at 1,000 by its contract; a batch of 80 of them was not).
+ */
+async function checkBatch(info: TRPCRequestInfo | undefined, limits: BatchLimits | undefined): Promise<void> {
+  if (!info || !limits || info.calls.length <= 1) return;
+  if (info.calls.length > limits.maxCalls) {
+    throw new AppError(
+      "PAYLOAD_TOO_LARGE",
+      `a batch may hold at most ${limits.maxCalls} calls (MAX_BATCH_CALLS); this one holds ${info.calls.length}`,
+      { details: { limit: limits.maxCalls, calls: info.calls.length } },
+    );
+  }
+  let events = 0;
+  for (const call of info.calls) {
+    if (!INGEST_PATHS.has(call.path)) continue;
+    const input = (await call.getRawInput()) as { events?: unknown } | null | undefined;
+    if (Array.isArray(input?.events)) events += input.events.length;
+  }
+  if (events > limits.maxEvents) {
+    throw new AppError(
+      "PAYLOAD_TOO_LARGE",
+      `a batch may carry at most ${limits.maxEvents} events across its ingest calls (MAX_BATCH_EVENTS); this one carries ${events}`,
+      { details: { limit: limits.maxEvents, events } },
+    );
+  }
+}
+
+/** The parts of the adapter's request the context reads. */
+interface ContextRequest {
+  headers: { authorization?: string | undefined };
+  socket?: { remoteAddress?: string | undefined } | undefined;
 }
 
 /**
- * `createContext` for `createHTTPHandler`: reads the request's `Authorization` header.
+ * `createContext` for `createHTTPHandler`: checks the batch against `deps.batchLimits`,
+ * then reads the request's `Authorization` header.
  * @example createHTTPHandler({ router: appRouter, createContext: createContext(deps) })
  */
 export function createContextFactory(deps: ApiDeps) {
-  return ({ req }: { req: { headers: { authorization?: string | undefined } } }): Promise<Context> =>
-    createContextInner(deps, req.headers.authorization);
+  return async ({ req, info }: { req: ContextRequest; info?: TRPCRequestInfo }): Promise<Context> => {
+    try {
+      const ctx = await createContextInner(deps, req.headers.authorization, req.socket?.remoteAddress);
+      await checkBatch(info, deps.batchLimits);
+      return ctx;
+    } catch (error) {
+      // Mapped here: tRPC would turn a plain error from createContext into a 500.
+      throw toTRPCError(error);
+    }
+  };
 }
 
 /** The adapter-facing name of `createContextFactory`. */

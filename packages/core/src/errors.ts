@@ -12,6 +12,7 @@ export const APP_ERROR_CODES = [
   "UNAUTHORIZED",
   "FORBIDDEN",
   "PAYLOAD_TOO_LARGE",
+  "TOO_MANY_REQUESTS",
   "UNAVAILABLE",
 ] as const;
 export type AppErrorCode = (typeof APP_ERROR_CODES)[number];

@@ -93,6 +93,10 @@ export const IDEMPOTENT_MUTATIONS: ReadonlySet<string> = new Set([
   "projects.locks.release",
 ]);
 
+/** The server's default MAX_BATCH_CALLS: a same-tick burst is split into batches this size. */
+export const MAX_BATCH_CALLS = 50;
+const INGEST_PATHS: ReadonlySet<string> = new Set(["events.ingest", "hooks.ingest"]);
+
 const DEFAULT_RETRY: RetryOptions = { attempts: 3, baseDelayMs: 200, maxDelayMs: 5000 };
 
 /** Exponential backoff with jitter: `base * 2^(n-1)`, capped, then scaled by 50–100 %. */
@@ -210,10 +214,18 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
       headers: { ...init.headers, ...(await extraHeaders()), Authorization: authorization },
     });
 
+  const singleLink = httpLink({ url, headers, fetch: fetchImpl });
+  // Ingest calls go alone (each carries up to 1,000 events; the server caps the events of
+  // one batch at MAX_BATCH_EVENTS), the rest in batches no larger than the server's default
+  // MAX_BATCH_CALLS.
   const requestLink =
     options.batch === false
-      ? httpLink({ url, headers, fetch: fetchImpl })
-      : httpBatchLink({ url, headers, fetch: fetchImpl });
+      ? singleLink
+      : splitLink({
+          condition: (op) => INGEST_PATHS.has(op.path),
+          true: singleLink,
+          false: httpBatchLink({ url, headers, fetch: fetchImpl, maxItems: MAX_BATCH_CALLS }),
+        });
   const links: Array<TRPCLink<AppRouter>> = [errorLink(), idempotencyLink()];
   if (retry) {
     links.push(
