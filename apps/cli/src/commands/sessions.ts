@@ -1,0 +1,74 @@
+import type { LogbookClient, RouterInputs, SessionStatus } from "@logbook/sdk";
+import { Command, Option } from "commander";
+
+import type { ContextFactory } from "../context.js";
+import { resolveProject } from "../resolve.js";
+import { printSessions } from "../sessions-table.js";
+import { parseTimeArgument } from "../since.js";
+import type { Session } from "../types.js";
+import { parseLimit, splitList } from "./options.js";
+
+type ListInput = RouterInputs["sessions"]["list"];
+
+const NEEDS_YOU: SessionStatus = "waiting_input";
+
+/**
+ * `logbook sessions`: sessions, the ones waiting for their person first, then by last
+ * activity. Waiting sessions are asked for separately (in the same HTTP request), so one
+ * that has waited for days is not pushed off the page by busier ones.
+ */
+export function sessionsCommand(contexts: ContextFactory): Command {
+  return new Command("sessions")
+    .description("list sessions: those waiting for you first, then the most recently active")
+    .option("-s, --status <statuses>", "only these statuses, comma-separated (e.g. waiting_input,active)")
+    .option("-p, --project <project>", "only this project: its path (e.g. .) or id")
+    .option("-m, --machine <machine>", "only sessions from this machine (host name)")
+    .option("-a, --agent <type>", "only this agent type (e.g. claude-code, or a subagent type)")
+    .option("--since <when>", "active since: an age (30m, 12h, 7d, 2w) or a date (2026-11-30)")
+    .option("--subagents", "include subagents' sessions (by default only top-level sessions)")
+    .addOption(new Option("-n, --limit <n>", "at most this many sessions (1-500)").default(50).argParser(parseLimit))
+    .action(async (options: SessionsOptions, command: Command) => {
+      const context = contexts.create(command);
+      const client = context.client();
+      const sessions = await context.out.spin("loading sessions", async () => {
+        const filter: ListInput = {
+          ...(options.machine !== undefined ? { machineId: options.machine } : {}),
+          ...(options.agent !== undefined ? { agentType: options.agent } : {}),
+          ...(options.since !== undefined ? { from: parseTimeArgument(options.since, "--since") } : {}),
+          ...(options.subagents ? {} : { parentSessionId: null }),
+          limit: options.limit,
+        };
+        if (options.project !== undefined) filter.projectId = (await resolveProject(client, options.project)).id;
+        const statuses = options.status === undefined ? undefined : (splitList(options.status) as SessionStatus[]);
+        return listNeedsYouFirst(client, filter, statuses);
+      });
+      if (context.out.json) context.out.jsonResult({ sessions });
+      else printSessions(context.out, sessions);
+    });
+}
+
+interface SessionsOptions {
+  status?: string;
+  project?: string;
+  machine?: string;
+  agent?: string;
+  since?: string;
+  subagents?: boolean;
+  limit: number;
+}
+
+async function listNeedsYouFirst(
+  client: LogbookClient,
+  filter: ListInput,
+  statuses: SessionStatus[] | undefined,
+): Promise<Session[]> {
+  const limit = filter.limit ?? 50;
+  const askWaiting = statuses === undefined || statuses.includes(NEEDS_YOU);
+  const [waiting, rest] = await Promise.all([
+    askWaiting ? client.sessions.list.query({ ...filter, status: [NEEDS_YOU] }) : null,
+    client.sessions.list.query({ ...filter, ...(statuses ? { status: statuses } : {}) }),
+  ]);
+  const first = waiting?.items ?? [];
+  const seen = new Set(first.map((s) => s.id));
+  return [...first, ...rest.items.filter((s) => !seen.has(s.id))].slice(0, limit);
+}

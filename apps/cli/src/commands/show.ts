@@ -1,0 +1,132 @@
+import { Command, Option } from "commander";
+
+import type { ContextFactory } from "../context.js";
+import {
+  formatCost,
+  formatDuration,
+  formatNumber,
+  formatTimestamp,
+  sessionHandle,
+  sessionName,
+  totalTokens,
+  type TokenCounts,
+} from "../format.js";
+import type { Output } from "../output.js";
+import { renderEntry } from "../render.js";
+import { resolveSession } from "../resolve.js";
+import { allSessionEvents } from "../session-events.js";
+import { formatStatus } from "../sessions-table.js";
+import { buildTimeline, type TimelineEntry } from "../timeline.js";
+import type { Session, SessionTree } from "../types.js";
+import { parseLimit } from "./options.js";
+
+/** `logbook show <session>`: the header, tokens and cost, the timeline and the subagent tree. */
+export function showCommand(contexts: ContextFactory): Command {
+  return new Command("show")
+    .description("one session: header, tokens and cost, timeline (prompts, tool calls, results), subagents")
+    .argument("<session>", "the session's id or the agent's own session id (Claude Code's session_id)")
+    .option("--full", "print every line of prompts, answers and tool output (default: one line each)")
+    .addOption(new Option("--last <n>", "only the last <n> timeline entries").argParser(parseLimit))
+    .action(async (reference: string, options: { full?: boolean; last?: number }, command: Command) => {
+      const context = contexts.create(command);
+      const client = context.client();
+      const { session, tree, events } = await context.out.spin("loading session", async (update) => {
+        const found = await resolveSession(client, reference);
+        const [treeResult, eventList] = await Promise.all([
+          client.sessions.tree.query({ id: found.id }),
+          allSessionEvents(client, found.id, (n) => update(`loading events (${formatNumber(n)})`)),
+        ]);
+        return { session: found, tree: treeResult, events: eventList };
+      });
+      const all = buildTimeline(events);
+      const timeline = options.last !== undefined ? all.slice(-options.last) : all;
+      if (context.out.json) {
+        context.out.jsonResult({
+          session,
+          ancestors: tree.ancestors,
+          subagents: tree.descendants,
+          totalTokens: tree.totalTokens,
+          eventCount: events.length,
+          timeline,
+        });
+        return;
+      }
+      printHeader(context.out, session, tree);
+      printTimeline(context.out, timeline, all.length, events.length, options.full === true);
+      printSubagents(context.out, tree);
+    });
+}
+
+function tokenLine(tokens: TokenCounts): string {
+  return [
+    `input ${formatNumber(tokens.inputTokens)}`,
+    `output ${formatNumber(tokens.outputTokens)}`,
+    `cache write ${formatNumber(tokens.cacheCreationTokens)}`,
+    `cache read ${formatNumber(tokens.cacheReadTokens)}`,
+    `total ${formatNumber(totalTokens(tokens))}`,
+    `cost ${formatCost(tokens.costUsd)}`,
+  ].join("  ");
+}
+
+function printHeader(out: Output, session: Session, tree: SessionTree): void {
+  const { colors } = out;
+  out.line(`${colors.bold(sessionName(session, 100))}  ${formatStatus(session.status, colors)}`);
+  const rows: Array<[string, string | null]> = [
+    ["session", session.externalId],
+    ["id", session.id],
+    ["parent", tree.ancestors.length > 0 ? sessionHandle(tree.ancestors[tree.ancestors.length - 1]!) : null],
+    ["project", session.cwd],
+    ["machine", session.machineId],
+    ["agent", [session.agentType, session.agentId].filter(Boolean).join(" ") || null],
+    ["model", session.model],
+    ["started", session.startedAt ? formatTimestamp(session.startedAt) : formatTimestamp(session.createdAt)],
+    ["active", formatTimestamp(session.lastActivityAt)],
+    ["ended", session.endedAt ? formatTimestamp(session.endedAt) : null],
+    [
+      "duration",
+      formatDuration(
+        (Date.parse(session.endedAt ?? session.lastActivityAt) - Date.parse(session.startedAt ?? session.createdAt)) /
+          1000,
+      ),
+    ],
+    ["error", session.errorMessage],
+  ];
+  for (const [label, value] of rows) {
+    if (value !== null && value !== "") out.line(`  ${colors.dim(label.padEnd(9))}${value}`);
+  }
+  out.line(`  ${colors.dim("tokens".padEnd(9))}${tokenLine(session.tokens)}`);
+  if (tree.descendants.length > 0) {
+    out.line(`  ${colors.dim("+ agents".padEnd(9))}${tokenLine(tree.totalTokens)}`);
+  }
+}
+
+function printTimeline(out: Output, timeline: TimelineEntry[], entries: number, events: number, full: boolean): void {
+  out.line();
+  const shown = timeline.length < entries ? `, last ${timeline.length} shown` : "";
+  out.line(out.colors.bold(`Timeline`) + out.colors.dim(` (${events} events, ${entries} entries${shown}, times UTC)`));
+  if (timeline.length === 0) out.line(out.colors.dim("  (nothing recorded yet)"));
+  let day = "";
+  for (const entry of timeline) {
+    if (entry.at.slice(0, 10) !== day) {
+      day = entry.at.slice(0, 10);
+      out.line(out.colors.dim(`  ${day}`));
+    }
+    out.line(renderEntry(entry, out.colors, { full, prefix: "  " }));
+  }
+}
+
+function printSubagents(out: Output, tree: SessionTree): void {
+  if (tree.descendants.length === 0) return;
+  out.line();
+  out.line(out.colors.bold("Subagents") + out.colors.dim(` (${tree.descendants.length})`));
+  for (const { session, depth } of tree.descendants) {
+    const indent = "  ".repeat(depth);
+    const kind = session.agentType ? `${out.colors.cyan(session.agentType)} ` : "";
+    out.line(
+      `${indent}└ ${kind}${sessionName(session, 60)}  ${formatStatus(session.status, out.colors)}  ` +
+        out.colors.dim(
+          `${formatNumber(totalTokens(session.tokens))} tokens  ${formatCost(session.tokens.costUsd)}  ${sessionHandle(session)}`,
+        ),
+    );
+  }
+}

@@ -1,0 +1,71 @@
+import type { Session } from "./types.js";
+
+/** Formatting shared by the commands: numbers, money, times, one-line text. */
+
+const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+export function formatNumber(value: number): string {
+  return integer.format(value);
+}
+
+/** Dollars with cents; amounts under a cent but above zero keep four decimals so they do not read as free. */
+export function formatCost(usd: number): string {
+  if (usd > 0 && usd < 0.01) return `$${usd.toFixed(4)}`;
+  return `$${usd.toFixed(2)}`;
+}
+
+export interface TokenCounts {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+  costUsd: number;
+}
+
+export function totalTokens(tokens: TokenCounts): number {
+  return tokens.inputTokens + tokens.outputTokens + tokens.cacheReadTokens + tokens.cacheCreationTokens;
+}
+
+/** "42s", "5m 3s", "2h 10m", "3d 4h". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** "just now", "5m ago", "3h ago", "2d ago" relative to `now`. */
+export function formatAgo(iso: string, now: Date = new Date()): string {
+  const seconds = (now.getTime() - Date.parse(iso)) / 1000;
+  if (seconds < 30) return "just now";
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m ago`;
+  if (seconds < 86_400) return `${Math.round(seconds / 3600)}h ago`;
+  return `${Math.round(seconds / 86_400)}d ago`;
+}
+
+/** "2026-12-01 14:02" in UTC: the same for everyone reading the output. */
+export function formatTimestamp(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
+}
+
+/** Collapses whitespace to one line and cuts it to `max` characters (with an ellipsis). */
+export function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length <= max ? flat : `${flat.slice(0, Math.max(0, max - 1))}…`;
+}
+
+/** What a person calls a session: its title, else its first prompt, else its id. */
+export function sessionName(session: Session, max = 60): string {
+  const name = session.title ?? session.label ?? session.initialQuery;
+  // Slash commands arrive wrapped in tags (`<command-message>init is analyzing…</command-message>`).
+  const text = name?.replace(/<\/?[a-z][a-z0-9-]*>/gi, " ").trim();
+  return text ? oneLine(text, max) : "(untitled)";
+}
+
+/** The id to type back into `logbook show`: the agent's own id when it has one. */
+export function sessionHandle(session: Session): string {
+  return session.externalId ?? session.id;
+}

@@ -1,0 +1,45 @@
+import { oneLine } from "./format.js";
+import type { Colors } from "./output.js";
+import type { TimelineEntry } from "./timeline.js";
+
+/** How long one timeline line may get before it is cut (`--full` prints everything). */
+export const LINE_WIDTH = 160;
+
+/** One timeline entry as a line (or, with `full`, as many lines as its text has). */
+export function renderEntry(
+  entry: TimelineEntry,
+  colors: Colors,
+  options: { full?: boolean; prefix?: string } = {},
+): string {
+  const time = colors.dim(entry.at.slice(11, 19));
+  const text = options.full ? entry.text.trimEnd() : oneLine(entry.text, LINE_WIDTH);
+  const tool = entry.tool ?? "tool";
+  let body: string;
+  switch (entry.kind) {
+    case "prompt":
+      body = `${colors.bold(colors.green("›"))} ${colors.bold(text)}`;
+      break;
+    case "assistant":
+      body = `${colors.blue("◆")} ${text}`;
+      break;
+    case "tool_call":
+      body = `${colors.yellow(`⚙ ${tool}`)}  ${text}`;
+      break;
+    case "tool_result":
+      body = `  ${colors.dim("↳")} ${colors.dim(text === "" ? "(no output)" : text)}`;
+      break;
+    case "tool_error":
+      body = `  ${colors.red("✗")} ${colors.red(text)}`;
+      break;
+    case "notice":
+      body = `${colors.magenta("!")} ${text}`;
+      break;
+    case "subagent":
+      body = `${colors.cyan("⑂")} ${text}`;
+      break;
+    case "lifecycle":
+      body = colors.dim(`· ${text}`);
+      break;
+  }
+  return `${options.prefix ?? ""}${time}  ${body}`;
+}

@@ -1,0 +1,50 @@
+import type { Session } from "./types.js";
+
+import { formatAgo, formatCost, formatNumber, sessionHandle, sessionName, totalTokens } from "./format.js";
+import type { Colors, Output } from "./output.js";
+
+/** A status word, colored by what it asks of the person: waiting for them stands out. */
+export function formatStatus(status: Session["status"], colors: Colors): string {
+  switch (status) {
+    case "waiting_input":
+      return colors.bold(colors.yellow("waiting_input"));
+    case "active":
+    case "initializing":
+      return colors.green(status);
+    case "failed":
+    case "terminated":
+      return colors.red(status);
+    case "completed":
+    case "cancelled":
+    case "idle":
+      return colors.dim(status);
+    default:
+      return status;
+  }
+}
+
+function projectOf(session: Session): string {
+  if (!session.cwd) return "";
+  const parts = session.cwd.split(/[\\/]+/).filter((p) => p !== "");
+  return parts[parts.length - 1] ?? session.cwd;
+}
+
+/** The sessions table of `sessions` and `search`. */
+export function printSessions(out: Output, sessions: readonly Session[], now: Date = new Date()): void {
+  if (sessions.length === 0) {
+    out.line("no sessions");
+    return;
+  }
+  const head = ["STATUS", "SESSION", "NAME", "PROJECT", "MACHINE", "ACTIVE", "TOKENS", "COST"];
+  const rows = sessions.map((s) => [
+    formatStatus(s.status, out.colors),
+    sessionHandle(s),
+    sessionName(s, 48),
+    projectOf(s),
+    s.machineId ?? "",
+    formatAgo(s.lastActivityAt, now),
+    formatNumber(totalTokens(s.tokens)),
+    formatCost(s.tokens.costUsd),
+  ]);
+  out.line(out.table(head, rows, { alignRight: [6, 7] }));
+}

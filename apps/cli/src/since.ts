@@ -1,0 +1,27 @@
+import { CliError, EXIT } from "./exit-codes.js";
+
+const UNIT_SECONDS: Record<string, number> = { m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/**
+ * A point in time from `--since`/`--until`: an age (`30m`, `12h`, `7d`, `2w`, counted back
+ * from `now`), a day (`2026-11-30`, midnight UTC) or an ISO date-time with an offset.
+ * Returns an ISO-8601 string in UTC, as the API takes it.
+ */
+export function parseTimeArgument(value: string, option: string, now: Date = new Date()): string {
+  const age = /^(\d+)([mhdw])$/.exec(value.trim());
+  if (age) {
+    const seconds = Number(age[1]) * UNIT_SECONDS[age[2]!]!;
+    return new Date(now.getTime() - seconds * 1000).toISOString();
+  }
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    const day = new Date(`${value}T00:00:00Z`);
+    if (!Number.isNaN(day.getTime()) && day.toISOString().startsWith(value)) return day.toISOString();
+  } else if (/^\d{4}-\d{2}-\d{2}T.+(Z|[+-]\d{2}:?\d{2})$/i.test(value)) {
+    const time = new Date(value);
+    if (!Number.isNaN(time.getTime())) return time.toISOString();
+  }
+  throw new CliError(
+    `${option} ${value}: expected an age such as 30m, 12h, 7d or 2w, a day such as 2026-11-30, or a date-time with an offset such as 2026-11-30T14:00:00Z`,
+    EXIT.usage,
+  );
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest";
+
+import { buildTimeline, describeToolInput, describeToolResult, entriesOf } from "./timeline.js";
+import type { Event } from "./types.js";
+
+let seq = 0;
+function event(partial: Partial<Event> & Pick<Event, "eventType" | "source">): Event {
+  seq += 1;
+  return {
+    id: `00000000-0000-7000-8000-${String(seq).padStart(12, "0")}`,
+    sessionId: "11111111-1111-4111-8111-111111111111",
+    seq,
+    level: "info",
+    message: null,
+    toolName: null,
+    toolUseId: null,
+    parentEventId: null,
+    parentUuid: null,
+    isSidechain: false,
+    agentId: null,
+    cwd: null,
+    machineId: null,
+    payload: {},
+    occurredAt: `2026-11-30T10:00:${String(seq % 60).padStart(2, "0")}.000Z`,
+    receivedAt: "2026-11-30T10:00:00.000Z",
+    ...partial,
+  };
+}
+
+describe("tool descriptions", () => {
+  it("names what a call does by its telling field", () => {
+    expect(describeToolInput("Bash", { command: "ls -la", description: "list" })).toBe("ls -la");
+    expect(describeToolInput("Read", { file_path: "/a/b.ts" })).toBe("/a/b.ts");
+    expect(describeToolInput("Grep", { pattern: "TODO", path: "src" })).toBe("TODO in src");
+    expect(describeToolInput("Mystery", { a: 1 })).toBe('{"a":1}');
+  });
+
+  it("reads results as text: stdout and stderr, content blocks, or JSON", () => {
+    expect(describeToolResult({ stdout: "ok", stderr: "warn" })).toBe("ok\nwarn");
+    expect(
+      describeToolResult([
+        { type: "text", text: "a" },
+        { type: "text", text: "b" },
+      ]),
+    ).toBe("a\nb");
+    expect(describeToolResult({ file: { filePath: "/x" } })).toBe("/x");
+    expect(describeToolResult("plain")).toBe("plain");
+    expect(describeToolResult({ n: 2 })).toBe('{"n":2}');
+  });
+});
+
+describe("buildTimeline", () => {
+  const prompt = event({ eventType: "UserPromptSubmit", source: "hook", payload: { prompt: "hello" } });
+  const pre = event({
+    eventType: "PreToolUse",
+    source: "hook",
+    toolName: "Bash",
+    payload: { tool_name: "Bash", tool_input: { command: "make" } },
+  });
+  const notice = event({
+    eventType: "Notification",
+    source: "hook",
+    payload: { message: "Claude is waiting for your input", notification_type: "idle_prompt" },
+  });
+  const transcriptUser = event({
+    eventType: "user",
+    source: "transcript",
+    payload: { type: "user", message: { content: "hello" } },
+  });
+  const transcriptCall = event({
+    eventType: "assistant",
+    source: "transcript",
+    payload: {
+      type: "assistant",
+      message: {
+        content: [
+          { type: "thinking", thinking: "…" },
+          { type: "tool_use", id: "t1", name: "Bash", input: { command: "make" } },
+        ],
+      },
+    },
+  });
+  const transcriptResult = event({
+    eventType: "user",
+    source: "transcript",
+    payload: {
+      type: "user",
+      message: { content: [{ type: "tool_result", tool_use_id: "t1", content: "built", is_error: false }] },
+    },
+  });
+  const meta = event({
+    eventType: "user",
+    source: "transcript",
+    payload: { type: "user", isMeta: true, message: { content: "<local-command>" } },
+  });
+  const snapshot = event({
+    eventType: "file-history-snapshot",
+    source: "transcript",
+    payload: { type: "file-history-snapshot" },
+  });
+
+  it("hook-only sessions: every hook event is an entry", () => {
+    expect(buildTimeline([prompt, pre, notice]).map((e) => [e.kind, e.text])).toEqual([
+      ["prompt", "hello"],
+      ["tool_call", "make"],
+      ["notice", "Claude is waiting for your input"],
+    ]);
+  });
+
+  it("with transcript lines, hook events that repeat them are left out, the others stay", () => {
+    const timeline = buildTimeline([
+      prompt,
+      transcriptUser,
+      pre,
+      transcriptCall,
+      transcriptResult,
+      notice,
+      meta,
+      snapshot,
+    ]);
+    expect(timeline.map((e) => [e.kind, e.source, e.tool, e.text])).toEqual([
+      ["prompt", "transcript", null, "hello"],
+      ["tool_call", "transcript", "Bash", "make"],
+      ["tool_result", "transcript", "Bash", "built"],
+      ["notice", "hook", null, "Claude is waiting for your input"],
+    ]);
+  });
+
+  it("live (one event at a time) nothing is left out", () => {
+    expect(entriesOf(pre).map((e) => e.kind)).toEqual(["tool_call"]);
+    expect(entriesOf(event({ eventType: "note", source: "api", message: "deployed" }))[0]).toMatchObject({
+      kind: "lifecycle",
+      text: "deployed",
+    });
+  });
+});

@@ -1,0 +1,345 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { findFreePort } from "@logbook/db";
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
+import { startTestServer, type TestServer } from "@logbook/server/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import {
+  ACTIVE_SESSION,
+  importTranscripts,
+  ingestHookFixtures,
+  runCli,
+  SUBAGENT_SESSION,
+  tempDir,
+  TRANSCRIPT_SESSION,
+  WAITING_SESSION,
+} from "./helpers.js";
+
+/**
+ * End to end: the built `logbook` binary against the real, built server on a real
+ * PostgreSQL database, with data stored the way users store it (transcripts imported by
+ * the real `logbook-hook import`, hook payloads through the SDK).
+ */
+
+let db: TestDatabase;
+let server: TestServer;
+let client: LogbookClient;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  server = await startTestServer({ databaseUrl: db.url });
+  client = createLogbookClient({ url: server.url, apiKey: server.apiKey });
+  env = { LOGBOOK_URL: server.url, LOGBOOK_API_KEY: server.apiKey };
+  const imported = await importTranscripts(server.url, server.apiKey);
+  expect(imported.code, imported.stderr).toBe(0);
+  await ingestHookFixtures(client);
+}, 180_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await db?.destroy();
+});
+
+interface SessionJson {
+  id: string;
+  externalId: string | null;
+  status: string;
+  machineId: string | null;
+  tokens: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheCreationTokens: number };
+}
+
+async function json<T>(args: string[], extraEnv: Record<string, string> = {}): Promise<T> {
+  const result = await runCli([...args, "--json"], { ...env, ...extraEnv });
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as T;
+}
+
+/** The fixture transcript's token counts (the repeated message.id counted once). */
+const MAIN_TOKENS = { inputTokens: 2500, outputTokens: 300, cacheCreationTokens: 3200, cacheReadTokens: 37_000 };
+const SUBAGENT_TOKENS = { inputTokens: 400, outputTokens: 450, cacheCreationTokens: 1000, cacheReadTokens: 5000 };
+
+describe("logbook sessions", () => {
+  it("lists the session waiting for its person first, then by last activity", async () => {
+    const { sessions } = await json<{ sessions: SessionJson[] }>(["sessions"]);
+    expect(sessions.map((s) => s.externalId)).toEqual([WAITING_SESSION, ACTIVE_SESSION, TRANSCRIPT_SESSION]);
+    expect(sessions[0]!.status).toBe("waiting_input");
+  });
+
+  it("prints a plain table without colors when stdout is not a terminal", async () => {
+    const result = await runCli(["sessions"], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).not.toContain("\u001b[");
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^STATUS\s+SESSION\s+NAME\s+PROJECT\s+MACHINE\s+ACTIVE\s+TOKENS\s+COST$/);
+    expect(lines[1]).toContain(WAITING_SESSION);
+    expect(lines[1]).toContain("Publish the draft about release notes");
+    expect(lines[3]).toContain("43,000");
+  });
+
+  it("filters by status, machine, agent, time and subagents", async () => {
+    const byStatus = await json<{ sessions: SessionJson[] }>(["sessions", "--status", "active,idle"]);
+    expect(byStatus.sessions.map((s) => s.externalId)).toEqual([ACTIVE_SESSION, TRANSCRIPT_SESSION]);
+    const byMachine = await json<{ sessions: SessionJson[] }>(["sessions", "--machine", "ci-box"]);
+    expect(byMachine.sessions.map((s) => s.externalId)).toEqual([ACTIVE_SESSION]);
+    const since = await json<{ sessions: SessionJson[] }>(["sessions", "--since", "2026-11-30"]);
+    expect(since.sessions.map((s) => s.externalId)).toEqual([ACTIVE_SESSION, TRANSCRIPT_SESSION]);
+    const withSubagents = await json<{ sessions: SessionJson[] }>(["sessions", "--subagents"]);
+    expect(withSubagents.sessions.map((s) => s.externalId)).toContain(SUBAGENT_SESSION);
+    const byAgent = await json<{ sessions: SessionJson[] }>(["sessions", "--subagents", "--agent", "no-such-agent"]);
+    expect(byAgent.sessions).toEqual([]);
+    const limited = await json<{ sessions: SessionJson[] }>(["sessions", "-n", "1"]);
+    expect(limited.sessions.map((s) => s.externalId)).toEqual([WAITING_SESSION]);
+  });
+
+  it("filters by project, given by path", async () => {
+    const project = await client.projects.upsert.mutate({ path: "/home/dev/projects/zeta" });
+    await client.sessions.create.mutate({ externalId: "zeta-run", projectPath: project.path, title: "zeta nightly" });
+    const { sessions } = await json<{ sessions: SessionJson[] }>(["sessions", "--project", "/home/dev/projects/zeta"]);
+    expect(sessions.map((s) => s.externalId)).toEqual(["zeta-run"]);
+    const missing = await runCli(["sessions", "--project", "/nowhere/at/all"], env);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain("no project /nowhere/at/all");
+  });
+
+  it("refuses a status the server does not know with exit 2 and the server's reason", async () => {
+    const result = await runCli(["sessions", "--status", "sleeping"], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/status.*waiting_input/);
+  });
+
+  it("refuses a --since it cannot read with exit 2", async () => {
+    const result = await runCli(["sessions", "--since", "yesterday"], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--since yesterday");
+  });
+});
+
+interface ShowJson {
+  session: SessionJson;
+  ancestors: SessionJson[];
+  subagents: Array<{ depth: number; session: SessionJson }>;
+  totalTokens: SessionJson["tokens"];
+  eventCount: number;
+  timeline: Array<{ kind: string; tool: string | null; text: string; toolUseId: string | null }>;
+}
+
+describe("logbook show", () => {
+  it("shows an imported transcript: header, tokens, timeline, subagent tree", async () => {
+    const result = await runCli(["show", TRANSCRIPT_SESSION], env);
+    expect(result.code, result.stderr).toBe(0);
+    const out = result.stdout;
+    expect(out).toContain("Add a test for the checkout total");
+    expect(out).toMatch(/tokens\s+input 2,500 {2}output 300 {2}cache write 3,200 {2}cache read 37,000 {2}total 43,000/);
+    expect(out).toMatch(/\+ agents\s+input 2,900 .*total 49,850/);
+    expect(out).toMatch(/› Add a test for the checkout total/);
+    expect(out).toMatch(/⚙ Bash {2}npm test -- checkout/);
+    expect(out).toMatch(/↳ 3 passing \(12ms\)/);
+    expect(out).toMatch(/✗ <tool_use_error>File does not exist/);
+    expect(out).toMatch(/◆ Done: the checkout total test passes\./);
+    expect(out).toMatch(
+      /Subagents \(1\)\n\s+└ Write a test for cart total with discounts .*6,850 tokens .*:agent:a4e91c7/,
+    );
+    expect(out).not.toContain("\u001b[");
+  });
+
+  it("--json: the session, its subagents, totals and the timeline", async () => {
+    const shown = await json<ShowJson>(["show", TRANSCRIPT_SESSION]);
+    expect(shown.session.externalId).toBe(TRANSCRIPT_SESSION);
+    expect(shown.session.tokens).toMatchObject(MAIN_TOKENS);
+    expect(shown.subagents.map((s) => [s.depth, s.session.externalId])).toEqual([[1, SUBAGENT_SESSION]]);
+    expect(shown.subagents[0]!.session.tokens).toMatchObject(SUBAGENT_TOKENS);
+    expect(shown.totalTokens).toMatchObject({ inputTokens: 2900, outputTokens: 750, cacheReadTokens: 42_000 });
+    expect(shown.timeline.map((e) => e.kind)).toEqual([
+      "prompt",
+      "assistant", // the first line of the response is only thinking: nothing to show
+      "tool_call",
+      "tool_result",
+      "tool_call",
+      "tool_result",
+      "tool_error",
+      "assistant",
+    ]);
+    // A transcript's result names its call only by id; the timeline gives it the call's tool.
+    expect(shown.timeline[3]).toMatchObject({ kind: "tool_result", tool: "Bash", toolUseId: "toolu_01Bash" });
+    expect(shown.timeline[4]).toMatchObject({ kind: "tool_call", tool: "Task", text: "Write the checkout total test" });
+  });
+
+  it("finds a session by Logbook id as well, and shows the subagent with its parent", async () => {
+    const parent = await client.sessions.get.query({ externalId: TRANSCRIPT_SESSION });
+    const byId = await json<ShowJson>(["show", parent.id]);
+    expect(byId.session.id).toBe(parent.id);
+    const child = await json<ShowJson>(["show", SUBAGENT_SESSION]);
+    expect(child.ancestors.map((s) => s.externalId)).toEqual([TRANSCRIPT_SESSION]);
+    expect(child.timeline.map((e) => e.kind)).toEqual(["prompt", "tool_call", "tool_result", "assistant"]);
+  });
+
+  it("shows a hook-recorded session: prompts, tool calls, failures and what it waits for", async () => {
+    const waiting = await runCli(["show", WAITING_SESSION], env);
+    expect(waiting.code, waiting.stderr).toBe(0);
+    expect(waiting.stdout).toMatch(/waiting_input/);
+    expect(waiting.stdout).toMatch(/· session started \(startup\)/);
+    expect(waiting.stdout).toMatch(/⚙ Bash {2}git push origin main/);
+    expect(waiting.stdout).toMatch(/! asks permission for Bash/);
+    expect(waiting.stdout).toMatch(/! Claude needs your permission to use Bash/);
+    const active = await runCli(["show", ACTIVE_SESSION], env);
+    expect(active.stdout).toMatch(/machine\s+ci-box/);
+    expect(active.stdout).toMatch(/✗ Command failed: 1 example, 1 failure/);
+    expect(active.stdout).toMatch(/↳ \/srv\/ci\/api\/spec\/login_spec\.rb/);
+  });
+
+  it("exits 3 for a session that does not exist", async () => {
+    const result = await runCli(["show", "no-such-session"], env);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("no session no-such-session");
+    const uuid = await runCli(["show", "00000000-0000-4000-8000-000000000000"], env);
+    expect(uuid.code).toBe(3);
+  });
+});
+
+interface UsageJson {
+  report: string;
+  rows: Array<
+    { key: string; label: string; sessions: number; totalTokens: number; costUsd: number } & SessionJson["tokens"]
+  >;
+  totals: { sessions: number; totalTokens: number; costUsd: number } & SessionJson["tokens"];
+}
+
+describe("logbook usage", () => {
+  it("session --json: each session's tokens by kind, most expensive first, with totals", async () => {
+    const usage = await json<UsageJson>(["usage", "session"]);
+    const main = await client.sessions.get.query({ externalId: TRANSCRIPT_SESSION });
+    const row = usage.rows.find((r) => r.key === main.id);
+    expect(row).toMatchObject({ ...MAIN_TOKENS, totalTokens: 43_000, sessions: 1 });
+    expect(row!.label).toContain(TRANSCRIPT_SESSION);
+    const sum = (pick: (r: UsageJson["rows"][number]) => number) => usage.rows.reduce((n, r) => n + pick(r), 0);
+    expect(usage.totals.totalTokens).toBe(sum((r) => r.totalTokens));
+    expect(usage.totals.inputTokens).toBe(sum((r) => r.inputTokens));
+    expect(usage.totals.costUsd).toBeCloseTo(
+      sum((r) => r.costUsd),
+      9,
+    );
+  });
+
+  it("daily, weekly and monthly add up to the same totals", async () => {
+    const daily = await json<UsageJson>(["usage", "daily"]);
+    const weekly = await json<UsageJson>(["usage", "weekly"]);
+    const monthly = await json<UsageJson>(["usage", "monthly"]);
+    const days = daily.rows.map((r) => r.key);
+    expect(days).toEqual([...days].sort());
+    expect(daily.rows.find((r) => r.key === "2026-11-30")?.totalTokens).toBe(43_000 + 6_850);
+    expect(weekly.rows.map((r) => r.key)).toContain("2026-11-30"); // a Monday
+    expect(monthly.rows.map((r) => r.key)).toContain("2026-11");
+    for (const report of [weekly, monthly]) {
+      expect(report.totals.totalTokens).toBe(daily.totals.totalTokens);
+      expect(report.totals.sessions).toBe(daily.totals.sessions);
+    }
+  });
+
+  it("prints a table like ccusage's, with a total row", async () => {
+    const result = await runCli(["usage", "daily", "--since", "2026-11-30", "--until", "2026-12-01"], env);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(
+      /^Date\s+Sessions\s+Input\s+Output\s+Cache Create\s+Cache Read\s+Total Tokens\s+Cost \(USD\)$/,
+    );
+    expect(lines[1]).toMatch(/^2026-11-30\s+\d+\s/);
+    expect(lines.at(-1)).toMatch(/^Total\s/);
+  });
+
+  it("project: rows by project path", async () => {
+    const usage = await json<UsageJson>(["usage", "project"]);
+    expect(usage.rows.map((r) => r.label)).toContain("/home/dev/projects/zeta");
+  });
+
+  it("refuses an unknown report with exit 2", async () => {
+    const result = await runCli(["usage", "yearly"], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("daily, weekly, monthly, session, project");
+  });
+});
+
+describe("logbook search", () => {
+  it("finds sessions by the text of their first prompt", async () => {
+    const found = await json<{ sessions: SessionJson[] }>(["search", "FLAKY LOGIN"]);
+    expect(found.sessions.map((s) => s.externalId)).toEqual([ACTIVE_SESSION]);
+    const none = await runCli(["search", "nothing like this anywhere"], env);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe("no sessions\n");
+  });
+});
+
+describe("logbook open", () => {
+  it("says there is no dashboard yet, prints the server URL and exits 3", async () => {
+    const result = await runCli(["open"], env);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe(`${server.url}\n`);
+    expect(result.stderr).toContain("no dashboard yet");
+    const asJson = await runCli(["open", "--json"], env);
+    expect(JSON.parse(asJson.stdout)).toEqual({
+      url: server.url,
+      dashboard: null,
+      message: "Logbook has no dashboard yet",
+    });
+  });
+});
+
+describe("connection and errors", () => {
+  it("reads the URL and key from $LOGBOOK_HOME/credentials when the environment has none", async () => {
+    const home = tempDir("logbook-cli-credentials-");
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, "credentials"), JSON.stringify({ url: server.url, apiKey: server.apiKey }), {
+      mode: 0o600,
+    });
+    const result = await runCli(["sessions", "--json"], { LOGBOOK_HOME: home });
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as { sessions: unknown[] }).sessions.length).toBeGreaterThan(0);
+  });
+
+  it("flags win over the environment", async () => {
+    const result = await runCli(["sessions", "--json", "--url", server.url, "--api-key", server.apiKey], {
+      LOGBOOK_URL: "http://127.0.0.1:1",
+      LOGBOOK_API_KEY: "lbk_wrong",
+    });
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it("exits 4 when no server answers", async () => {
+    const port = await findFreePort();
+    const result = await runCli(["sessions"], { LOGBOOK_URL: `http://127.0.0.1:${port}`, LOGBOOK_API_KEY: "lbk_x" });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain(`cannot reach the Logbook server at http://127.0.0.1:${port}`);
+  });
+
+  it("exits 4 when the server refuses the key, without printing the key", async () => {
+    const key = "lbk_000000000000_notarealkeynotarealkeynotarealkey00000";
+    const result = await runCli(["show", TRANSCRIPT_SESSION], { LOGBOOK_URL: server.url, LOGBOOK_API_KEY: key });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("refused the API key");
+    expect(result.stderr).not.toContain(key);
+  });
+
+  it("exits 4 with what to do when there is no key at all", async () => {
+    const result = await runCli(["sessions"], { LOGBOOK_URL: server.url });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(/no API key: pass --api-key, set LOGBOOK_API_KEY/);
+  });
+
+  it("exits 2 for an unknown command or a malformed URL", async () => {
+    expect((await runCli(["frobnicate"], env)).code).toBe(2);
+    const badUrl = await runCli(["sessions", "--url", "not a url"], env);
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toContain("not a URL");
+  });
+
+  it("--help and --version exit 0", async () => {
+    const help = await runCli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Exit codes: 0 ok, 1 error, 2 usage");
+    expect((await runCli(["--version"])).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
