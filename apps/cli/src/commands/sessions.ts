@@ -8,7 +8,7 @@ import { parseTimeArgument } from "../since.js";
 import type { Session } from "../types.js";
 import { parseLimit, splitList } from "./options.js";
 
-type ListInput = RouterInputs["sessions"]["list"];
+type ListInput = Exclude<RouterInputs["sessions"]["list"], void | undefined>;
 
 const NEEDS_YOU: SessionStatus = "waiting_input";
 
