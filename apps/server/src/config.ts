@@ -81,6 +81,12 @@ export const serverEnvSchema = databaseEnvSchema.extend({
   API_KEY_CACHE_MS: int(0, 10 * 60_000, 5_000),
   /** Create a local ingest+read key (written to $LOGBOOK_HOME/credentials) when no key exists. */
   BOOTSTRAP_KEY: booleanFlag(true),
+  /**
+   * A JSON price table (packages/api/README.md#cost) laid over the built-in one: models it
+   * names take its prices. Read at start (a file that does not parse stops the server) and
+   * again by `usage.reprice`.
+   */
+  LOGBOOK_PRICES_FILE: z.string().trim().min(1).optional(),
 });
 
 export type ServerEnv = z.infer<typeof serverEnvSchema>;
@@ -100,6 +106,7 @@ export interface ServerConfig {
   jobRecoveryIntervalMs: number;
   shutdownTimeoutMs: number;
   bootstrapKey: boolean;
+  pricesFile: string | null;
 }
 
 const SECRET_VARIABLES = new Set(["DATABASE_URL"]);
@@ -145,6 +152,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       jobRecoveryIntervalMs: e.JOB_RECOVERY_INTERVAL_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       bootstrapKey: e.BOOTSTRAP_KEY,
+      pricesFile: e.LOGBOOK_PRICES_FILE ?? null,
     },
   };
 }

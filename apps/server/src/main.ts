@@ -3,6 +3,8 @@
  * `logbook-server`: serves the API (default) or runs a one-off command. The environment is
  * parsed here, once; everything below gets the parsed config.
  */
+import { isAppError, PriceBook } from "@logbook/core";
+
 import { CommandError, keysCommand, migrateCommand, USAGE } from "./commands.js";
 import { parseConfig, type ServerConfig } from "./config.js";
 import { createLogger } from "./logger.js";
@@ -18,11 +20,23 @@ function loadConfig(): ServerConfig {
   return result.config;
 }
 
+/** The price book, or exit 2 with what is wrong with the file LOGBOOK_PRICES_FILE names. */
+function loadPrices(config: ServerConfig): PriceBook {
+  try {
+    return new PriceBook({ overrideFile: config.pricesFile });
+  } catch (error) {
+    const message = isAppError(error) ? error.message : String(error);
+    process.stderr.write(`logbook-server: invalid configuration\n  LOGBOOK_PRICES_FILE: ${message}\n`);
+    process.exit(2);
+  }
+}
+
 async function serve(config: ServerConfig): Promise<void> {
+  const prices = loadPrices(config);
   const logger = createLogger(config.logLevel);
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(config, logger);
+    server = await startServer(config, logger, { prices });
   } catch (error) {
     logger.fatal({ err: error }, "could not start");
     process.exit(1);

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
 import { AuthThrottle } from "@logbook/api";
-import { createServices, LiveBus } from "@logbook/core";
+import { createServices, LiveBus, PriceBook } from "@logbook/core";
 import { migrateLatest, openDatabase, type Database } from "@logbook/db";
 
 import { answerClientErrors } from "./client-error.js";
@@ -63,7 +63,11 @@ async function bootstrapKey(
  * services, the live bus, the HTTP server, the first-start key, the schedules. Any
  * failure on the way undoes what was started.
  */
-export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger,
+  options: { prices?: PriceBook } = {},
+): Promise<RunningServer> {
   const startedAt = Date.now();
   await mkdir(config.home, { recursive: true, mode: 0o700 });
   const cleanups: Array<() => Promise<void>> = [];
@@ -73,6 +77,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   };
 
   try {
+    // Before the database: a price file that does not parse stops the start with its problems.
+    const prices = options.prices ?? new PriceBook({ overrideFile: config.pricesFile });
+    if (config.pricesFile) logger.info({ prices: prices.pricing.version }, `prices from ${config.pricesFile}`);
     const database: Database = await openDatabase({
       databaseUrl: config.databaseUrl,
       home: config.home,
@@ -87,6 +94,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 
     const services = createServices({
       knex: database.knex,
+      prices,
       retentionPolicy: config.retention.policy,
       apiKeyCacheMs: config.apiKeyCacheMs,
     });

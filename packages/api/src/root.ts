@@ -12,6 +12,7 @@ import { retentionRouter } from "./routers/retention/router.js";
 import { sessionsRouter } from "./routers/sessions/router.js";
 import { statsRouter } from "./routers/stats/router.js";
 import { stepsRouter } from "./routers/steps/router.js";
+import { usageRouter } from "./routers/usage/router.js";
 import { createTRPCRouter } from "./trpc.js";
 
 /** The whole API. Router keys are nouns, procedures verbs; packages/api/README.md lists them with their scopes. */
@@ -28,6 +29,7 @@ export const appRouter = createTRPCRouter({
   projects: projectsRouter,
   jobs: jobsRouter,
   stats: statsRouter,
+  usage: usageRouter,
   retention: retentionRouter,
   apiKeys: apiKeysRouter,
 });

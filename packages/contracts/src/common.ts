@@ -100,6 +100,9 @@ export const tokenUsage = z.object({
   outputTokens: z.number().int().min(0),
   cacheReadTokens: z.number().int().min(0),
   cacheCreationTokens: z.number().int().min(0),
+  /** USD, of the priced messages only. */
   costUsd: z.number().min(0),
+  /** Messages with tokens but no known price (unknown model): not in `costUsd`, not free. */
+  unpricedMessages: z.number().int().min(0),
 });
 export type TokenUsage = z.infer<typeof tokenUsage>;

@@ -12,6 +12,7 @@ export * from "./records.js";
 export * from "./projects.js";
 export * from "./jobs.js";
 export * from "./stats.js";
+export * from "./usage.js";
 export * from "./retention.js";
 export * from "./api-keys.js";
 export * from "./health.js";

@@ -30,6 +30,10 @@ export const sessionMessage = z.object({
   outputTokens: z.number().int(),
   cacheReadTokens: z.number().int(),
   cacheCreationTokens: z.number().int(),
+  /** Of the cache writes, those with the 1-hour lifetime. */
+  cacheCreation1hTokens: z.number().int(),
+  /** USD: what Claude Code reported, else the tokens priced; null when the model has no price. */
+  costUsd: z.number().nullable(),
   createdAt: isoDateTime(),
 });
 export type SessionMessage = z.infer<typeof sessionMessage>;

@@ -25,6 +25,10 @@ export type { EventFilter, LiveEvent, SessionFilter } from "./live/live-bus.js";
 export { createServices } from "./services.js";
 export type { Services } from "./services.js";
 export { StatsService } from "./stats/stats-service.js";
+export { UsageService } from "./usage/usage-service.js";
+export { BUILTIN_PRICE_TABLE } from "./pricing/price-table.js";
+export { PriceBook, Pricing, normalizeModelId, readPriceTableFile } from "./pricing/pricing.js";
+export type { MessageUsage } from "./pricing/pricing.js";
 export type {
   ActiveSessionStats,
   ActiveSessionsInput,

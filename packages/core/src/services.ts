@@ -2,7 +2,7 @@ import type { RetentionPolicy } from "@logbook/contracts";
 import { retentionPolicy } from "@logbook/contracts";
 
 import { ApiKeyService } from "./api-keys/api-key-service.js";
-import type { CoreDeps } from "./deps.js";
+import { withPrices, type CoreDeps } from "./deps.js";
 import { EventService } from "./events/event-service.js";
 import { HookService } from "./hooks/hook-service.js";
 import { JobService } from "./jobs/job-service.js";
@@ -15,6 +15,7 @@ import { StepService } from "./records/step-service.js";
 import { RetentionService } from "./retention/retention-service.js";
 import { SessionService } from "./sessions/session-service.js";
 import { StatsService } from "./stats/stats-service.js";
+import { UsageService } from "./usage/usage-service.js";
 
 export interface Services {
   sessions: SessionService;
@@ -28,14 +29,16 @@ export interface Services {
   locks: LockService;
   jobs: JobService;
   stats: StatsService;
+  usage: UsageService;
   retention: RetentionService;
   apiKeys: ApiKeyService;
 }
 
-/** Every service on one Knex (pool). The API builds this once per process. */
+/** Every service on one Knex (pool) and one price book. The API builds this once per process. */
 export function createServices(
-  deps: CoreDeps & { retentionPolicy?: RetentionPolicy; apiKeyCacheMs?: number },
+  given: CoreDeps & { retentionPolicy?: RetentionPolicy; apiKeyCacheMs?: number },
 ): Services {
+  const deps = withPrices(given);
   const events = new EventService(deps);
   return {
     sessions: new SessionService(deps),
@@ -49,6 +52,7 @@ export function createServices(
     locks: new LockService(deps),
     jobs: new JobService(deps),
     stats: new StatsService(deps),
+    usage: new UsageService(deps),
     retention: new RetentionService(deps, deps.retentionPolicy ?? retentionPolicy.parse({})),
     apiKeys: new ApiKeyService(deps, deps.apiKeyCacheMs === undefined ? {} : { verifyCacheMs: deps.apiKeyCacheMs }),
   };

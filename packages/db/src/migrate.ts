@@ -7,6 +7,7 @@ import * as createLocksAndJobs from "./migrations/20261122000400_create_locks_an
 import * as createApiKeys from "./migrations/20261122000500_create_api_keys.js";
 import * as addManualParentIndex from "./migrations/20261122000600_add_manual_parent_index.js";
 import * as dropRedundantEventTimeIndex from "./migrations/20261122000700_drop_redundant_event_time_index.js";
+import * as addMessageCost from "./migrations/20261201000100_add_message_cost.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   "20261122000500_create_api_keys": createApiKeys,
   "20261122000600_add_manual_parent_index": addManualParentIndex,
   "20261122000700_drop_redundant_event_time_index": dropRedundantEventTimeIndex,
+  "20261201000100_add_message_cost": addMessageCost,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

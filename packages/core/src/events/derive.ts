@@ -37,7 +37,8 @@ export interface DerivedMessage {
   externalMessageId: string | null;
   claudeSessionId: string | null;
   usage: Usage | null;
-  costUsd: number;
+  /** What Claude Code reported this response cost (`costUSD` on the line), if it did. */
+  reportedCostUsd: number | null;
   createdAt: Date;
 }
 
@@ -46,6 +47,8 @@ export interface Usage {
   outputTokens: number;
   cacheReadTokens: number;
   cacheCreationTokens: number;
+  /** Of the cache writes, those with the 1-hour lifetime (`cache_creation.ephemeral_1h_input_tokens`). */
+  cacheCreation1hTokens: number;
 }
 
 /** Column changes for the `sessions` row (snake_case), plus messages to store. */
@@ -146,11 +149,16 @@ function numberOr0(value: unknown): number {
 function usageOf(raw: unknown): Usage | null {
   if (!raw || typeof raw !== "object") return null;
   const u = raw as Record<string, unknown>;
+  const cacheCreationTokens = numberOr0(u.cache_creation_input_tokens);
+  const breakdown =
+    u.cache_creation && typeof u.cache_creation === "object" ? (u.cache_creation as Record<string, unknown>) : {};
   return {
     inputTokens: numberOr0(u.input_tokens),
     outputTokens: numberOr0(u.output_tokens),
     cacheReadTokens: numberOr0(u.cache_read_input_tokens),
-    cacheCreationTokens: numberOr0(u.cache_creation_input_tokens),
+    cacheCreationTokens,
+    // Older versions give only the total: all of it is priced as 5-minute writes then.
+    cacheCreation1hTokens: Math.min(numberOr0(breakdown.ephemeral_1h_input_tokens), cacheCreationTokens),
   };
 }
 
@@ -166,7 +174,10 @@ function transcriptMessage(event: DerivableEvent): DerivedMessage | null {
   if (role === "user" && (text.length === 0 || line.isMeta === true)) return null;
   if (role === "assistant" && text.length === 0 && externalMessageId === null) return null;
   const model = str(message.model);
-  const cost = typeof line.costUSD === "number" && Number.isFinite(line.costUSD) && line.costUSD > 0 ? line.costUSD : 0;
+  const reported =
+    typeof line.costUSD === "number" && Number.isFinite(line.costUSD) && line.costUSD >= 0 && line.costUSD < 1e9
+      ? line.costUSD
+      : null;
   return {
     role,
     text,
@@ -175,7 +186,7 @@ function transcriptMessage(event: DerivableEvent): DerivedMessage | null {
     externalMessageId,
     claudeSessionId: str(line.sessionId) ?? null,
     usage: role === "assistant" ? usageOf(message.usage) : null,
-    costUsd: cost,
+    reportedCostUsd: role === "assistant" ? reported : null,
     createdAt: event.occurredAt,
   };
 }
@@ -200,7 +211,7 @@ function hookMessage(event: DerivableEvent): DerivedMessage | null {
     externalMessageId: null,
     claudeSessionId: str(p.session_id) ?? null,
     usage: null,
-    costUsd: 0,
+    reportedCostUsd: null,
     createdAt: event.occurredAt,
   };
 }

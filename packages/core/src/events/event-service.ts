@@ -11,9 +11,10 @@ import type {
 import type { Knex } from "@logbook/db";
 import { v7 as uuidv7 } from "uuid";
 
-import { clockOf, type CoreDeps } from "../deps.js";
+import { clockOf, withPrices, type CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
+import { formatCost, usdToUnits, type PriceBook } from "../pricing/pricing.js";
 import { notifyChanges } from "../live/notify.js";
 import { decodeCursor, toPage } from "../pagination.js";
 import { assertCursorValues, timestampKey } from "../pagination.js";
@@ -23,6 +24,24 @@ import { deriveSession, type DerivableEvent, type DerivedMessage, type SessionSt
 import { EVENT_COLUMNS, EVENT_SUMMARY_COLUMNS, toEventDto, toEventSummaryDto, type EventRow } from "./event-dto.js";
 
 type Trx = Knex.Transaction;
+
+const NO_USAGE = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheCreationTokens: 0,
+  cacheCreation1hTokens: 0,
+};
+
+/** What a batch adds to a session's counters (cost as `numeric` text). */
+interface SessionIncrements {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+  costUsd: string;
+  unpricedMessages: number;
+}
 
 /** An event with its id, time and session settled, ready to insert. */
 interface PreparedEvent extends DerivableEvent {
@@ -127,10 +146,12 @@ const keyOf = (sessionId: string, id: string, occurredAt: Date) => `${sessionId}
 export class EventService {
   private readonly knex: Knex;
   private readonly now: () => Date;
+  private readonly prices: PriceBook;
 
   constructor(deps: CoreDeps) {
     this.knex = deps.knex;
     this.now = clockOf(deps);
+    this.prices = withPrices(deps).prices;
   }
 
   /**
@@ -417,7 +438,10 @@ export class EventService {
         update.output_tokens = trx.raw("output_tokens + ?", [tokens.outputTokens]);
         update.cache_read_tokens = trx.raw("cache_read_tokens + ?", [tokens.cacheReadTokens]);
         update.cache_creation_tokens = trx.raw("cache_creation_tokens + ?", [tokens.cacheCreationTokens]);
-        update.cost_usd = trx.raw("cost_usd + ?", [tokens.costUsd]);
+        update.cost_usd = trx.raw("cost_usd + ?::numeric", [tokens.costUsd]);
+        if (tokens.unpricedMessages > 0) {
+          update.unpriced_messages = trx.raw("unpriced_messages + ?", [tokens.unpricedMessages]);
+        }
       }
       if (Object.keys(update).length > 0) {
         await trx("sessions").where({ id: sessionId }).update(update);
@@ -429,21 +453,20 @@ export class EventService {
 
   /**
    * Stores a session's messages that carry the provider's message id (transcript lines):
-   * a response split over several lines becomes one message, and its usage is counted
-   * once, when the message is first inserted (a re-import counts nothing twice). Returns
-   * the token increments. Messages without that id go through `insertEventMessages`.
+   * a response split over several lines becomes one message, and its usage and cost are
+   * counted once, when the message is first inserted (a re-import counts nothing twice).
+   * Returns the session's increments. Messages without that id go through
+   * `insertEventMessages`.
+   *
+   * Cost: what Claude Code reported on the line (`costUSD`) wins; otherwise the tokens
+   * priced with the table in memory (no query); an unknown model leaves the cost NULL and
+   * counts the message as unpriced.
    */
   private async storeResponseMessages(
     trx: Trx,
     sessionId: string,
     messages: DerivedMessage[],
-  ): Promise<{
-    inputTokens: number;
-    outputTokens: number;
-    cacheReadTokens: number;
-    cacheCreationTokens: number;
-    costUsd: number;
-  } | null> {
+  ): Promise<SessionIncrements | null> {
     if (messages.length === 0) return null;
     // Merge lines of one response within the batch first (the upsert cannot touch a row twice).
     const merged = new Map<string, DerivedMessage>();
@@ -455,16 +478,22 @@ export class EventService {
         if (m.text) seen.text = seen.text ? `${seen.text}\n\n${m.text}` : m.text;
         seen.model ??= m.model;
         seen.usage ??= m.usage;
-        if (!seen.costUsd) seen.costUsd = m.costUsd;
+        seen.reportedCostUsd ??= m.reportedCostUsd;
       }
     }
     if (merged.size === 0) return null;
     const list = [...merged.values()];
+    const pricing = this.prices.pricing;
+    const costs = list.map((m): bigint | null => {
+      if (m.reportedCostUsd !== null) return usdToUnits(m.reportedCostUsd);
+      return pricing.costUnits(m.model, m.usage ?? NO_USAGE);
+    });
     const result = await trx.raw<{ rows: Array<{ external_message_id: string; inserted: boolean }> }>(
       `INSERT INTO session_messages AS m (session_id, role, text, model, external_message_id, claude_session_id,
-         input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, created_at)
+         input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cache_creation_1h_tokens, created_at,
+         cost_usd, reported_cost_usd)
        SELECT ?::uuid, * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[],
-         ?::bigint[], ?::bigint[], ?::timestamptz[])
+         ?::bigint[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::numeric[], ?::numeric[])
        ON CONFLICT (session_id, external_message_id) WHERE external_message_id IS NOT NULL DO UPDATE
          SET text = CASE WHEN excluded.text = '' THEN m.text WHEN m.text = '' THEN excluded.text
                          ELSE m.text || E'\\n\\n' || excluded.text END,
@@ -481,20 +510,27 @@ export class EventService {
         list.map((m) => m.usage?.outputTokens ?? 0),
         list.map((m) => m.usage?.cacheReadTokens ?? 0),
         list.map((m) => m.usage?.cacheCreationTokens ?? 0),
+        list.map((m) => m.usage?.cacheCreation1hTokens ?? 0),
         list.map((m) => m.createdAt.toISOString()),
+        costs.map((c) => (c === null ? null : formatCost(c))),
+        list.map((m) => (m.reportedCostUsd === null ? null : formatCost(usdToUnits(m.reportedCostUsd)))),
       ),
     );
     const insertedIds = new Set(result.rows.filter((r) => r.inserted).map((r) => r.external_message_id));
-    const totals = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0, costUsd: 0 };
-    for (const m of list) {
-      if (!insertedIds.has(cleanText(m.externalMessageId!))) continue;
+    const totals = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 };
+    let costUnits = 0n;
+    let unpriced = 0;
+    list.forEach((m, i) => {
+      if (!insertedIds.has(cleanText(m.externalMessageId!))) return;
       totals.inputTokens += m.usage?.inputTokens ?? 0;
       totals.outputTokens += m.usage?.outputTokens ?? 0;
       totals.cacheReadTokens += m.usage?.cacheReadTokens ?? 0;
       totals.cacheCreationTokens += m.usage?.cacheCreationTokens ?? 0;
-      totals.costUsd += m.costUsd;
-    }
-    return totals;
+      const cost = costs[i]!;
+      if (cost !== null) costUnits += cost;
+      else unpriced += 1;
+    });
+    return { ...totals, costUsd: formatCost(costUnits), unpricedMessages: unpriced };
   }
 
   /** A session's timeline in its stable order (sequence), resumable with `afterSeq` or the cursor. */

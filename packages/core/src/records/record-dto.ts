@@ -16,6 +16,8 @@ export const MESSAGE_COLUMNS = [
   "output_tokens",
   "cache_read_tokens",
   "cache_creation_tokens",
+  "cache_creation_1h_tokens",
+  "cost_usd",
   "created_at",
 ] as const;
 
@@ -33,6 +35,8 @@ export function toMessageDto(row: SessionMessageModel): SessionMessage {
     outputTokens: row.outputTokens,
     cacheReadTokens: row.cacheReadTokens,
     cacheCreationTokens: row.cacheCreationTokens,
+    cacheCreation1hTokens: row.cacheCreation1hTokens,
+    costUsd: row.costUsd,
     createdAt: iso(row.createdAt),
   };
 }

@@ -32,6 +32,7 @@ describe("SessionService", () => {
       cacheReadTokens: 0,
       cacheCreationTokens: 0,
       costUsd: 0,
+      unpricedMessages: 0,
     });
     expect(await sessions.get({ id: created.id })).toEqual(created);
     expect((await sessions.get({ externalId: "ext-1" })).id).toBe(created.id);

@@ -240,8 +240,10 @@ export class SessionService {
       totalTokens.cacheReadTokens += node.session.tokens.cacheReadTokens;
       totalTokens.cacheCreationTokens += node.session.tokens.cacheCreationTokens;
       totalTokens.costUsd += node.session.tokens.costUsd;
+      totalTokens.unpricedMessages += node.session.tokens.unpricedMessages;
     }
-    totalTokens.costUsd = Math.round(totalTokens.costUsd * 1e6) / 1e6;
+    // Costs are stored to 1e-10 USD; float sums of them are rounded back to that.
+    totalTokens.costUsd = Math.round(totalTokens.costUsd * 1e10) / 1e10;
     return { ancestors: ancestors.rows.map(toDto), session, descendants: nodes, totalTokens };
   }
 

@@ -278,6 +278,7 @@ describe("StatsService tokens and overview", () => {
       cacheReadTokens: 5,
       cacheCreationTokens: 1,
       costUsd: 0.5,
+      unpricedMessages: 0,
     });
     expect(await stats.tokenTotals({ groupBy: "session", limit: 1 })).toHaveLength(1);
     expect((await stats.tokenTotals({ groupBy: "session", sessionId: s.three })).map((r) => r.key)).toEqual([s.three]);
@@ -293,6 +294,7 @@ describe("StatsService tokens and overview", () => {
         cacheReadTokens: 5,
         cacheCreationTokens: 1,
         costUsd: 1.75,
+        unpricedMessages: 0,
       },
       {
         key: "none",
@@ -302,6 +304,7 @@ describe("StatsService tokens and overview", () => {
         cacheReadTokens: 3,
         cacheCreationTokens: 4,
         costUsd: 0.001,
+        unpricedMessages: 0,
       },
     ]);
   });
@@ -339,6 +342,7 @@ describe("StatsService tokens and overview", () => {
       cacheReadTokens: 8,
       cacheCreationTokens: 5,
       costUsd: 1.751,
+      unpricedMessages: 0,
     });
   });
 });

@@ -34,7 +34,8 @@ const TOKEN_SUMS = `
   coalesce(sum(s.output_tokens), 0) AS output_tokens,
   coalesce(sum(s.cache_read_tokens), 0) AS cache_read_tokens,
   coalesce(sum(s.cache_creation_tokens), 0) AS cache_creation_tokens,
-  coalesce(sum(s.cost_usd), 0) AS cost_usd`;
+  coalesce(sum(s.cost_usd), 0) AS cost_usd,
+  coalesce(sum(s.unpriced_messages), 0) AS unpriced_messages`;
 
 interface TokenSumsRow {
   input_tokens: number;
@@ -42,6 +43,7 @@ interface TokenSumsRow {
   cache_read_tokens: number;
   cache_creation_tokens: number;
   cost_usd: number;
+  unpriced_messages: number;
 }
 
 type ActiveSessionRow = SessionModel & { eventCount: number; childCount: number; durationSeconds: number };
@@ -53,6 +55,7 @@ function toTokenUsage(row: TokenSumsRow): TokenUsage {
     cacheReadTokens: Number(row.cache_read_tokens),
     cacheCreationTokens: Number(row.cache_creation_tokens),
     costUsd: Number(row.cost_usd),
+    unpricedMessages: Number(row.unpriced_messages),
   };
 }
 

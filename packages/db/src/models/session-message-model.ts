@@ -18,6 +18,12 @@ export class SessionMessageModel extends BaseModel {
   outputTokens!: number;
   cacheReadTokens!: number;
   cacheCreationTokens!: number;
+  /** Of the cache writes, those with the 1-hour lifetime (priced higher). */
+  cacheCreation1hTokens!: number;
+  /** Null when the message has tokens but no known price (an unknown model). */
+  costUsd!: number | null;
+  /** What Claude Code itself reported (`costUSD` on the line): wins over the computed cost. */
+  reportedCostUsd!: number | null;
   createdAt!: Date;
 
   session?: SessionModel;

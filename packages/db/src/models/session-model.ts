@@ -50,6 +50,8 @@ export class SessionModel extends BaseModel {
   cacheReadTokens!: number;
   cacheCreationTokens!: number;
   costUsd!: number;
+  /** Messages with tokens but no known price: their cost is not in `costUsd`. */
+  unpricedMessages!: number;
   lastEventSeq!: number;
   createdAt!: Date;
   updatedAt!: Date;

@@ -1,0 +1,247 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { ingestEventsInput, type IngestEventsInput } from "@logbook/contracts";
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { EventService } from "../events/event-service.js";
+import { PriceBook } from "../pricing/pricing.js";
+import { SessionService } from "../sessions/session-service.js";
+import { UsageService } from "./usage-service.js";
+
+type Line = IngestEventsInput["events"][number];
+
+/** One transcript line of an API response (what the importer sends). */
+function assistantLine(
+  session: string,
+  at: string,
+  message: { id: string; model: string; usage: Record<string, unknown> },
+  extra: { parent?: string; costUSD?: number; text?: string } = {},
+): Line {
+  return {
+    id: uuidv7(),
+    externalSessionId: session,
+    ...(extra.parent ? { parentExternalSessionId: extra.parent } : {}),
+    eventType: "assistant",
+    source: "transcript",
+    occurredAt: at,
+    payload: {
+      type: "assistant",
+      sessionId: session,
+      timestamp: at,
+      ...(extra.costUSD !== undefined ? { costUSD: extra.costUSD } : {}),
+      message: {
+        id: message.id,
+        model: message.model,
+        role: "assistant",
+        content: [{ type: "text", text: extra.text ?? "ok" }],
+        usage: message.usage,
+      },
+    },
+  };
+}
+
+const u = (input: number, output: number, cacheRead = 0, cacheWrite = 0, oneHour = 0) => ({
+  input_tokens: input,
+  output_tokens: output,
+  cache_read_input_tokens: cacheRead,
+  cache_creation_input_tokens: cacheWrite,
+  ...(oneHour
+    ? { cache_creation: { ephemeral_1h_input_tokens: oneHour, ephemeral_5m_input_tokens: cacheWrite - oneHour } }
+    : {}),
+});
+
+describe("UsageService", () => {
+  let db: TestDatabase;
+  let events: EventService;
+  let sessions: SessionService;
+  let usage: UsageService;
+  const ingest = (lines: Line[]) => events.ingest(ingestEventsInput.parse({ events: lines }));
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const prices = new PriceBook();
+    events = new EventService({ knex: db.knex, prices });
+    sessions = new SessionService({ knex: db.knex });
+    usage = new UsageService({ knex: db.knex, prices });
+  });
+  afterAll(async () => db.destroy());
+
+  it("costs each response once, keeps it on the message and sums it on the session", async () => {
+    // One response split over two lines repeating its id and usage, then a second response.
+    await ingest([
+      assistantLine(
+        "cost-1",
+        "2026-03-01T10:00:00Z",
+        { id: "msg_a", model: "claude-opus-4-6", usage: u(3, 13, 11_515, 13_835, 13_835) },
+        { text: "part one" },
+      ),
+      assistantLine(
+        "cost-1",
+        "2026-03-01T10:00:01Z",
+        { id: "msg_a", model: "claude-opus-4-6", usage: u(3, 13, 11_515, 13_835, 13_835) },
+        { text: "part two" },
+      ),
+    ]);
+    await ingest([
+      // The same response arriving again in a later batch adds nothing.
+      assistantLine("cost-1", "2026-03-01T10:00:02Z", {
+        id: "msg_a",
+        model: "claude-opus-4-6",
+        usage: u(3, 13, 11_515, 13_835, 13_835),
+      }),
+      assistantLine("cost-1", "2026-03-01T10:01:00Z", {
+        id: "msg_b",
+        model: "claude-sonnet-4-20250514",
+        usage: u(1000, 100),
+      }),
+    ]);
+    const session = await sessions.get({ externalId: "cost-1" });
+    // 0.1444475 (opus, 1h cache writes) + 0.0045 (sonnet: 0.003 + 0.0015)
+    expect(session.tokens).toMatchObject({ costUsd: 0.1489475, unpricedMessages: 0, inputTokens: 1003 });
+    const rows = await db.knex("session_messages").where({ session_id: session.id }).orderBy("created_at");
+    expect(
+      rows.map((r: Record<string, unknown>) => [r.external_message_id, r.cost_usd, r.cache_creation_1h_tokens]),
+    ).toEqual([
+      ["msg_a", 0.1444475, 13_835],
+      ["msg_b", 0.0045, 0],
+    ]);
+  });
+
+  it("lets a cost Claude Code reported win, and counts unknown models as unpriced, never free", async () => {
+    await ingest([
+      assistantLine(
+        "cost-2",
+        "2026-03-02T10:00:00Z",
+        { id: "msg_r", model: "claude-sonnet-4-20250514", usage: u(1000, 100) },
+        { costUSD: 0.5 },
+      ),
+      assistantLine("cost-2", "2026-03-02T10:00:01Z", { id: "msg_u", model: "mystery-model-1", usage: u(50, 5) }),
+      assistantLine("cost-2", "2026-03-02T10:00:02Z", { id: "msg_s", model: "<synthetic>", usage: u(0, 0) }),
+    ]);
+    const session = await sessions.get({ externalId: "cost-2" });
+    expect(session.tokens).toMatchObject({ costUsd: 0.5, unpricedMessages: 1 });
+    const unknown = (await db
+      .knex("session_messages")
+      .where({ session_id: session.id, external_message_id: "msg_u" })
+      .first()) as Record<string, unknown> | undefined;
+    expect(unknown).toMatchObject({ cost_usd: null, input_tokens: 50 });
+  });
+
+  it("rolls cost up the session tree, subagents included, and reports it per model", async () => {
+    await ingest([
+      assistantLine("tree-root", "2026-03-03T10:00:00Z", {
+        id: "msg_root",
+        model: "claude-opus-4-6",
+        usage: u(1000, 0),
+      }),
+      assistantLine(
+        "tree-child",
+        "2026-03-03T10:00:01Z",
+        { id: "msg_child", model: "claude-haiku-4-5-20251001", usage: u(1000, 0) },
+        { parent: "tree-root" },
+      ),
+    ]);
+    const root = await sessions.get({ externalId: "tree-root" });
+    const tree = await sessions.tree({ id: root.id, maxDepth: 20 });
+    expect(tree.totalTokens.costUsd).toBe(0.006); // 0.005 + 0.001
+    const byModel = await usage.report({ groupBy: "model", sessionId: root.id });
+    expect(byModel.rows.map((r) => [r.key, r.costUsd, r.sessions])).toEqual([
+      ["claude-opus-4-6", 0.005, 1],
+      ["claude-haiku-4-5-20251001", 0.001, 1],
+    ]);
+    const rootOnly = await usage.report({ groupBy: "model", sessionId: root.id, includeSubagents: false });
+    expect(rootOnly.totals).toMatchObject({ costUsd: 0.005, messages: 1 });
+  });
+
+  it("buckets days, weeks and months in the caller's time zone", async () => {
+    // 23:30 UTC on Sunday 2026-03-29 is already Monday 2026-03-30 in Tokyo, and 01:30 CEST in Paris.
+    await ingest([
+      assistantLine("tz-1", "2026-03-29T23:30:00Z", {
+        id: "msg_tz1",
+        model: "claude-sonnet-4-6",
+        usage: u(1_000_000, 0),
+      }),
+      assistantLine("tz-1", "2026-03-31T23:30:00Z", {
+        id: "msg_tz2",
+        model: "claude-sonnet-4-6",
+        usage: u(1_000_000, 0),
+      }),
+    ]);
+    const session = await sessions.get({ externalId: "tz-1" });
+    const day = (timeZone: string) =>
+      usage
+        .report({ groupBy: "day", timeZone, sessionId: session.id })
+        .then((r) => r.rows.map((x) => [x.key, x.costUsd]));
+    expect(await day("UTC")).toEqual([
+      ["2026-03-29", 3],
+      ["2026-03-31", 3],
+    ]);
+    expect(await day("Asia/Tokyo")).toEqual([
+      ["2026-03-30", 3],
+      ["2026-04-01", 3],
+    ]);
+    const weeks = await usage.report({ groupBy: "week", timeZone: "Asia/Tokyo", sessionId: session.id });
+    expect(weeks.rows.map((r) => [r.key, r.messages])).toEqual([["2026-03-30", 2]]);
+    const weeksUtc = await usage.report({ groupBy: "week", sessionId: session.id });
+    expect(weeksUtc.rows.map((r) => [r.key, r.messages])).toEqual([
+      ["2026-03-23", 1],
+      ["2026-03-30", 1],
+    ]);
+    const months = await usage.report({ groupBy: "month", timeZone: "Asia/Tokyo", sessionId: session.id });
+    expect(months.rows.map((r) => [r.key, r.costUsd])).toEqual([
+      ["2026-03", 3],
+      ["2026-04", 3],
+    ]);
+    expect(months.totals).toMatchObject({ costUsd: 6, messages: 2, sessions: 1, inputTokens: 2_000_000 });
+  });
+
+  it("refuses a time zone that is not an IANA name and a range that ends before it starts", async () => {
+    await expect(usage.report({ groupBy: "day", timeZone: "Mars/Olympus" })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+      message: expect.stringMatching(/timeZone: is not a known IANA time zone/) as unknown,
+    });
+    await expect(usage.report({ groupBy: "day", timeZone: "+02:00" })).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    await expect(
+      usage.report({ groupBy: "day", from: "2026-03-02T00:00:00Z", to: "2026-03-01T00:00:00Z" }),
+    ).rejects.toMatchObject({ code: "INVALID_INPUT" });
+  });
+
+  it("reprices stored messages after a table change, keeping reported costs; a bad file changes nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "logbook-reprice-"));
+    const file = join(dir, "prices.json");
+    const table = {
+      version: "test-1",
+      date: "2026-12-01",
+      source: "test",
+      models: [{ id: "mystery-model-1", input: 1000, output: 1000, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0 }],
+    };
+    writeFileSync(file, JSON.stringify(table));
+    const prices = new PriceBook({ overrideFile: file });
+    const local = new UsageService({ knex: db.knex, prices });
+    const before = await sessions.get({ externalId: "cost-2" });
+    expect(before.tokens.unpricedMessages).toBe(1);
+
+    const result = await local.reprice();
+    expect(result).toMatchObject({ priceTableVersion: "test-1+builtin.2026-12-01.1", messagesRepriced: 1 });
+    const after = await sessions.get({ externalId: "cost-2" });
+    // The reported 0.5 stays; the mystery message now costs 55 tokens * 1000/M = 0.055.
+    expect(after.tokens).toMatchObject({ costUsd: 0.555, unpricedMessages: 0 });
+    // Nothing else moved: the first session's cost is what ingest computed.
+    expect((await sessions.get({ externalId: "cost-1" })).tokens.costUsd).toBe(0.1489475);
+
+    writeFileSync(file, '{"version": "test-2"');
+    await expect(local.reprice()).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    expect((await sessions.get({ externalId: "cost-2" })).tokens.costUsd).toBe(0.555);
+
+    // Back to the built-in table: the model is unknown again, so unpriced again.
+    const builtin = await usage.reprice();
+    expect(builtin.unpricedModels).toEqual(["mystery-model-1"]);
+    expect((await sessions.get({ externalId: "cost-2" })).tokens).toMatchObject({ costUsd: 0.5, unpricedMessages: 1 });
+    // And a second run finds nothing to change.
+    expect(await usage.reprice()).toMatchObject({ messagesRepriced: 0, sessionsUpdated: 0 });
+  });
+});
