@@ -1,3 +1,7 @@
 import type { ViteUserConfig } from "vitest/config";
 
-export declare function logbookVitestConfig(options?: { withDatabase?: boolean; timeoutMs?: number }): ViteUserConfig;
+export declare function logbookVitestConfig(options?: {
+  withDatabase?: boolean;
+  timeoutMs?: number;
+  corpus?: boolean;
+}): ViteUserConfig;

@@ -1,116 +1,14 @@
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
-import { ingestEvent, subagentExternalId as contractsSubagentExternalId, type IngestEvent } from "@logbook/contracts";
+import { transcriptFixtures } from "@logbook/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import {
-  FakeServer,
-  materializeTranscripts,
-  runBinary,
-  SAMPLES,
-  tempDir,
-  transcriptSampleFiles,
-} from "../test/helpers.js";
-import { findTranscriptFiles } from "./importer.js";
-import { planImport, type PlanItem } from "./transcript.js";
+import { describePlanImport, events, plan } from "../test/plan-checks.js";
+import { FakeServer, runBinary, tempDir } from "../test/helpers.js";
 
-/**
- * What the importer would send for every sample transcript, checked against counts made here
- * independently from the raw files (whole-file reads are fine in a test).
- */
-
-async function plan(path: string): Promise<PlanItem[]> {
-  const items: PlanItem[] = [];
-  for await (const item of planImport(path)) items.push(item);
-  return items;
-}
-
-const events = (items: PlanItem[]): IngestEvent[] =>
-  items.flatMap((item) => (item.kind === "event" ? [item.event] : []));
-
-interface Line {
-  uuid?: string;
-  parentUuid?: string | null;
-  sessionId?: string;
-  agentId?: string;
-  isSidechain?: boolean;
-  timestamp?: string;
-}
-
-/** Independent expectations for one sample file. */
-function expected(sampleName: string) {
-  const raw = readFileSync(join(SAMPLES, "transcripts", sampleName), "utf8");
-  const lines = raw
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as Line);
-  const stem = basename(sampleName.split("__").at(-1)!, ".jsonl");
-  const subagent = /^agent-(.+)$/.exec(stem);
-  const sessions = new Set<string>();
-  if (subagent) {
-    const parent = sampleName.split("__").at(-3)!;
-    sessions.add(`${lines.find((l) => l.sessionId)?.sessionId ?? parent}:agent:${subagent[1]}`);
-  } else {
-    for (const line of lines) if (line.isSidechain !== true) sessions.add(line.sessionId ?? stem);
-    // every sidechain chain starts at a sidechain line whose parent is not a sidechain line
-    const sidechainUuids = new Set(lines.filter((l) => l.isSidechain === true).map((l) => l.uuid));
-    const roots = lines.filter(
-      (l) => l.isSidechain === true && (l.parentUuid == null || !sidechainUuids.has(l.parentUuid)),
-    );
-    for (const root of roots) sessions.add(`child-of-${root.uuid}`);
-  }
-  return { lines, sessions: sessions.size, subagent: subagent?.[1] };
-}
-
-let dir: string;
-let copies: Map<string, string>;
-beforeAll(() => {
-  dir = tempDir("transcripts");
-  copies = materializeTranscripts(dir);
-});
-
-describe.each(transcriptSampleFiles())("planImport(%s)", (sample) => {
-  it("one event per line, ids from the lines' uuids, sessions and times as the independent count says", async () => {
-    const items = await plan(copies.get(sample)!);
-    const want = expected(sample);
-    expect(items.filter((item) => item.kind === "error")).toEqual([]);
-    const planned = events(items);
-    expect(planned).toHaveLength(want.lines.length);
-    expect(new Set(planned.map((e) => e.id)).size).toBe(want.lines.length);
-    expect(new Set(planned.map((e) => e.externalSessionId)).size).toBe(want.sessions);
-    planned.forEach((event, index) => {
-      const line = want.lines[index]!;
-      if (line.uuid) expect(event.id).toBe(line.uuid);
-      if (line.timestamp) expect(event.occurredAt).toBe(new Date(line.timestamp).toISOString());
-      expect(event.payload).toEqual(line);
-      expect(event.source).toBe("transcript");
-      if (want.subagent !== undefined || line.isSidechain === true) {
-        expect(event.parentExternalSessionId).toBe(line.sessionId);
-        expect(event.externalSessionId?.startsWith(`${line.sessionId}:agent:`)).toBe(true);
-      } else {
-        expect(event.parentExternalSessionId).toBeUndefined();
-      }
-    });
-    if (want.subagent !== undefined) {
-      expect(planned[0]!.externalSessionId).toBe(contractsSubagentExternalId(want.lines[0]!.sessionId!, want.subagent));
-    }
-  });
-
-  it("every planned event is accepted by the contracts' ingestEvent schema", async () => {
-    for (const event of events(await plan(copies.get(sample)!))) {
-      const parsed = ingestEvent.safeParse(event);
-      expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
-    }
-  });
-
-  it("is deterministic: a second plan gives the same ids, sessions and times", async () => {
-    const key = (e: IngestEvent) => `${e.id} ${e.externalSessionId} ${e.occurredAt} ${e.parentExternalSessionId}`;
-    const first = events(await plan(copies.get(sample)!)).map(key);
-    const second = events(await plan(copies.get(sample)!)).map(key);
-    expect(second).toEqual(first);
-  });
-});
+/** planImport over our transcript fixtures (the same checks run on the real corpus in transcript.corpus.test.ts). */
+describePlanImport(transcriptFixtures());
 
 describe("planImport edge cases", () => {
   const write = (name: string, lines: string[]) => {
@@ -172,15 +70,6 @@ describe("planImport edge cases", () => {
       JSON.stringify({ type: "summary", summary: "only" }),
     ]);
     expect(events(await plan(path))[0]!.occurredAt).toBe("1970-01-01T00:00:00.000Z");
-  });
-});
-
-describe("findTranscriptFiles", () => {
-  it("finds every .jsonl below a folder, each session's file before its subagents' files", async () => {
-    const files = await findTranscriptFiles([dir]);
-    expect(files).toHaveLength(transcriptSampleFiles().length);
-    const firstSubagent = files.findIndex((file) => file.includes("/subagents/"));
-    expect(files.slice(firstSubagent).every((file) => file.includes("/subagents/"))).toBe(true);
   });
 });
 

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, copyFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -7,7 +7,6 @@ import { fileURLToPath } from "node:url";
 
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BINARY = join(PACKAGE_ROOT, "dist", "logbook-hook.cjs");
-export const SAMPLES = join(PACKAGE_ROOT, "..", "..", "..", "shared", "claude-code", "samples");
 
 export interface RunResult {
   code: number | null;
@@ -66,39 +65,6 @@ export async function deadPort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise((done) => server.close(done));
   return port;
-}
-
-export function hookSampleFiles(): string[] {
-  return readdirSync(join(SAMPLES, "hooks"))
-    .filter((name) => name.endsWith(".json"))
-    .sort()
-    .map((name) => join(SAMPLES, "hooks", name));
-}
-
-export function hookSamples(): Array<Record<string, unknown>> {
-  return hookSampleFiles().flatMap((file) => JSON.parse(readFileSync(file, "utf8")) as Array<Record<string, unknown>>);
-}
-
-export function transcriptSampleFiles(): string[] {
-  return readdirSync(join(SAMPLES, "transcripts"))
-    .filter((name) => name.endsWith(".jsonl"))
-    .sort();
-}
-
-/**
- * Copies the transcript samples into `dir` with their original layout (`__` in a sample's
- * name stands for `/`), so `X__subagents__agent-1.jsonl` becomes `X/subagents/agent-1.jsonl`.
- * Returns the path of each sample's copy, by sample name.
- */
-export function materializeTranscripts(dir: string): Map<string, string> {
-  const copies = new Map<string, string>();
-  for (const name of transcriptSampleFiles()) {
-    const target = join(dir, ...name.split("__"));
-    mkdirSync(dirname(target), { recursive: true });
-    copyFileSync(join(SAMPLES, "transcripts", name), target);
-    copies.set(name, target);
-  }
-  return copies;
 }
 
 export interface Received {

@@ -1,14 +1,14 @@
-import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 import { ingestEventsInput } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { readJsonl, transcriptFixtures } from "@logbook/fixtures";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { SessionService } from "../sessions/session-service.js";
+import { checkTranscriptTokens } from "./event-service.checks.js";
 import { EventService } from "./event-service.js";
-
-const TRANSCRIPTS = new URL("../../../../../shared/claude-code/samples/transcripts/", import.meta.url);
 
 describe("EventService.ingest", () => {
   let db: TestDatabase;
@@ -172,50 +172,10 @@ describe("EventService.ingest", () => {
   });
 
   it("derives messages and counts each API response's usage once across a transcript import and a re-import", async () => {
-    const file = new URL("marot__spotter__test__fixtures__transcripts__short.jsonl", TRANSCRIPTS);
-    const lines = readFileSync(file, "utf8")
-      .split("\n")
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const sessionId = lines.find((l) => typeof l.sessionId === "string")!.sessionId as string;
-    const toEvents = () => {
-      let lastTime = "2026-01-01T00:00:00Z";
-      return lines.map((line, i) => {
-        if (typeof line.timestamp === "string") lastTime = line.timestamp;
-        return {
-          id: typeof line.uuid === "string" ? line.uuid : `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-          externalSessionId: sessionId,
-          eventType: line.type as string,
-          source: "transcript" as const,
-          occurredAt: lastTime,
-          payload: line,
-        };
-      });
-    };
-    // Independent count: distinct assistant message ids and their usage, counted once each.
-    const usageById = new Map<string, { input_tokens: number; output_tokens: number }>();
-    for (const line of lines) {
-      const message = line.message as
-        { id?: string; usage?: { input_tokens: number; output_tokens: number } } | undefined;
-      if (line.type === "assistant" && message?.id && message.usage && !usageById.has(message.id))
-        usageById.set(message.id, message.usage);
-    }
-    const expectedInput = [...usageById.values()].reduce((sum, u) => sum + u.input_tokens, 0);
-    const expectedOutput = [...usageById.values()].reduce((sum, u) => sum + u.output_tokens, 0);
-
-    const first = await events.ingest(ingestEventsInput.parse({ events: toEvents() }));
-    expect(first.accepted).toBe(lines.length);
-    const session = await sessions.get({ externalId: sessionId });
-    expect(session.tokens.inputTokens).toBe(expectedInput);
-    expect(session.tokens.outputTokens).toBe(expectedOutput);
-    expect(session.status).toBe("idle");
-    expect(await count("session_messages", { session_id: session.id, role: "assistant" })).toBe(usageById.size);
-    expect(await count("session_messages", { session_id: session.id, role: "user" })).toBeGreaterThan(0);
-
-    const again = await events.ingest(ingestEventsInput.parse({ events: toEvents() }));
-    expect(again).toMatchObject({ accepted: 0, duplicates: lines.length });
-    const after = await sessions.get({ externalId: sessionId });
-    expect(after.tokens).toEqual(session.tokens);
+    const { root, files } = transcriptFixtures();
+    // The 2.1 fixture: responses split over several lines that repeat message.id and usage.
+    const main = files.find((f) => f.startsWith("projects/-home-dev-work-ledger/") && !f.includes("/subagents/"))!;
+    await checkTranscriptTokens(readJsonl(join(root, main)), "idle");
   });
 
   it("lists recent events across sessions and counts by type", async () => {

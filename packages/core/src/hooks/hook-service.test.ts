@@ -1,21 +1,12 @@
-import { readdirSync, readFileSync } from "node:fs";
-
 import { subagentExternalId } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { hookFixtures } from "@logbook/fixtures";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { SessionService } from "../sessions/session-service.js";
+import { checkConcurrentSinglePosts, checkStoresEveryPayload } from "./hook-service.checks.js";
 import { HookService } from "./hook-service.js";
-
-const HOOKS = new URL("../../../../../shared/claude-code/samples/hooks/", import.meta.url);
-
-function samplePayloads(): Array<Record<string, unknown>> {
-  return readdirSync(HOOKS)
-    .filter((f) => f.endsWith(".json"))
-    .sort()
-    .flatMap((f) => JSON.parse(readFileSync(new URL(f, HOOKS), "utf8")) as Array<Record<string, unknown>>);
-}
 
 const at = (second: number) => new Date(Date.UTC(2026, 10, 1, 12, 0, second)).toISOString();
 
@@ -33,59 +24,12 @@ describe("HookService", () => {
   const count = async (table: string, where: Record<string, unknown> = {}) =>
     Number(((await db.knex(table).where(where).count({ n: "*" })) as [{ n: string }])[0].n);
 
-  it("stores every sample payload whole and derives sessions and child sessions", async () => {
-    const payloads = samplePayloads();
-    let accepted = 0;
-    for (let i = 0; i < payloads.length; i += 500) {
-      const batch = payloads.slice(i, i + 500).map((payload) => ({ id: uuidv7(), payload }));
-      accepted += (await hooks.ingest({ events: batch })).accepted;
-    }
-    expect(accepted).toBe(payloads.length);
-    expect(await count("events", { source: "hook" })).toBe(payloads.length);
-
-    const mainIds = new Set(payloads.map((p) => p.session_id as string));
-    const childIds = new Set(
-      payloads
-        .filter((p) => typeof p.agent_id === "string")
-        .map((p) => subagentExternalId(p.session_id as string, p.agent_id as string)),
-    );
-    for (const externalId of mainIds) expect((await sessions.get({ externalId })).parentSessionId).toBeNull();
-    for (const externalId of childIds) {
-      const child = await sessions.get({ externalId });
-      const parent = await sessions.get({ externalId: externalId.split(":agent:")[0]! });
-      expect(child.parentSessionId).toBe(parent.id);
-    }
-    expect(await count("sessions")).toBe(mainIds.size + childIds.size);
-
-    // The payload comes back exactly as sent, unknown fields (the loggers' `logged_at`) included.
-    const withExtra = payloads.find((p) => "logged_at" in p)!;
-    const row = (await db
-      .knex("events")
-      .whereRaw("payload @> ?::jsonb", [JSON.stringify({ logged_at: withExtra.logged_at })])
-      .first()) as { payload: unknown };
-    expect(row.payload).toEqual(withExtra);
-
-    // UserPromptSubmit became user messages.
-    const prompts = payloads.filter(
-      (p) => p.hook_event_name === "UserPromptSubmit" && typeof p.prompt === "string" && p.prompt,
-    );
-    expect(await count("session_messages", { role: "user" })).toBe(prompts.length);
+  it("stores every fixture payload whole and derives sessions and child sessions", async () => {
+    await checkStoresEveryPayload(hookFixtures());
   });
 
-  it("takes every sample payload as concurrent single posts (group commit) without a lost or refused event", async () => {
-    const fresh = await createTestDatabase();
-    try {
-      const service = new HookService({ knex: fresh.knex });
-      const payloads = samplePayloads();
-      const results = await Promise.allSettled(
-        payloads.map((payload) => service.ingestPayload(payload, { id: uuidv7() })),
-      );
-      expect(results.filter((r) => r.status === "rejected").map((r) => String(r.reason))).toEqual([]);
-      const [{ n }] = (await fresh.knex("events").count({ n: "*" })) as [{ n: string }];
-      expect(Number(n)).toBe(payloads.length);
-    } finally {
-      await fresh.destroy();
-    }
+  it("takes every fixture payload as concurrent single posts (group commit) without a lost or refused event", async () => {
+    await checkConcurrentSinglePosts(hookFixtures());
   });
 
   it("follows a session's life and is not dragged back by late or repeated events", async () => {
