@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
-import { AuthThrottle } from "@logbook/api";
+import { AuthThrottle, KeyStreams } from "@logbook/api";
 import { createServices, LiveBus, PriceBook } from "@logbook/core";
 import { migrateLatest, openDatabase, type Database } from "@logbook/db";
 
@@ -98,12 +98,28 @@ export async function startServer(
       retentionPolicy: config.retention.policy,
       apiKeyCacheMs: config.apiKeyCacheMs,
     });
+    // Open subscriptions by API key: a revocation (heard on the bus, from any process) or the
+    // key's expiry cuts them.
+    const keyStreams = new KeyStreams();
     const bus = new LiveBus({
       connectionString: database.connectionString,
       knex: database.knex,
       onError: (error) => logger.error({ err: error, component: "live-bus" }, "live bus error"),
-      onKeyRevoked: (keyId) => services.apiKeys.forgetKey(keyId),
-      onReconnected: () => services.apiKeys.forgetAll(),
+      onKeyRevoked: (keyId) => {
+        services.apiKeys.forgetKey(keyId);
+        const cut = keyStreams.revoke(keyId);
+        if (cut > 0) logger.info({ keyId, streams: cut }, "closed the live streams of a revoked API key");
+      },
+      onReconnected: () => {
+        services.apiKeys.forgetAll();
+        // Revocation notices sent while the connection was down are lost: check the holders again.
+        void services.apiKeys
+          .activeKeyIds(keyStreams.keyIds())
+          .then((active) => {
+            for (const keyId of keyStreams.keyIds()) if (!active.has(keyId)) keyStreams.revoke(keyId);
+          })
+          .catch((error: unknown) => logger.warn({ err: error }, "could not re-check the keys of open streams"));
+      },
     });
     await bus.start();
     cleanups.push(() => bus.stop());
@@ -125,6 +141,7 @@ export async function startServer(
           bodyLimitBytes: config.bodyLimitBytes,
           batchLimits: config.batchLimits,
           authThrottle: new AuthThrottle(config.authFailures),
+          keyStreams,
         },
         inFlight,
       ),

@@ -18,6 +18,7 @@ export {
   type LiveFeed,
 } from "./trpc.js";
 export { AuthThrottle, type AuthThrottleOptions } from "./auth-throttle.js";
+export { KeyStreams, type KeyBoundStream } from "./key-streams.js";
 export {
   APP_CODE_TO_TRPC_CODE,
   INTERNAL_ERROR_MESSAGE,

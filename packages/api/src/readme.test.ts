@@ -58,7 +58,11 @@ afterAll(() => db?.destroy());
 const createCaller = createCallerFactory(appRouter);
 
 function contextFor(scopes: AuthInfo["scopes"] | null): Context {
-  return { ...deps, auth: scopes ? { keyId: "k", name: "test", scopes } : null, authProblem: "missing" };
+  return {
+    ...deps,
+    auth: scopes ? { keyId: "k", name: "test", scopes, expiresAt: null } : null,
+    authProblem: "missing",
+  };
 }
 
 /** The tRPC code a call ends with, or "OK". Auth runs before input parsing, so `{}` is enough. */

@@ -17,6 +17,7 @@ import { AppError, type LiveBus, type Services } from "@logbook/core";
 
 import type { AuthThrottle } from "./auth-throttle.js";
 import { formatErrorShape, toTRPCError } from "./errors.js";
+import type { KeyBoundStream, KeyStreams } from "./key-streams.js";
 
 /* ------------------------------------------------------------------ 1. CONTEXT */
 
@@ -42,6 +43,8 @@ export interface ApiDeps {
   batchLimits?: BatchLimits;
   /** Holds up addresses that keep failing to authenticate; none when absent. */
   authThrottle?: AuthThrottle;
+  /** Open subscriptions by key, cut on revocation and expiry; untracked when absent. */
+  keyStreams?: KeyStreams;
 }
 
 /** What one batched HTTP request may carry (MAX_BATCH_CALLS, MAX_BATCH_EVENTS). */
@@ -57,6 +60,8 @@ export interface AuthInfo {
   keyId: string;
   name: string;
   scopes: ApiKeyScope[];
+  /** When the key stops verifying (ISO time), or null: open streams are cut then. */
+  expiresAt: string | null;
 }
 
 export interface Context extends ApiDeps {
@@ -87,7 +92,13 @@ export async function createContextInner(
   if (waitMs > 0) throw tooManyFailures(waitMs);
   const secret = BEARER.exec(authorization)?.[1];
   const key = secret ? await deps.services.apiKeys.verify(secret) : null;
-  if (key) return { ...deps, auth: { keyId: key.id, name: key.name, scopes: key.scopes }, authProblem: null };
+  if (key) {
+    return {
+      ...deps,
+      auth: { keyId: key.id, name: key.name, scopes: key.scopes, expiresAt: key.expiresAt },
+      authProblem: null,
+    };
+  }
 
   const authProblem = secret ? "invalid" : "malformed";
   const counted = deps.authThrottle?.recordFailure(clientAddress);
@@ -243,3 +254,28 @@ export const ingestProcedure = publicProcedure.use(requireKey("ingest"));
 export const readProcedure = publicProcedure.use(requireKey("read"));
 /** Keys, retention, deletes, job administration: the `admin` scope. */
 export const adminProcedure = publicProcedure.use(requireKey("admin"));
+
+/**
+ * For subscriptions: the stream's signal, bound to the caller's key as well as to the
+ * client, so a revoked or expired key stops receiving (see KeyStreams). Iterate with
+ * `signal`, call `throwIfCut()` after the loop (the client gets UNAUTHORIZED, not a quiet
+ * end it would reconnect after) and `release()` in `finally`.
+ */
+export function keyBoundStream(
+  ctx: Pick<Context, "keyStreams"> & { auth: AuthInfo },
+  signal: AbortSignal | undefined,
+): Pick<KeyBoundStream, "signal" | "release"> & { throwIfCut(): void } {
+  const stream: KeyBoundStream = ctx.keyStreams?.open(ctx.auth.keyId, ctx.auth.expiresAt, signal) ?? {
+    signal: signal ?? new AbortController().signal,
+    cutReason: () => null,
+    release: () => undefined,
+  };
+  return {
+    signal: stream.signal,
+    release: () => stream.release(),
+    throwIfCut: () => {
+      const cut = stream.cutReason();
+      if (cut) throw toTRPCError(cut);
+    },
+  };
+}

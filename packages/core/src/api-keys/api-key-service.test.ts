@@ -37,6 +37,18 @@ async function countQueries(fn: () => Promise<unknown>): Promise<string[]> {
 }
 
 describe("ApiKeyService", () => {
+  it("activeKeyIds: which keys still verify (for re-checking open streams after missed notices)", async () => {
+    const kept = await keys.create({ name: "kept", scopes: ["read"] });
+    const revoked = await keys.create({ name: "revoked", scopes: ["read"] });
+    const expiring = await keys.create({ name: "expiring", scopes: ["read"], expiresAt: "2026-06-01T13:00:00Z" });
+    await keys.revoke({ id: revoked.key.id });
+    const ids = [kept.key.id, revoked.key.id, expiring.key.id];
+    expect(await keys.activeKeyIds(ids)).toEqual(new Set([kept.key.id, expiring.key.id]));
+    clock = new Date("2026-06-01T13:00:00Z");
+    expect(await keys.activeKeyIds(ids)).toEqual(new Set([kept.key.id]));
+    expect(await keys.activeKeyIds([])).toEqual(new Set());
+  });
+
   it("creates a key whose secret has the documented shape and is shown once", async () => {
     const created = await keys.create({ name: "ci", scopes: ["read", "ingest", "read"] });
     expect(createdApiKey.parse(created)).toEqual(created);
@@ -49,7 +61,12 @@ describe("ApiKeyService", () => {
       lastUsedAt: null,
       expiresAt: null,
     });
-    expect(await keys.verify(created.secret)).toEqual({ id: created.key.id, name: "ci", scopes: ["ingest", "read"] });
+    expect(await keys.verify(created.secret)).toEqual({
+      id: created.key.id,
+      name: "ci",
+      scopes: ["ingest", "read"],
+      expiresAt: null,
+    });
   });
 
   it("stores only the SHA-256 of the key, never the secret", async () => {

@@ -16,7 +16,8 @@ import { API_KEYS_CHANNEL } from "../live/notify.js";
 import { iso } from "../time.js";
 
 /** Who a verified key belongs to and what it may do. */
-export type ApiKeyPrincipal = Pick<ApiKey, "id" | "name" | "scopes">;
+/** Who a verified key is; `expiresAt` lets holders of long-lived streams close them on time. */
+export type ApiKeyPrincipal = Pick<ApiKey, "id" | "name" | "scopes" | "expiresAt">;
 
 /**
  * `lbk_<prefix>_<secret>`: the prefix (12 lowercase hex characters, 48 random bits) finds
@@ -186,7 +187,12 @@ export class ApiKeyService {
         .where("id", row.id)
         .where((q) => void q.whereNull("last_used_at").orWhere("last_used_at", "<=", staleBefore));
     }
-    const principal = { id: row.id, name: row.name, scopes: row.scopes as ApiKeyScope[] };
+    const principal = {
+      id: row.id,
+      name: row.name,
+      scopes: row.scopes as ApiKeyScope[],
+      expiresAt: row.expiresAt?.toISOString() ?? null,
+    };
     if (this.verifyCacheMs === 0 || this.forgetCount !== forgetCountAtStart) return principal;
     if (this.verified.size >= VERIFY_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(hash, {
@@ -195,6 +201,23 @@ export class ApiKeyService {
       expiresAt: row.expiresAt?.getTime() ?? null,
     });
     return principal;
+  }
+
+  /**
+   * Which of `ids` still verify (not revoked, not expired). For a server whose live
+   * connection came back: revocation notices sent meanwhile were lost, so the holders of
+   * open streams are checked again.
+   */
+  async activeKeyIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const now = clockOf(this.deps)();
+    const rows = (await this.deps
+      .knex("api_keys")
+      .select("id")
+      .whereIn("id", ids)
+      .whereNull("revoked_at")
+      .where((q) => void q.whereNull("expires_at").orWhere("expires_at", ">", now))) as Array<{ id: string }>;
+    return new Set(rows.map((row) => row.id));
   }
 
   /** Keys that verify today: not revoked, not expired. */

@@ -14,7 +14,7 @@ import {
 } from "@logbook/contracts";
 import { tracked } from "@trpc/server";
 
-import { createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+import { createTRPCRouter, ingestProcedure, keyBoundStream, readProcedure } from "../../trpc.js";
 import { orNothing } from "../../input.js";
 
 export const eventsRouter = createTRPCRouter({
@@ -57,8 +57,15 @@ export const eventsRouter = createTRPCRouter({
    * subscription (see sessions.onChange).
    */
   onEvent: readProcedure.input(orNothing(eventStreamInput)).subscription(async function* ({ ctx, input, signal }) {
-    for await (const live of ctx.bus.events(input, signal)) {
-      yield tracked(live.id, live.event satisfies Event);
+    const stream = keyBoundStream(ctx, signal);
+    try {
+      for await (const live of ctx.bus.events(input, stream.signal)) {
+        if (stream.signal.aborted) break; // what was queued before a revocation is not sent
+        yield tracked(live.id, live.event satisfies Event);
+      }
+      stream.throwIfCut();
+    } finally {
+      stream.release();
     }
   }),
 });

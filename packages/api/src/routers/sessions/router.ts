@@ -15,7 +15,7 @@ import {
   type Session,
 } from "@logbook/contracts";
 
-import { adminProcedure, createTRPCRouter, ingestProcedure, readProcedure } from "../../trpc.js";
+import { adminProcedure, createTRPCRouter, ingestProcedure, keyBoundStream, readProcedure } from "../../trpc.js";
 import { orNothing } from "../../input.js";
 
 export const sessionsRouter = createTRPCRouter({
@@ -65,8 +65,15 @@ export const sessionsRouter = createTRPCRouter({
    * the items are typed by the generator and built by the same DTO code as `get`.
    */
   onChange: readProcedure.input(orNothing(sessionStreamInput)).subscription(async function* ({ ctx, input, signal }) {
-    for await (const changed of ctx.bus.sessions(input, signal)) {
-      yield changed satisfies Session;
+    const stream = keyBoundStream(ctx, signal);
+    try {
+      for await (const changed of ctx.bus.sessions(input, stream.signal)) {
+        if (stream.signal.aborted) break; // what was queued before a revocation is not sent
+        yield changed satisfies Session;
+      }
+      stream.throwIfCut();
+    } finally {
+      stream.release();
     }
   }),
 });
