@@ -156,15 +156,24 @@ export async function deliver(spoolDir: string, options: DeliverOptions): Promis
         result.accepted += sent.accepted;
         result.duplicates += sent.duplicates;
         result.rejected += sent.rejected;
-        if (sent.accepted + sent.duplicates + sent.rejected > 0) lastActivity = Date.now();
-        if (sent.stop === "empty" || sent.stop === "lost-lock") {
+        const progress = sent.accepted + sent.duplicates + sent.rejected > 0;
+        if (progress) lastActivity = Date.now();
+        if ((sent.stop === "empty" || sent.stop === "lost-lock") && (progress || sent.remaining === 0)) {
           if (failing !== undefined) options.log("info", `deliver: sending again after "${failing}"`);
           failing = undefined;
           retryDelay = 0;
           retryAt = 0;
           continue;
         }
-        if (sent.stop === "locked") {
+        if (sent.stop === "empty" || sent.stop === "lost-lock") {
+          // Files are left that the flush could neither send nor set aside (e.g. rejected/
+          // cannot be written): never go round again at once, that is a busy loop.
+          retryDelay = Math.min(retryDelay === 0 ? FIRST_RETRY_MS : retryDelay * 2, maxRetryMs);
+          retryAt = Date.now() + retryDelay;
+          const why = `${sent.remaining} spool entr${sent.remaining === 1 ? "y" : "ies"} could not be sent or set aside`;
+          if (failing !== why) options.log("error", `deliver: ${why}; retrying`);
+          failing = why;
+        } else if (sent.stop === "locked") {
           retryAt = Date.now() + LOCKED_RETRY_MS;
         } else {
           retryDelay = Math.min(retryDelay === 0 ? FIRST_RETRY_MS : retryDelay * 2, maxRetryMs);

@@ -30,40 +30,63 @@ export interface HookEvent {
   label: string;
 }
 
-export async function deliverDirectly(config: EmitterConfig, event: HookEvent, log: Log): Promise<void> {
+function codeOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * Posts one event. `unspoolable` says why the event could not be spooled (full disk,
+ * unwritable spool: the background path sends such an event this way rather than drop it);
+ * it is then sent whatever the spool holds, and if that fails too it is lost, logged as such.
+ */
+export async function deliverDirectly(
+  config: EmitterConfig,
+  event: HookEvent,
+  log: Log,
+  unspoolable?: string,
+): Promise<void> {
   const { id, occurredAt, envelope, label } = event;
+  let cannotSpool = unspoolable;
   // Until the spool is empty, new events queue behind it so the server gets them in order.
-  if (hasSpooled(config.spoolDir)) {
-    spoolEvent(config.spoolDir, id, envelope);
-    await flushALittle(config, log);
-    return;
+  if (cannotSpool === undefined && hasSpooled(config.spoolDir)) {
+    try {
+      spoolEvent(config.spoolDir, id, envelope);
+      await flushALittle(config, log);
+      return;
+    } catch (error) {
+      cannotSpool = `could not be spooled (${codeOf(error)})`; // out of order beats lost
+    }
   }
 
   // If the hook is stopped mid-request (Claude Code's own timeout), keep the event.
   let settled = false;
   const onSignal = () => {
-    if (!settled) {
-      settled = true;
-      spoolEvent(config.spoolDir, id, envelope);
-      log("warn", `${label}: stopped by a signal while sending: spooled`);
-    }
+    if (!settled) spool("stopped by a signal while sending");
     process.exit(0);
   };
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
   process.once("SIGHUP", onSignal);
 
-  const spool = (why: string, level: "warn" | "error" = "warn") => {
+  function spool(why: string, level: "warn" | "error" = "warn"): void {
     settled = true;
-    spoolEvent(config.spoolDir, id, envelope);
-    log(level, `${label}: ${why}: spooled`);
-  };
+    if (cannotSpool === undefined) {
+      try {
+        spoolEvent(config.spoolDir, id, envelope);
+        log(level, `${label}: ${why}: spooled`);
+        return;
+      } catch (error) {
+        cannotSpool = `could not be spooled (${codeOf(error)})`;
+      }
+    }
+    log("error", `${label}: ${why}, and it ${cannotSpool}: lost`);
+  }
 
   if (config.apiKey === undefined) {
     spool(`no API key (set LOGBOOK_API_KEY or ${config.credentialsFile})`, "error");
     return;
   }
-  if (recentlyOffline(config.spoolDir)) {
+  if (cannotSpool === undefined && recentlyOffline(config.spoolDir)) {
     spool("server was unreachable moments ago");
     return;
   }
@@ -92,15 +115,19 @@ export async function deliverDirectly(config: EmitterConfig, event: HookEvent, l
   switch (classifyStatus(status)) {
     case "ok":
       settled = true;
+      if (cannotSpool !== undefined) log("warn", `${label}: ${cannotSpool}: sent directly`);
       return;
-    case "refused":
+    case "refused": {
       settled = true;
-      writeRejected(config.spoolDir, `${id}.json`, envelope);
-      log(
-        "error",
-        `${label}: server refused it (HTTP ${status}: ${errorMessageOf(body)}); kept in spool/rejected/${id}.json`,
-      );
+      const reason = `the server refused it (HTTP ${status}: ${errorMessageOf(body)})`;
+      try {
+        writeRejected(config.spoolDir, `${id}.json`, envelope, reason);
+        log("error", `${label}: ${reason}; kept in spool/rejected/${id}.json`);
+      } catch (error) {
+        log("error", `${label}: ${reason}; could not be kept in spool/rejected/ (${codeOf(error)})`);
+      }
       return;
+    }
     case "unauthorized":
       spool(`server refused the API key (HTTP ${status}: ${errorMessageOf(body)})`, "error");
       return;

@@ -132,30 +132,44 @@ async function sendBatch(target: FlushTarget, items: SpoolItem[], timeoutMs: num
   }
 }
 
-/** Reads the next batch in order. Files that cannot be envelopes (empty, truncated) go to rejected/. */
-function nextBatch(spoolDir: string, maxEvents: number, maxBytes: number, log: FlushOptions["log"]): SpoolItem[] {
+/**
+ * Reads the next batch in order. An entry that can never be sent is quarantined in
+ * `rejected/` with its reason (`quarantine`), so it neither blocks the spool nor is retried
+ * forever: one that cannot be read (no permission, a folder named like an entry), one that is
+ * not an envelope (empty, truncated), and one whose id is not the id in its name (the server
+ * would acknowledge the other id, and this file would never be deleted).
+ */
+function nextBatch(
+  spoolDir: string,
+  maxEvents: number,
+  maxBytes: number,
+  quarantine: (name: string, reason: string) => void,
+): SpoolItem[] {
   const items: SpoolItem[] = [];
   let bytes = 0;
   for (const name of listSpool(spoolDir)) {
     if (items.length >= maxEvents) break;
+    const id = name.slice(0, -".json".length);
     let text: string;
     try {
       text = readFileSync(join(spoolDir, name), "utf8");
-    } catch {
-      continue; // taken by a flusher that took over our lock, or deleted: skip
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Gone: sent by a flusher that took over our lock, or deleted by a person.
+      if (code !== "ENOENT") quarantine(name, `cannot be read (${code ?? (error as Error).message})`);
+      continue;
     }
     const trimmed = text.trim();
     if (!trimmed.startsWith('{"id":"') || !trimmed.endsWith("}")) {
-      log?.("error", `spool file ${name} is not an event envelope (${trimmed.length} bytes): moved to rejected/`);
-      try {
-        moveToRejected(spoolDir, name);
-      } catch {
-        // gone
-      }
+      quarantine(name, `not an event envelope (${trimmed.length} bytes)`);
+      continue;
+    }
+    if (!trimmed.startsWith(`{"id":"${id}"`)) {
+      quarantine(name, `its id is not the id in its name (${JSON.stringify(trimmed.slice(7, 43))})`);
       continue;
     }
     if (items.length > 0 && bytes + trimmed.length > maxBytes) break;
-    items.push({ name, id: name.slice(0, -".json".length), text: trimmed });
+    items.push({ name, id, text: trimmed });
     bytes += trimmed.length + 1;
   }
   return items;
@@ -186,7 +200,9 @@ export async function flushSpool(spoolDir: string, target: FlushTarget, options:
     for (;;) {
       if (options.maxBatches !== undefined && batches >= options.maxBatches)
         return done(hasSpooled(spoolDir) ? "limit" : "empty");
-      const items = nextBatch(spoolDir, maxEvents, maxBytes, options.log);
+      const items = nextBatch(spoolDir, maxEvents, maxBytes, (name, reason) => {
+        if (quarantine(spoolDir, name, reason, options.log)) result.rejected++;
+      });
       if (items.length === 0) return done("empty");
       batches++;
       const stop = await sendInOrder(spoolDir, target, items, options, result);
@@ -230,16 +246,8 @@ async function sendInOrder(
     case "refused": {
       if (items.length === 1) {
         const item = items[0]!;
-        options.log?.(
-          "error",
-          `server refused spooled event ${item.id} (HTTP ${outcome.status}: ${outcome.message}): moved to rejected/`,
-        );
-        try {
-          moveToRejected(spoolDir, item.name);
-          result.rejected++;
-        } catch {
-          // gone
-        }
+        const reason = `the server refused it (HTTP ${outcome.status}: ${outcome.message})`;
+        if (quarantine(spoolDir, item.name, reason, options.log)) result.rejected++;
         return undefined;
       }
       if (options.bisect === false)
@@ -250,5 +258,22 @@ async function sendInOrder(
         (await sendInOrder(spoolDir, target, items.slice(half), options, result))
       );
     }
+  }
+}
+
+/** Moves a spool entry to `rejected/` with its reason, and logs it. False when it could not be moved. */
+function quarantine(spoolDir: string, name: string, reason: string, log: FlushOptions["log"]): boolean {
+  try {
+    moveToRejected(spoolDir, name, reason);
+    log?.("error", `spool entry ${name}: ${reason}: moved to rejected/`);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT")
+      log?.(
+        "error",
+        `spool entry ${name}: ${reason}, and it could not be moved to rejected/ (${code ?? String(error)})`,
+      );
+    return false;
   }
 }

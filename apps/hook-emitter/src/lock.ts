@@ -14,7 +14,7 @@ import { join } from "node:path";
 
 import { randomHex } from "./ids.js";
 import { processAlive } from "./process-alive.js";
-import { safeUnlink } from "./spool.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, safeUnlink } from "./spool.js";
 
 /**
  * The spool's locks. One flusher at a time: `spool/.flush.lock` is created with `O_EXCL` and
@@ -95,7 +95,7 @@ export function acquireLock(
   file: string = LOCK_FILE,
   now: () => number = Date.now,
 ): SpoolLock | undefined {
-  mkdirSync(spoolDir, { recursive: true });
+  mkdirSync(spoolDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const path = join(spoolDir, file);
   const content = JSON.stringify({
     pid: process.pid,
@@ -105,7 +105,7 @@ export function acquireLock(
   });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fd = openSync(path, "wx");
+      const fd = openSync(path, "wx", PRIVATE_FILE_MODE);
       try {
         writeSync(fd, content);
       } finally {

@@ -1,6 +1,8 @@
 import { appendFileSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./spool.js";
+
 /** The log is rotated once it passes this size: one old generation (`hook.log.1`) is kept. */
 export const MAX_LOG_BYTES = 1024 * 1024;
 const MAX_LINE_CHARS = 2000;
@@ -13,14 +15,17 @@ export type LogLevel = "info" | "warn" | "error";
  */
 export function logLine(file: string, level: LogLevel, message: string): void {
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
     try {
       if (statSync(file).size > MAX_LOG_BYTES) renameSync(file, `${file}.1`);
     } catch {
       // no log yet
     }
     const text = message.length > MAX_LINE_CHARS ? `${message.slice(0, MAX_LINE_CHARS)}…` : message;
-    appendFileSync(file, `${new Date().toISOString()} pid=${process.pid} ${level} ${text.replace(/\r?\n/g, " ")}\n`);
+    // 0600: a log line can name a session or quote a server's message about a payload.
+    appendFileSync(file, `${new Date().toISOString()} pid=${process.pid} ${level} ${text.replace(/\r?\n/g, " ")}\n`, {
+      mode: PRIVATE_FILE_MODE,
+    });
   } catch {
     // nowhere to log
   }

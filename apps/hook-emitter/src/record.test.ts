@@ -27,9 +27,12 @@ const payload = (extra: Record<string, unknown> = {}) =>
 
 function files(dir: string): string[] {
   try {
-    return readdirSync(dir)
-      .filter((name) => !name.startsWith(".") && name !== "tmp" && name !== "rejected")
-      .sort();
+    return (
+      readdirSync(dir)
+        // `<entry>.reason` beside a rejected entry says why it is there
+        .filter((name) => !name.startsWith(".") && name !== "tmp" && name !== "rejected" && !name.endsWith(".reason"))
+        .sort()
+    );
   } catch {
     return [];
   }

@@ -88,6 +88,10 @@ async function stdinIsTerminal(): Promise<boolean> {
   return isatty(0);
 }
 
+function describeError(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+}
+
 export async function record(): Promise<void> {
   if (await stdinIsTerminal()) {
     process.stderr.write(
@@ -112,15 +116,31 @@ export async function record(): Promise<void> {
     return;
   }
   if (verdict.kind === "invalid") {
-    writeRejected(config.spoolDir, `${id}.raw`, raw);
-    log("error", `event ${id}: ${verdict.reason}; kept in spool/rejected/${id}.raw`);
+    try {
+      writeRejected(config.spoolDir, `${id}.raw`, raw, verdict.reason);
+      log("error", `event ${id}: ${verdict.reason}; kept in spool/rejected/${id}.raw`);
+    } catch (error) {
+      log("error", `event ${id}: ${verdict.reason}; could not be kept either (${describeError(error)})`);
+    }
     return;
   }
   const envelope = envelopeText(id, occurredAt, config.machineId, verdict.json);
   const label = `event ${id} (${verdict.eventName}, session ${verdict.sessionId})`;
 
   if (config.delivery === "background") {
-    spoolEvent(config.spoolDir, id, envelope);
+    try {
+      spoolEvent(config.spoolDir, id, envelope);
+    } catch (error) {
+      // Full disk, unwritable spool: the deliverer cannot see this event, so send it now.
+      const { deliverDirectly } = await import("./direct.js");
+      await deliverDirectly(
+        config,
+        { id, occurredAt, envelope, label, json: verdict.json },
+        log,
+        `could not be spooled (${describeError(error)})`,
+      );
+      return;
+    }
     if (config.apiKey === undefined) {
       log("error", `${label}: no API key (set LOGBOOK_API_KEY or ${config.credentialsFile}): spooled`);
       return;

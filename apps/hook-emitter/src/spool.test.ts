@@ -3,9 +3,9 @@ import { readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
-import { BINARY, deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
+import { BINARY, deadPort, type FakeServer, runBinary, useFakeServerAndHome } from "../test/helpers.js";
 import { uuidv7 } from "./ids.js";
 import { flushSpool } from "./flush.js";
 import { acquireLock, liveLockHolder, LOCK_FILE, LOCK_STALE_MS } from "./lock.js";
@@ -40,16 +40,7 @@ function sentIds(fake: FakeServer): string[] {
   );
 }
 
-let fake: FakeServer;
-let home: string;
-let spoolDir: string;
-beforeEach(async () => {
-  fake = new FakeServer();
-  await fake.start();
-  home = tempDir("spool");
-  spoolDir = join(home, "spool");
-});
-afterEach(() => fake.stop());
+const t = useFakeServerAndHome("spool");
 
 describe("spool files", () => {
   it("are written atomically and named so that lexical order is capture order", async () => {
@@ -58,20 +49,20 @@ describe("spool files", () => {
     for (let n = 0; n < 12; n++) {
       const r = await runBinary([], {
         stdin: JSON.stringify(payload(n)),
-        env: { LOGBOOK_HOME: home, LOGBOOK_URL: url, LOGBOOK_API_KEY: "k" },
+        env: { LOGBOOK_HOME: t.home, LOGBOOK_URL: url, LOGBOOK_API_KEY: "k" },
       });
       expect(r).toMatchObject({ code: 0, stdout: "" });
       sent.push(n);
     }
-    const names = listSpool(spoolDir);
+    const names = listSpool(t.spoolDir);
     expect(names).toHaveLength(12);
     const order = names.map(
-      (name) => (JSON.parse(readFileSync(join(spoolDir, name), "utf8")) as { payload: { n: number } }).payload.n,
+      (name) => (JSON.parse(readFileSync(join(t.spoolDir, name), "utf8")) as { payload: { n: number } }).payload.n,
     );
     expect(order).toEqual(sent);
-    expect(readdirSync(join(spoolDir, "tmp"))).toEqual([]);
+    expect(readdirSync(join(t.spoolDir, "tmp"))).toEqual([]);
     for (const name of names) {
-      const envelope = JSON.parse(readFileSync(join(spoolDir, name), "utf8")) as Record<string, unknown>;
+      const envelope = JSON.parse(readFileSync(join(t.spoolDir, name), "utf8")) as Record<string, unknown>;
       expect(Object.keys(envelope)).toEqual(["id", "occurredAt", "machineId", "payload"]);
       expect(`${String(envelope.id)}.json`).toBe(name);
       expect(envelope.machineId).toBe(hostname());
@@ -81,139 +72,150 @@ describe("spool files", () => {
 
 describe("flush", () => {
   it("sends in capture order, in batches of at most 1000, and empties the spool", async () => {
-    const ids = fillSpool(spoolDir, 1200);
-    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    const ids = fillSpool(t.spoolDir, 1200);
+    const result = await flushSpool(t.spoolDir, { url: t.fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
     expect(result).toMatchObject({ stop: "empty", accepted: 1200, duplicates: 0, rejected: 0, remaining: 0 });
-    const batches = fake.received.map((q) => (JSON.parse(q.body) as { events: unknown[] }).events.length);
+    const batches = t.fake.received.map((q) => (JSON.parse(q.body) as { events: unknown[] }).events.length);
     expect(batches).toEqual([1000, 200]);
-    expect(sentIds(fake)).toEqual(ids);
-    expect(fake.received[0]!.headers["authorization"]).toBe("Bearer k");
+    expect(sentIds(t.fake)).toEqual(ids);
+    expect(t.fake.received[0]!.headers["authorization"]).toBe("Bearer k");
   });
 
   it("keeps what the server did not acknowledge, and sends it once it is back", async () => {
-    const ids = fillSpool(spoolDir, 30);
+    const ids = fillSpool(t.spoolDir, 30);
     let calls = 0;
-    fake.respond = () => (++calls === 2 ? { status: 503, body: { error: { message: "busy" } } } : undefined);
-    const first = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000, maxBatchEvents: 10 });
+    t.fake.respond = () => (++calls === 2 ? { status: 503, body: { error: { message: "busy" } } } : undefined);
+    const first = await flushSpool(
+      t.spoolDir,
+      { url: t.fake.url, apiKey: "k" },
+      { timeoutMs: 10_000, maxBatchEvents: 10 },
+    );
     expect(first).toMatchObject({ stop: "unavailable", accepted: 10, remaining: 20 });
-    expect(listSpool(spoolDir)).toEqual(ids.slice(10).map((id) => `${id}.json`));
-    fake.respond = () => undefined;
+    expect(listSpool(t.spoolDir)).toEqual(ids.slice(10).map((id) => `${id}.json`));
+    t.fake.respond = () => undefined;
     const second = await flushSpool(
-      spoolDir,
-      { url: fake.url, apiKey: "k" },
+      t.spoolDir,
+      { url: t.fake.url, apiKey: "k" },
       { timeoutMs: 10_000, maxBatchEvents: 10 },
     );
     expect(second).toMatchObject({ stop: "empty", accepted: 20, remaining: 0 });
-    expect(fake.stored).toEqual(ids);
+    expect(t.fake.stored).toEqual(ids);
   });
 
   it("a lost answer makes a re-send, which the server counts as duplicates; each file is deleted once acknowledged", async () => {
-    const ids = fillSpool(spoolDir, 5);
-    fake.respond = (q) => {
+    const ids = fillSpool(t.spoolDir, 5);
+    t.fake.respond = (q) => {
       // store, then answer as if it failed
       const events = (JSON.parse(q.body) as { events: Array<{ id: string }> }).events;
-      for (const event of events) fake.store(event.id);
+      for (const event of events) t.fake.store(event.id);
       return { status: 502 };
     };
-    expect((await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 })).remaining).toBe(5);
-    fake.respond = () => undefined;
-    const again = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    expect((await flushSpool(t.spoolDir, { url: t.fake.url, apiKey: "k" }, { timeoutMs: 10_000 })).remaining).toBe(5);
+    t.fake.respond = () => undefined;
+    const again = await flushSpool(t.spoolDir, { url: t.fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
     expect(again).toMatchObject({ stop: "empty", accepted: 0, duplicates: 5, remaining: 0 });
-    expect(fake.stored).toEqual(ids);
+    expect(t.fake.stored).toEqual(ids);
   });
 
   it("a refused event is isolated by splitting the batch: it goes to rejected/, the others are sent in order", async () => {
-    const ids = fillSpool(spoolDir, 9);
+    const ids = fillSpool(t.spoolDir, 9);
     const bad = ids[5]!;
-    fake.respond = (q) =>
+    t.fake.respond = (q) =>
       q.body.includes(bad) ? { status: 400, body: { error: { message: "bad payload", code: -32600 } } } : undefined;
-    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    const result = await flushSpool(t.spoolDir, { url: t.fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
     expect(result).toMatchObject({ stop: "empty", accepted: 8, rejected: 1, remaining: 0 });
-    expect(fake.stored).toEqual(ids.filter((id) => id !== bad));
-    expect(readdirSync(join(spoolDir, "rejected"))).toEqual([`${bad}.json`]);
+    expect(t.fake.stored).toEqual(ids.filter((id) => id !== bad));
+    expect(readdirSync(join(t.spoolDir, "rejected")).sort()).toEqual([`${bad}.json`, `${bad}.json.reason`, "tmp"]);
+    expect(readFileSync(join(t.spoolDir, "rejected", `${bad}.json.reason`), "utf8")).toMatch(
+      /the server refused it \(HTTP 400: bad payload\)/,
+    );
   });
 
   it("a spool file that is not an envelope (truncated) is set aside without blocking the rest", async () => {
-    const ids = fillSpool(spoolDir, 3);
-    writeFileSync(join(spoolDir, `${ids[1]}.json`), '{"id":"');
-    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    const ids = fillSpool(t.spoolDir, 3);
+    writeFileSync(join(t.spoolDir, `${ids[1]}.json`), '{"id":"');
+    const result = await flushSpool(t.spoolDir, { url: t.fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
     expect(result).toMatchObject({ stop: "empty", accepted: 2, remaining: 0 });
-    expect(readdirSync(join(spoolDir, "rejected"))).toEqual([`${ids[1]}.json`]);
+    expect(readdirSync(join(t.spoolDir, "rejected")).filter((name) => name.endsWith(".json"))).toEqual([
+      `${ids[1]}.json`,
+    ]);
   });
 
   it("401 stops the flush and keeps everything", async () => {
-    fillSpool(spoolDir, 4);
-    fake.respond = () => ({ status: 401, body: { error: { message: "bad key" } } });
-    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    fillSpool(t.spoolDir, 4);
+    t.fake.respond = () => ({ status: 401, body: { error: { message: "bad key" } } });
+    const result = await flushSpool(t.spoolDir, { url: t.fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
     expect(result).toMatchObject({ stop: "unauthorized", remaining: 4 });
   });
 });
 
 describe("the flush lock", () => {
   it("only one holder at a time; released, it can be taken again", () => {
-    const first = acquireLock(spoolDir);
+    const first = acquireLock(t.spoolDir);
     expect(first).toBeDefined();
-    expect(acquireLock(spoolDir)).toBeUndefined();
+    expect(acquireLock(t.spoolDir)).toBeUndefined();
     first!.release();
-    const second = acquireLock(spoolDir);
+    const second = acquireLock(t.spoolDir);
     expect(second).toBeDefined();
     second!.release();
   });
 
   it("a live holder's lock is respected: a quiet flush leaves the spool alone", async () => {
-    fillSpool(spoolDir, 3);
-    const lock = acquireLock(spoolDir)!;
+    fillSpool(t.spoolDir, 3);
+    const lock = acquireLock(t.spoolDir)!;
     const r = await runBinary(["flush", "--quiet"], {
-      env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" },
+      env: { LOGBOOK_HOME: t.home, LOGBOOK_URL: t.fake.url, LOGBOOK_API_KEY: "k" },
     });
     lock.release();
     expect(r.code).toBe(1);
-    expect(listSpool(spoolDir)).toHaveLength(3);
-    expect(fake.received).toEqual([]);
+    expect(listSpool(t.spoolDir)).toHaveLength(3);
+    expect(t.fake.received).toEqual([]);
   });
 
   it("a lock left by a dead process is taken over", async () => {
-    const ids = fillSpool(spoolDir, 3);
+    const ids = fillSpool(t.spoolDir, 3);
     const dead = spawn(process.execPath, ["-e", "0"]);
     await new Promise((done) => dead.on("exit", done));
-    writeFileSync(join(spoolDir, LOCK_FILE), JSON.stringify({ pid: dead.pid, host: hostname(), token: "x" }));
-    const r = await runBinary(["flush"], { env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" } });
+    writeFileSync(join(t.spoolDir, LOCK_FILE), JSON.stringify({ pid: dead.pid, host: hostname(), token: "x" }));
+    const r = await runBinary(["flush"], {
+      env: { LOGBOOK_HOME: t.home, LOGBOOK_URL: t.fake.url, LOGBOOK_API_KEY: "k" },
+    });
     expect(r.code).toBe(0);
-    expect(fake.stored).toEqual(ids);
+    expect(t.fake.stored).toEqual(ids);
   });
 
   it("a lock nobody refreshed for too long is taken over even if its pid exists", async () => {
-    const ids = fillSpool(spoolDir, 2);
-    const path = join(spoolDir, LOCK_FILE);
+    const ids = fillSpool(t.spoolDir, 2);
+    const path = join(t.spoolDir, LOCK_FILE);
     writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), token: "x" }));
     const old = new Date(Date.now() - LOCK_STALE_MS - 60_000);
     utimesSync(path, old, old);
-    const result = await flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
+    const result = await flushSpool(t.spoolDir, { url: t.fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
     expect(result.stop).toBe("empty");
-    expect(fake.stored).toEqual(ids);
+    expect(t.fake.stored).toEqual(ids);
   });
 
   it("names its live holder on this host, and never the pid of a dead, stale or foreign holder", async () => {
-    const path = join(spoolDir, LOCK_FILE);
-    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBeUndefined(); // no lock
-    const lock = acquireLock(spoolDir)!;
-    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBe(process.pid);
+    const path = join(t.spoolDir, LOCK_FILE);
+    expect(liveLockHolder(t.spoolDir, LOCK_FILE)).toBeUndefined(); // no lock
+    const lock = acquireLock(t.spoolDir)!;
+    expect(liveLockHolder(t.spoolDir, LOCK_FILE)).toBe(process.pid);
     lock.release();
     const dead = spawn(process.execPath, ["-e", "0"]);
     await new Promise((done) => dead.on("exit", done));
     writeFileSync(path, JSON.stringify({ pid: dead.pid, host: hostname(), token: "x" }));
-    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBeUndefined();
+    expect(liveLockHolder(t.spoolDir, LOCK_FILE)).toBeUndefined();
     writeFileSync(path, JSON.stringify({ pid: process.pid, host: "another-host", token: "x" }));
-    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBeUndefined();
+    expect(liveLockHolder(t.spoolDir, LOCK_FILE)).toBeUndefined();
     writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), token: "x" }));
     const old = new Date(Date.now() - LOCK_STALE_MS - 60_000);
     utimesSync(path, old, old);
-    expect(liveLockHolder(spoolDir, LOCK_FILE)).toBeUndefined();
+    expect(liveLockHolder(t.spoolDir, LOCK_FILE)).toBeUndefined();
   });
 
   it("concurrent flushers send every event exactly once, in capture order", async () => {
-    const ids = fillSpool(spoolDir, 600);
-    const env = { ...process.env, LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" };
+    const ids = fillSpool(t.spoolDir, 600);
+    const env = { ...process.env, LOGBOOK_HOME: t.home, LOGBOOK_URL: t.fake.url, LOGBOOK_API_KEY: "k" };
     const runs = Array.from(
       { length: 6 },
       () =>
@@ -228,25 +230,25 @@ describe("the flush lock", () => {
     );
     await Promise.all([
       ...runs,
-      flushSpool(spoolDir, { url: fake.url, apiKey: "k" }, { timeoutMs: 10_000, maxBatchEvents: 7 }),
+      flushSpool(t.spoolDir, { url: t.fake.url, apiKey: "k" }, { timeoutMs: 10_000, maxBatchEvents: 7 }),
     ]);
-    expect(sentIds(fake)).toEqual(ids);
-    expect(listSpool(spoolDir)).toEqual([]);
+    expect(sentIds(t.fake)).toEqual(ids);
+    expect(listSpool(t.spoolDir)).toEqual([]);
   });
 });
 
 describe("recording with a non-empty spool", () => {
   it("queues the new event behind the spooled ones and sends them all in order", async () => {
-    const ids = fillSpool(spoolDir, 4);
+    const ids = fillSpool(t.spoolDir, 4);
     const r = await runBinary([], {
       stdin: JSON.stringify(payload(99)),
-      env: { LOGBOOK_HOME: home, LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" },
+      env: { LOGBOOK_HOME: t.home, LOGBOOK_URL: t.fake.url, LOGBOOK_API_KEY: "k" },
     });
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
-    expect(fake.received.map((q) => q.path)).toEqual(["/trpc/hooks.ingest"]);
-    const sent = sentIds(fake);
+    expect(t.fake.received.map((q) => q.path)).toEqual(["/trpc/hooks.ingest"]);
+    const sent = sentIds(t.fake);
     expect(sent.slice(0, 4)).toEqual(ids);
     expect(sent).toHaveLength(5);
-    expect(listSpool(spoolDir)).toEqual([]);
+    expect(listSpool(t.spoolDir)).toEqual([]);
   });
 });

@@ -78,7 +78,8 @@ export function spoolFiles(home: string): string[] {
 
 export function rejectedFiles(home: string): string[] {
   try {
-    return readdirSync(join(home, "spool", "rejected")).filter((name) => name !== "tmp");
+    // `<entry>.reason` beside a rejected entry says why it is there
+    return readdirSync(join(home, "spool", "rejected")).filter((name) => name !== "tmp" && !name.endsWith(".reason"));
   } catch {
     return [];
   }

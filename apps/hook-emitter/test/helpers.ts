@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { afterEach, beforeEach } from "vitest";
+
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BINARY = join(PACKAGE_ROOT, "dist", "logbook-hook.cjs");
 
@@ -146,4 +148,20 @@ export class FakeServer {
     await new Promise((done) => server.close(done));
     this.server = undefined;
   }
+}
+
+/**
+ * For each test of the file that calls this: a fresh stand-in server and an empty
+ * `$LOGBOOK_HOME` (`home`, with `spoolDir` its spool). Read the fields inside tests.
+ */
+export function useFakeServerAndHome(prefix: string): { fake: FakeServer; home: string; spoolDir: string } {
+  const state = {} as { fake: FakeServer; home: string; spoolDir: string };
+  beforeEach(async () => {
+    state.fake = new FakeServer();
+    await state.fake.start();
+    state.home = tempDir(prefix);
+    state.spoolDir = join(state.home, "spool");
+  });
+  afterEach(() => state.fake.stop());
+  return state;
 }

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { deliver } from "../deliver.js";
 import { logLine } from "../log.js";
+import { tightenPermissions } from "../permissions.js";
 import { cleanStaleTemp } from "../spool.js";
 
 /**
@@ -21,6 +22,7 @@ export async function deliverCommand(args: string[]): Promise<number> {
       setTimeout(() => process.exit(0), 1_000).unref();
     });
   }
+  tightenPermissions(config);
   cleanStaleTemp(config.spoolDir);
   try {
     await deliver(config.spoolDir, {

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { flushSpool, type FlushResult } from "../flush.js";
 import { logLine } from "../log.js";
+import { tightenPermissions } from "../permissions.js";
 import { cleanStaleTemp, hasSpooled } from "../spool.js";
 
 function describeFlush(result: FlushResult): string {
@@ -24,9 +25,11 @@ export async function flushCommand(args: string[]): Promise<number> {
   const quiet = values.quiet === true;
   const config = loadConfig();
   const log = (level: "info" | "warn" | "error", message: string) => logLine(config.logFile, level, message);
+  tightenPermissions(config);
   cleanStaleTemp(config.spoolDir);
   const total: FlushResult = { stop: "empty", accepted: 0, duplicates: 0, rejected: 0, remaining: 0 };
   const waitUntil = Date.now() + 120_000;
+  let stuck = 0;
   for (let round = 0; round < 1000; round++) {
     const result = await flushSpool(
       config.spoolDir,
@@ -45,9 +48,15 @@ export async function flushCommand(args: string[]): Promise<number> {
       continue;
     }
     if (result.stop === "empty" || result.stop === "lost-lock") {
-      if (hasSpooled(config.spoolDir)) continue;
-      total.remaining = 0;
-      break;
+      if (!hasSpooled(config.spoolDir)) {
+        total.remaining = 0;
+        break;
+      }
+      // Progress: look again (events spooled meanwhile). None twice in a row: what is left can
+      // neither be sent nor set aside, and going round again would only spin.
+      stuck = result.accepted + result.duplicates + result.rejected > 0 ? 0 : stuck + 1;
+      if (stuck < 2) continue;
+      total.message = `${result.remaining} spool entr${result.remaining === 1 ? "y" : "ies"} could not be sent or set aside`;
     }
     break;
   }

@@ -28,12 +28,13 @@ export function writeFileAtomic(path: string, text: string, mode?: number): void
   } catch {
     // does not exist yet
   }
-  mkdirSync(dirname(target), { recursive: true });
+  // Folders we create (~/.claude, $LOGBOOK_HOME) are private; an existing one is left as it is.
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   let keepMode = mode;
   try {
     keepMode ??= statSync(target).mode & 0o7777;
   } catch {
-    // new file
+    keepMode ??= 0o600; // a new file: private, like everything we create
   }
   const tmp = `${target}.logbook-${process.pid}.tmp`;
   writeFileSync(tmp, text, keepMode === undefined ? undefined : { mode: keepMode });

@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { type EmitterConfig, loadConfig } from "../config.js";
 import { httpRequest } from "../http.js";
 import { DELIVER_LOCK_FILE, LOCK_FILE, lockHeldByLiveProcess } from "../lock.js";
-import { listSpool } from "../spool.js";
+import { listSpool, REASON_SUFFIX } from "../spool.js";
 
 interface StatusReport {
   url: string;
@@ -109,7 +109,7 @@ function spoolStats(config: EmitterConfig): StatusReport["spool"] {
   let rejected = 0;
   try {
     rejected = readdirSync(join(config.spoolDir, "rejected")).filter(
-      (name) => !name.startsWith(".") && name !== "tmp",
+      (name) => !name.startsWith(".") && name !== "tmp" && !name.endsWith(REASON_SUFFIX),
     ).length;
   } catch {
     // none
