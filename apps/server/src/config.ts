@@ -50,6 +50,11 @@ export const serverEnvSchema = databaseEnvSchema.extend({
     .default("info"),
   /** Largest request body (tRPC calls and hook posts); larger ones get 413. */
   BODY_LIMIT_BYTES: int(1024, 1024 * MIB, 8 * MIB),
+  /**
+   * Request-body bytes held at once across all requests (declared lengths; a chunked body
+   * counts as BODY_LIMIT_BYTES). A request that does not fit gets 503 with Retry-After.
+   */
+  BODY_BUDGET_BYTES: int(1024, 16 * 1024 * MIB, 32 * MIB),
   /** Calls one batched tRPC request may hold; more get 413 before any of them runs. */
   MAX_BATCH_CALLS: int(1, 10_000, 50),
   /** Events across the ingest calls of one batched request (each call holds at most 1,000); more get 413. */
@@ -99,6 +104,7 @@ export interface ServerConfig {
   pool: PoolSettings;
   logLevel: ServerEnv["LOG_LEVEL"];
   bodyLimitBytes: number;
+  bodyBudgetBytes: number;
   batchLimits: { maxCalls: number; maxEvents: number };
   authFailures: { limit: number; windowMs: number };
   apiKeyCacheMs: number;
@@ -145,6 +151,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       pool: poolSettingsFromEnv(e),
       logLevel: e.LOG_LEVEL,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      bodyBudgetBytes: e.BODY_BUDGET_BYTES,
       batchLimits: { maxCalls: e.MAX_BATCH_CALLS, maxEvents: e.MAX_BATCH_EVENTS },
       authFailures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS },
       apiKeyCacheMs: e.API_KEY_CACHE_MS,

@@ -3,12 +3,15 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import { appRouter, createContextFactory, logApiError, retryAfterSeconds, type ApiDeps } from "@logbook/api";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 
+import { bodyReservation, type BodyBudget } from "./body.js";
 import { handleClaudeCodeHook, sendJson } from "./hook-endpoint.js";
 import type { Logger } from "./logger.js";
 
 export interface HttpDeps extends ApiDeps {
   logger: Logger;
   bodyLimitBytes: number;
+  /** Request-body bytes held at once across requests (BODY_BUDGET_BYTES); unbounded when absent. */
+  bodyBudget?: BodyBudget;
 }
 
 /**
@@ -72,6 +75,30 @@ function methodNotAllowed(res: ServerResponse, allow: string): void {
 }
 
 /**
+ * Reserves the request's body bytes in the budget until its response closes; when they do
+ * not fit, answers 503 with Retry-After and reads the body only to throw it away (so the
+ * client, still sending, reads the answer rather than a reset).
+ */
+function admitBody(budget: BodyBudget, bodyLimitBytes: number, req: IncomingMessage, res: ServerResponse): boolean {
+  const bytes = bodyReservation(req, bodyLimitBytes);
+  const release = budget.tryReserve(bytes);
+  if (release) {
+    res.once("close", release);
+    return true;
+  }
+  req.resume();
+  res.setHeader("retry-after", "1");
+  sendJson(res, 503, {
+    error: {
+      code: "SERVICE_UNAVAILABLE",
+      httpStatus: 503,
+      message: `the server is reading as many request bodies as it may hold at once (BODY_BUDGET_BYTES=${budget.limitBytes}); retry shortly`,
+    },
+  });
+  return false;
+}
+
+/**
  * Routes: `/trpc/*` (tRPC: batching, SSE subscriptions, body limit), `GET /health` (open),
  * `POST /hooks/claude-code` (raw hook payloads); anything else is a JSON 404.
  */
@@ -101,6 +128,7 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
       );
     });
 
+    if (deps.bodyBudget && !admitBody(deps.bodyBudget, deps.bodyLimitBytes, req, res)) return;
     if (path === "/trpc" || path.startsWith("/trpc/")) return trpc(req, res);
     if (path === "/health") {
       if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res, "GET");

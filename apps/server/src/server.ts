@@ -6,6 +6,7 @@ import { AuthThrottle, KeyStreams } from "@logbook/api";
 import { createServices, LiveBus, PriceBook } from "@logbook/core";
 import { migrateLatest, openDatabase, type Database } from "@logbook/db";
 
+import { BodyBudget } from "./body.js";
 import { answerClientErrors } from "./client-error.js";
 import type { ServerConfig } from "./config.js";
 import { removeRuntimeInfo, updateCredentialsUrl, writeCredentials, writeRuntimeInfo } from "./credentials.js";
@@ -139,6 +140,7 @@ export async function startServer(
           health,
           logger,
           bodyLimitBytes: config.bodyLimitBytes,
+          bodyBudget: new BodyBudget(config.bodyBudgetBytes),
           batchLimits: config.batchLimits,
           authThrottle: new AuthThrottle(config.authFailures),
           keyStreams,
