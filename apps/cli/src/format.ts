@@ -14,6 +14,11 @@ export function formatCost(usd: number): string {
   return `$${usd.toFixed(2)}`;
 }
 
+/** A cost that leaves out responses of models without a price is marked `*`, never shown as complete. */
+export function formatPricedCost(usd: number, unpricedMessages: number): string {
+  return unpricedMessages > 0 ? `${formatCost(usd)}*` : formatCost(usd);
+}
+
 export interface TokenCounts {
   inputTokens: number;
   outputTokens: number;

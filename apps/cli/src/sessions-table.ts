@@ -1,7 +1,6 @@
-import type { Session } from "./types.js";
-
-import { formatAgo, formatCost, formatNumber, sessionHandle, sessionName, totalTokens } from "./format.js";
+import { formatAgo, formatPricedCost, formatNumber, sessionHandle, sessionName, totalTokens } from "./format.js";
 import type { Colors, Output } from "./output.js";
+import type { Session } from "./types.js";
 
 /** A status word, colored by what it asks of the person: waiting for them stands out. */
 export function formatStatus(status: Session["status"], colors: Colors): string {
@@ -44,7 +43,7 @@ export function printSessions(out: Output, sessions: readonly Session[], now: Da
     s.machineId ?? "",
     formatAgo(s.lastActivityAt, now),
     formatNumber(totalTokens(s.tokens)),
-    formatCost(s.tokens.costUsd),
+    formatPricedCost(s.tokens.costUsd, s.tokens.unpricedMessages),
   ]);
   out.line(out.table(head, rows, { alignRight: [6, 7] }));
 }

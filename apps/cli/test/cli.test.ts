@@ -203,63 +203,89 @@ describe("logbook show", () => {
 
 interface UsageJson {
   report: string;
+  timeZone: string;
+  priceTableVersion: string;
   rows: Array<
-    { key: string; label: string; sessions: number; totalTokens: number; costUsd: number } & SessionJson["tokens"]
+    {
+      key: string;
+      label: string | null;
+      models: string[];
+      messages: number;
+      totalTokens: number;
+      costUsd: number;
+      unpricedMessages: number;
+    } & SessionJson["tokens"]
   >;
-  totals: { sessions: number; totalTokens: number; costUsd: number } & SessionJson["tokens"];
+  totals: { messages: number; totalTokens: number; costUsd: number } & SessionJson["tokens"];
 }
 
 describe("logbook usage", () => {
-  it("session --json: each session's tokens by kind, most expensive first, with totals", async () => {
-    const usage = await json<UsageJson>(["usage", "session"]);
+  it("session --json: each session's tokens by kind and cost, as the session itself has them", async () => {
+    const usage = await json<UsageJson>(["usage", "session", "--timezone", "UTC"]);
     const main = await client.sessions.get.query({ externalId: TRANSCRIPT_SESSION });
     const row = usage.rows.find((r) => r.key === main.id);
-    expect(row).toMatchObject({ ...MAIN_TOKENS, totalTokens: 43_000, sessions: 1 });
-    expect(row!.label).toContain(TRANSCRIPT_SESSION);
+    // Three API responses: the one written over two lines counts once.
+    expect(row).toMatchObject({
+      ...MAIN_TOKENS,
+      totalTokens: 43_000,
+      messages: 3,
+      label: "Add a test for the checkout total",
+    });
+    expect(row!.models).toEqual(["claude-sonnet-4-5-20250929"]);
+    expect(row!.costUsd).toBeGreaterThan(0);
+    expect(row!.costUsd).toBeCloseTo(main.tokens.costUsd, 9);
     const sum = (pick: (r: UsageJson["rows"][number]) => number) => usage.rows.reduce((n, r) => n + pick(r), 0);
     expect(usage.totals.totalTokens).toBe(sum((r) => r.totalTokens));
-    expect(usage.totals.inputTokens).toBe(sum((r) => r.inputTokens));
     expect(usage.totals.costUsd).toBeCloseTo(
       sum((r) => r.costUsd),
       9,
     );
+    expect(usage.priceTableVersion).not.toBe("");
   });
 
-  it("daily, weekly and monthly add up to the same totals", async () => {
-    const daily = await json<UsageJson>(["usage", "daily"]);
-    const weekly = await json<UsageJson>(["usage", "weekly"]);
-    const monthly = await json<UsageJson>(["usage", "monthly"]);
-    const days = daily.rows.map((r) => r.key);
-    expect(days).toEqual([...days].sort());
-    expect(daily.rows.find((r) => r.key === "2026-11-30")?.totalTokens).toBe(43_000 + 6_850);
-    expect(weekly.rows.map((r) => r.key)).toContain("2026-11-30"); // a Monday
-    expect(monthly.rows.map((r) => r.key)).toContain("2026-11");
-    for (const report of [weekly, monthly]) {
-      expect(report.totals.totalTokens).toBe(daily.totals.totalTokens);
-      expect(report.totals.sessions).toBe(daily.totals.sessions);
-    }
+  it("daily, weekly and monthly add up to the same totals, in the time zone asked for", async () => {
+    const daily = await json<UsageJson>(["usage", "daily", "--timezone", "UTC"]);
+    const weekly = await json<UsageJson>(["usage", "weekly", "--timezone", "UTC"]);
+    const monthly = await json<UsageJson>(["usage", "monthly", "--timezone", "UTC"]);
+    expect(daily.timeZone).toBe("UTC");
+    expect(daily.rows.map((r) => [r.key, r.totalTokens])).toEqual([["2026-11-30", 43_000 + 6_850]]);
+    expect(weekly.rows.map((r) => r.key)).toEqual(["2026-11-30"]); // ISO weeks, named by their Monday
+    expect(monthly.rows.map((r) => r.key)).toEqual(["2026-11"]);
+    for (const report of [weekly, monthly]) expect(report.totals).toEqual(daily.totals);
+    // The responses came at 10:00 UTC on Nov 30: 19:00 the same day in Tokyo, past midnight on Kiritimati (UTC+14).
+    const tokyo = await json<UsageJson>(["usage", "daily", "--timezone", "Asia/Tokyo"]);
+    expect(tokyo.rows.map((r) => r.key)).toEqual(["2026-11-30"]);
+    const kiritimati = await json<UsageJson>(["usage", "daily", "--timezone", "Pacific/Kiritimati"]);
+    expect(kiritimati.rows.map((r) => r.key)).toEqual(["2026-12-01"]);
   });
 
-  it("prints a table like ccusage's, with a total row", async () => {
-    const result = await runCli(["usage", "daily", "--since", "2026-11-30", "--until", "2026-12-01"], env);
+  it("prints a table like ccusage's, with models and a total row", async () => {
+    const args = ["usage", "daily", "--since", "2026-11-30", "--until", "2026-12-01", "--timezone", "UTC"];
+    const result = await runCli(args, env);
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(
-      /^Date\s+Sessions\s+Input\s+Output\s+Cache Create\s+Cache Read\s+Total Tokens\s+Cost \(USD\)$/,
+      /^Date\s+Models\s+Input\s+Output\s+Cache Create\s+Cache Read\s+Total Tokens\s+Cost \(USD\)$/,
     );
-    expect(lines[1]).toMatch(/^2026-11-30\s+\d+\s/);
-    expect(lines.at(-1)).toMatch(/^Total\s/);
+    expect(lines[1]).toMatch(/^2026-11-30\s+claude-haiku-4-5-20251001,claude-sonnet-4-5-20250929\s+2,900\s+750\s/);
+    expect(lines.at(-1)).toMatch(/^Total\s+2,900\s+750\s+4,200\s+42,000\s+49,850\s+\$\d+\.\d\d$/);
+    expect(result.stderr).toContain("times in UTC");
   });
 
-  it("project: rows by project path", async () => {
-    const usage = await json<UsageJson>(["usage", "project"]);
-    expect(usage.rows.map((r) => r.label)).toContain("/home/dev/projects/zeta");
+  it("project and model reports", async () => {
+    const project = await runCli(["usage", "project"], env);
+    expect(project.stdout).toMatch(/^\(no project\)\s/m);
+    const models = await json<UsageJson>(["usage", "model"]);
+    expect(models.rows.map((r) => r.key).sort()).toEqual(["claude-haiku-4-5-20251001", "claude-sonnet-4-5-20250929"]);
   });
 
-  it("refuses an unknown report with exit 2", async () => {
+  it("refuses an unknown report or time zone with exit 2", async () => {
     const result = await runCli(["usage", "yearly"], env);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("daily, weekly, monthly, session, project");
+    const zone = await runCli(["usage", "daily", "--timezone", "Mars/Olympus"], env);
+    expect(zone.code).toBe(2);
+    expect(zone.stderr).toContain("--timezone Mars/Olympus");
   });
 });
 

@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import type { ContextFactory } from "../context.js";
 import {
   formatCost,
+  formatPricedCost,
   formatDuration,
   formatNumber,
   formatTimestamp,
@@ -57,7 +58,7 @@ export function showCommand(contexts: ContextFactory): Command {
     });
 }
 
-function tokenLine(tokens: TokenCounts): string {
+function tokenLine(tokens: TokenCounts & { unpricedMessages: number }): string {
   return [
     `input ${formatNumber(tokens.inputTokens)}`,
     `output ${formatNumber(tokens.outputTokens)}`,
@@ -65,6 +66,8 @@ function tokenLine(tokens: TokenCounts): string {
     `cache read ${formatNumber(tokens.cacheReadTokens)}`,
     `total ${formatNumber(totalTokens(tokens))}`,
     `cost ${formatCost(tokens.costUsd)}`,
+    // Responses of a model without a price are not in the cost: say so rather than look complete.
+    ...(tokens.unpricedMessages > 0 ? [`(+${formatNumber(tokens.unpricedMessages)} unpriced responses)`] : []),
   ].join("  ");
 }
 
@@ -125,7 +128,7 @@ function printSubagents(out: Output, tree: SessionTree): void {
     out.line(
       `${indent}└ ${kind}${sessionName(session, 60)}  ${formatStatus(session.status, out.colors)}  ` +
         out.colors.dim(
-          `${formatNumber(totalTokens(session.tokens))} tokens  ${formatCost(session.tokens.costUsd)}  ${sessionHandle(session)}`,
+          `${formatNumber(totalTokens(session.tokens))} tokens  ${formatPricedCost(session.tokens.costUsd, session.tokens.unpricedMessages)}  ${sessionHandle(session)}`,
         ),
     );
   }

@@ -1,114 +1,145 @@
-import { isLogbookError, type LogbookClient } from "@logbook/sdk";
+import type { LogbookClient, RouterInputs, RouterOutputs } from "@logbook/sdk";
 import { Argument, Command } from "commander";
 
-import type { ContextFactory } from "../context.js";
-import { formatCost, formatNumber, sessionName } from "../format.js";
+import type { CommandContext, ContextFactory } from "../context.js";
+import { CliError, EXIT } from "../exit-codes.js";
+import { formatNumber, formatPricedCost, oneLine } from "../format.js";
 import { resolveProject } from "../resolve.js";
 import { parseTimeArgument } from "../since.js";
-import {
-  labelRows,
-  rollUpDays,
-  totalsOf,
-  USAGE_REPORTS,
-  type TotalsInput,
-  type UsageReport,
-  type UsageRow,
-} from "../usage-report.js";
 import { parseLimit } from "./options.js";
 
-/** The most rows `stats.tokenTotals` returns at once. */
-const MAX_ROWS = 1000;
-/** Name lookups sent together (one batched HTTP request each). */
-const LOOKUP_CHUNK = 25;
+type ReportInput = Exclude<RouterInputs["usage"]["report"], void | undefined>;
+type Report = RouterOutputs["usage"]["report"];
+type Row = Report["rows"][number];
 
-interface UsageOptions {
-  since?: string;
-  until?: string;
-  project?: string;
-  limit?: number;
-}
+/** What a person types, and the server's grouping for it. */
+const REPORTS = {
+  daily: "day",
+  weekly: "week",
+  monthly: "month",
+  session: "session",
+  project: "project",
+  model: "model",
+  machine: "machine",
+} as const satisfies Record<string, ReportInput["groupBy"]>;
+type ReportName = keyof typeof REPORTS;
 
-/**
- * `logbook usage <report>`: tokens by kind and cost, like ccusage's tables, from
- * `stats.tokenTotals`. A session's counters are running totals, so the server counts a
- * whole session on the UTC day it was last active; weeks and months add those days up.
- */
-export function usageCommand(contexts: ContextFactory): Command {
-  return new Command("usage")
-    .description("tokens (input, output, cache) and cost per day, week, month, session or project")
-    .addArgument(new Argument("<report>", "how to group").choices(USAGE_REPORTS))
-    .option("--since <when>", "sessions active since: an age (7d, 2w) or a date (2026-11-01)")
-    .option("--until <when>", "sessions active before: an age or a date")
-    .option("-p, --project <project>", "only this project: its path (e.g. .) or id")
-    .option(
-      "-n, --limit <n>",
-      "session and project reports: at most this many rows, most expensive first (default 50)",
-      parseLimit,
-    )
-    .action(async (report: UsageReport, options: UsageOptions, command: Command) => {
-      const context = contexts.create(command);
-      const client = context.client();
-      const from = options.since !== undefined ? parseTimeArgument(options.since, "--since") : undefined;
-      const to = options.until !== undefined ? parseTimeArgument(options.until, "--until") : undefined;
-      const rows = await context.out.spin("adding up usage", async () => {
-        const projectId =
-          options.project !== undefined ? (await resolveProject(client, options.project)).id : undefined;
-        const range = { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(projectId ? { projectId } : {}) };
-        if (report === "session" || report === "project") {
-          const totals = await client.stats.tokenTotals.query({
-            ...range,
-            groupBy: report,
-            limit: options.limit ?? 50,
-          });
-          const labels =
-            report === "session" ? await sessionLabels(client, totals) : await projectLabels(client, totals);
-          return labelRows(totals, (key) => labels.get(key) ?? key);
-        }
-        const days = await client.stats.tokenTotals.query({ ...range, groupBy: "day", limit: MAX_ROWS });
-        return rollUpDays(days, report);
-      });
-      const totals = totalsOf(rows);
-      if (context.out.json) {
-        context.out.jsonResult({ report, from: from ?? null, to: to ?? null, rows, totals });
-        return;
-      }
-      printUsage(context, report, rows, totals);
-    });
-}
-
-const HEAD: Record<UsageReport, string> = {
+const HEAD: Record<ReportName, string> = {
   daily: "Date",
   weekly: "Week",
   monthly: "Month",
   session: "Session",
   project: "Project",
+  model: "Model",
+  machine: "Machine",
 };
 
-function printUsage(
-  context: ReturnType<ContextFactory["create"]>,
-  report: UsageReport,
-  rows: UsageRow[],
-  totals: ReturnType<typeof totalsOf>,
-): void {
+interface UsageOptions {
+  since?: string;
+  until?: string;
+  project?: string;
+  machine?: string;
+  model?: string;
+  timezone?: string;
+  limit?: number;
+}
+
+/** The time zone of this machine, for calendar days like ccusage's (UTC when unknown). */
+function localTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+/**
+ * `logbook usage <report>`: tokens by kind and cost, like ccusage's tables, from the
+ * server's `usage.report`: every API response counted once, priced when it was stored,
+ * days, weeks and months as calendar periods in a time zone.
+ */
+export function usageCommand(contexts: ContextFactory): Command {
+  return new Command("usage")
+    .description("tokens (input, output, cache) and cost per day, week, month, session, project, model or machine")
+    .addArgument(new Argument("<report>", "how to group").choices(Object.keys(REPORTS)))
+    .option("--since <when>", "from: an age (7d, 2w), a day (2026-11-01) or a date-time with an offset")
+    .option("--until <when>", "until (not included): an age, a day or a date-time")
+    .option("-p, --project <project>", "only this project: its path (e.g. .) or id")
+    .option("-m, --machine <machine>", "only this machine")
+    .option("--model <model>", "only this model")
+    .option("--timezone <zone>", "IANA time zone of days, weeks and months (default: this machine's)")
+    .option("-n, --limit <n>", "at most this many rows (default 100)", parseLimit)
+    .action(async (name: ReportName, options: UsageOptions, command: Command) => {
+      const context = contexts.create(command);
+      const client = context.client();
+      const input: ReportInput = {
+        groupBy: REPORTS[name],
+        timeZone: options.timezone ?? localTimeZone(),
+        limit: options.limit ?? 100,
+        ...(options.since !== undefined ? { from: parseTimeArgument(options.since, "--since") } : {}),
+        ...(options.until !== undefined ? { to: parseTimeArgument(options.until, "--until") } : {}),
+        ...(options.machine !== undefined ? { machineId: options.machine } : {}),
+        ...(options.model !== undefined ? { model: options.model } : {}),
+      };
+      const report = await context.out.spin("adding up usage", async () => {
+        if (options.project !== undefined) input.projectId = (await resolveProject(client, options.project)).id;
+        return fetchReport(client, input);
+      });
+      if (context.out.json) {
+        context.out.jsonResult({ report: name, from: input.from ?? null, to: input.to ?? null, ...report });
+        return;
+      }
+      printUsage(context, name, report);
+    });
+}
+
+async function fetchReport(client: LogbookClient, input: ReportInput): Promise<Report> {
+  try {
+    return await client.usage.report.query(input);
+  } catch (error) {
+    // The server names the field it refused; for a time zone that is this option.
+    if (error instanceof Error && /timeZone/.test(error.message)) {
+      throw new CliError(
+        `--timezone ${input.timeZone ?? ""}: not an IANA time zone (e.g. Europe/Paris, UTC)`,
+        EXIT.usage,
+      );
+    }
+    throw error;
+  }
+}
+
+function printUsage(context: CommandContext, name: ReportName, report: Report): void {
   const { out } = context;
-  if (rows.length === 0) {
+  if (report.rows.length === 0) {
     out.line("no usage recorded in this range");
     return;
   }
-  const numbers = (r: Omit<UsageRow, "key" | "label">) => [
-    formatNumber(r.sessions),
+  const numbers = (r: Omit<Row, "key" | "label" | "models">) => [
     formatNumber(r.inputTokens),
     formatNumber(r.outputTokens),
     formatNumber(r.cacheCreationTokens),
     formatNumber(r.cacheReadTokens),
     formatNumber(r.totalTokens),
-    formatCost(r.costUsd),
+    formatPricedCost(r.costUsd, r.unpricedMessages),
   ];
-  const body = rows.map((row) => [row.label, ...numbers(row)]);
-  const total = [out.colors.yellow("Total"), ...numbers(totals).map((cell) => out.colors.yellow(cell))];
+  const label = (row: Row) => {
+    if (name === "session") {
+      const title = oneLine(row.label ?? "(untitled)", 40);
+      return context.environment.color ? `${title}\n${row.key}` : `${title} (${row.key})`;
+    }
+    if (name === "project") return row.key === "none" ? "(no project)" : (row.label ?? row.key);
+    if (name === "weekly") return `week of ${row.key}`;
+    return row.key;
+  };
+  // On a terminal a list in the cell, as ccusage draws it; in a pipe one line per row, for grep.
+  const models = (row: Row) =>
+    context.environment.color ? row.models.map((m) => `- ${m}`).join("\n") : row.models.join(",");
+  const withModels = name !== "model";
+  const body = report.rows.map((row) => [label(row), ...(withModels ? [models(row)] : []), ...numbers(row)]);
+  const totals = [
+    out.colors.yellow("Total"),
+    ...(withModels ? [""] : []),
+    ...numbers(report.totals).map((cell) => out.colors.yellow(cell)),
+  ];
   const head = [
-    HEAD[report],
-    "Sessions",
+    HEAD[name],
+    ...(withModels ? ["Models"] : []),
     "Input",
     "Output",
     "Cache Create",
@@ -116,39 +147,13 @@ function printUsage(
     "Total Tokens",
     "Cost (USD)",
   ];
-  out.line(out.table(head, [...body, total], { alignRight: [1, 2, 3, 4, 5, 6, 7] }));
-  if (report === "daily" || report === "weekly" || report === "monthly") {
-    out.notice(out.colors.dim("each session counts on the UTC day it was last active"));
+  const first = withModels ? 2 : 1;
+  out.line(out.table(head, [...body, totals], { alignRight: [0, 1, 2, 3, 4, 5].map((i) => i + first) }));
+  const notes = [`times in ${report.timeZone}`, `prices ${report.priceTableVersion}`];
+  if (report.totals.unpricedMessages > 0) {
+    notes.push(
+      `* ${formatNumber(report.totals.unpricedMessages)} responses of models without a price are not in the cost`,
+    );
   }
-}
-
-/** A row whose session or project was deleted meanwhile keeps its id as its label; other failures stop the command. */
-function goneIsNull(error: unknown): null {
-  if (isLogbookError(error) && error.code === "NOT_FOUND") return null;
-  throw error;
-}
-
-async function inChunks<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < items.length; i += LOOKUP_CHUNK) {
-    results.push(...(await Promise.all(items.slice(i, i + LOOKUP_CHUNK).map(fn))));
-  }
-  return results;
-}
-
-async function sessionLabels(client: LogbookClient, rows: readonly TotalsInput[]): Promise<Map<string, string>> {
-  const sessions = await inChunks(rows, (row) => client.sessions.get.query({ id: row.key }).catch(goneIsNull));
-  const labels = new Map<string, string>();
-  for (const session of sessions) {
-    if (session) labels.set(session.id, `${sessionName(session, 40)} (${session.externalId ?? session.id})`);
-  }
-  return labels;
-}
-
-async function projectLabels(client: LogbookClient, rows: readonly TotalsInput[]): Promise<Map<string, string>> {
-  const ids = rows.map((row) => row.key).filter((key) => key !== "none");
-  const projects = await inChunks(ids, (id) => client.projects.get.query({ id }).catch(goneIsNull));
-  const labels = new Map<string, string>([["none", "(no project)"]]);
-  for (const project of projects) if (project) labels.set(project.id, project.path);
-  return labels;
+  out.notice(out.colors.dim(notes.join("; ")));
 }
