@@ -5,6 +5,16 @@ export function iso(date: Date | null): string | null {
   return date === null ? null : date.toISOString();
 }
 
+/**
+ * The Unix epoch as an event time means "no time known": the importer gives it to the
+ * lines of a transcript that has no timestamp at all (a stable value, so a re-import finds
+ * them again). Such events are stored at that time, but never move a session's times, and
+ * what is derived from them is dated when it arrived: no 1970-01-01 in any report.
+ */
+export function isUnknownTime(date: Date): boolean {
+  return date.getTime() === 0;
+}
+
 /** The last instant with a four-digit year: what ISO-8601 times in the contracts can say. */
 const LAST_FOUR_DIGIT_YEAR_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 

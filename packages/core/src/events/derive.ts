@@ -1,5 +1,6 @@
 import { isTerminalStatus, type EventSource, type MessageRole, type SessionStatus } from "@logbook/contracts";
 
+import { isUnknownTime } from "../time.js";
 import { canTransition } from "../sessions/session-status.js";
 
 /**
@@ -13,6 +14,8 @@ export interface DerivableEvent {
   eventType: string;
   source: EventSource;
   occurredAt: Date;
+  /** When the batch arrived: the date of what is derived from an event whose time is unknown. */
+  receivedAt?: Date;
   payload: Record<string, unknown>;
   cwd: string | undefined;
   machineId: string | undefined;
@@ -57,6 +60,8 @@ export interface Derivation {
   metadata: Record<string, unknown>;
   messages: DerivedMessage[];
   statusChanged: boolean;
+  /** Where the agent works: the git root a payload or line names, else the first cwd seen. */
+  projectPath: string | null;
 }
 
 interface StatusRule {
@@ -162,6 +167,11 @@ function usageOf(raw: unknown): Usage | null {
   };
 }
 
+/** A message's time: its event's, or the arrival time when the event's time is unknown. */
+function createdAtOf(event: DerivableEvent): Date {
+  return isUnknownTime(event.occurredAt) && event.receivedAt ? event.receivedAt : event.occurredAt;
+}
+
 function transcriptMessage(event: DerivableEvent): DerivedMessage | null {
   const line = event.payload;
   if (line.type !== "user" && line.type !== "assistant") return null;
@@ -187,7 +197,7 @@ function transcriptMessage(event: DerivableEvent): DerivedMessage | null {
     claudeSessionId: str(line.sessionId) ?? null,
     usage: role === "assistant" ? usageOf(message.usage) : null,
     reportedCostUsd: role === "assistant" ? reported : null,
-    createdAt: event.occurredAt,
+    createdAt: createdAtOf(event),
   };
 }
 
@@ -212,7 +222,7 @@ function hookMessage(event: DerivableEvent): DerivedMessage | null {
     claudeSessionId: str(p.session_id) ?? null,
     usage: null,
     reportedCostUsd: null,
-    createdAt: event.occurredAt,
+    createdAt: createdAtOf(event),
   };
 }
 
@@ -227,13 +237,16 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
   const messages: DerivedMessage[] = [];
   let { status, statusChangedAt, startedAt, lastActivityAt, initialQuery, title, cwd } = state;
   let statusChanged = false;
+  let firstCwd: string | null = null;
+  let gitRoot: string | null = null;
 
   const sorted = [...events].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
   for (const event of sorted) {
     const p = event.payload;
+    const timeKnown = !isUnknownTime(event.occurredAt);
     if (event.occurredAt > lastActivityAt) lastActivityAt = event.occurredAt;
 
-    const rule = statusRule(event);
+    const rule = timeKnown ? statusRule(event) : null;
     if (rule && event.occurredAt >= statusChangedAt && rule.to !== status) {
       const allowed =
         event.source === "transcript"
@@ -253,6 +266,8 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
       cwd = event.cwd;
       patch.cwd = cwd;
     }
+    firstCwd ??= event.cwd ?? str(p.cwd) ?? null;
+    gitRoot ??= str(p.gitRoot) ?? str(p.git_root) ?? null;
     if (event.machineId) patch.machine_id = event.machineId;
     if (event.agentType) patch.agent_type = event.agentType;
 
@@ -302,5 +317,5 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
   }
   if (startedAt !== state.startedAt) patch.started_at = startedAt;
   if (lastActivityAt > state.lastActivityAt) patch.last_activity_at = lastActivityAt;
-  return { patch, metadata, messages, statusChanged };
+  return { patch, metadata, messages, statusChanged, projectPath: gitRoot ?? firstCwd };
 }

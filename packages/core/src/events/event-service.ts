@@ -16,11 +16,13 @@ import { AppError, notFound } from "../errors.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
 import { formatCost, usdToUnits, type PriceBook } from "../pricing/pricing.js";
 import { notifyChanges } from "../live/notify.js";
+import { canonicalProjectPath } from "../projects/project-path.js";
 import { decodeCursor, toPage } from "../pagination.js";
 import { assertCursorValues, timestampKey } from "../pagination.js";
 import { columnBindings } from "../sql.js";
-import { uuidV7Time } from "../time.js";
+import { isUnknownTime, uuidV7Time } from "../time.js";
 import { deriveSession, type DerivableEvent, type DerivedMessage, type SessionState } from "./derive.js";
+import { summaryText } from "./summary-text.js";
 import { EVENT_COLUMNS, EVENT_SUMMARY_COLUMNS, toEventDto, toEventSummaryDto, type EventRow } from "./event-dto.js";
 
 type Trx = Knex.Transaction;
@@ -46,6 +48,8 @@ interface SessionIncrements {
 /** An event with its id, time and session settled, ready to insert. */
 interface PreparedEvent extends DerivableEvent {
   index: number;
+  /** The client's message, or the summary text made for a timeline (`summaryText`). */
+  message: string | undefined;
   sessionKey: string;
   input: ParsedIngestEvent;
   sessionId: string;
@@ -56,10 +60,11 @@ interface SessionRow extends SessionState {
   id: string;
   externalId: string | null;
   parentSessionId: string | null;
+  projectId: string | null;
 }
 
 const SESSION_STATE_SQL = `id, external_id, parent_session_id, status, status_changed_at, started_at, last_activity_at,
-  initial_query, title, cwd`;
+  initial_query, title, cwd, project_id`;
 
 function toSessionRow(raw: Record<string, unknown>): SessionRow {
   return {
@@ -73,6 +78,7 @@ function toSessionRow(raw: Record<string, unknown>): SessionRow {
     initialQuery: raw.initial_query as string | null,
     title: raw.title as string | null,
     cwd: raw.cwd as string | null,
+    projectId: raw.project_id as string | null,
   };
 }
 
@@ -196,7 +202,7 @@ export class EventService {
       const sessions = await this.resolveSessions(
         trx,
         input.events,
-        events.map((x) => x.occurredAt),
+        events.map((x) => (isUnknownTime(x.occurredAt) ? receivedAt : x.occurredAt)),
       );
       const perSession = new Map<string, number>();
       for (const { e } of events) {
@@ -237,6 +243,8 @@ export class EventService {
           source: e.source,
           occurredAt,
           payload: sanitizeJsonForPostgres(e.payload),
+          receivedAt,
+          message: e.message ?? summaryText(e.source, e.eventType, e.payload),
           cwd: e.cwd,
           machineId: e.machineId,
           agentType: e.agentType,
@@ -384,7 +392,7 @@ export class EventService {
         col((e) => e.eventType),
         col((e) => e.source),
         col((e) => e.input.level),
-        col((e) => text(e.input.message)),
+        col((e) => text(e.message)),
         col((e) => text(e.input.toolName)),
         col((e) => text(e.input.toolUseId)),
         col((e) => e.input.parentEventId ?? null),
@@ -416,6 +424,24 @@ export class EventService {
       sessionId,
       derived: deriveSession(sessions.get(sessionId)!, events),
     }));
+    // Sessions without a project get the one where their agent works, created on first sight.
+    const projects = await ensureProjects(
+      trx,
+      derivations.flatMap(({ sessionId, derived }) => {
+        const row = sessions.get(sessionId)!;
+        const path = row.projectId === null ? projectPathOf(derived.projectPath ?? row.cwd) : null;
+        return path === null ? [] : [path];
+      }),
+    );
+    for (const { sessionId, derived } of derivations) {
+      const row = sessions.get(sessionId)!;
+      const path = row.projectId === null ? projectPathOf(derived.projectPath ?? row.cwd) : null;
+      const projectId = path === null ? undefined : projects.get(path);
+      if (projectId !== undefined) {
+        derived.patch.project_id = projectId;
+        row.projectId = projectId;
+      }
+    }
     // Messages tied to one event (prompts, replies of hooks) of every session in one statement.
     await insertEventMessages(
       trx,
@@ -637,6 +663,61 @@ export class EventService {
     }
     return (await query.orderBy("e.stream_seq", "asc").limit(limit)) as EventRow[];
   }
+}
+
+/**
+ * The canonical project path for a working directory, or null when it is none (relative,
+ * empty): such a session simply stays without a project.
+ */
+function projectPathOf(path: string | null): string | null {
+  if (path === null) return null;
+  try {
+    return canonicalProjectPath(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Finds or creates the projects at these canonical paths; returns path -> id. `DO NOTHING`
+ * takes no lock on an existing project, so sessions of one project ingesting at once do
+ * not queue on its row; new paths go in sorted order, so two batches cannot deadlock.
+ */
+async function ensureProjects(trx: Trx, paths: string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(paths)].sort();
+  if (unique.length === 0) return new Map();
+  const found = await trx.raw<{ rows: Array<{ id: string; path: string }> }>(
+    "SELECT id, path FROM projects WHERE path = ANY(?::text[])",
+    [unique],
+  );
+  const ids = new Map(found.rows.map((r) => [r.path, r.id]));
+  const missing = unique.filter((p) => !ids.has(p));
+  if (missing.length > 0) {
+    const created = await trx.raw<{ rows: Array<{ id: string; path: string }> }>(
+      `INSERT INTO projects (path, name) SELECT * FROM unnest(?::text[], ?::text[])
+       ON CONFLICT (path) DO NOTHING RETURNING id, path`,
+      columnBindings(
+        missing.map((p) => cleanText(p)),
+        missing.map((p) => cleanText(projectNameOf(p))),
+      ),
+    );
+    for (const r of created.rows) ids.set(r.path, r.id);
+    // Created by another batch since the SELECT: now committed (the insert waited for it).
+    const raced = missing.filter((p) => !ids.has(p));
+    if (raced.length > 0) {
+      const again = await trx.raw<{ rows: Array<{ id: string; path: string }> }>(
+        "SELECT id, path FROM projects WHERE path = ANY(?::text[])",
+        [raced],
+      );
+      for (const r of again.rows) ids.set(r.path, r.id);
+    }
+  }
+  return ids;
+}
+
+/** A new project's name: the last segment of its path (`/home/me/app` -> `app`). */
+function projectNameOf(path: string): string {
+  return path.split(/[\\/]/).filter(Boolean).at(-1) ?? path;
 }
 
 /** Messages derived from one event each (no API response id), any sessions, in one statement; a replayed event adds none. */
