@@ -98,6 +98,18 @@ describe("logbook tail", () => {
     expect(watch.lines.stderr.some((l) => l.startsWith("reconnected"))).toBe(true);
   });
 
+  it("ends with exit 4 when its key is revoked while it follows", async () => {
+    const admin = createLogbookClient({ url: followed.url, apiKey: await followed.createKey(["admin"], "tail-admin") });
+    const created = await admin.apiKeys.create.mutate({ name: "tail-reader", scopes: ["read"] });
+    const child = spawnCli(["tail"], { LOGBOOK_URL: followed.url, LOGBOOK_API_KEY: created.secret });
+    const watch = watchLines(child);
+    await watch.until((seen) => seen.stderr.some((l) => l.startsWith("following every session")), "it followed");
+    await admin.apiKeys.revoke.mutate({ id: created.key.id });
+    expect(await watch.exited).toBe(4);
+    expect(watch.lines.stderr.join("\n")).toContain("refused the API key");
+    expect(watch.lines.stderr.join("\n")).not.toContain(created.secret);
+  });
+
   it("exits 3 for a session that does not exist and 4 when the key is refused", async () => {
     const missing = spawnCli(["tail", "no-such-session"], {
       LOGBOOK_URL: followed.url,
