@@ -49,3 +49,14 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 export function isUuid(value: unknown): value is string {
   return typeof value === "string" && UUID_RE.test(value);
 }
+
+/**
+ * Any 32 hex digits as 8-4-4-4-12, RFC 9562 or not: what PostgreSQL's uuid type and an event
+ * id take. Transcript lines written by other tools carry such ids; each must stay the line's
+ * event id, or the `parentUuid` of the next line points at nothing.
+ */
+const UUID_SHAPED_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuidShaped(value: unknown): value is string {
+  return typeof value === "string" && UUID_SHAPED_RE.test(value);
+}

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { transcriptFixtures } from "@logbook/fixtures";
+import { readJsonl, transcriptFixtures } from "@logbook/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { describePlanImport, events, plan } from "../test/plan-checks.js";
@@ -9,6 +9,34 @@ import { FakeServer, runBinary, tempDir } from "../test/helpers.js";
 
 /** planImport over our transcript fixtures (the same checks run on the real corpus in transcript.corpus.test.ts). */
 describePlanImport(transcriptFixtures());
+
+describe("files written by others (issue 18)", () => {
+  const { root, files } = transcriptFixtures();
+  const pathOf = (name: string) =>
+    join(
+      root,
+      files.find((f) => f.endsWith(name))!,
+    );
+
+  it("a renamed file whose bookkeeping lines name no session is one session, the one its lines name", async () => {
+    const path = pathOf("/renamed-before-upload.jsonl");
+    const lines = readJsonl(path);
+    expect(lines.filter((l) => l.sessionId === undefined).length).toBeGreaterThanOrEqual(3);
+    const planned = events(await plan(path));
+    expect(new Set(planned.map((e) => e.externalSessionId))).toEqual(new Set(["8e4b2a61-0f9d-4c37-b5a8-3d6e1f7c9b20"]));
+  });
+
+  it("uuids that are 8-4-4-4-12 hex but not RFC 9562 stay the events' ids, so parentUuid links hold", async () => {
+    const path = pathOf("/d9c3b7a5-1e2f-4a6b-8c9d-0e1f2a3b4c5d.jsonl");
+    const lines = readJsonl(path) as Array<{ uuid: string; parentUuid: string | null }>;
+    const planned = events(await plan(path));
+    expect(planned.map((e) => e.id)).toEqual(lines.map((l) => l.uuid.toLowerCase()));
+    const ids = new Set(planned.map((e) => e.id));
+    for (const event of planned.slice(1)) expect(ids.has(event.parentUuid!.toLowerCase())).toBe(true);
+    // none of them is an RFC 9562 uuid: this is the case the fix is for
+    expect(lines.every((l) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab]/i.test(l.uuid))).toBe(true);
+  });
+});
 
 describe("planImport edge cases", () => {
   const write = (name: string, lines: string[]) => {
@@ -60,9 +88,24 @@ describe("planImport edge cases", () => {
     const planned = events(await plan(path));
     expect(planned.map((e) => e.occurredAt)).toEqual(Array(4).fill("2026-01-01T10:00:00.000Z"));
     expect(new Set(planned.map((e) => e.id)).size).toBe(4);
-    // sessionId missing: the file's session
-    expect(planned[0]!.externalSessionId).toBe("22222222-2222-4333-8444-555555555555");
+    // sessionId missing: the session the file's other lines name, not the file's name
+    expect(planned.map((e) => e.externalSessionId)).toEqual(Array(4).fill("s2"));
     expect(events(await plan(path)).map((e) => e.id)).toEqual(planned.map((e) => e.id));
+  });
+
+  it("a line without sessionId takes the session of the line before it; the file's name only when no line names one", async () => {
+    const path = write("33333333-aaaa-4333-8444-555555555555.jsonl", [
+      JSON.stringify({ type: "summary", summary: "first" }),
+      JSON.stringify({ type: "user", uuid: "aaaaaaaa-0000-4000-8000-0000000000a1", sessionId: "one" }),
+      JSON.stringify({ type: "mode", mode: "normal" }),
+      JSON.stringify({ type: "user", uuid: "aaaaaaaa-0000-4000-8000-0000000000a2", sessionId: "two" }),
+      JSON.stringify({ type: "file-history-snapshot", messageId: "m" }),
+    ]);
+    expect(events(await plan(path)).map((e) => e.externalSessionId)).toEqual(["one", "one", "one", "two", "two"]);
+    const nameless = write("44444444-aaaa-4333-8444-555555555555.jsonl", [
+      JSON.stringify({ type: "summary", summary: "only bookkeeping" }),
+    ]);
+    expect(events(await plan(nameless))[0]!.externalSessionId).toBe("44444444-aaaa-4333-8444-555555555555");
   });
 
   it("a file without any timestamp gets the epoch, the same every time", async () => {

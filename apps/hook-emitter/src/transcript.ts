@@ -4,7 +4,7 @@ import { createInterface } from "node:readline";
 
 import type { IngestEvent } from "@logbook/contracts";
 
-import { isUuid } from "./ids.js";
+import { isUuidShaped } from "./ids.js";
 import { uuidFromName } from "./name-uuid.js";
 import { EVENT_LEVELS, LIMITS, subagentExternalId } from "./wire.js";
 
@@ -14,11 +14,16 @@ import { EVENT_LEVELS, LIMITS, subagentExternalId } from "./wire.js";
  * same file again yields the same ids, sessions and times, which is what lets the server
  * recognise every line it already has.
  *
- * - id: the line's `uuid`; lines without one get a name-based UUID of (session, content,
- *   how many identical uuid-less lines came before in the file).
+ * - id: the line's `uuid` (any 8-4-4-4-12 hex, RFC 9562 or not: PostgreSQL takes them all,
+ *   and `parentUuid` links need the line's own id); lines without one get a name-based UUID
+ *   of (session, content, how many identical uuid-less lines came before in the file).
  * - occurredAt: the line's `timestamp`; else the previous line's; lines before the first
  *   timestamp take the first one; a file without any gets the Unix epoch (stable, if odd).
- * - session: the line's `sessionId` (else the file's). Subagent files
+ * - session: the line's `sessionId`. Lines without one (summaries, file-history snapshots,
+ *   bookkeeping) belong to the file's other lines: the session of the last line before them
+ *   that names one, else of the first line in the file that does; the file's name only when
+ *   no line names a session (a copied or renamed file must not become a session of its
+ *   own). Subagent files
  *   (`<session>/subagents/agent-<id>.jsonl`) and sidechain lines with an `agentId` go to the
  *   child session `subagentExternalId(session, agentId)`; inline sidechains without one are
  *   grouped by the root of their chain: `subagentExternalId(session, "sidechain-<root8>")`.
@@ -88,12 +93,41 @@ interface PendingLine {
   build: (occurredAt: string) => IngestEvent;
 }
 
+/**
+ * The first `sessionId` a line of the file names, read up to that line only (usually the
+ * first or second), or undefined when none does.
+ */
+async function firstSessionIdOf(path: string): Promise<string | undefined> {
+  const input = createReadStream(path, { encoding: "utf8" });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const text of lines) {
+      if (!text.includes('"sessionId"')) continue;
+      try {
+        const line = JSON.parse(text) as unknown;
+        if (line !== null && typeof line === "object" && !Array.isArray(line)) {
+          const sessionId = field((line as Record<string, unknown>).sessionId);
+          if (sessionId !== undefined) return sessionId;
+        }
+      } catch {
+        // a malformed line: planImport reports it
+      }
+    }
+    return undefined;
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
+
 /** Streams the planned events of one transcript file. Malformed lines come out as errors. */
 export async function* planImport(
   path: string,
   options: { onBytesRead?: (bytes: number) => void } = {},
 ): AsyncGenerator<PlanItem> {
   const file = transcriptFileOf(path);
+  const firstSessionId = await firstSessionIdOf(path);
+  let lastSessionId: string | undefined;
   const input = createReadStream(path, { encoding: "utf8" });
   const { onBytesRead } = options;
   const lines = createInterface({ input, crlfDelay: Infinity });
@@ -123,10 +157,12 @@ export async function* planImport(
         continue;
       }
       const line = parsed as Record<string, unknown>;
-      const sessionId = field(line.sessionId) ?? file.sessionId;
+      const ownSessionId = field(line.sessionId);
+      if (ownSessionId !== undefined) lastSessionId = ownSessionId;
+      const sessionId = ownSessionId ?? lastSessionId ?? firstSessionId ?? file.sessionId;
       const agentId = field(line.agentId) ?? file.agentId;
       const isSidechain = line.isSidechain === true;
-      const uuid = isUuid(line.uuid) ? line.uuid.toLowerCase() : undefined;
+      const uuid = isUuidShaped(line.uuid) ? line.uuid.toLowerCase() : undefined;
 
       let externalSessionId = sessionId;
       let parentExternalSessionId: string | undefined;

@@ -161,6 +161,23 @@ export async function checkTranscriptImport(set: TranscriptSet): Promise<void> {
   });
   const count = () => countOf("SELECT 1 FROM events WHERE source = 'transcript'");
   expect(await count()).toBe(want.lines);
+  // Every line's uuid is its event's id, and every parentUuid that names a line of the set
+  // finds that line's event (issue 18: foreign uuids were replaced by derived ids).
+  expect(await countOf("SELECT 1 FROM events WHERE source = 'transcript' AND id::text = lower(payload->>'uuid')")).toBe(
+    want.uuids,
+  );
+  expect(
+    await countOf(
+      `SELECT 1 FROM events c WHERE c.source = 'transcript' AND c.parent_uuid IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM events p WHERE p.id::text = lower(c.parent_uuid))`,
+    ),
+  ).toBe(want.danglingParents);
+  // No phantom sessions: the main sessions are exactly those the lines name (issue 18).
+  const mains = await rowsOf<{ external_id: string }>(
+    `SELECT DISTINCT s.external_id FROM events e JOIN sessions s ON s.id = e.session_id
+      WHERE e.source = 'transcript' AND s.parent_session_id IS NULL ORDER BY s.external_id`,
+  );
+  expect(mains.map((m) => m.external_id).sort()).toEqual(want.mainSessions);
   const tokens = () =>
     rowsOf("SELECT external_id, input_tokens, output_tokens, parent_session_id FROM sessions ORDER BY external_id");
   const tokensAfterFirst = await tokens();

@@ -21,6 +21,8 @@ export interface FileExpectation {
   lines: Line[];
   /** Distinct sessions the file's lines go to. */
   sessions: Set<string>;
+  /** Of those, the sessions that are not a child of another (no phantom named after a file). */
+  mainSessions: Set<string>;
   /** The agent id of a `<session>/subagents/agent-<id>.jsonl` file. */
   subagent?: string;
   /** The session a subagent file or the file's inline sidechains are children of. */
@@ -42,29 +44,57 @@ export function expectationOf(set: TranscriptSet, file: string): FileExpectation
   if (subagent !== undefined) {
     const parent = lines.find((l) => l.sessionId)?.sessionId ?? parts.at(-3)!;
     sessions.add(`${parent}:agent:${subagent}`);
-    return { lines, sessions, subagent, parent, inlineChains: 0 };
+    return { lines, sessions, mainSessions: new Set(), subagent, parent, inlineChains: 0 };
   }
-  for (const line of lines) if (line.isSidechain !== true) sessions.add(line.sessionId ?? stem);
+  // A line without a sessionId belongs to the file's other lines; the file's name is a
+  // session only when no line names one.
+  const named = lines.find((l) => l.sessionId)?.sessionId;
+  const mainSessions = new Set<string>();
+  for (const line of lines) if (line.isSidechain !== true) mainSessions.add(line.sessionId ?? named ?? stem);
+  for (const session of mainSessions) sessions.add(session);
   // every sidechain chain starts at a sidechain line whose parent is not a sidechain line
   const sidechainUuids = new Set(lines.filter((l) => l.isSidechain === true).map((l) => l.uuid));
   const roots = lines.filter(
     (l) => l.isSidechain === true && (l.parentUuid == null || !sidechainUuids.has(l.parentUuid)),
   );
   for (const root of roots) sessions.add(`child-of-${root.uuid}`);
-  const parent = roots.length > 0 ? (roots[0]!.sessionId ?? stem) : undefined;
-  return { lines, sessions, ...(parent !== undefined ? { parent } : {}), inlineChains: roots.length };
+  const parent = roots.length > 0 ? (roots[0]!.sessionId ?? named ?? stem) : undefined;
+  return {
+    lines,
+    sessions,
+    mainSessions,
+    ...(parent !== undefined ? { parent } : {}),
+    inlineChains: roots.length,
+  };
 }
 
-/** Lines and distinct sessions of a whole set. */
-export function independentCount(set: TranscriptSet): { lines: number; sessions: number } {
+/**
+ * Lines, distinct sessions and main (non-child) sessions of a whole set; the line uuids, and
+ * how many lines name a `parentUuid` that no line of the set has.
+ */
+export function independentCount(set: TranscriptSet): {
+  lines: number;
+  sessions: number;
+  mainSessions: string[];
+  uuids: number;
+  danglingParents: number;
+} {
   let lines = 0;
   const sessions = new Set<string>();
+  const mainSessions = new Set<string>();
+  const all: Line[] = [];
   for (const file of set.files) {
     const want = expectationOf(set, file);
     lines += want.lines.length;
+    all.push(...want.lines);
     for (const session of want.sessions) sessions.add(session);
+    for (const session of want.mainSessions) mainSessions.add(session);
   }
-  return { lines, sessions: sessions.size };
+  const uuids = new Set(all.flatMap((l) => (typeof l.uuid === "string" ? [l.uuid.toLowerCase()] : [])));
+  const danglingParents = all.filter(
+    (l) => typeof l.parentUuid === "string" && !uuids.has(l.parentUuid.toLowerCase()),
+  ).length;
+  return { lines, sessions: sessions.size, mainSessions: [...mainSessions].sort(), uuids: uuids.size, danglingParents };
 }
 
 /** Per parent session: the agent ids of its subagent files, and how many inline chains it has. */

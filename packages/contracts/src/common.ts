@@ -29,6 +29,13 @@ export const nonEmptyShortText = () => shortText().trim().min(1, { error: "must 
 
 export const uuid = () => z.uuid({ error: "must be a UUID" });
 
+/**
+ * An event's id: any 32 hex digits in the 8-4-4-4-12 form, as PostgreSQL's uuid type takes
+ * them. Transcript lines written by other tools carry uuids that are not RFC 9562 (version 0,
+ * other variant bits); the line's uuid is its event id, or `parentUuid` links to it break.
+ */
+export const eventId = () => z.guid({ error: "must be a UUID (32 hex digits as 8-4-4-4-12)" });
+
 /** Timestamps cross the wire as ISO-8601 strings with an offset (`Z` on output). */
 export const isoDateTime = () =>
   z.iso.datetime({ offset: true, error: "must be an ISO-8601 date-time, e.g. 2026-11-22T14:00:00Z" });
@@ -94,6 +101,9 @@ export const page = <T extends z.ZodType>(item: T) =>
 
 export const idInput = z.object({ id: uuid() });
 export type IdInput = z.infer<typeof idInput>;
+
+export const eventIdInput = z.object({ id: eventId() });
+export type EventIdInput = z.infer<typeof eventIdInput>;
 
 export const tokenUsage = z.object({
   inputTokens: z.number().int().min(0),

@@ -1,17 +1,29 @@
 import { z } from "zod";
 
-import { LIMITS, isoDateTime, jsonObject, pageInput, page, shortText, text, typeName, uuid } from "./common.js";
+import {
+  LIMITS,
+  eventId,
+  isoDateTime,
+  jsonObject,
+  pageInput,
+  page,
+  shortText,
+  text,
+  typeName,
+  uuid,
+} from "./common.js";
 import { eventLevel, eventSource } from "./enums.js";
 import { externalId } from "./sessions.js";
 
 /**
  * One event to ingest. Name its session by Logbook id (`sessionId`) or by the agent's own
- * id (`externalSessionId`, created on first sight). Give every event an `id` (UUIDv7) and
- * an `occurredAt` so a retry is recognised as the same event and stored once.
+ * id (`externalSessionId`, created on first sight). Give every event an `id` (UUIDv7, or the
+ * record's own 8-4-4-4-12 id) and an `occurredAt` so a retry is recognised as the same event
+ * and stored once.
  */
 export const ingestEvent = z
   .object({
-    id: uuid().optional(),
+    id: eventId().optional(),
     sessionId: uuid().optional(),
     externalSessionId: externalId().optional(),
     /** When the session is created by this event: its parent, by external id (subagents). */
@@ -22,7 +34,7 @@ export const ingestEvent = z
     message: text().optional(),
     toolName: shortText().optional(),
     toolUseId: shortText().optional(),
-    parentEventId: uuid().optional(),
+    parentEventId: eventId().optional(),
     parentUuid: shortText().optional(),
     isSidechain: z.boolean().optional(),
     agentId: shortText().optional(),

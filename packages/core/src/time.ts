@@ -19,12 +19,14 @@ export function isUnknownTime(date: Date): boolean {
 const LAST_FOUR_DIGIT_YEAR_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /**
- * The millisecond timestamp inside a UUIDv7, or null for other versions and for times
- * after year 9999: 48 bits reach year 10889, which no clock that made an id is at (and
- * whose ISO form, `+010590-…`, PostgreSQL does not read).
+ * The millisecond timestamp inside a UUIDv7, or null for other versions, for ids that are
+ * not RFC 9562 (variant bits other than 10: event ids may be any 8-4-4-4-12 hex, and a 7 in
+ * the version place of such an id says nothing about time), and for times after year 9999:
+ * 48 bits reach year 10889, which no clock that made an id is at (and whose ISO form,
+ * `+010590-…`, PostgreSQL does not read).
  */
 export function uuidV7Time(id: string): Date | null {
-  if (id.length !== 36 || id[14] !== "7") return null;
+  if (id.length !== 36 || id[14] !== "7" || !"89abAB".includes(id[19]!)) return null;
   const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
   return Number.isFinite(ms) && ms <= LAST_FOUR_DIGIT_YEAR_MS ? new Date(ms) : null;
 }

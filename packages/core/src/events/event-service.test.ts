@@ -138,6 +138,39 @@ describe("EventService.ingest", () => {
     expect((await events.listForSession({ sessionId: child.id, limit: 10 })).items).toHaveLength(1);
   });
 
+  it("keeps ids that are 8-4-4-4-12 hex but not RFC 9562 as they are, and does not date an event by one (issue 18)", async () => {
+    // Written by other tools: version 0 or f, variant bits 0xxx, 110x, 111x.
+    const ids = [
+      "3f2e1d0c-9b8a-0f6e-5d4c-3b2a1f0e9d8c",
+      "a0b1c2d3-e4f5-4a6b-e7c8-d9e0f1a2b3c4",
+      "ffffffff-ffff-ffff-ffff-fffffffffffe",
+    ];
+    const batch = ingestEventsInput.parse({
+      events: ids.map((id, i) => ({
+        id,
+        externalSessionId: "foreign-ids",
+        eventType: "user",
+        source: "transcript",
+        occurredAt: "2026-10-02T07:45:00.000Z",
+        ...(i > 0 ? { parentUuid: ids[i - 1] } : {}),
+      })),
+    });
+    expect(await events.ingest(batch)).toMatchObject({ accepted: 3, ids });
+    expect(await events.ingest(batch)).toMatchObject({ accepted: 0, duplicates: 3 });
+    for (const id of ids) expect((await events.get({ id })).id).toBe(id);
+
+    // A 7 in the version place of such an id says nothing about time: its bits would read as
+    // year 2400. Without an occurredAt it is dated by its arrival.
+    const sevenish = "0c5a7e1f-3b2d-7c4e-1f6a-9d8e7c6b5a4f";
+    const before = Date.now();
+    await events.ingest(
+      ingestEventsInput.parse({ events: [{ id: sevenish, externalSessionId: "foreign-ids", eventType: "user" }] }),
+    );
+    const stored = Date.parse((await events.get({ id: sevenish })).occurredAt);
+    expect(stored).toBeGreaterThanOrEqual(before - 1000);
+    expect(stored).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
   it("dates an event by its UUIDv7 id, or by its arrival when the id's time is past year 9999 (48 bits reach 10889)", async () => {
     const at = "2026-03-04T05:06:07.089Z";
     const plausible = uuidv7({ msecs: Date.parse(at) });

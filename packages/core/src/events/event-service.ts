@@ -1,8 +1,8 @@
 import type {
   Event,
+  EventIdInput,
   EventPage,
   EventSummaryPage,
-  IdInput,
   IngestResult,
   ListRecentEventsInput,
   ListSessionEventsInput,
@@ -572,7 +572,7 @@ export class EventService {
   }
 
   /** One whole event by id. */
-  async get(input: IdInput): Promise<Event> {
+  async get(input: EventIdInput): Promise<Event> {
     const row = (await this.knex("events").select(EVENT_COLUMNS).where("id", input.id).first()) as EventRow | undefined;
     if (!row) throw notFound("event", input.id);
     return toEventDto(row);

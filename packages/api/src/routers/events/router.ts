@@ -4,8 +4,8 @@ import {
   event,
   eventPage,
   eventStreamInput,
+  eventIdInput,
   eventSummaryPage,
-  idInput,
   ingestEventsInput,
   ingestResult,
   listRecentEventsInput,
@@ -36,7 +36,7 @@ export const eventsRouter = createTRPCRouter({
     .query(({ ctx, input }) => ctx.services.events.listSummariesForSession(input)),
 
   get: readProcedure
-    .input(idInput)
+    .input(eventIdInput)
     .output(event)
     .query(({ ctx, input }) => ctx.services.events.get(input)),
 
