@@ -273,8 +273,11 @@ describe("logbook usage", () => {
   });
 
   it("project and model reports", async () => {
-    const project = await runCli(["usage", "project"], env);
-    expect(project.stdout).toMatch(/^\(no project\)\s/m);
+    // The server puts a session in the project of its working directory.
+    const projects = await json<UsageJson>(["usage", "project"]);
+    expect(projects.rows.map((r) => r.label)).toEqual(["/home/dev/shop"]);
+    const shop = await json<UsageJson>(["usage", "daily", "--project", "/home/dev/shop", "--timezone", "UTC"]);
+    expect(shop.totals.totalTokens).toBe(43_000 + 6_850);
     const models = await json<UsageJson>(["usage", "model"]);
     expect(models.rows.map((r) => r.key).sort()).toEqual(["claude-haiku-4-5-20251001", "claude-sonnet-4-5-20250929"]);
   });
