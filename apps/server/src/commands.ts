@@ -11,7 +11,8 @@ import { openCommandDatabase } from "./database.js";
 export const USAGE = `usage: logbook-server [command]
 
 commands:
-  serve                                 start the server (the default)
+  serve [--stop-with-parents]           start the server (the default); with the flag it also
+                                        stops when the process that started it ends (pnpm start)
   migrate                               apply pending database migrations and exit
   keys create --name NAME --scopes S    create an API key; prints its secret once
          [--expires-at ISO-DATE] [--json]   (scopes: comma-separated ingest,read,admin)

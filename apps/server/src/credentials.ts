@@ -56,7 +56,9 @@ export function runtimePath(home: string): string {
 
 export async function writeRuntimeInfo(home: string, info: RuntimeInfo): Promise<void> {
   await mkdir(home, { recursive: true, mode: 0o700 });
-  await writeFile(runtimePath(home), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  const path = runtimePath(home);
+  await writeFile(path, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  await chmod(path, 0o600); // it holds the database password; writeFile's mode applies only to a new file
 }
 
 export async function removeRuntimeInfo(home: string, pid: number): Promise<void> {

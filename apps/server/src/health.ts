@@ -7,6 +7,8 @@ export interface HealthDeps {
   version: string;
   startedAt: number;
   now?: () => number;
+  /** True while the server knows the database is down: report it without asking the pool (which would wait). */
+  databaseDown?: () => boolean;
 }
 
 /**
@@ -20,6 +22,7 @@ export function createHealthCheck(deps: HealthDeps): () => Promise<Health> {
     let pending: string[] = [];
     let migrationsCurrent = false;
     try {
+      if (deps.databaseDown?.()) throw new Error("the database is down");
       await deps.knex.raw("select 1");
       reachable = true;
       const status = await migrationStatus(deps.knex);

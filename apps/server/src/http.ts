@@ -1,6 +1,15 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 
-import { appRouter, createContextFactory, logApiError, retryAfterSeconds, type ApiDeps } from "@logbook/api";
+import {
+  appRouter,
+  createContextFactory,
+  describeError,
+  logApiError,
+  retryAfterSeconds,
+  toHttpErrorBody,
+  type ApiDeps,
+} from "@logbook/api";
+import { AppError } from "@logbook/core";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 
 import { bodyReservation, type BodyBudget } from "./body.js";
@@ -12,6 +21,10 @@ export interface HttpDeps extends ApiDeps {
   bodyLimitBytes: number;
   /** Request-body bytes held at once across requests (BODY_BUDGET_BYTES); unbounded when absent. */
   bodyBudget?: BodyBudget;
+  /** Null while the database is up; else seconds to wait: every route but /health answers 503 at once. */
+  databaseRetryAfter?: () => number | null;
+  /** Sees every error a request ended with (to notice a database that went away). */
+  onRequestError?: (error: unknown) => void;
 }
 
 /**
@@ -74,6 +87,16 @@ function methodNotAllowed(res: ServerResponse, allow: string): void {
   sendJson(res, 405, { error: { code: "METHOD_NOT_SUPPORTED", httpStatus: 405, message: `use ${allow}` } });
 }
 
+/** 503 before reading anything; the body is drained so a client still sending reads the answer. */
+function databaseUnavailable(req: IncomingMessage, res: ServerResponse, retryAfterSeconds: number): void {
+  req.resume();
+  res.setHeader("retry-after", String(retryAfterSeconds));
+  const unavailable = new AppError("UNAVAILABLE", "the database is not available right now, try again", {
+    details: { retryAfterSeconds },
+  });
+  sendJson(res, 503, toHttpErrorBody(describeError(unavailable)));
+}
+
 /**
  * Reserves the request's body bytes in the budget until its response closes; when they do
  * not fit, answers 503 with Retry-After and reads the body only to throw it away (so the
@@ -108,7 +131,10 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     basePath: "/trpc/",
     createContext: createContextFactory(deps),
     maxBodySize: deps.bodyLimitBytes,
-    onError: ({ error, path, type }) => logApiError(deps.logger, error, { path, type }),
+    onError: ({ error, path, type }) => {
+      deps.onRequestError?.(error);
+      logApiError(deps.logger, error, { path, type });
+    },
     // A 429 (auth throttle) or 503 says when to come back.
     responseMeta: ({ errors }) => {
       const seconds = errors.map(retryAfterSeconds).find((s) => s !== undefined);
@@ -128,6 +154,8 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
       );
     });
 
+    const retryAfter = path === "/health" ? null : (deps.databaseRetryAfter?.() ?? null);
+    if (retryAfter !== null) return databaseUnavailable(req, res, retryAfter);
     if (deps.bodyBudget && !admitBody(deps.bodyBudget, deps.bodyLimitBytes, req, res)) return;
     if (path === "/trpc" || path.startsWith("/trpc/")) return trpc(req, res);
     if (path === "/health") {

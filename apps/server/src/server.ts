@@ -1,11 +1,12 @@
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
 import { AuthThrottle, KeyStreams } from "@logbook/api";
-import { createServices, LiveBus, PriceBook } from "@logbook/core";
+import { createServices, isDatabaseUnreachable, LiveBus, PriceBook } from "@logbook/core";
 import { migrateLatest, openDatabase, type Database } from "@logbook/db";
 
+import { DatabaseAvailability } from "./availability.js";
 import { BodyBudget } from "./body.js";
 import { answerClientErrors } from "./client-error.js";
 import type { ServerConfig } from "./config.js";
@@ -71,6 +72,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   const startedAt = Date.now();
   await mkdir(config.home, { recursive: true, mode: 0o700 });
+  // Owner only, also when an earlier version made it 0755 (the embedded PostgreSQL, run as
+  // the `postgres` account under root, is then let in through its group alone).
+  await chmod(config.home, 0o700);
   const cleanups: Array<() => Promise<void>> = [];
   const undo = async () => {
     for (const cleanup of cleanups.reverse())
@@ -89,6 +93,12 @@ export async function startServer(
     });
     cleanups.push(() => database.close());
     logger.info({ database: database.displayUrl, embedded: Boolean(database.embedded) }, "database ready");
+    const availability = new DatabaseAvailability({
+      connectionString: database.connectionString,
+      embedded: database.embedded,
+      logger,
+    });
+    cleanups.push(() => availability.stop());
 
     const applied = await migrateLatest(database.knex);
     if (applied.length > 0) logger.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
@@ -105,7 +115,15 @@ export async function startServer(
     const bus = new LiveBus({
       connectionString: database.connectionString,
       knex: database.knex,
-      onError: (error) => logger.error({ err: error, component: "live-bus" }, "live bus error"),
+      onError: (error) => {
+        // Losing the database is an outage to handle (and say once), not a live bus fault.
+        if (isDatabaseUnreachable(error)) {
+          if (!availability.isDown) logger.warn({ err: error, component: "live-bus" }, "live bus lost the database");
+          availability.noteError(error);
+        } else {
+          logger.error({ err: error, component: "live-bus" }, "live bus error");
+        }
+      },
       onKeyRevoked: (keyId) => {
         services.apiKeys.forgetKey(keyId);
         const cut = keyStreams.revoke(keyId);
@@ -130,6 +148,7 @@ export async function startServer(
       embedded: Boolean(database.embedded),
       version: VERSION,
       startedAt,
+      databaseDown: () => availability.isDown,
     });
     const inFlight = new InFlight();
     const server = createServer(
@@ -144,6 +163,8 @@ export async function startServer(
           batchLimits: config.batchLimits,
           authThrottle: new AuthThrottle(config.authFailures),
           keyStreams,
+          databaseRetryAfter: () => availability.retryAfterSeconds(),
+          onRequestError: (error) => availability.noteError(error),
         },
         inFlight,
       ),

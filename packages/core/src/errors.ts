@@ -57,6 +57,36 @@ function pgError(error: unknown): PgError | null {
   return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? error : null;
 }
 
+/** Socket errors (from `connect`, `read`, `write`) that mean the database cannot be reached. */
+const UNREACHABLE_ERRNO = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOENT",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+]);
+/** SQLSTATEs of a server going away or not yet there (admin/crash shutdown, cannot connect now, connection failures). */
+const UNREACHABLE_SQLSTATE = new Set(["57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"]);
+/** What node-postgres says (without a code) when the server vanished under an open connection. */
+const CONNECTION_LOST = /Connection terminated|is not queryable|server closed the connection/;
+
+/**
+ * Whether `error` says the database is gone (crashed, restarting, unreachable) rather than
+ * that a query was wrong: such a request is answered 503, and the server checks the database.
+ */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { code, syscall, message } = error as { code?: unknown; syscall?: unknown; message?: unknown };
+  if (typeof code === "string") {
+    if (UNREACHABLE_SQLSTATE.has(code)) return true;
+    if (UNREACHABLE_ERRNO.has(code) && (syscall === "connect" || syscall === "read" || syscall === "write"))
+      return true;
+  }
+  return typeof message === "string" && CONNECTION_LOST.test(message);
+}
+
 /**
  * Turns what the database or the pool threw into a domain error, or null when it is
  * an internal failure (then the caller logs it and answers with a generic message).
@@ -66,6 +96,13 @@ export function toAppError(error: unknown): AppError | null {
   if (typeof error === "object" && error !== null && (error as Error).name === "KnexTimeoutError") {
     return new AppError("UNAVAILABLE", "the database is busy: no connection became free in time, try again", {
       cause: error,
+    });
+  }
+  if (isDatabaseUnreachable(error)) {
+    // The server notices the outage and checks every second or two: a short wait is enough.
+    return new AppError("UNAVAILABLE", "the database is not available right now, try again", {
+      cause: error,
+      details: { retryAfterSeconds: 1 },
     });
   }
   const pg = pgError(error);

@@ -3,7 +3,15 @@
  * they take and return the Zod contract types of @logbook/contracts and know nothing of
  * tRPC or HTTP. Errors are `AppError`s with a closed set of codes.
  */
-export { APP_ERROR_CODES, AppError, invalidInput, isAppError, notFound, toAppError } from "./errors.js";
+export {
+  APP_ERROR_CODES,
+  AppError,
+  invalidInput,
+  isAppError,
+  isDatabaseUnreachable,
+  notFound,
+  toAppError,
+} from "./errors.js";
 export type { AppErrorCode } from "./errors.js";
 export type { CoreDeps } from "./deps.js";
 export {

@@ -75,10 +75,23 @@ export function redactUrl(url: string): string {
   }
 }
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
+/**
+ * Opens one connection of its own (not the pool's, whose acquire waits up to its timeout)
+ * and runs `SELECT 1`; rejects when the database cannot answer within `timeoutMs`.
+ */
+export async function probeDatabase(url: string, timeoutMs = 2_000): Promise<void> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: timeoutMs,
+    application_name: "logbook-probe",
+  });
+  client.on("error", () => undefined); // reported through the failed connect or query
+  try {
+    await client.connect();
+    await client.query({ text: "SELECT 1", query_timeout: timeoutMs } as pg.QueryConfig);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** Creates `name` on the server behind `adminUrl` unless it exists. */
@@ -97,7 +110,10 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
   }
 }
 
-/** Connects to `DATABASE_URL`, or starts the embedded PostgreSQL and connects to it. */
+/**
+ * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL and connects to it as
+ * Logbook's own role (not the superuser), over its private Unix socket.
+ */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   let embedded: EmbeddedPostgresHandle | undefined;
   let connectionString: string;
@@ -108,14 +124,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       dataDir: join(options.home, "pg"),
       ...(options.onLog ? { onLog: options.onLog } : {}),
     });
-    const name = options.embeddedDatabase ?? "logbook";
     try {
-      await ensureDatabase(embedded.connectionString, name);
+      connectionString = await embedded.ensureAppDatabase(options.embeddedDatabase ?? "logbook");
     } catch (error) {
       await embedded.stop();
       throw error;
     }
-    connectionString = withDatabase(embedded.connectionString, name);
   }
   const knex = createKnex(connectionString, options.pool);
   let closed = false;

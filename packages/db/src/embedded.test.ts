@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,7 +7,9 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { startEmbeddedPostgres } from "./embedded.js";
+import { createKnex, openDatabase } from "./connection.js";
+import { APP_ROLE, startEmbeddedPostgres } from "./embedded.js";
+import { migrateLatest } from "./migrate.js";
 
 async function query(url: string, sql: string): Promise<unknown[]> {
   const client = new pg.Client({ connectionString: url });
@@ -82,6 +84,149 @@ describe("startEmbeddedPostgres", () => {
       expect(newPid).not.toBe(postmasterPid);
     } finally {
       await recovered.stop();
+    }
+  });
+});
+
+async function failureOf(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as { code?: string; message: string };
+  }
+  throw new Error("expected a failure");
+}
+
+/** Issue 14 item 1: nobody but its owner can reach the cluster, and Logbook is no superuser in it. */
+describe("a private cluster", () => {
+  let home: string;
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), "logbook-private-test-"));
+  });
+  afterAll(async () => rm(home, { recursive: true, force: true }));
+
+  it("keeps a random secret 0600, listens on a 0700 socket only, and serves Logbook as a plain role", async () => {
+    const db = await openDatabase({ home });
+    try {
+      const secretsFile = join(home, "pg-secrets.json");
+      expect((await stat(secretsFile)).mode & 0o777).toBe(0o600);
+      const secrets = JSON.parse(await readFile(secretsFile, "utf8")) as {
+        superuser: { password: string };
+        app: { name: string; password: string };
+      };
+      expect(secrets.superuser.password).toMatch(/^[\w-]{43}$/);
+      expect(secrets.app.password).not.toBe(secrets.superuser.password);
+      expect(db.embedded?.socketDir).toBe(join(home, "pg"));
+      expect((await stat(join(home, "pg"))).mode & 0o777).toBe(0o700);
+      expect(db.connectionString).not.toMatch(/127\.0\.0\.1|localhost/);
+
+      await migrateLatest(db.knex);
+      const [who] = (
+        await db.knex.raw<{ rows: Array<Record<string, unknown>> }>(
+          `SELECT current_user AS role, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole,
+             current_setting('listen_addresses') AS listen
+           FROM pg_roles r WHERE r.rolname = current_user`,
+        )
+      ).rows;
+      expect(who).toEqual({ role: APP_ROLE, superuser: false, createdb: false, createrole: false, listen: "" });
+      // What a superuser could do (issue 14: a shell through COPY … FROM PROGRAM), this role cannot.
+      expect((await failureOf(db.knex.raw("COPY (SELECT 1) TO PROGRAM 'id'"))).code).toBe("42501");
+      expect((await failureOf(db.knex.raw("CREATE DATABASE other"))).code).toBe("42501");
+      expect((await failureOf(db.knex.raw("CREATE ROLE intruder LOGIN SUPERUSER"))).code).toBe("42501");
+      // The legacy constant opens nothing.
+      const legacy = db.embedded!.connectionString.replace(/\/\/[^:]+:[^@]+@/, "//logbook:logbook@");
+      expect((await failureOf(query(legacy, "SELECT 1"))).code).toBe("28P01");
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("upgrades a cluster made with the constant password in place: new secret, own role, same data", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "logbook-legacy-test-"));
+    try {
+      const dataDir = join(dir, "pg");
+      const secretsFile = join(dir, "pg-secrets.json");
+      // The state an earlier version left: superuser `logbook` with the password `logbook`,
+      // the database and its tables owned by that superuser, no secrets file.
+      await writeFile(
+        secretsFile,
+        JSON.stringify({ superuser: { name: "logbook", password: "seed" }, app: { name: APP_ROLE, password: "x" } }),
+        { mode: 0o600 },
+      );
+      const old = await startEmbeddedPostgres({ dataDir });
+      await query(old.connectionString, "ALTER ROLE logbook PASSWORD 'logbook'");
+      await query(old.connectionString.replace(/:seed@/, ":logbook@"), "CREATE DATABASE logbook");
+      const oldLogbook = old.connectionString.replace(/:seed@/, ":logbook@").replace(/\/postgres$/, "/logbook");
+      const legacyKnex = createKnex(oldLogbook);
+      await migrateLatest(legacyKnex);
+      await legacyKnex.raw("INSERT INTO projects (name, path) VALUES ('kept', '/kept')");
+      await legacyKnex.destroy();
+      await old.stop();
+      await rm(secretsFile);
+
+      const db = await openDatabase({ home: dir });
+      try {
+        expect(await db.knex("projects").pluck("name")).toEqual(["kept"]);
+        const owners = (
+          await db.knex.raw<{ rows: Array<{ owner: string }> }>(
+            "SELECT DISTINCT tableowner AS owner FROM pg_tables WHERE schemaname = 'public'",
+          )
+        ).rows;
+        expect(owners).toEqual([{ owner: APP_ROLE }]);
+        await db.knex("projects").insert({ name: "new", path: "/new" });
+        expect(await migrateLatest(db.knex)).toEqual([]);
+        expect((await failureOf(query(oldLogbook, "SELECT 1"))).code).toBe("28P01");
+        expect((await stat(secretsFile)).mode & 0o777).toBe(0o600);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const PROBE_USER = "logbook-probe";
+const runningAsRoot = process.getuid?.() === 0;
+
+/**
+ * Issue 14 item 1 with a real second OS account: it can neither read the secrets nor reach
+ * the socket. Needs root to create the account and act as it (CI runs the suite as root
+ * once); as an ordinary user the test above checks the modes that make this hold.
+ */
+describe.runIf(runningAsRoot)("another OS user", () => {
+  it("cannot read the secrets, list the data directory or connect", async () => {
+    if (spawnSync("id", ["-u", PROBE_USER]).status !== 0) {
+      execFileSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PROBE_USER]);
+    }
+    const uid = Number(execFileSync("id", ["-u", PROBE_USER], { encoding: "utf8" }));
+    const gid = Number(execFileSync("id", ["-g", PROBE_USER], { encoding: "utf8" }));
+    const home = await mkdtemp(join(tmpdir(), "logbook-probe-test-"));
+    const db = await openDatabase({ home });
+    try {
+      const socket = join(db.embedded!.socketDir!, `.s.PGSQL.${db.embedded!.port}`);
+      const script = `
+        const fs = require("node:fs"), net = require("node:net");
+        const attempt = (f) => { try { f(); return "allowed"; } catch (e) { return e.code; } };
+        const result = {
+          readSecrets: attempt(() => fs.readFileSync(${JSON.stringify(join(home, "pg-secrets.json"))})),
+          listHome: attempt(() => fs.readdirSync(${JSON.stringify(home)})),
+          listData: attempt(() => fs.readdirSync(${JSON.stringify(join(home, "pg"))})),
+        };
+        const s = net.connect({ path: ${JSON.stringify(socket)} });
+        s.on("connect", () => { result.socket = "allowed"; s.destroy(); console.log(JSON.stringify(result)); });
+        s.on("error", (e) => { result.socket = e.code; console.log(JSON.stringify(result)); });`;
+      const probe = spawnSync(process.execPath, ["-e", script], { uid, gid, cwd: "/", encoding: "utf8" });
+      expect(probe.status, probe.stderr).toBe(0);
+      expect(JSON.parse(probe.stdout)).toEqual({
+        readSecrets: "EACCES",
+        listHome: "EACCES",
+        listData: "EACCES",
+        socket: "EACCES",
+      });
+    } finally {
+      await db.close();
+      await rm(home, { recursive: true, force: true });
     }
   });
 });

@@ -1,8 +1,8 @@
 export { databaseEnvSchema, defaultPoolSettings, poolSettingsFromEnv } from "./config.js";
 export type { DatabaseEnv, PoolSettings } from "./config.js";
-export { createKnex, ensureDatabase, openDatabase, redactUrl } from "./connection.js";
+export { createKnex, ensureDatabase, openDatabase, probeDatabase, redactUrl } from "./connection.js";
 export type { Database, OpenDatabaseOptions } from "./connection.js";
-export { findFreePort, startEmbeddedPostgres } from "./embedded.js";
+export { APP_ROLE, findFreePort, startEmbeddedPostgres } from "./embedded.js";
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
 export { migrateLatest, migrateRollback, migrationStatus } from "./migrate.js";
 export type { MigrationStatus } from "./migrate.js";

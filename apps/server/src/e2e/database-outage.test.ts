@@ -1,0 +1,149 @@
+/**
+ * Issue 14 item 2: the embedded PostgreSQL killed (kill -9 of the postmaster) under a
+ * running server. The server notices, answers 503 with Retry-After at once while the
+ * database is down (never a 500, also for the request in flight), restarts PostgreSQL
+ * itself and serves again without a restart of its own; nothing acknowledged is lost.
+ *
+ * To hold the outage open long enough to look at it (a restart takes well under a second),
+ * the test first puts the pid of a live process in PostgreSQL's socket lock file: a new
+ * postmaster then refuses to start ("lock file already exists") until the test removes the
+ * file. The process runs as the data directory's owner: PostgreSQL takes a process it may
+ * not signal (another account's) for a stale entry.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { createKnex, findFreePort } from "@logbook/db";
+import { createLogbookClient } from "@logbook/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { SERVER_ENTRY } from "../testing/index.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let home: string;
+let child: ChildProcess;
+let url: string;
+const lines: string[] = [];
+
+async function status(path: string): Promise<{ status: number; retryAfter: string | null; body: string }> {
+  const response = await fetch(`${url}${path}`, {
+    headers: { authorization: `Bearer ${apiKey}` },
+    signal: AbortSignal.timeout(60_000),
+  });
+  return { status: response.status, retryAfter: response.headers.get("retry-after"), body: await response.text() };
+}
+
+/** Polls until `check` holds; the test's own timeout bounds the wait. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await sleep(50);
+}
+
+let apiKey = "";
+let holder: ChildProcess | undefined;
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), "logbook-outage-test-"));
+  const port = await findFreePort();
+  url = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, [SERVER_ENTRY], {
+    env: { PATH: process.env.PATH, LOGBOOK_HOME: home, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.setEncoding("utf8").on("data", (chunk: string) => lines.push(...chunk.split("\n").filter(Boolean)));
+  }
+  await until(async () => {
+    if (child.exitCode !== null) throw new Error(`server exited while starting:\n${lines.join("\n")}`);
+    return fetch(`${url}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+  });
+  apiKey = (JSON.parse(await readFile(join(home, "credentials"), "utf8")) as { apiKey: string }).apiKey;
+}, 120_000);
+
+afterAll(async () => {
+  holder?.kill("SIGKILL");
+  if (child && child.exitCode === null) {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  }
+  await rm(home, { recursive: true, force: true });
+});
+
+describe("the embedded PostgreSQL killed under load", () => {
+  it("503 with Retry-After while down, restarted by the server, nothing acknowledged lost", async () => {
+    const client = createLogbookClient({ url, apiKey, retry: false, batch: false });
+    const acknowledged: string[] = [];
+    const failures: Array<{ httpStatus?: number; code?: string; message: string }> = [];
+    let writing = true;
+    let n = 0;
+    const writer = (async () => {
+      while (writing) {
+        try {
+          const result = await client.ingest([{ externalSessionId: "outage", eventType: "note", message: `n${n++}` }]);
+          acknowledged.push(...result.ids);
+        } catch (error) {
+          const e = error as { httpStatus?: number; code?: string; message: string };
+          failures.push({ httpStatus: e.httpStatus, code: e.code, message: e.message });
+          await sleep(20);
+        }
+      }
+    })();
+    await until(async () => acknowledged.length >= 20);
+
+    const dataDir = join(home, "pg");
+    const [pidLine = ""] = (await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n");
+    const lockFile = join(dataDir, ".s.PGSQL.5432.lock");
+    const lock = (await readFile(lockFile, "utf8")).split("\n");
+    const owner = await stat(dataDir);
+    const asOwner = process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
+    holder = spawn("sleep", ["600"], { stdio: "ignore", ...asOwner });
+    await writeFile(lockFile, [String(holder.pid), ...lock.slice(1)].join("\n"));
+    const serverPid = child.pid;
+    process.kill(Number(pidLine), "SIGKILL");
+
+    // Down: every route answers 503 at once, with Retry-After; /health says why.
+    await until(async () => (await status("/trpc/sessions.list")).status === 503);
+    const down = await status("/trpc/sessions.list");
+    expect(down.status).toBe(503);
+    expect(down.retryAfter).toBe("1");
+    expect(JSON.parse(down.body)).toMatchObject({ error: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 } });
+    const health = await status("/health");
+    expect(health.status).toBe(503);
+    expect(JSON.parse(health.body)).toMatchObject({ status: "degraded", database: { reachable: false } });
+
+    // The way clear again: the server restarts PostgreSQL by itself.
+    await rm(lockFile, { force: true });
+    await until(async () => (await status("/health")).status === 200);
+    const before = acknowledged.length;
+    await until(async () => acknowledged.length >= before + 20);
+    writing = false;
+    await writer;
+
+    expect(child.pid).toBe(serverPid);
+    expect(child.exitCode).toBeNull();
+    expect(failures.length).toBeGreaterThan(0);
+    for (const failure of failures) expect(failure, JSON.stringify(failure)).toMatchObject({ httpStatus: 503 });
+
+    const runtime = JSON.parse(await readFile(join(home, "server.json"), "utf8")) as { embeddedDatabaseUrl: string };
+    const knex = createKnex(runtime.embeddedDatabaseUrl);
+    try {
+      const stored = new Set(
+        (await knex("events").whereIn("id", acknowledged).select<Array<{ id: string }>>("id")).map((r) => r.id),
+      );
+      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    } finally {
+      await knex.destroy();
+    }
+    const logs = lines.join("\n");
+    expect(logs).toMatch(/database unavailable: answering 503/);
+    expect(logs).toMatch(/restarted the embedded PostgreSQL/);
+    expect(logs).toMatch(/database available again/);
+    expect(logs).not.toMatch(/"level":50/);
+  }, 120_000);
+});
