@@ -24,11 +24,21 @@ import { startServer } from "./lib/server.js";
 import { runAuth } from "./suites/auth.js";
 import { runConcurrency } from "./suites/concurrency.js";
 import { runDbLimits } from "./suites/db-limits.js";
+import { emitterHostileChecks, runEmitterHostile } from "./suites/emitter-hostile.js";
 import { runFaults, runGracefulShutdown } from "./suites/faults.js";
 import { hostileScenario } from "./suites/hostile-run.js";
 import { runLoad } from "./suites/load.js";
 
-const SUITES = ["faults", "shutdown", "hostile", "auth", "load", "concurrency", "db-limits"] as const;
+const SUITES = [
+  "faults",
+  "shutdown",
+  "hostile",
+  "auth",
+  "load",
+  "concurrency",
+  "db-limits",
+  "emitter-hostile",
+] as const;
 type Suite = (typeof SUITES)[number];
 
 const { values } = parseArgs({
@@ -62,6 +72,7 @@ const sizes = {
     ? { lockClients: 12, lockRounds: 5, jobs: 60, workers: 4, kills: 2, stalls: 1, deadlineMs: 90_000 }
     : { lockClients: 24, lockRounds: 20, jobs: 400, workers: 8, kills: 6, stalls: 2, deadlineMs: 300_000 },
   dbLimits: { holdMs: quick ? 4_000 : 10_000, requests: 1_000 },
+  emitterHostile: { hooks: quick ? 10 : 100, idleMs: quick ? 3_000 : 20_000 },
 };
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -168,6 +179,13 @@ await suite("db-limits", () =>
     const report = await runDbLimits(cluster, { ...sizes.dbLimits, log });
     results.dbLimits = report;
     return dbLimitChecks(report);
+  }),
+);
+await suite("emitter-hostile", () =>
+  withCluster("emitter-hostile", async (cluster) => {
+    const report = await runEmitterHostile(cluster, { ...sizes.emitterHostile, log });
+    results.emitterHostile = report;
+    return emitterHostileChecks(report);
   }),
 );
 

@@ -24,6 +24,25 @@ export function hookBinary(): string {
   if (!found) throw new Error(`the hook emitter is not built (${declared}): pnpm --filter @logbook/hook-emitter build`);
   return found;
 }
+/**
+ * A snapshot of the built bundle (the entry and the files beside it, e.g. the commands `flush`
+ * needs) in `dir`: a rebuild of apps/hook-emitter during a run (others work in this tree) must
+ * not pull the binary from under the suite. Returns the entry's path and its sha256.
+ */
+export async function snapshotHookBinary(dir: string): Promise<{ path: string; sha256: string }> {
+  const built = hookBinary();
+  for (const file of readdirSync(dirname(built)).filter((name) => /\.c?js$/.test(name))) {
+    await copyFile(join(dirname(built), file), join(dir, file));
+  }
+  const path = join(dir, basename(built));
+  return {
+    path,
+    sha256: createHash("sha256")
+      .update(await readFile(path))
+      .digest("hex"),
+  };
+}
+
 const PACKAGE_DIR = fileURLToPath(new URL("../../", import.meta.url));
 const LANE = fileURLToPath(new URL("../workers/emitter-lane.ts", import.meta.url));
 
@@ -127,17 +146,7 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
   const ofThisRun = `${run}:%`;
   const server = await startServer(cluster.url, { JOB_RECOVERY_INTERVAL_MS: "0" });
   const home = await mkdtemp(join(tmpdir(), "logbook-rel-emitters-"));
-  // A snapshot of the bundle (the entry and the files beside it, e.g. the commands `flush`
-  // needs): a rebuild of apps/hook-emitter during the run (others work in this tree) must not
-  // pull the binary from under the lanes.
-  const built = hookBinary();
-  const hookBin = join(home, basename(built));
-  for (const file of readdirSync(dirname(built)).filter((name) => /\.c?js$/.test(name))) {
-    await copyFile(join(dirname(built), file), join(home, file));
-  }
-  const hookBinSha256 = createHash("sha256")
-    .update(await readFile(hookBin))
-    .digest("hex");
+  const { path: hookBin, sha256: hookBinSha256 } = await snapshotHookBinary(home);
   const report: FaultReport = {
     delivery: options.delivery,
     expected,
