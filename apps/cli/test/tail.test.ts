@@ -1,3 +1,4 @@
+import { findFreePort } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { startTestServer, type TestServer } from "@logbook/server/testing";
@@ -110,12 +111,19 @@ describe("logbook tail", () => {
     expect(watch.lines.stderr.join("\n")).not.toContain(created.secret);
   });
 
-  it("exits 3 for a session that does not exist and 4 when the key is refused", async () => {
+  it("exits 3 for a session that does not exist, 4 when no server answers or the key is refused", async () => {
     const missing = spawnCli(["tail", "no-such-session"], {
       LOGBOOK_URL: followed.url,
       LOGBOOK_API_KEY: followed.apiKey,
     });
     expect(await watchLines(missing).exited).toBe(3);
+    const down = spawnCli(["tail"], {
+      LOGBOOK_URL: `http://127.0.0.1:${await findFreePort()}`,
+      LOGBOOK_API_KEY: "lbk_x",
+    });
+    const downWatch = watchLines(down);
+    expect(await downWatch.exited).toBe(4);
+    expect(downWatch.lines.stderr.join("\n")).toContain("cannot reach the Logbook server");
     const refused = spawnCli(["tail"], { LOGBOOK_URL: followed.url, LOGBOOK_API_KEY: "lbk_000000000000_notarealkey" });
     const watch = watchLines(refused);
     expect(await watch.exited).toBe(4);

@@ -38,7 +38,10 @@ export function tailCommand(contexts: ContextFactory): Command {
       const out = context.out;
       let session: Session | null = null;
       let lastEventId: string | null = null;
-      if (reference !== undefined) {
+      if (reference === undefined) {
+        // The stream would wait for a server that is not there; say so now, as every other command does.
+        await out.spin("connecting", () => client.auth.whoami.query());
+      } else {
         const history = await out.spin("loading session", async () => {
           const found = await resolveSession(client, reference);
           if (options.lines === 0)
