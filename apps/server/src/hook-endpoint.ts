@@ -12,6 +12,7 @@ import { hookEnvelope } from "@logbook/contracts";
 import { AppError } from "@logbook/core";
 
 import { BodyTooLargeError, readBody } from "./body.js";
+import { inexactNumberError } from "./exact-numbers.js";
 import type { Logger } from "./logger.js";
 
 /** Optional headers an emitter may send so a retried post is stored once and dated right. */
@@ -62,13 +63,17 @@ export async function handleClaudeCodeHook(
     if (refused) return sendError(res, refused, deps.logger);
 
     const body = await readBody(req, deps.bodyLimitBytes);
+    const text = body.toString("utf8");
     let raw: unknown;
     try {
-      raw = JSON.parse(body.toString("utf8"));
+      raw = JSON.parse(text);
     } catch (error) {
       const reason = error instanceof Error ? error.message : "unparseable";
       throw new AppError("INVALID_INPUT", `the body is not valid JSON: ${reason}`);
     }
+    // After JSON.parse, so malformed JSON is reported as such; the scan names the field.
+    const inexact = inexactNumberError(text);
+    if (inexact) throw inexact;
 
     const meta = metaSchema.safeParse({
       id: header(req, META_HEADERS.id),

@@ -7,12 +7,14 @@ import {
   logApiError,
   retryAfterSeconds,
   toHttpErrorBody,
+  toTRPCError,
   type ApiDeps,
 } from "@logbook/api";
 import { AppError } from "@logbook/core";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 
-import { bodyReservation, type BodyBudget } from "./body.js";
+import { BodyTooLargeError, bodyReservation, readBody, type BodyBudget } from "./body.js";
+import { inexactNumberError } from "./exact-numbers.js";
 import { handleClaudeCodeHook, sendJson } from "./hook-endpoint.js";
 import type { Logger } from "./logger.js";
 
@@ -111,13 +113,12 @@ function admitBody(budget: BodyBudget, bodyLimitBytes: number, req: IncomingMess
   }
   req.resume();
   res.setHeader("retry-after", "1");
-  sendJson(res, 503, {
-    error: {
-      code: "SERVICE_UNAVAILABLE",
-      httpStatus: 503,
-      message: `the server is reading as many request bodies as it may hold at once (BODY_BUDGET_BYTES=${budget.limitBytes}); retry shortly`,
-    },
-  });
+  const busy = new AppError(
+    "UNAVAILABLE",
+    `the server is reading as many request bodies as it may hold at once (BODY_BUDGET_BYTES=${budget.limitBytes}); retry shortly`,
+    { details: { retryAfterSeconds: 1 } },
+  );
+  sendJson(res, 503, toHttpErrorBody(describeError(busy)));
   return false;
 }
 
@@ -126,10 +127,17 @@ function admitBody(budget: BodyBudget, bodyLimitBytes: number, req: IncomingMess
  * `POST /hooks/claude-code` (raw hook payloads); anything else is a JSON 404.
  */
 export function createRequestListener(deps: HttpDeps, inFlight: InFlight): RequestListener {
+  const createContext = createContextFactory(deps);
+  /** What reading a tRPC body found wrong; the context refuses the request with it (batch-aware). */
+  const bodyProblems = new WeakMap<IncomingMessage, AppError>();
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    createContext: createContextFactory(deps),
+    createContext: (opts: Parameters<typeof createContext>[0] & { req: IncomingMessage }) => {
+      const problem = bodyProblems.get(opts.req);
+      if (problem) throw toTRPCError(problem);
+      return createContext(opts);
+    },
     maxBodySize: deps.bodyLimitBytes,
     onError: ({ error, path, type }) => {
       deps.onRequestError?.(error);
@@ -157,7 +165,30 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     const retryAfter = path === "/health" ? null : (deps.databaseRetryAfter?.() ?? null);
     if (retryAfter !== null) return databaseUnavailable(req, res, retryAfter);
     if (deps.bodyBudget && !admitBody(deps.bodyBudget, deps.bodyLimitBytes, req, res)) return;
-    if (path === "/trpc" || path.startsWith("/trpc/")) return trpc(req, res);
+    if (path === "/trpc" || path.startsWith("/trpc/")) {
+      if (req.method !== "POST") return trpc(req, res);
+      // The body is read here, not by the adapter, to check its numbers on the text (see
+      // exact-numbers.ts); the adapter takes a string `req.body` as the body.
+      const batch = new URL(req.url ?? "/", "http://x").searchParams.get("batch") === "1";
+      void readBody(req, deps.bodyLimitBytes).then(
+        (body) => {
+          const text = body.toString("utf8");
+          const problem = inexactNumberError(text, batch);
+          if (problem) bodyProblems.set(req, problem);
+          Object.assign(req, { body: text });
+          trpc(req, res);
+        },
+        (error: unknown) => {
+          if (!(error instanceof BodyTooLargeError)) return res.destroy();
+          // Not drained (a runaway body): close after the answer (see hook-endpoint.ts).
+          if (!error.drained) res.setHeader("connection", "close");
+          bodyProblems.set(req, new AppError("PAYLOAD_TOO_LARGE", `${error.message} (BODY_LIMIT_BYTES)`));
+          Object.assign(req, { body: "" });
+          trpc(req, res);
+        },
+      );
+      return;
+    }
     if (path === "/health") {
       if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res, "GET");
       void deps

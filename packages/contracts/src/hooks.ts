@@ -1,6 +1,7 @@
 import { z } from "zod";
 
-import { LIMITS, isoDateTime, jsonObject, uuid } from "./common.js";
+import { LIMITS, isoDateTime, jsonObject, text, uuid } from "./common.js";
+import { externalId } from "./sessions.js";
 
 /**
  * A Claude Code hook payload as Claude Code sends it (stdin of a `command` hook, body of
@@ -9,14 +10,16 @@ import { LIMITS, isoDateTime, jsonObject, uuid } from "./common.js";
  */
 export const claudeCodeHookPayload = jsonObject().pipe(
   z.looseObject({
-    session_id: z.string().min(1, { error: "must not be empty" }).max(LIMITS.shortText),
+    // The same rule as every other external session id (no NUL: PostgreSQL cannot store
+    // it), so a session a hook creates is one `sessions.get` can name.
+    session_id: externalId(),
     hook_event_name: z
       .string()
       .regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/, { error: "must be a hook event name such as PreToolUse" }),
     transcript_path: z.string().optional(),
     cwd: z.string().optional(),
     permission_mode: z.string().optional(),
-    agent_id: z.string().max(LIMITS.shortText).optional(),
+    agent_id: text(LIMITS.shortText).optional(),
     agent_type: z.string().max(LIMITS.shortText).optional(),
     tool_name: z.string().optional(),
     tool_use_id: z.string().optional(),

@@ -172,6 +172,43 @@ function createdAtOf(event: DerivableEvent): Date {
   return isUnknownTime(event.occurredAt) && event.receivedAt ? event.receivedAt : event.occurredAt;
 }
 
+/** More tokens than any one message can hold; also keeps every sum far from bigint's end. */
+export const MAX_TOKENS_PER_MESSAGE = 1e12;
+const USAGE_FIELDS = [
+  "input_tokens",
+  "output_tokens",
+  "cache_read_input_tokens",
+  "cache_creation_input_tokens",
+] as const;
+
+/**
+ * Why an event's token counts cannot be counted (the field, relative to the event, and
+ * what is wrong), or null. Only an assistant transcript line's `message.usage` is counted;
+ * a count that is a number but not a whole number from 0 to MAX_TOKENS_PER_MESSAGE would
+ * otherwise be counted as 0 or overflow the session's sums (a 400 for the whole batch that
+ * named no event).
+ */
+export function tokenCountProblem(event: { source?: string | undefined; payload: unknown }): string | null {
+  if (event.source !== "transcript") return null;
+  const line = event.payload as { type?: unknown; message?: { usage?: unknown } } | null;
+  if (line?.type !== "assistant") return null;
+  const usage = line.message?.usage;
+  if (!usage || typeof usage !== "object") return null;
+  const u = usage as Record<string, unknown>;
+  const breakdown = u.cache_creation && typeof u.cache_creation === "object" ? u.cache_creation : {};
+  const fields: Array<[string, unknown]> = [
+    ...USAGE_FIELDS.map((f): [string, unknown] => [f, u[f]]),
+    ["cache_creation.ephemeral_1h_input_tokens", (breakdown as Record<string, unknown>).ephemeral_1h_input_tokens],
+  ];
+  for (const [field, value] of fields) {
+    if (typeof value !== "number") continue;
+    if (!Number.isInteger(value) || value < 0 || value > MAX_TOKENS_PER_MESSAGE) {
+      return `payload.message.usage.${field}: ${value} is not a token count (a whole number from 0 to ${MAX_TOKENS_PER_MESSAGE})`;
+    }
+  }
+  return null;
+}
+
 function transcriptMessage(event: DerivableEvent): DerivedMessage | null {
   const line = event.payload;
   if (line.type !== "user" && line.type !== "assistant") return null;

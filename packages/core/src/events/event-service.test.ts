@@ -83,6 +83,30 @@ describe("EventService.ingest", () => {
     expect(new Set(seqs).size).toBe(20);
   });
 
+  it("refuses a token count it cannot count, naming the event and the field, and writes nothing", async () => {
+    const before = await count("events");
+    const assistant = (tokens: number) => ({
+      externalSessionId: "bad-tokens",
+      eventType: "assistant",
+      source: "transcript",
+      payload: {
+        type: "assistant",
+        message: { id: `m-${tokens}`, role: "assistant", usage: { input_tokens: tokens } },
+      },
+    });
+    for (const tokens of [1e20, -5, 1.5]) {
+      const error = await events
+        .ingest(ingestEventsInput.parse({ events: [assistant(10), assistant(tokens)] }))
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "INVALID_INPUT", details: { index: 1 } });
+      expect((error as Error).message).toBe(
+        `events[1].payload.message.usage.input_tokens: ${tokens} is not a token count (a whole number from 0 to 1000000000000)`,
+      );
+    }
+    expect(await count("events")).toBe(before);
+    expect(await count("sessions", { external_id: "bad-tokens" })).toBe(0);
+  });
+
   it("writes nothing when one event names an unknown session", async () => {
     const before = await count("events");
     await expect(

@@ -12,7 +12,7 @@ import type { Knex } from "@logbook/db";
 import { v7 as uuidv7 } from "uuid";
 
 import { clockOf, withPrices, type CoreDeps } from "../deps.js";
-import { AppError, notFound } from "../errors.js";
+import { AppError, invalidInput, notFound } from "../errors.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
 import { formatCost, usdToUnits, type PriceBook } from "../pricing/pricing.js";
 import { notifyChanges } from "../live/notify.js";
@@ -21,7 +21,13 @@ import { decodeCursor, toPage } from "../pagination.js";
 import { assertCursorValues, timestampKey } from "../pagination.js";
 import { columnBindings } from "../sql.js";
 import { isUnknownTime, uuidV7Time } from "../time.js";
-import { deriveSession, type DerivableEvent, type DerivedMessage, type SessionState } from "./derive.js";
+import {
+  deriveSession,
+  tokenCountProblem,
+  type DerivableEvent,
+  type DerivedMessage,
+  type SessionState,
+} from "./derive.js";
 import { summaryText } from "./summary-text.js";
 import { EVENT_COLUMNS, EVENT_SUMMARY_COLUMNS, toEventDto, toEventSummaryDto, type EventRow } from "./event-dto.js";
 
@@ -178,6 +184,10 @@ export class EventService {
    * PostgreSQL aborts as a deadlock victim is rolled back whole, so it is simply run again.
    */
   async ingestDetailed(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
+    input.events.forEach((event, index) => {
+      const problem = tokenCountProblem(event);
+      if (problem) throw invalidInput(`events[${index}].${problem}`, { index });
+    });
     // Ids are fixed before the first attempt, so a retry is the same batch.
     const withIds = { events: input.events.map((e) => withStorableExternalIds(e.id ? e : { ...e, id: uuidv7() })) };
     for (let attempt = 1; ; attempt++) {
