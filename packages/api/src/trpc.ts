@@ -10,13 +10,20 @@
  *
  * Routers (`routers/<domain>/router.ts`) import only section 4.
  */
-import { initTRPC } from "@trpc/server";
+import {
+  initTRPC,
+  type TRPCBuiltRouter,
+  type TRPCCreateRouterOptions,
+  type TRPCDecorateCreateRouterOptions,
+  type TRPCRouterCaller,
+  type TRPCRouterRecord,
+} from "@trpc/server";
 import type { TRPCRequestInfo } from "@trpc/server/http";
 import type { ApiKeyScope, Health } from "@logbook/contracts";
 import { AppError, type LiveBus, type Services } from "@logbook/core";
 
 import type { AuthThrottle } from "./auth-throttle.js";
-import { formatErrorShape, toTRPCError } from "./errors.js";
+import { formatErrorShape, toTRPCError, type LogbookErrorShape } from "./errors.js";
 import type { KeyBoundStream, KeyStreams } from "./key-streams.js";
 
 /* ------------------------------------------------------------------ 1. CONTEXT */
@@ -193,8 +200,53 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
-export const createTRPCRouter = t.router;
-export const createCallerFactory = t.createCallerFactory;
+/**
+ * The root types routers carry, as clients see them. A router's type holds its context's
+ * type, and ours is the server's (services, the database driver, the live bus): a client's
+ * declarations would need all of that to typecheck. Clients use only the procedures, the
+ * error shape and the transformer, so routers are typed with `ctx: object`; procedures
+ * still see the full `Context`, since they are built from `t` (tRPC issue #5004).
+ */
+export interface ClientRootTypes {
+  ctx: object;
+  meta: object;
+  errorShape: LogbookErrorShape;
+  transformer: false;
+}
+
+/** The same as `t`'s root types but for `ctx`; a compile error here means ClientRootTypes is out of date. */
+type ServerRootTypes = typeof t._config.$types;
+const rootTypesAgree: [Omit<ServerRootTypes, "ctx">, Omit<ClientRootTypes, "ctx">] extends [
+  Omit<ClientRootTypes, "ctx">,
+  Omit<ServerRootTypes, "ctx">,
+]
+  ? true
+  : never = true;
+void rootTypesAgree;
+
+/**
+ * `t.router`, typed with `ClientRootTypes`. Only the context's type changes: the HTTP adapter
+ * and `createCaller` accept any object as context there, and `createContextInner` is what
+ * builds a real one.
+ */
+export function createTRPCRouter<const TRecord extends TRPCCreateRouterOptions>(
+  record: TRecord,
+): TRPCBuiltRouter<ClientRootTypes, TRPCDecorateCreateRouterOptions<TRecord>> {
+  // Why a cast: a router's `createCaller` takes its ctx as a parameter, so a router typed
+  // with `Context` is not assignable to one typed with `object`; nothing at run time differs.
+  return t.router(record) as unknown as TRPCBuiltRouter<ClientRootTypes, TRPCDecorateCreateRouterOptions<TRecord>>;
+}
+
+/**
+ * `t.createCallerFactory` for routers typed with `ClientRootTypes`: the caller it makes still
+ * takes a whole `Context`, as the procedures need.
+ */
+export function createCallerFactory<TRecord extends TRPCRouterRecord>(
+  router: Pick<TRPCBuiltRouter<ClientRootTypes, TRecord>, "_def">,
+): TRPCRouterCaller<ServerRootTypes, TRecord> {
+  // The same object: only its context type was widened by createTRPCRouter.
+  return t.createCallerFactory(router as unknown as Pick<TRPCBuiltRouter<ServerRootTypes, TRecord>, "_def">);
+}
 
 /* ------------------------------------------------------------------ 3. MIDDLEWARE */
 

@@ -183,6 +183,11 @@ export interface Following {
 
 export type LogbookClient = TRPCClient<AppRouter> & LogbookHelpers;
 
+/** The `fetch` tRPC's HTTP links take. */
+type LinkFetch = NonNullable<Parameters<typeof httpLink>[0]["fetch"]>;
+/** Its first parameter, as `fetch` types it (tRPC names the DOM's `RequestInfo`, absent in Node's types). */
+type FetchInput = Parameters<typeof fetch>[0];
+
 function trimSlash(url: string): string {
   return url.endsWith("/") ? url.slice(0, -1) : url;
 }
@@ -214,7 +219,14 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
       headers: { ...init.headers, ...(await extraHeaders()), Authorization: authorization },
     });
 
-  const singleLink = httpLink({ url, headers, fetch: fetchImpl });
+  // tRPC's links call fetch with `signal: undefined` when there is none; with
+  // `exactOptionalPropertyTypes` that is not a RequestInit, so the key is dropped instead.
+  const linkFetch: LinkFetch = (input: FetchInput, init) => {
+    if (init === undefined) return fetchImpl(input);
+    const { signal, ...rest } = init;
+    return fetchImpl(input, signal === undefined ? rest : { ...rest, signal });
+  };
+  const singleLink = httpLink({ url, headers, fetch: linkFetch });
   // Ingest calls go alone (each carries up to 1,000 events; the server caps the events of
   // one batch at MAX_BATCH_EVENTS), the rest in batches no larger than the server's default
   // MAX_BATCH_CALLS.
@@ -224,7 +236,7 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
       : splitLink({
           condition: (op) => INGEST_PATHS.has(op.path),
           true: singleLink,
-          false: httpBatchLink({ url, headers, fetch: fetchImpl, maxItems: MAX_BATCH_CALLS }),
+          false: httpBatchLink({ url, headers, fetch: linkFetch, maxItems: MAX_BATCH_CALLS }),
         });
   const links: Array<TRPCLink<AppRouter>> = [errorLink(), idempotencyLink()];
   if (retry) {

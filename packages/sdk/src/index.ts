@@ -1,6 +1,7 @@
 /**
  * @logbook/sdk: a typed client for Logbook. Types come from the API (`import type`
- * only), so nothing of the server is in your bundle. Works in Node 20+ and browsers.
+ * only), so nothing of the server is in your bundle; the published declarations carry the
+ * router's types themselves (rollup.dts.config.js). Works in Node 20+ and browsers.
  */
 export {
   backoffDelay,
@@ -23,5 +24,5 @@ export {
   type LogbookAppCode,
   type LogbookErrorCode,
 } from "./errors.js";
-export type { InputIssue, LogbookErrorData } from "@logbook/api";
+export type { AppRouter, InputIssue, LogbookErrorData } from "@logbook/api";
 export type * from "./types.js";
