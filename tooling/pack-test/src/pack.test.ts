@@ -28,6 +28,7 @@ const REQUIRED: Record<string, { bin?: string }> = {
   "@logbook/sdk": {},
   "@logbook/server": { bin: "logbook-server" },
   "@logbook/hook-emitter": { bin: "logbook-hook" },
+  "@logbook/cli": { bin: "logbook" },
 };
 /** Workspace packages that stay private: nothing published may depend on them. */
 const WORKSPACE_ONLY = /@logbook\/(api|core|db)\b/;
@@ -204,7 +205,7 @@ describe("the packed packages", () => {
     await mustRun(tsc, ["-p", ".", "--strict", "--exactOptionalPropertyTypes"], { cwd: app });
   });
 
-  it("run: npx logbook-server answers /health, logbook-hook stores an event, the client reads it back", async () => {
+  it("run: npx logbook-server answers /health, logbook-hook stores an event, the client and logbook read it back", async () => {
     const home = join(scratch, "home");
     const port = await findFreePort();
     const url = `http://127.0.0.1:${port}`;
@@ -249,5 +250,13 @@ describe("the packed packages", () => {
     const seen = JSON.parse(output.trim().split("\n").at(-1) ?? "null") as Record<string, unknown>;
     expect(seen).toMatchObject({ accepted: 1, live: "live", missing: "NOT_FOUND 404" });
     expect(seen.hookEventTypes).toEqual(expect.arrayContaining([expect.stringMatching(/prompt/i)]));
+
+    // The `logbook` command finds the server and key in $LOGBOOK_HOME/credentials.
+    const listed = await mustRun("npx", ["--no", "logbook", "sessions", "--json"], {
+      cwd: app,
+      env: plainEnv({ LOGBOOK_HOME: home }),
+    });
+    const { sessions } = JSON.parse(listed) as { sessions: Array<{ externalId: string | null }> };
+    expect(sessions.map((s) => s.externalId)).toContain(hookSessionId);
   });
 });
