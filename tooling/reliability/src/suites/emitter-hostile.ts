@@ -176,10 +176,12 @@ export async function runEmitterHostile(
         n,
         tool_response: "x".repeat(4096),
       });
+      // A 10 s budget for the one post (default 400 ms): what is probed is that the event is
+      // sent rather than dropped, not how fast a loaded machine answers.
       const r = await run(
         "/bin/sh",
         ["-c", `${wrap.join(" ")} exec "$0" "$1"`, process.execPath, hookBin],
-        baseEnv(home),
+        { ...baseEnv(home), LOGBOOK_HOOK_TIMEOUT_MS: "10000" },
         payload,
       );
       if (r.code !== 0) scenario.nonZeroExits++;
