@@ -214,6 +214,7 @@ interface UsageJson {
       totalTokens: number;
       costUsd: number;
       unpricedMessages: number;
+      externalId?: string | null;
     } & SessionJson["tokens"]
   >;
   totals: { messages: number; totalTokens: number; costUsd: number } & SessionJson["tokens"];
@@ -232,6 +233,7 @@ describe("logbook usage", () => {
       label: "Add a test for the checkout total",
     });
     expect(row!.models).toEqual(["claude-sonnet-4-5-20250929"]);
+    expect(row!.externalId).toBe(TRANSCRIPT_SESSION);
     expect(row!.costUsd).toBeGreaterThan(0);
     expect(row!.costUsd).toBeCloseTo(main.tokens.costUsd, 9);
     const sum = (pick: (r: UsageJson["rows"][number]) => number) => usage.rows.reduce((n, r) => n + pick(r), 0);
@@ -270,6 +272,14 @@ describe("logbook usage", () => {
     expect(lines[1]).toMatch(/^2026-11-30\s+claude-haiku-4-5-20251001,claude-sonnet-4-5-20250929\s+2,900\s+750\s/);
     expect(lines.at(-1)).toMatch(/^Total\s+2,900\s+750\s+4,200\s+42,000\s+49,850\s+\$\d+\.\d\d$/);
     expect(result.stderr).toContain("times in UTC");
+  });
+
+  it("session table: each session by its title and the agent's own id", async () => {
+    const result = await runCli(["usage", "session"], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(
+      new RegExp(`^Add a test for the checkout total \\(${TRANSCRIPT_SESSION}\\)\\s+claude-sonnet`, "m"),
+    );
   });
 
   it("project and model reports", async () => {

@@ -1,4 +1,4 @@
-import type { LogbookClient, RouterInputs, RouterOutputs } from "@logbook/sdk";
+import { isLogbookError, type LogbookClient, type RouterInputs, type RouterOutputs } from "@logbook/sdk";
 import { Argument, Command } from "commander";
 
 import type { CommandContext, ContextFactory } from "../context.js";
@@ -11,6 +11,9 @@ import { parseLimit } from "./options.js";
 type ReportInput = Exclude<RouterInputs["usage"]["report"], void | undefined>;
 type Report = RouterOutputs["usage"]["report"];
 type Row = Report["rows"][number];
+/** A row as shown: session rows also carry the agent's own session id. */
+type ShownRow = Row & { externalId?: string | null };
+type ShownReport = Omit<Report, "rows"> & { rows: ShownRow[] };
 
 /** What a person types, and the server's grouping for it. */
 const REPORTS = {
@@ -79,7 +82,8 @@ export function usageCommand(contexts: ContextFactory): Command {
       };
       const report = await context.out.spin("adding up usage", async () => {
         if (options.project !== undefined) input.projectId = (await resolveProject(client, options.project)).id;
-        return fetchReport(client, input);
+        const fetched = await fetchReport(client, input);
+        return name === "session" ? withExternalIds(client, fetched) : fetched;
       });
       if (context.out.json) {
         context.out.jsonResult({ report: name, from: input.from ?? null, to: input.to ?? null, ...report });
@@ -104,7 +108,26 @@ async function fetchReport(client: LogbookClient, input: ReportInput): Promise<R
   }
 }
 
-function printUsage(context: CommandContext, name: ReportName, report: Report): void {
+/** Sessions rows keyed by Logbook id also get the agent's own id, the one `sessions` shows. */
+async function withExternalIds(client: LogbookClient, report: Report): Promise<ShownReport> {
+  const rows: ShownRow[] = [];
+  // At most 25 lookups at once: one batched request each, well inside the server's batch limit.
+  for (let start = 0; start < report.rows.length; start += 25) {
+    const chunk = report.rows.slice(start, start + 25);
+    const sessions = await Promise.all(
+      chunk.map((row) =>
+        client.sessions.get.query({ id: row.key }).catch((error: unknown) => {
+          if (isLogbookError(error) && error.code === "NOT_FOUND") return null; // deleted since
+          throw error;
+        }),
+      ),
+    );
+    chunk.forEach((row, index) => rows.push({ ...row, externalId: sessions[index]?.externalId ?? null }));
+  }
+  return { ...report, rows };
+}
+
+function printUsage(context: CommandContext, name: ReportName, report: ShownReport): void {
   const { out } = context;
   if (report.rows.length === 0) {
     out.line("no usage recorded in this range");
@@ -118,10 +141,11 @@ function printUsage(context: CommandContext, name: ReportName, report: Report): 
     formatNumber(r.totalTokens),
     formatPricedCost(r.costUsd, r.unpricedMessages),
   ];
-  const label = (row: Row) => {
+  const label = (row: ShownRow) => {
     if (name === "session") {
       const title = oneLine(row.label ?? "(untitled)", 40);
-      return context.environment.color ? `${title}\n${row.key}` : `${title} (${row.key})`;
+      const id = row.externalId ?? row.key;
+      return context.environment.color ? `${title}\n${id}` : `${title} (${id})`;
     }
     if (name === "project") return row.key === "none" ? "(no project)" : (row.label ?? row.key);
     if (name === "weekly") return `week of ${row.key}`;
