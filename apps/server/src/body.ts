@@ -111,3 +111,37 @@ export function bodyReservation(req: IncomingMessage, bodyLimitBytes: number): n
   }
   return req.headers["transfer-encoding"] === undefined ? 0 : bodyLimitBytes;
 }
+
+/**
+ * Reads a body only to throw it away, so a refusal can be answered once the client has
+ * finished sending (it reads the answer, not a reset). Resolves true when the body ended,
+ * false when it went past `maxBytes` (reading stops: close the connection after the answer)
+ * or the request failed.
+ */
+export function discardBody(req: IncomingMessage, maxBytes: number): Promise<boolean> {
+  if (req.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let size = 0;
+    const finish = (drained: boolean) => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+      resolve(drained);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.pause();
+        finish(false);
+      }
+    };
+    const onEnd = () => finish(true);
+    const onError = () => finish(false);
+    const onClose = () => finish(req.readableEnded);
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
+    req.once("close", onClose);
+  });
+}

@@ -13,7 +13,14 @@ import {
 import { AppError } from "@logbook/core";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 
-import { BodyTooLargeError, bodyReservation, readBody, type BodyBudget } from "./body.js";
+import {
+  BodyTooLargeError,
+  DRAIN_LIMIT_BYTES,
+  bodyReservation,
+  discardBody,
+  readBody,
+  type BodyBudget,
+} from "./body.js";
 import { inexactNumberError } from "./exact-numbers.js";
 import { handleClaudeCodeHook, sendJson } from "./hook-endpoint.js";
 import type { Logger } from "./logger.js";
@@ -101,8 +108,7 @@ function databaseUnavailable(req: IncomingMessage, res: ServerResponse, retryAft
 
 /**
  * Reserves the request's body bytes in the budget until its response closes; when they do
- * not fit, answers 503 with Retry-After and reads the body only to throw it away (so the
- * client, still sending, reads the answer rather than a reset).
+ * not fit, reads the body only to throw it away, then answers 503 with Retry-After.
  */
 function admitBody(budget: BodyBudget, bodyLimitBytes: number, req: IncomingMessage, res: ServerResponse): boolean {
   const bytes = bodyReservation(req, bodyLimitBytes);
@@ -111,14 +117,18 @@ function admitBody(budget: BodyBudget, bodyLimitBytes: number, req: IncomingMess
     res.once("close", release);
     return true;
   }
-  req.resume();
-  res.setHeader("retry-after", "1");
   const busy = new AppError(
     "UNAVAILABLE",
     `the server is reading as many request bodies as it may hold at once (BODY_BUDGET_BYTES=${budget.limitBytes}); retry shortly`,
     { details: { retryAfterSeconds: 1 } },
   );
-  sendJson(res, 503, toHttpErrorBody(describeError(busy)));
+  // Answered once the body is read and dropped (holding nothing): a client still sending
+  // would otherwise meet a reset instead of this answer.
+  void discardBody(req, bodyLimitBytes + DRAIN_LIMIT_BYTES).then((drained) => {
+    if (!drained) res.setHeader("connection", "close");
+    res.setHeader("retry-after", "1");
+    sendJson(res, 503, toHttpErrorBody(describeError(busy)));
+  });
   return false;
 }
 

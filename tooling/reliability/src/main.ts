@@ -24,6 +24,7 @@ import { startServer } from "./lib/server.js";
 import { runAuth } from "./suites/auth.js";
 import { runConcurrency } from "./suites/concurrency.js";
 import { runDbLimits } from "./suites/db-limits.js";
+import { apiHardeningChecks, runApiHardening } from "./suites/api-hardening.js";
 import { emitterHostileChecks, runEmitterHostile } from "./suites/emitter-hostile.js";
 import { runFaults, runGracefulShutdown } from "./suites/faults.js";
 import { hostileScenario } from "./suites/hostile-run.js";
@@ -38,6 +39,7 @@ const SUITES = [
   "concurrency",
   "db-limits",
   "emitter-hostile",
+  "api-hardening",
 ] as const;
 type Suite = (typeof SUITES)[number];
 
@@ -73,6 +75,7 @@ const sizes = {
     : { lockClients: 24, lockRounds: 20, jobs: 400, workers: 8, kills: 6, stalls: 2, deadlineMs: 300_000 },
   dbLimits: { holdMs: quick ? 4_000 : 10_000, requests: 1_000 },
   emitterHostile: { hooks: quick ? 10 : 100, idleMs: quick ? 3_000 : 20_000 },
+  apiHardening: { wrongKeys: 2_000, bigBodyRuns: quick ? [20] : [20, 100] },
 };
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -186,6 +189,13 @@ await suite("emitter-hostile", () =>
     const report = await runEmitterHostile(cluster, { ...sizes.emitterHostile, log });
     results.emitterHostile = report;
     return emitterHostileChecks(report);
+  }),
+);
+await suite("api-hardening", () =>
+  withCluster("api-hardening", async (cluster) => {
+    const report = await runApiHardening(cluster, { ...sizes.apiHardening, log });
+    results.apiHardening = report;
+    return apiHardeningChecks(report);
   }),
 );
 

@@ -31,35 +31,46 @@ async function post(body: Buffer): Promise<Response> {
   });
 }
 
+/** A post that declares its length and sends half its body: it holds its reservation, if admitted. */
+function slowPost(body: Buffer): { finish(): Promise<number> } {
+  let answered: (status: number) => void = () => undefined;
+  const status = new Promise<number>((resolve) => (answered = resolve));
+  const req = request(`${h.server.url}/hooks/claude-code`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${h.server.apiKey}`,
+      "content-type": "application/json",
+      "content-length": body.length,
+    },
+  });
+  req.on("response", (res) => {
+    res.resume();
+    answered(res.statusCode ?? 0);
+  });
+  req.on("error", () => answered(0));
+  req.write(body.subarray(0, body.length / 2));
+  return {
+    finish: () => {
+      req.end(body.subarray(body.length / 2));
+      return status;
+    },
+  };
+}
+
 describe("the body budget", () => {
   it("answers 503 with Retry-After to a body that does not fit beside one in flight, and admits it afterwards", async () => {
-    const held = hookBody(BODY);
-    // A post that declares its length and sends half its body: it holds its reservation.
-    let answered: (status: number) => void = () => undefined;
-    const heldStatus = new Promise<number>((resolve) => (answered = resolve));
-    const slow = request(`${h.server.url}/hooks/claude-code`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${h.server.apiKey}`,
-        "content-type": "application/json",
-        "content-length": held.length,
-      },
-    });
-    slow.on("response", (res) => {
-      res.resume();
-      answered(res.statusCode ?? 0);
-    });
-    slow.write(held.subarray(0, BODY / 2));
-
-    // Until the server has admitted the slow post, others fit; then they must not.
+    // The held post and the probe race to the server: when the probe wins, both finish and
+    // the pair is tried again, until the held post is in first.
     let refused: Response | null = null;
-    for (let i = 0; i < 200 && !refused; i++) {
+    let held: { finish(): Promise<number> } | null = null;
+    for (let i = 0; i < 100 && !refused; i++) {
+      held = slowPost(hookBody(BODY));
       const response = await post(hookBody(BODY));
       if (response.status === 503) refused = response;
       else {
         expect(response.status).toBe(200);
         await response.arrayBuffer();
-        await new Promise((resolve) => setTimeout(resolve, 25));
+        await held.finish();
       }
     }
     expect(refused?.status).toBe(503);
@@ -68,8 +79,7 @@ describe("the body budget", () => {
     // A small body still fits beside the held one.
     expect((await post(hookBody(2_000))).status).toBe(200);
 
-    slow.end(held.subarray(BODY / 2));
-    expect(await heldStatus).toBe(200);
+    expect(await held!.finish()).toBe(200);
     // Released: the same large body is admitted now (the release happens when the response closes).
     let status = 0;
     for (let i = 0; i < 200 && status !== 200; i++) {
