@@ -1,4 +1,13 @@
-import { accessSync, constants, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 
 import { afterEach, describe, expect, it } from "vitest";
@@ -133,6 +142,21 @@ describe("logbook-hook install, then the hooks as Claude Code runs them", () => 
       expect(hook).toEqual({ code: 0, stdout: "", stderr: "" });
     }
     await expectStored(session, 3);
+  });
+
+  it("creates what it creates private, even under umask 022: ~/.claude and $LOGBOOK_HOME 0700, settings and credentials 0600", async () => {
+    const { home, env } = freshHome("install-modes");
+    const installed = await runProcess(
+      "/bin/sh",
+      ["-c", 'umask 022; exec "$0" "$1" install --api-key lbk_x --url http://127.0.0.1:9', process.execPath, BINARY],
+      { env },
+    );
+    expect(installed.code).toBe(0);
+    const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+    expect(mode(join(home, ".claude"))).toBe("700");
+    expect(mode(join(home, ".claude", "settings.json"))).toBe("600");
+    expect(mode(join(home, ".logbook"))).toBe("700");
+    expect(mode(join(home, ".logbook", "credentials"))).toBe("600");
   });
 
   it("a second install with another --command replaces our entries, never the person's own", async () => {
