@@ -3,7 +3,7 @@
  * else in the server reads `process.env`: everything gets a `ServerConfig`.
  */
 import { databaseEnvSchema, poolSettingsFromEnv, type PoolSettings } from "@logbook/db";
-import { retentionPolicy, type RetentionPolicy } from "@logbook/contracts";
+import { retentionPolicy, type InactivityPolicy, type RetentionPolicy } from "@logbook/contracts";
 import { z } from "zod";
 
 const MIB = 1024 * 1024;
@@ -92,6 +92,12 @@ export const serverEnvSchema = databaseEnvSchema.extend({
    * again by `usage.reprice`.
    */
   LOGBOOK_PRICES_FILE: z.string().trim().min(1).optional(),
+  /** An `active` session with no event for this many minutes becomes `idle`. */
+  SESSION_IDLE_AFTER_MINUTES: int(1, 7 * 24 * 60, 30),
+  /** An open session (not paused) with no event for this many hours is ended (`terminated`). */
+  SESSION_END_AFTER_HOURS: int(1, 365 * 24, 24),
+  /** How often quiet sessions are settled; 0 turns it off. */
+  SESSION_SWEEP_INTERVAL_MS: int(0, 24 * HOUR_MS, 60_000),
 });
 
 export type ServerEnv = z.infer<typeof serverEnvSchema>;
@@ -113,6 +119,7 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   bootstrapKey: boolean;
   pricesFile: string | null;
+  inactivity: { policy: InactivityPolicy; intervalMs: number };
 }
 
 const SECRET_VARIABLES = new Set(["DATABASE_URL"]);
@@ -160,6 +167,10 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       bootstrapKey: e.BOOTSTRAP_KEY,
       pricesFile: e.LOGBOOK_PRICES_FILE ?? null,
+      inactivity: {
+        policy: { idleAfterMinutes: e.SESSION_IDLE_AFTER_MINUTES, endAfterHours: e.SESSION_END_AFTER_HOURS },
+        intervalMs: e.SESSION_SWEEP_INTERVAL_MS,
+      },
     },
   };
 }

@@ -198,6 +198,15 @@ export async function startServer(
         logger,
       ),
       schedule(
+        "session-inactivity",
+        config.inactivity.intervalMs,
+        async () => {
+          const swept = await services.sessions.sweepInactive(config.inactivity.policy);
+          if (swept.idled + swept.ended > 0) logger.info({ sessions: swept }, "settled quiet sessions");
+        },
+        logger,
+      ),
+      schedule(
         "job-lease-recovery",
         config.jobRecoveryIntervalMs,
         async () => {

@@ -189,3 +189,30 @@ export const deleteSessionResult = z.object({ deleted: z.number().int() });
 
 /** Session changes are not resumable: each one carries the whole current session. */
 export const sessionStreamInput = z.object({ sessionId: uuid().optional(), projectId: uuid().optional() });
+
+/** `sessions.needsYou`: sessions waiting for the person, longest first. */
+export const needsYouInput = z.object({
+  limit: z.number().int().min(1).max(500).default(50),
+  includeHidden: z.boolean().default(false),
+});
+export type NeedsYouInput = z.output<typeof needsYouInput>;
+export const needsYouItem = z.object({
+  session,
+  /** What it waits for: `permission: Bash`, `idle_prompt: Claude is waiting for your input`, … */
+  reason: z.string().nullable(),
+  waitingSince: isoDateTime(),
+  waitingSeconds: z.number(),
+});
+export type NeedsYouItem = z.infer<typeof needsYouItem>;
+export const needsYouOutput = z.array(needsYouItem);
+
+/** When quiet sessions stop counting as running (server settings; see apps/server/README.md). */
+export const inactivityPolicy = z.object({
+  /** An `active` session with no event for this long becomes `idle`. */
+  idleAfterMinutes: z.number().int().min(1),
+  /** An open session (not paused) with no event for this long is ended (`terminated`). */
+  endAfterHours: z.number().int().min(1),
+});
+export type InactivityPolicy = z.infer<typeof inactivityPolicy>;
+export const inactivitySweepResult = z.object({ idled: z.number().int(), ended: z.number().int() });
+export type InactivitySweepResult = z.infer<typeof inactivitySweepResult>;

@@ -8,6 +8,7 @@ import * as createApiKeys from "./migrations/20261122000500_create_api_keys.js";
 import * as addManualParentIndex from "./migrations/20261122000600_add_manual_parent_index.js";
 import * as dropRedundantEventTimeIndex from "./migrations/20261122000700_drop_redundant_event_time_index.js";
 import * as addMessageCost from "./migrations/20261201000100_add_message_cost.js";
+import * as addSessionStatusReason from "./migrations/20261201000200_add_session_status_reason.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   "20261122000600_add_manual_parent_index": addManualParentIndex,
   "20261122000700_drop_redundant_event_time_index": dropRedundantEventTimeIndex,
   "20261201000100_add_message_cost": addMessageCost,
+  "20261201000200_add_session_status_reason": addSessionStatusReason,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

@@ -20,6 +20,7 @@ const EXPECTED: Record<string, Access> = {
   "sessions.list": "read",
   "sessions.update": "ingest",
   "sessions.transition": "ingest",
+  "sessions.needsYou": "read",
   "sessions.tree": "read",
   "sessions.setArchived": "ingest",
   "sessions.delete": "admin",

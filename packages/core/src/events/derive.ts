@@ -68,6 +68,14 @@ interface StatusRule {
   to: SessionStatus;
   /** May bring a finished session back (the agent resumed it). */
   reopen?: boolean;
+  /** Why the session waits for the person (kept as `status_reason` while it does). */
+  reason?: string;
+}
+
+/** A waiting reason: the notice's own words when it has some, else what kind of wait it is. */
+function waitingReason(kind: string, detail: string | undefined): string {
+  const text = detail?.replace(/\s+/g, " ").trim();
+  return text ? `${kind}: ${text.slice(0, 500)}` : kind;
 }
 
 const str = (value: unknown): string | undefined => (typeof value === "string" && value.length > 0 ? value : undefined);
@@ -91,14 +99,16 @@ export function hookStatusRule(event: DerivableEvent): StatusRule | null {
     case "SubagentStart":
       return { to: "active" };
     case "PermissionRequest":
-      return { to: "waiting_input" };
+      return { to: "waiting_input", reason: waitingReason("permission", str(p.tool_name)) };
     case "Elicitation":
-      return { to: "waiting_input" };
+      return { to: "waiting_input", reason: waitingReason("elicitation", str(p.message)) };
     case "Notification": {
       const type = str(p.notification_type);
       if (type === "idle_prompt" || type === "permission_prompt" || type === "elicitation_dialog")
-        return { to: "waiting_input" };
-      if (type === undefined && WAITING_NOTICE.test(str(p.message) ?? "")) return { to: "waiting_input" };
+        return { to: "waiting_input", reason: waitingReason(type, str(p.message)) };
+      if (type === undefined && WAITING_NOTICE.test(str(p.message) ?? "")) {
+        return { to: "waiting_input", reason: waitingReason("notification", str(p.message)) };
+      }
       return null;
     }
     case "Stop":
@@ -294,6 +304,7 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
         status = rule.to;
         statusChangedAt = event.occurredAt;
         statusChanged = true;
+        patch.status_reason = rule.reason ?? null;
         if (startedAt === null && status !== "pending" && status !== "initializing") startedAt = event.occurredAt;
         if (isTerminalStatus(status)) patch.ended_at = event.occurredAt;
       }

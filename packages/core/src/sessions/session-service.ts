@@ -2,6 +2,10 @@ import {
   isTerminalStatus,
   type CreateSessionInput,
   type GetSessionInput,
+  type InactivityPolicy,
+  type InactivitySweepResult,
+  type NeedsYouInput,
+  type NeedsYouItem,
   type ListSessionsQuery,
   type Session,
   type SessionPage,
@@ -179,6 +183,64 @@ export class SessionService {
     });
   }
 
+  /**
+   * Sessions waiting for the person (`waiting_input`: a permission prompt, an idle prompt, a
+   * question), the one waiting longest first, with what each waits for. Archived ones never;
+   * hidden ones only when asked.
+   */
+  async needsYou(input: NeedsYouInput): Promise<NeedsYouItem[]> {
+    const now = this.now();
+    const query = SessionModel.query(this.knex)
+      .select([...SESSION_COLUMNS, "status_reason", "status_changed_at"])
+      .where("status", "waiting_input")
+      .whereNull("archived_at")
+      .orderBy([
+        { column: "status_changed_at", order: "asc" },
+        { column: "id", order: "asc" },
+      ])
+      .limit(input.limit);
+    if (!input.includeHidden) query.where("hidden", false);
+    const rows = await query;
+    return rows.map((row) => ({
+      session: toSessionDto(row),
+      reason: row.statusReason,
+      waitingSince: row.statusChangedAt.toISOString(),
+      waitingSeconds: Math.max(0, (now.getTime() - row.statusChangedAt.getTime()) / 1000),
+    }));
+  }
+
+  /**
+   * Hooks report work but not always its end (a killed terminal sends no SessionEnd), so
+   * quiet sessions are settled by time: `active` with no event for `idleAfterMinutes`
+   * becomes `idle`; any open session but a paused one, quiet for `endAfterHours`, is ended
+   * (`terminated`, reason said). Their status time is their last event's, so the next event
+   * (a new prompt reopens an ended session) moves them again as usual.
+   */
+  async sweepInactive(policy: InactivityPolicy): Promise<InactivitySweepResult> {
+    const now = this.now();
+    const idleBefore = new Date(now.getTime() - policy.idleAfterMinutes * 60_000);
+    const endBefore = new Date(now.getTime() - policy.endAfterHours * 3_600_000);
+    return this.knex.transaction(async (trx) => {
+      const ended = await trx.raw<{ rows: Array<{ id: string }> }>(
+        `UPDATE sessions SET status = 'terminated', is_working = false, status_changed_at = last_activity_at,
+           ended_at = last_activity_at, status_reason = ?
+         WHERE status IN ('pending', 'initializing', 'active', 'idle', 'waiting_input') AND last_activity_at < ?
+         RETURNING id`,
+        [`no events for ${policy.endAfterHours} h`, endBefore],
+      );
+      const idled = await trx.raw<{ rows: Array<{ id: string }> }>(
+        `UPDATE sessions SET status = 'idle', is_working = false, status_changed_at = last_activity_at,
+           status_reason = ?
+         WHERE status = 'active' AND last_activity_at < ?
+         RETURNING id`,
+        [`no events for ${policy.idleAfterMinutes} min`, idleBefore],
+      );
+      const changed = [...ended.rows, ...idled.rows].map((r) => r.id);
+      if (changed.length > 0) await notifySessions(trx, changed);
+      return { idled: idled.rows.length, ended: ended.rows.length };
+    });
+  }
+
   /** Moves a session along the lifecycle; an invalid move is INVALID_TRANSITION naming both states. */
   async transition(input: TransitionSessionInput): Promise<Session> {
     return this.knex.transaction(async (trx) => {
@@ -189,6 +251,7 @@ export class SessionService {
         .patch({
           status: input.to,
           statusChangedAt: now,
+          statusReason: null,
           isWorking: input.to === "active",
           ...(current.startedAt === null && input.to !== "pending" && input.to !== "initializing"
             ? { startedAt: now }

@@ -19,6 +19,8 @@ export class SessionModel extends BaseModel {
   projectId!: string | null;
   status!: string;
   statusChangedAt!: Date;
+  /** Why it waits (`permission: Bash`), or that it went quiet; null otherwise. */
+  statusReason!: string | null;
   archivedAt!: Date | null;
   sessionType!: string;
   mode!: string | null;

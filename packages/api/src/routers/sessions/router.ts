@@ -5,6 +5,8 @@ import {
   getSessionInput,
   idInput,
   listSessionsInput,
+  needsYouInput,
+  needsYouOutput,
   session,
   sessionPage,
   sessionStreamInput,
@@ -43,6 +45,12 @@ export const sessionsRouter = createTRPCRouter({
     .input(transitionSessionInput)
     .output(session)
     .mutation(({ ctx, input }) => ctx.services.sessions.transition(input)),
+
+  /** Sessions waiting for the person (permission, idle prompt, question), longest first. */
+  needsYou: readProcedure
+    .input(orNothing(needsYouInput))
+    .output(needsYouOutput)
+    .query(({ ctx, input }) => ctx.services.sessions.needsYou(input)),
 
   tree: readProcedure
     .input(sessionTreeInput)

@@ -1,0 +1,95 @@
+/**
+ * Status that tells the truth: waiting sessions with their reason ("needs you", longest
+ * first), back to active on the next prompt or tool event, and quiet sessions settled by
+ * time (idle after N minutes, ended after M hours) with a clock the test controls.
+ */
+import { ingestEventsInput, type IngestEventsInput } from "@logbook/contracts";
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { EventService } from "../events/event-service.js";
+import { SessionService } from "./session-service.js";
+
+const T0 = Date.parse("2026-06-01T09:00:00Z");
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+
+describe("session status over time", () => {
+  let db: TestDatabase;
+  let events: EventService;
+  let clock = new Date(T0);
+  let sessions: SessionService;
+  const hook = (session: string, minutes: number, eventType: string, payload: Record<string, unknown> = {}) =>
+    events.ingest(
+      ingestEventsInput.parse({
+        events: [
+          {
+            id: uuidv7(),
+            externalSessionId: session,
+            eventType,
+            source: "hook",
+            occurredAt: at(minutes),
+            payload: { session_id: session, hook_event_name: eventType, ...payload },
+          },
+        ] satisfies IngestEventsInput["events"],
+      }),
+    );
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    events = new EventService({ knex: db.knex });
+    sessions = new SessionService({ knex: db.knex, now: () => clock });
+  });
+  afterAll(async () => db.destroy());
+
+  it("lists sessions waiting for the person, longest first, with what they wait for", async () => {
+    await hook("wait-a", 0, "UserPromptSubmit", { prompt: "go" });
+    await hook("wait-a", 1, "PermissionRequest", { tool_name: "Bash", tool_input: { command: "rm -rf build" } });
+    await hook("wait-b", 0, "UserPromptSubmit", { prompt: "go" });
+    await hook("wait-b", 5, "Notification", {
+      notification_type: "idle_prompt",
+      message: "Claude is waiting for your input",
+    });
+    await hook("busy", 0, "UserPromptSubmit", { prompt: "go" });
+
+    clock = new Date(T0 + 10 * 60_000);
+    const waiting = await sessions.needsYou({ limit: 50, includeHidden: false });
+    expect(waiting.map((w) => [w.session.externalId, w.reason, w.waitingSince, w.waitingSeconds])).toEqual([
+      ["wait-a", "permission: Bash", at(1), 540],
+      ["wait-b", "idle_prompt: Claude is waiting for your input", at(5), 300],
+    ]);
+
+    // The person answers: the next tool event makes it active again, and it needs nobody.
+    await hook("wait-a", 11, "PostToolUse", { tool_name: "Bash" });
+    expect((await sessions.get({ externalId: "wait-a" })).status).toBe("active");
+    expect((await sessions.needsYou({ limit: 50, includeHidden: false })).map((w) => w.session.externalId)).toEqual([
+      "wait-b",
+    ]);
+  });
+
+  it("settles quiet sessions: idle after N minutes, ended after M hours; a new prompt reopens", async () => {
+    await hook("quiet", 0, "SessionStart", { source: "startup" });
+    await hook("quiet", 2, "PreToolUse", { tool_name: "Read" });
+    clock = new Date(T0 + 20 * 60_000);
+    expect(await sessions.sweepInactive({ idleAfterMinutes: 30, endAfterHours: 24 })).toMatchObject({ idled: 0 });
+    expect((await sessions.get({ externalId: "quiet" })).status).toBe("active");
+
+    clock = new Date(T0 + 40 * 60_000);
+    const first = await sessions.sweepInactive({ idleAfterMinutes: 30, endAfterHours: 24 });
+    expect(first.idled).toBeGreaterThanOrEqual(1);
+    const idle = await sessions.get({ externalId: "quiet" });
+    expect(idle).toMatchObject({ status: "idle", isWorking: false });
+
+    clock = new Date(T0 + 25 * 3_600_000);
+    await sessions.sweepInactive({ idleAfterMinutes: 30, endAfterHours: 24 });
+    const ended = await sessions.get({ externalId: "quiet" });
+    expect(ended).toMatchObject({ status: "terminated", endedAt: at(2) });
+    // Waiting sessions quiet that long are ended too: nobody is coming back to them.
+    expect(await sessions.needsYou({ limit: 50, includeHidden: false })).toEqual([]);
+
+    await hook("quiet", 25 * 60, "UserPromptSubmit", { prompt: "still there?" });
+    expect(await sessions.get({ externalId: "quiet" })).toMatchObject({ status: "active", endedAt: null });
+    // A second sweep at the same time changes nothing more.
+    expect(await sessions.sweepInactive({ idleAfterMinutes: 30, endAfterHours: 24 })).toEqual({ idled: 0, ended: 0 });
+  });
+});
