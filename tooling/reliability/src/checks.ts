@@ -1,6 +1,7 @@
 import type { AuthReport } from "./suites/auth.js";
 import type { ConcurrencyReport } from "./suites/concurrency.js";
 import type { DbLimitsReport } from "./suites/db-limits.js";
+import type { CrashReport, PrivacyReport } from "./suites/embedded.js";
 import type { FaultReport, ShutdownReport } from "./suites/faults.js";
 import type { HostileReport } from "./suites/hostile.js";
 import type { LoadReport } from "./suites/load.js";
@@ -214,6 +215,74 @@ export function dbLimitChecks(r: DbLimitsReport): Check[] {
       r.recoveryMs === null ? "never" : `${r.recoveryMs} ms, then ${r.afterRecovery.ok}/${r.afterRecovery.requests} ok`,
       r.recoveryMs !== null && r.afterRecovery.ok === r.afterRecovery.requests,
     ),
+  ];
+}
+
+export function privacyChecks(r: PrivacyReport): Check[] {
+  const s = "privacy";
+  const other = r.otherAccount;
+  return [
+    check(
+      s,
+      "modes: home / pg / credentials / server.json / pg-secrets.json",
+      ["."]
+        .concat(["pg", "credentials", "server.json", "pg-secrets.json"])
+        .map((f) => r.modes[f])
+        .join(" / "),
+      (r.modes["."] === "700" || (r.ranAsRoot && r.modes["."] === "710")) &&
+        r.modes.pg === "700" &&
+        ["credentials", "server.json", "pg-secrets.json"].every((f) => r.modes[f] === "600"),
+    ),
+    check(
+      s,
+      "PostgreSQL TCP listen_addresses (empty: socket only)",
+      JSON.stringify(r.listenAddresses),
+      r.listenAddresses === "",
+    ),
+    check(
+      s,
+      "the server's role: superuser / createdb / createrole",
+      `${r.appRole.name}: ${r.appRole.superuser} / ${r.appRole.createdb} / ${r.appRole.createrole}`,
+      !r.appRole.superuser && !r.appRole.createdb && !r.appRole.createrole,
+    ),
+    check(s, "COPY … TO PROGRAM as the server's role", r.copyToProgram, r.copyToProgram === "42501"),
+    check(s, "sign-in with the old constant password", r.legacyPassword, r.legacyPassword === "28P01"),
+    check(
+      s,
+      "a second OS account: read credentials/secrets/server.json, list home/data, socket",
+      other ? JSON.stringify(other) : "not run (needs root to act as another account)",
+      other !== null &&
+        Object.entries(other).every(([what, result]) =>
+          what === "tcp5432" ? result !== "allowed" : result === "EACCES",
+        ),
+    ),
+  ];
+}
+
+export function crashChecks(r: CrashReport): Check[] {
+  const s = "pg-crash";
+  const detected = r.rounds.map((x) => x.firstUnavailableMs);
+  return [
+    check(
+      s,
+      `kill -9 of the postmaster ×${r.kills}: first 503 after (ms)`,
+      detected.map((ms) => ms ?? "restarted before the first poll").join(", "),
+      true,
+    ),
+    check(
+      s,
+      "back to /health 200 after (ms), without a server restart",
+      r.rounds.map((x) => x.recoveredMs).join(", "),
+      !r.serverRestarted,
+    ),
+    check(
+      s,
+      "answers to the writers (no 500, no hang)",
+      JSON.stringify(r.statuses),
+      Object.keys(r.statuses).every((status) => status === "200" || status === "503"),
+    ),
+    check(s, `acknowledged events missing (of ${r.ackedEvents})`, r.ackedButMissing, r.ackedButMissing === 0),
+    check(s, "error-level log lines", r.errorLogLines, r.errorLogLines === 0),
   ];
 }
 

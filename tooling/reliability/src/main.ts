@@ -11,11 +11,13 @@ import { parseArgs } from "node:util";
 import {
   authChecks,
   concurrencyChecks,
+  crashChecks,
   dbLimitChecks,
   faultChecks,
   hostileChecks,
   loadChecks,
   printChecks,
+  privacyChecks,
   shutdownChecks,
   type Check,
 } from "./checks.js";
@@ -26,6 +28,7 @@ import { runConcurrency } from "./suites/concurrency.js";
 import { runDbLimits } from "./suites/db-limits.js";
 import { apiHardeningChecks, runApiHardening } from "./suites/api-hardening.js";
 import { emitterHostileChecks, runEmitterHostile } from "./suites/emitter-hostile.js";
+import { runCrash, runPrivacy } from "./suites/embedded.js";
 import { runFaults, runGracefulShutdown } from "./suites/faults.js";
 import { hostileScenario } from "./suites/hostile-run.js";
 import { runLoad } from "./suites/load.js";
@@ -40,6 +43,8 @@ const SUITES = [
   "db-limits",
   "emitter-hostile",
   "api-hardening",
+  "privacy",
+  "pg-crash",
 ] as const;
 type Suite = (typeof SUITES)[number];
 
@@ -76,6 +81,7 @@ const sizes = {
   dbLimits: { holdMs: quick ? 4_000 : 10_000, requests: 1_000 },
   emitterHostile: { hooks: quick ? 10 : 100, idleMs: quick ? 3_000 : 20_000 },
   apiHardening: { wrongKeys: 2_000, bigBodyRuns: quick ? [20] : [20, 100] },
+  pgCrash: { kills: quick ? 2 : 5, writers: 4 },
 };
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -198,6 +204,18 @@ await suite("api-hardening", () =>
     return apiHardeningChecks(report);
   }),
 );
+
+// These two run the server on its own embedded PostgreSQL (no cluster of the suite's).
+await suite("privacy", async () => {
+  const report = await runPrivacy({ log });
+  results.privacy = report;
+  return privacyChecks(report);
+});
+await suite("pg-crash", async () => {
+  const report = await runCrash({ ...sizes.pgCrash, log });
+  results.pgCrash = report;
+  return crashChecks(report);
+});
 
 console.log("");
 printChecks(checks);

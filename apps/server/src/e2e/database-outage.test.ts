@@ -62,7 +62,15 @@ beforeAll(async () => {
       () => false,
     );
   });
-  apiKey = (JSON.parse(await readFile(join(home, "credentials"), "utf8")) as { apiKey: string }).apiKey;
+  // Written just after the server starts answering /health.
+  await until(async () => {
+    try {
+      apiKey = (JSON.parse(await readFile(join(home, "credentials"), "utf8")) as { apiKey: string }).apiKey;
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }, 120_000);
 
 afterAll(async () => {
