@@ -425,9 +425,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         env: { LC_MESSAGES: "C" },
         ...(account ? { uid: account.uid, gid: account.gid } : {}),
       });
+      const watchdog = startWatchdog(child.pid);
       let ready = false;
       const recent: string[] = [];
       const exited = new Promise<void>((done) => child.once("exit", () => done()));
+      child.once("exit", () => watchdog?.kill());
       let partial = "";
       child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
         const lines = (partial + chunk).split("\n");
@@ -542,6 +544,25 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       if (ownSocketDir && socketDir) await rm(socketDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * PostgreSQL runs in its own process group (see postgresBinary), so a signal to ours no
+ * longer reaches it: when this process is killed outright (SIGKILL, a test runner ending
+ * its workers), nothing of ours runs to stop it. This small shell, also outside our group,
+ * checks every second that we are alive and tells PostgreSQL to shut down when we are not.
+ */
+function startWatchdog(postgresPid: number | undefined): ChildProcess | null {
+  if (postgresPid === undefined || process.platform === "win32") return null;
+  const script =
+    'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -INT "$2" 2>/dev/null';
+  const watchdog = spawn("/bin/sh", ["-c", script, "logbook-pg-watchdog", String(process.pid), String(postgresPid)], {
+    detached: true,
+    stdio: "ignore",
+  });
+  watchdog.on("error", () => undefined); // no /bin/sh: the exit handler and the next start remain
+  watchdog.unref();
+  return watchdog;
 }
 
 async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -266,12 +266,12 @@ export function crashChecks(r: CrashReport): Check[] {
     check(
       s,
       `kill -9 of the postmaster ×${r.kills}: first 503 after (ms)`,
-      detected.map((ms) => ms ?? "restarted before the first poll").join(", "),
+      detected.map((ms) => ms ?? "none (back before any writer's next request)").join(", "),
       true,
     ),
     check(
       s,
-      "back to /health 200 after (ms), without a server restart",
+      "writers served again after (ms), without a server restart",
       r.rounds.map((x) => x.recoveredMs).join(", "),
       !r.serverRestarted,
     ),

@@ -178,9 +178,19 @@ export async function runPrivacy(options: { log?: (line: string) => void } = {})
   }
 }
 
+/** The running postmaster's pid (null while its pid file is gone or being rewritten). */
+async function postmasterPid(home: string): Promise<number | null> {
+  try {
+    const pid = Number((await readFile(join(home, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface CrashReport {
   kills: number;
-  /** Per kill: ms from kill -9 to the first 503 seen, and to /health 200 again. */
+  /** Per kill: ms from kill -9 to the writers' first 503 (null: none saw one), and to their first 200 after it. */
   rounds: Array<{ firstUnavailableMs: number | null; recoveredMs: number }>;
   statuses: Record<string, number>;
   ackedEvents: number;
@@ -190,8 +200,8 @@ export interface CrashReport {
 }
 
 /**
- * Writers ingest without pause; the postmaster is killed (-9) `kills` times. A poller
- * records when requests start getting 503 and when /health is 200 again.
+ * Writers ingest without pause; the postmaster is killed (-9) `kills` times. Their answers
+ * tell when requests started getting 503 and when they were served again.
  */
 export async function runCrash(options: {
   kills: number;
@@ -202,21 +212,27 @@ export async function runCrash(options: {
   const serverPid = server.child.pid;
   const statuses: Record<string, number> = {};
   const acked: string[] = [];
-  const count = (key: string) => (statuses[key] = (statuses[key] ?? 0) + 1);
+  /** Each answer with when its request was sent and when it came. */
+  const answers: Array<{ sent: number; at: number; status: string }> = [];
+  const count = (sent: number, key: string) => {
+    statuses[key] = (statuses[key] ?? 0) + 1;
+    answers.push({ sent, at: performance.now(), status: key });
+  };
   let writing = true;
   try {
     const client = createLogbookClient({ url: server.url, apiKey: server.apiKey, retry: false, batch: false });
     const writer = async (w: number) => {
       let n = 0;
       while (writing) {
+        const sent = performance.now();
         try {
           const result = await client.ingest([
             { externalSessionId: `crash-${w}`, eventType: "note", message: `w${w} n${n++}` },
           ]);
           acked.push(...result.ids);
-          count("200");
+          count(sent, "200");
         } catch (error) {
-          count(String((error as { httpStatus?: number }).httpStatus ?? "no answer"));
+          count(sent, String((error as { httpStatus?: number }).httpStatus ?? "no answer"));
           await sleep(20);
         }
       }
@@ -226,23 +242,24 @@ export async function runCrash(options: {
     for (let k = 0; k < options.kills; k++) {
       const before = acked.length;
       while (acked.length < before + 50) await sleep(20);
-      const pid = Number((await readFile(join(server.home, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
+      const pid = await postmasterPid(server.home);
+      if (pid === null) throw new Error("no postmaster.pid in the server's data directory");
       const t0 = performance.now();
       process.kill(pid, "SIGKILL");
+      // The writers' answers tell when it went down (their first 503) and when it was back
+      // (their first 200 after that); a restart may also beat every writer's next request.
       let firstUnavailableMs: number | null = null;
-      for (;;) {
-        const response = await fetch(`${server.url}/health`).catch(() => null);
-        if (response?.status === 503 && firstUnavailableMs === null) firstUnavailableMs = round(performance.now() - t0);
-        await response?.arrayBuffer();
-        if (response?.status === 200 && firstUnavailableMs !== null) break;
-        // A restart faster than the first poll: the pid tells that it happened.
-        if (response?.status === 200) {
-          const now = Number((await readFile(join(server.home, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
-          if (now !== pid) break;
-        }
-        await sleep(10);
+      let recoveredMs: number | null = null;
+      while (recoveredMs === null) {
+        const down = answers.find((a) => a.at > t0 && a.status === "503");
+        if (down && firstUnavailableMs === null) firstUnavailableMs = round(down.at - t0);
+        const restarted = (await postmasterPid(server.home)) !== pid;
+        // Served again: a request sent after the outage was seen (or after the kill) got a 200.
+        const up = answers.find((a) => a.sent > (down?.at ?? t0) && a.status === "200");
+        if (up && (down || restarted)) recoveredMs = round(up.at - t0);
+        else await sleep(10);
       }
-      rounds.push({ firstUnavailableMs, recoveredMs: round(performance.now() - t0) });
+      rounds.push({ firstUnavailableMs, recoveredMs });
       options.log?.(`crash ${k + 1}/${options.kills}: ${JSON.stringify(rounds.at(-1))}`);
     }
     const after = acked.length;
