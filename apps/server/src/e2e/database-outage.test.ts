@@ -15,7 +15,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { createKnex, findFreePort } from "@logbook/db";
+import { createKnex, findFreePort, startEmbeddedPostgres } from "@logbook/db";
 import { createLogbookClient } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -153,5 +153,110 @@ describe("the embedded PostgreSQL killed under load", () => {
     expect(logs).toMatch(/restarted the embedded PostgreSQL/);
     expect(logs).toMatch(/database available again/);
     expect(logs).not.toMatch(/"level":50/);
+  }, 120_000);
+});
+
+/**
+ * With DATABASE_URL the server cannot restart the database: it answers 503 while the
+ * database is gone and serves again, without a restart of its own, once it is back.
+ */
+describe("an external database (DATABASE_URL) that goes away and comes back", () => {
+  it("503 with Retry-After while it is gone, served again when it returns, nothing acknowledged lost", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "logbook-external-outage-"));
+    const dataDir = join(dir, "pg");
+    let database = await startEmbeddedPostgres({ dataDir });
+    const databaseUrl = await database.ensureAppDatabase("logbook");
+    const serverHome = join(dir, "home");
+    const port = await findFreePort();
+    const base = `http://127.0.0.1:${port}`;
+    const logs: string[] = [];
+    const server = spawn(process.execPath, [SERVER_ENTRY], {
+      env: {
+        PATH: process.env.PATH,
+        LOGBOOK_HOME: serverHome,
+        DATABASE_URL: databaseUrl,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "info",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    for (const stream of [server.stdout, server.stderr]) {
+      stream?.setEncoding("utf8").on("data", (chunk: string) => logs.push(...chunk.split("\n").filter(Boolean)));
+    }
+    const exited = new Promise((resolve) => server.once("exit", resolve));
+    try {
+      const get = async (path: string, key: string) => {
+        const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });
+        return {
+          status: response.status,
+          retryAfter: response.headers.get("retry-after"),
+          body: await response.text(),
+        };
+      };
+      await until(async () => {
+        if (server.exitCode !== null) throw new Error(`server exited while starting:\n${logs.join("\n")}`);
+        return fetch(`${base}/health`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+      });
+      let key = "";
+      await until(async () => {
+        try {
+          key = (JSON.parse(await readFile(join(serverHome, "credentials"), "utf8")) as { apiKey: string }).apiKey;
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      const client = createLogbookClient({ url: base, apiKey: key, retry: false, batch: false });
+      const acknowledged: string[] = [];
+      const statuses = new Set<number | string>();
+      let writing = true;
+      const writer = (async () => {
+        for (let n = 0; writing; n++) {
+          try {
+            acknowledged.push(
+              ...(await client.ingest([{ externalSessionId: "external", eventType: "note", message: `n${n}` }])).ids,
+            );
+          } catch (error) {
+            statuses.add((error as { httpStatus?: number }).httpStatus ?? "no answer");
+            await sleep(20);
+          }
+        }
+      })();
+      await until(async () => acknowledged.length >= 10);
+
+      await database.stop(); // fast shutdown: every connection of the server is cut
+      await until(async () => (await get("/trpc/sessions.list", key)).status === 503);
+      const down = await get("/trpc/sessions.list", key);
+      expect(down.retryAfter).toBe("1");
+      expect((await get("/health", key)).status).toBe(503);
+
+      database = await startEmbeddedPostgres({ dataDir });
+      await until(async () => (await get("/health", key)).status === 200);
+      const before = acknowledged.length;
+      await until(async () => acknowledged.length >= before + 10);
+      writing = false;
+      await writer;
+
+      expect(server.exitCode).toBeNull();
+      expect([...statuses]).toEqual([503]);
+      const knex = createKnex(databaseUrl);
+      try {
+        const stored = await knex("events").whereIn("id", acknowledged).count<Array<{ count: number }>>("* as count");
+        expect(Number(stored[0]?.count)).toBe(acknowledged.length);
+      } finally {
+        await knex.destroy();
+      }
+      expect(logs.join("\n")).toMatch(/database available again/);
+      expect(logs.join("\n")).not.toMatch(/"level":50/);
+    } finally {
+      server.kill("SIGTERM");
+      await exited;
+      await database.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
