@@ -1,9 +1,16 @@
 import { parseArgs } from "node:util";
 
 import { describeError } from "@logbook/api";
-import { apiKeyScope, createApiKeyInput, revokeApiKeyInput, type ApiKey } from "@logbook/contracts";
+import {
+  apiKeyScope,
+  createApiKeyInput,
+  issueLine,
+  revokeApiKeyInput,
+  toInputIssues,
+  type ApiKey,
+} from "@logbook/contracts";
 import { createServices } from "@logbook/core";
-import { migrateLatest } from "@logbook/db";
+import { migrateLatest, runMigrationCommand } from "@logbook/db";
 
 import type { ServerConfig } from "./config.js";
 import { openCommandDatabase } from "./database.js";
@@ -60,8 +67,7 @@ export async function migrateCommand(config: ServerConfig): Promise<void> {
   const database = await openCommandDatabase(config, note);
   try {
     note(`database: ${database.displayUrl}`);
-    const applied = await migrateLatest(database.knex);
-    print(applied.length ? `applied:\n  ${applied.join("\n  ")}` : "already up to date");
+    print(await runMigrationCommand(database.knex, {}));
   } finally {
     await database.close();
   }
@@ -103,9 +109,8 @@ export async function keysCommand(config: ServerConfig, args: string[]): Promise
         ...(values["expires-at"] ? { expiresAt: values["expires-at"] } : {}),
       });
       if (!parsed.success) {
-        const problems = parsed.error.issues.map(
-          (i) => `--${String(i.path[0] ?? "input").replace("expiresAt", "expires-at")}: ${i.message}`,
-        );
+        const flag = (path: string) => `--${(path.split(".")[0] || "input").replace("expiresAt", "expires-at")}`;
+        const problems = toInputIssues(parsed.error, flag).map(issueLine);
         throw new CommandError(`${problems.join("\n")}\n(valid scopes: ${apiKeyScope.options.join(", ")})`, 2);
       }
       const created = await withServices(config, (services) => services.apiKeys.create(parsed.data));

@@ -3,7 +3,13 @@
  * else in the server reads `process.env`: everything gets a `ServerConfig`.
  */
 import { databaseEnvSchema, poolSettingsFromEnv, type PoolSettings } from "@logbook/db";
-import { retentionPolicy, type InactivityPolicy, type RetentionPolicy } from "@logbook/contracts";
+import {
+  issueLine,
+  retentionPolicy,
+  toInputIssues,
+  type InactivityPolicy,
+  type RetentionPolicy,
+} from "@logbook/contracts";
 import { z } from "zod";
 
 const MIB = 1024 * 1024;
@@ -132,12 +138,12 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
   const parsed = serverEnvSchema.safeParse(present);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = issue.path.map(String).join(".") || "environment";
+    const problems = toInputIssues(parsed.error, (path) => path || "environment").map((issue) => {
       // Never echo a connection string: it may hold a password.
-      const given =
-        typeof env[name] === "string" && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(env[name])})` : "";
-      return `${name}: ${issue.message}${given}`;
+      const given = env[issue.path];
+      const shown =
+        typeof given === "string" && !SECRET_VARIABLES.has(issue.path) ? ` (got ${JSON.stringify(given)})` : "";
+      return `${issueLine(issue)}${shown}`;
     });
     return { ok: false, problems };
   }

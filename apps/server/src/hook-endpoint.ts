@@ -1,19 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-import {
-  accessError,
-  createContextInner,
-  describeError,
-  retryAfterSeconds,
-  toHttpErrorBody,
-  type ApiDeps,
-} from "@logbook/api";
+import { accessError, createContextInner, type ApiDeps } from "@logbook/api";
 import { hookEnvelope } from "@logbook/contracts";
-import { AppError } from "@logbook/core";
+import { AppError, invalidInputFrom } from "@logbook/core";
 
 import { BodyTooLargeError, readBody } from "./body.js";
 import { inexactNumberError } from "./exact-numbers.js";
 import type { Logger } from "./logger.js";
+import { sendError, sendJson } from "./respond.js";
 
 /** Optional headers an emitter may send so a retried post is stored once and dated right. */
 const META_HEADERS = {
@@ -29,22 +23,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, error: unknown, logger: Logger): void {
-  const described = describeError(error);
-  if (described.internal) logger.error({ err: described.cause, route: "POST /hooks/claude-code" }, "internal error");
-  const retryAfter = retryAfterSeconds(error);
-  if (retryAfter !== undefined) res.setHeader("retry-after", String(retryAfter));
-  sendJson(res, described.httpStatus, toHttpErrorBody(described));
-}
+const ROUTE = "POST /hooks/claude-code";
 
 /**
  * `POST /hooks/claude-code`: the raw JSON Claude Code's `http` hook type posts. Needs a
@@ -60,7 +39,7 @@ export async function handleClaudeCodeHook(
   try {
     const ctx = await createContextInner(deps, header(req, "authorization"), req.socket.remoteAddress);
     const refused = accessError(ctx, "ingest");
-    if (refused) return sendError(res, refused, deps.logger);
+    if (refused) return sendError(res, refused, deps.logger, ROUTE);
 
     const body = await readBody(req, deps.bodyLimitBytes);
     const text = body.toString("utf8");
@@ -81,11 +60,11 @@ export async function handleClaudeCodeHook(
       machineId: header(req, META_HEADERS.machineId),
     });
     if (!meta.success) {
-      const problems = meta.error.issues.map((issue) => {
-        const field = String(issue.path[0]) as keyof typeof META_HEADERS;
-        return `${META_HEADERS[field] ?? field}: ${issue.message}`;
-      });
-      throw new AppError("INVALID_INPUT", `invalid header ${problems.join("; ")}`);
+      throw invalidInputFrom(
+        meta.error,
+        "header",
+        (field) => META_HEADERS[field as keyof typeof META_HEADERS] ?? field,
+      );
     }
 
     await deps.services.hooks.ingestPayload(raw, meta.data);
@@ -95,8 +74,8 @@ export async function handleClaudeCodeHook(
       // Not drained (a runaway body): the connection closes after this answer, so a
       // keep-alive client opens a new one for its next request instead of reusing a dead one.
       if (!error.drained) res.setHeader("connection", "close");
-      return sendError(res, new AppError("PAYLOAD_TOO_LARGE", error.message), deps.logger);
+      return sendError(res, new AppError("PAYLOAD_TOO_LARGE", error.message), deps.logger, ROUTE);
     }
-    sendError(res, error, deps.logger);
+    sendError(res, error, deps.logger, ROUTE);
   }
 }

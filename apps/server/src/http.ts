@@ -22,8 +22,9 @@ import {
   type BodyBudget,
 } from "./body.js";
 import { inexactNumberError } from "./exact-numbers.js";
-import { handleClaudeCodeHook, sendJson } from "./hook-endpoint.js";
+import { handleClaudeCodeHook } from "./hook-endpoint.js";
 import type { Logger } from "./logger.js";
+import { sendJson, sendRefusal } from "./respond.js";
 
 export interface HttpDeps extends ApiDeps {
   logger: Logger;
@@ -82,18 +83,16 @@ export class InFlight {
 }
 
 function notFound(req: IncomingMessage, res: ServerResponse): void {
-  sendJson(res, 404, {
-    error: {
-      code: "NOT_FOUND",
-      httpStatus: 404,
-      message: `no route for ${req.method ?? "GET"} ${new URL(req.url ?? "/", "http://x").pathname}`,
-    },
+  sendRefusal(res, {
+    code: "NOT_FOUND",
+    httpStatus: 404,
+    message: `no route for ${req.method ?? "GET"} ${new URL(req.url ?? "/", "http://x").pathname}`,
   });
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {
   res.setHeader("allow", allow);
-  sendJson(res, 405, { error: { code: "METHOD_NOT_SUPPORTED", httpStatus: 405, message: `use ${allow}` } });
+  sendRefusal(res, { code: "METHOD_NOT_SUPPORTED", httpStatus: 405, message: `use ${allow}` });
 }
 
 /** 503 before reading anything; the body is drained so a client still sending reads the answer. */

@@ -1,4 +1,4 @@
-import { AppError, APP_ERROR_CODES } from "@logbook/core";
+import { AppError, APP_ERROR_CODES, invalidInputFrom } from "@logbook/core";
 import { TRPCError } from "@trpc/server";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -61,7 +61,18 @@ describe("describeError", () => {
       { path: "events.1.eventType", message: expect.any(String) as string, code: "too_small" },
     ]);
     expect(d.message).toMatch(/^invalid input: events\.1\.eventType: /);
-    expect(d.zodError?.fieldErrors).toHaveProperty("events");
+  });
+
+  it("gives a service's INVALID_INPUT from a raw input the same message and issues as a bad tRPC input", () => {
+    const schema = z.object({ events: z.array(z.object({ eventType: z.string().min(2) })) });
+    const raw = { events: [{ eventType: "x" }] };
+    const failed = schema.safeParse(raw);
+    if (failed.success) throw new Error("the raw input should fail its schema");
+    const viaRouter = describeError(new TRPCError({ code: "BAD_REQUEST", cause: failed.error }));
+    const viaService = describeError(invalidInputFrom(failed.error, "input"));
+    expect(viaService).toMatchObject({ code: "BAD_REQUEST", httpStatus: 400, appCode: "INVALID_INPUT" });
+    expect(viaService.message).toBe(viaRouter.message);
+    expect(viaService.issues).toEqual(viaRouter.issues);
   });
 
   it("hides everything else behind 'internal error' (an output that fails its contract too)", () => {

@@ -8,6 +8,7 @@
 import { TRPCError } from "@trpc/server";
 import { TRPC_ERROR_CODES_BY_KEY, type TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { summarizeIssues, toInputIssues, type InputIssue } from "@logbook/contracts";
 import { type AppError, toAppError, type AppErrorCode } from "@logbook/core";
 import { z } from "zod";
 
@@ -28,13 +29,6 @@ export const APP_CODE_TO_TRPC_CODE = {
 /** The message every internal error gets; the real cause goes to the log only. */
 export const INTERNAL_ERROR_MESSAGE = "internal error";
 
-/** One field that failed validation: `path` is dotted (`events.0.eventType`), empty for the whole input. */
-export interface InputIssue {
-  path: string;
-  message: string;
-  code?: string;
-}
-
 /** `data` of every error the API sends. */
 export interface LogbookErrorData {
   code: TRPC_ERROR_CODE_KEY;
@@ -45,10 +39,8 @@ export interface LogbookErrorData {
   appCode?: AppErrorCode;
   /** Safe, structured facts (e.g. a lock's holder and expiry). */
   details?: Record<string, unknown>;
-  /** Every invalid field of the input, when the input failed its contract. */
+  /** Every invalid field of the input, when the input failed its contract (contracts' `toInputIssues`). */
   issues?: InputIssue[];
-  /** The same issues grouped by top-level field, Zod's `flattenError` shape. */
-  zodError?: { formErrors: string[]; fieldErrors: Record<string, string[]> };
 }
 
 export interface LogbookErrorShape {
@@ -64,7 +56,6 @@ export interface DescribedError {
   appCode?: AppErrorCode;
   details?: Record<string, unknown>;
   issues?: InputIssue[];
-  zodError?: LogbookErrorData["zodError"];
   /** True when the client only gets the generic message: log `cause`. */
   internal: boolean;
   cause: unknown;
@@ -72,15 +63,6 @@ export interface DescribedError {
 
 function isZodError(error: unknown): error is z.core.$ZodError {
   return error instanceof z.core.$ZodError;
-}
-
-function issuePath(path: ReadonlyArray<PropertyKey>): string {
-  return path.map((segment) => String(segment)).join(".");
-}
-
-/** Zod issues as a flat list with dotted paths (union branches are not expanded: their summary says enough). */
-export function toInputIssues(error: z.core.$ZodError): InputIssue[] {
-  return error.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message, code: issue.code }));
 }
 
 function statusOf(code: TRPC_ERROR_CODE_KEY): number {
@@ -95,6 +77,7 @@ function fromAppError(error: AppError): DescribedError {
     message: error.message,
     appCode: error.code,
     ...(error.details ? { details: error.details } : {}),
+    ...(error.issues ? { issues: error.issues } : {}),
     internal: false,
     cause: error,
   };
@@ -102,18 +85,11 @@ function fromAppError(error: AppError): DescribedError {
 
 function fromZodError(error: z.core.$ZodError): DescribedError {
   const issues = toInputIssues(error);
-  const first = issues[0];
-  const summary = first
-    ? `${first.path ? `${first.path}: ` : ""}${first.message}`
-    : "the input does not match its contract";
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-  const flat = z.flattenError(error);
   return {
     code: "BAD_REQUEST",
     httpStatus: 400,
-    message: `invalid input: ${summary}${more}`,
+    message: `invalid input: ${summarizeIssues(issues)}`,
     issues,
-    zodError: { formErrors: flat.formErrors, fieldErrors: flat.fieldErrors },
     internal: false,
     cause: error,
   };
@@ -187,7 +163,6 @@ export function formatErrorShape(opts: { error: TRPCError; path: string | undefi
       ...(described.appCode ? { appCode: described.appCode } : {}),
       ...(described.details ? { details: described.details } : {}),
       ...(described.issues ? { issues: described.issues } : {}),
-      ...(described.zodError ? { zodError: described.zodError } : {}),
     },
   };
 }

@@ -29,7 +29,6 @@ export {
   toHttpErrorBody,
   toTRPCError,
   type DescribedError,
-  type InputIssue,
   type LogbookErrorData,
   type LogbookErrorShape,
 } from "./errors.js";

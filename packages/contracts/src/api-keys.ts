@@ -21,7 +21,7 @@ export const createApiKeyInput = z.object({
   scopes: z.array(apiKeyScope).min(1, { error: "give at least one scope" }),
   expiresAt: isoDateTime().optional(),
 });
-export type CreateApiKeyInput = z.infer<typeof createApiKeyInput>;
+export type CreateApiKeyInput = z.output<typeof createApiKeyInput>;
 
 /** The only time the secret is shown. */
 export const createdApiKey = z.object({ key: apiKey, secret: z.string() });

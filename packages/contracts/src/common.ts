@@ -100,7 +100,7 @@ export const page = <T extends z.ZodType>(item: T) =>
   });
 
 export const idInput = z.object({ id: uuid() });
-export type IdInput = z.infer<typeof idInput>;
+export type IdInput = z.output<typeof idInput>;
 
 export const eventIdInput = z.object({ id: eventId() });
 export type EventIdInput = z.infer<typeof eventIdInput>;

@@ -59,7 +59,7 @@ export const ingestEventsInput = z.object({
     .min(1, { error: "send at least one event" })
     .max(LIMITS.maxBatch, { error: `send at most ${LIMITS.maxBatch} events per call` }),
 });
-export type IngestEventsInput = z.input<typeof ingestEventsInput>;
+export type IngestEventsInput = z.output<typeof ingestEventsInput>;
 
 export const ingestResult = z.object({
   /** Events stored by this call. */
@@ -103,7 +103,7 @@ export const listSessionEventsInput = z.object({
   to: isoDateTime().optional(),
   ...pageInput,
 });
-export type ListSessionEventsInput = z.input<typeof listSessionEventsInput>;
+export type ListSessionEventsInput = z.output<typeof listSessionEventsInput>;
 
 export const listRecentEventsInput = z.object({
   eventTypes: z.array(typeName()).min(1).max(50).optional(),
@@ -115,7 +115,7 @@ export const listRecentEventsInput = z.object({
   to: isoDateTime().optional(),
   ...pageInput,
 });
-export type ListRecentEventsInput = z.input<typeof listRecentEventsInput>;
+export type ListRecentEventsInput = z.output<typeof listRecentEventsInput>;
 
 export const eventPage = page(event);
 export type EventPage = z.infer<typeof eventPage>;
@@ -141,4 +141,4 @@ export const eventStreamInput = z.object({
   /** The last event id the client saw (tRPC sends it on reconnect): resume after it. */
   lastEventId: z.string().max(200).nullish(),
 });
-export type EventStreamInput = z.infer<typeof eventStreamInput>;
+export type EventStreamInput = z.output<typeof eventStreamInput>;

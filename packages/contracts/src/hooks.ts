@@ -51,7 +51,7 @@ export const ingestHooksInput = z.object({
     .min(1, { error: "send at least one event" })
     .max(LIMITS.maxBatch, { error: `send at most ${LIMITS.maxBatch} events per call` }),
 });
-export type IngestHooksInput = z.input<typeof ingestHooksInput>;
+export type IngestHooksInput = z.output<typeof ingestHooksInput>;
 
 /** Hook ingest result: like event ingest, plus the payloads that were not hook payloads. */
 export const ingestHooksResult = z.object({

@@ -16,3 +16,4 @@ export * from "./usage.js";
 export * from "./retention.js";
 export * from "./api-keys.js";
 export * from "./health.js";
+export * from "./issues.js";

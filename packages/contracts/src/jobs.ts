@@ -34,7 +34,7 @@ export const enqueueJobInput = z.object({
   maxAttempts: z.number().int().min(1).max(100).default(3),
   sessionId: uuid().optional(),
 });
-export type EnqueueJobInput = z.input<typeof enqueueJobInput>;
+export type EnqueueJobInput = z.output<typeof enqueueJobInput>;
 
 export const claimJobsInput = z.object({
   /** Identifies the worker; complete/fail must come from the same one. */
@@ -48,10 +48,10 @@ export const claimJobsInput = z.object({
     .max(24 * 60 * 60 * 1000)
     .default(5 * 60 * 1000),
 });
-export type ClaimJobsInput = z.input<typeof claimJobsInput>;
+export type ClaimJobsInput = z.output<typeof claimJobsInput>;
 
 export const completeJobInput = z.object({ id: uuid(), workerId: shortText().min(1), result: jsonValue().optional() });
-export type CompleteJobInput = z.infer<typeof completeJobInput>;
+export type CompleteJobInput = z.output<typeof completeJobInput>;
 export const failJobInput = z.object({
   id: uuid(),
   workerId: shortText().min(1),
@@ -59,7 +59,7 @@ export const failJobInput = z.object({
   /** Skip the remaining attempts. */
   permanent: z.boolean().default(false),
 });
-export type FailJobInput = z.input<typeof failJobInput>;
+export type FailJobInput = z.output<typeof failJobInput>;
 export const extendJobLeaseInput = z.object({
   id: uuid(),
   workerId: shortText().min(1),
@@ -70,12 +70,13 @@ export const extendJobLeaseInput = z.object({
     .max(24 * 60 * 60 * 1000)
     .default(5 * 60 * 1000),
 });
+export type ExtendJobLeaseInput = z.output<typeof extendJobLeaseInput>;
 export const listJobsInput = z.object({
   status: z.array(jobStatus).min(1).optional(),
   type: typeName().optional(),
   sessionId: uuid().optional(),
   ...pageInput,
 });
-export type ListJobsInput = z.input<typeof listJobsInput>;
+export type ListJobsInput = z.output<typeof listJobsInput>;
 export const jobPage = page(job);
 export const recoverLeasesResult = z.object({ recovered: z.number().int(), failed: z.number().int() });

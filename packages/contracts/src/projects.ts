@@ -18,9 +18,11 @@ export const upsertProjectInput = z.object({
   name: shortText().optional(),
   config: jsonObject().optional(),
 });
-export type UpsertProjectInput = z.infer<typeof upsertProjectInput>;
+export type UpsertProjectInput = z.output<typeof upsertProjectInput>;
 export const getProjectInput = z.union([z.object({ id: uuid() }), z.object({ path: text(LIMITS.path).min(1) })]);
+export type GetProjectInput = z.output<typeof getProjectInput>;
 export const listProjectsInput = z.object({ search: text(200).optional(), ...pageInput });
+export type ListProjectsInput = z.output<typeof listProjectsInput>;
 export const projectPage = page(project);
 
 export const projectLock = z.object({
@@ -47,14 +49,15 @@ export const acquireLockInput = z.object({
   sessionId: uuid().optional(),
   ttlMs: ttlMs.default(5 * 60 * 1000),
 });
-export type AcquireLockInput = z.input<typeof acquireLockInput>;
+export type AcquireLockInput = z.output<typeof acquireLockInput>;
 export const renewLockInput = z.object({
   projectId: uuid(),
   owner: shortText().min(1),
   ttlMs: ttlMs.default(5 * 60 * 1000),
 });
-export type RenewLockInput = z.input<typeof renewLockInput>;
+export type RenewLockInput = z.output<typeof renewLockInput>;
 export const releaseLockInput = z.object({ projectId: uuid(), owner: shortText().min(1) });
-export type ReleaseLockInput = z.infer<typeof releaseLockInput>;
+export type ReleaseLockInput = z.output<typeof releaseLockInput>;
 export const inspectLockInput = z.object({ projectId: uuid() });
+export type InspectLockInput = z.output<typeof inspectLockInput>;
 export const releaseLockResult = z.object({ released: z.boolean() });

@@ -49,14 +49,14 @@ export const appendMessageInput = z.object({
   outputTokens: z.number().int().min(0).optional(),
   createdAt: isoDateTime().optional(),
 });
-export type AppendMessageInput = z.infer<typeof appendMessageInput>;
+export type AppendMessageInput = z.output<typeof appendMessageInput>;
 
 export const listMessagesInput = z.object({
   sessionId: uuid(),
   role: messageRole.optional(),
   ...pageInput,
 });
-export type ListMessagesInput = z.input<typeof listMessagesInput>;
+export type ListMessagesInput = z.output<typeof listMessagesInput>;
 export const messagePage = page(sessionMessage);
 
 // ---------------------------------------------------------------- files
@@ -101,11 +101,13 @@ export const upsertFileInput = z.object({
     .regex(/^[0-9a-f]{64}$/, { error: "must be 64 lowercase hex digits" })
     .optional(),
 });
-export type UpsertFileInput = z.input<typeof upsertFileInput>;
+export type UpsertFileInput = z.output<typeof upsertFileInput>;
 
 export const deleteFileResult = z.object({ deleted: z.boolean() });
 export const getFileInput = z.object({ sessionId: uuid(), path: relativePath() });
+export type GetFileInput = z.output<typeof getFileInput>;
 export const listFilesInput = z.object({ sessionId: uuid(), ...pageInput });
+export type ListFilesInput = z.output<typeof listFilesInput>;
 export const filePage = page(trackedFileSummary);
 
 // ---------------------------------------------------------------- steps
@@ -133,10 +135,13 @@ export const createStepInput = z.object({
   sequence: z.number().int().min(0).max(1_000_000).optional(),
   input: jsonValue().optional(),
 });
-export type CreateStepInput = z.infer<typeof createStepInput>;
+export type CreateStepInput = z.output<typeof createStepInput>;
 export const completeStepInput = z.object({ id: uuid(), output: jsonValue().optional() });
+export type CompleteStepInput = z.output<typeof completeStepInput>;
 export const failStepInput = z.object({ id: uuid(), errorMessage: text().min(1), output: jsonValue().optional() });
+export type FailStepInput = z.output<typeof failStepInput>;
 export const listStepsInput = z.object({ sessionId: uuid() });
+export type ListStepsInput = z.output<typeof listStepsInput>;
 
 // ---------------------------------------------------------------- artifacts
 
@@ -162,10 +167,11 @@ export const createArtifactInput = z.object({
   sizeBytes: z.number().int().min(0).optional(),
   metadata: jsonObject().optional(),
 });
-export type CreateArtifactInput = z.infer<typeof createArtifactInput>;
+export type CreateArtifactInput = z.output<typeof createArtifactInput>;
 export const listArtifactsInput = z.object({
   sessionId: uuid(),
   artifactType: typeName().optional(),
   ...pageInput,
 });
+export type ListArtifactsInput = z.output<typeof listArtifactsInput>;
 export const artifactPage = page(artifact);

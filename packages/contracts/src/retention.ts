@@ -16,7 +16,6 @@ export const retentionPolicy = z.object({
   batchSize: z.number().int().min(1).max(100_000).default(5_000),
 });
 export type RetentionPolicy = z.infer<typeof retentionPolicy>;
-export type RetentionPolicyInput = z.input<typeof retentionPolicy>;
 
 /** Overrides for one run: only the keys given replace the server's policy (no defaults here). */
 export const retentionPolicyOverride = z.object({
@@ -31,7 +30,7 @@ export const retentionRunInput = z.object({
   dryRun: z.boolean().default(true),
   policy: retentionPolicyOverride.optional(),
 });
-export type RetentionRunInput = z.input<typeof retentionRunInput>;
+export type RetentionRunInput = z.output<typeof retentionRunInput>;
 
 export const retentionReport = z.object({
   dryRun: z.boolean(),

@@ -97,7 +97,7 @@ export const createSessionInput = z.object({
   config: jsonObject().optional(),
   metadata: jsonObject().optional(),
 });
-export type CreateSessionInput = z.infer<typeof createSessionInput>;
+export type CreateSessionInput = z.output<typeof createSessionInput>;
 
 /** What a person or a tool may change on a session; status has its own procedure. */
 export const updateSessionInput = z.object({
@@ -119,10 +119,10 @@ export const updateSessionInput = z.object({
   /** Merged into the existing metadata (top-level keys); `null` values remove keys. */
   metadata: jsonObject().optional(),
 });
-export type UpdateSessionInput = z.infer<typeof updateSessionInput>;
+export type UpdateSessionInput = z.output<typeof updateSessionInput>;
 
 export const getSessionInput = z.union([z.object({ id: uuid() }), z.object({ externalId: externalId() })]);
-export type GetSessionInput = z.infer<typeof getSessionInput>;
+export type GetSessionInput = z.output<typeof getSessionInput>;
 
 export const transitionSessionInput = z.object({
   id: uuid(),
@@ -130,7 +130,7 @@ export const transitionSessionInput = z.object({
   errorMessage: text().optional(),
   result: jsonValue().optional(),
 });
-export type TransitionSessionInput = z.infer<typeof transitionSessionInput>;
+export type TransitionSessionInput = z.output<typeof transitionSessionInput>;
 
 export const SESSION_SORTS = ["lastActivity", "created"] as const;
 
@@ -155,8 +155,7 @@ export const listSessionsInput = z.object({
   sort: z.enum(SESSION_SORTS).default("lastActivity"),
   ...pageInput,
 });
-export type ListSessionsInput = z.input<typeof listSessionsInput>;
-export type ListSessionsQuery = z.output<typeof listSessionsInput>;
+export type ListSessionsInput = z.output<typeof listSessionsInput>;
 
 export const sessionPage = page(session);
 export type SessionPage = z.infer<typeof sessionPage>;

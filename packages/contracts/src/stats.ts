@@ -16,7 +16,7 @@ export const activeSessionsInput = z.object({
 });
 export type ActiveSessionStats = z.infer<typeof activeSessionStats>;
 export const activeSessionsOutput = z.array(activeSessionStats);
-export type ActiveSessionsInput = z.input<typeof activeSessionsInput>;
+export type ActiveSessionsInput = z.output<typeof activeSessionsInput>;
 
 export const timeRangeInput = z.object({
   from: isoDateTime().optional(),
@@ -24,7 +24,7 @@ export const timeRangeInput = z.object({
   projectId: uuid().optional(),
   sessionId: uuid().optional(),
 });
-export type TimeRangeInput = z.infer<typeof timeRangeInput>;
+export type TimeRangeInput = z.output<typeof timeRangeInput>;
 
 export const toolUsage = z.object({
   toolName: z.string(),
@@ -39,7 +39,7 @@ export const tokenTotalsInput = timeRangeInput.extend({
   groupBy: z.enum(TOKEN_GROUPINGS),
   limit: z.number().int().min(1).max(1000).default(100),
 });
-export type TokenTotalsInput = z.input<typeof tokenTotalsInput>;
+export type TokenTotalsInput = z.output<typeof tokenTotalsInput>;
 export const tokenTotalsRow = tokenUsage.extend({
   /** A session id, a project id (or `none`), or a day (YYYY-MM-DD, UTC). */
   key: z.string(),

@@ -1,3 +1,6 @@
+import { summarizeIssues, toInputIssues, type InputIssue } from "@logbook/contracts";
+import type { z } from "zod";
+
 /**
  * One family of domain errors. Services throw `AppError`; the API maps each code to a
  * tRPC code and HTTP status in one place (packages/api/src/errors.ts). Messages are
@@ -22,15 +25,18 @@ export class AppError extends Error {
   readonly code: AppErrorCode;
   /** Safe, structured facts for the client (e.g. the lock holder and expiry). */
   readonly details: Record<string, unknown> | undefined;
+  /** Every invalid field, when input failed its contract (INVALID_INPUT). */
+  readonly issues: InputIssue[] | undefined;
 
   constructor(
     code: AppErrorCode,
     message: string,
-    options: { details?: Record<string, unknown>; cause?: unknown } = {},
+    options: { details?: Record<string, unknown>; issues?: InputIssue[]; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;
+    this.issues = options.issues;
   }
 }
 
@@ -39,6 +45,16 @@ export const notFound = (what: string, id: string): AppError =>
 
 export const invalidInput = (message: string, details?: Record<string, unknown>): AppError =>
   new AppError("INVALID_INPUT", message, details ? { details } : {});
+
+/**
+ * INVALID_INPUT for input that failed its contract where no router parsed it (a raw hook
+ * body, headers, a merged policy): the same message and `issues` the API gives for a bad
+ * tRPC input. `what` names the input (`"hook payload"`).
+ */
+export function invalidInputFrom(error: z.core.$ZodError, what: string, name?: (path: string) => string): AppError {
+  const issues = toInputIssues(error, name);
+  return new AppError("INVALID_INPUT", `invalid ${what}: ${summarizeIssues(issues)}`, { issues, cause: error });
+}
 
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;

@@ -7,6 +7,7 @@ export {
   APP_ERROR_CODES,
   AppError,
   invalidInput,
+  invalidInputFrom,
   isAppError,
   isDatabaseUnreachable,
   notFound,
@@ -37,13 +38,7 @@ export { UsageService } from "./usage/usage-service.js";
 export { BUILTIN_PRICE_TABLE } from "./pricing/price-table.js";
 export { PriceBook, Pricing, normalizeModelId, readPriceTableFile } from "./pricing/pricing.js";
 export type { MessageUsage } from "./pricing/pricing.js";
-export type {
-  ActiveSessionStats,
-  ActiveSessionsInput,
-  EventTypeCount,
-  TokenTotalsRow,
-  ToolUsage,
-} from "./stats/stats-service.js";
+export type { ActiveSessionStats, EventTypeCount, TokenTotalsRow, ToolUsage } from "./stats/stats-service.js";
 export { RETENTION_LOCK, RetentionService } from "./retention/retention-service.js";
 export { ApiKeyService, BOOTSTRAP_KEY_LOCK, DEFAULT_VERIFY_CACHE_MS } from "./api-keys/api-key-service.js";
 export type { ApiKeyPrincipal } from "./api-keys/api-key-service.js";

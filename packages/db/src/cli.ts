@@ -2,9 +2,11 @@
  * `pnpm db:migrate` / `pnpm db:rollback [--all]`: schema changes against `DATABASE_URL`
  * (or the embedded PostgreSQL under `LOGBOOK_HOME` when it is unset).
  */
+import { issueLine, toInputIssues } from "@logbook/contracts";
+
 import { databaseEnvSchema, poolSettingsFromEnv } from "./config.js";
 import { openDatabase } from "./connection.js";
-import { migrateLatest, migrateRollback } from "./migrate.js";
+import { runMigrationCommand } from "./migrate.js";
 
 async function main(): Promise<void> {
   const [command, ...flags] = process.argv.slice(2);
@@ -14,7 +16,7 @@ async function main(): Promise<void> {
   }
   const parsed = databaseEnvSchema.safeParse(process.env);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) console.error(`${issue.path.join(".")}: ${issue.message}`);
+    for (const issue of toInputIssues(parsed.error, (path) => path || "environment")) console.error(issueLine(issue));
     process.exit(2);
   }
   const env = parsed.data;
@@ -25,13 +27,12 @@ async function main(): Promise<void> {
   });
   try {
     console.log(`database: ${database.displayUrl}`);
-    if (command === "migrate") {
-      const applied = await migrateLatest(database.knex);
-      console.log(applied.length ? `applied:\n  ${applied.join("\n  ")}` : "already up to date");
-    } else {
-      const undone = await migrateRollback(database.knex, { all: flags.includes("--all") });
-      console.log(undone.length ? `rolled back:\n  ${undone.join("\n  ")}` : "nothing to roll back");
-    }
+    console.log(
+      await runMigrationCommand(
+        database.knex,
+        command === "migrate" ? {} : { rollback: true, all: flags.includes("--all") },
+      ),
+    );
   } finally {
     await database.close();
   }

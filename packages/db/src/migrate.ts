@@ -77,3 +77,19 @@ export async function migrationStatus(knex: Knex): Promise<MigrationStatus> {
     pending: pending.map(String),
   };
 }
+
+/**
+ * Applies pending migrations (or rolls back, with `rollback`) and says what it did: the
+ * one implementation behind both `pnpm db:migrate`/`db:rollback` and `logbook-server migrate`.
+ */
+export async function runMigrationCommand(
+  knex: Knex,
+  command: { rollback?: false } | { rollback: true; all: boolean },
+): Promise<string> {
+  if (command.rollback) {
+    const undone = await migrateRollback(knex, { all: command.all });
+    return undone.length ? `rolled back:\n  ${undone.join("\n  ")}` : "nothing to roll back";
+  }
+  const applied = await migrateLatest(knex);
+  return applied.length ? `applied:\n  ${applied.join("\n  ")}` : "already up to date";
+}

@@ -1,4 +1,5 @@
-import type { AppRouter, InputIssue, LogbookErrorData } from "@logbook/api";
+import type { AppRouter, LogbookErrorData } from "@logbook/api";
+import type { InputIssue } from "@logbook/contracts";
 import { TRPCClientError } from "@trpc/client";
 
 /**

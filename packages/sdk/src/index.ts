@@ -24,5 +24,6 @@ export {
   type LogbookAppCode,
   type LogbookErrorCode,
 } from "./errors.js";
-export type { AppRouter, InputIssue, LogbookErrorData } from "@logbook/api";
+export type { AppRouter, LogbookErrorData } from "@logbook/api";
+export type { InputIssue } from "@logbook/contracts";
 export type * from "./types.js";

@@ -9,7 +9,7 @@ import {
 
 import { GroupCommit } from "../batching/group-commit.js";
 import type { CoreDeps } from "../deps.js";
-import { AppError } from "../errors.js";
+import { AppError, invalidInputFrom } from "../errors.js";
 import { EventService } from "../events/event-service.js";
 
 export interface HookMeta {
@@ -56,12 +56,7 @@ export function hookToEvent(payload: ClaudeCodeHookPayload, meta: HookMeta): Par
 /** Parses a payload or says, field by field, why it is not a Claude Code hook payload. */
 export function parseHookPayload(raw: unknown): ClaudeCodeHookPayload {
   const parsed = claudeCodeHookPayload.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "payload"}: ${i.message}`);
-    throw new AppError("INVALID_INPUT", `not a Claude Code hook payload (${issues.join("; ")})`, {
-      details: { issues },
-    });
-  }
+  if (!parsed.success) throw invalidInputFrom(parsed.error, "Claude Code hook payload");
   // Keep the payload object itself (with every unknown field), not Zod's copy.
   return raw as ClaudeCodeHookPayload;
 }

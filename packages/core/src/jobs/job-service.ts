@@ -1,14 +1,8 @@
 import {
-  claimJobsInput,
-  completeJobInput,
-  enqueueJobInput,
-  extendJobLeaseInput,
-  failJobInput,
-  idInput,
-  listJobsInput,
   type ClaimJobsInput,
   type CompleteJobInput,
   type EnqueueJobInput,
+  type ExtendJobLeaseInput,
   type FailJobInput,
   type IdInput,
   type Job,
@@ -16,7 +10,6 @@ import {
 } from "@logbook/contracts";
 import { JobModel } from "@logbook/db";
 import { v7 as uuidv7 } from "uuid";
-import type { z } from "zod";
 
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
@@ -24,7 +17,6 @@ import { sanitizeJsonForPostgres } from "../json.js";
 import { decodeCursor, toPage } from "../pagination.js";
 import { assertCursorValues, timestampKey } from "../pagination.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
-import { parseInput } from "../parse-input.js";
 import { JOB_COLUMNS, toJobDto } from "./job-dto.js";
 
 const RETURNING = JOB_COLUMNS.map((c) => `jobs.${c}`).join(", ");
@@ -84,7 +76,6 @@ export class JobService {
   }
 
   async enqueue(input: EnqueueJobInput): Promise<Job> {
-    const parsed = parseInput(enqueueJobInput, input, "job");
     try {
       const rows = rowsOf(
         await this.deps.knex.raw(
@@ -93,18 +84,18 @@ export class JobService {
            RETURNING ${RETURNING}`,
           [
             uuidv7(),
-            parsed.type,
-            jsonb(sanitizeJsonForPostgres(parsed.data)),
-            parsed.priority,
-            parsed.maxAttempts,
-            parsed.sessionId ?? null,
-            parsed.runAt ?? null,
+            input.type,
+            jsonb(sanitizeJsonForPostgres(input.data)),
+            input.priority,
+            input.maxAttempts,
+            input.sessionId ?? null,
+            input.runAt ?? null,
           ],
         ),
       );
       return toDto(rows[0]!);
     } catch (error) {
-      if (violated(error, "23503")?.includes("session")) throw notFound("session", parsed.sessionId ?? "");
+      if (violated(error, "23503")?.includes("session")) throw notFound("session", input.sessionId ?? "");
       throw error;
     }
   }
@@ -114,7 +105,6 @@ export class JobService {
    * until `now() + leaseMs`. Returns them in claim order; an empty list when none is due.
    */
   async claim(input: ClaimJobsInput): Promise<Job[]> {
-    const parsed = parseInput(claimJobsInput, input, "job claim");
     const knex = this.deps.knex;
     const next = knex("jobs")
       .select("id")
@@ -125,10 +115,10 @@ export class JobService {
         { column: "scheduled_at", order: "asc" },
         { column: "id", order: "asc" },
       ])
-      .limit(parsed.limit)
+      .limit(input.limit)
       .forUpdate()
       .skipLocked();
-    if (parsed.types) next.whereIn("type", parsed.types);
+    if (input.types) next.whereIn("type", input.types);
     const rows = rowsOf(
       await knex.raw(
         `WITH next AS (?)
@@ -136,7 +126,7 @@ export class JobService {
            lease_expires_at = now() + ?::int * interval '1 millisecond', started_at = now()
          FROM next WHERE jobs.id = next.id
          RETURNING ${RETURNING}`,
-        [next, parsed.workerId, parsed.leaseMs],
+        [next, input.workerId, input.leaseMs],
       ),
     );
     return rows
@@ -148,17 +138,16 @@ export class JobService {
 
   /** Marks the caller's running job completed, with its result. */
   async complete(input: CompleteJobInput): Promise<Job> {
-    const parsed = parseInput(completeJobInput, input, "job completion");
     const rows = rowsOf(
       await this.deps.knex.raw(
         `UPDATE jobs SET status = 'completed', result = ?::jsonb, error = NULL, completed_at = now(), lease_expires_at = NULL
          WHERE id = ? AND status = 'running' AND lease_owner = ?
          RETURNING ${RETURNING}`,
-        [jsonb(sanitizeJsonForPostgres(parsed.result)), parsed.id, parsed.workerId],
+        [jsonb(sanitizeJsonForPostgres(input.result)), input.id, input.workerId],
       ),
     );
     if (rows[0]) return toDto(rows[0]);
-    return this.refuse(parsed.id, parsed.workerId, "completion");
+    return this.refuse(input.id, input.workerId, "completion");
   }
 
   /**
@@ -166,7 +155,6 @@ export class JobService {
    * backoff delay, or failed when it was the last attempt or `permanent` is set.
    */
   async fail(input: FailJobInput): Promise<Job> {
-    const parsed = parseInput(failJobInput, input, "job failure");
     const final = "(?::boolean OR jobs.attempts >= jobs.max_attempts)";
     const rows = rowsOf(
       await this.deps.knex.raw(
@@ -181,35 +169,34 @@ export class JobService {
          WHERE id = ? AND status = 'running' AND lease_owner = ?
          RETURNING ${RETURNING}`,
         [
-          parsed.permanent,
-          parsed.error,
-          parsed.permanent,
-          parsed.permanent,
+          input.permanent,
+          input.error,
+          input.permanent,
+          input.permanent,
           this.backoffBaseMs,
           this.backoffMaxMs,
-          parsed.permanent,
-          parsed.id,
-          parsed.workerId,
+          input.permanent,
+          input.id,
+          input.workerId,
         ],
       ),
     );
     if (rows[0]) return toDto(rows[0]);
-    return this.refuse(parsed.id, parsed.workerId, "failure report");
+    return this.refuse(input.id, input.workerId, "failure report");
   }
 
   /** Pushes the caller's lease to `now() + leaseMs` (long jobs call it as a heartbeat). */
-  async extendLease(input: z.input<typeof extendJobLeaseInput>): Promise<Job> {
-    const parsed = parseInput(extendJobLeaseInput, input, "lease extension");
+  async extendLease(input: ExtendJobLeaseInput): Promise<Job> {
     const rows = rowsOf(
       await this.deps.knex.raw(
         `UPDATE jobs SET lease_expires_at = now() + ?::int * interval '1 millisecond'
          WHERE id = ? AND status = 'running' AND lease_owner = ?
          RETURNING ${RETURNING}`,
-        [parsed.leaseMs, parsed.id, parsed.workerId],
+        [input.leaseMs, input.id, input.workerId],
       ),
     );
     if (rows[0]) return toDto(rows[0]);
-    return this.refuse(parsed.id, parsed.workerId, "lease extension");
+    return this.refuse(input.id, input.workerId, "lease extension");
   }
 
   /**
@@ -218,17 +205,16 @@ export class JobService {
    * INVALID_TRANSITION.
    */
   async cancel(input: IdInput): Promise<Job> {
-    const parsed = parseInput(idInput, input, "job id");
     const rows = rowsOf(
       await this.deps.knex.raw(
         `UPDATE jobs SET status = 'cancelled', completed_at = now(), lease_expires_at = NULL
          WHERE id = ? AND status IN ('pending', 'running')
          RETURNING ${RETURNING}`,
-        [parsed.id],
+        [input.id],
       ),
     );
     if (rows[0]) return toDto(rows[0]);
-    const job = await this.get(parsed);
+    const job = await this.get(input);
     if (job.status === "cancelled") return job;
     throw new AppError(
       "INVALID_TRANSITION",
@@ -273,19 +259,17 @@ export class JobService {
   }
 
   async get(input: IdInput): Promise<Job> {
-    const parsed = parseInput(idInput, input, "job id");
     const row = await this.deps
       .knex("jobs")
       .select(SELECT)
-      .where("id", parsed.id)
+      .where("id", input.id)
       .first<Record<string, unknown> | undefined>();
-    if (!row) throw notFound("job", parsed.id);
+    if (!row) throw notFound("job", input.id);
     return toDto(row);
   }
 
   /** Newest first (created_at desc, id desc), filtered by status, type and session. */
-  async list(input: ListJobsInput = {}): Promise<{ items: Job[]; nextCursor: string | null }> {
-    const parsed = parseInput(listJobsInput, input, "job list");
+  async list(input: ListJobsInput): Promise<{ items: Job[]; nextCursor: string | null }> {
     const knex = this.deps.knex;
     const query = knex("jobs")
       .select([...SELECT, knex.raw(`${timestampKey("jobs.created_at")} AS cursor_key`)])
@@ -293,19 +277,19 @@ export class JobService {
         { column: "jobs.created_at", order: "desc" },
         { column: "jobs.id", order: "desc" },
       ])
-      .limit(parsed.limit + 1);
-    if (parsed.status) query.whereIn("status", parsed.status);
-    if (parsed.type) query.where("type", parsed.type);
-    if (parsed.sessionId) query.where("session_id", parsed.sessionId);
-    if (parsed.cursor !== undefined) {
-      const values = decodeCursor(parsed.cursor, ["string", "string"]);
+      .limit(input.limit + 1);
+    if (input.status) query.whereIn("status", input.status);
+    if (input.type) query.where("type", input.type);
+    if (input.sessionId) query.where("session_id", input.sessionId);
+    if (input.cursor !== undefined) {
+      const values = decodeCursor(input.cursor, ["string", "string"]);
       assertCursorValues(values, ["timestamp", "uuid"]);
       query.whereRaw("(jobs.created_at, jobs.id) < (?::timestamptz, ?::uuid)", values);
     }
     const rows = (await query) as Array<Record<string, unknown>>;
     return toPage(
       rows,
-      parsed.limit,
+      input.limit,
       ({ cursor_key: _key, ...row }) => toDto(row),
       (row) => [String(row.cursor_key), String(row.id)],
     );

@@ -1,19 +1,14 @@
 import {
-  acquireLockInput,
-  inspectLockInput,
-  releaseLockInput,
-  renewLockInput,
   type AcquireLockInput,
+  type InspectLockInput,
   type ProjectLock,
   type ReleaseLockInput,
   type RenewLockInput,
 } from "@logbook/contracts";
 import { ProjectLockModel, type Knex } from "@logbook/db";
-import type { z } from "zod";
 
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
-import { parseInput } from "../parse-input.js";
 import { rowsOf, violated } from "../sql.js";
 import { PROJECT_LOCK_COLUMNS, toProjectLockDto } from "./project-dto.js";
 
@@ -61,7 +56,6 @@ export class LockService {
    * `acquiredAt`, sets `renewedAt`); an expired lock of anyone is taken over.
    */
   async acquire(input: AcquireLockInput): Promise<ProjectLock> {
-    const parsed = parseInput(acquireLockInput, input, "lock request");
     const ownRenewal = "project_locks.owner = EXCLUDED.owner AND project_locks.expires_at > now()";
     // A lock that is taken over or released and re-taken between our statement and the
     // explanation below is retried; each round is one atomic statement.
@@ -82,52 +76,51 @@ export class LockService {
                expires_at = EXCLUDED.expires_at
              WHERE project_locks.expires_at <= now() OR project_locks.owner = EXCLUDED.owner
              RETURNING ${RETURNING}`,
-            [parsed.owner, parsed.sessionId ?? null, parsed.ttlMs, parsed.projectId],
+            [input.owner, input.sessionId ?? null, input.ttlMs, input.projectId],
           ),
         );
       } catch (error) {
-        if (violated(error, "23503")?.includes("session")) throw notFound("session", parsed.sessionId ?? "");
+        if (violated(error, "23503")?.includes("session")) throw notFound("session", input.sessionId ?? "");
         throw error;
       }
       const row = rows[0];
       if (row) return toProjectLockDto(ProjectLockModel.fromDatabaseJson(row));
 
-      const state = await this.state(parsed.projectId);
-      if (!state.projectExists) throw notFound("project", parsed.projectId);
-      if (state.lock && state.live && state.lock.owner !== parsed.owner) {
-        throw lockHeld(state.lock, `project ${parsed.projectId} is locked by ${holderText(state.lock)}`);
+      const state = await this.state(input.projectId);
+      if (!state.projectExists) throw notFound("project", input.projectId);
+      if (state.lock && state.live && state.lock.owner !== input.owner) {
+        throw lockHeld(state.lock, `project ${input.projectId} is locked by ${holderText(state.lock)}`);
       }
     }
-    throw new AppError("CONFLICT", `the lock on project ${parsed.projectId} kept changing hands, try again`);
+    throw new AppError("CONFLICT", `the lock on project ${input.projectId} kept changing hands, try again`);
   }
 
   /** Extends the caller's unexpired lock to `now() + ttlMs`. */
   async renew(input: RenewLockInput): Promise<ProjectLock> {
-    const parsed = parseInput(renewLockInput, input, "lock renewal");
     const rows = rowsOf(
       await this.deps.knex.raw(
         `UPDATE project_locks SET renewed_at = now(), expires_at = now() + ?::int * interval '1 millisecond'
          WHERE project_id = ? AND owner = ? AND expires_at > now()
          RETURNING ${RETURNING}`,
-        [parsed.ttlMs, parsed.projectId, parsed.owner],
+        [input.ttlMs, input.projectId, input.owner],
       ),
     );
     const row = rows[0];
     if (row) return toProjectLockDto(ProjectLockModel.fromDatabaseJson(row));
 
-    const state = await this.state(parsed.projectId);
-    if (!state.projectExists) throw notFound("project", parsed.projectId);
+    const state = await this.state(input.projectId);
+    if (!state.projectExists) throw notFound("project", input.projectId);
     if (state.lock && state.live) {
       throw lockHeld(
         state.lock,
-        `project ${parsed.projectId} is locked by ${holderText(state.lock)}, not by "${parsed.owner}": only the holder can renew it`,
+        `project ${input.projectId} is locked by ${holderText(state.lock)}, not by "${input.owner}": only the holder can renew it`,
       );
     }
-    const lapsed = state.lock?.owner === parsed.owner ? ` (it expired at ${state.lock.expiresAt})` : "";
+    const lapsed = state.lock?.owner === input.owner ? ` (it expired at ${state.lock.expiresAt})` : "";
     throw new AppError(
       "NOT_FOUND",
-      `"${parsed.owner}" holds no lock on project ${parsed.projectId}${lapsed}: acquire it again`,
-      { details: { projectId: parsed.projectId, owner: parsed.owner } },
+      `"${input.owner}" holds no lock on project ${input.projectId}${lapsed}: acquire it again`,
+      { details: { projectId: input.projectId, owner: input.owner } },
     );
   }
 
@@ -138,32 +131,30 @@ export class LockService {
    * lock is never touched: LOCK_HELD.
    */
   async release(input: ReleaseLockInput): Promise<{ released: boolean }> {
-    const parsed = parseInput(releaseLockInput, input, "lock release");
     const rows = rowsOf(
       await this.deps.knex.raw(
         `DELETE FROM project_locks WHERE project_id = ? AND owner = ? RETURNING (expires_at > now()) AS live`,
-        [parsed.projectId, parsed.owner],
+        [input.projectId, input.owner],
       ),
     );
     const row = rows[0];
     if (row) return { released: row.live === true };
 
-    const state = await this.state(parsed.projectId);
-    if (!state.projectExists) throw notFound("project", parsed.projectId);
+    const state = await this.state(input.projectId);
+    if (!state.projectExists) throw notFound("project", input.projectId);
     if (state.lock && state.live) {
       throw lockHeld(
         state.lock,
-        `project ${parsed.projectId} is locked by ${holderText(state.lock)}, not by "${parsed.owner}": only the holder can release it`,
+        `project ${input.projectId} is locked by ${holderText(state.lock)}, not by "${input.owner}": only the holder can release it`,
       );
     }
     return { released: false };
   }
 
   /** The lock in force, or null when there is none (an expired lock is none). */
-  async inspect(input: z.input<typeof inspectLockInput>): Promise<ProjectLock | null> {
-    const parsed = parseInput(inspectLockInput, input, "lock lookup");
-    const state = await this.state(parsed.projectId);
-    if (!state.projectExists) throw notFound("project", parsed.projectId);
+  async inspect(input: InspectLockInput): Promise<ProjectLock | null> {
+    const state = await this.state(input.projectId);
+    if (!state.projectExists) throw notFound("project", input.projectId);
     return state.live ? state.lock : null;
   }
 

@@ -1,19 +1,16 @@
 import {
-  getProjectInput,
-  listProjectsInput,
-  upsertProjectInput,
+  type GetProjectInput,
+  type ListProjectsInput,
   type Project,
   type UpsertProjectInput,
 } from "@logbook/contracts";
 import { ProjectModel, type Knex } from "@logbook/db";
-import type { z } from "zod";
 
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { decodeCursor, likePattern, toPage } from "../pagination.js";
 import { assertCursorValues } from "../pagination.js";
-import { parseInput } from "../parse-input.js";
 import { rowsOf } from "../sql.js";
 import { canonicalProjectPath } from "./project-path.js";
 import { PROJECT_COLUMNS, toProjectDto } from "./project-dto.js";
@@ -56,28 +53,24 @@ export async function upsertProjectByPath(
   throw new AppError("CONFLICT", `project ${canonical} was deleted while it was being upserted, try again`);
 }
 
-type GetProjectInput = z.input<typeof getProjectInput>;
-type ListProjectsInput = z.input<typeof listProjectsInput>;
-
 /** Projects: one row per canonical path (seed 004), found by id or by path. */
 export class ProjectService {
   constructor(private readonly deps: CoreDeps) {}
 
   /** Creates the project at the canonical `path`, or updates the name/config given. */
   async upsert(input: UpsertProjectInput): Promise<Project> {
-    const parsed = parseInput(upsertProjectInput, input, "project");
-    const path = canonicalProjectPath(parsed.path);
-    const config = parsed.config === undefined ? undefined : sanitizeJsonForPostgres(parsed.config);
+    const path = canonicalProjectPath(input.path);
+    const config = input.config === undefined ? undefined : sanitizeJsonForPostgres(input.config);
     // Only the fields given are replaced; with neither, the no-op update still returns the row.
     const sets = ["path = EXCLUDED.path"];
-    if (parsed.name !== undefined) sets.push("name = EXCLUDED.name");
+    if (input.name !== undefined) sets.push("name = EXCLUDED.name");
     if (config !== undefined) sets.push("config = EXCLUDED.config");
     const rows = rowsOf(
       await this.deps.knex.raw(
         `INSERT INTO projects (path, name, config) VALUES (?, ?, ?::jsonb)
          ON CONFLICT (path) DO UPDATE SET ${sets.join(", ")}
          RETURNING ${RETURNING}`,
-        [path, parsed.name ?? null, JSON.stringify(config ?? {})],
+        [path, input.name ?? null, JSON.stringify(config ?? {})],
       ),
     );
     return toProjectDto(ProjectModel.fromDatabaseJson(rows[0]!));
@@ -85,14 +78,13 @@ export class ProjectService {
 
   /** By id, or by path (canonicalised first, so `/a/b/` finds `/a/b`). */
   async get(input: GetProjectInput): Promise<Project> {
-    const parsed = parseInput(getProjectInput, input, "project lookup");
     const query = ProjectModel.query(this.deps.knex).select(PROJECT_COLUMNS).first();
-    if ("id" in parsed) {
-      const row = await query.where("id", parsed.id);
-      if (!row) throw notFound("project", parsed.id);
+    if ("id" in input) {
+      const row = await query.where("id", input.id);
+      if (!row) throw notFound("project", input.id);
       return toProjectDto(row);
     }
-    const path = canonicalProjectPath(parsed.path);
+    const path = canonicalProjectPath(input.path);
     const row = await query.where("path", path);
     if (!row) throw new AppError("NOT_FOUND", `no project has the path ${path}`, { details: { path } });
     return toProjectDto(row);
@@ -102,23 +94,22 @@ export class ProjectService {
    * Ordered by path (unique, so a stable keyset); `search` matches path or name,
    * case-insensitively, as literal text.
    */
-  async list(input: ListProjectsInput = {}): Promise<{ items: Project[]; nextCursor: string | null }> {
-    const parsed = parseInput(listProjectsInput, input, "project list");
+  async list(input: ListProjectsInput): Promise<{ items: Project[]; nextCursor: string | null }> {
     const query = ProjectModel.query(this.deps.knex)
       .select(PROJECT_COLUMNS)
       .orderBy("path", "asc")
-      .limit(parsed.limit + 1);
-    const search = parsed.search?.trim();
+      .limit(input.limit + 1);
+    const search = input.search?.trim();
     if (search) {
       const pattern = likePattern(search);
       query.where((q) => q.where("path", "ilike", pattern).orWhere("name", "ilike", pattern));
     }
-    if (parsed.cursor !== undefined) {
-      const [after] = decodeCursor(parsed.cursor, ["string"]);
+    if (input.cursor !== undefined) {
+      const [after] = decodeCursor(input.cursor, ["string"]);
       assertCursorValues([after ?? ""], ["text"]);
       query.where("path", ">", after!);
     }
     const rows = await query;
-    return toPage(rows, parsed.limit, toProjectDto, (row) => [row.path]);
+    return toPage(rows, input.limit, toProjectDto, (row) => [row.path]);
   }
 }

@@ -1,9 +1,10 @@
+import { listArtifactsInput } from "@logbook/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 
 import { ArtifactService } from "./artifact-service.js";
 import { StepService } from "./step-service.js";
-import { NO_SUCH_ID, allPages, newSession, rejection } from "./test-helpers.js";
+import { NO_SUCH_ID, allPages, newSession, rejection } from "../test-helpers.js";
 
 let db: TestDatabase;
 let artifacts: ArtifactService;
@@ -56,11 +57,7 @@ describe("ArtifactService", () => {
     expect(
       await rejection(artifacts.create({ sessionId: NO_SUCH_ID, artifactType: "diff", name: "d", contentPath: "d" })),
     ).toMatchObject({ code: "NOT_FOUND", message: `session ${NO_SUCH_ID} was not found` });
-    const type = await rejection(
-      artifacts.create({ sessionId, artifactType: "no spaces", name: "d", contentPath: "d" }),
-    );
-    expect(type.message).toMatch(/^invalid artifact: artifactType: /);
-    expect((await artifacts.list({ sessionId })).items).toEqual([]);
+    expect((await artifacts.list(listArtifactsInput.parse({ sessionId }))).items).toEqual([]);
   });
 
   it("lists oldest first, page by page, optionally of one type", async () => {
@@ -81,10 +78,11 @@ describe("ArtifactService", () => {
     );
     expect(items.map((a) => a.name)).toEqual(["a0", "a1", "a2", "a3", "a4"]);
     expect(pages).toBe(3);
-    expect((await artifacts.list({ sessionId, artifactType: "report" })).items.map((a) => a.name)).toEqual([
-      "a1",
-      "a3",
-    ]);
-    expect(await rejection(artifacts.list({ sessionId: NO_SUCH_ID }))).toMatchObject({ code: "NOT_FOUND" });
+    expect(
+      (await artifacts.list(listArtifactsInput.parse({ sessionId, artifactType: "report" }))).items.map((a) => a.name),
+    ).toEqual(["a1", "a3"]);
+    expect(await rejection(artifacts.list(listArtifactsInput.parse({ sessionId: NO_SUCH_ID })))).toMatchObject({
+      code: "NOT_FOUND",
+    });
   });
 });

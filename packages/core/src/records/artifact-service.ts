@@ -1,7 +1,6 @@
-import { createArtifactInput, listArtifactsInput, type Artifact, type CreateArtifactInput } from "@logbook/contracts";
+import { type Artifact, type CreateArtifactInput, type ListArtifactsInput } from "@logbook/contracts";
 import { ArtifactModel } from "@logbook/db";
 import { v7 as uuidv7 } from "uuid";
-import type { z } from "zod";
 
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
@@ -10,7 +9,6 @@ import { decodeCursor, toPage } from "../pagination.js";
 import { assertCursorValues, timestampKey } from "../pagination.js";
 import { assertSessionExists } from "./session-records.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
-import { parseInput } from "../parse-input.js";
 import { ARTIFACT_COLUMNS, toArtifactDto } from "./record-dto.js";
 
 /**
@@ -22,21 +20,20 @@ export class ArtifactService {
 
   /** A step, when given, must exist and belong to the same session (else NOT_FOUND / INVALID_INPUT). */
   async create(input: CreateArtifactInput): Promise<Artifact> {
-    const parsed = parseInput(createArtifactInput, input, "artifact");
     try {
       return await this.deps.knex.transaction(async (trx) => {
-        if (parsed.stepId !== undefined) {
+        if (input.stepId !== undefined) {
           // KEY SHARE: the step cannot be deleted (or moved) before the artifact that names it commits.
           const step = await trx("steps")
-            .where({ id: parsed.stepId })
+            .where({ id: input.stepId })
             .forKeyShare()
             .first<{ session_id: string } | undefined>("session_id");
-          if (!step) throw notFound("step", parsed.stepId);
-          if (step.session_id !== parsed.sessionId) {
+          if (!step) throw notFound("step", input.stepId);
+          if (step.session_id !== input.sessionId) {
             throw new AppError(
               "INVALID_INPUT",
-              `step ${parsed.stepId} belongs to session ${step.session_id}, not to session ${parsed.sessionId}`,
-              { details: { stepId: parsed.stepId, stepSessionId: step.session_id, sessionId: parsed.sessionId } },
+              `step ${input.stepId} belongs to session ${step.session_id}, not to session ${input.sessionId}`,
+              { details: { stepId: input.stepId, stepSessionId: step.session_id, sessionId: input.sessionId } },
             );
           }
         }
@@ -47,48 +44,47 @@ export class ArtifactService {
              RETURNING ${ARTIFACT_COLUMNS.join(", ")}`,
             [
               uuidv7(),
-              parsed.sessionId,
-              parsed.stepId ?? null,
-              parsed.artifactType,
-              parsed.name,
-              parsed.contentPath,
-              parsed.sizeBytes ?? null,
-              jsonb(sanitizeJsonForPostgres(parsed.metadata ?? {})),
+              input.sessionId,
+              input.stepId ?? null,
+              input.artifactType,
+              input.name,
+              input.contentPath,
+              input.sizeBytes ?? null,
+              jsonb(sanitizeJsonForPostgres(input.metadata ?? {})),
             ],
           ),
         );
         return toArtifactDto(ArtifactModel.fromDatabaseJson(rows[0]!));
       });
     } catch (error) {
-      if (violated(error, "23503")?.includes("session")) throw notFound("session", parsed.sessionId);
-      if (violated(error, "23503")?.includes("step")) throw notFound("step", parsed.stepId ?? "");
+      if (violated(error, "23503")?.includes("session")) throw notFound("session", input.sessionId);
+      if (violated(error, "23503")?.includes("step")) throw notFound("step", input.stepId ?? "");
       throw error;
     }
   }
 
   /** Oldest first (created_at, id), optionally of one `artifactType`. */
-  async list(input: z.input<typeof listArtifactsInput>): Promise<{ items: Artifact[]; nextCursor: string | null }> {
-    const parsed = parseInput(listArtifactsInput, input, "artifact list");
+  async list(input: ListArtifactsInput): Promise<{ items: Artifact[]; nextCursor: string | null }> {
     const knex = this.deps.knex;
     const query = knex("artifacts")
       .select([...ARTIFACT_COLUMNS, knex.raw(`${timestampKey("created_at")} AS cursor_key`)])
-      .where("session_id", parsed.sessionId)
+      .where("session_id", input.sessionId)
       .orderBy([
         { column: "created_at", order: "asc" },
         { column: "id", order: "asc" },
       ])
-      .limit(parsed.limit + 1);
-    if (parsed.artifactType) query.where("artifact_type", parsed.artifactType);
-    if (parsed.cursor !== undefined) {
-      const values = decodeCursor(parsed.cursor, ["string", "string"]);
+      .limit(input.limit + 1);
+    if (input.artifactType) query.where("artifact_type", input.artifactType);
+    if (input.cursor !== undefined) {
+      const values = decodeCursor(input.cursor, ["string", "string"]);
       assertCursorValues(values, ["timestamp", "uuid"]);
       query.whereRaw("(created_at, id) > (?::timestamptz, ?::uuid)", values);
     }
     const rows = (await query) as Array<Record<string, unknown>>;
-    if (rows.length === 0 && parsed.cursor === undefined) await assertSessionExists(knex, parsed.sessionId);
+    if (rows.length === 0 && input.cursor === undefined) await assertSessionExists(knex, input.sessionId);
     return toPage(
       rows,
-      parsed.limit,
+      input.limit,
       ({ cursor_key: _key, ...row }) => toArtifactDto(ArtifactModel.fromDatabaseJson(row)),
       (row) => [String(row.cursor_key), String(row.id)],
     );

@@ -1,21 +1,13 @@
 import { createHash } from "node:crypto";
 
-import {
-  getFileInput,
-  listFilesInput,
-  upsertFileInput,
-  type TrackedFile,
-  type UpsertFileInput,
-} from "@logbook/contracts";
+import { type GetFileInput, type ListFilesInput, type TrackedFile, type UpsertFileInput } from "@logbook/contracts";
 import { FileModel } from "@logbook/db";
-import type { z } from "zod";
 
 import type { CoreDeps } from "../deps.js";
 import { AppError, invalidInput, notFound } from "../errors.js";
 import { decodeCursor, toPage } from "../pagination.js";
 import { assertCursorValues } from "../pagination.js";
 import { assertSessionExists } from "./session-records.js";
-import { parseInput } from "../parse-input.js";
 import { rowsOf, violated } from "../sql.js";
 import { guessMimeType } from "./mime-type.js";
 import {
@@ -75,9 +67,6 @@ function bytesOf(content: string, encoding: string): Buffer {
   return Buffer.isEncoding(enc) ? Buffer.from(compact, enc) : Buffer.from(content, "utf8");
 }
 
-type GetFileInput = z.input<typeof getFileInput>;
-type ListFilesInput = z.input<typeof listFilesInput>;
-
 /**
  * Files a session tracks (seed 001): one row per (session, path), updated in place.
  *
@@ -90,13 +79,12 @@ export class FileService {
   constructor(private readonly deps: CoreDeps) {}
 
   async upsert(input: UpsertFileInput): Promise<TrackedFile> {
-    const parsed = parseInput(upsertFileInput, input, "file");
-    const path = normaliseFilePath(parsed.path);
-    const contentGiven = parsed.content !== undefined;
-    const bytes = typeof parsed.content === "string" ? bytesOf(parsed.content, parsed.encoding) : null;
-    const sizeBytes = parsed.sizeBytes ?? bytes?.length ?? null;
-    const sha256 = parsed.sha256 ?? (bytes ? createHash("sha256").update(bytes).digest("hex") : null);
-    const mimeType = parsed.mimeType ?? guessMimeType(path);
+    const path = normaliseFilePath(input.path);
+    const contentGiven = input.content !== undefined;
+    const bytes = typeof input.content === "string" ? bytesOf(input.content, input.encoding) : null;
+    const sizeBytes = input.sizeBytes ?? bytes?.length ?? null;
+    const sha256 = input.sha256 ?? (bytes ? createHash("sha256").update(bytes).digest("hex") : null);
+    const mimeType = input.mimeType ?? guessMimeType(path);
     try {
       const rows = rowsOf(
         await this.deps.knex.raw(
@@ -110,40 +98,39 @@ export class FileService {
              mime_type = CASE WHEN ?::boolean THEN EXCLUDED.mime_type ELSE coalesce(files.mime_type, EXCLUDED.mime_type) END
            RETURNING ${FILE_COLUMNS.join(", ")}`,
           [
-            parsed.sessionId,
+            input.sessionId,
             path,
-            parsed.content ?? null,
-            parsed.encoding,
+            input.content ?? null,
+            input.encoding,
             sizeBytes,
             mimeType,
             sha256,
             contentGiven,
             contentGiven,
-            contentGiven || parsed.sizeBytes !== undefined,
-            contentGiven || parsed.sha256 !== undefined,
-            parsed.mimeType !== undefined,
+            contentGiven || input.sizeBytes !== undefined,
+            contentGiven || input.sha256 !== undefined,
+            input.mimeType !== undefined,
           ],
         ),
       );
       return toFileDto(FileModel.fromDatabaseJson(rows[0]!));
     } catch (error) {
-      if (violated(error, "23503") !== null) throw notFound("session", parsed.sessionId);
+      if (violated(error, "23503") !== null) throw notFound("session", input.sessionId);
       throw error;
     }
   }
 
   /** One file with its content. */
   async get(input: GetFileInput): Promise<TrackedFile> {
-    const parsed = parseInput(getFileInput, input, "file lookup");
-    const path = normaliseFilePath(parsed.path);
+    const path = normaliseFilePath(input.path);
     const row = await FileModel.query(this.deps.knex)
       .select(FILE_COLUMNS)
-      .where({ session_id: parsed.sessionId, path })
+      .where({ session_id: input.sessionId, path })
       .first();
     if (!row) {
-      await assertSessionExists(this.deps.knex, parsed.sessionId);
-      throw new AppError("NOT_FOUND", `file ${path} was not found in session ${parsed.sessionId}`, {
-        details: { sessionId: parsed.sessionId, path },
+      await assertSessionExists(this.deps.knex, input.sessionId);
+      throw new AppError("NOT_FOUND", `file ${path} was not found in session ${input.sessionId}`, {
+        details: { sessionId: input.sessionId, path },
       });
     }
     return toFileDto(row);
@@ -151,28 +138,26 @@ export class FileService {
 
   /** A session's files without their content, ordered by path. */
   async list(input: ListFilesInput): Promise<{ items: TrackedFileSummary[]; nextCursor: string | null }> {
-    const parsed = parseInput(listFilesInput, input, "file list");
     const query = FileModel.query(this.deps.knex)
       .select(FILE_SUMMARY_COLUMNS)
-      .where("session_id", parsed.sessionId)
+      .where("session_id", input.sessionId)
       .orderBy("path", "asc")
-      .limit(parsed.limit + 1);
-    if (parsed.cursor !== undefined) {
-      const values = decodeCursor(parsed.cursor, ["string"]);
+      .limit(input.limit + 1);
+    if (input.cursor !== undefined) {
+      const values = decodeCursor(input.cursor, ["string"]);
       assertCursorValues(values, ["text"]);
       query.where("path", ">", values[0]!);
     }
     const rows = await query;
-    if (rows.length === 0 && parsed.cursor === undefined) await assertSessionExists(this.deps.knex, parsed.sessionId);
-    return toPage(rows, parsed.limit, toFileSummaryDto, (row) => [row.path]);
+    if (rows.length === 0 && input.cursor === undefined) await assertSessionExists(this.deps.knex, input.sessionId);
+    return toPage(rows, input.limit, toFileSummaryDto, (row) => [row.path]);
   }
 
   /** Stops tracking a file. `deleted` is false when the session tracked no such file. */
   async delete(input: GetFileInput): Promise<{ deleted: boolean }> {
-    const parsed = parseInput(getFileInput, input, "file lookup");
-    const path = normaliseFilePath(parsed.path);
-    const count = await this.deps.knex("files").where({ session_id: parsed.sessionId, path }).delete();
-    if (count === 0) await assertSessionExists(this.deps.knex, parsed.sessionId);
+    const path = normaliseFilePath(input.path);
+    const count = await this.deps.knex("files").where({ session_id: input.sessionId, path }).delete();
+    if (count === 0) await assertSessionExists(this.deps.knex, input.sessionId);
     return { deleted: count > 0 };
   }
 }

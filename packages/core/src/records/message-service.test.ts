@@ -1,8 +1,9 @@
+import { listMessagesInput } from "@logbook/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 
 import { MessageService } from "./message-service.js";
-import { NO_SUCH_ID, allPages, newSession, rejection } from "./test-helpers.js";
+import { NO_SUCH_ID, allPages, newSession, rejection } from "../test-helpers.js";
 
 let db: TestDatabase;
 let messages: MessageService;
@@ -36,7 +37,7 @@ describe("MessageService", () => {
       outputTokens: 0,
       cacheReadTokens: 0,
     });
-    const users = await messages.list({ sessionId, role: "user" });
+    const users = await messages.list(listMessagesInput.parse({ sessionId, role: "user" }));
     expect(users.items.map((m) => m.text)).toEqual(["hello", "fix the bug", "thanks"]);
     expect(users.nextCursor).toBeNull();
   });
@@ -87,17 +88,12 @@ describe("MessageService", () => {
     expect(duplicate.message).toContain("external id msg_1");
   });
 
-  it("refuses an unknown session and bad input, naming them", async () => {
+  it("refuses an unknown session, naming it", async () => {
     const unknown = await rejection(messages.append({ sessionId: NO_SUCH_ID, role: "user", text: "x" }));
     expect(unknown).toMatchObject({ code: "NOT_FOUND", message: `session ${NO_SUCH_ID} was not found` });
-    const listUnknown = await rejection(messages.list({ sessionId: NO_SUCH_ID }));
+    const listUnknown = await rejection(messages.list(listMessagesInput.parse({ sessionId: NO_SUCH_ID })));
     expect(listUnknown.code).toBe("NOT_FOUND");
     const sessionId = await newSession(db.knex);
-    const role = await rejection(messages.append({ sessionId, role: "robot" as "user", text: "x" }));
-    expect(role.code).toBe("INVALID_INPUT");
-    expect(role.message).toMatch(/^invalid message: role: /);
-    const tokens = await rejection(messages.append({ sessionId, role: "user", text: "x", inputTokens: -1 }));
-    expect(tokens.message).toMatch(/inputTokens: /);
-    expect((await messages.list({ sessionId })).items).toEqual([]);
+    expect((await messages.list(listMessagesInput.parse({ sessionId }))).items).toEqual([]);
   });
 });

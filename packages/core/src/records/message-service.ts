@@ -1,10 +1,4 @@
-import {
-  appendMessageInput,
-  listMessagesInput,
-  type AppendMessageInput,
-  type ListMessagesInput,
-  type SessionMessage,
-} from "@logbook/contracts";
+import { type AppendMessageInput, type ListMessagesInput, type SessionMessage } from "@logbook/contracts";
 import { SessionMessageModel } from "@logbook/db";
 import { v7 as uuidv7 } from "uuid";
 
@@ -13,7 +7,6 @@ import { AppError, notFound } from "../errors.js";
 import { decodeCursor, toPage } from "../pagination.js";
 import { assertCursorValues, timestampKey } from "../pagination.js";
 import { assertSessionExists } from "./session-records.js";
-import { parseInput } from "../parse-input.js";
 import { rowsOf, violated } from "../sql.js";
 import { MESSAGE_COLUMNS, toMessageDto } from "./record-dto.js";
 
@@ -28,7 +21,6 @@ export class MessageService {
   constructor(private readonly deps: CoreDeps) {}
 
   async append(input: AppendMessageInput): Promise<SessionMessage> {
-    const parsed = parseInput(appendMessageInput, input, "message");
     try {
       const rows = rowsOf(
         await this.deps.knex.raw(
@@ -38,26 +30,26 @@ export class MessageService {
            RETURNING ${RETURNING}`,
           [
             uuidv7(),
-            parsed.sessionId,
-            parsed.role,
-            parsed.text,
-            parsed.model ?? null,
-            parsed.externalMessageId ?? null,
-            parsed.claudeSessionId ?? null,
-            parsed.inputTokens ?? 0,
-            parsed.outputTokens ?? 0,
-            parsed.createdAt ?? null,
+            input.sessionId,
+            input.role,
+            input.text,
+            input.model ?? null,
+            input.externalMessageId ?? null,
+            input.claudeSessionId ?? null,
+            input.inputTokens ?? 0,
+            input.outputTokens ?? 0,
+            input.createdAt ?? null,
           ],
         ),
       );
       return toMessageDto(SessionMessageModel.fromDatabaseJson(rows[0]!));
     } catch (error) {
-      if (violated(error, "23503") !== null) throw notFound("session", parsed.sessionId);
+      if (violated(error, "23503") !== null) throw notFound("session", input.sessionId);
       if (violated(error, "23505")?.includes("external")) {
         throw new AppError(
           "CONFLICT",
-          `session ${parsed.sessionId} already has a message with external id ${parsed.externalMessageId}`,
-          { details: { sessionId: parsed.sessionId, externalMessageId: parsed.externalMessageId } },
+          `session ${input.sessionId} already has a message with external id ${input.externalMessageId}`,
+          { details: { sessionId: input.sessionId, externalMessageId: input.externalMessageId } },
         );
       }
       throw error;
@@ -66,27 +58,26 @@ export class MessageService {
 
   /** Oldest first; `role` keeps only that speaker's messages. */
   async list(input: ListMessagesInput): Promise<{ items: SessionMessage[]; nextCursor: string | null }> {
-    const parsed = parseInput(listMessagesInput, input, "message list");
     const knex = this.deps.knex;
     const query = knex("session_messages")
       .select([...MESSAGE_COLUMNS, knex.raw(`${timestampKey("created_at")} AS cursor_key`)])
-      .where("session_id", parsed.sessionId)
+      .where("session_id", input.sessionId)
       .orderBy([
         { column: "created_at", order: "asc" },
         { column: "id", order: "asc" },
       ])
-      .limit(parsed.limit + 1);
-    if (parsed.role) query.where("role", parsed.role);
-    if (parsed.cursor !== undefined) {
-      const values = decodeCursor(parsed.cursor, ["string", "string"]);
+      .limit(input.limit + 1);
+    if (input.role) query.where("role", input.role);
+    if (input.cursor !== undefined) {
+      const values = decodeCursor(input.cursor, ["string", "string"]);
       assertCursorValues(values, ["timestamp", "uuid"]);
       query.whereRaw("(created_at, id) > (?::timestamptz, ?::uuid)", values);
     }
     const rows = (await query) as Array<Record<string, unknown>>;
-    if (rows.length === 0 && parsed.cursor === undefined) await assertSessionExists(knex, parsed.sessionId);
+    if (rows.length === 0 && input.cursor === undefined) await assertSessionExists(knex, input.sessionId);
     return toPage(
       rows,
-      parsed.limit,
+      input.limit,
       ({ cursor_key: _key, ...row }) => toMessageDto(SessionMessageModel.fromDatabaseJson(row)),
       (row) => [String(row.cursor_key), String(row.id)],
     );

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 
 import { StepService } from "./step-service.js";
-import { NO_SUCH_ID, newSession, rejection } from "./test-helpers.js";
+import { NO_SUCH_ID, newSession, rejection } from "../test-helpers.js";
 
 let db: TestDatabase;
 let steps: StepService;
@@ -38,7 +38,7 @@ describe("StepService.create", () => {
     expect(made.map((s) => s.sequence).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
-  it("refuses a taken sequence, an unknown session and bad input, naming them", async () => {
+  it("refuses a taken sequence and an unknown session, naming them", async () => {
     const sessionId = await newSession(db.knex);
     await steps.create({ sessionId, name: "one", sequence: 2 });
     const taken = await rejection(steps.create({ sessionId, name: "two", sequence: 2 }));
@@ -48,10 +48,6 @@ describe("StepService.create", () => {
     });
     const unknown = await rejection(steps.create({ sessionId: NO_SUCH_ID, name: "x" }));
     expect(unknown).toMatchObject({ code: "NOT_FOUND", message: `session ${NO_SUCH_ID} was not found` });
-    const name = await rejection(steps.create({ sessionId, name: "   " }));
-    expect(name.message).toBe("invalid step: name: must not be empty");
-    const sequence = await rejection(steps.create({ sessionId, name: "x", sequence: -1 }));
-    expect(sequence.message).toMatch(/sequence: /);
     expect(await steps.list({ sessionId })).toHaveLength(1);
     expect(await rejection(steps.list({ sessionId: NO_SUCH_ID }))).toMatchObject({ code: "NOT_FOUND" });
   });
@@ -118,11 +114,10 @@ describe("StepService transitions", () => {
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
   });
 
-  it("unknown step is NOT_FOUND; bad id names the field", async () => {
+  it("unknown step is NOT_FOUND", async () => {
     expect(await rejection(steps.start({ id: NO_SUCH_ID }))).toMatchObject({
       code: "NOT_FOUND",
       message: `step ${NO_SUCH_ID} was not found`,
     });
-    expect((await rejection(steps.start({ id: "nope" }))).message).toBe("invalid step id: id: must be a UUID");
   });
 });

@@ -1,23 +1,19 @@
 import {
-  completeStepInput,
-  createStepInput,
-  failStepInput,
-  idInput,
-  listStepsInput,
+  type CompleteStepInput,
   type CreateStepInput,
+  type FailStepInput,
   type IdInput,
+  type ListStepsInput,
   type Step,
   type StepStatus,
 } from "@logbook/contracts";
 import { StepModel } from "@logbook/db";
-import type { z } from "zod";
 
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { assertSessionExists } from "./session-records.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
-import { parseInput } from "../parse-input.js";
 import { STEP_COLUMNS, toStepDto } from "./record-dto.js";
 
 const RETURNING = STEP_COLUMNS.join(", ");
@@ -54,35 +50,34 @@ export class StepService {
    * first step); an explicit sequence that is taken is CONFLICT.
    */
   async create(input: CreateStepInput): Promise<Step> {
-    const parsed = parseInput(createStepInput, input, "step");
-    const stepInput = jsonb(sanitizeJsonForPostgres(parsed.input));
+    const stepInput = jsonb(sanitizeJsonForPostgres(input.input));
     try {
       return await this.deps.knex.transaction(async (trx) => {
-        await trx.raw("SELECT pg_advisory_xact_lock(?, hashtext(?))", [STEP_SEQUENCE_LOCK_CLASS, parsed.sessionId]);
+        await trx.raw("SELECT pg_advisory_xact_lock(?, hashtext(?))", [STEP_SEQUENCE_LOCK_CLASS, input.sessionId]);
         const rows = rowsOf(
           await trx.raw(
             `INSERT INTO steps (session_id, name, sequence, input)
              VALUES (?, ?, coalesce(?::int, (SELECT coalesce(max(sequence), 0) + 1 FROM steps WHERE session_id = ?)), ?::jsonb)
              RETURNING ${RETURNING}`,
-            [parsed.sessionId, parsed.name, parsed.sequence ?? null, parsed.sessionId, stepInput],
+            [input.sessionId, input.name, input.sequence ?? null, input.sessionId, stepInput],
           ),
         );
         return toStepDto(StepModel.fromDatabaseJson(rows[0]!));
       });
     } catch (error) {
-      if (violated(error, "23503") !== null) throw notFound("session", parsed.sessionId);
+      if (violated(error, "23503") !== null) throw notFound("session", input.sessionId);
       if (violated(error, "23505") !== null) {
         throw new AppError(
           "CONFLICT",
-          `session ${parsed.sessionId} already has a step with sequence ${parsed.sequence}`,
+          `session ${input.sessionId} already has a step with sequence ${input.sequence}`,
           {
-            details: { sessionId: parsed.sessionId, sequence: parsed.sequence },
+            details: { sessionId: input.sessionId, sequence: input.sequence },
           },
         );
       }
       if (violated(error, "23514") !== null || violated(error, "22003") !== null) {
-        throw new AppError("INVALID_INPUT", `session ${parsed.sessionId} has no step sequence left after its last`, {
-          details: { sessionId: parsed.sessionId },
+        throw new AppError("INVALID_INPUT", `session ${input.sessionId} has no step sequence left after its last`, {
+          details: { sessionId: input.sessionId },
         });
       }
       throw error;
@@ -91,51 +86,48 @@ export class StepService {
 
   /** pending → running (sets `startedAt`). */
   async start(input: IdInput): Promise<Step> {
-    const { id } = parseInput(idInput, input, "step id");
+    const { id } = input;
     return this.move(id, "running", "started_at = now()", []);
   }
 
   /** running → completed (sets `completedAt`, and `output` when given). */
-  async complete(input: z.input<typeof completeStepInput>): Promise<Step> {
-    const parsed = parseInput(completeStepInput, input, "step completion");
-    const output = parsed.output === undefined ? undefined : jsonb(sanitizeJsonForPostgres(parsed.output));
+  async complete(input: CompleteStepInput): Promise<Step> {
+    const output = input.output === undefined ? undefined : jsonb(sanitizeJsonForPostgres(input.output));
     return output === undefined
-      ? this.move(parsed.id, "completed", "completed_at = now()", [])
-      : this.move(parsed.id, "completed", "completed_at = now(), output = ?::jsonb", [output]);
+      ? this.move(input.id, "completed", "completed_at = now()", [])
+      : this.move(input.id, "completed", "completed_at = now(), output = ?::jsonb", [output]);
   }
 
   /** pending|running → failed, with the error (and `output` when given). */
-  async fail(input: z.input<typeof failStepInput>): Promise<Step> {
-    const parsed = parseInput(failStepInput, input, "step failure");
-    const output = parsed.output === undefined ? undefined : jsonb(sanitizeJsonForPostgres(parsed.output));
+  async fail(input: FailStepInput): Promise<Step> {
+    const output = input.output === undefined ? undefined : jsonb(sanitizeJsonForPostgres(input.output));
     return output === undefined
-      ? this.move(parsed.id, "failed", "completed_at = now(), error_message = ?", [parsed.errorMessage])
-      : this.move(parsed.id, "failed", "completed_at = now(), error_message = ?, output = ?::jsonb", [
-          parsed.errorMessage,
+      ? this.move(input.id, "failed", "completed_at = now(), error_message = ?", [input.errorMessage])
+      : this.move(input.id, "failed", "completed_at = now(), error_message = ?, output = ?::jsonb", [
+          input.errorMessage,
           output,
         ]);
   }
 
   /** pending → skipped. */
   async skip(input: IdInput): Promise<Step> {
-    const { id } = parseInput(idInput, input, "step id");
+    const { id } = input;
     return this.move(id, "skipped", "completed_at = now()", []);
   }
 
   /** pending|running → cancelled. */
   async cancel(input: IdInput): Promise<Step> {
-    const { id } = parseInput(idInput, input, "step id");
+    const { id } = input;
     return this.move(id, "cancelled", "completed_at = now()", []);
   }
 
   /** A session's steps in sequence order. */
-  async list(input: z.input<typeof listStepsInput>): Promise<Step[]> {
-    const parsed = parseInput(listStepsInput, input, "step list");
+  async list(input: ListStepsInput): Promise<Step[]> {
     const rows = await StepModel.query(this.deps.knex)
       .select(STEP_COLUMNS)
-      .where("session_id", parsed.sessionId)
+      .where("session_id", input.sessionId)
       .orderBy("sequence", "asc");
-    if (rows.length === 0) await assertSessionExists(this.deps.knex, parsed.sessionId);
+    if (rows.length === 0) await assertSessionExists(this.deps.knex, input.sessionId);
     return rows.map(toStepDto);
   }
 

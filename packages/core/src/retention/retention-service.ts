@@ -1,6 +1,7 @@
 import {
   TERMINAL_SESSION_STATUSES,
   retentionPolicy,
+  retentionRunInput,
   type RetentionPolicy,
   type RetentionReport,
   type RetentionRunInput,
@@ -8,7 +9,7 @@ import {
 import type { Knex } from "@logbook/db";
 
 import { clockOf, type CoreDeps } from "../deps.js";
-import { invalidInput, toAppError } from "../errors.js";
+import { invalidInputFrom, toAppError } from "../errors.js";
 
 /**
  * The pg_try_advisory_lock(namespace, key) pair held for a whole run, so that one
@@ -90,7 +91,7 @@ export class RetentionService {
     private readonly defaultPolicy: RetentionPolicy,
   ) {}
 
-  async run(input: RetentionRunInput = {}): Promise<RetentionReport> {
+  async run(input: RetentionRunInput = retentionRunInput.parse({})): Promise<RetentionReport> {
     const started = performance.now();
     const dryRun = input.dryRun ?? true;
     const policy = this.policyFor(input);
@@ -160,11 +161,7 @@ export class RetentionService {
   private policyFor(input: RetentionRunInput): RetentionPolicy {
     const overrides = Object.fromEntries(Object.entries(input.policy ?? {}).filter(([, value]) => value !== undefined));
     const parsed = retentionPolicy.safeParse({ ...this.defaultPolicy, ...overrides });
-    if (!parsed.success) {
-      throw invalidInput("the retention policy is not valid", {
-        issues: parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
-      });
-    }
+    if (!parsed.success) throw invalidInputFrom(parsed.error, "retention policy");
     return parsed.data;
   }
 

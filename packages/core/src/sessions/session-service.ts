@@ -6,7 +6,7 @@ import {
   type InactivitySweepResult,
   type NeedsYouInput,
   type NeedsYouItem,
-  type ListSessionsQuery,
+  type ListSessionsInput,
   type Session,
   type SessionPage,
   type SessionStatus,
@@ -109,7 +109,7 @@ export class SessionService {
     return toSessionDto(row);
   }
 
-  async list(input: ListSessionsQuery): Promise<SessionPage> {
+  async list(input: ListSessionsInput): Promise<SessionPage> {
     const sortColumn = input.sort === "created" ? "created_at" : "last_activity_at";
     // The cursor keeps the timestamp's microseconds: a millisecond one would skip or repeat rows.
     const query = SessionModel.query(this.knex)

@@ -1,6 +1,12 @@
 import { randomUUID } from "node:crypto";
 
-import { activeSessionsOutput, overviewOutput, tokenTotalsOutput, toolUsageOutput } from "@logbook/contracts";
+import {
+  activeSessionsOutput,
+  overviewOutput,
+  tokenTotalsInput,
+  tokenTotalsOutput,
+  toolUsageOutput,
+} from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 // Brings in the `inject()` keys that @logbook/db/testing reads (declared beside its global setup).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -267,7 +273,7 @@ describe("StatsService tokens and overview", () => {
   });
 
   it("groups token totals by session, most expensive first", async () => {
-    const rows = await stats.tokenTotals({ groupBy: "session" });
+    const rows = await stats.tokenTotals(tokenTotalsInput.parse({ groupBy: "session" }));
     expect(tokenTotalsOutput.parse(rows)).toEqual(rows);
     expect(rows.map((r) => r.key)).toEqual([s.two, s.one, s.three, s.four]);
     expect(rows[1]).toEqual({
@@ -281,11 +287,13 @@ describe("StatsService tokens and overview", () => {
       unpricedMessages: 0,
     });
     expect(await stats.tokenTotals({ groupBy: "session", limit: 1 })).toHaveLength(1);
-    expect((await stats.tokenTotals({ groupBy: "session", sessionId: s.three })).map((r) => r.key)).toEqual([s.three]);
+    expect(
+      (await stats.tokenTotals(tokenTotalsInput.parse({ groupBy: "session", sessionId: s.three }))).map((r) => r.key),
+    ).toEqual([s.three]);
   });
 
   it("groups token totals by project, with `none` for sessions without one", async () => {
-    expect(await stats.tokenTotals({ groupBy: "project" })).toEqual([
+    expect(await stats.tokenTotals(tokenTotalsInput.parse({ groupBy: "project" }))).toEqual([
       {
         key: projectA,
         sessions: 2,
@@ -310,19 +318,21 @@ describe("StatsService tokens and overview", () => {
   });
 
   it("groups token totals by UTC day of last activity, newest first, within the range", async () => {
-    const days = await stats.tokenTotals({ groupBy: "day" });
+    const days = await stats.tokenTotals(tokenTotalsInput.parse({ groupBy: "day" }));
     expect(days.map((r) => [r.key, r.sessions, r.inputTokens])).toEqual([
       ["2026-05-03", 1, 1],
       ["2026-05-02", 2, 300],
       ["2026-04-30", 1, 0],
     ]);
-    const ranged = await stats.tokenTotals({
-      groupBy: "day",
-      from: "2026-05-02T00:00:00Z",
-      to: "2026-05-03T08:00:00Z",
-    });
+    const ranged = await stats.tokenTotals(
+      tokenTotalsInput.parse({
+        groupBy: "day",
+        from: "2026-05-02T00:00:00Z",
+        to: "2026-05-03T08:00:00Z",
+      }),
+    );
     expect(ranged.map((r) => [r.key, r.sessions])).toEqual([["2026-05-02", 2]]);
-    const byProject = await stats.tokenTotals({ groupBy: "day", projectId: projectA });
+    const byProject = await stats.tokenTotals(tokenTotalsInput.parse({ groupBy: "day", projectId: projectA }));
     expect(byProject.map((r) => [r.key, r.sessions])).toEqual([["2026-05-02", 2]]);
   });
 

@@ -1,14 +1,13 @@
 import {
-  OPEN_SESSION_STATUSES,
-  tokenTotalsInput,
+  type ActiveSessionsInput,
   type activeSessionStats,
-  type activeSessionsInput,
   type eventTypeCount,
+  OPEN_SESSION_STATUSES,
   type Overview,
   type TimeRangeInput,
   type TokenTotalsInput,
-  type TokenUsage,
   type tokenTotalsRow,
+  type TokenUsage,
   type toolUsage,
 } from "@logbook/contracts";
 import { SessionModel, type Knex } from "@logbook/db";
@@ -19,7 +18,6 @@ import { invalidInput } from "../errors.js";
 import { SESSION_COLUMNS, toSessionDto } from "../sessions/session-dto.js";
 import { iso } from "../time.js";
 
-export type ActiveSessionsInput = z.output<typeof activeSessionsInput>;
 export type ActiveSessionStats = z.infer<typeof activeSessionStats>;
 export type EventTypeCount = z.infer<typeof eventTypeCount>;
 export type ToolUsage = z.infer<typeof toolUsage>;
@@ -169,7 +167,7 @@ export class StatsService {
    * was last active. Days come newest first; sessions and projects most expensive first.
    */
   async tokenTotals(input: TokenTotalsInput): Promise<TokenTotalsRow[]> {
-    const { groupBy, limit } = tokenTotalsInput.parse(input);
+    const { groupBy, limit } = input;
     const keyExpression = {
       session: "s.id::text",
       project: "coalesce(s.project_id::text, 'none')",

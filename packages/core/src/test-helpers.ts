@@ -1,9 +1,9 @@
 import type { Knex } from "@logbook/db";
 import { expect } from "vitest";
 
-import { AppError } from "../errors.js";
+import { AppError } from "./errors.js";
 
-/** Test-only helpers shared by the records tests. */
+/** Test-only helpers shared by the services' tests. */
 export async function newSession(knex: Knex): Promise<string> {
   const rows = await knex("sessions").insert({}).returning<Array<{ id: string }>>("id");
   return rows[0]!.id;

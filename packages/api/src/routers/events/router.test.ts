@@ -1,0 +1,37 @@
+import { randomUUID } from "node:crypto";
+
+import { describe, expect, it } from "vitest";
+
+import { callError, setUpRouterTests } from "../../test-kit.js";
+
+const t = setUpRouterTests();
+
+describe("events router", () => {
+  it("ingests idempotently: a retried batch (same session, time and id) is stored once", async () => {
+    const event = { id: randomUUID(), externalSessionId: `s-${randomUUID()}`, eventType: "Note" };
+    const batch = { events: [{ ...event, occurredAt: "2026-11-30T10:00:00.000Z" }] };
+    expect(await t.ingest.events.ingest(batch)).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(await t.ingest.events.ingest(batch)).toMatchObject({ accepted: 0, duplicates: 1 });
+  });
+
+  it("names the bad event by its index, and stores nothing of the batch", async () => {
+    const sessionId = `s-${randomUUID()}`;
+    const error = await callError(
+      t.ingest.events.ingest({
+        events: [
+          { externalSessionId: sessionId, eventType: "Fine" },
+          { externalSessionId: sessionId, eventType: "1bad" },
+        ],
+      }),
+    );
+    expect(error).toMatchObject({ code: "BAD_REQUEST" });
+    expect(error.issues?.[0]?.path).toBe("events.1.eventType");
+    expect(await t.kit.db.knex("sessions").where({ external_id: sessionId })).toHaveLength(0);
+  });
+
+  it("needs the read scope to read; an unknown event is NOT_FOUND", async () => {
+    const writer = await t.kit.caller(["ingest"]);
+    expect(await callError(writer.events.listRecent({}))).toMatchObject({ code: "FORBIDDEN" });
+    expect(await callError(t.ingest.events.get({ id: randomUUID() }))).toMatchObject({ code: "NOT_FOUND" });
+  });
+});
