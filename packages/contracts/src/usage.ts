@@ -118,7 +118,7 @@ export const usageReportInput = z.object({
   model: shortText().optional(),
   limit: z.number().int().min(1).max(1000).default(100),
 });
-export type UsageReportInput = z.input<typeof usageReportInput>;
+export type UsageReportInput = z.output<typeof usageReportInput>;
 export type UsageReportQuery = z.output<typeof usageReportInput>;
 
 const usageTotals = {

@@ -8,7 +8,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import type { IngestEventsInput } from "@logbook/contracts";
+import type { IngestEvent } from "@logbook/contracts";
 import { LogbookError } from "@logbook/sdk";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,7 +47,7 @@ function line(session: string, at: string, id: string, model: string, input: num
       timestamp: at,
       message: { id, model, role: "assistant", content: [], usage: { input_tokens: input, output_tokens: 0 } },
     },
-  } satisfies IngestEventsInput["events"][number];
+  } satisfies IngestEvent;
 }
 
 describe("usage", () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { ingestEventsInput, type IngestEventsInput } from "@logbook/contracts";
+import { ingestEventsInput, usageReportInput, type IngestEvent } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +12,7 @@ import { PriceBook } from "../pricing/pricing.js";
 import { SessionService } from "../sessions/session-service.js";
 import { UsageService } from "./usage-service.js";
 
-type Line = IngestEventsInput["events"][number];
+type Line = IngestEvent;
 
 /** One transcript line of an API response (what the importer sends). */
 function assistantLine(
@@ -148,12 +148,14 @@ describe("UsageService", () => {
     const root = await sessions.get({ externalId: "tree-root" });
     const tree = await sessions.tree({ id: root.id, maxDepth: 20 });
     expect(tree.totalTokens.costUsd).toBe(0.006); // 0.005 + 0.001
-    const byModel = await usage.report({ groupBy: "model", sessionId: root.id });
+    const byModel = await usage.report(usageReportInput.parse({ groupBy: "model", sessionId: root.id }));
     expect(byModel.rows.map((r) => [r.key, r.costUsd, r.sessions])).toEqual([
       ["claude-opus-4-6", 0.005, 1],
       ["claude-haiku-4-5-20251001", 0.001, 1],
     ]);
-    const rootOnly = await usage.report({ groupBy: "model", sessionId: root.id, includeSubagents: false });
+    const rootOnly = await usage.report(
+      usageReportInput.parse({ groupBy: "model", sessionId: root.id, includeSubagents: false }),
+    );
     expect(rootOnly.totals).toMatchObject({ costUsd: 0.005, messages: 1 });
   });
 
@@ -174,7 +176,7 @@ describe("UsageService", () => {
     const session = await sessions.get({ externalId: "tz-1" });
     const day = (timeZone: string) =>
       usage
-        .report({ groupBy: "day", timeZone, sessionId: session.id })
+        .report(usageReportInput.parse({ groupBy: "day", timeZone, sessionId: session.id }))
         .then((r) => r.rows.map((x) => [x.key, x.costUsd]));
     expect(await day("UTC")).toEqual([
       ["2026-03-29", 3],
@@ -184,14 +186,18 @@ describe("UsageService", () => {
       ["2026-03-30", 3],
       ["2026-04-01", 3],
     ]);
-    const weeks = await usage.report({ groupBy: "week", timeZone: "Asia/Tokyo", sessionId: session.id });
+    const weeks = await usage.report(
+      usageReportInput.parse({ groupBy: "week", timeZone: "Asia/Tokyo", sessionId: session.id }),
+    );
     expect(weeks.rows.map((r) => [r.key, r.messages])).toEqual([["2026-03-30", 2]]);
-    const weeksUtc = await usage.report({ groupBy: "week", sessionId: session.id });
+    const weeksUtc = await usage.report(usageReportInput.parse({ groupBy: "week", sessionId: session.id }));
     expect(weeksUtc.rows.map((r) => [r.key, r.messages])).toEqual([
       ["2026-03-23", 1],
       ["2026-03-30", 1],
     ]);
-    const months = await usage.report({ groupBy: "month", timeZone: "Asia/Tokyo", sessionId: session.id });
+    const months = await usage.report(
+      usageReportInput.parse({ groupBy: "month", timeZone: "Asia/Tokyo", sessionId: session.id }),
+    );
     expect(months.rows.map((r) => [r.key, r.costUsd])).toEqual([
       ["2026-03", 3],
       ["2026-04", 3],
@@ -199,14 +205,12 @@ describe("UsageService", () => {
     expect(months.totals).toMatchObject({ costUsd: 6, messages: 2, sessions: 1, inputTokens: 2_000_000 });
   });
 
-  it("refuses a time zone that is not an IANA name and a range that ends before it starts", async () => {
-    await expect(usage.report({ groupBy: "day", timeZone: "Mars/Olympus" })).rejects.toMatchObject({
-      code: "INVALID_INPUT",
-      message: expect.stringMatching(/timeZone: is not a known IANA time zone/) as unknown,
-    });
-    await expect(usage.report({ groupBy: "day", timeZone: "+02:00" })).rejects.toMatchObject({ code: "INVALID_INPUT" });
+  // A time zone that is not an IANA name is the contract's to refuse: the usage router's tests.
+  it("refuses a range that ends before it starts", async () => {
     await expect(
-      usage.report({ groupBy: "day", from: "2026-03-02T00:00:00Z", to: "2026-03-01T00:00:00Z" }),
+      usage.report(
+        usageReportInput.parse({ groupBy: "day", from: "2026-03-02T00:00:00Z", to: "2026-03-01T00:00:00Z" }),
+      ),
     ).rejects.toMatchObject({ code: "INVALID_INPUT" });
   });
 

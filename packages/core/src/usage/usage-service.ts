@@ -1,5 +1,4 @@
 import {
-  usageReportInput,
   type PriceTableOutput,
   type RepriceResult,
   type UsageReport,
@@ -11,7 +10,6 @@ import type { Knex } from "@logbook/db";
 import { withPrices, type CoreDeps } from "../deps.js";
 import { invalidInput } from "../errors.js";
 import type { PriceBook } from "../pricing/pricing.js";
-import { parseInput } from "../parse-input.js";
 import { columnBindings } from "../sql.js";
 
 /** A message with tokens and no cost: its model has no price. */
@@ -92,7 +90,7 @@ export class UsageService {
   }
 
   async report(input: UsageReportInput): Promise<UsageReport> {
-    const query = parseInput(usageReportInput, input, "usage report");
+    const query = input;
     if (query.from && query.to && query.from > query.to) {
       throw invalidInput("`from` must not be after `to`", { from: query.from, to: query.to });
     }
