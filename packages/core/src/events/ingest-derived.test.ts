@@ -3,7 +3,7 @@
  * works, timeline text for events that came without a message, and no 1970 dates from
  * events whose time is unknown.
  */
-import { ingestEventsInput, type IngestEventsInput } from "@logbook/contracts";
+import { ingestEventsInput, tokenTotalsInput, usageReportInput, type IngestEvent } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ import { StatsService } from "../stats/stats-service.js";
 import { UsageService } from "../usage/usage-service.js";
 import { EventService } from "./event-service.js";
 
-type Line = IngestEventsInput["events"][number];
+type Line = IngestEvent;
 
 describe("ingest derivations", () => {
   let db: TestDatabase;
@@ -138,9 +138,13 @@ describe("ingest derivations", () => {
     const session = await sessions.get({ externalId: "no-time" });
     expect(new Date(session.lastActivityAt).getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
     expect(session.startedAt).toBeNull();
-    const days = await new StatsService({ knex: db.knex }).tokenTotals({ groupBy: "day", sessionId: session.id });
+    const days = await new StatsService({ knex: db.knex }).tokenTotals(
+      tokenTotalsInput.parse({ groupBy: "day", sessionId: session.id }),
+    );
     expect(days.map((d) => d.key)).not.toContain("1970-01-01");
-    const report = await new UsageService({ knex: db.knex }).report({ groupBy: "day", sessionId: session.id });
+    const report = await new UsageService({ knex: db.knex }).report(
+      usageReportInput.parse({ groupBy: "day", sessionId: session.id }),
+    );
     expect(report.rows).toHaveLength(1);
     expect(report.rows[0]!.key).not.toBe("1970-01-01");
     // The events themselves keep the stable time the importer gave them (their identity).
