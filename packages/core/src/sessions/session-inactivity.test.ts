@@ -3,7 +3,7 @@
  * first), back to active on the next prompt or tool event, and quiet sessions settled by
  * time (idle after N minutes, ended after M hours) with a clock the test controls.
  */
-import { ingestEventsInput, type IngestEventsInput } from "@logbook/contracts";
+import { ingestEventsInput, type IngestEvent } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,7 +31,7 @@ describe("session status over time", () => {
             occurredAt: at(minutes),
             payload: { session_id: session, hook_event_name: eventType, ...payload },
           },
-        ] satisfies IngestEventsInput["events"],
+        ] satisfies IngestEvent[],
       }),
     );
 
