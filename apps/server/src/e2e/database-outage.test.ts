@@ -41,6 +41,20 @@ async function until(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await sleep(50);
 }
 
+/** The first-start key, from the credentials file the server writes just after /health answers. */
+async function firstStartKey(serverHome: string): Promise<string> {
+  let key = "";
+  await until(async () => {
+    try {
+      key = (JSON.parse(await readFile(join(serverHome, "credentials"), "utf8")) as { apiKey: string }).apiKey;
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return key;
+}
+
 let apiKey = "";
 let holder: ChildProcess | undefined;
 
@@ -62,15 +76,7 @@ beforeAll(async () => {
       () => false,
     );
   });
-  // Written just after the server starts answering /health.
-  await until(async () => {
-    try {
-      apiKey = (JSON.parse(await readFile(join(home, "credentials"), "utf8")) as { apiKey: string }).apiKey;
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  apiKey = await firstStartKey(home);
 }, 120_000);
 
 afterAll(async () => {
@@ -201,15 +207,7 @@ describe("an external database (DATABASE_URL) that goes away and comes back", ()
           () => false,
         );
       });
-      let key = "";
-      await until(async () => {
-        try {
-          key = (JSON.parse(await readFile(join(serverHome, "credentials"), "utf8")) as { apiKey: string }).apiKey;
-          return true;
-        } catch {
-          return false;
-        }
-      });
+      const key = await firstStartKey(serverHome);
       const client = createLogbookClient({ url: base, apiKey: key, retry: false, batch: false });
       const acknowledged: string[] = [];
       const statuses = new Set<number | string>();
