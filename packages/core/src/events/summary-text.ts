@@ -30,7 +30,11 @@ const isObject = (value: unknown): value is Json =>
 
 /** Whitespace collapsed, cut on a word boundary with an ellipsis when too long. */
 export function firstWords(text: string, max = SUMMARY_MAX_CHARS): string | undefined {
-  const flat = text.replace(/\s+/g, " ").trim();
+  // Only the head is looked at: a 100 KB reply costs no more than a short one.
+  const flat = text
+    .slice(0, max * 4)
+    .replace(/\s+/g, " ")
+    .trim();
   if (flat.length === 0) return undefined;
   if (flat.length <= max) return flat;
   const cut = flat.slice(0, max - 1);
