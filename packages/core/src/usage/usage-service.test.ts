@@ -212,6 +212,12 @@ describe("UsageService", () => {
         usageReportInput.parse({ groupBy: "day", from: "2026-03-02T00:00:00Z", to: "2026-03-01T00:00:00Z" }),
       ),
     ).rejects.toMatchObject({ code: "INVALID_INPUT" });
+    // Compared as instants, not as text: 01:00+05:00 is 20:00Z the day before.
+    await expect(
+      usage.report(
+        usageReportInput.parse({ groupBy: "day", from: "2026-03-02T01:00:00+05:00", to: "2026-03-01T21:00:00Z" }),
+      ),
+    ).resolves.toMatchObject({ groupBy: "day" });
   });
 
   it("reprices stored messages after a table change, keeping reported costs; a bad file changes nothing", async () => {

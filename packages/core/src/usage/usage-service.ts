@@ -91,7 +91,7 @@ export class UsageService {
 
   async report(input: UsageReportInput): Promise<UsageReport> {
     const query = input;
-    if (query.from && query.to && query.from > query.to) {
+    if (query.from && query.to && Date.parse(query.from) > Date.parse(query.to)) {
       throw invalidInput("`from` must not be after `to`", { from: query.from, to: query.to });
     }
     const grouping = GROUPINGS[query.groupBy];
