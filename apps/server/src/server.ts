@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 
 import { AuthThrottle, KeyStreams } from "@logbook/api";
 import { createServices, isDatabaseUnreachable, LiveBus, PriceBook } from "@logbook/core";
-import { migrateLatest, openDatabase, type Database } from "@logbook/db";
+import { migrateLatestAt, openDatabase, type Database } from "@logbook/db";
 
 import { DatabaseAvailability } from "./availability.js";
 import { BodyBudget } from "./body.js";
@@ -100,7 +100,7 @@ export async function startServer(
     });
     cleanups.push(() => availability.stop());
 
-    const applied = await migrateLatest(database.knex);
+    const applied = await migrateLatestAt(database.connectionString);
     if (applied.length > 0) logger.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
 
     const services = createServices({

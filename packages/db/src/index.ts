@@ -4,7 +4,7 @@ export { createKnex, ensureDatabase, openDatabase, probeDatabase, redactUrl } fr
 export type { Database, OpenDatabaseOptions } from "./connection.js";
 export { APP_ROLE, findFreePort, startEmbeddedPostgres } from "./embedded.js";
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
-export { migrateLatest, migrateRollback, migrationStatus, runMigrationCommand } from "./migrate.js";
+export { migrateLatest, migrateLatestAt, migrateRollback, migrationStatus, runMigrationCommand } from "./migrate.js";
 export type { MigrationStatus } from "./migrate.js";
 export * from "./models/index.js";
 export type { Knex } from "knex";

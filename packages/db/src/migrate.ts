@@ -1,5 +1,8 @@
 import type { Knex } from "knex";
 
+import { defaultPoolSettings } from "./config.js";
+import { createKnex } from "./connection.js";
+
 import * as createProjectsAndSessions from "./migrations/20261122000100_create_projects_and_sessions.js";
 import * as createEvents from "./migrations/20261122000200_create_events.js";
 import * as createSessionRecords from "./migrations/20261122000300_create_session_records.js";
@@ -54,6 +57,26 @@ const migratorConfig: Knex.MigratorConfig = {
 export async function migrateLatest(knex: Knex): Promise<string[]> {
   const [, applied] = (await knex.migrate.latest(migratorConfig)) as [number, string[]];
   return applied;
+}
+
+/**
+ * Migrations on a connection of their own, closed after: the request pool's limits (a pool of
+ * a few connections, a short acquire wait, a statement timeout sized for requests) are tuned
+ * for requests, and a start under load, or a long schema change, must not trip over them.
+ */
+export async function migrateLatestAt(connectionString: string): Promise<string[]> {
+  const knex = createKnex(connectionString, {
+    ...defaultPoolSettings,
+    min: 0,
+    max: 2,
+    acquireTimeoutMs: 120_000,
+    statementTimeoutMs: 0, // none: a schema change takes as long as it takes
+  });
+  try {
+    return await migrateLatest(knex);
+  } finally {
+    await knex.destroy();
+  }
 }
 
 /** Rolls back the last batch, or every migration with `all`; returns the names undone. */
