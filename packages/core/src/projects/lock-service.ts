@@ -86,11 +86,7 @@ export class LockService {
       const row = rows[0];
       if (row) return toProjectLockDto(ProjectLockModel.fromDatabaseJson(row));
 
-      const state = await this.state(input.projectId);
-      if (!state.projectExists) throw notFound("project", input.projectId);
-      if (state.lock && state.live && state.lock.owner !== input.owner) {
-        throw lockHeld(state.lock, `project ${input.projectId} is locked by ${holderText(state.lock)}`);
-      }
+      await this.refuseUnlessFree(input.projectId, input.owner);
     }
     throw new AppError("CONFLICT", `the lock on project ${input.projectId} kept changing hands, try again`);
   }
@@ -108,14 +104,7 @@ export class LockService {
     const row = rows[0];
     if (row) return toProjectLockDto(ProjectLockModel.fromDatabaseJson(row));
 
-    const state = await this.state(input.projectId);
-    if (!state.projectExists) throw notFound("project", input.projectId);
-    if (state.lock && state.live) {
-      throw lockHeld(
-        state.lock,
-        `project ${input.projectId} is locked by ${holderText(state.lock)}, not by "${input.owner}": only the holder can renew it`,
-      );
-    }
+    const state = await this.refuseUnlessFree(input.projectId, input.owner, "renew");
     const lapsed = state.lock?.owner === input.owner ? ` (it expired at ${state.lock.expiresAt})` : "";
     throw new AppError(
       "NOT_FOUND",
@@ -140,14 +129,7 @@ export class LockService {
     const row = rows[0];
     if (row) return { released: row.live === true };
 
-    const state = await this.state(input.projectId);
-    if (!state.projectExists) throw notFound("project", input.projectId);
-    if (state.lock && state.live) {
-      throw lockHeld(
-        state.lock,
-        `project ${input.projectId} is locked by ${holderText(state.lock)}, not by "${input.owner}": only the holder can release it`,
-      );
-    }
+    await this.refuseUnlessFree(input.projectId, input.owner, "release");
     return { released: false };
   }
 
@@ -156,6 +138,21 @@ export class LockService {
     const state = await this.state(input.projectId);
     if (!state.projectExists) throw notFound("project", input.projectId);
     return state.live ? state.lock : null;
+  }
+
+  /**
+   * After a write that matched no row, why: NOT_FOUND without the project, LOCK_HELD while
+   * someone else's lock is in force (`doing` names what only the holder may do). Otherwise
+   * the lock's state, for the caller to explain.
+   */
+  private async refuseUnlessFree(projectId: string, owner: string, doing?: "renew" | "release"): Promise<LockState> {
+    const state = await this.state(projectId);
+    if (!state.projectExists) throw notFound("project", projectId);
+    if (state.lock && state.live && state.lock.owner !== owner) {
+      const onlyHolder = doing ? `, not by "${owner}": only the holder can ${doing} it` : "";
+      throw lockHeld(state.lock, `project ${projectId} is locked by ${holderText(state.lock)}${onlyHolder}`);
+    }
+    return state;
   }
 
   private async state(projectId: string, knex: Knex = this.deps.knex): Promise<LockState> {

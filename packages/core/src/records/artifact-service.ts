@@ -5,9 +5,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
-import { decodeCursor, toPage } from "../pagination.js";
-import { assertCursorValues, timestampKey } from "../pagination.js";
-import { assertSessionExists } from "./session-records.js";
+import { listSessionRecords } from "./session-records.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
 import { ARTIFACT_COLUMNS, toArtifactDto } from "./record-dto.js";
 
@@ -65,28 +63,15 @@ export class ArtifactService {
 
   /** Oldest first (created_at, id), optionally of one `artifactType`. */
   async list(input: ListArtifactsInput): Promise<{ items: Artifact[]; nextCursor: string | null }> {
-    const knex = this.deps.knex;
-    const query = knex("artifacts")
-      .select([...ARTIFACT_COLUMNS, knex.raw(`${timestampKey("created_at")} AS cursor_key`)])
-      .where("session_id", input.sessionId)
-      .orderBy([
-        { column: "created_at", order: "asc" },
-        { column: "id", order: "asc" },
-      ])
-      .limit(input.limit + 1);
-    if (input.artifactType) query.where("artifact_type", input.artifactType);
-    if (input.cursor !== undefined) {
-      const values = decodeCursor(input.cursor, ["string", "string"]);
-      assertCursorValues(values, ["timestamp", "uuid"]);
-      query.whereRaw("(created_at, id) > (?::timestamptz, ?::uuid)", values);
-    }
-    const rows = (await query) as Array<Record<string, unknown>>;
-    if (rows.length === 0 && input.cursor === undefined) await assertSessionExists(knex, input.sessionId);
-    return toPage(
-      rows,
-      input.limit,
-      ({ cursor_key: _key, ...row }) => toArtifactDto(ArtifactModel.fromDatabaseJson(row)),
-      (row) => [String(row.cursor_key), String(row.id)],
-    );
+    const { artifactType } = input;
+    return listSessionRecords(this.deps.knex, {
+      table: "artifacts",
+      columns: ARTIFACT_COLUMNS,
+      sessionId: input.sessionId,
+      limit: input.limit,
+      cursor: input.cursor,
+      ...(artifactType ? { filter: (query) => void query.where("artifact_type", artifactType) } : {}),
+      toItem: (row) => toArtifactDto(ArtifactModel.fromDatabaseJson(row)),
+    });
   }
 }

@@ -4,9 +4,7 @@ import { v7 as uuidv7 } from "uuid";
 
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
-import { decodeCursor, toPage } from "../pagination.js";
-import { assertCursorValues, timestampKey } from "../pagination.js";
-import { assertSessionExists } from "./session-records.js";
+import { listSessionRecords } from "./session-records.js";
 import { rowsOf, violated } from "../sql.js";
 import { MESSAGE_COLUMNS, toMessageDto } from "./record-dto.js";
 
@@ -58,28 +56,15 @@ export class MessageService {
 
   /** Oldest first; `role` keeps only that speaker's messages. */
   async list(input: ListMessagesInput): Promise<{ items: SessionMessage[]; nextCursor: string | null }> {
-    const knex = this.deps.knex;
-    const query = knex("session_messages")
-      .select([...MESSAGE_COLUMNS, knex.raw(`${timestampKey("created_at")} AS cursor_key`)])
-      .where("session_id", input.sessionId)
-      .orderBy([
-        { column: "created_at", order: "asc" },
-        { column: "id", order: "asc" },
-      ])
-      .limit(input.limit + 1);
-    if (input.role) query.where("role", input.role);
-    if (input.cursor !== undefined) {
-      const values = decodeCursor(input.cursor, ["string", "string"]);
-      assertCursorValues(values, ["timestamp", "uuid"]);
-      query.whereRaw("(created_at, id) > (?::timestamptz, ?::uuid)", values);
-    }
-    const rows = (await query) as Array<Record<string, unknown>>;
-    if (rows.length === 0 && input.cursor === undefined) await assertSessionExists(knex, input.sessionId);
-    return toPage(
-      rows,
-      input.limit,
-      ({ cursor_key: _key, ...row }) => toMessageDto(SessionMessageModel.fromDatabaseJson(row)),
-      (row) => [String(row.cursor_key), String(row.id)],
-    );
+    const { role } = input;
+    return listSessionRecords(this.deps.knex, {
+      table: "session_messages",
+      columns: MESSAGE_COLUMNS,
+      sessionId: input.sessionId,
+      limit: input.limit,
+      cursor: input.cursor,
+      ...(role ? { filter: (query) => void query.where("role", role) } : {}),
+      toItem: (row) => toMessageDto(SessionMessageModel.fromDatabaseJson(row)),
+    });
   }
 }
