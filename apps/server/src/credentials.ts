@@ -74,12 +74,3 @@ export async function readRuntimeInfo(home: string): Promise<RuntimeInfo | null>
     return null;
   }
 }
-
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

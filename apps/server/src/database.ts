@@ -1,7 +1,7 @@
-import { openDatabase, type Database } from "@logbook/db";
+import { isProcessAlive, openDatabase, type Database } from "@logbook/db";
 
 import type { ServerConfig } from "./config.js";
-import { isProcessAlive, readRuntimeInfo } from "./credentials.js";
+import { readRuntimeInfo } from "./credentials.js";
 
 /**
  * The database for a one-off command (`migrate`, `keys …`). With the embedded PostgreSQL,

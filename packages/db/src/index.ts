@@ -3,6 +3,7 @@ export type { DatabaseEnv, PoolSettings } from "./config.js";
 export { createKnex, ensureDatabase, openDatabase, probeDatabase, redactUrl } from "./connection.js";
 export type { Database, OpenDatabaseOptions } from "./connection.js";
 export { APP_ROLE, findFreePort, startEmbeddedPostgres } from "./embedded.js";
+export { isProcessAlive } from "./process-alive.js";
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
 export { migrateLatest, migrateLatestAt, migrateRollback, migrationStatus, runMigrationCommand } from "./migrate.js";
 export type { MigrationStatus } from "./migrate.js";
