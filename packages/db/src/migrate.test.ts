@@ -1,20 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { migrateLatest, migrateRollback, migrationStatus } from "./migrate.js";
+import { TABLES } from "./tables.js";
 import { createTestDatabase, type TestDatabase } from "./testing/index.js";
-
-const TABLES = [
-  "projects",
-  "project_locks",
-  "sessions",
-  "events",
-  "session_messages",
-  "files",
-  "steps",
-  "artifacts",
-  "jobs",
-  "api_keys",
-];
 
 async function tablesIn(db: TestDatabase): Promise<string[]> {
   const result = await db.knex.raw<{ rows: Array<{ tablename: string }> }>(

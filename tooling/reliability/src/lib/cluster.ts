@@ -8,8 +8,10 @@ import {
   findFreePort,
   migrateLatest,
   startEmbeddedPostgres,
+  TABLES,
   type EmbeddedPostgresHandle,
   type Knex,
+  type TableName,
 } from "@logbook/db";
 
 /**
@@ -81,21 +83,7 @@ export async function startCluster(options: { name?: string } = {}): Promise<Clu
   };
 }
 
-/** The tables of the schema (knex's own bookkeeping left out). */
-export const TABLES = [
-  "projects",
-  "project_locks",
-  "sessions",
-  "events",
-  "session_messages",
-  "files",
-  "steps",
-  "artifacts",
-  "jobs",
-  "api_keys",
-] as const;
-
-export type RowCounts = Record<(typeof TABLES)[number], number>;
+export type RowCounts = Record<TableName, number>;
 
 /** Exact row counts of every table (not estimates). */
 export async function rowCounts(knex: Knex): Promise<RowCounts> {
