@@ -20,6 +20,32 @@ export default tseslint.config(
       "@typescript-eslint/require-await": "off",
       "@typescript-eslint/only-throw-error": "off",
       "no-console": "off",
+      // The environment is read once, by a config module's Zod schema; everything else gets
+      // the parsed config (a typo'd or undocumented variable cannot hide in a helper).
+      "no-restricted-properties": [
+        "error",
+        { object: "process", property: "env", message: "read the environment in the config module only" },
+      ],
     },
+  },
+  {
+    // Where reading the environment is the job: config modules, the entry points that hand
+    // process.env to them, tests and test helpers (they set it for child processes), and the
+    // benchmark and reliability tools' own options.
+    files: [
+      "**/config.ts",
+      "src/main.ts",
+      "src/cli.ts",
+      "**/*.test.ts",
+      "test/**",
+      "src/testing/**",
+      "scripts/**",
+      "fixture/**",
+      "src/options.ts",
+      "src/cases/**",
+      "src/suites/**",
+      "src/workers/**",
+    ],
+    rules: { "no-restricted-properties": "off" },
   },
 );
