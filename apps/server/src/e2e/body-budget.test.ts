@@ -32,7 +32,7 @@ async function post(body: Buffer): Promise<Response> {
 }
 
 /** A post that declares its length and sends half its body: it holds its reservation, if admitted. */
-function slowPost(body: Buffer): { finish(): Promise<number> } {
+function slowPost(body: Buffer): { sent: Promise<void>; finish(): Promise<number> } {
   let answered: (status: number) => void = () => undefined;
   const status = new Promise<number>((resolve) => (answered = resolve));
   const req = request(`${h.server.url}/hooks/claude-code`, {
@@ -48,8 +48,9 @@ function slowPost(body: Buffer): { finish(): Promise<number> } {
     answered(res.statusCode ?? 0);
   });
   req.on("error", () => answered(0));
-  req.write(body.subarray(0, body.length / 2));
+  const sent = new Promise<void>((resolve) => req.write(body.subarray(0, body.length / 2), () => resolve()));
   return {
+    sent,
     finish: () => {
       req.end(body.subarray(body.length / 2));
       return status;
@@ -62,9 +63,12 @@ describe("the body budget", () => {
     // The held post and the probe race to the server: when the probe wins, both finish and
     // the pair is tried again, until the held post is in first.
     let refused: Response | null = null;
-    let held: { finish(): Promise<number> } | null = null;
+    let held: ReturnType<typeof slowPost> | null = null;
     for (let i = 0; i < 100 && !refused; i++) {
       held = slowPost(hookBody(BODY));
+      // Its headers and half its body out of this process before the probe starts: the probe,
+      // on a warm keep-alive connection, won every race on a loaded machine otherwise.
+      await held.sent;
       const response = await post(hookBody(BODY));
       if (response.status === 503) refused = response;
       else {
