@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -168,6 +168,12 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
     lanes: [],
   };
   const children: ChildProcess[] = [];
+  // Direct delivery: a hook that finds the database down gets a 503 at once and spools for a
+  // second without posting, so lanes can record everything left while the PostgreSQL restart
+  // runs, and the last fault would find nothing to hit. Lanes are held at 3/4 of their events
+  // (past the last fault's 70%) until the faults are done.
+  const holdFile = options.delivery === "direct" ? join(home, "lanes-hold") : undefined;
+  if (holdFile) writeFileSync(holdFile, String(Math.ceil(options.eventsPerLane * 0.75)));
   try {
     const progress = new Array<number>(options.lanes).fill(0);
     const done = progress.map((_, lane) => {
@@ -187,6 +193,7 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
             hookBin,
             delivery: options.delivery,
             run,
+            holdFile,
           }),
         ],
         {
@@ -251,17 +258,22 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
       report.faults.push({ at, storedAt, what, ms: round(performance.now() - t, 0) });
     };
     const faults = (async () => {
-      await fault(0.2, "SIGKILL server, start it again", async () => {
-        await server.kill("SIGKILL");
-        await sleep(1_000);
-        await server.restart();
-      });
-      await fault(0.45, "restart PostgreSQL (fast stop, 2 s down, start)", () => cluster.restartPostgres(2_000));
-      await fault(0.7, "SIGKILL server, start it again", async () => {
-        await server.kill("SIGKILL");
-        await sleep(1_000);
-        await server.restart();
-      });
+      try {
+        await fault(0.2, "SIGKILL server, start it again", async () => {
+          await server.kill("SIGKILL");
+          await sleep(1_000);
+          await server.restart();
+        });
+        await fault(0.45, "restart PostgreSQL (fast stop, 2 s down, start)", () => cluster.restartPostgres(2_000));
+        await fault(0.7, "SIGKILL server, start it again", async () => {
+          await server.kill("SIGKILL");
+          await sleep(1_000);
+          await server.restart();
+        });
+      } finally {
+        // Lift the hold once the faults are done, whether or not each could hit.
+        if (holdFile) rmSync(holdFile, { force: true });
+      }
     })();
     await allDone;
     await faults;

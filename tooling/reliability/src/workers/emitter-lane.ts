@@ -16,7 +16,7 @@
  * Progress goes to stdout as `P <done>` lines; the summary as `S <json>`.
  */
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -42,6 +42,11 @@ interface LaneArgs {
   delivery: "background" | "direct";
   /** Marks this run's events (`rel_seq` is `<run>:<lane>:<i>`), so runs can share a database. */
   run: string;
+  /**
+   * While this file exists, the lane records no more events than the number in it: the suite
+   * holds lanes short of the end until its last fault has hit (see `faults.ts`).
+   */
+  holdFile?: string;
 }
 
 const args = JSON.parse(process.argv[2] ?? "{}") as LaneArgs;
@@ -181,7 +186,22 @@ async function recordInProcess(payload: string): Promise<void> {
   spool();
 }
 
+/** The most events this lane may record for now, from `holdFile`; no limit without one. */
+function heldAt(): number {
+  if (!args.holdFile) return Infinity;
+  try {
+    return Number(readFileSync(args.holdFile, "utf8"));
+  } catch {
+    return Infinity; // gone: the hold is lifted
+  }
+}
+
 for (let i = 0; i < args.count; i++) {
+  if (summary.events >= heldAt()) {
+    // Say where we stand, so the suite's progress count reaches its next fault.
+    process.stdout.write(`P ${summary.events}\n`);
+    while (summary.events >= heldAt()) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const payload = payloadOf(i);
   if (args.binaryEvery > 0 && i % args.binaryEvery === 0) {
     await runBinary(payload);
