@@ -25,6 +25,7 @@ export const CASES = [
   "hook-up",
   "hook-down",
   "hook-http",
+  "throughput",
   "timeline",
   "timeline-summary",
   "session-list",

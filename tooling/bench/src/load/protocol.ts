@@ -2,8 +2,12 @@
 export interface LoadRequest {
   url: string;
   headers: Record<string, string>;
-  /** Fixed total rate in requests per second (open loop: sends are scheduled by the clock, not by answers). */
-  rate: number;
+  /**
+   * Fixed total rate in requests per second (open loop: sends are scheduled by the clock, not
+   * by answers), or `"closed"`: each connection sends its next request as soon as the previous
+   * one is answered (what a hook waiting for its answer does; measures the most a server takes).
+   */
+  rate: number | "closed";
   /** Most requests in flight at once (keep-alive connections). */
   connections: number;
   /** Seconds sent first at the same rate and not recorded (JIT, pool connections, caches). */

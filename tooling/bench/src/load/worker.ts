@@ -8,6 +8,10 @@
  * instead of silently lowering the rate (no coordinated omission). autocannon's
  * `overallRate` was tried first: it releases each second's quota per connection as a burst
  * at the start of the second, which measures bursts of N concurrent requests, not a rate.
+ *
+ * Closed loop (`rate: "closed"`) for throughput: each of `connections` senders posts its next
+ * request as soon as the previous one is answered, like autocannon or a Claude Code `http`
+ * hook (one event per request, waiting for its answer); latency counts from the send.
  */
 import { Agent, request as httpRequest } from "node:http";
 
@@ -55,12 +59,11 @@ async function run(spec: LoadRequest): Promise<LoadResult> {
   let failed = 0;
   let firstFailure: string | undefined;
   const warmup = spec.warmupSec ?? 0;
-  const total = Math.round(spec.rate * (spec.durationSec + warmup));
   const start = performance.now();
   const recordFrom = start + warmup * 1000;
   const inFlight = new Set<Promise<void>>();
 
-  const send = (dueAt: number) => {
+  const send = (dueAt: number): Promise<void> => {
     const { method, path, body, index } = next();
     const done = new Promise<void>((resolve) => {
       const req = httpRequest(
@@ -102,13 +105,27 @@ async function run(spec: LoadRequest): Promise<LoadResult> {
     });
     inFlight.add(done);
     void done.then(() => inFlight.delete(done));
+    return done;
   };
 
-  while (sent < total && !stopRequested) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - start) / 1000) * spec.rate) + 1);
-    for (; sent < due; sent++) send(start + (sent / spec.rate) * 1000);
-    await new Promise((resolve) => setTimeout(resolve, 1));
+  const rate = spec.rate;
+  if (rate === "closed") {
+    const end = start + (warmup + spec.durationSec) * 1000;
+    const sender = async () => {
+      while (!stopRequested && performance.now() < end) {
+        sent++;
+        await send(performance.now());
+      }
+    };
+    await Promise.all(Array.from({ length: spec.connections }, sender));
+  } else {
+    const total = Math.round(rate * (spec.durationSec + warmup));
+    while (sent < total && !stopRequested) {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - start) / 1000) * rate) + 1);
+      for (; sent < due; sent++) void send(start + (sent / rate) * 1000);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
   await Promise.all(inFlight);
   const elapsed = (performance.now() - Math.min(recordFrom, performance.now())) / 1000;
