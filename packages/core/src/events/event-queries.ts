@@ -1,0 +1,122 @@
+/** The read side of events: timelines, single events, recent events, counts, the live replay. */
+import type {
+  Event,
+  EventIdInput,
+  EventPage,
+  EventSummaryPage,
+  ListRecentEventsInput,
+  ListSessionEventsInput,
+} from "@logbook/contracts";
+import type { Knex } from "@logbook/db";
+
+import { notFound } from "../errors.js";
+import { assertCursorValues, decodeCursor, timestampKey, toPage } from "../pagination.js";
+import { EVENT_COLUMNS, EVENT_SUMMARY_COLUMNS, toEventDto, toEventSummaryDto, type EventRow } from "./event-dto.js";
+
+export class EventQueries {
+  constructor(private readonly knex: Knex) {}
+
+  async listForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventPage> {
+    const rows = (await this.sessionEventsQuery(input, EVENT_COLUMNS)) as EventRow[];
+    return toPage(rows, input.limit, toEventDto, (row) => [row.seq]);
+  }
+
+  /** The same timeline without payloads (see `eventSummary`): what a dashboard draws. */
+  async listSummariesForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventSummaryPage> {
+    const rows = (await this.sessionEventsQuery(input, EVENT_SUMMARY_COLUMNS)) as Array<Omit<EventRow, "payload">>;
+    return toPage(rows, input.limit, toEventSummaryDto, (row) => [row.seq]);
+  }
+
+  /** One whole event by id. */
+  async get(input: EventIdInput): Promise<Event> {
+    const row = (await this.knex("events").select(EVENT_COLUMNS).where("id", input.id).first()) as EventRow | undefined;
+    if (!row) throw notFound("event", input.id);
+    return toEventDto(row);
+  }
+
+  /** A page of a session's events (`limit + 1` rows, for the cursor), NOT_FOUND for an unknown session. */
+  private async sessionEventsQuery(
+    input: ListSessionEventsInput & { limit: number },
+    columns: readonly string[],
+  ): Promise<unknown[]> {
+    const query = this.knex("events as e")
+      .select(columns.map((c) => `e.${c}`))
+      .where("e.session_id", input.sessionId);
+    let after = input.afterSeq ?? -1;
+    if (input.cursor) after = Math.max(after, decodeCursor(input.cursor, ["number"])[0] as number);
+    if (after >= 0) query.where("e.seq", ">", after);
+    if (input.eventTypes) query.whereIn("e.event_type", input.eventTypes);
+    if (input.levels) query.whereIn("e.level", input.levels);
+    if (input.from) query.where("e.occurred_at", ">=", input.from);
+    if (input.to) query.where("e.occurred_at", "<", input.to);
+    const rows = (await query.orderBy("e.seq", "asc").limit(input.limit + 1)) as unknown[];
+    // Events exist only under their session: only an empty page needs to ask whether it does.
+    if (rows.length === 0) {
+      const exists = (await this.knex("sessions").select("id").where({ id: input.sessionId }).first()) as
+        { id: string } | undefined;
+      if (!exists) throw notFound("session", input.sessionId);
+    }
+    return rows;
+  }
+
+  /** Recent events across sessions, newest first. */
+  async listRecent(input: ListRecentEventsInput & { limit: number }): Promise<EventPage> {
+    const query = this.knex("events as e").select([
+      ...EVENT_COLUMNS.map((c) => `e.${c}`),
+      this.knex.raw(`${timestampKey("e.occurred_at")} AS cursor_at`),
+    ]);
+    if (input.eventTypes) query.whereIn("e.event_type", input.eventTypes);
+    if (input.levels) query.whereIn("e.level", input.levels);
+    if (input.machineId) query.where("e.machine_id", input.machineId);
+    if (input.toolName) query.where("e.tool_name", input.toolName);
+    if (input.projectId) {
+      query.whereIn("e.session_id", this.knex("sessions").select("id").where("project_id", input.projectId));
+    }
+    if (input.from) query.where("e.occurred_at", ">=", input.from);
+    if (input.to) query.where("e.occurred_at", "<", input.to);
+    if (input.cursor) {
+      const [at, seq] = decodeCursor(input.cursor, ["string", "number"]) as [string, number];
+      assertCursorValues([at], ["timestamp"]);
+      query.whereRaw("(e.occurred_at, e.stream_seq) < (?::timestamptz, ?)", [at, seq]);
+    }
+    const rows = (await query
+      .orderBy([
+        { column: "e.occurred_at", order: "desc" },
+        { column: "e.stream_seq", order: "desc" },
+      ])
+      .limit(input.limit + 1)) as Array<EventRow & { cursor_at: string }>;
+    // The cursor keeps the time to the microsecond: a millisecond one (a JS Date) skipped rows.
+    return toPage(rows, input.limit, toEventDto, (row) => [row.cursor_at, row.stream_seq]);
+  }
+
+  /** Events of a session counted by type (seed 002's get_session_event_counts). */
+  async countsByType(input: { sessionId: string }): Promise<Array<{ eventType: string; count: number }>> {
+    const rows = (await this.knex("events")
+      .select("event_type")
+      .count({ count: "*" })
+      .where("session_id", input.sessionId)
+      .groupBy("event_type")
+      .orderBy([{ column: "count", order: "desc" }, { column: "event_type" }])) as Array<{
+      event_type: string;
+      count: number | string;
+    }>;
+    return rows.map((r) => ({ eventType: r.event_type, count: Number(r.count) }));
+  }
+
+  /** Events stored after a stream position, oldest first (the live bus replays with this). */
+  async listAfterStreamSeq(
+    afterStreamSeq: number,
+    filter: { sessionId?: string; projectId?: string; toStreamSeq?: number },
+    limit: number,
+  ): Promise<Array<EventRow>> {
+    const query = this.knex("events as e")
+      .select(EVENT_COLUMNS.map((c) => `e.${c}`))
+      .where("e.stream_seq", ">", afterStreamSeq);
+    if (filter.toStreamSeq !== undefined) query.where("e.stream_seq", "<=", filter.toStreamSeq);
+    if (filter.sessionId) query.where("e.session_id", filter.sessionId);
+    if (filter.projectId) {
+      query.whereIn("e.session_id", this.knex("sessions").select("id").where("project_id", filter.projectId));
+    }
+    return (await query.orderBy("e.stream_seq", "asc").limit(limit)) as EventRow[];
+  }
+}

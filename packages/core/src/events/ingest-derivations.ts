@@ -1,0 +1,275 @@
+/**
+ * Ingest, last step: what the accepted events change besides themselves — session state
+ * (status, title, times, project), messages, token counters and cost — derived in memory
+ * (`deriveSession`) and written in a few statements.
+ */
+import type { ParsedIngestEvent } from "@logbook/contracts";
+import type { Knex } from "@logbook/db";
+
+import { cleanText, sanitizeJsonForPostgres } from "../json.js";
+import { formatCost, usdToUnits, type PriceBook } from "../pricing/pricing.js";
+import { canonicalProjectPath } from "../projects/project-path.js";
+import { columnBindings } from "../sql.js";
+import { deriveSession, type DerivableEvent, type DerivedMessage } from "./derive.js";
+import type { SessionRow } from "./ingest-sessions.js";
+
+type Trx = Knex.Transaction;
+
+const NO_USAGE = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheCreationTokens: 0,
+  cacheCreation1hTokens: 0,
+};
+
+/** What a batch adds to a session's counters (cost as `numeric` text). */
+interface SessionIncrements {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+  costUsd: string;
+  unpricedMessages: number;
+}
+
+/** An event with its id, time and session settled, ready to insert. */
+export interface PreparedEvent extends DerivableEvent {
+  index: number;
+  /** The client's message, or the summary text made for a timeline (`summaryText`). */
+  message: string | undefined;
+  sessionKey: string;
+  input: ParsedIngestEvent;
+  sessionId: string;
+  seq: number;
+}
+
+/** Derives session state from the accepted events; returns the sessions it changed. */
+export async function applyDerivations(
+  trx: Trx,
+  prices: PriceBook,
+  sessions: Map<string, SessionRow>,
+  accepted: PreparedEvent[],
+): Promise<string[]> {
+  const bySession = new Map<string, PreparedEvent[]>();
+  for (const event of accepted) {
+    const list = bySession.get(event.sessionId) ?? [];
+    list.push(event);
+    bySession.set(event.sessionId, list);
+  }
+  const derivations = [...bySession].map(([sessionId, events]) => ({
+    sessionId,
+    derived: deriveSession(sessions.get(sessionId)!, events),
+  }));
+  // Sessions without a project get the one where their agent works, created on first sight.
+  const projects = await ensureProjects(
+    trx,
+    derivations.flatMap(({ sessionId, derived }) => {
+      const row = sessions.get(sessionId)!;
+      const path = row.projectId === null ? projectPathOf(derived.projectPath ?? row.cwd) : null;
+      return path === null ? [] : [path];
+    }),
+  );
+  for (const { sessionId, derived } of derivations) {
+    const row = sessions.get(sessionId)!;
+    const path = row.projectId === null ? projectPathOf(derived.projectPath ?? row.cwd) : null;
+    const projectId = path === null ? undefined : projects.get(path);
+    if (projectId !== undefined) {
+      derived.patch.project_id = projectId;
+      row.projectId = projectId;
+    }
+  }
+  // Messages tied to one event (prompts, replies of hooks) of every session in one statement.
+  await insertEventMessages(
+    trx,
+    derivations.flatMap(({ sessionId, derived }) =>
+      derived.messages.filter((m) => m.externalMessageId === null).map((message) => ({ sessionId, message })),
+    ),
+  );
+  const changed: string[] = [];
+  for (const { sessionId, derived } of derivations) {
+    const tokens = await storeResponseMessages(trx, prices, sessionId, derived.messages);
+    const update: Record<string, unknown> = { ...derived.patch };
+    for (const [key, value] of Object.entries(update)) {
+      if (typeof value === "string") update[key] = cleanText(value);
+    }
+    if (Object.keys(derived.metadata).length > 0) {
+      update.metadata = trx.raw("metadata || ?::jsonb", [JSON.stringify(sanitizeJsonForPostgres(derived.metadata))]);
+    }
+    if (tokens) {
+      update.input_tokens = trx.raw("input_tokens + ?", [tokens.inputTokens]);
+      update.output_tokens = trx.raw("output_tokens + ?", [tokens.outputTokens]);
+      update.cache_read_tokens = trx.raw("cache_read_tokens + ?", [tokens.cacheReadTokens]);
+      update.cache_creation_tokens = trx.raw("cache_creation_tokens + ?", [tokens.cacheCreationTokens]);
+      update.cost_usd = trx.raw("cost_usd + ?::numeric", [tokens.costUsd]);
+      if (tokens.unpricedMessages > 0) {
+        update.unpriced_messages = trx.raw("unpriced_messages + ?", [tokens.unpricedMessages]);
+      }
+    }
+    if (Object.keys(update).length > 0) {
+      await trx("sessions").where({ id: sessionId }).update(update);
+      changed.push(sessionId);
+    }
+  }
+  return changed;
+}
+
+/**
+ * Stores a session's messages that carry the provider's message id (transcript lines):
+ * a response split over several lines becomes one message, and its usage and cost are
+ * counted once, when the message is first inserted (a re-import counts nothing twice).
+ * Returns the session's increments. Messages without that id go through
+ * `insertEventMessages`.
+ *
+ * Cost: what Claude Code reported on the line (`costUSD`) wins; otherwise the tokens
+ * priced with the table in memory (no query); an unknown model leaves the cost NULL and
+ * counts the message as unpriced.
+ */
+async function storeResponseMessages(
+  trx: Trx,
+  prices: PriceBook,
+  sessionId: string,
+  messages: DerivedMessage[],
+): Promise<SessionIncrements | null> {
+  if (messages.length === 0) return null;
+  // Merge lines of one response within the batch first (the upsert cannot touch a row twice).
+  const merged = new Map<string, DerivedMessage>();
+  for (const m of messages) {
+    if (m.externalMessageId === null) continue;
+    const seen = merged.get(m.externalMessageId);
+    if (!seen) merged.set(m.externalMessageId, { ...m });
+    else {
+      if (m.text) seen.text = seen.text ? `${seen.text}\n\n${m.text}` : m.text;
+      seen.model ??= m.model;
+      seen.usage ??= m.usage;
+      seen.reportedCostUsd ??= m.reportedCostUsd;
+    }
+  }
+  if (merged.size === 0) return null;
+  const list = [...merged.values()];
+  const pricing = prices.pricing;
+  const costs = list.map((m): bigint | null => {
+    if (m.reportedCostUsd !== null) return usdToUnits(m.reportedCostUsd);
+    return pricing.costUnits(m.model, m.usage ?? NO_USAGE);
+  });
+  const result = await trx.raw<{ rows: Array<{ external_message_id: string; inserted: boolean }> }>(
+    `INSERT INTO session_messages AS m (session_id, role, text, model, external_message_id, claude_session_id,
+       input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cache_creation_1h_tokens, created_at,
+       cost_usd, reported_cost_usd)
+     SELECT ?::uuid, * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[],
+       ?::bigint[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::numeric[], ?::numeric[])
+     ON CONFLICT (session_id, external_message_id) WHERE external_message_id IS NOT NULL DO UPDATE
+       SET text = CASE WHEN excluded.text = '' THEN m.text WHEN m.text = '' THEN excluded.text
+                       ELSE m.text || E'\\n\\n' || excluded.text END,
+           model = COALESCE(m.model, excluded.model)
+     RETURNING external_message_id, (xmax = 0) AS inserted`,
+    columnBindings(
+      sessionId,
+      list.map((m) => m.role),
+      list.map((m) => cleanText(m.text)),
+      list.map((m) => m.model),
+      list.map((m) => cleanText(m.externalMessageId!)),
+      list.map((m) => m.claudeSessionId),
+      list.map((m) => m.usage?.inputTokens ?? 0),
+      list.map((m) => m.usage?.outputTokens ?? 0),
+      list.map((m) => m.usage?.cacheReadTokens ?? 0),
+      list.map((m) => m.usage?.cacheCreationTokens ?? 0),
+      list.map((m) => m.usage?.cacheCreation1hTokens ?? 0),
+      list.map((m) => m.createdAt.toISOString()),
+      costs.map((c) => (c === null ? null : formatCost(c))),
+      list.map((m) => (m.reportedCostUsd === null ? null : formatCost(usdToUnits(m.reportedCostUsd)))),
+    ),
+  );
+  const insertedIds = new Set(result.rows.filter((r) => r.inserted).map((r) => r.external_message_id));
+  const totals = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 };
+  let costUnits = 0n;
+  let unpriced = 0;
+  list.forEach((m, i) => {
+    if (!insertedIds.has(cleanText(m.externalMessageId!))) return;
+    totals.inputTokens += m.usage?.inputTokens ?? 0;
+    totals.outputTokens += m.usage?.outputTokens ?? 0;
+    totals.cacheReadTokens += m.usage?.cacheReadTokens ?? 0;
+    totals.cacheCreationTokens += m.usage?.cacheCreationTokens ?? 0;
+    const cost = costs[i]!;
+    if (cost !== null) costUnits += cost;
+    else unpriced += 1;
+  });
+  return { ...totals, costUsd: formatCost(costUnits), unpricedMessages: unpriced };
+}
+
+/**
+ * The canonical project path for a working directory, or null when it is none (relative,
+ * empty): such a session simply stays without a project.
+ */
+function projectPathOf(path: string | null): string | null {
+  if (path === null) return null;
+  try {
+    return canonicalProjectPath(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Finds or creates the projects at these canonical paths; returns path -> id. `DO NOTHING`
+ * takes no lock on an existing project, so sessions of one project ingesting at once do
+ * not queue on its row; new paths go in sorted order, so two batches cannot deadlock.
+ */
+async function ensureProjects(trx: Trx, paths: string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(paths)].sort();
+  if (unique.length === 0) return new Map();
+  const found = await trx.raw<{ rows: Array<{ id: string; path: string }> }>(
+    "SELECT id, path FROM projects WHERE path = ANY(?::text[])",
+    [unique],
+  );
+  const ids = new Map(found.rows.map((r) => [r.path, r.id]));
+  const missing = unique.filter((p) => !ids.has(p));
+  if (missing.length > 0) {
+    const created = await trx.raw<{ rows: Array<{ id: string; path: string }> }>(
+      `INSERT INTO projects (path, name) SELECT * FROM unnest(?::text[], ?::text[])
+       ON CONFLICT (path) DO NOTHING RETURNING id, path`,
+      columnBindings(
+        missing.map((p) => cleanText(p)),
+        missing.map((p) => cleanText(projectNameOf(p))),
+      ),
+    );
+    for (const r of created.rows) ids.set(r.path, r.id);
+    // Created by another batch since the SELECT: now committed (the insert waited for it).
+    const raced = missing.filter((p) => !ids.has(p));
+    if (raced.length > 0) {
+      const again = await trx.raw<{ rows: Array<{ id: string; path: string }> }>(
+        "SELECT id, path FROM projects WHERE path = ANY(?::text[])",
+        [raced],
+      );
+      for (const r of again.rows) ids.set(r.path, r.id);
+    }
+  }
+  return ids;
+}
+
+/** A new project's name: the last segment of its path (`/home/me/app` -> `app`). */
+function projectNameOf(path: string): string {
+  return path.split(/[\\/]/).filter(Boolean).at(-1) ?? path;
+}
+
+/** Messages derived from one event each (no API response id), any sessions, in one statement; a replayed event adds none. */
+async function insertEventMessages(
+  trx: Trx,
+  list: Array<{ sessionId: string; message: DerivedMessage }>,
+): Promise<void> {
+  if (list.length === 0) return;
+  await trx.raw(
+    `INSERT INTO session_messages (session_id, role, text, model, source_event_id, claude_session_id, created_at)
+     SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::timestamptz[])
+     ON CONFLICT (session_id, source_event_id) WHERE source_event_id IS NOT NULL DO NOTHING`,
+    columnBindings(
+      list.map((m) => m.sessionId),
+      list.map((m) => m.message.role),
+      list.map((m) => cleanText(m.message.text)),
+      list.map((m) => m.message.model),
+      list.map((m) => m.message.sourceEventId),
+      list.map((m) => m.message.claudeSessionId),
+      list.map((m) => m.message.createdAt.toISOString()),
+    ),
+  );
+}

@@ -1,0 +1,205 @@
+/**
+ * The ingest pipeline: a batch of parsed events in, stored in one transaction with
+ * everything derived from them. The steps, in order:
+ *   1. `ingestDetailed`: the parsed events enter here, before anything is written (checks,
+ *      ids fixed so a retry is the same batch);
+ *   2. sessions found or created (`ingest-sessions.ts`), locked in one order, seqs allocated;
+ *   3. events inserted, duplicates (same id) dropped;
+ *   4. session state, messages, tokens and cost derived from the accepted events only
+ *      (`ingest-derivations.ts`), then the live notification.
+ */
+import type { IngestResult, ParsedIngestEvent } from "@logbook/contracts";
+import type { Knex } from "@logbook/db";
+import { v7 as uuidv7 } from "uuid";
+
+import { clockOf, withPrices, type CoreDeps } from "../deps.js";
+import { invalidInput } from "../errors.js";
+import { cleanText, sanitizeJsonForPostgres } from "../json.js";
+import { notifyChanges } from "../live/notify.js";
+import type { PriceBook } from "../pricing/pricing.js";
+import { columnBindings } from "../sql.js";
+import { isUnknownTime, uuidV7Time } from "../time.js";
+import { tokenCountProblem } from "./derive.js";
+import { applyDerivations, type PreparedEvent } from "./ingest-derivations.js";
+import { resolveSessions, sessionKeyOf, withStorableExternalIds } from "./ingest-sessions.js";
+import { summaryText } from "./summary-text.js";
+
+type Trx = Knex.Transaction;
+
+/** Tries of a batch that PostgreSQL chose as a deadlock (or serialization) victim. */
+const DEADLOCK_ATTEMPTS = 3;
+
+const keyOf = (sessionId: string, id: string, occurredAt: Date) => `${sessionId}|${id}|${occurredAt.getTime()}`;
+
+/** Idempotent batch ingest with state derivation (see the file comment for its steps). */
+export class IngestPipeline {
+  private readonly knex: Knex;
+  private readonly now: () => Date;
+  private readonly prices: PriceBook;
+
+  constructor(deps: CoreDeps) {
+    this.knex = deps.knex;
+    this.now = clockOf(deps);
+    this.prices = withPrices(deps).prices;
+  }
+
+  /**
+   * Stores a batch in one transaction: sessions named by external id are created on
+   * first sight, every event gets the next sequence number of its session, and
+   * `ON CONFLICT DO NOTHING` drops events already stored. Only the events actually
+   * inserted feed the derived session state, messages and token counters, so a
+   * retried or re-imported batch changes nothing.
+   */
+  async ingest(input: { events: ParsedIngestEvent[] }): Promise<IngestResult> {
+    const { accepted, ids } = await this.ingestDetailed(input);
+    const acceptedCount = accepted.filter(Boolean).length;
+    return { accepted: acceptedCount, duplicates: ids.length - acceptedCount, ids };
+  }
+
+  /**
+   * `ingest`, telling for each event (in input order) whether this call stored it. A batch
+   * PostgreSQL aborts as a deadlock victim is rolled back whole, so it is simply run again.
+   */
+  async ingestDetailed(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
+    // Where parsed events enter the pipeline, before anything is written: every ingest path
+    // (hooks, batches, imports) passes here, so a check or rewrite of what gets stored goes here.
+    input.events.forEach((event, index) => {
+      const problem = tokenCountProblem(event);
+      if (problem) throw invalidInput(`events[${index}].${problem}`, { index });
+    });
+    // Ids are fixed before the first attempt, so a retry is the same batch.
+    const withIds = { events: input.events.map((e) => withStorableExternalIds(e.id ? e : { ...e, id: uuidv7() })) };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.ingestOnce(withIds);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (attempt >= DEADLOCK_ATTEMPTS || (code !== "40P01" && code !== "40001")) throw error;
+      }
+    }
+  }
+
+  private async ingestOnce(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
+    const receivedAt = this.now();
+    const events = input.events.map((e, index) => {
+      const id = e.id ?? uuidv7();
+      const occurredAt = e.occurredAt ? new Date(e.occurredAt) : (uuidV7Time(id) ?? receivedAt);
+      return { e, index, id, occurredAt };
+    });
+
+    return this.knex.transaction(async (trx) => {
+      const sessions = await resolveSessions(
+        trx,
+        input.events,
+        events.map((x) => (isUnknownTime(x.occurredAt) ? receivedAt : x.occurredAt)),
+      );
+      const perSession = new Map<string, number>();
+      for (const { e } of events) {
+        const sessionId = sessions.byKey.get(sessionKeyOf(e))!.id;
+        perSession.set(sessionId, (perSession.get(sessionId) ?? 0) + 1);
+      }
+      const ids = [...perSession.keys()].sort();
+      // Lock the touched sessions in one global order, so concurrent batches cannot deadlock
+      // (one session needs no ordering: the update below locks it). NO KEY UPDATE, like the
+      // updates themselves: it does not block the KEY SHARE locks that inserting events or
+      // child sessions take on a session row for their foreign keys.
+      if (ids.length > 1) {
+        await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE", [ids]);
+      }
+      const bumped = await trx.raw<{ rows: Array<{ id: string; last_event_seq: number }> }>(
+        `UPDATE sessions AS s SET last_event_seq = s.last_event_seq + v.n
+         FROM unnest(?::uuid[], ?::int[]) AS v(id, n) WHERE s.id = v.id
+         RETURNING s.id, s.last_event_seq`,
+        columnBindings(
+          ids,
+          ids.map((id) => perSession.get(id)!),
+        ),
+      );
+      const nextSeq = new Map(bumped.rows.map((r) => [r.id, r.last_event_seq - perSession.get(r.id)! + 1]));
+
+      const prepared: PreparedEvent[] = events.map(({ e, index, id, occurredAt }) => {
+        const session = sessions.byKey.get(sessionKeyOf(e))!;
+        const seq = nextSeq.get(session.id)!;
+        nextSeq.set(session.id, seq + 1);
+        return {
+          index,
+          id,
+          input: e,
+          sessionKey: sessionKeyOf(e),
+          sessionId: session.id,
+          seq,
+          eventType: e.eventType,
+          source: e.source,
+          occurredAt,
+          payload: sanitizeJsonForPostgres(e.payload),
+          receivedAt,
+          message: e.message ?? summaryText(e.source, e.eventType, e.payload),
+          cwd: e.cwd,
+          machineId: e.machineId,
+          agentType: e.agentType,
+        };
+      });
+
+      const inserted = await this.insertEvents(trx, prepared);
+      const streamSeqs = [...inserted.values()];
+      // Each inserted row accepts one event: a second copy of the same key in this batch is a duplicate.
+      const accepted = prepared.filter((p) => inserted.delete(keyOf(p.sessionId, p.id, p.occurredAt)));
+      if (accepted.length > 0) {
+        const changed = await applyDerivations(trx, this.prices, sessions.byId, accepted);
+        await notifyChanges(trx, {
+          events: { fromStreamSeq: Math.min(...streamSeqs), toStreamSeq: Math.max(...streamSeqs) },
+          sessionIds: [...new Set([...sessions.created, ...changed])],
+        });
+      } else {
+        await notifyChanges(trx, { sessionIds: sessions.created });
+      }
+      const stored = new Set(accepted.map((p) => p.index));
+      return { accepted: prepared.map((p) => stored.has(p.index)), ids: prepared.map((p) => p.id) };
+    });
+  }
+
+  /** One multi-row insert via unnest (17 parameters whatever the batch size). */
+  private async insertEvents(trx: Trx, events: PreparedEvent[]): Promise<Map<string, number>> {
+    const col = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
+    const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
+    const result = await trx.raw<{
+      rows: Array<{ id: string; session_id: string; occurred_at: Date; stream_seq: number }>;
+    }>(
+      // Payloads travel as one JSON array, taken apart by position: one jsonb parse of the
+      // whole document instead of a text[] literal (every quote escaped by the driver,
+      // unescaped by PostgreSQL) and a parse per element.
+      `INSERT INTO events (id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
+         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, payload)
+       SELECT t.id, t.session_id, t.seq, t.event_type, t.source, t.level, t.message, t.tool_name, t.tool_use_id,
+         t.parent_event_id, t.parent_uuid, t.is_sidechain, t.agent_id, t.cwd, t.machine_id, t.occurred_at,
+         p.payloads -> (t.position::int - 1)
+       FROM unnest(?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+         ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+         WITH ORDINALITY AS t(id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
+           parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, position)
+       CROSS JOIN (SELECT ?::jsonb AS payloads) AS p
+       ON CONFLICT DO NOTHING
+       RETURNING id, session_id, occurred_at, stream_seq`,
+      columnBindings(
+        col((e) => e.id),
+        col((e) => e.sessionId),
+        col((e) => e.seq),
+        col((e) => e.eventType),
+        col((e) => e.source),
+        col((e) => e.input.level),
+        col((e) => text(e.message)),
+        col((e) => text(e.input.toolName)),
+        col((e) => text(e.input.toolUseId)),
+        col((e) => e.input.parentEventId ?? null),
+        col((e) => text(e.input.parentUuid)),
+        col((e) => e.input.isSidechain ?? false),
+        col((e) => text(e.input.agentId)),
+        col((e) => text(e.cwd)),
+        col((e) => text(e.machineId)),
+        col((e) => e.occurredAt.toISOString()),
+        JSON.stringify(col((e) => e.payload)),
+      ),
+    );
+    return new Map(result.rows.map((r) => [keyOf(r.session_id, r.id, r.occurred_at), r.stream_seq]));
+  }
+}
