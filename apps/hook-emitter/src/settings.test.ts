@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { KNOWN_EVENT_TYPES } from "@logbook/contracts";
 import { describe, expect, it } from "vitest";
 
 import { runBinary, tempDir } from "../test/helpers.js";
 import {
+  CLAUDE_CODE_HOOK_EVENTS,
   COMMAND_ONLY_EVENTS,
   commandHandler,
   DEFAULT_HOOK_EVENTS,
@@ -262,7 +264,7 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     writeFileSync(file, original, { mode: 0o640 });
     const install = await runBinary(["install", "--user"], { env: env(home) });
     expect(install.code).toBe(0);
-    expect(install.stdout).toContain("added Logbook to 13 hook event(s)");
+    expect(install.stdout).toContain(`added Logbook to ${DEFAULT_HOOK_EVENTS.length} hook event(s)`);
     expect(readFileSync(file, "utf8")).not.toBe(original);
     expect(statSync(file).mode & 0o777).toBe(0o640);
     const again = await runBinary(["install"], { env: env(home) });
@@ -270,6 +272,32 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     const uninstall = await runBinary(["uninstall", "--user"], { env: env(home) });
     expect(uninstall.code).toBe(0);
     expect(readFileSync(file, "utf8")).toBe(original);
+  });
+
+  it("knows every event the contracts know; installs all by default but the worktree pair (refused) and MessageDisplay (opt-in)", async () => {
+    expect([...CLAUDE_CODE_HOOK_EVENTS]).toEqual([...KNOWN_EVENT_TYPES.claudeCodeHooks]);
+    expect(CLAUDE_CODE_HOOK_EVENTS).toHaveLength(33);
+    expect(CLAUDE_CODE_HOOK_EVENTS.filter((event) => !DEFAULT_HOOK_EVENTS.includes(event))).toEqual([
+      "MessageDisplay",
+      "WorktreeCreate",
+      "WorktreeRemove",
+    ]);
+    const home = tempDir("inst");
+    const file = join(home, "settings.json");
+    for (const event of ["WorktreeCreate", "WorktreeRemove"]) {
+      const refused = await runBinary(["install", "--settings", file, "--events", `Stop,${event}`], { env: env(home) });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`will not install a ${event} hook`);
+      expect(existsSync(file)).toBe(false);
+    }
+    const optIn = await runBinary(["install", "--settings", file, "--events", "MessageDisplay,PostModelSwitch"], {
+      env: env(home),
+    });
+    expect(optIn.code).toBe(0);
+    expect(Object.keys((JSON.parse(readFileSync(file, "utf8")) as { hooks: object }).hooks)).toEqual([
+      "MessageDisplay",
+      "PostModelSwitch",
+    ]);
   });
 
   it("a file with nothing of ours is not written at all by uninstall", async () => {

@@ -10,24 +10,73 @@
  * refuse the whole file.
  */
 
-/** The events `install` covers by default. */
-export const DEFAULT_HOOK_EVENTS = [
+/**
+ * Every hook event Claude Code's hooks reference documents (33, late 2026; `settings.test.ts`
+ * checks this list against `KNOWN_EVENT_TYPES.claudeCodeHooks` in the contracts).
+ */
+export const CLAUDE_CODE_HOOK_EVENTS = [
   "SessionStart",
-  "SessionEnd",
+  "Setup",
+  "InstructionsLoaded",
   "UserPromptSubmit",
+  "UserPromptExpansion",
+  "MessageDisplay",
   "PreToolUse",
+  "PermissionRequest",
   "PostToolUse",
   "PostToolUseFailure",
-  "PermissionRequest",
+  "PostToolBatch",
+  "PermissionDenied",
   "Notification",
-  "Stop",
   "SubagentStart",
   "SubagentStop",
+  "TaskCreated",
+  "TaskCompleted",
+  "Stop",
+  "StopFailure",
+  "TeammateIdle",
+  "ConfigChange",
+  "CwdChanged",
+  "DirectoryAdded",
+  "FileChanged",
+  "WorktreeCreate",
+  "WorktreeRemove",
   "PreCompact",
   "PostCompact",
+  "PreModelSwitch",
+  "PostModelSwitch",
+  "SessionEnd",
+  "Elicitation",
+  "ElicitationResult",
 ] as const;
 
-/** Events whose handlers take a `matcher` (tool name, source, trigger, reason, type…). */
+/**
+ * Events `install` refuses: a WorktreeCreate/WorktreeRemove hook *replaces* Claude Code's own
+ * git worktree handling (the hook must create the worktree and print its path), so a recorder
+ * there would break `--worktree` and subagent worktrees. Their events still reach Logbook when
+ * someone's own worktree hook forwards them.
+ */
+export const REFUSED_HOOK_EVENTS: ReadonlyMap<string, string> = new Map([
+  ["WorktreeCreate", "a WorktreeCreate hook replaces Claude Code's own git worktree creation"],
+  ["WorktreeRemove", "a WorktreeRemove hook replaces Claude Code's own git worktree removal"],
+]);
+
+/**
+ * Installable but not by default: MessageDisplay fires for every piece of a streamed reply,
+ * so a hook there starts a process per chunk (`install --events MessageDisplay,…` adds it).
+ */
+const OPT_IN_HOOK_EVENTS: ReadonlySet<string> = new Set(["MessageDisplay"]);
+
+/** The events `install` covers by default: every documented one it may install, but MessageDisplay. */
+export const DEFAULT_HOOK_EVENTS: readonly string[] = CLAUDE_CODE_HOOK_EVENTS.filter(
+  (event) => !REFUSED_HOOK_EVENTS.has(event) && !OPT_IN_HOOK_EVENTS.has(event),
+);
+
+/**
+ * Events whose handlers take a `matcher` (tool name, source, trigger, reason, type, MCP
+ * server…): ours matches everything with `*`. Not FileChanged, whose matcher names the files
+ * Claude Code should watch: choosing them is the person's business.
+ */
 const MATCHER_EVENTS = new Set([
   "PreToolUse",
   "PostToolUse",
@@ -41,6 +90,13 @@ const MATCHER_EVENTS = new Set([
   "SubagentStop",
   "PreCompact",
   "PostCompact",
+  "Setup",
+  "InstructionsLoaded",
+  "UserPromptExpansion",
+  "StopFailure",
+  "ConfigChange",
+  "Elicitation",
+  "ElicitationResult",
 ]);
 
 /**

@@ -11,6 +11,7 @@ import {
   httpHandler,
   installHooks,
   isStandardLayout,
+  REFUSED_HOOK_EVENTS,
   SettingsError,
   uninstallHooks,
 } from "../settings.js";
@@ -69,8 +70,11 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
             .map((event) => event.trim())
             .filter((event) => event !== "")
         : [...DEFAULT_HOOK_EVENTS];
-    for (const event of events)
+    for (const event of events) {
       if (!EVENT_NAME.test(event)) throw new SettingsError(`not a hook event name: ${JSON.stringify(event)}`);
+      const refused = REFUSED_HOOK_EVENTS.get(event);
+      if (refused !== undefined) throw new SettingsError(`will not install a ${event} hook: ${refused}`);
+    }
     if (events.length === 0) throw new SettingsError("--events lists no event");
     const url = typeof opt.url === "string" ? opt.url.replace(/\/+$/, "") : config.url;
     if (opt.http === true && opt.async === true)

@@ -1,3 +1,4 @@
+import { KNOWN_EVENT_TYPES } from "@logbook/contracts";
 import { describe, expect, it } from "vitest";
 
 import { deriveSession, hookStatusRule, type DerivableEvent, type SessionState } from "./derive.js";
@@ -78,5 +79,73 @@ describe("deriveSession", () => {
     expect(derived.patch).toMatchObject({ ended_at: null });
     const refused = deriveSession(state({ status: "failed", statusChangedAt: at(10) }), [hook("Stop", 20)]);
     expect(refused.statusChanged).toBe(false);
+  });
+});
+
+describe("the newer hook events", () => {
+  it("every documented hook event moves the status where it means something, and leaves it otherwise", () => {
+    const active = { to: "active" };
+    const resumes = { to: "active", reopen: true };
+    const expected: Record<string, object> = {
+      SessionStart: resumes,
+      UserPromptSubmit: resumes,
+      UserPromptExpansion: resumes,
+      PreToolUse: active,
+      PostToolUse: active,
+      PostToolUseFailure: active,
+      PostToolBatch: active,
+      PermissionDenied: active,
+      SubagentStart: active,
+      TaskCreated: active,
+      TaskCompleted: active,
+      MessageDisplay: active,
+      ElicitationResult: active,
+      PermissionRequest: { to: "waiting_input", reason: "permission" },
+      Elicitation: { to: "waiting_input", reason: "elicitation" },
+      Stop: { to: "idle" },
+      StopFailure: { to: "idle" },
+      SubagentStop: { to: "completed" },
+      SessionEnd: { to: "terminated" },
+    };
+    for (const name of KNOWN_EVENT_TYPES.claudeCodeHooks)
+      expect(hookStatusRule(hook(name, 0)), name).toEqual(expected[name] ?? null);
+  });
+
+  it("a model switch sets the model once it happened, not when it is asked for", () => {
+    const asked = deriveSession(state(), [
+      hook("PreModelSwitch", 1, { from_model: "claude-sonnet-4-5", to_model: "claude-opus-4-5" }),
+    ]);
+    expect(asked.patch).not.toHaveProperty("model");
+    const switched = deriveSession(state(), [
+      hook("SessionStart", 1, { model: "claude-sonnet-4-5" }),
+      hook("PostModelSwitch", 2, { from_model: "claude-sonnet-4-5", to_model: "claude-opus-4-5" }),
+    ]);
+    expect(switched.patch.model).toBe("claude-opus-4-5");
+  });
+
+  it("a directory or worktree change moves the session's cwd; an added directory does not", () => {
+    const moved = deriveSession(state({ cwd: "/w/atlas" }), [
+      hook("CwdChanged", 1, { old_cwd: "/w/atlas", new_cwd: "/w/atlas/packages/tiles" }),
+      hook("DirectoryAdded", 2, { directory: "/w/shared" }),
+    ]);
+    expect(moved.patch.cwd).toBe("/w/atlas/packages/tiles");
+
+    const worktree = deriveSession(state({ cwd: "/w/atlas" }), [
+      hook("WorktreeCreate", 1, { cwd: "/w/atlas", name: "tiles", worktree_path: "/w/atlas-tiles" }),
+    ]);
+    expect(worktree.patch.cwd).toBe("/w/atlas-tiles");
+    expect(worktree.metadata.worktree).toEqual({ name: "tiles", path: "/w/atlas-tiles" });
+
+    const back = deriveSession(state({ cwd: "/w/atlas-tiles" }), [
+      hook("WorktreeRemove", 1, { cwd: "/w/atlas", worktree_path: "/w/atlas-tiles" }),
+    ]);
+    expect(back.patch.cwd).toBe("/w/atlas");
+    expect(back.metadata.worktree).toBeNull();
+
+    const elsewhere = deriveSession(state({ cwd: "/w/atlas" }), [
+      hook("WorktreeRemove", 1, { cwd: "/w/atlas", worktree_path: "/w/other-tree" }),
+    ]);
+    expect(elsewhere.patch).not.toHaveProperty("cwd");
+    expect(elsewhere.metadata).not.toHaveProperty("worktree");
   });
 });

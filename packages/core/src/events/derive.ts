@@ -92,11 +92,18 @@ export function hookStatusRule(event: DerivableEvent): StatusRule | null {
       return { to: "active", reopen: true };
     case "UserPromptSubmit":
       return { to: "active", reopen: true };
+    case "UserPromptExpansion": // a slash command the person typed, expanded into a prompt
+      return { to: "active", reopen: true };
     case "PreToolUse":
     case "PostToolUse":
     case "PostToolUseFailure":
     case "PostToolBatch":
+    case "PermissionDenied": // the auto-mode classifier said no; the agent goes on without the call
     case "SubagentStart":
+    case "TaskCreated":
+    case "TaskCompleted":
+    case "MessageDisplay": // the agent's reply reaching the screen
+    case "ElicitationResult": // the person answered an MCP server's question; the agent goes on
       return { to: "active" };
     case "PermissionRequest":
       return { to: "waiting_input", reason: waitingReason("permission", str(p.tool_name)) };
@@ -274,6 +281,35 @@ function hookMessage(event: DerivableEvent): DerivedMessage | null {
 }
 
 /**
+ * Where a hook event says the agent now works. CwdChanged names the new directory; a worktree
+ * Claude Code creates (`worktree_path`, when the payload has it) is where the session goes on;
+ * removing the worktree the session sits in sends it back to the directory the hook ran in.
+ * DirectoryAdded only widens what the agent may reach (`/add-dir`): its cwd stays.
+ */
+function hookPlaceChange(
+  eventType: string,
+  p: Record<string, unknown>,
+  cwd: string | null,
+): { cwd?: string; worktree?: { name: string | null; path: string | null } | null } {
+  switch (eventType) {
+    case "CwdChanged":
+      return str(p.new_cwd) ? { cwd: p.new_cwd as string } : {};
+    case "WorktreeCreate": {
+      const path = str(p.worktree_path) ?? null;
+      return { ...(path ? { cwd: path } : {}), worktree: { name: str(p.name) ?? null, path } };
+    }
+    case "WorktreeRemove": {
+      const path = str(p.worktree_path);
+      const back = str(p.cwd);
+      if (!path || path !== cwd) return {};
+      return back && back !== path ? { cwd: back, worktree: null } : { worktree: null };
+    }
+    default:
+      return {};
+  }
+}
+
+/**
  * Folds a session's newly stored events (oldest first) into a row patch. The status only
  * moves for an event at least as new as the one that set the current status, so an old
  * event arriving late never drags the state backwards.
@@ -333,6 +369,14 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
         patch.title = title;
       }
       if (event.eventType === "StopFailure" && str(p.error)) patch.error_message = p.error;
+      const place = hookPlaceChange(event.eventType, p, cwd);
+      if (place.cwd !== undefined) {
+        cwd = place.cwd;
+        patch.cwd = cwd;
+      }
+      if (place.worktree !== undefined) metadata.worktree = place.worktree;
+      // Only after the switch: a PreModelSwitch may still be refused by another hook.
+      if (event.eventType === "PostModelSwitch" && str(p.to_model)) patch.model = p.to_model;
       const message = hookMessage(event);
       if (message) messages.push(message);
     } else if (event.source === "transcript") {
