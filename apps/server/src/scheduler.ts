@@ -1,3 +1,5 @@
+import { tryExclusive, type AdvisoryLock, type Knex } from "@logbook/db";
+
 import type { Logger } from "./logger.js";
 
 export interface Scheduler {
@@ -9,8 +11,18 @@ export interface Scheduler {
  * Runs `task` every `intervalMs`, counted from the end of the previous run, so a slow run
  * never overlaps the next one. Failures are logged and the schedule goes on. The timer is
  * unref'd: a schedule alone never keeps the process alive.
+ *
+ * With `exclusive`, a run happens only while this process holds that advisory lock
+ * (tried, never waited for): every replica schedules the job, one at a time runs it, and
+ * the others skip that turn. Jobs that lock for themselves (retention) go without.
  */
-export function schedule(name: string, intervalMs: number, task: () => Promise<void>, logger: Logger): Scheduler {
+export function schedule(
+  name: string,
+  intervalMs: number,
+  task: () => Promise<void>,
+  logger: Logger,
+  exclusive?: { knex: Knex; lock: AdvisoryLock },
+): Scheduler {
   if (intervalMs <= 0) {
     logger.info({ task: name }, "scheduled task disabled");
     return { stop: () => Promise.resolve() };
@@ -22,7 +34,7 @@ export function schedule(name: string, intervalMs: number, task: () => Promise<v
   const run = () => {
     timer = null;
     if (stopped) return;
-    running = task()
+    running = (exclusive ? runExclusive(name, exclusive, task, logger) : task())
       .catch((error: unknown) => logger.error({ err: error, task: name }, "scheduled task failed"))
       .finally(() => {
         running = null;
@@ -42,4 +54,14 @@ export function schedule(name: string, intervalMs: number, task: () => Promise<v
       await running;
     },
   };
+}
+
+async function runExclusive(
+  name: string,
+  exclusive: { knex: Knex; lock: AdvisoryLock },
+  task: () => Promise<void>,
+  logger: Logger,
+): Promise<void> {
+  const run = await tryExclusive(exclusive.knex, exclusive.lock, task);
+  if (!run.ran) logger.debug({ task: name }, "scheduled task skipped: another replica is running it");
 }

@@ -4,13 +4,19 @@ import type { AddressInfo } from "node:net";
 
 import { AuthThrottle, KeyStreams } from "@logbook/api";
 import { createServices, isDatabaseUnreachable, LiveBus, PriceBook } from "@logbook/core";
-import { migrateLatestAt, openDatabase, type Database } from "@logbook/db";
+import { ADVISORY_LOCKS, isProcessAlive, migrateLatestAt, openDatabase, type Database } from "@logbook/db";
 
 import { DatabaseAvailability } from "./availability.js";
 import { BodyBudget } from "./body.js";
 import { answerClientErrors } from "./client-error.js";
 import type { ServerConfig } from "./config.js";
-import { removeRuntimeInfo, updateCredentialsUrl, writeCredentials, writeRuntimeInfo } from "./credentials.js";
+import {
+  readRuntimeInfo,
+  removeRuntimeInfo,
+  updateCredentialsUrl,
+  writeCredentials,
+  writeRuntimeInfo,
+} from "./credentials.js";
 import { createHealthCheck } from "./health.js";
 import { createRequestListener, InFlight } from "./http.js";
 import type { Logger } from "./logger.js";
@@ -61,6 +67,21 @@ async function bootstrapKey(
 }
 
 /**
+ * The embedded PostgreSQL belongs to the one server that started it: a second server on
+ * the same home would start a second PostgreSQL on the same data directory. Replicas share
+ * a database through DATABASE_URL instead (docs/scaling.md); say so rather than fail later.
+ */
+async function refuseSecondEmbeddedOwner(home: string): Promise<void> {
+  const running = await readRuntimeInfo(home);
+  if (running?.embeddedDatabaseUrl && running.pid !== process.pid && isProcessAlive(running.pid)) {
+    throw new Error(
+      `another logbook-server (pid ${running.pid}, ${running.url}) runs the embedded PostgreSQL of ${home}; ` +
+        "to run several servers, give each the same DATABASE_URL (see docs/scaling.md)",
+    );
+  }
+}
+
+/**
  * Starts everything in order: the database (embedded unless DATABASE_URL), migrations,
  * services, the live bus, the HTTP server, the first-start key, the schedules. Any
  * failure on the way undoes what was started.
@@ -85,6 +106,7 @@ export async function startServer(
     // Before the database: a price file that does not parse stops the start with its problems.
     const prices = options.prices ?? new PriceBook({ overrideFile: config.pricesFile });
     if (config.pricesFile) logger.info({ prices: prices.pricing.version }, `prices from ${config.pricesFile}`);
+    if (!config.databaseUrl) await refuseSecondEmbeddedOwner(config.home);
     const database: Database = await openDatabase({
       databaseUrl: config.databaseUrl,
       home: config.home,
@@ -186,6 +208,7 @@ export async function startServer(
       cleanups.push(() => removeRuntimeInfo(config.home, process.pid));
     }
 
+    // Every replica schedules every job; the advisory locks let one at a time run each.
     const schedulers: Scheduler[] = [
       schedule(
         "retention",
@@ -205,6 +228,7 @@ export async function startServer(
           if (swept.idled + swept.ended > 0) logger.info({ sessions: swept }, "settled quiet sessions");
         },
         logger,
+        { knex: database.knex, lock: ADVISORY_LOCKS.sessionInactivity },
       ),
       schedule(
         "job-lease-recovery",
@@ -215,6 +239,7 @@ export async function startServer(
             logger.info({ jobs: recovered }, "recovered expired job leases");
         },
         logger,
+        { knex: database.knex, lock: ADVISORY_LOCKS.jobLeaseRecovery },
       ),
     ];
 

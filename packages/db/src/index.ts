@@ -1,3 +1,5 @@
+export { ADVISORY_LOCKS, tryExclusive, whileHolding } from "./advisory-locks.js";
+export type { AdvisoryLock, Exclusive } from "./advisory-locks.js";
 export { databaseEnvSchema, defaultPoolSettings, poolSettingsFromEnv } from "./config.js";
 export type { DatabaseEnv, PoolSettings } from "./config.js";
 export { createKnex, ensureDatabase, openDatabase, probeDatabase, redactUrl } from "./connection.js";

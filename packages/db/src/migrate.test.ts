@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { migrateLatest, migrateRollback, migrationStatus } from "./migrate.js";
+import { migrateLatest, migrateLatestAt, migrateRollback, migrationStatus } from "./migrate.js";
 import { TABLES } from "./tables.js";
 import { createTestDatabase, type TestDatabase } from "./testing/index.js";
 
@@ -37,5 +37,24 @@ describe("migrations", () => {
     expect(await migrateLatest(db.knex)).toEqual(applied);
     expect(await tablesIn(db)).toEqual([...TABLES].sort());
     expect(await migrateLatest(db.knex)).toEqual([]);
+  });
+});
+
+describe("migrations from replicas starting together", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrated: false });
+  });
+  afterAll(async () => db.destroy());
+
+  it("take turns: every start succeeds and the migrations are applied once", async () => {
+    // Without the advisory lock, Knex's own lock table makes all but one of these fail
+    // ("Migration table is already locked"), or the first creation of that table races.
+    const runs = await Promise.all([1, 2, 3, 4].map(() => migrateLatestAt(db.url)));
+    const applied = runs.flat();
+    expect(runs.filter((names) => names.length > 0)).toHaveLength(1);
+    expect(new Set(applied).size).toBe(applied.length);
+    expect((await migrationStatus(db.knex)).current).toBe(true);
+    expect(await tablesIn(db)).toEqual([...TABLES].sort());
   });
 });

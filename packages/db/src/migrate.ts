@@ -1,5 +1,6 @@
 import type { Knex } from "knex";
 
+import { ADVISORY_LOCKS, whileHolding } from "./advisory-locks.js";
 import { defaultPoolSettings } from "./config.js";
 import { createKnex } from "./connection.js";
 
@@ -63,6 +64,9 @@ export async function migrateLatest(knex: Knex): Promise<string[]> {
  * Migrations on a connection of their own, closed after: the request pool's limits (a pool of
  * a few connections, a short acquire wait, a statement timeout sized for requests) are tuned
  * for requests, and a start under load, or a long schema change, must not trip over them.
+ * Replicas starting together take turns (an advisory lock, waited for): Knex's own lock
+ * table would make all but the first fail with "Migration table is already locked", and
+ * the first creation of that table races too. The later ones then find nothing to do.
  */
 export async function migrateLatestAt(connectionString: string): Promise<string[]> {
   const knex = createKnex(connectionString, {
@@ -73,7 +77,7 @@ export async function migrateLatestAt(connectionString: string): Promise<string[
     statementTimeoutMs: 0, // none: a schema change takes as long as it takes
   });
   try {
-    return await migrateLatest(knex);
+    return await whileHolding(connectionString, ADVISORY_LOCKS.migrations, () => migrateLatest(knex));
   } finally {
     await knex.destroy();
   }

@@ -8,7 +8,7 @@ import {
   type CreatedApiKey,
   type IdInput,
 } from "@logbook/contracts";
-import { ApiKeyModel, type Knex } from "@logbook/db";
+import { ADVISORY_LOCKS, ApiKeyModel, type Knex } from "@logbook/db";
 
 import { clockOf, type CoreDeps } from "../deps.js";
 import { AppError, invalidInput, notFound, toAppError } from "../errors.js";
@@ -32,7 +32,7 @@ const MAX_NAME_LENGTH = 200;
 /** `last_used_at` is refreshed at most this often per key, so verifying costs no write per request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 /** The pg_advisory_xact_lock(namespace, key) pair that serialises bootstrap-key creation. */
-export const BOOTSTRAP_KEY_LOCK = { namespace: 0x4c4f4742 /* "LOGB" */, key: 2 } as const;
+export const BOOTSTRAP_KEY_LOCK = ADVISORY_LOCKS.bootstrapKey;
 
 /**
  * A verified key is remembered this long by default, so a busy client costs no key lookup

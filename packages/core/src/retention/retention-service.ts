@@ -6,7 +6,7 @@ import {
   type RetentionReport,
   type RetentionRunInput,
 } from "@logbook/contracts";
-import type { Knex } from "@logbook/db";
+import { ADVISORY_LOCKS, tryExclusive, type Knex } from "@logbook/db";
 
 import { clockOf, type CoreDeps } from "../deps.js";
 import { invalidInputFrom, toAppError } from "../errors.js";
@@ -15,7 +15,7 @@ import { invalidInputFrom, toAppError } from "../errors.js";
  * The pg_try_advisory_lock(namespace, key) pair held for a whole run, so that one
  * process at a time purges (several server replicas schedule retention).
  */
-export const RETENTION_LOCK = { namespace: 0x4c4f4742 /* "LOGB" */, key: 1 } as const;
+export const RETENTION_LOCK = ADVISORY_LOCKS.retention;
 
 const TERMINAL: string[] = [...TERMINAL_SESSION_STATUSES];
 const DAY_MS = 86_400_000;
@@ -45,12 +45,6 @@ interface Trees {
   unarchived: string[];
   /** Root -> the sessions of its tree, root included. */
   members: Map<string, string[]>;
-}
-
-/** The part of Knex's client (typed `any` by Knex) used to keep one connection for a whole run. */
-interface ConnectionPool {
-  acquireConnection(): Promise<unknown>;
-  releaseConnection(connection: unknown): Promise<unknown>;
 }
 
 function rowCount(result: unknown): number {
@@ -113,22 +107,8 @@ export class RetentionService {
       durationMs: performance.now() - started,
     });
 
-    const knex = this.deps.knex;
-    // A session-level advisory lock lives on one connection: keep that one for the run.
-    const pool = knex.client as ConnectionPool;
-    const lockConnection = await pool.acquireConnection().catch((error: unknown) => {
-      throw toAppError(error) ?? error;
-    });
     try {
-      const lockResult = await knex
-        .raw<{ rows: Array<{ locked: boolean }> }>("SELECT pg_try_advisory_lock(?, ?) AS locked", [
-          RETENTION_LOCK.namespace,
-          RETENTION_LOCK.key,
-        ])
-        .connection(lockConnection);
-      const locked = lockResult.rows[0]?.locked === true;
-      if (!locked) return report(false);
-      try {
+      const run = await tryExclusive(this.deps.knex, RETENTION_LOCK, async () => {
         const now = clockOf(this.deps)();
         const sessionCutoff = new Date(now.getTime() - policy.sessionMaxAgeDays * DAY_MS);
         const eventCutoff =
@@ -142,18 +122,10 @@ export class RetentionService {
           counters,
         });
         if (eventCutoff) await this.eventPhase({ dryRun, policy, eventCutoff, oldEventsInPurgedTrees, counters });
-      } catch (error) {
-        throw toAppError(error) ?? error;
-      } finally {
-        // If the connection broke, the server has dropped the lock with it.
-        await knex
-          .raw("SELECT pg_advisory_unlock(?, ?)", [RETENTION_LOCK.namespace, RETENTION_LOCK.key])
-          .connection(lockConnection)
-          .catch(() => undefined);
-      }
-      return report(true);
-    } finally {
-      await pool.releaseConnection(lockConnection);
+      });
+      return report(run.ran);
+    } catch (error) {
+      throw toAppError(error) ?? error;
     }
   }
 

@@ -1,0 +1,69 @@
+import { ADVISORY_LOCKS, createKnex } from "@logbook/db";
+import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { schedule } from "./scheduler.js";
+
+/** Waits (polling) until `condition` holds; the test's own timeout bounds the wait. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** A logger that keeps the messages it is given (debug and up). */
+function recordingLogger(lines: string[]) {
+  return pino({ level: "debug" }, { write: (line: string) => void lines.push(line) });
+}
+
+describe("scheduled jobs on several replicas", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db.destroy());
+
+  it("run on one replica at a time: the others skip their turns while it runs", async () => {
+    // Three replicas: three pools on one database, each scheduling the same job often.
+    const pools = [db.knex, createKnex(db.url), createKnex(db.url)];
+    const logs: string[][] = pools.map(() => []);
+    const runs = pools.map(() => 0);
+    let running = 0;
+    let mostAtOnce = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let first: number | null = null;
+
+    const schedulers = pools.map((knex, replica) =>
+      schedule(
+        "session-inactivity",
+        5,
+        async () => {
+          running++;
+          mostAtOnce = Math.max(mostAtOnce, running);
+          runs[replica]!++;
+          first ??= replica;
+          // The first run is held open until every other replica has been turned away twice.
+          if (replica === first && runs[replica] === 1) await held;
+          running--;
+        },
+        recordingLogger(logs[replica]!),
+        { knex, lock: ADVISORY_LOCKS.sessionInactivity },
+      ),
+    );
+    try {
+      const skipped = (replica: number) => logs[replica]!.filter((l) => l.includes("another replica")).length;
+      await until(() => first !== null);
+      const others = [0, 1, 2].filter((r) => r !== first);
+      await until(() => others.every((r) => skipped(r) >= 2));
+      // While the first holds the job, nobody else ran it.
+      expect(runs.reduce((a, b) => a + b, 0)).toBe(1);
+      release();
+      // Once it is done, the job goes on (on whichever replica gets the lock first).
+      await until(() => runs.reduce((a, b) => a + b, 0) >= 5);
+      expect(mostAtOnce).toBe(1);
+    } finally {
+      await Promise.all(schedulers.map((s) => s.stop()));
+      await Promise.all(pools.slice(1).map((knex) => knex.destroy()));
+    }
+  });
+});
