@@ -17,3 +17,4 @@ export * from "./retention.js";
 export * from "./api-keys.js";
 export * from "./health.js";
 export * from "./issues.js";
+export * from "./redaction.js";

@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
-
 import { priceTable, type ModelPrice, type PriceTable } from "@logbook/contracts";
 
 import { invalidInput } from "../errors.js";
+import { readJsonFile } from "../json-file.js";
 import { BUILTIN_PRICE_TABLE } from "./price-table.js";
 
 /**
@@ -128,25 +127,7 @@ function mergeTables(base: PriceTable, over: PriceTable): PriceTable {
  * it, and `usage.reprice` answers 400 and changes nothing.
  */
 export function readPriceTableFile(path: string): PriceTable {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw invalidInput(`price file ${path} cannot be read (${typeof code === "string" ? code : "error"})`, { path });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw invalidInput(`price file ${path} is not valid JSON: ${(error as Error).message}`, { path });
-  }
-  const parsed = priceTable.safeParse(json);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(top level)"}: ${i.message}`);
-    throw invalidInput(`price file ${path} is not a valid price table: ${problems.join("; ")}`, { path, problems });
-  }
-  return parsed.data;
+  return readJsonFile(path, "price file", "a valid price table", priceTable);
 }
 
 /**

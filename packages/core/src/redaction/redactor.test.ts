@@ -1,0 +1,217 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { hookFixtures, readJsonl, transcriptFixtures } from "@logbook/fixtures";
+import { describe, expect, it } from "vitest";
+
+import { readRedactionRulesFile, Redactor, redactionMarker } from "./redactor.js";
+import { DEFAULT_RULES, isSecretName } from "./rules.js";
+import { SECRET_FIELD_SAMPLES, SECRET_SAMPLES } from "./secret-samples.js";
+
+const redactor = new Redactor();
+
+describe("every built-in rule", () => {
+  const ruleIds = [...new Set(DEFAULT_RULES.map((r) => r.id))];
+
+  it.each(ruleIds)("%s has at least one sample", (id) => {
+    expect(SECRET_SAMPLES.some((s) => s.rule === id)).toBe(true);
+  });
+
+  it.each(SECRET_SAMPLES.map((s) => [s.rule, s] as const))("%s: replaced, rule name kept", (rule, s) => {
+    const { text, count } = redactor.text(s.text);
+    expect(text).not.toContain(s.secret);
+    expect(text).toContain(redactionMarker(rule));
+    expect(count).toBe(1);
+  });
+
+  it("keeps the text around a secret", () => {
+    expect(redactor.text("postgres://app:s3cr3t@db:5432/x").text).toBe(
+      "postgres://app:[REDACTED:url-password]@db:5432/x",
+    );
+    expect(redactor.text("export DB_PASSWORD=hunter2hunter2 && run").text).toBe(
+      "export DB_PASSWORD=[REDACTED:secret-assignment] && run",
+    );
+    expect(redactor.text(`token: "abcdef12345"`).text).toBe(`token: "[REDACTED:secret-assignment]"`);
+  });
+
+  it("names the specific shape, not the generic assignment, when both fit", () => {
+    const token = SECRET_SAMPLES.find((s) => s.rule === "github-token")!.secret;
+    const { text, count } = redactor.text(`GITHUB_TOKEN=${token}`);
+    expect(text).toBe("GITHUB_TOKEN=[REDACTED:github-token]");
+    expect(count).toBe(1);
+  });
+
+  it("counts every secret of a text", () => {
+    const text = SECRET_SAMPLES.map((s) => s.text).join("\n");
+    const result = redactor.text(text);
+    for (const s of SECRET_SAMPLES) expect(result.text).not.toContain(s.secret);
+    expect(result.count).toBe(SECRET_SAMPLES.length);
+  });
+});
+
+describe("what is not a secret", () => {
+  const kept = [
+    "0192f0c4-8e8b-7a3e-9c1d-3f5e2a1b4c6d",
+    "sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "commit 4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+    "msg_01XFDUDYJgAACzvnptvVoYEL req_011CSHtZ5Jf3T1qyM4GVqaXX toolu_01A09q90qw90lq917835lq9",
+    "max_tokens=4096 input_tokens: 1200",
+    "interface Login { password: string; token?: string }",
+    "const token = getToken(); const apiKey = process.env.API_KEY;",
+    'password: "$DB_PASSWORD" token="${{ secrets.NPM_TOKEN }}" apiKey: "<your-api-key>" secret: "****"',
+    "export GITHUB_TOKEN=$(gh auth token)",
+    "http://localhost:8080/path@v2 and git@github.com:owner/repo.git and https://example.com/a?b=c",
+    "risk-free task-list AKIA is a prefix; sk-ant- is another; Bearer auth",
+    "/home/me/projects/app/src/secret-store/token-cache.ts",
+    "EqQBCkYIBRgCKkD4VgLn0Fr8mT3yPz9n2xXk5T8a1UuWvR+Qk3J3O0pP6hZ7mS5q2wq8s0Qc4Z6v9Kx3L2nB8a7Y1cT0fE4g",
+  ];
+
+  it.each(kept)("%s", (text) => {
+    expect(redactor.text(text)).toEqual({ text, count: 0 });
+  });
+
+  it("leaves every hook payload and transcript line of our fixtures unchanged (the same objects)", () => {
+    const { root, files } = transcriptFixtures();
+    const values = [...hookFixtures(), ...files.flatMap((f) => readJsonl(join(root, f)))];
+    expect(values.length).toBeGreaterThan(20);
+    for (const value of values) {
+      const result = redactor.json(value);
+      expect(result.count, JSON.stringify(value).slice(0, 200)).toBe(0);
+      expect(result.value).toBe(value);
+    }
+  });
+});
+
+describe("JSON", () => {
+  it("walks values and keys, never the serialized text, and counts each secret", () => {
+    const aws = SECRET_SAMPLES.find((s) => s.rule === "aws-access-key-id")!;
+    const jwt = SECRET_SAMPLES.find((s) => s.rule === "jwt")!.secret;
+    const payload = {
+      tool_name: "Bash",
+      tool_input: { command: aws.text, env: [{ name: "X", value: jwt }] },
+      [jwt]: 1,
+      n: 3,
+      ok: true,
+      none: null,
+    };
+    const { value, count } = redactor.json(payload);
+    expect(value).toEqual({
+      tool_name: "Bash",
+      tool_input: {
+        command: "aws_access_key_id = [REDACTED:aws-access-key-id]",
+        env: [{ name: "X", value: "[REDACTED:jwt]" }],
+      },
+      "[REDACTED:jwt]": 1,
+      n: 3,
+      ok: true,
+      none: null,
+    });
+    expect(count).toBe(3);
+    // The input is not touched.
+    expect(payload.tool_input.command).toBe(aws.text);
+  });
+
+  it.each(SECRET_FIELD_SAMPLES)("a value under $key is replaced whole", ({ key, secret }) => {
+    const { value, count } = redactor.json({ config: { [key]: secret } });
+    expect(value).toEqual({ config: { [key]: "[REDACTED:secret-field]" } });
+    expect(count).toBe(1);
+  });
+
+  it("keeps fields whose name only looks alike, non-text values and placeholders", () => {
+    const payload = {
+      usage: { input_tokens: 10, output_tokens: 5 },
+      token_count: "12",
+      secret_name: "prod-db",
+      password: "",
+      token: "${TOKEN}",
+      has_secret: true,
+      apiKey: 42,
+    };
+    expect(redactor.json(payload)).toEqual({ value: payload, count: 0 });
+  });
+
+  it("keeps a __proto__ key a plain data key", () => {
+    const payload = JSON.parse('{"__proto__": {"password": "abcdefgh"}}') as Record<string, unknown>;
+    const { value } = redactor.json(payload);
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(value, "__proto__")?.value).toEqual({ password: "[REDACTED:secret-field]" });
+  });
+
+  it("isSecretName looks at the end of the name", () => {
+    expect(
+      ["password", "DB_PASSWORD", "apiKey", "x-api-key", "accessToken", "Authorization", "aws_secret"].every(
+        isSecretName,
+      ),
+    ).toBe(true);
+    expect(["input_tokens", "token_count", "secret_name", "key", "tokenizer", "passwordHint"].some(isSecretName)).toBe(
+      false,
+    );
+  });
+});
+
+describe("settings", () => {
+  it("off stores everything as given", () => {
+    const off = new Redactor({ enabled: false });
+    const all = SECRET_SAMPLES.map((s) => s.text).join("\n");
+    expect(off.text(all)).toEqual({ text: all, count: 0 });
+    const payload = { password: "abcdefgh" };
+    expect(off.json(payload)).toEqual({ value: payload, count: 0 });
+    expect(off.ruleIds).toEqual([]);
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), "logbook-redaction-"));
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    return path;
+  };
+
+  it("adds the rules of a rules file after the built-in ones", () => {
+    const rules = readRedactionRulesFile(
+      file(
+        "rules.json",
+        JSON.stringify({
+          rules: [
+            { id: "acme-token", pattern: "acme_[a-z0-9]{16}", keywords: ["acme_"] },
+            { id: "employee-id", pattern: "employee (?<secret>E\\d{6})", flags: "i" },
+          ],
+        }),
+      ),
+    );
+    const custom = new Redactor({ extraRules: rules });
+    expect(custom.ruleIds).toEqual(expect.arrayContaining(["acme-token", "employee-id", "jwt", "secret-field"]));
+    expect(custom.text("use acme_0123456789abcdef and Employee E123456").text).toBe(
+      "use [REDACTED:acme-token] and Employee [REDACTED:employee-id]",
+    );
+    // The built-in rules still run.
+    const jwt = SECRET_SAMPLES.find((s) => s.rule === "jwt")!;
+    expect(custom.text(jwt.text).text).not.toContain(jwt.secret);
+  });
+
+  it("says what is wrong with a rules file that does not parse", () => {
+    expect(() => readRedactionRulesFile(join(dir, "missing.json"))).toThrow(
+      /rules file .*missing\.json cannot be read \(ENOENT\)/,
+    );
+    expect(() => readRedactionRulesFile(file("bad.json", "{ nope"))).toThrow(/is not valid JSON/);
+    const bad = (rules: unknown) => file("r.json", JSON.stringify({ rules }));
+    expect(() => readRedactionRulesFile(bad([{ id: "x", pattern: "(" }]))).toThrow(
+      /rules\.0\.pattern: is not a valid JavaScript regular expression/,
+    );
+    expect(() => readRedactionRulesFile(bad([{ id: "x", pattern: "a*" }]))).toThrow(/must not match the empty text/);
+    expect(() => readRedactionRulesFile(bad([{ id: "Bad Id", pattern: "a" }]))).toThrow(
+      /rules\.0\.id: must be lower-case/,
+    );
+    expect(() => readRedactionRulesFile(bad([{ id: "x", pattern: "a", flags: "g" }]))).toThrow(/flags i, m, s and u/);
+    expect(() =>
+      readRedactionRulesFile(
+        bad([
+          { id: "x", pattern: "a" },
+          { id: "x", pattern: "b" },
+        ]),
+      ),
+    ).toThrow(/used twice/);
+    expect(() => readRedactionRulesFile(bad([{ id: "jwt", pattern: "a" }]))).toThrow(/"jwt" is a built-in rule's/);
+    expect(() => readRedactionRulesFile(file("top.json", "[]"))).toThrow(/\(top level\)/);
+  });
+});
