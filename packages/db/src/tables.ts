@@ -17,3 +17,12 @@ export const TABLES = [
 ] as const;
 
 export type TableName = (typeof TABLES)[number];
+
+/**
+ * Tables whose rows belong to one session, keyed by `session_id`: in a distributed
+ * PostgreSQL (Citus, docs/scaling.md) they are distributed by it, co-located with their
+ * session. The schema keeps what that needs (checked by distribution.test.ts): every
+ * unique key contains `session_id`, references among them carry it, nothing references
+ * `events`.
+ */
+export const SESSION_COLOCATED_TABLES = ["events", "session_messages", "files", "steps", "artifacts"] as const;
