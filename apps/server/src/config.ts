@@ -2,6 +2,8 @@
  * The server's whole configuration, parsed once at start from the environment. Nothing
  * else in the server reads `process.env`: everything gets a `ServerConfig`.
  */
+import { fileURLToPath } from "node:url";
+
 import { databaseEnvSchema, poolSettingsFromEnv, type PoolSettings } from "@logbook/db";
 import {
   issueLine,
@@ -104,6 +106,16 @@ export const serverEnvSchema = databaseEnvSchema.extend({
   SESSION_END_AFTER_HOURS: int(1, 365 * 24, 24),
   /** How often quiet sessions are settled; 0 turns it off. */
   SESSION_SWEEP_INTERVAL_MS: int(0, 24 * HOUR_MS, 60_000),
+  /**
+   * Where people reach the server, when that is not the listen address (a proxy, TLS in
+   * front): login links start with it, and an https URL makes the session cookie Secure.
+   */
+  LOGBOOK_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+    .transform((value) => value.replace(/\/+$/, ""))
+    .optional(),
+  /** The built dashboard to serve at `/`. @default the `web` folder beside the server's `main.js` */
+  LOGBOOK_WEB_ROOT: z.string().trim().min(1).optional(),
 });
 
 export type ServerEnv = z.infer<typeof serverEnvSchema>;
@@ -126,7 +138,12 @@ export interface ServerConfig {
   bootstrapKey: boolean;
   pricesFile: string | null;
   inactivity: { policy: InactivityPolicy; intervalMs: number };
+  publicUrl: string | undefined;
+  webRoot: string;
 }
+
+/** The dashboard's files: `dist/web` beside the built `dist/main.js` (the server's build copies them there). */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("./web/", import.meta.url));
 
 const SECRET_VARIABLES = new Set(["DATABASE_URL"]);
 
@@ -177,6 +194,8 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         policy: { idleAfterMinutes: e.SESSION_IDLE_AFTER_MINUTES, endAfterHours: e.SESSION_END_AFTER_HOURS },
         intervalMs: e.SESSION_SWEEP_INTERVAL_MS,
       },
+      publicUrl: e.LOGBOOK_PUBLIC_URL,
+      webRoot: e.LOGBOOK_WEB_ROOT ?? DEFAULT_WEB_ROOT,
     },
   };
 }

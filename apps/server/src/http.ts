@@ -25,6 +25,7 @@ import { inexactNumberError } from "./exact-numbers.js";
 import { handleClaudeCodeHook } from "./hook-endpoint.js";
 import type { Logger } from "./logger.js";
 import { sendJson, sendRefusal } from "./respond.js";
+import { redeemLoginLink, signOut, type WebAssets } from "./web.js";
 
 export interface HttpDeps extends ApiDeps {
   logger: Logger;
@@ -35,7 +36,12 @@ export interface HttpDeps extends ApiDeps {
   databaseRetryAfter?: () => number | null;
   /** Sees every error a request ended with (to notice a database that went away). */
   onRequestError?: (error: unknown) => void;
+  /** The built dashboard, served at `/`; absent when the server was built without it. */
+  webAssets?: WebAssets | null;
 }
+
+/** Paths that belong to the API and its doors, never to the dashboard's client routes. */
+const SERVER_PATHS = /^\/(trpc|health|hooks|auth|v1)(\/|$)/;
 
 /**
  * Requests in flight, so a graceful stop can wait for ordinary requests to finish and
@@ -133,7 +139,10 @@ function admitBody(budget: BodyBudget, bodyLimitBytes: number, req: IncomingMess
 
 /**
  * Routes: `/trpc/*` (tRPC: batching, SSE subscriptions, body limit), `GET /health` (open),
- * `POST /hooks/claude-code` (raw hook payloads); anything else is a JSON 404.
+ * `POST /hooks/claude-code` (raw hook payloads), the dashboard's sign-in (`GET /auth/link`,
+ * `POST /auth/sign-out`) and, for any other GET, the dashboard's files (`index.html` for its
+ * client routes; served while the database is down too, so the page can say so); anything
+ * else is a JSON 404.
  */
 export function createRequestListener(deps: HttpDeps, inFlight: InFlight): RequestListener {
   const createContext = createContextFactory(deps);
@@ -171,6 +180,9 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
       );
     });
 
+    if (deps.webAssets && (req.method === "GET" || req.method === "HEAD") && !SERVER_PATHS.test(path)) {
+      return deps.webAssets.serve(req, res, () => notFound(req, res));
+    }
     const retryAfter = path === "/health" ? null : (deps.databaseRetryAfter?.() ?? null);
     if (retryAfter !== null) return databaseUnavailable(req, res, retryAfter);
     if (deps.bodyBudget && !admitBody(deps.bodyBudget, deps.bodyLimitBytes, req, res)) return;
@@ -207,6 +219,16 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
           deps.logger.error({ err: error }, "health check failed");
           sendJson(res, 503, { status: "degraded" });
         });
+      return;
+    }
+    if (path === "/auth/link") {
+      if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res, "GET");
+      void redeemLoginLink(req, res, deps);
+      return;
+    }
+    if (path === "/auth/sign-out") {
+      if (req.method !== "POST") return methodNotAllowed(res, "POST");
+      void signOut(req, res, deps);
       return;
     }
     if (path === "/hooks/claude-code") {

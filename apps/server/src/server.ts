@@ -18,10 +18,11 @@ import {
   writeRuntimeInfo,
 } from "./credentials.js";
 import { createHealthCheck } from "./health.js";
-import { createRequestListener, InFlight } from "./http.js";
+import { createRequestListener, InFlight, type HttpDeps } from "./http.js";
 import type { Logger } from "./logger.js";
 import { schedule, type Scheduler } from "./scheduler.js";
 import { VERSION } from "./version.js";
+import { createWebAssets } from "./web.js";
 
 export interface RunningServer {
   /** Where clients reach it, e.g. http://127.0.0.1:4680. */
@@ -173,27 +174,28 @@ export async function startServer(
       databaseDown: () => availability.isDown,
     });
     const inFlight = new InFlight();
-    const server = createServer(
-      createRequestListener(
-        {
-          services,
-          bus,
-          health,
-          logger,
-          bodyLimitBytes: config.bodyLimitBytes,
-          bodyBudget: new BodyBudget(config.bodyBudgetBytes),
-          batchLimits: config.batchLimits,
-          authThrottle: new AuthThrottle(config.authFailures),
-          keyStreams,
-          databaseRetryAfter: () => availability.retryAfterSeconds(),
-          onRequestError: (error) => availability.noteError(error),
-        },
-        inFlight,
-      ),
-    );
+    const webAssets = createWebAssets(config.webRoot);
+    if (!webAssets) logger.warn({ webRoot: config.webRoot }, "the dashboard is not built: GET / answers 404");
+    const httpDeps: HttpDeps = {
+      services,
+      bus,
+      health,
+      logger,
+      bodyLimitBytes: config.bodyLimitBytes,
+      bodyBudget: new BodyBudget(config.bodyBudgetBytes),
+      batchLimits: config.batchLimits,
+      authThrottle: new AuthThrottle(config.authFailures),
+      keyStreams,
+      databaseRetryAfter: () => availability.retryAfterSeconds(),
+      onRequestError: (error) => availability.noteError(error),
+      webAssets,
+    };
+    const server = createServer(createRequestListener(httpDeps, inFlight));
     answerClientErrors(server);
     const port = await listen(server, config.port, config.host);
     const url = clientUrl(config.host, port);
+    // Known only now (PORT=0 picks one); read per request, so login links made from here on start with it.
+    httpDeps.publicUrl = config.publicUrl ?? url;
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {
@@ -243,7 +245,10 @@ export async function startServer(
       ),
     ];
 
-    logger.info({ url, version: VERSION, home: config.home }, `logbook-server listening on ${url}`);
+    logger.info(
+      { url, version: VERSION, home: config.home, dashboard: Boolean(webAssets) },
+      `logbook-server listening on ${url}`,
+    );
 
     let stopping: Promise<void> | null = null;
     /**

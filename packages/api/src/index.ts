@@ -17,6 +17,8 @@ export {
   type Context,
   type LiveFeed,
 } from "./trpc.js";
+export { CSRF_HEADER, SESSION_COOKIE, crossSiteRefusal, sessionTokenFrom } from "./web-session.js";
+export { LOGIN_LINK_PATH } from "./routers/auth/router.js";
 export { AuthThrottle, type AuthThrottleOptions } from "./auth-throttle.js";
 export { KeyStreams, type KeyBoundStream } from "./key-streams.js";
 export {

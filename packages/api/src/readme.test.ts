@@ -61,7 +61,8 @@ function contextFor(scopes: AuthInfo["scopes"] | null): Context {
   return {
     ...deps,
     auth: scopes ? { keyId: "k", name: "test", scopes, expiresAt: null } : null,
-    authProblem: "missing",
+    authProblem: scopes ? null : "missing",
+    authVia: scopes ? "key" : null,
   };
 }
 

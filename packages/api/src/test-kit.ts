@@ -24,6 +24,8 @@ export interface RouterTestKit {
   logs: Array<{ level: string; obj: object; msg?: string | undefined }>;
   /** A caller holding a new key with these scopes (none: no key at all). */
   caller(scopes?: ApiKeyScope[]): Promise<Caller>;
+  /** A caller signed in by a dashboard session secret (as the cookie carries it). */
+  sessionCaller(sessionToken: string): Promise<Caller>;
   destroy(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function createRouterTestKit(): Promise<RouterTestKit> {
     services,
     bus,
     logger,
+    publicUrl: "http://logbook.test:4680",
     health: async () => {
       const status = await migrationStatus(db.knex);
       return {
@@ -74,6 +77,8 @@ export async function createRouterTestKit(): Promise<RouterTestKit> {
       const created = await services.apiKeys.create({ name: `test-${keys}`, scopes });
       return createCaller(await createContextInner(deps, `Bearer ${created.secret}`));
     },
+    sessionCaller: async (sessionToken) =>
+      createCaller(await createContextInner(deps, undefined, "unknown", sessionToken)),
     destroy: () => db.destroy(),
   };
 }

@@ -25,6 +25,7 @@ import { AppError, type LiveBus, type Services } from "@logbook/core";
 import type { AuthThrottle } from "./auth-throttle.js";
 import { formatErrorShape, toTRPCError, type LogbookErrorShape } from "./errors.js";
 import type { KeyBoundStream, KeyStreams } from "./key-streams.js";
+import { crossSiteRefusal, sessionTokenFrom, type BrowserRequestInfo } from "./web-session.js";
 
 /* ------------------------------------------------------------------ 1. CONTEXT */
 
@@ -52,6 +53,8 @@ export interface ApiDeps {
   authThrottle?: AuthThrottle;
   /** Open subscriptions by key, cut on revocation and expiry; untracked when absent. */
   keyStreams?: KeyStreams;
+  /** Where people reach this server (e.g. http://127.0.0.1:4680): login links start with it. */
+  publicUrl?: string;
 }
 
 /** What one batched HTTP request may carry (MAX_BATCH_CALLS, MAX_BATCH_EVENTS). */
@@ -74,15 +77,18 @@ export interface AuthInfo {
 export interface Context extends ApiDeps {
   /** Null when no valid key came with the request. */
   auth: AuthInfo | null;
-  /** Why `auth` is null: no key sent, a header that is not `Bearer <key>`, or a key that does not verify. */
-  authProblem: "missing" | "malformed" | "invalid" | null;
+  /** Why `auth` is null: no key sent, a header that is not `Bearer <key>`, a key that does not verify, or a dashboard session that ended. */
+  authProblem: "missing" | "malformed" | "invalid" | "signedOut" | null;
+  /** How the caller proved who it is: an API key, or the dashboard's session cookie (see web-session.ts). */
+  authVia: "key" | "session" | null;
 }
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
 /**
- * Builds the context for one request from its `Authorization` header. Used by the
- * HTTP adapter (through `createContextFactory`), the hook endpoint and directly by tests.
+ * Builds the context for one request from its `Authorization` header or, without one, from
+ * the dashboard's session secret (its cookie). Used by the HTTP adapter (through
+ * `createContextFactory`), the hook endpoint and directly by tests.
  * A key that does not verify counts against `clientAddress` in the auth throttle (and is
  * logged at warn, never the key itself); an address over its limit gets TOO_MANY_REQUESTS
  * before its key is looked at.
@@ -91,9 +97,19 @@ export async function createContextInner(
   deps: ApiDeps,
   authorization: string | undefined,
   clientAddress = "unknown",
+  sessionToken?: string,
 ): Promise<Context> {
   if (authorization === undefined || authorization.trim() === "") {
-    return { ...deps, auth: null, authProblem: "missing" };
+    if (sessionToken === undefined) return { ...deps, auth: null, authProblem: "missing", authVia: null };
+    // A stale cookie is an ended session, not a guess (its secret has 256 bits): not throttled.
+    const session = await deps.services.webSessions.verify(sessionToken);
+    if (!session) return { ...deps, auth: null, authProblem: "signedOut", authVia: null };
+    return {
+      ...deps,
+      auth: { keyId: session.id, name: session.name, scopes: session.scopes, expiresAt: session.expiresAt },
+      authProblem: null,
+      authVia: "session",
+    };
   }
   const waitMs = deps.authThrottle?.retryAfterMs(clientAddress) ?? 0;
   if (waitMs > 0) throw tooManyFailures(waitMs);
@@ -104,6 +120,7 @@ export async function createContextInner(
       ...deps,
       auth: { keyId: key.id, name: key.name, scopes: key.scopes, expiresAt: key.expiresAt },
       authProblem: null,
+      authVia: "key",
     };
   }
 
@@ -115,7 +132,7 @@ export async function createContextInner(
       ? "failed authentication: the address is held up for the rest of its window"
       : "failed authentication",
   );
-  return { ...deps, auth: null, authProblem };
+  return { ...deps, auth: null, authProblem, authVia: null };
 }
 
 function tooManyFailures(waitMs: number): AppError {
@@ -159,20 +176,30 @@ async function checkBatch(info: TRPCRequestInfo | undefined, limits: BatchLimits
 }
 
 /** The parts of the adapter's request the context reads. */
-interface ContextRequest {
-  headers: { authorization?: string | undefined };
+interface ContextRequest extends BrowserRequestInfo {
+  headers: BrowserRequestInfo["headers"] & { authorization?: string | undefined };
   socket?: { remoteAddress?: string | undefined } | undefined;
 }
 
 /**
  * `createContext` for `createHTTPHandler`: checks the batch against `deps.batchLimits`,
- * then reads the request's `Authorization` header.
+ * then reads the request's `Authorization` header, or its session cookie; a
+ * cookie-authenticated request that changes something must pass the cross-site checks.
  * @example createHTTPHandler({ router: appRouter, createContext: createContext(deps) })
  */
 export function createContextFactory(deps: ApiDeps) {
   return async ({ req, info }: { req: ContextRequest; info?: TRPCRequestInfo }): Promise<Context> => {
     try {
-      const ctx = await createContextInner(deps, req.headers.authorization, req.socket?.remoteAddress);
+      const ctx = await createContextInner(
+        deps,
+        req.headers.authorization,
+        req.socket?.remoteAddress,
+        sessionTokenFrom(req.headers.cookie),
+      );
+      if (ctx.authVia === "session") {
+        const refused = crossSiteRefusal(req);
+        if (refused) throw refused;
+      }
       await checkBatch(info, deps.batchLimits);
       return ctx;
     } catch (error) {
@@ -266,6 +293,7 @@ const AUTH_MESSAGES: Record<NonNullable<Context["authProblem"]>, string> = {
   missing: "an API key is required: send the header 'Authorization: Bearer <key>'",
   malformed: "the Authorization header must be 'Bearer <key>'",
   invalid: "the API key is not valid (unknown, expired or revoked)",
+  signedOut: "the dashboard session has ended (signed out, expired, or its key was revoked): sign in again",
 };
 
 /** `admin` implies every scope. */

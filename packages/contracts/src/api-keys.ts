@@ -31,3 +31,16 @@ export type CreatedApiKey = z.infer<typeof createdApiKey>;
 export const whoamiOutput = z.object({ keyId: z.string(), name: z.string(), scopes: z.array(apiKeyScope) });
 
 export const revokeApiKeyInput = z.object({ id: uuid() });
+
+/**
+ * `auth.createLoginLink`: a single-use sign-in link for the dashboard, valid until
+ * `expiresAt` (two minutes). Opening it signs the browser in with the calling key's scopes.
+ */
+export const loginLink = z.object({
+  /** The link to open: the server's public URL followed by `path`. */
+  url: z.string(),
+  /** `/auth/link?token=…`, for a client that knows the server's address better (a proxy). */
+  path: z.string(),
+  expiresAt: isoDateTime(),
+});
+export type LoginLink = z.infer<typeof loginLink>;

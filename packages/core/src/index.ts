@@ -42,6 +42,13 @@ export type { ActiveSessionStats, EventTypeCount, TokenTotalsRow, ToolUsage } fr
 export { RETENTION_LOCK, RetentionService } from "./retention/retention-service.js";
 export { ApiKeyService, BOOTSTRAP_KEY_LOCK, DEFAULT_VERIFY_CACHE_MS } from "./api-keys/api-key-service.js";
 export type { ApiKeyPrincipal } from "./api-keys/api-key-service.js";
+export {
+  LOGIN_LINK_TTL_MS,
+  WEB_SESSION_TTL_MS,
+  WebSessionService,
+  type IssuedToken,
+  type WebSessionPrincipal,
+} from "./web-sessions/web-session-service.js";
 export { ProjectService, canonicalProjectPath, upsertProjectByPath } from "./projects/project-service.js";
 export { LockService } from "./projects/lock-service.js";
 export { JobService, jobBackoffMs } from "./jobs/job-service.js";

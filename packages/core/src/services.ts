@@ -16,6 +16,7 @@ import { RetentionService } from "./retention/retention-service.js";
 import { SessionService } from "./sessions/session-service.js";
 import { StatsService } from "./stats/stats-service.js";
 import { UsageService } from "./usage/usage-service.js";
+import { WebSessionService } from "./web-sessions/web-session-service.js";
 
 export interface Services {
   sessions: SessionService;
@@ -32,6 +33,7 @@ export interface Services {
   usage: UsageService;
   retention: RetentionService;
   apiKeys: ApiKeyService;
+  webSessions: WebSessionService;
 }
 
 /** Every service on one Knex (pool) and one price book. The API builds this once per process. */
@@ -55,5 +57,6 @@ export function createServices(
     usage: new UsageService(deps),
     retention: new RetentionService(deps, deps.retentionPolicy ?? retentionPolicy.parse({})),
     apiKeys: new ApiKeyService(deps, deps.apiKeyCacheMs === undefined ? {} : { verifyCacheMs: deps.apiKeyCacheMs }),
+    webSessions: new WebSessionService(deps),
   };
 }

@@ -13,6 +13,7 @@ import * as addManualParentIndex from "./migrations/20261122000600_add_manual_pa
 import * as dropRedundantEventTimeIndex from "./migrations/20261122000700_drop_redundant_event_time_index.js";
 import * as addMessageCost from "./migrations/20261201000100_add_message_cost.js";
 import * as addSessionStatusReason from "./migrations/20261201000200_add_session_status_reason.js";
+import * as createWebSessions from "./migrations/20261201154042_create_web_sessions.js";
 import * as sessionKeysOnRecords from "./migrations/20261201155535_session_keys_on_records.js";
 
 interface Migration {
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   "20261122000700_drop_redundant_event_time_index": dropRedundantEventTimeIndex,
   "20261201000100_add_message_cost": addMessageCost,
   "20261201000200_add_session_status_reason": addSessionStatusReason,
+  "20261201154042_create_web_sessions": createWebSessions,
   "20261201155535_session_keys_on_records": sessionKeysOnRecords,
 };
 

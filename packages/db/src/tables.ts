@@ -14,6 +14,8 @@ export const TABLES = [
   "artifacts",
   "jobs",
   "api_keys",
+  "login_links",
+  "web_sessions",
 ] as const;
 
 export type TableName = (typeof TABLES)[number];

@@ -15,6 +15,7 @@ type Access = "public" | "any" | "ingest" | "read" | "admin";
 const EXPECTED: Record<string, Access> = {
   "health.check": "public",
   "auth.whoami": "any",
+  "auth.createLoginLink": "any",
   "sessions.create": "ingest",
   "sessions.get": "read",
   "sessions.list": "read",

@@ -251,10 +251,17 @@ describe("other routes", () => {
   });
 
   it("404 JSON for an unknown route or procedure, 405 for a wrong method", async () => {
-    const unknown = await fetch(`${h.server.url}/nothing/here`);
+    // A GET elsewhere is a dashboard client route (web.test.ts); other methods, and paths
+    // under the server's own prefixes, are not.
+    const unknown = await fetch(`${h.server.url}/nothing/here`, { method: "POST" });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({
-      error: { code: "NOT_FOUND", message: "no route for GET /nothing/here" },
+      error: { code: "NOT_FOUND", message: "no route for POST /nothing/here" },
+    });
+    const unknownGet = await fetch(`${h.server.url}/hooks/nothing`);
+    expect(unknownGet.status).toBe(404);
+    expect(await unknownGet.json()).toMatchObject({
+      error: { code: "NOT_FOUND", message: "no route for GET /hooks/nothing" },
     });
     const procedure = await fetch(`${h.server.url}/trpc/nothing.here`, {
       headers: { authorization: `Bearer ${h.server.apiKey}` },
