@@ -86,33 +86,88 @@ export async function applyDerivations(
       derived.messages.filter((m) => m.externalMessageId === null).map((message) => ({ sessionId, message })),
     ),
   );
-  const changed: string[] = [];
+  const updates: SessionUpdate[] = [];
   for (const { sessionId, derived } of derivations) {
     const tokens = await storeResponseMessages(trx, prices, sessionId, derived.messages);
-    const update: Record<string, unknown> = { ...derived.patch };
-    for (const [key, value] of Object.entries(update)) {
-      if (typeof value === "string") update[key] = cleanText(value);
+    const patch: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(derived.patch)) {
+      if (!(key in PATCH_COLUMNS))
+        throw new Error(`derived a change to sessions.${key}, which the update does not know`);
+      patch[key] = typeof value === "string" ? cleanText(value) : value;
     }
-    if (Object.keys(derived.metadata).length > 0) {
-      update.metadata = trx.raw("metadata || ?::jsonb", [JSON.stringify(sanitizeJsonForPostgres(derived.metadata))]);
-    }
-    if (tokens) {
-      update.input_tokens = trx.raw("input_tokens + ?", [tokens.inputTokens]);
-      update.output_tokens = trx.raw("output_tokens + ?", [tokens.outputTokens]);
-      update.cache_read_tokens = trx.raw("cache_read_tokens + ?", [tokens.cacheReadTokens]);
-      update.cache_creation_tokens = trx.raw("cache_creation_tokens + ?", [tokens.cacheCreationTokens]);
-      update.cost_usd = trx.raw("cost_usd + ?::numeric", [tokens.costUsd]);
-      if (tokens.unpricedMessages > 0) {
-        update.unpriced_messages = trx.raw("unpriced_messages + ?", [tokens.unpricedMessages]);
-      }
-    }
-    if (Object.keys(update).length > 0) {
-      await trx("sessions").where({ id: sessionId }).update(update);
-      changed.push(sessionId);
-    }
+    const metadata = Object.keys(derived.metadata).length > 0 ? sanitizeJsonForPostgres(derived.metadata) : null;
+    if (Object.keys(patch).length === 0 && metadata === null && !tokens) continue;
+    updates.push({
+      id: sessionId,
+      p: patch,
+      m: metadata,
+      input_tokens: tokens?.inputTokens ?? 0,
+      output_tokens: tokens?.outputTokens ?? 0,
+      cache_read_tokens: tokens?.cacheReadTokens ?? 0,
+      cache_creation_tokens: tokens?.cacheCreationTokens ?? 0,
+      cost_usd: tokens?.costUsd ?? "0",
+      unpriced_messages: tokens?.unpricedMessages ?? 0,
+    });
   }
-  return changed;
+  if (updates.length > 0) await trx.raw(UPDATE_SESSIONS_SQL, [JSON.stringify(updates)]);
+  return updates.map((u) => u.id);
 }
+
+/** What one session's row gets from a batch: its patch (columns below), metadata merged in, counters added. */
+interface SessionUpdate {
+  id: string;
+  p: Record<string, unknown>;
+  m: unknown;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_creation_tokens: number;
+  /** numeric as text: no float on the way. */
+  cost_usd: string;
+  unpriced_messages: number;
+}
+
+/** The `sessions` columns `deriveSession` (and the project step) may set, with their types. */
+const PATCH_COLUMNS: Record<string, "text" | "timestamptz" | "boolean" | "uuid"> = {
+  status: "text",
+  status_reason: "text",
+  status_changed_at: "timestamptz",
+  is_working: "boolean",
+  started_at: "timestamptz",
+  ended_at: "timestamptz",
+  last_activity_at: "timestamptz",
+  cwd: "text",
+  machine_id: "text",
+  agent_type: "text",
+  transcript_path: "text",
+  permission_mode: "text",
+  model: "text",
+  initial_query: "text",
+  title: "text",
+  error_message: "text",
+  project_id: "uuid",
+};
+
+/**
+ * Every changed session of a batch in one statement (was one UPDATE per session: under load a
+ * group of 50 posts over 50 sessions paid 50 round trips here). A column not in a session's
+ * patch keeps its value; a key present with null sets NULL, as the per-session update did (`->` gives
+ * JSON null, not SQL NULL, for a key that is there with null; `?` would be a knex binding).
+ */
+const UPDATE_SESSIONS_SQL = `UPDATE sessions AS s SET
+  ${Object.entries(PATCH_COLUMNS)
+    .map(([c, type]) => `${c} = CASE WHEN x.p -> '${c}' IS NOT NULL THEN (x.p ->> '${c}')::${type} ELSE s.${c} END`)
+    .join(",\n  ")},
+  metadata = CASE WHEN x.m IS NULL THEN s.metadata ELSE s.metadata || x.m END,
+  input_tokens = s.input_tokens + x.input_tokens,
+  output_tokens = s.output_tokens + x.output_tokens,
+  cache_read_tokens = s.cache_read_tokens + x.cache_read_tokens,
+  cache_creation_tokens = s.cache_creation_tokens + x.cache_creation_tokens,
+  cost_usd = s.cost_usd + x.cost_usd,
+  unpriced_messages = s.unpriced_messages + x.unpriced_messages
+FROM jsonb_to_recordset(?::jsonb) AS x(id uuid, p jsonb, m jsonb, input_tokens bigint, output_tokens bigint,
+  cache_read_tokens bigint, cache_creation_tokens bigint, cost_usd numeric, unpriced_messages integer)
+WHERE s.id = x.id`;
 
 /**
  * Stores a session's messages that carry the provider's message id (transcript lines):
