@@ -9,32 +9,81 @@ export interface HealthDeps {
   now?: () => number;
   /** True while the server knows the database is down: report it without asking the pool (which would wait). */
   databaseDown?: () => boolean;
+  /** How long a probe's answer is reused. @default 250 */
+  maxAgeMs?: number;
+  /** A probe not answered by then counts as the database unreachable. @default 750 */
+  probeTimeoutMs?: number;
+}
+
+interface Probe {
+  at: number;
+  reachable: boolean;
+  migrationsCurrent: boolean;
+  pending: string[];
 }
 
 /**
  * Database reachable and every known migration applied: `ok`; anything else: `degraded`
  * (GET /health answers 503 then, so a load balancer takes the replica out).
+ *
+ * Answers from a cached probe (`select 1` and the migration list: two round trips, ~5 ms
+ * under load) at most `maxAgeMs` old; concurrent callers share one probe. A dead database
+ * still shows within a second: at once when the server already knows (`databaseDown`),
+ * else after at most `maxAgeMs` + `probeTimeoutMs` (a probe that hangs on an unanswering
+ * server counts as unreachable, and no second probe is queued behind it).
  */
 export function createHealthCheck(deps: HealthDeps): () => Promise<Health> {
   const now = deps.now ?? Date.now;
-  return async () => {
-    let reachable = false;
-    let pending: string[] = [];
-    let migrationsCurrent = false;
-    try {
-      if (deps.databaseDown?.()) throw new Error("the database is down");
+  const maxAgeMs = deps.maxAgeMs ?? 250;
+  const probeTimeoutMs = deps.probeTimeoutMs ?? 750;
+  let cached: Probe | null = null;
+  let probing: Promise<Probe> | null = null;
+  /** The probe's database work, while it has not settled (it may outlive the timeout). */
+  let hanging: Promise<unknown> | null = null;
+
+  const unreachable = (): Probe => ({ at: now(), reachable: false, migrationsCurrent: false, pending: [] });
+
+  const probe = async (): Promise<Probe> => {
+    if (hanging) return unreachable();
+    const work = (async () => {
       await deps.knex.raw("select 1");
-      reachable = true;
-      const status = await migrationStatus(deps.knex);
-      pending = status.pending;
-      migrationsCurrent = status.current;
+      return migrationStatus(deps.knex);
+    })();
+    hanging = work.finally(() => (hanging = null)).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), probeTimeoutMs)));
+    try {
+      const status = await Promise.race([work, timeout]);
+      if (status === null) return unreachable();
+      return { at: now(), reachable: true, migrationsCurrent: status.current, pending: status.pending };
     } catch {
-      // Reported as unreachable / not current below; the cause is the database's business.
+      // Reported as unreachable; the cause is the database's business.
+      return unreachable();
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return async () => {
+    let state: Probe;
+    if (deps.databaseDown?.()) {
+      state = unreachable();
+      cached = null; // back up: probe afresh, never answer from before the outage
+    } else if (cached !== null && now() - cached.at <= maxAgeMs) {
+      state = cached;
+    } else {
+      probing ??= probe().finally(() => (probing = null));
+      state = cached = await probing;
     }
     return {
-      status: reachable && migrationsCurrent ? "ok" : "degraded",
+      status: state.reachable && state.migrationsCurrent ? "ok" : "degraded",
       version: deps.version,
-      database: { reachable, migrationsCurrent, pendingMigrations: pending, embedded: deps.embedded },
+      database: {
+        reachable: state.reachable,
+        migrationsCurrent: state.migrationsCurrent,
+        pendingMigrations: state.pending,
+        embedded: deps.embedded,
+      },
       uptimeSeconds: Math.round((now() - deps.startedAt) / 1000),
     };
   };
