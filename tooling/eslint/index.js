@@ -20,6 +20,9 @@ export default tseslint.config(
       "@typescript-eslint/require-await": "off",
       "@typescript-eslint/only-throw-error": "off",
       "no-console": "off",
+      // A `!` is a claim the compiler cannot check: prove it (narrowing, a guard that throws a
+      // clear error) or say why it holds in an eslint-disable comment beside it.
+      "@typescript-eslint/no-non-null-assertion": "error",
       // The environment is read once, by a config module's Zod schema; everything else gets
       // the parsed config (a typo'd or undocumented variable cannot hide in a helper).
       "no-restricted-properties": [

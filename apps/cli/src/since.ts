@@ -8,9 +8,10 @@ const UNIT_SECONDS: Record<string, number> = { m: 60, h: 3600, d: 86_400, w: 604
  * Returns an ISO-8601 string in UTC, as the API takes it.
  */
 export function parseTimeArgument(value: string, option: string, now: Date = new Date()): string {
-  const age = /^(\d+)([mhdw])$/.exec(value.trim());
-  if (age) {
-    const seconds = Number(age[1]) * UNIT_SECONDS[age[2]!]!;
+  const [, count, unit = ""] = /^(\d+)([mhdw])$/.exec(value.trim()) ?? [];
+  const perUnit = UNIT_SECONDS[unit];
+  if (count !== undefined && perUnit !== undefined) {
+    const seconds = Number(count) * perUnit;
     return new Date(now.getTime() - seconds * 1000).toISOString();
   }
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {

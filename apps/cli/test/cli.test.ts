@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { startTestServer, type TestServer } from "@logbook/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import {
   ACTIVE_SESSION,
@@ -66,7 +67,7 @@ describe("logbook sessions", () => {
   it("lists the session waiting for its person first, then by last activity", async () => {
     const { sessions } = await json<{ sessions: SessionJson[] }>(["sessions"]);
     expect(sessions.map((s) => s.externalId)).toEqual([WAITING_SESSION, ACTIVE_SESSION, TRANSCRIPT_SESSION]);
-    expect(sessions[0]!.status).toBe("waiting_input");
+    expect(expectDefined(sessions[0]).status).toBe("waiting_input");
   });
 
   it("prints a plain table without colors when stdout is not a terminal", async () => {
@@ -151,7 +152,7 @@ describe("logbook show", () => {
     expect(shown.session.externalId).toBe(TRANSCRIPT_SESSION);
     expect(shown.session.tokens).toMatchObject(MAIN_TOKENS);
     expect(shown.subagents.map((s) => [s.depth, s.session.externalId])).toEqual([[1, SUBAGENT_SESSION]]);
-    expect(shown.subagents[0]!.session.tokens).toMatchObject(SUBAGENT_TOKENS);
+    expect(expectDefined(shown.subagents[0]).session.tokens).toMatchObject(SUBAGENT_TOKENS);
     expect(shown.totalTokens).toMatchObject({ inputTokens: 2900, outputTokens: 750, cacheReadTokens: 42_000 });
     expect(shown.timeline.map((e) => e.kind)).toEqual([
       "prompt",
@@ -224,7 +225,10 @@ describe("logbook usage", () => {
   it("session --json: each session's tokens by kind and cost, as the session itself has them", async () => {
     const usage = await json<UsageJson>(["usage", "session", "--timezone", "UTC"]);
     const main = await client.sessions.get.query({ externalId: TRANSCRIPT_SESSION });
-    const row = usage.rows.find((r) => r.key === main.id);
+    const row = expectDefined(
+      usage.rows.find((r) => r.key === main.id),
+      "the main session's usage row",
+    );
     // Three API responses: the one written over two lines counts once.
     expect(row).toMatchObject({
       ...MAIN_TOKENS,
@@ -232,10 +236,10 @@ describe("logbook usage", () => {
       messages: 3,
       label: "Add a test for the checkout total",
     });
-    expect(row!.models).toEqual(["claude-sonnet-4-5-20250929"]);
-    expect(row!.externalId).toBe(TRANSCRIPT_SESSION);
-    expect(row!.costUsd).toBeGreaterThan(0);
-    expect(row!.costUsd).toBeCloseTo(main.tokens.costUsd, 9);
+    expect(row.models).toEqual(["claude-sonnet-4-5-20250929"]);
+    expect(row.externalId).toBe(TRANSCRIPT_SESSION);
+    expect(row.costUsd).toBeGreaterThan(0);
+    expect(row.costUsd).toBeCloseTo(main.tokens.costUsd, 9);
     const sum = (pick: (r: UsageJson["rows"][number]) => number) => usage.rows.reduce((n, r) => n + pick(r), 0);
     expect(usage.totals.totalTokens).toBe(sum((r) => r.totalTokens));
     expect(usage.totals.costUsd).toBeCloseTo(

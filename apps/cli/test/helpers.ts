@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 import type { HookEnvelope, LogbookClient } from "@logbook/sdk";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BINARY = join(PACKAGE_ROOT, "dist", "logbook.js");
@@ -35,8 +36,12 @@ function collect(child: ChildProcess): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    expectDefined(child.stdout)
+      .setEncoding("utf8")
+      .on("data", (chunk: string) => (stdout += chunk));
+    expectDefined(child.stderr)
+      .setEncoding("utf8")
+      .on("data", (chunk: string) => (stderr += chunk));
     child.once("error", reject);
     child.once("close", (code) => resolve({ code, stdout, stderr }));
   });

@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { startTestServer, type TestServer } from "@logbook/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { spawnCli, watchLines } from "./helpers.js";
 
@@ -95,7 +96,7 @@ describe("logbook tail", () => {
     const lines = parse(watch.lines.stdout);
     expect(lines.map((l) => l.event.message)).toEqual(["first", "while down 1", "while down 2", "after"]);
     expect(new Set(lines.map((l) => l.event.id)).size).toBe(4);
-    expect(lines[0]!.timeline).toEqual([expect.objectContaining({ kind: "lifecycle", text: "first" })]);
+    expect(expectDefined(lines[0]).timeline).toEqual([expect.objectContaining({ kind: "lifecycle", text: "first" })]);
     expect(watch.lines.stderr.some((l) => l.startsWith("reconnected"))).toBe(true);
   });
 

@@ -50,7 +50,8 @@ export class AuthThrottle {
     // Re-inserted at the end: the Map's order is least recently used first.
     this.windows.delete(address);
     this.windows.set(address, window);
-    if (this.windows.size > this.maxAddresses) this.windows.delete(this.windows.keys().next().value!);
+    const oldest = this.windows.keys().next();
+    if (this.windows.size > this.maxAddresses && !oldest.done) this.windows.delete(oldest.value);
     return { failures: window.failures, blocked: window.failures >= this.options.limit };
   }
 

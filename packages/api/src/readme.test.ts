@@ -9,6 +9,7 @@ import { createServices } from "@logbook/core";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { appRouter } from "./root.js";
 import { createCallerFactory, type ApiDeps, type AuthInfo, type Context } from "./trpc.js";
@@ -19,7 +20,7 @@ type Kind = "query" | "mutation" | "subscription";
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 const documented = new Map<string, { kind: Kind; access: Access }>(
   [...readme.matchAll(/^\| `([\w.]+)` \| (query|mutation|subscription) \| (public|any|ingest|read|admin) \|/gm)].map(
-    (m) => [m[1]!, { kind: m[2] as Kind, access: m[3] as Access }],
+    (m) => [expectDefined(m[1]), { kind: m[2] as Kind, access: m[3] as Access }],
   ),
 );
 

@@ -50,8 +50,8 @@ function depthOf(value: unknown): number {
   // Iterative, so a hostile 100,000-level payload cannot overflow the stack.
   let max = 0;
   const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  for (let entry = stack.pop(); entry; entry = stack.pop()) {
+    const [node, depth] = entry;
     if (node === null || typeof node !== "object") continue;
     const next = depth + 1;
     if (next > max) max = next;

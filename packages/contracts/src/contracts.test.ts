@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import {
   LIMITS,
@@ -25,7 +26,7 @@ function nested(depth: number): Record<string, unknown> {
 }
 
 const messages = (result: { success: boolean; error?: { issues: Array<{ message: string }> } }) =>
-  result.success ? [] : result.error!.issues.map((i) => i.message);
+  result.success ? [] : expectDefined(result.error).issues.map((i) => i.message);
 
 /** What each kind of bad input gets from the contracts, before anything reaches a service. */
 describe("contracts", () => {
@@ -95,7 +96,7 @@ describe("contracts", () => {
     expect(claudeCodeHookPayload.parse(payload)).toMatchObject(payload);
     const missing = claudeCodeHookPayload.safeParse({ hook_event_name: "Stop" });
     expect(missing.success).toBe(false);
-    expect(missing.error!.issues[0]!.path).toEqual(["session_id"]);
+    expect(expectDefined(expectDefined(missing.error).issues[0]).path).toEqual(["session_id"]);
   });
 
   it("give retention overrides no defaults, so the server's policy is kept", () => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { createKnex, openDatabase } from "./connection.js";
 import { APP_ROLE, startEmbeddedPostgres } from "./embedded.js";
@@ -134,7 +135,7 @@ describe("a private cluster", () => {
       expect((await failureOf(db.knex.raw("CREATE DATABASE other"))).code).toBe("42501");
       expect((await failureOf(db.knex.raw("CREATE ROLE intruder LOGIN SUPERUSER"))).code).toBe("42501");
       // The legacy constant opens nothing.
-      const legacy = db.embedded!.connectionString.replace(/\/\/[^:]+:[^@]+@/, "//logbook:logbook@");
+      const legacy = expectDefined(db.embedded).connectionString.replace(/\/\/[^:]+:[^@]+@/, "//logbook:logbook@");
       expect((await failureOf(query(legacy, "SELECT 1"))).code).toBe("28P01");
     } finally {
       await db.close();
@@ -204,7 +205,8 @@ describe.runIf(runningAsRoot)("another OS user", () => {
     const home = await mkdtemp(join(tmpdir(), "logbook-probe-test-"));
     const db = await openDatabase({ home });
     try {
-      const socket = join(db.embedded!.socketDir!, `.s.PGSQL.${db.embedded!.port}`);
+      const embedded = expectDefined(db.embedded, "the embedded cluster");
+      const socket = join(expectDefined(embedded.socketDir, "its socket folder"), `.s.PGSQL.${embedded.port}`);
       const script = `
         const fs = require("node:fs"), net = require("node:net");
         const attempt = (f) => { try { f(); return "allowed"; } catch (e) { return e.code; } };

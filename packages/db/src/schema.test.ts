@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { EventModel, ProjectModel, SessionModel } from "./models/index.js";
 import { createTestDatabase, type TestDatabase } from "./testing/index.js";
@@ -15,7 +16,7 @@ describe("schema", () => {
 
   async function session(fields: Record<string, unknown> = {}): Promise<string> {
     const [row] = await db.knex("sessions").insert(fields).returning<Array<{ id: string }>>("id");
-    return row!.id;
+    return expectDefined(row).id;
   }
 
   it("deletes a session's children, events and records with it", async () => {
@@ -47,8 +48,13 @@ describe("schema", () => {
 
   it("keeps a project that still has sessions (restrict)", async () => {
     const [project] = await db.knex("projects").insert({ path: "/srv/app" }).returning<Array<{ id: string }>>("id");
-    await session({ project_id: project!.id });
-    await expect(db.knex("projects").where({ id: project!.id }).delete()).rejects.toMatchObject({ code: "23001" });
+    await session({ project_id: expectDefined(project).id });
+    await expect(
+      db
+        .knex("projects")
+        .where({ id: expectDefined(project).id })
+        .delete(),
+    ).rejects.toMatchObject({ code: "23001" });
   });
 
   it("rejects unknown statuses, event shapes and escaping file paths", async () => {

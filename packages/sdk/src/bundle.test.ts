@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 describe("the SDK bundle", () => {
   it("builds for the browser without server packages or Node built-ins", async () => {
@@ -25,7 +26,7 @@ describe("the SDK bundle", () => {
     );
     expect(offenders).toEqual([]);
     expect(inputs).toContain("src/client.ts");
-    const code = result.outputFiles[0]!.text;
+    const code = expectDefined(result.outputFiles[0]).text;
     expect(code).not.toMatch(/from\s+["']node:|require\(["']node:/);
     // Contracts are type-only too: zod stays out of the browser bundle.
     expect(inputs.filter((path) => /node_modules\/(\.pnpm\/)?zod[@/]|(^|\/)contracts\/src\//.test(path))).toEqual([]);

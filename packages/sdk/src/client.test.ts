@@ -1,6 +1,7 @@
 import { LIMITS } from "@logbook/contracts";
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { backoffDelay, MAX_INGEST_BATCH, withEventIds } from "./client.js";
 import { isLogbookError, LogbookError } from "./errors.js";
@@ -20,8 +21,8 @@ describe("withEventIds", () => {
       ],
       () => now,
     );
-    expect(a!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(a!.occurredAt).toBe(now.toISOString());
+    expect(expectDefined(a).id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(expectDefined(a).occurredAt).toBe(now.toISOString());
     expect(b).toMatchObject({ id: "0190b1c2-0000-7000-8000-000000000000", occurredAt: "2026-01-01T00:00:00Z" });
   });
 

@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 
 import { findFreePort } from "@logbook/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const FIXTURE = fileURLToPath(new URL("../fixture/", import.meta.url));
@@ -195,7 +196,7 @@ describe("the packed packages", () => {
     const manifest = await readJson<{ exports: Record<string, { types?: string }> }>(join(sdk, "package.json"));
     const types = manifest.exports["."]?.types;
     expect(types).toBe("./dist/index.d.ts");
-    const declarations = await readFile(join(sdk, types!), "utf8");
+    const declarations = await readFile(join(sdk, expectDefined(types)), "utf8");
     expect(declarations).toContain("declare function createLogbookClient");
     expect(declarations.match(WORKSPACE_ONLY)).toBeNull();
   });

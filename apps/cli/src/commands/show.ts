@@ -74,10 +74,11 @@ function tokenLine(tokens: TokenCounts & { unpricedMessages: number }): string {
 function printHeader(out: Output, session: Session, tree: SessionTree): void {
   const { colors } = out;
   out.line(`${colors.bold(sessionName(session, 100))}  ${formatStatus(session.status, colors)}`);
+  const parent = tree.ancestors.at(-1);
   const rows: Array<[string, string | null]> = [
     ["session", session.externalId],
     ["id", session.id],
-    ["parent", tree.ancestors.length > 0 ? sessionHandle(tree.ancestors[tree.ancestors.length - 1]!) : null],
+    ["parent", parent ? sessionHandle(parent) : null],
     ["project", session.cwd],
     ["machine", session.machineId],
     ["agent", [session.agentType, session.agentId].filter(Boolean).join(" ") || null],
