@@ -79,4 +79,20 @@ describe("parseConfig", () => {
     expect(result.problems).toHaveLength(6);
     expect(result.problems.join("\n")).not.toContain("hunter2");
   });
+
+  it("takes a read replica URL only beside DATABASE_URL, and never echoes it", () => {
+    const both = parseConfig({
+      DATABASE_URL: "postgres://u:p@db/logbook",
+      DATABASE_READ_URL: "postgres://u:p@replica/logbook",
+    });
+    expect(both.ok && both.config.databaseReadUrl).toBe("postgres://u:p@replica/logbook");
+    const alone = parseConfig({ DATABASE_READ_URL: "postgres://u:p@replica/logbook" });
+    expect(alone).toEqual({
+      ok: false,
+      problems: [expect.stringMatching(/^DATABASE_READ_URL: a replica needs its primary/)],
+    });
+    const bad = parseConfig({ DATABASE_URL: "postgres://u:p@db/logbook", DATABASE_READ_URL: "http://u:hunter2@x" });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.problems.join("\n")).not.toContain("hunter2");
+  });
 });

@@ -124,6 +124,8 @@ export interface ServerConfig {
   host: string;
   port: number;
   databaseUrl: string | undefined;
+  /** A streaming replica of `databaseUrl` for the reads that may lag (docs/scaling.md). */
+  databaseReadUrl: string | undefined;
   home: string;
   pool: PoolSettings;
   logLevel: ServerEnv["LOG_LEVEL"];
@@ -145,7 +147,7 @@ export interface ServerConfig {
 /** The dashboard's files: `dist/web` beside the built `dist/main.js` (the server's build copies them there). */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("./web/", import.meta.url));
 
-const SECRET_VARIABLES = new Set(["DATABASE_URL"]);
+const SECRET_VARIABLES = new Set(["DATABASE_URL", "DATABASE_READ_URL"]);
 
 export type ConfigResult = { ok: true; config: ServerConfig } | { ok: false; problems: string[] };
 
@@ -165,6 +167,12 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     return { ok: false, problems };
   }
   const e = parsed.data;
+  if (e.DATABASE_READ_URL && !e.DATABASE_URL) {
+    return {
+      ok: false,
+      problems: ["DATABASE_READ_URL: a replica needs its primary in DATABASE_URL (the embedded PostgreSQL has none)"],
+    };
+  }
   const policy = retentionPolicy.parse({
     sessionMaxAgeDays: e.RETENTION_SESSION_MAX_AGE_DAYS,
     eventMaxAgeDays: e.RETENTION_EVENT_MAX_AGE_DAYS ?? null,
@@ -177,6 +185,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       host: e.HOST,
       port: e.PORT,
       databaseUrl: e.DATABASE_URL,
+      databaseReadUrl: e.DATABASE_READ_URL,
       home: e.LOGBOOK_HOME,
       pool: poolSettingsFromEnv(e),
       logLevel: e.LOG_LEVEL,

@@ -110,12 +110,20 @@ export async function startServer(
     if (!config.databaseUrl) await refuseSecondEmbeddedOwner(config.home);
     const database: Database = await openDatabase({
       databaseUrl: config.databaseUrl,
+      readUrl: config.databaseReadUrl,
       home: config.home,
       pool: config.pool,
       onLog: (line) => logger.debug({ component: "postgres" }, line),
     });
     cleanups.push(() => database.close());
-    logger.info({ database: database.displayUrl, embedded: Boolean(database.embedded) }, "database ready");
+    logger.info(
+      {
+        database: database.displayUrl,
+        embedded: Boolean(database.embedded),
+        ...(database.readDisplayUrl ? { readReplica: database.readDisplayUrl } : {}),
+      },
+      "database ready",
+    );
     const availability = new DatabaseAvailability({
       connectionString: database.connectionString,
       embedded: database.embedded,
@@ -128,6 +136,7 @@ export async function startServer(
 
     const services = createServices({
       knex: database.knex,
+      readKnex: database.readKnex,
       prices,
       retentionPolicy: config.retention.policy,
       apiKeyCacheMs: config.apiKeyCacheMs,

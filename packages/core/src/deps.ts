@@ -5,10 +5,22 @@ import { PriceBook } from "./pricing/pricing.js";
 /** What every service is built from. Passed explicitly: no globals, so tests can run many. */
 export interface CoreDeps {
   knex: Knex;
+  /**
+   * A streaming replica for the reads that may lag a moment behind the primary: session
+   * lists, timelines, recent events and usage reports (docs/scaling.md lists them). Writes
+   * and reads that must see the caller's own write (a get by id, the live bus) stay on
+   * `knex`. @default knex
+   */
+  readKnex?: Knex;
   /** The clock, replaceable in tests. @default () => new Date() */
   now?: () => Date;
   /** The prices messages are costed with. @default the built-in table */
   prices?: PriceBook;
+}
+
+/** Where the lag-tolerant reads go: the replica, or the primary when there is none. */
+export function readerOf(deps: CoreDeps): Knex {
+  return deps.readKnex ?? deps.knex;
 }
 
 export function clockOf(deps: CoreDeps): () => Date {

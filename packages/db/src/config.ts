@@ -4,6 +4,11 @@ import { join } from "node:path";
 import { z } from "zod";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const postgresUrl = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((url) => /^postgres(ql)?:\/\//.test(url), "must be a postgres:// or postgresql:// URL");
 
 /**
  * The database part of the environment. The server extends this schema; `db:migrate`
@@ -11,12 +16,12 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
  * idle connections closed after 30 s and recycled after an hour.
  */
 export const databaseEnvSchema = z.object({
-  DATABASE_URL: z
-    .string()
-    .trim()
-    .min(1)
-    .refine((url) => /^postgres(ql)?:\/\//.test(url), "must be a postgres:// or postgresql:// URL")
-    .optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  /**
+   * A streaming replica of DATABASE_URL's database: list, timeline, search and usage reads
+   * go there (docs/scaling.md says which). Unset: every query goes to DATABASE_URL.
+   */
+  DATABASE_READ_URL: postgresUrl.optional(),
   LOGBOOK_HOME: z.string().trim().min(1).default(join(homedir(), ".logbook")),
   DATABASE_POOL_MIN: z.coerce.number().int().min(0).default(0),
   DATABASE_POOL_MAX: positiveInt(20),

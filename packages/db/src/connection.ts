@@ -45,6 +45,13 @@ export function createKnex(connectionString: string, pool: PoolSettings = defaul
 
 export interface Database {
   knex: Knex;
+  /**
+   * The pool for reads that may lag a moment behind (a streaming replica, DATABASE_READ_URL);
+   * the same pool as `knex` when there is no replica.
+   */
+  readKnex: Knex;
+  /** The replica's URL without its password, when there is one (safe to log). */
+  readDisplayUrl?: string;
   /** Where we are connected, without the password (safe to log). */
   displayUrl: string;
   connectionString: string;
@@ -57,6 +64,8 @@ export interface Database {
 export interface OpenDatabaseOptions {
   /** Use this server (PostgreSQL 14+). Unset: start the embedded one under `home`. */
   databaseUrl?: string | undefined;
+  /** A streaming replica of that database for the reads that may lag (`Database.readKnex`). */
+  readUrl?: string | undefined;
   /** `LOGBOOK_HOME`; the embedded cluster lives in `<home>/pg`. */
   home: string;
   pool?: PoolSettings;
@@ -132,15 +141,19 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     }
   }
   const knex = createKnex(connectionString, options.pool);
+  const readKnex = options.readUrl ? createKnex(options.readUrl, options.pool) : knex;
   let closed = false;
   return {
     knex,
+    readKnex,
     connectionString,
     displayUrl: redactUrl(connectionString),
+    ...(options.readUrl ? { readDisplayUrl: redactUrl(options.readUrl) } : {}),
     ...(embedded ? { embedded } : {}),
     async close() {
       if (closed) return;
       closed = true;
+      if (readKnex !== knex) await readKnex.destroy();
       await knex.destroy();
       await embedded?.stop();
     },

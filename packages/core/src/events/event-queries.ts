@@ -13,8 +13,17 @@ import { notFound } from "../errors.js";
 import { assertCursorValues, decodeCursor, timestampKey, toPage } from "../pagination.js";
 import { EVENT_COLUMNS, EVENT_SUMMARY_COLUMNS, toEventDto, toEventSummaryDto, type EventRow } from "./event-dto.js";
 
+/**
+ * Timelines, recent events and counts read from `reader` (a streaming replica when one is
+ * configured: they may lag it by a moment); a single event by id and the live replay read
+ * the primary (`knex`): the bus fetches what a NOTIFY just announced, which a replica may
+ * not have yet.
+ */
 export class EventQueries {
-  constructor(private readonly knex: Knex) {}
+  constructor(
+    private readonly knex: Knex,
+    private readonly reader: Knex = knex,
+  ) {}
 
   async listForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventPage> {
     const rows = (await this.sessionEventsQuery(input, EVENT_COLUMNS)) as EventRow[];
@@ -39,7 +48,7 @@ export class EventQueries {
     input: ListSessionEventsInput & { limit: number },
     columns: readonly string[],
   ): Promise<unknown[]> {
-    const query = this.knex("events as e")
+    const query = this.reader("events as e")
       .select(columns.map((c) => `e.${c}`))
       .where("e.session_id", input.sessionId);
     let after = input.afterSeq ?? -1;
@@ -51,6 +60,8 @@ export class EventQueries {
     if (input.to) query.where("e.occurred_at", "<", input.to);
     const rows = (await query.orderBy("e.seq", "asc").limit(input.limit + 1)) as unknown[];
     // Events exist only under their session: only an empty page needs to ask whether it does.
+    // The primary answers: a session just created may not have reached the replica yet, and
+    // is then an empty timeline, not an unknown session.
     if (rows.length === 0) {
       const exists = (await this.knex("sessions").select("id").where({ id: input.sessionId }).first()) as
         { id: string } | undefined;
@@ -61,16 +72,16 @@ export class EventQueries {
 
   /** Recent events across sessions, newest first. */
   async listRecent(input: ListRecentEventsInput & { limit: number }): Promise<EventPage> {
-    const query = this.knex("events as e").select([
+    const query = this.reader("events as e").select([
       ...EVENT_COLUMNS.map((c) => `e.${c}`),
-      this.knex.raw(`${timestampKey("e.occurred_at")} AS cursor_at`),
+      this.reader.raw(`${timestampKey("e.occurred_at")} AS cursor_at`),
     ]);
     if (input.eventTypes) query.whereIn("e.event_type", input.eventTypes);
     if (input.levels) query.whereIn("e.level", input.levels);
     if (input.machineId) query.where("e.machine_id", input.machineId);
     if (input.toolName) query.where("e.tool_name", input.toolName);
     if (input.projectId) {
-      query.whereIn("e.session_id", this.knex("sessions").select("id").where("project_id", input.projectId));
+      query.whereIn("e.session_id", this.reader("sessions").select("id").where("project_id", input.projectId));
     }
     if (input.from) query.where("e.occurred_at", ">=", input.from);
     if (input.to) query.where("e.occurred_at", "<", input.to);
@@ -91,7 +102,7 @@ export class EventQueries {
 
   /** Events of a session counted by type (seed 002's get_session_event_counts). */
   async countsByType(input: { sessionId: string }): Promise<Array<{ eventType: string; count: number }>> {
-    const rows = (await this.knex("events")
+    const rows = (await this.reader("events")
       .select("event_type")
       .count({ count: "*" })
       .where("session_id", input.sessionId)

@@ -9,7 +9,7 @@ import type {
   ParsedIngestEvent,
 } from "@logbook/contracts";
 
-import type { CoreDeps } from "../deps.js";
+import { readerOf, type CoreDeps } from "../deps.js";
 import type { EventRow } from "./event-dto.js";
 import { EventQueries } from "./event-queries.js";
 import { IngestPipeline } from "./ingest-pipeline.js";
@@ -24,7 +24,7 @@ export class EventService {
 
   constructor(deps: CoreDeps) {
     this.pipeline = new IngestPipeline(deps);
-    this.queries = new EventQueries(deps.knex);
+    this.queries = new EventQueries(deps.knex, readerOf(deps));
   }
 
   /** See `IngestPipeline.ingest`. */

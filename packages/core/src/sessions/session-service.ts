@@ -17,7 +17,7 @@ import {
 } from "@logbook/contracts";
 import { SessionModel, type Knex } from "@logbook/db";
 
-import { clockOf, type CoreDeps } from "../deps.js";
+import { clockOf, readerOf, type CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { notifySessions } from "../live/notify.js";
@@ -34,10 +34,13 @@ const qualified = SESSION_COLUMNS.map((c) => `s.${c}`);
 /** Sessions: creation, lookup, filtered listing, the status lifecycle and the tree. */
 export class SessionService {
   private readonly knex: Knex;
+  /** Lists read here: a streaming replica when configured (they may lag it by a moment). */
+  private readonly reader: Knex;
   private readonly now: () => Date;
 
   constructor(deps: CoreDeps) {
     this.knex = deps.knex;
+    this.reader = readerOf(deps);
     this.now = clockOf(deps);
   }
 
@@ -112,9 +115,9 @@ export class SessionService {
   async list(input: ListSessionsInput): Promise<SessionPage> {
     const sortColumn = input.sort === "created" ? "created_at" : "last_activity_at";
     // The cursor keeps the timestamp's microseconds: a millisecond one would skip or repeat rows.
-    const query = SessionModel.query(this.knex)
+    const query = SessionModel.query(this.reader)
       .alias("s")
-      .select([...qualified, this.knex.raw(`${timestampKey(`s.${sortColumn}`)} AS cursor_key`)]);
+      .select([...qualified, this.reader.raw(`${timestampKey(`s.${sortColumn}`)} AS cursor_key`)]);
     if (input.status) query.whereIn("s.status", input.status);
     if (input.projectId) query.where("s.project_id", input.projectId);
     if (input.machineId) query.where("s.machine_id", input.machineId);

@@ -7,7 +7,7 @@ import {
 } from "@logbook/contracts";
 import type { Knex } from "@logbook/db";
 
-import { withPrices, type CoreDeps } from "../deps.js";
+import { readerOf, withPrices, type CoreDeps } from "../deps.js";
 import { invalidInput } from "../errors.js";
 import type { PriceBook } from "../pricing/pricing.js";
 import { columnBindings } from "../sql.js";
@@ -82,10 +82,13 @@ const GROUPINGS: Record<UsageReportQuery["groupBy"], { key: string; label: strin
  */
 export class UsageService {
   private readonly knex: Knex;
+  /** Reports read here: a streaming replica when configured (they may lag it by a moment). */
+  private readonly reader: Knex;
   private readonly prices: PriceBook;
 
   constructor(deps: CoreDeps) {
     this.knex = deps.knex;
+    this.reader = readerOf(deps);
     this.prices = withPrices(deps).prices;
   }
 
@@ -100,7 +103,7 @@ export class UsageService {
       LEFT JOIN projects p ON p.id = s.project_id
       WHERE ${where}`;
     const order = grouping.period ? "1 ASC" : "cost_usd DESC, (sum(m.input_tokens) + sum(m.output_tokens)) DESC, 1 ASC";
-    return this.knex.transaction(
+    return this.reader.transaction(
       async (trx) => {
         const rows = await trx.raw<{
           rows: Array<SumsRow & { key: string; label: string | null; models: string[] | null }>;

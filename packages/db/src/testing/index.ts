@@ -9,6 +9,7 @@ import "./provided-context.js";
 import { databaseUrlFor } from "./urls.js";
 
 export { databaseUrlFor } from "./urls.js";
+export { startStandby, type Standby } from "./standby.js";
 
 export interface TestDatabase {
   name: string;
