@@ -44,13 +44,16 @@ export interface PreparedEvent extends DerivableEvent {
   seq: number;
 }
 
-/** Derives session state from the accepted events; returns the sessions it changed. */
+/**
+ * Derives session state from the accepted events and writes what goes before it (projects,
+ * messages); returns the sessions it changed and their update, for `writeSessionsAndNotify`.
+ */
 export async function applyDerivations(
   trx: Trx,
   prices: PriceBook,
   sessions: Map<string, SessionRow>,
   accepted: PreparedEvent[],
-): Promise<string[]> {
+): Promise<{ changed: string[]; sessionUpdates: string | null }> {
   const bySession = new Map<string, PreparedEvent[]>();
   for (const event of accepted) {
     const list = bySession.get(event.sessionId) ?? [];
@@ -109,8 +112,26 @@ export async function applyDerivations(
       unpriced_messages: tokens?.unpricedMessages ?? 0,
     });
   }
-  if (updates.length > 0) await trx.raw(UPDATE_SESSIONS_SQL, [JSON.stringify(updates)]);
-  return updates.map((u) => u.id);
+  return { changed: updates.map((u) => u.id), sessionUpdates: updates.length > 0 ? JSON.stringify(updates) : null };
+}
+
+/**
+ * The batch's last statement before COMMIT: the sessions' new state (from `applyDerivations`)
+ * and the live notification, in one round trip (`WITH updated AS (UPDATE …) SELECT pg_notify(…)`:
+ * a data-modifying WITH runs whole whether or not the SELECT reads it).
+ */
+export async function writeSessionsAndNotify(
+  trx: Trx,
+  sessionUpdates: string | null,
+  notice: { sql: string; bindings: string[] } | null,
+): Promise<void> {
+  if (sessionUpdates === null) {
+    if (notice) await trx.raw(notice.sql, notice.bindings);
+  } else if (notice === null) {
+    await trx.raw(UPDATE_SESSIONS_SQL, [sessionUpdates]);
+  } else {
+    await trx.raw(`WITH updated AS (${UPDATE_SESSIONS_SQL}) ${notice.sql}`, [sessionUpdates, ...notice.bindings]);
+  }
 }
 
 /** What one session's row gets from a batch: its patch (columns below), metadata merged in, counters added. */

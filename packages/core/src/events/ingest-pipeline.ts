@@ -15,12 +15,12 @@ import { v7 as uuidv7 } from "uuid";
 import { clockOf, withPrices, type CoreDeps } from "../deps.js";
 import { invalidInput } from "../errors.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
-import { notifyChanges } from "../live/notify.js";
+import { notifyChanges, notifyStatement } from "../live/notify.js";
 import type { PriceBook } from "../pricing/pricing.js";
 import { columnBindings } from "../sql.js";
 import { isUnknownTime, uuidV7Time } from "../time.js";
 import { tokenCountProblem } from "./derive.js";
-import { applyDerivations, type PreparedEvent } from "./ingest-derivations.js";
+import { applyDerivations, writeSessionsAndNotify, type PreparedEvent } from "./ingest-derivations.js";
 import { resolveSessions, sessionKeyOf, withStorableExternalIds } from "./ingest-sessions.js";
 import { summaryText } from "./summary-text.js";
 
@@ -145,11 +145,12 @@ export class IngestPipeline {
       // Each inserted row accepts one event: a second copy of the same key in this batch is a duplicate.
       const accepted = prepared.filter((p) => inserted.delete(keyOf(p.sessionId, p.id, p.occurredAt)));
       if (accepted.length > 0) {
-        const changed = await applyDerivations(trx, this.prices, sessions.byId, accepted);
-        await notifyChanges(trx, {
+        const { changed, sessionUpdates } = await applyDerivations(trx, this.prices, sessions.byId, accepted);
+        const notice = notifyStatement({
           events: { fromStreamSeq: Math.min(...streamSeqs), toStreamSeq: Math.max(...streamSeqs) },
           sessionIds: [...new Set([...sessions.created, ...changed])],
         });
+        await writeSessionsAndNotify(trx, sessionUpdates, notice);
       } else {
         await notifyChanges(trx, { sessionIds: sessions.created });
       }

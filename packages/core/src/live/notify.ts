@@ -25,6 +25,19 @@ export async function notifyChanges(
   trx: Knex.Transaction | Knex,
   changes: { events?: EventsNotice | undefined; sessionIds?: string[] | undefined },
 ): Promise<void> {
+  const statement = notifyStatement(changes);
+  if (statement) await trx.raw(statement.sql, statement.bindings);
+}
+
+/**
+ * The `SELECT pg_notify(…), …` of `notifyChanges`, for a writer that sends it as the tail of
+ * its last statement (ingest: `WITH updated AS (UPDATE …) SELECT pg_notify(…)`); null when
+ * there is nothing to tell.
+ */
+export function notifyStatement(changes: {
+  events?: EventsNotice | undefined;
+  sessionIds?: string[] | undefined;
+}): { sql: string; bindings: string[] } | null {
   const notices: Array<[string, string]> = [];
   if (changes.events) notices.push([EVENTS_CHANNEL, JSON.stringify(changes.events)]);
   const ids = changes.sessionIds ?? [];
@@ -33,8 +46,8 @@ export async function notifyChanges(
     const notice: SessionsNotice = { sessionIds: ids.slice(i, i + 100) };
     notices.push([SESSIONS_CHANNEL, JSON.stringify(notice)]);
   }
-  if (notices.length === 0) return;
-  await trx.raw(`SELECT ${notices.map(() => "pg_notify(?, ?)").join(", ")}`, notices.flat());
+  if (notices.length === 0) return null;
+  return { sql: `SELECT ${notices.map(() => "pg_notify(?, ?)").join(", ")}`, bindings: notices.flat() };
 }
 
 export async function notifyEvents(trx: Knex.Transaction | Knex, notice: EventsNotice): Promise<void> {
