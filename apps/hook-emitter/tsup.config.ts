@@ -25,9 +25,10 @@ const lazyBuiltins: Plugin = {
     });
     // An empty object whose prototype is the module: the bundler's CJS-to-ESM glue copies
     // own properties at every import site (about a hundred for fs, on every run); here there
-    // are none to copy, and named imports still resolve through the prototype.
+    // are none to copy, and named imports still resolve through the prototype. A module that
+    // is itself a class (`events`, `stream`: bundled libraries extend it) is passed as it is.
     build.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({
-      contents: `module.exports = Object.create(require(${JSON.stringify(`node:${args.path}`)}));`,
+      contents: `const m = require(${JSON.stringify(`node:${args.path}`)});\nmodule.exports = typeof m === "function" ? m : Object.create(m);`,
       loader: "js",
     }));
   },

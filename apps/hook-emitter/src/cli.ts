@@ -15,6 +15,7 @@ const COMMANDS = new Map<string, () => Promise<Run>>([
   ["install", async () => (await import("./commands/install.js")).installCommand],
   ["uninstall", async () => (await import("./commands/install.js")).uninstallCommand],
   ["import", async () => (await import("./commands/import.js")).importCommand],
+  ["sync", async () => (await import("./commands/sync.js")).syncCommand],
 ]);
 
 const HELP = new Set(["help", "--help", "-h"]);
@@ -31,12 +32,15 @@ Usage:
   logbook-hook uninstall [--user|--project|--settings FILE] [--dry-run]
   logbook-hook import [PATH...] [--url URL] [--api-key KEY] [--json] [--no-progress]
                                  import transcripts (default ~/.claude/projects)
+  logbook-hook sync [PATH...] [--follow] [--json] [--no-progress]
+                                 send what transcripts gained since the last sync
+                                 (--follow: keep sending lines as they are appended)
 
 Environment: LOGBOOK_URL (default http://127.0.0.1:4680), LOGBOOK_API_KEY,
 LOGBOOK_HOME (default ~/.logbook; holds credentials, spool/, logs/hook.log),
 LOGBOOK_HOOK_DELIVERY (background | direct), LOGBOOK_DELIVER_IDLE_MS (default 120000),
 LOGBOOK_HOOK_TIMEOUT_MS (direct mode, default 400), LOGBOOK_NO_BACKGROUND_FLUSH=1,
-CLAUDE_CONFIG_DIR (default ~/.claude).
+LOGBOOK_SYNC_IDLE_MS (default 600000), CLAUDE_CONFIG_DIR (default ~/.claude).
 `;
 
 function isUsageError(error: unknown): boolean {

@@ -37,11 +37,17 @@ export interface EmitterConfig {
   claudeConfigDir: string;
   /** `$PATH`, split: where `install` looks for `logbook-hook`. */
   searchPath: string[];
+  /** `$LOGBOOK_HOME/sync`: transcript sync's settings, per-file offsets and lock. */
+  syncDir: string;
+  /** `LOGBOOK_SYNC_IDLE_MS`: how long a follower started by the deliverer stays without a transcript change. */
+  syncIdleMs: number;
 }
 
 export const DEFAULT_URL = "http://127.0.0.1:4680";
 /** How long a deliverer stays without new events (`LOGBOOK_DELIVER_IDLE_MS`). */
 export const DEFAULT_DELIVER_IDLE_MS = 120_000;
+/** How long a sync follower started by the deliverer stays without a transcript change (`LOGBOOK_SYNC_IDLE_MS`). */
+export const DEFAULT_SYNC_IDLE_MS = 600_000;
 /** Direct mode's whole budget for the one request a hook makes. Claude Code gives SessionEnd hooks ~1.5 s. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 400;
 
@@ -106,5 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EmitterConfig 
     claudeConfigDir:
       env.CLAUDE_CONFIG_DIR && env.CLAUDE_CONFIG_DIR !== "" ? env.CLAUDE_CONFIG_DIR : join(homedir(), ".claude"),
     searchPath: (env.PATH ?? "").split(delimiter).filter((dir) => dir !== ""),
+    syncDir: join(home, "sync"),
+    syncIdleMs: millis(env.LOGBOOK_SYNC_IDLE_MS, DEFAULT_SYNC_IDLE_MS),
   };
 }

@@ -94,6 +94,180 @@ interface PendingLine {
 }
 
 /**
+ * What a planner knows after some lines of a file, enough to plan the next line exactly as a
+ * plan of the whole file would: JSON, so `logbook-hook sync` can keep it beside a file's offset
+ * and go on later where it stopped, giving every line the id, session and time `import` gives.
+ */
+export interface PlannerState {
+  /** The session of the last line that named one. */
+  lastSessionId?: string;
+  /** The first session a line of the file names (lines before it belong to it). */
+  firstSessionId?: string;
+  /** The last line's time. */
+  lastTime?: string;
+  /** Name-based id of (session, content) -> times a uuid-less line with them was seen. */
+  seen: Record<string, number>;
+  /** Inline sidechain line uuid -> root uuid of its chain. */
+  sidechainRoot: Record<string, string>;
+}
+
+export const emptyPlannerState = (): PlannerState => ({ seen: {}, sidechainRoot: {} });
+
+/**
+ * Plans a transcript file line by line (see the top of this file for the rules). Lines that
+ * cannot be planned yet wait inside: lines before the first timestamp (they take it), and,
+ * with `holdUntilSession`, lines before the first line that names a session (they belong to
+ * it). Without `holdUntilSession` such lines take `firstSessionId`, else the file's name.
+ * `finish()` ends the file: waiting lines take the file's name and the Unix epoch.
+ */
+export class TranscriptPlanner {
+  private readonly state: PlannerState;
+  private pending: PendingLine[] = [];
+  private held: Array<{ line: number; text: string; parsed: Record<string, unknown> }> = [];
+
+  constructor(
+    private readonly file: TranscriptFile,
+    private readonly options: { firstSessionId?: string; holdUntilSession?: boolean; state?: PlannerState } = {},
+  ) {
+    this.state = options.state ?? emptyPlannerState();
+    if (options.firstSessionId !== undefined) this.state.firstSessionId ??= options.firstSessionId;
+  }
+
+  /** Whether lines wait for a timestamp or a session that no line has named yet. */
+  get holding(): boolean {
+    return this.pending.length > 0 || this.held.length > 0;
+  }
+
+  /** A copy of what the planner knows; meaningful only while it is not `holding`. */
+  snapshot(): PlannerState {
+    return structuredClone(this.state);
+  }
+
+  /** Plans one line of the file (`line`: its 1-based number). */
+  feed(rawLine: string, line: number): PlanItem[] {
+    const text = rawLine.trim();
+    if (text === "") return [];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      return [{ kind: "error", line, message: `not JSON: ${(error as Error).message}` }];
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      return [{ kind: "error", line, message: "not a JSON object" }];
+    }
+    const record = parsed as Record<string, unknown>;
+    const ownSessionId = field(record.sessionId);
+    const known = ownSessionId ?? this.state.lastSessionId ?? this.state.firstSessionId;
+    if (known === undefined && this.options.holdUntilSession === true) {
+      this.held.push({ line, text, parsed: record });
+      return [];
+    }
+    const out: PlanItem[] = [];
+    if (this.held.length > 0) {
+      // The first line that names a session: the lines before it belong to it.
+      this.state.firstSessionId ??= known;
+      out.push(...this.releaseHeld());
+    }
+    out.push(...this.plan(text, record, line));
+    return out;
+  }
+
+  /** The file is complete: what still waits takes the file's name as session and the epoch as time. */
+  finish(): PlanItem[] {
+    this.state.firstSessionId ??= this.file.sessionId;
+    const out = this.releaseHeld();
+    for (const early of this.pending) out.push({ kind: "event", line: early.line, event: early.build(EPOCH) });
+    this.pending = [];
+    // Lines appended later (sync) without a time of their own take the epoch too, not wait.
+    this.state.lastTime ??= EPOCH;
+    return out;
+  }
+
+  private releaseHeld(): PlanItem[] {
+    const held = this.held;
+    this.held = [];
+    return held.flatMap((item) => this.plan(item.text, item.parsed, item.line));
+  }
+
+  private plan(text: string, line: Record<string, unknown>, lineNo: number): PlanItem[] {
+    const { file, state } = this;
+    const ownSessionId = field(line.sessionId);
+    if (ownSessionId !== undefined) state.lastSessionId = ownSessionId;
+    const sessionId = ownSessionId ?? state.lastSessionId ?? state.firstSessionId ?? file.sessionId;
+    const agentId = field(line.agentId) ?? file.agentId;
+    const isSidechain = line.isSidechain === true;
+    const uuid = isUuidShaped(line.uuid) ? line.uuid.toLowerCase() : undefined;
+
+    let externalSessionId = sessionId;
+    let parentExternalSessionId: string | undefined;
+    let childAgentId: string | undefined;
+    if (file.agentId !== undefined || (isSidechain && agentId !== undefined)) {
+      childAgentId = agentId;
+    } else if (isSidechain) {
+      const parentUuid = typeof line.parentUuid === "string" ? line.parentUuid : undefined;
+      const root =
+        (parentUuid && own(state.sidechainRoot, parentUuid)) ?? uuid ?? uuidFromName(`${sessionId}\n${text}`);
+      if (typeof line.uuid === "string") state.sidechainRoot[line.uuid] = root;
+      childAgentId = `sidechain-${root.slice(0, 8)}`;
+    }
+    if (childAgentId !== undefined) {
+      externalSessionId = subagentExternalId(sessionId, childAgentId);
+      parentExternalSessionId = sessionId;
+    }
+
+    let id = uuid;
+    if (id === undefined) {
+      const key = `${externalSessionId}\n${text}`;
+      // Kept by a digest of the line, not the line: the state stays small for long files.
+      const digest = uuidFromName(`logbook-transcript-seen\n${key}`);
+      const seen = own(state.seen, digest) ?? 0;
+      state.seen[digest] = seen + 1;
+      id = uuidFromName(`logbook-transcript-line\n${key}\n${seen}`);
+    }
+    const eventType = typeof line.type === "string" && TYPE_NAME.test(line.type) ? line.type : "unknown";
+    const level =
+      typeof line.level === "string" && LEVELS.has(line.level) ? (line.level as IngestEvent["level"]) : undefined;
+    const parentUuid = field(line.parentUuid);
+    const cwd = field(line.cwd, LIMITS.path);
+    const eventId = id;
+    const build = (occurredAt: string): IngestEvent => ({
+      id: eventId,
+      externalSessionId,
+      ...(parentExternalSessionId !== undefined ? { parentExternalSessionId } : {}),
+      eventType,
+      source: "transcript",
+      ...(level !== undefined ? { level } : {}),
+      occurredAt,
+      isSidechain,
+      ...(parentUuid !== undefined ? { parentUuid } : {}),
+      ...(childAgentId !== undefined && field(childAgentId) !== undefined ? { agentId: childAgentId } : {}),
+      ...(cwd !== undefined ? { cwd } : {}),
+      ...toolOf(line),
+      payload: line,
+    });
+
+    const out: PlanItem[] = [];
+    const ownTime = timestampOf(line.timestamp);
+    if (ownTime !== undefined) {
+      if (state.lastTime === undefined) {
+        for (const early of this.pending) out.push({ kind: "event", line: early.line, event: early.build(ownTime) });
+        this.pending = [];
+      }
+      state.lastTime = ownTime;
+    }
+    if (state.lastTime === undefined) this.pending.push({ line: lineNo, build });
+    else out.push({ kind: "event", line: lineNo, event: build(ownTime ?? state.lastTime) });
+    return out;
+  }
+}
+
+/** `record[key]` only when it is the record's own (a line's uuid may be "__proto__"-like text). */
+function own<T>(record: Record<string, T>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}
+
+/**
  * The first `sessionId` a line of the file names, read up to that line only (usually the
  * first or second), or undefined when none does.
  */
@@ -125,102 +299,22 @@ export async function* planImport(
   path: string,
   options: { onBytesRead?: (bytes: number) => void } = {},
 ): AsyncGenerator<PlanItem> {
-  const file = transcriptFileOf(path);
+  // Read ahead to the first line naming a session, so nothing waits in memory for it.
   const firstSessionId = await firstSessionIdOf(path);
-  let lastSessionId: string | undefined;
+  const planner = new TranscriptPlanner(transcriptFileOf(path), {
+    ...(firstSessionId !== undefined ? { firstSessionId } : {}),
+  });
   const input = createReadStream(path, { encoding: "utf8" });
   const { onBytesRead } = options;
   const lines = createInterface({ input, crlfDelay: Infinity });
-  let lastTime: string | undefined;
-  let pending: PendingLine[] = [];
-  /** Inline sidechain line uuid -> root uuid of its chain. */
-  const sidechainRoot = new Map<string, string>();
-  /** Content hash -> times seen, for uuid-less lines. */
-  const seenContent = new Map<string, number>();
   let lineNo = 0;
-
   try {
     for await (const rawLine of lines) {
       lineNo++;
       onBytesRead?.(input.bytesRead);
-      const text = rawLine.trim();
-      if (text === "") continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch (error) {
-        yield { kind: "error", line: lineNo, message: `not JSON: ${(error as Error).message}` };
-        continue;
-      }
-      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-        yield { kind: "error", line: lineNo, message: "not a JSON object" };
-        continue;
-      }
-      const line = parsed as Record<string, unknown>;
-      const ownSessionId = field(line.sessionId);
-      if (ownSessionId !== undefined) lastSessionId = ownSessionId;
-      const sessionId = ownSessionId ?? lastSessionId ?? firstSessionId ?? file.sessionId;
-      const agentId = field(line.agentId) ?? file.agentId;
-      const isSidechain = line.isSidechain === true;
-      const uuid = isUuidShaped(line.uuid) ? line.uuid.toLowerCase() : undefined;
-
-      let externalSessionId = sessionId;
-      let parentExternalSessionId: string | undefined;
-      let childAgentId: string | undefined;
-      if (file.agentId !== undefined || (isSidechain && agentId !== undefined)) {
-        childAgentId = agentId;
-      } else if (isSidechain) {
-        const parentUuid = typeof line.parentUuid === "string" ? line.parentUuid : undefined;
-        const root = (parentUuid && sidechainRoot.get(parentUuid)) ?? uuid ?? uuidFromName(`${sessionId}\n${text}`);
-        if (typeof line.uuid === "string") sidechainRoot.set(line.uuid, root);
-        childAgentId = `sidechain-${root.slice(0, 8)}`;
-      }
-      if (childAgentId !== undefined) {
-        externalSessionId = subagentExternalId(sessionId, childAgentId);
-        parentExternalSessionId = sessionId;
-      }
-
-      let id = uuid;
-      if (id === undefined) {
-        const key = `${externalSessionId}\n${text}`;
-        const seen = seenContent.get(key) ?? 0;
-        seenContent.set(key, seen + 1);
-        id = uuidFromName(`logbook-transcript-line\n${key}\n${seen}`);
-      }
-      const eventType = typeof line.type === "string" && TYPE_NAME.test(line.type) ? line.type : "unknown";
-      const level =
-        typeof line.level === "string" && LEVELS.has(line.level) ? (line.level as IngestEvent["level"]) : undefined;
-      const parentUuid = field(line.parentUuid);
-      const cwd = field(line.cwd, LIMITS.path);
-      const eventId = id;
-      const build = (occurredAt: string): IngestEvent => ({
-        id: eventId,
-        externalSessionId,
-        ...(parentExternalSessionId !== undefined ? { parentExternalSessionId } : {}),
-        eventType,
-        source: "transcript",
-        ...(level !== undefined ? { level } : {}),
-        occurredAt,
-        isSidechain,
-        ...(parentUuid !== undefined ? { parentUuid } : {}),
-        ...(childAgentId !== undefined && field(childAgentId) !== undefined ? { agentId: childAgentId } : {}),
-        ...(cwd !== undefined ? { cwd } : {}),
-        ...toolOf(line),
-        payload: line,
-      });
-
-      const own = timestampOf(line.timestamp);
-      if (own !== undefined) {
-        if (lastTime === undefined) {
-          for (const early of pending) yield { kind: "event", line: early.line, event: early.build(own) };
-          pending = [];
-        }
-        lastTime = own;
-      }
-      if (lastTime === undefined) pending.push({ line: lineNo, build });
-      else yield { kind: "event", line: lineNo, event: build(own ?? lastTime) };
+      yield* planner.feed(rawLine, lineNo);
     }
-    for (const early of pending) yield { kind: "event", line: early.line, event: early.build(EPOCH) };
+    yield* planner.finish();
   } finally {
     lines.close();
     input.destroy();

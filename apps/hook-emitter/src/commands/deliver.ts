@@ -1,10 +1,13 @@
 import { parseArgs } from "node:util";
 
+import { startInBackground } from "../background.js";
 import { loadConfig } from "../config.js";
 import { deliver } from "../deliver.js";
 import { logLine } from "../log.js";
 import { tightenPermissions } from "../permissions.js";
 import { cleanStaleTemp } from "../spool.js";
+import { FOLLOW_LOCK_FILE, readSyncSettings } from "../sync-state.js";
+import { lockHeldByLiveProcess } from "../lock.js";
 
 /**
  * The resident deliverer a hook starts (see `deliver.ts`). Quiet: it runs detached, so
@@ -24,6 +27,11 @@ export async function deliverCommand(args: string[]): Promise<number> {
   }
   tightenPermissions(config);
   cleanStaleTemp(config.spoolDir);
+  // Transcript sync rides on the deliverer: hooks fire while Claude Code writes transcripts,
+  // so a follower started here runs exactly when there is something to follow (`install`
+  // turns it on; the hook's own hot path pays nothing for it).
+  if (readSyncSettings(config.syncDir).follow && !lockHeldByLiveProcess(config.syncDir, FOLLOW_LOCK_FILE))
+    await startInBackground(config, ["sync", "--idle-exit"], log);
   try {
     await deliver(config.spoolDir, {
       idleMs: config.deliverIdleMs,

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { loadConfig, readCredentials } from "../config.js";
+import { type EmitterConfig, loadConfig, readCredentials } from "../config.js";
 import {
   commandHandler,
   COMMAND_ONLY_EVENTS,
@@ -15,6 +15,7 @@ import {
   SettingsError,
   uninstallHooks,
 } from "../settings.js";
+import { readSyncSettings, writeSyncSettings } from "../sync-state.js";
 import { unifiedDiff } from "../unified-diff.js";
 import { readIfExists, settingsPath, writeFileAtomic } from "./settings-file.js";
 
@@ -42,12 +43,14 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
             http: { type: "boolean" },
             async: { type: "boolean" },
             command: { type: "string" },
+            "no-sync": { type: "boolean" },
+            "sync-path": { type: "string", multiple: true },
           }
         : {}),
     },
     strict: true,
   });
-  const opt = values as Record<string, string | boolean | undefined>;
+  const opt = values as Record<string, string | boolean | string[] | undefined>;
   if (opt.user === true && opt.project === true) throw new SettingsError("choose one of --user and --project");
   const config = loadConfig();
   const file = settingsPath(
@@ -103,6 +106,7 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
         notes.push(`wrote ${config.credentialsFile}`);
       }
     }
+    notes.push(syncSetting(config, opt["no-sync"] !== true, (opt["sync-path"] as string[] | undefined) ?? [], dryRun));
   } else {
     edit = uninstallHooks(before);
   }
@@ -136,6 +140,21 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
   }
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
   return 0;
+}
+
+/**
+ * Transcript sync, on by default: the deliverer then keeps a follower running while hooks fire
+ * (`sync/settings.json`). `--no-sync` turns it off; `--sync-path` adds folders to follow.
+ */
+function syncSetting(config: EmitterConfig, on: boolean, extra: string[], dryRun: boolean): string {
+  const before = readSyncSettings(config.syncDir);
+  const paths = [...new Set([...before.paths, ...extra.map((path) => resolve(path))])];
+  const what = on
+    ? `transcript sync on: ${[join(config.claudeConfigDir, "projects"), ...paths].join(", ")} sent as they are written (logbook-hook sync --follow, started with the deliverer; --no-sync turns it off)`
+    : "transcript sync off (logbook-hook sync sends transcripts when you run it)";
+  if (dryRun) return `would turn ${what}`;
+  writeSyncSettings(config.syncDir, { follow: on, paths });
+  return what;
 }
 
 /** Whether `name` is an executable in one of `dirs` (what `sh` would find). */

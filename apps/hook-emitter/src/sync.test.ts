@@ -1,0 +1,212 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { afterAll, describe, expect, it } from "vitest";
+
+import { e2e, emitterEnv, rowsOf, sleep, startE2E } from "../test/e2e-harness.js";
+import { BINARY, runBinary, tempDir } from "../test/helpers.js";
+import { stopDeliverer } from "./deliver.js";
+import { liveLockHolder } from "./lock.js";
+import { FOLLOW_LOCK_FILE } from "./sync-state.js";
+import { planImport } from "./transcript.js";
+
+/**
+ * `logbook-hook sync` against the real, built server on real PostgreSQL: a follower sends
+ * lines as they are appended while files are truncated, rewritten and rotated and the server
+ * restarts, and in the end every line is stored once, under the id `import` gives it.
+ */
+startE2E();
+
+let serial = 0;
+/** A transcript line as Claude Code writes it (own uuid, session, time), `n` making it unique. */
+function line(sessionId: string, n: number, extra: Record<string, unknown> = {}): string {
+  serial++;
+  const uuid = `00000000-0000-4000-8000-${String(serial).padStart(12, "0")}`;
+  return `${JSON.stringify({
+    type: n % 2 === 0 ? "user" : "assistant",
+    uuid,
+    parentUuid: null,
+    sessionId,
+    timestamp: new Date(Date.UTC(2026, 10, 30, 10, 0, serial)).toISOString(),
+    message: { role: n % 2 === 0 ? "user" : "assistant", content: `line ${n} of ${sessionId}` },
+    ...extra,
+  })}\n`;
+}
+/** A line without uuid or session (Claude Code's `summary`): it waits for the file's session. */
+const summary = (text: string) => `${JSON.stringify({ type: "summary", summary: text, leafUuid: "x" })}\n`;
+
+/** Every id `import` would give the lines of these file contents (each content as a file of its own). */
+async function idsOf(files: Array<{ name: string; text: string }>): Promise<Set<string>> {
+  const dir = tempDir("sync-expect");
+  const ids = new Set<string>();
+  for (const [index, file] of files.entries()) {
+    const folder = join(dir, String(index));
+    mkdirSync(folder);
+    const path = join(folder, file.name);
+    writeFileSync(path, file.text);
+    for await (const item of planImport(path)) if (item.kind === "event" && item.event.id) ids.add(item.event.id);
+  }
+  return ids;
+}
+
+async function storedIds(sessions: string[]): Promise<string[]> {
+  const rows = await rowsOf<{ id: string }>(
+    `SELECT e.id::text AS id FROM events e JOIN sessions s ON s.id = e.session_id
+     WHERE e.source = 'transcript' AND s.external_id = ANY(?)`,
+    [sessions],
+  );
+  return rows.map((row) => row.id);
+}
+
+/** Waits (up to a deadline, not a timed assertion) until the stored ids are `expected`. */
+async function waitForIds(sessions: string[], expected: Set<string>): Promise<string[]> {
+  let ids: string[] = [];
+  for (const until = Date.now() + 90_000; Date.now() < until; await sleep(200)) {
+    ids = await storedIds(sessions);
+    if (ids.length >= expected.size && [...expected].every((id) => ids.includes(id))) break;
+  }
+  return ids;
+}
+
+const followers: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of followers) child.kill("SIGTERM");
+});
+
+describe("logbook-hook sync against the real server", () => {
+  it("follows appends (a partial last line waits), truncation, rewrite and rotation through a server restart: every line once, import adds nothing", async () => {
+    const home = tempDir("sync");
+    const claude = join(home, ".claude");
+    const project = join(claude, "projects", "-w-atlas");
+    mkdirSync(project, { recursive: true });
+    const env = emitterEnv(join(home, ".logbook"), { HOME: home, CLAUDE_CONFIG_DIR: claude });
+    const [a, b, c, c2] = [
+      "a1a1a1a1-0000-4000-8000-00000000000a",
+      "b2b2b2b2-0000-4000-8000-00000000000b",
+      "c3c3c3c3-0000-4000-8000-00000000000c",
+      "d4d4d4d4-0000-4000-8000-00000000000d",
+    ];
+    const fileA = join(project, `${a}.jsonl`);
+    const fileB = join(project, `${b}.jsonl`);
+    const fileC = join(project, `${c}.jsonl`);
+    const seenContents: Array<{ name: string; text: string }> = [];
+    const contentOf = (path: string, name: string) => seenContents.push({ name, text: readFileSync(path, "utf8") });
+
+    // Before any sync: a summary first (no session: it waits for the line that names one).
+    writeFileSync(fileA, summary("Tile cache") + line(a, 0) + line(a, 1));
+    writeFileSync(fileB, line(b, 0) + line(b, 1) + line(b, 2));
+    writeFileSync(fileC, line(c, 0));
+
+    const once = await runBinary(["sync", "--json"], { env });
+    expect(once.stderr).toBe("");
+    expect(once.code).toBe(0);
+    expect(JSON.parse(once.stdout)).toMatchObject({ files: 3, changed: 3, events: 7, accepted: 7, errors: 0 });
+    const again = await runBinary(["sync", "--json"], { env });
+    expect(JSON.parse(again.stdout)).toMatchObject({ files: 3, changed: 0, events: 0 });
+
+    const follower = spawn(process.execPath, [BINARY, "sync", "--follow"], {
+      env: { ...process.env, ...env, NODE_EXTRA_CA_CERTS: undefined },
+      stdio: "ignore",
+    });
+    followers.push(follower);
+
+    // Appends, the last one half written: its first half must not be sent alone.
+    const half = line(a, 2);
+    appendFileSync(fileA, line(a, 3) + half.slice(0, 40));
+    await sleep(300);
+    await e2e.server.restart();
+    appendFileSync(fileA, half.slice(40) + line(a, 4));
+
+    // B truncated and rewritten (a file saved over by a tool): read again from the start.
+    contentOf(fileB, `${b}.jsonl`);
+    truncateSync(fileB, 0);
+    writeFileSync(fileB, line(b, 10) + line(b, 11));
+
+    // C rotated: renamed (its remaining lines still sent), a new file in its place.
+    appendFileSync(fileC, line(c, 1));
+    contentOf(fileC, `${c}.jsonl`);
+    renameSync(fileC, join(project, `${c}-rotated.jsonl`));
+    appendFileSync(join(project, `${c}-rotated.jsonl`), line(c, 2));
+    writeFileSync(fileC, line(c2, 0) + line(c2, 1));
+
+    // The server goes away once more while lines keep coming.
+    const stopped = e2e.server.restart();
+    appendFileSync(fileA, line(a, 5));
+    await stopped;
+    appendFileSync(fileC, line(c2, 2));
+
+    contentOf(fileA, `${a}.jsonl`);
+    contentOf(fileB, `${b}.jsonl`);
+    contentOf(join(project, `${c}-rotated.jsonl`), `${c}.jsonl`);
+    contentOf(fileC, `${c}.jsonl`);
+    const expected = await idsOf(seenContents);
+    const sessions = [a, b, c, c2];
+    const ids = await waitForIds(sessions, expected);
+    expect(new Set(ids)).toEqual(expected);
+    expect(ids).toHaveLength(expected.size);
+    // The summary line went to A's session, under the id import gives it.
+    const [summaryRow] = await rowsOf<{ external_id: string }>(
+      `SELECT s.external_id FROM events e JOIN sessions s ON s.id = e.session_id WHERE e.payload->>'summary' = 'Tile cache'`,
+    );
+    expect(summaryRow?.external_id).toBe(a);
+
+    // import of the same files afterwards: nothing new.
+    const imported = await runBinary(["import", project, "--json"], { env });
+    expect(JSON.parse(imported.stdout)).toMatchObject({ accepted: 0, errors: 0 });
+    expect(await storedIds(sessions)).toHaveLength(expected.size);
+
+    // Offsets are kept 0600 under sync/files, in a 0700 folder.
+    const filesDir = join(home, ".logbook", "sync", "files");
+    expect(statSync(filesDir).mode & 0o777).toBe(0o700);
+    follower.kill("SIGTERM");
+    await new Promise((done) => follower.once("exit", done));
+  });
+
+  it("on by default after install: the deliverer a hook starts also starts a follower, which sends the transcript", async () => {
+    const home = tempDir("sync-default");
+    const claude = join(home, ".claude");
+    const project = join(claude, "projects", "-w-pager");
+    mkdirSync(project, { recursive: true });
+    const logbookHome = join(home, ".logbook");
+    const env = emitterEnv(logbookHome, {
+      HOME: home,
+      CLAUDE_CONFIG_DIR: claude,
+      LOGBOOK_DELIVER_IDLE_MS: "3000",
+      LOGBOOK_SYNC_IDLE_MS: "3000",
+    });
+    const session = "e5e5e5e5-0000-4000-8000-00000000000e";
+    const transcript = join(project, `${session}.jsonl`);
+    writeFileSync(transcript, line(session, 0) + line(session, 1));
+    const installed = await runBinary(["install", "--user"], { env });
+    expect(installed.code).toBe(0);
+    expect(installed.stdout).toContain("note: transcript sync on:");
+    const hook = await runBinary([], {
+      env: { ...env, LOGBOOK_NO_BACKGROUND_FLUSH: undefined },
+      stdin: JSON.stringify({
+        session_id: session,
+        hook_event_name: "Stop",
+        cwd: "/w/pager",
+        transcript_path: transcript,
+      }),
+    });
+    expect(hook.code).toBe(0);
+    const expected = await idsOf([{ name: `${session}.jsonl`, text: readFileSync(transcript, "utf8") }]);
+    const ids = await waitForIds([session], expected);
+    expect(new Set(ids)).toEqual(expected);
+    stopDeliverer(join(logbookHome, "spool"));
+    const follower = liveLockHolder(join(logbookHome, "sync"), FOLLOW_LOCK_FILE);
+    if (follower !== undefined) process.kill(follower, "SIGTERM");
+  });
+
+  it("install --no-sync records sync as off (the deliverer then starts no follower)", async () => {
+    const home = tempDir("sync-off");
+    const env = emitterEnv(join(home, ".logbook"), { HOME: home, CLAUDE_CONFIG_DIR: join(home, ".claude") });
+    const installed = await runBinary(["install", "--user", "--no-sync"], { env });
+    expect(installed.stdout).toContain("note: transcript sync off");
+    expect(JSON.parse(readFileSync(join(home, ".logbook", "sync", "settings.json"), "utf8"))).toEqual({
+      follow: false,
+      paths: [],
+    });
+  });
+});
