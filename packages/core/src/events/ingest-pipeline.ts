@@ -106,21 +106,13 @@ export class IngestPipeline {
       if (ids.length > 1) {
         await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE", [ids]);
       }
-      const bumped = await trx.raw<{ rows: Array<{ id: string; last_event_seq: number }> }>(
-        `UPDATE sessions AS s SET last_event_seq = s.last_event_seq + v.n
-         FROM unnest(?::uuid[], ?::int[]) AS v(id, n) WHERE s.id = v.id
-         RETURNING s.id, s.last_event_seq`,
-        columnBindings(
-          ids,
-          ids.map((id) => perSession.get(id)!),
-        ),
-      );
-      const nextSeq = new Map(bumped.rows.map((r) => [r.id, r.last_event_seq - perSession.get(r.id)! + 1]));
-
+      // Each event's place among its session's events of this batch (1, 2, …); the insert adds
+      // the session's last seq, which it bumps in the same statement (see insertEvents).
+      const place = new Map<string, number>();
       const prepared: PreparedEvent[] = events.map(({ e, index, id, occurredAt }) => {
         const session = sessions.byKey.get(sessionKeyOf(e))!;
-        const seq = nextSeq.get(session.id)!;
-        nextSeq.set(session.id, seq + 1);
+        const seq = (place.get(session.id) ?? 0) + 1;
+        place.set(session.id, seq);
         return {
           index,
           id,
@@ -140,10 +132,16 @@ export class IngestPipeline {
         };
       });
 
-      const inserted = await this.insertEvents(trx, prepared);
-      const streamSeqs = [...inserted.values()];
+      const inserted = await insertEvents(trx, prepared, ids, perSession);
+      const streamSeqs = [...inserted.values()].map((r) => r.streamSeq);
       // Each inserted row accepts one event: a second copy of the same key in this batch is a duplicate.
-      const accepted = prepared.filter((p) => inserted.delete(keyOf(p.sessionId, p.id, p.occurredAt)));
+      const accepted = prepared.filter((p) => {
+        const row = inserted.get(keyOf(p.sessionId, p.id, p.occurredAt));
+        if (row === undefined) return false;
+        inserted.delete(keyOf(p.sessionId, p.id, p.occurredAt));
+        p.seq = row.seq;
+        return true;
+      });
       if (accepted.length > 0) {
         const { changed, sessionUpdates } = await applyDerivations(trx, this.prices, sessions.byId, accepted);
         const notice = notifyStatement({
@@ -158,49 +156,70 @@ export class IngestPipeline {
       return { accepted: prepared.map((p) => stored.has(p.index)), ids: prepared.map((p) => p.id) };
     });
   }
+}
 
-  /** One multi-row insert via unnest (17 parameters whatever the batch size). */
-  private async insertEvents(trx: Trx, events: PreparedEvent[]): Promise<Map<string, number>> {
-    const col = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
-    const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
-    const result = await trx.raw<{
-      rows: Array<{ id: string; session_id: string; occurred_at: Date; stream_seq: number }>;
-    }>(
-      // Payloads travel as one JSON array, taken apart by position: one jsonb parse of the
-      // whole document instead of a text[] literal (every quote escaped by the driver,
-      // unescaped by PostgreSQL) and a parse per element.
-      `INSERT INTO events (id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
-         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, payload)
-       SELECT t.id, t.session_id, t.seq, t.event_type, t.source, t.level, t.message, t.tool_name, t.tool_use_id,
-         t.parent_event_id, t.parent_uuid, t.is_sidechain, t.agent_id, t.cwd, t.machine_id, t.occurred_at,
-         p.payloads -> (t.position::int - 1)
-       FROM unnest(?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-         ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
-         WITH ORDINALITY AS t(id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
-           parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, position)
-       CROSS JOIN (SELECT ?::jsonb AS payloads) AS p
-       ON CONFLICT DO NOTHING
-       RETURNING id, session_id, occurred_at, stream_seq`,
-      columnBindings(
-        col((e) => e.id),
-        col((e) => e.sessionId),
-        col((e) => e.seq),
-        col((e) => e.eventType),
-        col((e) => e.source),
-        col((e) => e.input.level),
-        col((e) => text(e.message)),
-        col((e) => text(e.input.toolName)),
-        col((e) => text(e.input.toolUseId)),
-        col((e) => e.input.parentEventId ?? null),
-        col((e) => text(e.input.parentUuid)),
-        col((e) => e.input.isSidechain ?? false),
-        col((e) => text(e.input.agentId)),
-        col((e) => text(e.cwd)),
-        col((e) => text(e.machineId)),
-        col((e) => e.occurredAt.toISOString()),
-        JSON.stringify(col((e) => e.payload)),
-      ),
-    );
-    return new Map(result.rows.map((r) => [keyOf(r.session_id, r.id, r.occurred_at), r.stream_seq]));
-  }
+/**
+ * One statement: the touched sessions' `last_event_seq` bumped by their event counts (a
+ * data-modifying WITH) and the events inserted with seq = the session's previous last seq +
+ * the event's place in the batch, via unnest (19 parameters whatever the batch size). Returns
+ * the inserted rows by key with their stream position and seq. A duplicate (ON CONFLICT) still
+ * used its seq: a gap, as before.
+ */
+async function insertEvents(
+  trx: Trx,
+  events: PreparedEvent[],
+  sessionIds: string[],
+  perSession: Map<string, number>,
+): Promise<Map<string, { streamSeq: number; seq: number }>> {
+  const col = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
+  const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
+  const result = await trx.raw<{
+    rows: Array<{ id: string; session_id: string; occurred_at: Date; stream_seq: number; seq: string }>;
+  }>(
+    // Payloads travel as one JSON array, taken apart by position: one jsonb parse of the
+    // whole document instead of a text[] literal (every quote escaped by the driver,
+    // unescaped by PostgreSQL) and a parse per element.
+    `WITH bumped AS (
+       UPDATE sessions AS s SET last_event_seq = s.last_event_seq + v.n
+       FROM unnest(?::uuid[], ?::int[]) AS v(id, n) WHERE s.id = v.id
+       RETURNING s.id, s.last_event_seq - v.n AS base
+     )
+     INSERT INTO events (id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
+       parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, payload)
+     SELECT t.id, t.session_id, b.base + t.seq, t.event_type, t.source, t.level, t.message, t.tool_name, t.tool_use_id,
+       t.parent_event_id, t.parent_uuid, t.is_sidechain, t.agent_id, t.cwd, t.machine_id, t.occurred_at,
+       p.payloads -> (t.position::int - 1)
+     FROM unnest(?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+       ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+       WITH ORDINALITY AS t(id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
+         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, position)
+     JOIN bumped AS b ON b.id = t.session_id
+     CROSS JOIN (SELECT ?::jsonb AS payloads) AS p
+     ON CONFLICT DO NOTHING
+     RETURNING id, session_id, occurred_at, stream_seq, seq`,
+    columnBindings(
+      sessionIds,
+      sessionIds.map((id) => perSession.get(id)!),
+      col((e) => e.id),
+      col((e) => e.sessionId),
+      col((e) => e.seq),
+      col((e) => e.eventType),
+      col((e) => e.source),
+      col((e) => e.input.level),
+      col((e) => text(e.message)),
+      col((e) => text(e.input.toolName)),
+      col((e) => text(e.input.toolUseId)),
+      col((e) => e.input.parentEventId ?? null),
+      col((e) => text(e.input.parentUuid)),
+      col((e) => e.input.isSidechain ?? false),
+      col((e) => text(e.input.agentId)),
+      col((e) => text(e.cwd)),
+      col((e) => text(e.machineId)),
+      col((e) => e.occurredAt.toISOString()),
+      JSON.stringify(col((e) => e.payload)),
+    ),
+  );
+  return new Map(
+    result.rows.map((r) => [keyOf(r.session_id, r.id, r.occurred_at), { streamSeq: r.stream_seq, seq: Number(r.seq) }]),
+  );
 }
