@@ -26,7 +26,7 @@ Usage:
   logbook-hook                   record one hook event from stdin (what Claude Code runs)
   logbook-hook flush [--quiet]   send the spooled events now
   logbook-hook deliver           the background deliverer a hook starts (runs until idle)
-  logbook-hook status [--json]   server reachable? key valid? spool size
+  logbook-hook status [--json]   server and key; hooks, spool, sync, OTel: open? how far behind?
   logbook-hook install [--user|--project|--settings FILE] [--events A,B] [--http]
                        [--async] [--url URL] [--api-key KEY] [--command CMD] [--dry-run]
   logbook-hook uninstall [--user|--project|--settings FILE] [--dry-run]

@@ -41,6 +41,46 @@ export interface EmitterConfig {
   syncDir: string;
   /** `LOGBOOK_SYNC_IDLE_MS`: how long a follower started by the deliverer stays without a transcript change. */
   syncIdleMs: number;
+  /**
+   * Claude Code's OpenTelemetry settings as this process sees them (`status` reports them;
+   * they matter where Claude Code runs, which is usually the same shell). Header values hold
+   * keys: only whether they are set is kept.
+   */
+  otel: OtelEnv;
+}
+
+export interface OtelEnv {
+  /** `CLAUDE_CODE_ENABLE_TELEMETRY`. */
+  enableTelemetry?: string;
+  /** `OTEL_EXPORTER_OTLP_ENDPOINT`, else `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`. */
+  endpoint?: string;
+  /** `OTEL_EXPORTER_OTLP_PROTOCOL`. */
+  protocol?: string;
+  /** `OTEL_LOGS_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_TRACES_EXPORTER`. */
+  logsExporter?: string;
+  metricsExporter?: string;
+  tracesExporter?: string;
+  /** Whether `OTEL_EXPORTER_OTLP_HEADERS` (or the logs one) is set (never its value). */
+  headersSet: boolean;
+}
+
+/** The OpenTelemetry variables of an environment (process or a settings file's `env` block). */
+export function otelEnvOf(env: Record<string, string | undefined>): OtelEnv {
+  const value = (name: string) => (env[name] !== undefined && env[name] !== "" ? env[name] : undefined);
+  const out: OtelEnv = {
+    headersSet:
+      value("OTEL_EXPORTER_OTLP_HEADERS") !== undefined || value("OTEL_EXPORTER_OTLP_LOGS_HEADERS") !== undefined,
+  };
+  const set = (key: Exclude<keyof OtelEnv, "headersSet">, v: string | undefined) => {
+    if (v !== undefined) out[key] = v;
+  };
+  set("enableTelemetry", value("CLAUDE_CODE_ENABLE_TELEMETRY"));
+  set("endpoint", value("OTEL_EXPORTER_OTLP_ENDPOINT") ?? value("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"));
+  set("protocol", value("OTEL_EXPORTER_OTLP_PROTOCOL"));
+  set("logsExporter", value("OTEL_LOGS_EXPORTER"));
+  set("metricsExporter", value("OTEL_METRICS_EXPORTER"));
+  set("tracesExporter", value("OTEL_TRACES_EXPORTER"));
+  return out;
 }
 
 export const DEFAULT_URL = "http://127.0.0.1:4680";
@@ -114,5 +154,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EmitterConfig 
     searchPath: (env.PATH ?? "").split(delimiter).filter((dir) => dir !== ""),
     syncDir: join(home, "sync"),
     syncIdleMs: millis(env.LOGBOOK_SYNC_IDLE_MS, DEFAULT_SYNC_IDLE_MS),
+    otel: otelEnvOf(env),
   };
 }

@@ -166,6 +166,45 @@ export function isLogbookHandler(handler: unknown): boolean {
   return false;
 }
 
+/** What of Logbook a settings file holds: the events with one of our handlers, and their kinds. */
+export interface InstalledHooks {
+  events: string[];
+  kinds: Array<"command" | "http">;
+  /** The settings' own `env` block (Claude Code sets it for itself and its hooks). */
+  env: Record<string, string>;
+}
+
+/** Reads a settings file's text for `status`; throws SettingsError when it is not JSON. */
+export function installedHooks(text: string): InstalledHooks {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (error) {
+    throw new SettingsError(`not valid JSON: ${(error as Error).message}`);
+  }
+  const root = parsed !== null && typeof parsed === "object" ? (parsed as Record<string, unknown>) : {};
+  const events: string[] = [];
+  const kinds = new Set<"command" | "http">();
+  const hooks = root.hooks !== null && typeof root.hooks === "object" ? (root.hooks as Record<string, unknown>) : {};
+  for (const [event, groups] of Object.entries(hooks)) {
+    if (!Array.isArray(groups)) continue;
+    const ours = groups
+      .flatMap((group: unknown) => {
+        const list = (group as { hooks?: unknown } | null)?.hooks;
+        return Array.isArray(list) ? (list as unknown[]) : [];
+      })
+      .filter(isLogbookHandler) as Array<{ type: "command" | "http" }>;
+    if (ours.length === 0) continue;
+    events.push(event);
+    for (const handler of ours) kinds.add(handler.type);
+  }
+  const env: Record<string, string> = {};
+  if (root.env !== null && typeof root.env === "object")
+    for (const [key, value] of Object.entries(root.env as Record<string, unknown>))
+      if (typeof value === "string") env[key] = value;
+  return { events, kinds: [...kinds].sort(), env };
+}
+
 export interface Layout {
   bom?: boolean;
   indent: string;

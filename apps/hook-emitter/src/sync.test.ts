@@ -209,4 +209,79 @@ describe("logbook-hook sync against the real server", () => {
       paths: [],
     });
   });
+
+  it("status: which doors are open (hooks where, sync on and how far behind per file, OTel) and never a header's value", async () => {
+    const home = tempDir("sync-status");
+    const claude = join(home, ".claude");
+    const project = join(claude, "projects", "-w-status");
+    mkdirSync(project, { recursive: true });
+    const env = emitterEnv(join(home, ".logbook"), { HOME: home, CLAUDE_CONFIG_DIR: claude });
+    const session = "f6f6f6f6-0000-4000-8000-00000000000f";
+    const transcript = join(project, `${session}.jsonl`);
+    writeFileSync(transcript, line(session, 0) + line(session, 1));
+    expect((await runBinary(["install", "--user"], { env })).code).toBe(0);
+
+    type Status = {
+      hooks: Array<{ scope: string; installed: boolean; events: number; kinds: string[]; missing: string[] }>;
+      sync: {
+        enabled: boolean;
+        following: boolean;
+        files: number;
+        behindBytes: number;
+        behind: Array<{ path: string; bytes: number }>;
+      };
+      otel: { enabled: boolean; source: string; pointsAtLogbook: boolean; headers: boolean };
+    };
+    const status = async (extra: Record<string, string | undefined> = {}) => {
+      const run = await runBinary(["status", "--json"], { env: { ...env, ...extra } });
+      expect(run.code).toBe(0);
+      return { run, report: JSON.parse(run.stdout) as Status };
+    };
+    const before = (await status()).report;
+    expect(before.hooks).toEqual([
+      expect.objectContaining({ scope: "user", installed: true, events: 30, kinds: ["command"], missing: [] }),
+    ]);
+    expect(before.sync).toMatchObject({
+      enabled: true,
+      following: false,
+      files: 1,
+      behindBytes: statSync(transcript).size,
+    });
+    expect(before.otel).toMatchObject({ enabled: false, source: "none" });
+
+    expect((await runBinary(["sync"], { env })).code).toBe(0);
+    appendFileSync(transcript, '{"type":"user","half');
+    const after = (await status()).report;
+    expect(after.sync.behind).toEqual([{ path: transcript, bytes: '{"type":"user","half'.length }]);
+
+    const secret = "Authorization=Bearer lbk_do_not_print_me";
+    const otel = await status({
+      CLAUDE_CODE_ENABLE_TELEMETRY: "1",
+      OTEL_EXPORTER_OTLP_ENDPOINT: e2e.server.url,
+      OTEL_EXPORTER_OTLP_HEADERS: secret,
+      OTEL_LOGS_EXPORTER: "otlp",
+    });
+    expect(otel.report.otel).toMatchObject({
+      enabled: true,
+      source: "environment",
+      pointsAtLogbook: true,
+      headers: true,
+    });
+    expect(otel.run.stdout).not.toContain("lbk_do_not_print_me");
+
+    // The same settings in the user settings' env block (how Claude Code applies them to itself).
+    const settingsFile = join(claude, "settings.json");
+    const settings = JSON.parse(readFileSync(settingsFile, "utf8")) as Record<string, unknown>;
+    writeFileSync(
+      settingsFile,
+      JSON.stringify({
+        ...settings,
+        env: { CLAUDE_CODE_ENABLE_TELEMETRY: "1", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" },
+      }),
+    );
+    const text = await runBinary(["status"], { env });
+    expect(text.stdout).toMatch(/^hooks {4}user .*: 30 event\(s\), command$/m);
+    expect(text.stdout).toMatch(/^sync {5}on, no follower right now .*; 1 file\(s\), 1 behind by 20 bytes$/m);
+    expect(text.stdout).toMatch(/^otel {5}on \(settings\): http:\/\/collector:4318 \(not this Logbook\)/m);
+  });
 });
