@@ -23,6 +23,7 @@ import {
 } from "./body.js";
 import { inexactNumberError } from "./exact-numbers.js";
 import { handleClaudeCodeHook } from "./hook-endpoint.js";
+import { handleOtlpExport, OTLP_PATHS } from "./otlp-endpoint.js";
 import type { Logger } from "./logger.js";
 import { sendJson, sendRefusal } from "./respond.js";
 import { redeemLoginLink, signOut, type WebAssets } from "./web.js";
@@ -139,10 +140,10 @@ function admitBody(budget: BodyBudget, bodyLimitBytes: number, req: IncomingMess
 
 /**
  * Routes: `/trpc/*` (tRPC: batching, SSE subscriptions, body limit), `GET /health` (open),
- * `POST /hooks/claude-code` (raw hook payloads), the dashboard's sign-in (`GET /auth/link`,
- * `POST /auth/sign-out`) and, for any other GET, the dashboard's files (`index.html` for its
- * client routes; served while the database is down too, so the page can say so); anything
- * else is a JSON 404.
+ * `POST /hooks/claude-code` (raw hook payloads), `POST /v1/logs|metrics|traces` (OTLP/HTTP),
+ * the dashboard's sign-in (`GET /auth/link`, `POST /auth/sign-out`) and, for any other GET,
+ * the dashboard's files (`index.html` for its client routes; served while the database is
+ * down too, so the page can say so); anything else is a JSON 404.
  */
 export function createRequestListener(deps: HttpDeps, inFlight: InFlight): RequestListener {
   const createContext = createContextFactory(deps);
@@ -234,6 +235,12 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     if (path === "/hooks/claude-code") {
       if (req.method !== "POST") return methodNotAllowed(res, "POST");
       void handleClaudeCodeHook(req, res, deps);
+      return;
+    }
+    const signal = OTLP_PATHS[path];
+    if (signal) {
+      if (req.method !== "POST") return methodNotAllowed(res, "POST");
+      void handleOtlpExport(req, res, signal, deps);
       return;
     }
     notFound(req, res);

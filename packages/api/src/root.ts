@@ -12,6 +12,7 @@ import { retentionRouter } from "./routers/retention/router.js";
 import { sessionsRouter } from "./routers/sessions/router.js";
 import { statsRouter } from "./routers/stats/router.js";
 import { stepsRouter } from "./routers/steps/router.js";
+import { telemetryRouter } from "./routers/telemetry/router.js";
 import { usageRouter } from "./routers/usage/router.js";
 import { createTRPCRouter } from "./trpc.js";
 
@@ -30,6 +31,7 @@ export const appRouter = createTRPCRouter({
   jobs: jobsRouter,
   stats: statsRouter,
   usage: usageRouter,
+  telemetry: telemetryRouter,
   retention: retentionRouter,
   apiKeys: apiKeysRouter,
 });

@@ -35,7 +35,7 @@ export function isTerminalStatus(status: SessionStatus): boolean {
   return (TERMINAL_SESSION_STATUSES as readonly string[]).includes(status);
 }
 
-export const EVENT_SOURCES = ["hook", "transcript", "api", "system"] as const;
+export const EVENT_SOURCES = ["hook", "transcript", "api", "system", "otel"] as const;
 export const eventSource = z.enum(EVENT_SOURCES);
 export type EventSource = z.infer<typeof eventSource>;
 

@@ -18,3 +18,4 @@ export * from "./api-keys.js";
 export * from "./health.js";
 export * from "./issues.js";
 export * from "./redaction.js";
+export * from "./otel.js";

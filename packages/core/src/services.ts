@@ -6,6 +6,7 @@ import { withPrices, type CoreDeps } from "./deps.js";
 import { EventService } from "./events/event-service.js";
 import { HookService } from "./hooks/hook-service.js";
 import { JobService } from "./jobs/job-service.js";
+import { OtelService } from "./otel/otel-service.js";
 import { LockService } from "./projects/lock-service.js";
 import { ProjectService } from "./projects/project-service.js";
 import { ArtifactService } from "./records/artifact-service.js";
@@ -22,6 +23,7 @@ export interface Services {
   sessions: SessionService;
   events: EventService;
   hooks: HookService;
+  otel: OtelService;
   messages: MessageService;
   files: FileService;
   steps: StepService;
@@ -46,6 +48,7 @@ export function createServices(
     sessions: new SessionService(deps),
     events,
     hooks: new HookService(deps, events),
+    otel: new OtelService(deps, events),
     messages: new MessageService(deps),
     files: new FileService(deps),
     steps: new StepService(deps),

@@ -16,6 +16,7 @@ export const TABLES = [
   "api_keys",
   "login_links",
   "web_sessions",
+  "otel_metric_points",
 ] as const;
 
 export type TableName = (typeof TABLES)[number];
