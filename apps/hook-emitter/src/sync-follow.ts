@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
+import { resolve, sep } from "node:path";
 
 import { watch } from "chokidar";
 
@@ -14,6 +16,8 @@ import { fileKey, FOLLOW_LOCK_FILE, loadFileStates } from "./sync-state.js";
  * on Linux, and chokidar also follows folders created later (a new project). A full pass every
  * `rescanMs` (60 s) is the safety net for a change notice that never came (network or
  * container file systems) and for files quiet long enough to be planned without a session.
+ * Only roots that exist are watched (chokidar would watch the nearest folder above a missing
+ * one); a missing root is looked for every 2 s and followed from when it appears.
  *
  * Server down or restarting, key refused: the offsets stay where they are and it tries again
  * with a growing delay (0.5 s doubling to 10 s), one log line when that starts and one when it
@@ -36,6 +40,9 @@ export interface FollowOptions extends SyncOptions {
   onPass?: () => void;
 }
 
+/** How often a root that does not exist yet is looked for. */
+const MISSING_ROOT_POLL_MS = 2_000;
+
 export type FollowEnd = "idle" | "busy" | "stopped" | "lost-lock";
 
 export async function follow(roots: string[], options: FollowOptions): Promise<FollowEnd> {
@@ -46,14 +53,20 @@ export async function follow(roots: string[], options: FollowOptions): Promise<F
   const states = loadFileStates(options.syncDir);
   const dirty = new Set<string>();
   let wake: (() => void) | undefined;
+  const under = roots.map((root) => resolve(root));
   const notify = (path: string) => {
-    if (!path.endsWith(".jsonl")) return;
+    // Only transcripts below the roots (chokidar reports what it watches; be strict anyway).
+    const full = resolve(path);
+    if (!full.endsWith(".jsonl") || !under.some((root) => full === root || full.startsWith(root + sep))) return;
     dirty.add(path);
     lastChange = Date.now();
     wake?.();
   };
   let lastChange = Date.now();
-  const watcher = watch(roots, {
+  // Only roots that exist: chokidar would otherwise watch the nearest existing folder above a
+  // missing one. A root created later is added at the next full pass.
+  const watched = new Set(under.filter((root) => existsSync(root)));
+  const watcher = watch([...watched], {
     ignoreInitial: true,
     // Folders are walked; of files, only transcripts are watched.
     ignored: (path, info) => info?.isFile() === true && !path.endsWith(".jsonl"),
@@ -86,6 +99,13 @@ export async function follow(roots: string[], options: FollowOptions): Promise<F
       if (!lock.refresh()) return "lost-lock";
       const summary = emptySummary();
       try {
+        for (const root of under)
+          if (!watched.has(root) && existsSync(root)) {
+            // Created since (Claude Code's first run here): watch it, and read it all now.
+            watched.add(root);
+            watcher.add(root);
+            lastFull = 0;
+          }
         if (Date.now() - lastFull >= rescanMs) {
           dirty.clear();
           await syncOnce(roots, options, summary, states);
@@ -125,7 +145,11 @@ export async function follow(roots: string[], options: FollowOptions): Promise<F
       }
       if (options.idleExitMs > 0 && Date.now() - lastChange >= options.idleExitMs && dirty.size === 0) return "idle";
       if (dirty.size === 0) {
-        const untilRescan = Math.max(0, lastFull + rescanMs - Date.now());
+        // A missing root is looked for every few seconds, not only at the next full pass.
+        const untilRescan = Math.min(
+          Math.max(0, lastFull + rescanMs - Date.now()),
+          watched.size < under.length ? MISSING_ROOT_POLL_MS : Infinity,
+        );
         const untilIdle = options.idleExitMs > 0 ? Math.max(0, lastChange + options.idleExitMs - Date.now()) : Infinity;
         await sleep(Math.min(untilRescan, untilIdle));
       }

@@ -284,4 +284,32 @@ describe("logbook-hook sync against the real server", () => {
     expect(text.stdout).toMatch(/^sync {5}on, no follower right now .*; 1 file\(s\), 1 behind by 20 bytes$/m);
     expect(text.stdout).toMatch(/^otel {5}on \(settings\): http:\/\/collector:4318 \(not this Logbook\)/m);
   });
+
+  it("a follower started before Claude Code's projects folder exists follows it from when it appears, and nothing outside it", async () => {
+    const home = tempDir("sync-late");
+    const claude = join(home, ".claude");
+    const env = emitterEnv(join(home, ".logbook"), { HOME: home, CLAUDE_CONFIG_DIR: claude });
+    const follower = spawn(process.execPath, [BINARY, "sync", "--follow"], {
+      env: { ...process.env, ...env, NODE_EXTRA_CA_CERTS: undefined },
+      stdio: "ignore",
+    });
+    followers.push(follower);
+    const [inside, outside] = ["a7a7a7a7-0000-4000-8000-00000000000a", "b8b8b8b8-0000-4000-8000-00000000000b"];
+    // Beside the missing root: what a watcher of the nearest existing folder would report.
+    const stray = join(home, "elsewhere");
+    mkdirSync(stray);
+    await sleep(500);
+    writeFileSync(join(stray, `${outside}.jsonl`), line(outside, 0));
+    const project = join(claude, "projects", "-w-late");
+    mkdirSync(project, { recursive: true });
+    const transcript = join(project, `${inside}.jsonl`);
+    writeFileSync(transcript, line(inside, 0));
+    appendFileSync(join(stray, `${outside}.jsonl`), line(outside, 1));
+    appendFileSync(transcript, line(inside, 1));
+    const expected = await idsOf([{ name: `${inside}.jsonl`, text: readFileSync(transcript, "utf8") }]);
+    expect(new Set(await waitForIds([inside], expected))).toEqual(expected);
+    expect(await storedIds([outside])).toEqual([]);
+    follower.kill("SIGTERM");
+    await new Promise((done) => follower.once("exit", done));
+  });
 });
