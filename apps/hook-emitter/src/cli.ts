@@ -29,6 +29,7 @@ Usage:
   logbook-hook status [--json]   server and key; hooks, spool, sync, OTel: open? how far behind?
   logbook-hook install [--user|--project|--settings FILE] [--events A,B] [--http]
                        [--async] [--url URL] [--api-key KEY] [--command CMD] [--dry-run]
+  logbook-hook install --otel [--url URL] [--api-key KEY] [--print|--dry-run] [--settings FILE]
   logbook-hook uninstall [--user|--project|--settings FILE] [--dry-run]
   logbook-hook import [PATH...] [--url URL] [--api-key KEY] [--json] [--no-progress]
                                  import transcripts (default ~/.claude/projects)

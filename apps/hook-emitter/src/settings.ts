@@ -394,3 +394,32 @@ export function uninstallHooks(text: string | undefined): SettingsEdit {
   if (Object.keys(hooks).length === 0) delete settings.hooks;
   return { text: serialize(settings, layout), changed: true, events: removed, replaced: [] };
 }
+
+/**
+ * The environment Claude Code needs to export its OpenTelemetry to Logbook's OTLP/HTTP
+ * intake (`/v1/logs`, `/v1/metrics`, `/v1/traces` under `url`). The key travels in
+ * `OTEL_EXPORTER_OTLP_HEADERS`: whoever writes these must keep them private.
+ */
+export function otelEnvironment(url: string, apiKey: string): Record<string, string> {
+  return {
+    CLAUDE_CODE_ENABLE_TELEMETRY: "1",
+    OTEL_LOGS_EXPORTER: "otlp",
+    OTEL_METRICS_EXPORTER: "otlp",
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+    OTEL_EXPORTER_OTLP_ENDPOINT: url,
+    OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Bearer ${apiKey}`,
+  };
+}
+
+/** Sets `vars` in the settings' `env` block (other variables kept); unchanged when they are already so. */
+export function installEnv(text: string | undefined, vars: Record<string, string>): { text: string; changed: boolean } {
+  const { settings, layout } = parseSettings(text);
+  const current = settings.env;
+  if (current !== undefined && (current === null || typeof current !== "object" || Array.isArray(current)))
+    throw new SettingsError(`"env" in the settings file is not an object; nothing was changed`);
+  const env = (current ?? {}) as Record<string, unknown>;
+  const changed = Object.entries(vars).some(([key, value]) => env[key] !== value);
+  if (!changed) return { text: text ?? "", changed: false };
+  settings.env = { ...env, ...vars };
+  return { text: serialize(settings, layout), changed: true };
+}

@@ -10,6 +10,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 
+import { otelFixture } from "@logbook/fixtures";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { BINARY, runProcess, tempDir } from "../../test/helpers.js";
@@ -238,5 +239,69 @@ describe("logbook-hook install, then the hooks as Claude Code runs them", () => 
     );
     expect(back.code).toBe(0);
     expect(handlerOf(readSettings(home), "PreToolUse")).toMatchObject({ type: "command" });
+  });
+});
+
+describe("install --otel", () => {
+  it("writes Claude Code's OpenTelemetry settings into an owner-only settings file, and they reach Logbook", async () => {
+    const { home, env } = freshHome("logbook-otel-");
+    const settingsFile = join(home, ".claude", "settings.json");
+    mkdirSync(dirname(settingsFile), { recursive: true });
+    writeFileSync(settingsFile, `${JSON.stringify({ env: { KEEP: "me" }, model: "opus" }, null, 2)}\n`, {
+      mode: 0o644,
+    });
+    const args = [BINARY, "install", "--otel", "--url", real.server.url, "--api-key", real.server.apiKey];
+
+    const dry = await runProcess(process.execPath, [...args, "--dry-run"], { env });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer <api key>"');
+    expect(dry.stdout).not.toContain(real.server.apiKey);
+
+    const done = await runProcess(process.execPath, args, { env });
+    expect(done.code).toBe(0);
+    expect(done.stdout + done.stderr).not.toContain(real.server.apiKey);
+    expect(statSync(settingsFile).mode & 0o777).toBe(0o600);
+    const settings = JSON.parse(readFileSync(settingsFile, "utf8")) as { env: Record<string, string>; model: string };
+    expect(settings.model).toBe("opus");
+    expect(settings.env).toEqual({
+      KEEP: "me",
+      CLAUDE_CODE_ENABLE_TELEMETRY: "1",
+      OTEL_LOGS_EXPORTER: "otlp",
+      OTEL_METRICS_EXPORTER: "otlp",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_ENDPOINT: real.server.url,
+      OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Bearer ${real.server.apiKey}`,
+    });
+    expect((await runProcess(process.execPath, args, { env })).stdout).toContain("already set, nothing to change");
+
+    // What Claude Code's exporter does with them: POST <endpoint>/v1/logs with the header.
+    const [name, value] = settings.env.OTEL_EXPORTER_OTLP_HEADERS!.split("=", 2) as [string, string];
+    const response = await fetch(`${settings.env.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/logs`, {
+      method: "POST",
+      headers: { [name]: value, "content-type": "application/x-protobuf" },
+      body: otelFixture("logs").protobuf,
+    });
+    expect(response.status).toBe(200);
+  });
+
+  it("prints the settings, key included, only when asked with --print; never into project settings", async () => {
+    const { env } = freshHome("logbook-otel-print-");
+    const printed = await runProcess(
+      process.execPath,
+      [BINARY, "install", "--otel", "--print", "--url", "http://127.0.0.1:4680", "--api-key", "lbk_secret_1"],
+      { env },
+    );
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain("export CLAUDE_CODE_ENABLE_TELEMETRY=1\n");
+    expect(printed.stdout).toContain("export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4680\n");
+    expect(printed.stdout).toContain("export OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer lbk_secret_1'\n");
+
+    const project = await runProcess(
+      process.execPath,
+      [BINARY, "install", "--otel", "--project", "--url", "http://127.0.0.1:4680", "--api-key", "lbk_secret_1"],
+      { env },
+    );
+    expect(project.code).not.toBe(0);
+    expect(project.stderr).toContain("--otel writes your user settings");
   });
 });

@@ -9,8 +9,10 @@ import {
   DEFAULT_HOOK_EVENTS,
   EVENT_NAME,
   httpHandler,
+  installEnv,
   installHooks,
   isStandardLayout,
+  otelEnvironment,
   REFUSED_HOOK_EVENTS,
   SettingsError,
   uninstallHooks,
@@ -45,6 +47,8 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
             command: { type: "string" },
             "no-sync": { type: "boolean" },
             "sync-path": { type: "string", multiple: true },
+            otel: { type: "boolean" },
+            print: { type: "boolean" },
           }
         : {}),
     },
@@ -62,6 +66,8 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
   );
   const before = readIfExists(file);
   const dryRun = opt["dry-run"] === true;
+  if (opt.print === true && opt.otel !== true) throw new SettingsError("--print goes with --otel");
+  if (command === "install" && opt.otel === true) return installOtel(config, file, opt, dryRun);
 
   let edit;
   const notes: string[] = [];
@@ -139,6 +145,49 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
     process.stdout.write(`${file}: ${what.join("; ")}\n`);
   }
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
+  return 0;
+}
+
+/**
+ * `install --otel`: Claude Code's telemetry to this Logbook (docs/otel.md). The variables go
+ * into the settings file's `env` block, which is then made owner-only (0600): the OTLP
+ * header carries the API key. `--print` prints them as `export` lines instead (the key
+ * included: asked for), `--dry-run` shows the change with the key masked. Not into a
+ * project's settings: that file is shared (and Claude Code ignores exporter settings there).
+ */
+function installOtel(
+  config: EmitterConfig,
+  file: string,
+  opt: Record<string, string | boolean | string[] | undefined>,
+  dryRun: boolean,
+): number {
+  const credentials = readCredentials(config.credentialsFile);
+  const url = (typeof opt.url === "string" ? opt.url : config.url).replace(/\/+$/, "");
+  const apiKey = typeof opt["api-key"] === "string" ? opt["api-key"] : (config.apiKey ?? credentials.apiKey);
+  if (apiKey === undefined)
+    throw new SettingsError(
+      `no API key: pass --api-key, set LOGBOOK_API_KEY, or start logbook-server once (it writes ${config.credentialsFile})`,
+    );
+  const vars = otelEnvironment(url, apiKey);
+  if (opt.print === true) {
+    for (const [key, value] of Object.entries(vars)) process.stdout.write(`export ${key}=${shellQuote(value)}\n`);
+    return 0;
+  }
+  if (opt.project === true)
+    throw new SettingsError("--otel writes your user settings (it holds a key): leave out --project, or use --print");
+  const before = readIfExists(file);
+  const edit = installEnv(before, vars);
+  if (!edit.changed) {
+    process.stdout.write(`${file}: OpenTelemetry to ${url} already set, nothing to change\n`);
+  } else if (dryRun) {
+    const masked = (text: string) => text.split(apiKey).join("<api key>");
+    process.stdout.write(unifiedDiff(file, masked(before ?? ""), masked(edit.text)));
+  } else {
+    writeFileAtomic(file, edit.text, 0o600);
+    process.stdout.write(
+      `${file}: Claude Code sends its OpenTelemetry (logs and metrics, OTLP http/protobuf) to ${url}; the file is now owner-only (0600): it holds the API key\n`,
+    );
+  }
   return 0;
 }
 
