@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:
 import { join } from "node:path";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
 import { deliver, type DeliverOptions, stopDeliverer } from "./deliver.js";
@@ -92,7 +93,7 @@ describe("deliver (the loop)", () => {
 
   it("is alone: while another process holds the deliverer's lock it sends nothing and ends as busy", async () => {
     spoolSome(spoolDir, 3);
-    const other = acquireLock(spoolDir, DELIVER_LOCK_FILE)!;
+    const other = expectDefined(acquireLock(spoolDir, DELIVER_LOCK_FILE));
     expect(await deliver(spoolDir, options())).toMatchObject({ end: "busy", accepted: 0, remaining: 3 });
     expect(fake.received).toEqual([]);
     other.release();
@@ -153,7 +154,7 @@ describe("deliver (the loop)", () => {
 
   it("waits while a `logbook-hook flush` holds the flush lock, then sends what is left", async () => {
     const ids = spoolSome(spoolDir, 3);
-    const flushing = acquireLock(spoolDir)!; // the flush lock, as a person's flush holds it
+    const flushing = expectDefined(acquireLock(spoolDir)); // the flush lock, as a person's flush holds it
     const running = deliver(spoolDir, options({ idleMs: 3_000 }));
     await sleep(500);
     expect(fake.received).toEqual([]);

@@ -244,8 +244,8 @@ async function sendInOrder(
     case "unavailable":
       return { stop: "unavailable", message: outcome.message };
     case "refused": {
-      if (items.length === 1) {
-        const item = items[0]!;
+      const [item] = items;
+      if (item && items.length === 1) {
         const reason = `the server refused it (HTTP ${outcome.status}: ${outcome.message})`;
         if (quarantine(spoolDir, item.name, reason, options.log)) result.rejected++;
         return undefined;

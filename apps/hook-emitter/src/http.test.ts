@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { readdirSync } from "node:fs";
 
 import { afterEach, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { tempDir } from "../test/helpers.js";
 import { httpRequest, NetworkError, parseResponse } from "./http.js";
@@ -21,7 +22,7 @@ afterEach(async () => {
   sockets = [];
   if (server) {
     server.closeAllConnections();
-    await new Promise((done) => server!.close(done));
+    await new Promise((done) => expectDefined(server).close(done));
     server = undefined;
   }
 });

@@ -73,14 +73,14 @@ export async function httpRequest(method: string, target: string, options: Reque
     let settled = false;
     let uploading = false;
     let continueTimer: NodeJS.Timeout | undefined;
-    const finish = (error: Error | undefined, response?: HttpResponse) => {
+    const finish = (outcome: HttpResponse | NetworkError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       clearTimeout(continueTimer);
       socket.destroy();
-      if (error) reject(error);
-      else resolve(response!);
+      if (outcome instanceof NetworkError) reject(outcome);
+      else resolve(outcome);
     };
     const timer = setTimeout(
       () => finish(new NetworkError(`no answer from ${url.origin} within ${options.timeoutMs} ms`, "ETIMEDOUT")),
@@ -120,7 +120,7 @@ export async function httpRequest(method: string, target: string, options: Reque
       chunks.push(chunk);
       const data = Buffer.concat(chunks);
       const response = parseResponse(data, false);
-      if (response) finish(undefined, response);
+      if (response) finish(response);
       else if (expectContinue && !uploading && /^HTTP\/1\.\d 100 /.test(data.subarray(0, 13).toString("latin1"))) {
         clearTimeout(continueTimer);
         continueTimer = setTimeout(() => void sendBody(), CONTINUE_GRACE_MS);
@@ -128,7 +128,7 @@ export async function httpRequest(method: string, target: string, options: Reque
     });
     socket.on("end", () => {
       const response = parseResponse(Buffer.concat(chunks), true);
-      if (response) finish(undefined, response);
+      if (response) finish(response);
       else
         finish(
           new NetworkError(`connection to ${url.origin} closed before a complete answer`, "ECONNRESET", uploading),
@@ -137,7 +137,7 @@ export async function httpRequest(method: string, target: string, options: Reque
     socket.on("error", (error: NodeJS.ErrnoException) => {
       // A server that answers and then resets (e.g. it refused a large body) still answered.
       const response = parseResponse(Buffer.concat(chunks), true);
-      if (response) finish(undefined, response);
+      if (response) finish(response);
       else
         finish(
           new NetworkError(`${url.origin}: ${error.message}`, error.code ?? "EIO", uploading && payload !== undefined),

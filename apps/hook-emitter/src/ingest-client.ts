@@ -111,9 +111,10 @@ export async function sendEvents(
       );
     }
     if (kind === "refused") {
-      if (items.length === 1) {
+      const [only] = items;
+      if (only && items.length === 1) {
         options.onRefused(
-          items[0]!.where,
+          only.where,
           `refused by the server (HTTP ${response.status}): ${errorMessageOf(response.body)}`,
         );
         return counts;

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
 import { judgeStdin } from "./record.js";
@@ -83,7 +84,9 @@ describe("bad stdin never reaches the agent", () => {
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(r.log).toMatch(/not JSON/);
     expect(r.rejected).toHaveLength(1);
-    expect(readFileSync(join(r.home, "spool", "rejected", r.rejected[0]!), "utf8")).toBe('{"session_id": "s", oops');
+    expect(readFileSync(join(r.home, "spool", "rejected", expectDefined(r.rejected[0])), "utf8")).toBe(
+      '{"session_id": "s", oops',
+    );
     expect(r.spooled).toEqual([]);
   });
 
@@ -113,7 +116,7 @@ describe("bad stdin never reaches the agent", () => {
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(r.log).toMatch(/not JSON/);
     expect(r.rejected).toHaveLength(1);
-    expect(readFileSync(join(r.home, "spool", "rejected", r.rejected[0]!)).equals(garbage)).toBe(true);
+    expect(readFileSync(join(r.home, "spool", "rejected", expectDefined(r.rejected[0]))).equals(garbage)).toBe(true);
   });
 
   it("a 20 MB payload with the server down: exit 0, silent, spooled whole", async () => {
@@ -122,7 +125,9 @@ describe("bad stdin never reaches the agent", () => {
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(r.log).toMatch(/spooled/);
     expect(r.spooled).toHaveLength(1);
-    const envelope = JSON.parse(readFileSync(join(r.home, "spool", r.spooled[0]!), "utf8")) as { payload: unknown };
+    const envelope = JSON.parse(readFileSync(join(r.home, "spool", expectDefined(r.spooled[0])), "utf8")) as {
+      payload: unknown;
+    };
     expect(envelope.payload).toEqual(JSON.parse(huge));
   });
 
@@ -174,7 +179,7 @@ describe("what the server answers (against a stand-in server: unit tests of the 
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(r.spooled).toEqual([]);
     expect(r.log).toBe("");
-    const request = fake.received.find((q) => q.body === body)!;
+    const request = expectDefined(fake.received.find((q) => q.body === body));
     expect(request.path).toBe("/hooks/claude-code");
     expect(request.headers["authorization"]).toBe("Bearer lbk_test");
     expect(request.headers["content-type"]).toBe("application/json");

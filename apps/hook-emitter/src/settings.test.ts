@@ -3,6 +3,7 @@ import { join } from "node:path";
 
 import { KNOWN_EVENT_TYPES } from "@logbook/contracts";
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { runBinary, tempDir } from "../test/helpers.js";
 import {
@@ -78,14 +79,16 @@ describe("installHooks / uninstallHooks", () => {
     };
     expect(installed.model).toBe("opus");
     expect(installed.env).toEqual(existing.env);
-    expect(installed.hooks.PreToolUse!.slice(0, 2)).toEqual(existing.hooks.PreToolUse);
-    expect(installed.hooks.PreToolUse![2]).toEqual({
+    expect(expectDefined(installed.hooks.PreToolUse).slice(0, 2)).toEqual(existing.hooks.PreToolUse);
+    expect(expectDefined(installed.hooks.PreToolUse)[2]).toEqual({
       matcher: "*",
       hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }],
     });
-    expect(installed.hooks.Stop![0]).toEqual(existing.hooks.Stop[0]);
+    expect(expectDefined(installed.hooks.Stop)[0]).toEqual(existing.hooks.Stop[0]);
     // events without matchers get none
-    expect(installed.hooks.Stop![1]).toEqual({ hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] });
+    expect(expectDefined(installed.hooks.Stop)[1]).toEqual({
+      hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }],
+    });
     expect(installed.hooks.UserPromptSubmit).toEqual([
       { hooks: [{ type: "command", command: "logbook-hook", timeout: 5 }] },
     ]);
@@ -197,9 +200,9 @@ describe("installHooks / uninstallHooks", () => {
       handler: (event) => (COMMAND_ONLY_EVENTS.has(event) ? command : http),
     });
     const hooks = (JSON.parse(edit.text) as { hooks: Record<string, Array<{ hooks: unknown[] }>> }).hooks;
-    expect(hooks.SessionStart![0]!.hooks).toEqual([command]);
-    expect(hooks.Setup![0]!.hooks).toEqual([command]);
-    expect(hooks.PreToolUse![0]!.hooks).toEqual([http]);
+    expect(expectDefined(expectDefined(hooks.SessionStart)[0]).hooks).toEqual([command]);
+    expect(expectDefined(expectDefined(hooks.Setup)[0]).hooks).toEqual([command]);
+    expect(expectDefined(expectDefined(hooks.PreToolUse)[0]).hooks).toEqual([http]);
   });
 
   it("uninstall removes only ours, also from a group a person shares with their own handler", () => {
@@ -338,7 +341,9 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     const written = JSON.parse(readFileSync(join(project, ".claude", "settings.json"), "utf8")) as {
       hooks: { Stop: Array<{ hooks: Array<{ url: string }> }> };
     };
-    expect(written.hooks.Stop[0]!.hooks[0]!.url).toBe("http://127.0.0.1:9999/hooks/claude-code");
+    expect(expectDefined(expectDefined(written.hooks.Stop[0]).hooks[0]).url).toBe(
+      "http://127.0.0.1:9999/hooks/claude-code",
+    );
   });
 
   it("follows a symlinked settings file (the link stays a link)", async () => {

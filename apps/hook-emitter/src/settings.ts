@@ -217,7 +217,7 @@ export function detectLayout(text: string): Layout {
   const indentMatch = /\n([ \t]+)\S/.exec(text);
   return {
     bom: text.charCodeAt(0) === 0xfeff,
-    indent: indentMatch ? indentMatch[1]! : "  ",
+    indent: indentMatch?.[1] ?? "  ",
     eol,
     finalNewline: text.length === 0 || /\n$/.test(text),
   };

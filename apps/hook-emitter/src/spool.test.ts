@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { BINARY, deadPort, type FakeServer, runBinary, useFakeServerAndHome } from "../test/helpers.js";
 import { uuidv7 } from "./ids.js";
@@ -78,7 +79,7 @@ describe("flush", () => {
     const batches = t.fake.received.map((q) => (JSON.parse(q.body) as { events: unknown[] }).events.length);
     expect(batches).toEqual([1000, 200]);
     expect(sentIds(t.fake)).toEqual(ids);
-    expect(t.fake.received[0]!.headers["authorization"]).toBe("Bearer k");
+    expect(expectDefined(t.fake.received[0]).headers["authorization"]).toBe("Bearer k");
   });
 
   it("keeps what the server did not acknowledge, and sends it once it is back", async () => {
@@ -119,7 +120,7 @@ describe("flush", () => {
 
   it("a refused event is isolated by splitting the batch: it goes to rejected/, the others are sent in order", async () => {
     const ids = fillSpool(t.spoolDir, 9);
-    const bad = ids[5]!;
+    const bad = expectDefined(ids[5]);
     t.fake.respond = (q) =>
       q.body.includes(bad) ? { status: 400, body: { error: { message: "bad payload", code: -32600 } } } : undefined;
     const result = await flushSpool(t.spoolDir, { url: t.fake.url, apiKey: "k" }, { timeoutMs: 10_000 });
@@ -154,15 +155,15 @@ describe("the flush lock", () => {
     const first = acquireLock(t.spoolDir);
     expect(first).toBeDefined();
     expect(acquireLock(t.spoolDir)).toBeUndefined();
-    first!.release();
+    expectDefined(first).release();
     const second = acquireLock(t.spoolDir);
     expect(second).toBeDefined();
-    second!.release();
+    expectDefined(second).release();
   });
 
   it("a live holder's lock is respected: a quiet flush leaves the spool alone", async () => {
     fillSpool(t.spoolDir, 3);
-    const lock = acquireLock(t.spoolDir)!;
+    const lock = expectDefined(acquireLock(t.spoolDir));
     const r = await runBinary(["flush", "--quiet"], {
       env: { LOGBOOK_HOME: t.home, LOGBOOK_URL: t.fake.url, LOGBOOK_API_KEY: "k" },
     });
@@ -198,7 +199,7 @@ describe("the flush lock", () => {
   it("names its live holder on this host, and never the pid of a dead, stale or foreign holder", async () => {
     const path = join(t.spoolDir, LOCK_FILE);
     expect(liveLockHolder(t.spoolDir, LOCK_FILE)).toBeUndefined(); // no lock
-    const lock = acquireLock(t.spoolDir)!;
+    const lock = expectDefined(acquireLock(t.spoolDir));
     expect(liveLockHolder(t.spoolDir, LOCK_FILE)).toBe(process.pid);
     lock.release();
     const dead = spawn(process.execPath, ["-e", "0"]);

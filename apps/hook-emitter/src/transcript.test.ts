@@ -3,6 +3,7 @@ import { join } from "node:path";
 
 import { readJsonl, transcriptFixtures } from "@logbook/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { describePlanImport, events, plan } from "../test/plan-checks.js";
 import { FakeServer, runBinary, tempDir } from "../test/helpers.js";
@@ -12,11 +13,7 @@ describePlanImport(transcriptFixtures());
 
 describe("files written by others (issue 18)", () => {
   const { root, files } = transcriptFixtures();
-  const pathOf = (name: string) =>
-    join(
-      root,
-      files.find((f) => f.endsWith(name))!,
-    );
+  const pathOf = (name: string) => join(root, expectDefined(files.find((f) => f.endsWith(name))));
 
   it("a renamed file whose bookkeeping lines name no session is one session, the one its lines name", async () => {
     const path = pathOf("/renamed-before-upload.jsonl");
@@ -32,7 +29,7 @@ describe("files written by others (issue 18)", () => {
     const planned = events(await plan(path));
     expect(planned.map((e) => e.id)).toEqual(lines.map((l) => l.uuid.toLowerCase()));
     const ids = new Set(planned.map((e) => e.id));
-    for (const event of planned.slice(1)) expect(ids.has(event.parentUuid!.toLowerCase())).toBe(true);
+    for (const event of planned.slice(1)) expect(ids.has(expectDefined(event.parentUuid).toLowerCase())).toBe(true);
     // none of them is an RFC 9562 uuid: this is the case the fix is for
     expect(lines.every((l) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab]/i.test(l.uuid))).toBe(true);
   });
@@ -105,14 +102,16 @@ describe("planImport edge cases", () => {
     const nameless = write("44444444-aaaa-4333-8444-555555555555.jsonl", [
       JSON.stringify({ type: "summary", summary: "only bookkeeping" }),
     ]);
-    expect(events(await plan(nameless))[0]!.externalSessionId).toBe("44444444-aaaa-4333-8444-555555555555");
+    expect(expectDefined(events(await plan(nameless))[0]).externalSessionId).toBe(
+      "44444444-aaaa-4333-8444-555555555555",
+    );
   });
 
   it("a file without any timestamp gets the epoch, the same every time", async () => {
     const path = write("33333333-2222-4333-8444-555555555555.jsonl", [
       JSON.stringify({ type: "summary", summary: "only" }),
     ]);
-    expect(events(await plan(path))[0]!.occurredAt).toBe("1970-01-01T00:00:00.000Z");
+    expect(expectDefined(events(await plan(path))[0]).occurredAt).toBe("1970-01-01T00:00:00.000Z");
   });
 });
 

@@ -48,10 +48,10 @@ const LEVELS = new Set<string>(EVENT_LEVELS);
 
 export function transcriptFileOf(path: string): TranscriptFile {
   const name = basename(path);
-  const subagent = SUBAGENT_FILE.exec(name);
+  const agentId = SUBAGENT_FILE.exec(name)?.[1];
   const parent = dirname(path);
-  if (subagent && basename(parent) === "subagents") {
-    return { path, sessionId: basename(dirname(parent)), agentId: subagent[1]! };
+  if (agentId !== undefined && basename(parent) === "subagents") {
+    return { path, sessionId: basename(dirname(parent)), agentId };
   }
   return { path, sessionId: name.replace(/\.jsonl$/, "") };
 }

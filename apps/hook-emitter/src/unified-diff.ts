@@ -9,47 +9,41 @@ export function unifiedDiff(path: string, before: string, after: string, context
   // Longest common subsequence table, from the end (fine for files of a few thousand lines).
   const width = b.length + 1;
   const lcs = new Uint32Array((a.length + 1) * width);
+  // Every (i, j) asked for is inside the table; the last row and column stay 0.
+  const cell = (i: number, j: number): number => lcs[i * width + j] ?? 0;
   for (let i = a.length - 1; i >= 0; i--) {
     for (let j = b.length - 1; j >= 0; j--) {
-      lcs[i * width + j] =
-        a[i] === b[j]
-          ? lcs[(i + 1) * width + j + 1]! + 1
-          : Math.max(lcs[(i + 1) * width + j]!, lcs[i * width + j + 1]!);
+      lcs[i * width + j] = a[i] === b[j] ? cell(i + 1, j + 1) + 1 : Math.max(cell(i + 1, j), cell(i, j + 1));
     }
   }
   type Op = { kind: " " | "-" | "+"; text: string; aBefore: number; bBefore: number };
   const ops: Op[] = [];
   let i = 0;
   let j = 0;
-  while (i < a.length || j < b.length) {
+  // Past the end of a list its line is undefined, so the loop ends when both are.
+  for (let ai = a[i], bj = b[j]; ai !== undefined || bj !== undefined; ai = a[i], bj = b[j]) {
     const at = { aBefore: i, bBefore: j };
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      ops.push({ kind: " ", text: a[i]!, ...at });
+    if (ai !== undefined && ai === bj) {
+      ops.push({ kind: " ", text: ai, ...at });
       i++;
       j++;
-    } else if (j < b.length && (i >= a.length || lcs[i * width + j + 1]! >= lcs[(i + 1) * width + j]!)) {
-      ops.push({ kind: "+", text: b[j]!, ...at });
+    } else if (bj !== undefined && (ai === undefined || cell(i, j + 1) >= cell(i + 1, j))) {
+      ops.push({ kind: "+", text: bj, ...at });
       j++;
-    } else {
-      ops.push({ kind: "-", text: a[i]!, ...at });
+    } else if (ai !== undefined) {
+      ops.push({ kind: "-", text: ai, ...at });
       i++;
     }
   }
   const out = [`--- ${path}`, `+++ ${path}`];
   let index = 0;
   for (;;) {
-    let firstChange = -1;
-    for (let k = index; k < ops.length; k++) {
-      if (ops[k]!.kind !== " ") {
-        firstChange = k;
-        break;
-      }
-    }
+    const firstChange = ops.findIndex((op, k) => k >= index && op.kind !== " ");
     if (firstChange < 0) break;
     const start = Math.max(index, firstChange - context);
     let lastChange = firstChange;
     for (let k = firstChange; k < ops.length; k++) {
-      if (ops[k]!.kind !== " ") lastChange = k;
+      if (ops[k]?.kind !== " ") lastChange = k;
       else if (k - lastChange > 2 * context) break;
     }
     const stop = Math.min(ops.length, lastChange + context + 1);
@@ -57,8 +51,10 @@ export function unifiedDiff(path: string, before: string, after: string, context
     const aCount = hunk.filter((op) => op.kind !== "+").length;
     const bCount = hunk.filter((op) => op.kind !== "-").length;
     // Unified-diff convention: a range of 0 lines names the line before it.
-    const aFrom = hunk[0]!.aBefore + (aCount === 0 ? 0 : 1);
-    const bFrom = hunk[0]!.bBefore + (bCount === 0 ? 0 : 1);
+    const [first] = hunk;
+    if (!first) break; // never: the hunk holds at least firstChange
+    const aFrom = first.aBefore + (aCount === 0 ? 0 : 1);
+    const bFrom = first.bBefore + (bCount === 0 ? 0 : 1);
     out.push(`@@ -${aFrom},${aCount} +${bFrom},${bCount} @@`);
     for (const op of hunk) out.push(`${op.kind}${op.text}`);
     index = stop;

@@ -25,8 +25,8 @@ export function subagentExternalId(parentExternalId: string, agentId: string): s
 function depthOf(value: unknown): number {
   let max = 0;
   const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  for (let entry = stack.pop(); entry; entry = stack.pop()) {
+    const [node, depth] = entry;
     if (node === null || typeof node !== "object") continue;
     const next = depth + 1;
     if (next > max) max = next;

@@ -1,6 +1,7 @@
 import { corpusTranscripts } from "@logbook/fixtures";
 import { createLogbookClient } from "@logbook/sdk";
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { emitterEnv, startE2E, e2e } from "./e2e-harness.js";
 import { runBinary, tempDir } from "./helpers.js";
@@ -145,7 +146,7 @@ describe("cost of the real corpus against ccusage", () => {
       });
       expect(totalTokens.unpricedMessages, ref.sessionId).toBe(0);
       const premium = Object.entries(ref.oneHourCacheWrites).reduce(
-        (sum, [model, tokens]) => sum + (tokens * ONE_HOUR_PREMIUM_PER_MTOK[model]!) / 1e6,
+        (sum, [model, tokens]) => sum + (tokens * expectDefined(ONE_HOUR_PREMIUM_PER_MTOK[model])) / 1e6,
         0,
       );
       const expected = ref.ccusage.cost + premium;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 
 import type { TranscriptSet } from "@logbook/fixtures";
 import { expect } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { canonical, countOf, emitterEnv, mapLimit, rejectedFiles, rowsOf, sleep, spoolFiles } from "./e2e-harness.js";
 import { runBinary, tempDir } from "./helpers.js";
@@ -81,7 +82,9 @@ export async function checkHooksDirect(payloads: Payload[]): Promise<void> {
   const children = sessions.filter((s) => s.external_id.includes(":agent:"));
   expect(children.length).toBeGreaterThan(0);
   for (const child of children) {
-    expect(child.parent_session_id).toBe(byExternal.get(child.external_id.split(":agent:")[0]!)!.id);
+    expect(child.parent_session_id).toBe(
+      expectDefined(byExternal.get(expectDefined(child.external_id.split(":agent:")[0]))).id,
+    );
   }
   for (const s of sessions.filter((s) => !s.external_id.includes(":agent:"))) expect(s.parent_session_id).toBeNull();
 }

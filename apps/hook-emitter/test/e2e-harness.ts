@@ -6,6 +6,7 @@ import type { TestDatabase } from "@logbook/db/testing";
 import type { TestServer } from "@logbook/server/testing";
 
 import { useRealServer } from "./real-server.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 /**
  * End to end: the built `logbook-hook` binary against the real, built Logbook server on a
@@ -21,10 +22,10 @@ export function startE2E(): void {
 
 export const e2e = {
   get db(): TestDatabase {
-    return real!.db;
+    return expectDefined(real).db;
   },
   get server(): TestServer {
-    return real!.server;
+    return expectDefined(real).server;
   },
 };
 
@@ -41,7 +42,7 @@ export async function mapLimit<T, R>(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
       while (next < items.length) {
         const index = next++;
-        results[index] = await fn(items[index]!, index);
+        results[index] = await fn(expectDefined(items[index]), index);
       }
     }),
   );
@@ -93,7 +94,7 @@ export async function rowsOf<T>(sql: string, bindings: readonly Knex.RawBinding[
 
 export async function countOf(sql: string, bindings: readonly Knex.RawBinding[] = []): Promise<number> {
   const [row] = await rowsOf<{ n: string | number }>(`SELECT count(*) AS n FROM (${sql}) AS q`, bindings);
-  return Number(row!.n);
+  return Number(expectDefined(row).n);
 }
 
 export const emitterEnv = (home: string, extra: Record<string, string | undefined> = {}) => ({

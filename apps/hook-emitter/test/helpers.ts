@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { afterEach, beforeEach } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BINARY = join(PACKAGE_ROOT, "dist", "logbook-hook.cjs");
@@ -106,7 +107,7 @@ export class FakeServer {
         else this.answer(request, res);
       });
     });
-    await new Promise<void>((done) => this.server!.listen(port, "127.0.0.1", done));
+    await new Promise<void>((done) => expectDefined(this.server).listen(port, "127.0.0.1", done));
     this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
   }
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ingestEvent, subagentExternalId as contractsSubagentExternalId, type IngestEvent } from "@logbook/contracts";
 import type { TranscriptSet } from "@logbook/fixtures";
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { findTranscriptFiles } from "../src/importer.js";
 import { planImport, type PlanItem } from "../src/transcript.js";
@@ -36,7 +37,7 @@ export function describePlanImport(set: TranscriptSet): void {
       expect(new Set(planned.map((e) => e.id)).size).toBe(want.lines.length);
       expect(new Set(planned.map((e) => e.externalSessionId)).size).toBe(want.sessions.size);
       planned.forEach((event, index) => {
-        const line = want.lines[index]!;
+        const line = expectDefined(want.lines[index]);
         // Its own id, RFC 9562 or not (issue 18: foreign ids were replaced, breaking parentUuid links).
         if (line.uuid) expect(event.id).toBe(line.uuid.toLowerCase());
         if (line.timestamp) expect(event.occurredAt).toBe(new Date(line.timestamp).toISOString());
@@ -49,12 +50,12 @@ export function describePlanImport(set: TranscriptSet): void {
           expect(event.parentExternalSessionId).toBeUndefined();
           // A line without a sessionId goes to a session the file's lines name, not one named
           // after the file (issue 18: phantom sessions).
-          expect(want.mainSessions.has(event.externalSessionId!)).toBe(true);
+          expect(want.mainSessions.has(expectDefined(event.externalSessionId))).toBe(true);
         }
       });
       if (want.subagent !== undefined) {
-        expect(planned[0]!.externalSessionId).toBe(
-          contractsSubagentExternalId(want.lines[0]!.sessionId!, want.subagent),
+        expect(expectDefined(planned[0]).externalSessionId).toBe(
+          contractsSubagentExternalId(expectDefined(expectDefined(want.lines[0]).sessionId), want.subagent),
         );
       }
     });

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 
 import { readJsonl, type TranscriptSet } from "@logbook/fixtures";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 /**
  * What importing a set of transcripts must give, counted here independently from the raw
@@ -37,12 +38,12 @@ const SUBAGENT = /^agent-(.+)\.jsonl$/;
 export function expectationOf(set: TranscriptSet, file: string): FileExpectation {
   const lines = readJsonl(join(set.root, file)) as Line[];
   const parts = file.split("/");
-  const name = parts.at(-1)!;
+  const name = expectDefined(parts.at(-1));
   const stem = name.replace(/\.jsonl$/, "");
   const subagent = parts.at(-2) === "subagents" ? SUBAGENT.exec(name)?.[1] : undefined;
   const sessions = new Set<string>();
   if (subagent !== undefined) {
-    const parent = lines.find((l) => l.sessionId)?.sessionId ?? parts.at(-3)!;
+    const parent = lines.find((l) => l.sessionId)?.sessionId ?? expectDefined(parts.at(-3));
     sessions.add(`${parent}:agent:${subagent}`);
     return { lines, sessions, mainSessions: new Set(), subagent, parent, inlineChains: 0 };
   }
@@ -58,7 +59,7 @@ export function expectationOf(set: TranscriptSet, file: string): FileExpectation
     (l) => l.isSidechain === true && (l.parentUuid == null || !sidechainUuids.has(l.parentUuid)),
   );
   for (const root of roots) sessions.add(`child-of-${root.uuid}`);
-  const parent = roots.length > 0 ? (roots[0]!.sessionId ?? named ?? stem) : undefined;
+  const parent = roots.length > 0 ? (expectDefined(roots[0]).sessionId ?? named ?? stem) : undefined;
   return {
     lines,
     sessions,

@@ -63,3 +63,11 @@ export function assertCursorValues(
   });
   if (!ok) throw invalidInput("cursor is not one this API returned");
 }
+
+/** A cursor of one text key (a path): decoded and checked, or a 400. */
+export function decodeTextCursor(cursor: string): string {
+  const [value] = decodeCursor(cursor, ["string"]);
+  if (typeof value !== "string") throw invalidInput("cursor is not one this API returned");
+  assertCursorValues([value], ["text"]);
+  return value;
+}

@@ -1,12 +1,13 @@
 import type { Knex } from "@logbook/db";
 import { expect } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { AppError } from "./errors.js";
 
 /** Test-only helpers shared by the services' tests. */
 export async function newSession(knex: Knex): Promise<string> {
   const rows = await knex("sessions").insert({}).returning<Array<{ id: string }>>("id");
-  return rows[0]!.id;
+  return expectDefined(rows[0], "the new session's id").id;
 }
 
 export async function rejection(promise: Promise<unknown>): Promise<AppError> {

@@ -26,7 +26,7 @@ const LAST_FOUR_DIGIT_YEAR_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
  * `+010590-…`, PostgreSQL does not read).
  */
 export function uuidV7Time(id: string): Date | null {
-  if (id.length !== 36 || id[14] !== "7" || !"89abAB".includes(id[19]!)) return null;
+  if (id.length !== 36 || id[14] !== "7" || !"89abAB".includes(id.charAt(19))) return null;
   const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
   return Number.isFinite(ms) && ms <= LAST_FOUR_DIGIT_YEAR_MS ? new Date(ms) : null;
 }

@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 
 import { otelFixture } from "@logbook/fixtures";
 import { afterEach, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { BINARY, runProcess, tempDir } from "../../test/helpers.js";
 import { useRealServer } from "../../test/real-server.js";
@@ -75,12 +76,12 @@ const handlerOf = (settings: Settings, event: string): Handler => {
   const handlers = (settings.hooks[event] ?? []).flatMap((group) => group.hooks);
   const ours = handlers.filter((h) => h.command?.includes("logbook-hook") === true || h.url?.endsWith("/claude-code"));
   expect(ours).toHaveLength(1);
-  return ours[0]!;
+  return expectDefined(ours[0]);
 };
 
 /** Runs a command hook the way Claude Code does: `sh -c "<command>"`, the payload on stdin. */
 const runCommandHook = (handler: Handler, payload: object, env: Record<string, string>) =>
-  runProcess("/bin/sh", ["-c", handler.command!], { env, stdin: JSON.stringify(payload) });
+  runProcess("/bin/sh", ["-c", expectDefined(handler.command)], { env, stdin: JSON.stringify(payload) });
 
 /** Sends an http hook the way Claude Code does: POST of the payload, `$VAR`s from `allowedEnvVars` filled in. */
 async function sendHttpHook(handler: Handler, payload: object, env: Record<string, string>): Promise<number> {
@@ -90,7 +91,7 @@ async function sendHttpHook(handler: Handler, payload: object, env: Record<strin
     headers[name] = value.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, v: string) =>
       allowed.has(v) ? (env[v] ?? "") : "",
     );
-  const response = await fetch(handler.url!, { method: "POST", headers, body: JSON.stringify(payload) });
+  const response = await fetch(expectDefined(handler.url), { method: "POST", headers, body: JSON.stringify(payload) });
   await response.arrayBuffer();
   return response.status;
 }
@@ -100,7 +101,7 @@ async function storedCount(sessionId: string): Promise<number> {
     "SELECT count(*) AS n FROM events WHERE source = 'hook' AND payload->>'session_id' = ?",
     [sessionId],
   );
-  return Number(result.rows[0]!.n);
+  return Number(expectDefined(result.rows[0]).n);
 }
 
 /** Waits (up to a deadline, not a timed assertion) until `count` events of the session are stored. */
@@ -178,7 +179,7 @@ describe("logbook-hook install, then the hooks as Claude Code runs them", () => 
     expect(second.code).toBe(0);
     expect(second.stdout).toContain(`replaced Logbook's earlier hook in ${DEFAULT_HOOK_EVENTS.length} event(s)`);
     const settings = readSettings(home);
-    expect(settings.hooks.PreToolUse![0]).toEqual({ matcher: "Bash", hooks: [mine] });
+    expect(expectDefined(settings.hooks.PreToolUse)[0]).toEqual({ matcher: "Bash", hooks: [mine] });
     for (const event of Object.keys(settings.hooks))
       expect(handlerOf(settings, event).command).toBe(`node ${shellQuote(BINARY)}`);
     // the same again: nothing to change

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import pg from "pg";
 // Brings in the `inject()` keys that @logbook/db/testing reads (declared beside its global setup).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { API_KEYS_CHANNEL } from "../live/notify.js";
 import { ApiKeyService, BOOTSTRAP_KEY_LOCK } from "./api-key-service.js";
@@ -250,10 +251,10 @@ describe("ApiKeyService", () => {
     expect(await keys.ensureBootstrapKey("local", ["ingest", "read"])).toBeNull();
 
     // Once every key is revoked, a new bootstrap key is made.
-    await keys.revoke({ id: created[0]!.key.id });
+    await keys.revoke({ id: expectDefined(created[0]).key.id });
     const again = await keys.ensureBootstrapKey("local", ["read"]);
     expect(again).not.toBeNull();
-    expect(await keys.verify(again!.secret)).toMatchObject({ name: "local", scopes: ["read"] });
+    expect(await keys.verify(expectDefined(again).secret)).toMatchObject({ name: "local", scopes: ["read"] });
   });
 
   it("waits for a concurrent bootstrap that has not committed yet instead of creating a second key", async () => {

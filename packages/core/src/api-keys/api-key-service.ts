@@ -156,9 +156,8 @@ export class ApiKeyService {
    */
   async verify(presented: string): Promise<ApiKeyPrincipal | null> {
     const forgetCountAtStart = this.forgetCount;
-    const match = KEY_PATTERN.exec(presented);
-    if (!match) return null;
-    const prefix = match[1]!;
+    const prefix = KEY_PATTERN.exec(presented)?.[1];
+    if (prefix === undefined) return null;
     const now = clockOf(this.deps)();
     const hash = hashKey(presented);
     const cached = this.verified.get(hash);
@@ -194,7 +193,8 @@ export class ApiKeyService {
       expiresAt: row.expiresAt?.toISOString() ?? null,
     };
     if (this.verifyCacheMs === 0 || this.forgetCount !== forgetCountAtStart) return principal;
-    if (this.verified.size >= VERIFY_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    const oldest = this.verified.keys().next();
+    if (this.verified.size >= VERIFY_CACHE_SIZE && !oldest.done) this.verified.delete(oldest.value);
     this.verified.set(hash, {
       principal,
       until: now.getTime() + this.verifyCacheMs,

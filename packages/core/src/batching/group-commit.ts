@@ -51,10 +51,11 @@ export class GroupCommit<Item, Result> {
   private async run(batch: Array<Waiting<Item, Result>>): Promise<void> {
     try {
       const results = await this.options.commit(batch.map((w) => w.item));
-      batch.forEach((w, i) => w.resolve(results[i]!));
+      batch.forEach((w, i) => settle(w, results[i]));
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
+      const [only] = batch;
+      if (only && batch.length === 1) {
+        only.reject(error);
         return;
       }
       // One item may have sunk the batch: commit each alone so only that one fails.
@@ -62,7 +63,7 @@ export class GroupCommit<Item, Result> {
         batch.map(async (w) => {
           try {
             const [result] = await this.options.commit([w.item]);
-            w.resolve(result!);
+            settle(w, result);
           } catch (single) {
             w.reject(single);
           }
@@ -70,4 +71,10 @@ export class GroupCommit<Item, Result> {
       );
     }
   }
+}
+
+/** Resolves with the item's result; a commit that returned fewer results than items is a bug. */
+function settle<Item, Result>(waiting: Waiting<Item, Result>, result: Result | undefined): void {
+  if (result === undefined) waiting.reject(new Error("group commit: the commit returned no result for this item"));
+  else waiting.resolve(result);
 }

@@ -393,8 +393,9 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
         title = p.summary as string;
         patch.title = title;
       }
-      if (p.type === "ai-title" && (str(p.title) ?? str(p.aiTitle))) {
-        title = (str(p.title) ?? str(p.aiTitle))!;
+      const aiTitle = p.type === "ai-title" ? (str(p.title) ?? str(p.aiTitle)) : undefined;
+      if (aiTitle) {
+        title = aiTitle;
         patch.title = title;
       }
       if (str(p.gitBranch)) metadata.gitBranch = p.gitBranch;

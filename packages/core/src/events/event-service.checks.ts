@@ -1,6 +1,7 @@
 import { ingestEventsInput } from "@logbook/contracts";
 import { createTestDatabase } from "@logbook/db/testing";
 import { expect } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { SessionService } from "../sessions/session-service.js";
 import { EventService } from "./event-service.js";
@@ -25,7 +26,7 @@ export async function checkTranscriptTokens(lines: Line[], expectedStatus: strin
     const count = async (table: string, where: Record<string, unknown> = {}) =>
       Number(((await db.knex(table).where(where).count({ n: "*" })) as [{ n: string }])[0].n);
 
-    const sessionId = lines.find((l) => typeof l.sessionId === "string")!.sessionId as string;
+    const sessionId = expectDefined(lines.find((l) => typeof l.sessionId === "string")).sessionId as string;
     const toEvents = () => {
       let lastTime = "2026-01-01T00:00:00Z";
       return lines.map((line, i) => {

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { readJsonl, transcriptFixtures } from "@logbook/fixtures";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { SessionService } from "../sessions/session-service.js";
 import { checkTranscriptTokens } from "./event-service.checks.js";
@@ -65,7 +66,7 @@ describe("EventService.ingest", () => {
     const session = await sessions.get({ externalId: "seq-session" });
     const page = await events.listForSession({ sessionId: session.id, limit: 10 });
     expect(page.items.map((e) => e.eventType)).toEqual(["a", "b"]);
-    expect(page.items[1]!.seq).toBeGreaterThan(page.items[0]!.seq);
+    expect(expectDefined(page.items[1]).seq).toBeGreaterThan(expectDefined(page.items[0]).seq);
   });
 
   it("creates a new session once when many writers race to be first", async () => {
@@ -138,7 +139,7 @@ describe("EventService.ingest", () => {
     expect(result.accepted).toBe(1);
     const session = await sessions.get({ externalId: "hostile" });
     const [stored] = (await events.listForSession({ sessionId: session.id, limit: 1 })).items;
-    expect(stored!.payload).toEqual({ "k\uFFFD": "a\uFFFDb", s: "\uFFFDx", __proto__x: 1 });
+    expect(expectDefined(stored).payload).toEqual({ "k\uFFFD": "a\uFFFDb", s: "\uFFFDx", __proto__x: 1 });
   });
 
   it("takes external session ids with lone surrogates (stored as U+FFFD), and finds those sessions again on a resend", async () => {
@@ -210,7 +211,7 @@ describe("EventService.ingest", () => {
       .knex("events")
       .whereIn("id", [plausible, farFuture])
       .select<Array<{ id: string; occurred_at: Date }>>("id", "occurred_at");
-    const timeOf = (id: string) => rows.find((r) => r.id === id)!.occurred_at.getTime();
+    const timeOf = (id: string) => expectDefined(rows.find((r) => r.id === id)).occurred_at.getTime();
     expect(timeOf(plausible)).toBe(Date.parse(at));
     expect(timeOf(farFuture)).toBeGreaterThanOrEqual(before - 1);
     expect(timeOf(farFuture)).toBeLessThanOrEqual(Date.now() + 1);
@@ -231,7 +232,9 @@ describe("EventService.ingest", () => {
   it("derives messages and counts each API response's usage once across a transcript import and a re-import", async () => {
     const { root, files } = transcriptFixtures();
     // The 2.1 fixture: responses split over several lines that repeat message.id and usage.
-    const main = files.find((f) => f.startsWith("projects/-home-dev-work-ledger/") && !f.includes("/subagents/"))!;
+    const main = expectDefined(
+      files.find((f) => f.startsWith("projects/-home-dev-work-ledger/") && !f.includes("/subagents/")),
+    );
     await checkTranscriptTokens(readJsonl(join(root, main)), "idle");
   });
 
@@ -240,8 +243,8 @@ describe("EventService.ingest", () => {
     expect(recent.items).toHaveLength(5);
     const times = recent.items.map((e) => e.occurredAt);
     expect([...times].sort().reverse()).toEqual(times);
-    const next = await events.listRecent({ limit: 5, cursor: recent.nextCursor! });
-    expect(next.items.map((e) => e.id)).not.toContain(recent.items[0]!.id);
+    const next = await events.listRecent({ limit: 5, cursor: expectDefined(recent.nextCursor) });
+    expect(next.items.map((e) => e.id)).not.toContain(expectDefined(recent.items[0]).id);
     const session = await sessions.get({ externalId: "batch-session" });
     expect(await events.countsByType({ sessionId: session.id })).toEqual([{ eventType: "command_sent", count: 50 }]);
   });
@@ -282,7 +285,7 @@ describe("EventService.ingest", () => {
     expect(summaries.items.every((e) => !("payload" in e))).toBe(true);
     expect(summaries.items.map((e) => e.seq)).toEqual([2, 4]);
 
-    const one = await events.get({ id: result.ids[3]! });
+    const one = await events.get({ id: expectDefined(result.ids[3]) });
     expect(one).toEqual(full.items[1]);
     expect(one.payload).toEqual({ i: 3, big: "x".repeat(1000) });
     await expect(events.get({ id: uuidv7() })).rejects.toMatchObject({ code: "NOT_FOUND" });

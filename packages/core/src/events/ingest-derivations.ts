@@ -7,6 +7,7 @@ import type { ParsedIngestEvent } from "@logbook/contracts";
 import type { Knex } from "@logbook/db";
 
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
+import { known } from "../invariants.js";
 import { formatCost, usdToUnits, type PriceBook } from "../pricing/pricing.js";
 import { canonicalProjectPath } from "../projects/project-path.js";
 import { columnBindings } from "../sql.js";
@@ -60,21 +61,19 @@ export async function applyDerivations(
     list.push(event);
     bySession.set(event.sessionId, list);
   }
-  const derivations = [...bySession].map(([sessionId, events]) => ({
-    sessionId,
-    derived: deriveSession(sessions.get(sessionId)!, events),
-  }));
+  const derivations = [...bySession].map(([sessionId, events]) => {
+    const row = known(sessions.get(sessionId), "the session row of an accepted event");
+    return { sessionId, row, derived: deriveSession(row, events) };
+  });
   // Sessions without a project get the one where their agent works, created on first sight.
   const projects = await ensureProjects(
     trx,
-    derivations.flatMap(({ sessionId, derived }) => {
-      const row = sessions.get(sessionId)!;
+    derivations.flatMap(({ row, derived }) => {
       const path = row.projectId === null ? projectPathOf(derived.projectPath ?? row.cwd) : null;
       return path === null ? [] : [path];
     }),
   );
-  for (const { sessionId, derived } of derivations) {
-    const row = sessions.get(sessionId)!;
+  for (const { row, derived } of derivations) {
     const path = row.projectId === null ? projectPathOf(derived.projectPath ?? row.cwd) : null;
     const projectId = path === null ? undefined : projects.get(path);
     if (projectId !== undefined) {
@@ -209,11 +208,12 @@ async function storeResponseMessages(
 ): Promise<SessionIncrements | null> {
   if (messages.length === 0) return null;
   // Merge lines of one response within the batch first (the upsert cannot touch a row twice).
-  const merged = new Map<string, DerivedMessage>();
+  const merged = new Map<string, DerivedMessage & { externalMessageId: string }>();
   for (const m of messages) {
-    if (m.externalMessageId === null) continue;
-    const seen = merged.get(m.externalMessageId);
-    if (!seen) merged.set(m.externalMessageId, { ...m });
+    const { externalMessageId } = m;
+    if (externalMessageId === null) continue;
+    const seen = merged.get(externalMessageId);
+    if (!seen) merged.set(externalMessageId, { ...m, externalMessageId });
     else {
       if (m.text) seen.text = seen.text ? `${seen.text}\n\n${m.text}` : m.text;
       seen.model ??= m.model;
@@ -244,7 +244,7 @@ async function storeResponseMessages(
       list.map((m) => m.role),
       list.map((m) => cleanText(m.text)),
       list.map((m) => m.model),
-      list.map((m) => cleanText(m.externalMessageId!)),
+      list.map((m) => cleanText(m.externalMessageId)),
       list.map((m) => m.claudeSessionId),
       list.map((m) => m.usage?.inputTokens ?? 0),
       list.map((m) => m.usage?.outputTokens ?? 0),
@@ -261,12 +261,12 @@ async function storeResponseMessages(
   let costUnits = 0n;
   let unpriced = 0;
   list.forEach((m, i) => {
-    if (!insertedIds.has(cleanText(m.externalMessageId!))) return;
+    if (!insertedIds.has(cleanText(m.externalMessageId))) return;
     totals.inputTokens += m.usage?.inputTokens ?? 0;
     totals.outputTokens += m.usage?.outputTokens ?? 0;
     totals.cacheReadTokens += m.usage?.cacheReadTokens ?? 0;
     totals.cacheCreationTokens += m.usage?.cacheCreationTokens ?? 0;
-    const cost = costs[i]!;
+    const cost = known(costs[i], "a message's cost");
     if (cost !== null) costUnits += cost;
     else unpriced += 1;
   });

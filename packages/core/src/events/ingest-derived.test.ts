@@ -7,6 +7,7 @@ import { ingestEventsInput, tokenTotalsInput, usageReportInput, type IngestEvent
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { SessionService } from "../sessions/session-service.js";
 import { StatsService } from "../stats/stats-service.js";
@@ -48,10 +49,10 @@ describe("ingest derivations", () => {
     const [a, b, c] = await Promise.all(
       ["proj-a", "proj-b", "proj-c"].map((externalId) => sessions.get({ externalId })),
     );
-    expect(a!.projectId).not.toBeNull();
-    expect(b!.projectId).toBe(a!.projectId);
-    expect(c!.projectId).toBe(a!.projectId);
-    const project = await projectOf(a!.projectId);
+    expect(expectDefined(a).projectId).not.toBeNull();
+    expect(expectDefined(b).projectId).toBe(expectDefined(a).projectId);
+    expect(expectDefined(c).projectId).toBe(expectDefined(a).projectId);
+    const project = await projectOf(expectDefined(a).projectId);
     expect(project).toMatchObject({ path: "/home/me/app", name: "app" });
   });
 
@@ -146,7 +147,7 @@ describe("ingest derivations", () => {
       usageReportInput.parse({ groupBy: "day", sessionId: session.id }),
     );
     expect(report.rows).toHaveLength(1);
-    expect(report.rows[0]!.key).not.toBe("1970-01-01");
+    expect(expectDefined(report.rows[0]).key).not.toBe("1970-01-01");
     // The events themselves keep the stable time the importer gave them (their identity).
     const page = await events.listSummariesForSession({ sessionId: session.id, limit: 10 });
     expect(page.items.map((e) => e.occurredAt)).toEqual(["1970-01-01T00:00:00.000Z", "1970-01-01T00:00:00.000Z"]);

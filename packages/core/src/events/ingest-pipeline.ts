@@ -14,6 +14,7 @@ import { v7 as uuidv7 } from "uuid";
 
 import { clockOf, withPrices, type CoreDeps } from "../deps.js";
 import { invalidInput } from "../errors.js";
+import { known } from "../invariants.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
 import { notifyChanges, notifyStatement } from "../live/notify.js";
 import type { PriceBook } from "../pricing/pricing.js";
@@ -95,7 +96,7 @@ export class IngestPipeline {
       );
       const perSession = new Map<string, number>();
       for (const { e } of events) {
-        const sessionId = sessions.byKey.get(sessionKeyOf(e))!.id;
+        const sessionId = known(sessions.byKey.get(sessionKeyOf(e)), "an event's resolved session").id;
         perSession.set(sessionId, (perSession.get(sessionId) ?? 0) + 1);
       }
       const ids = [...perSession.keys()].sort();
@@ -110,7 +111,7 @@ export class IngestPipeline {
       // the session's last seq, which it bumps in the same statement (see insertEvents).
       const place = new Map<string, number>();
       const prepared: PreparedEvent[] = events.map(({ e, index, id, occurredAt }) => {
-        const session = sessions.byKey.get(sessionKeyOf(e))!;
+        const session = known(sessions.byKey.get(sessionKeyOf(e)), "an event's resolved session");
         const seq = (place.get(session.id) ?? 0) + 1;
         place.set(session.id, seq);
         return {
@@ -199,7 +200,7 @@ async function insertEvents(
      RETURNING id, session_id, occurred_at, stream_seq, seq`,
     columnBindings(
       sessionIds,
-      sessionIds.map((id) => perSession.get(id)!),
+      sessionIds.map((id) => known(perSession.get(id), "a session's event count")),
       col((e) => e.id),
       col((e) => e.sessionId),
       col((e) => e.seq),

@@ -7,6 +7,7 @@ import type { Knex } from "@logbook/db";
 
 import { AppError, notFound } from "../errors.js";
 import { cleanText } from "../json.js";
+import { known } from "../invariants.js";
 import { columnBindings } from "../sql.js";
 import type { SessionState } from "./derive.js";
 
@@ -130,7 +131,7 @@ export async function resolveSessions(trx: Trx, events: ParsedIngestEvent[], tim
   // External ids: what each needs at creation (parent, first-seen details, earliest time).
   const wanted = new Map<string, { parent?: string; event: ParsedIngestEvent; earliest: Date }>();
   events.forEach((e, i) => {
-    const time = times[i]!;
+    const time = known(times[i], "an event's time");
     const add = (externalId: string, parent: string | undefined, event: ParsedIngestEvent) => {
       const seen = wanted.get(externalId);
       if (!seen) wanted.set(externalId, { ...(parent ? { parent } : {}), event, earliest: time });
@@ -151,13 +152,12 @@ export async function resolveSessions(trx: Trx, events: ParsedIngestEvent[], tim
 
   // Parents first (a parent never names its own parent within one batch beyond one level),
   // then children; each level is one multi-row upsert in sorted order.
-  const externalIds = [...wanted.keys()].sort();
-  const parents = externalIds.filter((x) => !wanted.get(x)!.parent);
-  const children = externalIds.filter((x) => wanted.get(x)!.parent);
+  const byExternalId = [...wanted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const parents = byExternalId.filter(([, want]) => !want.parent);
+  const children = byExternalId.filter(([, want]) => want.parent);
   for (const level of [parents, children]) {
     if (level.length === 0) continue;
-    const rows = level.map((externalId) => {
-      const want = wanted.get(externalId)!;
+    const rows = level.map(([externalId, want]) => {
       const parentId = want.parent ? (byKey.get(`ext:${want.parent}`)?.id ?? null) : null;
       const isChild = parentId !== null;
       const e = want.event;
@@ -179,9 +179,8 @@ export async function resolveSessions(trx: Trx, events: ParsedIngestEvent[], tim
       remember(row);
     }
     // A session first seen without its parent learns it now (never re-parented once set).
-    for (const externalId of level) {
-      const row = byKey.get(`ext:${externalId}`)!;
-      const parent = wanted.get(externalId)!.parent;
+    for (const [externalId, { parent }] of level) {
+      const row = known(byKey.get(`ext:${externalId}`), "the session just upserted");
       const parentId = parent ? byKey.get(`ext:${parent}`)?.id : undefined;
       if (parentId && row.parentSessionId === null && parentId !== row.id) {
         await trx("sessions")
@@ -212,5 +211,7 @@ export function withStorableExternalIds(e: ParsedIngestEvent): ParsedIngestEvent
 }
 
 export function sessionKeyOf(e: ParsedIngestEvent): string {
-  return e.sessionId ? `id:${e.sessionId}` : `ext:${e.externalSessionId!}`;
+  return e.sessionId
+    ? `id:${e.sessionId}`
+    : `ext:${known(e.externalSessionId, "an event's session (the contract requires one of the two ids)")}`;
 }

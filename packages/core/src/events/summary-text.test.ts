@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { firstWords, summaryText } from "./summary-text.js";
 
@@ -45,7 +46,7 @@ describe("summaryText", () => {
 
   it("cuts long text on a word boundary", () => {
     const long = "word ".repeat(100);
-    const cut = firstWords(long)!;
+    const cut = expectDefined(firstWords(long));
     expect(cut.length).toBeLessThanOrEqual(160);
     expect(cut.endsWith("word…")).toBe(true);
   });

@@ -2,6 +2,7 @@ import { subagentExternalId } from "@logbook/contracts";
 import { createTestDatabase } from "@logbook/db/testing";
 import { v7 as uuidv7 } from "uuid";
 import { expect } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { SessionService } from "../sessions/session-service.js";
 import { HookService } from "./hook-service.js";
@@ -42,13 +43,13 @@ export async function checkStoresEveryPayload(payloads: Payload[]): Promise<void
     for (const externalId of mainIds) expect((await sessions.get({ externalId })).parentSessionId).toBeNull();
     for (const externalId of childIds) {
       const child = await sessions.get({ externalId });
-      const parent = await sessions.get({ externalId: externalId.split(":agent:")[0]! });
+      const parent = await sessions.get({ externalId: expectDefined(externalId.split(":agent:")[0]) });
       expect(child.parentSessionId).toBe(parent.id);
     }
     expect(await count("sessions")).toBe(mainIds.size + childIds.size);
 
     // The payload comes back exactly as sent, unknown fields (loggers' `logged_at`) included.
-    const withExtra = payloads.find((p) => "logged_at" in p)!;
+    const withExtra = expectDefined(payloads.find((p) => "logged_at" in p));
     expect(withExtra).toBeDefined();
     const row = (await db
       .knex("events")

@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { hookFixtures } from "@logbook/fixtures";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { SessionService } from "../sessions/session-service.js";
 import { checkConcurrentSinglePosts, checkStoresEveryPayload } from "./hook-service.checks.js";
@@ -83,7 +84,7 @@ describe("HookService", () => {
     for (const [n, order] of orders.entries()) {
       const sid = `order-${n}`;
       for (const i of order) {
-        await hooks.ingestPayload({ session_id: sid, ...life[i]! }, { id: uuidv7(), occurredAt: at(i) });
+        await hooks.ingestPayload({ session_id: sid, ...expectDefined(life[i]) }, { id: uuidv7(), occurredAt: at(i) });
       }
       const main = await sessions.get({ externalId: sid });
       const child = await sessions.get({ externalId: subagentExternalId(sid, "a1") });

@@ -11,6 +11,7 @@ import { GroupCommit } from "../batching/group-commit.js";
 import type { CoreDeps } from "../deps.js";
 import { AppError, invalidInputFrom } from "../errors.js";
 import { EventService } from "../events/event-service.js";
+import { known } from "../invariants.js";
 
 export interface HookMeta {
   id?: string | undefined;
@@ -72,7 +73,7 @@ export class HookService {
     this.singles = new GroupCommit({
       commit: async (batch) => {
         const { accepted, ids } = await this.events.ingestDetailed({ events: batch });
-        return ids.map((id, i) => ({ accepted: accepted[i]!, id }));
+        return ids.map((id, i) => ({ accepted: known(accepted[i], "whether an event was accepted"), id }));
       },
     });
   }

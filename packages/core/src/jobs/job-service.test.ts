@@ -1,6 +1,7 @@
 import { claimJobsInput, enqueueJobInput, extendJobLeaseInput, failJobInput, listJobsInput } from "@logbook/contracts";
 import type { Job } from "@logbook/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 
 import { rejection } from "../test-helpers.js";
@@ -111,7 +112,7 @@ describe("JobService concurrency", () => {
 
     await expireLeases(abandoned);
     expect(await jobs.recoverExpiredLeases()).toEqual({ recovered: abandoned.length, failed: 0 });
-    const recovered = await jobs.get({ id: abandoned[0]! });
+    const recovered = await jobs.get({ id: expectDefined(abandoned[0]) });
     expect(recovered).toMatchObject({ status: "pending", leaseOwner: null, attempts: 1 });
     expect(recovered.error).toContain('the lease of worker "dies" expired');
 
@@ -120,10 +121,10 @@ describe("JobService concurrency", () => {
     for (const id of abandoned) expect(tally.claims.get(id)).toBe(2);
 
     // The dead worker comes back and reports: refused, the job stays completed once.
-    const late = await rejection(jobs.complete({ id: abandoned[0]!, workerId: "dies" }));
+    const late = await rejection(jobs.complete({ id: expectDefined(abandoned[0]), workerId: "dies" }));
     expect(late.code).toBe("CONFLICT");
     expect(late.message).toContain("is completed, not running");
-    const job = await jobs.get({ id: abandoned[0]! });
+    const job = await jobs.get({ id: expectDefined(abandoned[0]) });
     expect(job).toMatchObject({ status: "completed", attempts: 2 });
     expect(job.leaseOwner).not.toBe("dies");
   });
@@ -131,21 +132,24 @@ describe("JobService concurrency", () => {
   it("a dead worker's late report is refused while the job is leased to another", async () => {
     const [job] = await enqueueMany(1);
     await jobs.claim(claimJobsInput.parse({ workerId: "dead", leaseMs: 1000 }));
-    await expireLeases([job!.id]);
+    await expireLeases([expectDefined(job).id]);
     await jobs.recoverExpiredLeases();
     const [again] = await jobs.claim(claimJobsInput.parse({ workerId: "alive" }));
-    expect(again).toMatchObject({ id: job!.id, attempts: 2, leaseOwner: "alive" });
+    expect(again).toMatchObject({ id: expectDefined(job).id, attempts: 2, leaseOwner: "alive" });
 
     for (const report of [
-      () => jobs.complete({ id: job!.id, workerId: "dead" }),
-      () => jobs.fail(failJobInput.parse({ id: job!.id, workerId: "dead", error: "late" })),
-      () => jobs.extendLease(extendJobLeaseInput.parse({ id: job!.id, workerId: "dead" })),
+      () => jobs.complete({ id: expectDefined(job).id, workerId: "dead" }),
+      () => jobs.fail(failJobInput.parse({ id: expectDefined(job).id, workerId: "dead", error: "late" })),
+      () => jobs.extendLease(extendJobLeaseInput.parse({ id: expectDefined(job).id, workerId: "dead" })),
     ]) {
       const error = await rejection(report());
       expect(error.code).toBe("CONFLICT");
       expect(error.message).toContain('leased to worker "alive", not "dead"');
     }
-    expect((await jobs.complete({ id: job!.id, workerId: "alive", result: [1, "two"] })).result).toEqual([1, "two"]);
+    expect((await jobs.complete({ id: expectDefined(job).id, workerId: "alive", result: [1, "two"] })).result).toEqual([
+      1,
+      "two",
+    ]);
   });
 });
 
@@ -235,16 +239,22 @@ describe("JobService ordering and lifecycle", () => {
     const b = await jobs.enqueue(enqueueJobInput.parse({ type: "t", priority: 3 }));
     const c = await jobs.enqueue(enqueueJobInput.parse({ type: "t", priority: 2 }));
     const order: string[] = [];
-    for (let i = 0; i < 3; i += 1) order.push((await jobs.claim(claimJobsInput.parse({ workerId: "w" })))[0]!.id);
+    for (let i = 0; i < 3; i += 1)
+      order.push(expectDefined((await jobs.claim(claimJobsInput.parse({ workerId: "w" })))[0]).id);
     expect(order).toEqual([b.id, c.id, a.id]);
   });
 
   it("sets the lease from the database clock and extends it for its owner", async () => {
     await jobs.enqueue(enqueueJobInput.parse({ type: "t" }));
     const [job] = await jobs.claim(claimJobsInput.parse({ workerId: "w", leaseMs: 5000 }));
-    expect(Date.parse(job!.leaseExpiresAt!) - Date.parse(job!.startedAt!)).toBe(5000);
-    const extended = await jobs.extendLease({ id: job!.id, workerId: "w", leaseMs: 600_000 });
-    expect(Date.parse(extended.leaseExpiresAt!)).toBeGreaterThan(Date.parse(job!.leaseExpiresAt!));
+    expect(
+      Date.parse(expectDefined(expectDefined(job).leaseExpiresAt)) -
+        Date.parse(expectDefined(expectDefined(job).startedAt)),
+    ).toBe(5000);
+    const extended = await jobs.extendLease({ id: expectDefined(job).id, workerId: "w", leaseMs: 600_000 });
+    expect(Date.parse(expectDefined(extended.leaseExpiresAt))).toBeGreaterThan(
+      Date.parse(expectDefined(expectDefined(job).leaseExpiresAt)),
+    );
   });
 
   it("only the lease owner completes; a pending job cannot be completed", async () => {

@@ -18,6 +18,7 @@ import { decodeCursor, toPage } from "../pagination.js";
 import { assertCursorValues, timestampKey } from "../pagination.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
 import { JOB_COLUMNS, toJobDto } from "./job-dto.js";
+import { returnedRow } from "../invariants.js";
 
 const RETURNING = JOB_COLUMNS.map((c) => `jobs.${c}`).join(", ");
 const SELECT = JOB_COLUMNS.map((c) => `jobs.${c}`);
@@ -93,7 +94,7 @@ export class JobService {
           ],
         ),
       );
-      return toDto(rows[0]!);
+      return toDto(returnedRow(rows[0], "INSERT INTO jobs"));
     } catch (error) {
       if (violated(error, "23503")?.includes("session")) throw notFound("session", input.sessionId ?? "");
       throw error;

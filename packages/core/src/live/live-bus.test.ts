@@ -1,6 +1,7 @@
 import { ingestEventsInput } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { ApiKeyService } from "../api-keys/api-key-service.js";
 import { EventService } from "../events/event-service.js";
@@ -70,7 +71,7 @@ describe("LiveBus", () => {
     await send("resume", 2, "before");
     const seen: LiveEvent[] = await first; // the iterator is closed here: the client went away
     await send("resume", 4, "while-away");
-    const resumed = take(busB.events({ lastEventId: seen[1]!.id }), 6);
+    const resumed = take(busB.events({ lastEventId: expectDefined(seen[1]).id }), 6);
     await send("resume", 2, "after");
     const got = await resumed;
     expect(got.map((e) => (e.event.payload as { tag: string }).tag)).toEqual([

@@ -106,10 +106,11 @@ export class LiveBus {
     });
     client.on("end", () => this.scheduleReconnect(client));
     client.on("notification", (msg) => {
-      if (!msg.payload) return;
+      const { channel, payload } = msg;
+      if (!payload) return;
       // At once, not behind the event dispatch queue: a revoked key must stop working now.
-      if (msg.channel === API_KEYS_CHANNEL) return this.options.onKeyRevoked?.(msg.payload);
-      this.enqueueDispatch(() => this.onNotification(msg.channel, msg.payload!));
+      if (channel === API_KEYS_CHANNEL) return this.options.onKeyRevoked?.(payload);
+      this.enqueueDispatch(() => this.onNotification(channel, payload));
     });
     await client.connect();
     await client.query(`LISTEN ${EVENTS_CHANNEL}; LISTEN ${SESSIONS_CHANNEL}; LISTEN ${API_KEYS_CHANNEL}`);
@@ -165,9 +166,10 @@ export class LiveBus {
     if (this.eventSubscribers.size === 0) return;
     for (let after = from - 1; after < to;) {
       const rows = await this.fetchEvents(after, to, {}, REPLAY_PAGE);
-      if (rows.length === 0) break;
+      const last = rows.at(-1);
+      if (!last) break;
       for (const row of rows) this.fanOut(row);
-      after = rows[rows.length - 1]!.stream_seq;
+      after = last.stream_seq;
     }
   }
 
@@ -243,8 +245,9 @@ export class LiveBus {
       for (;;) {
         const rows = await this.fetchEvents(after, null, subscriber.filter, REPLAY_PAGE);
         for (const row of rows) deliver(subscriber, row);
-        if (rows.length < REPLAY_PAGE) break;
-        after = rows[rows.length - 1]!.stream_seq;
+        const last = rows.at(-1);
+        if (!last || rows.length < REPLAY_PAGE) break;
+        after = last.stream_seq;
       }
     }
     const pending = subscriber.pending ?? [];
@@ -278,6 +281,9 @@ function deliver(subscriber: EventSubscriber, row: EventRow): void {
   if (subscriber.sent.has(row.stream_seq)) return;
   subscriber.sent.add(row.stream_seq);
   subscriber.sentOrder.push(row.stream_seq);
-  if (subscriber.sentOrder.length > DEDUPE_WINDOW) subscriber.sent.delete(subscriber.sentOrder.shift()!);
+  if (subscriber.sentOrder.length > DEDUPE_WINDOW) {
+    const forgotten = subscriber.sentOrder.shift();
+    if (forgotten !== undefined) subscriber.sent.delete(forgotten);
+  }
   subscriber.queue.push({ id: String(row.stream_seq), event: toEventDto(row) });
 }

@@ -1,6 +1,7 @@
 import { acquireLockInput, renewLockInput } from "@logbook/contracts";
 import type { ProjectLock } from "@logbook/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 
 import { AppError } from "../errors.js";
@@ -45,7 +46,7 @@ describe("LockService.acquire under contention", () => {
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(49);
-    const holder = won[0]!.value;
+    const holder = expectDefined(won[0]).value;
     for (const { reason } of lost) {
       expect(reason).toBeInstanceOf(AppError);
       const error = reason as AppError;
@@ -68,7 +69,7 @@ describe("LockService.acquire under contention", () => {
     );
     const won = results.filter((r): r is PromiseFulfilledResult<ProjectLock> => r.status === "fulfilled");
     expect(won).toHaveLength(1);
-    const holder = won[0]!.value;
+    const holder = expectDefined(won[0]).value;
     expect(holder.id).not.toBe(old.id);
     for (const r of results) {
       if (r.status === "rejected") expect((r.reason as AppError).details).toMatchObject({ owner: holder.owner });
@@ -124,7 +125,7 @@ describe("LockService lifecycle", () => {
     const renewed = await locks.renew({ projectId, owner: "a", ttlMs: 120_000 });
     expect(renewed.id).toBe(lock.id);
     expect(renewed.renewedAt).not.toBeNull();
-    expect(Date.parse(renewed.expiresAt) - Date.parse(renewed.renewedAt!)).toBe(120_000);
+    expect(Date.parse(renewed.expiresAt) - Date.parse(expectDefined(renewed.renewedAt))).toBe(120_000);
 
     const other = await rejection(locks.renew(renewLockInput.parse({ projectId, owner: "b" })));
     expect(other).toMatchObject({ code: "LOCK_HELD", details: { owner: "a" } });
@@ -137,7 +138,7 @@ describe("LockService lifecycle", () => {
 
   it("release: only by the owner; twice is harmless", async () => {
     const sessionRow = await db.knex("sessions").insert({}).returning<Array<{ id: string }>>("id");
-    const sessionId = sessionRow[0]!.id;
+    const sessionId = expectDefined(sessionRow[0]).id;
     const projectId = await newProject();
     await locks.acquire(acquireLockInput.parse({ projectId, owner: "a", sessionId }));
 

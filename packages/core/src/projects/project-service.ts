@@ -9,11 +9,11 @@ import { ProjectModel, type Knex } from "@logbook/db";
 import type { CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
-import { decodeCursor, likePattern, toPage } from "../pagination.js";
-import { assertCursorValues } from "../pagination.js";
+import { decodeTextCursor, likePattern, toPage } from "../pagination.js";
 import { rowsOf } from "../sql.js";
 import { canonicalProjectPath } from "./project-path.js";
 import { PROJECT_COLUMNS, toProjectDto } from "./project-dto.js";
+import { returnedRow } from "../invariants.js";
 
 export { canonicalProjectPath } from "./project-path.js";
 
@@ -73,7 +73,7 @@ export class ProjectService {
         [path, input.name ?? null, JSON.stringify(config ?? {})],
       ),
     );
-    return toProjectDto(ProjectModel.fromDatabaseJson(rows[0]!));
+    return toProjectDto(ProjectModel.fromDatabaseJson(returnedRow(rows[0], "UPDATE projects")));
   }
 
   /** By id, or by path (canonicalised first, so `/a/b/` finds `/a/b`). */
@@ -105,9 +105,7 @@ export class ProjectService {
       query.where((q) => q.where("path", "ilike", pattern).orWhere("name", "ilike", pattern));
     }
     if (input.cursor !== undefined) {
-      const [after] = decodeCursor(input.cursor, ["string"]);
-      assertCursorValues([after ?? ""], ["text"]);
-      query.where("path", ">", after!);
+      query.where("path", ">", decodeTextCursor(input.cursor));
     }
     const rows = await query;
     return toPage(rows, input.limit, toProjectDto, (row) => [row.path]);

@@ -8,6 +8,7 @@ import { sanitizeJsonForPostgres } from "../json.js";
 import { listSessionRecords } from "./session-records.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
 import { ARTIFACT_COLUMNS, toArtifactDto } from "./record-dto.js";
+import { returnedRow } from "../invariants.js";
 
 /**
  * What a session's work produced (seed 004: test files, reports, diffs, backups), stored
@@ -52,7 +53,7 @@ export class ArtifactService {
             ],
           ),
         );
-        return toArtifactDto(ArtifactModel.fromDatabaseJson(rows[0]!));
+        return toArtifactDto(ArtifactModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO artifacts")));
       });
     } catch (error) {
       if (violated(error, "23503")?.includes("session")) throw notFound("session", input.sessionId);

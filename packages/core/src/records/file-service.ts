@@ -5,8 +5,7 @@ import { FileModel } from "@logbook/db";
 
 import type { CoreDeps } from "../deps.js";
 import { AppError, invalidInput, notFound } from "../errors.js";
-import { decodeCursor, toPage } from "../pagination.js";
-import { assertCursorValues } from "../pagination.js";
+import { decodeTextCursor, toPage } from "../pagination.js";
 import { assertSessionExists } from "./session-records.js";
 import { rowsOf, violated } from "../sql.js";
 import { guessMimeType } from "./mime-type.js";
@@ -17,6 +16,7 @@ import {
   toFileSummaryDto,
   type TrackedFileSummary,
 } from "./record-dto.js";
+import { returnedRow } from "../invariants.js";
 
 const ABSOLUTE = /^([/\\]|[A-Za-z]:)/;
 const PARENT_SEGMENT = /(^|[/\\])\.\.([/\\]|$)/;
@@ -113,7 +113,7 @@ export class FileService {
           ],
         ),
       );
-      return toFileDto(FileModel.fromDatabaseJson(rows[0]!));
+      return toFileDto(FileModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO files")));
     } catch (error) {
       if (violated(error, "23503") !== null) throw notFound("session", input.sessionId);
       throw error;
@@ -144,9 +144,7 @@ export class FileService {
       .orderBy("path", "asc")
       .limit(input.limit + 1);
     if (input.cursor !== undefined) {
-      const values = decodeCursor(input.cursor, ["string"]);
-      assertCursorValues(values, ["text"]);
-      query.where("path", ">", values[0]!);
+      query.where("path", ">", decodeTextCursor(input.cursor));
     }
     const rows = await query;
     if (rows.length === 0 && input.cursor === undefined) await assertSessionExists(this.deps.knex, input.sessionId);

@@ -7,6 +7,7 @@ import { AppError, notFound } from "../errors.js";
 import { listSessionRecords } from "./session-records.js";
 import { rowsOf, violated } from "../sql.js";
 import { MESSAGE_COLUMNS, toMessageDto } from "./record-dto.js";
+import { returnedRow } from "../invariants.js";
 
 const RETURNING = MESSAGE_COLUMNS.join(", ");
 
@@ -40,7 +41,7 @@ export class MessageService {
           ],
         ),
       );
-      return toMessageDto(SessionMessageModel.fromDatabaseJson(rows[0]!));
+      return toMessageDto(SessionMessageModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO session_messages")));
     } catch (error) {
       if (violated(error, "23503") !== null) throw notFound("session", input.sessionId);
       if (violated(error, "23505")?.includes("external")) {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 
 import { StepService } from "./step-service.js";
@@ -70,18 +71,18 @@ describe("StepService transitions", () => {
     const [a, b, c, d] = await Promise.all(
       ["a", "b", "c", "d"].map((name, i) => steps.create({ sessionId, name, sequence: i })),
     );
-    expect(await steps.fail({ id: a!.id, errorMessage: "never ran" })).toMatchObject({
+    expect(await steps.fail({ id: expectDefined(a).id, errorMessage: "never ran" })).toMatchObject({
       status: "failed",
       errorMessage: "never ran",
     });
-    await steps.start({ id: b!.id });
-    expect(await steps.fail({ id: b!.id, errorMessage: "crashed", output: "partial" })).toMatchObject({
+    await steps.start({ id: expectDefined(b).id });
+    expect(await steps.fail({ id: expectDefined(b).id, errorMessage: "crashed", output: "partial" })).toMatchObject({
       status: "failed",
       errorMessage: "crashed",
       output: "partial",
     });
-    expect((await steps.skip({ id: c!.id })).status).toBe("skipped");
-    expect((await steps.cancel({ id: d!.id })).status).toBe("cancelled");
+    expect((await steps.skip({ id: expectDefined(c).id })).status).toBe("skipped");
+    expect((await steps.cancel({ id: expectDefined(d).id })).status).toBe("cancelled");
   });
 
   it.each([
@@ -104,7 +105,7 @@ describe("StepService transitions", () => {
     const error = await rejection(call());
     expect(error).toMatchObject({ code: "INVALID_TRANSITION", details: { from, to } });
     expect(error.message).toBe(`step ${step.id} cannot go from ${from} to ${to} (only from ${allowed})`);
-    expect((await steps.list({ sessionId }))[0]!.status).toBe(from);
+    expect(expectDefined((await steps.list({ sessionId }))[0]).status).toBe(from);
   });
 
   it("two concurrent starts: exactly one succeeds", async () => {

@@ -15,6 +15,7 @@ import { sanitizeJsonForPostgres } from "../json.js";
 import { assertSessionExists } from "./session-records.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
 import { STEP_COLUMNS, toStepDto } from "./record-dto.js";
+import { returnedRow } from "../invariants.js";
 
 const RETURNING = STEP_COLUMNS.join(", ");
 
@@ -62,7 +63,7 @@ export class StepService {
             [input.sessionId, input.name, input.sequence ?? null, input.sessionId, stepInput],
           ),
         );
-        return toStepDto(StepModel.fromDatabaseJson(rows[0]!));
+        return toStepDto(StepModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO steps")));
       });
     } catch (error) {
       if (violated(error, "23503") !== null) throw notFound("session", input.sessionId);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 
 import { hookFixtures, readJsonl, transcriptFixtures } from "@logbook/fixtures";
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { readRedactionRulesFile, Redactor, redactionMarker } from "./redactor.js";
 import { DEFAULT_RULES, isSecretName } from "./rules.js";
@@ -36,7 +37,7 @@ describe("every built-in rule", () => {
   });
 
   it("names the specific shape, not the generic assignment, when both fit", () => {
-    const token = SECRET_SAMPLES.find((s) => s.rule === "github-token")!.secret;
+    const token = expectDefined(SECRET_SAMPLES.find((s) => s.rule === "github-token")).secret;
     const { text, count } = redactor.text(`GITHUB_TOKEN=${token}`);
     expect(text).toBe("GITHUB_TOKEN=[REDACTED:github-token]");
     expect(count).toBe(1);
@@ -85,8 +86,8 @@ describe("what is not a secret", () => {
 
 describe("JSON", () => {
   it("walks values and keys, never the serialized text, and counts each secret", () => {
-    const aws = SECRET_SAMPLES.find((s) => s.rule === "aws-access-key-id")!;
-    const jwt = SECRET_SAMPLES.find((s) => s.rule === "jwt")!.secret;
+    const aws = expectDefined(SECRET_SAMPLES.find((s) => s.rule === "aws-access-key-id"));
+    const jwt = expectDefined(SECRET_SAMPLES.find((s) => s.rule === "jwt")).secret;
     const payload = {
       tool_name: "Bash",
       tool_input: { command: aws.text, env: [{ name: "X", value: jwt }] },
@@ -185,7 +186,7 @@ describe("settings", () => {
       "use [REDACTED:acme-token] and Employee [REDACTED:employee-id]",
     );
     // The built-in rules still run.
-    const jwt = SECRET_SAMPLES.find((s) => s.rule === "jwt")!;
+    const jwt = expectDefined(SECRET_SAMPLES.find((s) => s.rule === "jwt"));
     expect(custom.text(jwt.text).text).not.toContain(jwt.secret);
   });
 

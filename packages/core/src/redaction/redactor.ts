@@ -66,7 +66,10 @@ export class Redactor {
       let result = "";
       let last = 0;
       for (const match of out.matchAll(rule.pattern)) {
-        const [start, end] = match.indices?.groups?.secret ?? match.indices![0]!;
+        // Every pattern gets the d flag above, so indices are always there.
+        const span = match.indices?.groups?.secret ?? match.indices?.[0];
+        if (!span) continue;
+        const [start, end] = span;
         if (end <= start || start < last) continue;
         // Already replaced by an earlier rule (`TOKEN=[REDACTED:github-token]`).
         if (out.slice(start, end).includes(MARKER_START)) continue;

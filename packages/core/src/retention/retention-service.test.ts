@@ -5,6 +5,7 @@ import type { Knex } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 // Brings in the `inject()` keys that @logbook/db/testing reads (declared beside its global setup).
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { RETENTION_LOCK, RetentionService } from "./retention-service.js";
 
@@ -318,7 +319,7 @@ describe("RetentionService", () => {
 
   it("keeps a tree whose root is resumed while the purge runs, even the events of its large sessions", async () => {
     const { s } = await seed(db.knex);
-    const r1Tree = [s.r1!, s.c1a!, s.g1!, s.c1b!];
+    const r1Tree = [expectDefined(s.r1), expectDefined(s.c1a), expectDefined(s.g1), expectDefined(s.c1b)];
     const eventsOf = (ids: string[]) => db.knex("events").whereIn("session_id", ids).count({ n: "*" }).first();
     expect(await eventsOf(r1Tree)).toEqual({ n: 10 });
 
@@ -343,7 +344,7 @@ describe("RetentionService", () => {
     // r1's tree is live again: nothing of it went. r2 (also over a chunk) and r3 still went.
     expect(await eventsOf(r1Tree)).toEqual({ n: 10 });
     expect(await namesOf(db.knex, (q) => q.whereIn("id", r1Tree))).toEqual(["c1a", "c1b", "g1", "r1"]);
-    expect(await namesOf(db.knex, (q) => q.whereIn("id", [s.r2!, s.r3!]))).toEqual([]);
+    expect(await namesOf(db.knex, (q) => q.whereIn("id", [expectDefined(s.r2), expectDefined(s.r3)]))).toEqual([]);
     expect(report).toMatchObject({ sessions: 2, events: 7 });
   });
 

@@ -158,8 +158,9 @@ export class RetentionService {
 
     for (;;) {
       const candidates = await this.candidateRoots(after, sessionCutoff, archive, policy.batchSize);
-      if (candidates.length === 0) break;
-      after = candidates[candidates.length - 1]!;
+      const last = candidates.at(-1);
+      if (last === undefined) break;
+      after = last;
 
       const trees = await this.qualifyingTrees(knex, candidates, sessionCutoff, archive);
       if (trees.roots.length === 0) continue;

@@ -1,6 +1,7 @@
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { listSessionsInput } from "@logbook/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { AppError } from "../errors.js";
 import { EventService } from "../events/event-service.js";
@@ -166,7 +167,7 @@ describe("SessionService", () => {
           .knex("sessions")
           .insert({ created_at: at, title: "close" })
           .returning<Array<{ id: string }>>("id");
-        ids.push(row!.id);
+        ids.push(expectDefined(row).id);
       }
       const paged: string[] = [];
       let next: string | undefined;

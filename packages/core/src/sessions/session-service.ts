@@ -26,6 +26,7 @@ import { assertCursorValues, timestampKey } from "../pagination.js";
 import { upsertProjectByPath } from "../projects/project-service.js";
 import { assertTransition } from "./session-status.js";
 import { SESSION_COLUMNS, toSessionDto } from "./session-dto.js";
+import { returnedRow } from "../invariants.js";
 
 type Db = Knex | Knex.Transaction;
 
@@ -182,7 +183,7 @@ export class SessionService {
         .returning(SESSION_COLUMNS as unknown as string[])
         .first();
       await notifySessions(trx, [id]);
-      return toSessionDto(row!);
+      return toSessionDto(returnedRow(row, "UPDATE sessions"));
     });
   }
 
@@ -268,7 +269,7 @@ export class SessionService {
         .returning(SESSION_COLUMNS as unknown as string[])
         .first();
       await notifySessions(trx, [input.id]);
-      return toSessionDto(row!);
+      return toSessionDto(returnedRow(row, "UPDATE sessions"));
     });
   }
 
@@ -323,7 +324,7 @@ export class SessionService {
         .update({ archived_at: input.archived ? this.now() : null });
       await notifySessions(trx, ids);
       const row = await SessionModel.query(trx).select(SESSION_COLUMNS).findById(input.id);
-      return toSessionDto(row!);
+      return toSessionDto(returnedRow(row, "UPDATE sessions"));
     });
   }
 

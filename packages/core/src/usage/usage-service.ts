@@ -11,6 +11,7 @@ import { readerOf, withPrices, type CoreDeps } from "../deps.js";
 import { invalidInput } from "../errors.js";
 import type { PriceBook } from "../pricing/pricing.js";
 import { columnBindings } from "../sql.js";
+import { returnedRow } from "../invariants.js";
 
 /** A message with tokens and no cost: its model has no price. */
 const UNPRICED = `(m.cost_usd IS NULL
@@ -124,7 +125,7 @@ export class UsageService {
             ...toTotals(row),
             models: row.models ?? [],
           })),
-          totals: toTotals(totals.rows[0]!),
+          totals: toTotals(returnedRow(totals.rows[0], "the usage totals query")),
           priceTableVersion: this.prices.pricing.version,
         };
       },

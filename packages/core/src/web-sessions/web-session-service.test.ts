@@ -1,5 +1,6 @@
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { ApiKeyService } from "../api-keys/api-key-service.js";
 import { LOGIN_LINK_TTL_MS, WEB_SESSION_TTL_MS, WebSessionService } from "./web-session-service.js";
@@ -32,7 +33,11 @@ describe("WebSessionService", () => {
     const session = await web.redeemLoginLink(link.token);
     expect(session?.token).toMatch(/^lbs_[A-Za-z0-9_-]{43}$/);
     expect(session?.expiresAt).toBe(later(WEB_SESSION_TTL_MS).toISOString());
-    expect(await web.verify(session!.token)).toMatchObject({ id: key.id, name: "reader", scopes: ["read"] });
+    expect(await web.verify(expectDefined(session).token)).toMatchObject({
+      id: key.id,
+      name: "reader",
+      scopes: ["read"],
+    });
 
     expect(await web.redeemLoginLink(link.token)).toBeNull();
   });
@@ -43,7 +48,7 @@ describe("WebSessionService", () => {
     const session = await web.redeemLoginLink(link.token);
     const rows = JSON.stringify([await db.knex("login_links"), await db.knex("web_sessions")]);
     expect(rows).not.toContain(link.token.slice(4));
-    expect(rows).not.toContain(session!.token.slice(4));
+    expect(rows).not.toContain(expectDefined(session).token.slice(4));
   });
 
   it("two redemptions racing on one link open one session", async () => {
@@ -73,16 +78,16 @@ describe("WebSessionService", () => {
   it("sign-out ends the session at once", async () => {
     const { key } = await keys.create({ name: "k", scopes: ["read", "ingest"] });
     const session = await web.redeemLoginLink((await web.createLoginLink(key.id)).token);
-    expect(await web.end(session!.token)).toBe(true);
-    expect(await web.verify(session!.token)).toBeNull();
-    expect(await web.end(session!.token)).toBe(false);
+    expect(await web.end(expectDefined(session).token)).toBe(true);
+    expect(await web.verify(expectDefined(session).token)).toBeNull();
+    expect(await web.end(expectDefined(session).token)).toBe(false);
   });
 
   it("a session expires after its time, and never outlives its key", async () => {
     const { key } = await keys.create({ name: "k", scopes: ["read"] });
     const session = await web.redeemLoginLink((await web.createLoginLink(key.id)).token);
     clock = later(WEB_SESSION_TTL_MS);
-    expect(await web.verify(session!.token)).toBeNull();
+    expect(await web.verify(expectDefined(session).token)).toBeNull();
 
     clock = new Date("2026-06-01T12:00:00Z");
     const shortKey = await keys.create({
@@ -92,7 +97,7 @@ describe("WebSessionService", () => {
     });
     const short = await web.redeemLoginLink((await web.createLoginLink(shortKey.key.id)).token);
     expect(short?.expiresAt).toBe(shortKey.key.expiresAt);
-    expect(await web.verify(short!.token)).toMatchObject({ expiresAt: shortKey.key.expiresAt });
+    expect(await web.verify(expectDefined(short).token)).toMatchObject({ expiresAt: shortKey.key.expiresAt });
   });
 
   it("revoking the key ends its sessions and voids its unused links", async () => {
@@ -100,7 +105,7 @@ describe("WebSessionService", () => {
     const session = await web.redeemLoginLink((await web.createLoginLink(key.id)).token);
     const unused = await web.createLoginLink(key.id);
     await keys.revoke({ id: key.id });
-    expect(await web.verify(session!.token)).toBeNull();
+    expect(await web.verify(expectDefined(session).token)).toBeNull();
     expect(await web.redeemLoginLink(unused.token)).toBeNull();
   });
 });
