@@ -120,9 +120,10 @@ function isExact(token: string): boolean {
 /** sign, significant digits and exponent, without leading or trailing zeros. */
 function canonical(number: string): string {
   const m = SHAPE.exec(number.replace("e+", "e"));
-  if (!m) return number;
+  const whole = m?.[2];
+  if (!m || whole === undefined) return number;
   const fraction = m[3] ?? "";
-  let significant = (m[2]! + fraction).replace(/^0+/, "");
+  let significant = (whole + fraction).replace(/^0+/, "");
   let exponent = Number(m[4] ?? 0) - fraction.length;
   if (significant === "") return "0";
   const trimmed = significant.replace(/0+$/, "");

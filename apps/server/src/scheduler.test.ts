@@ -2,6 +2,7 @@ import { ADVISORY_LOCKS, createKnex } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { schedule } from "./scheduler.js";
 
@@ -40,18 +41,19 @@ describe("scheduled jobs on several replicas", () => {
         async () => {
           running++;
           mostAtOnce = Math.max(mostAtOnce, running);
-          runs[replica]!++;
+          runs[replica] = expectDefined(runs[replica]) + 1;
           first ??= replica;
           // The first run is held open until every other replica has been turned away twice.
           if (replica === first && runs[replica] === 1) await held;
           running--;
         },
-        recordingLogger(logs[replica]!),
+        recordingLogger(expectDefined(logs[replica])),
         { knex, lock: ADVISORY_LOCKS.sessionInactivity },
       ),
     );
     try {
-      const skipped = (replica: number) => logs[replica]!.filter((l) => l.includes("another replica")).length;
+      const skipped = (replica: number) =>
+        expectDefined(logs[replica]).filter((l) => l.includes("another replica")).length;
       await until(() => first !== null);
       const others = [0, 1, 2].filter((r) => r !== first);
       await until(() => others.every((r) => skipped(r) >= 2));

@@ -6,6 +6,7 @@
 import { request } from "node:http";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { startHarness, type Harness } from "./harness.js";
 
@@ -79,11 +80,13 @@ describe("the body budget", () => {
     }
     expect(refused?.status).toBe(503);
     expect(Number(refused?.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(((await refused!.json()) as { error: { message: string } }).error.message).toMatch(/BODY_BUDGET_BYTES/);
+    expect(((await expectDefined(refused).json()) as { error: { message: string } }).error.message).toMatch(
+      /BODY_BUDGET_BYTES/,
+    );
     // A small body still fits beside the held one.
     expect((await post(hookBody(2_000))).status).toBe(200);
 
-    expect(await held!.finish()).toBe(200);
+    expect(await expectDefined(held).finish()).toBe(200);
     // Released: the same large body is admitted now (the release happens when the response closes).
     let status = 0;
     for (let i = 0; i < 200 && status !== 200; i++) {

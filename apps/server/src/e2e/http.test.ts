@@ -8,6 +8,7 @@ import { connect } from "node:net";
 
 import { hookFixtures } from "@logbook/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { startHarness, type Harness } from "./harness.js";
 import { checkEveryHookPayloadStored } from "./hook-payloads.js";
@@ -96,7 +97,7 @@ describe("POST /hooks/claude-code", () => {
     expect(response.status).toBe(200);
     const rows = await h.db.knex("events").where({ id }).select<Array<{ occurred_at: Date }>>("occurred_at");
     expect(rows).toHaveLength(1);
-    expect(rows[0]!.occurred_at.getUTCFullYear()).toBeLessThan(10_000);
+    expect(expectDefined(rows[0]).occurred_at.getUTCFullYear()).toBeLessThan(10_000);
   });
 
   it("401 without a valid key, 403 without the ingest scope; nothing stored", async () => {
@@ -221,7 +222,7 @@ describe("tRPC over HTTP", () => {
     const [head, body] = answer.split("\r\n\r\n");
     expect(head).toMatch(/^HTTP\/1\.1 431 /);
     expect(head).toMatch(/connection: close/i);
-    expect(JSON.parse(body!)).toEqual({
+    expect(JSON.parse(expectDefined(body))).toEqual({
       error: { code: "HEADERS_TOO_LARGE", httpStatus: 431, message: expect.stringContaining("POST body") as unknown },
     });
     // The server goes on.

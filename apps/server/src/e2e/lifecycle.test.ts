@@ -9,6 +9,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { SERVER_ENTRY } from "../testing/index.js";
 import { startHarness, type Harness } from "./harness.js";
@@ -60,10 +61,9 @@ describe("commands", () => {
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/cli-key/);
     expect(listed.stdout).not.toContain(secret);
-    const id = listed.stdout
-      .split("\n")
-      .find((line) => line.includes("cli-key"))!
-      .split(" ")[0]!;
+    const id = expectDefined(
+      expectDefined(listed.stdout.split("\n").find((line) => line.includes("cli-key"))).split(" ")[0],
+    );
 
     const revoked = await h.server.runCommand(["keys", "revoke", id]);
     expect(revoked.code).toBe(0);

@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { startHarness, type Harness } from "./harness.js";
 
@@ -27,7 +28,7 @@ describe("batch limits", () => {
     const response = await fetch(`${h.server.url}/trpc/${paths}?batch=1&input={}`, { headers: auth() });
     expect(response.status).toBe(413);
     const body = (await response.json()) as ErrorItem[];
-    expect(body[0]!.error.message).toMatch(/at most 50 calls \(MAX_BATCH_CALLS\); this one holds 51/);
+    expect(expectDefined(body[0]).error.message).toMatch(/at most 50 calls \(MAX_BATCH_CALLS\); this one holds 51/);
 
     const fifty = Array.from({ length: 50 }, () => "stats.overview").join(",");
     expect((await fetch(`${h.server.url}/trpc/${fifty}?batch=1&input={}`, { headers: auth() })).status).toBe(200);
@@ -46,9 +47,11 @@ describe("batch limits", () => {
     });
     expect(response.status).toBe(413);
     const body = (await response.json()) as ErrorItem[];
-    expect(body[0]!.error.message).toMatch(/at most 5000 events .*\(MAX_BATCH_EVENTS\); this one carries 6000/);
+    expect(expectDefined(body[0]).error.message).toMatch(
+      /at most 5000 events .*\(MAX_BATCH_EVENTS\); this one carries 6000/,
+    );
     const stored = await h.db.knex("sessions").where({ external_id: externalSessionId }).count({ n: "*" });
-    expect(Number(stored[0]!.n)).toBe(0);
+    expect(Number(expectDefined(stored[0]).n)).toBe(0);
   });
 });
 

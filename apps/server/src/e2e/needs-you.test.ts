@@ -1,6 +1,7 @@
 /** `sessions.needsYou` through the real server and SDK: waiting sessions with their reason, longest first. */
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { startHarness, type Harness } from "./harness.js";
 
@@ -36,6 +37,6 @@ describe("sessions.needsYou", () => {
       ["ny-early", "permission: Write", "2026-06-01T10:00:00.000Z"],
       ["ny-late", "permission_prompt: Claude needs your permission to use Bash", "2026-06-01T10:05:00.000Z"],
     ]);
-    expect(waiting[0]!.waitingSeconds).toBeGreaterThan(waiting[1]!.waitingSeconds);
+    expect(expectDefined(waiting[0]).waitingSeconds).toBeGreaterThan(expectDefined(waiting[1]).waitingSeconds);
   });
 });

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { startHarness, type Harness } from "./harness.js";
 
@@ -20,7 +21,7 @@ afterAll(() => h?.stop());
 const headers = () => ({ authorization: `Bearer ${h.server.apiKey}`, "content-type": "application/json" });
 
 async function eventCount(): Promise<number> {
-  return Number((await h.db.knex("events").count({ n: "*" }))[0]!.n);
+  return Number(expectDefined((await h.db.knex("events").count({ n: "*" }))[0]).n);
 }
 
 describe("numbers that cannot be kept exactly", () => {
@@ -56,12 +57,14 @@ describe("numbers that cannot be kept exactly", () => {
     });
     expect(refused.status).toBe(400);
     const items = (await refused.json()) as Array<{ error: { message: string } }>;
-    expect(items[0]!.error.message).toMatch(/^call 1: events\[0\]\.payload\.v: the number -1e-400 cannot be stored/);
+    expect(expectDefined(items[0]).error.message).toMatch(
+      /^call 1: events\[0\]\.payload\.v: the number -1e-400 cannot be stored/,
+    );
 
     const stored = await h.client.ingest([
       { externalSessionId, eventType: "note", payload: { a: 0.1, b: 1e21, c: 9007199254740992, d: -2.5 } },
     ]);
-    const event = await h.client.events.get.query({ id: stored.ids[0]! });
+    const event = await h.client.events.get.query({ id: expectDefined(stored.ids[0]) });
     expect(event.payload).toEqual({ a: 0.1, b: 1e21, c: 9007199254740992, d: -2.5 });
   });
 

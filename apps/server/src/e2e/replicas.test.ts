@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { SERVER_ENTRY, startTestServer, type TestServer } from "../testing/index.js";
 
@@ -37,7 +38,7 @@ function roundRobinProxy(upstreams: string[]): { server: Server; served: number[
   let next = 0;
   const server = createServer((req, res) => {
     const index = next++ % upstreams.length;
-    served[index]!++;
+    served[index] = expectDefined(served[index]) + 1;
     const target = new URL(req.url ?? "/", upstreams[index]);
     const upstream = request(target, { method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -89,7 +90,7 @@ describe("three replicas behind a load balancer", () => {
           onStarted: () => (started[i] = true),
           onData: ({ data }) => {
             if (data.message?.startsWith(tag))
-              received[i]!.push({ id: data.id, sessionId: data.sessionId, seq: data.seq });
+              expectDefined(received[i]).push({ id: data.id, sessionId: data.sessionId, seq: data.seq });
           },
         },
       ),
@@ -100,7 +101,7 @@ describe("three replicas behind a load balancer", () => {
       // Ingest through the balancer: sessions in parallel, each session's batches one after another.
       const viaProxy: LogbookClient = createLogbookClient({
         url: proxy.url(),
-        apiKey: replicas[0]!.apiKey,
+        apiKey: expectDefined(replicas[0]).apiKey,
         retry: false,
       });
       const servedBefore = [...proxy.served];
@@ -120,7 +121,7 @@ describe("three replicas behind a load balancer", () => {
         }),
       );
       // Every replica took part of the ingest.
-      expect(proxy.served.map((n, i) => n - servedBefore[i]!).every((n) => n > 0)).toBe(true);
+      expect(proxy.served.map((n, i) => n - expectDefined(servedBefore[i])).every((n) => n > 0)).toBe(true);
 
       const total = SESSIONS * BATCHES_PER_SESSION * EVENTS_PER_BATCH;
       await until(() => received.every((r) => r.length >= total), "every event on every replica");
@@ -147,7 +148,7 @@ describe("three replicas behind a load balancer", () => {
   });
 
   it("reads through the balancer see what any replica wrote", async () => {
-    const viaProxy = createLogbookClient({ url: proxy.url(), apiKey: replicas[0]!.apiKey, retry: false });
+    const viaProxy = createLogbookClient({ url: proxy.url(), apiKey: expectDefined(replicas[0]).apiKey, retry: false });
     const created = await viaProxy.sessions.create.mutate({ title: `anywhere-${randomUUID()}` });
     for (let i = 0; i < REPLICAS; i++) {
       // Round robin: these go to each replica in turn.

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 
 import { isLogbookError, type LogbookError } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { failure, startHarness, type Harness } from "./harness.js";
 
@@ -144,7 +145,7 @@ describe("events and hooks", () => {
 
     const resumed = await h.client.events.listForSession.query({
       sessionId: timeline.id,
-      afterSeq: page.items[0]!.seq,
+      afterSeq: expectDefined(page.items[0]).seq,
     });
     expect(resumed.items.map((e) => e.id)).toEqual(first.ids.slice(1));
 
@@ -155,10 +156,10 @@ describe("events and hooks", () => {
     expect(summaries.nextCursor).not.toBeNull();
     const rest = await h.client.events.listSummariesForSession.query({
       sessionId: timeline.id,
-      cursor: summaries.nextCursor!,
+      cursor: expectDefined(summaries.nextCursor),
     });
     expect(rest.items.map((e) => e.id)).toEqual(first.ids.slice(2));
-    expect(await h.client.events.get.query({ id: first.ids[1]! })).toEqual(page.items[1]);
+    expect(await h.client.events.get.query({ id: expectDefined(first.ids[1]) })).toEqual(page.items[1]);
     await expect(h.client.events.get.query({ id: randomUUID() })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(h.client.events.listSummariesForSession.query({ sessionId: randomUUID() })).rejects.toMatchObject({
       code: "NOT_FOUND",
@@ -399,7 +400,7 @@ describe("api keys", () => {
     const entry = listed.find((k) => k.id === created.key.id);
     expect(entry).toMatchObject({ name: "ci", scopes: ["read"], revokedAt: null });
     expect(JSON.stringify(listed)).not.toContain(created.secret);
-    expect(Object.keys(entry!).sort()).toEqual([
+    expect(Object.keys(expectDefined(entry)).sort()).toEqual([
       "createdAt",
       "expiresAt",
       "id",

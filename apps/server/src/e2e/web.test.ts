@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { startHarness, type Harness } from "./harness.js";
 
@@ -43,7 +44,7 @@ async function signIn(scopes: Array<"ingest" | "read" | "admin">): Promise<strin
   const response = await openLink(link.url);
   expect(response.status).toBe(303);
   const setCookie = response.headers.get("set-cookie") ?? "";
-  return setCookie.split(";")[0]!;
+  return expectDefined(setCookie.split(";")[0]);
 }
 
 const json = (cookie: string, extra: Record<string, string> = {}) => ({
@@ -173,7 +174,7 @@ describe("sign-in by login link", () => {
   it("revoking the key ends its browser sessions", async () => {
     const secret = await h.server.createKey(["read"], "to-revoke");
     const link = await h.clientFor(secret).auth.createLoginLink.mutate();
-    const cookie = (await openLink(link.url)).headers.get("set-cookie")!.split(";")[0]!;
+    const cookie = expectDefined(expectDefined((await openLink(link.url)).headers.get("set-cookie")).split(";")[0]);
     const keyId = (await h.clientFor(secret).auth.whoami.query()).keyId;
     await h.admin.apiKeys.revoke.mutate({ id: keyId });
     expect((await fetch(`${h.server.url}/trpc/auth.whoami`, { headers: { cookie } })).status).toBe(401);
