@@ -15,6 +15,7 @@ import { createKnex, startEmbeddedPostgres, type EmbeddedPostgresHandle, type Kn
 import { startStandby, type Standby } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { startTestServer, type TestServer } from "../testing/index.js";
 
@@ -29,7 +30,7 @@ let onStandby: Knex;
 
 async function scalar<T>(knex: Knex, sql: string): Promise<T> {
   const result = await knex.raw<{ rows: Array<{ value: T }> }>(`SELECT ${sql} AS value`);
-  return result.rows[0]!.value;
+  return expectDefined(result.rows[0]).value;
 }
 
 /** Waits (polling) until the standby has replayed everything the primary has written so far. */
@@ -116,7 +117,7 @@ describe("a read replica (DATABASE_READ_URL)", () => {
       lags.push(performance.now() - acknowledged);
     }
     lags.sort((a, b) => a - b);
-    const at = (q: number) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))]!.toFixed(1);
+    const at = (q: number) => expectDefined(lags[Math.min(lags.length - 1, Math.floor(q * lags.length))]).toFixed(1);
     // A figure for docs/scaling.md, not an assertion (a shared machine's timing is no test).
     console.log(
       `replica lag over ${lags.length} ingests of 10 events: p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms`,
