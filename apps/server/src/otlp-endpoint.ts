@@ -58,7 +58,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 function encodingOf(req: IncomingMessage): Encoding {
-  const type = (header(req, "content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  const type = (header(req, "content-type") ?? "").replace(/;.*/s, "").trim().toLowerCase();
   const encoding = MEDIA_TYPES[type];
   if (!encoding)
     throw new UnsupportedMediaType(

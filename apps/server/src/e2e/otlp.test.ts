@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 
 import { otelFixture } from "@logbook/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { decodeExportResponse, decodeStatus, encodeOtlpProtobuf } from "../otlp-wire.js";
 import { startHarness, type Harness } from "./harness.js";
@@ -182,7 +183,7 @@ describe("POST /v1/logs, /v1/metrics, /v1/traces", () => {
     expect(badTime.status).toBe(400);
     const refusal = (await badTime.json()) as { code: number; error: { issues: Array<{ path: string }> } };
     expect(refusal.code).toBe(3);
-    expect(refusal.error.issues[0]!.path).toBe("resourceLogs.0.scopeLogs.0.logRecords.0.timeUnixNano");
+    expect(expectDefined(refusal.error.issues[0]).path).toBe("resourceLogs.0.scopeLogs.0.logRecords.0.timeUnixNano");
 
     const notGzip = await post("/v1/logs", logs.jsonText, { "content-type": JSON_TYPE, "content-encoding": "gzip" });
     expect(notGzip.status).toBe(400);

@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { otelFixture } from "@logbook/fixtures";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { EventService } from "../events/event-service.js";
 import { SessionService } from "../sessions/session-service.js";
@@ -95,7 +96,7 @@ describe("OtelService", () => {
       ["claude_code.api_error", "otel", "error"],
       ["claude_code.api_request", "otel", "info"],
     ]);
-    const toolResult = stored[3]!;
+    const toolResult = expectDefined(stored[3]);
     expect(toolResult).toMatchObject({ toolName: "Edit", toolUseId: "toolu_01FixtureEdit" });
     expect(toolResult.payload).toMatchObject({
       otel: "log",
@@ -103,8 +104,8 @@ describe("OtelService", () => {
       resource: { "service.name": "claude-code", "service.version": "2.1.39" },
       scope: { name: "com.anthropic.claude_code.events", version: "2.1.39" },
     });
-    expect(stored[0]!.message).toBe("Add a retry to the uploader");
-    expect(stored[0]!.occurredAt).toBe("2026-11-18T12:00:01.000Z");
+    expect(expectDefined(stored[0]).message).toBe("Add a retry to the uploader");
+    expect(expectDefined(stored[0]).occurredAt).toBe("2026-11-18T12:00:01.000Z");
   });
 
   it("refuses records without a session.id (partial success, saying why) and keeps the rest", async () => {
@@ -129,7 +130,10 @@ describe("OtelService", () => {
       ["claude_code.llm_request", null],
       ["claude_code.tool", "toolu_01FixtureEdit"],
     ]);
-    expect(spans[0]!.payload).toMatchObject({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", durationMs: 12_000 });
+    expect(expectDefined(spans[0]).payload).toMatchObject({
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      durationMs: 12_000,
+    });
   });
 
   it("keeps metric points as a time series by session, user and model, once per point", async () => {

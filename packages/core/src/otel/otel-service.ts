@@ -18,6 +18,7 @@ import type { Knex } from "@logbook/db";
 import type { CoreDeps } from "../deps.js";
 import { notFound } from "../errors.js";
 import { EventService } from "../events/event-service.js";
+import { returnedRow } from "../invariants.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import {
   logRecordToEvent,
@@ -244,7 +245,7 @@ export class OtelService {
               (SELECT row_to_json(y) FROM (SELECT ${totals(otelOnly)} FROM r) y) AS otel_only`,
       [sessionId, sessionId, sessionId],
     );
-    const row = both.rows[0]!;
+    const row = returnedRow(both.rows[0], "the OTLP totals query");
     const reported = toTotals(row.reported);
     const extra = toTotals(row.otel_only);
     const sum = await this.knex.raw<{ rows: Array<{ cost: string }> }>(
@@ -260,7 +261,7 @@ export class OtelService {
         outputTokens: Number(session.output_tokens) + extra.outputTokens,
         cacheReadTokens: Number(session.cache_read_tokens) + extra.cacheReadTokens,
         cacheCreationTokens: Number(session.cache_creation_tokens) + extra.cacheCreationTokens,
-        costUsd: sum.rows[0]!.cost,
+        costUsd: returnedRow(sum.rows[0], "the cost sum").cost,
       },
     };
   }

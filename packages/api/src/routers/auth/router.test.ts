@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { callError, setUpRouterTests } from "../../test-kit.js";
 
@@ -23,9 +24,9 @@ describe("auth.createLoginLink", () => {
     const link = await reader.auth.createLoginLink();
     expect(link.path).toMatch(/^\/auth\/link\?token=lbl_[A-Za-z0-9_-]{43}$/);
     expect(link.url).toBe(`http://logbook.test:4680${link.path}`);
-    const token = new URL(link.url).searchParams.get("token")!;
+    const token = expectDefined(new URL(link.url).searchParams.get("token"));
     const session = await t.kit.services.webSessions.redeemLoginLink(token);
-    const signedIn = await t.kit.sessionCaller(session!.token);
+    const signedIn = await t.kit.sessionCaller(expectDefined(session).token);
     expect(await signedIn.auth.whoami()).toEqual(await reader.auth.whoami());
     // The session has the key's scopes, no more.
     expect(await callError(signedIn.sessions.update({ id: crypto.randomUUID(), pinned: true }))).toMatchObject({
@@ -35,10 +36,10 @@ describe("auth.createLoginLink", () => {
 
   it("an ended session is refused with a message that says to sign in again", async () => {
     const reader = await t.kit.caller(["read"]);
-    const token = new URL((await reader.auth.createLoginLink()).url).searchParams.get("token")!;
+    const token = expectDefined(new URL((await reader.auth.createLoginLink()).url).searchParams.get("token"));
     const session = await t.kit.services.webSessions.redeemLoginLink(token);
-    await t.kit.services.webSessions.end(session!.token);
-    expect(await callError((await t.kit.sessionCaller(session!.token)).auth.whoami())).toMatchObject({
+    await t.kit.services.webSessions.end(expectDefined(session).token);
+    expect(await callError((await t.kit.sessionCaller(expectDefined(session).token)).auth.whoami())).toMatchObject({
       code: "UNAUTHORIZED",
       message: expect.stringContaining("sign in again") as string,
     });
