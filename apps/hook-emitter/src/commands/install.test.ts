@@ -276,7 +276,7 @@ describe("install --otel", () => {
     expect((await runProcess(process.execPath, args, { env })).stdout).toContain("already set, nothing to change");
 
     // What Claude Code's exporter does with them: POST <endpoint>/v1/logs with the header.
-    const [name, value] = settings.env.OTEL_EXPORTER_OTLP_HEADERS!.split("=", 2) as [string, string];
+    const [name, value] = expectDefined(settings.env.OTEL_EXPORTER_OTLP_HEADERS).split("=", 2) as [string, string];
     const response = await fetch(`${settings.env.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/logs`, {
       method: "POST",
       headers: { [name]: value, "content-type": "application/x-protobuf" },
