@@ -82,6 +82,17 @@ export const serverEnvSchema = databaseEnvSchema.extend({
   RETENTION_BATCH_SIZE: int(1, 100_000, 5_000),
   /** How often the retention purge runs; 0 turns the schedule off. */
   RETENTION_INTERVAL_MS: int(0, 7 * 24 * HOUR_MS, 6 * HOUR_MS),
+  /**
+   * What retention does with a whole events partition past RETENTION_EVENT_MAX_AGE_DAYS: drop
+   * it, or archive it (detach and keep it as a plain table; docs/scaling.md says how to restore).
+   */
+  RETENTION_EVENT_PARTITIONS: z.enum(["drop", "archive"]).default("drop"),
+  /** Days one time partition of events covers (new ranges; existing ones keep theirs). */
+  EVENTS_PARTITION_DAYS: int(1, 366, 7),
+  /** How many ranges past now are kept created ahead of time. */
+  EVENTS_PARTITIONS_AHEAD: int(1, 520, 4),
+  /** How often the coming partitions are checked (also once at start); 0 turns it off. */
+  PARTITION_UPKEEP_INTERVAL_MS: int(0, 7 * 24 * HOUR_MS, HOUR_MS),
   /** How often jobs whose worker lease ran out are put back in the queue; 0 turns it off. */
   JOB_RECOVERY_INTERVAL_MS: int(0, 24 * HOUR_MS, 30_000),
   /** How long a graceful stop may take before the process exits anyway. */
@@ -134,7 +145,8 @@ export interface ServerConfig {
   batchLimits: { maxCalls: number; maxEvents: number };
   authFailures: { limit: number; windowMs: number };
   apiKeyCacheMs: number;
-  retention: { policy: RetentionPolicy; intervalMs: number };
+  retention: { policy: RetentionPolicy; intervalMs: number; partitions: "drop" | "archive" };
+  partitions: { rangeDays: number; ahead: number; intervalMs: number };
   jobRecoveryIntervalMs: number;
   shutdownTimeoutMs: number;
   bootstrapKey: boolean;
@@ -194,7 +206,12 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       batchLimits: { maxCalls: e.MAX_BATCH_CALLS, maxEvents: e.MAX_BATCH_EVENTS },
       authFailures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS },
       apiKeyCacheMs: e.API_KEY_CACHE_MS,
-      retention: { policy, intervalMs: e.RETENTION_INTERVAL_MS },
+      retention: { policy, intervalMs: e.RETENTION_INTERVAL_MS, partitions: e.RETENTION_EVENT_PARTITIONS },
+      partitions: {
+        rangeDays: e.EVENTS_PARTITION_DAYS,
+        ahead: e.EVENTS_PARTITIONS_AHEAD,
+        intervalMs: e.PARTITION_UPKEEP_INTERVAL_MS,
+      },
       jobRecoveryIntervalMs: e.JOB_RECOVERY_INTERVAL_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       bootstrapKey: e.BOOTSTRAP_KEY,

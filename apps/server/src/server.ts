@@ -137,6 +137,7 @@ export async function startServer(
     const services = createServices({
       knex: database.knex,
       readKnex: database.readKnex,
+      retiredPartitions: config.retention.partitions,
       prices,
       retentionPolicy: config.retention.policy,
       apiKeyCacheMs: config.apiKeyCacheMs,
@@ -219,8 +220,18 @@ export async function startServer(
       cleanups.push(() => removeRuntimeInfo(config.home, process.pid));
     }
 
+    // Partitions of events ahead of time: once now (a server off for weeks catches up before it
+    // serves), then on a schedule. The SQL function locks for itself: replicas wait in turn and
+    // the later ones find nothing to do.
+    const ensurePartitions = async () => {
+      const created = await services.partitions.ensureAhead(config.partitions);
+      if (created > 0) logger.info({ created, rangeDays: config.partitions.rangeDays }, "created events partitions");
+    };
+    if (config.partitions.intervalMs > 0) await ensurePartitions();
+
     // Every replica schedules every job; the advisory locks let one at a time run each.
     const schedulers: Scheduler[] = [
+      schedule("partition-upkeep", config.partitions.intervalMs, ensurePartitions, logger),
       schedule(
         "retention",
         config.retention.intervalMs,

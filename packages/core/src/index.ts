@@ -41,6 +41,8 @@ export { PriceBook, Pricing, normalizeModelId, readPriceTableFile } from "./pric
 export type { MessageUsage } from "./pricing/pricing.js";
 export type { ActiveSessionStats, EventTypeCount, TokenTotalsRow, ToolUsage } from "./stats/stats-service.js";
 export { RETENTION_LOCK, RetentionService } from "./retention/retention-service.js";
+export { PartitionService } from "./partitions/partition-service.js";
+export type { EventPartition, RetiredPartitionMode, RetiredPartitions } from "./partitions/partition-service.js";
 export { ApiKeyService, BOOTSTRAP_KEY_LOCK, DEFAULT_VERIFY_CACHE_MS } from "./api-keys/api-key-service.js";
 export type { ApiKeyPrincipal } from "./api-keys/api-key-service.js";
 export {

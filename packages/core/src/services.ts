@@ -13,6 +13,7 @@ import { ArtifactService } from "./records/artifact-service.js";
 import { FileService } from "./records/file-service.js";
 import { MessageService } from "./records/message-service.js";
 import { StepService } from "./records/step-service.js";
+import { PartitionService, type RetiredPartitionMode } from "./partitions/partition-service.js";
 import { RetentionService } from "./retention/retention-service.js";
 import { SessionService } from "./sessions/session-service.js";
 import { StatsService } from "./stats/stats-service.js";
@@ -34,13 +35,19 @@ export interface Services {
   stats: StatsService;
   usage: UsageService;
   retention: RetentionService;
+  partitions: PartitionService;
   apiKeys: ApiKeyService;
   webSessions: WebSessionService;
 }
 
 /** Every service on one Knex (pool) and one price book. The API builds this once per process. */
 export function createServices(
-  given: CoreDeps & { retentionPolicy?: RetentionPolicy; apiKeyCacheMs?: number },
+  given: CoreDeps & {
+    retentionPolicy?: RetentionPolicy;
+    apiKeyCacheMs?: number;
+    /** What retention does with whole events partitions past the age limit. @default "drop" */
+    retiredPartitions?: RetiredPartitionMode;
+  },
 ): Services {
   const deps = withPrices(given);
   const events = new EventService(deps);
@@ -58,7 +65,8 @@ export function createServices(
     jobs: new JobService(deps),
     stats: new StatsService(deps),
     usage: new UsageService(deps),
-    retention: new RetentionService(deps, deps.retentionPolicy ?? retentionPolicy.parse({})),
+    retention: new RetentionService(deps, deps.retentionPolicy ?? retentionPolicy.parse({}), deps.retiredPartitions),
+    partitions: new PartitionService(deps),
     apiKeys: new ApiKeyService(deps, deps.apiKeyCacheMs === undefined ? {} : { verifyCacheMs: deps.apiKeyCacheMs }),
     webSessions: new WebSessionService(deps),
   };

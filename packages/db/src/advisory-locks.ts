@@ -27,7 +27,10 @@ export const ADVISORY_LOCKS = {
   sessionInactivity: lock(3, "session-inactivity"),
   /** Recovering jobs whose lease expired. */
   jobLeaseRecovery: lock(4, "job-lease-recovery"),
-  /** Creating the coming partitions of the events table. */
+  /**
+   * Creating partitions of the events table: taken (waited for, per transaction) inside the
+   * SQL function `logbook_ensure_event_partitions`, which spells the two numbers out.
+   */
   partitionUpkeep: lock(5, "partition-upkeep"),
   /** Applying migrations: replicas starting together wait for the first one. */
   migrations: lock(6, "migrations"),

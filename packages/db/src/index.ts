@@ -8,7 +8,14 @@ export { APP_ROLE, findFreePort, startEmbeddedPostgres } from "./embedded.js";
 export { isProcessAlive } from "./process-alive.js";
 export { SESSION_COLOCATED_TABLES, TABLES, type TableName } from "./tables.js";
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
-export { migrateLatest, migrateLatestAt, migrateRollback, migrationStatus, runMigrationCommand } from "./migrate.js";
+export {
+  migrateLatest,
+  migrateLatestAt,
+  migrateOne,
+  migrateRollback,
+  migrationStatus,
+  runMigrationCommand,
+} from "./migrate.js";
 export type { MigrationStatus } from "./migrate.js";
 export * from "./models/index.js";
 export type { Knex } from "knex";

@@ -16,6 +16,7 @@ import * as addSessionStatusReason from "./migrations/20261201000200_add_session
 import * as createWebSessions from "./migrations/20261201154042_create_web_sessions.js";
 import * as sessionKeysOnRecords from "./migrations/20261201155535_session_keys_on_records.js";
 import * as addOtelIntake from "./migrations/20261201154524_add_otel_intake.js";
+import * as partitionEventsByTime from "./migrations/20261201162404_partition_events_by_time.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -39,6 +40,7 @@ const migrations: Record<string, Migration> = {
   "20261201154042_create_web_sessions": createWebSessions,
   "20261201155535_session_keys_on_records": sessionKeysOnRecords,
   "20261201154524_add_otel_intake": addOtelIntake,
+  "20261201162404_partition_events_by_time": partitionEventsByTime,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {
@@ -87,6 +89,16 @@ export async function migrateLatestAt(connectionString: string): Promise<string[
   } finally {
     await knex.destroy();
   }
+}
+
+/** Applies (`up`) or undoes (`down`) the one migration `name`; returns the names it ran. */
+export async function migrateOne(knex: Knex, direction: "up" | "down", name: string): Promise<string[]> {
+  const config = { ...migratorConfig, name };
+  const [, names] = (await (direction === "up" ? knex.migrate.up(config) : knex.migrate.down(config))) as [
+    number,
+    string[],
+  ];
+  return names;
 }
 
 /** Rolls back the last batch, or every migration with `all`; returns the names undone. */

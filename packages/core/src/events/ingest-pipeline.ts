@@ -85,7 +85,10 @@ export class IngestPipeline {
     const events = input.events.map((e, index) => {
       const id = e.id ?? uuidv7();
       const occurredAt = e.occurredAt ? new Date(e.occurredAt) : (uuidV7Time(id) ?? receivedAt);
-      return { e, index, id, occurredAt };
+      // The caller's own id with no time in it and no occurredAt: dated on arrival, so a
+      // resend would get another occurred_at, another key and another partition. Checked by id below.
+      const arrivalDated = e.id !== undefined && !e.occurredAt && uuidV7Time(id) === null;
+      return { e, index, id, occurredAt, arrivalDated };
     });
 
     return this.knex.transaction(async (trx) => {
@@ -104,8 +107,27 @@ export class IngestPipeline {
       // (one session needs no ordering: the update below locks it). NO KEY UPDATE, like the
       // updates themselves: it does not block the KEY SHARE locks that inserting events or
       // child sessions take on a session row for their foreign keys.
-      if (ids.length > 1) {
+      const arrivalDated = events.filter((x) => x.arrivalDated);
+      if (ids.length > 1 || arrivalDated.length > 0) {
         await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE", [ids]);
+      }
+      if (arrivalDated.length > 0) {
+        // An arrival-dated event stored before is this one resent: it takes the stored time, so
+        // the key matches and ON CONFLICT drops it. Race-free: the sessions are locked above,
+        // and every batch of a session takes that lock before it inserts.
+        const stored = await trx.raw<{ rows: Array<{ session_id: string; id: string; occurred_at: Date }> }>(
+          `SELECT e.session_id, e.id, e.occurred_at FROM events e
+             JOIN unnest(?::uuid[], ?::uuid[]) AS k(session_id, id) ON e.session_id = k.session_id AND e.id = k.id`,
+          columnBindings(
+            arrivalDated.map((x) => sessions.byKey.get(sessionKeyOf(x.e))?.id ?? null),
+            arrivalDated.map((x) => x.id),
+          ),
+        );
+        const storedAt = new Map(stored.rows.map((r) => [`${r.session_id}|${r.id}`, r.occurred_at]));
+        for (const x of arrivalDated) {
+          const at = storedAt.get(`${sessions.byKey.get(sessionKeyOf(x.e))?.id ?? ""}|${x.id}`);
+          if (at) x.occurredAt = at;
+        }
       }
       // Each event's place among its session's events of this batch (1, 2, …); the insert adds
       // the session's last seq, which it bumps in the same statement (see insertEvents).

@@ -10,6 +10,7 @@ import { ADVISORY_LOCKS, tryExclusive, type Knex } from "@logbook/db";
 
 import { clockOf, type CoreDeps } from "../deps.js";
 import { invalidInputFrom, toAppError } from "../errors.js";
+import { PartitionService, type RetiredPartitionMode } from "../partitions/partition-service.js";
 
 /**
  * The pg_try_advisory_lock(namespace, key) pair held for a whole run, so that one
@@ -80,10 +81,16 @@ function rowCount(result: unknown): number {
  * events, so it too matches between a dry run and a real one.
  */
 export class RetentionService {
+  private readonly partitions: PartitionService;
+
   constructor(
     private readonly deps: CoreDeps,
     private readonly defaultPolicy: RetentionPolicy,
-  ) {}
+    /** What becomes of an events partition wholly past the event age limit. @default "drop" */
+    private readonly retiredPartitions: RetiredPartitionMode = "drop",
+  ) {
+    this.partitions = new PartitionService(deps);
+  }
 
   async run(input: RetentionRunInput = retentionRunInput.parse({})): Promise<RetentionReport> {
     const started = performance.now();
@@ -226,6 +233,13 @@ export class RetentionService {
       counters.batches += Math.ceil(count / policy.batchSize);
       return;
     }
+    // Whole time partitions past the cutoff go at once (detached, then dropped or archived):
+    // no row deletes, no WAL per row. What is left older than the cutoff (the default
+    // partition's stragglers, the older part of the partition the cutoff falls in) is deleted
+    // row by row below.
+    const retired = await this.partitions.retireOlderThan(eventCutoff, this.retiredPartitions);
+    counters.events += retired.events;
+    counters.batches += retired.partitions.length;
     // Oldest first, each chunk starting where the previous one ended (an index range on
     // occurred_at), so no statement walks the dead rows of the chunks before it.
     let from: Date | null = null;
