@@ -26,6 +26,14 @@ describe("readEnvironment", () => {
     expect(readEnvironment({}, { stdoutTTY: true, stderrTTY: false }).interactive).toBe(false);
   });
 
+  it("opens a browser on Linux only with a display (DISPLAY or WAYLAND_DISPLAY)", () => {
+    if (process.platform !== "linux") return;
+    expect(readEnvironment({}, pipe).canOpenBrowser).toBe(false);
+    expect(readEnvironment({ DISPLAY: "" }, pipe).canOpenBrowser).toBe(false);
+    expect(readEnvironment({ DISPLAY: ":0" }, pipe).canOpenBrowser).toBe(true);
+    expect(readEnvironment({ WAYLAND_DISPLAY: "wayland-0" }, pipe).canOpenBrowser).toBe(true);
+  });
+
   it("LOGBOOK_HOME overrides ~/.logbook", () => {
     expect(readEnvironment({ LOGBOOK_HOME: "/srv/lb" }, pipe).home).toBe("/srv/lb");
     expect(readEnvironment({}, pipe).home).toMatch(/\.logbook$/);

@@ -21,6 +21,12 @@ export interface CliEnvironment {
   color: boolean;
   /** Spinners go to stderr, and only when it is a terminal. */
   interactive: boolean;
+  /**
+   * Whether `logbook open` may start a browser: on Linux and other Unixes only with a display
+   * (`DISPLAY` or `WAYLAND_DISPLAY`: over SSH or in a container there is none, and it prints
+   * the link instead); always on macOS and Windows.
+   */
+  canOpenBrowser: boolean;
 }
 
 const nonEmpty = (value: string | undefined): string | undefined =>
@@ -41,6 +47,11 @@ export function readEnvironment(
     envApiKey: nonEmpty(env.LOGBOOK_API_KEY),
     color: streams.stdoutTTY && !noColor,
     interactive: streams.stderrTTY && env.TERM !== "dumb",
+    canOpenBrowser:
+      process.platform === "darwin" ||
+      process.platform === "win32" ||
+      nonEmpty(env.DISPLAY) !== undefined ||
+      nonEmpty(env.WAYLAND_DISPLAY) !== undefined,
   };
 }
 

@@ -9,6 +9,7 @@ const environment = (color: boolean): CliEnvironment => ({
   envApiKey: undefined,
   color,
   interactive: false,
+  canOpenBrowser: false,
 });
 
 describe("createOutput", () => {

@@ -317,17 +317,24 @@ describe("logbook search", () => {
 });
 
 describe("logbook open", () => {
-  it("says there is no dashboard yet, prints the server URL and exits 3", async () => {
+  it("prints a one-time login link (no display here, so it does not start a browser)", async () => {
     const result = await runCli(["open"], env);
-    expect(result.code).toBe(3);
-    expect(result.stdout).toBe(`${server.url}\n`);
-    expect(result.stderr).toContain("no dashboard yet");
-    const asJson = await runCli(["open", "--json"], env);
-    expect(JSON.parse(asJson.stdout)).toEqual({
-      url: server.url,
-      dashboard: null,
-      message: "Logbook has no dashboard yet",
-    });
+    expect(result.code, result.stderr).toBe(0);
+    const url = result.stdout.trim();
+    expect(url.startsWith(`${server.url}/auth/link?token=lbl_`)).toBe(true);
+    expect(result.stderr).toContain("no display");
+    // The link signs a browser in once.
+    const first = await fetch(url, { redirect: "manual" });
+    expect(first.status).toBe(303);
+    expect(first.headers.get("set-cookie")).toMatch(/^logbook_session=lbs_/);
+    expect((await fetch(url, { redirect: "manual" })).headers.get("location")).toBe("/sign-in?link=invalid");
+
+    const asJson = JSON.parse((await runCli(["open", "--json", "--no-browser"], env)).stdout) as Record<
+      string,
+      unknown
+    >;
+    expect(asJson).toMatchObject({ url: expect.stringContaining("/auth/link?token=lbl_") as string, opened: false });
+    expect(Date.parse(asJson.expiresAt as string)).toBeGreaterThan(Date.now());
   });
 });
 

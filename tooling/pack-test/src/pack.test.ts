@@ -231,6 +231,16 @@ describe("the packed packages", () => {
     }
     expect(health).toMatchObject({ status: "ok", database: { embedded: true } });
 
+    // The dashboard ships inside the server package: its page, and the script that page loads.
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${url}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("cache-control")).toContain("immutable");
+
     const credentials = await readJson<{ apiKey: string; url: string }>(join(home, "credentials"));
     const hookSessionId = `pack-hook-${process.pid}`;
     const payload = { session_id: hookSessionId, hook_event_name: "UserPromptSubmit", cwd: app, prompt: "hello" };

@@ -1,27 +1,47 @@
 import { Command } from "commander";
+import open from "open";
 
 import type { ContextFactory } from "../context.js";
-import { EXIT } from "../exit-codes.js";
 
 /**
- * `logbook open`: where the dashboard is. Logbook has no dashboard yet, so this says so and
- * prints the server's URL; it exits with 3 (not found) so a script does not take it for a
- * dashboard that opened. It needs no key and does not contact the server.
+ * `logbook open`: signs a browser in to the dashboard. Asks the server for a single-use login
+ * link (valid two minutes, with this key's scopes), prints it on stdout, and opens it in the
+ * default browser (the `open` package: xdg-open, `open`, `start`) when there is a display;
+ * without one (SSH, containers) it only prints, to be opened elsewhere.
  */
 export function openCommand(contexts: ContextFactory): Command {
   return new Command("open")
-    .description("the dashboard's address (Logbook has no dashboard yet: prints the server URL, exits 3)")
-    .action(async (_options: unknown, command: Command) => {
+    .description("sign a browser in to the dashboard: prints a one-time login link and opens it")
+    .option("--no-browser", "only print the link (it works once, for two minutes)")
+    .action(async (options: { browser: boolean }, command: Command) => {
       const context = contexts.create(command);
-      const url = context.url();
+      const link = await context.client().auth.createLoginLink.mutate();
+      const opened = options.browser && context.environment.canOpenBrowser && (await openInBrowser(link.url));
       if (context.out.json) {
-        context.out.jsonResult({ url, dashboard: null, message: "Logbook has no dashboard yet" });
-      } else {
-        context.out.line(url);
-        context.out.notice(
-          `Logbook has no dashboard yet: nothing to open. The server (API) is at ${url}; use logbook sessions, show and tail.`,
-        );
+        context.out.jsonResult({ url: link.url, expiresAt: link.expiresAt, opened });
+        return;
       }
-      process.exitCode = EXIT.notFound;
+      context.out.line(link.url);
+      context.out.notice(
+        opened
+          ? "opened the dashboard in your browser (the link works once, for two minutes)"
+          : `${options.browser && !context.environment.canOpenBrowser ? "no display to open a browser on: " : ""}open this link in a browser within two minutes (it works once)`,
+      );
     });
+}
+
+/** True when the opener started; a missing opener (no xdg-open) is not an error: the link is printed. */
+async function openInBrowser(url: string): Promise<boolean> {
+  try {
+    const child = await open(url, { wait: false });
+    return await new Promise<boolean>((resolve) => {
+      child.once("error", () => resolve(false));
+      child.once("spawn", () => {
+        child.unref();
+        resolve(true);
+      });
+    });
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,110 @@
+/**
+ * The dashboard's frame: the sign-in page, or (signed in) the header with navigation and
+ * sign-out around the views. Routes by wouter (see README: small, hooks only). The first
+ * screen (sessions list) is in the entry chunk; every other view loads when first opened.
+ */
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { lazy, Suspense, useState } from "react";
+import { Link, Redirect, Route, Switch, useLocation } from "wouter";
+
+import { ErrorState, Loading } from "./components";
+import { MeContext, meFrom } from "./me";
+import { SessionsView } from "./routes/sessions";
+import { SignInView } from "./routes/sign-in";
+import { CSRF_HEADERS, errorStatus, useTRPC } from "./trpc";
+
+const SessionView = lazy(() => import("./routes/session"));
+const UsageView = lazy(() => import("./routes/usage"));
+const AdminViews = lazy(() => import("./routes/admin"));
+
+export function App() {
+  const [location] = useLocation();
+  if (location === "/sign-in") return <SignInView />;
+  return <SignedIn />;
+}
+
+const NAV = [
+  { href: "/", label: "Sessions" },
+  { href: "/usage", label: "Usage" },
+  { href: "/projects", label: "Projects" },
+  { href: "/jobs", label: "Jobs" },
+];
+
+function SignedIn() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [location, navigate] = useLocation();
+  const [signingOut, setSigningOut] = useState(false);
+  const who = useQuery(trpc.auth.whoami.queryOptions());
+
+  if (who.isPending) return <Loading what="your session" />;
+  if (who.isError) {
+    if (errorStatus(who.error) === 401) return <Redirect to="/sign-in" />;
+    return <ErrorState error={who.error} what="your session" />;
+  }
+  const me = meFrom(who.data);
+  const nav = me.isAdmin ? [...NAV, { href: "/keys", label: "API keys" }] : NAV;
+
+  const signOut = async () => {
+    setSigningOut(true);
+    try {
+      await fetch("/auth/sign-out", { method: "POST", headers: CSRF_HEADERS });
+    } finally {
+      queryClient.clear();
+      navigate("/sign-in");
+    }
+  };
+
+  return (
+    <MeContext.Provider value={me}>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <Link href="/" className="brand">
+          Logbook
+        </Link>
+        <nav aria-label="Main">
+          <ul>
+            {nav.map((item) => {
+              const current =
+                item.href === "/"
+                  ? location === "/" || location.startsWith("/sessions")
+                  : location.startsWith(item.href);
+              return (
+                <li key={item.href}>
+                  <Link href={item.href} aria-current={current ? "page" : undefined}>
+                    {item.label}
+                  </Link>
+                </li>
+              );
+            })}
+          </ul>
+        </nav>
+        <div className="who">
+          <span title={`scopes: ${me.scopes.join(", ")}`}>{me.name}</span>
+          <button type="button" onClick={() => void signOut()} disabled={signingOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Suspense fallback={<Loading what="the page" />}>
+          <Switch>
+            <Route path="/" component={SessionsView} />
+            <Route path="/sessions/:id">{(params) => <SessionView id={params.id} />}</Route>
+            <Route path="/usage" component={UsageView} />
+            <Route path="/projects">{() => <AdminViews view="projects" />}</Route>
+            <Route path="/jobs">{() => <AdminViews view="jobs" />}</Route>
+            <Route path="/keys">{() => <AdminViews view="keys" />}</Route>
+            <Route>
+              <p className="state">
+                No such page. <Link href="/">Back to the sessions</Link>
+              </p>
+            </Route>
+          </Switch>
+        </Suspense>
+      </main>
+    </MeContext.Provider>
+  );
+}

@@ -1,0 +1,31 @@
+/** Small pieces every view uses: the loading, empty and error states, and status badges. */
+import type { ReactNode } from "react";
+
+import { STATUS_LABELS } from "./lib/format";
+import { errorStatus } from "./trpc";
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p className="state" role="status" aria-live="polite">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <p className="state empty">{children}</p>;
+}
+
+export function ErrorState({ error, what }: { error: unknown; what: string }) {
+  const status = errorStatus(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return (
+    <div className="state error" role="alert">
+      <strong>Could not load {what}.</strong> {status === 503 ? "The database is not available right now." : message}
+    </div>
+  );
+}
+
+export function StatusBadge({ status }: { status: string }) {
+  return <span className={`badge status-${status}`}>{STATUS_LABELS[status] ?? status}</span>;
+}

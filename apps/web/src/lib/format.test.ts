@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+
+import { formatCost, formatDuration, formatTokens, timeAgo } from "./format";
+
+describe("format", () => {
+  it("tokens compact past a thousand", () => {
+    expect(formatTokens(999)).toBe("999");
+    expect(formatTokens(12_345)).toBe("12.3K");
+    expect(formatTokens(2_500_000)).toBe("2.5M");
+  });
+
+  it("cost never shows a cheap session as $0.00, and says what is unpriced", () => {
+    expect(formatCost(0)).toBe("$0.00");
+    expect(formatCost(0.0042)).toBe("$0.0042");
+    expect(formatCost(12.5)).toBe("$12.50");
+    expect(formatCost(1, 3)).toBe("$1.00 + 3 unpriced");
+  });
+
+  it("relative times and durations", () => {
+    const now = Date.parse("2026-12-01T12:00:00Z");
+    expect(timeAgo("2026-12-01T12:00:03Z", now)).toBe("just now");
+    expect(timeAgo("2026-12-01T11:59:30Z", now)).toBe("30 s ago");
+    expect(timeAgo("2026-12-01T11:00:00Z", now)).toBe("1 h ago");
+    expect(timeAgo("2026-11-28T12:00:00Z", now)).toBe("3 d ago");
+    expect(formatDuration(65_000)).toBe("1 min 05 s");
+    expect(formatDuration(3_720_000)).toBe("1 h 02 min");
+  });
+});

@@ -1,0 +1,54 @@
+/** How numbers and times read on screen. Pure, so tested without a browser. */
+
+const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+const usd = new Intl.NumberFormat("en", { style: "currency", currency: "USD", maximumFractionDigits: 2 });
+const smallUsd = new Intl.NumberFormat("en", { style: "currency", currency: "USD", maximumFractionDigits: 4 });
+
+export function formatTokens(n: number): string {
+  return n < 1000 ? String(n) : compact.format(n);
+}
+
+/** Dollars; under a cent shows more digits so a cheap session is not "$0.00". */
+export function formatCost(usdAmount: number, unpriced = 0): string {
+  const shown = usdAmount > 0 && usdAmount < 0.01 ? smallUsd.format(usdAmount) : usd.format(usdAmount);
+  return unpriced > 0 ? `${shown} + ${unpriced} unpriced` : shown;
+}
+
+/** "12 s ago", "5 min ago", "3 h ago", "4 d ago"; a future time (clock skew) reads "just now". */
+export function timeAgo(iso: string, now: number): string {
+  const seconds = Math.round((now - Date.parse(iso)) / 1000);
+  if (seconds < 5) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} d ago`;
+}
+
+/** "1 h 02 min", "3 min 05 s", "12 s". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+export function formatTime(iso: string | null): string {
+  if (iso === null) return "—";
+  return new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "medium" });
+}
+
+export const STATUS_LABELS: Record<string, string> = {
+  pending: "pending",
+  initializing: "starting",
+  active: "working",
+  idle: "idle",
+  waiting_input: "needs you",
+  paused: "paused",
+  completed: "completed",
+  failed: "failed",
+  cancelled: "cancelled",
+  terminated: "ended",
+};

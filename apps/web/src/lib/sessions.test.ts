@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+
+import { baseName, DEFAULT_FILTERS, matchesFilters, mergeSession, orderSessions, sessionName } from "./sessions";
+import type { Session } from "./types";
+
+let n = 0;
+function session(over: Partial<Session> = {}): Session {
+  n += 1;
+  return {
+    id: `00000000-0000-7000-8000-${String(n).padStart(12, "0")}`,
+    externalId: `ext-${n}`,
+    parentSessionId: null,
+    manualParentSessionId: null,
+    projectId: null,
+    status: "active",
+    archivedAt: null,
+    sessionType: "claude_code",
+    mode: null,
+    permissionMode: null,
+    title: null,
+    label: null,
+    initialQuery: null,
+    context: null,
+    outputBuffer: null,
+    cwd: null,
+    transcriptPath: null,
+    machineId: null,
+    agentId: null,
+    agentType: null,
+    model: null,
+    processId: null,
+    isWorking: false,
+    currentJobId: null,
+    lastJobStatus: null,
+    pinned: false,
+    hidden: false,
+    isUserInitiated: true,
+    config: {},
+    result: null,
+    metadata: {},
+    errorMessage: null,
+    tokens: {
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadTokens: 0,
+      cacheCreationTokens: 0,
+      costUsd: 0,
+      unpricedMessages: 0,
+    },
+    createdAt: "2026-12-01T10:00:00.000Z",
+    updatedAt: "2026-12-01T10:00:00.000Z",
+    startedAt: null,
+    lastActivityAt: "2026-12-01T10:00:00.000Z",
+    endedAt: null,
+    ...over,
+  };
+}
+
+describe("orderSessions", () => {
+  it("puts sessions waiting for you first, then pinned ones, then the most recently active", () => {
+    const old = session({ lastActivityAt: "2026-12-01T09:00:00.000Z" });
+    const recent = session({ lastActivityAt: "2026-12-01T11:00:00.000Z" });
+    const pinned = session({ pinned: true, lastActivityAt: "2026-12-01T08:00:00.000Z" });
+    const waiting = session({ status: "waiting_input", lastActivityAt: "2026-12-01T07:00:00.000Z" });
+    expect(orderSessions([old, recent, pinned, waiting]).map((s) => s.id)).toEqual([
+      waiting.id,
+      pinned.id,
+      recent.id,
+      old.id,
+    ]);
+  });
+});
+
+describe("mergeSession", () => {
+  it("moves a session with new activity to the top without reloading", () => {
+    const a = session({ lastActivityAt: "2026-12-01T11:00:00.000Z" });
+    const b = session({ lastActivityAt: "2026-12-01T10:00:00.000Z" });
+    const bMoved = { ...b, lastActivityAt: "2026-12-01T12:00:00.000Z" };
+    const merged = mergeSession([a, b], bMoved, DEFAULT_FILTERS);
+    expect(merged.map((s) => s.id)).toEqual([b.id, a.id]);
+    expect(merged[0]).toBe(bMoved);
+  });
+
+  it("adds a new session and drops one that became hidden or no longer matches", () => {
+    const a = session();
+    const fresh = session({ lastActivityAt: "2026-12-01T12:00:00.000Z" });
+    expect(mergeSession([a], fresh, DEFAULT_FILTERS).map((s) => s.id)).toEqual([fresh.id, a.id]);
+    expect(mergeSession([a, fresh], { ...fresh, hidden: true }, DEFAULT_FILTERS).map((s) => s.id)).toEqual([a.id]);
+    const ended = { ...a, status: "completed" as const };
+    expect(mergeSession([a], ended, { ...DEFAULT_FILTERS, status: "running" })).toEqual([]);
+    expect(mergeSession([a], ended, { ...DEFAULT_FILTERS, status: "ended" })).toEqual([ended]);
+  });
+});
+
+describe("matchesFilters", () => {
+  it("searches title, label and first prompt, case-insensitively; archived sessions never show", () => {
+    const s = session({ title: "Fix the Flaky test", label: "ci" });
+    expect(matchesFilters(s, { ...DEFAULT_FILTERS, search: "flaky" })).toBe(true);
+    expect(matchesFilters(s, { ...DEFAULT_FILTERS, search: "CI" })).toBe(true);
+    expect(matchesFilters(s, { ...DEFAULT_FILTERS, search: "deploy" })).toBe(false);
+    expect(matchesFilters({ ...s, archivedAt: "2026-12-01T10:00:00.000Z" }, DEFAULT_FILTERS)).toBe(false);
+    expect(matchesFilters({ ...s, hidden: true }, { ...DEFAULT_FILTERS, showHidden: true })).toBe(true);
+  });
+});
+
+describe("sessionName and baseName", () => {
+  it("names a session by title, label, first prompt line, then external id", () => {
+    expect(sessionName(session({ title: "T", label: "L" }))).toBe("T");
+    expect(sessionName(session({ label: "L", initialQuery: "Q" }))).toBe("L");
+    expect(sessionName(session({ initialQuery: "  first line\nsecond" }))).toBe("first line");
+    expect(sessionName(session({ externalId: "abc" }))).toBe("abc");
+    expect(baseName("/home/me/code/logbook/")).toBe("logbook");
+    expect(baseName(null)).toBeNull();
+  });
+});

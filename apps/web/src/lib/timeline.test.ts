@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+
+import { buildTimeline, mergeEvents } from "./timeline";
+import type { EventSummary } from "./types";
+
+function event(seq: number, over: Partial<EventSummary> = {}): EventSummary {
+  return {
+    id: `e${seq}`,
+    sessionId: "s",
+    seq,
+    eventType: "note",
+    source: "hook",
+    level: "info",
+    message: null,
+    toolName: null,
+    toolUseId: null,
+    parentEventId: null,
+    parentUuid: null,
+    isSidechain: false,
+    agentId: null,
+    cwd: null,
+    machineId: null,
+    occurredAt: "2026-12-01T10:00:00.000Z",
+    receivedAt: "2026-12-01T10:00:00.000Z",
+    ...over,
+  };
+}
+
+describe("mergeEvents", () => {
+  it("keeps each event once and in seq order, whichever way they arrive", () => {
+    const page = [event(1), event(2), event(3)];
+    expect(mergeEvents(page, [event(3), event(4)]).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(mergeEvents(page, [event(5), event(0)]).map((e) => e.seq)).toEqual([0, 1, 2, 3, 5]);
+    expect(mergeEvents(page, [event(2)])).toBe(page);
+  });
+});
+
+describe("buildTimeline", () => {
+  it("joins a tool call and its result, classifies prompts, and flags failures", () => {
+    const entries = buildTimeline([
+      event(1, { eventType: "UserPromptSubmit", message: "fix it" }),
+      event(2, { eventType: "PreToolUse", toolName: "Bash", toolUseId: "t1" }),
+      event(3, { eventType: "PostToolUse", toolName: "Bash", toolUseId: "t1" }),
+      event(4, { eventType: "PreToolUse", toolName: "Edit", toolUseId: "t2" }),
+      event(5, { eventType: "PostToolUseFailure", toolName: "Edit", toolUseId: "t2", level: "error" }),
+      event(6, { eventType: "Stop" }),
+    ]);
+    expect(entries.map((e) => [e.kind, e.event.seq, e.result?.seq ?? null, e.failed])).toEqual([
+      ["prompt", 1, null, false],
+      ["tool", 2, 3, false],
+      ["tool", 4, 5, true],
+      ["event", 6, null, false],
+    ]);
+  });
+
+  it("shows a result whose call is not loaded as an entry of its own", () => {
+    const entries = buildTimeline([event(9, { eventType: "PostToolUse", toolName: "Read", toolUseId: "gone" })]);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ kind: "tool", result: null });
+  });
+});

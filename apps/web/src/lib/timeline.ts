@@ -1,0 +1,63 @@
+/**
+ * A session's timeline from its events: in order (by `seq`), each event once however often it
+ * arrives (a page and the live tail overlap), and a tool call drawn with its result (the
+ * PreToolUse/PostToolUse pair sharing a `toolUseId`) as one entry.
+ */
+import type { EventSummary } from "./types";
+
+export type EntryKind = "prompt" | "assistant" | "tool" | "error" | "event";
+
+export interface TimelineEntry {
+  /** The first event's id: the entry's key and the anchor a search result jumps to. */
+  id: string;
+  kind: EntryKind;
+  event: EventSummary;
+  /** For a tool call: the event with its result, once it came. */
+  result: EventSummary | null;
+  /** An error anywhere in the entry (the event or its result). */
+  failed: boolean;
+}
+
+/** `existing` with `incoming` added: each id once, ordered by `seq`. Returns `existing` itself when nothing is new. */
+export function mergeEvents(existing: readonly EventSummary[], incoming: readonly EventSummary[]): EventSummary[] {
+  const seen = new Set(existing.map((e) => e.id));
+  const fresh = incoming.filter((e) => !seen.has(e.id) && (seen.add(e.id), true));
+  if (fresh.length === 0) return existing as EventSummary[];
+  const last = existing.at(-1);
+  const inOrder = fresh.every((e, i) => (i === 0 ? !last || e.seq > last.seq : e.seq > fresh[i - 1]!.seq));
+  return inOrder ? [...existing, ...fresh] : [...existing, ...fresh].sort((a, b) => a.seq - b.seq);
+}
+
+const TOOL_RESULT_TYPES = new Set(["PostToolUse", "PostToolUseFailure", "tool_result"]);
+const FAILURE_TYPES = new Set(["PostToolUseFailure", "StopFailure", "error"]);
+
+function kindOf(event: EventSummary): EntryKind {
+  if (event.level === "error" || FAILURE_TYPES.has(event.eventType)) return "error";
+  if (event.toolUseId !== null || event.toolName !== null) return "tool";
+  if (event.eventType === "UserPromptSubmit" || event.eventType === "user" || event.eventType === "prompt")
+    return "prompt";
+  if (event.eventType === "assistant") return "assistant";
+  return "event";
+}
+
+/** Events to entries: a tool result joins its call when the call is on screen. */
+export function buildTimeline(events: readonly EventSummary[]): TimelineEntry[] {
+  const entries: TimelineEntry[] = [];
+  const openCalls = new Map<string, TimelineEntry>();
+  for (const event of events) {
+    const failed = event.level === "error" || FAILURE_TYPES.has(event.eventType);
+    if (event.toolUseId !== null && TOOL_RESULT_TYPES.has(event.eventType)) {
+      const call = openCalls.get(event.toolUseId);
+      if (call && call.result === null) {
+        call.result = event;
+        call.failed ||= failed;
+        continue;
+      }
+    }
+    const entry: TimelineEntry = { id: event.id, kind: kindOf(event), event, result: null, failed };
+    if (entry.kind === "error" && event.toolUseId !== null) entry.kind = "tool";
+    if (event.toolUseId !== null && !TOOL_RESULT_TYPES.has(event.eventType)) openCalls.set(event.toolUseId, entry);
+    entries.push(entry);
+  }
+  return entries;
+}

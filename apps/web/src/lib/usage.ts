@@ -1,0 +1,33 @@
+/** The usage view's logic: which rows the chart shows and how they are labelled. */
+import type { UsageGrouping, UsageReport } from "./types";
+
+export const GROUPINGS: Array<{ value: UsageGrouping; label: string }> = [
+  { value: "day", label: "day" },
+  { value: "project", label: "project" },
+  { value: "model", label: "model" },
+  { value: "machine", label: "machine" },
+];
+
+export interface ChartPoint {
+  key: string;
+  label: string;
+  costUsd: number;
+  tokens: number;
+}
+
+/**
+ * Days in time order (oldest left, as a timeline reads); other groupings by cost, largest
+ * first, at most `max` bars (the table below lists every row).
+ */
+export function chartPoints(report: Pick<UsageReport, "groupBy" | "rows">, max = 30): ChartPoint[] {
+  const points = report.rows.map((row) => ({
+    key: row.key,
+    label: row.label ?? row.key,
+    costUsd: row.costUsd,
+    tokens: row.totalTokens,
+  }));
+  if (report.groupBy === "day" || report.groupBy === "week" || report.groupBy === "month") {
+    return points.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(-max);
+  }
+  return points.sort((a, b) => b.costUsd - a.costUsd || b.tokens - a.tokens).slice(0, max);
+}

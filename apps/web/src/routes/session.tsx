@@ -1,0 +1,431 @@
+/**
+ * One session: its header, the subagent tree with rolled-up tokens and cost, and tabs for the
+ * timeline (virtualised; tool calls with their results, collapsed, their payloads fetched when
+ * opened; errors marked; a live tail while the session runs), messages, files, steps and
+ * artifacts.
+ */
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { Link } from "wouter";
+
+import { Empty, ErrorState, Loading, StatusBadge } from "../components";
+import { formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
+import { ENDED_STATUSES, sessionName, totalTokens } from "../lib/sessions";
+import { buildTimeline, mergeEvents, type TimelineEntry } from "../lib/timeline";
+import { buildTree, type TreeNode } from "../lib/tree";
+import type { EventSummary, Session } from "../lib/types";
+import { useTRPC } from "../trpc";
+
+const TABS = ["timeline", "messages", "files", "steps", "artifacts"] as const;
+type Tab = (typeof TABS)[number];
+
+export default function SessionView({ id }: { id: string }) {
+  const trpc = useTRPC();
+  const session = useQuery(trpc.sessions.get.queryOptions({ id }));
+  const [tab, setTab] = useState<Tab>("timeline");
+  const tabsId = useId();
+
+  if (session.isPending) return <Loading what="the session" />;
+  if (session.isError) return <ErrorState error={session.error} what="the session" />;
+  const s = session.data;
+
+  const onTabKey = (event: KeyboardEvent) => {
+    const step = event.key === "ArrowRight" ? 1 : event.key === "ArrowLeft" ? -1 : 0;
+    if (step === 0) return;
+    const next = TABS[(TABS.indexOf(tab) + step + TABS.length) % TABS.length]!;
+    setTab(next);
+    document.getElementById(`${tabsId}-${next}`)?.focus();
+  };
+
+  return (
+    <article aria-labelledby="session-title">
+      <p className="crumbs">
+        <Link href="/">Sessions</Link> /
+      </p>
+      <SessionHeader session={s} />
+      <SubagentTree id={s.id} />
+      <div role="tablist" aria-label="Session records" className="tabs" onKeyDown={onTabKey}>
+        {TABS.map((t) => (
+          <button
+            key={t}
+            id={`${tabsId}-${t}`}
+            role="tab"
+            type="button"
+            aria-selected={tab === t}
+            aria-controls={`${tabsId}-panel`}
+            tabIndex={tab === t ? 0 : -1}
+            onClick={() => setTab(t)}
+          >
+            {t}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`${tabsId}-panel`} aria-labelledby={`${tabsId}-${tab}`}>
+        {tab === "timeline" ? (
+          <Timeline session={s} />
+        ) : tab === "messages" ? (
+          <Messages sessionId={s.id} />
+        ) : tab === "files" ? (
+          <Files sessionId={s.id} />
+        ) : tab === "steps" ? (
+          <Steps sessionId={s.id} />
+        ) : (
+          <Artifacts sessionId={s.id} />
+        )}
+      </div>
+    </article>
+  );
+}
+
+function SessionHeader({ session: s }: { session: Session }) {
+  const branch = typeof s.metadata.gitBranch === "string" ? s.metadata.gitBranch : null;
+  const ended = s.endedAt ?? null;
+  const started = s.startedAt ?? s.createdAt;
+  return (
+    <header className="session-head">
+      <h1 id="session-title">{sessionName(s)}</h1>
+      <dl>
+        <div>
+          <dt>Status</dt>
+          <dd>
+            <StatusBadge status={s.status} />
+          </dd>
+        </div>
+        <div>
+          <dt>Started</dt>
+          <dd>{formatTime(started)}</dd>
+        </div>
+        <div>
+          <dt>{ended ? "Ended" : "Last activity"}</dt>
+          <dd>
+            {formatTime(ended ?? s.lastActivityAt)} (
+            {formatDuration(Date.parse(ended ?? s.lastActivityAt) - Date.parse(started))})
+          </dd>
+        </div>
+        <div>
+          <dt>Model</dt>
+          <dd>{s.model ?? "—"}</dd>
+        </div>
+        <div>
+          <dt>Directory</dt>
+          <dd className="mono">{s.cwd ?? "—"}</dd>
+        </div>
+        {branch && (
+          <div>
+            <dt>Git branch</dt>
+            <dd className="mono">{branch}</dd>
+          </div>
+        )}
+        <div>
+          <dt>Tokens</dt>
+          <dd>{formatTokens(totalTokens(s.tokens))}</dd>
+        </div>
+        <div>
+          <dt>Cost</dt>
+          <dd>{formatCost(s.tokens.costUsd, s.tokens.unpricedMessages)}</dd>
+        </div>
+      </dl>
+      {s.errorMessage && (
+        <p className="state error" role="alert">
+          {s.errorMessage}
+        </p>
+      )}
+    </header>
+  );
+}
+
+function SubagentTree({ id }: { id: string }) {
+  const trpc = useTRPC();
+  const tree = useQuery(trpc.sessions.tree.queryOptions({ id }));
+  const root = useMemo(() => (tree.data ? buildTree(tree.data) : null), [tree.data]);
+  if (tree.isPending) return <Loading what="subagents" />;
+  if (tree.isError) return <ErrorState error={tree.error} what="subagents" />;
+  if (!root || root.children.length === 0) return null;
+  return (
+    <section aria-labelledby="subagents-heading" className="subagents">
+      <h2 id="subagents-heading">
+        Subagents{" "}
+        <span className="muted">
+          (with this session: {formatTokens(root.tokens)} tokens, {formatCost(root.costUsd)})
+        </span>
+      </h2>
+      <ul className="tree" data-testid="subagent-tree">
+        {root.children.map((child) => (
+          <TreeItem key={child.session.id} node={child} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function TreeItem({ node }: { node: TreeNode }) {
+  return (
+    <li>
+      <Link href={`/sessions/${node.session.id}`}>{node.session.agentType ?? sessionName(node.session)}</Link>{" "}
+      <StatusBadge status={node.session.status} />{" "}
+      <span className="muted">
+        {formatTokens(node.tokens)} tokens · {formatCost(node.costUsd)}
+      </span>
+      {node.children.length > 0 && (
+        <ul>
+          {node.children.map((child) => (
+            <TreeItem key={child.session.id} node={child} />
+          ))}
+        </ul>
+      )}
+    </li>
+  );
+}
+
+const EVENT_PAGE = 500;
+const ENTRY_HEIGHT = 44;
+
+function Timeline({ session }: { session: Session }) {
+  const trpc = useTRPC();
+  const pages = useInfiniteQuery(
+    trpc.events.listSummariesForSession.infiniteQueryOptions(
+      { sessionId: session.id, limit: EVENT_PAGE },
+      { getNextPageParam: (last) => last.nextCursor ?? undefined },
+    ),
+  );
+  const [tail, setTail] = useState<EventSummary[]>([]);
+  const running = !ENDED_STATUSES.has(session.status);
+  // Resumes after a dropped connection from the last event id (tracked events).
+  const live = useSubscription(
+    trpc.events.onEvent.subscriptionOptions(
+      { sessionId: session.id },
+      {
+        onData: (tracked) => {
+          const { payload: _payload, ...summary } = tracked.data;
+          setTail((old) => mergeEvents(old, [summary]));
+        },
+      },
+    ),
+  );
+
+  const events = useMemo(() => {
+    const loaded = pages.data?.pages.flatMap((p) => p.items) ?? [];
+    return mergeEvents(loaded, tail);
+  }, [pages.data, tail]);
+  const entries = useMemo(() => buildTimeline(events), [events]);
+
+  if (pages.isPending) return <Loading what="the timeline" />;
+  if (pages.isError) return <ErrorState error={pages.error} what="the timeline" />;
+  return (
+    <>
+      <p className="live muted" role="status" data-live-status={live.status}>
+        {live.status === "pending"
+          ? `${entries.length} entries · live`
+          : live.status === "error"
+            ? "live tail lost, reconnecting"
+            : "connecting the live tail…"}
+      </p>
+      {entries.length === 0 ? (
+        <Empty>No events yet{running ? ": they appear here as they arrive." : "."}</Empty>
+      ) : (
+        <TimelineList
+          entries={entries}
+          live={running}
+          hasMore={pages.hasNextPage}
+          loadMore={() => void (pages.isFetchingNextPage ? undefined : pages.fetchNextPage())}
+        />
+      )}
+    </>
+  );
+}
+
+function TimelineList(props: { entries: TimelineEntry[]; live: boolean; hasMore: boolean; loadMore: () => void }) {
+  const { entries, hasMore, loadMore } = props;
+  const scroller = useRef<HTMLDivElement>(null);
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const virtualizer = useVirtualizer({
+    count: entries.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ENTRY_HEIGHT,
+    overscan: 10,
+  });
+  const items = virtualizer.getVirtualItems();
+  const lastIndex = items.at(-1)?.index ?? 0;
+  useEffect(() => {
+    if (hasMore && lastIndex >= entries.length - 100) loadMore();
+  }, [hasMore, lastIndex, entries.length, loadMore]);
+
+  // Live tail: a reader at the bottom stays there as entries arrive. A running session opens
+  // at its end (the tail); an ended one at its start.
+  const atBottom = useRef(props.live);
+  useEffect(() => {
+    if (atBottom.current) virtualizer.scrollToIndex(entries.length - 1, { align: "end" });
+  }, [entries.length, virtualizer]);
+
+  return (
+    <div
+      ref={scroller}
+      className="scroller timeline"
+      data-testid="timeline"
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+        el.dataset.following = String(atBottom.current);
+      }}
+    >
+      <ol style={{ height: virtualizer.getTotalSize(), position: "relative" }} aria-label="Timeline">
+        {items.map((item) => {
+          const entry = entries[item.index]!;
+          return (
+            <li
+              key={entry.id}
+              ref={virtualizer.measureElement}
+              data-index={item.index}
+              data-event-id={entry.id}
+              className={`entry kind-${entry.kind}${entry.failed ? " failed" : ""}`}
+              style={{ position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${item.start}px)` }}
+            >
+              <Entry
+                entry={entry}
+                open={open.has(entry.id)}
+                toggle={() =>
+                  setOpen((old) => {
+                    const next = new Set(old);
+                    if (!next.delete(entry.id)) next.add(entry.id);
+                    return next;
+                  })
+                }
+              />
+            </li>
+          );
+        })}
+      </ol>
+    </div>
+  );
+}
+
+function Entry({ entry, open, toggle }: { entry: TimelineEntry; open: boolean; toggle: () => void }) {
+  const e = entry.event;
+  const title = entry.kind === "tool" ? `${e.toolName ?? "tool"}` : e.eventType;
+  return (
+    <div>
+      <button type="button" className="entry-head" aria-expanded={open} onClick={toggle}>
+        <time dateTime={e.occurredAt}>{new Date(e.occurredAt).toLocaleTimeString("en-GB")}</time>
+        <span className="badge">{title}</span>
+        {entry.failed && <span className="badge status-failed">error</span>}
+        <span className="summary">{e.message ?? entry.result?.message ?? ""}</span>
+      </button>
+      {open && (
+        <div className="payloads">
+          <Payload id={e.id} label={entry.kind === "tool" ? "call" : "event"} />
+          {entry.result && <Payload id={entry.result.id} label="result" />}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** A payload is fetched only when its entry is opened (a timeline page carries none). */
+function Payload({ id, label }: { id: string; label: string }) {
+  const trpc = useTRPC();
+  const event = useQuery(trpc.events.get.queryOptions({ id }, { staleTime: Infinity }));
+  if (event.isPending) return <Loading what={`the ${label}`} />;
+  if (event.isError) return <ErrorState error={event.error} what={`the ${label}`} />;
+  const text = JSON.stringify(event.data.payload, null, 2);
+  return (
+    <figure>
+      <figcaption>{label}</figcaption>
+      <pre>
+        {text.length > 200_000 ? `${text.slice(0, 200_000)}\n… (${text.length - 200_000} more characters)` : text}
+      </pre>
+    </figure>
+  );
+}
+
+function Messages({ sessionId }: { sessionId: string }) {
+  const trpc = useTRPC();
+  const q = useQuery(trpc.messages.list.queryOptions({ sessionId, limit: 500 }));
+  if (q.isPending) return <Loading what="messages" />;
+  if (q.isError) return <ErrorState error={q.error} what="messages" />;
+  if (q.data.items.length === 0) return <Empty>No messages.</Empty>;
+  return (
+    <ol className="messages">
+      {q.data.items.map((m) => (
+        <li key={m.id} className={`message role-${m.role}`}>
+          <span className="badge">{m.role}</span>
+          <p>{m.text}</p>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function Files({ sessionId }: { sessionId: string }) {
+  const trpc = useTRPC();
+  const q = useQuery(trpc.files.list.queryOptions({ sessionId, limit: 500 }));
+  if (q.isPending) return <Loading what="files" />;
+  if (q.isError) return <ErrorState error={q.error} what="files" />;
+  if (q.data.items.length === 0) return <Empty>No files tracked.</Empty>;
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">Path</th>
+          <th scope="col" className="num">
+            Size
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {q.data.items.map((f) => (
+          <tr key={f.id}>
+            <td className="mono">{f.path}</td>
+            <td className="num">{f.sizeBytes ?? "—"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Steps({ sessionId }: { sessionId: string }) {
+  const trpc = useTRPC();
+  const q = useQuery(trpc.steps.list.queryOptions({ sessionId }));
+  if (q.isPending) return <Loading what="steps" />;
+  if (q.isError) return <ErrorState error={q.error} what="steps" />;
+  if (q.data.length === 0) return <Empty>No steps.</Empty>;
+  return (
+    <ol className="plain">
+      {q.data.map((step) => (
+        <li key={step.id}>
+          {step.sequence}. {step.name} <StatusBadge status={step.status} />
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function Artifacts({ sessionId }: { sessionId: string }) {
+  const trpc = useTRPC();
+  const q = useQuery(trpc.artifacts.list.queryOptions({ sessionId, limit: 500 }));
+  if (q.isPending) return <Loading what="artifacts" />;
+  if (q.isError) return <ErrorState error={q.error} what="artifacts" />;
+  if (q.data.items.length === 0) return <Empty>No artifacts.</Empty>;
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">Type</th>
+          <th scope="col">Path</th>
+        </tr>
+      </thead>
+      <tbody>
+        {q.data.items.map((a) => (
+          <tr key={a.id}>
+            <td>{a.name}</td>
+            <td>{a.artifactType}</td>
+            <td className="mono">{a.contentPath}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

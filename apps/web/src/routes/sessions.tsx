@@ -1,0 +1,340 @@
+/**
+ * The sessions list: live (a change to any session moves it without a reload), sessions that
+ * wait for you first, filters and text search, pin/hide/label. Virtualised: only the rows on
+ * screen are in the page, so ten thousand sessions scroll like ten.
+ */
+import { useInfiniteQuery, useMutation, useQuery } from "@tanstack/react-query";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import { useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
+import { Link } from "wouter";
+
+import { Empty, ErrorState, Loading, StatusBadge } from "../components";
+import { formatCost, formatTokens, timeAgo } from "../lib/format";
+import {
+  applyChanges,
+  baseName,
+  DEFAULT_FILTERS,
+  needsYou,
+  sessionName,
+  totalTokens,
+  uniqueSessions,
+  type SessionFilters,
+} from "../lib/sessions";
+import type { RouterInputs, Session } from "../lib/types";
+import { useMe } from "../me";
+import { useTRPC } from "../trpc";
+
+const PAGE = 500;
+const ROW_HEIGHT = 64;
+const ENDED: Session["status"][] = ["completed", "failed", "cancelled", "terminated"];
+const OPEN: Session["status"][] = ["pending", "initializing", "active", "idle", "waiting_input", "paused"];
+
+type ListInput = Omit<RouterInputs["sessions"]["list"], "cursor">;
+
+function listInput(filters: SessionFilters): ListInput {
+  return {
+    limit: PAGE,
+    ...(filters.showHidden ? {} : { hidden: false }),
+    ...(filters.search.trim() === "" ? {} : { search: filters.search.trim() }),
+    ...(filters.status === "waiting"
+      ? { status: ["waiting_input" as const] }
+      : filters.status === "ended"
+        ? { status: ENDED }
+        : filters.status === "running"
+          ? { status: OPEN }
+          : {}),
+  };
+}
+
+export function SessionsView() {
+  const trpc = useTRPC();
+  const [filters, setFilters] = useState<SessionFilters>(DEFAULT_FILTERS);
+  const deferredFilters = useDeferredValue(filters);
+  const input = useMemo(() => listInput(deferredFilters), [deferredFilters]);
+  const [changes, setChanges] = useState<ReadonlyMap<string, Session>>(new Map());
+
+  const list = useInfiniteQuery(
+    trpc.sessions.list.infiniteQueryOptions(input, { getNextPageParam: (last) => last.nextCursor ?? undefined }),
+  );
+  const waiting = useQuery(trpc.sessions.needsYou.queryOptions({ includeHidden: deferredFilters.showHidden }));
+
+  // A new list (filters changed, or a refetch after a dropped stream) already has the changes.
+  useEffect(() => setChanges(new Map()), [list.dataUpdatedAt]);
+
+  const started = useRef(false);
+  const live = useSubscription(
+    trpc.sessions.onChange.subscriptionOptions(
+      {},
+      {
+        onStarted: () => {
+          // Session changes are not resumable: after a reconnect, load the list again.
+          if (started.current) void list.refetch();
+          started.current = true;
+        },
+        onData: (session) => setChanges((old) => new Map(old).set(session.id, session)),
+      },
+    ),
+  );
+
+  const sessions = useMemo(() => {
+    const loaded = list.data?.pages.flatMap((p) => p.items) ?? [];
+    const needing = (waiting.data ?? []).map((w) => w.session);
+    return applyChanges(uniqueSessions(loaded, needing), changes, deferredFilters);
+  }, [list.data, waiting.data, changes, deferredFilters]);
+
+  return (
+    <section aria-labelledby="sessions-heading">
+      <div className="view-head">
+        <h1 id="sessions-heading">Sessions</h1>
+        <span className={`live live-${live.status}`} role="status">
+          {live.status === "pending"
+            ? "live"
+            : live.status === "connecting"
+              ? "connecting…"
+              : live.status === "error"
+                ? "live updates lost, retrying"
+                : "offline"}
+        </span>
+      </div>
+      <Filters value={filters} onChange={setFilters} />
+      {list.isPending ? (
+        <Loading what="sessions" />
+      ) : list.isError ? (
+        <ErrorState error={list.error} what="sessions" />
+      ) : sessions.length === 0 ? (
+        <Empty>
+          {filters === DEFAULT_FILTERS
+            ? "No sessions yet. Install the hook (logbook-hook install --user) and start Claude Code: sessions appear here as they happen."
+            : "No session matches these filters."}
+        </Empty>
+      ) : (
+        <SessionRows
+          sessions={sessions}
+          hasMore={list.hasNextPage}
+          loadMore={() => void (list.isFetchingNextPage ? undefined : list.fetchNextPage())}
+          onChanged={(s) => setChanges((old) => new Map(old).set(s.id, s))}
+        />
+      )}
+    </section>
+  );
+}
+
+function Filters({ value, onChange }: { value: SessionFilters; onChange: (f: SessionFilters) => void }) {
+  const searchId = useId();
+  const statusId = useId();
+  const hiddenId = useId();
+  return (
+    <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+      <label htmlFor={searchId}>Search</label>
+      <input
+        id={searchId}
+        type="search"
+        placeholder="title, label or first prompt"
+        value={value.search}
+        onChange={(e) => onChange({ ...value, search: e.target.value })}
+      />
+      <label htmlFor={statusId}>Status</label>
+      <select
+        id={statusId}
+        value={value.status}
+        onChange={(e) => onChange({ ...value, status: e.target.value as SessionFilters["status"] })}
+      >
+        <option value="all">all</option>
+        <option value="waiting">needs you</option>
+        <option value="running">open</option>
+        <option value="ended">ended</option>
+      </select>
+      <span className="check">
+        <input
+          id={hiddenId}
+          type="checkbox"
+          checked={value.showHidden}
+          onChange={(e) => onChange({ ...value, showHidden: e.target.checked })}
+        />
+        <label htmlFor={hiddenId}>show hidden</label>
+      </span>
+    </form>
+  );
+}
+
+function SessionRows(props: {
+  sessions: Session[];
+  hasMore: boolean;
+  loadMore: () => void;
+  onChanged: (s: Session) => void;
+}) {
+  const { sessions, hasMore, loadMore } = props;
+  const scroller = useRef<HTMLDivElement>(null);
+  const now = useNow();
+  const virtualizer = useVirtualizer({
+    count: sessions.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 8,
+  });
+  const items = virtualizer.getVirtualItems();
+  const lastIndex = items.at(-1)?.index ?? 0;
+  useEffect(() => {
+    if (hasMore && lastIndex >= sessions.length - 50) loadMore();
+  }, [hasMore, lastIndex, sessions.length, loadMore]);
+
+  return (
+    <div className="session-list" role="table" aria-label="Sessions" aria-rowcount={sessions.length + 1}>
+      <div className="row head" role="row">
+        <span role="columnheader">Status</span>
+        <span role="columnheader">Session</span>
+        <span role="columnheader" className="wide">
+          Project · machine · agent
+        </span>
+        <span role="columnheader" className="num">
+          Tokens
+        </span>
+        <span role="columnheader" className="num">
+          Cost
+        </span>
+        <span role="columnheader">Last activity</span>
+        <span role="columnheader">Actions</span>
+      </div>
+      <div ref={scroller} className="scroller" data-testid="sessions-scroller">
+        <div style={{ height: virtualizer.getTotalSize(), position: "relative" }} role="rowgroup">
+          {items.map((item) => {
+            const session = sessions[item.index]!;
+            return (
+              <div
+                key={session.id}
+                className={`row${needsYou(session) ? " needs-you" : ""}${session.pinned ? " pinned" : ""}`}
+                role="row"
+                aria-rowindex={item.index + 2}
+                data-session-id={session.id}
+                style={{
+                  position: "absolute",
+                  top: 0,
+                  left: 0,
+                  right: 0,
+                  height: ROW_HEIGHT,
+                  transform: `translateY(${item.start}px)`,
+                }}
+              >
+                <SessionRow session={session} now={now} onChanged={props.onChanged} />
+              </div>
+            );
+          })}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function SessionRow({ session, now, onChanged }: { session: Session; now: number; onChanged: (s: Session) => void }) {
+  const name = sessionName(session);
+  const where = [baseName(session.cwd), session.machineId, session.agentType].filter((v) => v !== null).join(" · ");
+  return (
+    <>
+      <span role="cell">
+        <StatusBadge status={session.status} />
+      </span>
+      <span role="cell" className="name">
+        <Link href={`/sessions/${session.id}`}>{name}</Link>
+        {session.label && <span className="label-chip">{session.label}</span>}
+      </span>
+      <span role="cell" className="wide muted">
+        {where || "—"}
+      </span>
+      <span role="cell" className="num">
+        {formatTokens(totalTokens(session.tokens))}
+      </span>
+      <span role="cell" className="num">
+        {formatCost(session.tokens.costUsd, session.tokens.unpricedMessages)}
+      </span>
+      <span role="cell" className="muted">
+        <time dateTime={session.lastActivityAt}>{timeAgo(session.lastActivityAt, now)}</time>
+      </span>
+      <span role="cell">
+        <RowActions session={session} onChanged={onChanged} />
+      </span>
+    </>
+  );
+}
+
+function RowActions({ session, onChanged }: { session: Session; onChanged: (s: Session) => void }) {
+  const trpc = useTRPC();
+  const me = useMe();
+  const [editing, setEditing] = useState(false);
+  const [label, setLabel] = useState(session.label ?? "");
+  const update = useMutation(trpc.sessions.update.mutationOptions({ onSuccess: onChanged }));
+  const why = me.canWrite ? undefined : "your key is read-only (no ingest scope)";
+  const name = sessionName(session);
+
+  if (editing) {
+    return (
+      <form
+        className="label-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          update.mutate({ id: session.id, label: label.trim() === "" ? null : label.trim() });
+          setEditing(false);
+        }}
+      >
+        <input
+          aria-label={`Label for ${name}`}
+          value={label}
+          maxLength={200}
+          onChange={(e) => setLabel(e.target.value)}
+          autoFocus
+        />
+        <button type="submit">Save</button>
+        <button type="button" onClick={() => setEditing(false)}>
+          Cancel
+        </button>
+      </form>
+    );
+  }
+  return (
+    <span className="actions">
+      <button
+        type="button"
+        aria-pressed={session.pinned}
+        aria-label={`${session.pinned ? "Unpin" : "Pin"} ${name}`}
+        title={why ?? (session.pinned ? "Unpin" : "Pin")}
+        disabled={!me.canWrite || update.isPending}
+        onClick={() => update.mutate({ id: session.id, pinned: !session.pinned })}
+      >
+        {session.pinned ? "★" : "☆"}
+      </button>
+      <button
+        type="button"
+        aria-label={`${session.hidden ? "Unhide" : "Hide"} ${name}`}
+        title={why ?? (session.hidden ? "Unhide" : "Hide")}
+        disabled={!me.canWrite || update.isPending}
+        onClick={() => update.mutate({ id: session.id, hidden: !session.hidden })}
+      >
+        {session.hidden ? "Unhide" : "Hide"}
+      </button>
+      <button
+        type="button"
+        aria-label={`Label ${name}`}
+        title={why ?? "Label"}
+        disabled={!me.canWrite}
+        onClick={() => setEditing(true)}
+      >
+        Label
+      </button>
+      {update.isError && (
+        <span className="inline-error" role="alert">
+          {update.error.message}
+        </span>
+      )}
+    </span>
+  );
+}
+
+/** The current time, ticking every 15 s, so "2 min ago" stays true. */
+export function useNow(): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 15_000);
+    return () => clearInterval(timer);
+  }, []);
+  return now;
+}

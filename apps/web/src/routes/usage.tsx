@@ -1,0 +1,160 @@
+/** Usage: cost and tokens per day, project, model or machine, as a bar chart and a table. */
+import { useQuery } from "@tanstack/react-query";
+import { AxisBottom, AxisLeft } from "@visx/axis";
+import { Group } from "@visx/group";
+import { scaleBand, scaleLinear } from "@visx/scale";
+import { Bar } from "@visx/shape";
+import { useId, useMemo, useState } from "react";
+
+import { Empty, ErrorState, Loading } from "../components";
+import { formatCost, formatTokens } from "../lib/format";
+import type { UsageGrouping } from "../lib/types";
+import { chartPoints, GROUPINGS, type ChartPoint } from "../lib/usage";
+import { useTRPC } from "../trpc";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export default function UsageView() {
+  const trpc = useTRPC();
+  const groupId = useId();
+  const [groupBy, setGroupBy] = useState<UsageGrouping>("day");
+  const [from] = useState(() => new Date(Date.now() - 30 * DAY_MS).toISOString());
+  const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const report = useQuery(trpc.usage.report.queryOptions({ groupBy, from, timeZone, limit: 1000 }));
+  const points = useMemo(() => (report.data ? chartPoints(report.data) : []), [report.data]);
+
+  return (
+    <section aria-labelledby="usage-heading">
+      <div className="view-head">
+        <h1 id="usage-heading">Usage</h1>
+        <span className="muted">last 30 days</span>
+      </div>
+      <form className="filters" onSubmit={(e) => e.preventDefault()}>
+        <label htmlFor={groupId}>Per</label>
+        <select id={groupId} value={groupBy} onChange={(e) => setGroupBy(e.target.value as UsageGrouping)}>
+          {GROUPINGS.map((g) => (
+            <option key={g.value} value={g.value}>
+              {g.label}
+            </option>
+          ))}
+        </select>
+      </form>
+      {report.isPending ? (
+        <Loading what="usage" />
+      ) : report.isError ? (
+        <ErrorState error={report.error} what="usage" />
+      ) : report.data.rows.length === 0 ? (
+        <Empty>No usage in the last 30 days.</Empty>
+      ) : (
+        <>
+          <p>
+            Total: <strong>{formatCost(report.data.totals.costUsd, report.data.totals.unpricedMessages)}</strong>,{" "}
+            {formatTokens(report.data.totals.totalTokens)} tokens in {report.data.totals.sessions} sessions (prices{" "}
+            {report.data.priceTableVersion}).
+          </p>
+          <CostChart points={points} title={`Cost per ${groupBy}`} />
+          <table>
+            <caption>Cost and tokens per {groupBy}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{groupBy}</th>
+                <th scope="col" className="num">
+                  Sessions
+                </th>
+                <th scope="col" className="num">
+                  Input
+                </th>
+                <th scope="col" className="num">
+                  Output
+                </th>
+                <th scope="col" className="num">
+                  Cache read
+                </th>
+                <th scope="col" className="num">
+                  Total tokens
+                </th>
+                <th scope="col" className="num">
+                  Cost
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {report.data.rows.map((row) => (
+                <tr key={row.key}>
+                  <th scope="row">{row.label ?? row.key}</th>
+                  <td className="num">{row.sessions}</td>
+                  <td className="num">{formatTokens(row.inputTokens)}</td>
+                  <td className="num">{formatTokens(row.outputTokens)}</td>
+                  <td className="num">{formatTokens(row.cacheReadTokens)}</td>
+                  <td className="num">{formatTokens(row.totalTokens)}</td>
+                  <td className="num">{formatCost(row.costUsd, row.unpricedMessages)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
+const WIDTH = 720;
+const HEIGHT = 260;
+const MARGIN = { top: 10, right: 10, bottom: 60, left: 60 };
+
+/** A bar per row; the table under it carries the same numbers for screen readers. */
+function CostChart({ points, title }: { points: ChartPoint[]; title: string }) {
+  const innerWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const innerHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const x = scaleBand({ domain: points.map((p) => p.key), range: [0, innerWidth], padding: 0.2 });
+  const y = scaleLinear({
+    domain: [0, Math.max(...points.map((p) => p.costUsd), 0.01)],
+    range: [innerHeight, 0],
+    nice: true,
+  });
+  const labels = new Map(points.map((p) => [p.key, p.label]));
+  return (
+    <figure className="chart">
+      <svg
+        viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
+        role="img"
+        aria-label={`${title} (bar chart; the table below has the numbers)`}
+      >
+        <Group left={MARGIN.left} top={MARGIN.top}>
+          {points.map((p) => {
+            const barHeight = innerHeight - (y(p.costUsd) ?? 0);
+            return (
+              <Bar
+                key={p.key}
+                className="bar"
+                x={x(p.key)}
+                y={innerHeight - barHeight}
+                width={x.bandwidth()}
+                height={barHeight}
+              >
+                <title>{`${p.label}: ${formatCost(p.costUsd)}, ${formatTokens(p.tokens)} tokens`}</title>
+              </Bar>
+            );
+          })}
+          <AxisLeft
+            scale={y}
+            numTicks={5}
+            tickFormat={(v) => formatCost(Number(v))}
+            stroke="currentColor"
+            tickStroke="currentColor"
+            tickLabelProps={{ fill: "currentColor", fontSize: 11 }}
+          />
+          <AxisBottom
+            top={innerHeight}
+            scale={x}
+            tickFormat={(k) => (labels.get(String(k)) ?? String(k)).slice(0, 14)}
+            stroke="currentColor"
+            tickStroke="currentColor"
+            tickLabelProps={{ fill: "currentColor", fontSize: 10, angle: -35, textAnchor: "end" }}
+          />
+        </Group>
+      </svg>
+      <figcaption>{title}</figcaption>
+    </figure>
+  );
+}
