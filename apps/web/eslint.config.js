@@ -1,4 +1,4 @@
 import base from "@logbook/eslint-config";
 
-/** e2e/ is its own workspace package (@logbook/web-e2e) with its own lint; scripts/ are plain Node. */
-export default [{ ignores: ["e2e/**", "scripts/**"] }, ...base];
+/** e2e/ is its own workspace package (@logbook/web-e2e) with its own lint. */
+export default [{ ignores: ["e2e/**"] }, ...base];

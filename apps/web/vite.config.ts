@@ -3,7 +3,7 @@ import { defineConfig } from "vite";
 
 /**
  * The dashboard's build: hashed files under `assets/` (the server caches them for a year),
- * a manifest (scripts/bundle-report.mjs reads it to measure the first screen's JavaScript),
+ * a manifest (scripts/bundle-report.js reads it to measure the first screen's JavaScript),
  * no source maps in the shipped build. `pnpm dev` proxies the API to a running server.
  */
 export default defineConfig({

@@ -18,7 +18,9 @@ function Root() {
   );
 }
 
-createRoot(document.getElementById("root")!).render(
+const container = document.getElementById("root");
+if (!container) throw new Error("index.html has no #root");
+createRoot(container).render(
   <StrictMode>
     <Root />
   </StrictMode>,

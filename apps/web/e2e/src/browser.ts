@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 
 import { chromium, type Browser } from "playwright-core";
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import { CHROMIUM } from "./config.js";
+
 export const SCREENSHOTS = fileURLToPath(new URL("../screenshots/", import.meta.url));
 
 export async function launchChromium(): Promise<Browser> {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { hookFixtures } from "@logbook/fixtures";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { startTestServer, type TestServer } from "@logbook/server/testing";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,8 +40,8 @@ beforeAll(async () => {
   const trees = await Promise.all(items.map((s) => client.sessions.tree.query({ id: s.id })));
   const withChildren = trees.filter((t) => t.descendants.length > 0);
   expect(withChildren.length).toBeGreaterThan(0);
-  const best = withChildren.sort((a, b) => b.descendants.length - a.descendants.length)[0]!;
-  parent = { id: best.session.id, externalId: best.session.externalId! };
+  const best = expectDefined(withChildren.sort((a, b) => b.descendants.length - a.descendants.length)[0]);
+  parent = { id: best.session.id, externalId: expectDefined(best.session.externalId, "its external id") };
   browser = await launchChromium();
 }, 240_000);
 
@@ -159,7 +160,7 @@ describe("dashboard", () => {
       return response.status;
     }, sessionId);
     expect(status).toBe(403);
-    const after = await client.sessions.get.query({ id: sessionId! });
+    const after = await client.sessions.get.query({ id: expectDefined(sessionId, "the row's session id") });
     expect(after.pinned).toBe(false);
     expect(after.label).not.toBe("nope");
     await context.close();
@@ -219,7 +220,7 @@ describe("dashboard", () => {
 
   it("sign-out ends the session on the server", async () => {
     const { context, page } = await signedIn(server.apiKey);
-    const [cookie] = await context.cookies();
+    const cookie = expectDefined((await context.cookies())[0], "the session cookie");
     expect(cookie).toMatchObject({ name: "logbook_session", httpOnly: true, sameSite: "Strict" });
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(`${server.url}/sign-in`);
@@ -227,7 +228,7 @@ describe("dashboard", () => {
     await page.waitForURL(`${server.url}/sign-in`);
     // The old cookie, replayed from outside the browser, is dead too.
     const replay = await fetch(`${server.url}/trpc/auth.whoami`, {
-      headers: { cookie: `${cookie!.name}=${cookie!.value}` },
+      headers: { cookie: `${cookie.name}=${cookie.value}` },
     });
     expect(replay.status).toBe(401);
     await context.close();

@@ -71,7 +71,7 @@ export function mergeSession(loaded: readonly Session[], changed: Session, filte
 /** The words a row is known by: its title, else its label, else its first prompt, else its id. */
 export function sessionName(session: Pick<Session, "title" | "label" | "initialQuery" | "externalId" | "id">): string {
   const first = [session.title, session.label, session.initialQuery].find((v) => v !== null && v.trim() !== "");
-  if (first) return first.trim().split("\n")[0]!.slice(0, 160);
+  if (first) return (first.trim().split("\n")[0] ?? "").slice(0, 160);
   return session.externalId ?? session.id;
 }
 

@@ -24,7 +24,8 @@ export function mergeEvents(existing: readonly EventSummary[], incoming: readonl
   const fresh = incoming.filter((e) => !seen.has(e.id) && (seen.add(e.id), true));
   if (fresh.length === 0) return existing as EventSummary[];
   const last = existing.at(-1);
-  const inOrder = fresh.every((e, i) => (i === 0 ? !last || e.seq > last.seq : e.seq > fresh[i - 1]!.seq));
+  let previous = last?.seq ?? -Infinity;
+  const inOrder = fresh.every((e) => e.seq > previous && ((previous = e.seq), true));
   return inOrder ? [...existing, ...fresh] : [...existing, ...fresh].sort((a, b) => a.seq - b.seq);
 }
 

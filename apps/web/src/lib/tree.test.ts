@@ -25,7 +25,7 @@ describe("buildTree", () => {
       ],
     });
     expect(root.children.map((c) => c.session.id)).toEqual(["a", "b"]);
-    expect(root.children[0]!.children.map((c) => c.session.id)).toEqual(["a1"]);
+    expect(root.children[0]?.children.map((c) => c.session.id)).toEqual(["a1"]);
     expect(root.children[0]).toMatchObject({ tokens: 75, costUsd: 0.75 });
     expect(root).toMatchObject({ tokens: 185, costUsd: 3.75 });
   });

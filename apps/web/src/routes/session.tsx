@@ -34,7 +34,7 @@ export default function SessionView({ id }: { id: string }) {
   const onTabKey = (event: KeyboardEvent) => {
     const step = event.key === "ArrowRight" ? 1 : event.key === "ArrowLeft" ? -1 : 0;
     if (step === 0) return;
-    const next = TABS[(TABS.indexOf(tab) + step + TABS.length) % TABS.length]!;
+    const next = TABS[(TABS.indexOf(tab) + step + TABS.length) % TABS.length] ?? "timeline";
     setTab(next);
     document.getElementById(`${tabsId}-${next}`)?.focus();
   };
@@ -272,7 +272,8 @@ function TimelineList(props: { entries: TimelineEntry[]; live: boolean; hasMore:
     >
       <ol style={{ height: virtualizer.getTotalSize(), position: "relative" }} aria-label="Timeline">
         {items.map((item) => {
-          const entry = entries[item.index]!;
+          const entry = entries[item.index];
+          if (!entry) return null;
           return (
             <li
               key={entry.id}

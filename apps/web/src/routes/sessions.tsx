@@ -199,7 +199,8 @@ function SessionRows(props: {
       <div ref={scroller} className="scroller" data-testid="sessions-scroller">
         <div style={{ height: virtualizer.getTotalSize(), position: "relative" }} role="rowgroup">
           {items.map((item) => {
-            const session = sessions[item.index]!;
+            const session = sessions[item.index];
+            if (!session) return null;
             return (
               <div
                 key={session.id}
