@@ -140,6 +140,9 @@ export async function follow(roots: string[], options: FollowOptions): Promise<F
         failing = true;
         retryMs = Math.min(maxRetryMs, retryMs === 0 ? 500 : retryMs * 2);
         lastFull = 0; // after an outage, look at everything again
+        // Idle is idle even while the server is away: the offsets keep what is left, and the
+        // next hook's deliverer starts a follower that goes on from them.
+        if (options.idleExitMs > 0 && Date.now() - lastChange >= options.idleExitMs) return "idle";
         await sleep(retryMs);
         continue;
       }

@@ -7,8 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { e2e, emitterEnv, rowsOf, sleep, startE2E } from "../test/e2e-harness.js";
 import { BINARY, runBinary, tempDir } from "../test/helpers.js";
 import { stopDeliverer } from "./deliver.js";
-import { liveLockHolder } from "./lock.js";
-import { FOLLOW_LOCK_FILE } from "./sync-state.js";
+import { stopFollower } from "./sync-state.js";
 import { planImport } from "./transcript.js";
 
 /**
@@ -195,8 +194,7 @@ describe("logbook-hook sync against the real server", () => {
     const ids = await waitForIds([session], expected);
     expect(new Set(ids)).toEqual(expected);
     stopDeliverer(join(logbookHome, "spool"));
-    const follower = liveLockHolder(join(logbookHome, "sync"), FOLLOW_LOCK_FILE);
-    if (follower !== undefined) process.kill(follower, "SIGTERM");
+    expect(stopFollower(join(logbookHome, "sync"))).toBe(true);
   });
 
   it("install --no-sync records sync as off (the deliverer then starts no follower)", async () => {

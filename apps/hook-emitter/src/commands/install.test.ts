@@ -18,6 +18,7 @@ import { BINARY, runProcess, tempDir } from "../../test/helpers.js";
 import { useRealServer } from "../../test/real-server.js";
 import { stopDeliverer } from "../deliver.js";
 import { DEFAULT_HOOK_EVENTS } from "../settings.js";
+import { stopFollower } from "../sync-state.js";
 import { shellQuote } from "./install.js";
 
 /**
@@ -34,8 +35,11 @@ const real = useRealServer();
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const homes: string[] = [];
 afterEach(() => {
-  // A deliverer a hook started must not outlive its test.
-  for (const home of homes.splice(0)) stopDeliverer(join(home, ".logbook", "spool"));
+  // A deliverer a hook started, and the sync follower it started, must not outlive the test.
+  for (const home of homes.splice(0)) {
+    stopDeliverer(join(home, ".logbook", "spool"));
+    stopFollower(join(home, ".logbook", "sync"));
+  }
 });
 
 /** A PATH with `node` (as a person's shell has) and the system tools, and no `logbook-hook`. */
