@@ -32,7 +32,9 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  server = await startTestServer({ databaseUrl: db.url });
+  // The hook fixtures are dated days ago: the inactivity sweep (tested in the server) would
+  // settle the waiting and active sessions mid-suite, once its first minute had passed.
+  server = await startTestServer({ databaseUrl: db.url, env: { SESSION_SWEEP_INTERVAL_MS: "0" } });
   client = createLogbookClient({ url: server.url, apiKey: server.apiKey });
   env = { LOGBOOK_URL: server.url, LOGBOOK_API_KEY: server.apiKey };
   const imported = await importTranscripts(server.url, server.apiKey);
