@@ -5,7 +5,6 @@
 export { appRouter, type AppRouter } from "./root.js";
 export {
   createCallerFactory,
-  createContext,
   createContextFactory,
   createContextInner,
   accessError,

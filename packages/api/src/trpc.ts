@@ -185,7 +185,7 @@ interface ContextRequest extends BrowserRequestInfo {
  * `createContext` for `createHTTPHandler`: checks the batch against `deps.batchLimits`,
  * then reads the request's `Authorization` header, or its session cookie; a
  * cookie-authenticated request that changes something must pass the cross-site checks.
- * @example createHTTPHandler({ router: appRouter, createContext: createContext(deps) })
+ * @example createHTTPHandler({ router: appRouter, createContext: createContextFactory(deps) })
  */
 export function createContextFactory(deps: ApiDeps) {
   return async ({ req, info }: { req: ContextRequest; info?: TRPCRequestInfo }): Promise<Context> => {
@@ -208,9 +208,6 @@ export function createContextFactory(deps: ApiDeps) {
     }
   };
 }
-
-/** The adapter-facing name of `createContextFactory`. */
-export const createContext = createContextFactory;
 
 /* ------------------------------------------------------------------ 2. INITIALISE */
 

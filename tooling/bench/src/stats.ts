@@ -22,5 +22,3 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
-export const round = (value: number, digits = 2) =>
-  Number.isFinite(value) ? Math.round(value * 10 ** digits) / 10 ** digits : value;

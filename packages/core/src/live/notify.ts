@@ -50,10 +50,6 @@ export function notifyStatement(changes: {
   return { sql: `SELECT ${notices.map(() => "pg_notify(?, ?)").join(", ")}`, bindings: notices.flat() };
 }
 
-export async function notifyEvents(trx: Knex.Transaction | Knex, notice: EventsNotice): Promise<void> {
-  await notifyChanges(trx, { events: notice });
-}
-
 export async function notifySessions(trx: Knex.Transaction | Knex, sessionIds: string[]): Promise<void> {
   await notifyChanges(trx, { sessionIds });
 }
