@@ -5,6 +5,7 @@ import type { CrashReport, PrivacyReport } from "./suites/embedded.js";
 import type { FaultReport, ShutdownReport } from "./suites/faults.js";
 import type { HostileReport } from "./suites/hostile.js";
 import type { LoadReport } from "./suites/load.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 /** One verdict: what was checked, the figure, and whether it holds. */
 export interface Check {
@@ -288,8 +289,8 @@ export function crashChecks(r: CrashReport): Check[] {
 
 export function printChecks(checks: Check[]): void {
   const rows = checks.map((c) => [c.suite, c.what, c.figure, c.ok ? "ok" : "FAIL"]);
-  const widths = [0, 1, 2, 3].map((i) => Math.min(90, Math.max(...rows.map((r) => r[i]!.length), 4)));
+  const widths = [0, 1, 2, 3].map((i) => Math.min(90, Math.max(...rows.map((r) => expectDefined(r[i]).length), 4)));
   for (const row of [["suite", "check", "figure", "verdict"], ...rows]) {
-    console.log(`| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`);
+    console.log(`| ${row.map((cell, i) => cell.padEnd(expectDefined(widths[i]))).join(" | ")} |`);
   }
 }

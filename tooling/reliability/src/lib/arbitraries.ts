@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 /**
  * Hostile values for fuzzing, and a schema-guided generator that walks a procedure's
@@ -275,7 +276,7 @@ export function serialise(value: unknown, pick = 0): string | Buffer {
   const chunks: Buffer[] = [];
   parts.forEach((part, i) => {
     chunks.push(Buffer.from(part, "utf8"));
-    if (i < parts.length - 1) chunks.push(INVALID_UTF8[(pick + i) % INVALID_UTF8.length]!);
+    if (i < parts.length - 1) chunks.push(expectDefined(INVALID_UTF8[(pick + i) % INVALID_UTF8.length]));
   });
   return Buffer.concat(chunks);
 }

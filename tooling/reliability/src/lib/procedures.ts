@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 
 import { appRouter } from "@logbook/api";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 export type Kind = "query" | "mutation" | "subscription";
 export type Access = "public" | "any" | "ingest" | "read" | "admin";
@@ -22,7 +23,7 @@ export function listProcedures(): ProcedureInfo[] {
   const documented = new Map<string, Access>(
     [
       ...readme.matchAll(/^\| `([\w.]+)` \| (?:query|mutation|subscription) \| (public|any|ingest|read|admin) \|/gm),
-    ].map((m) => [m[1]!, m[2] as Access]),
+    ].map((m) => [expectDefined(m[1]), m[2] as Access]),
   );
   return Object.entries(appRouter._def.procedures as Record<string, unknown>).map(([path, procedure]) => {
     // tRPC keeps the builder's definition on `_def`; its `type` and `inputs` are plain data.

@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 /** Nearest-rank percentile of a sample, in the sample's unit; NaN when empty. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
+  return expectDefined(sorted[rank]);
 }
 
 export function round(value: number, digits = 1): number {
@@ -36,7 +37,7 @@ export async function runLimited<T>(
   const lane = async () => {
     while (next < items.length) {
       const index = next++;
-      await task(items[index]!, index);
+      await task(expectDefined(items[index]), index);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));

@@ -13,6 +13,7 @@ import type { Check } from "../checks.js";
 import type { Cluster } from "../lib/cluster.js";
 import { keyWith, startServer } from "../lib/server.js";
 import { round, sleep } from "../lib/stats.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 export interface ApiHardeningOptions {
   wrongKeys: number;
@@ -121,7 +122,7 @@ export async function runApiHardening(cluster: Cluster, options: ApiHardeningOpt
     const healthDuringMs = round(performance.now() - healthStarted);
     await health.arrayBuffer();
     const bigResponses = await Promise.all(big);
-    const callsBody = (await bigResponses[0]!.json()) as Array<{ error?: { message?: string } }>;
+    const callsBody = (await expectDefined(bigResponses[0]).json()) as Array<{ error?: { message?: string } }>;
     for (const r of bigResponses.slice(1)) await r.arrayBuffer();
     const externalSessionId = `hardening-${randomUUID()}`;
     const calls = Object.fromEntries(
@@ -138,11 +139,11 @@ export async function runApiHardening(cluster: Cluster, options: ApiHardeningOpt
     const eventsBody = (await events.json()) as Array<{ error?: { message?: string } }>;
     const stored = await cluster.knex("sessions").where({ external_id: externalSessionId }).count({ n: "*" });
     const batches = {
-      callsStatus: bigResponses[0]!.status,
+      callsStatus: expectDefined(bigResponses[0]).status,
       callsMessage: callsBody[0]?.error?.message ?? "",
       eventsStatus: events.status,
       eventsMessage: eventsBody[0]?.error?.message ?? "",
-      eventsStored: Number(stored[0]!.n),
+      eventsStored: Number(expectDefined(stored[0]).n),
       healthDuringMs,
       healthStatus: health.status,
     };

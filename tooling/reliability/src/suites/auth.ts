@@ -7,6 +7,7 @@ import type { TestServer } from "@logbook/server/testing";
 import { bearer, callProcedure, streamedServerError } from "../lib/http.js";
 import { listProcedures, type Access } from "../lib/procedures.js";
 import { runLimited } from "../lib/stats.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 export interface AuthOptions {
   server: TestServer;
@@ -98,9 +99,9 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
   );
   const sessionId = (JSON.parse(session.body) as { result: { data: { id: string } } }).result.data.id;
   const listed = await server.runCommand(["keys", "list", "--json"]);
-  const revokedId = (JSON.parse(listed.stdout) as Array<{ id: string; name: string }>).find(
-    (k) => k.name === "auth-revoked",
-  )!.id;
+  const revokedId = expectDefined(
+    (JSON.parse(listed.stdout) as Array<{ id: string; name: string }>).find((k) => k.name === "auth-revoked"),
+  ).id;
   const revoke = await server.runCommand(["keys", "revoke", revokedId]);
   if (revoke.code !== 0) throw new Error(`keys revoke failed: ${revoke.stderr}`);
 
@@ -191,12 +192,16 @@ export async function runAuth(options: AuthOptions): Promise<AuthReport> {
     JSON.parse((await server.runCommand(["keys", "list", "--json"])).stdout) as Array<{ id: string; name: string }>;
   const apiRevoked = await server.createKey(["read"], "auth-revoked-api");
   await whoami(apiRevoked);
-  const apiRevokedId = (await keyList()).find((k) => k.name === "auth-revoked-api")!.id;
+  const apiRevokedId = expectDefined((await keyList()).find((k) => k.name === "auth-revoked-api")).id;
   await callProcedure(server.url, "apiKeys.revoke", "mutation", JSON.stringify({ id: apiRevokedId }), bearer(admin));
   report.revokedThroughApiRefusedAtOnce = (await whoami(apiRevoked)).status === 401;
   const cliRevoked = await server.createKey(["read"], "auth-revoked-cli");
   await whoami(cliRevoked);
-  await server.runCommand(["keys", "revoke", (await keyList()).find((k) => k.name === "auth-revoked-cli")!.id]);
+  await server.runCommand([
+    "keys",
+    "revoke",
+    expectDefined((await keyList()).find((k) => k.name === "auth-revoked-cli")).id,
+  ]);
   const revokedAt = performance.now();
   for (let i = 0; i < 150; i++) {
     if ((await whoami(cliRevoked)).status === 401) {
@@ -215,5 +220,5 @@ export function findTimingSafeCompare(): AuthReport["timingSafeCompare"] {
   const url = new URL(`../../../../${relative}`, import.meta.url);
   const lines = readFileSync(url, "utf8").split("\n");
   const index = lines.findIndex((l) => l.includes("timingSafeEqual(") && !l.trim().startsWith("import"));
-  return index < 0 ? null : { file: relative, line: index + 1, code: lines[index]!.trim() };
+  return index < 0 ? null : { file: relative, line: index + 1, code: expectDefined(lines[index]).trim() };
 }

@@ -2,6 +2,7 @@ import type { Cluster } from "../lib/cluster.js";
 import { bearer, callProcedure, rawRequest, type RawResponse } from "../lib/http.js";
 import { startServer } from "../lib/server.js";
 import { percentile, round, sleep } from "../lib/stats.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 export interface DbLimitsReport {
   settings: Record<string, string>;
@@ -162,7 +163,7 @@ export async function runDbLimits(
       await sleep(100);
     }
     for (let i = 0; i < 20; i++) {
-      const { call } = calls[i % calls.length]!;
+      const { call } = expectDefined(calls[i % calls.length]);
       const response = await call();
       report.afterRecovery.requests += 1;
       if (response.status === 200) report.afterRecovery.ok += 1;

@@ -12,6 +12,7 @@ import { createKnex, findFreePort } from "@logbook/db";
 import { createLogbookClient } from "@logbook/sdk";
 import { SERVER_ENTRY } from "@logbook/server/testing";
 import pg from "pg";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (n: number) => Math.round(n);
@@ -152,7 +153,7 @@ export async function runPrivacy(options: { log?: (line: string) => void } = {})
         `SELECT current_user AS name, rolsuper AS superuser, rolcreatedb AS createdb, rolcreaterole AS createrole,
            current_setting('listen_addresses') AS listen FROM pg_roles WHERE rolname = current_user`,
       );
-      const role = rows[0]!;
+      const role = expectDefined(rows[0]);
       const legacyUrl = runtime.embeddedDatabaseUrl.replace(/\/\/[^@]+@/, "//logbook:logbook@");
       const legacy = new pg.Client({ connectionString: legacyUrl });
       legacy.on("error", () => undefined);

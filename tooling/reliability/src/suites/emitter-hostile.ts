@@ -12,6 +12,7 @@ import type { Cluster } from "../lib/cluster.js";
 import { startServer } from "../lib/server.js";
 import { round, sleep } from "../lib/stats.js";
 import { snapshotHookBinary } from "./faults.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 /**
  * The emitter on a hostile machine (issue 14 items 4, 5, 8), through the real built binary
@@ -112,7 +113,7 @@ function openModes(dir: string): { checked: number; open: string[] } {
 /** utime + stime of a live process, in seconds (Linux /proc). */
 function cpuSecondsOf(pid: number): number | undefined {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const fields = expectDefined(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks, USER_HZ = 100
   } catch {
     return undefined;
@@ -141,7 +142,7 @@ export async function runEmitterHostile(
       "SELECT count(DISTINCT payload->>'n') AS n FROM events WHERE payload->>'session_id' = ?",
       [session],
     );
-    return Number(result.rows[0]!.n);
+    return Number(expectDefined(result.rows[0]).n);
   };
   const logLines = (home: string, pattern: RegExp) => {
     const file = join(home, "logs", "hook.log");
@@ -256,7 +257,7 @@ export async function runEmitterHostile(
       withReason: rejected.filter((n) => n.endsWith(".json.reason")).length,
       liarIdStored: liarStored.rows.length > 0,
       flushExitCodes: [first.code ?? -1, second.code ?? -1],
-      storedBySecondFlush: Number(after.rows[0]!.n) - Number(before.rows[0]!.n),
+      storedBySecondFlush: Number(expectDefined(after.rows[0]).n) - Number(expectDefined(before.rows[0]).n),
     };
     log(
       `emitter-hostile: bad entries: ${badEntries.quarantined} quarantined, flush exits ${badEntries.flushExitCodes.join(", ")}`,
@@ -277,7 +278,7 @@ export async function runEmitterHostile(
     child.on("exit", () => (exited = true));
     const deadline = started + options.idleMs + 30_000;
     while (!exited && Date.now() < deadline) {
-      cpuS = cpuSecondsOf(child.pid!) ?? cpuS;
+      cpuS = cpuSecondsOf(expectDefined(child.pid)) ?? cpuS;
       await sleep(100);
     }
     const exitedByItself = exited;

@@ -12,6 +12,7 @@ import { createLogbookClient } from "@logbook/sdk";
 import type { Cluster } from "../lib/cluster.js";
 import { startServer } from "../lib/server.js";
 import { round, sleep } from "../lib/stats.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 const EMITTER_DIR = fileURLToPath(new URL("../../../../apps/hook-emitter/", import.meta.url));
 
@@ -298,7 +299,7 @@ export async function runFaults(cluster: Cluster, options: FaultOptions): Promis
          FROM events WHERE payload->>'rel_seq' LIKE ?`,
       [ofThisRun],
     );
-    const row = counts.rows[0]!;
+    const row = expectDefined(counts.rows[0]);
     report.stored = {
       rows: row.rows,
       distinctEvents: row.distinct_events,

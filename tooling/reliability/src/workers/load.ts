@@ -6,6 +6,7 @@
  * `R <json>` line at the end.
  */
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 const { url, apiKey, durationMs, ingestLanes, queryLanes, hookLanes, subscribers, pauseMs } = JSON.parse(
   process.argv[2] ?? "{}",
@@ -73,7 +74,7 @@ for (let s = 0; s < subscribers; s++) {
     errors: 0,
   };
   await new Promise<void>((resolve) => {
-    const following = client.followSession(sessionIds[session]!, {
+    const following = client.followSession(expectDefined(sessionIds[session]), {
       onEvent: (event) => sub.received.add(event.id),
       onStarted: () => {
         if (sub.startedAt === Number.POSITIVE_INFINITY) sub.startedAt = Date.now();
@@ -141,7 +142,7 @@ for (let l = 0; l < queryLanes; l++) {
   lanes.push(
     (async () => {
       for (let n = 0; Date.now() < end; n++) {
-        const id = sessionIds[n % SESSIONS]!;
+        const id = expectDefined(sessionIds[n % SESSIONS]);
         switch (n % 5) {
           case 0:
             await timed("sessions.list", () => client.sessions.list.query({ limit: 50 }));
