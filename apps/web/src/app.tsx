@@ -37,12 +37,13 @@ function SignedIn() {
   const [signingOut, setSigningOut] = useState(false);
   const who = useQuery(trpc.auth.whoami.queryOptions());
 
-  if (who.isPending) return <Loading what="your session" />;
+  // The views start their own queries at once, alongside this one (no waterfall); until it
+  // answers they show no write buttons.
   if (who.isError) {
     if (errorStatus(who.error) === 401) return <Redirect to="/sign-in" />;
     return <ErrorState error={who.error} what="your session" />;
   }
-  const me = meFrom(who.data);
+  const me = who.data ? meFrom(who.data) : meFrom({ name: "…", scopes: [] });
   const nav = me.isAdmin ? [...NAV, { href: "/keys", label: "API keys" }] : NAV;
 
   const signOut = async () => {

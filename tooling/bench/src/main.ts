@@ -12,6 +12,7 @@ import { startTestServer, type TestServer } from "@logbook/server/testing";
 
 import type { BenchContext } from "./cases/context.js";
 import { hookHttpCase, sessionListCase, timelineCase } from "./cases/http.js";
+import { dashboardCase } from "./cases/dashboard.js";
 import { hookCliCase } from "./cases/hook-cli.js";
 import { ingestCase } from "./cases/ingest.js";
 import { purgeCase } from "./cases/purge.js";
@@ -139,7 +140,13 @@ async function main(): Promise<number> {
     await run("hook-http", () => hookHttpCase(ctx));
     await run("throughput", () => throughputCase(ctx));
 
-    if (wanted("timeline") || wanted("timeline-summary") || wanted("session-list") || wanted("purge")) {
+    if (
+      wanted("timeline") ||
+      wanted("timeline-summary") ||
+      wanted("session-list") ||
+      wanted("purge") ||
+      wanted("dashboard")
+    ) {
       log("\n== dataset");
       const t = performance.now();
       const built = await buildDataset(db, options);
@@ -154,6 +161,7 @@ async function main(): Promise<number> {
       await run("timeline-summary", () => timelineCase(ctx, built.data, built.stored, "summary"));
       await run("session-list", () => sessionListCase(ctx, built.data, built.stored));
       await run("purge", () => purgeCase(ctx, built.oldEvents));
+      await run("dashboard", () => dashboardCase(ctx, built.data.sessions.length));
     }
 
     if (wanted("memory")) {

@@ -30,6 +30,7 @@ export const CASES = [
   "timeline-summary",
   "session-list",
   "purge",
+  "dashboard",
   "memory",
 ] as const;
 

@@ -145,6 +145,8 @@ describe("dashboard", () => {
     const { context, page } = await signedIn(readKey);
     const first = rows(page).first();
     await first.waitFor();
+    // The page knows who it is (buttons are also off while it asks).
+    await page.locator(".who").getByText("e2e-read-only").waitFor();
     const pin = first.getByRole("button", { name: /^(Pin|Unpin) / });
     const label = first.getByRole("button", { name: /^Label / });
     expect(await pin.isDisabled()).toBe(true);

@@ -24,6 +24,8 @@ type Tab = (typeof TABS)[number];
 export default function SessionView({ id }: { id: string }) {
   const trpc = useTRPC();
   const session = useQuery(trpc.sessions.get.queryOptions({ id }));
+  // Started here, with the session's own query rather than after it: the timeline is the page.
+  useInfiniteQuery(timelineQuery(trpc, id));
   const [tab, setTab] = useState<Tab>("timeline");
   const tabsId = useId();
 
@@ -179,17 +181,19 @@ function TreeItem({ node }: { node: TreeNode }) {
   );
 }
 
-const EVENT_PAGE = 500;
+const EVENT_PAGE = 300;
+
+function timelineQuery(trpc: ReturnType<typeof useTRPC>, sessionId: string) {
+  return trpc.events.listSummariesForSession.infiniteQueryOptions(
+    { sessionId, limit: EVENT_PAGE },
+    { getNextPageParam: (last) => last.nextCursor ?? undefined },
+  );
+}
 const ENTRY_HEIGHT = 44;
 
 function Timeline({ session }: { session: Session }) {
   const trpc = useTRPC();
-  const pages = useInfiniteQuery(
-    trpc.events.listSummariesForSession.infiniteQueryOptions(
-      { sessionId: session.id, limit: EVENT_PAGE },
-      { getNextPageParam: (last) => last.nextCursor ?? undefined },
-    ),
-  );
+  const pages = useInfiniteQuery(timelineQuery(trpc, session.id));
   const [tail, setTail] = useState<EventSummary[]>([]);
   const running = !ENDED_STATUSES.has(session.status);
   // Resumes after a dropped connection from the last event id (tracked events).
