@@ -1,12 +1,13 @@
 import { listMetricPointsInput, metricPointList, telemetryUsage, telemetryUsageInput } from "@logbook/contracts";
 
+import { orNothing } from "../../input.js";
 import { createTRPCRouter, readProcedure } from "../../trpc.js";
 
 /** What arrived over OTLP (`/v1/*` on the server): metric time series and the OTel side of usage. */
 export const telemetryRouter = createTRPCRouter({
   /** Metric points by session, user, model, name and time, oldest first. */
   metrics: readProcedure
-    .input(listMetricPointsInput)
+    .input(orNothing(listMetricPointsInput))
     .output(metricPointList)
     .query(({ ctx, input }) => ctx.services.otel.listMetricPoints(input)),
 
