@@ -4,13 +4,14 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 
 import { hookShape, nextEventName, pick, rng, words, type HookEventName } from "./payloads.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 /** COPY text format: backslash, tab, newline and carriage return must be escaped; NULL is \N. */
 export function copyText(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return "\\N";
   const text = String(value);
   return /[\\\t\n\r]/.test(text)
-    ? text.replace(/[\\\t\n\r]/g, (c) => ({ "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" })[c]!)
+    ? text.replace(/[\\\t\n\r]/g, (c) => expectDefined({ "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" }[c]))
     : text;
 }
 
@@ -169,20 +170,21 @@ export async function generateDataset(client: pg.Client, options: DatasetOptions
   const ids = Array.from({ length: sessions.length }, () => randomUUID()).sort();
   const byExternal = new Map<string, GeneratedSession>();
   sessions.forEach((s, i) => {
-    s.id = ids[i]!;
+    s.id = expectDefined(ids[i]);
     byExternal.set(s.externalId, s);
   });
-  for (const s of sessions) if (s.parentId) s.parentId = byExternal.get(s.parentId)!.id;
+  for (const s of sessions) if (s.parentId) s.parentId = expectDefined(byExternal.get(s.parentId)).id;
 
   // Events per session: a long tail (one in ten sessions is eight times busier), at least one each.
   const weights = sessions.map(() => (random() < 0.1 ? 8 : 1) * (0.5 + random()));
   const total = weights.reduce((a, b) => a + b, 0);
   let assigned = 0;
   sessions.forEach((s, i) => {
-    s.events = Math.max(1, Math.floor((options.events * weights[i]!) / total));
+    s.events = Math.max(1, Math.floor((options.events * expectDefined(weights[i])) / total));
     assigned += s.events;
   });
-  for (let i = 0; assigned < options.events; i = (i + 1) % sessions.length, assigned++) sessions[i]!.events++;
+  for (let i = 0; assigned < options.events; i = (i + 1) % sessions.length, assigned++)
+    expectDefined(sessions[i]).events++;
 
   // A pool of payload bodies (JSON text without session_id) to draw from: realistic and cheap.
   const pool = new Map<HookEventName, Array<{ json: string; toolName?: string; toolUseId?: string }>>();
@@ -288,8 +290,8 @@ export async function generateDataset(client: pg.Client, options: DatasetOptions
     for (const s of sessions) {
       let at = s.startMs;
       let previous: HookEventName | null = null;
-      const agentId = s.parentId ? s.externalId.split(":agent:")[1]! : null;
-      const prefix = `{"session_id":"${s.parentId ? s.externalId.split(":agent:")[0]! : s.externalId}",${agentId ? `"agent_id":"${agentId}","agent_type":"${s.agentType}",` : ""}`;
+      const agentId = s.parentId ? expectDefined(s.externalId.split(":agent:")[1]) : null;
+      const prefix = `{"session_id":"${s.parentId ? expectDefined(s.externalId.split(":agent:")[0]) : s.externalId}",${agentId ? `"agent_id":"${agentId}","agent_type":"${s.agentType}",` : ""}`;
       for (let seq = 1; seq <= s.events; seq++) {
         const name: HookEventName =
           seq === s.events && s.events > 2
@@ -298,7 +300,7 @@ export async function generateDataset(client: pg.Client, options: DatasetOptions
               : "SessionEnd"
             : nextEventName(random, previous);
         previous = name;
-        const body = pick(random, pool.get(name)!);
+        const body = pick(random, expectDefined(pool.get(name)));
         at += gap();
         yield row([
           uuidV7At(at, random),

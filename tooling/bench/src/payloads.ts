@@ -1,3 +1,4 @@
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 /**
  * Hook-shaped payloads like the ones Claude Code sends (see ../shared/claude-code/samples/hooks):
  * the same fields, realistic sizes, deterministic from a seed so runs are comparable.
@@ -21,7 +22,8 @@ export function rng(seed: number): () => number {
   };
 }
 
-export const pick = <T>(random: () => number, list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+export const pick = <T>(random: () => number, list: readonly T[]): T =>
+  expectDefined(list[Math.floor(random() * list.length)]);
 
 export function words(random: () => number, n: number): string {
   const out: string[] = [];

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 export interface ResultRow {
   case: string;
@@ -42,8 +43,8 @@ export function printTable(rows: ResultRow[]): void {
     r.target,
     r.met === null ? "n/a" : r.met ? "yes" : "NO",
   ]);
-  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
-  const line = (cells: string[]) => "| " + cells.map((c, i) => pad(c, widths[i]!)).join(" | ") + " |";
+  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => expectDefined(b[i]).length))));
+  const line = (cells: string[]) => "| " + cells.map((c, i) => pad(c, expectDefined(widths[i]))).join(" | ") + " |";
   console.log(line(header));
   console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
   for (const b of body) console.log(line(b));

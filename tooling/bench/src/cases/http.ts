@@ -7,6 +7,7 @@ import { runLoad } from "../load/run-load.js";
 import type { ResultRow } from "../report.js";
 import { summarize } from "../stats.js";
 import { ms, type BenchContext } from "./context.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 const trpcGet = (procedure: string, input: unknown) =>
   `/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`;
@@ -24,7 +25,7 @@ async function inProcess(ctx: BenchContext, calls: Array<() => Promise<unknown>>
   statements = 0;
   try {
     for (let i = 0; i < rounds; i++) {
-      const call = calls[i % calls.length]!;
+      const call = expectDefined(calls[i % calls.length]);
       const t = performance.now();
       await call();
       times.push(performance.now() - t);
@@ -137,7 +138,9 @@ async function latencyCase(
   // Per filter shape, when shapes differ in kind (session list); one entry per label.
   const labels = [...new Set(args.shapes.map((s) => s.label))];
   const perShape = labels.map((label) => {
-    const samples = result.latenciesMs.filter((_, i) => args.shapes[result.pathIndexes[i]!]!.label === label);
+    const samples = result.latenciesMs.filter(
+      (_, i) => expectDefined(args.shapes[expectDefined(result.pathIndexes[i])]).label === label,
+    );
     return { label, ...summarize(samples) };
   });
   ctx.log(
@@ -155,7 +158,11 @@ async function latencyCase(
   const plans: Record<string, ExplainedQuery[]> = {};
   try {
     for (const label of labels)
-      plans[label] = await explainCall(ctx.db.knex, client, args.shapes.find((s) => s.label === label)!.run);
+      plans[label] = await explainCall(
+        ctx.db.knex,
+        client,
+        expectDefined(args.shapes.find((s) => s.label === label)).run,
+      );
   } finally {
     await client.end();
   }
@@ -191,7 +198,7 @@ async function latencyCase(
 function shuffle<T>(list: T[]): T[] {
   for (let i = list.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
-    [list[i], list[j]] = [list[j]!, list[i]!];
+    [list[i], list[j]] = [expectDefined(list[j]), expectDefined(list[i])];
   }
   return list;
 }
@@ -234,17 +241,17 @@ export function sessionListCase(ctx: BenchContext, data: Dataset, storedEvents: 
   const weekAgo = new Date(Date.now() - 7 * 86_400_000).toISOString();
   const inputs: Array<{ label: string; input: Parameters<SessionService["list"]>[0] }> = [];
   for (let i = 0; i < 10; i++) {
-    const machineId = data.machines[i % data.machines.length]!;
-    const projectId = data.projects[(i * 7) % data.projects.length]!;
+    const machineId = expectDefined(data.machines[i % data.machines.length]);
+    const projectId = expectDefined(data.projects[(i * 7) % data.projects.length]);
     const base = { limit: 50, sort: "lastActivity" as const };
     inputs.push(
       { label: "live statuses", input: { ...base, status: ["active", "idle", "waiting_input"] } },
       { label: "machine, roots only", input: { ...base, machineId, parentSessionId: null } },
       { label: "project", input: { ...base, projectId } },
       { label: "failed, last 7 days", input: { ...base, status: ["failed"], from: weekAgo } },
-      { label: "label", input: { ...base, label: data.labels[i % data.labels.length]! } },
+      { label: "label", input: { ...base, label: expectDefined(data.labels[i % data.labels.length]) } },
       { label: "subagents by type", input: { ...base, sessionType: "subagent", agentType: "Explore" } },
-      { label: "text search", input: { ...base, search: ["lint", "cursor", "promise"][i % 3]! } },
+      { label: "text search", input: { ...base, search: expectDefined(["lint", "cursor", "promise"][i % 3]) } },
       { label: "pinned", input: { ...base, pinned: true } },
     );
   }

@@ -7,6 +7,7 @@ import { connect, copyRow, copyRows, EVENT_COPY_COLUMNS, uuidV7At } from "../gen
 import { hookShape, nextEventName, rng, type HookEventName } from "../payloads.js";
 import type { ResultRow } from "../report.js";
 import { fmt, type BenchContext } from "./context.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 const BATCH = 500;
 const SESSIONS_PER_BATCH = 5;
@@ -28,7 +29,7 @@ function buildBatches(total: number, clients: number, seed: number): Batch[][] {
     }));
     const events: Batch["events"] = [];
     for (let i = 0; i < BATCH; i++) {
-      const session = sessions[i % SESSIONS_PER_BATCH]!;
+      const session = expectDefined(sessions[i % SESSIONS_PER_BATCH]);
       const name = nextEventName(random, session.previous);
       session.previous = name;
       const shape = hookShape(random, name, "/work/bench-ingest", PAYLOAD_BYTES);
@@ -43,7 +44,7 @@ function buildBatches(total: number, clients: number, seed: number): Batch[][] {
         payload: { session_id: session.id, ...shape.body },
       });
     }
-    perClient[b % clients]!.push({ events });
+    expectDefined(perClient[b % clients]).push({ events });
   }
   return perClient;
 }
@@ -65,14 +66,16 @@ export async function ingestCase(ctx: BenchContext): Promise<ResultRow> {
   );
 
   // Warm-up (JIT, pool connections, sessions code paths), not timed.
-  await Promise.all(sdk.map((client, i) => Promise.all(warm[i]!.map((b) => client.events.ingest.mutate(b)))));
+  await Promise.all(
+    sdk.map((client, i) => Promise.all(expectDefined(warm[i]).map((b) => client.events.ingest.mutate(b)))),
+  );
 
   ctx.rss.start("ingest-sdk");
   let started = performance.now();
   let accepted = 0;
   await Promise.all(
     sdk.map(async (client, i) => {
-      for (const batch of work[i]!) {
+      for (const batch of expectDefined(work[i])) {
         const result = await client.events.ingest.mutate(batch);
         accepted += result.accepted;
       }
@@ -93,9 +96,10 @@ export async function ingestCase(ctx: BenchContext): Promise<ResultRow> {
     for (const list of work)
       for (const batch of list)
         for (const e of batch.events)
-          if (!sessionIds.has(e.externalSessionId!)) sessionIds.set(e.externalSessionId!, randomUUID());
+          if (!sessionIds.has(expectDefined(e.externalSessionId)))
+            sessionIds.set(expectDefined(e.externalSessionId), randomUUID());
     await copyRows(
-      pgClients[0]!,
+      expectDefined(pgClients[0]),
       "sessions",
       ["id", "external_id", "status", "machine_id"],
       [...sessionIds.values()].map((id) => copyRow([id, `copy-${id}`, "active", "bench-machine"])),
@@ -106,7 +110,7 @@ export async function ingestCase(ctx: BenchContext): Promise<ResultRow> {
       const now = Date.now();
       for (const batch of list) {
         for (const e of batch.events) {
-          const sessionId = sessionIds.get(e.externalSessionId!)!;
+          const sessionId = expectDefined(sessionIds.get(expectDefined(e.externalSessionId)));
           const seq = (seqs.get(sessionId) ?? 0) + 1;
           seqs.set(sessionId, seq);
           const at = now + lines.length;
@@ -133,7 +137,9 @@ export async function ingestCase(ctx: BenchContext): Promise<ResultRow> {
       return lines;
     });
     started = performance.now();
-    await Promise.all(pgClients.map((client, i) => copyRows(client, "events", EVENT_COPY_COLUMNS, linesPerClient[i]!)));
+    await Promise.all(
+      pgClients.map((client, i) => copyRows(client, "events", EVENT_COPY_COLUMNS, expectDefined(linesPerClient[i]))),
+    );
     const copySeconds = (performance.now() - started) / 1000;
     const copyRate = total / copySeconds;
     log(`  COPY: ${total} events in ${fmt(copySeconds, 2)} s = ${Math.round(copyRate)} events/s`);

@@ -5,6 +5,7 @@ import { runLoad } from "../load/run-load.js";
 import type { ResultRow } from "../report.js";
 import { summarize, type Summary } from "../stats.js";
 import { fmt, ms, type BenchContext } from "./context.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 /** Connection counts of issue 15 (one agent; ten; fifty agents on one server). */
 export const THROUGHPUT_CONNECTIONS = [1, 10, 50] as const;
@@ -90,14 +91,14 @@ export async function throughputCase(ctx: BenchContext): Promise<ResultRow[]> {
     for (const connections of THROUGHPUT_CONNECTIONS) {
       const seed = 400 + connections;
       const [floor, noFsync] = [
-        await closedLoad(ctx, floors[0]![1].url, connections, seed),
-        await closedLoad(ctx, floors[1]![1].url, connections, seed),
+        await closedLoad(ctx, expectDefined(floors[0])[1].url, connections, seed),
+        await closedLoad(ctx, expectDefined(floors[1])[1].url, connections, seed),
       ];
       ctx.rss.start(`throughput-${connections}`);
       const logbook = await closedLoad(ctx, `${ctx.server.url}`, connections, seed);
       ctx.rss.stop();
       ctx.log(`  ${connections} conn: Logbook ${line(logbook)}; floor ${line(floor)}; no-fsync floor ${line(noFsync)}`);
-      const target = TARGETS[connections]!;
+      const target = expectDefined(TARGETS[connections]);
       const floorRatio = logbook.rate / floor.rate;
       const noFsyncRatio = logbook.rate / noFsync.rate;
       const p50AboveFsync = logbook.latency.p50 - fsyncMs;

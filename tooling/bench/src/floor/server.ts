@@ -15,6 +15,10 @@ import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 
+// Forked by the harness, which talks to us over the IPC channel: without one there is no one to answer.
+const send = process.send?.bind(process);
+if (!send) throw new Error("run by the bench harness (child_process.fork), not directly");
+
 export interface FloorRequest {
   databaseUrl: string;
   synchronousCommit: "on" | "off";
@@ -75,9 +79,9 @@ async function start(spec: FloorRequest): Promise<string> {
 
 process.once("message", (spec: FloorRequest) => {
   start(spec).then(
-    (url) => process.send!({ ok: true, url } satisfies FloorMessage),
+    (url) => send({ ok: true, url } satisfies FloorMessage),
     (error: unknown) =>
-      process.send!({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () =>
+      send({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () =>
         process.exit(1),
       ),
   );

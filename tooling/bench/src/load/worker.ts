@@ -17,6 +17,11 @@ import { Agent, request as httpRequest } from "node:http";
 
 import { hookShape, nextEventName, rng, type HookEventName } from "../payloads.js";
 import type { LoadRequest, LoadResult } from "./protocol.js";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
+
+// Forked by the harness, which talks to us over the IPC channel: without one there is no one to answer.
+const send = process.send?.bind(process);
+if (!send) throw new Error("run by the bench harness (child_process.fork), not directly");
 
 function requestMaker(
   scenario: LoadRequest["scenario"],
@@ -25,7 +30,7 @@ function requestMaker(
     let i = 0;
     return () => {
       const index = i++ % scenario.paths.length;
-      return { method: "GET", path: scenario.paths[index]!, index };
+      return { method: "GET", path: expectDefined(scenario.paths[index]), index };
     };
   }
   const random = rng(scenario.seed);
@@ -35,7 +40,7 @@ function requestMaker(
   }));
   let i = 0;
   return () => {
-    const session = sessions[i++ % sessions.length]!;
+    const session = expectDefined(sessions[i++ % sessions.length]);
     const name = nextEventName(random, session.previous);
     session.previous = name;
     const shape = hookShape(random, name, "/work/bench", scenario.payloadBytes);
@@ -149,8 +154,8 @@ process.on("message", (message: LoadRequest | "stop") => {
     return;
   }
   run(message).then(
-    (result) => process.send!({ ok: true, result }, () => process.exit(0)),
+    (result) => send({ ok: true, result }, () => process.exit(0)),
     (error: unknown) =>
-      process.send!({ ok: false, error: error instanceof Error ? error.stack : String(error) }, () => process.exit(1)),
+      send({ ok: false, error: error instanceof Error ? error.stack : String(error) }, () => process.exit(1)),
   );
 });
