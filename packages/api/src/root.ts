@@ -9,6 +9,7 @@ import { jobsRouter } from "./routers/jobs/router.js";
 import { messagesRouter } from "./routers/messages/router.js";
 import { projectsRouter } from "./routers/projects/router.js";
 import { retentionRouter } from "./routers/retention/router.js";
+import { sessionStoreRouter } from "./routers/session-store/router.js";
 import { sessionsRouter } from "./routers/sessions/router.js";
 import { statsRouter } from "./routers/stats/router.js";
 import { stepsRouter } from "./routers/steps/router.js";
@@ -32,6 +33,7 @@ export const appRouter = createTRPCRouter({
   stats: statsRouter,
   usage: usageRouter,
   telemetry: telemetryRouter,
+  sessionStore: sessionStoreRouter,
   retention: retentionRouter,
   apiKeys: apiKeysRouter,
 });

@@ -19,3 +19,4 @@ export * from "./health.js";
 export * from "./issues.js";
 export * from "./redaction.js";
 export * from "./otel.js";
+export * from "./session-store.js";

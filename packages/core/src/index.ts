@@ -30,6 +30,7 @@ export { deriveSession, hookStatusRule } from "./events/derive.js";
 export { HookService, hookToEvent, parseHookPayload } from "./hooks/hook-service.js";
 export type { HookMeta } from "./hooks/hook-service.js";
 export { OtelService } from "./otel/otel-service.js";
+export { SessionStoreService } from "./session-store/session-store-service.js";
 export { LiveBus } from "./live/live-bus.js";
 export type { EventFilter, LiveEvent, SessionFilter } from "./live/live-bus.js";
 export { createServices } from "./services.js";

@@ -7,6 +7,7 @@ import { EventService } from "./events/event-service.js";
 import { HookService } from "./hooks/hook-service.js";
 import { JobService } from "./jobs/job-service.js";
 import { OtelService } from "./otel/otel-service.js";
+import { SessionStoreService } from "./session-store/session-store-service.js";
 import { LockService } from "./projects/lock-service.js";
 import { ProjectService } from "./projects/project-service.js";
 import { ArtifactService } from "./records/artifact-service.js";
@@ -25,6 +26,7 @@ export interface Services {
   events: EventService;
   hooks: HookService;
   otel: OtelService;
+  sessionStore: SessionStoreService;
   messages: MessageService;
   files: FileService;
   steps: StepService;
@@ -56,6 +58,7 @@ export function createServices(
     events,
     hooks: new HookService(deps, events),
     otel: new OtelService(deps, events),
+    sessionStore: new SessionStoreService(deps, events),
     messages: new MessageService(deps),
     files: new FileService(deps),
     steps: new StepService(deps),

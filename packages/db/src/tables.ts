@@ -17,6 +17,7 @@ export const TABLES = [
   "login_links",
   "web_sessions",
   "otel_metric_points",
+  "agent_sdk_sessions",
 ] as const;
 
 export type TableName = (typeof TABLES)[number];

@@ -24,6 +24,7 @@ export {
   type LogbookAppCode,
   type LogbookErrorCode,
 } from "./errors.js";
+export { LogbookSessionStore, type SessionKey, type SessionStoreEntry } from "./session-store.js";
 export type { AppRouter, LogbookErrorData } from "@logbook/api";
 export type { InputIssue } from "@logbook/contracts";
 export type * from "./types.js";
