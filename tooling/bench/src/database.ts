@@ -113,7 +113,9 @@ export async function dropEventIndexes(knex: Knex): Promise<SavedDefinitions> {
   );
   for (const c of constraints.rows) await knex.raw(`ALTER TABLE events DROP CONSTRAINT ${pg.escapeIdentifier(c.name)}`);
   for (const i of indexes.rows) await knex.raw(`DROP INDEX ${pg.escapeIdentifier(i.name)}`);
-  return { indexes: indexes.rows.map((r) => r.definition), constraints: constraints.rows };
+  // events is partitioned: its indexes read "ON ONLY public.events", which re-created as they
+  // are would make an index of the parent alone (invalid, none on the partitions).
+  return { indexes: indexes.rows.map((r) => r.definition.replace(/ ON ONLY /, " ON ")), constraints: constraints.rows };
 }
 
 /** Rebuilds what `dropEventIndexes` dropped, two builds at a time (one per core), then ANALYZE. */
