@@ -111,6 +111,16 @@ export const serverEnvSchema = databaseEnvSchema.extend({
    * again by `usage.reprice`.
    */
   LOGBOOK_PRICES_FILE: z.string().trim().min(1).optional(),
+  /**
+   * Secrets in event payloads and messages are replaced before they are stored (docs/redaction.md).
+   * On by default; false stores events exactly as sent.
+   */
+  LOGBOOK_REDACTION: booleanFlag(true),
+  /**
+   * A JSON file of extra redaction rules, run after the built-in ones. Read at start: a file
+   * that does not parse stops the server (exit 2, every problem listed).
+   */
+  LOGBOOK_REDACTION_RULES_FILE: z.string().trim().min(1).optional(),
   /** An `active` session with no event for this many minutes becomes `idle`. */
   SESSION_IDLE_AFTER_MINUTES: int(1, 7 * 24 * 60, 30),
   /** An open session (not paused) with no event for this many hours is ended (`terminated`). */
@@ -151,6 +161,7 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   bootstrapKey: boolean;
   pricesFile: string | null;
+  redaction: { enabled: boolean; rulesFile: string | null };
   inactivity: { policy: InactivityPolicy; intervalMs: number };
   publicUrl: string | undefined;
   webRoot: string;
@@ -216,6 +227,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       bootstrapKey: e.BOOTSTRAP_KEY,
       pricesFile: e.LOGBOOK_PRICES_FILE ?? null,
+      redaction: { enabled: e.LOGBOOK_REDACTION, rulesFile: e.LOGBOOK_REDACTION_RULES_FILE ?? null },
       inactivity: {
         policy: { idleAfterMinutes: e.SESSION_IDLE_AFTER_MINUTES, endAfterHours: e.SESSION_END_AFTER_HOURS },
         intervalMs: e.SESSION_SWEEP_INTERVAL_MS,

@@ -5,13 +5,13 @@
  */
 import { parseArgs } from "node:util";
 
-import { isAppError, PriceBook } from "@logbook/core";
+import { isAppError, PriceBook, type Redactor } from "@logbook/core";
 
 import { CommandError, keysCommand, migrateCommand, USAGE } from "./commands.js";
 import { parseConfig, type ServerConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { watchParents } from "./parent-watch.js";
-import { startServer } from "./server.js";
+import { redactorFor, startServer } from "./server.js";
 import { VERSION } from "./version.js";
 
 function loadConfig(): ServerConfig {
@@ -23,16 +23,21 @@ function loadConfig(): ServerConfig {
   return result.config;
 }
 
-/** The price book, or exit 2 with what is wrong with the file LOGBOOK_PRICES_FILE names. */
-function loadPrices(config: ServerConfig): PriceBook {
+/** What `load` builds from the file `variable` names, or exit 2 with what is wrong with that file. */
+function loadOrExit<T>(variable: string, load: () => T): T {
   try {
-    return new PriceBook({ overrideFile: config.pricesFile });
+    return load();
   } catch (error) {
     const message = isAppError(error) ? error.message : String(error);
-    process.stderr.write(`logbook-server: invalid configuration\n  LOGBOOK_PRICES_FILE: ${message}\n`);
+    process.stderr.write(`logbook-server: invalid configuration\n  ${variable}: ${message}\n`);
     process.exit(2);
   }
 }
+
+const loadPrices = (config: ServerConfig): PriceBook =>
+  loadOrExit("LOGBOOK_PRICES_FILE", () => new PriceBook({ overrideFile: config.pricesFile }));
+const loadRedactor = (config: ServerConfig): Redactor =>
+  loadOrExit("LOGBOOK_REDACTION_RULES_FILE", () => redactorFor(config));
 
 /** Signals closer together than this are one request to stop. */
 const DUPLICATE_SIGNAL_MS = 500;
@@ -40,10 +45,11 @@ const DUPLICATE_SIGNAL_MS = 500;
 async function serve(config: ServerConfig, args: string[]): Promise<void> {
   const stopWithParents = parseServeArgs(args);
   const prices = loadPrices(config);
+  const redactor = loadRedactor(config);
   const logger = createLogger(config.logLevel);
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(config, logger, { prices });
+    server = await startServer(config, logger, { prices, redactor });
   } catch (error) {
     logger.fatal({ err: error }, "could not start");
     process.exit(1);

@@ -3,7 +3,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
 import { AuthThrottle, KeyStreams } from "@logbook/api";
-import { createServices, isDatabaseUnreachable, LiveBus, PriceBook } from "@logbook/core";
+import {
+  createServices,
+  isDatabaseUnreachable,
+  LiveBus,
+  PriceBook,
+  readRedactionRulesFile,
+  Redactor,
+} from "@logbook/core";
 import { ADVISORY_LOCKS, isProcessAlive, migrateLatestAt, openDatabase, type Database } from "@logbook/db";
 
 import { DatabaseAvailability } from "./availability.js";
@@ -83,6 +90,16 @@ async function refuseSecondEmbeddedOwner(home: string): Promise<void> {
 }
 
 /**
+ * The redactor the settings ask for. A rules file is read even with redaction off, so a file
+ * that does not parse is found at start, not the day redaction is turned back on: it throws
+ * (INVALID_INPUT naming the file and its problems).
+ */
+export function redactorFor(config: Pick<ServerConfig, "redaction">): Redactor {
+  const { enabled, rulesFile } = config.redaction;
+  return new Redactor({ enabled, extraRules: rulesFile ? readRedactionRulesFile(rulesFile) : [] });
+}
+
+/**
  * Starts everything in order: the database (embedded unless DATABASE_URL), migrations,
  * services, the live bus, the HTTP server, the first-start key, the schedules. Any
  * failure on the way undoes what was started.
@@ -90,7 +107,7 @@ async function refuseSecondEmbeddedOwner(home: string): Promise<void> {
 export async function startServer(
   config: ServerConfig,
   logger: Logger,
-  options: { prices?: PriceBook } = {},
+  options: { prices?: PriceBook; redactor?: Redactor } = {},
 ): Promise<RunningServer> {
   const startedAt = Date.now();
   await mkdir(config.home, { recursive: true, mode: 0o700 });
@@ -107,6 +124,10 @@ export async function startServer(
     // Before the database: a price file that does not parse stops the start with its problems.
     const prices = options.prices ?? new PriceBook({ overrideFile: config.pricesFile });
     if (config.pricesFile) logger.info({ prices: prices.pricing.version }, `prices from ${config.pricesFile}`);
+    const redactor = options.redactor ?? redactorFor(config);
+    if (!redactor.enabled) logger.warn("redaction is off: events are stored with any secrets they carry");
+    else if (config.redaction.rulesFile)
+      logger.info({ rules: redactor.ruleIds.length }, `redaction rules from ${config.redaction.rulesFile}`);
     if (!config.databaseUrl) await refuseSecondEmbeddedOwner(config.home);
     const database: Database = await openDatabase({
       databaseUrl: config.databaseUrl,
@@ -139,6 +160,7 @@ export async function startServer(
       readKnex: database.readKnex,
       retiredPartitions: config.retention.partitions,
       prices,
+      redactor,
       retentionPolicy: config.retention.policy,
       apiKeyCacheMs: config.apiKeyCacheMs,
     });

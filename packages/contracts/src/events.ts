@@ -88,6 +88,8 @@ export const event = z.object({
   cwd: z.string().nullable(),
   machineId: z.string().nullable(),
   payload: z.record(z.string(), z.unknown()),
+  /** Secrets replaced in this event's payload and message before it was stored (docs/redaction.md). */
+  redactions: z.number().int().min(0),
   occurredAt: isoDateTime(),
   receivedAt: isoDateTime(),
 });

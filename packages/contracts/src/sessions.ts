@@ -62,6 +62,8 @@ export const session = z.object({
   metadata: z.record(z.string(), z.unknown()),
   errorMessage: z.string().nullable(),
   tokens: tokenUsage,
+  /** Secrets replaced before this session's events were stored (docs/redaction.md). */
+  redactions: z.number().int().min(0),
   createdAt: isoDateTime(),
   updatedAt: isoDateTime(),
   startedAt: isoDateTime().nullable(),

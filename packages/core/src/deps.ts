@@ -1,6 +1,7 @@
 import type { Knex } from "@logbook/db";
 
 import { PriceBook } from "./pricing/pricing.js";
+import type { Redactor } from "./redaction/redactor.js";
 
 /** What every service is built from. Passed explicitly: no globals, so tests can run many. */
 export interface CoreDeps {
@@ -16,6 +17,8 @@ export interface CoreDeps {
   now?: () => Date;
   /** The prices messages are costed with. @default the built-in table */
   prices?: PriceBook;
+  /** Replaces secrets in events before they are stored. @default the built-in rules, on */
+  redactor?: Redactor;
 }
 
 /** Where the lag-tolerant reads go: the replica, or the primary when there is none. */

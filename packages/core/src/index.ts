@@ -66,5 +66,3 @@ export { Redactor, SECRET_FIELD_RULE, readRedactionRulesFile, redactionMarker } 
 export type { RedactorOptions } from "./redaction/redactor.js";
 export { DEFAULT_RULES as DEFAULT_REDACTION_RULES } from "./redaction/rules.js";
 export type { RedactionRule } from "./redaction/rules.js";
-export { SECRET_FIELD_SAMPLES, SECRET_SAMPLES } from "./redaction/secret-samples.js";
-export type { SecretSample } from "./redaction/secret-samples.js";

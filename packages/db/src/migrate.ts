@@ -18,6 +18,7 @@ import * as sessionKeysOnRecords from "./migrations/20261201155535_session_keys_
 import * as createAgentSdkSessions from "./migrations/20261201164708_create_agent_sdk_sessions.js";
 import * as addOtelIntake from "./migrations/20261201154524_add_otel_intake.js";
 import * as partitionEventsByTime from "./migrations/20261201162404_partition_events_by_time.js";
+import * as addRedactionCounts from "./migrations/20261201155823_add_redaction_counts.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -43,6 +44,7 @@ const migrations: Record<string, Migration> = {
   "20261201164708_create_agent_sdk_sessions": createAgentSdkSessions,
   "20261201154524_add_otel_intake": addOtelIntake,
   "20261201162404_partition_events_by_time": partitionEventsByTime,
+  "20261201155823_add_redaction_counts": addRedactionCounts,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

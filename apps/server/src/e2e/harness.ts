@@ -3,10 +3,12 @@
  * it as a child process, and SDK clients with the first-start key (ingest+read) and an
  * admin key.
  */
+import { spawn } from "node:child_process";
+
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient, type LogbookClientOptions } from "@logbook/sdk";
 
-import { startTestServer, type StartTestServerOptions, type TestServer } from "../testing/index.js";
+import { SERVER_ENTRY, startTestServer, type StartTestServerOptions, type TestServer } from "../testing/index.js";
 
 export interface Harness {
   db: TestDatabase;
@@ -48,4 +50,22 @@ export async function failure(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error("expected the call to fail, but it succeeded");
+}
+
+/**
+ * Runs the built server with only `env` (and PORT 0) until it exits: for settings that must
+ * stop the start. Returns its exit code and what it wrote to stderr.
+ */
+export function startRefused(
+  env: Record<string, string | undefined>,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SERVER_ENTRY], {
+      env: { PORT: "0", ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.once("close", (code) => resolve({ code, stderr }));
+  });
 }

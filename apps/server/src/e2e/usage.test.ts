@@ -3,7 +3,6 @@
  * priced on the way in, reported through the SDK; the price file setting (a bad file stops
  * the start, or makes `usage.reprice` a 400 that changes nothing); reprice needs admin.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,8 +12,7 @@ import { LogbookError } from "@logbook/sdk";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { SERVER_ENTRY } from "../testing/index.js";
-import { failure, startHarness, type Harness } from "./harness.js";
+import { failure, startHarness, startRefused, type Harness } from "./harness.js";
 
 let h: Harness;
 let pricesFile: string;
@@ -110,15 +108,7 @@ describe("usage", () => {
   it("will not start with a price file that does not parse, and says why", async () => {
     const bad = join(await mkdtemp(join(tmpdir(), "logbook-bad-prices-")), "prices.json");
     await writeFile(bad, JSON.stringify({ version: "x", date: "2026-12-01", source: "x", models: [{ id: "a" }] }));
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [SERVER_ENTRY], {
-        env: { PATH: process.env.PATH, DATABASE_URL: h.db.url, LOGBOOK_PRICES_FILE: bad, PORT: "0" },
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      let stderr = "";
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-      child.once("close", (code) => resolve({ code, stderr }));
-    });
+    const result = await startRefused({ PATH: process.env.PATH, DATABASE_URL: h.db.url, LOGBOOK_PRICES_FILE: bad });
     expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(/LOGBOOK_PRICES_FILE: price file .* is not a valid price table: models\.0\.input/);
   });

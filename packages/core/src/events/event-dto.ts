@@ -21,6 +21,7 @@ export const EVENT_COLUMNS = [
   "cwd",
   "machine_id",
   "payload",
+  "redactions",
   "occurred_at",
   "received_at",
 ] as const;
@@ -43,6 +44,7 @@ export interface EventRow {
   cwd: string | null;
   machine_id: string | null;
   payload: Record<string, unknown>;
+  redactions: number;
   occurred_at: Date;
   received_at: Date;
 }
@@ -67,6 +69,7 @@ export function toEventSummaryDto(row: Omit<EventRow, "payload">): EventSummary 
     agentId: row.agent_id,
     cwd: row.cwd,
     machineId: row.machine_id,
+    redactions: row.redactions,
     occurredAt: iso(row.occurred_at),
     receivedAt: iso(row.received_at),
   };

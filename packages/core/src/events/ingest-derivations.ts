@@ -43,6 +43,8 @@ export interface PreparedEvent extends DerivableEvent {
   input: ParsedIngestEvent;
   sessionId: string;
   seq: number;
+  /** Secrets replaced in the event before it got here (`redactEvent`). */
+  redactions: number;
 }
 
 /**

@@ -18,6 +18,8 @@ import { known } from "../invariants.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
 import { notifyChanges, notifyStatement } from "../live/notify.js";
 import type { PriceBook } from "../pricing/pricing.js";
+import { redactEvent } from "../redaction/redact-event.js";
+import { Redactor } from "../redaction/redactor.js";
 import { columnBindings } from "../sql.js";
 import { isUnknownTime, uuidV7Time } from "../time.js";
 import { tokenCountProblem } from "./derive.js";
@@ -30,6 +32,9 @@ type Trx = Knex.Transaction;
 /** Tries of a batch that PostgreSQL chose as a deadlock (or serialization) victim. */
 const DEADLOCK_ATTEMPTS = 3;
 
+/** Stateless: one for every pipeline built without a redactor of its own. */
+const DEFAULT_REDACTOR = new Redactor();
+
 const keyOf = (sessionId: string, id: string, occurredAt: Date) => `${sessionId}|${id}|${occurredAt.getTime()}`;
 
 /** Idempotent batch ingest with state derivation (see the file comment for its steps). */
@@ -37,11 +42,13 @@ export class IngestPipeline {
   private readonly knex: Knex;
   private readonly now: () => Date;
   private readonly prices: PriceBook;
+  private readonly redactor: Redactor;
 
   constructor(deps: CoreDeps) {
     this.knex = deps.knex;
     this.now = clockOf(deps);
     this.prices = withPrices(deps).prices;
+    this.redactor = deps.redactor ?? DEFAULT_REDACTOR;
   }
 
   /**
@@ -68,8 +75,13 @@ export class IngestPipeline {
       const problem = tokenCountProblem(event);
       if (problem) throw invalidInput(`events[${index}].${problem}`, { index });
     });
+    // Secrets out before anything is written or derived (docs/redaction.md), counted per event.
+    const redacted = input.events.map((e) => redactEvent(this.redactor, e));
     // Ids are fixed before the first attempt, so a retry is the same batch.
-    const withIds = { events: input.events.map((e) => withStorableExternalIds(e.id ? e : { ...e, id: uuidv7() })) };
+    const withIds = {
+      events: redacted.map(({ event: e }) => withStorableExternalIds(e.id ? e : { ...e, id: uuidv7() })),
+      redactions: redacted.map((r) => r.count),
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.ingestOnce(withIds);
@@ -80,7 +92,10 @@ export class IngestPipeline {
     }
   }
 
-  private async ingestOnce(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
+  private async ingestOnce(input: {
+    events: ParsedIngestEvent[];
+    redactions: number[];
+  }): Promise<{ accepted: boolean[]; ids: string[] }> {
     const receivedAt = this.now();
     const events = input.events.map((e, index) => {
       const id = e.id ?? uuidv7();
@@ -143,6 +158,7 @@ export class IngestPipeline {
           sessionKey: sessionKeyOf(e),
           sessionId: session.id,
           seq,
+          redactions: input.redactions[index]!,
           eventType: e.eventType,
           source: e.source,
           occurredAt,
@@ -167,6 +183,7 @@ export class IngestPipeline {
       });
       if (accepted.length > 0) {
         const { changed, sessionUpdates } = await applyDerivations(trx, this.prices, sessions.byId, accepted);
+        changed.push(...(await addSessionRedactions(trx, accepted)));
         const notice = notifyStatement({
           events: { fromStreamSeq: Math.min(...streamSeqs), toStreamSeq: Math.max(...streamSeqs) },
           sessionIds: [...new Set([...sessions.created, ...changed])],
@@ -184,7 +201,7 @@ export class IngestPipeline {
 /**
  * One statement: the touched sessions' `last_event_seq` bumped by their event counts (a
  * data-modifying WITH) and the events inserted with seq = the session's previous last seq +
- * the event's place in the batch, via unnest (19 parameters whatever the batch size). Returns
+ * the event's place in the batch, via unnest (20 parameters whatever the batch size). Returns
  * the inserted rows by key with their stream position and seq. A duplicate (ON CONFLICT) still
  * used its seq: a gap, as before.
  */
@@ -208,14 +225,14 @@ async function insertEvents(
        RETURNING s.id, s.last_event_seq - v.n AS base
      )
      INSERT INTO events (id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
-       parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, payload)
+       parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, redactions, payload)
      SELECT t.id, t.session_id, b.base + t.seq, t.event_type, t.source, t.level, t.message, t.tool_name, t.tool_use_id,
        t.parent_event_id, t.parent_uuid, t.is_sidechain, t.agent_id, t.cwd, t.machine_id, t.occurred_at,
-       p.payloads -> (t.position::int - 1)
+       t.redactions, p.payloads -> (t.position::int - 1)
      FROM unnest(?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-       ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+       ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::int[])
        WITH ORDINALITY AS t(id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
-         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, position)
+         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, redactions, position)
      JOIN bumped AS b ON b.id = t.session_id
      CROSS JOIN (SELECT ?::jsonb AS payloads) AS p
      ON CONFLICT DO NOTHING
@@ -239,10 +256,28 @@ async function insertEvents(
       col((e) => text(e.cwd)),
       col((e) => text(e.machineId)),
       col((e) => e.occurredAt.toISOString()),
+      col((e) => e.redactions),
       JSON.stringify(col((e) => e.payload)),
     ),
   );
   return new Map(
     result.rows.map((r) => [keyOf(r.session_id, r.id, r.occurred_at), { streamSeq: r.stream_seq, seq: Number(r.seq) }]),
   );
+}
+
+/**
+ * Adds the accepted events' redaction counts to their sessions; returns the sessions it
+ * changed. A statement only when something was redacted (rare), so most batches pay nothing.
+ */
+async function addSessionRedactions(trx: Trx, accepted: PreparedEvent[]): Promise<string[]> {
+  const bySession = new Map<string, number>();
+  for (const p of accepted)
+    if (p.redactions > 0) bySession.set(p.sessionId, (bySession.get(p.sessionId) ?? 0) + p.redactions);
+  if (bySession.size === 0) return [];
+  await trx.raw(
+    `UPDATE sessions AS s SET redactions = s.redactions + v.n
+     FROM unnest(?::uuid[], ?::int[]) AS v(id, n) WHERE s.id = v.id`,
+    columnBindings([...bySession.keys()], [...bySession.values()]),
+  );
+  return [...bySession.keys()];
 }

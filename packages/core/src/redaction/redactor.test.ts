@@ -2,13 +2,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { hookFixtures, readJsonl, transcriptFixtures } from "@logbook/fixtures";
+import { hookFixtures, readJsonl, SECRET_FIELD_SAMPLES, SECRET_SAMPLES, transcriptFixtures } from "@logbook/fixtures";
 import { describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { readRedactionRulesFile, Redactor, redactionMarker } from "./redactor.js";
 import { DEFAULT_RULES, isSecretName } from "./rules.js";
-import { SECRET_FIELD_SAMPLES, SECRET_SAMPLES } from "./secret-samples.js";
 
 const redactor = new Redactor();
 

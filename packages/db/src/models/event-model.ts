@@ -26,6 +26,8 @@ export class EventModel extends BaseModel {
   cwd!: string | null;
   machineId!: string | null;
   payload!: unknown;
+  /** Secrets replaced before the event was stored. */
+  redactions!: number;
   occurredAt!: Date;
   receivedAt!: Date;
 

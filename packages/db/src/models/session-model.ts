@@ -54,6 +54,8 @@ export class SessionModel extends BaseModel {
   costUsd!: number;
   /** Messages with tokens but no known price: their cost is not in `costUsd`. */
   unpricedMessages!: number;
+  /** Secrets replaced before this session's events were stored. */
+  redactions!: number;
   lastEventSeq!: number;
   createdAt!: Date;
   updatedAt!: Date;

@@ -10,6 +10,7 @@ import { databaseUrlFor } from "./urls.js";
 
 export { databaseUrlFor } from "./urls.js";
 export { startStandby, type Standby } from "./standby.js";
+export { storedText, tablesContaining } from "./stored-text.js";
 
 export interface TestDatabase {
   name: string;
