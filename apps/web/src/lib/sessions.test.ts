@@ -47,6 +47,7 @@ function session(over: Partial<Session> = {}): Session {
       costUsd: 0,
       unpricedMessages: 0,
     },
+    redactions: 0,
     createdAt: "2026-12-01T10:00:00.000Z",
     updatedAt: "2026-12-01T10:00:00.000Z",
     startedAt: null,

@@ -20,6 +20,7 @@ function event(seq: number, over: Partial<EventSummary> = {}): EventSummary {
     agentId: null,
     cwd: null,
     machineId: null,
+    redactions: 0,
     occurredAt: "2026-12-01T10:00:00.000Z",
     receivedAt: "2026-12-01T10:00:00.000Z",
     ...over,
