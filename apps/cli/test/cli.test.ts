@@ -308,11 +308,46 @@ describe("logbook usage", () => {
   });
 });
 
+interface HitJson {
+  event: { eventType: string; message: string | null; sessionId: string };
+  session: { externalId: string | null };
+  snippet: Array<{ text: string; match: boolean }>;
+}
+
 describe("logbook search", () => {
-  it("finds sessions by the text of their first prompt", async () => {
-    const found = await json<{ sessions: SessionJson[] }>(["search", "FLAKY LOGIN"]);
-    expect(found.sessions.map((s) => s.externalId)).toEqual([ACTIVE_SESSION]);
+  it("finds events by their words, most relevant first, with the matched words marked", async () => {
+    const { hits } = await json<{ hits: HitJson[] }>(["search", "checkout tests passing"]);
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits.every((h) => h.session.externalId?.startsWith(TRANSCRIPT_SESSION))).toBe(true);
+    expect(expectDefined(hits[0], "a hit").snippet.filter((p) => p.match).length).toBeGreaterThan(0);
+    const table = await runCli(["search", "checkout"], env);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^TIME\s+SESSION\s+TYPE\s+MATCH\s*$/m);
+    expect(table.stdout).toContain("Done: the checkout total test passes.");
+  });
+
+  it("filters by session (subagents included) and event type; matches inside a path", async () => {
+    const inPath = await json<{ hits: HitJson[] }>(["search", "total.test", "--session", TRANSCRIPT_SESSION]);
+    expect(inPath.hits.map((h) => h.session.externalId)).toContain(SUBAGENT_SESSION);
+    const typed = await json<{ hits: HitJson[] }>(["search", "checkout", "--type", "user"]);
+    expect(typed.hits.length).toBeGreaterThan(0);
+    expect(typed.hits.every((h) => h.event.eventType === "user")).toBe(true);
     const none = await runCli(["search", "nothing like this anywhere"], env);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe("no matches\n");
+  });
+
+  it("refuses an empty text or a bad event type with exit 2", async () => {
+    expect((await runCli(["search", "  "], env)).code).toBe(2);
+    const badType = await runCli(["search", "checkout", "--type", "1bad"], env);
+    expect(badType.code).toBe(2);
+    expect(badType.stderr).toContain("eventTypes");
+  });
+
+  it("--sessions finds sessions by the text of their first prompt", async () => {
+    const found = await json<{ sessions: SessionJson[] }>(["search", "--sessions", "FLAKY LOGIN"]);
+    expect(found.sessions.map((s) => s.externalId)).toEqual([ACTIVE_SESSION]);
+    const none = await runCli(["search", "--sessions", "nothing like this anywhere"], env);
     expect(none.code).toBe(0);
     expect(none.stdout).toBe("no sessions\n");
   });

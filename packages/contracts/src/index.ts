@@ -6,6 +6,7 @@ export * from "./common.js";
 export * from "./enums.js";
 export * from "./sessions.js";
 export * from "./events.js";
+export * from "./search.js";
 export * from "./hooks.js";
 export * from "./transcripts.js";
 export * from "./records.js";

@@ -26,6 +26,7 @@ export { sanitizeJsonForPostgres } from "./json.js";
 export { toSessionDto } from "./sessions/session-dto.js";
 export { SessionService } from "./sessions/session-service.js";
 export { EventService } from "./events/event-service.js";
+export { SEARCH_WINDOW, SearchService } from "./search/search-service.js";
 export { deriveSession, hookStatusRule } from "./events/derive.js";
 export { HookService, hookToEvent, parseHookPayload } from "./hooks/hook-service.js";
 export type { HookMeta } from "./hooks/hook-service.js";

@@ -16,6 +16,7 @@ import { MessageService } from "./records/message-service.js";
 import { StepService } from "./records/step-service.js";
 import { PartitionService, type RetiredPartitionMode } from "./partitions/partition-service.js";
 import { RetentionService } from "./retention/retention-service.js";
+import { SearchService } from "./search/search-service.js";
 import { SessionService } from "./sessions/session-service.js";
 import { StatsService } from "./stats/stats-service.js";
 import { UsageService } from "./usage/usage-service.js";
@@ -24,6 +25,7 @@ import { WebSessionService } from "./web-sessions/web-session-service.js";
 export interface Services {
   sessions: SessionService;
   events: EventService;
+  search: SearchService;
   hooks: HookService;
   otel: OtelService;
   sessionStore: SessionStoreService;
@@ -56,6 +58,7 @@ export function createServices(
   return {
     sessions: new SessionService(deps),
     events,
+    search: new SearchService(deps),
     hooks: new HookService(deps, events),
     otel: new OtelService(deps, events),
     sessionStore: new SessionStoreService(deps, events),

@@ -14,6 +14,7 @@ import * as dropRedundantEventTimeIndex from "./migrations/20261122000700_drop_r
 import * as addMessageCost from "./migrations/20261201000100_add_message_cost.js";
 import * as addSessionStatusReason from "./migrations/20261201000200_add_session_status_reason.js";
 import * as createWebSessions from "./migrations/20261201154042_create_web_sessions.js";
+import * as addEventSearch from "./migrations/20261201154107_add_event_search.js";
 import * as sessionKeysOnRecords from "./migrations/20261201155535_session_keys_on_records.js";
 import * as createAgentSdkSessions from "./migrations/20261201164708_create_agent_sdk_sessions.js";
 import * as addOtelIntake from "./migrations/20261201154524_add_otel_intake.js";
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   "20261201000100_add_message_cost": addMessageCost,
   "20261201000200_add_session_status_reason": addSessionStatusReason,
   "20261201154042_create_web_sessions": createWebSessions,
+  "20261201154107_add_event_search": addEventSearch,
   "20261201155535_session_keys_on_records": sessionKeysOnRecords,
   "20261201164708_create_agent_sdk_sessions": createAgentSdkSessions,
   "20261201154524_add_otel_intake": addOtelIntake,

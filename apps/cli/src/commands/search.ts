@@ -1,36 +1,119 @@
+import type { LogbookClient, RouterInputs, RouterOutputs } from "@logbook/sdk";
 import { Command, Option } from "commander";
 
-import type { ContextFactory } from "../context.js";
+import type { CommandContext, ContextFactory } from "../context.js";
 import { CliError, EXIT } from "../exit-codes.js";
+import { formatTimestamp, oneLine } from "../format.js";
+import { resolveProject, resolveSession } from "../resolve.js";
 import { printSessions } from "../sessions-table.js";
-import { parseLimit } from "./options.js";
+import { parseTimeArgument } from "../since.js";
+import { parseLimit, splitList } from "./options.js";
+
+type SearchInput = RouterInputs["events"]["search"];
+type Hit = RouterOutputs["events"]["search"]["items"][number];
+
+interface SearchOptions {
+  sessions?: boolean;
+  project?: string;
+  session?: string;
+  type?: string;
+  since?: string;
+  until?: string;
+  subagents?: boolean;
+  archived?: boolean;
+  limit: number;
+}
 
 /**
- * `logbook search <text>`: sessions whose title, label or first prompt contains the text
- * (case-insensitive), through `sessions.list`'s `search`, the search the API offers today.
+ * `logbook search <text>`: every stored event whose words match (prompts, replies, tool
+ * calls and results, summaries), most relevant first, through `events.search`. With
+ * `--sessions`, the older search: sessions whose title, label or first prompt contains
+ * the text, through `sessions.list`.
  */
 export function searchCommand(contexts: ContextFactory): Command {
   return new Command("search")
-    .description("find sessions whose title, label or first prompt contains <text> (case-insensitive)")
-    .argument("<text>", "the text to look for")
-    .option("--subagents", "include subagents' sessions")
-    .option("--archived", "search archived sessions instead")
-    .addOption(new Option("-n, --limit <n>", "at most this many sessions (1-500)").default(50).argParser(parseLimit))
-    .action(
-      async (text: string, options: { subagents?: boolean; archived?: boolean; limit: number }, command: Command) => {
-        if (text.trim() === "") throw new CliError("the search text must not be empty", EXIT.usage);
-        const context = contexts.create(command);
-        const client = context.client();
-        const page = await context.out.spin(`searching for ${text}`, () =>
-          client.sessions.list.query({
-            search: text,
-            limit: options.limit,
-            ...(options.subagents ? {} : { parentSessionId: null }),
-            ...(options.archived ? { archived: true } : {}),
-          }),
-        );
-        if (context.out.json) context.out.jsonResult({ query: text, sessions: page.items });
-        else printSessions(context.out, page.items);
-      },
-    );
+    .description(
+      'search every event (prompts, replies, tool calls and results, summaries); web-search syntax: "a phrase", or, -word',
+    )
+    .argument("<text>", "what to look for")
+    .option("--sessions", "find sessions whose title, label or first prompt contains <text> instead")
+    .option("-p, --project <project>", "only this project: its path (e.g. .) or id")
+    .option("-s, --session <session>", "only this session (and its subagents): Logbook's or the agent's id")
+    .option("-t, --type <types>", "only these event types, comma-separated (e.g. user,assistant)")
+    .option("--since <when>", "from: an age (7d, 2w), a day (2026-11-01) or a date-time with an offset")
+    .option("--until <when>", "until (not included): an age, a day or a date-time")
+    .option("--subagents", "with --sessions: include subagents' sessions")
+    .option("--archived", "with --sessions: search archived sessions instead")
+    .addOption(new Option("-n, --limit <n>", "at most this many results (1-500)").default(50).argParser(parseLimit))
+    .action(async (text: string, options: SearchOptions, command: Command) => {
+      if (text.trim() === "") throw new CliError("the search text must not be empty", EXIT.usage);
+      const context = contexts.create(command);
+      const client = context.client();
+      if (options.sessions) return searchSessions(context, client, text, options);
+      const input: SearchInput = {
+        query: text,
+        limit: options.limit,
+        ...(options.type !== undefined ? { eventTypes: splitList(options.type) } : {}),
+        ...(options.since !== undefined ? { from: parseTimeArgument(options.since, "--since") } : {}),
+        ...(options.until !== undefined ? { to: parseTimeArgument(options.until, "--until") } : {}),
+      };
+      const page = await context.out.spin(`searching for ${text}`, async () => {
+        if (options.project !== undefined) input.projectId = (await resolveProject(client, options.project)).id;
+        if (options.session !== undefined) input.sessionId = (await resolveSession(client, options.session)).id;
+        return client.events.search.query(input);
+      });
+      if (context.out.json) context.out.jsonResult({ query: text, hits: page.items, nextCursor: page.nextCursor });
+      else printHits(context, page.items);
+    });
+}
+
+async function searchSessions(
+  context: CommandContext,
+  client: LogbookClient,
+  text: string,
+  options: SearchOptions,
+): Promise<void> {
+  const page = await context.out.spin(`searching sessions for ${text}`, () =>
+    client.sessions.list.query({
+      search: text,
+      limit: options.limit,
+      ...(options.subagents ? {} : { parentSessionId: null }),
+      ...(options.archived ? { archived: true } : {}),
+    }),
+  );
+  if (context.out.json) context.out.jsonResult({ query: text, sessions: page.items });
+  else printSessions(context.out, page.items);
+}
+
+/** One row per hit: when, which session (the id to give `logbook show`), what kind, the snippet. */
+function printHits(context: CommandContext, hits: Hit[]): void {
+  const { out } = context;
+  if (hits.length === 0) {
+    out.line("no matches");
+    return;
+  }
+  const rows = hits.map((hit) => [
+    formatTimestamp(hit.event.occurredAt),
+    hit.session.externalId ?? hit.session.id,
+    hit.event.toolName ? `${hit.event.eventType} ${hit.event.toolName}` : hit.event.eventType,
+    snippetLine(context, hit),
+  ]);
+  out.line(out.table(["TIME", "SESSION", "TYPE", "MATCH"], rows));
+}
+
+/** The snippet on one line, matches bold on a terminal. */
+export function snippetLine(context: Pick<CommandContext, "out">, hit: Hit, max = 100): string {
+  const flat = oneLine(hit.snippet.map((part) => part.text).join(""), max);
+  if (flat === "") return oneLine(hit.event.message ?? "", max);
+  // Marks are applied to the cut line: each match is found again, in order, in what is left of it.
+  let rest = flat;
+  let shown = "";
+  for (const part of hit.snippet.filter((p) => p.match)) {
+    const word = part.text.replace(/\s+/g, " ").trim();
+    const at = word === "" ? -1 : rest.indexOf(word);
+    if (at < 0) continue;
+    shown += rest.slice(0, at) + context.out.colors.bold(context.out.colors.yellow(word));
+    rest = rest.slice(at + word.length);
+  }
+  return shown + rest;
 }

@@ -34,4 +34,27 @@ describe("events router", () => {
     expect(await callError(writer.events.listRecent({}))).toMatchObject({ code: "FORBIDDEN" });
     expect(await callError(t.ingest.events.get({ id: randomUUID() }))).toMatchObject({ code: "NOT_FOUND" });
   });
+
+  it("searches: an empty query is a BAD_REQUEST naming the field, a match comes back with its snippet", async () => {
+    const empty = await callError(t.ingest.events.search({ query: "  " }));
+    expect(empty).toMatchObject({ code: "BAD_REQUEST" });
+    expect(empty.issues?.[0]).toMatchObject({ path: "query", message: "give the text to search for" });
+    const session = `s-${randomUUID()}`;
+    await t.ingest.events.ingest({
+      events: [{ externalSessionId: session, eventType: "Note", message: "the wombat escaped" }],
+    });
+    const page = await t.ingest.events.search({ query: "wombats" });
+    expect(page.items.map((hit) => [hit.session.externalId, hit.snippet])).toEqual([
+      [
+        session,
+        [
+          { text: "the ", match: false },
+          { text: "wombat", match: true },
+          { text: " escaped", match: false },
+        ],
+      ],
+    ]);
+    const writer = await t.kit.caller(["ingest"]);
+    expect(await callError(writer.events.search({ query: "wombat" }))).toMatchObject({ code: "FORBIDDEN" });
+  });
 });

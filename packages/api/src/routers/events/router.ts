@@ -10,6 +10,8 @@ import {
   ingestResult,
   listRecentEventsInput,
   listSessionEventsInput,
+  searchEventsInput,
+  searchHitPage,
   type Event,
 } from "@logbook/contracts";
 import { tracked } from "@trpc/server";
@@ -44,6 +46,12 @@ export const eventsRouter = createTRPCRouter({
     .input(orNothing(listRecentEventsInput))
     .output(eventPage)
     .query(({ ctx, input }) => ctx.services.events.listRecent(input)),
+
+  /** Full-text search over every stored event (prompts, replies, tool calls and results, summaries). */
+  search: readProcedure
+    .input(searchEventsInput)
+    .output(searchHitPage)
+    .query(({ ctx, input }) => ctx.services.search.events(input)),
 
   countsByType: readProcedure
     .input(eventCountsInput)

@@ -1,0 +1,80 @@
+/** `events.search` through the real server and SDK: full-text and trigram matches, filters, bad input. */
+import { LogbookError } from "@logbook/sdk";
+import { v7 as uuidv7 } from "uuid";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { failure, startHarness, type Harness } from "./harness.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+  const line = (session: string, occurredAt: string, payload: Record<string, unknown>) => ({
+    id: uuidv7(),
+    externalSessionId: session,
+    eventType: String(payload.type),
+    source: "transcript" as const,
+    occurredAt,
+    payload,
+  });
+  await h.client.events.ingest.mutate({
+    events: [
+      line("search-e2e-a", "2026-06-01T10:00:00Z", {
+        type: "user",
+        message: { role: "user", content: "Please rename the flamingo module" },
+      }),
+      line("search-e2e-a", "2026-06-01T10:01:00Z", {
+        type: "assistant",
+        message: {
+          role: "assistant",
+          content: [
+            { type: "tool_use", id: "tu1", name: "Bash", input: { command: "git mv src/flamingoModule.ts x" } },
+          ],
+        },
+      }),
+      line("search-e2e-b", "2026-06-02T10:00:00Z", {
+        type: "assistant",
+        message: { role: "assistant", content: [{ type: "text", text: "Flamingos renamed everywhere." }] },
+      }),
+    ],
+  });
+});
+afterAll(() => h?.stop());
+
+describe("events.search", () => {
+  it("finds words stemmed and ranked, with marked snippets and the session they belong to", async () => {
+    const page = await h.client.events.search.query({ query: "flamingo" });
+    // The prompt and the reply by their words ("Flamingos" stems to "flamingo"), the command by trigrams.
+    expect(page.items.map((hit) => hit.session.externalId).sort()).toEqual([
+      "search-e2e-a",
+      "search-e2e-a",
+      "search-e2e-b",
+    ]);
+    const reply = page.items.find((hit) => hit.session.externalId === "search-e2e-b")!;
+    expect(reply.snippet.filter((p) => p.match).map((p) => p.text)).toEqual(["Flamingos"]);
+    expect(reply.rank).toBeGreaterThan(0);
+  });
+
+  it("matches inside an identifier through trigrams, and filters by session and time", async () => {
+    const inside = await h.client.events.search.query({ query: "ingoModule" });
+    expect(inside.items.map((hit) => hit.event.message)).toEqual(["Bash: git mv src/flamingoModule.ts x"]);
+    const session = await h.client.sessions.get.query({ externalId: "search-e2e-b" });
+    const only = await h.client.events.search.query({ query: "flamingo", sessionId: session.id });
+    expect(only.items.map((hit) => hit.event.sessionId)).toEqual([session.id]);
+    const before = await h.client.events.search.query({ query: "flamingo", to: "2026-06-02T00:00:00Z" });
+    expect(before.items.map((hit) => hit.session.externalId)).toEqual(["search-e2e-a", "search-e2e-a"]);
+  });
+
+  it("refuses an empty or absurdly long query and a bad filter with a 400 that names the field", async () => {
+    for (const [input, path] of [
+      [{ query: "" }, "query"],
+      [{ query: "a".repeat(10_000) }, "query"],
+      [{ query: "x", sessionId: "nope" }, "sessionId"],
+      [{ query: "x", from: "2026-06-02T00:00:00Z", to: "2026-06-01T00:00:00Z" }, "to"],
+    ] as const) {
+      const error = await failure(h.client.events.search.query(input));
+      expect(error).toBeInstanceOf(LogbookError);
+      expect(error).toMatchObject({ httpStatus: 400 });
+      expect((error as LogbookError).issues.map((issue) => issue.path)).toContain(path);
+    }
+  });
+});

@@ -1,0 +1,179 @@
+import type { SearchEventsInput, SearchHit, SearchHitPage, SnippetPart } from "@logbook/contracts";
+import type { Knex } from "@logbook/db";
+
+import type { CoreDeps } from "../deps.js";
+import { EVENT_SUMMARY_COLUMNS, toEventSummaryDto, type EventRow } from "../events/event-dto.js";
+import { assertCursorValues, decodeCursor, likePattern, timestampKey, toPage } from "../pagination.js";
+
+/**
+ * Matches ranked per page are taken from the newest this many: ranking every match of a
+ * word found in a million events would cost seconds, and the newest are what people look
+ * for. Narrow with a time range, project or session to reach older ones.
+ */
+export const SEARCH_WINDOW = 1_000;
+/** Must equal TRIGRAM_PREFIX_CHARS of the migration: the trigram index is on this expression. */
+const TRIGRAM_PREFIX_CHARS = 256;
+/** A single word this long or longer also matches inside the timeline text (trigrams need 3). */
+const MIN_SUBSTRING_CHARS = 3;
+/** Characters a snippet is cut from: ts_headline reads its whole input, per result. */
+const HEADLINE_SOURCE_CHARS = 10_000;
+// Markers ts_headline puts around matches; control characters never shown, split off below.
+const START = "\u0002";
+const STOP = "\u0003";
+const HEADLINE_OPTIONS = `StartSel=${START}, StopSel=${STOP}, MaxWords=30, MinWords=12`;
+
+type HitRow = Omit<EventRow, "payload"> & {
+  rank: number;
+  cursor_at: string;
+  payload_headline: string | null;
+  message_headline: string | null;
+  session_external_id: string | null;
+  session_title: string | null;
+  session_project_id: string | null;
+};
+
+/** Full-text search over events (issue 16); the index is kept by the schema, not by ingest. */
+export class SearchService {
+  private readonly knex: Knex;
+
+  constructor(deps: CoreDeps) {
+    this.knex = deps.knex;
+  }
+
+  /**
+   * Events matching `query`, most relevant first (`ts_rank`, then newest) among the newest
+   * SEARCH_WINDOW matches, with highlighted snippets. A single word of 3+ characters also
+   * matches as a substring of the timeline text through the trigram index.
+   */
+  async events(input: SearchEventsInput): Promise<SearchHitPage> {
+    const bindings: Knex.RawBinding[] = [input.query];
+    const where: string[] = [];
+    const substring = !/\s/.test(input.query) && input.query.length >= MIN_SUBSTRING_CHARS;
+    if (substring) {
+      where.push(`(e.search_vector @@ q.tsq OR left(e.message, ${TRIGRAM_PREFIX_CHARS}) ILIKE ?)`);
+      bindings.push(likePattern(input.query));
+    } else {
+      where.push("e.search_vector @@ q.tsq");
+    }
+    if (input.sessionId) {
+      where.push(`e.session_id IN (
+        WITH RECURSIVE tree AS (
+          SELECT id FROM sessions WHERE id = ?
+          UNION ALL SELECT s.id FROM sessions s JOIN tree ON s.parent_session_id = tree.id
+        ) SELECT id FROM tree)`);
+      bindings.push(input.sessionId);
+    }
+    if (input.projectId) {
+      where.push("e.session_id IN (SELECT id FROM sessions WHERE project_id = ?)");
+      bindings.push(input.projectId);
+    }
+    if (input.eventTypes) {
+      where.push("e.event_type = ANY(?::text[])");
+      bindings.push(input.eventTypes);
+    }
+    if (input.from) {
+      where.push("e.occurred_at >= ?::timestamptz");
+      bindings.push(input.from);
+    }
+    if (input.to) {
+      where.push("e.occurred_at < ?::timestamptz");
+      bindings.push(input.to);
+    }
+    let after = "";
+    if (input.cursor) {
+      const [rank, at, id] = decodeCursor(input.cursor, ["number", "string", "string"]) as [number, string, string];
+      assertCursorValues([at, id], ["timestamp", "uuid"]);
+      after = "WHERE (r.rank, r.occurred_at, r.id) < (?::real, ?::timestamptz, ?::uuid)";
+      bindings.push(rank, at, id);
+    }
+    bindings.push(input.limit + 1);
+
+    const columns = EVENT_SUMMARY_COLUMNS.map((c) => `e.${c}`).join(", ");
+    const result = await this.knex.raw<{ rows: HitRow[] }>(
+      `WITH q AS (SELECT websearch_to_tsquery('english', ?) AS tsq),
+       candidates AS (
+         SELECT ${columns}, e.payload, e.search_vector
+         FROM events e, q
+         WHERE ${where.join(" AND ")}
+         ORDER BY e.occurred_at DESC
+         LIMIT ${SEARCH_WINDOW}
+       ),
+       ranked AS (
+         SELECT c.*, ts_rank(c.search_vector, q.tsq) AS rank FROM candidates c, q
+       ),
+       hits AS (
+         SELECT r.* FROM ranked r ${after}
+         ORDER BY r.rank DESC, r.occurred_at DESC, r.id DESC
+         LIMIT ?
+       )
+       SELECT ${EVENT_SUMMARY_COLUMNS.map((c) => `h.${c}`).join(", ")}, h.rank,
+         ${timestampKey("h.occurred_at")} AS cursor_at,
+         CASE WHEN h.search_vector @@ q.tsq THEN ts_headline('english',
+           left(logbook_event_payload_text(h.payload), ${HEADLINE_SOURCE_CHARS}), q.tsq, '${HEADLINE_OPTIONS}')
+         END AS payload_headline,
+         CASE WHEN h.search_vector @@ q.tsq THEN ts_headline('english', h.message, q.tsq, '${HEADLINE_OPTIONS}')
+         END AS message_headline,
+         s.external_id AS session_external_id, s.title AS session_title, s.project_id AS session_project_id
+       FROM hits h CROSS JOIN q LEFT JOIN sessions s ON s.id = h.session_id
+       ORDER BY h.rank DESC, h.occurred_at DESC, h.id DESC`,
+      bindings,
+    );
+    return toPage(
+      result.rows,
+      input.limit,
+      (row): SearchHit => ({
+        event: toEventSummaryDto(row),
+        rank: row.rank,
+        snippet: snippetOf(row, input.query),
+        session: {
+          id: row.session_id,
+          externalId: row.session_external_id,
+          title: row.session_title,
+          projectId: row.session_project_id,
+        },
+      }),
+      (row) => [row.rank, row.cursor_at, row.id],
+    );
+  }
+}
+
+/**
+ * The snippet from what was said (the payload's text), else from the timeline text (a
+ * client's message, a tool's name), else the timeline text with the substring marked:
+ * the timeline text repeats the payload's first words, so one source is shown, not both.
+ */
+function snippetOf(row: HitRow, query: string): SnippetPart[] {
+  for (const headline of [row.payload_headline, row.message_headline]) {
+    if (headline?.includes(START)) return headlineParts(headline);
+  }
+  return substringParts(row.message, query);
+}
+
+/** ts_headline's text split at its markers. */
+export function headlineParts(headline: string): SnippetPart[] {
+  const parts: SnippetPart[] = [];
+  for (const [i, piece] of headline.split(START).entries()) {
+    const [matched, rest] = i === 0 ? [undefined, piece] : splitOnce(piece, STOP);
+    if (matched) parts.push({ text: matched, match: true });
+    if (rest) parts.push({ text: rest, match: false });
+  }
+  return parts;
+}
+
+function splitOnce(text: string, marker: string): [string, string] {
+  const at = text.indexOf(marker);
+  return at < 0 ? [text, ""] : [text.slice(0, at), text.slice(at + marker.length)];
+}
+
+/** The timeline text with the first case-insensitive occurrence of `query` marked. */
+export function substringParts(message: string | null, query: string): SnippetPart[] {
+  if (!message) return [];
+  const at = message.toLowerCase().indexOf(query.toLowerCase());
+  if (at < 0) return [{ text: message, match: false }];
+  const parts: SnippetPart[] = [
+    { text: message.slice(0, at), match: false },
+    { text: message.slice(at, at + query.length), match: true },
+    { text: message.slice(at + query.length), match: false },
+  ];
+  return parts.filter((p) => p.text !== "");
+}
