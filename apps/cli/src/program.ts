@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 
+import { exportCommand } from "./commands/export.js";
 import { openCommand } from "./commands/open.js";
 import { searchCommand } from "./commands/search.js";
 import { sessionsCommand } from "./commands/sessions.js";
@@ -10,7 +11,7 @@ import type { ContextFactory } from "./context.js";
 import { VERSION } from "./version.js";
 
 /** The table of commands; each lives in `commands/<name>.ts`. */
-const COMMANDS = [sessionsCommand, showCommand, tailCommand, usageCommand, searchCommand, openCommand];
+const COMMANDS = [sessionsCommand, showCommand, tailCommand, usageCommand, searchCommand, exportCommand, openCommand];
 
 const EPILOG = `
 Connection: --url, else LOGBOOK_URL, else "url" in $LOGBOOK_HOME/credentials (default ~/.logbook),

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { findFreePort } from "@logbook/db";
@@ -350,6 +350,84 @@ describe("logbook search", () => {
     const none = await runCli(["search", "--sessions", "nothing like this anywhere"], env);
     expect(none.code).toBe(0);
     expect(none.stdout).toBe("no sessions\n");
+  });
+});
+
+describe("logbook export", () => {
+  type Stored = Awaited<ReturnType<LogbookClient["events"]["listForSession"]["query"]>>["items"][number];
+  /** The events of a session and its subagents, by external id, as a server stores them. */
+  async function storedTree(on: LogbookClient): Promise<Map<string, Stored[]>> {
+    const tree = new Map<string, Stored[]>();
+    for (const externalId of [TRANSCRIPT_SESSION, SUBAGENT_SESSION]) {
+      const session = await on.sessions.get.query({ externalId });
+      tree.set(externalId, (await on.events.listForSession.query({ sessionId: session.id, limit: 500 })).items);
+    }
+    return tree;
+  }
+  const content = (e: Stored) => ({
+    eventType: e.eventType,
+    occurredAt: e.occurredAt,
+    payload: e.payload,
+    parentUuid: e.parentUuid,
+    isSidechain: e.isSidechain,
+    agentId: e.agentId,
+    toolUseId: e.toolUseId,
+    message: e.message,
+  });
+
+  it("jsonl: imported into a fresh server, the file gives the same events (session and subagent)", async () => {
+    const dir = tempDir("logbook-export-");
+    const file = join(dir, "session.jsonl");
+    const written = await json<{ sessions: number; events: number }>([
+      "export",
+      TRANSCRIPT_SESSION,
+      "--format",
+      "jsonl",
+      "-o",
+      file,
+    ]);
+    expect(written).toMatchObject({ sessions: 2, events: 14 }); // the fixture files: 10 lines and 4
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    const freshDb = await createTestDatabase();
+    const fresh = await startTestServer({ databaseUrl: freshDb.url });
+    try {
+      const imported = await importTranscripts(fresh.url, fresh.apiKey, file);
+      expect(imported.code, imported.stderr).toBe(0);
+      const before = await storedTree(client);
+      const after = await storedTree(createLogbookClient({ url: fresh.url, apiKey: fresh.apiKey }));
+      for (const [externalId, events] of before) {
+        const again = after.get(externalId) ?? [];
+        expect(again.map(content), externalId).toEqual(events.map(content));
+        // Ids too, but for lines without a uuid (file-history-snapshot): theirs is made from
+        // the line's exact text, and jsonb keeps the values, not the key order.
+        const withUuid = (list: Stored[]) => list.filter((e) => e.payload.uuid !== undefined).map((e) => e.id);
+        expect(withUuid(again), externalId).toEqual(withUuid(events));
+      }
+    } finally {
+      await fresh.stop();
+      await freshDb.destroy();
+    }
+  });
+
+  it("md on stdout; json; refuses a format it does not know and a file that exists", async () => {
+    const md = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md"], env);
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout).toMatch(/^# /);
+    expect(md.stdout).toContain("**Tool: Bash**");
+    expect(md.stdout).toContain("## Subagent: ");
+    const asJson = await runCli(["export", TRANSCRIPT_SESSION, "--format", "json"], env);
+    expect((JSON.parse(asJson.stdout) as { sessions: unknown[] }).sessions).toHaveLength(2);
+    const pdf = await runCli(["export", TRANSCRIPT_SESSION, "--format", "pdf"], env);
+    expect(pdf.code).toBe(2);
+    expect(pdf.stderr).toContain("md, json, jsonl");
+    const existing = join(tempDir("logbook-export-"), "taken.md");
+    writeFileSync(existing, "mine");
+    const refused = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md", "-o", existing], env);
+    expect(refused.code).toBe(2);
+    expect(readFileSync(existing, "utf8")).toBe("mine");
+    const missing = await runCli(["export", "no-such-session", "--format", "md"], env);
+    expect(missing.code).toBe(3);
   });
 });
 

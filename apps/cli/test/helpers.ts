@@ -89,10 +89,10 @@ export async function ingestHookFixtures(client: LogbookClient): Promise<void> {
   });
 }
 
-/** Runs `logbook-hook import <fixtures/projects>` against the server: transcripts stored as users store them. */
-export function importTranscripts(url: string, apiKey: string): Promise<RunResult> {
+/** Runs `logbook-hook import <path>` (the fixture transcripts by default) against the server, as users import. */
+export function importTranscripts(url: string, apiKey: string, path = join(FIXTURES, "projects")): Promise<RunResult> {
   if (!existsSync(HOOK_BINARY)) throw new Error(`${HOOK_BINARY} is missing: build @logbook/hook-emitter first`);
-  const args = [HOOK_BINARY, "import", join(FIXTURES, "projects"), "--url", url, "--api-key", apiKey, "--json"];
+  const args = [HOOK_BINARY, "import", path, "--url", url, "--api-key", apiKey, "--json"];
   const env = { PATH: process.env.PATH ?? "", HOME: tempDir("logbook-cli-import-") };
   return collect(spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] }));
 }

@@ -7,6 +7,7 @@ export * from "./enums.js";
 export * from "./sessions.js";
 export * from "./events.js";
 export * from "./search.js";
+export * from "./exports.js";
 export * from "./hooks.js";
 export * from "./transcripts.js";
 export * from "./records.js";

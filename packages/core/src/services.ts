@@ -17,6 +17,7 @@ import { StepService } from "./records/step-service.js";
 import { PartitionService, type RetiredPartitionMode } from "./partitions/partition-service.js";
 import { RetentionService } from "./retention/retention-service.js";
 import { SearchService } from "./search/search-service.js";
+import { ExportService } from "./sessions/export-service.js";
 import { SessionService } from "./sessions/session-service.js";
 import { StatsService } from "./stats/stats-service.js";
 import { UsageService } from "./usage/usage-service.js";
@@ -26,6 +27,7 @@ export interface Services {
   sessions: SessionService;
   events: EventService;
   search: SearchService;
+  exports: ExportService;
   hooks: HookService;
   otel: OtelService;
   sessionStore: SessionStoreService;
@@ -59,6 +61,7 @@ export function createServices(
     sessions: new SessionService(deps),
     events,
     search: new SearchService(deps),
+    exports: new ExportService(deps),
     hooks: new HookService(deps, events),
     otel: new OtelService(deps, events),
     sessionStore: new SessionStoreService(deps, events),

@@ -36,4 +36,23 @@ describe("sessions router", () => {
     expect(error.issues).toEqual([{ path: "id", message: "must be a UUID", code: "invalid_format" }]);
     expect(await callError(t.ingest.sessions.get({ id: randomUUID() }))).toMatchObject({ code: "NOT_FOUND" });
   });
+
+  it("exports a session as a file's content; a bad format is a BAD_REQUEST naming the field", async () => {
+    const created = await t.ingest.sessions.create({ externalId: `exp/${randomUUID()}`, title: "Export me" });
+    const md = await t.ingest.sessions.export({ id: created.id, format: "md" });
+    expect(md).toMatchObject({
+      fileName: `${String(created.externalId).replace("/", "_")}.md`,
+      sessions: 1,
+      events: 0,
+    });
+    expect(md.content).toMatch(/^# Export me\n/);
+    // @ts-expect-error -- a format the contract does not have
+    const error = await callError(t.ingest.sessions.export({ id: created.id, format: "pdf" }));
+    expect(error).toMatchObject({ code: "BAD_REQUEST" });
+    expect(error.issues?.[0]).toMatchObject({ path: "format", message: "must be one of md, json, jsonl" });
+    const writer = await t.kit.caller(["ingest"]);
+    expect(await callError(writer.sessions.export({ id: created.id, format: "md" }))).toMatchObject({
+      code: "FORBIDDEN",
+    });
+  });
 });

@@ -2,12 +2,14 @@ import {
   archiveSessionInput,
   createSessionInput,
   deleteSessionResult,
+  exportSessionInput,
   getSessionInput,
   idInput,
   listSessionsInput,
   needsYouInput,
   needsYouOutput,
   session,
+  sessionExport,
   sessionPage,
   sessionStreamInput,
   sessionTree,
@@ -30,6 +32,16 @@ export const sessionsRouter = createTRPCRouter({
     .input(getSessionInput)
     .output(session)
     .query(({ ctx, input }) => ctx.services.sessions.get(input)),
+
+  /**
+   * The session with its subagents as a file's content (md, json, or the original jsonl
+   * lines). A query, so the dashboard fetches it with its cookie and saves it as a download:
+   * the key never goes in a URL.
+   */
+  export: readProcedure
+    .input(exportSessionInput)
+    .output(sessionExport)
+    .query(({ ctx, input }) => ctx.services.exports.session(input)),
 
   list: readProcedure
     .input(orNothing(listSessionsInput))
