@@ -2,6 +2,7 @@
 import { LogbookError } from "@logbook/sdk";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { failure, startHarness, type Harness } from "./harness.js";
 
@@ -49,7 +50,7 @@ describe("events.search", () => {
       "search-e2e-a",
       "search-e2e-b",
     ]);
-    const reply = page.items.find((hit) => hit.session.externalId === "search-e2e-b")!;
+    const reply = expectDefined(page.items.find((hit) => hit.session.externalId === "search-e2e-b"));
     expect(reply.snippet.filter((p) => p.match).map((p) => p.text)).toEqual(["Flamingos"]);
     expect(reply.rank).toBeGreaterThan(0);
   });

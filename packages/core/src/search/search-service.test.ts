@@ -1,6 +1,7 @@
 import { ingestEventsInput, searchEventsInput, type IngestEvent } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { EventService } from "../events/event-service.js";
 import { SessionService } from "../sessions/session-service.js";
@@ -104,7 +105,7 @@ describe("SearchService.events", () => {
     expect(page.items.length).toBe(4);
     const ranks = page.items.map((hit) => hit.rank);
     expect([...ranks].sort((a, b) => b - a)).toEqual(ranks);
-    const hit = page.items.find((h) => h.event.eventType === "UserPromptSubmit")!;
+    const hit = expectDefined(page.items.find((h) => h.event.eventType === "UserPromptSubmit"));
     expect(hit.snippet).toEqual([
       { text: "make the ", match: false },
       { text: "migrations", match: true },
@@ -126,7 +127,7 @@ describe("SearchService.events", () => {
     // The parser keeps "/repo/src/event-service.ts" as one token: "service.ts" is no word of it.
     const page = await find("service.ts");
     expect(page.items.map((h) => h.event.message)).toEqual(["Edit: /repo/src/event-service.ts"]);
-    expect(page.items[0]!.snippet).toEqual([
+    expect(expectDefined(page.items[0]).snippet).toEqual([
       { text: "Edit: /repo/src/event-", match: false },
       { text: "service.ts", match: true },
     ]);

@@ -1,6 +1,7 @@
 import { exportSessionInput, ingestEventsInput, type IngestEvent } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { EventService } from "../events/event-service.js";
 import { NO_SUCH_ID, rejection } from "../test-helpers.js";
@@ -115,7 +116,12 @@ describe("ExportService.session", () => {
       [0, SESSION, 4],
       [1, `${SESSION}:agent:helper`, 1],
     ]);
-    expect(parsed.sessions[0]!.events.map((e) => e.eventType)).toEqual(["user", "assistant", "user", "Stop"]);
+    expect(expectDefined(parsed.sessions[0]).events.map((e) => e.eventType)).toEqual([
+      "user",
+      "assistant",
+      "user",
+      "Stop",
+    ]);
     expect(out.events).toBe(5);
   });
 

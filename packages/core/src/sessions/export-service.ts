@@ -42,7 +42,8 @@ export class ExportService {
 
   async session(input: ExportSessionInput): Promise<SessionExport> {
     const parts = await this.readTree(input.id);
-    const root = parts[0]!.session;
+    const root = parts[0]?.session;
+    if (!root) throw notFound("session", input.id);
     const events = parts.reduce((n, p) => n + p.events.length, 0);
     const name = (root.externalId ?? root.id).replace(/[^A-Za-z0-9._-]/g, "_");
     const base = { fileName: `${name}.${input.format}`, mediaType: MEDIA_TYPES[input.format], sessions: parts.length };
@@ -98,7 +99,7 @@ export class ExportService {
         .limit(PAGE)) as EventRow[];
       events.push(...rows.map(toEventDto));
       if (rows.length < PAGE) return events;
-      after = Number(rows[rows.length - 1]!.seq);
+      after = Number(rows.at(-1)?.seq ?? after);
     }
   }
 }
