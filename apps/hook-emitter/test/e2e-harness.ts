@@ -16,8 +16,8 @@ import { expectDefined } from "@logbook/vitest-config/expect-defined";
  */
 let real: { readonly db: TestDatabase; readonly server: TestServer } | undefined;
 
-export function startE2E(): void {
-  real = useRealServer();
+export function startE2E(serverEnv: Record<string, string> = {}): void {
+  real = useRealServer(serverEnv);
 }
 
 export const e2e = {
