@@ -21,7 +21,7 @@ const int64 = z.union([
   z.number().int(),
 ]);
 /** A double; OTLP/JSON spells the values JSON has no number for as strings. */
-const double = z.union([z.number(), z.enum(["NaN", "Infinity", "-Infinity"])]);
+const double = z.union([z.number(), z.literal(["NaN", "Infinity", "-Infinity"])]);
 const hexId = (digits: number) =>
   z
     .string()
