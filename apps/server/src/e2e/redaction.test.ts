@@ -4,6 +4,7 @@ import { join } from "node:path";
 
 import { tablesContaining } from "@logbook/db/testing";
 import { SECRET_FIELD_SAMPLES, SECRET_SAMPLES } from "@logbook/fixtures";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { startHarness, startRefused, type Harness } from "./harness.js";
@@ -57,7 +58,7 @@ describe("redaction before storage, end to end", () => {
 
     expect(await tablesContaining(h.db.knex, SECRETS)).toEqual([]);
 
-    const note = await h.client.events.get.query({ id: sdk.ids[0]! });
+    const note = await h.client.events.get.query({ id: expectDefined(sdk.ids[0], "the ingested event's id") });
     expect(note.redactions).toBe(SECRET_SAMPLES.length + SECRET_FIELD_SAMPLES.length);
     expect(note.message).toContain("[REDACTED:aws-access-key-id]");
     expect(note.payload).toEqual({
