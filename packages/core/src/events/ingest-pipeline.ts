@@ -158,7 +158,7 @@ export class IngestPipeline {
           sessionKey: sessionKeyOf(e),
           sessionId: session.id,
           seq,
-          redactions: input.redactions[index]!,
+          redactions: known(input.redactions[index], "an event's redaction count"),
           eventType: e.eventType,
           source: e.source,
           occurredAt,

@@ -1,6 +1,7 @@
 import { ingestEventsInput, type IngestEvent } from "@logbook/contracts";
 import { createTestDatabase, tablesContaining, type TestDatabase } from "@logbook/db/testing";
 import { SECRET_FIELD_SAMPLES, SECRET_SAMPLES } from "@logbook/fixtures";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -107,7 +108,10 @@ describe("redaction at ingest", () => {
     expect(session.redactions).toBe(total);
     // What is derived was derived from the redacted text: the first prompt names the rules.
     expect(session.initialQuery).toContain("[REDACTED:private-key]");
-    const assistant = stored.items.find((e) => e.eventType === "assistant")!;
+    const assistant = expectDefined(
+      stored.items.find((e) => e.eventType === "assistant"),
+      "the assistant event",
+    );
     expect(JSON.stringify(assistant.payload)).toContain("[REDACTED:secret-field]");
 
     // A retried batch is all duplicates and adds nothing to the session's count.
