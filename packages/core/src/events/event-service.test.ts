@@ -1,6 +1,7 @@
 import { join } from "node:path";
 
 import { ingestEventsInput } from "@logbook/contracts";
+import { createKnex } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { readJsonl, transcriptFixtures } from "@logbook/fixtures";
 import { v7 as uuidv7 } from "uuid";
@@ -68,6 +69,57 @@ describe("EventService.ingest", () => {
     expect(page.items.map((e) => e.eventType)).toEqual(["a", "b"]);
     expect(expectDefined(page.items[1]).seq).toBeGreaterThan(expectDefined(page.items[0]).seq);
   });
+
+  it("gives a batch's events stream positions in the order they were sent, across sessions and batch sizes", async () => {
+    // The live feed and resume tokens follow stream positions: a batch stored out of order
+    // would reach subscribers out of order. The planner may hash-join in any order, so try
+    // sizes on both sides of where it switches plans, and batches that mix sessions.
+    // Forcing each join method in turn makes the test independent of what the planner picks today.
+    const plans = [
+      "enable_hashjoin=off -c enable_mergejoin=off",
+      "enable_hashjoin=off -c enable_nestloop=off",
+      "enable_mergejoin=off -c enable_nestloop=off",
+    ];
+    for (const plan of plans) {
+      const url = new URL(db.url);
+      url.searchParams.set("options", `-c ${plan}`);
+      const knex = createKnex(url.toString());
+      try {
+        await checkOrder(new EventService({ knex }), plan);
+      } finally {
+        await knex.destroy();
+      }
+    }
+  });
+
+  async function checkOrder(events: EventService, plan: string): Promise<void> {
+    for (const [size, sessionCount] of [
+      [5, 1],
+      [40, 1],
+      [400, 1],
+      [40, 7],
+      [400, 30],
+    ] as const) {
+      const tag = uuidv7();
+      const batch = ingestEventsInput.parse({
+        events: Array.from({ length: size }, (_, i) => ({
+          externalSessionId: `stream-order-${tag}-${i % sessionCount}`,
+          eventType: "tick",
+          message: String(i),
+        })),
+      });
+      const { ids } = await events.ingest(batch);
+      const rows = (await db.knex("events").select("id", "stream_seq").whereIn("id", ids)) as Array<{
+        id: string;
+        stream_seq: string;
+      }>;
+      const position = new Map(rows.map((r) => [r.id, Number(r.stream_seq)]));
+      const positions = ids.map((id) => expectDefined(position.get(id)));
+      expect(positions, `${size} events over ${sessionCount} session(s), ${plan}`).toEqual(
+        [...positions].sort((a, b) => a - b),
+      );
+    }
+  }
 
   it("creates a new session once when many writers race to be first", async () => {
     const results = await Promise.all(

@@ -201,7 +201,11 @@ export class IngestPipeline {
 /**
  * One statement: the touched sessions' `last_event_seq` bumped by their event counts (a
  * data-modifying WITH) and the events inserted with seq = the session's previous last seq +
- * the event's place in the batch, via unnest (20 parameters whatever the batch size). Returns
+ * the event's place in the batch, via unnest (20 parameters whatever the batch size). The rows
+ * go in sorted by their place in the batch: `stream_seq` is drawn as rows are inserted, the
+ * join may emit them in any order (a nested loop over sessions, an unstable sort for a merge
+ * join), and the live feed delivers by `stream_seq`, so a batch must take its positions in the
+ * order it was sent. Returns
  * the inserted rows by key with their stream position and seq. A duplicate (ON CONFLICT) still
  * used its seq: a gap, as before.
  */
@@ -235,6 +239,7 @@ async function insertEvents(
          parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, redactions, position)
      JOIN bumped AS b ON b.id = t.session_id
      CROSS JOIN (SELECT ?::jsonb AS payloads) AS p
+     ORDER BY t.position
      ON CONFLICT DO NOTHING
      RETURNING id, session_id, occurred_at, stream_seq, seq`,
     columnBindings(
