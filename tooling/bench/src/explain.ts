@@ -9,7 +9,7 @@ export interface ExplainedQuery {
 
 /**
  * Runs `call` (a service method on `knex`) while recording the SQL it sends, then runs
- * EXPLAIN (ANALYZE, BUFFERS) on each SELECT: the plans of the queries the product really runs.
+ * EXPLAIN (ANALYZE, BUFFERS) on each SELECT (and read-only WITH): the plans of the queries the product really runs.
  */
 export async function explainCall(
   knex: Knex,
@@ -28,7 +28,9 @@ export async function explainCall(
   }
   const out: ExplainedQuery[] = [];
   for (const q of seen) {
-    if (!/^\s*select/i.test(q.sql)) continue;
+    // Reads only: a WITH that writes (the ingest statements) must not run again under EXPLAIN ANALYZE.
+    const read = /^\s*select/i.test(q.sql) || (/^\s*with\b/i.test(q.sql) && !/\b(insert|update|delete)\b/i.test(q.sql));
+    if (!read) continue;
     // The SQL as knex sent it ($1..$n placeholders, prepared bindings), on a plain pg client.
     const result = await client.query<{ "QUERY PLAN": string }>(
       `EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`,

@@ -16,6 +16,7 @@ import { dashboardCase } from "./cases/dashboard.js";
 import { hookCliCase } from "./cases/hook-cli.js";
 import { ingestCase } from "./cases/ingest.js";
 import { purgeCase } from "./cases/purge.js";
+import { searchIngestCase, searchLatencyCase } from "./cases/search.js";
 import { throughputCase } from "./cases/throughput.js";
 import { dropEventIndexes, openBenchDatabase, restoreEventIndexes, type BenchDatabase } from "./database.js";
 import { connect, createProjects, generateDataset, type Dataset } from "./generate.js";
@@ -139,13 +140,15 @@ async function main(): Promise<number> {
     await run("hook-down", () => hookCliCase(ctx, "down"));
     await run("hook-http", () => hookHttpCase(ctx));
     await run("throughput", () => throughputCase(ctx));
+    await run("search-ingest", () => searchIngestCase(ctx));
 
     if (
       wanted("timeline") ||
       wanted("timeline-summary") ||
       wanted("session-list") ||
       wanted("purge") ||
-      wanted("dashboard")
+      wanted("dashboard") ||
+      wanted("search")
     ) {
       log("\n== dataset");
       const t = performance.now();
@@ -160,6 +163,7 @@ async function main(): Promise<number> {
       await run("timeline", () => timelineCase(ctx, built.data, built.stored));
       await run("timeline-summary", () => timelineCase(ctx, built.data, built.stored, "summary"));
       await run("session-list", () => sessionListCase(ctx, built.data, built.stored));
+      await run("search", () => searchLatencyCase(ctx, built.data, built.stored));
       await run("purge", () => purgeCase(ctx, built.oldEvents));
       await run("dashboard", () => dashboardCase(ctx, built.data.sessions.length));
     }

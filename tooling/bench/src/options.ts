@@ -31,6 +31,8 @@ export const CASES = [
   "session-list",
   "purge",
   "dashboard",
+  "search",
+  "search-ingest",
   "memory",
 ] as const;
 

@@ -9,7 +9,7 @@ import { summarize } from "../stats.js";
 import { ms, type BenchContext } from "./context.js";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
-const trpcGet = (procedure: string, input: unknown) =>
+export const trpcGet = (procedure: string, input: unknown) =>
   `/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`;
 
 /**
@@ -117,7 +117,7 @@ async function trivialQueryBaseline(ctx: BenchContext, rate: number) {
   return summarize(result.latenciesMs);
 }
 
-async function latencyCase(
+export async function latencyCase(
   ctx: BenchContext,
   args: {
     name: string;

@@ -18,7 +18,7 @@ interface Batch {
 }
 
 /** `clients` lists of 500-event batches, each batch over 5 sessions, payloads of ~1 KB. */
-function buildBatches(total: number, clients: number, seed: number): Batch[][] {
+export function buildBatches(total: number, clients: number, seed: number): Batch[][] {
   const random = rng(seed);
   const perClient: Batch[][] = Array.from({ length: clients }, () => []);
   const batches = Math.max(clients, Math.ceil(total / BATCH));
