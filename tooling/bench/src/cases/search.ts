@@ -1,6 +1,7 @@
 import { searchEventsInput } from "@logbook/contracts";
 import { SearchService } from "@logbook/core";
 import { createLogbookClient } from "@logbook/sdk";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import type { Dataset } from "../generate.js";
 import type { ResultRow } from "../report.js";
@@ -21,7 +22,7 @@ async function storeNeedles(ctx: BenchContext, data: Dataset): Promise<string[]>
   const words = Array.from({ length: NEEDLES }, (_, i) => `quillwort${i.toString(36)}`);
   const now = Date.now();
   const events = words.map((word, i) => {
-    const session = data.sessions[(i * 7919) % data.sessions.length]!;
+    const session = expectDefined(data.sessions[(i * 7919) % data.sessions.length]);
     return {
       sessionId: session.id,
       eventType: "PostToolUse",
@@ -54,15 +55,18 @@ export async function searchLatencyCase(ctx: BenchContext, data: Dataset, stored
   const dayAgo = new Date(Date.now() - 86_400_000).toISOString();
   const inputs: Array<{ label: string; input: Record<string, unknown> }> = [];
   for (let i = 0; i < 10; i++) {
-    const needle = needles[(i * 17) % needles.length]!;
-    const session = data.sessions[(i * 31) % data.sessions.length]!;
+    const needle = expectDefined(needles[(i * 17) % needles.length]);
+    const session = expectDefined(data.sessions[(i * 31) % data.sessions.length]);
     inputs.push(
       { label: "rare word", input: { query: needle } },
       { label: "inside an identifier", input: { query: `${needle.slice(3)}Module` } },
-      { label: "common word", input: { query: ["promise", "cursor", "lint"][i % 3]! } },
+      { label: "common word", input: { query: expectDefined(["promise", "cursor", "lint"][i % 3]) } },
       { label: "two common words", input: { query: "async query" } },
       { label: "phrase", input: { query: '"error fix"' } },
-      { label: "common word, project", input: { query: "test", projectId: data.projects[i % data.projects.length]! } },
+      {
+        label: "common word, project",
+        input: { query: "test", projectId: expectDefined(data.projects[i % data.projects.length]) },
+      },
       { label: "common word, session", input: { query: "build", sessionId: session.id } },
       { label: "common word, last day", input: { query: "table", from: dayAgo } },
     );
@@ -122,12 +126,14 @@ async function ingestRate(ctx: BenchContext, seed: number): Promise<number> {
     createLogbookClient({ url: ctx.server.url, apiKey: ctx.server.apiKey, batch: false }),
   );
   const warm = buildBatches(clients * 500, clients, seed + 1);
-  await Promise.all(sdk.map((client, i) => Promise.all(warm[i]!.map((b) => client.events.ingest.mutate(b)))));
+  await Promise.all(
+    sdk.map((client, i) => Promise.all(expectDefined(warm[i]).map((b) => client.events.ingest.mutate(b)))),
+  );
   const started = performance.now();
   let accepted = 0;
   await Promise.all(
     sdk.map(async (client, i) => {
-      for (const batch of work[i]!) {
+      for (const batch of expectDefined(work[i])) {
         const result = await client.events.ingest.mutate(batch); // awaited first: `+=` reads before an await
         accepted += result.accepted;
       }
