@@ -1,7 +1,7 @@
 import { existsSync, type FSWatcher, watch } from "node:fs";
 
 import { type FlushTarget, flushSpool } from "./flush.js";
-import { acquireLock, DELIVER_LOCK_FILE, liveLockHolder, type SpoolLock } from "./lock.js";
+import { acquireLock, DELIVER_LOCK_FILE, stopLockHolder, type SpoolLock } from "./lock.js";
 import { hasSpooled, listSpool } from "./spool.js";
 
 /**
@@ -219,12 +219,5 @@ export async function deliver(spoolDir: string, options: DeliverOptions): Promis
  * deliverer idling behind them. True when a live one was signalled.
  */
 export function stopDeliverer(spoolDir: string): boolean {
-  const pid = liveLockHolder(spoolDir, DELIVER_LOCK_FILE);
-  if (pid === undefined || pid === process.pid) return false;
-  try {
-    process.kill(pid, "SIGTERM");
-    return true;
-  } catch {
-    return false; // gone meanwhile
-  }
+  return stopLockHolder(spoolDir, DELIVER_LOCK_FILE);
 }

@@ -87,6 +87,22 @@ export function liveLockHolder(spoolDir: string, file: string, now: number = Dat
 }
 
 /**
+ * Asks the live process on this host that holds the lock `file` to stop (SIGTERM: the
+ * deliverer and the follower finish what is in flight and let their lock go). Never this
+ * process, never the pid of a stale lock. True when one was signalled.
+ */
+export function stopLockHolder(dir: string, file: string): boolean {
+  const pid = liveLockHolder(dir, file);
+  if (pid === undefined || pid === process.pid) return false;
+  try {
+    process.kill(pid, "SIGTERM");
+    return true;
+  } catch {
+    return false; // gone meanwhile
+  }
+}
+
+/**
  * Takes a lock (by default the flush lock; the deliverer's is `DELIVER_LOCK_FILE`), or returns
  * undefined when a live process holds it.
  */

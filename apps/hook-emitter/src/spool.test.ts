@@ -9,7 +9,7 @@ import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { BINARY, deadPort, type FakeServer, runBinary, useFakeServerAndHome } from "../test/helpers.js";
 import { uuidv7 } from "./ids.js";
 import { flushSpool } from "./flush.js";
-import { acquireLock, liveLockHolder, LOCK_FILE, LOCK_STALE_MS } from "./lock.js";
+import { acquireLock, liveLockHolder, LOCK_FILE, LOCK_STALE_MS, stopLockHolder } from "./lock.js";
 import { envelopeText, listSpool, spoolEvent } from "./spool.js";
 
 /**
@@ -212,6 +212,21 @@ describe("the flush lock", () => {
     const old = new Date(Date.now() - LOCK_STALE_MS - 60_000);
     utimesSync(path, old, old);
     expect(liveLockHolder(t.spoolDir, LOCK_FILE)).toBeUndefined();
+  });
+
+  it("stops the live holder of a lock (SIGTERM), never itself, a foreign or a missing one", async () => {
+    const path = join(t.spoolDir, LOCK_FILE);
+    expect(stopLockHolder(t.spoolDir, LOCK_FILE)).toBe(false); // no lock
+    const lock = expectDefined(acquireLock(t.spoolDir));
+    expect(stopLockHolder(t.spoolDir, LOCK_FILE)).toBe(false); // held by this process
+    lock.release();
+    const holder = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"]);
+    const exited = new Promise<NodeJS.Signals | null>((done) => holder.on("exit", (_code, signal) => done(signal)));
+    writeFileSync(path, JSON.stringify({ pid: holder.pid, host: "another-host", token: "x" }));
+    expect(stopLockHolder(t.spoolDir, LOCK_FILE)).toBe(false); // not on this host
+    writeFileSync(path, JSON.stringify({ pid: holder.pid, host: hostname(), token: "x" }));
+    expect(stopLockHolder(t.spoolDir, LOCK_FILE)).toBe(true);
+    expect(await exited).toBe("SIGTERM");
   });
 
   it("concurrent flushers send every event exactly once, in capture order", async () => {

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { liveLockHolder } from "./lock.js";
+import { stopLockHolder } from "./lock.js";
 import { PRIVATE_DIR_MODE, safeUnlink, writeAtomic } from "./spool.js";
 import type { PlannerState } from "./transcript.js";
 
@@ -104,12 +104,5 @@ export function forgetFileState(syncDir: string, key: string): void {
 
 /** Asks the follower running for `syncDir`, if any, to stop (SIGTERM); true when there was one. */
 export function stopFollower(syncDir: string): boolean {
-  const pid = liveLockHolder(syncDir, FOLLOW_LOCK_FILE);
-  if (pid === undefined || pid === process.pid) return false;
-  try {
-    process.kill(pid, "SIGTERM");
-    return true;
-  } catch {
-    return false; // gone meanwhile
-  }
+  return stopLockHolder(syncDir, FOLLOW_LOCK_FILE);
 }
