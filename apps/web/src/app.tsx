@@ -4,10 +4,11 @@
  * screen (sessions list) is in the entry chunk; every other view loads when first opened.
  */
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { lazy, Suspense, useState } from "react";
+import { lazy, Suspense, useEffect, useId, useRef, useState } from "react";
 import { Link, Redirect, Route, Switch, useLocation } from "wouter";
 
 import { ErrorState, Loading } from "./components";
+import { EMPTY_SEARCH, isSearchShortcut, searchHref } from "./lib/search";
 import { MeContext, meFrom } from "./me";
 import { SessionsView } from "./routes/sessions";
 import { SignInView } from "./routes/sign-in";
@@ -16,6 +17,7 @@ import { CSRF_HEADERS, errorStatus, useTRPC } from "./trpc";
 const SessionView = lazy(() => import("./routes/session"));
 const UsageView = lazy(() => import("./routes/usage"));
 const AdminViews = lazy(() => import("./routes/admin"));
+const SearchView = lazy(() => import("./routes/search"));
 
 export function App() {
   const [location] = useLocation();
@@ -25,6 +27,7 @@ export function App() {
 
 const NAV = [
   { href: "/", label: "Sessions" },
+  { href: "/search", label: "Search" },
   { href: "/usage", label: "Usage" },
   { href: "/projects", label: "Projects" },
   { href: "/jobs", label: "Jobs" },
@@ -82,6 +85,7 @@ function SignedIn() {
             })}
           </ul>
         </nav>
+        <GlobalSearch />
         <div className="who">
           <span title={`scopes: ${me.scopes.join(", ")}`}>{me.name}</span>
           <button type="button" onClick={() => void signOut()} disabled={signingOut}>
@@ -94,6 +98,7 @@ function SignedIn() {
           <Switch>
             <Route path="/" component={SessionsView} />
             <Route path="/sessions/:id">{(params) => <SessionView id={params.id} />}</Route>
+            <Route path="/search" component={SearchView} />
             <Route path="/usage" component={UsageView} />
             <Route path="/projects">{() => <AdminViews view="projects" />}</Route>
             <Route path="/jobs">{() => <AdminViews view="jobs" />}</Route>
@@ -108,4 +113,57 @@ function SignedIn() {
       </main>
     </MeContext.Provider>
   );
+}
+
+/**
+ * The search box every page has: `/` (outside a text field) puts the cursor in it, Enter opens
+ * the search view with the words (the view keeps them in the address).
+ */
+function GlobalSearch() {
+  const [, navigate] = useLocation();
+  const [words, setWords] = useState("");
+  const box = useRef<HTMLInputElement>(null);
+  const id = useId();
+  useEffect(() => {
+    const onKey = (event: globalThis.KeyboardEvent) => {
+      const target = event.target instanceof HTMLElement ? event.target : null;
+      if (!isSearchShortcut({ ...pick(event), target })) return;
+      event.preventDefault();
+      box.current?.focus();
+      box.current?.select();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+  return (
+    <form
+      className="global-search"
+      role="search"
+      aria-label="Search events"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (words.trim() === "") return;
+        navigate(searchHref({ ...EMPTY_SEARCH, q: words }));
+        setWords("");
+        box.current?.blur();
+      }}
+    >
+      <label htmlFor={id} className="visually-hidden">
+        Search events
+      </label>
+      <input
+        ref={box}
+        id={id}
+        type="search"
+        placeholder="Search events (press /)"
+        aria-keyshortcuts="/"
+        value={words}
+        onChange={(e) => setWords(e.target.value)}
+      />
+    </form>
+  );
+}
+
+function pick(event: globalThis.KeyboardEvent) {
+  return { key: event.key, ctrlKey: event.ctrlKey, metaKey: event.metaKey, altKey: event.altKey };
 }

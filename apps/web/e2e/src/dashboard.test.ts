@@ -6,6 +6,7 @@
  * Screenshots of every view go to e2e/screenshots/ (printed at the end).
  */
 import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
@@ -137,6 +138,104 @@ describe("dashboard", () => {
     // The issue's own limit: visible within two seconds of the API accepting it.
     await page.getByText(message).waitFor({ timeout: 2_000 });
     await shot(page, "session-live");
+    await context.close();
+  });
+
+  it("search: / focuses the box, snippets mark the words (as text), filters and paging, jump opens the timeline at the event", async () => {
+    // A session longer than one timeline page (300 events), the searched event far down it.
+    const externalId = `e2e-search-${randomUUID()}`;
+    const targetAt = 900;
+    const events = Array.from({ length: 1_000 }, (_, i) => ({
+      externalSessionId: externalId,
+      eventType: "note",
+      message:
+        i === targetAt
+          ? "the zanzibarquokka answer: R&amp;D <img src=x onerror=\"document.title='owned'\">"
+          : i < 30
+            ? `step ${i} pagingword`
+            : `step ${i}`,
+    }));
+    const { ids } = await client.ingest(events);
+    const targetId = expectDefined(ids[targetAt], "the target's id");
+    const session = await client.sessions.get.query({ externalId });
+
+    const { context, page } = await signedIn(server.apiKey);
+    await page.keyboard.press("/");
+    const box = page.getByRole("searchbox", { name: "Search events" });
+    expect(await box.evaluate((el) => el === document.activeElement)).toBe(true);
+    await box.fill("zanzibarquokka");
+    await box.press("Enter");
+    await page.waitForURL(`${server.url}/search?q=zanzibarquokka`);
+    const hit = page.locator("li.hit");
+    await hit.first().waitFor();
+    expect(await hit.count()).toBe(1);
+    expect(await hit.locator(".snippet mark").allTextContents()).toEqual(["zanzibarquokka"]);
+    // The snippet is drawn as text, exactly as the API gives it: an entity stays as typed,
+    // markup is never parsed (the server's snippet drops tags; an img would run its onerror).
+    const api = await client.events.search.query({ query: "zanzibarquokka" });
+    const parts = expectDefined(api.items[0], "the API's hit").snippet;
+    expect(parts.map((p) => p.text).join("")).toContain("R&amp;D");
+    expect(await hit.locator(".snippet").textContent()).toBe(parts.map((p) => p.text).join(""));
+    expect(await page.locator(".snippet img").count()).toBe(0);
+    expect(await page.title()).not.toBe("owned");
+    await shot(page, "search");
+
+    // Jump: the session page loads timeline pages by cursor until the event is among them,
+    // then scrolls it into the middle of the list and marks it.
+    await hit.getByRole("link", { name: /^Jump to this note event/ }).click();
+    await page.waitForURL(`${server.url}/sessions/${session.id}?event=${targetId}`);
+    const target = page.locator(`li.entry.target[data-event-id="${targetId}"]`);
+    await target.waitFor();
+    expect(await target.getAttribute("aria-current")).toBe("true");
+    expect(await target.getAttribute("data-index")).toBe(String(targetAt));
+    const list = expectDefined(await page.getByTestId("timeline").boundingBox(), "the timeline's box");
+    const row = expectDefined(await target.boundingBox(), "the target's box");
+    expect(row.y).toBeGreaterThanOrEqual(list.y);
+    expect(row.y + row.height).toBeLessThanOrEqual(list.y + list.height);
+    await shot(page, "search-jump");
+
+    // Paging: 30 events carry the word, 25 come first.
+    await page.goto(`${server.url}/search?q=pagingword`);
+    await hit.first().waitFor();
+    expect(await hit.count()).toBe(25);
+    await page.getByRole("button", { name: "More results" }).click();
+    await hit.nth(29).waitFor();
+    expect(await hit.count()).toBe(30);
+    expect(await page.getByRole("button", { name: "More results" }).count()).toBe(0);
+
+    // Filters: an event type none of them has, then a time window the server refuses (4xx, said why).
+    const types = page.getByLabel("Event types", { exact: true });
+    await types.fill("Stop");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.waitForURL(`${server.url}/search?q=pagingword&types=Stop`);
+    await page.getByText("No event matches").waitFor();
+    await types.fill("note");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await hit.nth(24).waitFor();
+    await page.getByLabel("From", { exact: true }).fill("2026-12-02");
+    await page.getByLabel("To", { exact: true }).fill("2026-12-01");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.getByRole("alert").filter({ hasText: "must be later than from" }).waitFor();
+    await context.close();
+  });
+
+  it("export buttons download the session as the API exports it, in every format", async () => {
+    const { context, page } = await signedIn(server.apiKey);
+    await page.goto(`${server.url}/sessions/${parent.id}`);
+    for (const [format, label] of [
+      ["md", "Markdown"],
+      ["json", "JSON"],
+      ["jsonl", "JSONL transcript"],
+    ] as const) {
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: `Export as ${label}`, exact: true }).click(),
+      ]);
+      const expected = await client.sessions.export.query({ id: parent.id, format });
+      expect(download.suggestedFilename()).toBe(expected.fileName);
+      expect(await readFile(await download.path(), "utf8")).toBe(expected.content);
+    }
+    await shot(page, "session-export");
     await context.close();
   });
 

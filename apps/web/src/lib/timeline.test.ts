@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { buildTimeline, mergeEvents } from "./timeline";
+import { buildTimeline, entryIndexOf, mergeEvents } from "./timeline";
 import type { EventSummary } from "./types";
 
 function event(seq: number, over: Partial<EventSummary> = {}): EventSummary {
@@ -58,5 +58,21 @@ describe("buildTimeline", () => {
     const entries = buildTimeline([event(9, { eventType: "PostToolUse", toolName: "Read", toolUseId: "gone" })]);
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ kind: "tool", result: null });
+  });
+});
+
+describe("entryIndexOf", () => {
+  it("finds the entry an event is drawn in, a tool result in its call's entry", () => {
+    const entries = buildTimeline([
+      event(1, { eventType: "UserPromptSubmit" }),
+      event(2, { eventType: "PreToolUse", toolName: "Bash", toolUseId: "t1" }),
+      event(3, { eventType: "PostToolUse", toolName: "Bash", toolUseId: "t1" }),
+      event(4, { eventType: "Stop" }),
+    ]);
+    expect(entryIndexOf(entries, "e1")).toBe(0);
+    expect(entryIndexOf(entries, "e2")).toBe(1);
+    expect(entryIndexOf(entries, "e3")).toBe(1);
+    expect(entryIndexOf(entries, "e4")).toBe(2);
+    expect(entryIndexOf(entries, "e9")).toBe(-1);
   });
 });

@@ -62,3 +62,11 @@ export function buildTimeline(events: readonly EventSummary[]): TimelineEntry[] 
   }
   return entries;
 }
+
+/**
+ * Where an event is drawn: the index of the entry that starts with it or carries it as its
+ * tool result (a search hit on a PostToolUse lands on its call's entry); -1 when not loaded.
+ */
+export function entryIndexOf(entries: readonly TimelineEntry[], eventId: string): number {
+  return entries.findIndex((entry) => entry.id === eventId || entry.result?.id === eventId);
+}

@@ -8,15 +8,16 @@ import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
-import { Link } from "wouter";
+import { Link, useSearch } from "wouter";
 
 import { Empty, ErrorState, Loading, StatusBadge } from "../components";
 import { formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
 import { ENDED_STATUSES, sessionName, totalTokens } from "../lib/sessions";
-import { buildTimeline, mergeEvents, type TimelineEntry } from "../lib/timeline";
+import { EMPTY_SEARCH, searchHref } from "../lib/search";
+import { buildTimeline, entryIndexOf, mergeEvents, type TimelineEntry } from "../lib/timeline";
 import { buildTree, type TreeNode } from "../lib/tree";
-import type { EventSummary, Session } from "../lib/types";
-import { useTRPC } from "../trpc";
+import type { EventSummary, RouterInputs, Session } from "../lib/types";
+import { useTRPC, useTRPCClient } from "../trpc";
 
 const TABS = ["timeline", "messages", "files", "steps", "artifacts"] as const;
 type Tab = (typeof TABS)[number];
@@ -28,6 +29,8 @@ export default function SessionView({ id }: { id: string }) {
   useInfiniteQuery(timelineQuery(trpc, id));
   const [tab, setTab] = useState<Tab>("timeline");
   const tabsId = useId();
+  // `?event=<id>` (a search result's "jump to event"): the timeline scrolls to it and marks it.
+  const target = new URLSearchParams(useSearch()).get("event") ?? undefined;
 
   if (session.isPending) return <Loading what="the session" />;
   if (session.isError) return <ErrorState error={session.error} what="the session" />;
@@ -47,6 +50,7 @@ export default function SessionView({ id }: { id: string }) {
         <Link href="/">Sessions</Link> /
       </p>
       <SessionHeader session={s} />
+      <SessionActions id={s.id} />
       <SubagentTree id={s.id} />
       <div role="tablist" aria-label="Session records" className="tabs" onKeyDown={onTabKey}>
         {TABS.map((t) => (
@@ -66,7 +70,7 @@ export default function SessionView({ id }: { id: string }) {
       </div>
       <div role="tabpanel" id={`${tabsId}-panel`} aria-labelledby={`${tabsId}-${tab}`}>
         {tab === "timeline" ? (
-          <Timeline session={s} />
+          <Timeline session={s} target={target} />
         ) : tab === "messages" ? (
           <Messages sessionId={s.id} />
         ) : tab === "files" ? (
@@ -183,6 +187,67 @@ function TreeItem({ node }: { node: TreeNode }) {
 
 const EVENT_PAGE = 300;
 
+type ExportFormat = RouterInputs["sessions"]["export"]["format"];
+/** Every format `sessions.export` takes (the type makes a new one a compile error here). */
+const EXPORT_LABELS: Record<ExportFormat, string> = {
+  md: "Markdown",
+  json: "JSON",
+  jsonl: "JSONL transcript",
+};
+
+/**
+ * Export buttons (the session with its subagents, as the server writes it) and a search
+ * within the session. The file is made in the browser from the answer and saved under the
+ * server's file name: no link that carries credentials, nothing kept after the download.
+ */
+function SessionActions({ id }: { id: string }) {
+  const client = useTRPCClient();
+  const [busy, setBusy] = useState<ExportFormat | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const download = async (format: ExportFormat) => {
+    setBusy(format);
+    setFailure(null);
+    try {
+      const file = await client.sessions.export.query({ id, format });
+      const url = URL.createObjectURL(new Blob([file.content], { type: file.mediaType }));
+      const anchor = document.createElement("a");
+      anchor.href = url;
+      anchor.download = file.fileName;
+      document.body.append(anchor);
+      anchor.click();
+      anchor.remove();
+      // The download has the blob by now; the address is only freed.
+      setTimeout(() => URL.revokeObjectURL(url), 1_000);
+    } catch (error) {
+      setFailure(error instanceof Error ? error.message : String(error));
+    } finally {
+      setBusy(null);
+    }
+  };
+  return (
+    <div className="session-actions">
+      <span className="muted">Export</span>
+      {(Object.keys(EXPORT_LABELS) as ExportFormat[]).map((format) => (
+        <button
+          key={format}
+          type="button"
+          disabled={busy !== null}
+          aria-label={`Export as ${EXPORT_LABELS[format]}`}
+          onClick={() => void download(format)}
+        >
+          {busy === format ? "Exporting…" : EXPORT_LABELS[format]}
+        </button>
+      ))}
+      <Link href={searchHref({ ...EMPTY_SEARCH, session: id })}>Search this session</Link>
+      {failure !== null && (
+        <span className="inline-error" role="alert">
+          Export failed: {failure}
+        </span>
+      )}
+    </div>
+  );
+}
+
 function timelineQuery(trpc: ReturnType<typeof useTRPC>, sessionId: string) {
   return trpc.events.listSummariesForSession.infiniteQueryOptions(
     { sessionId, limit: EVENT_PAGE },
@@ -191,7 +256,7 @@ function timelineQuery(trpc: ReturnType<typeof useTRPC>, sessionId: string) {
 }
 const ENTRY_HEIGHT = 44;
 
-function Timeline({ session }: { session: Session }) {
+function Timeline({ session, target }: { session: Session; target: string | undefined }) {
   const trpc = useTRPC();
   const pages = useInfiniteQuery(timelineQuery(trpc, session.id));
   const [tail, setTail] = useState<EventSummary[]>([]);
@@ -214,6 +279,14 @@ function Timeline({ session }: { session: Session }) {
     return mergeEvents(loaded, tail);
   }, [pages.data, tail]);
   const entries = useMemo(() => buildTimeline(events), [events]);
+  const targetIndex = target === undefined ? -1 : entryIndexOf(entries, target);
+  // Jumping to an event: its position is only known once the page holding it is loaded, so
+  // pages are fetched by cursor, in order, until it is among the entries (or none is left).
+  const seeking = target !== undefined && targetIndex < 0 && pages.hasNextPage && !pages.isError;
+  const { fetchNextPage, isFetching } = pages;
+  useEffect(() => {
+    if (seeking && !isFetching) void fetchNextPage();
+  }, [seeking, isFetching, fetchNextPage, entries.length]);
 
   if (pages.isPending) return <Loading what="the timeline" />;
   if (pages.isError) return <ErrorState error={pages.error} what="the timeline" />;
@@ -226,12 +299,23 @@ function Timeline({ session }: { session: Session }) {
             ? "live tail lost, reconnecting"
             : "connecting the live tail…"}
       </p>
+      {target !== undefined &&
+        (seeking ? (
+          <p className="state" role="status">
+            Finding the event ({entries.length} entries loaded)…
+          </p>
+        ) : targetIndex < 0 ? (
+          <p className="state error" role="alert">
+            The event you followed is not in this session&apos;s timeline (it may have been purged).
+          </p>
+        ) : null)}
       {entries.length === 0 ? (
         <Empty>No events yet{running ? ": they appear here as they arrive." : "."}</Empty>
       ) : (
         <TimelineList
           entries={entries}
-          live={running}
+          live={running && target === undefined}
+          targetIndex={seeking ? -1 : targetIndex}
           hasMore={pages.hasNextPage}
           loadMore={() => void (pages.isFetchingNextPage ? undefined : pages.fetchNextPage())}
         />
@@ -240,8 +324,15 @@ function Timeline({ session }: { session: Session }) {
   );
 }
 
-function TimelineList(props: { entries: TimelineEntry[]; live: boolean; hasMore: boolean; loadMore: () => void }) {
-  const { entries, hasMore, loadMore } = props;
+function TimelineList(props: {
+  entries: TimelineEntry[];
+  live: boolean;
+  /** The entry a search result jumped to (-1: none): scrolled to the middle and marked. */
+  targetIndex: number;
+  hasMore: boolean;
+  loadMore: () => void;
+}) {
+  const { entries, hasMore, loadMore, targetIndex } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
   const virtualizer = useVirtualizer({
@@ -257,11 +348,16 @@ function TimelineList(props: { entries: TimelineEntry[]; live: boolean; hasMore:
   }, [hasMore, lastIndex, entries.length, loadMore]);
 
   // Live tail: a reader at the bottom stays there as entries arrive. A running session opens
-  // at its end (the tail); an ended one at its start.
+  // at its end (the tail); an ended one, or one opened at an event, at its start.
   const atBottom = useRef(props.live);
   useEffect(() => {
     if (atBottom.current) virtualizer.scrollToIndex(entries.length - 1, { align: "end" });
   }, [entries.length, virtualizer]);
+  useEffect(() => {
+    if (targetIndex < 0) return;
+    atBottom.current = false;
+    virtualizer.scrollToIndex(targetIndex, { align: "center" });
+  }, [targetIndex, virtualizer]);
 
   return (
     <div
@@ -284,7 +380,8 @@ function TimelineList(props: { entries: TimelineEntry[]; live: boolean; hasMore:
               ref={virtualizer.measureElement}
               data-index={item.index}
               data-event-id={entry.id}
-              className={`entry kind-${entry.kind}${entry.failed ? " failed" : ""}`}
+              aria-current={item.index === targetIndex ? "true" : undefined}
+              className={`entry kind-${entry.kind}${entry.failed ? " failed" : ""}${item.index === targetIndex ? " target" : ""}`}
               style={{ position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${item.start}px)` }}
             >
               <Entry
