@@ -1,6 +1,6 @@
 import { classifyStatus, errorMessageOf } from "./flush.js";
 import { httpRequest, NetworkError } from "./http.js";
-import type { PlanItem } from "./transcript.js";
+import type { PlanItem, PlannedEvent } from "./transcript.js";
 import { checkIngestEvent } from "./wire.js";
 
 /**
@@ -41,7 +41,14 @@ export function pendingEventOf(
     report(where, `not importable: ${problem}`);
     return undefined;
   }
-  return { json: JSON.stringify(item.event), where };
+  return { json: eventJson(item), where };
+}
+
+/** The event as JSON with its payload spliced in as the file wrote it (see `PlannedEvent`). */
+function eventJson({ event, payloadText }: PlannedEvent): string {
+  const { payload: _payload, ...rest } = event;
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)}${head.length > 2 ? "," : ""}"payload":${payloadText}}`;
 }
 
 export interface SendCounts {

@@ -37,8 +37,19 @@ export interface TranscriptFile {
   agentId?: string;
 }
 
-export type PlanItem =
-  { kind: "event"; line: number; event: IngestEvent } | { kind: "error"; line: number; message: string };
+/**
+ * A planned line. `payloadText` is the line exactly as in the file (the event's payload): it is
+ * what is sent, not `JSON.stringify(event.payload)`, which would turn a number JavaScript cannot
+ * hold (`1e400`, `12345678901234567890`) into null or another number without a word. Sent as
+ * written, the server keeps it or refuses the line naming the number (apps/server exact-numbers).
+ */
+export type PlanItem = PlannedEvent | { kind: "error"; line: number; message: string };
+export interface PlannedEvent {
+  kind: "event";
+  line: number;
+  event: IngestEvent;
+  payloadText: string;
+}
 
 const SUBAGENT_FILE = /^agent-(.+)\.jsonl$/;
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
@@ -90,7 +101,7 @@ function toolOf(line: Record<string, unknown>): { toolName?: string; toolUseId?:
 
 interface PendingLine {
   line: number;
-  build: (occurredAt: string) => IngestEvent;
+  build: (occurredAt: string) => PlannedEvent;
 }
 
 /**
@@ -177,7 +188,7 @@ export class TranscriptPlanner {
   finish(): PlanItem[] {
     this.state.firstSessionId ??= this.file.sessionId;
     const out = this.releaseHeld();
-    for (const early of this.pending) out.push({ kind: "event", line: early.line, event: early.build(EPOCH) });
+    for (const early of this.pending) out.push(early.build(EPOCH));
     this.pending = [];
     // Lines appended later (sync) without a time of their own take the epoch too, not wait.
     this.state.lastTime ??= EPOCH;
@@ -231,7 +242,7 @@ export class TranscriptPlanner {
     const parentUuid = field(line.parentUuid);
     const cwd = field(line.cwd, LIMITS.path);
     const eventId = id;
-    const build = (occurredAt: string): IngestEvent => ({
+    const event = (occurredAt: string): IngestEvent => ({
       id: eventId,
       externalSessionId,
       ...(parentExternalSessionId !== undefined ? { parentExternalSessionId } : {}),
@@ -246,18 +257,24 @@ export class TranscriptPlanner {
       ...toolOf(line),
       payload: line,
     });
+    const build = (occurredAt: string): PlannedEvent => ({
+      kind: "event",
+      line: lineNo,
+      event: event(occurredAt),
+      payloadText: text,
+    });
 
     const out: PlanItem[] = [];
     const ownTime = timestampOf(line.timestamp);
     if (ownTime !== undefined) {
       if (state.lastTime === undefined) {
-        for (const early of this.pending) out.push({ kind: "event", line: early.line, event: early.build(ownTime) });
+        for (const early of this.pending) out.push(early.build(ownTime));
         this.pending = [];
       }
       state.lastTime = ownTime;
     }
     if (state.lastTime === undefined) this.pending.push({ line: lineNo, build });
-    else out.push({ kind: "event", line: lineNo, event: build(ownTime ?? state.lastTime) });
+    else out.push(build(ownTime ?? state.lastTime));
     return out;
   }
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { hookFixtures, transcriptFixtures } from "@logbook/fixtures";
 import { describe, expect, it } from "vitest";
+import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { checkHooksBackground, checkHooksDirect, checkTranscriptImport } from "./e2e-checks.js";
 import { countOf, e2e, emitterEnv, rejectedFiles, rowsOf, sleep, spoolFiles, startE2E } from "./e2e-harness.js";
@@ -36,6 +37,20 @@ describe("hook events through the real binary into the real server", () => {
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(rejectedFiles(home)).toHaveLength(1);
     expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(/refused it \(HTTP 413/);
+  });
+
+  it("a number JavaScript cannot hold (1e400): spooled as written, never as null; the server refuses it naming the number", async () => {
+    const home = tempDir("e2e-inexact");
+    const sessionId = `e2e-inexact-${randomBytes(4).toString("hex")}`;
+    const stdin = `{"session_id":"${sessionId}","hook_event_name":"PostToolUse","tool_response":{"n":1e400}}`;
+    const r = await runBinary([], { stdin, env: emitterEnv(home, { LOGBOOK_HOOK_DELIVERY: "direct" }) });
+    expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    const [rejected] = rejectedFiles(home);
+    expect(readFileSync(join(home, "spool", "rejected", expectDefined(rejected)), "utf8")).toContain('{"n":1e400}');
+    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toMatch(
+      /tool_response\.n: the number 1e400 cannot be stored exactly/,
+    );
+    expect(await countOf("SELECT 1 FROM events WHERE payload->>'session_id' = ?", [sessionId])).toBe(0);
   });
 
   it("a wrong key: the event stays spooled and the log says so; status reports the key as invalid", async () => {
@@ -183,4 +198,25 @@ describe("transcript import against the real server", () => {
   it("every fixture transcript imported twice: counts equal the independent count, the second run all duplicates", async () => {
     await checkTranscriptImport(transcriptFixtures());
   }, 600_000);
+
+  it("a line with a number JavaScript cannot hold is sent as written and refused naming it, never stored as null", async () => {
+    const folder = tempDir("e2e-inexact-import");
+    const sessionId = `e2e-inexact-${randomBytes(4).toString("hex")}`;
+    const file = join(folder, `${sessionId}.jsonl`);
+    const line = (n: number, extra: string) =>
+      `{"type":"user","uuid":"bbbbbbbb-0000-4000-8000-00000000000${n}","sessionId":"${sessionId}",` +
+      `"timestamp":"2026-01-01T00:00:0${n}Z"${extra}}`;
+    writeFileSync(file, [line(1, ""), line(2, ',"n":1e400'), line(3, ',"m":12345678901234567890')].join("\n"));
+    const r = await runBinary(["import", file, "--json"], { env: emitterEnv(tempDir("e2e-inexact-home")) });
+    expect(r.stderr).toContain(`${file}:2: refused by the server (HTTP 400): events[0].payload.n: the number 1e400`);
+    expect(r.stderr).toContain(
+      `${file}:3: refused by the server (HTTP 400): events[0].payload.m: the number 12345678901234567890`,
+    );
+    expect(JSON.parse(r.stdout)).toMatchObject({ events: 3, accepted: 1, errors: 2 });
+    expect(
+      await countOf("SELECT 1 FROM events e JOIN sessions s ON s.id = e.session_id WHERE s.external_id = ?", [
+        sessionId,
+      ]),
+    ).toBe(1);
+  });
 });
