@@ -46,7 +46,7 @@ export interface TestServer {
   restart(): Promise<void>;
   /** Creates a key through `logbook-server keys create` and returns its secret. */
   createKey(scopes: Array<"ingest" | "read" | "admin">, name?: string): Promise<string>;
-  /** Runs `logbook-server <args>` against the same database and home. */
+  /** Runs `logbook-server <args>` against the same database and home (without the pool settings given to the server). */
   runCommand(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** The last lines the server wrote (for assertion messages). */
   logs(): string[];
@@ -58,6 +58,15 @@ function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
+
+/** The server's database pool settings (packages/db config), left out of harness commands. */
+const POOL_SETTINGS = [
+  "DATABASE_POOL_MIN",
+  "DATABASE_POOL_MAX",
+  "DATABASE_ACQUIRE_TIMEOUT_MS",
+  "DATABASE_IDLE_TIMEOUT_MS",
+  "DATABASE_STATEMENT_TIMEOUT_MS",
+] as const;
 
 async function healthy(url: string): Promise<boolean> {
   try {
@@ -144,9 +153,17 @@ export async function startTestServer(options: StartTestServerOptions): Promise<
     throw new Error(`logbook-server did not become healthy at ${url} in time:\n${lines.slice(-30).join("\n")}`);
   };
 
+  // A harness command (`keys create`, …) is set-up, not the server under test: it runs without
+  // the pool limits a test may give the server (a 500 ms acquire timeout fails a fresh
+  // process's first connection on a loaded machine), with the same database and home.
+  const commandEnv: NodeJS.ProcessEnv = { ...env };
+  for (const name of POOL_SETTINGS) delete commandEnv[name];
   const runCommand = (args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const command = spawn(process.execPath, [SERVER_ENTRY, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const command = spawn(process.execPath, [SERVER_ENTRY, ...args], {
+        env: commandEnv,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let stdout = "";
       let stderr = "";
       command.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
