@@ -34,6 +34,12 @@ export const ADVISORY_LOCKS = {
   partitionUpkeep: lock(5, "partition-upkeep"),
   /** Applying migrations: replicas starting together wait for the first one. */
   migrations: lock(6, "migrations"),
+  /**
+   * Held shared by every transaction that draws an events stream position, until it ends:
+   * taken inside the SQL function `logbook_next_stream_seq` (the column's default), which
+   * spells the two numbers out; `logbook_stream_horizon` lists its holders.
+   */
+  streamWriter: lock(7, "stream-writer"),
 } as const satisfies Record<string, AdvisoryLock>;
 
 interface ConnectionPool {

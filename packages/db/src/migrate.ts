@@ -20,6 +20,7 @@ import * as createAgentSdkSessions from "./migrations/20261201164708_create_agen
 import * as addOtelIntake from "./migrations/20261201154524_add_otel_intake.js";
 import * as partitionEventsByTime from "./migrations/20261201162404_partition_events_by_time.js";
 import * as addRedactionCounts from "./migrations/20261201155823_add_redaction_counts.js";
+import * as streamPositionHorizon from "./migrations/20261201185054_stream_position_horizon.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -47,6 +48,7 @@ const migrations: Record<string, Migration> = {
   "20261201154524_add_otel_intake": addOtelIntake,
   "20261201162404_partition_events_by_time": partitionEventsByTime,
   "20261201155823_add_redaction_counts": addRedactionCounts,
+  "20261201185054_stream_position_horizon": streamPositionHorizon,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

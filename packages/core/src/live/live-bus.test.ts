@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+
 import { ingestEventsInput } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,7 +8,8 @@ import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { ApiKeyService } from "../api-keys/api-key-service.js";
 import { EventService } from "../events/event-service.js";
 import { SessionService } from "../sessions/session-service.js";
-import { LiveBus, type LiveEvent } from "./live-bus.js";
+import { LiveBus, readStreamHorizon, type LiveEvent } from "./live-bus.js";
+import { notifyChanges } from "./notify.js";
 
 async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
   const out: T[] = [];
@@ -83,6 +86,74 @@ describe("LiveBus", () => {
       "after",
     ]);
     expect(new Set(got.map((e) => e.id)).size).toBe(6);
+  });
+
+  /**
+   * A transaction that writes one event of a session of its own and stays open until told:
+   * two of them, committed in the order a test picks, are the out-of-order commit.
+   */
+  async function openWriter(tag: string) {
+    const session = await new SessionService({ knex: db.knex }).create({ externalId: `gap-${tag}-${randomUUID()}` });
+    const trx = await db.knex.transaction();
+    const { rows } = await trx.raw<{ rows: Array<{ stream_seq: string }> }>(
+      `INSERT INTO events (id, session_id, seq, event_type, source, occurred_at, payload)
+       VALUES (?, ?, 1, 'tick', 'api', now(), ?) RETURNING stream_seq`,
+      [randomUUID(), session.id, JSON.stringify({ tag })],
+    );
+    const streamSeq = Number(expectDefined(rows[0]).stream_seq);
+    return {
+      streamSeq,
+      commit: async () => {
+        await notifyChanges(trx, { events: { fromStreamSeq: streamSeq, toStreamSeq: streamSeq } });
+        await trx.commit();
+      },
+      rollback: () => trx.rollback(),
+    };
+  }
+
+  const tagOf = (e: LiveEvent) => (e.event.payload as { tag: string }).tag;
+
+  it("never hands out a position above a writer still in flight: a resume after it misses nothing", async () => {
+    await busA.caughtUp(); // earlier tests' events are behind it, not in this subscription
+    const live = busA.events({});
+    const slow = await openWriter("slow"); // draws the lower position, commits last
+    const fast = await openWriter("fast");
+    expect(slow.streamSeq).toBeLessThan(fast.streamSeq);
+    await fast.commit();
+    await busA.caughtUp(); // busA has handled the fast writer's notice while the slow one is open
+    await slow.commit();
+    const [first] = await take(live, 1); // the client goes away after its first event…
+    const resumed = busB.events({ lastEventId: expectDefined(first).id }); // …and comes back elsewhere
+    await send("gap-marker", 1, "marker");
+    const rest: LiveEvent[] = [];
+    for await (const e of resumed) {
+      rest.push(e);
+      if (tagOf(e) === "marker") break;
+    }
+    expect([expectDefined(first), ...rest].map(tagOf)).toEqual(["slow", "fast", "marker"]);
+  });
+
+  it("moves past a writer that rolled back (it sends no notice)", async () => {
+    await busA.caughtUp();
+    const live = busA.events({});
+    const dropped = await openWriter("dropped");
+    const kept = await openWriter("kept");
+    await kept.commit();
+    await busA.caughtUp();
+    await dropped.rollback();
+    const [got] = await take(live, 1);
+    expect(tagOf(expectDefined(got))).toBe("kept");
+  });
+
+  it("reads a horizon that names every writer that may still hold a position up to it", async () => {
+    const slow = await openWriter("horizon-slow");
+    const fast = await openWriter("horizon-fast");
+    await fast.commit();
+    const reading = await readStreamHorizon(db.knex);
+    expect(reading.lastSeq).toBeGreaterThanOrEqual(fast.streamSeq);
+    expect(reading.writers).toHaveLength(1); // the slow one; the fast one has ended
+    await slow.commit();
+    expect((await readStreamHorizon(db.knex)).writers).toEqual([]);
   });
 
   it("refuses a resume token it never handed out", async () => {

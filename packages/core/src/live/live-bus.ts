@@ -1,18 +1,13 @@
 import type { Event, Session } from "@logbook/contracts";
 import { SessionModel, type Knex } from "@logbook/db";
+import { randomUUID } from "node:crypto";
 import pg from "pg";
 
 import { invalidInput } from "../errors.js";
 import { EVENT_COLUMNS, toEventDto, type EventRow } from "../events/event-dto.js";
 import { SESSION_COLUMNS, toSessionDto } from "../sessions/session-dto.js";
 import { AsyncQueue } from "./async-queue.js";
-import {
-  API_KEYS_CHANNEL,
-  EVENTS_CHANNEL,
-  SESSIONS_CHANNEL,
-  type EventsNotice,
-  type SessionsNotice,
-} from "./notify.js";
+import { API_KEYS_CHANNEL, EVENTS_CHANNEL, SESSIONS_CHANNEL, type SessionsNotice } from "./notify.js";
 
 export interface LiveEvent {
   /** Resume token: pass it back as `lastEventId` to continue right after this event. */
@@ -38,6 +33,8 @@ interface EventSubscriber {
   pending: Array<{ row: EventRow & { project_id: string | null } }> | null;
   sent: Set<number>;
   sentOrder: number[];
+  /** The position it resumed from: what it already has (another replica handed it out). */
+  floor: number;
 }
 
 interface SessionSubscriber {
@@ -47,18 +44,54 @@ interface SessionSubscriber {
 
 const REPLAY_PAGE = 500;
 const DEDUPE_WINDOW = 5_000;
+/**
+ * How often the horizon is looked at again while it waits for a writer and no notice comes:
+ * a writer that commits wakes the bus by its NOTIFY; one that rolls back sends nothing.
+ */
+const RECHECK_MS = 100;
+
+/** What `logbook_stream_horizon()` answers: the last position drawn, and who may still hold one. */
+interface HorizonReading {
+  lastSeq: number;
+  writers: string[];
+}
+
+/**
+ * Reads the stream horizon (migration 20261201185054): every position up to `lastSeq` is
+ * final once every transaction in `writers` has ended.
+ */
+export async function readStreamHorizon(knex: Knex): Promise<HorizonReading> {
+  const result = await knex.raw<{ rows: Array<{ last_seq: string; writers: string[] }> }>(
+    "SELECT last_seq, writers FROM logbook_stream_horizon()",
+  );
+  const row = result.rows[0];
+  return { lastSeq: Number(row?.last_seq ?? 0), writers: row?.writers ?? [] };
+}
 
 /**
  * The live-event bus. Writers NOTIFY inside their transactions (delivered on commit);
  * each server process holds one LISTEN connection, fetches each notified range once,
  * and fans it out to its subscribers. Every replica sees every event because every
  * replica listens to the same database. Subscribers resume from a stream position.
+ *
+ * Positions are handed out in order and only up to the horizon: the highest position below
+ * which no writer is still in flight. A sequence's values can commit out of order (T1 draws
+ * 100, T2 draws 101, T2 commits first); handing out 101 then would let a client resume
+ * after it and never get 100. So a notice only wakes the bus; it reads which positions have
+ * been drawn and which writers may still hold some (`readStreamHorizon`), and moves its
+ * horizon up to a reading once every writer of that reading has ended.
  */
 export class LiveBus {
   private client: pg.Client | null = null;
   private readonly eventSubscribers = new Set<EventSubscriber>();
   private readonly sessionSubscribers = new Set<SessionSubscriber>();
-  private highWater = 0;
+  /** Every position up to here is final and has been fanned out. */
+  private horizon = 0;
+  /** A reading waiting for its writers to end before the horizon may move up to it. */
+  private candidate: { lastSeq: number; writers: Set<string> } | null = null;
+  private advanceQueued = false;
+  private recheckTimer: NodeJS.Timeout | null = null;
+  private readonly catchingUp = new Map<string, () => void>();
   private stopped = false;
   /** Whether a LISTEN connection was up before: the next one is a reconnection. */
   private connectedBefore = false;
@@ -85,6 +118,8 @@ export class LiveBus {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
+    this.recheckTimer = null;
     for (const s of this.eventSubscribers) s.queue.close();
     for (const s of this.sessionSubscribers) s.queue.close();
     this.eventSubscribers.clear();
@@ -117,16 +152,70 @@ export class LiveBus {
     const reconnected = this.connectedBefore;
     this.connectedBefore = true;
     this.client = client;
-    if (reconnected) this.options.onReconnected?.();
-    const previous = this.highWater;
-    const { rows } = await client.query<{ max: string | null }>("SELECT max(stream_seq) AS max FROM events");
-    const current = Number(rows[0]?.max ?? 0);
-    if (previous > 0 && current > previous) {
-      // Reconnected: notifications sent while we were away are lost, so fetch the gap.
-      this.enqueueDispatch(() => this.dispatchRange(previous + 1, current));
+    if (reconnected) {
+      this.options.onReconnected?.();
+      // Notices sent while we were away are lost: the horizon reading finds the gap.
+      this.wake();
     } else {
-      this.highWater = Math.max(previous, current);
+      await this.startingHorizon();
     }
+  }
+
+  /**
+   * The first horizon: the last position drawn, once the writers that may hold positions
+   * up to it have ended (a writer's transaction is short; this waits for it, not a guess).
+   */
+  private async startingHorizon(): Promise<void> {
+    const first = await readStreamHorizon(this.options.knex);
+    let waiting = new Set(first.writers);
+    while (waiting.size > 0 && !this.stopped) {
+      await new Promise((resolve) => setTimeout(resolve, RECHECK_MS / 4));
+      const now = new Set((await readStreamHorizon(this.options.knex)).writers);
+      waiting = new Set([...waiting].filter((w) => now.has(w)));
+    }
+    this.horizon = Math.max(this.horizon, first.lastSeq);
+  }
+
+  /** Queues one horizon check; notices that arrive while one waits fold into it. */
+  private wake(): void {
+    if (this.advanceQueued) return;
+    this.advanceQueued = true;
+    this.enqueueDispatch(async () => {
+      this.advanceQueued = false;
+      await this.advance();
+    });
+  }
+
+  /**
+   * Moves the horizon as far as is safe and fans out what it passes over. A reading with no
+   * writers is final at once; otherwise it waits as the candidate until all of its writers
+   * have ended (a newer reading does not replace it, so steady overlapping writes cannot
+   * starve it).
+   */
+  private async advance(): Promise<void> {
+    const reading = await readStreamHorizon(this.options.knex);
+    const holding = new Set(reading.writers);
+    let safe = this.horizon;
+    if (this.candidate && ![...this.candidate.writers].some((w) => holding.has(w))) {
+      safe = Math.max(safe, this.candidate.lastSeq);
+      this.candidate = null;
+    }
+    if (holding.size === 0) {
+      safe = Math.max(safe, reading.lastSeq);
+      this.candidate = null;
+    } else if (!this.candidate && reading.lastSeq > safe) {
+      this.candidate = { lastSeq: reading.lastSeq, writers: holding };
+    }
+    if (safe > this.horizon) await this.dispatchRange(this.horizon + 1, safe);
+    if (this.candidate) this.scheduleRecheck();
+  }
+
+  private scheduleRecheck(): void {
+    if (this.recheckTimer || this.stopped) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = null;
+      if (!this.stopped) this.wake();
+    }, RECHECK_MS);
   }
 
   private scheduleReconnect(client: pg.Client): void {
@@ -153,24 +242,36 @@ export class LiveBus {
 
   private async onNotification(channel: string, payload: string): Promise<void> {
     if (channel === EVENTS_CHANNEL) {
-      const notice = JSON.parse(payload) as EventsNotice;
-      await this.dispatchRange(notice.fromStreamSeq, notice.toStreamSeq);
+      const token = (JSON.parse(payload) as { caughtUp?: unknown }).caughtUp;
+      const caughtUp = typeof token === "string" ? this.catchingUp.get(token) : undefined;
+      if (caughtUp) {
+        // Behind the horizon checks that the notices before it queued.
+        this.enqueueDispatch(() => Promise.resolve(caughtUp()));
+        return;
+      }
+      // The notice's range is not fetched as such: it may lie above a writer still in
+      // flight. It only says the horizon may have moved.
+      this.wake();
     } else if (channel === SESSIONS_CHANNEL) {
       const notice = JSON.parse(payload) as SessionsNotice;
       await this.dispatchSessions(notice.sessionIds);
     }
   }
 
+  /** Fans out the final positions `from`..`to` in order, then moves the horizon to `to`. */
   private async dispatchRange(from: number, to: number): Promise<void> {
-    if (to > this.highWater) this.highWater = to;
-    if (this.eventSubscribers.size === 0) return;
-    for (let after = from - 1; after < to;) {
+    // The horizon moves with each page, in the same turn as its fan-out: a subscriber added
+    // at any await here replays up to the horizon and gets the rest in its pending buffer,
+    // overlapping (de-duplicated), never leaving a hole.
+    let after = from - 1;
+    while (after < to && this.eventSubscribers.size > 0) {
       const rows = await this.fetchEvents(after, to, {}, REPLAY_PAGE);
-      const last = rows.at(-1);
-      if (!last) break;
       for (const row of rows) this.fanOut(row);
-      after = last.stream_seq;
+      const last = rows.at(-1);
+      after = last && rows.length === REPLAY_PAGE ? last.stream_seq : to;
+      this.horizon = Math.max(this.horizon, after);
     }
+    this.horizon = Math.max(this.horizon, to);
   }
 
   private fanOut(row: EventRow & { project_id: string | null }): void {
@@ -194,7 +295,7 @@ export class LiveBus {
 
   private async fetchEvents(
     after: number,
-    to: number | null,
+    to: number,
     filter: EventFilter,
     limit: number,
   ): Promise<Array<EventRow & { project_id: string | null }>> {
@@ -202,8 +303,8 @@ export class LiveBus {
       .knex("events as e")
       .join("sessions as s", "s.id", "e.session_id")
       .select([...EVENT_COLUMNS.map((c) => `e.${c}`), "s.project_id"])
-      .where("e.stream_seq", ">", after);
-    if (to !== null) query.where("e.stream_seq", "<=", to);
+      .where("e.stream_seq", ">", after)
+      .where("e.stream_seq", "<=", to);
     if (filter.sessionId) query.where("e.session_id", filter.sessionId);
     if (filter.projectId) query.where("s.project_id", filter.projectId);
     return (await query.orderBy("e.stream_seq", "asc").limit(limit)) as Array<EventRow & { project_id: string | null }>;
@@ -231,6 +332,7 @@ export class LiveBus {
       pending: [],
       sent: new Set(),
       sentOrder: [],
+      floor: 0,
     };
     // Listen first (buffering), then replay: nothing committed in between is missed.
     this.eventSubscribers.add(subscriber);
@@ -242,8 +344,13 @@ export class LiveBus {
   private async replay(subscriber: EventSubscriber): Promise<void> {
     let after = await this.resumePosition(subscriber.filter.lastEventId);
     if (after !== null) {
+      subscriber.floor = after;
+      // Up to the horizon only: above it a writer may still be in flight, and what lies
+      // there reaches the pending buffer when the horizon passes it.
       for (;;) {
-        const rows = await this.fetchEvents(after, null, subscriber.filter, REPLAY_PAGE);
+        const bound = this.horizon;
+        if (after >= bound) break;
+        const rows = await this.fetchEvents(after, bound, subscriber.filter, REPLAY_PAGE);
         for (const row of rows) deliver(subscriber, row);
         const last = rows.at(-1);
         if (!last || rows.length < REPLAY_PAGE) break;
@@ -253,6 +360,22 @@ export class LiveBus {
     const pending = subscriber.pending ?? [];
     subscriber.pending = null;
     for (const { row } of pending) deliver(subscriber, row);
+  }
+
+  /**
+   * Resolves once this bus has handled every events notice committed before the call (and
+   * the horizon check each one asked for). PostgreSQL delivers notices in commit order, so
+   * a notice of our own, sent now, arrives after all of them.
+   */
+  async caughtUp(): Promise<void> {
+    const token = randomUUID();
+    const done = new Promise<void>((resolve) => this.catchingUp.set(token, resolve));
+    try {
+      await this.options.knex.raw("SELECT pg_notify(?, ?)", [EVENTS_CHANNEL, JSON.stringify({ caughtUp: token })]);
+      await done;
+    } finally {
+      this.catchingUp.delete(token);
+    }
   }
 
   /** Sessions as they change (created, derived state, status, archive, delete). */
@@ -278,7 +401,7 @@ function matches(
 }
 
 function deliver(subscriber: EventSubscriber, row: EventRow): void {
-  if (subscriber.sent.has(row.stream_seq)) return;
+  if (row.stream_seq <= subscriber.floor || subscriber.sent.has(row.stream_seq)) return;
   subscriber.sent.add(row.stream_seq);
   subscriber.sentOrder.push(row.stream_seq);
   if (subscriber.sentOrder.length > DEDUPE_WINDOW) {
