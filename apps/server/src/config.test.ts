@@ -36,6 +36,7 @@ describe("parseConfig", () => {
       RETENTION_ARCHIVE_INSTEAD_OF_DELETE: "yes",
       RETENTION_INTERVAL_MS: "0",
       JOB_RECOVERY_INTERVAL_MS: "1000",
+      WEB_SESSION_PURGE_INTERVAL_MS: "0",
       BOOTSTRAP_KEY: "false",
       DATABASE_POOL_MAX: "",
     });
@@ -50,6 +51,7 @@ describe("parseConfig", () => {
       apiKeyCacheMs: 0,
       retention: { policy: { sessionMaxAgeDays: 30, eventMaxAgeDays: 7, archiveInsteadOfDelete: true }, intervalMs: 0 },
       jobRecoveryIntervalMs: 1000,
+      webSessionPurgeIntervalMs: 0,
       bootstrapKey: false,
       pool: { max: 20 },
     });

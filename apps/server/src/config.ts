@@ -95,6 +95,8 @@ export const serverEnvSchema = databaseEnvSchema.extend({
   PARTITION_UPKEEP_INTERVAL_MS: int(0, 7 * 24 * HOUR_MS, HOUR_MS),
   /** How often jobs whose worker lease ran out are put back in the queue; 0 turns it off. */
   JOB_RECOVERY_INTERVAL_MS: int(0, 24 * HOUR_MS, 30_000),
+  /** How often dashboard login links and web sessions a day past use are deleted; 0 turns it off. */
+  WEB_SESSION_PURGE_INTERVAL_MS: int(0, 7 * 24 * HOUR_MS, HOUR_MS),
   /** How long a graceful stop may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(100, 10 * 60_000, 15_000),
   /**
@@ -158,6 +160,7 @@ export interface ServerConfig {
   retention: { policy: RetentionPolicy; intervalMs: number; partitions: "drop" | "archive" };
   partitions: { rangeDays: number; ahead: number; intervalMs: number };
   jobRecoveryIntervalMs: number;
+  webSessionPurgeIntervalMs: number;
   shutdownTimeoutMs: number;
   bootstrapKey: boolean;
   pricesFile: string | null;
@@ -224,6 +227,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
         intervalMs: e.PARTITION_UPKEEP_INTERVAL_MS,
       },
       jobRecoveryIntervalMs: e.JOB_RECOVERY_INTERVAL_MS,
+      webSessionPurgeIntervalMs: e.WEB_SESSION_PURGE_INTERVAL_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       bootstrapKey: e.BOOTSTRAP_KEY,
       pricesFile: e.LOGBOOK_PRICES_FILE ?? null,

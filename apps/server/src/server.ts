@@ -285,6 +285,16 @@ export async function startServer(
         logger,
         { knex: database.knex, lock: ADVISORY_LOCKS.jobLeaseRecovery },
       ),
+      // No lock: plain deletes, harmless when two replicas run them at once.
+      schedule(
+        "web-session-purge",
+        config.webSessionPurgeIntervalMs,
+        async () => {
+          const purged = await services.webSessions.purgeExpired();
+          if (purged.loginLinks + purged.webSessions > 0) logger.info({ purged }, "purged spent dashboard sign-ins");
+        },
+        logger,
+      ),
     ];
 
     logger.info(

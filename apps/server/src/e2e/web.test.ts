@@ -26,7 +26,8 @@ beforeAll(async () => {
   await writeFile(join(webRoot, "index.html"), INDEX);
   await writeFile(join(webRoot, "assets", "app-3f2a1b.js"), SCRIPT);
   await writeFile(join(webRoot, "assets", "app-3f2a1b.js.gz"), gzipSync(SCRIPT));
-  h = await startHarness({ env: { LOGBOOK_WEB_ROOT: webRoot } });
+  // The purge runs often here so that its test waits little; it only takes what a day is past use.
+  h = await startHarness({ env: { LOGBOOK_WEB_ROOT: webRoot, WEB_SESSION_PURGE_INTERVAL_MS: "200" } });
 }, 120_000);
 afterAll(async () => {
   await h?.stop();
@@ -178,5 +179,39 @@ describe("sign-in by login link", () => {
     const keyId = (await h.clientFor(secret).auth.whoami.query()).keyId;
     await h.admin.apiKeys.revoke.mutate({ id: keyId });
     expect((await fetch(`${h.server.url}/trpc/auth.whoami`, { headers: { cookie } })).status).toBe(401);
+  });
+});
+
+describe("spent sign-ins", () => {
+  it("the server purges login links and sessions a day past use on its schedule, and keeps the rest", async () => {
+    const signedOut = await signIn(["read"]);
+    const out = await fetch(`${h.server.url}/auth/sign-out`, {
+      method: "POST",
+      headers: { cookie: signedOut, "x-logbook-csrf": "1" },
+    });
+    expect(out.status).toBe(204);
+    const open = await signIn(["read"]);
+    const count = async (table: "login_links" | "web_sessions") =>
+      Number((await h.db.knex(table).count({ n: "*" }).first())?.n);
+    const sessionsBefore = await count("web_sessions");
+    const linksBefore = await count("login_links");
+    // Move the sign-out and one link's expiry two days back: now they are a day past use.
+    const day = "interval '2 days'";
+    const moved = await h.db
+      .knex("web_sessions")
+      .whereNotNull("ended_at")
+      .update({
+        ended_at: h.db.knex.raw(`ended_at - ${day}`),
+      });
+    expect(moved).toBeGreaterThanOrEqual(1);
+    const [link] = await h.db.knex("login_links").orderBy("created_at").limit(1).pluck<string[]>("id");
+    await h.db
+      .knex("login_links")
+      .where({ id: expectDefined(link) })
+      .update({ expires_at: h.db.knex.raw(`expires_at - ${day}`) });
+
+    await expect.poll(() => count("web_sessions"), { timeout: 60_000 }).toBe(sessionsBefore - moved);
+    await expect.poll(() => count("login_links"), { timeout: 60_000 }).toBe(linksBefore - 1);
+    expect((await fetch(`${h.server.url}/trpc/auth.whoami`, { headers: { cookie: open } })).status).toBe(200);
   });
 });

@@ -3,7 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { ApiKeyService } from "../api-keys/api-key-service.js";
-import { LOGIN_LINK_TTL_MS, WEB_SESSION_TTL_MS, WebSessionService } from "./web-session-service.js";
+import {
+  LOGIN_LINK_TTL_MS,
+  SPENT_SIGN_IN_KEEP_MS,
+  WEB_SESSION_TTL_MS,
+  WebSessionService,
+} from "./web-session-service.js";
 
 let db: TestDatabase;
 let clock: Date;
@@ -107,5 +112,38 @@ describe("WebSessionService", () => {
     await keys.revoke({ id: key.id });
     expect(await web.verify(expectDefined(session).token)).toBeNull();
     expect(await web.redeemLoginLink(unused.token)).toBeNull();
+  });
+
+  it("purges links and sessions a day after they stopped working, and nothing still usable", async () => {
+    const { key } = await keys.create({ name: "k", scopes: ["read"] });
+    const count = async () => ({
+      links: Number((await db.knex("login_links").count({ n: "*" }).first())?.n),
+      sessions: Number((await db.knex("web_sessions").count({ n: "*" }).first())?.n),
+    });
+    const start = clock;
+    // Made now: an unused link, a used one (its session open), a session signed out now.
+    await web.createLoginLink(key.id);
+    const open = expectDefined(await web.redeemLoginLink((await web.createLoginLink(key.id)).token));
+    const signedOut = expectDefined(await web.redeemLoginLink((await web.createLoginLink(key.id)).token));
+    expect(await web.end(signedOut.token)).toBe(true);
+    expect(await count()).toEqual({ links: 3, sessions: 2 });
+
+    // An hour later: the open session works, nothing has been spent for a day, nothing goes.
+    clock = new Date(start.getTime() + 60 * 60_000);
+    expect(await web.verify(open.token)).not.toBeNull();
+    expect(await web.purgeExpired()).toEqual({ loginLinks: 0, webSessions: 0 });
+    expect(await web.verify(open.token)).not.toBeNull();
+
+    // A day after the links expired and the sign-out: those go; the session that expired
+    // since (its 12 hours are over) is kept for its day.
+    clock = new Date(start.getTime() + LOGIN_LINK_TTL_MS + SPENT_SIGN_IN_KEEP_MS + 1000);
+    expect(await web.purgeExpired()).toEqual({ loginLinks: 3, webSessions: 1 });
+    expect(await count()).toEqual({ links: 0, sessions: 1 });
+
+    // A day after that session expired: it goes too; a second run finds nothing.
+    clock = new Date(start.getTime() + WEB_SESSION_TTL_MS + SPENT_SIGN_IN_KEEP_MS + 1000);
+    expect(await web.purgeExpired()).toEqual({ loginLinks: 0, webSessions: 1 });
+    expect(await web.purgeExpired()).toEqual({ loginLinks: 0, webSessions: 0 });
+    expect(await count()).toEqual({ links: 0, sessions: 0 });
   });
 });

@@ -10,8 +10,11 @@ import { iso } from "../time.js";
 export const LOGIN_LINK_TTL_MS = 2 * 60_000;
 /** A browser stays signed in this long at most (never past its key's own expiry). */
 export const WEB_SESSION_TTL_MS = 12 * 60 * 60_000;
-/** Used and expired links are kept this long (to answer "already used" in logs), then deleted. */
-const SPENT_LINK_KEEP_MS = 24 * 60 * 60_000;
+/**
+ * Used and expired links, and ended and expired web sessions, are kept this long (to tell
+ * "already used" or "signed out" from "never existed" when reading logs), then purged.
+ */
+export const SPENT_SIGN_IN_KEEP_MS = 24 * 60 * 60_000;
 
 /**
  * `lbl_<secret>` (a login link) and `lbs_<secret>` (a web session): 32 random bytes,
@@ -55,18 +58,30 @@ export class WebSessionService {
     const now = clockOf(this.deps)();
     const token = newSecret("lbl");
     const expiresAt = new Date(now.getTime() + LOGIN_LINK_TTL_MS);
-    await this.deps.knex.transaction(async (trx) => {
-      await trx("login_links").insert({
-        key_id: keyId,
-        token_hash: hashToken(token),
-        created_at: now,
-        expires_at: expiresAt,
-      });
-      await trx("login_links")
-        .where("expires_at", "<", new Date(now.getTime() - SPENT_LINK_KEEP_MS))
-        .delete();
+    await this.deps.knex("login_links").insert({
+      key_id: keyId,
+      token_hash: hashToken(token),
+      created_at: now,
+      expires_at: expiresAt,
     });
     return { token, expiresAt: expiresAt.toISOString() };
+  }
+
+  /**
+   * Deletes the login links and web sessions that can no longer be used and were last of use
+   * more than `SPENT_SIGN_IN_KEEP_MS` ago: links past their expiry (used or not, a link never
+   * outlives it), sessions past their expiry or ended by a sign-out. Run on a schedule by the
+   * server. Plain idempotent deletes, so replicas running it at once need no lock: a row goes
+   * once, the other statement finds it gone.
+   */
+  async purgeExpired(): Promise<{ loginLinks: number; webSessions: number }> {
+    const before = new Date(clockOf(this.deps)().getTime() - SPENT_SIGN_IN_KEEP_MS);
+    const loginLinks = await this.deps.knex("login_links").where("expires_at", "<", before).delete();
+    const webSessions = await this.deps
+      .knex("web_sessions")
+      .where((q) => void q.where("expires_at", "<", before).orWhere("ended_at", "<", before))
+      .delete();
+    return { loginLinks, webSessions };
   }
 
   /**
