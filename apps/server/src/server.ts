@@ -259,7 +259,7 @@ export async function startServer(
         config.retention.intervalMs,
         async () => {
           const report = await services.retention.run({ dryRun: false, policy: config.retention.policy });
-          const touched = report.sessions + report.sessionsArchived + report.events;
+          const touched = report.sessions + report.sessionsArchived + report.events + report.metricPoints;
           if (touched > 0 || !report.ran) logger.info({ retention: report }, "retention run");
         },
         logger,

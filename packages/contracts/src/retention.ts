@@ -44,6 +44,8 @@ export const retentionReport = z.object({
   files: z.number().int(),
   steps: z.number().int(),
   artifacts: z.number().int(),
+  /** OpenTelemetry metric points (`POST /v1/metrics`) past their age. */
+  metricPoints: z.number().int(),
   batches: z.number().int(),
   durationMs: z.number(),
 });

@@ -224,6 +224,52 @@ describe("RetentionService", () => {
     expect(counts(await service().run({ dryRun: false }))).toMatchObject({ sessions: 0, events: 0, batches: 0 });
   });
 
+  it("purges metric points with their named session or by age, and the dry run counts the same", async () => {
+    const { s } = await seed(db.knex);
+    // Claude Code's session ids, as OTel metric points name them.
+    await db.knex("sessions").where({ id: s.r1 }).update({ external_id: "cc-r1" }); // purged
+    await db.knex("sessions").where({ id: s.a1 }).update({ external_id: "cc-a1" }); // kept (live)
+    await db.knex("sessions").where({ id: s.r3 }).update({ external_id: "cc-r3" }); // purged, archived before
+    const point = (name: string, session: string | null, days: number) => ({
+      id: randomUUID(),
+      name,
+      kind: "sum",
+      external_session_id: session,
+      value: 1,
+      time: daysAgo(days),
+    });
+    await db
+      .knex("otel_metric_points")
+      .insert([
+        point("r1-old", "cc-r1", 100),
+        point("a1-old", "cc-a1", 100),
+        point("a1-recent", "cc-a1", 10),
+        point("never-came-old", "cc-never", 100),
+        point("never-came-young", "cc-never", 5),
+        point("no-session-old", null, 100),
+        point("r3-old", "cc-r3", 100),
+      ]);
+    const names = async () =>
+      ((await db.knex("otel_metric_points").select("name").orderBy("name")) as Array<{ name: string }>).map(
+        (r) => r.name,
+      );
+
+    // Archiving keeps every session, so only an event age could take points: none set.
+    expect(await service({ archiveInsteadOfDelete: true }).run({ dryRun: false })).toMatchObject({ metricPoints: 0 });
+    expect(await names()).toHaveLength(7);
+
+    const dry = await service().run({ dryRun: true });
+    expect(dry.metricPoints).toBe(4);
+    expect(await names()).toHaveLength(7);
+    const real = await service().run({ dryRun: false });
+    expect(counts(real)).toEqual(counts(dry));
+    expect(await names()).toEqual(["a1-old", "a1-recent", "never-came-young"]);
+
+    // The event age takes points whatever their session, as it takes events.
+    expect(await service({ eventMaxAgeDays: 7 }).run({ dryRun: false })).toMatchObject({ metricPoints: 2 });
+    expect(await names()).toEqual(["never-came-young"]);
+  });
+
   it("with a batch size of 1 (one root a batch, one row a chunk) removes the same rows", async () => {
     await seed(db.knex);
     const report = await service({ batchSize: 1 }).run({ dryRun: false });
@@ -377,6 +423,7 @@ describe("RetentionService", () => {
         files: 0,
         steps: 0,
         artifacts: 0,
+        metricPoints: 0,
         batches: 0,
       });
       expect(await snapshot(db.knex)).toEqual(before);

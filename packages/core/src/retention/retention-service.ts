@@ -34,7 +34,7 @@ const SESSION_RECORD_TABLES = [
 
 type Counters = Pick<
   RetentionReport,
-  "sessions" | "sessionsArchived" | "events" | "messages" | "files" | "steps" | "artifacts" | "batches"
+  "sessions" | "sessionsArchived" | "events" | "messages" | "files" | "steps" | "artifacts" | "metricPoints" | "batches"
 >;
 
 /** The sessions of the qualifying trees among some roots: every root with all its descendants. */
@@ -66,6 +66,12 @@ function rowCount(result: unknown): number {
  *
  * Events: with `eventMaxAgeDays`, every event that occurred before that age goes,
  * whatever its session's state (the session and its other records stay).
+ *
+ * OpenTelemetry metric points name their session by Claude Code's id, as text (a point may
+ * come before the session exists), so they cannot go with a tree by foreign key. A point
+ * goes when it is older than `eventMaxAgeDays` (when set), or when it is older than
+ * `sessionMaxAgeDays` and no stored session has the id it names (its session was purged,
+ * in this run or before, or never came); when archiving, only the event age applies.
  *
  * How: root sessions are taken `batchSize` at a time (in id order, so each is looked at
  * once per run). A batch's qualifying trees are grouped to about `batchSize` events, and
@@ -104,6 +110,7 @@ export class RetentionService {
       files: 0,
       steps: 0,
       artifacts: 0,
+      metricPoints: 0,
       batches: 0,
     };
     const report = (ran: boolean): RetentionReport => ({
@@ -120,7 +127,7 @@ export class RetentionService {
         const sessionCutoff = new Date(now.getTime() - policy.sessionMaxAgeDays * DAY_MS);
         const eventCutoff =
           policy.eventMaxAgeDays === null ? null : new Date(now.getTime() - policy.eventMaxAgeDays * DAY_MS);
-        const oldEventsInPurgedTrees = await this.sessionPhase({
+        const { oldEventsInPurgedTrees, purgedSessionIds } = await this.sessionPhase({
           dryRun,
           policy,
           now,
@@ -129,6 +136,7 @@ export class RetentionService {
           counters,
         });
         if (eventCutoff) await this.eventPhase({ dryRun, policy, eventCutoff, oldEventsInPurgedTrees, counters });
+        await this.metricPointPhase({ dryRun, policy, sessionCutoff, eventCutoff, purgedSessionIds, counters });
       });
       return report(run.ran);
     } catch (error) {
@@ -147,7 +155,8 @@ export class RetentionService {
   /**
    * Purges (or archives, or counts) the qualifying session trees. Returns how many of
    * the events it counted are also older than the event cutoff, so that a dry run does
-   * not count them twice when the event phase follows.
+   * not count them twice when the event phase follows, and, for a dry run, the sessions it
+   * would have purged (the metric point phase counts as if they were gone).
    */
   private async sessionPhase(args: {
     dryRun: boolean;
@@ -156,11 +165,12 @@ export class RetentionService {
     sessionCutoff: Date;
     eventCutoff: Date | null;
     counters: Counters;
-  }): Promise<number> {
+  }): Promise<{ oldEventsInPurgedTrees: number; purgedSessionIds: string[] }> {
     const { dryRun, policy, now, sessionCutoff, eventCutoff, counters } = args;
     const knex = this.deps.knex;
     const archive = policy.archiveInsteadOfDelete;
     let oldEventsInPurgedTrees = 0;
+    const purgedSessionIds: string[] = [];
     let after: string | null = null;
 
     for (;;) {
@@ -184,6 +194,7 @@ export class RetentionService {
           counters.steps += counts.steps;
           counters.artifacts += counts.artifacts;
           oldEventsInPurgedTrees += counts.oldEvents;
+          purgedSessionIds.push(...trees.ids);
         }
         counters.batches += 1;
         continue;
@@ -211,7 +222,7 @@ export class RetentionService {
         counters[key] += deleted[key];
       counters.batches += 1;
     }
-    return oldEventsInPurgedTrees;
+    return { oldEventsInPurgedTrees, purgedSessionIds };
   }
 
   /** Events older than the cutoff, whatever their session. */
@@ -264,6 +275,52 @@ export class RetentionService {
       counters.batches += 1;
       if (deleted < policy.batchSize || !row?.last) break;
       from = row.last;
+    }
+  }
+
+  /**
+   * Metric points past their age (see the class comment), oldest first in chunks of
+   * `batchSize`, each chunk its own statement. A dry run counts them, treating the
+   * sessions the session phase would purge as gone.
+   */
+  private async metricPointPhase(args: {
+    dryRun: boolean;
+    policy: RetentionPolicy;
+    sessionCutoff: Date;
+    eventCutoff: Date | null;
+    purgedSessionIds: string[];
+    counters: Counters;
+  }): Promise<void> {
+    const { dryRun, policy, sessionCutoff, eventCutoff, purgedSessionIds, counters } = args;
+    const orphanCutoff = policy.archiveInsteadOfDelete ? null : sessionCutoff;
+    if (eventCutoff === null && orphanCutoff === null) return;
+    const bindings = { eventCutoff, orphanCutoff, gone: purgedSessionIds, limit: policy.batchSize };
+    // A point's session "is stored" unless the dry run's session phase would have purged it.
+    const due = `(p.time < :eventCutoff::timestamptz
+       OR (p.time < :orphanCutoff::timestamptz AND NOT EXISTS (
+         SELECT 1 FROM sessions s
+          WHERE s.external_id = p.external_session_id AND s.id <> ALL(:gone::uuid[]))))`;
+    if (dryRun) {
+      const result: unknown = await this.deps.knex.raw(
+        `SELECT count(*)::int AS n FROM otel_metric_points p WHERE ${due}`,
+        bindings,
+      );
+      const count = (result as { rows: Array<{ n: number }> }).rows[0]?.n ?? 0;
+      counters.metricPoints += count;
+      counters.batches += Math.ceil(count / policy.batchSize);
+      return;
+    }
+    for (;;) {
+      const result: unknown = await this.deps.knex.raw(
+        `DELETE FROM otel_metric_points WHERE id IN (
+           SELECT p.id FROM otel_metric_points p WHERE ${due} ORDER BY p.time LIMIT :limit)`,
+        { ...bindings, gone: [] },
+      );
+      const deleted = rowCount(result);
+      if (deleted === 0) break;
+      counters.metricPoints += deleted;
+      counters.batches += 1;
+      if (deleted < policy.batchSize) break;
     }
   }
 
