@@ -1,5 +1,35 @@
-import { mkdir, readFile, rm, writeFile, chmod } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+
+/**
+ * Replaces `path` with `text` in one step: written to a new file beside it, created
+ * exclusively (O_EXCL: never an existing file, never through a symlink someone left there)
+ * and owner-only from its first byte, flushed, then renamed over `path`. A reader (the hook
+ * emitter, a test harness, another process) sees the old file whole or the new one whole,
+ * never an empty or half-written one, which rewriting in place (truncate, then write) let it
+ * see. A crash leaves at most a stray `.tmp-…` file, never a damaged `path`.
+ */
+async function replaceFile(home: string, path: string, text: string): Promise<void> {
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
+  const file = await open(temporary, "wx", 0o600);
+  try {
+    await file.writeFile(text, "utf8");
+    await file.sync();
+  } catch (error) {
+    await file.close();
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  await file.close();
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
 
 /** What local tools (the hook emitter, the SDK in scripts) read to reach this server. */
 export interface Credentials {
@@ -11,12 +41,10 @@ export function credentialsPath(home: string): string {
   return join(home, "credentials");
 }
 
-/** Written owner-only (0600): it holds a secret. */
+/** Written owner-only (0600): it holds a secret. Replaced whole, never rewritten in place. */
 export async function writeCredentials(home: string, credentials: Credentials): Promise<string> {
-  await mkdir(home, { recursive: true, mode: 0o700 });
   const path = credentialsPath(home);
-  await writeFile(path, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  await chmod(path, 0o600); // writeFile's mode applies only when it creates the file
+  await replaceFile(home, path, `${JSON.stringify(credentials, null, 2)}\n`);
   return path;
 }
 
@@ -54,11 +82,9 @@ export function runtimePath(home: string): string {
   return join(home, "server.json");
 }
 
+/** Owner-only (0600): it holds the database password. Replaced whole, like the credentials. */
 export async function writeRuntimeInfo(home: string, info: RuntimeInfo): Promise<void> {
-  await mkdir(home, { recursive: true, mode: 0o700 });
-  const path = runtimePath(home);
-  await writeFile(path, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
-  await chmod(path, 0o600); // it holds the database password; writeFile's mode applies only to a new file
+  await replaceFile(home, runtimePath(home), `${JSON.stringify(info, null, 2)}\n`);
 }
 
 export async function removeRuntimeInfo(home: string, pid: number): Promise<void> {

@@ -35,6 +35,12 @@ export interface HttpDeps extends ApiDeps {
   bodyBudget?: BodyBudget;
   /** Null while the database is up; else seconds to wait: every route but /health answers 503 at once. */
   databaseRetryAfter?: () => number | null;
+  /**
+   * True until the server's start is done (the first-start key written to the credentials
+   * file, partitions made): every route, /health too, answers 503 with Retry-After, so
+   * nothing (a balancer, a harness that then reads the credentials) takes it for ready early.
+   */
+  starting?: () => boolean;
   /** Sees every error a request ended with (to notice a database that went away). */
   onRequestError?: (error: unknown) => void;
   /** The built dashboard, served at `/`; absent when the server was built without it. */
@@ -103,12 +109,15 @@ function methodNotAllowed(res: ServerResponse, allow: string): void {
 }
 
 /** 503 before reading anything; the body is drained so a client still sending reads the answer. */
-function databaseUnavailable(req: IncomingMessage, res: ServerResponse, retryAfterSeconds: number): void {
+function unavailable(
+  req: IncomingMessage,
+  res: ServerResponse,
+  retryAfterSeconds: number,
+  message = "the database is not available right now, try again",
+): void {
   req.resume();
   res.setHeader("retry-after", String(retryAfterSeconds));
-  const unavailable = new AppError("UNAVAILABLE", "the database is not available right now, try again", {
-    details: { retryAfterSeconds },
-  });
+  const unavailable = new AppError("UNAVAILABLE", message, { details: { retryAfterSeconds } });
   sendJson(res, 503, toHttpErrorBody(describeError(unavailable)));
 }
 
@@ -184,8 +193,9 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     if (deps.webAssets && (req.method === "GET" || req.method === "HEAD") && !SERVER_PATHS.test(path)) {
       return deps.webAssets.serve(req, res, () => notFound(req, res));
     }
+    if (deps.starting?.()) return unavailable(req, res, 1, "the server is starting, try again");
     const retryAfter = path === "/health" ? null : (deps.databaseRetryAfter?.() ?? null);
-    if (retryAfter !== null) return databaseUnavailable(req, res, retryAfter);
+    if (retryAfter !== null) return unavailable(req, res, retryAfter);
     if (deps.bodyBudget && !admitBody(deps.bodyBudget, deps.bodyLimitBytes, req, res)) return;
     if (path === "/trpc" || path.startsWith("/trpc/")) {
       if (req.method !== "POST") return trpc(req, res);

@@ -206,6 +206,7 @@ export async function startServer(
       databaseDown: () => availability.isDown,
     });
     const inFlight = new InFlight();
+    let started = false;
     const webAssets = createWebAssets(config.webRoot);
     if (!webAssets) logger.warn({ webRoot: config.webRoot }, "the dashboard is not built: GET / answers 404");
     const httpDeps: HttpDeps = {
@@ -220,6 +221,7 @@ export async function startServer(
       keyStreams,
       databaseRetryAfter: () => availability.retryAfterSeconds(),
       onRequestError: (error) => availability.noteError(error),
+      starting: () => !started,
       webAssets,
     };
     const server = createServer(createRequestListener(httpDeps, inFlight));
@@ -297,6 +299,7 @@ export async function startServer(
       ),
     ];
 
+    started = true;
     logger.info(
       { url, version: VERSION, home: config.home, dashboard: Boolean(webAssets) },
       `logbook-server listening on ${url}`,

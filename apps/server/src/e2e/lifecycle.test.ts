@@ -5,8 +5,12 @@
  * with a live subscription open.
  */
 import { spawn } from "node:child_process";
-import { readFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+import { findFreePort } from "@logbook/db";
+import { createTestDatabase } from "@logbook/db/testing";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
@@ -44,6 +48,51 @@ describe("first start", () => {
     expect(logs).toContain(path);
     expect(logs).not.toContain(credentials.apiKey);
     expect(logs).not.toContain(credentials.apiKey.split("_").at(-1));
+  });
+});
+
+describe("first start, watched closely", () => {
+  it("is not ready before the credentials file holds its key: at the first 200 from /health it does", async () => {
+    // A harness (or a hook) that reads the credentials once /health answers 200 found no file,
+    // or an empty one, when the server answered before it had written it (a race under load).
+    const db = await createTestDatabase();
+    const home = await mkdtemp(join(tmpdir(), "logbook-first-start-"));
+    const port = await findFreePort();
+    const child = spawn(process.execPath, [SERVER_ENTRY], {
+      env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOGBOOK_HOME: home, HOST: "127.0.0.1", PORT: String(port) },
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      const statuses = new Set<number>();
+      // Asked back to back once it listens, so a window between listening and writing is likely hit.
+      for (;;) {
+        const status = await fetch(`http://127.0.0.1:${port}/health`).then(
+          (response) => response.arrayBuffer().then(() => response.status),
+          () => 0, // not listening yet
+        );
+        statuses.add(status);
+        if (status === 200) break;
+        if (status === 0) await new Promise((resolve) => setTimeout(resolve, 20)); // nothing listens yet
+        if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}) while starting`);
+      }
+      const credentials = JSON.parse(await readFile(join(home, "credentials"), "utf8")) as {
+        apiKey: string;
+        url: string;
+      };
+      expect(credentials.url).toBe(`http://127.0.0.1:${port}`);
+      const answer = await fetch(`http://127.0.0.1:${port}/trpc/sessions.list`, {
+        headers: { authorization: `Bearer ${credentials.apiKey}` },
+      });
+      expect(answer.status).toBe(200);
+      // Whatever it answered before was "not ready", never anything else.
+      expect([...statuses].every((status) => [0, 503, 200].includes(status))).toBe(true);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+      await rm(home, { recursive: true, force: true });
+      await db.destroy();
+    }
   });
 });
 
