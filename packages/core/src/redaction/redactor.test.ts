@@ -83,6 +83,66 @@ describe("what is not a secret", () => {
   });
 });
 
+describe("labels, names and placeholders beside a secret's name (near-misses) against passphrases", () => {
+  // Seen in real sessions: a Home Assistant integration's strings and constants, a .env
+  // sample, a tokenizer's special tokens, code assigning a variable.
+  const kept = [
+    `"eversource_password": "Eversource Password"`,
+    `"invalid_eversource_credentials": "Invalid Eversource username or password."`,
+    `CONF_EVERSOURCE_PASSWORD = "eversource_password"`,
+    `"CONF_EVERSOURCE_PASSWORD": "eversource_password",`,
+    "[OK] CONF_EVERSOURCE_PASSWORD = eversource_password",
+    "LINEAR_API_KEY=your_linear_api_key_here  # Required",
+    `tokenizer.add_special_tokens({'pad_token': '[PAD]'})`,
+    "process.env.LINEAR_API_KEY = originalKey;",
+    `API_KEY = os.environ["API_KEY"]`,
+    `| column | label |\n| password | "API Key" |\n{ apiKey: "API Key", token: "Access Token" }`,
+    `secret: "Enter your secret here", password: "Passcode (6 digits)"`,
+    `OPENAI_API_KEY=xxxxxxxx and passphrase: "your passphrase"`,
+  ];
+  it.each(kept)("kept: %s", (text) => {
+    expect(redactor.text(text)).toEqual({ text, count: 0 });
+  });
+
+  // Passphrases: words, but lower-case or not naming themselves; and real values beside the
+  // same names as above.
+  const replaced: Array<[text: string, secret: string]> = [
+    [`{"password": "correct horse battery"}`, "correct horse battery"],
+    [`password: "plain words are a password too"`, "plain words are a password too"],
+    [`passphrase = "Correct Horse Battery Staple"`, "Correct Horse Battery Staple"],
+    [`"eversource_password": "Eversource2026!"`, "Eversource2026!"],
+    [`CONF_EVERSOURCE_PASSWORD = "hunter2hunter2"`, "hunter2hunter2"],
+    [`LINEAR_API_KEY=lin_api_q8Zr2x7Kf0`, "lin_api_q8Zr2x7Kf0"],
+    [`process.env.LINEAR_API_KEY = 'test-api-key'`, "test-api-key"],
+    [`{ token: "password_reset_token_value" }`, "password_reset_token_value"],
+  ];
+  it.each(replaced)("replaced: %s", (text, secret) => {
+    const result = redactor.text(text);
+    expect(result.text).not.toContain(secret);
+    expect(result.text).toContain("[REDACTED:secret-assignment]");
+    expect(result.count).toBe(1);
+  });
+
+  it("the same rule for a JSON value under a secret's key", () => {
+    const labels = {
+      eversource_password: "Eversource Password",
+      CONF_EVERSOURCE_PASSWORD: "eversource_password",
+      pad_token: "[PAD]",
+      api_key: "your_api_key_here",
+    };
+    expect(redactor.json(labels)).toEqual({ value: labels, count: 0 });
+    const secrets = { password: "correct horse battery", eversource_password: "Eversource2026!", token: "api_token" };
+    expect(redactor.json(secrets)).toEqual({
+      value: {
+        password: "[REDACTED:secret-field]",
+        eversource_password: "[REDACTED:secret-field]",
+        token: "[REDACTED:secret-field]",
+      },
+      count: 3,
+    });
+  });
+});
+
 describe("JSON", () => {
   it("walks values and keys, never the serialized text, and counts each secret", () => {
     const aws = expectDefined(SECRET_SAMPLES.find((s) => s.rule === "aws-access-key-id"));

@@ -2,7 +2,7 @@ import { redactionRulesFile, type RedactionRulesFile } from "@logbook/contracts"
 
 import { invalidInput } from "../errors.js";
 import { readJsonFile } from "../json-file.js";
-import { DEFAULT_RULES, isSecretName, type RedactionRule } from "./rules.js";
+import { assignedNameBefore, DEFAULT_RULES, isNotASecret, isSecretName, type RedactionRule } from "./rules.js";
 
 /** What replaces a secret: the rule's id stays, so a reader knows what was there. */
 export const redactionMarker = (ruleId: string): string => `[REDACTED:${ruleId}]`;
@@ -10,9 +10,6 @@ const MARKER_START = "[REDACTED:";
 
 /** The rule id for a JSON string value whose key names a secret (`"password": "…"`). */
 export const SECRET_FIELD_RULE = "secret-field";
-
-/** Values that only point at a secret, or hold none: kept as they are. */
-const PLACEHOLDER = /^(?:\s*|\$\{?[A-Za-z_].*|<[^>]*>|\*+|\[REDACTED:.*)$/s;
 
 export interface RedactorOptions {
   /** Off stores everything as given. @default true */
@@ -71,8 +68,10 @@ export class Redactor {
         if (!span) continue;
         const [start, end] = span;
         if (end <= start || start < last) continue;
+        const found = out.slice(start, end);
         // Already replaced by an earlier rule (`TOKEN=[REDACTED:github-token]`).
-        if (out.slice(start, end).includes(MARKER_START)) continue;
+        if (found.includes(MARKER_START)) continue;
+        if (rule.byName && isNotASecret(found, assignedNameBefore(out, start))) continue;
         result += out.slice(last, start) + redactionMarker(rule.id);
         last = end;
         count += 1;
@@ -96,7 +95,7 @@ export class Redactor {
    */
   private walk(node: unknown, key: string | undefined, counter: { count: number }): unknown {
     if (typeof node === "string") {
-      if (key !== undefined && isSecretName(key) && !PLACEHOLDER.test(node)) {
+      if (key !== undefined && isSecretName(key) && !node.startsWith(MARKER_START) && !isNotASecret(node, key)) {
         counter.count += 1;
         return redactionMarker(SECRET_FIELD_RULE);
       }

@@ -18,6 +18,11 @@ export interface RedactionRule {
   pattern: RegExp;
   /** Must find something in a text for `pattern` to run on it; null: always run. */
   trigger: RegExp | null;
+  /**
+   * The rule finds a value by the name it is assigned to (`NAME=value`, `name: "value"`),
+   * not by its shape: a match that `isNotASecret` (label, name, placeholder) is kept.
+   */
+  byName?: true;
 }
 
 /** Names whose value is a secret: `DB_PASSWORD`, `apiKey`, `client_secret`, `Authorization`, … */
@@ -58,6 +63,7 @@ const PROVIDER =
 const NAMES = /pass|secret|token|key|credential|authorization|aws/i;
 
 const rule = (id: string, pattern: RegExp, trigger: RegExp): RedactionRule => ({ id, pattern, trigger });
+const byName = (id: string, pattern: RegExp): RedactionRule => ({ id, pattern, trigger: NAMES, byName: true });
 
 export const DEFAULT_RULES: readonly RedactionRule[] = [
   rule(
@@ -98,26 +104,26 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   rule("url-password", /:\/\/[^\s:@/?#"'<>]{1,200}:(?<secret>[^\s@/?#"'<>]{1,200})@/g, PROVIDER),
   rule("bearer-token", /\bBearer\s+(?<secret>[A-Za-z0-9._~+/-]{16,}=*)/g, PROVIDER),
   // NAME=value for UPPER_CASE names, as in shells and .env files: `export GITHUB_TOKEN=…`.
-  rule(
+  // Unquoted only right after the `=`: with spaces around it, it is code
+  // (`API_KEY = os.environ["API_KEY"]`, `process.env.API_KEY = originalKey`); quoted values
+  // are the next rule's, with or without spaces.
+  byName(
     "secret-assignment",
-    new RegExp(String.raw`${ENV_NAME_END}\s*=\s*(?<q>["']?)(?<secret>${NOT_A_REFERENCE}[^\s"'\x60;&|]{4,})\k<q>`, "g"),
-    NAMES,
+    new RegExp(String.raw`${ENV_NAME_END}=(?<secret>${NOT_A_REFERENCE}[^\s"'\x60;&|]{4,})`, "g"),
   ),
   // name: "value" / name = 'value' / "name": "value", any case, only with a quoted value:
   // `password: string` or `token = getToken()` in code are not secrets.
-  rule(
+  byName(
     "secret-assignment",
     new RegExp(
       String.raw`${NAME_END}["']?\s*(?::=|=>|[:=])\s*(?<q>["'])(?<secret>${NOT_A_REFERENCE}[^"'\n]{4,})\k<q>`,
       "gi",
     ),
-    NAMES,
   ),
   // ?access_token=… in a URL.
-  rule(
+  byName(
     "secret-assignment",
     new RegExp(String.raw`[?&][A-Za-z0-9_.-]{0,40}?${NAME_END}=(?<secret>${NOT_A_REFERENCE}[^\s&#"'<>]{4,})`, "gi"),
-    NAMES,
   ),
 ];
 
@@ -129,4 +135,44 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
 export function isSecretName(key: string): boolean {
   const letters = key.toLowerCase().replace(/[^a-z]/g, "");
   return SECRET_NAME_WORDS.some((w) => letters.endsWith(w));
+}
+
+/** Values that only point at a secret, or hold none: `$TOKEN`, `${…}`, `<your-key>`, `***`, `[PAD]`, `your_api_key_here`, `xxxx`. */
+const PLACEHOLDER = /^(?:\s*|\$\{?[A-Za-z_].*|<[^>]*>|\*+|\[[^\]]*\]|your[\s_-].*|.*[_-]here|x{4,})$/is;
+/** A word that says what a label is for: `Password`, `API key`, `Access Token`, `credentials`. */
+const SECRET_WORD = /\b(?:pass(?:word|wd|phrase|code)|secret|token|key|credentials?)\b/i;
+const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+const lettersOf = (text: string) => text.toLowerCase().replace(/[^a-z]/g, "");
+
+/**
+ * Whether a value found by its name (`name` is the key or the assigned name; empty when
+ * unknown) holds no secret, and is kept. Three kinds, each with near-misses in the tests:
+ *
+ * - a placeholder (`$TOKEN`, `<your-key>`, `***`, `[PAD]`, `your_api_key_here`);
+ * - a **label**: words with a space between them that start with a capital letter and name
+ *   what they label (`"Eversource Password"`, `"API Key"`,
+ *   `"Invalid Eversource username or password."`): the text of a form, a column, a message.
+ *   A passphrase is words too, but does not start with a capital and name itself:
+ *   `"correct horse battery"`, `"plain words are a password too"` are still replaced;
+ * - the **name itself**: one identifier whose letters end the name's and end like a secret's
+ *   name (`CONF_EVERSOURCE_PASSWORD = "eversource_password"`, a constant holding a config key).
+ */
+export function isNotASecret(value: string, name: string): boolean {
+  if (PLACEHOLDER.test(value)) return true;
+  if (/\s/.test(value.trim()) && /^[A-Z]/.test(value.trim()) && SECRET_WORD.test(value)) return true;
+  if (!IDENTIFIER.test(value) || !isSecretName(value)) return false;
+  const letters = lettersOf(value);
+  return letters.length > 0 && lettersOf(name).endsWith(letters);
+}
+
+/**
+ * The name a value at `start` of `text` is assigned to: the identifier just before the
+ * assignment (`DB_PASSWORD` in `export DB_PASSWORD=…`, `client_secret` in `"client_secret": "…"`).
+ */
+export function assignedNameBefore(text: string, start: number): string {
+  let end = start;
+  while (end > 0 && /["'\s:=>]/.test(text.charAt(end - 1))) end--;
+  let begin = end;
+  while (begin > 0 && /[A-Za-z0-9_.-]/.test(text.charAt(begin - 1))) begin--;
+  return text.slice(begin, end);
 }
