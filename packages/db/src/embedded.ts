@@ -377,8 +377,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await makeReachableForPostgres(dataDir, account, log);
     }
   } else {
-    if (root && account) await execFileAsync("chown", ["-R", `${account.uid}:${account.gid}`, dataDir]);
+    // First the orphan check: a PostgreSQL still using the directory (ours or another
+    // Logbook's) changes files under a walk, and the other's directory is not ours to chown.
     await clearStalePidFile(dataDir, log);
+    if (root && account) await execFileAsync("chown", ["-R", `${account.uid}:${account.gid}`, dataDir]);
   }
 
   const socketDir = await chooseSocketDir(dataDir, options.port ?? 5432, account);
