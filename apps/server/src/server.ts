@@ -1,6 +1,7 @@
 import { chmod, mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 
 import { AuthThrottle, KeyStreams } from "@logbook/api";
 import {
@@ -163,6 +164,7 @@ export async function startServer(
       redactor,
       retentionPolicy: config.retention.policy,
       apiKeyCacheMs: config.apiKeyCacheMs,
+      webhooks: config.webhooks,
     });
     // Open subscriptions by API key: a revocation (heard on the bus, from any process) or the
     // key's expiry cuts them.
@@ -253,6 +255,8 @@ export async function startServer(
     };
     if (config.partitions.intervalMs > 0) await ensurePartitions();
 
+    // Names this process as the lease owner of the webhook deliveries it claims.
+    const webhookWorkerId = `webhooks@${hostname()}:${process.pid}`;
     // Every replica schedules every job; the advisory locks let one at a time run each.
     const schedulers: Scheduler[] = [
       schedule("partition-upkeep", config.partitions.intervalMs, ensurePartitions, logger),
@@ -294,6 +298,16 @@ export async function startServer(
         async () => {
           const purged = await services.webSessions.purgeExpired();
           if (purged.loginLinks + purged.webSessions > 0) logger.info({ purged }, "purged spent dashboard sign-ins");
+        },
+        logger,
+      ),
+      // Every replica delivers: the queue's SKIP LOCKED claim gives each delivery to one of them.
+      schedule(
+        "webhook-delivery",
+        config.webhooks.pollMs,
+        async () => {
+          // Drain what is due now, a batch at a time, before sleeping again.
+          while ((await services.webhooks.deliverDue(webhookWorkerId)) > 0 && !stopping);
         },
         logger,
       ),

@@ -15,6 +15,7 @@ import { statsRouter } from "./routers/stats/router.js";
 import { stepsRouter } from "./routers/steps/router.js";
 import { telemetryRouter } from "./routers/telemetry/router.js";
 import { usageRouter } from "./routers/usage/router.js";
+import { webhooksRouter } from "./routers/webhooks/router.js";
 import { createTRPCRouter } from "./trpc.js";
 
 /** The whole API. Router keys are nouns, procedures verbs; packages/api/README.md lists them with their scopes. */
@@ -36,6 +37,7 @@ export const appRouter = createTRPCRouter({
   sessionStore: sessionStoreRouter,
   retention: retentionRouter,
   apiKeys: apiKeysRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -22,3 +22,4 @@ export * from "./issues.js";
 export * from "./redaction.js";
 export * from "./otel.js";
 export * from "./session-store.js";
+export * from "./webhooks.js";

@@ -68,3 +68,6 @@ export { Redactor, SECRET_FIELD_RULE, readRedactionRulesFile, redactionMarker } 
 export type { RedactorOptions } from "./redaction/redactor.js";
 export { DEFAULT_RULES as DEFAULT_REDACTION_RULES } from "./redaction/rules.js";
 export type { RedactionRule } from "./redaction/rules.js";
+export { WEBHOOK_JOB_TYPE, WebhookService, webhookBackoffMs } from "./webhooks/webhook-service.js";
+export type { WebhookOptions } from "./webhooks/webhook-service.js";
+export { isPublicAddress } from "./webhooks/address-guard.js";

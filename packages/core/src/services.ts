@@ -22,6 +22,7 @@ import { SessionService } from "./sessions/session-service.js";
 import { StatsService } from "./stats/stats-service.js";
 import { UsageService } from "./usage/usage-service.js";
 import { WebSessionService } from "./web-sessions/web-session-service.js";
+import { WebhookService, type WebhookOptions } from "./webhooks/webhook-service.js";
 
 export interface Services {
   sessions: SessionService;
@@ -44,6 +45,7 @@ export interface Services {
   partitions: PartitionService;
   apiKeys: ApiKeyService;
   webSessions: WebSessionService;
+  webhooks: WebhookService;
 }
 
 /** Every service on one Knex (pool) and one price book. The API builds this once per process. */
@@ -53,10 +55,13 @@ export function createServices(
     apiKeyCacheMs?: number;
     /** What retention does with whole events partitions past the age limit. @default "drop" */
     retiredPartitions?: RetiredPartitionMode;
+    /** Delivery settings of outbound webhooks (private receivers, retries, timeouts). */
+    webhooks?: WebhookOptions;
   },
 ): Services {
   const deps = withPrices(given);
   const events = new EventService(deps);
+  const jobs = new JobService(deps);
   return {
     sessions: new SessionService(deps),
     events,
@@ -71,12 +76,13 @@ export function createServices(
     artifacts: new ArtifactService(deps),
     projects: new ProjectService(deps),
     locks: new LockService(deps),
-    jobs: new JobService(deps),
+    jobs,
     stats: new StatsService(deps),
     usage: new UsageService(deps),
     retention: new RetentionService(deps, deps.retentionPolicy ?? retentionPolicy.parse({}), deps.retiredPartitions),
     partitions: new PartitionService(deps),
     apiKeys: new ApiKeyService(deps, deps.apiKeyCacheMs === undefined ? {} : { verifyCacheMs: deps.apiKeyCacheMs }),
     webSessions: new WebSessionService(deps),
+    webhooks: new WebhookService(deps, jobs, deps.webhooks),
   };
 }

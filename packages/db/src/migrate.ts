@@ -21,6 +21,7 @@ import * as addOtelIntake from "./migrations/20261201154524_add_otel_intake.js";
 import * as partitionEventsByTime from "./migrations/20261201162404_partition_events_by_time.js";
 import * as addRedactionCounts from "./migrations/20261201155823_add_redaction_counts.js";
 import * as streamPositionHorizon from "./migrations/20261201185054_stream_position_horizon.js";
+import * as createWebhooks from "./migrations/20261201191749_create_webhooks.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -49,6 +50,7 @@ const migrations: Record<string, Migration> = {
   "20261201162404_partition_events_by_time": partitionEventsByTime,
   "20261201155823_add_redaction_counts": addRedactionCounts,
   "20261201185054_stream_position_horizon": streamPositionHorizon,
+  "20261201191749_create_webhooks": createWebhooks,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

@@ -18,6 +18,9 @@ export const TABLES = [
   "web_sessions",
   "otel_metric_points",
   "agent_sdk_sessions",
+  "webhook_subscriptions",
+  "webhook_deliveries",
+  "webhook_attempts",
 ] as const;
 
 export type TableName = (typeof TABLES)[number];

@@ -24,6 +24,12 @@ export {
   type LogbookAppCode,
   type LogbookErrorCode,
 } from "./errors.js";
+export {
+  verifyWebhookSignature,
+  WEBHOOK_SIGNATURE_HEADERS,
+  type VerifyWebhookOptions,
+  type WebhookVerification,
+} from "./webhooks.js";
 export { LogbookSessionStore, type SessionKey, type SessionStoreEntry } from "./session-store.js";
 export type { AppRouter, LogbookErrorData } from "@logbook/api";
 export type { InputIssue } from "@logbook/contracts";

@@ -25,4 +25,8 @@ export type {
   SessionTree,
   Step,
   TrackedFile,
+  WebhookDelivery,
+  WebhookEvent,
+  WebhookPayload,
+  WebhookSubscription,
 } from "@logbook/contracts";

@@ -86,6 +86,13 @@ const EXPECTED: Record<string, Access> = {
   "apiKeys.create": "admin",
   "apiKeys.list": "admin",
   "apiKeys.revoke": "admin",
+  "webhooks.create": "admin",
+  "webhooks.list": "admin",
+  "webhooks.get": "admin",
+  "webhooks.update": "admin",
+  "webhooks.remove": "admin",
+  "webhooks.test": "admin",
+  "webhooks.deliveries": "admin",
 };
 
 type Kind = "query" | "mutation" | "subscription";

@@ -153,9 +153,11 @@ export class JobService {
 
   /**
    * Records a failed attempt of the caller's running job: back to pending after the
-   * backoff delay, or failed when it was the last attempt or `permanent` is set.
+   * backoff delay, or failed when it was the last attempt or `permanent` is set. A worker
+   * inside the server that keeps its own retry schedule (webhooks, with jitter) passes the
+   * delay as `retryInMs`; API callers get the queue's backoff.
    */
-  async fail(input: FailJobInput): Promise<Job> {
+  async fail(input: FailJobInput, options: { retryInMs?: number } = {}): Promise<Job> {
     const final = "(?::boolean OR jobs.attempts >= jobs.max_attempts)";
     const rows = rowsOf(
       await this.deps.knex.raw(
@@ -164,7 +166,8 @@ export class JobService {
            error = ?,
            completed_at = CASE WHEN ${final} THEN now() ELSE NULL END,
            scheduled_at = CASE WHEN ${final} THEN jobs.scheduled_at
-             ELSE now() + LEAST(?::bigint * power(2, jobs.attempts - 1), ?::bigint) * interval '1 millisecond' END,
+             ELSE now() + COALESCE(?::bigint, LEAST(?::bigint * power(2, jobs.attempts - 1), ?::bigint))
+               * interval '1 millisecond' END,
            lease_owner = CASE WHEN ${final} THEN jobs.lease_owner ELSE NULL END,
            lease_expires_at = NULL
          WHERE id = ? AND status = 'running' AND lease_owner = ?
@@ -174,6 +177,7 @@ export class JobService {
           input.error,
           input.permanent,
           input.permanent,
+          options.retryInMs ?? null,
           this.backoffBaseMs,
           this.backoffMaxMs,
           input.permanent,
