@@ -292,7 +292,7 @@ function Timeline({ session, target }: { session: Session; target: string | unde
   if (pages.isError) return <ErrorState error={pages.error} what="the timeline" />;
   return (
     <>
-      <p className="live muted" role="status" data-live-status={live.status}>
+      <p className="live muted" role="status" data-live-status={live.status} data-entries={entries.length}>
         {live.status === "pending"
           ? `${entries.length} entries · live`
           : live.status === "error"

@@ -2,19 +2,29 @@
  * The dashboard (issue 17): the first screen's JavaScript, gzipped, as the web build measured
  * it (apps/web/dist/bundle-report.json), and the first render of the sessions list (over every
  * stored session) and of one session's long timeline, timed in Debian's Chromium from
- * navigation start to the first rows on screen (the page's own clock).
+ * navigation start to the first rows on screen (the page's own clock); then the smoothness of
+ * scrolling that timeline once every page is loaded: a script moves it SCROLL_STEP_PX per
+ * animation frame for SCROLL_FRAMES frames and the page records the time between frames
+ * (requestAnimationFrame timestamps) and whether rows are on screen in each frame.
  */
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 import { createLogbookClient } from "@logbook/sdk";
 import { launchChromium } from "@logbook/web-e2e/browser";
+import { timelineScroll } from "@logbook/web-e2e/scroll";
 
 import { fmt, type BenchContext } from "./context.js";
 import type { ResultRow } from "../report.js";
+import { summarize } from "../stats.js";
 
 const REPORT = fileURLToPath(new URL("../../../../apps/web/dist/bundle-report.json", import.meta.url));
 const FIRST_RENDER_TARGET_MS = 1_000;
+/** Scroll smoothness: 9 frames in 10 at 30 frames a second or better while scrolling fast. */
+const FRAME_P90_TARGET_MS = 1_000 / 30;
+const SCROLL_FRAMES = 600;
+/** Pixels per frame: ~3 timeline rows, a fast wheel or a flick. */
+const SCROLL_STEP_PX = 120;
 
 export async function dashboardCase(ctx: BenchContext, storedSessions: number): Promise<ResultRow[]> {
   const rows: ResultRow[] = [];
@@ -67,6 +77,17 @@ export async function dashboardCase(ctx: BenchContext, storedSessions: number): 
     ctx.log(
       `  list ${fmt(listMs, 0)} ms, timeline ${fmt(timelineMs, 0)} ms (best of 3, navigation start to first rows)`,
     );
+    // Each tool call joins its result: half as many entries as events.
+    const scroll = await timelineScroll(page, {
+      entries: timelineEvents / 2,
+      frames: SCROLL_FRAMES,
+      stepPx: SCROLL_STEP_PX,
+    });
+    const frames = summarize(scroll.intervals);
+    const slow = scroll.intervals.filter((t) => t > 50).length;
+    ctx.log(
+      `  scroll of ${scroll.entries} entries: frame p50 ${fmt(frames.p50)} ms, p90 ${fmt(frames.p90)} ms, p99 ${fmt(frames.p99)} ms, max ${fmt(frames.max)} ms; ${slow} of ${frames.count} frames over 50 ms; rows on screen in ${scroll.framesWithRows} frames`,
+    );
     rows.push(
       {
         case: "dashboard-list",
@@ -85,6 +106,16 @@ export async function dashboardCase(ctx: BenchContext, storedSessions: number): 
         figure: `${fmt(timelineMs, 0)} ms`,
         target: `≤ ${FIRST_RENDER_TARGET_MS} ms`,
         met: timelineMs <= FIRST_RENDER_TARGET_MS,
+      },
+      {
+        case: "dashboard-scroll",
+        what: `dashboard timeline scroll, ${scroll.entries} entries (${timelineEvents} events) loaded, ${frames.count} frames of ${SCROLL_STEP_PX} px: time between frames`,
+        baseline: "",
+        measured: `p50 ${fmt(frames.p50)} ms, p99 ${fmt(frames.p99)} ms, max ${fmt(frames.max)} ms; ${slow} frames > 50 ms; rows shown in ${scroll.framesWithRows}/${frames.count}`,
+        figure: `p90 ${fmt(frames.p90)} ms`,
+        target: `p90 ≤ ${fmt(FRAME_P90_TARGET_MS)} ms, rows in every frame`,
+        met: frames.p90 <= FRAME_P90_TARGET_MS && scroll.framesWithRows === frames.count,
+        details: { ...frames, slowFrames: slow, framesWithRows: scroll.framesWithRows, scrolledPx: scroll.scrolledPx },
       },
     );
     await context.close();
