@@ -7,11 +7,21 @@ import { sessionsCommand } from "./commands/sessions.js";
 import { showCommand } from "./commands/show.js";
 import { tailCommand } from "./commands/tail.js";
 import { usageCommand } from "./commands/usage.js";
+import { webhooksCommand } from "./commands/webhooks.js";
 import type { ContextFactory } from "./context.js";
 import { VERSION } from "./version.js";
 
 /** The table of commands; each lives in `commands/<name>.ts`. */
-const COMMANDS = [sessionsCommand, showCommand, tailCommand, usageCommand, searchCommand, exportCommand, openCommand];
+const COMMANDS = [
+  sessionsCommand,
+  showCommand,
+  tailCommand,
+  usageCommand,
+  searchCommand,
+  exportCommand,
+  openCommand,
+  webhooksCommand,
+];
 
 const EPILOG = `
 Connection: --url, else LOGBOOK_URL, else "url" in $LOGBOOK_HOME/credentials (default ~/.logbook),
