@@ -1,7 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { startWebhookReceiver, type WebhookReceiver } from "@logbook/fixtures";
 import { verifyWebhookSignature } from "@logbook/sdk";
 import { startTestServer, type TestServer } from "@logbook/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,23 +13,11 @@ import { runCli } from "./helpers.js";
 
 let db: TestDatabase;
 let server: TestServer;
-let receiver: Server;
-let receiverUrl: string;
+let receiver: WebhookReceiver;
 let env: Record<string, string>;
-const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => (body += chunk));
-    req.on("end", () => {
-      received.push({ headers: req.headers, body });
-      res.end("ok");
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  receiver = await startWebhookReceiver();
   db = await createTestDatabase();
   server = await startTestServer({
     databaseUrl: db.url,
@@ -43,12 +29,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await db?.destroy();
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.stop();
 });
 
 describe("logbook webhooks", () => {
   it("adds, lists, tests, shows deliveries, disables and removes a subscription", async () => {
-    const added = await runCli(["webhooks", "add", receiverUrl, "-e", "waiting_input,session.failed", "--json"], env);
+    const added = await runCli(["webhooks", "add", receiver.url, "-e", "waiting_input,session.failed", "--json"], env);
     expect(added.code, added.stderr).toBe(0);
     const { subscription, secret } = JSON.parse(added.stdout) as { subscription: { id: string }; secret: string };
     expect(secret).toMatch(/^whsec_/);
@@ -62,7 +48,7 @@ describe("logbook webhooks", () => {
     const tested = await runCli(["webhooks", "test", subscription.id], env);
     expect(tested.code, tested.stderr).toBe(0);
     expect(tested.stdout).toMatch(/delivered: 200 in \d+ ms/);
-    const [delivery] = received;
+    const [delivery] = receiver.received;
     expect(
       await verifyWebhookSignature({ body: delivery?.body ?? "", headers: delivery?.headers ?? {}, secret }),
     ).toMatchObject({ ok: true, event: "webhook.test" });
@@ -81,7 +67,7 @@ describe("logbook webhooks", () => {
     const badUrl = await runCli(["webhooks", "add", "ftp://example.com/x", "-e", "completed"], env);
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toContain("must be an http:// or https:// URL");
-    const badEvent = await runCli(["webhooks", "add", receiverUrl, "-e", "exploded"], env);
+    const badEvent = await runCli(["webhooks", "add", receiver.url, "-e", "exploded"], env);
     expect(badEvent.code).toBe(2);
     expect(badEvent.stderr).toContain("must be one of session.pending");
     const missing = await runCli(["webhooks", "remove", "00000000-0000-4000-8000-000000000000"], env);

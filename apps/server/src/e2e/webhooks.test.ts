@@ -3,23 +3,14 @@
  * LOGBOOK_WEBHOOKS_ALLOW_PRIVATE, which is off by default), subscriptions made with the SDK,
  * status changes made through the API, deliveries sent by the server's own worker.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-
+import { startWebhookReceiver, type WebhookReceiver } from "@logbook/fixtures";
 import { LogbookError, verifyWebhookSignature, type WebhookDelivery } from "@logbook/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { failure, startHarness, type Harness } from "./harness.js";
 
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-const received: Received[] = [];
-/** The status codes the receiver answers with, in turn; 200 once they run out. */
-let answers: number[] = [];
-let receiver: Server;
+let receiver: WebhookReceiver;
+let received: WebhookReceiver["received"];
 let receiverUrl: string;
 let h: Harness;
 
@@ -31,18 +22,9 @@ async function until(condition: () => Promise<boolean> | boolean, what: string):
 }
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => (body += chunk));
-    req.on("end", () => {
-      received.push({ headers: req.headers, body });
-      res.statusCode = answers.shift() ?? 200;
-      res.end(res.statusCode === 200 ? "thanks" : "not now");
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/logbook`;
+  receiver = await startWebhookReceiver();
+  receiverUrl = receiver.url;
+  received = receiver.received;
   h = await startHarness({
     env: {
       LOGBOOK_WEBHOOKS_ALLOW_PRIVATE: "true",
@@ -56,14 +38,14 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await h?.stop();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver?.stop();
 });
 beforeEach(async () => {
   for (const subscription of await h.admin.webhooks.list.query()) {
     await h.admin.webhooks.remove.mutate({ id: subscription.id });
   }
   received.length = 0;
-  answers = [];
+  receiver.answers = [];
 });
 
 async function deliveriesOf(subscriptionId: string): Promise<WebhookDelivery[]> {
@@ -111,7 +93,7 @@ describe("webhooks end to end", () => {
 
   it("retries after 500s, records each try, then delivers once the receiver is back", async () => {
     const { subscription } = await h.admin.webhooks.create.mutate({ url: receiverUrl, events: ["session.completed"] });
-    answers = [500, 500];
+    receiver.answers = [500, 500];
     await completedSession("flaky receiver");
     await until(async () => (await deliveriesOf(subscription.id))[0]?.status === "delivered", "the third try");
     const [delivery] = await deliveriesOf(subscription.id);
@@ -131,7 +113,7 @@ describe("webhooks end to end", () => {
       events: ["session.completed"],
       format: "slack",
     });
-    answers = new Array<number>(20).fill(500);
+    receiver.answers = new Array<number>(20).fill(500);
     await completedSession("first");
     await until(async () => (await deliveriesOf(subscription.id))[0]?.status === "failed", "the last try");
     expect(await deliveriesOf(subscription.id)).toMatchObject([{ attempts: 4, status: "failed", nextAttemptAt: null }]);
@@ -145,7 +127,7 @@ describe("webhooks end to end", () => {
 
   it("keeps retrying across a server restart", async () => {
     const { subscription } = await h.admin.webhooks.create.mutate({ url: receiverUrl, events: ["session.completed"] });
-    answers = [503];
+    receiver.answers = [503];
     await completedSession("survives");
     await until(async () => (await deliveriesOf(subscription.id))[0]?.attempts === 1, "the first try");
     // Killed, not stopped: nothing of the process survives, only what is in PostgreSQL.

@@ -1,6 +1,3 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-
 import {
   createSessionInput,
   createWebhookInput,
@@ -9,6 +6,7 @@ import {
   updateWebhookInput,
 } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
+import { startWebhookReceiver, type WebhookReceiver } from "@logbook/fixtures";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
@@ -19,44 +17,12 @@ import { isPublicAddress } from "./address-guard.js";
 import { signWebhook } from "./signing.js";
 import { WebhookService, webhookBackoffMs } from "./webhook-service.js";
 
-interface Received {
-  headers: IncomingMessage["headers"];
-  body: string;
-}
-
-/** A real receiver on loopback that answers with the next status of `answers` (200 once they run out). */
-class Receiver {
-  readonly received: Received[] = [];
-  answers: number[] = [];
-  private server: Server | null = null;
-  url = "";
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let body = "";
-      req.setEncoding("utf8");
-      req.on("data", (chunk: string) => (body += chunk));
-      req.on("end", () => {
-        this.received.push({ headers: req.headers, body });
-        res.statusCode = this.answers.shift() ?? 200;
-        res.end(res.statusCode >= 300 ? "x".repeat(5_000) : "ok");
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server?.close(() => resolve()));
-  }
-}
-
 let db: TestDatabase;
 let sessions: SessionService;
 let jobs: JobService;
 let webhooks: WebhookService;
 let strict: WebhookService;
-const receiver = new Receiver();
+let receiver: WebhookReceiver;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -70,7 +36,7 @@ beforeAll(async () => {
     backoffBaseMs: 60_000,
   });
   strict = new WebhookService(deps, jobs);
-  await receiver.start();
+  receiver = await startWebhookReceiver("x".repeat(5_000));
 });
 afterAll(async () => {
   await receiver.stop();
