@@ -191,6 +191,13 @@ describe("JobService retries", () => {
     expect([1, 2, 3, 4, 30].map((a) => jobBackoffMs(a))).toEqual([1000, 2000, 4000, 8000, 3_600_000]);
   });
 
+  it("waits the delay the worker gives instead of its own backoff", async () => {
+    const job = await jobs.enqueue(enqueueJobInput.parse({ type: "jittered", maxAttempts: 5 }));
+    await jobs.claim(claimJobsInput.parse({ workerId: "w" }));
+    await jobs.fail(failJobInput.parse({ id: job.id, workerId: "w", error: "boom" }), { retryInMs: 4321 });
+    expect(await backoffOf(job.id)).toBe(4321);
+  });
+
   it("a permanent failure skips the remaining attempts", async () => {
     const job = await jobs.enqueue(enqueueJobInput.parse({ type: "doomed", maxAttempts: 5 }));
     await jobs.claim(claimJobsInput.parse({ workerId: "w" }));

@@ -119,6 +119,19 @@ describe("addresses", () => {
     const page = await webhooks.deliveries(listWebhookDeliveriesInput.parse({ subscriptionId: subscription.id }));
     expect(page.items[0]?.attemptLog[0]?.error).toMatch(/is not a public address/);
   });
+
+  it("checks the addresses a name resolves to when it connects (DNS rebinding)", async () => {
+    // Accepted while private receivers were allowed; at delivery the name resolves to loopback.
+    const url = receiver.url.replace("127.0.0.1", "localhost");
+    const { subscription } = await webhooks.create(
+      createWebhookInput.parse({ url, events: ["session.waiting_input"] }),
+    );
+    await newWaitingSession();
+    expect(await strict.deliverDue("strict")).toBe(1);
+    expect(receiver.received).toHaveLength(0);
+    const page = await webhooks.deliveries(listWebhookDeliveriesInput.parse({ subscriptionId: subscription.id }));
+    expect(page.items[0]?.attemptLog[0]?.error).toMatch(/^localhost resolves to a non-public address \(/);
+  });
 });
 
 describe("subscriptions", () => {
