@@ -76,6 +76,33 @@ describe("redaction before storage, end to end", () => {
     expect(stored.initialQuery).toContain("[REDACTED:acme-token]");
   });
 
+  it("the API's other writers (sessions, messages, files, steps, artifacts, jobs) store no secret and count each", async () => {
+    const text = `${ALL_TEXT}\nand ${CUSTOM}`;
+    const per = SECRET_SAMPLES.length + 1;
+    const session = await h.client.sessions.create.mutate({ title: CUSTOM, metadata: { note: text, ...FIELDS } });
+    expect(session.title).toBe("[REDACTED:acme-token]");
+    const sessionId = session.id;
+    const message = await h.client.messages.append.mutate({ sessionId, role: "user", text });
+    expect(message.text).toContain("[REDACTED:acme-token]");
+    const file = await h.client.files.upsert.mutate({ sessionId, path: "deploy/.env", content: text });
+    expect(file.content).toContain("[REDACTED:secret-assignment]");
+    const step = await h.client.steps.create.mutate({ sessionId, name: "deploy", input: { ...FIELDS, log: text } });
+    await h.client.artifacts.create.mutate({
+      sessionId,
+      stepId: step.id,
+      artifactType: "log",
+      name: "deploy log",
+      contentPath: `logs/${CUSTOM}.txt`,
+      metadata: FIELDS,
+    });
+    await h.client.jobs.enqueue.mutate({ type: "notify", data: { note: text }, sessionId });
+
+    expect(await tablesContaining(h.db.knex, SECRETS)).toEqual([]);
+    const fields = SECRET_FIELD_SAMPLES.length;
+    const expected = 1 + (per + fields) + per + per + (fields + per) + (1 + fields) + per;
+    expect((await h.client.sessions.get.query({ id: sessionId })).redactions).toBe(expected);
+  });
+
   it("will not start with a rules file that does not parse, and says why", async () => {
     const bad = await rulesFile({ rules: [{ id: "broken", pattern: "([a-z]" }] });
     const result = await startRefused({

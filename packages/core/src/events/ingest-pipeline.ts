@@ -19,7 +19,8 @@ import { cleanText, sanitizeJsonForPostgres } from "../json.js";
 import { notifyChanges, notifyStatement } from "../live/notify.js";
 import type { PriceBook } from "../pricing/pricing.js";
 import { redactEvent } from "../redaction/redact-event.js";
-import { Redactor } from "../redaction/redactor.js";
+import type { Redactor } from "../redaction/redactor.js";
+import { redactorOf } from "../redaction/redact-record.js";
 import { columnBindings } from "../sql.js";
 import { isUnknownTime, uuidV7Time } from "../time.js";
 import { tokenCountProblem } from "./derive.js";
@@ -31,9 +32,6 @@ type Trx = Knex.Transaction;
 
 /** Tries of a batch that PostgreSQL chose as a deadlock (or serialization) victim. */
 const DEADLOCK_ATTEMPTS = 3;
-
-/** Stateless: one for every pipeline built without a redactor of its own. */
-const DEFAULT_REDACTOR = new Redactor();
 
 const keyOf = (sessionId: string, id: string, occurredAt: Date) => `${sessionId}|${id}|${occurredAt.getTime()}`;
 
@@ -48,7 +46,7 @@ export class IngestPipeline {
     this.knex = deps.knex;
     this.now = clockOf(deps);
     this.prices = withPrices(deps).prices;
-    this.redactor = deps.redactor ?? DEFAULT_REDACTOR;
+    this.redactor = redactorOf(deps);
   }
 
   /**

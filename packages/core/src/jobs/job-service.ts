@@ -8,7 +8,7 @@ import {
   type Job,
   type ListJobsInput,
 } from "@logbook/contracts";
-import { JobModel } from "@logbook/db";
+import { JobModel, type Knex } from "@logbook/db";
 import { v7 as uuidv7 } from "uuid";
 
 import type { CoreDeps } from "../deps.js";
@@ -19,6 +19,7 @@ import { assertCursorValues, timestampKey } from "../pagination.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
 import { JOB_COLUMNS, toJobDto } from "./job-dto.js";
 import { returnedRow } from "../invariants.js";
+import { redactFields, redactorOf, writeRedacted } from "../redaction/redact-record.js";
 
 const RETURNING = JOB_COLUMNS.map((c) => `jobs.${c}`).join(", ");
 const SELECT = JOB_COLUMNS.map((c) => `jobs.${c}`);
@@ -76,29 +77,39 @@ export class JobService {
     this.recoverBatchSize = options.recoverBatchSize ?? 500;
   }
 
-  async enqueue(input: EnqueueJobInput): Promise<Job> {
+  async enqueue(given: EnqueueJobInput): Promise<Job> {
+    const { input, count } = redactFields(redactorOf(this.deps), given, ["data"]);
     try {
-      const rows = rowsOf(
-        await this.deps.knex.raw(
-          `INSERT INTO jobs (id, type, data, priority, max_attempts, session_id, scheduled_at)
-           VALUES (?, ?, ?::jsonb, ?, ?, ?, COALESCE(?::timestamptz, now()))
-           RETURNING ${RETURNING}`,
-          [
-            uuidv7(),
-            input.type,
-            jsonb(sanitizeJsonForPostgres(input.data)),
-            input.priority,
-            input.maxAttempts,
-            input.sessionId ?? null,
-            input.runAt ?? null,
-          ],
-        ),
+      return await writeRedacted(
+        this.deps.knex,
+        count,
+        (db) => this.insert(db, input),
+        (job) => job.sessionId,
       );
-      return toDto(returnedRow(rows[0], "INSERT INTO jobs"));
     } catch (error) {
       if (violated(error, "23503")?.includes("session")) throw notFound("session", input.sessionId ?? "");
       throw error;
     }
+  }
+
+  private async insert(db: Knex, input: EnqueueJobInput): Promise<Job> {
+    const rows = rowsOf(
+      await db.raw(
+        `INSERT INTO jobs (id, type, data, priority, max_attempts, session_id, scheduled_at)
+         VALUES (?, ?, ?::jsonb, ?, ?, ?, COALESCE(?::timestamptz, now()))
+         RETURNING ${RETURNING}`,
+        [
+          uuidv7(),
+          input.type,
+          jsonb(sanitizeJsonForPostgres(input.data)),
+          input.priority,
+          input.maxAttempts,
+          input.sessionId ?? null,
+          input.runAt ?? null,
+        ],
+      ),
+    );
+    return toDto(returnedRow(rows[0], "INSERT INTO jobs"));
   }
 
   /**
@@ -138,17 +149,27 @@ export class JobService {
   }
 
   /** Marks the caller's running job completed, with its result. */
-  async complete(input: CompleteJobInput): Promise<Job> {
+  async complete(given: CompleteJobInput): Promise<Job> {
+    const { input, count } = redactFields(redactorOf(this.deps), given, ["result"]);
+    const done = await writeRedacted(
+      this.deps.knex,
+      count,
+      async (db) => this.completeIn(db, input),
+      (job) => job?.sessionId,
+    );
+    return done ?? this.refuse(input.id, input.workerId, "completion");
+  }
+
+  private async completeIn(db: Knex, input: CompleteJobInput): Promise<Job | undefined> {
     const rows = rowsOf(
-      await this.deps.knex.raw(
+      await db.raw(
         `UPDATE jobs SET status = 'completed', result = ?::jsonb, error = NULL, completed_at = now(), lease_expires_at = NULL
          WHERE id = ? AND status = 'running' AND lease_owner = ?
          RETURNING ${RETURNING}`,
         [jsonb(sanitizeJsonForPostgres(input.result)), input.id, input.workerId],
       ),
     );
-    if (rows[0]) return toDto(rows[0]);
-    return this.refuse(input.id, input.workerId, "completion");
+    return rows[0] ? toDto(rows[0]) : undefined;
   }
 
   /**
@@ -157,10 +178,21 @@ export class JobService {
    * inside the server that keeps its own retry schedule (webhooks, with jitter) passes the
    * delay as `retryInMs`; API callers get the queue's backoff.
    */
-  async fail(input: FailJobInput, options: { retryInMs?: number } = {}): Promise<Job> {
+  async fail(given: FailJobInput, options: { retryInMs?: number } = {}): Promise<Job> {
+    const { input, count } = redactFields(redactorOf(this.deps), given, ["error"]);
+    const failed = await writeRedacted(
+      this.deps.knex,
+      count,
+      (db) => this.failIn(db, input, options),
+      (job) => job?.sessionId,
+    );
+    return failed ?? this.refuse(input.id, input.workerId, "failure report");
+  }
+
+  private async failIn(db: Knex, input: FailJobInput, options: { retryInMs?: number }): Promise<Job | undefined> {
     const final = "(?::boolean OR jobs.attempts >= jobs.max_attempts)";
     const rows = rowsOf(
-      await this.deps.knex.raw(
+      await db.raw(
         `UPDATE jobs SET
            status = CASE WHEN ${final} THEN 'failed' ELSE 'pending' END,
            error = ?,
@@ -186,8 +218,7 @@ export class JobService {
         ],
       ),
     );
-    if (rows[0]) return toDto(rows[0]);
-    return this.refuse(input.id, input.workerId, "failure report");
+    return rows[0] ? toDto(rows[0]) : undefined;
   }
 
   /** Pushes the caller's lease to `now() + leaseMs` (long jobs call it as a heartbeat). */

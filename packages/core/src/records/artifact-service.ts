@@ -9,6 +9,7 @@ import { listSessionRecords } from "./session-records.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
 import { ARTIFACT_COLUMNS, toArtifactDto } from "./record-dto.js";
 import { returnedRow } from "../invariants.js";
+import { countRedactions, redactFields, redactorOf } from "../redaction/redact-record.js";
 
 /**
  * What a session's work produced (seed 004: test files, reports, diffs, backups), stored
@@ -18,7 +19,8 @@ export class ArtifactService {
   constructor(private readonly deps: CoreDeps) {}
 
   /** A step, when given, must exist and belong to the same session (else NOT_FOUND / INVALID_INPUT). */
-  async create(input: CreateArtifactInput): Promise<Artifact> {
+  async create(given: CreateArtifactInput): Promise<Artifact> {
+    const { input, count } = redactFields(redactorOf(this.deps), given, ["name", "contentPath", "metadata"]);
     try {
       return await this.deps.knex.transaction(async (trx) => {
         if (input.stepId !== undefined) {
@@ -53,6 +55,7 @@ export class ArtifactService {
             ],
           ),
         );
+        await countRedactions(trx, input.sessionId, count);
         return toArtifactDto(ArtifactModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO artifacts")));
       });
     } catch (error) {

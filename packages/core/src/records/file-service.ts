@@ -17,6 +17,7 @@ import {
   type TrackedFileSummary,
 } from "./record-dto.js";
 import { returnedRow } from "../invariants.js";
+import { redactFields, redactorOf, writeRedacted } from "../redaction/redact-record.js";
 
 const ABSOLUTE = /^([/\\]|[A-Za-z]:)/;
 const PARENT_SEGMENT = /(^|[/\\])\.\.([/\\]|$)/;
@@ -43,6 +44,8 @@ export function normaliseFilePath(path: string): string {
   return normalised;
 }
 
+/** Encodings whose content stands for bytes (see `bytesOf`), not for text. */
+const BYTE_ENCODINGS = new Set(["base64", "base64url", "hex"]);
 const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const STRICT_BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
 const STRICT_HEX = /^(?:[0-9a-fA-F]{2})*$/;
@@ -78,17 +81,28 @@ function bytesOf(content: string, encoding: string): Buffer {
 export class FileService {
   constructor(private readonly deps: CoreDeps) {}
 
-  async upsert(input: UpsertFileInput): Promise<TrackedFile> {
+  async upsert(given: UpsertFileInput): Promise<TrackedFile> {
+    // Content in base64 or hex is bytes, not text: no rule can read it, and a replacement
+    // would break it. Any other encoding holds text, and its secrets go.
+    const textual = !BYTE_ENCODINGS.has(given.encoding.trim().toLowerCase());
+    const { input, count } = redactFields(redactorOf(this.deps), given, textual ? ["path", "content"] : ["path"]);
     const path = normaliseFilePath(input.path);
     const contentGiven = input.content !== undefined;
     const bytes = typeof input.content === "string" ? bytesOf(input.content, input.encoding) : null;
-    const sizeBytes = input.sizeBytes ?? bytes?.length ?? null;
-    const sha256 = input.sha256 ?? (bytes ? createHash("sha256").update(bytes).digest("hex") : null);
+    // A size or hash the caller gave describes the content before its secrets were replaced.
+    const redacted = input.content !== given.content;
+    const sizeBytes = (redacted ? undefined : input.sizeBytes) ?? bytes?.length ?? null;
+    const sha256 =
+      (redacted ? undefined : input.sha256) ?? (bytes ? createHash("sha256").update(bytes).digest("hex") : null);
     const mimeType = input.mimeType ?? guessMimeType(path);
     try {
-      const rows = rowsOf(
-        await this.deps.knex.raw(
-          `INSERT INTO files (session_id, path, content, encoding, size_bytes, mime_type, sha256)
+      return await writeRedacted(
+        this.deps.knex,
+        count,
+        async (db) => {
+          const rows = rowsOf(
+            await db.raw(
+              `INSERT INTO files (session_id, path, content, encoding, size_bytes, mime_type, sha256)
            VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (session_id, path) DO UPDATE SET
              content = CASE WHEN ?::boolean THEN EXCLUDED.content ELSE files.content END,
@@ -97,23 +111,26 @@ export class FileService {
              sha256 = CASE WHEN ?::boolean THEN EXCLUDED.sha256 ELSE files.sha256 END,
              mime_type = CASE WHEN ?::boolean THEN EXCLUDED.mime_type ELSE coalesce(files.mime_type, EXCLUDED.mime_type) END
            RETURNING ${FILE_COLUMNS.join(", ")}`,
-          [
-            input.sessionId,
-            path,
-            input.content ?? null,
-            input.encoding,
-            sizeBytes,
-            mimeType,
-            sha256,
-            contentGiven,
-            contentGiven,
-            contentGiven || input.sizeBytes !== undefined,
-            contentGiven || input.sha256 !== undefined,
-            input.mimeType !== undefined,
-          ],
-        ),
+              [
+                input.sessionId,
+                path,
+                input.content ?? null,
+                input.encoding,
+                sizeBytes,
+                mimeType,
+                sha256,
+                contentGiven,
+                contentGiven,
+                contentGiven || input.sizeBytes !== undefined,
+                contentGiven || input.sha256 !== undefined,
+                input.mimeType !== undefined,
+              ],
+            ),
+          );
+          return toFileDto(FileModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO files")));
+        },
+        (file) => file.sessionId,
       );
-      return toFileDto(FileModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO files")));
     } catch (error) {
       if (violated(error, "23503") !== null) throw notFound("session", input.sessionId);
       throw error;

@@ -1,5 +1,5 @@
 import { type AppendMessageInput, type ListMessagesInput, type SessionMessage } from "@logbook/contracts";
-import { SessionMessageModel } from "@logbook/db";
+import { SessionMessageModel, type Knex } from "@logbook/db";
 import { v7 as uuidv7 } from "uuid";
 
 import type { CoreDeps } from "../deps.js";
@@ -8,6 +8,7 @@ import { listSessionRecords } from "./session-records.js";
 import { rowsOf, violated } from "../sql.js";
 import { MESSAGE_COLUMNS, toMessageDto } from "./record-dto.js";
 import { returnedRow } from "../invariants.js";
+import { redactFields, redactorOf, writeRedacted } from "../redaction/redact-record.js";
 
 const RETURNING = MESSAGE_COLUMNS.join(", ");
 
@@ -19,29 +20,15 @@ const RETURNING = MESSAGE_COLUMNS.join(", ");
 export class MessageService {
   constructor(private readonly deps: CoreDeps) {}
 
-  async append(input: AppendMessageInput): Promise<SessionMessage> {
+  async append(given: AppendMessageInput): Promise<SessionMessage> {
+    const { input, count } = redactFields(redactorOf(this.deps), given, ["text"]);
     try {
-      const rows = rowsOf(
-        await this.deps.knex.raw(
-          `INSERT INTO session_messages
-             (id, session_id, role, text, model, external_message_id, claude_session_id, input_tokens, output_tokens, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?::timestamptz, now()))
-           RETURNING ${RETURNING}`,
-          [
-            uuidv7(),
-            input.sessionId,
-            input.role,
-            input.text,
-            input.model ?? null,
-            input.externalMessageId ?? null,
-            input.claudeSessionId ?? null,
-            input.inputTokens ?? 0,
-            input.outputTokens ?? 0,
-            input.createdAt ?? null,
-          ],
-        ),
+      return await writeRedacted(
+        this.deps.knex,
+        count,
+        (db) => this.insert(db, input),
+        (m) => m.sessionId,
       );
-      return toMessageDto(SessionMessageModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO session_messages")));
     } catch (error) {
       if (violated(error, "23503") !== null) throw notFound("session", input.sessionId);
       if (violated(error, "23505")?.includes("external")) {
@@ -53,6 +40,30 @@ export class MessageService {
       }
       throw error;
     }
+  }
+
+  private async insert(db: Knex, input: AppendMessageInput): Promise<SessionMessage> {
+    const rows = rowsOf(
+      await db.raw(
+        `INSERT INTO session_messages
+           (id, session_id, role, text, model, external_message_id, claude_session_id, input_tokens, output_tokens, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?::timestamptz, now()))
+         RETURNING ${RETURNING}`,
+        [
+          uuidv7(),
+          input.sessionId,
+          input.role,
+          input.text,
+          input.model ?? null,
+          input.externalMessageId ?? null,
+          input.claudeSessionId ?? null,
+          input.inputTokens ?? 0,
+          input.outputTokens ?? 0,
+          input.createdAt ?? null,
+        ],
+      ),
+    );
+    return toMessageDto(SessionMessageModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO session_messages")));
   }
 
   /** Oldest first; `role` keeps only that speaker's messages. */

@@ -16,6 +16,7 @@ import { assertSessionExists } from "./session-records.js";
 import { jsonb, rowsOf, violated } from "../sql.js";
 import { STEP_COLUMNS, toStepDto } from "./record-dto.js";
 import { returnedRow } from "../invariants.js";
+import { countRedactions, redactFields, redactorOf, writeRedacted } from "../redaction/redact-record.js";
 
 const RETURNING = STEP_COLUMNS.join(", ");
 
@@ -50,7 +51,8 @@ export class StepService {
    * A pending step. `sequence` defaults to one after the session's highest (1 for the
    * first step); an explicit sequence that is taken is CONFLICT.
    */
-  async create(input: CreateStepInput): Promise<Step> {
+  async create(given: CreateStepInput): Promise<Step> {
+    const { input, count } = redactFields(redactorOf(this.deps), given, ["name", "input"]);
     const stepInput = jsonb(sanitizeJsonForPostgres(input.input));
     try {
       return await this.deps.knex.transaction(async (trx) => {
@@ -63,6 +65,7 @@ export class StepService {
             [input.sessionId, input.name, input.sequence ?? null, input.sessionId, stepInput],
           ),
         );
+        await countRedactions(trx, input.sessionId, count);
         return toStepDto(StepModel.fromDatabaseJson(returnedRow(rows[0], "INSERT INTO steps")));
       });
     } catch (error) {
@@ -92,22 +95,27 @@ export class StepService {
   }
 
   /** running → completed (sets `completedAt`, and `output` when given). */
-  async complete(input: CompleteStepInput): Promise<Step> {
+  async complete(given: CompleteStepInput): Promise<Step> {
+    const { input, count } = redactFields(redactorOf(this.deps), given, ["output"]);
     const output = input.output === undefined ? undefined : jsonb(sanitizeJsonForPostgres(input.output));
     return output === undefined
       ? this.move(input.id, "completed", "completed_at = now()", [])
-      : this.move(input.id, "completed", "completed_at = now(), output = ?::jsonb", [output]);
+      : this.move(input.id, "completed", "completed_at = now(), output = ?::jsonb", [output], count);
   }
 
   /** pending|running → failed, with the error (and `output` when given). */
-  async fail(input: FailStepInput): Promise<Step> {
+  async fail(given: FailStepInput): Promise<Step> {
+    const { input, count } = redactFields(redactorOf(this.deps), given, ["errorMessage", "output"]);
     const output = input.output === undefined ? undefined : jsonb(sanitizeJsonForPostgres(input.output));
     return output === undefined
-      ? this.move(input.id, "failed", "completed_at = now(), error_message = ?", [input.errorMessage])
-      : this.move(input.id, "failed", "completed_at = now(), error_message = ?, output = ?::jsonb", [
-          input.errorMessage,
-          output,
-        ]);
+      ? this.move(input.id, "failed", "completed_at = now(), error_message = ?", [input.errorMessage], count)
+      : this.move(
+          input.id,
+          "failed",
+          "completed_at = now(), error_message = ?, output = ?::jsonb",
+          [input.errorMessage, output],
+          count,
+        );
   }
 
   /** pending → skipped. */
@@ -132,17 +140,26 @@ export class StepService {
     return rows.map(toStepDto);
   }
 
-  private async move(id: string, to: Move, sets: string, bindings: unknown[]): Promise<Step> {
+  /** `redactions`: secrets replaced in the new values, counted on the step's session when it moves. */
+  private async move(id: string, to: Move, sets: string, bindings: unknown[], redactions = 0): Promise<Step> {
     const from: readonly StepStatus[] = STEP_MOVES[to];
-    const rows = rowsOf(
-      await this.deps.knex.raw(
-        `UPDATE steps SET status = ?, ${sets}
-         WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})
-         RETURNING ${RETURNING}`,
-        [to, ...(bindings as string[]), id, ...from],
-      ),
+    const moved = await writeRedacted(
+      this.deps.knex,
+      redactions,
+      async (db) => {
+        const rows = rowsOf(
+          await db.raw(
+            `UPDATE steps SET status = ?, ${sets}
+             WHERE id = ? AND status IN (${from.map(() => "?").join(", ")})
+             RETURNING ${RETURNING}`,
+            [to, ...(bindings as string[]), id, ...from],
+          ),
+        );
+        return rows[0] ? toStepDto(StepModel.fromDatabaseJson(rows[0])) : undefined;
+      },
+      (step) => step?.sessionId,
     );
-    if (rows[0]) return toStepDto(StepModel.fromDatabaseJson(rows[0]));
+    if (moved) return moved;
     const current = await this.deps.knex("steps").where({ id }).first<{ status: StepStatus } | undefined>("status");
     if (!current) throw notFound("step", id);
     throw new AppError(

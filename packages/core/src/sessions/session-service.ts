@@ -17,6 +17,8 @@ import {
 } from "@logbook/contracts";
 import { SessionModel, type Knex } from "@logbook/db";
 
+import type { Redactor } from "../redaction/redactor.js";
+import { redactFields, redactorOf } from "../redaction/redact-record.js";
 import { clockOf, readerOf, type CoreDeps } from "../deps.js";
 import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
@@ -30,6 +32,12 @@ import { returnedRow } from "../invariants.js";
 
 type Db = Knex | Knex.Transaction;
 
+/**
+ * What a person or an agent wrote into a session, redacted before it is stored (paths and
+ * ids are not: a project is found by its path).
+ */
+const SESSION_TEXT_FIELDS = ["title", "label", "initialQuery", "context", "config", "metadata"] as const;
+
 const qualified = SESSION_COLUMNS.map((c) => `s.${c}`);
 
 /** Sessions: creation, lookup, filtered listing, the status lifecycle and the tree. */
@@ -38,14 +46,17 @@ export class SessionService {
   /** Lists read here: a streaming replica when configured (they may lag it by a moment). */
   private readonly reader: Knex;
   private readonly now: () => Date;
+  private readonly redactor: Redactor;
 
   constructor(deps: CoreDeps) {
     this.knex = deps.knex;
     this.reader = readerOf(deps);
     this.now = clockOf(deps);
+    this.redactor = redactorOf(deps);
   }
 
-  async create(input: CreateSessionInput): Promise<Session> {
+  async create(given: CreateSessionInput): Promise<Session> {
+    const { input, count } = redactFields(this.redactor, given, SESSION_TEXT_FIELDS);
     return this.knex.transaction(async (trx) => {
       if (input.parentSessionId) await this.requireRow(trx, input.parentSessionId, "parent session");
       if (input.externalId) {
@@ -94,6 +105,7 @@ export class SessionService {
           startedAt: status === "pending" || status === "initializing" ? null : now,
           endedAt: isTerminalStatus(status) ? now : null,
           lastActivityAt: now,
+          redactions: count,
         })
         .returning(SESSION_COLUMNS as unknown as string[]);
       await notifySessions(trx, [row.id]);
@@ -159,8 +171,17 @@ export class SessionService {
     ]);
   }
 
-  async update(input: UpdateSessionInput): Promise<Session> {
-    const { id, metadata, config, result, ...fields } = input;
+  async update(given: UpdateSessionInput): Promise<Session> {
+    const redacted = redactFields(this.redactor, given, [
+      "title",
+      "label",
+      "context",
+      "config",
+      "metadata",
+      "outputBuffer",
+      "result",
+    ]);
+    const { id, metadata, config, result, ...fields } = redacted.input;
     return this.knex.transaction(async (trx) => {
       await this.requireRow(trx, id, "session", true);
       if (fields.manualParentSessionId) {
@@ -169,6 +190,7 @@ export class SessionService {
         await this.requireRow(trx, fields.manualParentSessionId, "parent session");
       }
       const patch: Record<string, unknown> = { ...fields };
+      if (redacted.count > 0) patch.redactions = trx.raw("redactions + ?", [redacted.count]);
       if (config !== undefined) patch.config = sanitizeJsonForPostgres(config);
       if (result !== undefined) patch.result = JSON.stringify(sanitizeJsonForPostgres(result));
       if (metadata !== undefined) {
@@ -246,7 +268,8 @@ export class SessionService {
   }
 
   /** Moves a session along the lifecycle; an invalid move is INVALID_TRANSITION naming both states. */
-  async transition(input: TransitionSessionInput): Promise<Session> {
+  async transition(given: TransitionSessionInput): Promise<Session> {
+    const { input, count } = redactFields(this.redactor, given, ["errorMessage", "result"]);
     return this.knex.transaction(async (trx) => {
       const current = await this.requireRow(trx, input.id, "session", true);
       assertTransition(current.status as SessionStatus, input.to);
@@ -263,6 +286,7 @@ export class SessionService {
           ...(isTerminalStatus(input.to) ? { endedAt: now } : {}),
           ...(input.errorMessage !== undefined ? { errorMessage: input.errorMessage } : {}),
           ...(input.result !== undefined ? { result: JSON.stringify(sanitizeJsonForPostgres(input.result)) } : {}),
+          ...(count > 0 ? { redactions: trx.raw("redactions + ?", [count]) } : {}),
           lastActivityAt: now,
         })
         .where("id", input.id)
