@@ -15,7 +15,7 @@ import { SessionService } from "../sessions/session-service.js";
 import { rejection } from "../test-helpers.js";
 import { isPublicAddress } from "./address-guard.js";
 import { signWebhook } from "./signing.js";
-import { WebhookService, webhookBackoffMs } from "./webhook-service.js";
+import { slackText, WebhookService, webhookBackoffMs } from "./webhook-service.js";
 
 let db: TestDatabase;
 let sessions: SessionService;
@@ -294,6 +294,22 @@ describe("delivery", () => {
     expect(await webhooks.deliverDue("w1")).toBe(1);
     expect(receiver.received).toHaveLength(0);
     expect(await db.knex("webhook_deliveries").where({ id: ref.deliveryId })).toEqual([]);
+  });
+
+  it("escapes what Slack would read as a mention or link", () => {
+    const session = {
+      id: "s1",
+      externalId: null,
+      title: "<!channel> fix a && b <https://x>",
+      projectId: null,
+      cwd: null,
+      status: "failed" as const,
+      previousStatus: "active" as const,
+      statusReason: null,
+    };
+    expect(slackText({ id: "d1", event: "session.failed", occurredAt: "2026-12-01T00:00:00Z", session })).toBe(
+      'Logbook: session "&lt;!channel&gt; fix a &amp;&amp; b &lt;https://x&gt;" is now failed.',
+    );
   });
 
   it("waits longer after each failure, with jitter in the upper half", () => {

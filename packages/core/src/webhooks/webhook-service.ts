@@ -89,15 +89,23 @@ function toAttempt(row: Record<string, unknown>): WebhookAttempt {
   };
 }
 
+/**
+ * Slack reads `<…>` as links and mentions (`<!channel>`) and `&` as an entity: a title or
+ * prompt from a session must come out as the text it is, never ping a channel.
+ */
+function slackEscape(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 /** What the Slack format says: one line a person reads in a channel. */
-function slackText(payload: WebhookPayload): string {
+export function slackText(payload: WebhookPayload): string {
   const session = payload.session;
   if (!session) return "Logbook: a test delivery from your webhook subscription.";
   const name = session.title ?? session.externalId ?? session.id;
   const status = session.status === "waiting_input" ? "is waiting for you" : `is now ${session.status}`;
   const reason = session.statusReason ? ` (${session.statusReason})` : "";
   const where = session.cwd ? ` in ${session.cwd}` : "";
-  return `Logbook: session "${name}"${where} ${status}${reason}.`;
+  return slackEscape(`Logbook: session "${name}"${where} ${status}${reason}.`);
 }
 
 /**
