@@ -219,7 +219,7 @@ export async function startServer(
       bodyLimitBytes: config.bodyLimitBytes,
       bodyBudget: new BodyBudget(config.bodyBudgetBytes),
       batchLimits: config.batchLimits,
-      authThrottle: new AuthThrottle(config.authFailures),
+      authThrottle: new AuthThrottle(services.authFailures, config.authFailures),
       keyStreams,
       databaseRetryAfter: () => availability.retryAfterSeconds(),
       onRequestError: (error) => availability.noteError(error),

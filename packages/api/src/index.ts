@@ -18,7 +18,7 @@ export {
 } from "./trpc.js";
 export { CSRF_HEADER, SESSION_COOKIE, crossSiteRefusal, sessionTokenFrom } from "./web-session.js";
 export { LOGIN_LINK_PATH } from "./routers/auth/router.js";
-export { AuthThrottle, type AuthThrottleOptions } from "./auth-throttle.js";
+export { AuthThrottle } from "./auth-throttle.js";
 export { KeyStreams, type KeyBoundStream } from "./key-streams.js";
 export {
   APP_CODE_TO_TRPC_CODE,

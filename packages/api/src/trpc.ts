@@ -111,10 +111,14 @@ export async function createContextInner(
       authVia: "session",
     };
   }
-  const waitMs = deps.authThrottle?.retryAfterMs(clientAddress) ?? 0;
-  if (waitMs > 0) throw tooManyFailures(waitMs);
   const secret = BEARER.exec(authorization)?.[1];
-  const key = secret ? await deps.services.apiKeys.verify(secret) : null;
+  // A key verified a moment ago is no guess: no throttle look-up on the hot path.
+  const remembered = secret ? deps.services.apiKeys.remembered(secret) : null;
+  if (!remembered) {
+    const waitMs = (await deps.authThrottle?.retryAfterMs(clientAddress)) ?? 0;
+    if (waitMs > 0) throw tooManyFailures(waitMs);
+  }
+  const key = remembered ?? (secret ? await deps.services.apiKeys.verify(secret) : null);
   if (key) {
     return {
       ...deps,
@@ -125,7 +129,7 @@ export async function createContextInner(
   }
 
   const authProblem = secret ? "invalid" : "malformed";
-  const counted = deps.authThrottle?.recordFailure(clientAddress);
+  const counted = await deps.authThrottle?.recordFailure(clientAddress);
   deps.logger.warn(
     { address: clientAddress, problem: authProblem, failures: counted?.failures, heldUp: counted?.blocked },
     counted?.blocked

@@ -48,6 +48,7 @@ export { PartitionService } from "./partitions/partition-service.js";
 export type { EventPartition, RetiredPartitionMode, RetiredPartitions } from "./partitions/partition-service.js";
 export { ApiKeyService, BOOTSTRAP_KEY_LOCK, DEFAULT_VERIFY_CACHE_MS } from "./api-keys/api-key-service.js";
 export type { ApiKeyPrincipal } from "./api-keys/api-key-service.js";
+export { AuthFailureService, type AuthFailurePolicy } from "./auth-failures/auth-failure-service.js";
 export {
   LOGIN_LINK_TTL_MS,
   WEB_SESSION_TTL_MS,

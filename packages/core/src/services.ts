@@ -2,6 +2,7 @@ import type { RetentionPolicy } from "@logbook/contracts";
 import { retentionPolicy } from "@logbook/contracts";
 
 import { ApiKeyService } from "./api-keys/api-key-service.js";
+import { AuthFailureService } from "./auth-failures/auth-failure-service.js";
 import { withPrices, type CoreDeps } from "./deps.js";
 import { EventService } from "./events/event-service.js";
 import { HookService } from "./hooks/hook-service.js";
@@ -44,6 +45,7 @@ export interface Services {
   retention: RetentionService;
   partitions: PartitionService;
   apiKeys: ApiKeyService;
+  authFailures: AuthFailureService;
   webSessions: WebSessionService;
   webhooks: WebhookService;
 }
@@ -82,6 +84,7 @@ export function createServices(
     retention: new RetentionService(deps, deps.retentionPolicy ?? retentionPolicy.parse({}), deps.retiredPartitions),
     partitions: new PartitionService(deps),
     apiKeys: new ApiKeyService(deps, deps.apiKeyCacheMs === undefined ? {} : { verifyCacheMs: deps.apiKeyCacheMs }),
+    authFailures: new AuthFailureService(deps),
     webSessions: new WebSessionService(deps),
     webhooks: new WebhookService(deps, jobs, deps.webhooks),
   };

@@ -22,6 +22,7 @@ import * as partitionEventsByTime from "./migrations/20261201162404_partition_ev
 import * as addRedactionCounts from "./migrations/20261201155823_add_redaction_counts.js";
 import * as streamPositionHorizon from "./migrations/20261201185054_stream_position_horizon.js";
 import * as createWebhooks from "./migrations/20261201191749_create_webhooks.js";
+import * as createAuthFailures from "./migrations/20261201192241_create_auth_failures.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -51,6 +52,7 @@ const migrations: Record<string, Migration> = {
   "20261201155823_add_redaction_counts": addRedactionCounts,
   "20261201185054_stream_position_horizon": streamPositionHorizon,
   "20261201191749_create_webhooks": createWebhooks,
+  "20261201192241_create_auth_failures": createAuthFailures,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

@@ -21,6 +21,7 @@ export const TABLES = [
   "webhook_subscriptions",
   "webhook_deliveries",
   "webhook_attempts",
+  "auth_failures",
 ] as const;
 
 export type TableName = (typeof TABLES)[number];

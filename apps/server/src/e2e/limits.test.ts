@@ -7,16 +7,26 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
+import { startTestServer } from "../testing/index.js";
 import { startHarness, type Harness } from "./harness.js";
 
 let h: Harness;
 beforeAll(async () => {
   // A small throttle so the test needs few requests; the batch limits are the defaults.
-  h = await startHarness({ env: { AUTH_FAILURE_LIMIT: "5", AUTH_FAILURE_WINDOW_MS: "600000" } });
+  h = await startHarness({ env: THROTTLE_ENV });
 });
 afterAll(() => h?.stop());
 
 const auth = () => ({ authorization: `Bearer ${h.server.apiKey}` });
+// A verified key is remembered for 10 minutes: the test's own key stays "no guess" throughout.
+const THROTTLE_ENV = { AUTH_FAILURE_LIMIT: "5", AUTH_FAILURE_WINDOW_MS: "600000", API_KEY_CACHE_MS: "600000" };
+
+/** The status of `auth.whoami` on `url` with `key`. */
+async function whoamiStatus(url: string, key: string): Promise<number> {
+  const response = await fetch(`${url}/trpc/auth.whoami`, { headers: { authorization: `Bearer ${key}` } });
+  await response.arrayBuffer();
+  return response.status;
+}
 
 interface ErrorItem {
   error: { message: string; data: { httpStatus: number; code: string } };
@@ -57,6 +67,7 @@ describe("batch limits", () => {
 
 describe("failed authentications", () => {
   it("hold an address up with 429 and Retry-After past AUTH_FAILURE_LIMIT, log each at warn without the key", async () => {
+    expect(await whoamiStatus(h.server.url, h.server.apiKey)).toBe(200); // verified: remembered
     const wrong = `${h.server.apiKey.slice(0, -4)}zzzz`;
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -68,8 +79,10 @@ describe("failed authentications", () => {
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401]);
 
-    // Held up now, whatever key it sends, through tRPC and the hook endpoint alike.
-    const held = await fetch(`${h.server.url}/trpc/auth.whoami`, { headers: auth() });
+    // Held up now, whatever key it sends (but one this server verified a moment ago: no
+    // guess), through tRPC and the hook endpoint alike.
+    const fresh = await h.server.createKey(["read"], "never-used");
+    const held = await fetch(`${h.server.url}/trpc/auth.whoami`, { headers: { authorization: `Bearer ${fresh}` } });
     expect(held.status).toBe(429);
     const retryAfter = Number(held.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThan(0);
@@ -84,11 +97,31 @@ describe("failed authentications", () => {
     expect(hook.status).toBe(429);
     expect(Number(hook.headers.get("retry-after"))).toBeGreaterThan(0);
 
+    expect(await whoamiStatus(h.server.url, h.server.apiKey)).toBe(200);
+
     const warnings = h.server.logs().filter((line) => line.includes("failed authentication"));
     expect(warnings.length).toBeGreaterThanOrEqual(5);
     for (const line of warnings) {
       expect(JSON.parse(line)).toMatchObject({ level: 40, address: expect.any(String) as string });
       expect(line).not.toContain(wrong.slice(-12));
+    }
+  });
+
+  it("are counted across replicas: failures spread over two servers on one database hold the address up on both", async () => {
+    await h.db.knex("auth_failures").delete(); // the test before held this address up
+    const other = await startTestServer({ databaseUrl: h.db.url, env: THROTTLE_ENV });
+    try {
+      const wrong = `${h.server.apiKey.slice(0, -4)}yyyy`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push(await whoamiStatus(h.server.url, wrong));
+      for (let i = 0; i < 2; i++) statuses.push(await whoamiStatus(other.url, wrong));
+      expect(statuses).toEqual([401, 401, 401, 401, 401]);
+      // Five in all (the limit), though neither server saw five: both hold the address up.
+      const fresh = await h.server.createKey(["read"], "never-used-either");
+      expect(await whoamiStatus(other.url, fresh)).toBe(429);
+      expect(await whoamiStatus(h.server.url, fresh)).toBe(429);
+    } finally {
+      await other.stop();
     }
   });
 });

@@ -150,6 +150,20 @@ export class ApiKeyService {
   }
 
   /**
+   * The key's owner and scopes when this process verified `presented` a moment ago (its
+   * cached verification, within `verifyCacheMs`, not forgotten, not expired); else null,
+   * without asking the database. A key that verified is no guess: the auth throttle lets it
+   * through without counting.
+   */
+  remembered(presented: string): ApiKeyPrincipal | null {
+    if (KEY_PATTERN.exec(presented)?.[1] === undefined) return null;
+    const now = clockOf(this.deps)().getTime();
+    const cached = this.verified.get(hashKey(presented));
+    if (cached && cached.until > now && (cached.expiresAt === null || cached.expiresAt > now)) return cached.principal;
+    return null;
+  }
+
+  /**
    * The key's owner and scopes when `presented` is a valid, unrevoked, unexpired key;
    * otherwise null (the caller answers 401 without saying why). A malformed string never
    * reaches the database.
