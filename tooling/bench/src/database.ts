@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -12,6 +12,10 @@ export interface BenchDatabase {
   /** Where PostgreSQL came from, for the report. */
   origin: "embedded" | "DATABASE_URL";
   serverVersion: string;
+  /** The connection string of another database on the same server. */
+  urlOf(database: string): string;
+  /** The server's maintenance connection (create and drop databases). */
+  adminUrl: string;
   close(): Promise<void>;
 }
 
@@ -22,12 +26,15 @@ function withDatabase(url: string, database: string): string {
 }
 
 /**
- * A PostgreSQL for the run: `DATABASE_URL`'s server, or an embedded one in a temporary
- * directory (removed at the end). Either way a new database, migrated, so a run never
- * sees another run's rows; with `keep` it is left behind for inspection.
+ * A PostgreSQL for the run: `DATABASE_URL`'s server, or an embedded one, in `clusterDir`
+ * when given (kept, so the data set database there is reused by later runs; see
+ * dataset.ts) or else in a temporary directory (removed at the end). Either way a new
+ * database, migrated, so a run's own cases never see another run's rows; with `keep` it is
+ * left behind for inspection.
  */
 export async function openBenchDatabase(options: {
   databaseUrl: string | undefined;
+  clusterDir: string | null;
   keep: boolean;
   log: (line: string) => void;
 }): Promise<BenchDatabase> {
@@ -37,23 +44,22 @@ export async function openBenchDatabase(options: {
   if (options.databaseUrl) {
     adminUrl = options.databaseUrl;
   } else {
-    tempDir = await mkdtemp(join(tmpdir(), "logbook-bench-"));
-    options.log(`starting embedded PostgreSQL in ${tempDir}`);
-    const embedded = await startEmbeddedPostgres({ dataDir: join(tempDir, "pg") });
+    let dir = options.clusterDir;
+    if (dir === null) {
+      tempDir = await mkdtemp(join(tmpdir(), "logbook-bench-"));
+      dir = tempDir;
+    } else {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+    options.log(`starting embedded PostgreSQL in ${dir}`);
+    const embedded = await startEmbeddedPostgres({ dataDir: join(dir, "pg") });
     adminUrl = embedded.connectionString;
     stopEmbedded = () => embedded.stop();
   }
   const name = `logbook_bench_${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}_${process.pid}`;
   await ensureDatabase(adminUrl, name);
   const url = withDatabase(adminUrl, name);
-  // No statement timeout: index builds over millions of rows take longer than the product's default.
-  const knex = createKnex(url, {
-    min: 0,
-    max: 8,
-    acquireTimeoutMs: 60_000,
-    idleTimeoutMs: 30_000,
-    statementTimeoutMs: 3_600_000,
-  });
+  const knex = benchKnex(url);
   await migrateLatest(knex);
   const version = await knex.raw<{ rows: Array<{ server_version: string }> }>("SHOW server_version");
   if (!options.databaseUrl) {
@@ -66,16 +72,12 @@ export async function openBenchDatabase(options: {
     knex,
     origin: options.databaseUrl ? "DATABASE_URL" : "embedded",
     serverVersion: version.rows[0]?.server_version ?? "?",
+    urlOf: (database) => withDatabase(adminUrl, database),
+    adminUrl,
     async close() {
       await knex.destroy();
       if (!options.keep) {
-        const admin = new pg.Client({ connectionString: adminUrl });
-        await admin.connect();
-        try {
-          await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-        } finally {
-          await admin.end();
-        }
+        await dropDatabase(adminUrl, name);
       } else {
         options.log(`kept database ${redact(url)}`);
       }
@@ -83,6 +85,28 @@ export async function openBenchDatabase(options: {
       if (tempDir && !options.keep) await rm(tempDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A pool for the harness on a bench database. */
+export function benchKnex(url: string): Knex {
+  // No statement timeout: index builds over millions of rows take longer than the product's default.
+  return createKnex(url, {
+    min: 0,
+    max: 8,
+    acquireTimeoutMs: 60_000,
+    idleTimeoutMs: 30_000,
+    statementTimeoutMs: 3_600_000,
+  });
+}
+
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
 }
 
 function redact(url: string): string {

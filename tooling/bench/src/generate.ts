@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 
-import { hookShape, nextEventName, pick, rng, words, type HookEventName } from "./payloads.js";
+import { pick, words } from "./payloads.js";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 /** COPY text format: backslash, tab, newline and carriage return must be escaped; NULL is \N. */
@@ -85,14 +85,11 @@ export interface GeneratedSession {
   startMs: number;
 }
 
-export interface DatasetOptions {
+interface DatasetOptions {
   sessions: number;
   events: number;
-  seed: number;
   /** Sessions that ended this long ago (retention candidates); 0 = recent activity. */
   ageDays?: number;
-  projects?: string[];
-  log?: (line: string) => void;
 }
 
 export interface Dataset {
@@ -103,8 +100,8 @@ export interface Dataset {
   labels: string[];
 }
 
-const MACHINES = Array.from({ length: 20 }, (_, i) => `dev-machine-${i + 1}`);
-const LABELS = ["bugfix", "feature", "refactor", "spike", "release"];
+export const MACHINES = Array.from({ length: 20 }, (_, i) => `dev-machine-${i + 1}`);
+export const LABELS = ["bugfix", "feature", "refactor", "spike", "release"];
 const AGENT_TYPES = ["general-purpose", "Explore", "code-reviewer", "test-runner"];
 const LIVE = ["active", "idle", "waiting_input"];
 const FINISHED = ["completed", "completed", "completed", "completed", "failed", "cancelled"];
@@ -122,20 +119,19 @@ export async function createProjects(client: pg.Client, count: number, seed: num
 }
 
 /**
- * Builds `sessions` sessions (about a third of them subagents under a root) holding
- * `events` hook-shaped events, with COPY. Each session's events have seq 1..n and
- * `last_event_seq = n`, times that increase within a session, payloads of the sizes hook
- * traffic has (mostly 300 B–2 KB, tool responses larger). Session ids are emitted in
- * ascending order so the primary key (session_id, occurred_at, id) is appended to, not
- * scattered, during the load.
+ * The session trees of a data set (roots, about a third of the sessions subagents under
+ * them, 0–3 per root) and each session's event count: a long tail, one in ten sessions
+ * eight times busier than the rest, at least one event each. Session ids ascend along the
+ * list, so writing sessions and their events in this order appends to the primary keys.
+ * The events themselves are made inside PostgreSQL (dataset-sql.ts).
  */
-export async function generateDataset(client: pg.Client, options: DatasetOptions): Promise<Dataset> {
-  const random = rng(options.seed);
-  const log = options.log ?? (() => undefined);
-  const projects = options.projects ?? (await createProjects(client, 200, options.seed));
+export function planSessions(
+  random: () => number,
+  options: Pick<DatasetOptions, "sessions" | "events" | "ageDays"> & { projects: string[] },
+): GeneratedSession[] {
+  const projects = options.projects;
   const now = Date.now();
   const ageMs = (options.ageDays ?? 0) * 86_400_000;
-
   // The tree: roots first, each followed by 0-3 subagents, until `sessions` are made.
   const sessions: GeneratedSession[] = [];
   while (sessions.length < options.sessions) {
@@ -186,32 +182,15 @@ export async function generateDataset(client: pg.Client, options: DatasetOptions
   for (let i = 0; assigned < options.events; i = (i + 1) % sessions.length, assigned++)
     expectDefined(sessions[i]).events++;
 
-  // A pool of payload bodies (JSON text without session_id) to draw from: realistic and cheap.
-  const pool = new Map<HookEventName, Array<{ json: string; toolName?: string; toolUseId?: string }>>();
-  const sizes = [300, 500, 800, 1200, 2000, 4000];
-  for (const name of [
-    "SessionStart",
-    "UserPromptSubmit",
-    "PreToolUse",
-    "PostToolUse",
-    "Notification",
-    "Stop",
-    "SubagentStop",
-    "SessionEnd",
-  ] as const) {
-    const list = [];
-    for (let i = 0; i < 256; i++) {
-      const cwd = `/work/repo-${i % 16}`;
-      const shape = hookShape(random, name, cwd, pick(random, sizes));
-      list.push({
-        json: JSON.stringify(shape.body).slice(1),
-        ...(shape.toolName ? { toolName: shape.toolName } : {}),
-        ...(shape.toolUseId ? { toolUseId: shape.toolUseId } : {}),
-      });
-    }
-    pool.set(name, list);
-  }
+  return sessions;
+}
 
+/** Writes the planned sessions (COPY), with `last_event_seq` = their event count. */
+export async function copySessions(
+  client: pg.Client,
+  random: () => number,
+  sessions: GeneratedSession[],
+): Promise<void> {
   const sessionColumns = [
     "id",
     "external_id",
@@ -241,7 +220,6 @@ export async function generateDataset(client: pg.Client, options: DatasetOptions
     "ended_at",
   ];
   const iso = (ms: number) => new Date(ms).toISOString();
-  const gap = () => 2_000 + random() * 20_000;
   await copyRows(
     client,
     "sessions",
@@ -281,57 +259,6 @@ export async function generateDataset(client: pg.Client, options: DatasetOptions
       }
     })(),
   );
-  log(`  ${sessions.length} sessions`);
-
-  let written = 0;
-  const started = performance.now();
-  let lastLog = started;
-  const eventRows = function* () {
-    for (const s of sessions) {
-      let at = s.startMs;
-      let previous: HookEventName | null = null;
-      const agentId = s.parentId ? expectDefined(s.externalId.split(":agent:")[1]) : null;
-      const prefix = `{"session_id":"${s.parentId ? expectDefined(s.externalId.split(":agent:")[0]) : s.externalId}",${agentId ? `"agent_id":"${agentId}","agent_type":"${s.agentType}",` : ""}`;
-      for (let seq = 1; seq <= s.events; seq++) {
-        const name: HookEventName =
-          seq === s.events && s.events > 2
-            ? s.parentId
-              ? "SubagentStop"
-              : "SessionEnd"
-            : nextEventName(random, previous);
-        previous = name;
-        const body = pick(random, expectDefined(pool.get(name)));
-        at += gap();
-        yield row([
-          uuidV7At(at, random),
-          s.id,
-          seq,
-          name,
-          "hook",
-          "info",
-          name === "Notification" ? "Claude needs your permission to use Bash" : null,
-          body.toolName ?? null,
-          body.toolUseId ?? null,
-          agentId,
-          `/work/repo-${s.projectId.slice(0, 4)}`,
-          s.machineId,
-          prefix + body.json,
-          iso(at),
-        ]);
-        written++;
-        if (written % 500_000 === 0) {
-          const t = performance.now();
-          if (t - lastLog > 5_000) {
-            lastLog = t;
-            log(`  ${written} / ${options.events} events (${Math.round(written / ((t - started) / 1000))}/s)`);
-          }
-        }
-      }
-    }
-  };
-  await copyRows(client, "events", EVENT_COPY_COLUMNS, eventRows());
-  log(`  ${written} events in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  return { sessions, events: written, machines: MACHINES, projects, labels: LABELS };
 }
 
 export async function connect(url: string): Promise<pg.Client> {

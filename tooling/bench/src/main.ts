@@ -16,12 +16,13 @@ import { dashboardCase } from "./cases/dashboard.js";
 import { hookCliCase } from "./cases/hook-cli.js";
 import { ingestCase } from "./cases/ingest.js";
 import { purgeCase } from "./cases/purge.js";
+import { healthCase, trivialQueryCase } from "./cases/reads.js";
 import { searchIngestCase, searchLatencyCase } from "./cases/search.js";
 import { throughputCase } from "./cases/throughput.js";
-import { dropEventIndexes, openBenchDatabase, restoreEventIndexes, type BenchDatabase } from "./database.js";
-import { connect, createProjects, generateDataset, type Dataset } from "./generate.js";
+import { openBenchDatabase, type BenchDatabase } from "./database.js";
+import { openDataset, type OpenedDataset } from "./dataset.js";
 import { RssSampler, rssMb } from "./memory.js";
-import { parseOptions, type BenchOptions } from "./options.js";
+import { parseOptions } from "./options.js";
 import { machineInfo, printTable, writeReport, type ResultRow } from "./report.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -39,54 +40,6 @@ function uptime(): string {
   }
 }
 
-/** Builds the stored volume for the timeline, list and purge cases, indexes dropped around the load. */
-async function buildDataset(
-  db: BenchDatabase,
-  options: BenchOptions,
-): Promise<{ data: Dataset; stored: number; oldEvents: number; seconds: Record<string, number> }> {
-  const client = await connect(db.url);
-  const times: Record<string, number> = {};
-  try {
-    let t = performance.now();
-    const saved = await dropEventIndexes(db.knex);
-    const projects = await createProjects(client, 200, 1);
-    log(`generating ${options.events} events / ${options.sessions} sessions (recent)`);
-    const data = await generateDataset(client, {
-      sessions: options.sessions,
-      events: options.events,
-      seed: 1,
-      projects,
-      log,
-    });
-    const oldSessions = Math.max(10, Math.round(options.purgeEvents / 100));
-    log(`generating ${options.purgeEvents} events / ${oldSessions} sessions ended 400 days ago (for the purge)`);
-    const old = await generateDataset(client, {
-      sessions: oldSessions,
-      events: options.purgeEvents,
-      seed: 2,
-      projects,
-      ageDays: 400,
-      log,
-    });
-    times.copy = (performance.now() - t) / 1000;
-    log(`loaded in ${seconds(t)}; rebuilding ${saved.indexes.length} indexes`);
-    t = performance.now();
-    await restoreEventIndexes(db.knex, saved, log);
-    times.indexes = (performance.now() - t) / 1000;
-    t = performance.now();
-    await db.knex.raw("VACUUM (ANALYZE) events");
-    await db.knex.raw("VACUUM (ANALYZE) sessions");
-    times.vacuum = (performance.now() - t) / 1000;
-    log(`indexes ${times.indexes.toFixed(1)} s, vacuum ${times.vacuum.toFixed(1)} s`);
-    const stored = Number(
-      (await db.knex.raw<{ rows: Array<{ n: string }> }>("SELECT count(*) AS n FROM events")).rows[0]?.n ?? 0,
-    );
-    return { data, stored, oldEvents: old.events, seconds: times };
-  } finally {
-    await client.end();
-  }
-}
-
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const wanted = (name: string) => options.only === null || options.only.has(name);
@@ -100,8 +53,15 @@ async function main(): Promise<number> {
   const extra: Record<string, unknown> = {};
   let db: BenchDatabase | undefined;
   let server: TestServer | undefined;
+  let dataset: OpenedDataset | undefined;
+  let datasetServer: TestServer | undefined;
   try {
-    db = await openBenchDatabase({ databaseUrl: options.databaseUrl, keep: options.keep, log });
+    db = await openBenchDatabase({
+      databaseUrl: options.databaseUrl,
+      clusterDir: options.cacheDir,
+      keep: options.keep,
+      log,
+    });
     log(`PostgreSQL ${db.serverVersion} (${db.origin}); database migrated`);
     server = await startTestServer({
       databaseUrl: db.url,
@@ -141,6 +101,8 @@ async function main(): Promise<number> {
     await run("hook-http", () => hookHttpCase(ctx));
     await run("throughput", () => throughputCase(ctx));
     await run("search-ingest", () => searchIngestCase(ctx));
+    await run("trivial-query", () => trivialQueryCase(ctx));
+    await run("health", () => healthCase(ctx));
 
     if (
       wanted("timeline") ||
@@ -152,20 +114,44 @@ async function main(): Promise<number> {
     ) {
       log("\n== dataset");
       const t = performance.now();
-      const built = await buildDataset(db, options);
+      const ds = await openDataset(
+        db,
+        { events: options.events, sessions: options.sessions, purgeEvents: options.purgeEvents },
+        { rebuild: options.rebuildDataset, wantOld: wanted("purge"), log },
+      );
+      dataset = ds;
       extra.dataset = {
-        events: built.stored,
-        sessions: built.data.sessions.length,
-        oldEvents: built.oldEvents,
-        seconds: built.seconds,
+        database: ds.name,
+        reused: ds.reused,
+        builtAt: ds.builtAt,
+        events: ds.stored,
+        sessions: ds.data.sessions.length,
+        oldEvents: ds.oldEvents,
+        gigabytes: ds.bytes / 1e9,
+        seconds: ds.seconds,
       };
-      log(`  ${built.stored} events stored (${seconds(t)})`);
-      await run("timeline", () => timelineCase(ctx, built.data, built.stored));
-      await run("timeline-summary", () => timelineCase(ctx, built.data, built.stored, "summary"));
-      await run("session-list", () => sessionListCase(ctx, built.data, built.stored));
-      await run("search", () => searchLatencyCase(ctx, built.data, built.stored));
-      await run("purge", () => purgeCase(ctx, built.oldEvents));
-      await run("dashboard", () => dashboardCase(ctx, built.data.sessions.length));
+      log(
+        `  ${ds.name}: ${ds.stored} events, ${(ds.bytes / 1e9).toFixed(1)} GB, ${ds.reused ? "reused" : "built"} (${seconds(t)})`,
+      );
+      // The read cases run against a server of their own on the data set's database.
+      const dsServer = await startTestServer({
+        databaseUrl: ds.url,
+        env: { LOG_LEVEL: "warn", RETENTION_INTERVAL_MS: "0", JOB_RECOVERY_INTERVAL_MS: "0" },
+      });
+      datasetServer = dsServer;
+      const dsDb: BenchDatabase = { ...db, url: ds.url, knex: ds.knex };
+      const dsCtx: BenchContext = {
+        ...ctx,
+        db: dsDb,
+        server: dsServer,
+        adminKey: await dsServer.createKey(["admin", "read", "ingest"], "bench-admin"),
+      };
+      await run("timeline", () => timelineCase(dsCtx, ds.data, ds.stored));
+      await run("timeline-summary", () => timelineCase(dsCtx, ds.data, ds.stored, "summary"));
+      await run("session-list", () => sessionListCase(dsCtx, ds.data, ds.stored));
+      await run("search", () => searchLatencyCase(dsCtx, ds.data, ds.stored));
+      await run("purge", () => purgeCase(dsCtx, ds.oldEvents));
+      await run("dashboard", () => dashboardCase(dsCtx, ds.data.sessions.length));
     }
 
     if (wanted("memory")) {
@@ -199,6 +185,8 @@ async function main(): Promise<number> {
     log(`harness failed: ${message}`);
     errors.push({ case: "harness", error: message });
   } finally {
+    await datasetServer?.stop().catch((e: unknown) => log(`stopping the data set's server: ${String(e)}`));
+    await dataset?.knex.destroy().catch((e: unknown) => log(`closing the data set: ${String(e)}`));
     await server?.stop().catch((e: unknown) => log(`stopping the server: ${String(e)}`));
     await db?.close().catch((e: unknown) => log(`closing the database: ${String(e)}`));
   }

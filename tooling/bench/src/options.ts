@@ -1,3 +1,5 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 export interface BenchOptions {
@@ -16,6 +18,12 @@ export interface BenchOptions {
   warmupSec: number;
   hookRate: number;
   keep: boolean;
+  /**
+   * Where the embedded PostgreSQL keeps the data set between runs (dataset.ts); null: a
+   * temporary directory, removed at the end (the default of --quick).
+   */
+  cacheDir: string | null;
+  rebuildDataset: boolean;
   only: Set<string> | null;
   databaseUrl: string | undefined;
 }
@@ -26,6 +34,8 @@ export const CASES = [
   "hook-down",
   "hook-http",
   "throughput",
+  "trivial-query",
+  "health",
   "timeline",
   "timeline-summary",
   "session-list",
@@ -38,8 +48,11 @@ export const CASES = [
 
 export const USAGE = `pnpm bench [--quick] [--events N] [--sessions N] [--purge-events N] [--ingest-events N]
            [--clients N] [--hook-runs N] [--duration S] [--hook-rate N] [--only case,case] [--keep]
+           [--cache-dir DIR | --no-cache] [--rebuild-dataset]
 cases: ${CASES.join(", ")}
-DATABASE_URL set: use that server (a fresh database is created and dropped); else embedded PostgreSQL in a temp dir.`;
+DATABASE_URL set: use that server (a fresh database is created and dropped; the data set's database is kept);
+else embedded PostgreSQL in --cache-dir (default $LOGBOOK_BENCH_CACHE or ~/.cache/logbook-bench; with --quick
+or --no-cache a temporary directory).`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -56,6 +69,9 @@ export function parseOptions(argv: string[]): BenchOptions {
       "hook-rate": { type: "string" },
       only: { type: "string" },
       keep: { type: "boolean", default: false },
+      "cache-dir": { type: "string" },
+      "no-cache": { type: "boolean", default: false },
+      "rebuild-dataset": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -90,6 +106,13 @@ export function parseOptions(argv: string[]): BenchOptions {
     warmupSec: quick ? 1 : 3,
     hookRate: int("hook-rate", values["hook-rate"], 500),
     keep: values.keep,
+    cacheDir:
+      values["no-cache"] || (quick && values["cache-dir"] === undefined)
+        ? null
+        : resolve(
+            values["cache-dir"] ?? (process.env.LOGBOOK_BENCH_CACHE || join(homedir(), ".cache", "logbook-bench")),
+          ),
+    rebuildDataset: values["rebuild-dataset"],
     only,
     databaseUrl: process.env.DATABASE_URL && process.env.DATABASE_URL !== "" ? process.env.DATABASE_URL : undefined,
   };

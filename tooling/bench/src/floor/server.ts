@@ -9,6 +9,7 @@
  * answers before its WAL is flushed, so a crash may lose the last events. Logbook must never
  * do that; it is here only as the second baseline.
  */
+import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -26,9 +27,16 @@ export interface FloorRequest {
   poolMax: number;
   /** The table this floor writes (created like `events`); one per floor, so they do not share locks. */
   table: string;
+  /**
+   * The key a `GET` must carry (`authorization: Bearer …`): the floor of a trivial authorised
+   * query answers a GET with the key's id after finding its hash in memory, 401 without it.
+   */
+  apiKey?: string;
 }
 
 export type FloorMessage = { ok: true; url: string } | { ok: false; error: string };
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 async function start(spec: FloorRequest): Promise<string> {
   if (!/^[a-z_]+$/.test(spec.table)) throw new Error(`bad table name ${spec.table}`);
@@ -46,7 +54,17 @@ async function start(spec: FloorRequest): Promise<string> {
   // External session id -> a uuid and its next seq, in memory: the floor has no sessions table.
   const sessions = new Map<string, { id: string; seq: number }>();
 
+  const keys = new Map<string, string>();
+  if (spec.apiKey) keys.set(sha256(spec.apiKey), "floor-key");
+
   const server = createServer((req, res) => {
+    if (req.method === "GET") {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+      const id = bearer === undefined ? undefined : keys.get(sha256(bearer));
+      if (id === undefined) res.writeHead(401).end();
+      else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ id }));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
