@@ -23,6 +23,7 @@ import * as addRedactionCounts from "./migrations/20261201155823_add_redaction_c
 import * as streamPositionHorizon from "./migrations/20261201185054_stream_position_horizon.js";
 import * as createWebhooks from "./migrations/20261201191749_create_webhooks.js";
 import * as createAuthFailures from "./migrations/20261201192241_create_auth_failures.js";
+import * as addIngestGroupFunction from "./migrations/20261201185121_add_ingest_group_function.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -53,6 +54,7 @@ const migrations: Record<string, Migration> = {
   "20261201185054_stream_position_horizon": streamPositionHorizon,
   "20261201191749_create_webhooks": createWebhooks,
   "20261201192241_create_auth_failures": createAuthFailures,
+  "20261201185121_add_ingest_group_function": addIngestGroupFunction,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

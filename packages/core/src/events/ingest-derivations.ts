@@ -11,7 +11,7 @@ import { known } from "../invariants.js";
 import { formatCost, usdToUnits, type PriceBook } from "../pricing/pricing.js";
 import { canonicalProjectPath } from "../projects/project-path.js";
 import { columnBindings } from "../sql.js";
-import { deriveSession, type DerivableEvent, type DerivedMessage } from "./derive.js";
+import { deriveSession, type DerivableEvent, type Derivation, type DerivedMessage } from "./derive.js";
 import type { SessionRow } from "./ingest-sessions.js";
 
 type Trx = Knex.Transaction;
@@ -56,27 +56,18 @@ export async function applyDerivations(
   prices: PriceBook,
   sessions: Map<string, SessionRow>,
   accepted: PreparedEvent[],
-): Promise<{ changed: string[]; sessionUpdates: string | null }> {
-  const bySession = new Map<string, PreparedEvent[]>();
-  for (const event of accepted) {
-    const list = bySession.get(event.sessionId) ?? [];
-    list.push(event);
-    bySession.set(event.sessionId, list);
-  }
-  const derivations = [...bySession].map(([sessionId, events]) => {
-    const row = known(sessions.get(sessionId), "the session row of an accepted event");
-    return { sessionId, row, derived: deriveSession(row, events) };
-  });
+): Promise<{ changed: string[]; sessionUpdates: string | null; derivations: SessionDerivation[] }> {
+  const derivations = deriveSessions(sessions, accepted);
   // Sessions without a project get the one where their agent works, created on first sight.
   const projects = await ensureProjects(
     trx,
     derivations.flatMap(({ row, derived }) => {
-      const path = row.projectId === null ? projectPathOf(derived.projectPath ?? row.cwd) : null;
+      const path = missingProjectPath(row, derived);
       return path === null ? [] : [path];
     }),
   );
   for (const { row, derived } of derivations) {
-    const path = row.projectId === null ? projectPathOf(derived.projectPath ?? row.cwd) : null;
+    const path = missingProjectPath(row, derived);
     const projectId = path === null ? undefined : projects.get(path);
     if (projectId !== undefined) {
       derived.patch.project_id = projectId;
@@ -93,13 +84,7 @@ export async function applyDerivations(
   const updates: SessionUpdate[] = [];
   for (const { sessionId, derived } of derivations) {
     const tokens = await storeResponseMessages(trx, prices, sessionId, derived.messages);
-    const patch: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(derived.patch)) {
-      if (!(key in PATCH_COLUMNS))
-        throw new Error(`derived a change to sessions.${key}, which the update does not know`);
-      patch[key] = typeof value === "string" ? cleanText(value) : value;
-    }
-    const metadata = Object.keys(derived.metadata).length > 0 ? sanitizeJsonForPostgres(derived.metadata) : null;
+    const { patch, metadata } = storablePatch(derived);
     if (Object.keys(patch).length === 0 && metadata === null && !tokens) continue;
     updates.push({
       id: sessionId,
@@ -113,7 +98,48 @@ export async function applyDerivations(
       unpriced_messages: tokens?.unpricedMessages ?? 0,
     });
   }
-  return { changed: updates.map((u) => u.id), sessionUpdates: updates.length > 0 ? JSON.stringify(updates) : null };
+  return {
+    changed: updates.map((u) => u.id),
+    sessionUpdates: updates.length > 0 ? JSON.stringify(updates) : null,
+    derivations,
+  };
+}
+
+/** One session's derivation from its accepted events of a batch. */
+export interface SessionDerivation {
+  sessionId: string;
+  row: SessionRow;
+  derived: Derivation;
+}
+
+/** Each session's new state from its accepted events (in memory, no query), in first-seen order. */
+export function deriveSessions(sessions: Map<string, SessionRow>, accepted: PreparedEvent[]): SessionDerivation[] {
+  const bySession = new Map<string, PreparedEvent[]>();
+  for (const event of accepted) {
+    const list = bySession.get(event.sessionId) ?? [];
+    list.push(event);
+    bySession.set(event.sessionId, list);
+  }
+  return [...bySession].map(([sessionId, events]) => {
+    const row = known(sessions.get(sessionId), "the session row of an accepted event");
+    return { sessionId, row, derived: deriveSession(row, events) };
+  });
+}
+
+/** The project path a session without a project gets from this derivation (null: none to find or create). */
+export function missingProjectPath(row: SessionRow, derived: Derivation): string | null {
+  return row.projectId === null ? projectPathOf(derived.projectPath ?? row.cwd) : null;
+}
+
+/** A derivation's row patch and metadata as they are stored (text cleaned; metadata null when empty). */
+export function storablePatch(derived: Derivation): { patch: Record<string, unknown>; metadata: unknown } {
+  const patch: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(derived.patch)) {
+    if (!(key in PATCH_COLUMNS)) throw new Error(`derived a change to sessions.${key}, which the update does not know`);
+    patch[key] = typeof value === "string" ? cleanText(value) : value;
+  }
+  const metadata = Object.keys(derived.metadata).length > 0 ? sanitizeJsonForPostgres(derived.metadata) : null;
+  return { patch, metadata };
 }
 
 /**

@@ -7,6 +7,9 @@
  *   3. events inserted, duplicates (same id) dropped;
  *   4. session state, messages, tokens and cost derived from the accepted events only
  *      (`ingest-derivations.ts`), then the live notification.
+ * A batch whose sessions this pipeline ingested into before goes first through
+ * `ingest-fast-path.ts`: the same steps in one database call, from the state the pipeline
+ * remembers, checked under lock; when the check fails, the steps above run as usual.
  */
 import type { IngestResult, ParsedIngestEvent } from "@logbook/contracts";
 import type { Knex } from "@logbook/db";
@@ -24,8 +27,9 @@ import { redactorOf } from "../redaction/redact-record.js";
 import { columnBindings } from "../sql.js";
 import { isUnknownTime, uuidV7Time } from "../time.js";
 import { tokenCountProblem } from "./derive.js";
-import { applyDerivations, writeSessionsAndNotify, type PreparedEvent } from "./ingest-derivations.js";
-import { resolveSessions, sessionKeyOf, withStorableExternalIds } from "./ingest-sessions.js";
+import { applyDerivations, storablePatch, writeSessionsAndNotify, type PreparedEvent } from "./ingest-derivations.js";
+import { ingestKnownSessions, KnownSessions, stateAfter } from "./ingest-fast-path.js";
+import { resolveSessions, sessionKeyOf, withStorableExternalIds, type SessionRow } from "./ingest-sessions.js";
 import { summaryText } from "./summary-text.js";
 
 type Trx = Knex.Transaction;
@@ -41,6 +45,8 @@ export class IngestPipeline {
   private readonly now: () => Date;
   private readonly prices: PriceBook;
   private readonly redactor: Redactor;
+  /** What this pipeline's last ingests left each session in: the one-call path starts from it. */
+  private readonly knownSessions = new KnownSessions();
 
   constructor(deps: CoreDeps) {
     this.knex = deps.knex;
@@ -82,7 +88,12 @@ export class IngestPipeline {
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.ingestOnce(withIds);
+        const receivedAt = this.now();
+        const timed = timedEvents(withIds.events, receivedAt);
+        const fast = await ingestKnownSessions(this.knex, this.knownSessions, timed, (sessionIdOf) =>
+          prepareEvents(timed, withIds.redactions, receivedAt, sessionIdOf),
+        );
+        return fast ?? (await this.ingestOnce(withIds));
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         if (attempt >= DEADLOCK_ATTEMPTS || (code !== "40P01" && code !== "40001")) throw error;
@@ -95,16 +106,11 @@ export class IngestPipeline {
     redactions: number[];
   }): Promise<{ accepted: boolean[]; ids: string[] }> {
     const receivedAt = this.now();
-    const events = input.events.map((e, index) => {
-      const id = e.id ?? uuidv7();
-      const occurredAt = e.occurredAt ? new Date(e.occurredAt) : (uuidV7Time(id) ?? receivedAt);
-      // The caller's own id with no time in it and no occurredAt: dated on arrival, so a
-      // resend would get another occurred_at, another key and another partition. Checked by id below.
-      const arrivalDated = e.id !== undefined && !e.occurredAt && uuidV7Time(id) === null;
-      return { e, index, id, occurredAt, arrivalDated };
-    });
+    const events = timedEvents(input.events, receivedAt);
 
-    return this.knex.transaction(async (trx) => {
+    // The sessions' state as this batch leaves it, remembered once it is committed.
+    const after: SessionRow[] = [];
+    const result = await this.knex.transaction(async (trx) => {
       const sessions = await resolveSessions(
         trx,
         input.events,
@@ -142,32 +148,12 @@ export class IngestPipeline {
           if (at) x.occurredAt = at;
         }
       }
-      // Each event's place among its session's events of this batch (1, 2, …); the insert adds
-      // the session's last seq, which it bumps in the same statement (see insertEvents).
-      const place = new Map<string, number>();
-      const prepared: PreparedEvent[] = events.map(({ e, index, id, occurredAt }) => {
-        const session = known(sessions.byKey.get(sessionKeyOf(e)), "an event's resolved session");
-        const seq = (place.get(session.id) ?? 0) + 1;
-        place.set(session.id, seq);
-        return {
-          index,
-          id,
-          input: e,
-          sessionKey: sessionKeyOf(e),
-          sessionId: session.id,
-          seq,
-          redactions: known(input.redactions[index], "an event's redaction count"),
-          eventType: e.eventType,
-          source: e.source,
-          occurredAt,
-          payload: sanitizeJsonForPostgres(e.payload),
-          receivedAt,
-          message: e.message ?? summaryText(e.source, e.eventType, e.payload),
-          cwd: e.cwd,
-          machineId: e.machineId,
-          agentType: e.agentType,
-        };
-      });
+      const prepared = prepareEvents(
+        events,
+        input.redactions,
+        receivedAt,
+        (e) => known(sessions.byKey.get(sessionKeyOf(e)), "an event's resolved session").id,
+      );
 
       const inserted = await insertEvents(trx, prepared, ids, perSession);
       const streamSeqs = [...inserted.values()].map((r) => r.streamSeq);
@@ -179,8 +165,15 @@ export class IngestPipeline {
         p.seq = row.seq;
         return true;
       });
+      const patches = new Map<string, Record<string, unknown>>();
       if (accepted.length > 0) {
-        const { changed, sessionUpdates } = await applyDerivations(trx, this.prices, sessions.byId, accepted);
+        const { changed, sessionUpdates, derivations } = await applyDerivations(
+          trx,
+          this.prices,
+          sessions.byId,
+          accepted,
+        );
+        for (const { sessionId, derived } of derivations) patches.set(sessionId, storablePatch(derived).patch);
         changed.push(...(await addSessionRedactions(trx, accepted)));
         const notice = notifyStatement({
           events: { fromStreamSeq: Math.min(...streamSeqs), toStreamSeq: Math.max(...streamSeqs) },
@@ -190,10 +183,71 @@ export class IngestPipeline {
       } else {
         await notifyChanges(trx, { sessionIds: sessions.created });
       }
+      for (const row of sessions.byId.values()) after.push(stateAfter(row, patches.get(row.id) ?? {}));
       const stored = new Set(accepted.map((p) => p.index));
       return { accepted: prepared.map((p) => stored.has(p.index)), ids: prepared.map((p) => p.id) };
     });
+    for (const row of after) this.knownSessions.remember(row);
+    return result;
   }
+}
+
+/** An event with its id and time fixed for this attempt. */
+export interface TimedEvent {
+  e: ParsedIngestEvent;
+  index: number;
+  id: string;
+  occurredAt: Date;
+  /** Dated on arrival: the caller's own id with no time in it and no occurredAt. */
+  arrivalDated: boolean;
+}
+
+/** Each event's id and time: its own, else the time in its UUIDv7 id, else the arrival time. */
+export function timedEvents(events: ParsedIngestEvent[], receivedAt: Date): TimedEvent[] {
+  return events.map((e, index) => {
+    const id = e.id ?? uuidv7();
+    const occurredAt = e.occurredAt ? new Date(e.occurredAt) : (uuidV7Time(id) ?? receivedAt);
+    // The caller's own id with no time in it and no occurredAt: dated on arrival, so a
+    // resend would get another occurred_at, another key and another partition. Checked by id.
+    const arrivalDated = e.id !== undefined && !e.occurredAt && uuidV7Time(id) === null;
+    return { e, index, id, occurredAt, arrivalDated };
+  });
+}
+
+/**
+ * The events ready to insert. `seq` is each event's place among its session's events of this
+ * batch (1, 2, …); the insert adds the session's last seq, which it bumps in the same statement.
+ */
+export function prepareEvents(
+  events: TimedEvent[],
+  redactions: number[],
+  receivedAt: Date,
+  sessionIdOf: (e: ParsedIngestEvent) => string,
+): PreparedEvent[] {
+  const place = new Map<string, number>();
+  return events.map(({ e, index, id, occurredAt }) => {
+    const sessionId = sessionIdOf(e);
+    const seq = (place.get(sessionId) ?? 0) + 1;
+    place.set(sessionId, seq);
+    return {
+      index,
+      id,
+      input: e,
+      sessionKey: sessionKeyOf(e),
+      sessionId,
+      seq,
+      redactions: known(redactions[index], "an event's redaction count"),
+      eventType: e.eventType,
+      source: e.source,
+      occurredAt,
+      payload: sanitizeJsonForPostgres(e.payload),
+      receivedAt,
+      message: e.message ?? summaryText(e.source, e.eventType, e.payload),
+      cwd: e.cwd,
+      machineId: e.machineId,
+      agentType: e.agentType,
+    };
+  });
 }
 
 /**
@@ -213,8 +267,6 @@ async function insertEvents(
   sessionIds: string[],
   perSession: Map<string, number>,
 ): Promise<Map<string, { streamSeq: number; seq: number }>> {
-  const col = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
-  const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
   const result = await trx.raw<{
     rows: Array<{ id: string; session_id: string; occurred_at: Date; stream_seq: number; seq: string }>;
   }>(
@@ -243,29 +295,42 @@ async function insertEvents(
     columnBindings(
       sessionIds,
       sessionIds.map((id) => known(perSession.get(id), "a session's event count")),
-      col((e) => e.id),
-      col((e) => e.sessionId),
-      col((e) => e.seq),
-      col((e) => e.eventType),
-      col((e) => e.source),
-      col((e) => e.input.level),
-      col((e) => text(e.message)),
-      col((e) => text(e.input.toolName)),
-      col((e) => text(e.input.toolUseId)),
-      col((e) => e.input.parentEventId ?? null),
-      col((e) => text(e.input.parentUuid)),
-      col((e) => e.input.isSidechain ?? false),
-      col((e) => text(e.input.agentId)),
-      col((e) => text(e.cwd)),
-      col((e) => text(e.machineId)),
-      col((e) => e.occurredAt.toISOString()),
-      col((e) => e.redactions),
-      JSON.stringify(col((e) => e.payload)),
+      ...eventColumns(events),
     ),
   );
   return new Map(
     result.rows.map((r) => [keyOf(r.session_id, r.id, r.occurred_at), { streamSeq: r.stream_seq, seq: Number(r.seq) }]),
   );
+}
+
+/**
+ * The events as 17 columns for `unnest(?::uuid[] id, ?::uuid[] session_id, ?::bigint[] place, …,
+ * ?::int[] redactions)` and their payloads as one JSON array (taken apart by position: one
+ * jsonb parse of the whole document instead of a text[] literal and a parse per element).
+ */
+export function eventColumns(events: PreparedEvent[]): unknown[] {
+  const col = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
+  const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
+  return [
+    col((e) => e.id),
+    col((e) => e.sessionId),
+    col((e) => e.seq),
+    col((e) => e.eventType),
+    col((e) => e.source),
+    col((e) => e.input.level),
+    col((e) => text(e.message)),
+    col((e) => text(e.input.toolName)),
+    col((e) => text(e.input.toolUseId)),
+    col((e) => e.input.parentEventId ?? null),
+    col((e) => text(e.input.parentUuid)),
+    col((e) => e.input.isSidechain ?? false),
+    col((e) => text(e.input.agentId)),
+    col((e) => text(e.cwd)),
+    col((e) => text(e.machineId)),
+    col((e) => e.occurredAt.toISOString()),
+    col((e) => e.redactions),
+    JSON.stringify(col((e) => e.payload)),
+  ];
 }
 
 /**

@@ -40,14 +40,20 @@ export function notifyStatement(changes: {
 }): { sql: string; bindings: string[] } | null {
   const notices: Array<[string, string]> = [];
   if (changes.events) notices.push([EVENTS_CHANNEL, JSON.stringify(changes.events)]);
-  const ids = changes.sessionIds ?? [];
+  for (const payload of sessionsNoticePayloads(changes.sessionIds ?? [])) notices.push([SESSIONS_CHANNEL, payload]);
+  if (notices.length === 0) return null;
+  return { sql: `SELECT ${notices.map(() => "pg_notify(?, ?)").join(", ")}`, bindings: notices.flat() };
+}
+
+/** The payloads of the sessions notices for these ids (several when there are many). */
+export function sessionsNoticePayloads(ids: string[]): string[] {
+  const payloads: string[] = [];
   // A notification payload must stay under 8000 bytes: 100 ids of 36 characters is plenty.
   for (let i = 0; i < ids.length; i += 100) {
     const notice: SessionsNotice = { sessionIds: ids.slice(i, i + 100) };
-    notices.push([SESSIONS_CHANNEL, JSON.stringify(notice)]);
+    payloads.push(JSON.stringify(notice));
   }
-  if (notices.length === 0) return null;
-  return { sql: `SELECT ${notices.map(() => "pg_notify(?, ?)").join(", ")}`, bindings: notices.flat() };
+  return payloads;
 }
 
 export async function notifySessions(trx: Knex.Transaction | Knex, sessionIds: string[]): Promise<void> {
