@@ -75,7 +75,9 @@ async function main(): Promise<number> {
     });
     const srv = server;
     const adminKey = await srv.createKey(["admin", "read", "ingest"], "bench-admin");
-    const rss = new RssSampler(() => srv.pid);
+    // The server doing a case's work: the run's own, then the data set's (purge, dashboard).
+    let sampled: TestServer = srv;
+    const rss = new RssSampler(() => sampled.pid);
     const idleRss = srv.pid ? await rssMb(srv.pid) : null;
     log(`server ${srv.url} (pid ${srv.pid}, RSS ${idleRss?.toFixed(0)} MB idle)`);
     const ctx: BenchContext = { options, db, server: srv, adminKey, rss, log };
@@ -139,6 +141,7 @@ async function main(): Promise<number> {
         env: { LOG_LEVEL: "warn", RETENTION_INTERVAL_MS: "0", JOB_RECOVERY_INTERVAL_MS: "0" },
       });
       datasetServer = dsServer;
+      sampled = dsServer;
       const dsDb: BenchDatabase = { ...db, url: ds.url, knex: ds.knex };
       const dsCtx: BenchContext = {
         ...ctx,
