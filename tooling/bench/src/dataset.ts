@@ -120,6 +120,51 @@ export async function openDataset(
 
 const oldSessions = (shape: DatasetShape) => Math.max(10, Math.round(shape.purgeEvents / 100));
 
+/** Where the partition purge case's data lies: sessions 200 days old, in weekly ranges 240 to 190 days back. */
+const PARTITION_DATA_AGE_DAYS = 200;
+const PARTITION_RANGE_DAYS = { from: 240, to: 190 };
+
+/**
+ * The partition purge case's data: weekly time partitions (epoch-aligned, as the upkeep
+ * makes them) over PARTITION_RANGE_DAYS, holding `purgeEvents` events of sessions
+ * PARTITION_DATA_AGE_DAYS old, as a server that has run that long has them. Made when those
+ * ranges hold nothing (the case drops them; the next run makes them again). Returns the
+ * events they hold.
+ */
+export async function ensurePartitionData(
+  ds: OpenedDataset,
+  purgeEvents: number,
+  log: (line: string) => void,
+): Promise<number> {
+  const { from, to } = PARTITION_RANGE_DAYS;
+  await ds.knex.raw(
+    `SELECT logbook_create_event_partition(lo, lo + interval '7 days')
+       FROM generate_series(
+         to_timestamp(floor(extract(epoch FROM now() - make_interval(days => ?)) / 604800) * 604800),
+         now() - make_interval(days => ?),
+         interval '7 days') AS lo
+      WHERE NOT EXISTS (SELECT 1 FROM logbook_event_partitions() p WHERE p.lower_bound = lo)`,
+    [from, to],
+  );
+  const count = async () =>
+    Number(
+      (
+        await ds.knex.raw<{ rows: Array<{ n: string }> }>(
+          `SELECT count(*) AS n FROM events
+            WHERE occurred_at >= now() - make_interval(days => ?) AND occurred_at < now() - make_interval(days => ?)`,
+          [from + 7, to],
+        )
+      ).rows[0]?.n ?? 0,
+    );
+  const held = await count();
+  if (held > 0) return held;
+  const shape = { events: purgeEvents, sessions: 0, purgeEvents };
+  log(`generating ${purgeEvents} events ${PARTITION_DATA_AGE_DAYS} days old into weekly partitions`);
+  await generatePart(ds.knex, ds.url, { ...shape, sessions: oldSessions(shape) }, PARTITION_DATA_AGE_DAYS, log);
+  await ds.knex.raw("VACUUM (ANALYZE) events");
+  return count();
+}
+
 async function build(
   knex: Knex,
   url: string,

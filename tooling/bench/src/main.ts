@@ -15,16 +15,18 @@ import { hookHttpCase, sessionListCase, timelineCase } from "./cases/http.js";
 import { dashboardCase } from "./cases/dashboard.js";
 import { hookCliCase } from "./cases/hook-cli.js";
 import { ingestCase } from "./cases/ingest.js";
-import { purgeCase } from "./cases/purge.js";
+import { partitionPurgeCase, purgeCase } from "./cases/purge.js";
 import { healthCase, trivialQueryCase } from "./cases/reads.js";
 import { searchIngestCase, searchLatencyCase } from "./cases/search.js";
 import { throughputCase } from "./cases/throughput.js";
 import { openBenchDatabase, type BenchDatabase } from "./database.js";
-import { openDataset, type OpenedDataset } from "./dataset.js";
+import { ensurePartitionData, openDataset, type OpenedDataset } from "./dataset.js";
 import { RssSampler, rssMb } from "./memory.js";
 import { parseOptions } from "./options.js";
 import { machineInfo, printTable, writeReport, type ResultRow } from "./report.js";
 
+/** The event age the partition purge case's retention run keeps (its data is 200 days old). */
+const PARTITION_PURGE_AFTER_DAYS = 185;
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 // Issue 15: under the throughput loads too.
 const RSS_TARGET_MB = 150;
@@ -111,6 +113,7 @@ async function main(): Promise<number> {
       wanted("timeline-summary") ||
       wanted("session-list") ||
       wanted("purge") ||
+      wanted("purge-partitions") ||
       wanted("dashboard") ||
       wanted("search")
     ) {
@@ -154,6 +157,10 @@ async function main(): Promise<number> {
       await run("session-list", () => sessionListCase(dsCtx, ds.data, ds.stored));
       await run("search", () => searchLatencyCase(dsCtx, ds.data, ds.stored));
       await run("purge", () => purgeCase(dsCtx, ds.oldEvents));
+      await run("purge-partitions", async () => {
+        const partitionEvents = await ensurePartitionData(ds, options.purgeEvents, log);
+        return partitionPurgeCase(dsCtx, partitionEvents, PARTITION_PURGE_AFTER_DAYS);
+      });
       await run("dashboard", () => dashboardCase(dsCtx, ds.data.sessions.length));
     }
 

@@ -40,6 +40,7 @@ export const CASES = [
   "timeline-summary",
   "session-list",
   "purge",
+  "purge-partitions",
   "dashboard",
   "search",
   "search-ingest",
