@@ -18,6 +18,7 @@ const SessionView = lazy(() => import("./routes/session"));
 const UsageView = lazy(() => import("./routes/usage"));
 const AdminViews = lazy(() => import("./routes/admin"));
 const SearchView = lazy(() => import("./routes/search"));
+const WebhooksView = lazy(() => import("./routes/webhooks"));
 
 export function App() {
   const [location] = useLocation();
@@ -47,7 +48,9 @@ function SignedIn() {
     return <ErrorState error={who.error} what="your session" />;
   }
   const me = who.data ? meFrom(who.data) : meFrom({ name: "…", scopes: [] });
-  const nav = me.isAdmin ? [...NAV, { href: "/keys", label: "API keys" }] : NAV;
+  const nav = me.isAdmin
+    ? [...NAV, { href: "/webhooks", label: "Webhooks" }, { href: "/keys", label: "API keys" }]
+    : NAV;
 
   const signOut = async () => {
     setSigningOut(true);
@@ -103,6 +106,7 @@ function SignedIn() {
             <Route path="/projects">{() => <AdminViews view="projects" />}</Route>
             <Route path="/jobs">{() => <AdminViews view="jobs" />}</Route>
             <Route path="/keys">{() => <AdminViews view="keys" />}</Route>
+            <Route path="/webhooks" component={WebhooksView} />
             <Route>
               <p className="state">
                 No such page. <Link href="/">Back to the sessions</Link>

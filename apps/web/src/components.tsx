@@ -1,8 +1,9 @@
 /** Small pieces every view uses: the loading, empty and error states, and status badges. */
+import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 
 import { STATUS_LABELS } from "./lib/format";
-import { errorStatus } from "./trpc";
+import { errorStatus, useTRPC } from "./trpc";
 
 export function Loading({ what }: { what: string }) {
   return (
@@ -28,4 +29,20 @@ export function ErrorState({ error, what }: { error: unknown; what: string }) {
 
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge status-${status}`}>{STATUS_LABELS[status] ?? status}</span>;
+}
+
+/** A project filter's choices: "all" (value "") and every project, by name or else path. */
+export function ProjectOptions() {
+  const trpc = useTRPC();
+  const projects = useQuery(trpc.projects.list.queryOptions({ limit: 500 }));
+  return (
+    <>
+      <option value="">all</option>
+      {projects.data?.items.map((p) => (
+        <option key={p.id} value={p.id}>
+          {p.name ?? p.path}
+        </option>
+      ))}
+    </>
+  );
 }

@@ -7,6 +7,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
@@ -21,6 +23,9 @@ import { launchChromium, SCREENSHOTS } from "./browser.js";
 
 let db: TestDatabase;
 let server: TestServer;
+/** A webhook receiver on this machine (the server allows private receivers here only). */
+let receiver: Server;
+const received: { event: string | undefined; signature: string | undefined }[] = [];
 let client: LogbookClient;
 let browser: Browser;
 const shots: string[] = [];
@@ -29,7 +34,22 @@ let parent: { id: string; externalId: string };
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  server = await startTestServer({ databaseUrl: db.url });
+  server = await startTestServer({
+    databaseUrl: db.url,
+    env: { LOGBOOK_WEBHOOKS_ALLOW_PRIVATE: "true", LOGBOOK_WEBHOOKS_POLL_MS: "100" },
+  });
+  receiver = createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      const header = (name: string) => {
+        const value = request.headers[name];
+        return typeof value === "string" ? value : undefined;
+      };
+      received.push({ event: header("logbook-webhook-event"), signature: header("logbook-webhook-signature") });
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   client = createLogbookClient({ url: server.url, apiKey: server.apiKey, retry: false });
   const payloads = hookFixtures();
   for (let i = 0; i < payloads.length; i += 200) {
@@ -49,6 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.stop();
+  await new Promise((resolve) => (receiver ? receiver.close(resolve) : resolve(undefined)));
   await db?.destroy();
   if (shots.length > 0) console.log(`screenshots:\n${shots.map((s) => `  ${s}`).join("\n")}`);
 });
@@ -236,6 +257,56 @@ describe("dashboard", () => {
       expect(await readFile(await download.path(), "utf8")).toBe(expected.content);
     }
     await shot(page, "session-export");
+    await context.close();
+  });
+
+  it("webhooks: add (the secret shown once), send a test and see its delivery, disable, delete", async () => {
+    // Webhooks are an admin's: the view, and every procedure (reads included).
+    const adminKey = await server.createKey(["admin"], "e2e-admin");
+    const admin = createLogbookClient({ url: server.url, apiKey: adminKey, retry: false });
+    const { context, page } = await signedIn(adminKey);
+    await page.getByRole("link", { name: "Webhooks" }).click();
+    await page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor();
+    await page.getByText("No webhooks yet").waitFor();
+
+    // A bad address is refused with the server's reason, and nothing is stored.
+    const url = page.getByLabel("Receiver URL");
+    await url.fill("ftp://example.com/hook");
+    await page.getByRole("button", { name: "Add webhook" }).click();
+    await page.getByRole("alert").filter({ hasText: "http:// or https://" }).waitFor();
+    expect(await admin.webhooks.list.query()).toEqual([]);
+
+    const port = (receiver.address() as AddressInfo).port;
+    const address = `http://127.0.0.1:${port}/hooks/e2e`;
+    await url.fill(address);
+    await page.getByLabel("Name (optional)").fill("e2e receiver");
+    await page.getByRole("button", { name: "Add webhook" }).click();
+    const secret = page.getByTestId("webhook-secret");
+    await secret.waitFor();
+    const shown = expectDefined(await secret.textContent(), "the secret");
+    expect(shown.length).toBeGreaterThan(20);
+    const [stored] = await admin.webhooks.list.query();
+    expect(stored).toMatchObject({ name: "e2e receiver", url: address, enabled: true });
+    expect(JSON.stringify(stored)).not.toContain(shown);
+    await shot(page, "webhooks-secret");
+    await page.getByRole("button", { name: "I have saved it" }).click();
+    expect(await secret.count()).toBe(0);
+
+    const item = page.locator(`li.webhook[data-webhook-id="${expectDefined(stored).id}"]`);
+    await item.getByRole("button", { name: "Send a test to e2e receiver" }).click();
+    await item.locator("tr[data-delivery-status=delivered]").waitFor();
+    expect(await item.locator("tr[data-delivery-status=delivered]").textContent()).toContain("HTTP 204");
+    expect(received.some((r) => r.event === "webhook.test" && r.signature !== undefined)).toBe(true);
+    await shot(page, "webhooks");
+
+    await item.getByRole("button", { name: "Disable e2e receiver" }).click();
+    await item.getByRole("button", { name: "Enable e2e receiver" }).waitFor();
+    expect((await admin.webhooks.list.query())[0]?.enabled).toBe(false);
+
+    await item.getByRole("button", { name: "Delete e2e receiver" }).click();
+    await item.getByRole("button", { name: "Really delete e2e receiver" }).click();
+    await page.getByText("No webhooks yet").waitFor();
+    expect(await admin.webhooks.list.query()).toEqual([]);
     await context.close();
   });
 

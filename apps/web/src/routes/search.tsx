@@ -4,11 +4,11 @@
  * matched words as parts of plain text; we draw them as <mark>, never as HTML) and a link
  * that opens the event's session scrolled to the event.
  */
-import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery } from "@tanstack/react-query";
 import { useEffect, useId, useState } from "react";
 import { Link, useLocation, useSearch } from "wouter";
 
-import { Empty, ErrorState, Loading } from "../components";
+import { Empty, ErrorState, Loading, ProjectOptions } from "../components";
 import { formatTime } from "../lib/format";
 import { COMMON_EVENT_TYPES, eventHref, formFromParams, searchHref, searchInput, type SearchForm } from "../lib/search";
 import type { RouterOutputs } from "../lib/types";
@@ -91,8 +91,6 @@ function SearchFilters(props: {
   session: string;
 }) {
   const { value, onChange } = props;
-  const trpc = useTRPC();
-  const projects = useQuery(trpc.projects.list.queryOptions({ limit: 500 }));
   const ids = { q: useId(), project: useId(), types: useId(), typeList: useId(), from: useId(), to: useId() };
   const set = (key: keyof SearchForm) => (e: { target: { value: string } }) =>
     onChange({ ...value, [key]: e.target.value });
@@ -109,12 +107,7 @@ function SearchFilters(props: {
       <input id={ids.q} type="search" value={value.q} onChange={set("q")} placeholder='grep "exact phrase" -test' />
       <label htmlFor={ids.project}>Project</label>
       <select id={ids.project} value={value.project} onChange={set("project")}>
-        <option value="">all</option>
-        {projects.data?.items.map((p) => (
-          <option key={p.id} value={p.id}>
-            {p.name ?? p.path}
-          </option>
-        ))}
+        <ProjectOptions />
       </select>
       <label htmlFor={ids.types}>Event types</label>
       <input
