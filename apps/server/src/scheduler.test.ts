@@ -69,3 +69,42 @@ describe("scheduled jobs on several replicas", () => {
     }
   });
 });
+
+describe("a scheduled run that fails", () => {
+  const runOnce = async (error: Error) => {
+    const lines: string[] = [];
+    const scheduler = schedule("failing", 5, () => Promise.reject(error), recordingLogger(lines));
+    await until(() => lines.length > 0);
+    await scheduler.stop();
+    return JSON.parse(expectDefined(lines[0])) as Record<string, unknown>;
+  };
+
+  it("is a warning while the database is away, naming the task and not the driver's error", async () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED /tmp/pg/.s.PGSQL.5432"), {
+      code: "ECONNREFUSED",
+      syscall: "connect",
+    });
+    const line = await runOnce(refused);
+    expect(line).toMatchObject({
+      level: 40,
+      task: "failing",
+      msg: "scheduled task skipped: the database is not available",
+    });
+    expect(line).not.toHaveProperty("err");
+  });
+
+  it("is an error otherwise, logged without what the error object carries besides its message", async () => {
+    const leaky = Object.assign(new Error('relation "nothing" does not exist'), {
+      code: "42P01",
+      client: { config: { connection: { connectionString: "postgresql://logbook_app:s3cret-pass@db/logbook" } } },
+    });
+    const line = await runOnce(leaky);
+    expect(line).toMatchObject({
+      level: 50,
+      task: "failing",
+      msg: "scheduled task failed",
+      err: { name: "Error", code: "42P01", message: 'relation "nothing" does not exist' },
+    });
+    expect(JSON.stringify(line)).not.toContain("s3cret-pass");
+  });
+});

@@ -1,3 +1,4 @@
+import { toAppError } from "@logbook/core";
 import { tryExclusive, type AdvisoryLock, type Knex } from "@logbook/db";
 
 import type { Logger } from "./logger.js";
@@ -35,7 +36,7 @@ export function schedule(
     timer = null;
     if (stopped) return;
     running = (exclusive ? runExclusive(name, exclusive, task, logger) : task())
-      .catch((error: unknown) => logger.error({ err: error, task: name }, "scheduled task failed"))
+      .catch((error: unknown) => logFailure(logger, name, error))
       .finally(() => {
         running = null;
         if (!stopped) arm();
@@ -64,4 +65,26 @@ async function runExclusive(
 ): Promise<void> {
   const run = await tryExclusive(exclusive.knex, exclusive.lock, task);
   if (!run.ran) logger.debug({ task: name }, "scheduled task skipped: another replica is running it");
+}
+
+/**
+ * A run that failed because the database is away (down, restarting, pool exhausted) is
+ * expected during an outage: the server already reports the outage, and the next turn runs
+ * again, so it is a warning. Anything else is an error. Either way only the error's name,
+ * code, message and stack are logged: driver and query-builder errors can carry the client
+ * configuration, connection string and password included.
+ */
+function logFailure(logger: Logger, task: string, error: unknown): void {
+  const known = toAppError(error);
+  if (known?.code === "UNAVAILABLE") {
+    logger.warn({ task, reason: known.message }, "scheduled task skipped: the database is not available");
+    return;
+  }
+  const { name, code, message, stack } = (typeof error === "object" && error !== null ? error : {}) as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+    stack?: unknown;
+  };
+  logger.error({ task, err: { name, code, message: message ?? String(error), stack } }, "scheduled task failed");
 }
