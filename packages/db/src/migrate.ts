@@ -24,6 +24,7 @@ import * as streamPositionHorizon from "./migrations/20261201185054_stream_posit
 import * as createWebhooks from "./migrations/20261201191749_create_webhooks.js";
 import * as createAuthFailures from "./migrations/20261201192241_create_auth_failures.js";
 import * as addIngestGroupFunction from "./migrations/20261201185121_add_ingest_group_function.js";
+import * as addSessionLabelIndex from "./migrations/20261201210530_add_session_label_index.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -55,6 +56,7 @@ const migrations: Record<string, Migration> = {
   "20261201191749_create_webhooks": createWebhooks,
   "20261201192241_create_auth_failures": createAuthFailures,
   "20261201185121_add_ingest_group_function": addIngestGroupFunction,
+  "20261201210530_add_session_label_index": addSessionLabelIndex,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {
