@@ -136,6 +136,12 @@ export class RetentionService {
           counters,
         });
         if (eventCutoff) await this.eventPhase({ dryRun, policy, eventCutoff, oldEventsInPurgedTrees, counters });
+        else if (!dryRun) {
+          // Ranges a stopped run detached but did not drop (or archive): finished whatever this run's policy.
+          const leftovers = await this.partitions.finishRetired();
+          counters.events += leftovers.events;
+          counters.batches += leftovers.partitions.length;
+        }
         await this.metricPointPhase({ dryRun, policy, sessionCutoff, eventCutoff, purgedSessionIds, counters });
       });
       return report(run.ran);
