@@ -48,7 +48,7 @@ describe("scheduled jobs on several replicas", () => {
           running--;
         },
         recordingLogger(expectDefined(logs[replica])),
-        { knex, lock: ADVISORY_LOCKS.sessionInactivity },
+        { exclusive: { knex, lock: ADVISORY_LOCKS.sessionInactivity } },
       ),
     );
     try {
@@ -71,9 +71,11 @@ describe("scheduled jobs on several replicas", () => {
 });
 
 describe("a scheduled run that fails", () => {
-  const runOnce = async (error: Error) => {
+  const runOnce = async (error: Error, databaseDown = false) => {
     const lines: string[] = [];
-    const scheduler = schedule("failing", 5, () => Promise.reject(error), recordingLogger(lines));
+    const scheduler = schedule("failing", 5, () => Promise.reject(error), recordingLogger(lines), {
+      databaseDown: () => databaseDown,
+    });
     await until(() => lines.length > 0);
     await scheduler.stop();
     return JSON.parse(expectDefined(lines[0])) as Record<string, unknown>;
@@ -91,6 +93,21 @@ describe("a scheduled run that fails", () => {
       msg: "scheduled task skipped: the database is not available",
     });
     expect(line).not.toHaveProperty("err");
+  });
+
+  it("is a warning when the database error is wrapped by another", async () => {
+    const terminated = new Error("Connection terminated unexpectedly");
+    const wrapped = new Error("could not purge expired sign-ins", { cause: terminated });
+    expect(await runOnce(wrapped)).toMatchObject({
+      level: 40,
+      msg: "scheduled task skipped: the database is not available",
+    });
+  });
+
+  it("is a warning, whatever the error, while the server knows the database is down", async () => {
+    const odd = new Error("Cannot read properties of undefined (reading 'rows')");
+    expect(await runOnce(odd, true)).toMatchObject({ level: 40, task: "failing", reason: odd.message });
+    expect(await runOnce(odd, false)).toMatchObject({ level: 50, msg: "scheduled task failed" });
   });
 
   it("is an error otherwise, logged without what the error object carries besides its message", async () => {

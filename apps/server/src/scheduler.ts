@@ -1,4 +1,4 @@
-import { toAppError } from "@logbook/core";
+import { isDatabaseAway } from "@logbook/core";
 import { tryExclusive, type AdvisoryLock, type Knex } from "@logbook/db";
 
 import type { Logger } from "./logger.js";
@@ -6,6 +6,13 @@ import type { Logger } from "./logger.js";
 export interface Scheduler {
   /** Stops the schedule and waits for a run in progress to finish. */
   stop(): Promise<void>;
+}
+
+export interface ScheduleOptions {
+  /** Run only while this process holds `lock` (tried, never waited for). */
+  exclusive?: { knex: Knex; lock: AdvisoryLock } | undefined;
+  /** Whether the server knows the database is down now (a failure then is expected). */
+  databaseDown?: (() => boolean) | undefined;
 }
 
 /**
@@ -22,8 +29,9 @@ export function schedule(
   intervalMs: number,
   task: () => Promise<void>,
   logger: Logger,
-  exclusive?: { knex: Knex; lock: AdvisoryLock },
+  options: ScheduleOptions = {},
 ): Scheduler {
+  const { exclusive, databaseDown } = options;
   if (intervalMs <= 0) {
     logger.info({ task: name }, "scheduled task disabled");
     return { stop: () => Promise.resolve() };
@@ -36,7 +44,7 @@ export function schedule(
     timer = null;
     if (stopped) return;
     running = (exclusive ? runExclusive(name, exclusive, task, logger) : task())
-      .catch((error: unknown) => logFailure(logger, name, error))
+      .catch((error: unknown) => logFailure(logger, name, error, databaseDown?.() ?? false))
       .finally(() => {
         running = null;
         if (!stopped) arm();
@@ -68,23 +76,23 @@ async function runExclusive(
 }
 
 /**
- * A run that failed because the database is away (down, restarting, pool exhausted) is
- * expected during an outage: the server already reports the outage, and the next turn runs
- * again, so it is a warning. Anything else is an error. Either way only the error's name,
- * code, message and stack are logged: driver and query-builder errors can carry the client
- * configuration, connection string and password included.
+ * A run that failed because the database is away (down, restarting, pool exhausted: said by
+ * the error or by one it wraps, or known to the server at that moment) is expected during
+ * an outage: the server already reports the outage, and the next turn runs again, so it is
+ * a warning. Anything else is an error. Either way only the error's name, code, message and
+ * stack are logged: driver and query-builder errors can carry the client configuration,
+ * connection string and password included.
  */
-function logFailure(logger: Logger, task: string, error: unknown): void {
-  const known = toAppError(error);
-  if (known?.code === "UNAVAILABLE") {
-    logger.warn({ task, reason: known.message }, "scheduled task skipped: the database is not available");
-    return;
-  }
+function logFailure(logger: Logger, task: string, error: unknown, databaseDown: boolean): void {
   const { name, code, message, stack } = (typeof error === "object" && error !== null ? error : {}) as {
     name?: unknown;
     code?: unknown;
     message?: unknown;
     stack?: unknown;
   };
+  if (databaseDown || isDatabaseAway(error)) {
+    logger.warn({ task, reason: message ?? String(error) }, "scheduled task skipped: the database is not available");
+    return;
+  }
   logger.error({ task, err: { name, code, message: message ?? String(error), stack } }, "scheduled task failed");
 }

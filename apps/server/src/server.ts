@@ -4,15 +4,15 @@ import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 
 import { AuthThrottle, KeyStreams } from "@logbook/api";
+import { createServices, isDatabaseAway, LiveBus, PriceBook, readRedactionRulesFile, Redactor } from "@logbook/core";
 import {
-  createServices,
-  isDatabaseUnreachable,
-  LiveBus,
-  PriceBook,
-  readRedactionRulesFile,
-  Redactor,
-} from "@logbook/core";
-import { ADVISORY_LOCKS, isProcessAlive, migrateLatestAt, openDatabase, type Database } from "@logbook/db";
+  ADVISORY_LOCKS,
+  isProcessAlive,
+  migrateLatestAt,
+  openDatabase,
+  type AdvisoryLock,
+  type Database,
+} from "@logbook/db";
 
 import { DatabaseAvailability } from "./availability.js";
 import { BodyBudget } from "./body.js";
@@ -173,8 +173,9 @@ export async function startServer(
       connectionString: database.connectionString,
       knex: database.knex,
       onError: (error) => {
-        // Losing the database is an outage to handle (and say once), not a live bus fault.
-        if (isDatabaseUnreachable(error)) {
+        // Losing the database is an outage to handle (and say once), not a live bus fault;
+        // so is a catch-up read that failed while the server knows it is down.
+        if (isDatabaseAway(error) || availability.isDown) {
           if (!availability.isDown) logger.warn({ err: error, component: "live-bus" }, "live bus lost the database");
           availability.noteError(error);
         } else {
@@ -257,30 +258,30 @@ export async function startServer(
 
     // Names this process as the lease owner of the webhook deliveries it claims.
     const webhookWorkerId = `webhooks@${hostname()}:${process.pid}`;
-    // Every replica schedules every job; the advisory locks let one at a time run each.
+    // Every replica schedules every job; the advisory locks let one at a time run each. A run
+    // that fails while the server knows the database is down is a warning, not an error.
+    const every = (name: string, intervalMs: number, task: () => Promise<void>, lock?: AdvisoryLock) =>
+      schedule(name, intervalMs, task, logger, {
+        exclusive: lock ? { knex: database.knex, lock } : undefined,
+        databaseDown: () => availability.isDown,
+      });
     const schedulers: Scheduler[] = [
-      schedule("partition-upkeep", config.partitions.intervalMs, ensurePartitions, logger),
-      schedule(
-        "retention",
-        config.retention.intervalMs,
-        async () => {
-          const report = await services.retention.run({ dryRun: false, policy: config.retention.policy });
-          const touched = report.sessions + report.sessionsArchived + report.events + report.metricPoints;
-          if (touched > 0 || !report.ran) logger.info({ retention: report }, "retention run");
-        },
-        logger,
-      ),
-      schedule(
+      every("partition-upkeep", config.partitions.intervalMs, ensurePartitions),
+      every("retention", config.retention.intervalMs, async () => {
+        const report = await services.retention.run({ dryRun: false, policy: config.retention.policy });
+        const touched = report.sessions + report.sessionsArchived + report.events + report.metricPoints;
+        if (touched > 0 || !report.ran) logger.info({ retention: report }, "retention run");
+      }),
+      every(
         "session-inactivity",
         config.inactivity.intervalMs,
         async () => {
           const swept = await services.sessions.sweepInactive(config.inactivity.policy);
           if (swept.idled + swept.ended > 0) logger.info({ sessions: swept }, "settled quiet sessions");
         },
-        logger,
-        { knex: database.knex, lock: ADVISORY_LOCKS.sessionInactivity },
+        ADVISORY_LOCKS.sessionInactivity,
       ),
-      schedule(
+      every(
         "job-lease-recovery",
         config.jobRecoveryIntervalMs,
         async () => {
@@ -288,29 +289,18 @@ export async function startServer(
           if (recovered.recovered + recovered.failed > 0)
             logger.info({ jobs: recovered }, "recovered expired job leases");
         },
-        logger,
-        { knex: database.knex, lock: ADVISORY_LOCKS.jobLeaseRecovery },
+        ADVISORY_LOCKS.jobLeaseRecovery,
       ),
       // No lock: plain deletes, harmless when two replicas run them at once.
-      schedule(
-        "web-session-purge",
-        config.webSessionPurgeIntervalMs,
-        async () => {
-          const purged = await services.webSessions.purgeExpired();
-          if (purged.loginLinks + purged.webSessions > 0) logger.info({ purged }, "purged spent dashboard sign-ins");
-        },
-        logger,
-      ),
+      every("web-session-purge", config.webSessionPurgeIntervalMs, async () => {
+        const purged = await services.webSessions.purgeExpired();
+        if (purged.loginLinks + purged.webSessions > 0) logger.info({ purged }, "purged spent dashboard sign-ins");
+      }),
       // Every replica delivers: the queue's SKIP LOCKED claim gives each delivery to one of them.
-      schedule(
-        "webhook-delivery",
-        config.webhooks.pollMs,
-        async () => {
-          // Drain what is due now, a batch at a time, before sleeping again.
-          while ((await services.webhooks.deliverDue(webhookWorkerId)) > 0 && !stopping);
-        },
-        logger,
-      ),
+      every("webhook-delivery", config.webhooks.pollMs, async () => {
+        // Drain what is due now, a batch at a time, before sleeping again.
+        while ((await services.webhooks.deliverDue(webhookWorkerId)) > 0 && !stopping);
+      }),
     ];
 
     started = true;

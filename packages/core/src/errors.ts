@@ -104,6 +104,21 @@ export function isDatabaseUnreachable(error: unknown): boolean {
 }
 
 /**
+ * Whether `error`, or an error it wraps (`cause`, a few levels deep: a TRPCError around an
+ * AppError around the driver's error), says the database is away: unreachable, restarting,
+ * or no pooled connection came free in time. Such failures are expected during an outage
+ * (the server reports the outage once); anything else is a fault worth an error line.
+ */
+export function isDatabaseAway(error: unknown): boolean {
+  let current = error;
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    if (toAppError(current)?.code === "UNAVAILABLE") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
  * Turns what the database or the pool threw into a domain error, or null when it is
  * an internal failure (then the caller logs it and answers with a generic message).
  */

@@ -9,6 +9,7 @@ export {
   invalidInput,
   invalidInputFrom,
   isAppError,
+  isDatabaseAway,
   isDatabaseUnreachable,
   notFound,
   toAppError,

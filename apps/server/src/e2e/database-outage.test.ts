@@ -130,6 +130,15 @@ describe("the embedded PostgreSQL killed under load", () => {
     const health = await status("/health");
     expect(health.status).toBe(503);
     expect(JSON.parse(health.body)).toMatchObject({ status: "degraded", database: { reachable: false } });
+    // An ingest sent now is refused at once (the writer's request in flight when the
+    // database died may wait for a connection instead, and succeed after the restart).
+    const refused = await client
+      .ingest([{ externalSessionId: "outage", eventType: "note", message: "while down" }])
+      .then(
+        () => ({ httpStatus: "stored" }),
+        (error: unknown) => ({ httpStatus: (error as { httpStatus?: number }).httpStatus }),
+      );
+    expect(refused).toEqual({ httpStatus: 503 });
 
     // The way clear again: the server restarts PostgreSQL by itself.
     await rm(lockFile, { force: true });
@@ -141,7 +150,6 @@ describe("the embedded PostgreSQL killed under load", () => {
 
     expect(child.pid).toBe(serverPid);
     expect(child.exitCode).toBeNull();
-    expect(failures.length).toBeGreaterThan(0);
     for (const failure of failures) expect(failure, JSON.stringify(failure)).toMatchObject({ httpStatus: 503 });
 
     const runtime = JSON.parse(await readFile(join(home, "server.json"), "utf8")) as { embeddedDatabaseUrl: string };
@@ -158,7 +166,8 @@ describe("the embedded PostgreSQL killed under load", () => {
     expect(logs).toMatch(/database unavailable: answering 503/);
     expect(logs).toMatch(/restarted the embedded PostgreSQL/);
     expect(logs).toMatch(/database available again/);
-    expect(logs).not.toMatch(/"level":50/);
+    // No error lines (the ones there are, if any, are what the failure shows).
+    expect(lines.filter((line) => /"level":(50|60)/.test(line))).toEqual([]);
   }, 120_000);
 });
 
@@ -231,6 +240,16 @@ describe("an external database (DATABASE_URL) that goes away and comes back", ()
       const down = await get("/trpc/sessions.list", key);
       expect(down.retryAfter).toBe("1");
       expect((await get("/health", key)).status).toBe(503);
+      // An ingest sent while the database is gone is refused at once. (The writer's own
+      // request in flight when it went may instead wait for a connection and succeed once
+      // the database is back, so the writer alone need not see a 503.)
+      const refused = await client
+        .ingest([{ externalSessionId: "external", eventType: "note", message: "while down" }])
+        .then(
+          () => ({ httpStatus: "stored" }),
+          (error: unknown) => ({ httpStatus: (error as { httpStatus?: number }).httpStatus }),
+        );
+      expect(refused).toEqual({ httpStatus: 503 });
 
       database = await startEmbeddedPostgres({ dataDir });
       await until(async () => (await get("/health", key)).status === 200);
@@ -240,7 +259,8 @@ describe("an external database (DATABASE_URL) that goes away and comes back", ()
       await writer;
 
       expect(server.exitCode).toBeNull();
-      expect([...statuses]).toEqual([503]);
+      // Every failure the writer saw was a 503 (none at all is possible, see above).
+      expect([...statuses].filter((status) => status !== 503)).toEqual([]);
       const knex = createKnex(databaseUrl);
       try {
         const stored = await knex("events").whereIn("id", acknowledged).count<Array<{ count: number }>>("* as count");
@@ -249,7 +269,7 @@ describe("an external database (DATABASE_URL) that goes away and comes back", ()
         await knex.destroy();
       }
       expect(logs.join("\n")).toMatch(/database available again/);
-      expect(logs.join("\n")).not.toMatch(/"level":50/);
+      expect(logs.filter((line) => /"level":(50|60)/.test(line))).toEqual([]);
     } finally {
       server.kill("SIGTERM");
       await exited;
