@@ -80,6 +80,16 @@ export const jsonObject = () =>
       error: `must not be nested deeper than ${LIMITS.maxJsonDepth} levels`,
     });
 
+/**
+ * A stored JSON object on its way out (an event's payload, a session's metadata): checked to
+ * be an object and passed on as it is. Not `z.record`, which copies every key into a new
+ * object, so it dropped a `__proto__` key (assigning it sets the copy's prototype) and cost a
+ * 200-event timeline page milliseconds of copying (docs/performance.md); its depth was
+ * checked when it came in.
+ */
+export const storedJsonObject = () =>
+  z.custom<Record<string, unknown>>(isPlainObject, { error: "must be a JSON object" });
+
 /** Any JSON value, depth-limited like `jsonObject`. */
 export const jsonValue = () =>
   z.unknown().refine((value) => depthOf(value) <= LIMITS.maxJsonDepth, {

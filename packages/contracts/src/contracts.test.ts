@@ -5,10 +5,12 @@ import {
   LIMITS,
   claudeCodeHookPayload,
   createSessionInput,
+  event,
   ingestEventsInput,
   jsonObject,
   relativePath,
   retentionRunInput,
+  storedJsonObject,
   subagentExternalId,
   text,
   typeName,
@@ -52,6 +54,17 @@ describe("contracts", () => {
     // Far deeper than any stack: checked without recursion.
     expect(jsonObject().safeParse(nested(200_000)).success).toBe(false);
     expect(messages(jsonObject().safeParse([1, 2]))).toEqual(["must be a JSON object"]);
+  });
+
+  it("pass stored JSON objects out as they are: the same object, `__proto__` keys included", () => {
+    const stored = JSON.parse('{"__proto__": {"polluted": true}, "a": [1, {"b": null}]}') as Record<string, unknown>;
+    const out = event.shape.payload.parse(stored);
+    expect(out).toBe(stored);
+    expect(Object.keys(out)).toEqual(["__proto__", "a"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    for (const bad of [[1, 2], null, "text", 3]) {
+      expect(messages(storedJsonObject().safeParse(bad))).toEqual(["must be a JSON object"]);
+    }
   });
 
   it("accept only relative file paths without '..' segments", () => {

@@ -11,6 +11,7 @@ import {
   text,
   typeName,
   uuid,
+  storedJsonObject,
 } from "./common.js";
 import { eventLevel, eventSource } from "./enums.js";
 import { externalId } from "./sessions.js";
@@ -87,7 +88,7 @@ export const event = z.object({
   agentId: z.string().nullable(),
   cwd: z.string().nullable(),
   machineId: z.string().nullable(),
-  payload: z.record(z.string(), z.unknown()),
+  payload: storedJsonObject(),
   /** Secrets replaced in this event's payload and message before it was stored (docs/redaction.md). */
   redactions: z.number().int().min(0),
   occurredAt: isoDateTime(),

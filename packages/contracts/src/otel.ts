@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, shortText, uuid } from "./common.js";
+import { isoDateTime, shortText, uuid, storedJsonObject } from "./common.js";
 import { externalId } from "./sessions.js";
 
 /**
@@ -211,8 +211,8 @@ export const metricPoint = z.object({
   count: z.number().nullable(),
   startTime: isoDateTime().nullable(),
   time: isoDateTime(),
-  attributes: z.record(z.string(), z.unknown()),
-  resource: z.record(z.string(), z.unknown()),
+  attributes: storedJsonObject(),
+  resource: storedJsonObject(),
 });
 export type MetricPoint = z.infer<typeof metricPoint>;
 export const metricPointList = z.array(metricPoint);

@@ -1,12 +1,12 @@
 import { z } from "zod";
 
-import { LIMITS, isoDateTime, jsonObject, pageInput, page, shortText, text, uuid } from "./common.js";
+import { LIMITS, isoDateTime, jsonObject, pageInput, page, shortText, text, uuid, storedJsonObject } from "./common.js";
 
 export const project = z.object({
   id: z.string(),
   path: z.string(),
   name: z.string().nullable(),
-  config: z.record(z.string(), z.unknown()),
+  config: storedJsonObject(),
   createdAt: isoDateTime(),
   updatedAt: isoDateTime(),
 });

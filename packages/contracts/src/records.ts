@@ -12,6 +12,7 @@ import {
   text,
   typeName,
   uuid,
+  storedJsonObject,
 } from "./common.js";
 import { messageRole, stepStatus } from "./enums.js";
 
@@ -153,7 +154,7 @@ export const artifact = z.object({
   name: z.string(),
   contentPath: z.string(),
   sizeBytes: z.number().int().nullable(),
-  metadata: z.record(z.string(), z.unknown()),
+  metadata: storedJsonObject(),
   createdAt: isoDateTime(),
 });
 export type Artifact = z.infer<typeof artifact>;

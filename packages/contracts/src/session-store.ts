@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { jsonObject, LIMITS, shortText } from "./common.js";
+import { jsonObject, LIMITS, shortText, storedJsonObject } from "./common.js";
 
 /**
  * The Claude Agent SDK's `SessionStore` over the API (`sessionStore.*`; the SDK's
@@ -32,7 +32,7 @@ export const sessionStoreProjectInput = z.object({ projectKey: key.projectKey })
 export const sessionStoreSessionInput = z.object({ projectKey: key.projectKey, sessionId: key.sessionId });
 
 /** The entries in append order, or null for a key never written. */
-export const sessionStoreLoadOutput = z.array(z.record(z.string(), z.unknown())).nullable();
+export const sessionStoreLoadOutput = z.array(storedJsonObject()).nullable();
 export const sessionStoreListOutput = z.array(z.object({ sessionId: z.string(), mtime: z.number().int() }));
 export const sessionStoreSubkeysOutput = z.array(z.string());
 export const sessionStoreAppendOutput = z.object({ accepted: z.number().int(), duplicates: z.number().int() });

@@ -12,6 +12,7 @@ import {
   text,
   tokenUsage,
   uuid,
+  storedJsonObject,
 } from "./common.js";
 import { sessionStatus } from "./enums.js";
 
@@ -57,9 +58,9 @@ export const session = z.object({
   pinned: z.boolean(),
   hidden: z.boolean(),
   isUserInitiated: z.boolean(),
-  config: z.record(z.string(), z.unknown()),
+  config: storedJsonObject(),
   result: z.unknown().nullable(),
-  metadata: z.record(z.string(), z.unknown()),
+  metadata: storedJsonObject(),
   errorMessage: z.string().nullable(),
   tokens: tokenUsage,
   /** Secrets replaced before this session's events were stored (docs/redaction.md). */

@@ -29,6 +29,22 @@ describe("events router", () => {
     expect(await t.kit.db.knex("sessions").where({ external_id: sessionId })).toHaveLength(0);
   });
 
+  it("reads a payload back exactly as stored, a `__proto__` key included, on every read path", async () => {
+    const payload = JSON.parse('{"__proto__": {"kept": true}, "tool_input": {"command": "ls"}}') as Record<
+      string,
+      unknown
+    >;
+    const externalSessionId = `s-${randomUUID()}`;
+    const id = randomUUID();
+    await t.ingest.events.ingest({ events: [{ id, externalSessionId, eventType: "Note", payload }] });
+    const stored = await t.ingest.events.get({ id });
+    const page = await t.ingest.events.listForSession({ sessionId: stored.sessionId });
+    for (const read of [stored.payload, page.items[0]?.payload]) {
+      expect(Object.keys(read ?? {})).toEqual(["__proto__", "tool_input"]);
+      expect(JSON.stringify(read)).toBe('{"__proto__":{"kept":true},"tool_input":{"command":"ls"}}');
+    }
+  });
+
   it("needs the read scope to read; an unknown event is NOT_FOUND", async () => {
     const writer = await t.kit.caller(["ingest"]);
     expect(await callError(writer.events.listRecent({}))).toMatchObject({ code: "FORBIDDEN" });
