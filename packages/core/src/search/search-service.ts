@@ -32,6 +32,19 @@ type HitRow = Omit<EventRow, "payload"> & {
   session_project_id: string | null;
 };
 
+/** A match in the window: its key (`at` to the microsecond) and rank. */
+interface Candidate {
+  id: string;
+  at: string;
+  rank: number;
+}
+
+/** A piece of SQL and its bindings, in order. */
+interface Fragment {
+  sql: string;
+  bindings: Knex.RawBinding[];
+}
+
 /** Full-text search over events (issue 16); the index is kept by the schema, not by ingest. */
 export class SearchService {
   private readonly knex: Knex;
@@ -44,79 +57,61 @@ export class SearchService {
    * Events matching `query`, most relevant first (`ts_rank`, then newest) among the newest
    * SEARCH_WINDOW matches, with highlighted snippets. A single word of 3+ characters also
    * matches as a substring of the timeline text through the trigram index.
+   *
+   * Three statements: the query parsed, the window's ids and ranks (newestMatches), then the
+   * page cut from the window, and only the page's events read for their snippets.
    */
   async events(input: SearchEventsInput): Promise<SearchHitPage> {
-    const bindings: Knex.RawBinding[] = [input.query];
-    const where: string[] = [];
-    const substring = !/\s/.test(input.query) && input.query.length >= MIN_SUBSTRING_CHARS;
-    if (substring) {
-      where.push(`(e.search_vector @@ q.tsq OR left(e.message, ${TRIGRAM_PREFIX_CHARS}) ILIKE ?)`);
-      bindings.push(likePattern(input.query));
-    } else {
-      where.push("e.search_vector @@ q.tsq");
-    }
-    if (input.sessionId) {
-      where.push(`e.session_id IN (
-        WITH RECURSIVE tree AS (
-          SELECT id FROM sessions WHERE id = ?
-          UNION ALL SELECT s.id FROM sessions s JOIN tree ON s.parent_session_id = tree.id
-        ) SELECT id FROM tree)`);
-      bindings.push(input.sessionId);
-    }
-    if (input.projectId) {
-      where.push("e.session_id IN (SELECT id FROM sessions WHERE project_id = ?)");
-      bindings.push(input.projectId);
-    }
-    if (input.eventTypes) {
-      where.push("e.event_type = ANY(?::text[])");
-      bindings.push(input.eventTypes);
-    }
-    if (input.from) {
-      where.push("e.occurred_at >= ?::timestamptz");
-      bindings.push(input.from);
-    }
-    if (input.to) {
-      where.push("e.occurred_at < ?::timestamptz");
-      bindings.push(input.to);
-    }
-    let after = "";
+    let after: Fragment = { sql: "", bindings: [] };
     if (input.cursor) {
       const [rank, at, id] = decodeCursor(input.cursor, ["number", "string", "string"]) as [number, string, string];
       assertCursorValues([at, id], ["timestamp", "uuid"]);
-      after = "WHERE (r.rank, r.occurred_at, r.id) < (?::real, ?::timestamptz, ?::uuid)";
-      bindings.push(rank, at, id);
+      after = {
+        sql: "WHERE (r.rank, r.occurred_at, r.id) < (?::real, ?::timestamptz, ?::uuid)",
+        bindings: [rank, at, id],
+      };
     }
-    bindings.push(input.limit + 1);
+    // The query parsed once; as a constant the planner can estimate how many events it matches.
+    const parsed = await this.knex.raw<{ rows: Array<{ tsq: string }> }>(
+      "SELECT websearch_to_tsquery('english', ?)::text AS tsq",
+      [input.query],
+    );
+    const tsq = parsed.rows[0]?.tsq ?? "";
+    const candidates = await this.newestMatches(input, tsq);
 
     const columns = EVENT_SUMMARY_COLUMNS.map((c) => `e.${c}`).join(", ");
     const result = await this.knex.raw<{ rows: HitRow[] }>(
-      `WITH q AS (SELECT websearch_to_tsquery('english', ?) AS tsq),
-       candidates AS (
-         SELECT ${columns}, e.payload, e.search_vector
-         FROM events e, q
-         WHERE ${where.join(" AND ")}
-         ORDER BY e.occurred_at DESC
-         LIMIT ${SEARCH_WINDOW}
-       ),
-       ranked AS (
-         SELECT c.*, ts_rank(c.search_vector, q.tsq) AS rank FROM candidates c, q
+      `WITH ranked AS (
+         SELECT * FROM unnest(?::uuid[], ?::timestamptz[], ?::real[]) AS r(id, occurred_at, rank)
        ),
        hits AS (
-         SELECT r.* FROM ranked r ${after}
+         SELECT r.* FROM ranked r ${after.sql}
          ORDER BY r.rank DESC, r.occurred_at DESC, r.id DESC
          LIMIT ?
        )
-       SELECT ${EVENT_SUMMARY_COLUMNS.map((c) => `h.${c}`).join(", ")}, h.rank,
+       SELECT ${columns}, h.rank,
          ${timestampKey("h.occurred_at")} AS cursor_at,
-         CASE WHEN h.search_vector @@ q.tsq THEN ts_headline('english',
-           left(logbook_event_payload_text(h.payload), ${HEADLINE_SOURCE_CHARS}), q.tsq, '${HEADLINE_OPTIONS}')
+         CASE WHEN e.search_vector @@ ?::tsquery THEN ts_headline('english',
+           left(logbook_event_payload_text(e.payload), ${HEADLINE_SOURCE_CHARS}), ?::tsquery, '${HEADLINE_OPTIONS}')
          END AS payload_headline,
-         CASE WHEN h.search_vector @@ q.tsq THEN ts_headline('english', h.message, q.tsq, '${HEADLINE_OPTIONS}')
+         CASE WHEN e.search_vector @@ ?::tsquery THEN ts_headline('english', e.message, ?::tsquery, '${HEADLINE_OPTIONS}')
          END AS message_headline,
          s.external_id AS session_external_id, s.title AS session_title, s.project_id AS session_project_id
-       FROM hits h CROSS JOIN q LEFT JOIN sessions s ON s.id = h.session_id
+       FROM hits h
+       JOIN events e ON e.id = h.id AND e.occurred_at = h.occurred_at
+       LEFT JOIN sessions s ON s.id = e.session_id
        ORDER BY h.rank DESC, h.occurred_at DESC, h.id DESC`,
-      bindings,
+      [
+        candidates.map((c) => c.id),
+        candidates.map((c) => c.at),
+        candidates.map((c) => c.rank),
+        ...after.bindings,
+        input.limit + 1,
+        tsq,
+        tsq,
+        tsq,
+        tsq,
+      ],
     );
     return toPage(
       result.rows,
@@ -135,6 +130,76 @@ export class SearchService {
       (row) => [row.rank, row.cursor_at, row.id],
     );
   }
+
+  /**
+   * The newest SEARCH_WINDOW matches with their ranks. The query is a constant here (not a
+   * CTE's column), so the planner knows from the column's statistics how many events it
+   * matches and walks the time index newest first, testing each event and stopping at the
+   * SEARCH_WINDOW-th match, when the words are common; or takes the GIN bitmap of the
+   * matches, when they are rare. With the query hidden in a CTE it always took the bitmap:
+   * for a common word most of the table, sorted for its newest 1,000 (docs/performance.md).
+   */
+  private async newestMatches(input: SearchEventsInput, tsq: string): Promise<Candidate[]> {
+    const filters = await filtersOf(this.knex, input);
+    const match = matchOf(input.query, tsq);
+    const result = await this.knex.raw<{ rows: Candidate[] }>(
+      `SELECT e.id, ${timestampKey("e.occurred_at")} AS at, ts_rank(e.search_vector, ?::tsquery) AS rank
+       FROM events e
+       WHERE ${filters.sql} AND ${match.sql}
+       ORDER BY e.occurred_at DESC
+       LIMIT ${SEARCH_WINDOW}`,
+      [tsq, ...filters.bindings, ...match.bindings],
+    );
+    return result.rows;
+  }
+}
+
+/**
+ * The search's filters other than the text: project, session tree, types, time range. A
+ * session's tree is read first and given as a list: as a recursive subquery the planner
+ * cannot tell it is a handful of sessions and may read every event to join them.
+ */
+async function filtersOf(knex: Knex, input: SearchEventsInput): Promise<Fragment> {
+  const where: string[] = ["TRUE"];
+  const bindings: Knex.RawBinding[] = [];
+  if (input.sessionId) {
+    const tree = await knex.raw<{ rows: Array<{ id: string }> }>(
+      `WITH RECURSIVE tree AS (
+         SELECT id FROM sessions WHERE id = ?
+         UNION ALL SELECT s.id FROM sessions s JOIN tree ON s.parent_session_id = tree.id
+       ) SELECT id FROM tree`,
+      [input.sessionId],
+    );
+    where.push("e.session_id = ANY(?::uuid[])");
+    bindings.push(tree.rows.map((r) => r.id));
+  }
+  if (input.projectId) {
+    where.push("e.session_id IN (SELECT id FROM sessions WHERE project_id = ?)");
+    bindings.push(input.projectId);
+  }
+  if (input.eventTypes) {
+    where.push("e.event_type = ANY(?::text[])");
+    bindings.push(input.eventTypes);
+  }
+  if (input.from) {
+    where.push("e.occurred_at >= ?::timestamptz");
+    bindings.push(input.from);
+  }
+  if (input.to) {
+    where.push("e.occurred_at < ?::timestamptz");
+    bindings.push(input.to);
+  }
+  return { sql: where.join(" AND "), bindings };
+}
+
+/** The text test: the words, or for a single word of 3+ characters also a substring of the timeline text. */
+function matchOf(query: string, tsq: string): Fragment {
+  const substring = !/\s/.test(query) && query.length >= MIN_SUBSTRING_CHARS;
+  if (!substring) return { sql: "e.search_vector @@ ?::tsquery", bindings: [tsq] };
+  return {
+    sql: `(e.search_vector @@ ?::tsquery OR left(e.message, ${TRIGRAM_PREFIX_CHARS}) ILIKE ?)`,
+    bindings: [tsq, likePattern(query)],
+  };
 }
 
 /**
