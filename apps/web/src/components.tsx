@@ -17,13 +17,59 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="state empty">{children}</p>;
 }
 
+/** What went wrong, in words a reader can act on. */
+function errorText(error: unknown): string {
+  if (errorStatus(error) === 503) return "The database is not available right now.";
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function ErrorState({ error, what }: { error: unknown; what: string }) {
-  const status = errorStatus(error);
-  const message = error instanceof Error ? error.message : String(error);
   return (
     <div className="state error" role="alert">
-      <strong>Could not load {what}.</strong> {status === 503 ? "The database is not available right now." : message}
+      <strong>Could not load {what}.</strong> {errorText(error)}
     </div>
+  );
+}
+
+/**
+ * A failure after something was shown (a later page, a refresh): said below what is shown,
+ * which stays, with a way to ask again. Replacing the shown rows with the error would lose
+ * what the reader was looking at for a page they had not seen yet.
+ */
+function PageError({ error, what, retry }: { error: unknown; what: string; retry: () => void }) {
+  return (
+    <div className="state error page-error" role="alert">
+      <strong>Could not load {what}.</strong> {errorText(error)}{" "}
+      <button type="button" onClick={retry}>
+        Try again
+      </button>
+    </div>
+  );
+}
+
+/**
+ * The error of an infinite query that still has pages to show: which part failed (the next
+ * page, or a refresh of those shown) and how to ask again; null when nothing failed.
+ */
+export function LaterPageError(props: {
+  query: {
+    isError: boolean;
+    isFetchNextPageError: boolean;
+    error: unknown;
+    fetchNextPage: () => Promise<unknown>;
+    refetch: () => Promise<unknown>;
+  };
+  /** What the next page holds, as in "Could not load {more sessions}". */
+  more: string;
+  /** What a refresh reloads, as in "Could not refresh {the sessions}". */
+  shown: string;
+}) {
+  const { query } = props;
+  if (!query.isError) return null;
+  return query.isFetchNextPageError ? (
+    <PageError error={query.error} what={props.more} retry={() => void query.fetchNextPage()} />
+  ) : (
+    <PageError error={query.error} what={`the latest of ${props.shown}`} retry={() => void query.refetch()} />
   );
 }
 

@@ -240,6 +240,48 @@ describe("dashboard", () => {
     await context.close();
   });
 
+  it("search: a later page that fails keeps the results shown, says which page failed, and Try again loads it", async () => {
+    const externalId = `e2e-search-fail-${randomUUID()}`;
+    await client.ingest(
+      Array.from({ length: 30 }, (_, i) => ({
+        externalSessionId: externalId,
+        eventType: "note",
+        message: `step ${i} failpageword`,
+      })),
+    );
+    const { context, page } = await signedIn(server.apiKey);
+    await page.goto(`${server.url}/search?q=failpageword`);
+    const hit = page.locator("li.hit");
+    await hit.nth(24).waitFor();
+    // The connection drops for the second page, at every try (the client asks again twice
+    // after a network failure); the first page's results stay what was shown.
+    let dropped = 0;
+    const nextPage = (url: URL) => {
+      if (!url.pathname.endsWith("/trpc/events.search")) return false;
+      const input = JSON.parse(url.searchParams.get("input") ?? "{}") as Record<string, { cursor?: unknown }>;
+      return Object.values(input).some((call) => call.cursor !== undefined && call.cursor !== null);
+    };
+    await page.route(nextPage, (route) => {
+      dropped += 1;
+      return route.abort("connectionreset");
+    });
+    await page.getByRole("button", { name: "More results" }).click();
+    const failure = page.getByRole("alert").filter({ hasText: "Could not load more results." });
+    await failure.waitFor();
+    expect(dropped).toBeGreaterThan(0);
+    expect(await hit.count()).toBe(25);
+    expect(await page.getByRole("button", { name: "More results" }).count()).toBe(0);
+    await shot(page, "search-page-failed");
+
+    // The connection is back: Try again asks for that page, which joins the ones shown.
+    await page.unroute(nextPage);
+    await failure.getByRole("button", { name: "Try again" }).click();
+    await hit.nth(29).waitFor();
+    expect(await hit.count()).toBe(30);
+    expect(await failure.count()).toBe(0);
+    await context.close();
+  });
+
   it("export buttons download the session as the API exports it, in every format", async () => {
     const { context, page } = await signedIn(server.apiKey);
     await page.goto(`${server.url}/sessions/${parent.id}`);

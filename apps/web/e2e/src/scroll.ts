@@ -1,14 +1,14 @@
-// The function below runs in the page; the bench compiles this file too, without DOM types.
+// The functions below run in the page; the bench compiles this file too, without DOM types.
 /// <reference lib="dom" />
 /**
- * Scroll smoothness of a session's timeline, in the page (the bench's `dashboard` case): the
- * time between animation frames while a script scrolls the virtualised list, and whether a
+ * Scroll smoothness of the dashboard's long lists, in the page (the bench's `dashboard` case):
+ * the time between animation frames while a script scrolls a virtualised list, and whether a
  * row is painted mid-list in each frame. A measurement, never a test's assertion.
  */
 import type { Page } from "playwright-core";
 
 interface ScrollMeasure {
-  entries: number;
+  rows: number;
   /** Milliseconds between consecutive animation frames while scrolling. */
   intervals: number[];
   /** Frames in which the middle of the list showed a row (not the blank of one not drawn yet). */
@@ -16,16 +16,17 @@ interface ScrollMeasure {
   scrolledPx: number;
 }
 
+interface ScrollOptions {
+  frames: number;
+  stepPx: number;
+}
+
 /**
  * On an open session page: loads every page of the timeline (a running session opens at its
  * tail and follows it, so its pages come one after another; the wait also scrolls to the end
- * to ask for them) until `entries` are there, goes back to the top, then moves the list
- * `stepPx` per animation frame for `frames` frames (fewer if the end comes first).
+ * to ask for them) until `entries` are there, then measures its scroll from the top.
  */
-export async function timelineScroll(
-  page: Page,
-  options: { entries: number; frames: number; stepPx: number },
-): Promise<ScrollMeasure> {
+export async function timelineScroll(page: Page, options: ScrollOptions & { entries: number }): Promise<ScrollMeasure> {
   await page.waitForFunction(
     (n) => {
       const list = document.querySelector<HTMLElement>("[data-testid=timeline]");
@@ -35,9 +36,47 @@ export async function timelineScroll(
     options.entries,
     { polling: 100, timeout: 300_000 },
   );
-  const measured = await page.evaluate(async ({ frames, stepPx }) => {
-    const list = document.querySelector<HTMLElement>("[data-testid=timeline]");
-    if (!list) throw new Error("no timeline on the page");
+  return measureScroll(page, { ...options, rows: options.entries, list: "[data-testid=timeline]", row: "li.entry" });
+}
+
+/**
+ * On the sessions list: scrolls to the end until `sessions` rows are loaded (a page of them
+ * is fetched as the reader nears the end), then measures its scroll from the top.
+ */
+export async function sessionsScroll(
+  page: Page,
+  options: ScrollOptions & { sessions: number },
+): Promise<ScrollMeasure> {
+  await page.waitForFunction(
+    (n) => {
+      const list = document.querySelector<HTMLElement>("[data-testid=sessions-scroller]");
+      if (list) list.scrollTop = list.scrollHeight;
+      // aria-rowcount counts the header row too.
+      return Number(document.querySelector("[role=table][aria-label=Sessions]")?.getAttribute("aria-rowcount")) > n;
+    },
+    options.sessions,
+    { polling: 100, timeout: 300_000 },
+  );
+  return measureScroll(page, {
+    ...options,
+    rows: options.sessions,
+    list: "[data-testid=sessions-scroller]",
+    row: "[role=row][data-session-id]",
+  });
+}
+
+/**
+ * From the top, moves the list `stepPx` per animation frame for `frames` frames (fewer if the
+ * end comes first), noting each frame's time and whether the point in the list's middle is on
+ * a row.
+ */
+async function measureScroll(
+  page: Page,
+  options: ScrollOptions & { rows: number; list: string; row: string },
+): Promise<ScrollMeasure> {
+  const measured = await page.evaluate(async ({ frames, stepPx, list: listSelector, row }) => {
+    const list = document.querySelector<HTMLElement>(listSelector);
+    if (!list) throw new Error(`no ${listSelector} on the page`);
     list.scrollTop = 0;
     const box = list.getBoundingClientRect();
     // No named functions in here: tsx (the bench runs under it) wraps them in a helper the
@@ -50,14 +89,14 @@ export async function timelineScroll(
     for (let i = 0; i <= steps; i++) {
       times.push(await new Promise<number>((resolve) => requestAnimationFrame(resolve)));
       const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
-      if (i > 0 && hit?.closest("li.entry")) framesWithRows += 1;
+      if (i > 0 && hit?.closest(row)) framesWithRows += 1;
       list.scrollTop += stepPx;
     }
     return { times, framesWithRows, scrolledPx: list.scrollTop };
   }, options);
   const intervals = measured.times.slice(1).map((t, i) => t - (measured.times[i] ?? t));
   return {
-    entries: options.entries,
+    rows: options.rows,
     intervals,
     framesWithRows: measured.framesWithRows,
     scrolledPx: measured.scrolledPx,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { formatCost, formatDuration, formatTokens, timeAgo } from "./format";
+import { formatClock, formatCost, formatDuration, formatTime, formatTokens, timeAgo } from "./format";
 
 describe("format", () => {
   it("tokens compact past a thousand", () => {
@@ -24,5 +24,14 @@ describe("format", () => {
     expect(timeAgo("2026-11-28T12:00:00Z", now)).toBe("3 d ago");
     expect(formatDuration(65_000)).toBe("1 min 05 s");
     expect(formatDuration(3_720_000)).toBe("1 h 02 min");
+  });
+
+  it("dates and times read as the browser's en-GB ones, from formatters made once", () => {
+    for (const iso of ["2026-12-01T09:05:07Z", "2026-06-30T23:59:59.999Z"]) {
+      const date = new Date(iso);
+      expect(formatClock(iso)).toBe(date.toLocaleTimeString("en-GB"));
+      expect(formatTime(iso)).toBe(date.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "medium" }));
+    }
+    expect(formatTime(null)).toBe("—");
   });
 });

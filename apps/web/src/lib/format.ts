@@ -35,9 +35,19 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
 }
 
+// Formatters made once: `Date.prototype.toLocale*String` builds a new one on every call, which
+// cost a visible share of each frame when a long list scrolls (rows mount every frame).
+const dateTime = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "medium" });
+const clock = new Intl.DateTimeFormat("en-GB", { hour: "numeric", minute: "numeric", second: "numeric" });
+
 export function formatTime(iso: string | null): string {
   if (iso === null) return "—";
-  return new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "medium" });
+  return dateTime.format(new Date(iso));
+}
+
+/** The time of day, "14:03:07" (a timeline entry: its day is the session's). */
+export function formatClock(iso: string): string {
+  return clock.format(new Date(iso));
 }
 
 export const STATUS_LABELS: Record<string, string> = {

@@ -8,7 +8,7 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { useEffect, useId, useState } from "react";
 import { Link, useLocation, useSearch } from "wouter";
 
-import { Empty, ErrorState, Loading, ProjectOptions } from "../components";
+import { Empty, ErrorState, LaterPageError, Loading, ProjectOptions } from "../components";
 import { formatTime } from "../lib/format";
 import { COMMON_EVENT_TYPES, eventHref, formFromParams, searchHref, searchInput, type SearchForm } from "../lib/search";
 import type { RouterOutputs } from "../lib/types";
@@ -53,7 +53,7 @@ export default function SearchView() {
         </Empty>
       ) : results.isPending ? (
         <Loading what="results" />
-      ) : results.isError ? (
+      ) : results.isError && results.data === undefined ? (
         <ErrorState error={results.error} what="results" />
       ) : hits.length === 0 ? (
         <Empty>No event matches “{input.query}” with these filters.</Empty>
@@ -68,7 +68,8 @@ export default function SearchView() {
               <SearchHitItem key={hit.event.id} hit={hit} />
             ))}
           </ol>
-          {results.hasNextPage && (
+          <LaterPageError query={results} more="more results" shown="these results" />
+          {results.hasNextPage && !results.isFetchNextPageError && (
             <button
               type="button"
               className="more"

@@ -7,11 +7,11 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useSubscription } from "@trpc/tanstack-react-query";
-import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { Link, useSearch } from "wouter";
 
-import { Empty, ErrorState, Loading, StatusBadge } from "../components";
-import { formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
+import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
+import { formatClock, formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
 import { ENDED_STATUSES, sessionName, totalTokens } from "../lib/sessions";
 import { EMPTY_SEARCH, searchHref } from "../lib/search";
 import { buildTimeline, entryIndexOf, mergeEvents, type TimelineEntry } from "../lib/timeline";
@@ -289,7 +289,7 @@ function Timeline({ session, target }: { session: Session; target: string | unde
   }, [seeking, isFetching, fetchNextPage, entries.length]);
 
   if (pages.isPending) return <Loading what="the timeline" />;
-  if (pages.isError) return <ErrorState error={pages.error} what="the timeline" />;
+  if (pages.isError && pages.data === undefined) return <ErrorState error={pages.error} what="the timeline" />;
   return (
     <>
       <p className="live muted" role="status" data-live-status={live.status} data-entries={entries.length}>
@@ -316,10 +316,12 @@ function Timeline({ session, target }: { session: Session; target: string | unde
           entries={entries}
           live={running && target === undefined}
           targetIndex={seeking ? -1 : targetIndex}
-          hasMore={pages.hasNextPage}
+          // After a failed page, the next is asked for by "Try again", not by every render.
+          hasMore={pages.hasNextPage && !pages.isFetchNextPageError}
           loadMore={() => void (pages.isFetchingNextPage ? undefined : pages.fetchNextPage())}
         />
       )}
+      <LaterPageError query={pages} more="more of the timeline" shown="the timeline" />
     </>
   );
 }
@@ -335,11 +337,44 @@ function TimelineList(props: {
   const { entries, hasMore, loadMore, targetIndex } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const toggle = useCallback(
+    (id: string) =>
+      setOpen((old) => {
+        const next = new Set(old);
+        if (!next.delete(id)) next.add(id);
+        return next;
+      }),
+    [],
+  );
+  // Live tail: a reader at the bottom stays there as entries arrive. A running session opens
+  // at its end (the tail); an ended one, or one opened at an event, at its start.
+  const atBottom = useRef(props.live);
   const virtualizer = useVirtualizer({
     count: entries.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ENTRY_HEIGHT,
+    // A closed entry is exactly ENTRY_HEIGHT (its style says so), so only open ones are
+    // measured; an entry's key changes as it opens and closes, so a closed one never keeps the
+    // size it had open. Measuring every row as it mounted cost a re-layout and a re-render of
+    // the list in most frames of a scroll (the rows were 1 px taller than the estimate).
+    getItemKey: useCallback(
+      (index: number) => {
+        const id = entries[index]?.id ?? String(index);
+        return open.has(id) ? `${id} open` : id;
+      },
+      [entries, open],
+    ),
     overscan: 10,
+    // Where the reader is, from the offsets the virtualiser already has: reading the scroller's
+    // scrollHeight in a scroll handler forced a layout in every frame.
+    onChange: (instance) => {
+      const offset = instance.scrollOffset;
+      const el = scroller.current;
+      if (offset === null || !el || !instance.scrollRect) return;
+      const following = instance.getTotalSize() - offset - instance.scrollRect.height < 80;
+      atBottom.current = following;
+      if (el.dataset.following !== String(following)) el.dataset.following = String(following);
+    },
   });
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.at(-1)?.index ?? 0;
@@ -347,9 +382,6 @@ function TimelineList(props: {
     if (hasMore && lastIndex >= entries.length - 100) loadMore();
   }, [hasMore, lastIndex, entries.length, loadMore]);
 
-  // Live tail: a reader at the bottom stays there as entries arrive. A running session opens
-  // at its end (the tail); an ended one, or one opened at an event, at its start.
-  const atBottom = useRef(props.live);
   useEffect(() => {
     if (atBottom.current) virtualizer.scrollToIndex(entries.length - 1, { align: "end" });
   }, [entries.length, virtualizer]);
@@ -360,42 +392,23 @@ function TimelineList(props: {
   }, [targetIndex, virtualizer]);
 
   return (
-    <div
-      ref={scroller}
-      className="scroller timeline"
-      data-testid="timeline"
-      onScroll={(e) => {
-        const el = e.currentTarget;
-        atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
-        el.dataset.following = String(atBottom.current);
-      }}
-    >
+    <div ref={scroller} className="scroller timeline" data-testid="timeline">
       <ol style={{ height: virtualizer.getTotalSize(), position: "relative" }} aria-label="Timeline">
         {items.map((item) => {
           const entry = entries[item.index];
           if (!entry) return null;
+          const isOpen = open.has(entry.id);
           return (
-            <li
+            <TimelineRow
               key={entry.id}
-              ref={virtualizer.measureElement}
-              data-index={item.index}
-              data-event-id={entry.id}
-              aria-current={item.index === targetIndex ? "true" : undefined}
-              className={`entry kind-${entry.kind}${entry.failed ? " failed" : ""}${item.index === targetIndex ? " target" : ""}`}
-              style={{ position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${item.start}px)` }}
-            >
-              <Entry
-                entry={entry}
-                open={open.has(entry.id)}
-                toggle={() =>
-                  setOpen((old) => {
-                    const next = new Set(old);
-                    if (!next.delete(entry.id)) next.add(entry.id);
-                    return next;
-                  })
-                }
-              />
-            </li>
+              entry={entry}
+              index={item.index}
+              start={item.start}
+              open={isOpen}
+              target={item.index === targetIndex}
+              measure={isOpen ? virtualizer.measureElement : undefined}
+              toggle={toggle}
+            />
           );
         })}
       </ol>
@@ -403,13 +416,41 @@ function TimelineList(props: {
   );
 }
 
-function Entry({ entry, open, toggle }: { entry: TimelineEntry; open: boolean; toggle: () => void }) {
+/**
+ * One entry, re-rendered only when what it shows changes: while the list scrolls, the rows
+ * already on screen keep their props (their place in the list does not move), so a frame
+ * renders only the rows that come into view.
+ */
+const TimelineRow = memo(function TimelineRow(props: {
+  entry: TimelineEntry;
+  index: number;
+  start: number;
+  open: boolean;
+  target: boolean;
+  measure: ((el: HTMLLIElement | null) => void) | undefined;
+  toggle: (id: string) => void;
+}) {
+  const { entry, open, target, toggle } = props;
   const e = entry.event;
   const title = entry.kind === "tool" ? `${e.toolName ?? "tool"}` : e.eventType;
   return (
-    <div>
-      <button type="button" className="entry-head" aria-expanded={open} onClick={toggle}>
-        <time dateTime={e.occurredAt}>{new Date(e.occurredAt).toLocaleTimeString("en-GB")}</time>
+    <li
+      ref={props.measure}
+      data-index={props.index}
+      data-event-id={entry.id}
+      aria-current={target ? "true" : undefined}
+      className={`entry kind-${entry.kind}${entry.failed ? " failed" : ""}${target ? " target" : ""}`}
+      style={{
+        position: "absolute",
+        top: 0,
+        left: 0,
+        right: 0,
+        height: open ? undefined : ENTRY_HEIGHT,
+        transform: `translateY(${props.start}px)`,
+      }}
+    >
+      <button type="button" className="entry-head" aria-expanded={open} onClick={() => toggle(entry.id)}>
+        <time dateTime={e.occurredAt}>{formatClock(e.occurredAt)}</time>
         <span className="badge">{title}</span>
         {entry.failed && <span className="badge status-failed">error</span>}
         <span className="summary">{e.message ?? entry.result?.message ?? ""}</span>
@@ -420,9 +461,9 @@ function Entry({ entry, open, toggle }: { entry: TimelineEntry; open: boolean; t
           {entry.result && <Payload id={entry.result.id} label="result" />}
         </div>
       )}
-    </div>
+    </li>
   );
-}
+});
 
 /** A payload is fetched only when its entry is opened (a timeline page carries none). */
 function Payload({ id, label }: { id: string; label: string }) {

@@ -6,10 +6,10 @@
 import { useInfiniteQuery, useMutation, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useSubscription } from "@trpc/tanstack-react-query";
-import { useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
 import { Link } from "wouter";
 
-import { Empty, ErrorState, Loading, StatusBadge } from "../components";
+import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
 import { formatCost, formatTokens, timeAgo } from "../lib/format";
 import {
   applyChanges,
@@ -77,6 +77,9 @@ export function SessionsView() {
     ),
   );
 
+  // Stable, so the memoised rows do not re-render for a new callback.
+  const onChanged = useCallback((s: Session) => setChanges((old) => new Map(old).set(s.id, s)), []);
+
   const sessions = useMemo(() => {
     const loaded = list.data?.pages.flatMap((p) => p.items) ?? [];
     const needing = (waiting.data ?? []).map((w) => w.session);
@@ -100,7 +103,7 @@ export function SessionsView() {
       <Filters value={filters} onChange={setFilters} />
       {list.isPending ? (
         <Loading what="sessions" />
-      ) : list.isError ? (
+      ) : list.isError && list.data === undefined ? (
         <ErrorState error={list.error} what="sessions" />
       ) : sessions.length === 0 ? (
         <Empty>
@@ -109,12 +112,16 @@ export function SessionsView() {
             : "No session matches these filters."}
         </Empty>
       ) : (
-        <SessionRows
-          sessions={sessions}
-          hasMore={list.hasNextPage}
-          loadMore={() => void (list.isFetchingNextPage ? undefined : list.fetchNextPage())}
-          onChanged={(s) => setChanges((old) => new Map(old).set(s.id, s))}
-        />
+        <>
+          <SessionRows
+            sessions={sessions}
+            // After a failed page, the next is asked for by "Try again", not by every render.
+            hasMore={list.hasNextPage && !list.isFetchNextPageError}
+            loadMore={() => void (list.isFetchingNextPage ? undefined : list.fetchNextPage())}
+            onChanged={onChanged}
+          />
+          <LaterPageError query={list} more="more sessions" shown="the sessions" />
+        </>
       )}
     </section>
   );
@@ -202,23 +209,14 @@ function SessionRows(props: {
             const session = sessions[item.index];
             if (!session) return null;
             return (
-              <div
+              <SessionRow
                 key={session.id}
-                className={`row${needsYou(session) ? " needs-you" : ""}${session.pinned ? " pinned" : ""}`}
-                role="row"
-                aria-rowindex={item.index + 2}
-                data-session-id={session.id}
-                style={{
-                  position: "absolute",
-                  top: 0,
-                  left: 0,
-                  right: 0,
-                  height: ROW_HEIGHT,
-                  transform: `translateY(${item.start}px)`,
-                }}
-              >
-                <SessionRow session={session} now={now} onChanged={props.onChanged} />
-              </div>
+                session={session}
+                index={item.index}
+                start={item.start}
+                now={now}
+                onChanged={props.onChanged}
+              />
             );
           })}
         </div>
@@ -227,11 +225,36 @@ function SessionRows(props: {
   );
 }
 
-function SessionRow({ session, now, onChanged }: { session: Session; now: number; onChanged: (s: Session) => void }) {
+/**
+ * One row, re-rendered only when its session, place or clock changes: while the list scrolls,
+ * the rows on screen keep their props, so a frame renders only the rows coming into view
+ * (every row re-rendered in every frame before, buttons and mutation hooks included).
+ */
+const SessionRow = memo(function SessionRow(props: {
+  session: Session;
+  index: number;
+  start: number;
+  now: number;
+  onChanged: (s: Session) => void;
+}) {
+  const { session, now, onChanged } = props;
   const name = sessionName(session);
   const where = [baseName(session.cwd), session.machineId, session.agentType].filter((v) => v !== null).join(" · ");
   return (
-    <>
+    <div
+      className={`row${needsYou(session) ? " needs-you" : ""}${session.pinned ? " pinned" : ""}`}
+      role="row"
+      aria-rowindex={props.index + 2}
+      data-session-id={session.id}
+      style={{
+        position: "absolute",
+        top: 0,
+        left: 0,
+        right: 0,
+        height: ROW_HEIGHT,
+        transform: `translateY(${props.start}px)`,
+      }}
+    >
       <span role="cell">
         <StatusBadge status={session.status} />
       </span>
@@ -254,9 +277,9 @@ function SessionRow({ session, now, onChanged }: { session: Session; now: number
       <span role="cell">
         <RowActions session={session} onChanged={onChanged} />
       </span>
-    </>
+    </div>
   );
-}
+});
 
 function RowActions({ session, onChanged }: { session: Session; onChanged: (s: Session) => void }) {
   const trpc = useTRPC();
