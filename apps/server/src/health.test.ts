@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from "node:net";
 
 import { createKnex } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { createHealthCheck } from "./health.js";
 
@@ -17,25 +17,40 @@ describe("health check", () => {
     await db.destroy();
   });
 
-  it("answers from one probe while it is fresh, and probes again once it is not", async () => {
+  it("answers from one probe while it is fresh; a stale one answers while a new probe runs; an old one is waited for", async () => {
     let clock = 1_000_000;
-    let queries = 0;
-    const count = () => void queries++;
-    db.knex.on("query", count);
+    let answered = 0;
+    const count = () => void answered++;
+    db.knex.on("query-response", count);
     try {
-      const health = createHealthCheck({ ...base, knex: db.knex, now: () => clock, maxAgeMs: 250 });
+      const health = createHealthCheck({
+        ...base,
+        knex: db.knex,
+        now: () => clock,
+        maxAgeMs: 250,
+        probeTimeoutMs: 750,
+      });
       const first = await Promise.all([health(), health(), health()]);
       expect(first.map((h) => h.status)).toEqual(["ok", "ok", "ok"]);
-      const afterFirst = queries;
+      const afterFirst = answered;
       expect(afterFirst).toBeGreaterThan(0);
       clock += 250;
       expect((await health()).status).toBe("ok");
-      expect(queries).toBe(afterFirst); // still fresh: no query
+      expect(answered).toBe(afterFirst); // still fresh: no query
       clock += 1;
+      // Stale: answered from the cached probe without waiting for the database (a query's
+      // answer needs I/O, which cannot happen before this await resumes)...
       expect((await health()).status).toBe("ok");
-      expect(queries).toBeGreaterThan(afterFirst); // stale: probed again
+      expect(answered).toBe(afterFirst);
+      // ...while a new probe runs in the background.
+      await vi.waitFor(() => expect(answered).toBeGreaterThan(afterFirst));
+      // Older than maxAgeMs + probeTimeoutMs (an idle server): the answer waits for a probe.
+      clock += 1_001;
+      const beforeOld = answered;
+      expect((await health()).status).toBe("ok");
+      expect(answered).toBeGreaterThan(beforeOld);
     } finally {
-      db.knex.off("query", count);
+      db.knex.off("query-response", count);
     }
   });
 
