@@ -128,8 +128,8 @@ const PARTITION_RANGE_DAYS = { from: 240, to: 190 };
  * The partition purge case's data: weekly time partitions (epoch-aligned, as the upkeep
  * makes them) over PARTITION_RANGE_DAYS, holding `purgeEvents` events of sessions
  * PARTITION_DATA_AGE_DAYS old, as a server that has run that long has them. Made when those
- * ranges hold nothing (the case drops them; the next run makes them again). Returns the
- * events they hold.
+ * ranges hold fewer than `purgeEvents` (the case drops them; the next run makes them again;
+ * a purge that stopped part-way leaves some, dropped first). Returns the events they hold.
  */
 export async function ensurePartitionData(
   ds: OpenedDataset,
@@ -137,15 +137,13 @@ export async function ensurePartitionData(
   log: (line: string) => void,
 ): Promise<number> {
   const { from, to } = PARTITION_RANGE_DAYS;
-  await ds.knex.raw(
-    `SELECT logbook_create_event_partition(lo, lo + interval '7 days')
-       FROM generate_series(
-         to_timestamp(floor(extract(epoch FROM now() - make_interval(days => ?)) / 604800) * 604800),
-         now() - make_interval(days => ?),
-         interval '7 days') AS lo
-      WHERE NOT EXISTS (SELECT 1 FROM logbook_event_partitions() p WHERE p.lower_bound = lo)`,
-    [from, to],
-  );
+  const ranges = () =>
+    ds.knex.raw<{ rows: Array<{ name: string }> }>(
+      `SELECT name FROM logbook_event_partitions()
+        WHERE lower_bound >= to_timestamp(floor(extract(epoch FROM now() - make_interval(days => ?)) / 604800) * 604800)
+          AND lower_bound <= now() - make_interval(days => ?)`,
+      [from, to],
+    );
   const count = async () =>
     Number(
       (
@@ -157,7 +155,24 @@ export async function ensurePartitionData(
       ).rows[0]?.n ?? 0,
     );
   const held = await count();
-  if (held > 0) return held;
+  if (held >= purgeEvents) return held;
+  if (held > 0) {
+    // An earlier run's purge stopped part-way: its leftover would make this run purge less. Start again.
+    log(`the partition ranges hold ${held} events, not ${purgeEvents}: dropping them`);
+    for (const { name } of (await ranges()).rows) {
+      await ds.knex.raw("ALTER TABLE events DETACH PARTITION ??", [name]);
+      await ds.knex.raw("DROP TABLE ??", [name]);
+    }
+  }
+  await ds.knex.raw(
+    `SELECT logbook_create_event_partition(lo, lo + interval '7 days')
+       FROM generate_series(
+         to_timestamp(floor(extract(epoch FROM now() - make_interval(days => ?)) / 604800) * 604800),
+         now() - make_interval(days => ?),
+         interval '7 days') AS lo
+      WHERE NOT EXISTS (SELECT 1 FROM logbook_event_partitions() p WHERE p.lower_bound = lo)`,
+    [from, to],
+  );
   const shape = { events: purgeEvents, sessions: 0, purgeEvents };
   log(`generating ${purgeEvents} events ${PARTITION_DATA_AGE_DAYS} days old into weekly partitions`);
   await generatePart(ds.knex, ds.url, { ...shape, sessions: oldSessions(shape) }, PARTITION_DATA_AGE_DAYS, log);
