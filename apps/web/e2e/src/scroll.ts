@@ -14,6 +14,12 @@ interface ScrollMeasure {
   /** Frames in which the middle of the list showed a row (not the blank of one not drawn yet). */
   framesWithRows: number;
   scrolledPx: number;
+  /**
+   * The page's main-thread work during the scroll (Chromium's Performance.getMetrics, summed
+   * over the frames): what the page itself costs per frame, which a loaded machine stretches
+   * but does not add to, unlike the time between frames.
+   */
+  work: { taskMs: number; scriptMs: number; layoutMs: number; styleMs: number; layouts: number; styleRecalcs: number };
 }
 
 interface ScrollOptions {
@@ -74,6 +80,11 @@ async function measureScroll(
   page: Page,
   options: ScrollOptions & { rows: number; list: string; row: string },
 ): Promise<ScrollMeasure> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Performance.enable");
+  const metrics = async () =>
+    new Map((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value] as const));
+  const before = await metrics();
   const measured = await page.evaluate(async ({ frames, stepPx, list: listSelector, row }) => {
     const list = document.querySelector<HTMLElement>(listSelector);
     if (!list) throw new Error(`no ${listSelector} on the page`);
@@ -94,11 +105,23 @@ async function measureScroll(
     }
     return { times, framesWithRows, scrolledPx: list.scrollTop };
   }, options);
+  const after = await metrics();
+  await cdp.detach();
+  const spent = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
   const intervals = measured.times.slice(1).map((t, i) => t - (measured.times[i] ?? t));
   return {
     rows: options.rows,
     intervals,
     framesWithRows: measured.framesWithRows,
     scrolledPx: measured.scrolledPx,
+    work: {
+      // Durations are in seconds.
+      taskMs: spent("TaskDuration") * 1000,
+      scriptMs: spent("ScriptDuration") * 1000,
+      layoutMs: spent("LayoutDuration") * 1000,
+      styleMs: spent("RecalcStyleDuration") * 1000,
+      layouts: spent("LayoutCount"),
+      styleRecalcs: spent("RecalcStyleCount"),
+    },
   };
 }

@@ -143,17 +143,25 @@ function scrollRow(
 ): ResultRow {
   const frames = summarize(scroll.intervals);
   const slow = scroll.intervals.filter((t) => t > 50).length;
+  const perFrame = (ms: number) => fmt(ms / Math.max(1, frames.count), 2);
+  const work = `main thread ${perFrame(scroll.work.taskMs)} ms a frame (script ${perFrame(scroll.work.scriptMs)}, layout ${perFrame(scroll.work.layoutMs)}, style ${perFrame(scroll.work.styleMs)}; ${scroll.work.layouts} layouts)`;
   ctx.log(
-    `  scroll of ${list}, ${scroll.rows} ${unit}: frame p50 ${fmt(frames.p50)} ms, p90 ${fmt(frames.p90)} ms, p99 ${fmt(frames.p99)} ms, max ${fmt(frames.max)} ms; ${slow} of ${frames.count} frames over 50 ms; rows on screen in ${scroll.framesWithRows} frames`,
+    `  scroll of ${list}, ${scroll.rows} ${unit}: frame p50 ${fmt(frames.p50)} ms, p90 ${fmt(frames.p90)} ms, p99 ${fmt(frames.p99)} ms, max ${fmt(frames.max)} ms; ${slow} of ${frames.count} frames over 50 ms; rows on screen in ${scroll.framesWithRows} frames; ${work}`,
   );
   return {
     case: name,
     what: `dashboard ${list} scroll, ${scroll.rows} ${unit} loaded, ${frames.count} frames of ${SCROLL_STEP_PX} px: time between frames`,
     baseline: "",
-    measured: `p50 ${fmt(frames.p50)} ms, p99 ${fmt(frames.p99)} ms, max ${fmt(frames.max)} ms; ${slow} frames > 50 ms; rows shown in ${scroll.framesWithRows}/${frames.count}`,
+    measured: `p50 ${fmt(frames.p50)} ms, p99 ${fmt(frames.p99)} ms, max ${fmt(frames.max)} ms; ${slow} frames > 50 ms; rows shown in ${scroll.framesWithRows}/${frames.count}; ${work}`,
     figure: `p90 ${fmt(frames.p90)} ms`,
     target: `p90 ≤ ${fmt(FRAME_P90_TARGET_MS)} ms, rows in every frame`,
     met: frames.p90 <= FRAME_P90_TARGET_MS && scroll.framesWithRows === frames.count,
-    details: { ...frames, slowFrames: slow, framesWithRows: scroll.framesWithRows, scrolledPx: scroll.scrolledPx },
+    details: {
+      ...frames,
+      slowFrames: slow,
+      framesWithRows: scroll.framesWithRows,
+      scrolledPx: scroll.scrolledPx,
+      work: scroll.work,
+    },
   };
 }
