@@ -12,6 +12,12 @@ import { createKnex, openDatabase } from "./connection.js";
 import { APP_ROLE, startEmbeddedPostgres } from "./embedded.js";
 import { migrateLatest } from "./migrate.js";
 
+/**
+ * Each test here makes and starts whole PostgreSQL clusters (initdb, start, stop, restart):
+ * seconds alone, but more than the 30 s default on a machine busy with other suites.
+ */
+const CLUSTERS = { timeout: 180_000 };
+
 async function query(url: string, sql: string): Promise<unknown[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -45,7 +51,7 @@ function startInChild(dataDir: string): Promise<{ url: string; kill: () => Promi
 }
 
 /** The embedded PostgreSQL: first start, reuse, and recovery from a crashed earlier run. */
-describe("startEmbeddedPostgres", () => {
+describe("startEmbeddedPostgres", CLUSTERS, () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "logbook-embedded-test-"));
@@ -99,7 +105,7 @@ async function failureOf(promise: Promise<unknown>): Promise<{ code?: string; me
 }
 
 /** Issue 14 item 1: nobody but its owner can reach the cluster, and Logbook is no superuser in it. */
-describe("a private cluster", () => {
+describe("a private cluster", CLUSTERS, () => {
   let home: string;
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), "logbook-private-test-"));
