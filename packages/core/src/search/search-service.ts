@@ -11,6 +11,12 @@ import { assertCursorValues, decodeCursor, likePattern, timestampKey, toPage } f
  * for. Narrow with a time range, project or session to reach older ones.
  */
 export const SEARCH_WINDOW = 1_000;
+/** Events of the filters the first time slab reaches back to (newest first). */
+const SLAB_EVENTS = 4 * SEARCH_WINDOW;
+/** A slab after slabs with no match is this many times as long as all of them. */
+const SLAB_GROWTH = 8;
+/** Slabs probed before one probe takes the rest. */
+const SLABS = 4;
 /** Must equal TRIGRAM_PREFIX_CHARS of the migration: the trigram index is on this expression. */
 const TRIGRAM_PREFIX_CHARS = 256;
 /** A single word this long or longer also matches inside the timeline text (trigrams need 3). */
@@ -132,25 +138,73 @@ export class SearchService {
   }
 
   /**
-   * The newest SEARCH_WINDOW matches with their ranks. The query is a constant here (not a
-   * CTE's column), so the planner knows from the column's statistics how many events it
-   * matches and walks the time index newest first, testing each event and stopping at the
-   * SEARCH_WINDOW-th match, when the words are common; or takes the GIN bitmap of the
-   * matches, when they are rare. With the query hidden in a CTE it always took the bitmap:
-   * for a common word most of the table, sorted for its newest 1,000 (docs/performance.md).
+   * The newest SEARCH_WINDOW matches with their ranks, in time slabs from the newest:
+   *
+   * - The query is a constant in each statement (not a CTE's column), so the planner knows
+   *   from the column's statistics how many events it matches: for common words it walks
+   *   the time index newest first with the words as a filter and stops at the window's
+   *   last match; for rarer ones it takes the GIN bitmap, within the slab's time range.
+   *   (With the query hidden in a CTE it always took the bitmap of every match in the
+   *   table: for a common word most of the table, docs/performance.md.)
+   * - The first slab reaches back to the SLAB_EVENTS-th newest event of the filters; each
+   *   next one, older and adjacent, is as long as the rate of matches seen so far says the
+   *   window's remainder needs (SLAB_GROWTH times what was probed while none was seen);
+   *   after SLABS of them, one probe takes the rest. A word in one event of a hundred then
+   *   costs the bitmap of about a window's matches, not of all its matches in the table.
+   *
+   * Exact: each slab takes its newest matches up to what the window still lacks, and the
+   * slabs are adjacent, newest first, so their union is the newest SEARCH_WINDOW matches.
    */
   private async newestMatches(input: SearchEventsInput, tsq: string): Promise<Candidate[]> {
     const filters = await filtersOf(this.knex, input);
     const match = matchOf(input.query, tsq);
-    const result = await this.knex.raw<{ rows: Candidate[] }>(
-      `SELECT e.id, ${timestampKey("e.occurred_at")} AS at, ts_rank(e.search_vector, ?::tsquery) AS rank
-       FROM events e
-       WHERE ${filters.sql} AND ${match.sql}
-       ORDER BY e.occurred_at DESC
-       LIMIT ${SEARCH_WINDOW}`,
-      [tsq, ...filters.bindings, ...match.bindings],
+    const probe = async (range: Fragment, wanted: number): Promise<Candidate[]> => {
+      const result = await this.knex.raw<{ rows: Candidate[] }>(
+        `SELECT e.id, ${timestampKey("e.occurred_at")} AS at, ts_rank(e.search_vector, ?::tsquery) AS rank
+         FROM events e
+         WHERE ${filters.sql} AND ${match.sql} AND ${range.sql}
+         ORDER BY e.occurred_at DESC
+         LIMIT ${wanted}`,
+        [tsq, ...filters.bindings, ...match.bindings, ...range.bindings],
+      );
+      return result.rows;
+    };
+
+    const edge = await this.knex.raw<{ rows: Array<{ n: number; newest: Date | null; oldest: Date | null }> }>(
+      `SELECT count(*)::int AS n, max(s.occurred_at) AS newest, min(s.occurred_at) AS oldest
+       FROM (SELECT e.occurred_at FROM events e WHERE ${filters.sql}
+             ORDER BY e.occurred_at DESC LIMIT ${SLAB_EVENTS}) s`,
+      filters.bindings,
     );
-    return result.rows;
+    const first = edge.rows[0];
+    if (!first?.newest || !first.oldest || first.n < SLAB_EVENTS) {
+      return probe({ sql: "TRUE", bindings: [] }, SEARCH_WINDOW); // few events: one probe
+    }
+    // Slab bounds are whole milliseconds (a JS Date's precision); every event at or after
+    // `covered` has been probed. The first slab holds at least SLAB_EVENTS events.
+    let covered = first.oldest.getTime();
+    const found = await probe({ sql: "e.occurred_at >= ?::timestamptz", bindings: [isoOf(covered)] }, SEARCH_WINDOW);
+    const newest = first.newest.getTime();
+    for (let slab = 0; slab < SLABS && found.length < SEARCH_WINDOW; slab++) {
+      // Long enough for what the window lacks at the rate of matches seen so far (half as
+      // much again, since the rate varies), or SLAB_GROWTH times what was probed if none.
+      const probed = Math.max(newest - covered, 1_000);
+      const width =
+        found.length === 0 ? probed * SLAB_GROWTH : ((SEARCH_WINDOW - found.length) / found.length) * probed * 1.5;
+      const lower = Math.floor(covered - Math.max(width, 1_000));
+      if (lower <= 0) break; // events dated at the epoch (undated lines) are left to the last probe
+      const range = {
+        sql: "e.occurred_at < ?::timestamptz AND e.occurred_at >= ?::timestamptz",
+        bindings: [isoOf(covered), isoOf(lower)],
+      };
+      found.push(...(await probe(range, SEARCH_WINDOW - found.length)));
+      covered = lower;
+    }
+    if (found.length < SEARCH_WINDOW) {
+      const rest = { sql: "e.occurred_at < ?::timestamptz", bindings: [isoOf(covered)] };
+      found.push(...(await probe(rest, SEARCH_WINDOW - found.length)));
+    }
+    return found;
   }
 }
 
@@ -191,6 +245,8 @@ async function filtersOf(knex: Knex, input: SearchEventsInput): Promise<Fragment
   }
   return { sql: where.join(" AND "), bindings };
 }
+
+const isoOf = (ms: number) => new Date(ms).toISOString();
 
 /** The text test: the words, or for a single word of 3+ characters also a substring of the timeline text. */
 function matchOf(query: string, tsq: string): Fragment {
