@@ -201,7 +201,7 @@ const runningAsRoot = process.getuid?.() === 0;
  * the socket. Needs root to create the account and act as it (CI runs the suite as root
  * once); as an ordinary user the test above checks the modes that make this hold.
  */
-describe.runIf(runningAsRoot)("another OS user", () => {
+describe.runIf(runningAsRoot)("another OS user", CLUSTERS, () => {
   it("cannot read the secrets, list the data directory or connect", async () => {
     if (spawnSync("id", ["-u", PROBE_USER]).status !== 0) {
       execFileSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PROBE_USER]);
