@@ -19,6 +19,12 @@ export interface CoreDeps {
   prices?: PriceBook;
   /** Replaces secrets in events before they are stored. @default the built-in rules, on */
   redactor?: Redactor;
+  /**
+   * Ingest a batch in one database call when it qualifies (`events/ingest-fast-path.ts`).
+   * false: every batch takes the ordinary pipeline, the reference the one-call path is
+   * tested against. @default true
+   */
+  oneCallIngest?: boolean;
 }
 
 /** Where the lag-tolerant reads go: the replica, or the primary when there is none. */

@@ -25,6 +25,7 @@ import * as createWebhooks from "./migrations/20261201191749_create_webhooks.js"
 import * as createAuthFailures from "./migrations/20261201192241_create_auth_failures.js";
 import * as addIngestGroupFunction from "./migrations/20261201185121_add_ingest_group_function.js";
 import * as addSessionLabelIndex from "./migrations/20261201210530_add_session_label_index.js";
+import * as ingestGroupCreatesSessions from "./migrations/20261201210703_ingest_group_creates_sessions.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -57,6 +58,7 @@ const migrations: Record<string, Migration> = {
   "20261201192241_create_auth_failures": createAuthFailures,
   "20261201185121_add_ingest_group_function": addIngestGroupFunction,
   "20261201210530_add_session_label_index": addSessionLabelIndex,
+  "20261201210703_ingest_group_creates_sessions": ingestGroupCreatesSessions,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

@@ -352,7 +352,7 @@ async function ensureProjects(trx: Trx, paths: string[]): Promise<Map<string, st
 }
 
 /** A new project's name: the last segment of its path (`/home/me/app` -> `app`). */
-function projectNameOf(path: string): string {
+export function projectNameOf(path: string): string {
   return path.split(/[\\/]/).filter(Boolean).at(-1) ?? path;
 }
 

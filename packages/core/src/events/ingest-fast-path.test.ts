@@ -1,14 +1,18 @@
 /**
- * The one-call ingest into sessions the server knows (`ingest-fast-path.ts`): one statement,
- * the same stored and derived result as the ordinary pipeline, and the ordinary pipeline
- * whenever the database is not in the state the server remembers.
+ * The one-call ingest (`ingest-fast-path.ts`) into sessions the server knows or has never
+ * seen: one statement, the same stored and derived result as the ordinary pipeline (a
+ * server built with `oneCallIngest: false`), and the ordinary pipeline whenever the database
+ * is not in the state the server remembers.
  */
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { subagentExternalId } from "@logbook/contracts";
+
 import { HookService } from "../hooks/hook-service.js";
+import { EventService } from "./event-service.js";
 
 const at = (second: number) => new Date(Date.UTC(2026, 10, 2, 9, 0, second)).toISOString();
 
@@ -38,12 +42,23 @@ describe("ingest into known sessions in one call", () => {
   const post = (hooks: HookService, sid: string, second: number, payload: Record<string, unknown>, id = uuidv7()) =>
     hooks.ingestPayload({ session_id: sid, cwd: "/work/app", ...payload }, { id, occurredAt: at(second) });
 
-  /** What a session ends as: its row (without ids and bookkeeping times), events and messages. */
-  async function outcome(externalId: string) {
+  /**
+   * What a session ends as: its row (without ids and bookkeeping times; its project and
+   * parent by what they are, not by id), events and messages. `payloadSession`: the
+   * `session_id` its payloads carry (a subagent's are its parent's).
+   */
+  async function outcome(externalId: string, payloadSession = externalId) {
     const row = expectDefined(
       (await db.knex("sessions").where({ external_id: externalId }).first()) as Record<string, unknown> | undefined,
     );
-    const { id, external_id, created_at, updated_at, ...state } = row;
+    const { id, external_id, created_at, updated_at, project_id, parent_session_id, ...own } = row;
+    const project = await db
+      .knex<{ path: string; name: string }>("projects")
+      .where("id", project_id as string | null)
+      .first("path", "name");
+    const parent = (await db.knex("sessions").where({ id: parent_session_id }).first("external_id")) as unknown;
+    // A project set aside (`setProjectAside`) by its path as made.
+    const state = { ...own, project: project && { ...project, path: project.path.replace(/#.*$/, "") }, parent };
     const events: Array<Record<string, unknown>> = await db
       .knex("events")
       .where({ session_id: id })
@@ -60,7 +75,7 @@ describe("ingest into known sessions in one call", () => {
     // The payload names its session: the one thing two sessions' identical lives differ in.
     const payloads = events.map((event): Record<string, unknown> => {
       const { session_id, ...others } = event.payload as Record<string, unknown>;
-      expect(session_id).toBe(externalId);
+      expect(session_id).toBe(payloadSession);
       return { ...event, payload: others };
     });
     return { state, events: payloads, messages };
@@ -79,19 +94,106 @@ describe("ingest into known sessions in one call", () => {
     return n;
   }
 
-  it("stores and derives exactly what the ordinary pipeline does, in one statement per post", async () => {
-    const known = new HookService({ knex: db.knex });
-    const sent: number[] = [];
-    for (const [second, payload] of LIFE) sent.push(await statements(() => post(known, "fast-life", second, payload)));
-    // The first post creates the session (and its project): the ordinary pipeline.
-    expect(sent.slice(1)).toEqual(LIFE.slice(1).map(() => 1));
+  /** A project made by one life is not the other's: renamed away, the next life creates its own. */
+  const setProjectAside = (externalId: string) =>
+    db
+      .knex("projects")
+      .whereIn("id", db.knex("sessions").where({ external_id: externalId }).select("project_id"))
+      .update({ path: db.knex.raw("path || '#' || ?", [externalId]) });
 
-    // The same life, each post through a server that has never seen the session.
-    for (const [second, payload] of LIFE) await post(new HookService({ knex: db.knex }), "slow-life", second, payload);
+  it("stores and derives exactly what the ordinary pipeline does, in one statement per post, the first too", async () => {
+    const oneCall = new HookService({ knex: db.knex });
+    const sent: number[] = [];
+    for (const [second, payload] of LIFE)
+      sent.push(await statements(() => post(oneCall, "fast-life", second, payload)));
+    // The first post creates the session and its project in the same one call.
+    expect(sent).toEqual(LIFE.map(() => 1));
+    await setProjectAside("fast-life");
+
+    const ordinary = new HookService({ knex: db.knex, oneCallIngest: false });
+    for (const [second, payload] of LIFE) await post(ordinary, "slow-life", second, payload);
 
     const fast = await outcome("fast-life");
     expect(fast).toEqual(await outcome("slow-life"));
-    expect(fast.state).toMatchObject({ status: "completed", title: "Build fix", initial_query: "fix the build" });
+    expect(fast.state).toMatchObject({
+      status: "completed",
+      title: "Build fix",
+      initial_query: "fix the build",
+      project: { path: "/work/app", name: "app" },
+    });
+  });
+
+  it("creates a subagent's session under its known parent in one call, as the ordinary pipeline does", async () => {
+    const agent = { agent_id: "ag-1", agent_type: "Explore" };
+    const childLife: Array<[number, Record<string, unknown>]> = [
+      [3, { hook_event_name: "PreToolUse", tool_name: "Grep", tool_use_id: "tu-c1", ...agent }],
+      [4, { hook_event_name: "PostToolUse", tool_name: "Grep", tool_use_id: "tu-c1", ...agent }],
+      [5, { hook_event_name: "SubagentStop", stop_hook_active: false, ...agent }],
+    ];
+    const lives = [
+      ["fast-parent", new HookService({ knex: db.knex })],
+      ["slow-parent", new HookService({ knex: db.knex, oneCallIngest: false })],
+    ] as const;
+    const sent: number[] = [];
+    for (const [parent, hooks] of lives) {
+      await post(hooks, parent, 1, { hook_event_name: "SessionStart", source: "startup" });
+      for (const [second, payload] of childLife) {
+        const n = await statements(() => post(hooks, parent, second, payload));
+        if (parent === "fast-parent") sent.push(n);
+      }
+      await setProjectAside(parent);
+    }
+    expect(sent).toEqual(childLife.map(() => 1));
+    const fast = await outcome(subagentExternalId("fast-parent", "ag-1"), "fast-parent");
+    const slow = await outcome(subagentExternalId("slow-parent", "ag-1"), "slow-parent");
+    expect({ ...fast, state: { ...fast.state, parent: null } }).toEqual({
+      ...slow,
+      state: { ...slow.state, parent: null },
+    });
+    expect(fast.state).toMatchObject({
+      parent: { external_id: "fast-parent" },
+      session_type: "subagent",
+      agent_id: "ag-1",
+      agent_type: "Explore",
+      is_user_initiated: false,
+    });
+  });
+
+  it("creates every new session of a batch in one call, as the ordinary pipeline does", async () => {
+    const batch = (prefix: string) =>
+      ["b", "a", "c"].flatMap((name, n) =>
+        LIFE.slice(0, 4).map(([second, payload]) => ({
+          id: uuidv7(),
+          occurredAt: at(second + n),
+          externalSessionId: `${prefix}-${name}`,
+          eventType: String(payload.hook_event_name),
+          source: "hook" as const,
+          level: "info" as const,
+          cwd: `/work/${name}`,
+          payload: { session_id: `${prefix}-${name}`, cwd: `/work/${name}`, ...payload },
+        })),
+      );
+    const n = await statements(() => new EventService({ knex: db.knex }).ingest({ events: batch("fast-batch") }));
+    expect(n).toBe(1);
+    for (const name of ["a", "b", "c"]) await setProjectAside(`fast-batch-${name}`);
+    await new EventService({ knex: db.knex, oneCallIngest: false }).ingest({ events: batch("slow-batch") });
+    for (const name of ["a", "b", "c"]) {
+      const fast = await outcome(`fast-batch-${name}`);
+      expect(fast).toEqual(await outcome(`slow-batch-${name}`));
+      expect(fast.state).toMatchObject({ status: "active", project: { path: `/work/${name}`, name } });
+    }
+  });
+
+  it("takes the ordinary pipeline when a session it has never seen was created by another replica", async () => {
+    const here = new HookService({ knex: db.knex });
+    const elsewhere = new HookService({ knex: db.knex });
+    await post(elsewhere, "made-elsewhere", 1, { hook_event_name: "SessionStart", source: "startup" });
+    await post(here, "made-elsewhere", 2, { hook_event_name: "UserPromptSubmit", prompt: "hello" });
+    await post(here, "made-elsewhere", 3, { hook_event_name: "Stop", stop_hook_active: false });
+    const { state, events } = await outcome("made-elsewhere");
+    expect(state).toMatchObject({ initial_query: "hello", status: "idle" });
+    expect(events.map((e) => Number(e.seq))).toEqual([1, 2, 3]);
+    expect(await db.knex("sessions").where({ external_id: "made-elsewhere" }).select("id")).toHaveLength(1);
   });
 
   it("takes the ordinary pipeline when another writer changed the session since", async () => {
@@ -107,6 +209,23 @@ describe("ingest into known sessions in one call", () => {
     const { state, events } = await outcome("two-writers");
     expect(state).toMatchObject({ initial_query: "first", status: "active" });
     expect(events.map((e) => Number(e.seq))).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("keeps a column another replica derived that the state check does not compare (it is no input)", async () => {
+    // The check compares what derivation reads (status, times, first prompt, title, cwd,
+    // project, parent). A column it only writes, like the model, changed elsewhere meanwhile
+    // is kept: the call sets only the columns its own events change, as the ordinary update does.
+    const here = new HookService({ knex: db.knex });
+    const elsewhere = new HookService({ knex: db.knex });
+    await post(here, "model-elsewhere", 2, { hook_event_name: "SessionStart", source: "startup", model: "claude-x" });
+    // Late (older than the start): it changes the model and nothing the check compares.
+    await post(elsewhere, "model-elsewhere", 1, { hook_event_name: "PostModelSwitch", to_model: "claude-y" });
+    const n = await statements(() =>
+      post(here, "model-elsewhere", 3, { hook_event_name: "UserPromptSubmit", prompt: "go on" }),
+    );
+    expect(n).toBe(1); // the one call, not the fallback
+    const { state } = await outcome("model-elsewhere");
+    expect(state).toMatchObject({ model: "claude-y", initial_query: "go on", status: "active" });
   });
 
   it("answers a resent event as a duplicate and stores nothing twice", async () => {

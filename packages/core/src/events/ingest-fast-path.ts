@@ -1,14 +1,18 @@
 /**
  * Ingest in one round trip (issue 15), for the common case: every session of the batch is
- * one this server already knows (it ingested into it before), nothing to create, no project
- * to find, no response messages to merge, no event sent twice. The state each session was in
- * after its last ingest here is kept in memory (`KnownSessions`); the batch's derivation is
- * made from it, and one call of `logbook_ingest_group` (migration 20261201185121) locks the
- * sessions, checks that they are still in that state, and stores everything. If they are not
- * (another writer or replica, a retry, a session deleted), the call keeps nothing and the
- * ordinary pipeline runs: what is derived is always what that pipeline derives from the
- * state it reads under lock.
+ * one this server already knows (it ingested into it before) or one it has never seen (its
+ * first events: the call creates it, and its project if needed), no response messages to
+ * merge, no event sent twice. The state each known session was in after its last ingest here
+ * is kept in memory (`KnownSessions`); a new session starts from the row the ordinary
+ * pipeline would insert. The batch's derivation is made from that, and one call of
+ * `logbook_ingest_group` (migrations 20261201185121, 20261201210703) creates the new
+ * sessions, locks all of them, checks that they are still in that state, and stores
+ * everything. If they are not (another writer or replica, a retry, a session deleted, a "new"
+ * session that exists already), the call keeps nothing and the ordinary pipeline runs: what
+ * is derived is always what that pipeline derives from the state it reads under lock.
  */
+import { randomUUID } from "node:crypto";
+
 import type { ParsedIngestEvent } from "@logbook/contracts";
 import type { Knex } from "@logbook/db";
 
@@ -16,12 +20,20 @@ import { known } from "../invariants.js";
 import { cleanText } from "../json.js";
 import { sessionsNoticePayloads } from "../live/notify.js";
 import { columnBindings } from "../sql.js";
-import { deriveSessions, missingProjectPath, storablePatch, type PreparedEvent } from "./ingest-derivations.js";
+import { isUnknownTime } from "../time.js";
+import {
+  deriveSessions,
+  missingProjectPath,
+  projectNameOf,
+  storablePatch,
+  type PreparedEvent,
+} from "./ingest-derivations.js";
 import { eventColumns, type TimedEvent } from "./ingest-pipeline.js";
 import type { SessionRow } from "./ingest-sessions.js";
 
 /** Raised by `logbook_ingest_group` when a session is not in the expected state or an event was already stored. */
 const NOT_AS_EXPECTED = "LB001";
+const FOREIGN_KEY_VIOLATION = "23503";
 
 /**
  * The `sessions` columns the function's UPDATE writes (its migration lists them). A derived
@@ -92,52 +104,173 @@ export function stateAfter(row: SessionRow, patch: Record<string, unknown>): Ses
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
+/** A session the call creates: the row the ordinary ingest's upsert would insert. */
+interface NewSession {
+  id: string;
+  external_id: string;
+  parent_session_id: string | null;
+  first_at: string;
+  cwd: string | null;
+  machine_id: string | null;
+  agent_id: string | null;
+  agent_type: string | null;
+  session_type: "agent" | "subagent";
+  is_user_initiated: boolean;
+}
+
+/**
+ * The session a first-seen external id gets, as `resolveSessions` would create it from the
+ * same events, or null when the ordinary pipeline must decide (a parent this server does not
+ * know, events that disagree on the parent). Its first event gives the details, its
+ * earliest event the times.
+ */
+function newSession(
+  externalId: string,
+  own: TimedEvent[],
+  sessions: KnownSessions,
+  receivedAt: Date,
+): { row: SessionRow; insert: NewSession } | null {
+  const first = known(own[0], "a new session's first event").e;
+  const parentExternalId = first.parentExternalSessionId;
+  if (own.some(({ e }) => e.parentExternalSessionId !== parentExternalId)) return null;
+  if (parentExternalId === externalId) return null; // refused by the ordinary pipeline
+  const parent = parentExternalId === undefined ? null : sessions.get(parentExternalId);
+  if (parent === undefined) return null;
+  const isChild = parent !== null;
+  const firstAt = new Date(
+    Math.min(...own.map(({ occurredAt }) => (isUnknownTime(occurredAt) ? receivedAt : occurredAt).getTime())),
+  );
+  const cwd = first.cwd ? cleanText(first.cwd) : null;
+  const row: SessionRow = {
+    id: randomUUID(),
+    externalId,
+    parentSessionId: parent?.id ?? null,
+    status: "pending",
+    statusChangedAt: firstAt,
+    startedAt: null,
+    lastActivityAt: firstAt,
+    initialQuery: null,
+    title: null,
+    cwd,
+    projectId: null,
+  };
+  return {
+    row,
+    insert: {
+      id: row.id,
+      external_id: externalId,
+      parent_session_id: row.parentSessionId,
+      first_at: firstAt.toISOString(),
+      cwd,
+      machine_id: first.machineId ? cleanText(first.machineId) : null,
+      agent_id: isChild && first.agentId ? cleanText(first.agentId) : null,
+      agent_type: isChild && first.agentType ? cleanText(first.agentType) : null,
+      session_type: isChild ? "subagent" : "agent",
+      is_user_initiated: !isChild,
+    },
+  };
+}
+
 /**
  * The batch in one call, or null when it does not qualify or the database found the
- * sessions in another state (then nothing was written). `prepare` makes the events ready
- * to insert given each one's session id.
+ * sessions in another state (then nothing was written). Sessions this server has not
+ * ingested into yet are created by the call. `prepare` makes the events ready to insert
+ * given each one's session id.
  */
-export async function ingestKnownSessions(
+export async function ingestInOneCall(
   knex: Knex,
   sessions: KnownSessions,
   events: TimedEvent[],
+  receivedAt: Date,
   prepare: (sessionIdOf: (e: ParsedIngestEvent) => string) => PreparedEvent[],
 ): Promise<{ accepted: boolean[]; ids: string[] } | null> {
   const rows = new Map<string, SessionRow>();
   const sessionIdOf = new Map<string, string>();
   const keys = new Set<string>();
-  for (const { e, id, occurredAt, arrivalDated } of events) {
+  const unseen = new Map<string, TimedEvent[]>();
+  for (const event of events) {
+    const { e, arrivalDated } = event;
     if (e.sessionId !== undefined || e.externalSessionId === undefined || arrivalDated) return null;
     const row = sessions.get(e.externalSessionId);
+    if (row === undefined) {
+      const own = unseen.get(e.externalSessionId) ?? [];
+      own.push(event);
+      unseen.set(e.externalSessionId, own);
+      continue;
+    }
     // A child not yet linked to its parent is linked by the ordinary pipeline.
-    if (!row || (e.parentExternalSessionId !== undefined && row.parentSessionId === null)) return null;
-    const key = `${row.id}|${id}|${occurredAt.getTime()}`;
-    if (keys.has(key)) return null; // the same event twice in one batch: the second is a duplicate
-    keys.add(key);
+    if (e.parentExternalSessionId !== undefined && row.parentSessionId === null) return null;
     rows.set(row.id, row);
     sessionIdOf.set(e.externalSessionId, row.id);
+  }
+  // New sessions, parents before children and each level in external id order, as the
+  // ordinary pipeline creates (and announces) them.
+  const created: NewSession[] = [];
+  for (const [externalId, own] of unseen) {
+    const made = newSession(externalId, own, sessions, receivedAt);
+    if (made === null) return null;
+    created.push(made.insert);
+    rows.set(made.row.id, made.row);
+    sessionIdOf.set(externalId, made.row.id);
+  }
+  created.sort((a, b) =>
+    a.session_type !== b.session_type
+      ? a.session_type === "agent"
+        ? -1
+        : 1
+      : a.external_id < b.external_id
+        ? -1
+        : a.external_id > b.external_id
+          ? 1
+          : 0,
+  );
+  for (const { e, id, occurredAt } of events) {
+    const key = `${known(sessionIdOf.get(e.externalSessionId ?? ""), "an event's session")}|${id}|${occurredAt.getTime()}`;
+    if (keys.has(key)) return null; // the same event twice in one batch: the second is a duplicate
+    keys.add(key);
   }
   const prepared = prepare((e) => known(sessionIdOf.get(e.externalSessionId ?? ""), "a known session's id"));
   const derivations = deriveSessions(rows, prepared);
 
-  const updates: Array<{ id: string; p: Record<string, unknown>; m: unknown; redactions: number }> = [];
+  const updates: Array<{
+    id: string;
+    p: Record<string, unknown>;
+    m: unknown;
+    redactions: number;
+    project_path?: string;
+    project_name?: string;
+  }> = [];
   const after: SessionRow[] = [];
   const redactions = new Map<string, number>();
   for (const p of prepared) redactions.set(p.sessionId, (redactions.get(p.sessionId) ?? 0) + p.redactions);
   for (const { sessionId, row, derived } of derivations) {
-    if (missingProjectPath(row, derived) !== null) return null;
     if (derived.messages.some((m) => m.externalMessageId !== null)) return null;
     const { patch, metadata } = storablePatch(derived);
     if (Object.keys(patch).some((column) => !FUNCTION_COLUMNS.has(column))) return null;
+    // A session without a project gets the one at its path (the call finds or creates it).
+    // A path the database would store changed is left to the ordinary pipeline, which looks it up as sent.
+    const projectPath = missingProjectPath(row, derived);
+    if (projectPath !== null && cleanText(projectPath) !== projectPath) return null;
     after.push(stateAfter(row, patch));
     const redacted = known(redactions.get(sessionId), "a session's redaction count");
-    if (Object.keys(patch).length > 0 || metadata !== null || redacted > 0)
-      updates.push({ id: sessionId, p: patch, m: metadata, redactions: redacted });
+    if (Object.keys(patch).length > 0 || metadata !== null || redacted > 0 || projectPath !== null)
+      updates.push({
+        id: sessionId,
+        p: patch,
+        m: metadata,
+        redactions: redacted,
+        ...(projectPath === null
+          ? {}
+          : { project_path: projectPath, project_name: cleanText(projectNameOf(projectPath)) }),
+      });
   }
-  // As the ordinary pipeline tells them: sessions with a derived change, then those with redactions.
+  // As the ordinary pipeline tells them: sessions created, then those with a derived change, then those with redactions.
   const changed = [
     ...new Set([
-      ...updates.filter((u) => Object.keys(u.p).length > 0 || u.m !== null).map((u) => u.id),
+      ...created.map((n) => n.id),
+      ...updates
+        .filter((u) => Object.keys(u.p).length > 0 || u.m !== null || u.project_path !== undefined)
+        .map((u) => u.id),
       ...updates.filter((u) => u.redactions > 0).map((u) => u.id),
     ]),
   ];
@@ -166,23 +299,40 @@ export async function ingestKnownSessions(
     parent_session_id: row.parentSessionId,
   }));
 
-  // A batch sent while this one is in flight derives from the state this one leaves.
+  // A batch sent while this one is in flight derives from the state this one leaves (a
+  // project being assigned is not known yet: such a batch finds it set and falls back).
   for (const row of after) sessions.remember(row);
+  let assigned: Array<{ session_id: string; project_id: string | null }>;
   try {
-    await knex.raw(CALL, bindingsOf(prepared, expected, messages, updates, sessionsNoticePayloads(changed)));
+    // A named statement: each pooled connection parses and plans the call once, then only binds.
+    const result = await knex
+      .raw<{ rows: Array<{ session_id: string; project_id: string | null }> }>(
+        CALL,
+        bindingsOf(created, prepared, expected, messages, updates, sessionsNoticePayloads(changed)),
+      )
+      .options({ name: "logbook_ingest_group" });
+    assigned = result.rows;
   } catch (error) {
     for (const row of after) if (row.externalId !== null) sessions.forget(row.externalId);
-    if ((error as { code?: unknown }).code === NOT_AS_EXPECTED) return null;
+    const code = (error as { code?: unknown }).code;
+    // LB001: not in the expected state; 23503: a new child's parent was deleted meanwhile.
+    if (code === NOT_AS_EXPECTED || code === FOREIGN_KEY_VIOLATION) return null;
     throw error;
+  }
+  const projectOf = new Map(assigned.map((a) => [a.session_id, a.project_id]));
+  for (const row of after) {
+    const projectId = projectOf.get(row.id);
+    if (projectId !== undefined) sessions.remember({ ...row, projectId });
   }
   return { accepted: prepared.map(() => true), ids: prepared.map((p) => p.id) };
 }
 
-const CALL = `SELECT 1 FROM logbook_ingest_group(?::jsonb, ?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[],
-  ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[],
-  ?::timestamptz[], ?::int[], ?::jsonb, ?::jsonb, ?::jsonb, ?::text[])`;
+const CALL = `SELECT session_id, project_id FROM logbook_ingest_group(?::jsonb, ?::jsonb, ?::uuid[], ?::uuid[],
+  ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::boolean[],
+  ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::int[], ?::jsonb, ?::jsonb, ?::jsonb, ?::text[])`;
 
 function bindingsOf(
+  created: NewSession[],
   events: PreparedEvent[],
   expected: unknown[],
   messages: unknown[],
@@ -190,6 +340,7 @@ function bindingsOf(
   notices: string[],
 ): Knex.RawBinding[] {
   return columnBindings(
+    created.length > 0 ? JSON.stringify(created) : null,
     JSON.stringify(expected),
     ...eventColumns(events),
     messages.length > 0 ? JSON.stringify(messages) : null,

@@ -7,9 +7,9 @@
  *   3. events inserted, duplicates (same id) dropped;
  *   4. session state, messages, tokens and cost derived from the accepted events only
  *      (`ingest-derivations.ts`), then the live notification.
- * A batch whose sessions this pipeline ingested into before goes first through
- * `ingest-fast-path.ts`: the same steps in one database call, from the state the pipeline
- * remembers, checked under lock; when the check fails, the steps above run as usual.
+ * A batch whose sessions this pipeline ingested into before (or has never seen) goes first
+ * through `ingest-fast-path.ts`: the same steps in one database call, from the state the
+ * pipeline remembers, checked under lock; when the check fails, the steps above run as usual.
  */
 import type { IngestResult, ParsedIngestEvent } from "@logbook/contracts";
 import type { Knex } from "@logbook/db";
@@ -28,7 +28,7 @@ import { columnBindings } from "../sql.js";
 import { isUnknownTime, uuidV7Time } from "../time.js";
 import { tokenCountProblem } from "./derive.js";
 import { applyDerivations, storablePatch, writeSessionsAndNotify, type PreparedEvent } from "./ingest-derivations.js";
-import { ingestKnownSessions, KnownSessions, stateAfter } from "./ingest-fast-path.js";
+import { ingestInOneCall, KnownSessions, stateAfter } from "./ingest-fast-path.js";
 import { resolveSessions, sessionKeyOf, withStorableExternalIds, type SessionRow } from "./ingest-sessions.js";
 import { summaryText } from "./summary-text.js";
 
@@ -47,12 +47,14 @@ export class IngestPipeline {
   private readonly redactor: Redactor;
   /** What this pipeline's last ingests left each session in: the one-call path starts from it. */
   private readonly knownSessions = new KnownSessions();
+  private readonly oneCall: boolean;
 
   constructor(deps: CoreDeps) {
     this.knex = deps.knex;
     this.now = clockOf(deps);
     this.prices = withPrices(deps).prices;
     this.redactor = redactorOf(deps);
+    this.oneCall = deps.oneCallIngest ?? true;
   }
 
   /**
@@ -90,9 +92,11 @@ export class IngestPipeline {
       try {
         const receivedAt = this.now();
         const timed = timedEvents(withIds.events, receivedAt);
-        const fast = await ingestKnownSessions(this.knex, this.knownSessions, timed, (sessionIdOf) =>
-          prepareEvents(timed, withIds.redactions, receivedAt, sessionIdOf),
-        );
+        const fast = this.oneCall
+          ? await ingestInOneCall(this.knex, this.knownSessions, timed, receivedAt, (sessionIdOf) =>
+              prepareEvents(timed, withIds.redactions, receivedAt, sessionIdOf),
+            )
+          : null;
         return fast ?? (await this.ingestOnce(withIds));
       } catch (error) {
         const code = (error as { code?: unknown }).code;
