@@ -228,6 +228,49 @@ describe("ingest into known sessions in one call", () => {
     expect(state).toMatchObject({ model: "claude-y", initial_query: "go on", status: "active" });
   });
 
+  it("sends a group into sessions with a call in flight after that call, so concurrent posts never fall back", async () => {
+    // Posts made at once form several groups in flight (group commit); two calls into one
+    // session on two connections could reach the database in either order, and the one
+    // sent second, arriving first, would fail its check and take the ordinary pipeline.
+    const hooks = new HookService({ knex: db.knex });
+    const sids = ["busy-a", "busy-b"];
+    const n = await statements(() =>
+      Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          post(hooks, expectDefined(sids[i % 2]), 1 + i, {
+            hook_event_name: i < 2 ? "SessionStart" : "PreToolUse",
+            tool_name: "Bash",
+            tool_use_id: `tu-${i}`,
+          }),
+        ),
+      ),
+    );
+    let transactions = 0;
+    const countBegin = (q: { sql: string }) => {
+      if (q.sql.startsWith("BEGIN")) transactions++;
+    };
+    db.knex.on("query", countBegin);
+    try {
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          post(hooks, expectDefined(sids[i % 2]), 100 + i, {
+            hook_event_name: "PostToolUse",
+            tool_name: "Bash",
+            tool_use_id: `tu-${i}`,
+          }),
+        ),
+      );
+    } finally {
+      db.knex.removeListener("query", countBegin);
+    }
+    expect(n).toBeLessThanOrEqual(40);
+    expect(transactions).toBe(0);
+    for (const sid of sids) {
+      const { events } = await outcome(sid);
+      expect(events.map((e) => Number(e.seq))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    }
+  });
+
   it("answers a resent event as a duplicate and stores nothing twice", async () => {
     const hooks = new HookService({ knex: db.knex });
     const id = uuidv7();

@@ -68,6 +68,39 @@ const MAX_KNOWN = 20_000;
  */
 export class KnownSessions {
   private readonly byExternalId = new Map<string, SessionRow>();
+  /** Calls in flight, by the external ids of their sessions: settled when the call is answered. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  /**
+   * The calls in flight into these sessions, settled together; null when there are none.
+   * Two calls into one session sent at once on two pooled connections may reach the
+   * database in either order, and the second in sent order, finding the first's state not
+   * yet there, would fail its check: so a group waits until the previous call into its
+   * sessions is answered and derives from the state that call left. Null, not a settled
+   * promise, so that a caller finding none goes on to `track` without yielding (two groups
+   * naming one new session must not both create it).
+   */
+  inFlightFor(externalIds: Iterable<string>): Promise<unknown> | null {
+    const pending = new Set<Promise<void>>();
+    for (const id of externalIds) {
+      const call = this.inFlight.get(id);
+      if (call) pending.add(call);
+    }
+    return pending.size === 0 ? null : Promise.all(pending);
+  }
+
+  /** Marks a call into these sessions in flight until `call` settles. */
+  track(externalIds: Iterable<string>, call: Promise<unknown>): void {
+    const done = call.then(
+      () => undefined,
+      () => undefined,
+    );
+    const ids = [...externalIds];
+    for (const id of ids) this.inFlight.set(id, done);
+    void done.then(() => {
+      for (const id of ids) if (this.inFlight.get(id) === done) this.inFlight.delete(id);
+    });
+  }
 
   get(externalId: string): SessionRow | undefined {
     return this.byExternalId.get(externalId);
@@ -184,6 +217,15 @@ export async function ingestInOneCall(
   receivedAt: Date,
   prepare: (sessionIdOf: (e: ParsedIngestEvent) => string) => PreparedEvent[],
 ): Promise<{ accepted: boolean[]; ids: string[] } | null> {
+  const externalIds = new Set<string>();
+  for (const { e } of events) {
+    if (e.sessionId !== undefined || e.externalSessionId === undefined) return null;
+    externalIds.add(e.externalSessionId);
+  }
+  // Again after each wait: another group may have taken one of the sessions meanwhile.
+  for (let call = sessions.inFlightFor(externalIds); call !== null; call = sessions.inFlightFor(externalIds)) {
+    await call;
+  }
   const rows = new Map<string, SessionRow>();
   const sessionIdOf = new Map<string, string>();
   const keys = new Set<string>();
@@ -302,27 +344,36 @@ export async function ingestInOneCall(
   // A batch sent while this one is in flight derives from the state this one leaves (a
   // project being assigned is not known yet: such a batch finds it set and falls back).
   for (const row of after) sessions.remember(row);
-  let assigned: Array<{ session_id: string; project_id: string | null }>;
+  // A named statement: each pooled connection parses and plans the call once, then only binds.
+  // What the answer teaches is remembered before the call counts as settled (`track`), so
+  // the next group into these sessions derives from it.
+  const call = knex
+    .raw<{ rows: Array<{ session_id: string; project_id: string | null }> }>(
+      CALL,
+      bindingsOf(created, prepared, expected, messages, updates, sessionsNoticePayloads(changed)),
+    )
+    .options({ name: "logbook_ingest_group" })
+    .then(
+      (result) => {
+        const projectOf = new Map(result.rows.map((a) => [a.session_id, a.project_id]));
+        for (const row of after) {
+          const projectId = projectOf.get(row.id);
+          if (projectId !== undefined) sessions.remember({ ...row, projectId });
+        }
+      },
+      (error: unknown) => {
+        for (const row of after) if (row.externalId !== null) sessions.forget(row.externalId);
+        throw error;
+      },
+    );
+  sessions.track(externalIds, call);
   try {
-    // A named statement: each pooled connection parses and plans the call once, then only binds.
-    const result = await knex
-      .raw<{ rows: Array<{ session_id: string; project_id: string | null }> }>(
-        CALL,
-        bindingsOf(created, prepared, expected, messages, updates, sessionsNoticePayloads(changed)),
-      )
-      .options({ name: "logbook_ingest_group" });
-    assigned = result.rows;
+    await call;
   } catch (error) {
-    for (const row of after) if (row.externalId !== null) sessions.forget(row.externalId);
     const code = (error as { code?: unknown }).code;
     // LB001: not in the expected state; 23503: a new child's parent was deleted meanwhile.
     if (code === NOT_AS_EXPECTED || code === FOREIGN_KEY_VIOLATION) return null;
     throw error;
-  }
-  const projectOf = new Map(assigned.map((a) => [a.session_id, a.project_id]));
-  for (const row of after) {
-    const projectId = projectOf.get(row.id);
-    if (projectId !== undefined) sessions.remember({ ...row, projectId });
   }
   return { accepted: prepared.map(() => true), ids: prepared.map((p) => p.id) };
 }
