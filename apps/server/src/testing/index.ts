@@ -24,7 +24,11 @@ export interface StartTestServerOptions {
   env?: Record<string, string>;
   /** Receives every line the server writes (JSON logs on stdout, anything on stderr). @default kept for error messages only */
   onLog?: (line: string) => void;
-  /** How long to wait for `GET /health` to answer 200. @default 60000 */
+  /**
+   * How long to wait for `GET /health` to answer 200. Under the 120 s hook timeout: a start
+   * takes seconds alone, but loading the server on a machine busy with other suites took
+   * over 60 s. @default 110000
+   */
   startTimeoutMs?: number;
 }
 
@@ -138,7 +142,7 @@ export async function startTestServer(options: StartTestServerOptions): Promise<
     child = started;
     pipeLines(started.stdout);
     pipeLines(started.stderr);
-    const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+    const deadline = Date.now() + (options.startTimeoutMs ?? 110_000);
     while (Date.now() < deadline) {
       if (started.exitCode !== null || started.signalCode !== null) {
         throw new Error(
