@@ -258,7 +258,8 @@ describe("recording with a non-empty spool", () => {
     const ids = fillSpool(t.spoolDir, 4);
     const r = await runBinary([], {
       stdin: JSON.stringify(payload(99)),
-      env: { LOGBOOK_HOME: t.home, LOGBOOK_URL: t.fake.url, LOGBOOK_API_KEY: "k" },
+      // A budget a loaded machine's slow answer fits in: the hook's timeout is not under test here.
+      env: { LOGBOOK_HOME: t.home, LOGBOOK_URL: t.fake.url, LOGBOOK_API_KEY: "k", LOGBOOK_HOOK_TIMEOUT_MS: "30000" },
     });
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     expect(t.fake.received.map((q) => q.path)).toEqual(["/trpc/hooks.ingest"]);
