@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { createKnex, findFreePort, startEmbeddedPostgres } from "@logbook/db";
-import { createLogbookClient } from "@logbook/sdk";
+import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { SERVER_ENTRY } from "../testing/index.js";
@@ -53,6 +53,19 @@ async function firstStartKey(serverHome: string): Promise<string> {
     }
   });
   return key;
+}
+
+/**
+ * The HTTP status an ingest of one note gets, or "stored". Used while the database is down:
+ * a new request is refused at once with 503 (the writer's request in flight when it went
+ * may instead wait for a connection and succeed after the restart, so the writer alone
+ * need not see one).
+ */
+async function ingestStatus(client: LogbookClient, externalSessionId: string): Promise<number | "stored" | undefined> {
+  return client.ingest([{ externalSessionId, eventType: "note", message: "while down" }]).then(
+    () => "stored",
+    (error: unknown) => (error as { httpStatus?: number }).httpStatus,
+  );
 }
 
 let apiKey = "";
@@ -130,15 +143,7 @@ describe("the embedded PostgreSQL killed under load", () => {
     const health = await status("/health");
     expect(health.status).toBe(503);
     expect(JSON.parse(health.body)).toMatchObject({ status: "degraded", database: { reachable: false } });
-    // An ingest sent now is refused at once (the writer's request in flight when the
-    // database died may wait for a connection instead, and succeed after the restart).
-    const refused = await client
-      .ingest([{ externalSessionId: "outage", eventType: "note", message: "while down" }])
-      .then(
-        () => ({ httpStatus: "stored" }),
-        (error: unknown) => ({ httpStatus: (error as { httpStatus?: number }).httpStatus }),
-      );
-    expect(refused).toEqual({ httpStatus: 503 });
+    expect(await ingestStatus(client, "outage")).toBe(503);
 
     // The way clear again: the server restarts PostgreSQL by itself.
     await rm(lockFile, { force: true });
@@ -240,16 +245,7 @@ describe("an external database (DATABASE_URL) that goes away and comes back", ()
       const down = await get("/trpc/sessions.list", key);
       expect(down.retryAfter).toBe("1");
       expect((await get("/health", key)).status).toBe(503);
-      // An ingest sent while the database is gone is refused at once. (The writer's own
-      // request in flight when it went may instead wait for a connection and succeed once
-      // the database is back, so the writer alone need not see a 503.)
-      const refused = await client
-        .ingest([{ externalSessionId: "external", eventType: "note", message: "while down" }])
-        .then(
-          () => ({ httpStatus: "stored" }),
-          (error: unknown) => ({ httpStatus: (error as { httpStatus?: number }).httpStatus }),
-        );
-      expect(refused).toEqual({ httpStatus: 503 });
+      expect(await ingestStatus(client, "external")).toBe(503);
 
       database = await startEmbeddedPostgres({ dataDir });
       await until(async () => (await get("/health", key)).status === 200);
