@@ -1,4 +1,4 @@
-import { isDatabaseUnreachable } from "@logbook/core";
+import { errorChain, isDatabaseUnreachable } from "@logbook/core";
 import { probeDatabase, type EmbeddedPostgresHandle } from "@logbook/db";
 
 import type { Logger } from "./logger.js";
@@ -13,16 +13,6 @@ export interface AvailabilityOptions {
   retryMs?: number;
   /** @default 2000 */
   maxRetryMs?: number;
-}
-
-/** The error and what it wraps (a TRPCError around an AppError around the pg error). */
-function causes(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let current = error; current !== undefined && chain.length < 5;) {
-    chain.push(current);
-    current = typeof current === "object" && current !== null ? (current as { cause?: unknown }).cause : undefined;
-  }
-  return chain;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -70,7 +60,7 @@ export class DatabaseAvailability {
    * connection alone does not mean the database is down: it may have been one backend).
    */
   noteError(error: unknown): void {
-    if (this.stopped || this.outage || this.checking || !causes(error).some(isDatabaseUnreachable)) return;
+    if (this.stopped || this.outage || this.checking || !errorChain(error).some(isDatabaseUnreachable)) return;
     this.checking = this.probe()
       .catch((probeError: unknown) => {
         this.markDown(probeError instanceof Error ? probeError.message : String(probeError));

@@ -103,19 +103,24 @@ export function isDatabaseUnreachable(error: unknown): boolean {
   return typeof message === "string" && CONNECTION_LOST.test(message);
 }
 
-/**
- * Whether `error`, or an error it wraps (`cause`, a few levels deep: a TRPCError around an
- * AppError around the driver's error), says the database is away: unreachable, restarting,
- * or no pooled connection came free in time. Such failures are expected during an outage
- * (the server reports the outage once); anything else is a fault worth an error line.
- */
-export function isDatabaseAway(error: unknown): boolean {
-  let current = error;
-  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    if (toAppError(current)?.code === "UNAVAILABLE") return true;
+/** `error` and the errors it wraps (`cause`), outermost first, at most five deep. */
+export function errorChain(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let current = error; typeof current === "object" && current !== null && chain.length < 5;) {
+    chain.push(current);
     current = (current as { cause?: unknown }).cause;
   }
-  return false;
+  return chain;
+}
+
+/**
+ * Whether `error`, or an error it wraps (a TRPCError around an AppError around the driver's
+ * error), says the database is away: unreachable, restarting, or no pooled connection came
+ * free in time. Such failures are expected during an outage (the server reports the outage
+ * once); anything else is a fault worth an error line.
+ */
+export function isDatabaseAway(error: unknown): boolean {
+  return errorChain(error).some((link) => toAppError(link)?.code === "UNAVAILABLE");
 }
 
 /**

@@ -9,6 +9,7 @@ export {
   invalidInput,
   invalidInputFrom,
   isAppError,
+  errorChain,
   isDatabaseAway,
   isDatabaseUnreachable,
   notFound,
