@@ -14,7 +14,7 @@ import type { BenchContext } from "./cases/context.js";
 import { hookHttpCase, sessionListCase, timelineCase } from "./cases/http.js";
 import { dashboardCase } from "./cases/dashboard.js";
 import { hookCliCase } from "./cases/hook-cli.js";
-import { ingestCase } from "./cases/ingest.js";
+import { hooksIngestCase, ingestCase } from "./cases/ingest.js";
 import { partitionPurgeCase, purgeCase } from "./cases/purge.js";
 import { healthCase, trivialQueryCase } from "./cases/reads.js";
 import { searchIngestCase, searchLatencyCase } from "./cases/search.js";
@@ -100,6 +100,7 @@ async function main(): Promise<number> {
     };
 
     await run("ingest", () => ingestCase(ctx));
+    await run("hooks-ingest", () => hooksIngestCase(ctx));
     await run("hook-up", () => hookCliCase(ctx, "up"));
     await run("hook-down", () => hookCliCase(ctx, "down"));
     await run("hook-http", () => hookHttpCase(ctx));

@@ -30,6 +30,7 @@ export interface BenchOptions {
 
 export const CASES = [
   "ingest",
+  "hooks-ingest",
   "hook-up",
   "hook-down",
   "hook-http",
