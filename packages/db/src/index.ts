@@ -6,6 +6,7 @@ export { createKnex, ensureDatabase, openDatabase, probeDatabase, redactUrl } fr
 export type { Database, OpenDatabaseOptions } from "./connection.js";
 export { APP_ROLE, findFreePort, startEmbeddedPostgres } from "./embedded.js";
 export { isProcessAlive } from "./process-alive.js";
+export { runPrepared, type PreparedStatement } from "./prepared.js";
 export { SESSION_COLOCATED_TABLES, TABLES, type TableName } from "./tables.js";
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
 export {

@@ -14,12 +14,11 @@
 import { randomUUID } from "node:crypto";
 
 import type { ParsedIngestEvent } from "@logbook/contracts";
-import type { Knex } from "@logbook/db";
+import { runPrepared, type Knex, type PreparedStatement } from "@logbook/db";
 
 import { known } from "../invariants.js";
 import { cleanText } from "../json.js";
 import { sessionsNoticePayloads } from "../live/notify.js";
-import { columnBindings } from "../sql.js";
 import { isUnknownTime } from "../time.js";
 import {
   deriveSessions,
@@ -344,28 +343,26 @@ export async function ingestInOneCall(
   // A batch sent while this one is in flight derives from the state this one leaves (a
   // project being assigned is not known yet: such a batch finds it set and falls back).
   for (const row of after) sessions.remember(row);
-  // A named statement: each pooled connection parses and plans the call once, then only binds.
-  // What the answer teaches is remembered before the call counts as settled (`track`), so
-  // the next group into these sessions derives from it.
-  const call = knex
-    .raw<{ rows: Array<{ session_id: string; project_id: string | null }> }>(
-      CALL,
-      bindingsOf(created, prepared, expected, messages, updates, sessionsNoticePayloads(changed)),
-    )
-    .options({ name: "logbook_ingest_group" })
-    .then(
-      (result) => {
-        const projectOf = new Map(result.rows.map((a) => [a.session_id, a.project_id]));
-        for (const row of after) {
-          const projectId = projectOf.get(row.id);
-          if (projectId !== undefined) sessions.remember({ ...row, projectId });
-        }
-      },
-      (error: unknown) => {
-        for (const row of after) if (row.externalId !== null) sessions.forget(row.externalId);
-        throw error;
-      },
-    );
+  // A named statement sent by the driver itself: each pooled connection parses and plans the
+  // call once, then only binds. What the answer teaches is remembered before the call counts
+  // as settled (`track`), so the next group into these sessions derives from it.
+  const call = runPrepared<{ session_id: string; project_id: string | null }>(
+    knex,
+    INGEST_GROUP,
+    groupValues(created, prepared, expected, messages, updates, sessionsNoticePayloads(changed)),
+  ).then(
+    (rows) => {
+      const projectOf = new Map(rows.map((a) => [a.session_id, a.project_id]));
+      for (const row of after) {
+        const projectId = projectOf.get(row.id);
+        if (projectId !== undefined) sessions.remember({ ...row, projectId });
+      }
+    },
+    (error: unknown) => {
+      for (const row of after) if (row.externalId !== null) sessions.forget(row.externalId);
+      throw error;
+    },
+  );
   sessions.track(externalIds, call);
   try {
     await call;
@@ -378,24 +375,29 @@ export async function ingestInOneCall(
   return { accepted: prepared.map(() => true), ids: prepared.map((p) => p.id) };
 }
 
-const CALL = `SELECT session_id, project_id FROM logbook_ingest_group(?::jsonb, ?::jsonb, ?::uuid[], ?::uuid[],
-  ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::boolean[],
-  ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::int[], ?::jsonb, ?::jsonb, ?::jsonb, ?::text[])`;
+/** The call, with `$n` placeholders: the driver sends the values as they are. */
+const INGEST_GROUP: PreparedStatement = {
+  name: "logbook_ingest_group",
+  text: `SELECT session_id, project_id FROM logbook_ingest_group($1::jsonb, $2::jsonb, $3::uuid[], $4::uuid[],
+  $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::uuid[], $13::text[],
+  $14::boolean[], $15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::int[], $20::jsonb, $21::jsonb,
+  $22::jsonb, $23::text[])`,
+};
 
-function bindingsOf(
+function groupValues(
   created: NewSession[],
   events: PreparedEvent[],
   expected: unknown[],
   messages: unknown[],
   updates: unknown[],
   notices: string[],
-): Knex.RawBinding[] {
-  return columnBindings(
+): unknown[] {
+  return [
     created.length > 0 ? JSON.stringify(created) : null,
     JSON.stringify(expected),
     ...eventColumns(events),
     messages.length > 0 ? JSON.stringify(messages) : null,
     updates.length > 0 ? JSON.stringify(updates) : null,
     notices,
-  );
+  ];
 }
