@@ -191,6 +191,22 @@ describe("JSON", () => {
     expect(redactor.json(payload)).toEqual({ value: payload, count: 0 });
   });
 
+  it("keeps the keys in their order when a later one changes", () => {
+    const jwt = expectDefined(SECRET_SAMPLES.find((s) => s.rule === "jwt")).secret;
+    const { value } = redactor.json({ a: "one", b: 2, c: { d: jwt }, e: "five" });
+    expect(Object.keys(value)).toEqual(["a", "b", "c", "e"]);
+    expect(value).toEqual({ a: "one", b: 2, c: { d: "[REDACTED:jwt]" }, e: "five" });
+  });
+
+  it("still replaces secret fields after more distinct key names than it remembers", () => {
+    const own = new Redactor();
+    const many = Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`field_${i}`, "plain value"]));
+    expect(own.json(many)).toEqual({ value: many, count: 0 });
+    const { value, count } = own.json({ ...many, db_password: "hunter2-and-more", field_7: "plain value" });
+    expect(count).toBe(1);
+    expect(value).toEqual({ ...many, db_password: "[REDACTED:secret-field]" });
+  });
+
   it("keeps a __proto__ key a plain data key", () => {
     const payload = JSON.parse('{"__proto__": {"password": "abcdefgh"}}') as Record<string, unknown>;
     const { value } = redactor.json(payload);

@@ -7,6 +7,9 @@ import { assignedNameBefore, DEFAULT_RULES, isNotASecret, isSecretName, type Red
 /** What replaces a secret: the rule's id stays, so a reader knows what was there. */
 export const redactionMarker = (ruleId: string): string => `[REDACTED:${ruleId}]`;
 const MARKER_START = "[REDACTED:";
+/** Key names whose `isSecretName` verdict a redactor keeps, and how long such a name may be (memory stays under ~100 KB). */
+const MAX_REMEMBERED_KEYS = 1_000;
+const MAX_REMEMBERED_KEY_LENGTH = 64;
 
 /** The rule id for a JSON string value whose key names a secret (`"password": "…"`). */
 export const SECRET_FIELD_RULE = "secret-field";
@@ -33,6 +36,7 @@ export class Redactor {
   /** The distinct triggers, and whether any rule runs always (then no text is skipped). */
   private readonly triggers: readonly RegExp[];
   private readonly anyUntriggered: boolean;
+  private readonly secretKeys = new Map<string, boolean>();
 
   constructor(options: RedactorOptions = {}) {
     this.enabled = options.enabled ?? true;
@@ -52,10 +56,23 @@ export class Redactor {
 
   /** The text with every secret replaced, and how many were. */
   text(text: string): { text: string; count: number } {
-    if (!this.enabled || text.length < 8) return { text, count: 0 };
-    // Each trigger once, on the text as given: most texts stop here.
+    if (!this.enabled || !this.mayHoldSecret(text)) return { text, count: 0 };
+    return this.replaceSecrets(text);
+  }
+
+  /**
+   * Whether any rule could match: each trigger once, on the text as given. Most texts stop
+   * here, and they allocate nothing on the way (a batch of 500 events walks ~4,400 strings).
+   */
+  private mayHoldSecret(text: string): boolean {
+    if (text.length < 8) return false;
+    if (this.anyUntriggered) return true;
+    for (const trigger of this.triggers) if (trigger.test(text)) return true;
+    return false;
+  }
+
+  private replaceSecrets(text: string): { text: string; count: number } {
     const fired = new Set(this.triggers.filter((t) => t.test(text)));
-    if (fired.size === 0 && !this.anyUntriggered) return { text, count: 0 };
     let out = text;
     let count = 0;
     for (const rule of this.rules) {
@@ -95,40 +112,66 @@ export class Redactor {
    */
   private walk(node: unknown, key: string | undefined, counter: { count: number }): unknown {
     if (typeof node === "string") {
-      if (key !== undefined && isSecretName(key) && !node.startsWith(MARKER_START) && !isNotASecret(node, key)) {
+      if (key !== undefined && this.isSecretKey(key) && !node.startsWith(MARKER_START) && !isNotASecret(node, key)) {
         counter.count += 1;
         return redactionMarker(SECRET_FIELD_RULE);
       }
-      const { text, count } = this.text(node);
-      counter.count += count;
-      return text;
+      return this.redactString(node, counter);
     }
     if (node === null || typeof node !== "object") return node;
     if (Array.isArray(node)) {
       const items = node as unknown[];
       let copy: unknown[] | undefined;
-      items.forEach((item, i) => {
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
         const next = this.walk(item, undefined, counter);
         if (next !== item) (copy ??= [...items])[i] = next;
-      });
+      }
       return copy ?? node;
     }
-    const entries = Object.entries(node as Record<string, unknown>);
-    let changed = false;
-    const next = entries.map(([k, v]): [string, unknown] => {
-      const redactedKey = this.text(k);
+    // Keys and values are only copied once one of them changed: most objects hold no secret.
+    const record = node as Record<string, unknown>;
+    const keys = Object.keys(record);
+    let changed: Array<[string, unknown]> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      const v = record[k];
+      const redactedKey = this.redactString(k, counter);
       const redactedValue = this.walk(v, k, counter);
-      counter.count += redactedKey.count;
-      if (redactedKey.text !== k || redactedValue !== v) changed = true;
-      return [redactedKey.text, redactedValue];
-    });
-    if (!changed) return node;
+      if (changed === undefined && (redactedKey !== k || redactedValue !== v)) {
+        changed = keys.slice(0, i).map((before): [string, unknown] => [before, record[before]]);
+      }
+      changed?.push([redactedKey, redactedValue]);
+    }
+    if (changed === undefined) return node;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of next) {
+    for (const [k, v] of changed) {
       // defineProperty, not assignment: a "__proto__" key must stay a plain data key.
       Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     }
     return out;
+  }
+
+  /** `text`, counting into `counter`: the same string back when nothing is replaced. */
+  private redactString(text: string, counter: { count: number }): string {
+    if (!this.mayHoldSecret(text)) return text;
+    const redacted = this.replaceSecrets(text);
+    counter.count += redacted.count;
+    return redacted.text;
+  }
+
+  /**
+   * `isSecretName`, remembered: payloads repeat a few dozen keys thousands of times. Bounded,
+   * since keys come from clients: past the bound, names are checked each time.
+   */
+  private isSecretKey(key: string): boolean {
+    let secret = this.secretKeys.get(key);
+    if (secret === undefined) {
+      secret = isSecretName(key);
+      if (this.secretKeys.size < MAX_REMEMBERED_KEYS && key.length <= MAX_REMEMBERED_KEY_LENGTH)
+        this.secretKeys.set(key, secret);
+    }
+    return secret;
   }
 }
 
