@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { IngestEvent } from "@logbook/contracts";
 import { createLogbookClient } from "@logbook/sdk";
 
+import { CpuMeter, type CpuSplit } from "../cpu.js";
 import { connect, copyRow, copyRows, EVENT_COPY_COLUMNS, uuidV7At } from "../generate.js";
 import { hookShape, nextEventName, rng, type HookEventName } from "../payloads.js";
 import type { ResultRow } from "../report.js";
@@ -122,9 +123,8 @@ interface Sender {
  * then COPYs the same rows with the same concurrency, and reports the rate as a share of COPY's.
  */
 async function againstCopy(ctx: BenchContext, sender: Sender): Promise<ResultRow> {
-  const { options, log } = ctx;
-  const clients = options.clients;
-  const work = buildBatches(options.ingestEvents, clients, sender.seeds[0]);
+  const clients = ctx.options.clients;
+  const work = buildBatches(ctx.options.ingestEvents, clients, sender.seeds[0]);
   const warm = buildBatches(clients * BATCH, clients, sender.seeds[1]);
   const total = work.reduce((n, list) => n + list.length * BATCH, 0);
   for (const list of [...work, ...warm]) for (const batch of list) sender.prepare?.(batch);
@@ -132,7 +132,35 @@ async function againstCopy(ctx: BenchContext, sender: Sender): Promise<ResultRow
   // Warm-up (JIT, pool connections, sessions code paths), not timed.
   await Promise.all(warm.map((list, i) => Promise.all(list.map((b) => sender.send(i, b)))));
 
+  const meterClient = await connect(ctx.db.url);
+  const meter = new CpuMeter(meterClient, () => ctx.server.pid);
+  try {
+    return await sendThenCopy(ctx, sender, work, total, meter);
+  } finally {
+    await meterClient.end();
+  }
+}
+
+/** CPU milliseconds per event, by process, rounded for the report. */
+const perEvent = (split: CpuSplit, events: number) => ({
+  postgres: (split.postgres * 1000) / events,
+  server: (split.server * 1000) / events,
+  harness: (split.harness * 1000) / events,
+});
+const cpuLine = (cpu: ReturnType<typeof perEvent>) =>
+  `CPU ms/event: PostgreSQL ${fmt(cpu.postgres, 3)}, server ${fmt(cpu.server, 3)}, harness ${fmt(cpu.harness, 3)}`;
+
+async function sendThenCopy(
+  ctx: BenchContext,
+  sender: Sender,
+  work: Batch[][],
+  total: number,
+  meter: CpuMeter,
+): Promise<ResultRow> {
+  const { options, log } = ctx;
+  const clients = options.clients;
   ctx.rss.start(sender.name);
+  await meter.begin();
   let started = performance.now();
   let accepted = 0;
   await Promise.all(
@@ -144,10 +172,11 @@ async function againstCopy(ctx: BenchContext, sender: Sender): Promise<ResultRow
     }),
   );
   const sendSeconds = (performance.now() - started) / 1000;
+  const sendCpu = perEvent(await meter.end(), total);
   ctx.rss.stop();
   if (accepted !== total) throw new Error(`${sender.name} accepted ${accepted} of ${total} events`);
   const rate = total / sendSeconds;
-  log(`  Logbook: ${total} events in ${fmt(sendSeconds, 2)} s = ${Math.round(rate)} events/s`);
+  log(`  Logbook: ${total} events in ${fmt(sendSeconds, 2)} s = ${Math.round(rate)} events/s; ${cpuLine(sendCpu)}`);
 
   // The same rows by COPY: sessions made first (COPY cannot create them), then the events
   // with new ids, the same payload text and columns, seq numbered per session.
@@ -198,13 +227,15 @@ async function againstCopy(ctx: BenchContext, sender: Sender): Promise<ResultRow
       }
       return lines;
     });
+    await meter.begin();
     started = performance.now();
     await Promise.all(
       pgClients.map((client, i) => copyRows(client, "events", EVENT_COPY_COLUMNS, expectDefined(linesPerClient[i]))),
     );
     const copySeconds = (performance.now() - started) / 1000;
+    const copyCpu = perEvent(await meter.end(), total);
     const copyRate = total / copySeconds;
-    log(`  COPY: ${total} events in ${fmt(copySeconds, 2)} s = ${Math.round(copyRate)} events/s`);
+    log(`  COPY: ${total} events in ${fmt(copySeconds, 2)} s = ${Math.round(copyRate)} events/s; ${cpuLine(copyCpu)}`);
     const ratio = rate / copyRate;
     return {
       case: sender.name,
@@ -214,7 +245,16 @@ async function againstCopy(ctx: BenchContext, sender: Sender): Promise<ResultRow
       figure: `${fmt(ratio * 100, 1)}% of COPY`,
       target: "≥ 80% of COPY",
       met: ratio >= 0.8,
-      details: { events: total, clients, seconds: sendSeconds, copySeconds, rate, copyRate, ratio },
+      details: {
+        events: total,
+        clients,
+        seconds: sendSeconds,
+        copySeconds,
+        rate,
+        copyRate,
+        ratio,
+        cpuMsPerEvent: { logbook: sendCpu, copy: copyCpu },
+      },
     };
   } finally {
     await Promise.all(pgClients.map((c) => c.end()));
