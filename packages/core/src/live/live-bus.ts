@@ -1,5 +1,5 @@
 import type { Event, Session } from "@logbook/contracts";
-import { SessionModel, type Knex } from "@logbook/db";
+import { runPrepared, SessionModel, type Knex } from "@logbook/db";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 
@@ -61,12 +61,12 @@ interface HorizonReading {
  * final once every transaction in `writers` has ended.
  */
 export async function readStreamHorizon(knex: Knex): Promise<HorizonReading> {
-  const result = await knex.raw<{ rows: Array<{ last_seq: string; writers: string[] }> }>(
-    "SELECT last_seq, writers FROM logbook_stream_horizon()",
-  );
-  const row = result.rows[0];
+  // Read after every ingest call's notice: prepared once per connection, sent by the driver.
+  const [row] = await runPrepared<{ last_seq: string; writers: string[] }>(knex, HORIZON, []);
   return { lastSeq: Number(row?.last_seq ?? 0), writers: row?.writers ?? [] };
 }
+
+const HORIZON = { name: "logbook_stream_horizon", text: "SELECT last_seq, writers FROM logbook_stream_horizon()" };
 
 /**
  * The live-event bus. Writers NOTIFY inside their transactions (delivered on commit);
