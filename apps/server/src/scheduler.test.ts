@@ -125,3 +125,42 @@ describe("a scheduled run that fails", () => {
     expect(JSON.stringify(line)).not.toContain("s3cret-pass");
   });
 });
+
+describe("a scheduled task woken", () => {
+  it("runs at once instead of at its next turn, and once more after a run a wake came during", async () => {
+    const lines: string[] = [];
+    let runs = 0;
+    let release: (() => void) | null = null;
+    const scheduler = schedule(
+      "woken",
+      60 * 60_000, // an hour: only wakes make it run in this test
+      async () => {
+        runs++;
+        if (runs === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      recordingLogger(lines),
+    );
+    try {
+      expect(runs).toBe(0);
+      scheduler.wake();
+      await until(() => release !== null);
+      expect(runs).toBe(1);
+      // Three wakes during the first run fold into one more run, right after it.
+      scheduler.wake();
+      scheduler.wake();
+      scheduler.wake();
+      expectDefined(release as (() => void) | null)();
+      await until(() => runs === 2);
+      // Settled: the next run waits for the next wake (or the hour).
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(runs).toBe(2);
+      scheduler.wake();
+      await until(() => runs === 3);
+    } finally {
+      await scheduler.stop();
+    }
+    scheduler.wake(); // stopped: nothing runs
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(runs).toBe(3);
+  });
+});
