@@ -11,20 +11,22 @@ const DAY = 86_400_000;
 /** The search vector as a plain column filled after the commit (issue 16), on the partitioned table. */
 describe("search vector after the commit", () => {
   let db: TestDatabase;
-  let sessionId: string;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const [row] = await db.knex("sessions").insert({}).returning<Array<{ id: string }>>("id");
-    sessionId = row?.id ?? "";
-  });
+  beforeAll(async () => (db = await createTestDatabase()));
   afterAll(async () => db.destroy());
 
+  /** One session holds every event of these tests (made with the first). */
+  let session: Promise<string> | null = null;
   let seq = 0;
   async function insert(word: string, occurredAt = new Date()): Promise<string> {
+    session ??= db
+      .knex("sessions")
+      .insert({})
+      .returning<Array<{ id: string }>>("id")
+      .then((rows) => rows[0]?.id ?? "");
     const id = randomUUID();
     await db.knex("events").insert({
       id,
-      session_id: sessionId,
+      session_id: await session,
       seq: ++seq,
       event_type: "UserPromptSubmit",
       source: "hook",
