@@ -20,19 +20,6 @@ describe("parseConfig", () => {
       },
       bootstrapKey: true,
       pool: { max: 20, acquireTimeoutMs: 30_000 },
-      searchIndex: { intervalMs: 5000, batchSize: 200 },
-    });
-  });
-
-  it("takes the search indexer's settings, and refuses a batch of none", () => {
-    const set = parseConfig({ SEARCH_INDEX_INTERVAL_MS: "0", SEARCH_INDEX_BATCH_SIZE: "50" });
-    expect(set.ok && set.config.searchIndex).toEqual({ intervalMs: 0, batchSize: 50 });
-    expect(parseConfig({ SEARCH_INDEX_BATCH_SIZE: "0", SEARCH_INDEX_INTERVAL_MS: "soon" })).toEqual({
-      ok: false,
-      problems: [
-        'SEARCH_INDEX_INTERVAL_MS: must be a number (got "soon")',
-        'SEARCH_INDEX_BATCH_SIZE: must be at least 1 (got "0")',
-      ],
     });
   });
 

@@ -99,13 +99,6 @@ export const serverEnvSchema = databaseEnvSchema.extend({
   JOB_RECOVERY_INTERVAL_MS: int(0, 24 * HOUR_MS, 30_000),
   /** How often dashboard login links and web sessions a day past use are deleted; 0 turns it off. */
   WEB_SESSION_PURGE_INTERVAL_MS: int(0, 7 * 24 * HOUR_MS, HOUR_MS),
-  /**
-   * How often the search indexer looks for events stored without their search vector (it is
-   * also woken by every commit of events); 0: this server fills none (another replica must).
-   */
-  SEARCH_INDEX_INTERVAL_MS: int(0, HOUR_MS, 5_000),
-  /** Events whose search vector one short transaction fills: small, so a burst of ingest is not held up. */
-  SEARCH_INDEX_BATCH_SIZE: int(1, 10_000, 200),
   /** How long a graceful stop may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(100, 10 * 60_000, 15_000),
   /**
@@ -187,7 +180,6 @@ export interface ServerConfig {
   partitions: { rangeDays: number; ahead: number; intervalMs: number };
   jobRecoveryIntervalMs: number;
   webSessionPurgeIntervalMs: number;
-  searchIndex: { intervalMs: number; batchSize: number };
   shutdownTimeoutMs: number;
   bootstrapKey: boolean;
   pricesFile: string | null;
@@ -256,7 +248,6 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       },
       jobRecoveryIntervalMs: e.JOB_RECOVERY_INTERVAL_MS,
       webSessionPurgeIntervalMs: e.WEB_SESSION_PURGE_INTERVAL_MS,
-      searchIndex: { intervalMs: e.SEARCH_INDEX_INTERVAL_MS, batchSize: e.SEARCH_INDEX_BATCH_SIZE },
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       bootstrapKey: e.BOOTSTRAP_KEY,
       pricesFile: e.LOGBOOK_PRICES_FILE ?? null,

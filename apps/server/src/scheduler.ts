@@ -4,11 +4,6 @@ import { tryExclusive, type AdvisoryLock, type Knex } from "@logbook/db";
 import type { Logger } from "./logger.js";
 
 export interface Scheduler {
-  /**
-   * Runs the task now instead of at its next turn; during a run, once more right after it
-   * (wakes during one run fold into that one more run). No-op when stopped or disabled.
-   */
-  wake(): void;
   /** Stops the schedule and waits for a run in progress to finish. */
   stop(): Promise<void>;
 }
@@ -22,7 +17,7 @@ export interface ScheduleOptions {
 
 /**
  * Runs `task` every `intervalMs`, counted from the end of the previous run, so a slow run
- * never overlaps the next one; `wake()` brings the next run forward (work just arrived). Failures are logged and the schedule goes on. The timer is
+ * never overlaps the next one. Failures are logged and the schedule goes on. The timer is
  * unref'd: a schedule alone never keeps the process alive.
  *
  * With `exclusive`, a run happens only while this process holds that advisory lock
@@ -39,13 +34,11 @@ export function schedule(
   const { exclusive, databaseDown } = options;
   if (intervalMs <= 0) {
     logger.info({ task: name }, "scheduled task disabled");
-    return { wake: () => undefined, stop: () => Promise.resolve() };
+    return { stop: () => Promise.resolve() };
   }
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
-  /** A wake came during the run in progress: run again as soon as it ends. */
-  let again = false;
 
   const run = () => {
     timer = null;
@@ -54,26 +47,16 @@ export function schedule(
       .catch((error: unknown) => logFailure(logger, name, error, databaseDown?.() ?? false))
       .finally(() => {
         running = null;
-        if (!stopped) arm(again ? 0 : intervalMs);
-        again = false;
+        if (!stopped) arm();
       });
   };
-  const arm = (delayMs: number) => {
-    timer = setTimeout(run, delayMs);
+  const arm = () => {
+    timer = setTimeout(run, intervalMs);
     timer.unref();
   };
-  arm(intervalMs);
+  arm();
 
   return {
-    wake() {
-      if (stopped) return;
-      if (running) {
-        again = true;
-        return;
-      }
-      if (timer) clearTimeout(timer);
-      arm(0);
-    },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

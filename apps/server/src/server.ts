@@ -169,7 +169,6 @@ export async function startServer(
     // Open subscriptions by API key: a revocation (heard on the bus, from any process) or the
     // key's expiry cuts them.
     const keyStreams = new KeyStreams();
-    let searchIndexer: Scheduler | null = null;
     const bus = new LiveBus({
       connectionString: database.connectionString,
       knex: database.knex,
@@ -188,8 +187,6 @@ export async function startServer(
         const cut = keyStreams.revoke(keyId);
         if (cut > 0) logger.info({ keyId, streams: cut }, "closed the live streams of a revoked API key");
       },
-      // Committed events (from any replica) wake the search indexer; the schedule is made below.
-      onEventsStored: () => searchIndexer?.wake(),
       onReconnected: () => {
         services.apiKeys.forgetAll();
         // Revocation notices sent while the connection was down are lost: check the holders again.
@@ -268,16 +265,7 @@ export async function startServer(
         exclusive: lock ? { knex: database.knex, lock } : undefined,
         databaseDown: () => availability.isDown,
       });
-    // Search vectors of new events, after their commit (issue 16): every replica fills, the
-    // batches' SKIP LOCKED claim gives each event to one of them. Woken by each commit of
-    // events (the live bus), so the index trails ingest by about one batch; the timer is
-    // only the fallback for notices lost while the bus reconnects.
-    searchIndexer = every("search-index", config.searchIndex.intervalMs, async () => {
-      const filled = await services.searchIndex.fillAll(config.searchIndex.batchSize, () => stopping !== null);
-      if (filled > 0) logger.debug({ filled }, "filled search vectors");
-    });
     const schedulers: Scheduler[] = [
-      searchIndexer,
       every("partition-upkeep", config.partitions.intervalMs, ensurePartitions),
       every("retention", config.retention.intervalMs, async () => {
         const report = await services.retention.run({ dryRun: false, policy: config.retention.policy });

@@ -29,7 +29,6 @@ export { toSessionDto } from "./sessions/session-dto.js";
 export { SessionService } from "./sessions/session-service.js";
 export { ExportService } from "./sessions/export-service.js";
 export { EventService } from "./events/event-service.js";
-export { SearchIndexService, type SearchBacklog } from "./search/search-index-service.js";
 export { SEARCH_WINDOW, SearchService } from "./search/search-service.js";
 export { deriveSession, hookStatusRule } from "./events/derive.js";
 export { HookService, hookToEvent, parseHookPayload } from "./hooks/hook-service.js";

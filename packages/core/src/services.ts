@@ -17,7 +17,6 @@ import { MessageService } from "./records/message-service.js";
 import { StepService } from "./records/step-service.js";
 import { PartitionService, type RetiredPartitionMode } from "./partitions/partition-service.js";
 import { RetentionService } from "./retention/retention-service.js";
-import { SearchIndexService } from "./search/search-index-service.js";
 import { SearchService } from "./search/search-service.js";
 import { ExportService } from "./sessions/export-service.js";
 import { SessionService } from "./sessions/session-service.js";
@@ -30,7 +29,6 @@ export interface Services {
   sessions: SessionService;
   events: EventService;
   search: SearchService;
-  searchIndex: SearchIndexService;
   exports: ExportService;
   hooks: HookService;
   otel: OtelService;
@@ -70,7 +68,6 @@ export function createServices(
     sessions: new SessionService(deps),
     events,
     search: new SearchService(deps),
-    searchIndex: new SearchIndexService(deps),
     exports: new ExportService(deps),
     hooks: new HookService(deps, events),
     otel: new OtelService(deps, events),

@@ -26,7 +26,6 @@ import * as createAuthFailures from "./migrations/20261201192241_create_auth_fai
 import * as addIngestGroupFunction from "./migrations/20261201185121_add_ingest_group_function.js";
 import * as addSessionLabelIndex from "./migrations/20261201210530_add_session_label_index.js";
 import * as ingestGroupCreatesSessions from "./migrations/20261201210703_ingest_group_creates_sessions.js";
-import * as searchVectorAfterCommit from "./migrations/20261202002412_search_vector_after_commit.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -60,7 +59,6 @@ const migrations: Record<string, Migration> = {
   "20261201185121_add_ingest_group_function": addIngestGroupFunction,
   "20261201210530_add_session_label_index": addSessionLabelIndex,
   "20261201210703_ingest_group_creates_sessions": ingestGroupCreatesSessions,
-  "20261202002412_search_vector_after_commit": searchVectorAfterCommit,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

@@ -57,8 +57,6 @@ describe("search migration as a non-superuser database owner", () => {
         payload: { tool_input: { file_path: "/repo/src/event-service.ts", new_string: "quokka" } },
         occurred_at: new Date(),
       });
-      // The vector is filled after the commit (migration 20261202002412), as the server's indexer does.
-      await knex.raw("UPDATE events SET search_vector = logbook_event_search_vector(message, payload)");
       const found = await knex.raw<{ rows: Array<{ fts: boolean; trgm: boolean; similar: boolean }> }>(
         `SELECT search_vector @@ websearch_to_tsquery('english', 'quokka') AS fts,
                 left(message, 256) ILIKE '%service.ts%' AS trgm,

@@ -1,11 +1,7 @@
 /**
  * The SQL that makes a data set's events inside PostgreSQL (dataset.ts): no row crosses
- * the wire, so 10M events cost what PostgreSQL spends storing them, not a client's
- * serialisation. Each event gets its search vector from the product's own function
- * (`logbook_event_search_vector`), computed in the same statement: the state a server's
- * search indexer leaves once it has caught up (the product stores events without it and
- * fills it after the commit; a second pass over millions of rows would only bloat the
- * table), so the search case measures a caught-up index.
+ * the wire, so 10M events cost what PostgreSQL spends storing them (the generated search
+ * column included), not a client's serialisation.
  *
  * Words follow Zipf's law over VOCABULARY_SIZE words (a word's frequency about 1 / its
  * rank): the first ranks (real words of a coding session, those the search case asks for)
@@ -68,15 +64,14 @@ export function eventsInsertSql(words: number): string {
   const zipf = zipfOf(words);
   return `
     INSERT INTO events (id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
-                        agent_id, cwd, machine_id, payload, occurred_at, search_vector)
-    SELECT e.*, logbook_event_search_vector(e.message, e.payload) FROM (
+                        agent_id, cwd, machine_id, payload, occurred_at)
     SELECT gen_random_uuid(), x.session_id, x.seq, x.event_type, 'hook', 'info',
       CASE x.event_type
         WHEN 'UserPromptSubmit' THEN left(x.body, 160)
         WHEN 'PreToolUse' THEN left(x.tool || ': ' || x.target, 160)
         WHEN 'PostToolUse' THEN left(x.tool || ': ' || x.target, 160)
         WHEN 'Notification' THEN 'Claude needs your permission to use ' || x.tool
-      END AS message,
+      END,
       CASE WHEN x.tool_call THEN x.tool END,
       CASE WHEN x.tool_call THEN x.tool_use_id END,
       x.agent_id, x.cwd, x.machine_id,
@@ -95,7 +90,7 @@ export function eventsInsertSql(words: number): string {
              WHEN 'Notification' THEN jsonb_build_object('message', 'Claude needs your permission to use ' || x.tool)
              WHEN 'SessionEnd' THEN jsonb_build_object('reason', 'prompt_input_exit')
              ELSE jsonb_build_object('stop_hook_active', false)
-           END AS payload,
+           END,
       x.at
     FROM (
       SELECT y.*, y.event_type IN ('PreToolUse', 'PostToolUse') AS tool_call,
@@ -129,6 +124,5 @@ export function eventsInsertSql(words: number): string {
         JOIN bench_word w3 ON w3.k = r.k3
         WHERE p.sidx >= $1 AND p.sidx < $2
       ) AS y
-    ) AS x
-    ) AS e`;
+    ) AS x`;
 }

@@ -107,8 +107,6 @@ export class LiveBus {
       onKeyRevoked?: (keyId: string) => void;
       /** The LISTEN connection came back: notices sent meanwhile are lost (forget every cached key). */
       onReconnected?: () => void;
-      /** Events were committed (by any process): wakes work that follows ingest (the search indexer). */
-      onEventsStored?: () => void;
     },
   ) {}
 
@@ -147,7 +145,6 @@ export class LiveBus {
       if (!payload) return;
       // At once, not behind the event dispatch queue: a revoked key must stop working now.
       if (channel === API_KEYS_CHANNEL) return this.options.onKeyRevoked?.(payload);
-      if (channel === EVENTS_CHANNEL) this.options.onEventsStored?.();
       this.enqueueDispatch(() => this.onNotification(channel, payload));
     });
     await client.connect();

@@ -17,18 +17,6 @@ const SLAB_EVENTS = 4 * SEARCH_WINDOW;
 const SLAB_GROWTH = 8;
 /** Slabs probed before one probe takes the rest. */
 const SLABS = 4;
-/**
- * An event's vector: the stored one, or for an event the search indexer has not reached yet
- * (stored a moment ago: search-index-service.ts) the same vector computed now. Readers see
- * every committed event whatever the indexer's lag.
- */
-const VECTOR = "coalesce(e.search_vector, logbook_event_search_vector(e.message, e.payload))";
-/**
- * The words' test as two arms the planner can take an index for each: the GIN index for the
- * indexed events, the backlog's partial index (`search_vector IS NULL`, small) for the rest.
- */
-const WORDS_MATCH =
-  "(e.search_vector @@ ?::tsquery OR (e.search_vector IS NULL AND logbook_event_search_vector(e.message, e.payload) @@ ?::tsquery))";
 /** Must equal TRIGRAM_PREFIX_CHARS of the migration: the trigram index is on this expression. */
 const TRIGRAM_PREFIX_CHARS = 256;
 /** A single word this long or longer also matches inside the timeline text (trigrams need 3). */
@@ -63,11 +51,7 @@ interface Fragment {
   bindings: Knex.RawBinding[];
 }
 
-/**
- * Full-text search over events (issue 16). The index is filled after the commit by the
- * search indexer (search-index-service.ts); what it has not reached yet is matched by a
- * vector computed on the fly, so results never depend on its lag.
- */
+/** Full-text search over events (issue 16); the index is kept by the schema, not by ingest. */
 export class SearchService {
   private readonly knex: Knex;
 
@@ -113,10 +97,10 @@ export class SearchService {
        )
        SELECT ${columns}, h.rank,
          ${timestampKey("h.occurred_at")} AS cursor_at,
-         CASE WHEN ${VECTOR} @@ ?::tsquery THEN ts_headline('english',
+         CASE WHEN e.search_vector @@ ?::tsquery THEN ts_headline('english',
            left(logbook_event_payload_text(e.payload), ${HEADLINE_SOURCE_CHARS}), ?::tsquery, '${HEADLINE_OPTIONS}')
          END AS payload_headline,
-         CASE WHEN ${VECTOR} @@ ?::tsquery THEN ts_headline('english', e.message, ?::tsquery, '${HEADLINE_OPTIONS}')
+         CASE WHEN e.search_vector @@ ?::tsquery THEN ts_headline('english', e.message, ?::tsquery, '${HEADLINE_OPTIONS}')
          END AS message_headline,
          s.external_id AS session_external_id, s.title AS session_title, s.project_id AS session_project_id
        FROM hits h
@@ -176,7 +160,7 @@ export class SearchService {
     const match = matchOf(input.query, tsq);
     const probe = async (range: Fragment, wanted: number): Promise<Candidate[]> => {
       const result = await this.knex.raw<{ rows: Candidate[] }>(
-        `SELECT e.id, ${timestampKey("e.occurred_at")} AS at, ts_rank(${VECTOR}, ?::tsquery) AS rank
+        `SELECT e.id, ${timestampKey("e.occurred_at")} AS at, ts_rank(e.search_vector, ?::tsquery) AS rank
          FROM events e
          WHERE ${filters.sql} AND ${match.sql} AND ${range.sql}
          ORDER BY e.occurred_at DESC
@@ -267,10 +251,10 @@ const isoOf = (ms: number) => new Date(ms).toISOString();
 /** The text test: the words, or for a single word of 3+ characters also a substring of the timeline text. */
 function matchOf(query: string, tsq: string): Fragment {
   const substring = !/\s/.test(query) && query.length >= MIN_SUBSTRING_CHARS;
-  if (!substring) return { sql: WORDS_MATCH, bindings: [tsq, tsq] };
+  if (!substring) return { sql: "e.search_vector @@ ?::tsquery", bindings: [tsq] };
   return {
-    sql: `(${WORDS_MATCH} OR left(e.message, ${TRIGRAM_PREFIX_CHARS}) ILIKE ?)`,
-    bindings: [tsq, tsq, likePattern(query)],
+    sql: `(e.search_vector @@ ?::tsquery OR left(e.message, ${TRIGRAM_PREFIX_CHARS}) ILIKE ?)`,
+    bindings: [tsq, likePattern(query)],
   };
 }
 

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { EventService } from "../events/event-service.js";
 import { allPages } from "../test-helpers.js";
-import { SearchIndexService } from "./search-index-service.js";
 import { SEARCH_WINDOW, SearchService } from "./search-service.js";
 
 /**
@@ -51,8 +50,6 @@ describe("SearchService.events: the ranked window, whatever the plan", () => {
     for (let i = 0; i < events.length; i += 1_000) {
       await ingest.ingest(ingestEventsInput.parse({ events: events.slice(i, i + 1_000) }));
     }
-    // Indexed, as the server's indexer leaves them: the plans under test are those of the GIN index.
-    await new SearchIndexService({ knex: db.knex }).fillAll(1_000);
     await db.knex.raw("ANALYZE events");
   });
   afterAll(async () => db.destroy());

@@ -1,11 +1,8 @@
 import { searchEventsInput } from "@logbook/contracts";
-import { SearchIndexService, SearchService } from "@logbook/core";
-import { ensureDatabase, migrateLatest, type Knex } from "@logbook/db";
+import { SearchService } from "@logbook/core";
 import { createLogbookClient } from "@logbook/sdk";
-import { startTestServer, type TestServer } from "@logbook/server/testing";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
-import { benchKnex, dropDatabase } from "../database.js";
 import type { Dataset } from "../generate.js";
 import type { ResultRow } from "../report.js";
 import { fmt, type BenchContext } from "./context.js";
@@ -42,8 +39,6 @@ async function storeNeedles(ctx: BenchContext, data: Dataset): Promise<string[]>
   });
   const result = await client.events.ingest.mutate({ events });
   if (result.accepted !== NEEDLES) throw new Error(`needles: ${result.accepted} of ${NEEDLES} stored`);
-  // Measured caught up, as the data set is: the server's indexer fills the needles' vectors.
-  while ((await backlogOf(ctx.db.knex)) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
   await ctx.db.knex.raw("ANALYZE events");
   return words;
 }
@@ -89,216 +84,99 @@ export async function searchLatencyCase(ctx: BenchContext, data: Dataset, stored
   });
 }
 
-/** The search schema's pieces that ingest without the index drops: the trigram index (the column takes its GIN and backlog indexes with it). */
-const SEARCH_INDEXES = ["events_search_idx", "events_search_backlog_idx", "events_message_trgm_idx"];
+interface SearchSchema {
+  column: string;
+  indexes: string[];
+}
 
-/** The search indexes' definitions, read from the catalog (to put them back exactly). */
-async function readSearchIndexes(knex: Knex): Promise<string[]> {
-  const indexes = await knex.raw<{ rows: Array<{ def: string }> }>(
-    `SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index
-      WHERE indrelid = 'events'::regclass AND indexrelid::regclass::text = ANY(?::text[])`,
-    [SEARCH_INDEXES],
+/** The generated column's definition and the trigram index's, read from the catalog. */
+async function readSearchSchema(ctx: BenchContext): Promise<SearchSchema> {
+  const column = await ctx.db.knex.raw<{ rows: Array<{ expr: string }> }>(
+    `SELECT pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d
+       JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+      WHERE d.adrelid = 'events'::regclass AND a.attname = 'search_vector'`,
   );
-  if (indexes.rows.length !== SEARCH_INDEXES.length) throw new Error("the events table has not the search indexes");
-  // A partitioned table's index reads "ON ONLY public.events": re-created so, it would cover no partition.
-  return indexes.rows.map((r) => r.def.replace(/ ON ONLY /, " ON "));
+  const indexes = await ctx.db.knex.raw<{ rows: Array<{ def: string }> }>(
+    `SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index
+      WHERE indrelid = 'events'::regclass AND indexrelid::regclass::text IN ('events_search_idx', 'events_message_trgm_idx')`,
+  );
+  const expr = column.rows[0]?.expr;
+  if (!expr || indexes.rows.length !== 2) throw new Error("the events table has no search column and indexes");
+  return { column: expr, indexes: indexes.rows.map((r) => r.def) };
 }
 
-async function dropSearch(knex: Knex): Promise<void> {
-  await knex.raw("DROP INDEX events_message_trgm_idx");
-  await knex.raw("ALTER TABLE events DROP COLUMN search_vector"); // its GIN and backlog indexes go with it
+async function dropSearch(ctx: BenchContext): Promise<void> {
+  await ctx.db.knex.raw("DROP INDEX events_message_trgm_idx");
+  await ctx.db.knex.raw("ALTER TABLE events DROP COLUMN search_vector"); // its GIN index goes with it
 }
 
-/** The column again (plain, as the migration leaves it), its indexes, and every vector filled. */
-async function restoreSearch(knex: Knex, indexes: string[]): Promise<void> {
-  await knex.raw("ALTER TABLE events ADD COLUMN search_vector tsvector");
-  await new SearchIndexService({ knex }).fillAll(10_000);
-  for (const def of indexes) await knex.raw(def);
+async function restoreSearch(ctx: BenchContext, schema: SearchSchema): Promise<void> {
+  await ctx.db.knex.raw(
+    `ALTER TABLE events ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (${schema.column}) STORED`,
+  );
+  for (const def of schema.indexes) await ctx.db.knex.raw(def);
 }
 
-interface IngestRun {
-  /** Events the run ingested (at least 500 per connection). */
-  events: number;
-  /** Events/s of the ingest calls alone (what a burst gets). */
-  burst: number;
-  /** Events/s until the last one was indexed too (what ingest can keep up, indexer included). */
-  sustained: number;
-  /** Most events waiting for their vector while ingest ran (sampled), and at its end. */
-  lagPeak: number;
-  lagAtEnd: number;
-  /** Seconds from the end of ingest until the backlog was empty. */
-  catchUpSec: number;
-}
-
-const backlogOf = async (knex: Knex) => (await new SearchIndexService({ knex }).backlog()).events;
-
-/**
- * One SDK ingest run (500-event calls, ~1 KB hook payloads) with `clients` connections
- * against `server`; with `watch`, the backlog of the search indexer sampled while it runs
- * and waited for to empty after it.
- */
-async function ingestRun(
-  ctx: BenchContext,
-  server: TestServer,
-  clients: number,
-  seed: number,
-  watch: Knex | null,
-): Promise<IngestRun> {
+/** Events/s of `events.ingest` through the SDK: 500-event calls, ~1 KB hook payloads, the run's clients. */
+async function ingestRate(ctx: BenchContext, seed: number): Promise<number> {
+  const clients = ctx.options.clients;
   const work = buildBatches(ctx.options.ingestEvents, clients, seed);
   const total = work.reduce((n, list) => n + list.reduce((m, b) => m + b.events.length, 0), 0);
   const sdk = Array.from({ length: clients }, () =>
-    createLogbookClient({ url: server.url, apiKey: server.apiKey, batch: false }),
+    createLogbookClient({ url: ctx.server.url, apiKey: ctx.server.apiKey, batch: false }),
   );
   const warm = buildBatches(clients * 500, clients, seed + 1);
   await Promise.all(
     sdk.map((client, i) => Promise.all(expectDefined(warm[i]).map((b) => client.events.ingest.mutate(b)))),
   );
-  if (watch) while ((await backlogOf(watch)) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-  let lagPeak = 0;
-  let ingesting = true;
-  const sampler = (async () => {
-    while (watch && ingesting) {
-      lagPeak = Math.max(lagPeak, await backlogOf(watch));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  })();
   const started = performance.now();
   let accepted = 0;
-  try {
-    await Promise.all(
-      sdk.map(async (client, i) => {
-        for (const batch of expectDefined(work[i])) {
-          const result = await client.events.ingest.mutate(batch); // awaited first: `+=` reads before an await
-          accepted += result.accepted;
-        }
-      }),
-    );
-  } finally {
-    ingesting = false;
-    await sampler;
-  }
-  const ingested = performance.now();
+  await Promise.all(
+    sdk.map(async (client, i) => {
+      for (const batch of expectDefined(work[i])) {
+        const result = await client.events.ingest.mutate(batch); // awaited first: `+=` reads before an await
+        accepted += result.accepted;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
   if (accepted !== total) throw new Error(`ingest accepted ${accepted} of ${total} events`);
-  const lagAtEnd = watch ? await backlogOf(watch) : 0;
-  lagPeak = Math.max(lagPeak, lagAtEnd);
-  if (watch) while ((await backlogOf(watch)) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-  const indexed = performance.now();
-  return {
-    events: total,
-    burst: total / ((ingested - started) / 1000),
-    sustained: total / ((indexed - started) / 1000),
-    lagPeak,
-    lagAtEnd,
-    catchUpSec: (indexed - ingested) / 1000,
-  };
+  return total / seconds;
 }
 
 /**
- * Case: what the search index costs ingest (issue 16: throughput loss ≤ 15%), on a database
- * of its own (so no other server's indexer is woken by its commits). The same SDK ingest
- * with the product's schema and search indexer (SEARCH_INDEX_* defaults), without any
- * search column (column and indexes dropped; a server with the indexer off), and with them
- * again; the loss is against the mean of the two runs with, so a drift of the machine over
- * the case weighs on both sides. Two figures: the burst (ingest calls alone; the indexer
- * trails) and the sustained rate (until the last event is indexed). Then the indexer's lag
- * at 1, 10 and 50 connections: the most events waiting while ingest runs and the time to
- * catch up after it.
+ * Case: what the search column and its indexes cost ingest (issue 16: throughput loss
+ * ≤ 15%). The same SDK ingest with the search schema, without it (column and both indexes
+ * dropped), and with it again (restored from the catalog's definitions); the loss is
+ * against the mean of the two runs with it, so a drift of the machine over the case
+ * weighs on both sides.
  */
-export async function searchIngestCase(ctx: BenchContext): Promise<ResultRow[]> {
-  const name = `logbook_bench_search_ingest_${process.pid}`;
-  await ensureDatabase(ctx.db.adminUrl, name);
-  const url = ctx.db.urlOf(name);
-  const knex = benchKnex(url);
-  let server: TestServer | null = null;
-  const start = async (indexer: boolean) =>
-    (server = await startTestServer({
-      databaseUrl: url,
-      env: {
-        LOG_LEVEL: "warn",
-        RETENTION_INTERVAL_MS: "0",
-        JOB_RECOVERY_INTERVAL_MS: "0",
-        ...(indexer ? {} : { SEARCH_INDEX_INTERVAL_MS: "0" }),
-      },
-    }));
-  const stop = async () => {
-    await server?.stop();
-    server = null;
-  };
+export async function searchIngestCase(ctx: BenchContext): Promise<ResultRow> {
+  const schema = await readSearchSchema(ctx);
+  const withFirst = await ingestRate(ctx, 700);
+  ctx.log(`  with the search index: ${Math.round(withFirst)} events/s`);
+  await dropSearch(ctx);
+  let without: number;
   try {
-    await migrateLatest(knex);
-    const clients = ctx.options.clients;
-    const first = await ingestRun(ctx, await start(true), clients, 700, knex);
-    ctx.log(`  with the search index: ${describe(first)}`);
-    await stop();
-    const indexes = await readSearchIndexes(knex);
-    await dropSearch(knex);
-    let without: IngestRun;
-    try {
-      without = await ingestRun(ctx, await start(false), clients, 710, null);
-      ctx.log(`  without: ${Math.round(without.burst)} events/s`);
-      await stop();
-    } finally {
-      const t = performance.now();
-      await restoreSearch(knex, indexes);
-      ctx.log(`  (search column restored and filled in ${fmt((performance.now() - t) / 1000)} s)`);
-    }
-    const second = await ingestRun(ctx, await start(true), clients, 720, knex);
-    ctx.log(`  with the search index again: ${describe(second)}`);
-    const lags: Array<[number, IngestRun]> = [];
-    for (const [i, connections] of [1, 10, 50].entries()) {
-      const run = await ingestRun(ctx, expectDefined(server as TestServer | null), connections, 730 + 10 * i, knex);
-      ctx.log(`  ${connections} connection(s): ${describe(run)}`);
-      lags.push([connections, run]);
-    }
-    await stop();
-
-    const burst = (first.burst + second.burst) / 2;
-    const sustained = (first.sustained + second.sustained) / 2;
-    const loss = 1 - burst / without.burst;
-    const sustainedLoss = 1 - sustained / without.burst;
-    const what = `SDK ingest, ${clients} clients, with the search index (indexer after the commit) vs without any search column (${ctx.options.ingestEvents} events a run)`;
-    return [
-      {
-        case: "search-ingest",
-        what: `${what}: burst (ingest calls alone)`,
-        baseline: `without ${Math.round(without.burst)} ev/s`,
-        measured: `with ${Math.round(first.burst)} / ${Math.round(second.burst)} ev/s`,
-        figure: `${fmt(loss * 100, 1)}% loss`,
-        target: "≤ 15% loss",
-        met: loss <= 0.15,
-        details: { events: ctx.options.ingestEvents, clients, first, without, second, loss },
-      },
-      {
-        case: "search-ingest-sustained",
-        what: `${what}: sustained (until the last event is indexed)`,
-        baseline: `without ${Math.round(without.burst)} ev/s`,
-        measured: `with ${Math.round(first.sustained)} / ${Math.round(second.sustained)} ev/s`,
-        figure: `${fmt(sustainedLoss * 100, 1)}% loss`,
-        target: "≤ 15% loss",
-        met: sustainedLoss <= 0.15,
-        details: { sustainedLoss },
-      },
-      ...lags.map(([connections, run]): ResultRow => ({
-        case: `search-index-lag-${connections}`,
-        what: `search indexer behind SDK ingest at ${connections} connection(s) (${run.events} events)`,
-        baseline: `ingest ${Math.round(run.burst)} ev/s`,
-        measured: `peak ${run.lagPeak} events behind, ${run.lagAtEnd} at the end`,
-        figure: `caught up ${fmt(run.catchUpSec, 2)} s after`,
-        target: "",
-        met: null,
-        details: { connections, ...run },
-      })),
-    ];
+    without = await ingestRate(ctx, 710);
+    ctx.log(`  without: ${Math.round(without)} events/s`);
   } finally {
-    await stop();
-    await knex.destroy();
-    await dropDatabase(ctx.db.adminUrl, name);
+    const t = performance.now();
+    await restoreSearch(ctx, schema);
+    ctx.log(`  (search schema restored in ${fmt((performance.now() - t) / 1000)} s)`);
   }
-}
-
-function describe(run: IngestRun): string {
-  return (
-    `${Math.round(run.burst)} events/s burst, ${Math.round(run.sustained)} sustained; ` +
-    `backlog peak ${run.lagPeak}, ${run.lagAtEnd} at the end, caught up in ${fmt(run.catchUpSec, 2)} s`
-  );
+  const withSecond = await ingestRate(ctx, 720);
+  ctx.log(`  with the search index again: ${Math.round(withSecond)} events/s`);
+  const withMean = (withFirst + withSecond) / 2;
+  const loss = 1 - withMean / without;
+  return {
+    case: "search-ingest",
+    what: `SDK ingest with vs without the search column + indexes (${ctx.options.ingestEvents} events a run)`,
+    baseline: `without ${Math.round(without)} ev/s`,
+    measured: `with ${Math.round(withFirst)} / ${Math.round(withSecond)} ev/s`,
+    figure: `${fmt(loss * 100, 1)}% loss`,
+    target: "≤ 15% loss",
+    met: loss <= 0.15,
+    details: { events: ctx.options.ingestEvents, withFirst, without, withSecond, loss },
+  };
 }
