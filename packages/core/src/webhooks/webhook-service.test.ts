@@ -296,6 +296,43 @@ describe("delivery", () => {
     expect(await db.knex("webhook_deliveries").where({ id: ref.deliveryId })).toEqual([]);
   });
 
+  it("records nothing and ends the job when the subscription is removed while its request is out", async () => {
+    const { subscription } = await webhooks.create(
+      createWebhookInput.parse({ url: receiver.url, events: ["session.failed"] }),
+    );
+    await webhooks.test({ id: subscription.id });
+    // A removal in flight: its transaction already holds the subscription row when the worker
+    // comes to record the try. It then deletes the subscription, and the cascade its deliveries.
+    const removal = await db.knex.transaction();
+    try {
+      await removal.raw("SELECT id FROM webhook_subscriptions WHERE id = ? FOR SHARE", [subscription.id]);
+      const delivering = webhooks.deliverDue("w1");
+      // Wait until the worker's transaction waits for a row lock the removal holds.
+      for (let i = 0; ; i++) {
+        const waiting = await db.knex
+          .from("pg_locks as l")
+          .join("pg_stat_activity as a", "a.pid", "l.pid")
+          .where("l.granted", false)
+          .andWhereRaw("a.datname = current_database()")
+          .count<Array<{ count: string }>>("* as count");
+        if (Number(waiting[0]?.count) > 0) break;
+        if (i > 2_000) throw new Error("the worker never waited for the removal");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await removal.raw("DELETE FROM webhook_subscriptions WHERE id = ?", [subscription.id]);
+      await removal.commit();
+      expect(await delivering).toBe(1);
+    } finally {
+      if (!removal.isCompleted()) await removal.rollback();
+    }
+    expect(receiver.received).toHaveLength(1);
+    expect(await db.knex("webhook_deliveries")).toEqual([]);
+    expect(await db.knex("webhook_attempts")).toEqual([]);
+    expect(await db.knex("jobs").select("status", "result")).toEqual([
+      { status: "completed", result: { skipped: "gone" } },
+    ]);
+  });
+
   it("escapes what Slack would read as a mention or link", () => {
     const session = {
       id: "s1",

@@ -380,8 +380,18 @@ export class WebhookService {
     });
     const last = !outcome.ok && attempt >= this.maxAttempts;
     const retryInMs = outcome.ok || last ? null : webhookBackoffMs(attempt, this.backoffBaseMs, this.backoffMaxMs);
-    await this.record(String(row.id), String(row.subscription_id), attempt, startedAt, outcome, retryInMs);
-    if (outcome.ok) {
+    const recorded = await this.record(
+      String(row.id),
+      String(row.subscription_id),
+      attempt,
+      startedAt,
+      outcome,
+      retryInMs,
+    );
+    if (!recorded) {
+      // The subscription was removed while the request was out: nothing is left to record.
+      await this.jobs.complete({ id: job.id, workerId, result: { skipped: "gone" } });
+    } else if (outcome.ok) {
       await this.jobs.complete({ id: job.id, workerId, result: { statusCode: outcome.statusCode, attempt } });
     } else {
       await this.jobs.fail(
@@ -391,7 +401,14 @@ export class WebhookService {
     }
   }
 
-  /** The try, the delivery's state and the subscription's failure streak, in one transaction. */
+  /**
+   * The try, the delivery's state and the subscription's failure streak, in one transaction.
+   * Returns false when the subscription (and with it the delivery) was removed meanwhile.
+   *
+   * Lock order: the subscription row first, then the delivery's rows. `remove` deletes the
+   * subscription and its cascade reaches the deliveries, so it locks in that same order; taking
+   * the delivery first here deadlocked with a removal that came while a request was out.
+   */
   private async record(
     deliveryId: string,
     subscriptionId: string,
@@ -399,10 +416,14 @@ export class WebhookService {
     startedAt: Date,
     outcome: SendOutcome,
     retryInMs: number | null,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const nextAttemptAt = retryInMs === null ? null : new Date(Date.now() + retryInMs);
     const status = outcome.ok ? "delivered" : retryInMs === null ? "failed" : "pending";
-    await this.deps.knex.transaction(async (trx) => {
+    return this.deps.knex.transaction(async (trx) => {
+      const subscription = rowsOf(
+        await trx.raw(`SELECT id FROM webhook_subscriptions WHERE id = ? FOR NO KEY UPDATE`, [subscriptionId]),
+      );
+      if (!subscription[0]) return false;
       await trx.raw(
         `INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_excerpt,
            next_attempt_at)
@@ -442,6 +463,7 @@ export class WebhookService {
           subscriptionId,
         ],
       );
+      return true;
     });
   }
 }
