@@ -7,7 +7,7 @@ import type {
   ListRecentEventsInput,
   ListSessionEventsInput,
 } from "@logbook/contracts";
-import type { Knex } from "@logbook/db";
+import { runPrepared, type Knex, type PreparedStatement } from "@logbook/db";
 
 import { notFound } from "../errors.js";
 import { assertCursorValues, decodeCursor, timestampKey, toPage } from "../pagination.js";
@@ -26,13 +26,13 @@ export class EventQueries {
   ) {}
 
   async listForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventPage> {
-    const rows = (await this.sessionEventsQuery(input, EVENT_COLUMNS)) as EventRow[];
+    const rows = (await this.sessionEventsQuery(input, TIMELINE)) as EventRow[];
     return toPage(rows, input.limit, toEventDto, (row) => [row.seq]);
   }
 
   /** The same timeline without payloads (see `eventSummary`): what a dashboard draws. */
   async listSummariesForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventSummaryPage> {
-    const rows = (await this.sessionEventsQuery(input, EVENT_SUMMARY_COLUMNS)) as Array<Omit<EventRow, "payload">>;
+    const rows = (await this.sessionEventsQuery(input, TIMELINE_SUMMARIES)) as Array<Omit<EventRow, "payload">>;
     return toPage(rows, input.limit, toEventSummaryDto, (row) => [row.seq]);
   }
 
@@ -46,19 +46,14 @@ export class EventQueries {
   /** A page of a session's events (`limit + 1` rows, for the cursor), NOT_FOUND for an unknown session. */
   private async sessionEventsQuery(
     input: ListSessionEventsInput & { limit: number },
-    columns: readonly string[],
+    shape: TimelineShape,
   ): Promise<unknown[]> {
-    const query = this.reader("events as e")
-      .select(columns.map((c) => `e.${c}`))
-      .where("e.session_id", input.sessionId);
     let after = input.afterSeq ?? -1;
     if (input.cursor) after = Math.max(after, decodeCursor(input.cursor, ["number"])[0] as number);
-    if (after >= 0) query.where("e.seq", ">", after);
-    if (input.eventTypes) query.whereIn("e.event_type", input.eventTypes);
-    if (input.levels) query.whereIn("e.level", input.levels);
-    if (input.from) query.where("e.occurred_at", ">=", input.from);
-    if (input.to) query.where("e.occurred_at", "<", input.to);
-    const rows = (await query.orderBy("e.seq", "asc").limit(input.limit + 1)) as unknown[];
+    const filtered = Boolean(input.eventTypes || input.levels || input.from || input.to);
+    const rows = filtered
+      ? await this.filteredSessionEvents(input, shape.columns, after)
+      : await runPrepared(this.reader, shape.page, [input.sessionId, after, input.limit + 1]);
     // Events exist only under their session: only an empty page needs to ask whether it does.
     // The primary answers: a session just created may not have reached the replica yet, and
     // is then an empty timeline, not an unknown session.
@@ -68,6 +63,23 @@ export class EventQueries {
       if (!exists) throw notFound("session", input.sessionId);
     }
     return rows;
+  }
+
+  /** A page narrowed by type, level or time: rarer shapes, built per call. */
+  private async filteredSessionEvents(
+    input: ListSessionEventsInput & { limit: number },
+    columns: readonly string[],
+    after: number,
+  ): Promise<unknown[]> {
+    const query = this.reader("events as e")
+      .select(columns.map((c) => `e.${c}`))
+      .where("e.session_id", input.sessionId);
+    if (after >= 0) query.where("e.seq", ">", after);
+    if (input.eventTypes) query.whereIn("e.event_type", input.eventTypes);
+    if (input.levels) query.whereIn("e.level", input.levels);
+    if (input.from) query.where("e.occurred_at", ">=", input.from);
+    if (input.to) query.where("e.occurred_at", "<", input.to);
+    return (await query.orderBy("e.seq", "asc").limit(input.limit + 1)) as unknown[];
   }
 
   /** Recent events across sessions, newest first. */
@@ -131,3 +143,30 @@ export class EventQueries {
     return (await query.orderBy("e.stream_seq", "asc").limit(limit)) as EventRow[];
   }
 }
+
+interface TimelineShape {
+  columns: readonly string[];
+  /** The unfiltered page: a session after a seq. */
+  page: PreparedStatement;
+}
+
+/**
+ * A timeline page as a dashboard asks for it (a session, after a seq, no other filter) is
+ * a statement prepared once per pooled connection (issue 15): with the events table split
+ * into weekly partitions, planning the page (each partition's indexes considered) cost as
+ * much as running it, on every call, and knex's builder and raw path added as much again
+ * in Node. `seq > -1` is the first page: seqs start at 1.
+ */
+function timelineShape(name: string, columns: readonly string[]): TimelineShape {
+  return {
+    columns,
+    page: {
+      name,
+      text: `SELECT ${columns.map((c) => `e.${c}`).join(", ")} FROM events e
+  WHERE e.session_id = $1::uuid AND e.seq > $2::bigint ORDER BY e.seq ASC LIMIT $3::int`,
+    },
+  };
+}
+
+const TIMELINE = timelineShape("logbook_timeline_page", EVENT_COLUMNS);
+const TIMELINE_SUMMARIES = timelineShape("logbook_timeline_summary_page", EVENT_SUMMARY_COLUMNS);
