@@ -27,7 +27,7 @@ import { decodeCursor, likePattern, toPage } from "../pagination.js";
 import { assertCursorValues, timestampKey } from "../pagination.js";
 import { upsertProjectByPath } from "../projects/project-service.js";
 import { assertTransition } from "./session-status.js";
-import { SESSION_COLUMNS, toSessionDto } from "./session-dto.js";
+import { SESSION_COLUMNS, sessionFieldsOf, toSessionDto } from "./session-dto.js";
 import { returnedRow } from "../invariants.js";
 
 type Db = Knex | Knex.Transaction;
@@ -128,9 +128,11 @@ export class SessionService {
   async list(input: ListSessionsInput): Promise<SessionPage> {
     const sortColumn = input.sort === "created" ? "created_at" : "last_activity_at";
     // The cursor keeps the timestamp's microseconds: a millisecond one would skip or repeat rows.
-    const query = SessionModel.query(this.reader)
-      .alias("s")
-      .select([...qualified, this.reader.raw(`${timestampKey(`s.${sortColumn}`)} AS cursor_key`)]);
+    // The query builder, not the model: see sessionFieldsOf.
+    const query = this.reader("sessions as s").select([
+      ...qualified,
+      this.reader.raw(`${timestampKey(`s.${sortColumn}`)} AS cursor_key`),
+    ]);
     if (input.status) query.whereIn("s.status", input.status);
     if (input.projectId) query.where("s.project_id", input.projectId);
     if (input.machineId) query.where("s.machine_id", input.machineId);
@@ -159,16 +161,18 @@ export class SessionService {
       assertCursorValues(values, ["timestamp", "uuid"]);
       query.whereRaw(`(s.${sortColumn}, s.id) < (?::timestamptz, ?::uuid)`, values);
     }
-    const rows = await query
+    const rows = (await query
       .orderBy([
         { column: `s.${sortColumn}`, order: "desc" },
         { column: "s.id", order: "desc" },
       ])
-      .limit(input.limit + 1);
-    return toPage(rows, input.limit, toSessionDto, (row) => [
-      String((row as SessionModel & { cursorKey: string }).cursorKey),
-      row.id,
-    ]);
+      .limit(input.limit + 1)) as Array<Record<string, unknown> & { id: string; cursor_key: string }>;
+    return toPage(
+      rows,
+      input.limit,
+      (row) => toSessionDto(sessionFieldsOf(row)),
+      (row) => [String(row.cursor_key), row.id],
+    );
   }
 
   async update(given: UpdateSessionInput): Promise<Session> {
