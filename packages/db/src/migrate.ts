@@ -26,6 +26,8 @@ import * as createAuthFailures from "./migrations/20261201192241_create_auth_fai
 import * as addIngestGroupFunction from "./migrations/20261201185121_add_ingest_group_function.js";
 import * as addSessionLabelIndex from "./migrations/20261201210530_add_session_label_index.js";
 import * as ingestGroupCreatesSessions from "./migrations/20261201210703_ingest_group_creates_sessions.js";
+import * as ingestGroupOneSessionUpdate from "./migrations/20261202030558_ingest_group_one_session_update.js";
+import * as dropUnreadIngestIndexes from "./migrations/20261202030632_drop_unread_ingest_indexes.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -59,6 +61,8 @@ const migrations: Record<string, Migration> = {
   "20261201185121_add_ingest_group_function": addIngestGroupFunction,
   "20261201210530_add_session_label_index": addSessionLabelIndex,
   "20261201210703_ingest_group_creates_sessions": ingestGroupCreatesSessions,
+  "20261202030558_ingest_group_one_session_update": ingestGroupOneSessionUpdate,
+  "20261202030632_drop_unread_ingest_indexes": dropUnreadIngestIndexes,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

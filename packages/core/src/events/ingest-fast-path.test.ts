@@ -296,4 +296,54 @@ describe("ingest into known sessions in one call", () => {
     expect(state).toMatchObject({ initial_query: "again" });
     expect(events.map((e) => Number(e.seq))).toEqual([1]);
   });
+
+  it("writes each session row once per call: its seq counter and derived state in one version", async () => {
+    // Every version of a sessions row is an entry in each of its indexes (the update moves
+    // last_activity_at, which they carry): a trigger of this test counts the versions.
+    await db.knex.raw(`
+      CREATE TABLE test_session_versions (session_id uuid NOT NULL);
+      CREATE FUNCTION test_count_session_version() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO test_session_versions VALUES (NEW.id); RETURN NULL; END $$;
+      CREATE TRIGGER test_session_versions AFTER UPDATE ON sessions
+        FOR EACH ROW EXECUTE FUNCTION test_count_session_version();`);
+    try {
+      const events = new EventService({ knex: db.knex });
+      const hooks = new HookService({ knex: db.knex }, events);
+      const versions = async () =>
+        Number(
+          ((await db.knex("test_session_versions").count({ n: "*" }).first()) as { n: number | string } | undefined)?.n,
+        );
+      await post(hooks, "one-version", 1, { hook_event_name: "SessionStart", source: "startup" });
+      const created = await versions();
+      // A post that changes status and more, one that moves only the activity time, a batch.
+      expect(await statements(() => post(hooks, "one-version", 2, LIFE[1]?.[1] ?? {}))).toBe(1);
+      expect(await versions()).toBe(created + 1);
+      expect(await statements(() => post(hooks, "one-version", 3, LIFE[2]?.[1] ?? {}))).toBe(1);
+      expect(await versions()).toBe(created + 2);
+      const batch = [3, 4].map((n) => ({
+        id: uuidv7(),
+        occurredAt: at(n + 1),
+        externalSessionId: "one-version",
+        eventType: String(LIFE[n]?.[1].hook_event_name),
+        source: "hook" as const,
+        level: "info" as const,
+        cwd: "/work/app",
+        payload: { session_id: "one-version", cwd: "/work/app", ...LIFE[n]?.[1] },
+      }));
+      expect(await statements(() => events.ingest({ events: batch }))).toBe(1);
+      expect(await versions()).toBe(created + 3);
+      const { events: stored } = await outcome("one-version");
+      expect(stored.map((e) => Number(e.seq))).toEqual([1, 2, 3, 4, 5]);
+      const counter = await db
+        .knex<{ last_event_seq: string }>("sessions")
+        .where({ external_id: "one-version" })
+        .first("last_event_seq");
+      expect(Number(counter?.last_event_seq)).toBe(5);
+    } finally {
+      await db.knex.raw(`
+        DROP TRIGGER test_session_versions ON sessions;
+        DROP FUNCTION test_count_session_version();
+        DROP TABLE test_session_versions;`);
+    }
+  });
 });
