@@ -335,7 +335,7 @@ describe("ingest into known sessions in one call", () => {
       const { events: stored } = await outcome("one-version");
       expect(stored.map((e) => Number(e.seq))).toEqual([1, 2, 3, 4, 5]);
       const counter = await db
-        .knex<{ last_event_seq: string }>("sessions")
+        .knex<{ external_id: string; last_event_seq: string }>("sessions")
         .where({ external_id: "one-version" })
         .first("last_event_seq");
       expect(Number(counter?.last_event_seq)).toBe(5);
