@@ -64,8 +64,10 @@ export class SearchService {
    * SEARCH_WINDOW matches, with highlighted snippets. A single word of 3+ characters also
    * matches as a substring of the timeline text through the trigram index.
    *
-   * Three statements: the query parsed, the window's ids and ranks (newestMatches), then the
-   * page cut from the window, and only the page's events read for their snippets.
+   * Statements: the window's ids and ranks (newestMatches: the query parsed together with the
+   * first slab's bound, then one per slab probed, usually one; a session filter reads the
+   * session's tree first), then the page cut from the window, only the page's events read
+   * for their snippets.
    */
   async events(input: SearchEventsInput): Promise<SearchHitPage> {
     let after: Fragment = { sql: "", bindings: [] };
@@ -77,13 +79,7 @@ export class SearchService {
         bindings: [rank, at, id],
       };
     }
-    // The query parsed once; as a constant the planner can estimate how many events it matches.
-    const parsed = await this.knex.raw<{ rows: Array<{ tsq: string }> }>(
-      "SELECT websearch_to_tsquery('english', ?)::text AS tsq",
-      [input.query],
-    );
-    const tsq = parsed.rows[0]?.tsq ?? "";
-    const candidates = await this.newestMatches(input, tsq);
+    const { tsq, candidates } = await this.newestMatches(input);
 
     const columns = EVENT_SUMMARY_COLUMNS.map((c) => `e.${c}`).join(", ");
     const result = await this.knex.raw<{ rows: HitRow[] }>(
@@ -154,9 +150,24 @@ export class SearchService {
    *
    * Exact: each slab takes its newest matches up to what the window still lacks, and the
    * slabs are adjacent, newest first, so their union is the newest SEARCH_WINDOW matches.
+   * Returns them with the parsed query (a tsquery's text).
    */
-  private async newestMatches(input: SearchEventsInput, tsq: string): Promise<Candidate[]> {
+  private async newestMatches(input: SearchEventsInput): Promise<{ tsq: string; candidates: Candidate[] }> {
     const filters = await filtersOf(this.knex, input);
+    // One statement (one round trip fewer a search): the query parsed, given to each probe
+    // as a constant so the planner can estimate how many events it matches, and the first
+    // slab's bound (the SLAB_EVENTS-th newest event of the filters).
+    const head = await this.knex.raw<{
+      rows: Array<{ tsq: string; n: number; newest: Date | null; oldest: Date | null }>;
+    }>(
+      `SELECT websearch_to_tsquery('english', ?)::text AS tsq, t.n, t.newest, t.oldest
+       FROM (SELECT count(*)::int AS n, max(s.occurred_at) AS newest, min(s.occurred_at) AS oldest
+               FROM (SELECT e.occurred_at FROM events e WHERE ${filters.sql}
+                     ORDER BY e.occurred_at DESC LIMIT ${SLAB_EVENTS}) s) t`,
+      [input.query, ...filters.bindings],
+    );
+    const first = head.rows[0];
+    const tsq = first?.tsq ?? "";
     const match = matchOf(input.query, tsq);
     const probe = async (range: Fragment, wanted: number): Promise<Candidate[]> => {
       const result = await this.knex.raw<{ rows: Candidate[] }>(
@@ -170,15 +181,8 @@ export class SearchService {
       return result.rows;
     };
 
-    const edge = await this.knex.raw<{ rows: Array<{ n: number; newest: Date | null; oldest: Date | null }> }>(
-      `SELECT count(*)::int AS n, max(s.occurred_at) AS newest, min(s.occurred_at) AS oldest
-       FROM (SELECT e.occurred_at FROM events e WHERE ${filters.sql}
-             ORDER BY e.occurred_at DESC LIMIT ${SLAB_EVENTS}) s`,
-      filters.bindings,
-    );
-    const first = edge.rows[0];
     if (!first?.newest || !first.oldest || first.n < SLAB_EVENTS) {
-      return probe({ sql: "TRUE", bindings: [] }, SEARCH_WINDOW); // few events: one probe
+      return { tsq, candidates: await probe({ sql: "TRUE", bindings: [] }, SEARCH_WINDOW) }; // few events: one probe
     }
     // Slab bounds are whole milliseconds (a JS Date's precision); every event at or after
     // `covered` has been probed. The first slab holds at least SLAB_EVENTS events.
@@ -204,7 +208,7 @@ export class SearchService {
       const rest = { sql: "e.occurred_at < ?::timestamptz", bindings: [isoOf(covered)] };
       found.push(...(await probe(rest, SEARCH_WINDOW - found.length)));
     }
-    return found;
+    return { tsq, candidates: found };
   }
 }
 
