@@ -24,7 +24,6 @@ import {
 import { inexactNumberError } from "./exact-numbers.js";
 import { handleClaudeCodeHook } from "./hook-endpoint.js";
 import { handleOtlpExport, OTLP_PATHS } from "./otlp-endpoint.js";
-import { answerPlainQuery } from "./query-get.js";
 import type { Logger } from "./logger.js";
 import { sendJson, sendRefusal } from "./respond.js";
 import { redeemLoginLink, signOut, type WebAssets } from "./web.js";
@@ -199,16 +198,6 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     if (retryAfter !== null) return unavailable(req, res, retryAfter);
     if (deps.bodyBudget && !admitBody(deps.bodyBudget, deps.bodyLimitBytes, req, res)) return;
     if (path === "/trpc" || path.startsWith("/trpc/")) {
-      if (req.method === "GET") {
-        // A plain query from a known key is answered without the adapter (see query-get.ts).
-        void answerPlainQuery(deps, req, res, new URL(req.url ?? "/", "http://x")).then(
-          (answered) => {
-            if (!answered) trpc(req, res);
-          },
-          () => trpc(req, res),
-        );
-        return;
-      }
       if (req.method !== "POST") return trpc(req, res);
       // The body is read here, not by the adapter, to check its numbers on the text (see
       // exact-numbers.ts); the adapter takes a string `req.body` as the body.

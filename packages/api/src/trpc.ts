@@ -20,7 +20,7 @@ import {
 } from "@trpc/server";
 import type { TRPCRequestInfo } from "@trpc/server/http";
 import type { ApiKeyScope, Health } from "@logbook/contracts";
-import { AppError, type ApiKeyPrincipal, type LiveBus, type Services } from "@logbook/core";
+import { AppError, type LiveBus, type Services } from "@logbook/core";
 
 import type { AuthThrottle } from "./auth-throttle.js";
 import { formatErrorShape, toTRPCError, type LogbookErrorShape } from "./errors.js";
@@ -119,7 +119,14 @@ export async function createContextInner(
     if (waitMs > 0) throw tooManyFailures(waitMs);
   }
   const key = remembered ?? (secret ? await deps.services.apiKeys.verify(secret) : null);
-  if (key) return keyContext(deps, key);
+  if (key) {
+    return {
+      ...deps,
+      auth: { keyId: key.id, name: key.name, scopes: key.scopes, expiresAt: key.expiresAt },
+      authProblem: null,
+      authVia: "key",
+    };
+  }
 
   const authProblem = secret ? "invalid" : "malformed";
   const counted = await deps.authThrottle?.recordFailure(clientAddress);
@@ -130,28 +137,6 @@ export async function createContextInner(
       : "failed authentication",
   );
   return { ...deps, auth: null, authProblem, authVia: null };
-}
-
-function keyContext(deps: ApiDeps, key: ApiKeyPrincipal): Context {
-  return {
-    ...deps,
-    auth: { keyId: key.id, name: key.name, scopes: key.scopes, expiresAt: key.expiresAt },
-    authProblem: null,
-    authVia: "key",
-  };
-}
-
-/**
- * The context `createContextInner` builds for an `Authorization` header whose key was
- * verified a moment ago (`apiKeys.remembered`), else null. It reads nothing and records
- * nothing (no database, no auth throttle), so a caller may give up after it and hand the
- * request to the full path without anything counted twice: the server's fast path for
- * plain GET queries (apps/server/src/query-get.ts).
- */
-export function rememberedKeyContext(deps: ApiDeps, authorization: string | undefined): Context | null {
-  const secret = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
-  const key = secret ? deps.services.apiKeys.remembered(secret) : null;
-  return key ? keyContext(deps, key) : null;
 }
 
 function tooManyFailures(waitMs: number): AppError {
