@@ -1,5 +1,5 @@
 import type { Session, SessionStatus } from "@logbook/contracts";
-import type { SessionModel } from "@logbook/db";
+import { SessionModel } from "@logbook/db";
 
 import { iso } from "../time.js";
 
@@ -57,9 +57,11 @@ type Camel<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head
 /** What a DTO is built from: the model's fields of SESSION_COLUMNS (a model, or a row read without objection). */
 type SessionFields = Pick<SessionModel, Camel<(typeof SESSION_COLUMNS)[number]>>;
 
-const CAMEL_COLUMNS = SESSION_COLUMNS.map(
-  (column) => [column, column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] as const,
-);
+/** Each column with its property name, named by the model's own column mapper (computed once). */
+const CAMEL_COLUMNS = SESSION_COLUMNS.map((column) => {
+  const [property = column] = Object.keys(SessionModel.columnNameMappers.parse({ [column]: null }));
+  return [column, property] as const;
+});
 
 /**
  * A `sessions` row selected with SESSION_COLUMNS as the model's fields, without objection:
