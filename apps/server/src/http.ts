@@ -25,6 +25,7 @@ import { inexactNumberError } from "./exact-numbers.js";
 import { handleClaudeCodeHook } from "./hook-endpoint.js";
 import { handleOtlpExport, OTLP_PATHS } from "./otlp-endpoint.js";
 import type { Logger } from "./logger.js";
+import { answerPlainQuery, claimPlainQuery, type PlainQueryOptions } from "./plain-query.js";
 import { sendJson, sendRefusal } from "./respond.js";
 import { redeemLoginLink, signOut, type WebAssets } from "./web.js";
 
@@ -156,6 +157,18 @@ function admitBody(budget: BodyBudget, bodyLimitBytes: number, req: IncomingMess
  */
 export function createRequestListener(deps: HttpDeps, inFlight: InFlight): RequestListener {
   const createContext = createContextFactory(deps);
+  /** The adapter's and the plain GET path's (plain-query.ts): both answer errors alike. */
+  const answering: PlainQueryOptions = {
+    onError: ({ error, path, type }) => {
+      deps.onRequestError?.(error);
+      logApiError(deps.logger, error, { path, type });
+    },
+    // A 429 (auth throttle) or 503 says when to come back.
+    responseMeta: ({ errors }) => {
+      const seconds = errors.map(retryAfterSeconds).find((s) => s !== undefined);
+      return seconds === undefined ? {} : { headers: { "retry-after": String(seconds) } };
+    },
+  };
   /** What reading a tRPC body found wrong; the context refuses the request with it (batch-aware). */
   const bodyProblems = new WeakMap<IncomingMessage, AppError>();
   const trpc = createHTTPHandler({
@@ -167,15 +180,7 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
       return createContext(opts);
     },
     maxBodySize: deps.bodyLimitBytes,
-    onError: ({ error, path, type }) => {
-      deps.onRequestError?.(error);
-      logApiError(deps.logger, error, { path, type });
-    },
-    // A 429 (auth throttle) or 503 says when to come back.
-    responseMeta: ({ errors }) => {
-      const seconds = errors.map(retryAfterSeconds).find((s) => s !== undefined);
-      return seconds === undefined ? {} : { headers: { "retry-after": String(seconds) } };
-    },
+    ...answering,
   });
 
   return (req, res) => {
@@ -198,7 +203,13 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     if (retryAfter !== null) return unavailable(req, res, retryAfter);
     if (deps.bodyBudget && !admitBody(deps.bodyBudget, deps.bodyLimitBytes, req, res)) return;
     if (path === "/trpc" || path.startsWith("/trpc/")) {
-      if (req.method !== "POST") return trpc(req, res);
+      if (req.method !== "POST") {
+        // A plain query from a key verified a moment ago skips the adapter; claimed or not is
+        // decided before anything runs, and a claimed query is answered there, errors too.
+        const query = claimPlainQuery(deps, req);
+        if (query) return void answerPlainQuery(answering, query, req, res);
+        return trpc(req, res);
+      }
       // The body is read here, not by the adapter, to check its numbers on the text (see
       // exact-numbers.ts); the adapter takes a string `req.body` as the body.
       const batch = new URL(req.url ?? "/", "http://x").searchParams.get("batch") === "1";
