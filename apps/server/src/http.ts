@@ -27,6 +27,7 @@ import { handleOtlpExport, OTLP_PATHS } from "./otlp-endpoint.js";
 import type { Logger } from "./logger.js";
 import { answerPlainQuery, claimPlainQuery, type PlainQueryOptions } from "./plain-query.js";
 import { sendJson, sendRefusal } from "./respond.js";
+import { createTrpcPostHandler } from "./trpc-post.js";
 import { redeemLoginLink, signOut, type WebAssets } from "./web.js";
 
 export interface HttpDeps extends ApiDeps {
@@ -174,12 +175,23 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
-    createContext: (opts: Parameters<typeof createContext>[0] & { req: IncomingMessage }) => {
-      const problem = bodyProblems.get(opts.req);
-      if (problem) throw toTRPCError(problem);
-      return createContext(opts);
-    },
+    createContext,
     maxBodySize: deps.bodyLimitBytes,
+    ...answering,
+  });
+  /**
+   * POSTs: the body is read here, not by the adapter, to check its numbers on the text (see
+   * exact-numbers.ts), and handed to tRPC as that text (see trpc-post.ts). A problem found in
+   * reading it refuses the request from the context (batch-aware, as any other refusal).
+   */
+  const trpcPost = createTrpcPostHandler({
+    router: appRouter,
+    basePath: "/trpc/",
+    createContext: async ({ req, info }) => {
+      const problem = bodyProblems.get(req);
+      if (problem) throw toTRPCError(problem);
+      return createContext({ req, info });
+    },
     ...answering,
   });
 
@@ -210,24 +222,20 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
         if (query) return void answerPlainQuery(answering, query, req, res);
         return trpc(req, res);
       }
-      // The body is read here, not by the adapter, to check its numbers on the text (see
-      // exact-numbers.ts); the adapter takes a string `req.body` as the body.
       const batch = new URL(req.url ?? "/", "http://x").searchParams.get("batch") === "1";
       void readBody(req, deps.bodyLimitBytes).then(
         (body) => {
           const text = body.toString("utf8");
           const problem = inexactNumberError(text, batch);
           if (problem) bodyProblems.set(req, problem);
-          Object.assign(req, { body: text });
-          trpc(req, res);
+          trpcPost(req, res, text);
         },
         (error: unknown) => {
           if (!(error instanceof BodyTooLargeError)) return res.destroy();
           // Not drained (a runaway body): close after the answer (see hook-endpoint.ts).
           if (!error.drained) res.setHeader("connection", "close");
           bodyProblems.set(req, new AppError("PAYLOAD_TOO_LARGE", `${error.message} (BODY_LIMIT_BYTES)`));
-          Object.assign(req, { body: "" });
-          trpc(req, res);
+          trpcPost(req, res, "");
         },
       );
       return;

@@ -9,6 +9,33 @@ export function columnBindings(...columns: unknown[]): Knex.RawBinding[] {
   return columns as Knex.RawBinding[];
 }
 
+/** An element of `pgArray`: what the ingest columns hold. */
+export type PgArrayElement = string | number | boolean | null;
+
+/**
+ * A PostgreSQL array literal (`{"a","b",NULL}`) for a `?::type[]` / `$n::type[]` bind, built
+ * as one flat string. The driver does the same for a JS array, but by appending element after
+ * element (a chain of partial strings it then has to copy flat again): for a 500-event batch
+ * that was about a fifth of what the server allocated, and the garbage a batch leaves is
+ * what makes the heap (and RSS) grow under batch ingest. Every element is quoted, with `\`
+ * and `"` escaped, exactly as the driver does, so the database reads the same values.
+ */
+export function pgArray(values: readonly PgArrayElement[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i] ?? null;
+    if (value === null) parts[i] = "NULL";
+    else {
+      const text = typeof value === "string" ? value : String(value);
+      parts[i] = NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, "\\$&")}"` : `"${text}"`;
+    }
+  }
+  return `{${parts.join(",")}}`;
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPED = /["\\]/g;
+
 /** Rows of a `knex.raw` query on PostgreSQL. */
 export function rowsOf(result: unknown): Array<Record<string, unknown>> {
   return (result as { rows: Array<Record<string, unknown>> }).rows;

@@ -24,7 +24,7 @@ import type { PriceBook } from "../pricing/pricing.js";
 import { redactEvent } from "../redaction/redact-event.js";
 import type { Redactor } from "../redaction/redactor.js";
 import { redactorOf } from "../redaction/redact-record.js";
-import { columnBindings } from "../sql.js";
+import { columnBindings, pgArray, type PgArrayElement } from "../sql.js";
 import { isUnknownTime, uuidV7Time } from "../time.js";
 import { tokenCountProblem } from "./derive.js";
 import { applyDerivations, storablePatch, writeSessionsAndNotify, type PreparedEvent } from "./ingest-derivations.js";
@@ -313,7 +313,8 @@ async function insertEvents(
  * jsonb parse of the whole document instead of a text[] literal and a parse per element).
  */
 export function eventColumns(events: PreparedEvent[]): unknown[] {
-  const col = <T>(pick: (e: PreparedEvent) => T) => events.map(pick);
+  // Each column as its array literal, made here in one piece (see pgArray).
+  const col = (pick: (e: PreparedEvent) => PgArrayElement) => pgArray(events.map(pick));
   const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
   return [
     col((e) => e.id),
@@ -333,7 +334,7 @@ export function eventColumns(events: PreparedEvent[]): unknown[] {
     col((e) => text(e.machineId)),
     col((e) => e.occurredAt.toISOString()),
     col((e) => e.redactions),
-    JSON.stringify(col((e) => e.payload)),
+    JSON.stringify(events.map((e) => e.payload)),
   ];
 }
 
