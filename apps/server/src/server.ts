@@ -155,6 +155,16 @@ export async function startServer(
 
     const applied = await migrateLatestAt(database.connectionString);
     if (applied.length > 0) logger.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
+    if (applied.length > 0 && database.embedded) {
+      // The files the migrations made (hundreds on a first start) are fsynced at PostgreSQL's
+      // next checkpoint; left alone, that is the shutdown checkpoint, and the first stop
+      // waited for it (1–1.4 s at load 13, several seconds on a busy disk). Taken now, in the
+      // background, while the server serves. A stop during it cuts only this connection:
+      // PostgreSQL still finishes its checkpoints before it exits.
+      void database.embedded
+        .checkpoint()
+        .catch((error: unknown) => logger.debug({ err: error }, "checkpoint after migrations not taken"));
+    }
 
     const services = createServices({
       knex: database.knex,

@@ -62,6 +62,20 @@ describe("startEmbeddedPostgres", CLUSTERS, () => {
     const dataDir = join(dir, "reuse", "pg");
     const first = await startEmbeddedPostgres({ dataDir });
     await query(first.connectionString, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)");
+    // A checkpoint on request (the server takes one after migrations, so a stop need not):
+    // the control file's latest checkpoint moves past the writes above.
+    const latest = async () =>
+      (
+        (await query(
+          first.connectionString,
+          "SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()",
+        )) as Array<{
+          lsn: string;
+        }>
+      )[0]?.lsn;
+    const before = await latest();
+    await first.checkpoint();
+    expect(await latest()).not.toBe(before);
     await first.stop();
 
     // A crash leaves postmaster.pid behind, naming a process that is gone.

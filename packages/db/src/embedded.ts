@@ -109,6 +109,12 @@ export interface EmbeddedPostgresHandle {
   ensureAppDatabase(name: string): Promise<string>;
   /** Calls `listener` each time PostgreSQL exits without `stop()` (crash, kill). Returns an unsubscribe. */
   onUnexpectedExit(listener: (reason: string) => void): () => void;
+  /**
+   * Writes a checkpoint now (as the superuser). The files a first start's migrations create
+   * are each fsynced at the next checkpoint; without one, that is the shutdown checkpoint of
+   * the first stop (581 files: 1.0–1.4 s at load 13 on the project's machine).
+   */
+  checkpoint(): Promise<void>;
   /** Starts PostgreSQL again after an unexpected exit (one attempt; no-op while it runs). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -515,6 +521,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     async ensureAppDatabase(name: string) {
       await prepareAppDatabase(adminUrl, urlFor(superuser.name, superuser.password, name), name, app);
       return urlFor(app.name, app.password, name);
+    },
+    async checkpoint() {
+      await withClient(adminUrl, (client) => client.query("CHECKPOINT"));
     },
     onUnexpectedExit(listener) {
       exitListeners.add(listener);

@@ -2,9 +2,10 @@
  * The server as an operator meets it: the first-start key in a 0600 credentials file
  * (its path logged, never the secret), the `keys` and `migrate` commands, a clear exit 2
  * for bad configuration, a restart that keeps the key, and a graceful stop on SIGTERM
- * with a live subscription open.
+ * with a live subscription open, or with a request in flight and an idle keep-alive connection.
  */
 import { spawn } from "node:child_process";
+import http from "node:http";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -179,5 +180,63 @@ describe("restart and stop", () => {
     expect(h.server.exit).toEqual({ code: 0, signal: null });
     expect(h.server.logs().join("\n")).toMatch(/"msg":"stopped"/);
     await h.server.restart(); // for afterAll's stop
+  });
+
+  it("SIGTERM with a request in flight and an idle keep-alive connection: the request is answered, its event kept, the process exits 0", async () => {
+    const { hostname, port } = new URL(h.server.url);
+    const authorization = `Bearer ${h.server.apiKey}`;
+    // An idle keep-alive connection: one answered request on it, the socket left open.
+    const agent = new http.Agent({ keepAlive: true });
+    const idle = await new Promise<number | undefined>((resolve, reject) =>
+      http
+        .get({ hostname, port, path: "/health", agent }, (res) => res.resume().on("end", () => resolve(res.statusCode)))
+        .on("error", reject),
+    );
+    expect(idle).toBe(200);
+
+    // A request in flight: its headers are in, its body not yet. The server's 100 Continue
+    // says it took the request (Node runs the request listener as it writes it).
+    const body = JSON.stringify({
+      events: [{ externalSessionId: "stop-in-flight", eventType: "Notification", source: "hook", payload: { n: 1 } }],
+    });
+    const inFlight = http.request({
+      hostname,
+      port,
+      method: "POST",
+      path: "/trpc/events.ingest",
+      agent: false,
+      headers: {
+        authorization,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        expect: "100-continue",
+      },
+    });
+    const answered = new Promise<{ status: number | undefined; text: string }>((resolve, reject) => {
+      inFlight.on("response", (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode, text }));
+      });
+      inFlight.on("error", reject);
+    });
+    await new Promise<void>((resolve) => inFlight.once("continue", () => resolve()));
+
+    const stopped = h.server.kill("SIGTERM");
+    // The stop has begun (and waits for this request) before the body is sent.
+    while (!h.server.logs().some((line) => line.includes("finishing requests in flight")))
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    inFlight.end(body);
+    const answer = await answered;
+    await stopped;
+    agent.destroy();
+
+    expect(answer.status).toBe(200);
+    const ids = (JSON.parse(answer.text) as { result: { data: { accepted: number; ids: string[] } } }).result.data;
+    expect(ids.accepted).toBe(1);
+    expect(h.server.exit).toEqual({ code: 0, signal: null });
+    await h.server.restart();
+    const stored = await h.client.events.get.query({ id: expectDefined(ids.ids[0]) });
+    expect(stored).toMatchObject({ eventType: "Notification", payload: { n: 1 } });
   });
 });
