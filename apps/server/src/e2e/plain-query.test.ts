@@ -15,7 +15,6 @@ import { join } from "node:path";
 
 import { createKnex, startEmbeddedPostgres } from "@logbook/db";
 import { databaseUrlFor } from "@logbook/db/testing";
-import type { Knex } from "knex";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { startTestServer } from "../testing/index.js";
@@ -211,7 +210,7 @@ describe("GET /trpc/<query> on the plain path", () => {
   });
 
   describe("a query the database fails", () => {
-    let held: Knex.Transaction | undefined;
+    let held: { rollback(): Promise<unknown> } | undefined;
     /** The server's backend running the session list, once it waits for the test's lock. */
     const waitingList = async (): Promise<number | null> => {
       const rows = await h.db.knex.raw<{ rows: Array<{ pid: number }> }>(
@@ -222,8 +221,9 @@ describe("GET /trpc/<query> on the plain path", () => {
     };
     const lockSessions = async () => {
       await held?.rollback().catch(() => undefined); // a failed test's lock, not to be inherited
-      held = await h.db.knex.transaction();
-      await held.raw("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
+      const trx = await h.db.knex.transaction();
+      held = trx;
+      await trx.raw("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
     };
     afterAll(async () => {
       await held?.rollback().catch(() => undefined);
