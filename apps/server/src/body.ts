@@ -21,6 +21,12 @@ export class BodyTooLargeError extends Error {
  */
 export const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/** Whether the request's Content-Length announces a body over `limit` bytes (refused unread). */
+export function declaresMoreThan(req: IncomingMessage, limit: number): boolean {
+  const declared = Number(req.headers["content-length"]);
+  return Number.isFinite(declared) && declared > limit;
+}
+
 /**
  * Reads a request body up to `limit` bytes. A declared Content-Length over the limit is
  * refused before reading (Node reads and drops the body after the answer). A body that
@@ -31,8 +37,7 @@ export const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
  * ECONNRESET.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLargeError(limit));
+  if (declaresMoreThan(req, limit)) return Promise.reject(new BodyTooLargeError(limit));
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] = [];
     let size = 0;

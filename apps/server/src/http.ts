@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 
 import {
   appRouter,
@@ -17,6 +17,7 @@ import {
   BodyTooLargeError,
   DRAIN_LIMIT_BYTES,
   bodyReservation,
+  declaresMoreThan,
   discardBody,
   readBody,
   type BodyBudget,
@@ -147,6 +148,22 @@ function admitBody(budget: BodyBudget, bodyLimitBytes: number, req: IncomingMess
     sendJson(res, 503, toHttpErrorBody(describeError(busy)));
   });
   return false;
+}
+
+/**
+ * Answers `Expect: 100-continue` (the hook emitter announces bodies over 1 MB with it): a
+ * body the server would refuse unread (a Content-Length over BODY_LIMIT_BYTES) gets its 413
+ * at once, without a 100 Continue, so the client never starts sending it. Node's default
+ * writes 100 Continue before any handler runs; the client then began a body that the server
+ * refused and closed on, and the kernel's reset of that connection (unread data) could
+ * destroy the 413 before the client read it: a refused event looked like a network failure
+ * and stayed spooled for ever. Any other request gets its 100 Continue as before.
+ */
+export function answerExpectContinue(server: Server, listener: RequestListener, bodyLimitBytes: number): void {
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    if (!declaresMoreThan(req, bodyLimitBytes)) res.writeContinue();
+    listener(req, res);
+  });
 }
 
 /**

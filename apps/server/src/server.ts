@@ -26,7 +26,7 @@ import {
   writeRuntimeInfo,
 } from "./credentials.js";
 import { createHealthCheck } from "./health.js";
-import { createRequestListener, InFlight, type HttpDeps } from "./http.js";
+import { answerExpectContinue, createRequestListener, InFlight, type HttpDeps } from "./http.js";
 import type { Logger } from "./logger.js";
 import { schedule, type Scheduler } from "./scheduler.js";
 import { VERSION } from "./version.js";
@@ -237,7 +237,9 @@ export async function startServer(
       starting: () => !started,
       webAssets,
     };
-    const server = createServer(createRequestListener(httpDeps, inFlight));
+    const listener = createRequestListener(httpDeps, inFlight);
+    const server = createServer(listener);
+    answerExpectContinue(server, listener, httpDeps.bodyLimitBytes);
     answerClientErrors(server);
     const port = await listen(server, config.port, config.host);
     const url = clientUrl(config.host, port);

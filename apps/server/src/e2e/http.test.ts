@@ -52,6 +52,36 @@ async function countEvents(where: Record<string, unknown> = {}): Promise<number>
   return Number(row.n);
 }
 
+/**
+ * Sends only the head of a POST that announces `contentLength` bytes with
+ * `Expect: 100-continue` (as the hook emitter does for bodies over 1 MB) and returns the
+ * status line of the first answer: `100 Continue` invites the body, a final status refuses it.
+ */
+function firstAnswerToExpect(path: string, contentLength: number): Promise<string> {
+  const { hostname, port } = new URL(h.server.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    let received = "";
+    socket.setEncoding("latin1");
+    socket.on("connect", () =>
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${h.server.apiKey}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${contentLength}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    socket.on("data", (chunk: string) => {
+      received += chunk;
+      const end = received.indexOf("\r\n");
+      if (end >= 0) {
+        socket.destroy();
+        resolve(received.slice(0, end));
+      }
+    });
+    socket.on("error", reject);
+    socket.on("end", () => reject(new Error(`closed before an answer: ${JSON.stringify(received)}`)));
+  });
+}
+
 describe("POST /hooks/claude-code", () => {
   it("stores every fixture payload (every hook event, older and odd ones) and answers 200 {} to each", async () => {
     const payloads = hookFixtures();
@@ -152,6 +182,15 @@ describe("POST /hooks/claude-code", () => {
     expect(tooLarge.message).toMatch(/limit of 262144 bytes/);
     const small = await postHook(JSON.stringify({ session_id: `after-${randomUUID()}`, hook_event_name: "Stop" }));
     expect(small.status).toBe(200);
+  });
+
+  it("answers Expect: 100-continue with a 413 for a body announced over the limit, and 100 Continue otherwise", async () => {
+    // Found in the hook emitter's e2e test under load: after a 100 Continue the emitter sent a
+    // 20 MB body the server then refused and closed on, and the reset could swallow the 413.
+    for (const path of ["/hooks/claude-code", "/trpc/hooks.ingest", "/trpc/events.ingest"]) {
+      expect(await firstAnswerToExpect(path, BODY_LIMIT + 1)).toMatch(/^HTTP\/1\.1 413 /);
+      expect(await firstAnswerToExpect(path, BODY_LIMIT)).toBe("HTTP/1.1 100 Continue");
+    }
   });
 
   it("413 for a chunked body that grows over the limit, and the next keep-alive requests still work", async () => {
