@@ -57,6 +57,8 @@ async function loadServer(
     ...load,
   });
   if (result.failed > 0) throw new Error(`${what}: ${result.failed} failed; first: ${result.firstFailure}`);
+  if (result.resetsRetried > 0)
+    ctx.log(`  ${what}: ${result.resetsRetried} GET(s) sent again after a keep-alive reset`);
   return result;
 }
 

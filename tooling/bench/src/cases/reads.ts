@@ -24,6 +24,7 @@ async function getLoad(ctx: BenchContext, url: string, path: string): Promise<nu
     scenario: { kind: "get", paths: [path] },
   });
   if (result.failed > 0) throw new Error(`GET ${path}: ${result.failed} failed; first: ${result.firstFailure}`);
+  if (result.resetsRetried > 0) ctx.log(`  GET ${path}: ${result.resetsRetried} sent again after a keep-alive reset`);
   return result.latenciesMs;
 }
 

@@ -22,6 +22,12 @@ export interface LoadResult {
   requests: number;
   ok: number;
   failed: number;
+  /**
+   * GETs sent again once because the keep-alive socket they took had just been closed by the
+   * server (ECONNRESET on a reused socket, before any answer): a client-side race, not a
+   * failure of the server; counted so that a change in it shows.
+   */
+  resetsRetried: number;
   /** Requests per second actually completed. */
   achievedRate: number;
   /** Per-request latency in ms, from the moment a request was due to its complete answer. */

@@ -62,6 +62,7 @@ async function run(spec: LoadRequest): Promise<LoadResult> {
   let sent = 0;
   let ok = 0;
   let failed = 0;
+  let resetsRetried = 0;
   let firstFailure: string | undefined;
   const warmup = spec.warmupSec ?? 0;
   const start = performance.now();
@@ -71,42 +72,53 @@ async function run(spec: LoadRequest): Promise<LoadResult> {
   const send = (dueAt: number): Promise<void> => {
     const { method, path, body, index } = next();
     const done = new Promise<void>((resolve) => {
-      const req = httpRequest(
-        {
-          agent,
-          host: url.hostname,
-          port: url.port,
-          method,
-          path,
-          headers: {
-            ...spec.headers,
-            ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}),
+      const attempt = (isRetry: boolean) => {
+        const req = httpRequest(
+          {
+            agent,
+            host: url.hostname,
+            port: url.port,
+            method,
+            path,
+            headers: {
+              ...spec.headers,
+              ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}),
+            },
           },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk));
-          res.on("end", () => {
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) {
-              if (dueAt < recordFrom) return resolve();
-              ok++;
-              latencies.push(performance.now() - dueAt);
-              pathIndexes.push(index);
-            } else {
-              failed++;
-              firstFailure ??= `HTTP ${status}: ${Buffer.concat(chunks).toString("utf8").slice(0, 300)}`;
-            }
-            resolve();
-          });
-        },
-      );
-      req.on("error", (error) => {
-        failed++;
-        firstFailure ??= error.message;
-        resolve();
-      });
-      req.end(body);
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
+            res.on("end", () => {
+              const status = res.statusCode ?? 0;
+              if (status >= 200 && status < 300) {
+                if (dueAt < recordFrom) return resolve();
+                ok++;
+                latencies.push(performance.now() - dueAt);
+                pathIndexes.push(index);
+              } else {
+                failed++;
+                firstFailure ??= `HTTP ${status}: ${Buffer.concat(chunks).toString("utf8").slice(0, 300)}`;
+              }
+              resolve();
+            });
+          },
+        );
+        req.on("error", (error: NodeJS.ErrnoException) => {
+          // A keep-alive socket the server closed (idle past its keepAliveTimeout) just as
+          // this request took it: the request never reached the server. Node's documented
+          // answer for an idempotent request is to send it again (request.reusedSocket);
+          // once, counted, and its latency still runs from when it was due.
+          if (!isRetry && method === "GET" && req.reusedSocket && error.code === "ECONNRESET") {
+            resetsRetried++;
+            return attempt(true);
+          }
+          failed++;
+          firstFailure ??= error.message;
+          resolve();
+        });
+        req.end(body);
+      };
+      attempt(false);
     });
     inFlight.add(done);
     void done.then(() => inFlight.delete(done));
@@ -139,6 +151,7 @@ async function run(spec: LoadRequest): Promise<LoadResult> {
     requests: sent,
     ok,
     failed,
+    resetsRetried,
     achievedRate: ok / elapsed,
     latenciesMs: latencies,
     pathIndexes,
