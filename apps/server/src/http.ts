@@ -26,7 +26,6 @@ import { inexactNumberError } from "./exact-numbers.js";
 import { handleClaudeCodeHook } from "./hook-endpoint.js";
 import { handleOtlpExport, OTLP_PATHS } from "./otlp-endpoint.js";
 import type { Logger } from "./logger.js";
-import { answerPlainQuery, claimPlainQuery, type PlainQueryOptions } from "./plain-query.js";
 import { sendJson, sendRefusal } from "./respond.js";
 import { createTrpcPostHandler } from "./trpc-post.js";
 import { redeemLoginLink, signOut, type WebAssets } from "./web.js";
@@ -175,8 +174,10 @@ export function answerExpectContinue(server: Server, listener: RequestListener, 
  */
 export function createRequestListener(deps: HttpDeps, inFlight: InFlight): RequestListener {
   const createContext = createContextFactory(deps);
-  /** The adapter's and the plain GET path's (plain-query.ts): both answer errors alike. */
-  const answering: PlainQueryOptions = {
+  /** What reading a tRPC body found wrong; the context refuses the request with it (batch-aware). */
+  const bodyProblems = new WeakMap<IncomingMessage, AppError>();
+  /** The adapter's and the POST handler's (trpc-post.ts): both answer errors alike. */
+  const answering: Pick<Parameters<typeof createTrpcPostHandler>[0], "onError" | "responseMeta"> = {
     onError: ({ error, path, type }) => {
       deps.onRequestError?.(error);
       logApiError(deps.logger, error, { path, type });
@@ -187,8 +188,6 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
       return seconds === undefined ? {} : { headers: { "retry-after": String(seconds) } };
     },
   };
-  /** What reading a tRPC body found wrong; the context refuses the request with it (batch-aware). */
-  const bodyProblems = new WeakMap<IncomingMessage, AppError>();
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
@@ -232,13 +231,7 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     if (retryAfter !== null) return unavailable(req, res, retryAfter);
     if (deps.bodyBudget && !admitBody(deps.bodyBudget, deps.bodyLimitBytes, req, res)) return;
     if (path === "/trpc" || path.startsWith("/trpc/")) {
-      if (req.method !== "POST") {
-        // A plain query from a key verified a moment ago skips the adapter; claimed or not is
-        // decided before anything runs, and a claimed query is answered there, errors too.
-        const query = claimPlainQuery(deps, req);
-        if (query) return void answerPlainQuery(answering, query, req, res);
-        return trpc(req, res);
-      }
+      if (req.method !== "POST") return trpc(req, res);
       const batch = new URL(req.url ?? "/", "http://x").searchParams.get("batch") === "1";
       void readBody(req, deps.bodyLimitBytes).then(
         (body) => {

@@ -7,7 +7,6 @@ export {
   createCallerFactory,
   createContextFactory,
   createContextInner,
-  rememberedKeyContext,
   accessError,
   hasScope,
   type ApiDeps,
