@@ -51,6 +51,24 @@ interface Fragment {
   bindings: Knex.RawBinding[];
 }
 
+/**
+ * The query parsed where it is used, bound as a constant: the planner then estimates from the
+ * column's statistics how many events it matches (`websearch_to_tsquery` with a fixed
+ * configuration is immutable, so it is folded at planning). Parsed in a CTE or a separate
+ * statement it would be a value the planner cannot see into.
+ */
+const TSQ = "websearch_to_tsquery('english', ?::text)";
+
+/** The first slab's statement: its bound, the window's matches in it, and the page when it holds the whole window. */
+type FirstRow = HitRow & {
+  slab_events: number;
+  newest: Date | null;
+  oldest: Date | null;
+  found: number;
+  complete: boolean;
+  window: Array<[string, string, number]> | null;
+};
+
 /** Full-text search over events (issue 16); the index is kept by the schema, not by ingest. */
 export class SearchService {
   private readonly knex: Knex;
@@ -64,10 +82,11 @@ export class SearchService {
    * SEARCH_WINDOW matches, with highlighted snippets. A single word of 3+ characters also
    * matches as a substring of the timeline text through the trigram index.
    *
-   * Statements: the window's ids and ranks (newestMatches: the query parsed together with the
-   * first slab's bound, then one per slab probed, usually one; a session filter reads the
-   * session's tree first), then the page cut from the window, only the page's events read
-   * for their snippets.
+   * Statements: one when the first slab (back to the SLAB_EVENTS-th newest event of the
+   * filters) holds the whole window, as for a common word: the window, the page cut from it
+   * and the page's snippets come back together. Otherwise (rarer words) the older slabs are
+   * probed, one statement each (olderMatches), then the page is read with its snippets.
+   * A session filter reads the session's tree first.
    */
   async events(input: SearchEventsInput): Promise<SearchHitPage> {
     let after: Fragment = { sql: "", bindings: [] };
@@ -79,44 +98,77 @@ export class SearchService {
         bindings: [rank, at, id],
       };
     }
-    const { tsq, candidates } = await this.newestMatches(input);
+    const filters = await filtersOf(this.knex, input);
+    const match = matchOf(input.query);
+    const page = pageOf(input, after);
 
-    const columns = EVENT_SUMMARY_COLUMNS.map((c) => `e.${c}`).join(", ");
-    const result = await this.knex.raw<{ rows: HitRow[] }>(
-      `WITH ranked AS (
-         SELECT * FROM unnest(?::uuid[], ?::timestamptz[], ?::real[]) AS r(id, occurred_at, rank)
+    // `b`: the first slab's bound, the SLAB_EVENTS-th newest event of the filters (read from
+    // the time index only). `m`: the window's matches in the slab, newest first. The bound
+    // reaches `m` as a parameter, not a constant: for a common word the planner walks the
+    // time index newest first with the words as a filter, stopping at the window's last
+    // match; for a rare word it takes the GIN bitmap. (With the bound a constant it knew the
+    // slab was a few thousand events and intersected it with the GIN bitmap of every match
+    // of the words in the partition: 200 ms for two common words at 10M events.) The page
+    // and its snippets are made only when the slab held the whole window.
+    const complete = `(w.found = ${SEARCH_WINDOW} OR b.n < ${SLAB_EVENTS})`;
+    const first = await this.knex.raw<{ rows: FirstRow[] }>(
+      `WITH b AS (
+         SELECT count(*)::int AS n, max(s.occurred_at) AS newest, min(s.occurred_at) AS oldest
+         FROM (SELECT e.occurred_at FROM events e WHERE ${filters.sql}
+               ORDER BY e.occurred_at DESC LIMIT ${SLAB_EVENTS}) s
        ),
-       hits AS (
-         SELECT r.* FROM ranked r ${after.sql}
-         ORDER BY r.rank DESC, r.occurred_at DESC, r.id DESC
-         LIMIT ?
-       )
-       SELECT ${columns}, h.rank,
-         ${timestampKey("h.occurred_at")} AS cursor_at,
-         CASE WHEN e.search_vector @@ ?::tsquery THEN ts_headline('english',
-           left(logbook_event_payload_text(e.payload), ${HEADLINE_SOURCE_CHARS}), ?::tsquery, '${HEADLINE_OPTIONS}')
-         END AS payload_headline,
-         CASE WHEN e.search_vector @@ ?::tsquery THEN ts_headline('english', e.message, ?::tsquery, '${HEADLINE_OPTIONS}')
-         END AS message_headline,
-         s.external_id AS session_external_id, s.title AS session_title, s.project_id AS session_project_id
-       FROM hits h
-       JOIN events e ON e.id = h.id AND e.occurred_at = h.occurred_at
-       LEFT JOIN sessions s ON s.id = e.session_id
-       ORDER BY h.rank DESC, h.occurred_at DESC, h.id DESC`,
+       m AS (
+         SELECT e.id, e.occurred_at, ts_rank(e.search_vector, ${TSQ}) AS rank
+         FROM events e
+         WHERE ${filters.sql} AND ${match.sql} AND e.occurred_at >= (SELECT oldest FROM b)
+         ORDER BY e.occurred_at DESC
+         LIMIT ${SEARCH_WINDOW}
+       ),
+       w AS (SELECT count(*)::int AS found FROM m),
+       ${page.hits("m")}
+       SELECT b.n AS slab_events, b.newest, b.oldest, w.found, ${complete} AS complete,
+         CASE WHEN NOT ${complete} THEN
+           (SELECT json_agg(json_build_array(m.id, ${timestampKey("m.occurred_at")}, m.rank)) FROM m)
+         END AS window,
+         hit.*
+       FROM b CROSS JOIN w
+       LEFT JOIN LATERAL (${page.select} AND ${complete}) hit ON TRUE
+       ORDER BY hit.rank DESC, hit.hit_at DESC, hit.id DESC`,
       [
-        candidates.map((c) => c.id),
-        candidates.map((c) => c.at),
-        candidates.map((c) => c.rank),
-        ...after.bindings,
-        input.limit + 1,
-        tsq,
-        tsq,
-        tsq,
-        tsq,
+        ...filters.bindings,
+        input.query,
+        ...filters.bindings,
+        ...match.bindings,
+        ...page.hitsBindings,
+        ...page.selectBindings,
       ],
     );
+    const head = first.rows[0];
+    let rows: HitRow[];
+    if (!head || head.complete) {
+      rows = first.rows.filter((row) => row.id !== null);
+    } else {
+      const found = (head.window ?? []).map(([id, at, rank]) => ({ id, at, rank }));
+      const candidates = await this.olderMatches(input.query, filters, match, found, head);
+      const result = await this.knex.raw<{ rows: HitRow[] }>(
+        `WITH ranked AS (
+           SELECT * FROM unnest(?::uuid[], ?::timestamptz[], ?::real[]) AS r(id, occurred_at, rank)
+         ),
+         ${page.hits("ranked")}
+         ${page.select}
+         ORDER BY h.rank DESC, h.occurred_at DESC, h.id DESC`,
+        [
+          candidates.map((c) => c.id),
+          candidates.map((c) => c.at),
+          candidates.map((c) => c.rank),
+          ...page.hitsBindings,
+          ...page.selectBindings,
+        ],
+      );
+      rows = result.rows;
+    }
     return toPage(
-      result.rows,
+      rows,
       input.limit,
       (row): SearchHit => ({
         event: toEventSummaryDto(row),
@@ -134,61 +186,43 @@ export class SearchService {
   }
 
   /**
-   * The newest SEARCH_WINDOW matches with their ranks, in time slabs from the newest:
+   * The rest of the newest SEARCH_WINDOW matches when the first slab (`head`: the newest
+   * `slab_events` events of the filters, from `oldest` to `newest`) held only `found`, in
+   * older time slabs:
    *
-   * - The query is a constant in each statement (not a CTE's column), so the planner knows
-   *   from the column's statistics how many events it matches: for common words it walks
-   *   the time index newest first with the words as a filter and stops at the window's
-   *   last match; for rarer ones it takes the GIN bitmap, within the slab's time range.
-   *   (With the query hidden in a CTE it always took the bitmap of every match in the
-   *   table: for a common word most of the table, docs/performance.md.)
-   * - The first slab reaches back to the SLAB_EVENTS-th newest event of the filters; each
-   *   next one, older and adjacent, is as long as the rate of matches seen so far says the
-   *   window's remainder needs (SLAB_GROWTH times what was probed while none was seen);
+   * - Each next slab, older and adjacent, is as long as the rate of matches seen so far says
+   *   the window's remainder needs (SLAB_GROWTH times what was probed while none was seen);
    *   after SLABS of them, one probe takes the rest. A word in one event of a hundred then
    *   costs the bitmap of about a window's matches, not of all its matches in the table.
+   * - The query is a constant in each probe, so the planner picks the time index walk or the
+   *   GIN bitmap from the words' statistics, within the slab's time range.
    *
    * Exact: each slab takes its newest matches up to what the window still lacks, and the
    * slabs are adjacent, newest first, so their union is the newest SEARCH_WINDOW matches.
-   * Returns them with the parsed query (a tsquery's text).
    */
-  private async newestMatches(input: SearchEventsInput): Promise<{ tsq: string; candidates: Candidate[] }> {
-    const filters = await filtersOf(this.knex, input);
-    // One statement (one round trip fewer a search): the query parsed, given to each probe
-    // as a constant so the planner can estimate how many events it matches, and the first
-    // slab's bound (the SLAB_EVENTS-th newest event of the filters).
-    const head = await this.knex.raw<{
-      rows: Array<{ tsq: string; n: number; newest: Date | null; oldest: Date | null }>;
-    }>(
-      `SELECT websearch_to_tsquery('english', ?)::text AS tsq, t.n, t.newest, t.oldest
-       FROM (SELECT count(*)::int AS n, max(s.occurred_at) AS newest, min(s.occurred_at) AS oldest
-               FROM (SELECT e.occurred_at FROM events e WHERE ${filters.sql}
-                     ORDER BY e.occurred_at DESC LIMIT ${SLAB_EVENTS}) s) t`,
-      [input.query, ...filters.bindings],
-    );
-    const first = head.rows[0];
-    const tsq = first?.tsq ?? "";
-    const match = matchOf(input.query, tsq);
+  private async olderMatches(
+    query: string,
+    filters: Fragment,
+    match: Fragment,
+    found: Candidate[],
+    head: { newest: Date | null; oldest: Date | null },
+  ): Promise<Candidate[]> {
+    if (!head.newest || !head.oldest) return found;
     const probe = async (range: Fragment, wanted: number): Promise<Candidate[]> => {
       const result = await this.knex.raw<{ rows: Candidate[] }>(
-        `SELECT e.id, ${timestampKey("e.occurred_at")} AS at, ts_rank(e.search_vector, ?::tsquery) AS rank
+        `SELECT e.id, ${timestampKey("e.occurred_at")} AS at, ts_rank(e.search_vector, ${TSQ}) AS rank
          FROM events e
          WHERE ${filters.sql} AND ${match.sql} AND ${range.sql}
          ORDER BY e.occurred_at DESC
          LIMIT ${wanted}`,
-        [tsq, ...filters.bindings, ...match.bindings, ...range.bindings],
+        [query, ...filters.bindings, ...match.bindings, ...range.bindings],
       );
       return result.rows;
     };
-
-    if (!first?.newest || !first.oldest || first.n < SLAB_EVENTS) {
-      return { tsq, candidates: await probe({ sql: "TRUE", bindings: [] }, SEARCH_WINDOW) }; // few events: one probe
-    }
     // Slab bounds are whole milliseconds (a JS Date's precision); every event at or after
-    // `covered` has been probed. The first slab holds at least SLAB_EVENTS events.
-    let covered = first.oldest.getTime();
-    const found = await probe({ sql: "e.occurred_at >= ?::timestamptz", bindings: [isoOf(covered)] }, SEARCH_WINDOW);
-    const newest = first.newest.getTime();
+    // `covered` has been probed (the first slab took every event at or after its oldest).
+    let covered = head.oldest.getTime();
+    const newest = head.newest.getTime();
     for (let slab = 0; slab < SLABS && found.length < SEARCH_WINDOW; slab++) {
       // Long enough for what the window lacks at the rate of matches seen so far (half as
       // much again, since the rate varies), or SLAB_GROWTH times what was probed if none.
@@ -208,8 +242,39 @@ export class SearchService {
       const rest = { sql: "e.occurred_at < ?::timestamptz", bindings: [isoOf(covered)] };
       found.push(...(await probe(rest, SEARCH_WINDOW - found.length)));
     }
-    return { tsq, candidates: found };
+    return found;
   }
+}
+
+/**
+ * The page cut from a window (a relation of `id, occurred_at, rank`): `hits(source)` is the
+ * CTE of the page's keys after the cursor, `select` reads only those events, with their
+ * snippets and sessions (ending in a WHERE to which a caller may add a condition).
+ */
+function pageOf(input: SearchEventsInput, after: Fragment) {
+  const columns = EVENT_SUMMARY_COLUMNS.map((c) => `e.${c}`).join(", ");
+  return {
+    hits: (source: string) =>
+      `hits AS (
+         SELECT r.* FROM ${source} r ${after.sql}
+         ORDER BY r.rank DESC, r.occurred_at DESC, r.id DESC
+         LIMIT ${input.limit + 1}
+       )`,
+    hitsBindings: after.bindings,
+    select: `SELECT ${columns}, h.rank, h.occurred_at AS hit_at,
+         ${timestampKey("h.occurred_at")} AS cursor_at,
+         CASE WHEN e.search_vector @@ ${TSQ} THEN ts_headline('english',
+           left(logbook_event_payload_text(e.payload), ${HEADLINE_SOURCE_CHARS}), ${TSQ}, '${HEADLINE_OPTIONS}')
+         END AS payload_headline,
+         CASE WHEN e.search_vector @@ ${TSQ} THEN ts_headline('english', e.message, ${TSQ}, '${HEADLINE_OPTIONS}')
+         END AS message_headline,
+         s.external_id AS session_external_id, s.title AS session_title, s.project_id AS session_project_id
+       FROM hits h
+       JOIN events e ON e.id = h.id AND e.occurred_at = h.occurred_at
+       LEFT JOIN sessions s ON s.id = e.session_id
+       WHERE TRUE`,
+    selectBindings: [input.query, input.query, input.query, input.query] as Knex.RawBinding[],
+  };
 }
 
 /**
@@ -232,7 +297,9 @@ async function filtersOf(knex: Knex, input: SearchEventsInput): Promise<Fragment
     bindings.push(tree.rows.map((r) => r.id));
   }
   if (input.projectId) {
-    where.push("e.session_id IN (SELECT id FROM sessions WHERE project_id = ?)");
+    // An array read first through sessions' project index (an InitPlan): as `IN (subquery)`
+    // the planner joined it and, at 10M events, scanned every session in parallel for it.
+    where.push("e.session_id = ANY(ARRAY(SELECT id FROM sessions WHERE project_id = ?))");
     bindings.push(input.projectId);
   }
   if (input.eventTypes) {
@@ -253,12 +320,12 @@ async function filtersOf(knex: Knex, input: SearchEventsInput): Promise<Fragment
 const isoOf = (ms: number) => new Date(ms).toISOString();
 
 /** The text test: the words, or for a single word of 3+ characters also a substring of the timeline text. */
-function matchOf(query: string, tsq: string): Fragment {
+function matchOf(query: string): Fragment {
   const substring = !/\s/.test(query) && query.length >= MIN_SUBSTRING_CHARS;
-  if (!substring) return { sql: "e.search_vector @@ ?::tsquery", bindings: [tsq] };
+  if (!substring) return { sql: `e.search_vector @@ ${TSQ}`, bindings: [query] };
   return {
-    sql: `(e.search_vector @@ ?::tsquery OR left(e.message, ${TRIGRAM_PREFIX_CHARS}) ILIKE ?)`,
-    bindings: [tsq, likePattern(query)],
+    sql: `(e.search_vector @@ ${TSQ} OR left(e.message, ${TRIGRAM_PREFIX_CHARS}) ILIKE ?)`,
+    bindings: [query, likePattern(query)],
   };
 }
 
