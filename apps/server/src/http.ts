@@ -26,6 +26,7 @@ import { inexactNumberError } from "./exact-numbers.js";
 import { handleClaudeCodeHook } from "./hook-endpoint.js";
 import { handleOtlpExport, OTLP_PATHS } from "./otlp-endpoint.js";
 import type { Logger } from "./logger.js";
+import { answerPlainQuery, claimPlainQuery, type PlainQueryOptions } from "./plain-query.js";
 import { sendJson, sendRefusal } from "./respond.js";
 import { createTrpcPostHandler } from "./trpc-post.js";
 import { redeemLoginLink, signOut, type WebAssets } from "./web.js";
@@ -51,6 +52,18 @@ export interface HttpDeps extends ApiDeps {
 
 /** Paths that belong to the API and its doors, never to the dashboard's client routes. */
 const SERVER_PATHS = /^\/(trpc|health|hooks|auth|v1)(\/|$)/;
+
+/**
+ * A client's own id for a request (`X-Request-Id`), put in the server's request log line so a
+ * client (or a test) can find the line of that request among concurrent ones. Only a short
+ * plain token is taken; anything else is left out of the log, not altered.
+ */
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+function requestIdOf(req: IncomingMessage): string | undefined {
+  const id = req.headers["x-request-id"];
+  return typeof id === "string" && REQUEST_ID.test(id) ? id : undefined;
+}
 
 /**
  * Requests in flight, so a graceful stop can wait for ordinary requests to finish and
@@ -174,10 +187,8 @@ export function answerExpectContinue(server: Server, listener: RequestListener, 
  */
 export function createRequestListener(deps: HttpDeps, inFlight: InFlight): RequestListener {
   const createContext = createContextFactory(deps);
-  /** What reading a tRPC body found wrong; the context refuses the request with it (batch-aware). */
-  const bodyProblems = new WeakMap<IncomingMessage, AppError>();
-  /** The adapter's and the POST handler's (trpc-post.ts): both answer errors alike. */
-  const answering: Pick<Parameters<typeof createTrpcPostHandler>[0], "onError" | "responseMeta"> = {
+  /** The adapter's and the plain GET path's (plain-query.ts): both answer errors alike. */
+  const answering: PlainQueryOptions = {
     onError: ({ error, path, type }) => {
       deps.onRequestError?.(error);
       logApiError(deps.logger, error, { path, type });
@@ -188,6 +199,8 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
       return seconds === undefined ? {} : { headers: { "retry-after": String(seconds) } };
     },
   };
+  /** What reading a tRPC body found wrong; the context refuses the request with it (batch-aware). */
+  const bodyProblems = new WeakMap<IncomingMessage, AppError>();
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
@@ -215,10 +228,17 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     inFlight.track(res);
     const started = performance.now();
     const path = new URL(req.url ?? "/", "http://x").pathname;
+    const requestId = requestIdOf(req);
     res.once("finish", () => {
       // The path only: a tRPC query string carries the input.
       deps.logger.debug(
-        { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) },
+        {
+          method: req.method,
+          path,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - started),
+          ...(requestId === undefined ? {} : { requestId }),
+        },
         "request",
       );
     });
@@ -231,7 +251,13 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     if (retryAfter !== null) return unavailable(req, res, retryAfter);
     if (deps.bodyBudget && !admitBody(deps.bodyBudget, deps.bodyLimitBytes, req, res)) return;
     if (path === "/trpc" || path.startsWith("/trpc/")) {
-      if (req.method !== "POST") return trpc(req, res);
+      if (req.method !== "POST") {
+        // A plain query from a key verified a moment ago skips the adapter; claimed or not is
+        // decided before anything runs, and a claimed query is answered there, errors too.
+        const query = claimPlainQuery(deps, req);
+        if (query) return void answerPlainQuery(answering, query, req, res);
+        return trpc(req, res);
+      }
       const batch = new URL(req.url ?? "/", "http://x").searchParams.get("batch") === "1";
       void readBody(req, deps.bodyLimitBytes).then(
         (body) => {

@@ -7,6 +7,7 @@ export {
   createCallerFactory,
   createContextFactory,
   createContextInner,
+  rememberedKeyContext,
   accessError,
   hasScope,
   type ApiDeps,

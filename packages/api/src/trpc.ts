@@ -20,7 +20,7 @@ import {
 } from "@trpc/server";
 import type { TRPCRequestInfo } from "@trpc/server/http";
 import type { ApiKeyScope, Health } from "@logbook/contracts";
-import { AppError, type LiveBus, type Services } from "@logbook/core";
+import { AppError, type ApiKeyPrincipal, type LiveBus, type Services } from "@logbook/core";
 
 import type { AuthThrottle } from "./auth-throttle.js";
 import { formatErrorShape, toTRPCError, type LogbookErrorShape } from "./errors.js";
@@ -119,14 +119,7 @@ export async function createContextInner(
     if (waitMs > 0) throw tooManyFailures(waitMs);
   }
   const key = remembered ?? (secret ? await deps.services.apiKeys.verify(secret) : null);
-  if (key) {
-    return {
-      ...deps,
-      auth: { keyId: key.id, name: key.name, scopes: key.scopes, expiresAt: key.expiresAt },
-      authProblem: null,
-      authVia: "key",
-    };
-  }
+  if (key) return keyContext(deps, key);
 
   const authProblem = secret ? "invalid" : "malformed";
   const counted = await deps.authThrottle?.recordFailure(clientAddress);
@@ -137,6 +130,29 @@ export async function createContextInner(
       : "failed authentication",
   );
   return { ...deps, auth: null, authProblem, authVia: null };
+}
+
+function keyContext(deps: ApiDeps, key: ApiKeyPrincipal): Context {
+  return {
+    ...deps,
+    auth: { keyId: key.id, name: key.name, scopes: key.scopes, expiresAt: key.expiresAt },
+    authProblem: null,
+    authVia: "key",
+  };
+}
+
+/**
+ * The context `createContextInner` builds for an `Authorization` header whose key was
+ * verified a moment ago (`apiKeys.remembered`), else null. It reads nothing and records
+ * nothing (no database, no auth throttle), so a caller can decide with it, before anything
+ * runs, whether to take a request or leave it whole to the HTTP adapter: the server's plain
+ * GET path (apps/server/src/plain-query.ts). Any other header (none, malformed, a key not
+ * in the cache, a wrong one) gets null, and its failure is counted once, by the adapter.
+ */
+export function rememberedKeyContext(deps: ApiDeps, authorization: string | undefined): Context | null {
+  const secret = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+  const key = secret ? deps.services.apiKeys.remembered(secret) : null;
+  return key ? keyContext(deps, key) : null;
 }
 
 function tooManyFailures(waitMs: number): AppError {
