@@ -3,7 +3,7 @@ import { runPrepared, SessionModel, type Knex } from "@logbook/db";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 
-import { invalidInput } from "../errors.js";
+import { AppError, invalidInput } from "../errors.js";
 import { EVENT_COLUMNS, toEventDto, type EventRow } from "../events/event-dto.js";
 import { SESSION_COLUMNS, toSessionDto } from "../sessions/session-dto.js";
 import { AsyncQueue } from "./async-queue.js";
@@ -50,6 +50,28 @@ const DEDUPE_WINDOW = 5_000;
  */
 const RECHECK_MS = 100;
 
+/**
+ * Whether the horizon follows the stream: `tracking` while someone subscribes to events;
+ * `stale` once nobody did when a notice came (the bus stops reading the horizon, whose
+ * value stays a true but old bound); `establishing` while the first subscriber after that
+ * waits for a current one.
+ */
+type HorizonState = "tracking" | "stale" | "establishing";
+
+/** A horizon being established again: what the subscribers who arrived meanwhile wait on. */
+interface Establishing {
+  /** The lowest position an events notice named since it began (a writer's first position). */
+  noticed: { lowest: number };
+  /** Where a subscriber that gave no resume point starts (every position after it reaches it). */
+  start: Promise<number>;
+}
+
+/** Why subscribers waiting for a horizon were turned away: they come back with their resume points. */
+const lost = (): AppError =>
+  new AppError("UNAVAILABLE", "the live feed lost its database connection while it started; subscribe again", {
+    details: { retryAfterSeconds: 1 },
+  });
+
 /** What `logbook_stream_horizon()` answers: the last position drawn, and who may still hold one. */
 interface HorizonReading {
   lastSeq: number;
@@ -80,13 +102,22 @@ const HORIZON = { name: "logbook_stream_horizon", text: "SELECT last_seq, writer
  * after it and never get 100. So a notice only wakes the bus; it reads which positions have
  * been drawn and which writers may still hold some (`readStreamHorizon`), and moves its
  * horizon up to a reading once every writer of that reading has ended.
+ *
+ * Only while someone subscribes to events: with nobody to hand positions to, a notice costs
+ * nothing (no horizon read, no fetch), and the first subscriber after such a quiet spell
+ * makes the bus establish a current horizon before anything reaches it (`establish`).
  */
 export class LiveBus {
   private client: pg.Client | null = null;
   private readonly eventSubscribers = new Set<EventSubscriber>();
   private readonly sessionSubscribers = new Set<SessionSubscriber>();
-  /** Every position up to here is final and has been fanned out. */
+  /** Every position up to here is final and has been fanned out (while tracking). */
   private horizon = 0;
+  /** Stale until the first subscriber: nobody needed a horizon before. */
+  private state: HorizonState = "stale";
+  private establishing: Establishing | null = null;
+  /** Our own notices that say "every notice before this one has been heard". */
+  private readonly marks = new Map<string, { heard: () => void; lost: (error: Error) => void }>();
   /** A reading waiting for its writers to end before the horizon may move up to it. */
   private candidate: { lastSeq: number; writers: Set<string> } | null = null;
   private advanceQueued = false;
@@ -120,6 +151,7 @@ export class LiveBus {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.recheckTimer) clearTimeout(this.recheckTimer);
     this.recheckTimer = null;
+    this.loseMarks();
     for (const s of this.eventSubscribers) s.queue.close();
     for (const s of this.sessionSubscribers) s.queue.close();
     this.eventSubscribers.clear();
@@ -145,6 +177,8 @@ export class LiveBus {
       if (!payload) return;
       // At once, not behind the event dispatch queue: a revoked key must stop working now.
       if (channel === API_KEYS_CHANNEL) return this.options.onKeyRevoked?.(payload);
+      // Also at once, in arrival order: what an establishing horizon learns from the notices.
+      if (channel === EVENTS_CHANNEL && this.heardEventsNotice(payload)) return;
       this.enqueueDispatch(() => this.onNotification(channel, payload));
     });
     await client.connect();
@@ -156,24 +190,111 @@ export class LiveBus {
       this.options.onReconnected?.();
       // Notices sent while we were away are lost: the horizon reading finds the gap.
       this.wake();
-    } else {
-      await this.startingHorizon();
     }
   }
 
   /**
-   * The first horizon: the last position drawn, once the writers that may hold positions
-   * up to it have ended (a writer's transaction is short; this waits for it, not a guess).
+   * Reads an events notice as it arrives, before the dispatch queue: notes the lowest position
+   * a writer names while a horizon is being established, and answers our own marks. True when
+   * the notice was a mark of ours (nothing else to do with it).
    */
-  private async startingHorizon(): Promise<void> {
-    const first = await readStreamHorizon(this.options.knex);
-    let waiting = new Set(first.writers);
-    while (waiting.size > 0 && !this.stopped) {
+  private heardEventsNotice(payload: string): boolean {
+    let notice: { fromStreamSeq?: unknown; mark?: unknown };
+    try {
+      notice = JSON.parse(payload) as typeof notice;
+    } catch {
+      return false; // not ours to judge here: the dispatch reports it as before
+    }
+    const mark = typeof notice.mark === "string" ? this.marks.get(notice.mark) : undefined;
+    if (mark) {
+      mark.heard();
+      return true;
+    }
+    const from = Number(notice.fromStreamSeq);
+    if (this.establishing && Number.isSafeInteger(from)) {
+      this.establishing.noticed.lowest = Math.min(this.establishing.noticed.lowest, from);
+    }
+    return typeof notice.mark === "string"; // another replica's mark: nothing to wake for
+  }
+
+  /**
+   * The start of the first subscribers after a quiet spell (state `stale`): one
+   * establishment at a time; whoever arrives while it runs waits for the same one.
+   */
+  private establish(): Promise<number> {
+    if (this.establishing) return this.establishing.start;
+    const noticed = { lowest: Number.POSITIVE_INFINITY };
+    this.state = "establishing";
+    const start = this.currentHorizon(noticed).then(
+      (position) => {
+        this.establishing = null;
+        return position;
+      },
+      (error: unknown) => {
+        this.establishing = null;
+        this.state = "stale"; // the next subscriber tries again
+        throw error;
+      },
+    );
+    start.catch(() => undefined); // each waiting subscriber sees the error
+    this.establishing = { noticed, start };
+    return start;
+  }
+
+  /**
+   * Establishes a current horizon and where a subscriber without a resume point starts.
+   *
+   * The horizon: a reading's last position, once every writer that may hold a position up
+   * to it has ended (as at any reading). The start is subtler: everything committed after
+   * the first subscriber arrived must reach it, and a writer that commits between that
+   * moment and the reading draws a position up to the reading's. Every such writer notifies
+   * on commit with its lowest position; the notices arrive in commit order, so once a mark
+   * sent after all those writers ended is heard, the lowest position noticed since the start
+   * bounds them all. Positions from there up that committed a moment before the subscriber
+   * came may reach it too, as they may at any time a subscriber joins while the horizon
+   * waits for a writer: never a gap, never twice, in order. Notices are complete only while
+   * the LISTEN connection stays up: if it is lost meanwhile, this fails (the subscribers get
+   * UNAVAILABLE and come back with their resume points).
+   */
+  private async currentHorizon(noticed: { lowest: number }): Promise<number> {
+    const client = this.client;
+    if (!client) throw lost();
+    const reading = await readStreamHorizon(this.options.knex);
+    let waiting = new Set(reading.writers);
+    while (waiting.size > 0) {
+      // A writer's transaction is short; this waits for it, not a guess.
       await new Promise((resolve) => setTimeout(resolve, RECHECK_MS / 4));
+      if (this.stopped) throw lost();
       const now = new Set((await readStreamHorizon(this.options.knex)).writers);
       waiting = new Set([...waiting].filter((w) => now.has(w)));
     }
-    this.horizon = Math.max(this.horizon, first.lastSeq);
+    if (this.client !== client) throw lost();
+    await this.mark();
+    if (this.client !== client || this.stopped) throw lost();
+    const start = Math.max(this.horizon, Math.min(noticed.lowest - 1, reading.lastSeq));
+    this.horizon = Math.max(this.horizon, reading.lastSeq);
+    this.state = "tracking";
+    this.wake(); // notices heard meanwhile may have moved past the reading
+    return start;
+  }
+
+  /** Sends a mark of ours and resolves once the LISTEN connection has heard it. */
+  private async mark(): Promise<void> {
+    const token = randomUUID();
+    const heard = new Promise<void>((resolve, reject) => this.marks.set(token, { heard: resolve, lost: reject }));
+    heard.catch(() => undefined); // awaited below unless the NOTIFY itself failed
+    try {
+      await this.options.knex.raw("SELECT pg_notify(?, ?)", [EVENTS_CHANNEL, JSON.stringify({ mark: token })]);
+      await heard;
+    } finally {
+      this.marks.delete(token);
+    }
+  }
+
+  /** The LISTEN connection went away (or the bus stops): marks sent on it will not be heard. */
+  private loseMarks(): void {
+    for (const mark of this.marks.values()) mark.lost(lost());
+    this.marks.clear();
   }
 
   /** Queues one horizon check; notices that arrive while one waits fold into it. */
@@ -193,6 +314,15 @@ export class LiveBus {
    * starve it).
    */
   private async advance(): Promise<void> {
+    // Stale: nobody to hand positions to; establishing: `currentHorizon` reads and wakes after.
+    if (this.state !== "tracking") return;
+    if (this.eventSubscribers.size === 0) {
+      // Decided before any await, so a subscriber that arrives later finds the state stale
+      // (and establishes) or tracking (and this reading serves it).
+      this.state = "stale";
+      this.candidate = null;
+      return;
+    }
     const reading = await readStreamHorizon(this.options.knex);
     const holding = new Set(reading.writers);
     let safe = this.horizon;
@@ -221,6 +351,7 @@ export class LiveBus {
   private scheduleReconnect(client: pg.Client): void {
     if (this.stopped || this.client !== client || this.reconnectTimer) return;
     this.client = null;
+    this.loseMarks();
     client.end().catch(() => undefined);
     const attempt = (delay: number) => {
       this.reconnectTimer = setTimeout(() => {
@@ -336,13 +467,22 @@ export class LiveBus {
     };
     // Listen first (buffering), then replay: nothing committed in between is missed.
     this.eventSubscribers.add(subscriber);
+    // After a quiet spell the horizon is old: wait for a current one (in the same turn as
+    // joining, so its notices count from here).
+    const start = this.state === "tracking" ? null : this.establish();
     signal?.addEventListener("abort", () => subscriber.queue.close(), { once: true });
-    void this.replay(subscriber).catch((error: unknown) => subscriber.queue.fail(error));
+    void this.replay(subscriber, start).catch((error: unknown) => subscriber.queue.fail(error));
     return subscriber.queue;
   }
 
-  private async replay(subscriber: EventSubscriber): Promise<void> {
+  private async replay(subscriber: EventSubscriber, start: Promise<number> | null): Promise<void> {
     let after = await this.resumePosition(subscriber.filter.lastEventId);
+    if (start) {
+      // A resume point replays up to the established horizon; without one, the subscriber
+      // gets everything after the start established for it.
+      const established = await start;
+      after ??= established;
+    }
     if (after !== null) {
       subscriber.floor = after;
       // Up to the horizon only: above it a writer may still be in flight, and what lies
