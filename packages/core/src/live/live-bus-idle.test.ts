@@ -3,8 +3,6 @@
  * subscriber after such a quiet spell still gets every event committed after it came (or
  * after its resume point), once each, in order.
  */
-import { randomUUID } from "node:crypto";
-
 import { ingestEventsInput } from "@logbook/contracts";
 import { createKnex, defaultPoolSettings, type Knex } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
@@ -12,9 +10,8 @@ import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { EventService } from "../events/event-service.js";
-import { SessionService } from "../sessions/session-service.js";
+import { openStreamWriter } from "../test-helpers.js";
 import { LiveBus, type LiveEvent } from "./live-bus.js";
-import { notifyChanges } from "./notify.js";
 
 let db: TestDatabase;
 let events: EventService;
@@ -61,7 +58,10 @@ function expectStreamOrder(got: LiveEvent[]): void {
  * A bus on a pool of its own (so the test sees its statements, and can hold its only
  * connection), counting its horizon reads at its query boundary.
  */
-async function startBus(options: { poolMax?: number; onReconnected?: () => void } = {}) {
+async function withBus(
+  options: { poolMax?: number; onReconnected?: () => void },
+  test: (bus: LiveBus, knex: Knex, counter: { horizonReads: number }) => Promise<void>,
+): Promise<void> {
   const knex: Knex = createKnex(db.url, { ...defaultPoolSettings, min: 0, max: options.poolMax ?? 4 });
   const counter = { horizonReads: 0 };
   knex.on("query", (query: { sql?: unknown }) => {
@@ -73,40 +73,32 @@ async function startBus(options: { poolMax?: number; onReconnected?: () => void 
     ...(options.onReconnected ? { onReconnected: options.onReconnected } : {}),
   });
   await bus.start();
-  return {
-    bus,
-    knex,
-    counter,
-    stop: async () => {
-      await bus.stop();
-      await knex.destroy();
-    },
-  };
+  try {
+    await test(bus, knex, counter);
+  } finally {
+    await bus.stop();
+    await knex.destroy();
+  }
 }
 
-/** A transaction that writes one event and stays open until told (a slow writer). */
-async function openWriter(tag: string) {
-  const session = await new SessionService({ knex: db.knex }).create({ externalId: `idle-${tag}-${randomUUID()}` });
-  const trx = await db.knex.transaction();
-  const { rows } = await trx.raw<{ rows: Array<{ stream_seq: string }> }>(
-    `INSERT INTO events (id, session_id, seq, event_type, source, occurred_at, payload)
-     VALUES (?, ?, 1, 'tick', 'api', now(), ?) RETURNING stream_seq`,
-    [randomUUID(), session.id, JSON.stringify({ tag })],
-  );
-  const streamSeq = Number(expectDefined(rows[0]).stream_seq);
-  return {
-    streamSeq,
-    commit: async () => {
-      await notifyChanges(trx, { events: { fromStreamSeq: streamSeq, toStreamSeq: streamSeq } });
-      await trx.commit();
-    },
-  };
+/** Sends a last event, then checks the subscription yields exactly `tags` and it, in stream order. */
+async function expectThenEnd(live: AsyncIterable<LiveEvent>, tags: string[]): Promise<LiveEvent[]> {
+  await send("end");
+  const got = await until(live, "end");
+  expect(got.map(tagOf)).toEqual([...tags, "end"]);
+  expectStreamOrder(got);
+  return got;
 }
+
+/** Cuts the LISTEN connection of every bus on this test's database (only one runs at a time). */
+const cutListenConnection = () =>
+  db.knex.raw(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'logbook-live' AND datname = current_database()",
+  );
 
 describe("LiveBus with nobody subscribed to events", () => {
   it("reads no horizon, before its first subscriber and after its last one left", async () => {
-    const { bus, counter, stop } = await startBus();
-    try {
+    await withBus({}, async (bus, _knex, counter) => {
       // A sessions subscriber does not need the horizon.
       bus.sessions({});
       for (let i = 0; i < 5; i++) await send("unheard", 2);
@@ -126,14 +118,11 @@ describe("LiveBus with nobody subscribed to events", () => {
       for (let i = 0; i < 5; i++) await send("unheard-again", 2);
       await bus.caughtUp();
       expect(counter.horizonReads).toBe(readsWhenIdle);
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it("gives a subscriber that resumes after a quiet spell exactly what follows its resume point", async () => {
-    const { bus, counter, stop } = await startBus();
-    try {
+    await withBus({}, async (bus, _knex, counter) => {
       const first = bus.events({});
       await send("seen", 2);
       const seen = await until(first, "seen"); // the first of the two, and the client goes away
@@ -147,9 +136,7 @@ describe("LiveBus with nobody subscribed to events", () => {
 
       const resumed = bus.events({ lastEventId: expectDefined(seen[0]).id });
       await send("after", 2);
-      await send("end");
-      const got = await until(resumed, "end");
-      expect(got.map(tagOf)).toEqual([
+      const got = await expectThenEnd(resumed, [
         "seen",
         "quiet-a",
         "quiet-a",
@@ -159,79 +146,54 @@ describe("LiveBus with nobody subscribed to events", () => {
         "quiet-c",
         "after",
         "after",
-        "end",
       ]);
-      expectStreamOrder(got);
       expect(Number(expectDefined(got[0]).id)).toBeGreaterThan(Number(expectDefined(seen[0]).id));
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it("gives a subscriber without a resume point what is committed after it came, not before", async () => {
-    const { bus, stop } = await startBus();
-    try {
+    await withBus({}, async (bus) => {
       await send("before", 3);
       await bus.caughtUp();
       const live = bus.events({});
       await send("after", 2);
-      await send("end");
-      const got = await until(live, "end");
-      expect(got.map(tagOf)).toEqual(["after", "after", "end"]);
-      expectStreamOrder(got);
-    } finally {
-      await stop();
-    }
+      await expectThenEnd(live, ["after", "after"]);
+    });
   });
 
   it("misses no write that commits while the first subscriber's horizon is still being read", async () => {
     // The bus's only connection is held: its horizon reading waits until after the write.
-    const { bus, knex, stop } = await startBus({ poolMax: 1 });
-    try {
+    await withBus({ poolMax: 1 }, async (bus, knex) => {
       const held = await knex.transaction();
       const live = bus.events({});
       await send("meanwhile", 2); // committed after the subscriber came, before the reading
       await held.commit();
-      await send("end");
-      const got = await until(live, "end");
-      expect(got.map(tagOf)).toEqual(["meanwhile", "meanwhile", "end"]);
-      expectStreamOrder(got);
-    } finally {
-      await stop();
-    }
+      await expectThenEnd(live, ["meanwhile", "meanwhile"]);
+    });
   });
 
   it("waits for a writer in flight when the first subscriber came, and keeps stream order", async () => {
-    const { bus, stop } = await startBus();
-    try {
-      const slow = await openWriter("slow"); // drew the lower position, commits last
-      const fast = await openWriter("fast");
+    await withBus({}, async (bus) => {
+      const slow = await openStreamWriter(db.knex, "slow"); // drew the lower position, commits last
+      const fast = await openStreamWriter(db.knex, "fast");
       expect(slow.streamSeq).toBeLessThan(fast.streamSeq);
       await fast.commit();
       await bus.caughtUp();
       const live = bus.events({});
       await slow.commit();
-      await send("end");
-      const got = await until(live, "end");
       // `fast` committed before the subscriber came, but above a writer still open then: it
       // comes after `slow`, as it would to any subscriber that joined while `slow` was open.
-      expect(got.map(tagOf)).toEqual(["slow", "fast", "end"]);
-      expectStreamOrder(got);
-    } finally {
-      await stop();
-    }
+      await expectThenEnd(live, ["slow", "fast"]);
+    });
   });
 
   it("turns the first subscriber away (UNAVAILABLE) if its LISTEN connection is lost meanwhile; the next one is served", async () => {
     let reconnections = 0;
-    const { bus, knex, stop } = await startBus({ poolMax: 1, onReconnected: () => (reconnections += 1) });
-    try {
+    await withBus({ poolMax: 1, onReconnected: () => (reconnections += 1) }, async (bus, knex) => {
       const held = await knex.transaction();
       const live = bus.events({});
       const refused = expect(until(live, "never")).rejects.toMatchObject({ code: "UNAVAILABLE" });
-      await db.knex.raw(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'logbook-live' AND datname = current_database()",
-      );
+      await cutListenConnection();
       await expect.poll(() => reconnections, { timeout: 15_000 }).toBe(1);
       await held.commit();
       await refused;
@@ -239,31 +201,21 @@ describe("LiveBus with nobody subscribed to events", () => {
       const next = bus.events({});
       await send("served");
       expect((await until(next, "served")).map(tagOf)).toEqual(["served"]);
-    } finally {
-      await stop();
-    }
+    });
   });
 
   it("after losing the database connection while idle, a resuming subscriber still misses nothing", async () => {
     let reconnections = 0;
-    const { bus, stop } = await startBus({ onReconnected: () => (reconnections += 1) });
-    try {
+    await withBus({ onReconnected: () => (reconnections += 1) }, async (bus) => {
       const first = bus.events({});
       await send("seen");
       const seen = await until(first, "seen");
-      await db.knex.raw(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'logbook-live' AND datname = current_database()",
-      );
+      await cutListenConnection();
       await send("while-away", 3); // its notice may be lost with the connection
       await expect.poll(() => reconnections, { timeout: 15_000 }).toBe(1);
       await send("back");
       const resumed = bus.events({ lastEventId: expectDefined(seen[0]).id });
-      await send("end");
-      const got = await until(resumed, "end");
-      expect(got.map(tagOf)).toEqual(["while-away", "while-away", "while-away", "back", "end"]);
-      expectStreamOrder(got);
-    } finally {
-      await stop();
-    }
+      await expectThenEnd(resumed, ["while-away", "while-away", "while-away", "back"]);
+    });
   });
 });

@@ -1,5 +1,3 @@
-import { randomUUID } from "node:crypto";
-
 import { ingestEventsInput } from "@logbook/contracts";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,8 +6,8 @@ import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { ApiKeyService } from "../api-keys/api-key-service.js";
 import { EventService } from "../events/event-service.js";
 import { SessionService } from "../sessions/session-service.js";
+import { openStreamWriter } from "../test-helpers.js";
 import { LiveBus, readStreamHorizon, type LiveEvent } from "./live-bus.js";
-import { notifyChanges } from "./notify.js";
 
 async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
   const out: T[] = [];
@@ -88,28 +86,7 @@ describe("LiveBus", () => {
     expect(new Set(got.map((e) => e.id)).size).toBe(6);
   });
 
-  /**
-   * A transaction that writes one event of a session of its own and stays open until told:
-   * two of them, committed in the order a test picks, are the out-of-order commit.
-   */
-  async function openWriter(tag: string) {
-    const session = await new SessionService({ knex: db.knex }).create({ externalId: `gap-${tag}-${randomUUID()}` });
-    const trx = await db.knex.transaction();
-    const { rows } = await trx.raw<{ rows: Array<{ stream_seq: string }> }>(
-      `INSERT INTO events (id, session_id, seq, event_type, source, occurred_at, payload)
-       VALUES (?, ?, 1, 'tick', 'api', now(), ?) RETURNING stream_seq`,
-      [randomUUID(), session.id, JSON.stringify({ tag })],
-    );
-    const streamSeq = Number(expectDefined(rows[0]).stream_seq);
-    return {
-      streamSeq,
-      commit: async () => {
-        await notifyChanges(trx, { events: { fromStreamSeq: streamSeq, toStreamSeq: streamSeq } });
-        await trx.commit();
-      },
-      rollback: () => trx.rollback(),
-    };
-  }
+  const openWriter = (tag: string) => openStreamWriter(db.knex, tag);
 
   const tagOf = (e: LiveEvent) => (e.event.payload as { tag: string }).tag;
 
