@@ -28,6 +28,7 @@ import * as addSessionLabelIndex from "./migrations/20261201210530_add_session_l
 import * as ingestGroupCreatesSessions from "./migrations/20261201210703_ingest_group_creates_sessions.js";
 import * as ingestGroupOneSessionUpdate from "./migrations/20261202030558_ingest_group_one_session_update.js";
 import * as dropUnreadIngestIndexes from "./migrations/20261202030632_drop_unread_ingest_indexes.js";
+import * as fasterEventSearchText from "./migrations/20261202094516_faster_event_search_text.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -63,6 +64,7 @@ const migrations: Record<string, Migration> = {
   "20261201210703_ingest_group_creates_sessions": ingestGroupCreatesSessions,
   "20261202030558_ingest_group_one_session_update": ingestGroupOneSessionUpdate,
   "20261202030632_drop_unread_ingest_indexes": dropUnreadIngestIndexes,
+  "20261202094516_faster_event_search_text": fasterEventSearchText,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

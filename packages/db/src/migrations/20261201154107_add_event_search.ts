@@ -22,6 +22,7 @@ export const SEARCH_TEXT_MAX_CHARS = 65_536;
 /** Characters of `message` the trigram index covers (a timeline line is at most 160). */
 export const TRIGRAM_PREFIX_CHARS = 256;
 
+/** In this order: the text is these paths' values, path after path (a later migration keeps it so). */
 const SEARCHED_PATHS = [
   // Transcript lines: the message's text, tool calls' inputs, tool results.
   'lax $.message.content ? (@.type() == "string")',
@@ -42,9 +43,22 @@ const SEARCHED_PATHS = [
   'strict $.tool_response.** ? (@.type() == "string")',
 ];
 
-export async function up(knex: Knex): Promise<void> {
+/**
+ * The query that reads the searched text of `payload` with the JSON paths above (the body of
+ * `logbook_event_payload_text` as created here; `20261202094516_faster_event_search_text`
+ * keeps it for the shapes its own walk leaves to it, and to go back to).
+ */
+export function payloadTextByPathsSql(): string {
   // Quoted as SQL literals; `\\?` keeps Knex from taking jsonpath's `?` for a binding.
   const paths = SEARCHED_PATHS.map((p) => `'${p.replace(/'/g, "''").replace(/\?/g, "\\?")}'`).join(",\n      ");
+  return `SELECT left(string_agg(v #>> '{}', ' '), ${SEARCH_TEXT_MAX_CHARS})
+      FROM unnest(ARRAY[
+      ${paths}
+      ]::jsonpath[]) AS p(path),
+      LATERAL jsonb_path_query(payload, p.path, '{}', true) AS v`;
+}
+
+export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
@@ -53,11 +67,7 @@ export async function up(knex: Knex): Promise<void> {
     CREATE FUNCTION logbook_event_payload_text(payload jsonb) RETURNS text
       LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $fn$
-      SELECT left(string_agg(v #>> '{}', ' '), ${SEARCH_TEXT_MAX_CHARS})
-      FROM unnest(ARRAY[
-      ${paths}
-      ]::jsonpath[]) AS p(path),
-      LATERAL jsonb_path_query(payload, p.path, '{}', true) AS v
+      ${payloadTextByPathsSql()}
     $fn$;
     -- The timeline text too: a client's own message, a tool call's "Bash: …" (the tool's name).
     CREATE FUNCTION logbook_event_search_text(message text, payload jsonb) RETURNS text
