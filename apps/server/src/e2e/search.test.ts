@@ -65,6 +65,32 @@ describe("events.search", () => {
     expect(before.items.map((hit) => hit.session.externalId)).toEqual(["search-e2e-a", "search-e2e-a"]);
   });
 
+  it("ranks among the newest 500 matches: pages end there, and a time range reaches the older ones", async () => {
+    // 600 prompts with the same word, a minute apart: the window is the newest 500 (SEARCH_WINDOW).
+    const at = (i: number) => new Date(Date.UTC(2026, 6, 1) + i * 60_000).toISOString();
+    await h.client.events.ingest.mutate({
+      events: Array.from({ length: 600 }, (_, i) => ({
+        id: uuidv7(),
+        externalSessionId: "search-e2e-window",
+        eventType: "user",
+        source: "transcript" as const,
+        occurredAt: at(i),
+        payload: { type: "user", message: { role: "user", content: `pelican sighting number ${i}` } },
+      })),
+    });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await h.client.events.search.query({ query: "pelican", limit: 200, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((hit) => hit.event.occurredAt));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toHaveLength(500);
+    expect(new Set(seen)).toEqual(new Set(Array.from({ length: 500 }, (_, i) => at(100 + i))));
+    const older = await h.client.events.search.query({ query: "pelican", to: at(100), limit: 200 });
+    expect(older.items.map((hit) => hit.event.occurredAt).sort()).toEqual(Array.from({ length: 100 }, (_, i) => at(i)));
+  });
+
   it("refuses an empty or absurdly long query and a bad filter with a 400 that names the field", async () => {
     for (const [input, path] of [
       [{ query: "" }, "query"],

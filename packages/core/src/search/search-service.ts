@@ -8,11 +8,16 @@ import { assertCursorValues, decodeCursor, likePattern, timestampKey, toPage } f
 /**
  * Matches ranked per page are taken from the newest this many: ranking every match of a
  * word found in a million events would cost seconds, and the newest are what people look
- * for. Narrow with a time range, project or session to reach older ones.
+ * for. Narrow with a time range, project or session to reach older ones. A match is checked
+ * on the event's stored vector, a few microseconds a row, so a window costs about
+ * SEARCH_WINDOW / frequency rows: 500 keeps a phrase in 5% of events at 10,000 rows
+ * (1,000 took ~80 ms at 10M events, docs/performance.md).
  */
-export const SEARCH_WINDOW = 1_000;
+export const SEARCH_WINDOW = 500;
 /** Events of the filters the first time slab reaches back to (newest first). */
-const SLAB_EVENTS = 4 * SEARCH_WINDOW;
+const SLAB_EVENTS = 4_000;
+/** Matches in the first slab (of SLAB_EVENTS events) from which the older slabs may walk the time index. */
+const DENSE_MATCHES = SLAB_EVENTS / 100;
 /** A slab after slabs with no match is this many times as long as all of them. */
 const SLAB_GROWTH = 8;
 /** Slabs probed before one probe takes the rest. */
@@ -195,7 +200,13 @@ export class SearchService {
    *   after SLABS of them, one probe takes the rest. A word in one event of a hundred then
    *   costs the bitmap of about a window's matches, not of all its matches in the table.
    * - The query is a constant in each probe, so the planner picks the time index walk or the
-   *   GIN bitmap from the words' statistics, within the slab's time range.
+   *   GIN bitmap from the words' statistics, within the slab's time range; but only when the
+   *   first slab showed the words in at least one event of a hundred (DENSE_MATCHES), and
+   *   never in the last probe (the rest of the table, unbounded): otherwise the probes sort
+   *   the GIN bitmap's matches. For a word missing from the column's statistics the planner
+   *   guesses one event in two hundred, and with a window's remainder of a few hundred it
+   *   then walks the time index expecting to stop soon, while a word in three events (or
+   *   dense in the newest events only) walks the whole slab or table (110 s at 10M events).
    *
    * Exact: each slab takes its newest matches up to what the window still lacks, and the
    * slabs are adjacent, newest first, so their union is the newest SEARCH_WINDOW matches.
@@ -208,12 +219,15 @@ export class SearchService {
     head: { newest: Date | null; oldest: Date | null },
   ): Promise<Candidate[]> {
     if (!head.newest || !head.oldest) return found;
-    const probe = async (range: Fragment, wanted: number): Promise<Candidate[]> => {
+    // Newest first by an expression no index has: never a walk of the time index.
+    const sorted = "e.occurred_at + interval '0' DESC";
+    const slabOrder = found.length >= DENSE_MATCHES ? "e.occurred_at DESC" : sorted;
+    const probe = async (range: Fragment, wanted: number, order: string): Promise<Candidate[]> => {
       const result = await this.knex.raw<{ rows: Candidate[] }>(
         `SELECT e.id, ${timestampKey("e.occurred_at")} AS at, ts_rank(e.search_vector, ${TSQ}) AS rank
          FROM events e
          WHERE ${filters.sql} AND ${match.sql} AND ${range.sql}
-         ORDER BY e.occurred_at DESC
+         ORDER BY ${order}
          LIMIT ${wanted}`,
         [query, ...filters.bindings, ...match.bindings, ...range.bindings],
       );
@@ -235,12 +249,12 @@ export class SearchService {
         sql: "e.occurred_at < ?::timestamptz AND e.occurred_at >= ?::timestamptz",
         bindings: [isoOf(covered), isoOf(lower)],
       };
-      found.push(...(await probe(range, SEARCH_WINDOW - found.length)));
+      found.push(...(await probe(range, SEARCH_WINDOW - found.length, slabOrder)));
       covered = lower;
     }
     if (found.length < SEARCH_WINDOW) {
       const rest = { sql: "e.occurred_at < ?::timestamptz", bindings: [isoOf(covered)] };
-      found.push(...(await probe(rest, SEARCH_WINDOW - found.length)));
+      found.push(...(await probe(rest, SEARCH_WINDOW - found.length, sorted)));
     }
     return found;
   }
