@@ -11,6 +11,7 @@ interface ConnectionPool {
   acquireConnection(): Promise<unknown>;
   releaseConnection(connection: unknown): Promise<unknown>;
   emit(event: "query", data: unknown): boolean;
+  emit(event: "query-error", error: unknown, data: unknown): boolean;
 }
 
 interface PgConnection {
@@ -25,7 +26,8 @@ interface PgConnection {
  * nothing, since the text never changes and PostgreSQL has the plan already.
  *
  * The pool, its limits and its timeouts are knex's, and the statement is still announced
- * as a knex `query` event (what tests and the bench count statements with). Errors are the
+ * as a knex `query` event (what tests and the bench count statements with), and its failure
+ * as a `query-error` event, as knex announces its own (tests see a retried deadlock). Errors are the
  * driver's, unwrapped (SQLSTATE in `code`), so callers match them as before.
  */
 export async function runPrepared<Row>(
@@ -35,10 +37,14 @@ export async function runPrepared<Row>(
 ): Promise<Row[]> {
   const pool = knex.client as ConnectionPool;
   const connection = (await pool.acquireConnection()) as PgConnection;
+  const query = { method: "raw", sql: statement.text, bindings: values, options: { name: statement.name } };
   try {
-    pool.emit("query", { method: "raw", sql: statement.text, bindings: values, options: { name: statement.name } });
+    pool.emit("query", query);
     const result = await connection.query<Row>({ name: statement.name, text: statement.text, values });
     return result.rows;
+  } catch (error) {
+    pool.emit("query-error", error, query);
+    throw error;
   } finally {
     await pool.releaseConnection(connection);
   }

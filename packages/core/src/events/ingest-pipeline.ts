@@ -16,7 +16,7 @@ import type { Knex } from "@logbook/db";
 import { v7 as uuidv7 } from "uuid";
 
 import { clockOf, withPrices, type CoreDeps } from "../deps.js";
-import { invalidInput } from "../errors.js";
+import { AppError, invalidInput } from "../errors.js";
 import { known } from "../invariants.js";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
 import { notifyChanges, notifyStatement } from "../live/notify.js";
@@ -34,8 +34,11 @@ import { summaryText } from "./summary-text.js";
 
 type Trx = Knex.Transaction;
 
-/** Tries of a batch that PostgreSQL chose as a deadlock (or serialization) victim. */
+/** Tries of a batch that PostgreSQL chose as a deadlock (or serialization) victim, or whose session was deleted meanwhile. */
 const DEADLOCK_ATTEMPTS = 3;
+
+/** A session of the batch was deleted after the batch found it: the batch runs again. */
+class SessionDeletedMeanwhile extends Error {}
 
 const keyOf = (sessionId: string, id: string, occurredAt: Date) => `${sessionId}|${id}|${occurredAt.getTime()}`;
 
@@ -100,7 +103,12 @@ export class IngestPipeline {
         return fast ?? (await this.ingestOnce(withIds));
       } catch (error) {
         const code = (error as { code?: unknown }).code;
-        if (attempt >= DEADLOCK_ATTEMPTS || (code !== "40P01" && code !== "40001")) throw error;
+        const again = code === "40P01" || code === "40001" || error instanceof SessionDeletedMeanwhile;
+        if (attempt < DEADLOCK_ATTEMPTS && again) continue;
+        if (error instanceof SessionDeletedMeanwhile) {
+          throw new AppError("CONFLICT", "a session of this batch was deleted while the batch was stored, try again");
+        }
+        throw error;
       }
     }
   }
@@ -169,6 +177,18 @@ export class IngestPipeline {
         p.seq = row.seq;
         return true;
       });
+      // An event not inserted is a duplicate, unless its session was deleted after this batch
+      // found it (a delete of its tree committed while this batch waited for the row): nothing
+      // of such a batch may be reported stored or duplicate, it runs again (and creates the
+      // session anew, or finds an id that is gone). Checked only when something was not
+      // inserted: a batch of new events pays nothing.
+      if (accepted.length < prepared.length) {
+        const { rows } = await trx.raw<{ rows: Array<{ n: number }> }>(
+          "SELECT count(*)::int AS n FROM sessions WHERE id = ANY(?::uuid[])",
+          [ids],
+        );
+        if ((rows[0]?.n ?? 0) < ids.length) throw new SessionDeletedMeanwhile();
+      }
       const patches = new Map<string, Record<string, unknown>>();
       if (accepted.length > 0) {
         const { changed, sessionUpdates, derivations } = await applyDerivations(

@@ -40,6 +40,9 @@ const SESSION_TEXT_FIELDS = ["title", "label", "initialQuery", "context", "confi
 
 const qualified = SESSION_COLUMNS.map((c) => `s.${c}`);
 
+/** Reads of a tree that keeps growing while it is locked before archive or delete give up (409). */
+const SUBTREE_LOCK_ATTEMPTS = 5;
+
 /** Sessions: creation, lookup, filtered listing, the status lifecycle and the tree. */
 export class SessionService {
   private readonly knex: Knex;
@@ -345,8 +348,7 @@ export class SessionService {
   /** Archives (or restores) a session together with every session below it. */
   async setArchived(input: { id: string; archived: boolean }): Promise<Session> {
     return this.knex.transaction(async (trx) => {
-      await this.requireRow(trx, input.id, "session", true);
-      const ids = await this.subtreeIds(trx, input.id);
+      const ids = await this.lockSubtree(trx, input.id);
       await trx("sessions")
         .whereIn("id", ids)
         .update({ archived_at: input.archived ? this.now() : null });
@@ -359,12 +361,48 @@ export class SessionService {
   /** Deletes a session and everything under it (child sessions, events, records). */
   async delete(input: { id: string }): Promise<{ deleted: number }> {
     return this.knex.transaction(async (trx) => {
-      await this.requireRow(trx, input.id, "session", true);
-      const ids = await this.subtreeIds(trx, input.id);
+      const ids = await this.lockSubtree(trx, input.id, { withReferrers: true });
       await trx("sessions").where("id", input.id).delete();
       await notifySessions(trx, ids);
       return { deleted: ids.length };
     });
+  }
+
+  /**
+   * Locks a session and every session below it, in id order, and returns their ids (the
+   * session's first). Id order is the one ingest (both paths) and retention lock sessions in:
+   * locking the root first and the rest as the UPDATE or the cascade reached them deadlocked
+   * with an ingest into a child of lower id and the root (docs/data-model.md, "Locks").
+   * FOR UPDATE, so no child can be attached below a locked session (its insert needs a KEY
+   * SHARE lock on the parent) until this transaction ends. The tree is read before it is
+   * locked, so it is read again under the locks: a child attached in between is not locked
+   * yet, and the locks are then given back (a savepoint) and taken again for the grown tree.
+   * With `withReferrers`, also the sessions outside the tree whose manual parent is in it
+   * (a delete sets that to NULL, which locks them), in the same statement and order.
+   */
+  private async lockSubtree(trx: Knex.Transaction, id: string, options: { withReferrers?: boolean } = {}) {
+    for (let attempt = 1; ; attempt++) {
+      const ids = await this.subtreeIds(trx, id);
+      if (ids.length === 0) throw notFound("session", id);
+      await trx.raw("SAVEPOINT lock_subtree");
+      await trx.raw(
+        `SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ${options.withReferrers ? "OR manual_parent_session_id = ANY(?::uuid[])" : ""}
+          ORDER BY id FOR UPDATE`,
+        options.withReferrers ? [ids, ids] : [ids],
+      );
+      const locked = new Set(ids);
+      const now = await this.subtreeIds(trx, id);
+      if (now.length === ids.length && now.every((x) => locked.has(x))) {
+        await trx.raw("RELEASE SAVEPOINT lock_subtree");
+        return ids;
+      }
+      await trx.raw("ROLLBACK TO SAVEPOINT lock_subtree");
+      if (attempt >= SUBTREE_LOCK_ATTEMPTS) {
+        throw new AppError("CONFLICT", `the sessions below ${id} kept changing while they were locked, try again`, {
+          details: { id },
+        });
+      }
+    }
   }
 
   private async subtreeIds(db: Db, id: string): Promise<string[]> {
