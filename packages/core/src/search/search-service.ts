@@ -107,28 +107,16 @@ export class SearchService {
     const match = matchOf(input.query);
     const page = pageOf(input, after);
 
-    // `b`: the first slab's bound, the SLAB_EVENTS-th newest event of the filters (read from
-    // the time index only). `m`: the window's matches in the slab, newest first. The bound
-    // reaches `m` as a parameter, not a constant: for a common word the planner walks the
-    // time index newest first with the words as a filter, stopping at the window's last
-    // match; for a rare word it takes the GIN bitmap. (With the bound a constant it knew the
-    // slab was a few thousand events and intersected it with the GIN bitmap of every match
-    // of the words in the partition: 200 ms for two common words at 10M events.) The page
-    // and its snippets are made only when the slab held the whole window.
+    // The first slab (`b`: its bound; `m`: the window's matches in it, newest first): for a
+    // project alone from its sessions (projectSlab), otherwise from the time index
+    // (timeSlab). The page and its snippets are made only when the slab held the whole window.
     const complete = `(w.found = ${SEARCH_WINDOW} OR b.n < ${SLAB_EVENTS})`;
+    const byProject = !input.sessionId && !input.from && !input.to ? input.projectId : undefined;
+    const slab = byProject
+      ? projectSlab(byProject, input.query, filters, match)
+      : timeSlab(input.query, filters, match);
     const first = await this.knex.raw<{ rows: FirstRow[] }>(
-      `WITH b AS (
-         SELECT count(*)::int AS n, max(s.occurred_at) AS newest, min(s.occurred_at) AS oldest
-         FROM (SELECT e.occurred_at FROM events e WHERE ${filters.sql}
-               ORDER BY e.occurred_at DESC LIMIT ${SLAB_EVENTS}) s
-       ),
-       m AS (
-         SELECT e.id, e.occurred_at, ts_rank(e.search_vector, ${TSQ}) AS rank
-         FROM events e
-         WHERE ${filters.sql} AND ${match.sql} AND e.occurred_at >= (SELECT oldest FROM b)
-         ORDER BY e.occurred_at DESC
-         LIMIT ${SEARCH_WINDOW}
-       ),
+      `WITH ${slab.sql},
        w AS (SELECT count(*)::int AS found FROM m),
        ${page.hits("m")}
        SELECT b.n AS slab_events, b.newest, b.oldest, w.found, ${complete} AS complete,
@@ -139,14 +127,7 @@ export class SearchService {
        FROM b CROSS JOIN w
        LEFT JOIN LATERAL (${page.select} AND ${complete}) hit ON TRUE
        ORDER BY hit.rank DESC, hit.hit_at DESC, hit.id DESC`,
-      [
-        ...filters.bindings,
-        input.query,
-        ...filters.bindings,
-        ...match.bindings,
-        ...page.hitsBindings,
-        ...page.selectBindings,
-      ],
+      [...slab.bindings, ...page.hitsBindings, ...page.selectBindings],
     );
     const head = first.rows[0];
     let rows: HitRow[];
@@ -258,6 +239,85 @@ export class SearchService {
     }
     return found;
   }
+}
+
+/**
+ * The first slab as CTEs `b` (its bound: `n` events from `oldest` to `newest`) and `m` (the
+ * window's matches in it, newest first), for any filters. `b` is the SLAB_EVENTS-th newest
+ * event of the filters, read from the time index only. The bound reaches `m` as a
+ * parameter, not a constant: for a common word the planner walks the time index newest
+ * first with the words as a filter, stopping at the window's last match; for a rare word it
+ * takes the GIN bitmap. (With the bound a constant it knew the slab was a few thousand
+ * events and intersected it with the GIN bitmap of every match of the words in the
+ * partition: 200 ms for two common words at 10M events.)
+ */
+function timeSlab(query: string, filters: Fragment, match: Fragment): Fragment {
+  return {
+    sql: `b AS (
+         SELECT count(*)::int AS n, max(s.occurred_at) AS newest, min(s.occurred_at) AS oldest
+         FROM (SELECT e.occurred_at FROM events e WHERE ${filters.sql}
+               ORDER BY e.occurred_at DESC LIMIT ${SLAB_EVENTS}) s
+       ),
+       m AS (
+         SELECT e.id, e.occurred_at, ts_rank(e.search_vector, ${TSQ}) AS rank
+         FROM events e
+         WHERE ${filters.sql} AND ${match.sql} AND e.occurred_at >= (SELECT oldest FROM b)
+         ORDER BY e.occurred_at DESC
+         LIMIT ${SEARCH_WINDOW}
+       )`,
+    bindings: [...filters.bindings, query, ...filters.bindings, ...match.bindings],
+  };
+}
+
+/**
+ * The first slab of a project's search (no session or time range), found from the project's
+ * sessions instead of its events. A project is a small share of the table, so neither
+ * `timeSlab` plan fits it: the global time index walked for the project's events passes
+ * ~200 others for each of its own, and the SLAB_EVENTS-th newest event read through the
+ * sessions' `(session_id, occurred_at)` keys meant reading every event key the project
+ * has (48,493 at 10M events, 500 sessions, each a descent in every partition), mostly
+ * from disk when cold.
+ *
+ * `b`: the project's sessions newest first by `last_activity_at` (`sessions_project_idx`),
+ * adding up their event counts (`last_event_seq`); the bound is the last activity of the
+ * first session whose newer ones hold SLAB_EVENTS events (no bound if none does), cut to
+ * the millisecond (older slabs continue from it as a JS Date). A
+ * session's events are no later than its last activity, so the slab holds about the events
+ * of those newer sessions. The bound is only an estimate, never a filter on which sessions
+ * are read: `m` reads every session of the project from the bound on, so the window stays
+ * exact if a session's counters or last activity are off (they decide how much is read,
+ * not what is found; `search-project.test.ts` breaks them on purpose). `b.n` is SLAB_EVENTS
+ * with a bound and 0 without, so the slab is complete when unbounded.
+ *
+ * `m`: the slab's events come from the sessions' keys grouped by session, not by time, so
+ * a match test in the scan would check every event of the slab to keep the newest
+ * SEARCH_WINDOW. They are sorted by time first (the rows, without reading the words; `OFFSET
+ * 0` keeps the test out of the scan) and tested newest first, stopping at the window's last
+ * match: ~700 rows for a word in two events of three instead of 4,000.
+ */
+function projectSlab(projectId: string, query: string, filters: Fragment, match: Fragment): Fragment {
+  return {
+    sql: `c AS (
+         SELECT s.last_activity_at AS at, s.last_event_seq AS n,
+           sum(s.last_event_seq) OVER (ORDER BY s.last_activity_at DESC, s.id DESC ROWS UNBOUNDED PRECEDING) AS upto
+         FROM sessions s WHERE s.project_id = ?
+       ),
+       b AS (
+         SELECT CASE WHEN bound.at IS NULL THEN 0 ELSE ${SLAB_EVENTS} END AS n,
+           (SELECT max(c.at) FROM c) AS newest, bound.at AS oldest
+         FROM (SELECT date_trunc('milliseconds', max(c.at)) AS at FROM c WHERE c.upto - c.n >= ${SLAB_EVENTS}) bound
+       ),
+       m AS (
+         SELECT e.id, e.occurred_at, ts_rank(e.search_vector, ${TSQ}) AS rank
+         FROM (SELECT e.id, e.occurred_at, e.search_vector, e.message FROM events e
+               WHERE ${filters.sql} AND e.occurred_at >= coalesce((SELECT oldest FROM b), '-infinity')
+               ORDER BY e.occurred_at DESC OFFSET 0) e
+         WHERE ${match.sql}
+         ORDER BY e.occurred_at DESC
+         LIMIT ${SEARCH_WINDOW}
+       )`,
+    bindings: [projectId, query, ...filters.bindings, ...match.bindings],
+  };
 }
 
 /**
