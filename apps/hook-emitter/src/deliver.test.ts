@@ -3,6 +3,7 @@ import { join } from "node:path";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { deadPort, FakeServer, runBinary, tempDir } from "../test/helpers.js";
 import { deliver, type DeliverOptions, stopDeliverer } from "./deliver.js";
@@ -18,14 +19,8 @@ import { envelopeText, listSpool, spoolEvent } from "./spool.js";
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-/** Polls until `check` holds; fails the test after `ms`. Not a timing assertion: a deadline. */
-async function eventually(check: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`still not true after ${ms} ms: ${what}`);
-    await sleep(25);
-  }
-}
+/** How long a wait here may take before it fails naming what never came (not a timing assertion). */
+const DEADLINE_MS = 15_000;
 
 let sequence = 0;
 function spoolSome(spoolDir: string, count: number): string[] {
@@ -82,7 +77,11 @@ describe("deliver (the loop)", () => {
   it("sends what is spooled and what lands while it runs, in capture order, then exits when idle and lets its lock go", async () => {
     const first = spoolSome(spoolDir, 5);
     const running = deliver(spoolDir, options({ idleMs: 1_000 }));
-    await eventually(() => fake.stored.length === 5, "first five stored");
+    await waitFor("first five stored", () => fake.stored.length, {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (n) => n === 5,
+    });
     const later = spoolSome(spoolDir, 5);
     const result = await running;
     expect(result).toMatchObject({ end: "idle", accepted: 10, duplicates: 0, rejected: 0, remaining: 0 });
@@ -108,11 +107,19 @@ describe("deliver (the loop)", () => {
       spoolDir,
       options({ idleMs: 60_000, maxRetryMs: 200, target: () => ({ url: down, apiKey: "k" }), signal: stop.signal }),
     );
-    await eventually(() => logged.some((line) => line.startsWith("warn deliver:")), "the outage logged");
+    await waitFor("the outage logged", () => [...logged], {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (lines) => lines.some((line) => line.startsWith("warn deliver:")),
+    });
     await fake.stop();
     fake = new FakeServer();
     await fake.start(port);
-    await eventually(() => fake.stored.length === 3, "stored after the server came back");
+    await waitFor("stored after the server came back", () => fake.stored.length, {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (n) => n === 3,
+    });
     stop.abort();
     expect(await running).toMatchObject({ end: "stopped", accepted: 3, remaining: 0 });
     expect(fake.stored).toEqual(ids);
@@ -144,10 +151,18 @@ describe("deliver (the loop)", () => {
       spoolDir,
       options({ idleMs: 1_000, maxRetryMs: 100, target: () => ({ url: fake.url, apiKey: key }) }),
     );
-    await eventually(() => logged.some((line) => line.includes("refused the API key")), "the refusal logged");
+    await waitFor("the refusal logged", () => [...logged], {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (lines) => lines.some((line) => line.includes("refused the API key")),
+    });
     expect(fake.stored).toEqual([]);
     key = "good";
-    await eventually(() => fake.stored.length === 2, "stored with the new key");
+    await waitFor("stored with the new key", () => fake.stored.length, {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (n) => n === 2,
+    });
     expect(fake.stored).toEqual(ids);
     expect((await running).end).toBe("idle");
   });
@@ -159,7 +174,11 @@ describe("deliver (the loop)", () => {
     await sleep(500);
     expect(fake.received).toEqual([]);
     flushing.release();
-    await eventually(() => fake.stored.length === 3, "stored once the lock was free");
+    await waitFor("stored once the lock was free", () => fake.stored.length, {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (n) => n === 3,
+    });
     expect(fake.stored).toEqual(ids);
     expect((await running).end).toBe("idle");
     expect(logged).toEqual([]);
@@ -170,7 +189,11 @@ describe("deliver (the loop)", () => {
     const ids = spoolSome(spoolDir, 2);
     const lockPath = join(spoolDir, DELIVER_LOCK_FILE);
     const running = deliver(spoolDir, options({ idleMs: 300, refreshLockMs: 100 }));
-    await eventually(() => fake.received.length === 1, "the request in flight");
+    await waitFor("the request in flight", () => fake.received.length, {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (n) => n === 1,
+    });
     const first = statSync(lockPath).mtimeMs;
     await sleep(600);
     expect(fake.stored).toEqual([]); // still in flight
@@ -182,7 +205,7 @@ describe("deliver (the loop)", () => {
   it("ends as lost-lock when its lock was taken over as stale", async () => {
     spoolSome(spoolDir, 1);
     const running = deliver(spoolDir, options({ idleMs: 60_000, refreshLockMs: 50 }));
-    await eventually(() => fake.stored.length === 1, "stored");
+    await waitFor("stored", () => fake.stored.length, { deadlineMs: DEADLINE_MS, everyMs: 25, accept: (n) => n === 1 });
     // Another process judged it dead and took the role (as after a stall of minutes).
     writeFileSync(
       join(spoolDir, DELIVER_LOCK_FILE),
@@ -194,7 +217,7 @@ describe("deliver (the loop)", () => {
   it("ends when its spool directory is removed", async () => {
     spoolSome(spoolDir, 1);
     const running = deliver(spoolDir, options({ idleMs: 60_000, pollMs: 50 }));
-    await eventually(() => fake.stored.length === 1, "stored");
+    await waitFor("stored", () => fake.stored.length, { deadlineMs: DEADLINE_MS, everyMs: 25, accept: (n) => n === 1 });
     rmSync(home, { recursive: true, force: true });
     expect((await running).end).toBe("gone");
   });
@@ -218,7 +241,11 @@ describe("a hook in background mode (the default)", () => {
       });
       expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     }
-    await eventually(() => fake.stored.length === 8, "all eight stored");
+    await waitFor("all eight stored", () => fake.stored.length, {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (n) => n === 8,
+    });
     const order = fake.received
       .filter((q) => q.path === "/trpc/hooks.ingest")
       .flatMap((q) =>
@@ -227,13 +254,21 @@ describe("a hook in background mode (the default)", () => {
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(fake.received.some((q) => q.path === "/hooks/claude-code")).toBe(false);
     // the server stores before it answers, and the deliverer deletes a file only once answered
-    await eventually(() => listSpool(spoolDir).length === 0, "the spool emptied after the acknowledgement");
+    await waitFor("the spool emptied after the acknowledgement", () => listSpool(spoolDir), {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (files) => files.length === 0,
+    });
 
     const status = await runBinary(["status", "--json"], { env });
     expect(JSON.parse(status.stdout)).toMatchObject({ delivery: "background", spool: { delivering: true, events: 0 } });
     expect(liveLockHolder(spoolDir, DELIVER_LOCK_FILE)).toEqual(expect.any(Number)); // the binary's deliverer, not us
     expect(stopDeliverer(spoolDir)).toBe(true);
-    await eventually(() => !lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE), "the deliverer stopped by SIGTERM");
+    await waitFor("the deliverer stopped by SIGTERM", () => lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE), {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (held) => !held,
+    });
     expect(existsSync(join(spoolDir, DELIVER_LOCK_FILE))).toBe(false);
     expect(stopDeliverer(spoolDir)).toBe(false); // nothing left to stop
   });
@@ -245,12 +280,24 @@ describe("a hook in background mode (the default)", () => {
       await runBinary([], { stdin: JSON.stringify({ session_id: "s-down", hook_event_name: "Stop" }), env }),
     ).toMatchObject({ code: 0, stdout: "" });
     expect(listSpool(spoolDir)).toHaveLength(1);
-    await eventually(() => lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE), "a deliverer running");
+    await waitFor("a deliverer running", () => lockHeldByLiveProcess(spoolDir, DELIVER_LOCK_FILE), {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (held) => held,
+    });
     await fake.stop();
     fake = new FakeServer();
     await fake.start(port);
-    await eventually(() => fake.stored.length === 1, "stored after the server came back", 30_000);
-    await eventually(() => listSpool(spoolDir).length === 0, "the spool emptied after the acknowledgement");
+    await waitFor("stored after the server came back", () => fake.stored.length, {
+      deadlineMs: 30_000,
+      everyMs: 25,
+      accept: (n) => n === 1,
+    });
+    await waitFor("the spool emptied after the acknowledgement", () => listSpool(spoolDir), {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (files) => files.length === 0,
+    });
   });
 
   it("twenty hooks at once: every event sent and stored exactly once; the deliverer exits when idle", async () => {
@@ -259,8 +306,16 @@ describe("a hook in background mode (the default)", () => {
       runBinary([], { stdin: JSON.stringify({ session_id: `s-${n % 3}`, hook_event_name: "PostToolUse", n }), env }),
     );
     for (const r of await Promise.all(runs)) expect(r).toMatchObject({ code: 0, stdout: "" });
-    await eventually(() => fake.stored.length === 20, "all twenty stored");
-    await eventually(() => !existsSync(join(spoolDir, DELIVER_LOCK_FILE)), "the deliverer gone after its idle time");
+    await waitFor("all twenty stored", () => fake.stored.length, {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (n) => n === 20,
+    });
+    await waitFor("the deliverer gone after its idle time", () => existsSync(join(spoolDir, DELIVER_LOCK_FILE)), {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (held) => !held,
+    });
     const sent = fake.received
       .filter((q) => q.path === "/trpc/hooks.ingest")
       .flatMap((q) => (JSON.parse(q.body) as { events: Array<{ id: string }> }).events.map((e) => e.id));

@@ -11,6 +11,7 @@ import {
 import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { BINARY, runBinary, runProcess, useFakeServerAndHome } from "../test/helpers.js";
 import { deliver } from "./deliver.js";
@@ -115,8 +116,7 @@ describe("an event that cannot be spooled is sent directly, not dropped", () => 
       env: { ...env(), LOGBOOK_NO_BACKGROUND_FLUSH: undefined, LOGBOOK_DELIVER_IDLE_MS: "0" },
     });
     expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
-    for (const until = Date.now() + 15_000; t.fake.stored.length === 0 && Date.now() < until;)
-      await new Promise((done) => setTimeout(done, 50));
+    await waitFor("the event stored", () => t.fake.stored.length, { deadlineMs: 15_000 });
     expect(t.fake.stored).toHaveLength(1);
     if (!isRoot) expect(logOf(t.home)).toMatch(/could not be spooled \(EACCES\): sent directly/);
   });

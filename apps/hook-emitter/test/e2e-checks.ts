@@ -6,8 +6,9 @@ import { join } from "node:path";
 import type { TranscriptSet } from "@logbook/fixtures";
 import { expect } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
-import { canonical, countOf, emitterEnv, mapLimit, rejectedFiles, rowsOf, sleep, spoolFiles } from "./e2e-harness.js";
+import { canonical, countOf, emitterEnv, mapLimit, rejectedFiles, rowsOf, spoolFiles } from "./e2e-harness.js";
 import { runBinary, tempDir } from "./helpers.js";
 import { expectedChildren, independentCount } from "./transcript-expectations.js";
 
@@ -116,11 +117,17 @@ export async function checkHooksBackground(payloads: Payload[]): Promise<void> {
   );
   const stored = () =>
     countOf("SELECT 1 FROM events WHERE source = 'hook' AND payload->>'session_id' LIKE ?", [`%-bg-${run}`]);
-  for (const until = Date.now() + 60_000; (await stored()) < samples.length && Date.now() < until;) await sleep(100);
+  await waitFor(`the ${samples.length} hook events stored`, stored, {
+    deadlineMs: 60_000,
+    everyMs: 100,
+    accept: (n) => n >= samples.length,
+  });
   expect(await stored()).toBe(samples.length);
-  for (const until = Date.now() + 30_000; existsSync(join(home, "spool", ".deliver.lock")) && Date.now() < until;)
-    await sleep(100);
-  expect(existsSync(join(home, "spool", ".deliver.lock"))).toBe(false);
+  await waitFor("the deliverer gone (its lock file removed)", () => existsSync(join(home, "spool", ".deliver.lock")), {
+    deadlineMs: 30_000,
+    everyMs: 100,
+    accept: (held) => !held,
+  });
   expect(spoolFiles(home)).toEqual([]);
   expect(rejectedFiles(home)).toEqual([]);
   expect(existsSync(join(home, "logs", "hook.log"))).toBe(false);

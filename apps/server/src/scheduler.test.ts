@@ -3,13 +3,12 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { schedule } from "./scheduler.js";
 
-/** Waits (polling) until `condition` holds; the test's own timeout bounds the wait. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
-}
+/** How long a wait here may take before it fails naming what never came (tests have 180 s). */
+const DEADLINE_MS = 60_000;
 
 /** A logger that keeps the messages it is given (debug and up). */
 function recordingLogger(lines: string[]) {
@@ -54,14 +53,22 @@ describe("scheduled jobs on several replicas", () => {
     try {
       const skipped = (replica: number) =>
         expectDefined(logs[replica]).filter((l) => l.includes("another replica")).length;
-      await until(() => first !== null);
+      await waitFor("a first run", () => first, { deadlineMs: DEADLINE_MS, everyMs: 10, accept: (r) => r !== null });
       const others = [0, 1, 2].filter((r) => r !== first);
-      await until(() => others.every((r) => skipped(r) >= 2));
+      await waitFor("each other replica turned away twice", () => others.map(skipped), {
+        deadlineMs: DEADLINE_MS,
+        everyMs: 10,
+        accept: (counts) => counts.every((n) => n >= 2),
+      });
       // While the first holds the job, nobody else ran it.
       expect(runs.reduce((a, b) => a + b, 0)).toBe(1);
       release();
       // Once it is done, the job goes on (on whichever replica gets the lock first).
-      await until(() => runs.reduce((a, b) => a + b, 0) >= 5);
+      await waitFor("5 runs in all", () => [...runs], {
+        deadlineMs: DEADLINE_MS,
+        everyMs: 10,
+        accept: (counts) => counts.reduce((a, b) => a + b, 0) >= 5,
+      });
       expect(mostAtOnce).toBe(1);
     } finally {
       await Promise.all(schedulers.map((s) => s.stop()));
@@ -76,7 +83,7 @@ describe("a scheduled run that fails", () => {
     const scheduler = schedule("failing", 5, () => Promise.reject(error), recordingLogger(lines), {
       databaseDown: () => databaseDown,
     });
-    await until(() => lines.length > 0);
+    await waitFor("a log line", () => lines.length, { deadlineMs: DEADLINE_MS, everyMs: 10 });
     await scheduler.stop();
     return JSON.parse(expectDefined(lines[0])) as Record<string, unknown>;
   };

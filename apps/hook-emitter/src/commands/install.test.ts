@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { otelFixture } from "@logbook/fixtures";
 import { afterEach, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { BINARY, runProcess, tempDir } from "../../test/helpers.js";
 import { useRealServer } from "../../test/real-server.js";
@@ -32,7 +33,6 @@ import { shellQuote } from "./install.js";
 
 const real = useRealServer();
 
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const homes: string[] = [];
 afterEach(() => {
   // A deliverer a hook started, and the sync follower it started, must not outlive the test.
@@ -110,8 +110,11 @@ async function storedCount(sessionId: string): Promise<number> {
 
 /** Waits (up to a deadline, not a timed assertion) until `count` events of the session are stored. */
 async function expectStored(sessionId: string, count: number): Promise<void> {
-  for (const until = Date.now() + 30_000; (await storedCount(sessionId)) < count && Date.now() < until;)
-    await sleep(100);
+  await waitFor(`${count} stored events of ${sessionId}`, () => storedCount(sessionId), {
+    deadlineMs: 30_000,
+    everyMs: 100,
+    accept: (n) => n >= count,
+  });
   expect(await storedCount(sessionId)).toBe(count);
 }
 

@@ -19,6 +19,8 @@ import { createKnex, findFreePort, startEmbeddedPostgres } from "@logbook/db";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { waitFor } from "@logbook/vitest-config/wait-for";
+
 import { SERVER_ENTRY } from "../testing/index.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -36,23 +38,40 @@ async function status(path: string): Promise<{ status: number; retryAfter: strin
   return { status: response.status, retryAfter: response.headers.get("retry-after"), body: await response.text() };
 }
 
-/** Polls until `check` holds; the test's own timeout bounds the wait. */
-async function until(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await sleep(50);
+/**
+ * How long any one wait here may take before it fails naming what never came: within the
+ * start hook's 120 s and a test's 180 s (a wait on a failing database must not outlast them).
+ */
+const DEADLINE_MS = 110_000;
+
+/** Resolves once the server at `base` answers /health with 200; fails at once if it exits. */
+async function started(server: ChildProcess, base: string, output: string[]): Promise<void> {
+  await waitFor(
+    "the server's /health to answer 200",
+    async () => {
+      if (server.exitCode !== null) throw new Error(`server exited while starting:\n${output.join("\n")}`);
+      return fetch(`${base}/health`).then(
+        (r) => r.status,
+        (error: unknown) => String(error),
+      );
+    },
+    { deadlineMs: DEADLINE_MS, accept: (answer) => answer === 200 },
+  );
 }
 
 /** The first-start key, from the credentials file the server writes just after /health answers. */
 async function firstStartKey(serverHome: string): Promise<string> {
-  let key = "";
-  await until(async () => {
-    try {
-      key = (JSON.parse(await readFile(join(serverHome, "credentials"), "utf8")) as { apiKey: string }).apiKey;
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  return key;
+  return waitFor(
+    "the server's credentials file",
+    async () => {
+      try {
+        return (JSON.parse(await readFile(join(serverHome, "credentials"), "utf8")) as { apiKey: string }).apiKey;
+      } catch (error) {
+        return `not yet: ${String(error)}`;
+      }
+    },
+    { deadlineMs: DEADLINE_MS, accept: (key) => !key.startsWith("not yet: ") },
+  );
 }
 
 /**
@@ -82,13 +101,7 @@ beforeAll(async () => {
   for (const stream of [child.stdout, child.stderr]) {
     stream?.setEncoding("utf8").on("data", (chunk: string) => lines.push(...chunk.split("\n").filter(Boolean)));
   }
-  await until(async () => {
-    if (child.exitCode !== null) throw new Error(`server exited while starting:\n${lines.join("\n")}`);
-    return fetch(`${url}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-  });
+  await started(child, url, lines);
   apiKey = await firstStartKey(home);
 }, 120_000);
 
@@ -121,7 +134,10 @@ describe("the embedded PostgreSQL killed under load", () => {
         }
       }
     })();
-    await until(async () => acknowledged.length >= 20);
+    await waitFor("20 acknowledged writes", () => acknowledged.length, {
+      deadlineMs: DEADLINE_MS,
+      accept: (n) => n >= 20,
+    });
 
     const dataDir = join(home, "pg");
     const [pidLine = ""] = (await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n");
@@ -135,7 +151,10 @@ describe("the embedded PostgreSQL killed under load", () => {
     process.kill(Number(pidLine), "SIGKILL");
 
     // Down: every route answers 503 at once, with Retry-After; /health says why.
-    await until(async () => (await status("/trpc/sessions.list")).status === 503);
+    await waitFor("/trpc/sessions.list to answer 503", async () => (await status("/trpc/sessions.list")).status, {
+      deadlineMs: DEADLINE_MS,
+      accept: (code) => code === 503,
+    });
     const down = await status("/trpc/sessions.list");
     expect(down.status).toBe(503);
     expect(down.retryAfter).toBe("1");
@@ -147,9 +166,15 @@ describe("the embedded PostgreSQL killed under load", () => {
 
     // The way clear again: the server restarts PostgreSQL by itself.
     await rm(lockFile, { force: true });
-    await until(async () => (await status("/health")).status === 200);
+    await waitFor("/health to answer 200", async () => (await status("/health")).status, {
+      deadlineMs: DEADLINE_MS,
+      accept: (code) => code === 200,
+    });
     const before = acknowledged.length;
-    await until(async () => acknowledged.length >= before + 20);
+    await waitFor(`${before + 20} acknowledged writes`, () => acknowledged.length, {
+      deadlineMs: DEADLINE_MS,
+      accept: (n) => n >= before + 20,
+    });
     writing = false;
     await writer;
 
@@ -214,13 +239,7 @@ describe("an external database (DATABASE_URL) that goes away and comes back", ()
           body: await response.text(),
         };
       };
-      await until(async () => {
-        if (server.exitCode !== null) throw new Error(`server exited while starting:\n${logs.join("\n")}`);
-        return fetch(`${base}/health`).then(
-          (r) => r.status === 200,
-          () => false,
-        );
-      });
+      await started(server, base, logs);
       const key = await firstStartKey(serverHome);
       const client = createLogbookClient({ url: base, apiKey: key, retry: false, batch: false });
       const acknowledged: string[] = [];
@@ -238,19 +257,31 @@ describe("an external database (DATABASE_URL) that goes away and comes back", ()
           }
         }
       })();
-      await until(async () => acknowledged.length >= 10);
+      await waitFor("10 acknowledged writes", () => acknowledged.length, {
+        deadlineMs: DEADLINE_MS,
+        accept: (n) => n >= 10,
+      });
 
       await database.stop(); // fast shutdown: every connection of the server is cut
-      await until(async () => (await get("/trpc/sessions.list", key)).status === 503);
+      await waitFor("/trpc/sessions.list to answer 503", async () => (await get("/trpc/sessions.list", key)).status, {
+        deadlineMs: DEADLINE_MS,
+        accept: (code) => code === 503,
+      });
       const down = await get("/trpc/sessions.list", key);
       expect(down.retryAfter).toBe("1");
       expect((await get("/health", key)).status).toBe(503);
       expect(await ingestStatus(client, "external")).toBe(503);
 
       database = await startEmbeddedPostgres({ dataDir });
-      await until(async () => (await get("/health", key)).status === 200);
+      await waitFor("/health to answer 200", async () => (await get("/health", key)).status, {
+        deadlineMs: DEADLINE_MS,
+        accept: (code) => code === 200,
+      });
       const before = acknowledged.length;
-      await until(async () => acknowledged.length >= before + 10);
+      await waitFor(`${before + 10} acknowledged writes`, () => acknowledged.length, {
+        deadlineMs: DEADLINE_MS,
+        accept: (n) => n >= before + 10,
+      });
       writing = false;
       await writer;
 

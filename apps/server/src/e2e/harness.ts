@@ -1,7 +1,10 @@
 /**
  * What every end-to-end test file needs: a private database, the built server running on
  * it as a child process, and SDK clients with the first-start key (ingest+read) and an
- * admin key.
+ * admin key. To wait for what has no event to await (a delivery, a stream's events, a row),
+ * the tests use `waitFor` from `@logbook/vitest-config/wait-for`: a required deadline, and a
+ * failure that names what it waited for and the last value seen. It lives there, not here,
+ * so the hook emitter's tests share it.
  */
 import { spawn } from "node:child_process";
 

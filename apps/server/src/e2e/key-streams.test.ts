@@ -7,17 +7,13 @@ import { randomUUID } from "node:crypto";
 
 import { createLogbookClient, isLogbookError, type LogbookClient } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { startTestServer, type TestServer } from "../testing/index.js";
 import { startHarness, type Harness } from "./harness.js";
 
-/** Waits (polling) until `condition` holds; the test's own timeout bounds the wait. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; !condition(); i++) {
-    if (i > 1_000) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** How long a wait here may take before it fails naming what never came (tests have 180 s). */
+const DEADLINE_MS = 50_000;
 
 let h: Harness;
 let second: TestServer;
@@ -73,25 +69,32 @@ describe("revoked and expired keys lose their live streams", () => {
     const doomedHere = watch(h.clientFor(created.secret), marker);
     const doomedThere = watch(createLogbookClient({ url: second.url, apiKey: created.secret, retry: false }), marker);
     const controlThere = watch(createLogbookClient({ url: second.url, apiKey: second.apiKey, retry: false }), marker);
-    await until(() => doomedHere.started && doomedThere.started && controlThere.started, "the streams to open");
+    await waitFor("the streams to open", () => [doomedHere.started, doomedThere.started, controlThere.started], {
+      deadlineMs: DEADLINE_MS,
+      accept: (started) => started.every(Boolean),
+    });
 
     await h.client.ingest(note(marker, "before"));
-    await until(
-      () => doomedHere.messages.length === 1 && doomedThere.messages.length === 1,
-      "the first event on both streams",
-    );
+    await waitFor("the first event on both streams", () => [doomedHere.messages.length, doomedThere.messages.length], {
+      deadlineMs: DEADLINE_MS,
+      accept: (counts) => counts.every((n) => n === 1),
+    });
 
     await h.admin.apiKeys.revoke.mutate({ id: created.key.id });
-    await until(
-      () => doomedHere.errors.length > 0 && doomedThere.errors.length > 0,
+    await waitFor(
       "both streams of the revoked key to be closed",
+      () => [doomedHere.errors.length, doomedThere.errors.length],
+      { deadlineMs: DEADLINE_MS, accept: (counts) => counts.every((n) => n > 0) },
     );
     expect(unauthorized(doomedHere.errors)).toMatch(/revoked/);
     expect(unauthorized(doomedThere.errors)).toMatch(/revoked/);
 
     // The control stream on the same server hears the next event: the revoked ones did not.
     await h.client.ingest(note(marker, "after"));
-    await until(() => controlThere.messages.includes(`${marker}after`), "the control stream to hear the next event");
+    await waitFor("the control stream to hear the next event", () => [...controlThere.messages], {
+      deadlineMs: DEADLINE_MS,
+      accept: (messages) => messages.includes(`${marker}after`),
+    });
     expect(doomedHere.messages).toEqual([`${marker}before`]);
     expect(doomedThere.messages).toEqual([`${marker}before`]);
     for (const w of [doomedHere, doomedThere, controlThere]) w.stop();
@@ -103,14 +106,22 @@ describe("revoked and expired keys lose their live streams", () => {
     const created = await h.admin.apiKeys.create.mutate({ name: "short-lived", scopes: ["read"], expiresAt });
     const expiring = watch(h.clientFor(created.secret), marker);
     const control = watch(h.client, marker);
-    await until(() => expiring.started && control.started, "the streams to open");
+    await waitFor("the streams to open", () => [expiring.started, control.started], {
+      deadlineMs: DEADLINE_MS,
+      accept: (started) => started.every(Boolean),
+    });
 
-    await until(() => expiring.errors.length > 0, "the stream of the expired key to be closed");
+    await waitFor("the stream of the expired key to be closed", () => expiring.errors.length, {
+      deadlineMs: DEADLINE_MS,
+    });
     expect(unauthorized(expiring.errors)).toMatch(/expired/);
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiresAt));
 
     await h.client.ingest(note(marker, "after"));
-    await until(() => control.messages.includes(`${marker}after`), "the control stream to hear the event");
+    await waitFor("the control stream to hear the event", () => [...control.messages], {
+      deadlineMs: DEADLINE_MS,
+      accept: (messages) => messages.includes(`${marker}after`),
+    });
     expect(expiring.messages).toEqual([]);
     expiring.stop();
     control.stop();

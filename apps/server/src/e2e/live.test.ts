@@ -7,17 +7,13 @@ import { randomUUID } from "node:crypto";
 
 import { createLogbookClient, type LogbookClient, type Session } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { startTestServer, type TestServer } from "../testing/index.js";
 import { startHarness, type Harness } from "./harness.js";
 
-/** Waits (polling) until `condition` holds; the test's own timeout bounds the wait. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; !condition(); i++) {
-    if (i > 1_000) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** How long a wait here may take before it fails naming what never came (tests have 180 s). */
+const DEADLINE_MS = 50_000;
 
 function batch(externalSessionId: string, label: string, count: number) {
   return Array.from({ length: count }, (_, i) => ({ externalSessionId, eventType: "tick", message: `${label}${i}` }));
@@ -49,9 +45,9 @@ describe("resuming with lastEventId", () => {
       onEvent: (event) => received.push(event.id),
       onStarted: () => (started = true),
     });
-    await until(() => started, "the subscription to start");
+    await waitFor("the subscription to start", () => started, { deadlineMs: DEADLINE_MS });
     const live = await h.client.ingest(batch(externalSessionId, "b", 5));
-    await until(() => received.length === 5, "the live events");
+    await waitFor("the live events", () => received.length, { deadlineMs: DEADLINE_MS, accept: (n) => n === 5 });
     const resumeFrom = following.lastEventId;
     expect(resumeFrom).not.toBeNull();
     following.unsubscribe();
@@ -65,9 +61,15 @@ describe("resuming with lastEventId", () => {
       onEvent: (event) => again.push(event.id),
       lastEventId: resumeFrom,
     });
-    await until(() => again.length >= 6, "the missed events to be replayed");
+    await waitFor("the missed events to be replayed", () => again.length, {
+      deadlineMs: DEADLINE_MS,
+      accept: (n) => n >= 6,
+    });
     const after = await h.client.ingest(batch(externalSessionId, "e", 3));
-    await until(() => again.length >= 9, "the events after the resume");
+    await waitFor("the events after the resume", () => again.length, {
+      deadlineMs: DEADLINE_MS,
+      accept: (n) => n >= 9,
+    });
     resumed.unsubscribe();
 
     expect(received).toEqual(live.ids);
@@ -92,9 +94,12 @@ describe("two server processes on one database", () => {
         },
       },
     );
-    await until(() => started, "the subscription to start");
+    await waitFor("the subscription to start", () => started, { deadlineMs: DEADLINE_MS });
     const sent = await onSecond.ingest(batch(externalSessionId, "x", 3));
-    await until(() => received.length === 3, "events from the other server");
+    await waitFor("events from the other server", () => received.length, {
+      deadlineMs: DEADLINE_MS,
+      accept: (n) => n === 3,
+    });
     subscription.unsubscribe();
     expect(received.map((e) => e.id)).toEqual(sent.ids);
   });
@@ -106,10 +111,13 @@ describe("two server processes on one database", () => {
       {},
       { onStarted: () => (started = true), onData: (session) => seen.push(session) },
     );
-    await until(() => started, "the subscription to start");
+    await waitFor("the subscription to start", () => started, { deadlineMs: DEADLINE_MS });
     const created = await onSecond.sessions.create.mutate({ title: "made elsewhere" });
     await onSecond.sessions.update.mutate({ id: created.id, label: "changed elsewhere" });
-    await until(() => seen.some((s) => s.id === created.id && s.label === "changed elsewhere"), "the session change");
+    await waitFor("the session change", () => seen.filter((s) => s.id === created.id).map((s) => s.label), {
+      deadlineMs: DEADLINE_MS,
+      accept: (labels) => labels.includes("changed elsewhere"),
+    });
     subscription.unsubscribe();
   });
 
@@ -119,24 +127,33 @@ describe("two server processes on one database", () => {
     const session = await onSecond.sessions.get.query({ externalId: externalSessionId });
 
     const received: string[] = [];
+    const heard: Array<string | null> = [];
     let starts = 0;
     const following = h.client.followSession(session.id, {
-      onEvent: (event) => received.push(event.id),
+      onEvent: (event) => {
+        received.push(event.id);
+        heard.push(event.message);
+      },
       onStarted: () => starts++,
     });
-    await until(() => starts === 1, "the subscription to start");
+    const heardAll = (n: number) => ({
+      deadlineMs: DEADLINE_MS,
+      accept: (messages: unknown[]) => messages.length >= n,
+    });
+    await waitFor("the subscription to start", () => starts, { deadlineMs: DEADLINE_MS, accept: (n) => n === 1 });
     const one = await onSecond.ingest(batch(externalSessionId, "q", 2));
-    await until(() => received.length === 2, "the first events");
+    await waitFor("the first events", () => [...heard], heardAll(2));
 
     await h.server.kill("SIGKILL");
     // Written while the subscriber's server is down: only the other replica is up.
     const whileDown = await onSecond.ingest(batch(externalSessionId, "r", 3));
     await h.server.restart();
-    await until(() => received.length === 5, "the events written while the server was down");
+    await waitFor("the events written while the server was down", () => [...heard], heardAll(5));
     const afterRestart = await onSecond.ingest(batch(externalSessionId, "s", 2));
-    await until(() => received.length === 7, "the events after the restart");
+    await waitFor("the events after the restart", () => [...heard], heardAll(7));
     following.unsubscribe();
 
+    expect(heard).toEqual(["q0", "q1", "r0", "r1", "r2", "s0", "s1"]);
     expect(received).toEqual([...one.ids, ...whileDown.ids, ...afterRestart.ids]);
     expect(received).not.toContain(before.ids[0]);
   });

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { createKnex, startEmbeddedPostgres } from "@logbook/db";
 import { databaseUrlFor } from "@logbook/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { startTestServer } from "../testing/index.js";
 import { startHarness, type Harness } from "./harness.js";
@@ -27,15 +28,6 @@ import { startHarness, type Harness } from "./harness.js";
  * that works takes more than a fraction of it.
  */
 const DEADLINE_MS = 60_000;
-
-/** Resolves when `check` holds (polled: PostgreSQL's state has no event to wait on). */
-async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + DEADLINE_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up after ${DEADLINE_MS / 1000} s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 /** `promise`, or a failure naming `what` after the deadline. */
 async function within<T>(what: string, promise: Promise<T>): Promise<T> {
@@ -352,8 +344,11 @@ describe("GET /trpc/<query> on the plain path", () => {
       await warm(reader);
       await lockSessions();
       const pending = get(query("sessions.list", { limit: 5 }), reader);
-      let pid: number | null = null;
-      await until("the session list to wait for the test's lock", async () => (pid = await waitingList()) !== null);
+      const pid = await waitFor("the session list to wait for the test's lock", waitingList, {
+        deadlineMs: DEADLINE_MS,
+        everyMs: 25,
+        accept: (backend) => backend !== null,
+      });
       // The statement fails (57014, canceled) while the lock is still held: a second run
       // would wait on the lock again, and this answer would not come.
       await h.db.knex.raw("SELECT pg_cancel_backend(?)", [pid]);
@@ -378,15 +373,22 @@ describe("GET /trpc/<query> on the plain path", () => {
         headers: { authorization: `Bearer ${reader}` },
         signal: client.signal,
       }).catch((error: unknown) => error);
-      let pid: number | null = null;
-      await until("the session list to wait for the test's lock", async () => (pid = await waitingList()) !== null);
+      const pid = await waitFor("the session list to wait for the test's lock", waitingList, {
+        deadlineMs: DEADLINE_MS,
+        everyMs: 25,
+        accept: (backend) => backend !== null,
+      });
       client.abort();
       expect(await pending).toMatchObject({ name: "AbortError" });
       await held?.rollback();
       held = undefined;
       // The query runs out (it is not re-run): its backend goes idle, the statement done.
       const backend = pid ?? 0;
-      await until("the abandoned query's statement to finish", async () => (await stateOf(backend)) !== "active");
+      await waitFor("the abandoned query's statement to finish", () => stateOf(backend), {
+        deadlineMs: DEADLINE_MS,
+        everyMs: 25,
+        accept: (state) => state !== "active",
+      });
       expect(await waitingList()).toBeNull();
       const next = await get(query("sessions.list", { limit: 5 }), reader);
       expect(next.answer.status).toBe(200);
@@ -436,13 +438,17 @@ describe("GET /trpc/<query> when the database goes away mid-query", () => {
         const lock = await admin.transaction();
         await lock.raw("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
         const pending = get(query("sessions.list", { limit: 5 }));
-        await until("the session list to wait for the test's lock", async () => {
-          const rows = await admin.raw<{ rows: unknown[] }>(
-            `SELECT 1 FROM pg_stat_activity
-              WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%cursor_key%'`,
-          );
-          return rows.rows.length > 0;
-        });
+        await waitFor(
+          "the session list to wait for the test's lock",
+          async () => {
+            const rows = await admin.raw<{ rows: unknown[] }>(
+              `SELECT 1 FROM pg_stat_activity
+                WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%cursor_key%'`,
+            );
+            return rows.rows.length;
+          },
+          { deadlineMs: DEADLINE_MS, everyMs: 25 },
+        );
         const pid = database.pid;
         if (pid === null) throw new Error("PostgreSQL is not running");
         process.kill(pid, "SIGQUIT"); // immediate shutdown: every backend exits, no lock released
@@ -461,9 +467,14 @@ describe("GET /trpc/<query> when the database goes away mid-query", () => {
         });
         expect(errorReports(sent.entries, "sessions.list")).toHaveLength(1);
         // The server knows: the next request is refused at the door.
-        await until(
+        await waitFor(
           "the server to refuse requests at the door",
-          async () => (await get(query("sessions.list"))).answer.status === 503,
+          async () => (await get(query("sessions.list"))).answer.status,
+          {
+            deadlineMs: DEADLINE_MS,
+            everyMs: 25,
+            accept: (status) => status === 503,
+          },
         );
       } finally {
         await server.stop();

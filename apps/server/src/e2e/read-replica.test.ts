@@ -16,6 +16,7 @@ import { startStandby, type Standby } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { startTestServer, type TestServer } from "../testing/index.js";
 
@@ -46,12 +47,8 @@ async function caughtUp(): Promise<void> {
   }
 }
 
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; !(await condition()); i++) {
-    if (i > 1_200) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** How long a wait here may take before it fails naming what never came (tests have 180 s). */
+const DEADLINE_MS = 60_000;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "logbook-replica-"));
@@ -86,10 +83,10 @@ describe("a read replica (DATABASE_READ_URL)", () => {
 
     // Hold the standby still: what is written now reaches the primary only.
     await scalar(onStandby, "pg_wal_replay_pause()");
-    await until(
-      async () => (await scalar<string>(onStandby, "pg_get_wal_replay_pause_state()")) === "paused",
-      "the standby to pause",
-    );
+    await waitFor("the standby to pause", () => scalar<string>(onStandby, "pg_get_wal_replay_pause_state()"), {
+      deadlineMs: DEADLINE_MS,
+      accept: (state) => state === "paused",
+    });
     const unseen = `unseen-${randomUUID()}`;
     await client.ingest(events(unseen, 4));
     const session = await client.sessions.get.query({ externalId: unseen }); // the primary: read-your-writes

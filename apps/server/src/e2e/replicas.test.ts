@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { SERVER_ENTRY, startTestServer, type TestServer } from "../testing/index.js";
 
@@ -24,13 +25,8 @@ const SESSIONS = 4;
 const BATCHES_PER_SESSION = 6;
 const EVENTS_PER_BATCH = 5;
 
-/** Waits (polling) until `condition` holds; the test's own timeout bounds the wait. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; !condition(); i++) {
-    if (i > 2_400) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** How long a wait here may take before it fails naming what never came (tests have 180 s). */
+const DEADLINE_MS = 120_000;
 
 /** A load balancer in a few lines: each request (SSE streams too) to the next upstream in turn. */
 function roundRobinProxy(upstreams: string[]): { server: Server; served: number[]; url: () => string } {
@@ -96,7 +92,10 @@ describe("three replicas behind a load balancer", () => {
       ),
     );
     try {
-      await until(() => started.every(Boolean), "the three subscriptions to start");
+      await waitFor("the three subscriptions to start", () => [...started], {
+        deadlineMs: DEADLINE_MS,
+        accept: (each) => each.every(Boolean),
+      });
 
       // Ingest through the balancer: sessions in parallel, each session's batches one after another.
       const viaProxy: LogbookClient = createLogbookClient({
@@ -124,7 +123,10 @@ describe("three replicas behind a load balancer", () => {
       expect(proxy.served.map((n, i) => n - expectDefined(servedBefore[i])).every((n) => n > 0)).toBe(true);
 
       const total = SESSIONS * BATCHES_PER_SESSION * EVENTS_PER_BATCH;
-      await until(() => received.every((r) => r.length >= total), "every event on every replica");
+      await waitFor("every event on every replica", () => received.map((r) => r.length), {
+        deadlineMs: DEADLINE_MS,
+        accept: (counts) => counts.every((n) => n >= total),
+      });
       for (const [i, events] of received.entries()) {
         const ids = events.map((e) => e.id);
         expect(new Set(ids).size, `replica ${i}: no event twice`).toBe(ids.length);

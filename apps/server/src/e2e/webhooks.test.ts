@@ -6,6 +6,7 @@
 import { startWebhookReceiver, type WebhookReceiver } from "@logbook/fixtures";
 import { LogbookError, verifyWebhookSignature, type WebhookDelivery } from "@logbook/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { failure, startHarness, type Harness } from "./harness.js";
 
@@ -14,12 +15,8 @@ let received: WebhookReceiver["received"];
 let receiverUrl: string;
 let h: Harness;
 
-async function until(condition: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; !(await condition()); i++) {
-    if (i > 2_400) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** How long a wait here may take before it fails naming what never came (tests have 180 s). */
+const DEADLINE_MS = 120_000;
 
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
@@ -66,7 +63,7 @@ describe("webhooks end to end", () => {
       events: ["session.completed"],
     });
     const sessionId = await completedSession("ship it");
-    await until(() => received.length === 1, "the delivery");
+    await waitFor("the delivery", () => received.length, { deadlineMs: DEADLINE_MS, accept: (n) => n === 1 });
     const [delivery] = received;
     const verified = await verifyWebhookSignature({
       body: delivery?.body ?? "",
@@ -88,14 +85,20 @@ describe("webhooks end to end", () => {
         })
       ).ok,
     ).toBe(false);
-    await until(async () => (await deliveriesOf(subscription.id))[0]?.status === "delivered", "the delivered state");
+    await waitFor("the delivered state", async () => (await deliveriesOf(subscription.id))[0]?.status, {
+      deadlineMs: DEADLINE_MS,
+      accept: (status) => status === "delivered",
+    });
   });
 
   it("retries after 500s, records each try, then delivers once the receiver is back", async () => {
     const { subscription } = await h.admin.webhooks.create.mutate({ url: receiverUrl, events: ["session.completed"] });
     receiver.answers = [500, 500];
     await completedSession("flaky receiver");
-    await until(async () => (await deliveriesOf(subscription.id))[0]?.status === "delivered", "the third try");
+    await waitFor("the third try", async () => (await deliveriesOf(subscription.id))[0]?.status, {
+      deadlineMs: DEADLINE_MS,
+      accept: (status) => status === "delivered",
+    });
     const [delivery] = await deliveriesOf(subscription.id);
     expect(delivery?.attemptLog.map((a) => [a.attempt, a.statusCode, a.error])).toEqual([
       [1, 500, "the receiver answered 500"],
@@ -115,11 +118,17 @@ describe("webhooks end to end", () => {
     });
     receiver.answers = new Array<number>(20).fill(500);
     await completedSession("first");
-    await until(async () => (await deliveriesOf(subscription.id))[0]?.status === "failed", "the last try");
+    await waitFor("the last try", async () => (await deliveriesOf(subscription.id))[0]?.status, {
+      deadlineMs: DEADLINE_MS,
+      accept: (status) => status === "failed",
+    });
     expect(await deliveriesOf(subscription.id)).toMatchObject([{ attempts: 4, status: "failed", nextAttemptAt: null }]);
     expect(JSON.parse(received[0]?.body ?? "")).toEqual({ text: 'Logbook: session "first" is now completed.' });
     await completedSession("second");
-    await until(async () => !(await h.admin.webhooks.get.query({ id: subscription.id })).enabled, "the disabling");
+    await waitFor("the disabling", async () => (await h.admin.webhooks.get.query({ id: subscription.id })).enabled, {
+      deadlineMs: DEADLINE_MS,
+      accept: (enabled) => !enabled,
+    });
     const disabled = await h.admin.webhooks.get.query({ id: subscription.id });
     expect(disabled).toMatchObject({ enabled: false, consecutiveFailures: 6 });
     expect(disabled.disabledReason).toMatch(/^disabled after 6 failed deliveries in a row/);
@@ -129,7 +138,10 @@ describe("webhooks end to end", () => {
     const { subscription } = await h.admin.webhooks.create.mutate({ url: receiverUrl, events: ["session.completed"] });
     receiver.answers = [503];
     await completedSession("survives");
-    await until(async () => (await deliveriesOf(subscription.id))[0]?.attempts === 1, "the first try");
+    await waitFor("the first try", async () => (await deliveriesOf(subscription.id))[0]?.attempts, {
+      deadlineMs: DEADLINE_MS,
+      accept: (attempts) => attempts === 1,
+    });
     // Killed, not stopped: nothing of the process survives, only what is in PostgreSQL.
     await h.server.kill("SIGKILL");
     // Had the retry been in flight, its lease would hold it for a minute: expire it now (the
@@ -139,10 +151,10 @@ describe("webhooks end to end", () => {
       .where({ status: "running" })
       .update({ lease_expires_at: h.db.knex.raw("now() - interval '1 second'") });
     await h.server.restart();
-    await until(
-      async () => (await deliveriesOf(subscription.id))[0]?.status === "delivered",
-      "the retry after restart",
-    );
+    await waitFor("the retry after restart", async () => (await deliveriesOf(subscription.id))[0]?.status, {
+      deadlineMs: DEADLINE_MS,
+      accept: (status) => status === "delivered",
+    });
     expect((await deliveriesOf(subscription.id))[0]?.attemptLog.map((a) => a.statusCode)).toEqual([503, 200]);
   });
 
@@ -152,7 +164,7 @@ describe("webhooks end to end", () => {
       events: ["session.failed"],
     });
     const { deliveryId } = await h.admin.webhooks.test.mutate({ id: subscription.id });
-    await until(() => received.length === 1, "the test delivery");
+    await waitFor("the test delivery", () => received.length, { deadlineMs: DEADLINE_MS, accept: (n) => n === 1 });
     expect(received[0]?.headers["logbook-webhook-id"]).toBe(deliveryId);
     expect(received[0]?.headers["logbook-webhook-event"]).toBe("webhook.test");
     expect(
