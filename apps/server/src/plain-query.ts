@@ -31,6 +31,7 @@ import {
   type Context,
   type LogbookErrorShape,
 } from "@logbook/api";
+import { stringifyJson } from "@logbook/contracts";
 import {
   callTRPCProcedure,
   getTRPCErrorFromUnknown,
@@ -91,8 +92,10 @@ export function claimPlainQuery(deps: ApiDeps, req: IncomingMessage): PlainQuery
   const procedure = procedures[path];
   if (!procedure || procedure._def.type !== "query") return null;
 
-  const ctx = rememberedKeyContext(deps, headers.authorization);
-  if (!ctx) return null;
+  const keyContext = rememberedKeyContext(deps, headers.authorization);
+  if (!keyContext) return null;
+  // Answers here are written by `stringifyJson`: stored JSON may stay text (`respond`).
+  const ctx: Context = { ...keyContext, writesJsonText: true };
 
   // As the adapter reads it: an empty `input` is none; JSON that does not parse is its 400.
   const raw = searchParams.get("input");
@@ -168,8 +171,10 @@ export async function answerPlainQuery(
   }
   res.statusCode = answer.status;
   for (const [name, value] of answer.headers) res.appendHeader(name, value);
-  res.setHeader("content-length", Buffer.byteLength(answer.body));
-  res.end(answer.body);
+  // Encoded once: a string body would be measured (`byteLength`) and then encoded again.
+  const body = Buffer.from(answer.body);
+  res.setHeader("content-length", body.length);
+  res.end(body);
 }
 
 interface Answer {
@@ -254,7 +259,8 @@ function respond(
     }
   }
   if (meta.status) status = meta.status;
-  return { status, headers, body: JSON.stringify(transformTRPCResponse(config, result)) };
+  // `stringifyJson`: JSON.stringify's bytes, stored JSON text written without a parse (json-text.ts).
+  return { status, headers, body: stringifyJson(transformTRPCResponse(config, result)) };
 }
 
 /** `Headers.set`: replaces every earlier value of `name`. */

@@ -81,6 +81,12 @@ export interface Context extends ApiDeps {
   authProblem: "missing" | "malformed" | "invalid" | "signedOut" | null;
   /** How the caller proved who it is: an API key, or the dashboard's session cookie (see web-session.ts). */
   authVia: "key" | "session" | null;
+  /**
+   * The answer is written with `stringifyJson` (the server's plain GET path), so a procedure
+   * may return stored JSON as `StoredJsonText` instead of parsing it (events.listForSession).
+   * Unset everywhere else: tRPC's adapter and in-process callers get objects.
+   */
+  writesJsonText?: boolean;
 }
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;

@@ -1,5 +1,7 @@
 import { z } from "zod";
 
+import { isStoredJsonText } from "./json-text.js";
+
 /** Limits shared by every contract; the API reference (docs/api.md) quotes them. */
 export const LIMITS = {
   /** Events in one ingest call. */
@@ -85,10 +87,14 @@ export const jsonObject = () =>
  * be an object and passed on as it is. Not `z.record`, which copies every key into a new
  * object, so it dropped a `__proto__` key (assigning it sets the copy's prototype) and cost a
  * 200-event timeline page milliseconds of copying (docs/performance.md); its depth was
- * checked when it came in.
+ * checked when it came in. A `StoredJsonText` (the object still as jsonb's text, see
+ * json-text.ts) holds one too when its text is an object's.
  */
 export const storedJsonObject = () =>
-  z.custom<Record<string, unknown>>(isPlainObject, { error: "must be a JSON object" });
+  z.custom<Record<string, unknown>>(
+    (value) => isPlainObject(value) || (isStoredJsonText(value) && value.text.startsWith("{")),
+    { error: "must be a JSON object" },
+  );
 
 /** Any JSON value, depth-limited like `jsonObject`. */
 export const jsonValue = () =>

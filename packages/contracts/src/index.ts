@@ -23,3 +23,4 @@ export * from "./redaction.js";
 export * from "./otel.js";
 export * from "./session-store.js";
 export * from "./webhooks.js";
+export * from "./json-text.js";

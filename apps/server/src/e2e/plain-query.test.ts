@@ -231,6 +231,39 @@ describe("GET /trpc/<query> on the plain path", () => {
     }
   });
 
+  it("writes a timeline's payloads from their stored text, byte for byte the adapter's answer", async () => {
+    const payloads = [
+      { text: 'é ünïcode 😀 中文 \u2028 \u001f \u007f \t\n\r\b\f " \\ /', "a, b": "c: d" },
+      { nested: { deeper: { list: [1, -2, 3.5, -0.25, 0.000001, 1e-7, 1e21, 2 ** 53, { x: [{ y: null }] }] } } },
+      { "10": "digit keys", "2": true, b: false, a: [], e: {} },
+      JSON.parse('{"__proto__":{"polluted":true}}') as Record<string, unknown>,
+    ];
+    await h.client.events.ingest.mutate({
+      events: payloads.map((payload) => ({ externalSessionId: "plain-get-payloads", eventType: "tool", payload })),
+    });
+    const id = (await h.client.sessions.get.query({ externalId: "plain-get-payloads" })).id;
+    // Numbers a client cannot send (JSON.parse would change them), as jsonb keeps them.
+    await h.db.knex.raw("UPDATE events SET payload = ?::jsonb WHERE session_id = ? AND seq = 1", [
+      '{"money": 1.50, "big": 12345678901234567890, "text": "a, b: c"}',
+      id,
+    ]);
+    for (const input of [
+      { sessionId: id, limit: 10 },
+      { sessionId: id, limit: 2, afterSeq: 1 },
+    ]) {
+      const path = query("events.listForSession", input);
+      const { direct, adapter } = await bothWays(path);
+      expect(direct.framing, path).toBe("length");
+      expect(direct.answer, path).toEqual(adapter.answer);
+    }
+    // Through the SDK: the payloads as they were sent (the first as the database keeps it, parsed).
+    const page = await h.clientFor(reader, { batch: false }).events.listForSession.query({ sessionId: id, limit: 10 });
+    expect(page.items.map((e) => e.payload)).toEqual([
+      { money: 1.5, big: Number("12345678901234567890"), text: "a, b: c" },
+      ...payloads.slice(1),
+    ]);
+  });
+
   it("answers a query's errors itself, as the adapter does, and reports each once", async () => {
     const cases: Array<[string, string, number]> = [
       // Input that fails its contract, a domain error, a key without the scope.

@@ -1,4 +1,4 @@
-import type { Event, EventLevel, EventSource, EventSummary } from "@logbook/contracts";
+import { StoredJsonText, type Event, type EventLevel, type EventSource, type EventSummary } from "@logbook/contracts";
 
 import { iso } from "../time.js";
 
@@ -77,4 +77,17 @@ export function toEventSummaryDto(row: Omit<EventRow, "payload">): EventSummary 
 
 export function toEventDto(row: EventRow): Event {
   return { ...toEventSummaryDto(row), payload: row.payload ?? {} };
+}
+
+/** A row whose payload was selected as text (`payload::text`). */
+export type EventTextRow = Omit<EventRow, "payload"> & { payload: string | null };
+
+/**
+ * An event whose payload stays jsonb's text until the server writes it (`stringifyJson`).
+ * Why a cast: the contract's type is the parsed object, which is what every writer of this
+ * value produces (`StoredJsonText.toJSON`), and `storedJsonObject` accepts it.
+ */
+export function toEventDtoWithText(row: EventTextRow): Event {
+  const payload = row.payload === null ? {} : (new StoredJsonText(row.payload) as unknown as Record<string, unknown>);
+  return { ...toEventSummaryDto(row), payload };
 }

@@ -11,7 +11,15 @@ import { runPrepared, type Knex, type PreparedStatement } from "@logbook/db";
 
 import { notFound } from "../errors.js";
 import { assertCursorValues, decodeCursor, timestampKey, toPage } from "../pagination.js";
-import { EVENT_COLUMNS, EVENT_SUMMARY_COLUMNS, toEventDto, toEventSummaryDto, type EventRow } from "./event-dto.js";
+import {
+  EVENT_COLUMNS,
+  EVENT_SUMMARY_COLUMNS,
+  toEventDto,
+  toEventDtoWithText,
+  toEventSummaryDto,
+  type EventRow,
+  type EventTextRow,
+} from "./event-dto.js";
 
 /**
  * Timelines, recent events and counts read from `reader` (a streaming replica when one is
@@ -25,7 +33,19 @@ export class EventQueries {
     private readonly reader: Knex = knex,
   ) {}
 
-  async listForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventPage> {
+  /**
+   * `payloadText`: the payloads as jsonb's text (`StoredJsonText`), for a caller that writes
+   * the page with `stringifyJson` (the server's plain GET path): no parse of ~230 kB per
+   * 200-event page into objects only to serialise them again. Anyone else gets objects.
+   */
+  async listForSession(
+    input: ListSessionEventsInput & { limit: number },
+    options: { payloadText?: boolean } = {},
+  ): Promise<EventPage> {
+    if (options.payloadText === true) {
+      const rows = (await this.sessionEventsQuery(input, TIMELINE_TEXT)) as EventTextRow[];
+      return toPage(rows, input.limit, toEventDtoWithText, (row) => [row.seq]);
+    }
     const rows = (await this.sessionEventsQuery(input, TIMELINE)) as EventRow[];
     return toPage(rows, input.limit, toEventDto, (row) => [row.seq]);
   }
@@ -72,7 +92,7 @@ export class EventQueries {
     after: number,
   ): Promise<unknown[]> {
     const query = this.reader("events as e")
-      .select(columns.map((c) => `e.${c}`))
+      .select(columns.map((c) => (c === PAYLOAD_TEXT ? this.reader.raw(c) : `e.${c}`)))
       .where("e.session_id", input.sessionId);
     if (after >= 0) query.where("e.seq", ">", after);
     if (input.eventTypes) query.whereIn("e.event_type", input.eventTypes);
@@ -162,11 +182,17 @@ function timelineShape(name: string, columns: readonly string[]): TimelineShape 
     columns,
     page: {
       name,
-      text: `SELECT ${columns.map((c) => `e.${c}`).join(", ")} FROM events e
+      text: `SELECT ${columns.map((c) => (c === PAYLOAD_TEXT ? c : `e.${c}`)).join(", ")} FROM events e
   WHERE e.session_id = $1::uuid AND e.seq > $2::bigint ORDER BY e.seq ASC LIMIT $3::int`,
     },
   };
 }
 
+/** The payload as jsonb's text, under the column's own name. */
+const PAYLOAD_TEXT = "e.payload::text AS payload";
 const TIMELINE = timelineShape("logbook_timeline_page", EVENT_COLUMNS);
+const TIMELINE_TEXT = timelineShape(
+  "logbook_timeline_page_text",
+  EVENT_COLUMNS.map((c) => (c === "payload" ? PAYLOAD_TEXT : c)),
+);
 const TIMELINE_SUMMARIES = timelineShape("logbook_timeline_summary_page", EVENT_SUMMARY_COLUMNS);

@@ -38,8 +38,11 @@ export class EventService {
   }
 
   /** A session's timeline in its stable order (sequence), resumable with `afterSeq` or the cursor. */
-  listForSession(input: ListSessionEventsInput & { limit: number }): Promise<EventPage> {
-    return this.queries.listForSession(input);
+  listForSession(
+    input: ListSessionEventsInput & { limit: number },
+    options: { payloadText?: boolean } = {},
+  ): Promise<EventPage> {
+    return this.queries.listForSession(input, options);
   }
 
   /** The same timeline without payloads (see `eventSummary`): what a dashboard draws. */

@@ -29,7 +29,7 @@ export const eventsRouter = createTRPCRouter({
   listForSession: readProcedure
     .input(listSessionEventsInput)
     .output(eventPage)
-    .query(({ ctx, input }) => ctx.services.events.listForSession(input)),
+    .query(({ ctx, input }) => ctx.services.events.listForSession(input, { payloadText: ctx.writesJsonText === true })),
 
   /** The timeline without payloads: far smaller pages; `get` fetches one whole event. */
   listSummariesForSession: readProcedure
