@@ -1,3 +1,4 @@
+import { jsonStringEnd } from "@logbook/contracts";
 import { AppError } from "@logbook/core";
 
 /**
@@ -20,7 +21,7 @@ export function findInexactNumber(text: string): { path: Array<string | number>;
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      const end = stringEnd(text, i);
+      const end = jsonStringEnd(text, i);
       if (end < 0) return null; // not JSON: the parser says why
       const top = stack[stack.length - 1];
       // A string directly inside an object, before its colon, is a key.
@@ -72,18 +73,6 @@ export function inexactNumberError(text: string, batch = false): AppError | null
 
 const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const SHAPE = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
-
-function stringEnd(text: string, start: number): number {
-  let at = start + 1;
-  for (;;) {
-    const quote = text.indexOf('"', at);
-    if (quote < 0) return -1;
-    let backslashes = 0;
-    for (let j = quote - 1; j > start && text.charCodeAt(j) === 0x5c; j--) backslashes++;
-    if (backslashes % 2 === 0) return quote;
-    at = quote + 1;
-  }
-}
 
 function pathOf(text: string, stack: readonly Frame[]): Array<string | number> {
   return stack.map((frame) => {

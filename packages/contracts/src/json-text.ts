@@ -82,7 +82,7 @@ export function compactJsonbText(text: string): string | null {
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      const end = stringEnd(text, i);
+      const end = jsonStringEnd(text, i);
       if (end < 0) return null;
       // A key (a string followed by `:`) that starts with a digit may be one JavaScript
       // orders first (an array index): the parse decides.
@@ -127,8 +127,12 @@ function writtenAlike(token: string): boolean {
   return fraction.length - significant.length <= 5 && significant.length <= 15;
 }
 
-/** Index of the quote closing the string that opens at `start`, or -1. */
-function stringEnd(text: string, start: number): number {
+/**
+ * Index of the quote closing the JSON string whose opening quote is at `start`, or -1: the
+ * string skipped with indexOf, so a scan costs in proportion to the structure, not the text
+ * (also the server's scan for inexact numbers, exact-numbers.ts).
+ */
+export function jsonStringEnd(text: string, start: number): number {
   let at = start + 1;
   for (;;) {
     const quote = text.indexOf('"', at);
