@@ -14,6 +14,7 @@ describe("findInexactNumber", () => {
     ],
     ["[0, 0.12345678901234567890]", [1], "0.12345678901234567890"],
     ['{"k\\"ey":[[1],[2, 9007199254740993]]}', ['k"ey', 1, 1], "9007199254740993"],
+    ['{"a":[1.5e3,-0.25E+2,7],"b":{"c":[{"d":1.0e400}]}}', ["b", "c", 0, "d"], "1.0e400"],
   ])("finds the number in %s", (text, path, number) => {
     expect(findInexactNumber(text)).toEqual({ path, number });
   });
@@ -23,6 +24,7 @@ describe("findInexactNumber", () => {
     '{"s":"1e400 inside a string, 12345678901234567890, \\"quoted\\" 1e999","t":[1,2,3]}',
     '{"x":0,"y":-0,"z":100000000000000000000}',
     "[]",
+    '{"a":[1.5e3,-0.25E+2,7,123456789012345],"b":{"c":-1e-7}}',
   ])("passes %s", (text) => {
     expect(findInexactNumber(text)).toBeNull();
   });

@@ -15,7 +15,11 @@ import { AppError } from "@logbook/core";
 
 /** The first number in `text` that would not survive JSON.parse unchanged, with its path; null when none. */
 export function findInexactNumber(text: string): { path: Array<string | number>; number: string } | null {
-  const stack: Frame[] = [];
+  // The open objects and arrays as three parallel stacks of numbers (kind, then the current
+  // key's bounds or the array index), not an object per level and an array per key: this
+  // runs on every POST body, and what it allocated was garbage of every batch (see
+  // docs/performance.md, "server memory under batches").
+  const stack = new ScanStack();
   let i = 0;
   const n = text.length;
   while (i < n) {
@@ -23,30 +27,82 @@ export function findInexactNumber(text: string): { path: Array<string | number>;
     if (c === 0x22 /* " */) {
       const end = jsonStringEnd(text, i);
       if (end < 0) return null; // not JSON: the parser says why
-      const top = stack[stack.length - 1];
       // A string directly inside an object, before its colon, is a key.
-      if (top?.kind === "object" && top.key === null) top.key = [i, end + 1];
+      if (stack.depth > 0 && stack.isObjectWithoutKey()) stack.setKey(i, end + 1);
       i = end + 1;
     } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
-      NUMBER.lastIndex = i;
-      const match = NUMBER.exec(text);
-      if (!match) return null;
-      const token = match[0];
-      if (!isExact(token)) return { path: pathOf(text, stack), number: token };
-      i += token.length;
-    } else {
-      if (c === 0x7b /* { */) stack.push({ kind: "object", key: null });
-      else if (c === 0x5b /* [ */) stack.push({ kind: "array", index: 0 });
-      else if (c === 0x7d /* } */ || c === 0x5d /* ] */) stack.pop();
-      else if (c === 0x2c /* , */) {
-        const top = stack[stack.length - 1];
-        if (top?.kind === "array") top.index += 1;
-        else if (top) top.key = null;
+      const end = numberEnd(text, i);
+      if (end < 0) return null;
+      if (!digitsSurely(text, i, end)) {
+        const token = text.slice(i, end);
+        if (!isExact(token)) return { path: stack.path(text), number: token };
       }
+      i = end;
+    } else {
+      if (c === 0x7b /* { */) stack.push(OBJECT);
+      else if (c === 0x5b /* [ */) stack.push(ARRAY);
+      else if (c === 0x7d /* } */ || c === 0x5d /* ] */) stack.pop();
+      else if (c === 0x2c /* , */) stack.next();
       i += 1;
     }
   }
   return null;
+}
+
+const OBJECT = 0;
+const ARRAY = 1;
+
+/** The scan's open containers: for an object the current key's bounds (-1: none yet), for an array its index. */
+class ScanStack {
+  depth = 0;
+  private readonly kinds: number[] = [];
+  private readonly a: number[] = [];
+  private readonly b: number[] = [];
+
+  push(kind: number): void {
+    this.kinds[this.depth] = kind;
+    this.a[this.depth] = kind === OBJECT ? -1 : 0;
+    this.b[this.depth] = -1;
+    this.depth += 1;
+  }
+
+  pop(): void {
+    if (this.depth > 0) this.depth -= 1;
+  }
+
+  isObjectWithoutKey(): boolean {
+    return this.kinds[this.depth - 1] === OBJECT && this.a[this.depth - 1] === -1;
+  }
+
+  setKey(start: number, end: number): void {
+    this.a[this.depth - 1] = start;
+    this.b[this.depth - 1] = end;
+  }
+
+  /** A comma: the next array element, or the next key of an object. */
+  next(): void {
+    if (this.depth === 0) return;
+    const top = this.depth - 1;
+    if (this.kinds[top] === ARRAY) this.a[top] = (this.a[top] ?? 0) + 1;
+    else this.a[top] = -1;
+  }
+
+  path(text: string): Array<string | number> {
+    const path: Array<string | number> = [];
+    for (let d = 0; d < this.depth; d++) {
+      const a = this.a[d] ?? -1;
+      if (this.kinds[d] === ARRAY) path.push(a);
+      else if (a < 0) path.push("?");
+      else {
+        try {
+          path.push(JSON.parse(text.slice(a, this.b[d])) as string);
+        } catch {
+          path.push("?");
+        }
+      }
+    }
+    return path;
+  }
 }
 
 /** `events[3].payload.usage.input_tokens` from a path. */
@@ -71,22 +127,55 @@ export function inexactNumberError(text: string, batch = false): AppError | null
   );
 }
 
-const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const SHAPE = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
-function pathOf(text: string, stack: readonly Frame[]): Array<string | number> {
-  return stack.map((frame) => {
-    if (frame.kind === "array") return frame.index;
-    if (!frame.key) return "?";
-    try {
-      return JSON.parse(text.slice(frame.key[0], frame.key[1])) as string;
-    } catch {
-      return "?";
-    }
-  });
+/**
+ * Where the number starting at `start` ends, as `-?\d+(\.\d+)?([eE][+-]?\d+)?` matches it
+ * (a fraction or exponent without digits is not part of it); -1 when no digit follows.
+ */
+function numberEnd(text: string, start: number): number {
+  let at = start;
+  if (text.charCodeAt(at) === 0x2d) at += 1;
+  const whole = digitsEnd(text, at);
+  if (whole === at) return -1;
+  at = whole;
+  if (text.charCodeAt(at) === 0x2e /* . */) {
+    const fraction = digitsEnd(text, at + 1);
+    if (fraction > at + 1) at = fraction;
+  }
+  const e = text.charCodeAt(at);
+  if (e === 0x65 || e === 0x45) {
+    let k = at + 1;
+    const sign = text.charCodeAt(k);
+    if (sign === 0x2b || sign === 0x2d) k += 1;
+    const exponent = digitsEnd(text, k);
+    if (exponent > k) at = exponent;
+  }
+  return at;
 }
 
-type Frame = { kind: "object"; key: [number, number] | null } | { kind: "array"; index: number };
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+
+/** Where the run of digits from `from` ends. */
+function digitsEnd(text: string, from: number): number {
+  let k = from;
+  while (k < text.length && isDigit(text.charCodeAt(k))) k += 1;
+  return k;
+}
+
+/**
+ * Whether the number `text[start, end)` surely round-trips without looking closer: up to 15
+ * significant digits and no exponent (DBL_DIG), what nearly every number is.
+ */
+function digitsSurely(text: string, start: number, end: number): boolean {
+  let digits = 0;
+  for (let k = start; k < end; k++) {
+    const c = text.charCodeAt(k);
+    if (isDigit(c)) digits++;
+    else if (c === 0x65 || c === 0x45) return false;
+  }
+  return digits <= 15;
+}
 
 /** Whether JSON.parse gives back the same value the text wrote. */
 function isExact(token: string): boolean {

@@ -49,17 +49,23 @@ export const typeName = () =>
   });
 
 function depthOf(value: unknown): number {
-  // Iterative, so a hostile 100,000-level payload cannot overflow the stack.
+  // Iterative, so a hostile 100,000-level payload cannot overflow the stack. Nodes and their
+  // depths in two stacks, not a pair per node: this runs on every payload of every batch.
   let max = 0;
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  for (let entry = stack.pop(); entry; entry = stack.pop()) {
-    const [node, depth] = entry;
+  const nodes: unknown[] = [value];
+  const depths: number[] = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop();
+    const depth = depths.pop() ?? 0;
     if (node === null || typeof node !== "object") continue;
     const next = depth + 1;
     if (next > max) max = next;
     if (max > LIMITS.maxJsonDepth) return max;
     for (const child of Array.isArray(node) ? node : Object.values(node as Record<string, unknown>)) {
-      if (child !== null && typeof child === "object") stack.push([child, next]);
+      if (child !== null && typeof child === "object") {
+        nodes.push(child);
+        depths.push(next);
+      }
     }
   }
   return max;

@@ -28,10 +28,11 @@ function needsSanitizing(value: unknown): boolean {
       if (Array.isArray(node)) {
         for (const item of node) stack.push(item);
       } else {
-        for (const [key, item] of Object.entries(node as Record<string, unknown>)) {
-          if (UNSTORABLE_TEST.test(key)) return true;
-          stack.push(item);
-        }
+        // Keys, then values: not Object.entries, whose pair per key was garbage of every
+        // payload of every batch. Object.values reads a "__proto__" key's own value.
+        const record = node as Record<string, unknown>;
+        for (const key of Object.keys(record)) if (UNSTORABLE_TEST.test(key)) return true;
+        for (const item of Object.values(record)) stack.push(item);
       }
     }
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 
-import { pgArray, rowsOf } from "./sql.js";
+import { atBind, pgArray, rowsOf } from "./sql.js";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -49,5 +49,28 @@ describe("pgArray", () => {
 
   it("makes an empty array", () => {
     expect(pgArray([])).toBe("{}");
+  });
+});
+
+describe("atBind", () => {
+  it("sends what it makes when the statement is sent, a null as NULL, again on every send", async () => {
+    let made = 0;
+    const values = ["a", 'with "quotes"', null];
+    const column = atBind(() => {
+      made += 1;
+      return pgArray(values);
+    });
+    const nothing = atBind(() => null);
+    expect(made).toBe(0);
+    const read = async () =>
+      rowsOf(
+        await db.knex.raw(`SELECT ?::text[] AS a, ?::jsonb AS n`, [
+          column as unknown as string,
+          nothing as unknown as string,
+        ]),
+      )[0];
+    expect(await read()).toEqual({ a: values, n: null });
+    expect(await read()).toEqual({ a: values, n: null });
+    expect(made).toBe(2);
   });
 });

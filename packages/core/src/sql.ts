@@ -21,6 +21,7 @@ export type PgArrayElement = string | number | boolean | null;
  * and `"` escaped, exactly as the driver does, so the database reads the same values.
  */
 export function pgArray(values: readonly PgArrayElement[]): string {
+  if (values.length === 0) return "{}";
   const parts = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
     const value = values[i] ?? null;
@@ -30,7 +31,25 @@ export function pgArray(values: readonly PgArrayElement[]): string {
       parts[i] = NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, "\\$&")}"` : `"${text}"`;
     }
   }
-  return `{${parts.join(",")}}`;
+  // The braces go into the first and last elements, so that `join` makes the whole literal
+  // one flat string: wrapped around the joined text they made a rope, which the driver's
+  // `Buffer.byteLength` then copied flat again (a second copy of every column).
+  parts[0] = `{${parts[0] ?? ""}`;
+  parts[parts.length - 1] = `${parts[parts.length - 1] ?? ""}}`;
+  return parts.join(",");
+}
+
+/**
+ * A bind value the driver makes when it sends the statement (pg calls `toPostgres`), not
+ * before. A batch's parameters (a 500-event batch's payloads are one ~500 KB JSON text, its
+ * columns ~150 KB of array literals) then live only while they are written to the socket:
+ * made up front, they stayed reachable from the query until its answer, so they outlived
+ * the young generation and were promoted (as large objects) with every batch, which is what
+ * grew the old generation, and RSS, under batch ingest. `make` must be pure: a retried
+ * statement makes its values again.
+ */
+export function atBind(make: () => string | null): { toPostgres: () => string | null } {
+  return { toPostgres: make };
 }
 
 const NEEDS_ESCAPE = /["\\]/;

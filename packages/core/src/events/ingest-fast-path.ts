@@ -19,6 +19,7 @@ import { runPrepared, type Knex, type PreparedStatement } from "@logbook/db";
 import { known } from "../invariants.js";
 import { cleanText } from "../json.js";
 import { sessionsNoticePayloads } from "../live/notify.js";
+import { atBind } from "../sql.js";
 import { isUnknownTime } from "../time.js";
 import {
   deriveSessions,
@@ -392,12 +393,13 @@ function groupValues(
   updates: unknown[],
   notices: string[],
 ): unknown[] {
+  // Made as the call is sent, not held until its answer (see atBind).
   return [
-    created.length > 0 ? JSON.stringify(created) : null,
-    JSON.stringify(expected),
+    atBind(() => (created.length > 0 ? JSON.stringify(created) : null)),
+    atBind(() => JSON.stringify(expected)),
     ...eventColumns(events),
-    messages.length > 0 ? JSON.stringify(messages) : null,
-    updates.length > 0 ? JSON.stringify(updates) : null,
+    atBind(() => (messages.length > 0 ? JSON.stringify(messages) : null)),
+    atBind(() => (updates.length > 0 ? JSON.stringify(updates) : null)),
     notices,
   ];
 }

@@ -24,7 +24,7 @@ import type { PriceBook } from "../pricing/pricing.js";
 import { redactEvent } from "../redaction/redact-event.js";
 import type { Redactor } from "../redaction/redactor.js";
 import { redactorOf } from "../redaction/redact-record.js";
-import { columnBindings, pgArray, type PgArrayElement } from "../sql.js";
+import { atBind, columnBindings, pgArray, type PgArrayElement } from "../sql.js";
 import { isUnknownTime, uuidV7Time } from "../time.js";
 import { tokenCountProblem } from "./derive.js";
 import { applyDerivations, storablePatch, writeSessionsAndNotify, type PreparedEvent } from "./ingest-derivations.js";
@@ -333,8 +333,9 @@ async function insertEvents(
  * jsonb parse of the whole document instead of a text[] literal and a parse per element).
  */
 export function eventColumns(events: PreparedEvent[]): unknown[] {
-  // Each column as its array literal, made here in one piece (see pgArray).
-  const col = (pick: (e: PreparedEvent) => PgArrayElement) => pgArray(events.map(pick));
+  // Each column as its array literal in one piece (see pgArray), made when the statement is
+  // sent (see atBind).
+  const col = (pick: (e: PreparedEvent) => PgArrayElement) => atBind(() => pgArray(events.map(pick)));
   const text = (value: string | undefined) => (value === undefined ? null : cleanText(value));
   return [
     col((e) => e.id),
@@ -354,7 +355,7 @@ export function eventColumns(events: PreparedEvent[]): unknown[] {
     col((e) => text(e.machineId)),
     col((e) => e.occurredAt.toISOString()),
     col((e) => e.redactions),
-    JSON.stringify(events.map((e) => e.payload)),
+    atBind(() => JSON.stringify(events.map((e) => e.payload))),
   ];
 }
 
