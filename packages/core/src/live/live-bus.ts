@@ -72,6 +72,12 @@ const lost = (): AppError =>
     details: { retryAfterSeconds: 1 },
   });
 
+/** One of our own notices on the events channel, awaited until this bus hears (or loses) it. */
+interface OwnNotice {
+  heard: () => void;
+  lost: (error: Error) => void;
+}
+
 /** What `logbook_stream_horizon()` answers: the last position drawn, and who may still hold one. */
 interface HorizonReading {
   lastSeq: number;
@@ -116,13 +122,14 @@ export class LiveBus {
   /** Stale until the first subscriber: nobody needed a horizon before. */
   private state: HorizonState = "stale";
   private establishing: Establishing | null = null;
-  /** Our own notices that say "every notice before this one has been heard". */
-  private readonly marks = new Map<string, { heard: () => void; lost: (error: Error) => void }>();
+  /** Our own notices that say "every notice before this one has been heard" (`mark`). */
+  private readonly marks = new Map<string, OwnNotice>();
   /** A reading waiting for its writers to end before the horizon may move up to it. */
   private candidate: { lastSeq: number; writers: Set<string> } | null = null;
   private advanceQueued = false;
   private recheckTimer: NodeJS.Timeout | null = null;
-  private readonly catchingUp = new Map<string, () => void>();
+  /** Our own notices that say "every notice before this one has been handled" (`caughtUp`). */
+  private readonly catchingUp = new Map<string, OwnNotice>();
   private stopped = false;
   /** Whether a LISTEN connection was up before: the next one is a reconnection. */
   private connectedBefore = false;
@@ -279,22 +286,35 @@ export class LiveBus {
   }
 
   /** Sends a mark of ours and resolves once the LISTEN connection has heard it. */
-  private async mark(): Promise<void> {
+  private mark(): Promise<void> {
+    return this.ownNotice("mark", this.marks);
+  }
+
+  /**
+   * Sends `{ [kind]: token }` on the events channel and resolves when `waiting[token]` is
+   * answered: on arrival for a mark (`heardEventsNotice`), once the dispatch queue reaches it
+   * for a catch-up (`onNotification`). PostgreSQL delivers notices in commit order, so either
+   * comes after every notice committed before it. Rejects if the LISTEN connection is lost
+   * meanwhile (`loseMarks`): a notice sent on it will never be heard.
+   */
+  private async ownNotice(kind: "mark" | "caughtUp", waiting: Map<string, OwnNotice>): Promise<void> {
     const token = randomUUID();
-    const heard = new Promise<void>((resolve, reject) => this.marks.set(token, { heard: resolve, lost: reject }));
+    const heard = new Promise<void>((resolve, reject) => waiting.set(token, { heard: resolve, lost: reject }));
     heard.catch(() => undefined); // awaited below unless the NOTIFY itself failed
     try {
-      await this.options.knex.raw("SELECT pg_notify(?, ?)", [EVENTS_CHANNEL, JSON.stringify({ mark: token })]);
+      await this.options.knex.raw("SELECT pg_notify(?, ?)", [EVENTS_CHANNEL, JSON.stringify({ [kind]: token })]);
       await heard;
     } finally {
-      this.marks.delete(token);
+      waiting.delete(token);
     }
   }
 
-  /** The LISTEN connection went away (or the bus stops): marks sent on it will not be heard. */
+  /** The LISTEN connection went away (or the bus stops): our notices sent on it will not be heard. */
   private loseMarks(): void {
-    for (const mark of this.marks.values()) mark.lost(lost());
-    this.marks.clear();
+    for (const waiting of [this.marks, this.catchingUp]) {
+      for (const notice of waiting.values()) notice.lost(lost());
+      waiting.clear();
+    }
   }
 
   /** Queues one horizon check; notices that arrive while one waits fold into it. */
@@ -377,7 +397,7 @@ export class LiveBus {
       const caughtUp = typeof token === "string" ? this.catchingUp.get(token) : undefined;
       if (caughtUp) {
         // Behind the horizon checks that the notices before it queued.
-        this.enqueueDispatch(() => Promise.resolve(caughtUp()));
+        this.enqueueDispatch(() => Promise.resolve(caughtUp.heard()));
         return;
       }
       // The notice's range is not fetched as such: it may lie above a writer still in
@@ -505,17 +525,11 @@ export class LiveBus {
   /**
    * Resolves once this bus has handled every events notice committed before the call (and
    * the horizon check each one asked for). PostgreSQL delivers notices in commit order, so
-   * a notice of our own, sent now, arrives after all of them.
+   * a notice of our own, sent now, arrives after all of them. Rejects (UNAVAILABLE) if the
+   * LISTEN connection is lost first, instead of waiting for a notice that will never come.
    */
-  async caughtUp(): Promise<void> {
-    const token = randomUUID();
-    const done = new Promise<void>((resolve) => this.catchingUp.set(token, resolve));
-    try {
-      await this.options.knex.raw("SELECT pg_notify(?, ?)", [EVENTS_CHANNEL, JSON.stringify({ caughtUp: token })]);
-      await done;
-    } finally {
-      this.catchingUp.delete(token);
-    }
+  caughtUp(): Promise<void> {
+    return this.ownNotice("caughtUp", this.catchingUp);
   }
 
   /** Sessions as they change (created, derived state, status, archive, delete). */
