@@ -12,6 +12,7 @@ import {
   openDatabase,
   type AdvisoryLock,
   type Database,
+  type Knex,
 } from "@logbook/db";
 
 import { DatabaseAvailability } from "./availability.js";
@@ -53,6 +54,30 @@ function listen(server: Server, port: number, host: string): Promise<number> {
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** How long start-up waits for the pool's first connection, whatever DATABASE_ACQUIRE_TIMEOUT_MS says. */
+const FIRST_CONNECTION_MS = 60_000;
+
+/**
+ * Waits for the pool's first connection before anything at start-up uses the pool. Why: the
+ * acquire timeout (DATABASE_ACQUIRE_TIMEOUT_MS) bounds how long a request waits for a busy
+ * pool, but a fresh process's first connection (a new backend, its authentication) can take
+ * longer than a short one on a loaded machine, and the start then failed on the bootstrap
+ * key's transaction (seen with a 500 ms timeout at load ~8). Only the pool's own timeout is
+ * waited out again: a connection that fails (refused, bad password) fails the start at once,
+ * and the creation that timed out goes on in the pool, so the next try finds it.
+ */
+async function firstPooledConnection(knex: Knex, deadlineMs = FIRST_CONNECTION_MS): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      await knex.raw("SELECT 1");
+      return;
+    } catch (error) {
+      if ((error as Error).name !== "KnexTimeoutError" || Date.now() >= deadline) throw error;
+    }
+  }
 }
 
 async function bootstrapKey(
@@ -165,6 +190,8 @@ export async function startServer(
         .checkpoint()
         .catch((error: unknown) => logger.debug({ err: error }, "checkpoint after migrations not taken"));
     }
+
+    await firstPooledConnection(database.knex);
 
     const services = createServices({
       knex: database.knex,

@@ -16,7 +16,7 @@ import { createTestDatabase } from "@logbook/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
-import { SERVER_ENTRY } from "../testing/index.js";
+import { SERVER_ENTRY, startTestServer } from "../testing/index.js";
 import { startHarness, type Harness } from "./harness.js";
 
 let h: Harness;
@@ -163,6 +163,22 @@ describe("commands", () => {
 });
 
 describe("restart and stop", () => {
+  it("starts with an acquire timeout shorter than a first connection takes: start-up waits for the pool's first connection", async () => {
+    // 1 ms: no new PostgreSQL connection (a backend forked, a password checked) is made that
+    // fast, so the start's first use of the pool (the bootstrap key) timed out and the
+    // process exited 1; a loaded machine did the same to the reliability suite's 500 ms.
+    const tight = await startTestServer({
+      databaseUrl: h.db.url,
+      env: { DATABASE_ACQUIRE_TIMEOUT_MS: "1", DATABASE_POOL_MAX: "2" },
+    });
+    try {
+      expect(tight.exit).toBeNull();
+      expect((await fetch(`${tight.url}/health`)).status).toBe(200);
+    } finally {
+      await tight.stop();
+    }
+  });
+
   it("a restart keeps the data and the key", async () => {
     const session = await h.client.sessions.create.mutate({ title: "survives" });
     await h.server.restart();

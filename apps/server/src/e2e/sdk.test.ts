@@ -9,6 +9,8 @@ import { randomUUID } from "node:crypto";
 import { createLogbookClient, LogbookError, type LogbookClientOptions } from "@logbook/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { waitFor } from "@logbook/vitest-config/wait-for";
+
 import { failure, startHarness, type Harness } from "./harness.js";
 
 let h: Harness;
@@ -142,6 +144,36 @@ describe("subscriptions", () => {
       client.followSession(randomUUID(), { onEvent: () => undefined, onError: resolve });
     });
     expect(error).toMatchObject({ code: "UNAUTHORIZED", httpStatus: 401 });
+  });
+
+  it("followSession subscribes again after a 503 (a proxy, a server still starting) and misses nothing", async () => {
+    const externalSessionId = `follow-503-${randomUUID()}`;
+    const first = await h.client.ingest([{ externalSessionId, eventType: "start" }]);
+    const session = await h.client.sessions.get.query({ externalId: externalSessionId });
+    // An EventSource takes any answer but 200 as final: only the SDK's retry comes back from it.
+    const { client, calls } = clientWith(["proxy-503", "proxy-503"]);
+    const seen: string[] = [];
+    const errors: string[] = [];
+    let started = false;
+    // From the first event on (a resume point: events written after it are replayed, whenever
+    // the stream joins the server's live feed).
+    const following = client.followSession(session.id, {
+      lastEventId: first.ids[0] ?? null,
+      onEvent: (e) => seen.push(e.eventType),
+      onStarted: () => (started = true),
+      onError: (error) => errors.push(`${error.code} ${String(error.httpStatus)}`),
+    });
+    await waitFor("the subscription to start after two refusals", () => ({ started, errors }), {
+      deadlineMs: 30_000,
+      accept: (state) => state.started || state.errors.length > 0,
+    });
+    expect(errors).toEqual([]);
+    await h.client.ingest(["one", "two"].map((eventType) => ({ externalSessionId, eventType })));
+    await waitFor("both events", () => [...seen], { deadlineMs: 30_000, accept: (types) => types.length >= 2 });
+    following.unsubscribe();
+    expect(seen).toEqual(["one", "two"]);
+    // Two refused, then the one that held.
+    expect(calls.filter((c) => c.url.includes("events.onEvent")).length).toBeGreaterThanOrEqual(3);
   });
 
   it("followSession sends the key through its own fetch and delivers events in order", async () => {
