@@ -107,6 +107,12 @@ export const serverEnvSchema = databaseEnvSchema.extend({
    * server that missed one (connection down) still accepts the key. 0 checks every request.
    */
   API_KEY_CACHE_MS: int(0, 10 * 60_000, 5_000),
+  /**
+   * While someone follows live events, how often the live bus reads the stream horizon even
+   * when no notice came: a committed event whose notice was lost reaches followers at most
+   * this much later.
+   */
+  LIVE_HORIZON_CHECK_MS: int(50, 60_000, 1_000),
   /** Create a local ingest+read key (written to $LOGBOOK_HOME/credentials) when no key exists. */
   BOOTSTRAP_KEY: booleanFlag(true),
   /**
@@ -176,6 +182,7 @@ export interface ServerConfig {
   batchLimits: { maxCalls: number; maxEvents: number };
   authFailures: { limit: number; windowMs: number };
   apiKeyCacheMs: number;
+  liveHorizonCheckMs: number;
   retention: { policy: RetentionPolicy; intervalMs: number; partitions: "drop" | "archive" };
   partitions: { rangeDays: number; ahead: number; intervalMs: number };
   jobRecoveryIntervalMs: number;
@@ -240,6 +247,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       batchLimits: { maxCalls: e.MAX_BATCH_CALLS, maxEvents: e.MAX_BATCH_EVENTS },
       authFailures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS },
       apiKeyCacheMs: e.API_KEY_CACHE_MS,
+      liveHorizonCheckMs: e.LIVE_HORIZON_CHECK_MS,
       retention: { policy, intervalMs: e.RETENTION_INTERVAL_MS, partitions: e.RETENTION_EVENT_PARTITIONS },
       partitions: {
         rangeDays: e.EVENTS_PARTITION_DAYS,

@@ -209,6 +209,7 @@ export async function startServer(
     const bus = new LiveBus({
       connectionString: database.connectionString,
       knex: database.knex,
+      horizonCheckMs: config.liveHorizonCheckMs,
       onError: (error) => {
         // Losing the database is an outage to handle (and say once), not a live bus fault;
         // so is a catch-up read that failed while the server knows it is down.

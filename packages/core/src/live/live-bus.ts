@@ -49,6 +49,13 @@ const DEDUPE_WINDOW = 5_000;
  * a writer that commits wakes the bus by its NOTIFY; one that rolls back sends nothing.
  */
 const RECHECK_MS = 100;
+/**
+ * How often, while someone subscribes to events, the bus reads the horizon even though no
+ * notice came (`horizonCheckMs`). A notice is only a wake-up: one that never comes (its
+ * sender died between its commit and its notice, or a writer that announces nothing) then
+ * delays delivery by at most this, instead of until the next notice.
+ */
+export const DEFAULT_HORIZON_CHECK_MS = 1_000;
 
 /**
  * Whether the horizon follows the stream: `tracking` while someone subscribes to events;
@@ -107,7 +114,10 @@ const HORIZON = { name: "logbook_stream_horizon", text: "SELECT last_seq, writer
  * 100, T2 draws 101, T2 commits first); handing out 101 then would let a client resume
  * after it and never get 100. So a notice only wakes the bus; it reads which positions have
  * been drawn and which writers may still hold some (`readStreamHorizon`), and moves its
- * horizon up to a reading once every writer of that reading has ended.
+ * horizon up to a reading once every writer of that reading has ended. While someone
+ * subscribes to events it also reads the horizon every `horizonCheckMs` whatever the notices
+ * do: a committed event whose notice never came reaches its subscribers that much later,
+ * never not at all.
  *
  * Only while someone subscribes to events: with nobody to hand positions to, a notice costs
  * nothing (no horizon read, no fetch), and the first subscriber after such a quiet spell
@@ -128,6 +138,8 @@ export class LiveBus {
   private candidate: { lastSeq: number; writers: Set<string> } | null = null;
   private advanceQueued = false;
   private recheckTimer: NodeJS.Timeout | null = null;
+  /** The periodic horizon check's next run, while someone subscribes to events. */
+  private checkTimer: NodeJS.Timeout | null = null;
   /** Our own notices that say "every notice before this one has been handled" (`caughtUp`). */
   private readonly catchingUp = new Map<string, OwnNotice>();
   private stopped = false;
@@ -145,6 +157,11 @@ export class LiveBus {
       onKeyRevoked?: (keyId: string) => void;
       /** The LISTEN connection came back: notices sent meanwhile are lost (forget every cached key). */
       onReconnected?: () => void;
+      /**
+       * While someone subscribes to events, read the horizon at least this often even when
+       * no notice comes (ms, > 0). @default DEFAULT_HORIZON_CHECK_MS
+       */
+      horizonCheckMs?: number;
     },
   ) {}
 
@@ -158,6 +175,8 @@ export class LiveBus {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.recheckTimer) clearTimeout(this.recheckTimer);
     this.recheckTimer = null;
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    this.checkTimer = null;
     this.loseMarks();
     for (const s of this.eventSubscribers) s.queue.close();
     for (const s of this.sessionSubscribers) s.queue.close();
@@ -282,6 +301,7 @@ export class LiveBus {
     this.horizon = Math.max(this.horizon, reading.lastSeq);
     this.state = "tracking";
     this.wake(); // notices heard meanwhile may have moved past the reading
+    this.scheduleCheck();
     return start;
   }
 
@@ -366,6 +386,22 @@ export class LiveBus {
       this.recheckTimer = null;
       if (!this.stopped) this.wake();
     }, RECHECK_MS);
+  }
+
+  /**
+   * The periodic horizon check: one timer while the bus tracks for someone; it lapses once
+   * nobody subscribes to events (and `currentHorizon` starts it again), so an idle bus still
+   * reads nothing.
+   */
+  private scheduleCheck(): void {
+    if (this.checkTimer || this.stopped) return;
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = null;
+      if (this.stopped || this.state !== "tracking" || this.eventSubscribers.size === 0) return;
+      this.wake();
+      this.scheduleCheck();
+    }, this.options.horizonCheckMs ?? DEFAULT_HORIZON_CHECK_MS);
+    this.checkTimer.unref();
   }
 
   private scheduleReconnect(client: pg.Client): void {
@@ -490,6 +526,7 @@ export class LiveBus {
     // After a quiet spell the horizon is old: wait for a current one (in the same turn as
     // joining, so its notices count from here).
     const start = this.state === "tracking" ? null : this.establish();
+    if (start === null) this.scheduleCheck();
     signal?.addEventListener("abort", () => subscriber.queue.close(), { once: true });
     void this.replay(subscriber, start).catch((error: unknown) => subscriber.queue.fail(error));
     return subscriber.queue;
