@@ -80,6 +80,46 @@ describe("resuming with lastEventId", () => {
   });
 });
 
+describe("where a subscription without a resume point starts", () => {
+  it("an event written once the subscription reported started reaches it, while the bus still waits for a writer", async () => {
+    // A server of its own: its bus has had no event subscriber yet, so the first one makes
+    // it establish where it starts (docs/scaling.md, "Resume positions"), and that waits
+    // until every writer holding a position has ended.
+    const fresh = await startTestServer({ databaseUrl: h.db.url });
+    const trx = await h.db.knex.transaction();
+    try {
+      const externalSessionId = `join-${randomUUID()}`;
+      await h.client.ingest(batch(externalSessionId, "before", 1));
+      const session = await h.client.sessions.get.query({ externalId: externalSessionId });
+      // A writer in flight, as an ingest between drawing its position and committing: the
+      // bus cannot finish establishing before this transaction ends.
+      await trx.raw("SELECT logbook_next_stream_seq()");
+
+      const heard: Array<string | null> = [];
+      let started = false;
+      const client = createLogbookClient({ url: fresh.url, apiKey: fresh.apiKey, retry: false });
+      const following = client.followSession(session.id, {
+        onEvent: (event) => heard.push(event.message),
+        onStarted: () => (started = true),
+      });
+      await waitFor("the subscription to start", () => started, { deadlineMs: DEADLINE_MS });
+      // Written and committed after "started", while the bus still waits for the writer
+      // above: the subscription's place was fixed when the call was accepted, so it gets it.
+      await h.client.ingest(batch(externalSessionId, "after", 1));
+      await trx.rollback();
+      await waitFor("the event written after the start", () => [...heard], {
+        deadlineMs: DEADLINE_MS,
+        accept: (messages) => messages.length >= 1,
+      });
+      following.unsubscribe();
+      expect(heard).toEqual(["after0"]);
+    } finally {
+      if (!trx.isCompleted()) await trx.rollback();
+      await fresh.stop();
+    }
+  });
+});
+
 describe("two server processes on one database", () => {
   it("an event ingested on one reaches a subscriber on the other", async () => {
     const externalSessionId = `replica-${randomUUID()}`;
@@ -132,10 +172,11 @@ describe("two server processes on one database", () => {
     // From right after the event written before, not "from now": a subscription without a
     // resume point starts where the server's bus stands when it joins, which may lie below
     // an event committed a moment earlier (docs/scaling.md, "Resume positions": it is then
-    // delivered); and tRPC sends the stream's `connected` (the client's onStarted) before it
-    // runs the procedure's generator, which joins the bus, so an event written right after
-    // onStarted can come before the join and be missed. Either race made this test see `p0`
-    // or miss `q0` under load; the reconnect it is about is the same with a resume point.
+    // delivered). That race made this test see `p0` under load; the reconnect it is about is
+    // the same with a resume point. (It was also said to miss `q0` because tRPC sent
+    // `connected` before the generator joined the bus; tRPC 11.25 runs the generator before
+    // it finishes writing `connected`, and the test above checks that an event written
+    // after onStarted arrives; if `q0` was ever missed, that was something else.)
     // The SDK as users have it (retries on): a reconnect may reach the restarted server while
     // it still answers 503 "starting" (it listens before its key and runtime file are
     // written); an EventSource takes any answer but 200 as final, so only the SDK's own retry
