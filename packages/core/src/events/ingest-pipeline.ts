@@ -29,7 +29,13 @@ import { isUnknownTime, uuidV7Time } from "../time.js";
 import { tokenCountProblem } from "./derive.js";
 import { applyDerivations, storablePatch, writeSessionsAndNotify, type PreparedEvent } from "./ingest-derivations.js";
 import { ingestInOneCall, KnownSessions, stateAfter } from "./ingest-fast-path.js";
-import { resolveSessions, sessionKeyOf, withStorableExternalIds, type SessionRow } from "./ingest-sessions.js";
+import {
+  linkParents,
+  resolveSessions,
+  sessionKeyOf,
+  withStorableExternalIds,
+  type SessionRow,
+} from "./ingest-sessions.js";
 import { summaryText } from "./summary-text.js";
 
 type Trx = Knex.Transaction;
@@ -137,11 +143,15 @@ export class IngestPipeline {
       // Lock the touched sessions in one global order, so concurrent batches cannot deadlock
       // (one session needs no ordering: the update below locks it). NO KEY UPDATE, like the
       // updates themselves: it does not block the KEY SHARE locks that inserting events or
-      // child sessions take on a session row for their foreign keys.
+      // child sessions take on a session row for their foreign keys. A child this batch
+      // links to its parent is written only after: with the parent among the locked rows
+      // (its foreign key's KEY SHARE is then ours already), nothing is locked out of order.
+      const locked = [...new Set([...ids, ...sessions.links.flatMap((l) => [l.childId, l.parentId])])].sort();
       const arrivalDated = events.filter((x) => x.arrivalDated);
-      if (ids.length > 1 || arrivalDated.length > 0) {
-        await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE", [ids]);
+      if (locked.length > 1 || arrivalDated.length > 0) {
+        await trx.raw("SELECT id FROM sessions WHERE id = ANY(?::uuid[]) ORDER BY id FOR NO KEY UPDATE", [locked]);
       }
+      await linkParents(trx, sessions.links);
       if (arrivalDated.length > 0) {
         // An arrival-dated event stored before is this one resent: it takes the stored time, so
         // the key matches and ON CONFLICT drops it. Race-free: the sessions are locked above,

@@ -104,11 +104,18 @@ export interface ResolvedSessions {
   byKey: Map<string, SessionRow>;
   byId: Map<string, SessionRow>;
   created: string[];
+  /**
+   * Existing sessions first seen without a parent that this batch names one for: the caller
+   * links them (`linkParents`) once it holds the batch's session rows in id order, so the
+   * link's UPDATE locks nothing out of that order.
+   */
+  links: Array<{ childId: string; parentId: string }>;
 }
 
 /** Finds or creates every session the batch names, parents before children. */
 export async function resolveSessions(trx: Trx, events: ParsedIngestEvent[], times: Date[]): Promise<ResolvedSessions> {
   const created: string[] = [];
+  const links: ResolvedSessions["links"] = [];
   const byKey = new Map<string, SessionRow>();
   const byId = new Map<string, SessionRow>();
   const remember = (row: SessionRow) => {
@@ -148,7 +155,7 @@ export async function resolveSessions(trx: Trx, events: ParsedIngestEvent[], tim
       if (e.parentExternalSessionId) add(e.parentExternalSessionId, undefined, e);
     }
   });
-  if (wanted.size === 0) return { byKey, byId, created };
+  if (wanted.size === 0) return { byKey, byId, created, links };
 
   // Parents first (a parent never names its own parent within one batch beyond one level),
   // then children; each level is one multi-row upsert in sorted order.
@@ -178,20 +185,25 @@ export async function resolveSessions(trx: Trx, events: ParsedIngestEvent[], tim
       if (row.created) created.push(row.id);
       remember(row);
     }
-    // A session first seen without its parent learns it now (never re-parented once set).
+    // A session first seen without its parent learns it (never re-parented once set), once
+    // the caller holds the rows in id order (`linkParents`).
     for (const [externalId, { parent }] of level) {
       const row = known(byKey.get(`ext:${externalId}`), "the session just upserted");
       const parentId = parent ? byKey.get(`ext:${parent}`)?.id : undefined;
       if (parentId && row.parentSessionId === null && parentId !== row.id) {
-        await trx("sessions")
-          .where({ id: row.id })
-          .whereNull("parent_session_id")
-          .update({ parent_session_id: parentId });
+        links.push({ childId: row.id, parentId });
         row.parentSessionId = parentId;
       }
     }
   }
-  return { byKey, byId, created };
+  return { byKey, byId, created, links };
+}
+
+/** Writes the links `resolveSessions` found; the caller already holds both rows of each. */
+export async function linkParents(trx: Trx, links: ResolvedSessions["links"]): Promise<void> {
+  for (const { childId, parentId } of links) {
+    await trx("sessions").where({ id: childId }).whereNull("parent_session_id").update({ parent_session_id: parentId });
+  }
 }
 
 /**

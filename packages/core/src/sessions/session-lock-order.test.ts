@@ -174,6 +174,76 @@ describe("archive and delete against ingest: one lock order", () => {
     }
   });
 
+  it("a session update naming a manual parent with a lower id locks the parent first: no deadlock", async () => {
+    const [low, high] = [randomUUID(), randomUUID()].sort() as [string, string];
+    await sessions.create({ id: low, externalId: `low-${low}` });
+    await sessions.create({ id: high, externalId: `high-${high}` });
+    // The other side locks both in id order, as an archive, delete or retention of a tree
+    // holding both does: the lower one first, then (below) the higher one.
+    const holder = await db.knex.transaction();
+    try {
+      await holder.raw("SELECT id FROM sessions WHERE id = ? FOR UPDATE", [low]);
+      const update = track(sessions.update({ id: high, manualParentSessionId: low }));
+      await expect
+        .poll(lockWaiters, { timeout: 30_000, message: "the update to wait for the parent the holder holds" })
+        .toBe(1);
+      // In id order, the update holds nothing yet and this is granted; out of order, the update
+      // holds the session and waits for the parent: a deadlock, and PostgreSQL aborts one side.
+      const second = await holder.raw("SELECT id FROM sessions WHERE id = ? FOR UPDATE", [high]).then(
+        () => "locked",
+        (error: { code?: unknown }) => String(error.code),
+      );
+      expect(second).toBe("locked");
+      await holder.commit();
+      await update.done;
+      expect(update.outcome.error).toBeUndefined();
+      expect(update.outcome.value).toMatchObject({ id: high, manualParentSessionId: low });
+      expect(failedCodes).not.toContain("40P01");
+    } finally {
+      if (!holder.isCompleted()) await holder.rollback();
+    }
+  });
+
+  it("an ingest linking an existing session to its parent locks it in id order: no deadlock", async () => {
+    const [a, c, p] = [randomUUID(), randomUUID(), randomUUID()].sort() as [string, string, string];
+    const tag = randomUUID();
+    const ext = { a: `a-${tag}`, c: `c-${tag}`, p: `p-${tag}` };
+    await sessions.create({ id: a, externalId: ext.a });
+    await sessions.create({ id: c, externalId: ext.c });
+    await sessions.create({ id: p, externalId: ext.p });
+    const events = new EventService({ knex: db.knex, oneCallIngest: false });
+    // Into A and C; C (first seen without a parent) learns its parent P.
+    const linking = ingestEventsInput.parse({
+      events: [
+        { externalSessionId: ext.c, parentExternalSessionId: ext.p, eventType: "tick", source: "api" },
+        { externalSessionId: ext.a, eventType: "tick", source: "api" },
+      ] satisfies IngestEvent[],
+    });
+    // The other side locks A, then C, in id order, as another batch into both does.
+    const holder = await db.knex.transaction();
+    try {
+      await holder.raw("SELECT id FROM sessions WHERE id = ? FOR NO KEY UPDATE", [a]);
+      const ingest = track(events.ingest(linking));
+      await expect.poll(lockWaiters, { timeout: 30_000, message: "the ingest to wait for session A" }).toBe(1);
+      // In id order the ingest holds nothing yet and this is granted; with the link written
+      // first, the ingest holds C and waits for A: a deadlock (ingest would retry its victim).
+      const second = await holder.raw("SELECT id FROM sessions WHERE id = ? FOR NO KEY UPDATE", [c]).then(
+        () => "locked",
+        (error: { code?: unknown }) => String(error.code),
+      );
+      expect(second).toBe("locked");
+      await holder.commit();
+      await ingest.done;
+      expect(ingest.outcome.error).toBeUndefined();
+      expect(ingest.outcome.value).toMatchObject({ accepted: 2 });
+      expect(failedCodes).not.toContain("40P01");
+      const linked = await db.knex("sessions").where({ id: c }).pluck("parent_session_id");
+      expect(linked).toEqual([p]);
+    } finally {
+      if (!holder.isCompleted()) await holder.rollback();
+    }
+  });
+
   it("archives a child added between reading the tree and locking it", async () => {
     const { ids } = await makeTree();
     const holder = await db.knex.transaction();

@@ -190,11 +190,19 @@ export class SessionService {
     ]);
     const { id, metadata, config, result, ...fields } = redacted.input;
     return this.knex.transaction(async (trx) => {
-      await this.requireRow(trx, id, "session", true);
-      if (fields.manualParentSessionId) {
-        if (fields.manualParentSessionId === id)
-          throw new AppError("INVALID_INPUT", "a session cannot be its own parent");
-        await this.requireRow(trx, fields.manualParentSessionId, "parent session");
+      const parentId = fields.manualParentSessionId;
+      // The session FOR UPDATE and the manual parent (KEY SHARE, what the foreign key takes
+      // anyway) in id order, like every path that locks two session rows (docs/data-model.md,
+      // "Locks"): an archive of a tree holding both would otherwise wait on us while we wait on it.
+      const locks: Array<{ id: string; mode: "update" | "keyShare" }> = [{ id, mode: "update" }];
+      if (parentId && parentId !== id) locks.push({ id: parentId, mode: "keyShare" });
+      locks.sort((a, b) => compareUuids(a.id, b.id));
+      const found = new Map<string, boolean>();
+      for (const lock of locks) found.set(lock.id, await this.lockRow(trx, lock.id, lock.mode));
+      if (!found.get(id)) throw notFound("session", id);
+      if (parentId) {
+        if (parentId === id) throw new AppError("INVALID_INPUT", "a session cannot be its own parent");
+        if (!found.get(parentId)) throw notFound("parent session", parentId);
       }
       const patch: Record<string, unknown> = { ...fields };
       if (redacted.count > 0) patch.redactions = trx.raw("redactions + ?", [redacted.count]);
@@ -417,6 +425,13 @@ export class SessionService {
     return result.rows.map((r) => r.id);
   }
 
+  /** Locks one session row; false when there is none. */
+  private async lockRow(db: Db, id: string, mode: "update" | "keyShare"): Promise<boolean> {
+    const sql = `SELECT id FROM sessions WHERE id = ? ${mode === "update" ? "FOR UPDATE" : "FOR KEY SHARE"}`;
+    const result = await db.raw<{ rows: unknown[] }>(sql, [id]);
+    return result.rows.length > 0;
+  }
+
   private async requireRow(db: Db, id: string, what: string, forUpdate = false): Promise<SessionModel> {
     const query = SessionModel.query(db).select("id", "status", "started_at").findById(id);
     if (forUpdate) query.forUpdate();
@@ -424,4 +439,11 @@ export class SessionService {
     if (!row) throw notFound(what, id);
     return row;
   }
+}
+
+/** PostgreSQL's order of uuids (bytewise): the order of their lower-case text. */
+function compareUuids(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
 }
