@@ -17,8 +17,6 @@ import { envelopeText, listSpool, spoolEvent } from "./spool.js";
  * test/e2e.test.ts runs the same path against the real server.
  */
 
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
 /** How long a wait here may take before it fails naming what never came (not a timing assertion). */
 const DEADLINE_MS = 15_000;
 
@@ -170,8 +168,24 @@ describe("deliver (the loop)", () => {
   it("waits while a `logbook-hook flush` holds the flush lock, then sends what is left", async () => {
     const ids = spoolSome(spoolDir, 3);
     const flushing = expectDefined(acquireLock(spoolDir)); // the flush lock, as a person's flush holds it
-    const running = deliver(spoolDir, options({ idleMs: 3_000 }));
-    await sleep(500);
+    // The target is read before every attempt: two reads mean the first attempt was turned
+    // away by the lock and the deliverer came round again.
+    let attempts = 0;
+    const running = deliver(
+      spoolDir,
+      options({
+        idleMs: 3_000,
+        target: () => {
+          attempts++;
+          return { url: fake.url, apiKey: "k" };
+        },
+      }),
+    );
+    await waitFor("a second attempt (or a request)", () => ({ attempts, received: fake.received.length }), {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (seen) => seen.attempts >= 2 || seen.received > 0,
+    });
     expect(fake.received).toEqual([]);
     flushing.release();
     await waitFor("stored once the lock was free", () => fake.stored.length, {
@@ -185,7 +199,9 @@ describe("deliver (the loop)", () => {
   });
 
   it("keeps its lock alive while one long drain is in flight (not only between flushes)", async () => {
-    fake.delayMs = 1_500; // one request outlasts several refresh periods
+    // The server holds the request until the lock has been marked alive meanwhile.
+    let answer: () => void = () => undefined;
+    fake.hold = new Promise<void>((resolve) => (answer = resolve));
     const ids = spoolSome(spoolDir, 2);
     const lockPath = join(spoolDir, DELIVER_LOCK_FILE);
     const running = deliver(spoolDir, options({ idleMs: 300, refreshLockMs: 100 }));
@@ -195,9 +211,13 @@ describe("deliver (the loop)", () => {
       accept: (n) => n === 1,
     });
     const first = statSync(lockPath).mtimeMs;
-    await sleep(600);
+    await waitFor("the lock marked alive while the request is held", () => statSync(lockPath).mtimeMs, {
+      deadlineMs: DEADLINE_MS,
+      everyMs: 25,
+      accept: (mtime) => mtime > first,
+    });
     expect(fake.stored).toEqual([]); // still in flight
-    expect(statSync(lockPath).mtimeMs).toBeGreaterThan(first);
+    answer();
     expect(await running).toMatchObject({ end: "idle", accepted: 2 });
     expect(fake.stored).toEqual(ids);
   });

@@ -89,6 +89,8 @@ export class FakeServer {
   respond: (request: Received) => { status: number; body?: unknown } | undefined = () => undefined;
   /** Milliseconds to hold each request before handling it (a slow server). */
   delayMs = 0;
+  /** While set, each request waits for it before it is handled (a server the test holds). */
+  hold: Promise<void> | undefined;
   private server: Server | undefined;
   url = "";
 
@@ -103,7 +105,8 @@ export class FakeServer {
           body: Buffer.concat(chunks).toString("utf8"),
         };
         this.received.push(request);
-        if (this.delayMs > 0) setTimeout(() => this.answer(request, res), this.delayMs);
+        if (this.hold) void this.hold.then(() => this.answer(request, res));
+        else if (this.delayMs > 0) setTimeout(() => this.answer(request, res), this.delayMs);
         else this.answer(request, res);
       });
     });

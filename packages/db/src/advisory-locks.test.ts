@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { ADVISORY_LOCKS, tryExclusive, whileHolding } from "./advisory-locks.js";
 import { createKnex } from "./connection.js";
@@ -82,16 +83,19 @@ describe("advisory locks", () => {
       return Promise.resolve();
     });
     // The second is queued in PostgreSQL behind the first: wait until pg_locks shows it waiting.
-    for (;;) {
-      const waiting = await db.knex("pg_locks").where({
-        locktype: "advisory",
-        classid: ADVISORY_LOCKS.migrations.namespace,
-        objid: ADVISORY_LOCKS.migrations.key,
-        granted: false,
-      });
-      if (waiting.length > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(
+      "the second holder waiting in pg_locks",
+      async () =>
+        (
+          await db.knex("pg_locks").where({
+            locktype: "advisory",
+            classid: ADVISORY_LOCKS.migrations.namespace,
+            objid: ADVISORY_LOCKS.migrations.key,
+            granted: false,
+          })
+        ).length,
+      { deadlineMs: 30_000, everyMs: 20, accept: (n) => n > 0 },
+    );
     expect(order).toEqual(["first:start"]);
     held.open();
     await Promise.all([first, second]);

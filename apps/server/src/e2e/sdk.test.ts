@@ -187,9 +187,9 @@ describe("subscriptions", () => {
       onEvent: (e) => seen.push(e.eventType),
       onStarted: () => (started = true),
     });
-    while (!started) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor("the subscription to start", () => started, { deadlineMs: 30_000 });
     await h.client.ingest(["one", "two", "three"].map((eventType) => ({ externalSessionId, eventType })));
-    while (seen.length < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor("three events", () => [...seen], { deadlineMs: 30_000, accept: (types) => types.length >= 3 });
     following.unsubscribe();
     expect(seen).toEqual(["one", "two", "three"]);
     expect(

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import pg from "pg";
 // Brings in the `inject()` keys that @logbook/db/testing reads (declared beside its global setup).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { API_KEYS_CHANNEL } from "../live/notify.js";
@@ -274,7 +275,7 @@ describe("ApiKeyService", () => {
         () => (settled = true),
       );
       // Wait until our call is queued on the lock (or, were it not to wait, has finished).
-      while (!settled) {
+      const queued = async () => {
         const waiting = await db
           .knex("pg_locks")
           .where({
@@ -286,9 +287,12 @@ describe("ApiKeyService", () => {
           .whereRaw("database = (SELECT oid FROM pg_database WHERE datname = current_database())")
           .count({ n: "*" })
           .first();
-        if (Number(waiting?.n) > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+        return Number(waiting?.n) > 0;
+      };
+      await waitFor("our call queued on the lock (or finished)", async () => settled || (await queued()), {
+        deadlineMs: 30_000,
+        everyMs: 10,
+      });
       await other.commit();
       expect(await pending).toBeNull();
       expect(await keys.countActive()).toBe(1);
