@@ -1,13 +1,23 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
-import { e2e, emitterEnv, rowsOf, sleep, startE2E } from "../test/e2e-harness.js";
+import { e2e, emitterEnv, rowsOf, startE2E } from "../test/e2e-harness.js";
 import { BINARY, runBinary, tempDir } from "../test/helpers.js";
 import { stopDeliverer } from "./deliver.js";
-import { stopFollower } from "./sync-state.js";
+import { FOLLOW_LOCK_FILE, stopFollower } from "./sync-state.js";
 import { planImport } from "./transcript.js";
 
 /**
@@ -58,14 +68,13 @@ async function storedIds(sessions: string[]): Promise<string[]> {
   return rows.map((row) => row.id);
 }
 
-/** Waits (up to a deadline, not a timed assertion) until the stored ids are `expected`. */
+/** Waits (up to a deadline, not a timed assertion) until the stored ids include `expected`. */
 async function waitForIds(sessions: string[], expected: Set<string>): Promise<string[]> {
-  let ids: string[] = [];
-  for (const until = Date.now() + 90_000; Date.now() < until; await sleep(200)) {
-    ids = await storedIds(sessions);
-    if (ids.length >= expected.size && [...expected].every((id) => ids.includes(id))) break;
-  }
-  return ids;
+  return waitFor(`the ids of ${expected.size} line(s) stored`, () => storedIds(sessions), {
+    deadlineMs: 90_000,
+    everyMs: 200,
+    accept: (ids) => ids.length >= expected.size && [...expected].every((id) => ids.includes(id)),
+  });
 }
 
 const followers: ChildProcess[] = [];
@@ -113,7 +122,9 @@ describe("logbook-hook sync against the real server", () => {
     // Appends, the last one half written: its first half must not be sent alone.
     const half = line(a, 2);
     appendFileSync(fileA, line(a, 3) + half.slice(0, 40));
-    await sleep(300);
+    // The follower has read the half line once the whole line before it is stored (one write).
+    const whole = readFileSync(fileA, "utf8");
+    await waitForIds([a], await idsOf([{ name: `${a}.jsonl`, text: whole.slice(0, whole.lastIndexOf("\n") + 1) }]));
     await e2e.server.restart();
     appendFileSync(fileA, half.slice(40) + line(a, 4));
 
@@ -296,7 +307,10 @@ describe("logbook-hook sync against the real server", () => {
     // Beside the missing root: what a watcher of the nearest existing folder would report.
     const stray = join(home, "elsewhere");
     mkdirSync(stray);
-    await sleep(500);
+    // Started: it takes its lock first, then watches the roots that exist (none yet).
+    await waitFor("the follower's lock", () => existsSync(join(home, ".logbook", "sync", FOLLOW_LOCK_FILE)), {
+      deadlineMs: 30_000,
+    });
     writeFileSync(join(stray, `${outside}.jsonl`), line(outside, 0));
     const project = join(claude, "projects", "-w-late");
     mkdirSync(project, { recursive: true });

@@ -15,6 +15,7 @@ import { createTestDatabase } from "@logbook/db/testing";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 import { SERVER_ENTRY, startTestServer } from "../testing/index.js";
 import { startHarness, type Harness } from "./harness.js";
@@ -67,8 +68,11 @@ describe("first start, watched closely", () => {
     const exited = new Promise((resolve) => child.once("exit", resolve));
     try {
       const statuses = new Set<number>();
-      // Asked back to back once it listens, so a window between listening and writing is likely hit.
+      // Asked back to back once it listens, so a window between listening and writing is likely
+      // hit (hence a loop of its own, not waitFor's pause between probes); bounded all the same.
+      const deadline = Date.now() + 60_000;
       for (;;) {
+        if (Date.now() > deadline) throw new Error(`no 200 from /health within 60 s (saw ${[...statuses].join(", ")})`);
         const status = await fetch(`http://127.0.0.1:${port}/health`).then(
           (response) => response.arrayBuffer().then(() => response.status),
           () => 0, // not listening yet
@@ -121,15 +125,15 @@ describe("commands", () => {
     expect(revoked.stdout + revoked.stderr).toMatch(/refuse it at once/);
     // Revoked by another process (the CLI): the server has the key cached for 10 minutes, and
     // refuses it as soon as the revocation's NOTIFY arrives (asynchronously, hence the poll).
-    const deadline = Date.now() + 60_000;
-    let refused: unknown = null;
-    while (refused === null && Date.now() < deadline) {
-      refused = await client.auth.whoami.query().then(
-        () => null,
-        (error: unknown) => error,
-      );
-      if (refused === null) await new Promise((r) => setTimeout(r, 250));
-    }
+    const refused = await waitFor(
+      "the revoked key refused",
+      () =>
+        client.auth.whoami.query().then(
+          () => null,
+          (error: unknown) => error,
+        ),
+      { deadlineMs: 60_000, everyMs: 250, accept: (error) => error !== null },
+    );
     expect(refused).toMatchObject({ code: "UNAUTHORIZED" });
 
     const bad = await h.server.runCommand(["keys", "create", "--name", "x", "--scopes", "root"]);
@@ -190,7 +194,7 @@ describe("restart and stop", () => {
   it("SIGTERM with a subscription open: the stream is cut, the process exits 0", async () => {
     let started = false;
     const subscription = h.client.events.onEvent.subscribe({}, { onStarted: () => (started = true) });
-    while (!started) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor("the subscription to start", () => started, { deadlineMs: 30_000 });
     await h.server.kill("SIGTERM");
     subscription.unsubscribe();
     expect(h.server.exit).toEqual({ code: 0, signal: null });
@@ -240,8 +244,14 @@ describe("restart and stop", () => {
 
     const stopped = h.server.kill("SIGTERM");
     // The stop has begun (and waits for this request) before the body is sent.
-    while (!h.server.logs().some((line) => line.includes("finishing requests in flight")))
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(
+      "the stop to begin",
+      () => h.server.logs().some((line) => line.includes("finishing requests in flight")),
+      {
+        deadlineMs: 30_000,
+        everyMs: 20,
+      },
+    );
     inFlight.end(body);
     const answer = await answered;
     await stopped;

@@ -37,14 +37,11 @@ async function scalar<T>(knex: Knex, sql: string): Promise<T> {
 /** Waits (polling) until the standby has replayed everything the primary has written so far. */
 async function caughtUp(): Promise<void> {
   const target = await scalar<string>(onPrimary, "pg_current_wal_lsn()::text");
-  for (;;) {
-    const behind = await scalar<boolean>(
-      onStandby,
-      `pg_wal_lsn_diff('${target}'::pg_lsn, pg_last_wal_replay_lsn()) > 0`,
-    );
-    if (!behind) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await waitFor(
+    "the standby to replay the primary's WAL",
+    () => scalar<boolean>(onStandby, `pg_wal_lsn_diff('${target}'::pg_lsn, pg_last_wal_replay_lsn()) > 0`),
+    { deadlineMs: DEADLINE_MS, everyMs: 5, accept: (behind) => !behind },
+  );
 }
 
 /** How long a wait here may take before it fails naming what never came (tests have 180 s). */
