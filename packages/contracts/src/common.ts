@@ -88,6 +88,14 @@ export const jsonObject = () =>
       error: `must not be nested deeper than ${LIMITS.maxJsonDepth} levels`,
     });
 
+/** True exactly for the values `jsonObject()` accepts, without a Zod parse (see hooks.ts). */
+export const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+  isPlainObject(value) && depthOf(value) <= LIMITS.maxJsonDepth;
+
+/** True exactly for the strings `text(max)` accepts. */
+export const isText = (value: unknown, max: number): value is string =>
+  typeof value === "string" && value.length <= max && !value.includes(NUL);
+
 /**
  * A stored JSON object on its way out (an event's payload, a session's metadata): checked to
  * be an object and passed on as it is. Not `z.record`, which copies every key into a new

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { LIMITS, isoDateTime, jsonObject, text, uuid } from "./common.js";
+import { LIMITS, isJsonObject, isText, isoDateTime, jsonObject, text, uuid } from "./common.js";
 import { externalId } from "./sessions.js";
 
 /**
@@ -34,6 +34,50 @@ export const claudeCodeHookPayload = jsonObject().pipe(
   }),
 );
 export type ClaudeCodeHookPayload = z.infer<typeof claudeCodeHookPayload>;
+
+const HOOK_EVENT_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/;
+const optionalString = (value: unknown) => value === undefined || typeof value === "string";
+
+/**
+ * The rule of each field `claudeCodeHookPayload` names, as a predicate. Keyed like the schema's
+ * shape; a test holds the two to the same keys and the same answers.
+ */
+export const CLAUDE_CODE_HOOK_FIELD_CHECKS: Readonly<Record<string, (value: unknown) => boolean>> = {
+  session_id: (value) => isText(value, LIMITS.shortText) && value.length > 0,
+  hook_event_name: (value) => typeof value === "string" && HOOK_EVENT_NAME.test(value),
+  transcript_path: optionalString,
+  cwd: optionalString,
+  permission_mode: optionalString,
+  agent_id: (value) => value === undefined || isText(value, LIMITS.shortText),
+  agent_type: (value) => value === undefined || (typeof value === "string" && value.length <= LIMITS.shortText),
+  tool_name: optionalString,
+  tool_use_id: optionalString,
+  prompt: optionalString,
+  source: optionalString,
+  reason: optionalString,
+  model: () => true,
+  message: optionalString,
+  notification_type: optionalString,
+  last_assistant_message: optionalString,
+  session_title: optionalString,
+};
+const hookFieldChecks = Object.entries(CLAUDE_CODE_HOOK_FIELD_CHECKS);
+
+/**
+ * True exactly when `claudeCodeHookPayload` accepts `value`, without parsing it: Zod's parse
+ * builds a copy of every payload (each key, known or not, into a new object, plus a result
+ * per field), about 3 KB of garbage per 1 KB hook payload, which under batch load drove the
+ * server's scavenges and so its RSS (docs/performance.md, `rss3`). Callers that keep the
+ * payload itself use this and fall back to the schema only to say why a payload is refused.
+ */
+export function isClaudeCodeHookPayload(value: unknown): value is ClaudeCodeHookPayload {
+  if (!isJsonObject(value)) return false;
+  for (let i = 0; i < hookFieldChecks.length; i++) {
+    const [key, check] = hookFieldChecks[i] as [string, (value: unknown) => boolean];
+    if (!check(value[key])) return false;
+  }
+  return true;
+}
 
 /** One hook event as the emitter sends it: the payload plus the id and time it gave it. */
 export const hookEnvelope = z.object({

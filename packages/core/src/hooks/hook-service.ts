@@ -1,5 +1,6 @@
 import {
   claudeCodeHookPayload,
+  isClaudeCodeHookPayload,
   subagentExternalId,
   type ClaudeCodeHookPayload,
   type EventLevel,
@@ -67,6 +68,8 @@ export function hookToEvent(payload: ClaudeCodeHookPayload, meta: HookMeta): Par
 
 /** Parses a payload or says, field by field, why it is not a Claude Code hook payload. */
 export function parseHookPayload(raw: unknown): ClaudeCodeHookPayload {
+  // The same answer as the schema without its copy of the payload; the schema only for why not.
+  if (isClaudeCodeHookPayload(raw)) return raw;
   const parsed = claudeCodeHookPayload.safeParse(raw);
   if (!parsed.success) throw invalidInputFrom(parsed.error, "Claude Code hook payload");
   // Keep the payload object itself (with every unknown field), not Zod's copy.
