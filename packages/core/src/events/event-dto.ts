@@ -76,7 +76,36 @@ export function toEventSummaryDto(row: Omit<EventRow, "payload">): EventSummary 
 }
 
 export function toEventDto(row: EventRow): Event {
-  return { ...toEventSummaryDto(row), payload: row.payload ?? {} };
+  return withPayload(toEventSummaryDto(row), row.payload ?? {});
+}
+
+/**
+ * The event with its payload, its keys in the contract's order (`event`): the API's output
+ * check passes such an object on as it is, one in another order goes through Zod's parse,
+ * which builds a new one (packages/api, output-check.ts).
+ */
+function withPayload(summary: EventSummary, payload: Event["payload"]): Event {
+  return {
+    id: summary.id,
+    sessionId: summary.sessionId,
+    seq: summary.seq,
+    eventType: summary.eventType,
+    source: summary.source,
+    level: summary.level,
+    message: summary.message,
+    toolName: summary.toolName,
+    toolUseId: summary.toolUseId,
+    parentEventId: summary.parentEventId,
+    parentUuid: summary.parentUuid,
+    isSidechain: summary.isSidechain,
+    agentId: summary.agentId,
+    cwd: summary.cwd,
+    machineId: summary.machineId,
+    payload,
+    redactions: summary.redactions,
+    occurredAt: summary.occurredAt,
+    receivedAt: summary.receivedAt,
+  };
 }
 
 /** A row whose payload was selected as text (`payload::text`). */
@@ -89,5 +118,5 @@ export type EventTextRow = Omit<EventRow, "payload"> & { payload: string | null 
  */
 export function toEventDtoWithText(row: EventTextRow): Event {
   const payload = row.payload === null ? {} : (new StoredJsonText(row.payload) as unknown as Record<string, unknown>);
-  return { ...toEventSummaryDto(row), payload };
+  return withPayload(toEventSummaryDto(row), payload);
 }

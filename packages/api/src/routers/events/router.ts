@@ -18,6 +18,7 @@ import { tracked } from "@trpc/server";
 
 import { createTRPCRouter, ingestProcedure, keyBoundStream, readProcedure } from "../../trpc.js";
 import { orNothing } from "../../input.js";
+import { checkedOutput } from "../../output-check.js";
 
 export const eventsRouter = createTRPCRouter({
   /** Idempotent: events carry client-made ids, a retried batch is stored once. */
@@ -28,23 +29,23 @@ export const eventsRouter = createTRPCRouter({
 
   listForSession: readProcedure
     .input(listSessionEventsInput)
-    .output(eventPage)
+    .output(checkedOutput(eventPage))
     .query(({ ctx, input }) => ctx.services.events.listForSession(input, { payloadText: ctx.writesJsonText === true })),
 
   /** The timeline without payloads: far smaller pages; `get` fetches one whole event. */
   listSummariesForSession: readProcedure
     .input(listSessionEventsInput)
-    .output(eventSummaryPage)
+    .output(checkedOutput(eventSummaryPage))
     .query(({ ctx, input }) => ctx.services.events.listSummariesForSession(input)),
 
   get: readProcedure
     .input(eventIdInput)
-    .output(event)
+    .output(checkedOutput(event))
     .query(({ ctx, input }) => ctx.services.events.get(input)),
 
   listRecent: readProcedure
     .input(orNothing(listRecentEventsInput))
-    .output(eventPage)
+    .output(checkedOutput(eventPage))
     .query(({ ctx, input }) => ctx.services.events.listRecent(input)),
 
   /** Full-text search over every stored event (prompts, replies, tool calls and results, summaries). */

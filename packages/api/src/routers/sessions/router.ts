@@ -21,6 +21,7 @@ import {
 
 import { adminProcedure, createTRPCRouter, ingestProcedure, keyBoundStream, readProcedure } from "../../trpc.js";
 import { orNothing } from "../../input.js";
+import { checkedOutput } from "../../output-check.js";
 
 export const sessionsRouter = createTRPCRouter({
   create: ingestProcedure
@@ -30,7 +31,7 @@ export const sessionsRouter = createTRPCRouter({
 
   get: readProcedure
     .input(getSessionInput)
-    .output(session)
+    .output(checkedOutput(session))
     .query(({ ctx, input }) => ctx.services.sessions.get(input)),
 
   /**
@@ -45,7 +46,7 @@ export const sessionsRouter = createTRPCRouter({
 
   list: readProcedure
     .input(orNothing(listSessionsInput))
-    .output(sessionPage)
+    .output(checkedOutput(sessionPage))
     .query(({ ctx, input }) => ctx.services.sessions.list(input)),
 
   update: ingestProcedure
