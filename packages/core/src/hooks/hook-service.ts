@@ -85,6 +85,12 @@ export class HookService {
   constructor(deps: CoreDeps, events?: EventService) {
     this.events = events ?? new EventService(deps);
     this.singles = new GroupCommit({
+      // Two groups at a time, not more: every ingest commit sends a NOTIFY, and PostgreSQL
+      // commits notifying transactions one at a time (its notify-queue lock is held through
+      // the WAL flush), so more groups in flight only make each smaller. With two, one
+      // commits while the next fills. Measured quiet against 1, 4 and 8 (docs/performance.md,
+      // "Group commit: groups in flight").
+      maxInFlight: 2,
       commit: async (batch) => {
         const { accepted, ids } = await this.events.ingestDetailed({ events: batch });
         return ids.map((id, i) => ({ accepted: known(accepted[i], "whether an event was accepted"), id }));
