@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { findFreePort } from "@logbook/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const FIXTURE = fileURLToPath(new URL("../fixture/", import.meta.url));
@@ -147,7 +148,11 @@ async function stopServer(): Promise<void> {
   process.kill(-child.pid, "SIGINT");
   await exited;
   // The server stops its PostgreSQL before it exits; wait for the rest of the group too.
-  while (groupAlive(child.pid)) await new Promise((resolve) => setTimeout(resolve, 100));
+  const group = child.pid;
+  await waitFor(`the server's process group ${group} to end`, () => !groupAlive(group), {
+    deadlineMs: 60_000,
+    everyMs: 100,
+  });
 }
 
 function groupAlive(pgid: number): boolean {
@@ -222,13 +227,16 @@ describe("the packed packages", () => {
     started.stdout?.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
     started.stderr?.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
 
-    let health: { status?: string; database?: { embedded?: boolean } } | null = null;
-    while (!health) {
-      if (started.exitCode !== null) throw new Error(`logbook-server exited ${started.exitCode}\n${log}`);
-      const answer = await fetch(`${url}/health`).catch(() => null);
-      if (answer?.ok) health = (await answer.json()) as typeof health;
-      else await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    // The first start sets up PostgreSQL's data folder: generous, and it fails at once if the server exits.
+    const health = await waitFor(
+      "logbook-server to answer /health",
+      async () => {
+        if (started.exitCode !== null) throw new Error(`logbook-server exited ${started.exitCode}\n${log}`);
+        const answer = await fetch(`${url}/health`).catch(() => null);
+        return answer?.ok ? ((await answer.json()) as { status?: string; database?: { embedded?: boolean } }) : null;
+      },
+      { deadlineMs: 240_000, everyMs: 250 },
+    );
     expect(health).toMatchObject({ status: "ok", database: { embedded: true } });
 
     // The dashboard ships inside the server package: its page, and the script that page loads.
