@@ -10,7 +10,7 @@ import {
   type ApiKey,
 } from "@logbook/contracts";
 import { createServices } from "@logbook/core";
-import { migrateLatest, runMigrationCommand } from "@logbook/db";
+import { DEFAULT_REINDEX_PAGES_PER_BATCH, migrateLatest, reindexEventSearch, runMigrationCommand } from "@logbook/db";
 
 import type { ServerConfig } from "./config.js";
 import { openCommandDatabase } from "./database.js";
@@ -21,6 +21,9 @@ commands:
   serve [--stop-with-parents]           start the server (the default); with the flag it also
                                         stops when the process that started it ends (pnpm start)
   migrate                               apply pending database migrations and exit
+  reindex-search [--all]                bring stored events' search index up to date after an
+         [--pages-per-batch N]          upgrade that changed what search reads (safe while the
+                                        server runs; a second run finds nothing to do)
   keys create --name NAME --scopes S    create an API key; prints its secret once
          [--expires-at ISO-DATE] [--json]   (scopes: comma-separated ingest,read,admin)
   keys list [--json]                    list keys (never their secrets)
@@ -68,6 +71,48 @@ export async function migrateCommand(config: ServerConfig): Promise<void> {
   try {
     note(`database: ${database.displayUrl}`);
     print(await runMigrationCommand(database.knex, {}));
+  } finally {
+    await database.close();
+  }
+}
+
+/** `reindex-search [--all] [--pages-per-batch N]`: rewrites the rows whose search vector is stale. */
+export async function reindexSearchCommand(config: ServerConfig, args: string[]): Promise<void> {
+  const { values } = (() => {
+    try {
+      return parseArgs({
+        args,
+        options: {
+          all: { type: "boolean", default: false },
+          "pages-per-batch": { type: "string", default: String(DEFAULT_REINDEX_PAGES_PER_BATCH) },
+        },
+      });
+    } catch (error) {
+      throw new CommandError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`, 2);
+    }
+  })();
+  if (!/^[1-9][0-9]{0,6}$/.test(values["pages-per-batch"])) {
+    throw new CommandError(
+      `--pages-per-batch must be a whole number from 1 to 9999999, not ${JSON.stringify(values["pages-per-batch"])}`,
+      2,
+    );
+  }
+  const pagesPerBatch = Number(values["pages-per-batch"]);
+  const database = await openCommandDatabase(config, note);
+  try {
+    note(`database: ${database.displayUrl}`);
+    // The functions the index is computed with come from the migrations: current ones first.
+    await migrateLatest(database.knex);
+    const started = Date.now();
+    const result = await reindexEventSearch(database.knex, {
+      all: values.all,
+      pagesPerBatch,
+      onPartition: (done) => note(`${done.partition}: ${done.pages} pages read, ${done.rowsRewritten} rows rewritten`),
+    });
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    print(
+      `search index up to date: ${result.rowsRewritten} rows rewritten, ${result.partitions} partitions (${result.pages} pages) read in ${seconds} s`,
+    );
   } finally {
     await database.close();
   }

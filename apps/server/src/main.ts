@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 
 import { isAppError, PriceBook, type Redactor } from "@logbook/core";
 
-import { CommandError, keysCommand, migrateCommand, USAGE } from "./commands.js";
+import { CommandError, keysCommand, migrateCommand, reindexSearchCommand, USAGE } from "./commands.js";
 import { parseConfig, type ServerConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { watchParents } from "./parent-watch.js";
@@ -112,6 +112,8 @@ async function main(argv: string[]): Promise<void> {
       return serve(loadConfig(), rest);
     case "migrate":
       return migrateCommand(loadConfig());
+    case "reindex-search":
+      return reindexSearchCommand(loadConfig(), rest);
     case "keys":
       return keysCommand(loadConfig(), rest);
     case "version":

@@ -29,6 +29,7 @@ import * as ingestGroupCreatesSessions from "./migrations/20261201210703_ingest_
 import * as ingestGroupOneSessionUpdate from "./migrations/20261202030558_ingest_group_one_session_update.js";
 import * as dropUnreadIngestIndexes from "./migrations/20261202030632_drop_unread_ingest_indexes.js";
 import * as fasterEventSearchText from "./migrations/20261202094516_faster_event_search_text.js";
+import * as searchEveryToolInput from "./migrations/20261203070000_search_every_tool_input.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -65,6 +66,7 @@ const migrations: Record<string, Migration> = {
   "20261202030558_ingest_group_one_session_update": ingestGroupOneSessionUpdate,
   "20261202030632_drop_unread_ingest_indexes": dropUnreadIngestIndexes,
   "20261202094516_faster_event_search_text": fasterEventSearchText,
+  "20261203070000_search_every_tool_input": searchEveryToolInput,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

@@ -3,14 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hookFixtures, readJsonl, transcriptFixtures } from "@logbook/fixtures";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
-import { payloadTextByPathsSql, SEARCH_TEXT_MAX_CHARS } from "./migrations/20261201154107_add_event_search.js";
+import {
+  payloadTextByPathsSql,
+  SEARCH_TEXT_MAX_CHARS,
+  type ToolInputRule,
+} from "./migrations/20261201154107_add_event_search.js";
+import { payloadTextFunctionSql } from "./migrations/20261202094516_faster_event_search_text.js";
 import { createTestDatabase, type TestDatabase } from "./testing/index.js";
 
 /**
- * `20261202094516_faster_event_search_text` replaced the bodies of the two search-text
- * functions without touching the generated column: every stored `search_vector` stays valid
- * only if the new bodies give, for every input, exactly the text the old ones gave. The old
- * ones are recreated here from the first migration's own SQL and both are run side by side.
+ * The search text is defined by JSON paths (`20261201154107_add_event_search`); the
+ * functions that run are PL/pgSQL walks that give the same text faster
+ * (`20261202094516_faster_event_search_text`), and `events.search_vector` is only right if
+ * they do, for every input. Each walk is checked here against the paths it stands for, for
+ * both rules of reading tool inputs: the old one (still what rows stored before
+ * `20261203070000_search_every_tool_input` hold until `reindex-search`) and the current one.
  */
 
 /** A payload as JSON text (so numbers such as `1.50` or `1e3` reach PostgreSQL as written). */
@@ -156,50 +163,51 @@ function hugeCases(): Array<{ message: string | null; payload: Json }> {
   ];
 }
 
-describe("search text: the faster functions give the old text exactly", () => {
+const RULES: ToolInputRule[] = ["up-to-first-without", "every-block"];
+const fnName = (kind: "paths" | "walk", rule: ToolInputRule) => `${kind}_${rule.replace(/-/g, "_")}`;
+
+describe("search text: each walk gives its paths' text exactly", () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();
-    await db.knex.raw(`
-      CREATE FUNCTION old_payload_text(payload jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
-        ${payloadTextByPathsSql()}
-      $fn$;
-      CREATE FUNCTION old_search_text(message text, payload jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
-        SELECT left(concat_ws(' ', left(message, ${SEARCH_TEXT_MAX_CHARS}), old_payload_text(payload)), ${SEARCH_TEXT_MAX_CHARS})
-      $fn$;
-    `);
+    for (const rule of RULES) {
+      await db.knex.raw(`
+        CREATE FUNCTION ${fnName("paths", rule)}(payload jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+          ${payloadTextByPathsSql(rule)}
+        $fn$;
+        ${payloadTextFunctionSql(rule).replace("FUNCTION logbook_event_payload_text(", `FUNCTION ${fnName("walk", rule)}(`)}
+      `);
+    }
   });
   afterAll(async () => db.destroy());
 
-  /** The cases whose texts differ, with both texts (none expected). */
-  async function differences(cases: Array<{ message: string | null; payload: Json }>) {
-    const result = await db.knex.raw<{
-      rows: Array<{
-        i: string;
-        old: string | null;
-        new: string | null;
-        old_payload: string | null;
-        new_payload: string | null;
-      }>;
-    }>(
+  /** The payloads (by index) whose texts differ between two functions, with both texts. */
+  async function differences(cases: Json[], left: string, right: string) {
+    const result = await db.knex.raw<{ rows: Array<{ i: string; a: string | null; b: string | null }> }>(
       // Each payload travels as its JSON text inside the document and is parsed on its own.
-      `WITH c AS (SELECT v ->> 'message' AS message, (v ->> 'payload')::jsonb AS payload, i
-                  FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(v, i))
-       SELECT c.i, old_search_text(c.message, c.payload) AS old, logbook_event_search_text(c.message, c.payload) AS new,
-              old_payload_text(c.payload) AS old_payload, logbook_event_payload_text(c.payload) AS new_payload
-       FROM c`,
+      `WITH c AS (SELECT (v #>> '{}')::jsonb AS payload, i FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(v, i))
+       SELECT c.i, ${left}(c.payload) AS a, ${right}(c.payload) AS b FROM c`,
       [JSON.stringify(cases)],
     );
     return result.rows
-      .filter((r) => r.old !== r.new || r.old_payload !== r.new_payload)
-      .map((r) => ({
-        payload: cases[Number(r.i) - 1]?.payload.slice(0, 2000),
-        old: r.old_payload,
-        new: r.new_payload,
-      }));
+      .filter((r) => r.a !== r.b)
+      .map((r) => ({ payload: cases[Number(r.i) - 1]?.slice(0, 2000), [left]: r.a, [right]: r.b }));
   }
 
-  it("is the new body that runs (PL/pgSQL), not the old one", async () => {
+  /** For each rule, the walk against the paths; and the migrated function against the current rule's walk. */
+  async function expectAllAgree(cases: Json[]) {
+    for (const rule of RULES) {
+      expect(await differences(cases, fnName("paths", rule), fnName("walk", rule))).toEqual([]);
+    }
+    expect(await differences(cases, "logbook_event_payload_text", fnName("walk", "every-block"))).toEqual([]);
+  }
+
+  const textOf = async (fn: string, payload: Json) => {
+    const result = await db.knex.raw<{ rows: Array<{ t: string | null }> }>(`SELECT ${fn}(?::jsonb) AS t`, [payload]);
+    return result.rows[0]?.t;
+  };
+
+  it("is a walk in PL/pgSQL that runs, not the paths", async () => {
     const result = await db.knex.raw<{ rows: Array<{ proname: string; lanname: string }> }>(
       `SELECT p.proname, l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
        WHERE p.proname IN ('logbook_event_payload_text', 'logbook_event_search_text') ORDER BY 1`,
@@ -213,35 +221,54 @@ describe("search text: the faster functions give the old text exactly", () => {
   it("on every hook payload and transcript line of the fixtures", async () => {
     const set = transcriptFixtures();
     const lines = set.files.flatMap((file) => readJsonl(`${set.root}/${file}`));
-    const cases = [...hookFixtures(), ...lines].map((payload, i) => ({
-      message: i % 3 === 0 ? null : `Bash: line ${i}`,
-      payload: jsonForPostgres(payload),
-    }));
+    const cases = [...hookFixtures(), ...lines].map((payload) => jsonForPostgres(payload));
     expect(cases.length).toBeGreaterThan(100);
-    expect(await differences(cases)).toEqual([]);
+    await expectAllAgree(cases);
   });
 
   it("on the odd shapes each path rule is about", async () => {
-    const cases = ODD.map((payload, i) => ({ message: i % 2 === 0 ? null : "", payload }));
-    expect(await differences(cases)).toEqual([]);
-    // The quirk kept on purpose: a tool call after a text block is not read from the payload.
-    const quirk = await db.knex.raw<{ rows: Array<{ t: string }> }>(
-      "SELECT logbook_event_payload_text(?::jsonb) AS t",
-      [expectDefined(ODD[11], "the text-then-tool-call case")],
+    await expectAllAgree(ODD);
+  });
+
+  it("reads a tool call after a text or thinking block now, and did not before", async () => {
+    const textThenTool = expectDefined(ODD[11], "the text-then-tool-call case");
+    expect(await textOf(fnName("walk", "up-to-first-without"), textThenTool)).toBe("said");
+    expect(await textOf("logbook_event_payload_text", textThenTool)).toBe("said ls");
+    const thinkingThenTools = jsonForPostgres({
+      message: {
+        content: [
+          { type: "thinking", thinking: "not searched" },
+          { type: "tool_use", input: { file_path: "/src/alpha.ts" } },
+          "a bare string block",
+          { type: "text", text: "between" },
+          { type: "tool_use", input: { pattern: "beta", path: ["gamma"] } },
+        ],
+      },
+    });
+    expect(await textOf(fnName("walk", "up-to-first-without"), thinkingThenTools)).toBe("a bare string block between");
+    expect(await textOf("logbook_event_payload_text", thinkingThenTools)).toBe(
+      "a bare string block between /src/alpha.ts gamma beta",
     );
-    expect(quirk.rows[0]?.t).toBe("said");
   });
 
   it("on 4,000 random payloads of Claude Code's shape with odd values", async () => {
     const next = random(16);
-    const cases = Array.from({ length: 4000 }, (_, i) => ({
-      message: i % 4 === 0 ? null : randomJson(next, 0),
-      payload: randomPayload(next),
-    }));
-    expect(await differences(cases)).toEqual([]);
+    const cases = Array.from({ length: 4000 }, () => randomPayload(next));
+    await expectAllAgree(cases);
   });
 
   it("at the limits: a 1 MB tool result, 20,000 strings, the 65,536-character cut", async () => {
-    expect(await differences(hugeCases())).toEqual([]);
+    const cases = hugeCases();
+    await expectAllAgree(cases.map((c) => c.payload));
+    // The whole search text, the message first and then the payload's, is cut the same way.
+    const result = await db.knex.raw<{ rows: Array<{ i: string; same: boolean }> }>(
+      `WITH c AS (SELECT v ->> 'message' AS message, (v ->> 'payload')::jsonb AS payload, i
+                  FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(v, i))
+       SELECT i, logbook_event_search_text(message, payload) = left(concat_ws(' ', left(message, ${SEARCH_TEXT_MAX_CHARS}),
+                 ${fnName("paths", "every-block")}(payload)), ${SEARCH_TEXT_MAX_CHARS}) AS same
+       FROM c ORDER BY i`,
+      [JSON.stringify(cases)],
+    );
+    expect(result.rows.map((r) => r.same)).toEqual(cases.map(() => true));
   });
 });

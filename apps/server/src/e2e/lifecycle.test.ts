@@ -1,6 +1,6 @@
 /**
  * The server as an operator meets it: the first-start key in a 0600 credentials file
- * (its path logged, never the secret), the `keys` and `migrate` commands, a clear exit 2
+ * (its path logged, never the secret), the `keys`, `migrate` and `reindex-search` commands, a clear exit 2
  * for bad configuration, a restart that keeps the key, and a graceful stop on SIGTERM
  * with a live subscription open, or with a request in flight and an idle keep-alive connection.
  */
@@ -151,6 +151,22 @@ describe("commands", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/already up to date/);
   });
+
+  it("reindex-search reads every partition while the server runs, and refuses bad flags", async () => {
+    // Which rows it rewrites, and that nothing else of them changes: packages/db search-reindex.test.ts.
+    const result = await h.server.runCommand(["reindex-search", "--pages-per-batch", "2"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/events_default: \d+ pages read, 0 rows rewritten/);
+    expect(result.stdout).toMatch(
+      /^search index up to date: 0 rows rewritten, \d+ partitions \(\d+ pages\) read in [\d.]+ s\n$/,
+    );
+    const zero = await h.server.runCommand(["reindex-search", "--pages-per-batch", "0"]);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/--pages-per-batch must be a whole number from 1/);
+    const unknown = await h.server.runCommand(["reindex-search", "--everything"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--everything/);
+  }, 120_000);
 
   it("exits 2 naming each bad variable, without starting", async () => {
     const result = await run([], { PORT: "not-a-port", LOG_LEVEL: "chatty", DATABASE_URL: h.db.url });

@@ -100,6 +100,42 @@ describe("SearchService.events", () => {
     expect(await messagesOf("platypus")).toEqual([]);
   });
 
+  it("finds a tool call's input after a text or thinking block of the same message", async () => {
+    // One message with several blocks, as the API and the SDK send it (Claude Code mostly writes one a line).
+    await new EventService({ knex: db.knex }).ingest(
+      ingestEventsInput.parse({
+        events: [
+          {
+            externalSessionId: "search-blocks",
+            eventType: "assistant",
+            source: "transcript",
+            occurredAt: at(9),
+            payload: {
+              type: "assistant",
+              message: {
+                role: "assistant",
+                content: [
+                  { type: "thinking", thinking: "which file" },
+                  { type: "text", text: "Reading the config first." },
+                  {
+                    type: "tool_use",
+                    id: "t2",
+                    name: "Bash",
+                    input: { command: "cat wallaby.toml", description: "Show the wallaby config" },
+                  },
+                  { type: "tool_use", id: "t3", name: "Grep", input: { pattern: "bilby_timeout" } },
+                ],
+              },
+            },
+          },
+        ],
+      }),
+    );
+    const inSession = { sessionId: (await sessions.get({ externalId: "search-blocks" })).id };
+    expect(await find("bilby_timeout", inSession)).toMatchObject({ items: [{ event: { eventType: "assistant" } }] });
+    expect((await find("wallaby config", inSession)).items).toHaveLength(1);
+  });
+
   it("ranks the better match first and marks the matched words in the snippet", async () => {
     const page = await find("migrations");
     expect(page.items.length).toBe(4);

@@ -22,12 +22,25 @@ export const SEARCH_TEXT_MAX_CHARS = 65_536;
 /** Characters of `message` the trigram index covers (a timeline line is at most 160). */
 export const TRIGRAM_PREFIX_CHARS = 256;
 
-/** In this order: the text is these paths' values, path after path (a later migration keeps it so). */
-const SEARCHED_PATHS = [
+/**
+ * How the paths read tool calls' inputs in `message.content`. `up-to-first-without` is this
+ * migration's rule (a strict path's error at the first block without an `input` ends it);
+ * `every-block` is `20261203070000_search_every_tool_input`'s (every block that has one).
+ */
+export type ToolInputRule = "up-to-first-without" | "every-block";
+
+const TOOL_INPUT_PATHS: Record<ToolInputRule, string> = {
+  "up-to-first-without": 'strict $.message.content[*].input.** ? (@.type() == "string")',
+  // A filter's error (`@.input` of a string or an array, in strict mode) is "unknown": skipped.
+  "every-block": 'strict $.message.content[*] ? (exists(@.input)).input.** ? (@.type() == "string")',
+};
+
+/** In this order: the text is these paths' values, path after path (later migrations keep it so). */
+const searchedPaths = (toolInputs: ToolInputRule) => [
   // Transcript lines: the message's text, tool calls' inputs, tool results.
   'lax $.message.content ? (@.type() == "string")',
   "lax $.message.content.text",
-  'strict $.message.content[*].input.** ? (@.type() == "string")',
+  TOOL_INPUT_PATHS[toolInputs],
   'lax $.message.content.content ? (@.type() == "string")',
   "lax $.message.content.content.text",
   // Summaries, titles, system lines.
@@ -45,12 +58,15 @@ const SEARCHED_PATHS = [
 
 /**
  * The query that reads the searched text of `payload` with the JSON paths above (the body of
- * `logbook_event_payload_text` as created here; `20261202094516_faster_event_search_text`
- * keeps it for the shapes its own walk leaves to it, and to go back to).
+ * `logbook_event_payload_text` as created here, with the default rule;
+ * `20261202094516_faster_event_search_text` and its successor keep it for the shapes their
+ * own walk leaves to it, and to go back to).
  */
-export function payloadTextByPathsSql(): string {
+export function payloadTextByPathsSql(toolInputs: ToolInputRule = "up-to-first-without"): string {
   // Quoted as SQL literals; `\\?` keeps Knex from taking jsonpath's `?` for a binding.
-  const paths = SEARCHED_PATHS.map((p) => `'${p.replace(/'/g, "''").replace(/\?/g, "\\?")}'`).join(",\n      ");
+  const paths = searchedPaths(toolInputs)
+    .map((p) => `'${p.replace(/'/g, "''").replace(/\?/g, "\\?")}'`)
+    .join(",\n      ");
   return `SELECT left(string_agg(v #>> '{}', ' '), ${SEARCH_TEXT_MAX_CHARS})
       FROM unnest(ARRAY[
       ${paths}

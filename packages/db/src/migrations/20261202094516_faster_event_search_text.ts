@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
 
-import { payloadTextByPathsSql, SEARCH_TEXT_MAX_CHARS } from "./20261201154107_add_event_search.js";
+import { payloadTextByPathsSql, SEARCH_TEXT_MAX_CHARS, type ToolInputRule } from "./20261201154107_add_event_search.js";
 
 /**
  * The same search text, made cheaper (issue 16: what the index costs ingest). Only the two
@@ -26,34 +26,25 @@ import { payloadTextByPathsSql, SEARCH_TEXT_MAX_CHARS } from "./20261201154107_a
  * without an `input` (a strict path's error ends it, keeping what it found), so a tool
  * call after a text block is not read from the payload (its timeline text still is);
  * lax steps unwrap one level of array; `.text` values of any type count (a number's text,
- * an object's JSON), JSON nulls do not.
+ * an object's JSON), JSON nulls do not. (`20261203070000_search_every_tool_input` then reads
+ * the tool calls after a text block too: the one rule that changes.)
  */
 
 // Knex reads `?` as a binding: the jsonb `?` operator is not used, jsonpath's is escaped, and no comment in the SQL has one.
 const STRINGS_BELOW = `'strict $.** \\? (@.type() == "string")'`;
 const MAX = SEARCH_TEXT_MAX_CHARS;
 
-export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`
-    -- What a lax "strings only" filter keeps of a value: the value if a string, the string
-    -- elements of an array (it looks one level in); so also all of a "strings below" result.
-    CREATE FUNCTION logbook_json_strings(value jsonb) RETURNS text[]
-      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    AS $fn$
-    DECLARE
-      strings text[] := '{}';
-    BEGIN
-      IF jsonb_typeof(value) = 'string' THEN
-        RETURN ARRAY[value #>> '{}'];
-      ELSIF jsonb_typeof(value) = 'array' THEN
-        FOR j IN 0 .. jsonb_array_length(value) - 1 LOOP
-          IF jsonb_typeof(value -> j) = 'string' THEN strings := strings || (value ->> j); END IF;
-        END LOOP;
-      END IF;
-      RETURN strings;
-    END
-    $fn$;
+const TOOL_INPUT_RULES: Record<ToolInputRule, string> = {
+  "up-to-first-without": "up to the first block without input (strict $.message.content[*].input.**).",
+  "every-block": "every block that has an input, in order; the others are skipped.",
+};
 
+/**
+ * `logbook_event_payload_text` as this migration makes it, with the given rule for tool
+ * inputs (`20261203070000_search_every_tool_input` makes it again with the other one).
+ */
+export function payloadTextFunctionSql(toolInputs: ToolInputRule): string {
+  return `
     CREATE OR REPLACE FUNCTION logbook_event_payload_text(payload jsonb) RETURNS text
       LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     AS $fn$
@@ -69,7 +60,7 @@ export async function up(knex: Knex): Promise<void> {
       n int;
     BEGIN
       IF jsonb_typeof(payload) IS DISTINCT FROM 'object' OR jsonb_typeof(m) = 'array' THEN
-        RETURN (${payloadTextByPathsSql()});
+        RETURN (${payloadTextByPathsSql(toolInputs)});
       END IF;
       -- The five paths under $.message, one after the other (message is an object or absent).
       c := m -> 'content';
@@ -86,12 +77,12 @@ export async function up(knex: Knex): Promise<void> {
         FOR i IN 0 .. n - 1 LOOP
           parts := parts || (blocks -> i -> 'text' #>> '{}');
         END LOOP;
-        -- strict $.message.content[*].input.**, strings only: an array's blocks (strict [*]
-        -- finds nothing in an object), up to the first block without input.
+        -- The tool calls' inputs, strings only (every string below each), from an array's
+        -- blocks only (strict [*] finds nothing in an object): ${TOOL_INPUT_RULES[toolInputs]}
         IF jsonb_typeof(c) = 'array' THEN
           FOR i IN 0 .. n - 1 LOOP
             e := blocks -> i;
-            EXIT WHEN jsonb_typeof(e) IS DISTINCT FROM 'object' OR e -> 'input' IS NULL;
+            ${toolInputs === "every-block" ? "CONTINUE" : "EXIT"} WHEN jsonb_typeof(e) IS DISTINCT FROM 'object' OR e -> 'input' IS NULL;
             parts := parts || logbook_json_strings(jsonb_path_query_array(e -> 'input', ${STRINGS_BELOW}));
           END LOOP;
         END IF;
@@ -137,8 +128,31 @@ export async function up(knex: Knex): Promise<void> {
       END IF;
       RETURN left(array_to_string(parts, ' '), ${MAX});
     END
+    $fn$;`;
+}
+
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw(`
+    -- What a lax "strings only" filter keeps of a value: the value if a string, the string
+    -- elements of an array (it looks one level in); so also all of a "strings below" result.
+    CREATE FUNCTION logbook_json_strings(value jsonb) RETURNS text[]
+      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $fn$
+    DECLARE
+      strings text[] := '{}';
+    BEGIN
+      IF jsonb_typeof(value) = 'string' THEN
+        RETURN ARRAY[value #>> '{}'];
+      ELSIF jsonb_typeof(value) = 'array' THEN
+        FOR j IN 0 .. jsonb_array_length(value) - 1 LOOP
+          IF jsonb_typeof(value -> j) = 'string' THEN strings := strings || (value ->> j); END IF;
+        END LOOP;
+      END IF;
+      RETURN strings;
+    END
     $fn$;
 
+    ${payloadTextFunctionSql("up-to-first-without")}
     CREATE OR REPLACE FUNCTION logbook_event_search_text(message text, payload jsonb) RETURNS text
       LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     AS $fn$
