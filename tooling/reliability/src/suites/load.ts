@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 
 import type { Cluster } from "../lib/cluster.js";
 import { startServer } from "../lib/server.js";
-import { percentile, round, rssMiB, sleep } from "../lib/stats.js";
+import { round, rssMiB, sleep } from "../lib/stats.js";
 
 const PACKAGE_DIR = fileURLToPath(new URL("../../", import.meta.url));
 const WORKER = fileURLToPath(new URL("../workers/load.ts", import.meta.url));
@@ -27,14 +27,39 @@ export interface LoadReport {
   all: OpStats;
   ops: Record<string, OpStats>;
   subscriptions: { subscribers: number; expectedDeliveries: number; missing: number; streamErrors: number };
-  rss: {
-    samples: Array<{ s: number; mib: number }>;
-    /** Medians of the first, second and last quarter of the run; growth is second → last (the first quarter is warm-up). */
-    firstQuarterMiB: number;
-    secondQuarterMiB: number;
-    lastQuarterMiB: number;
-    maxMiB: number;
-    growthPercent: number;
+  rss: RssTrend & { samples: Array<{ s: number; mib: number }>; maxMiB: number };
+}
+
+export interface RssTrend {
+  /** The lowest RSS of the run's middle and last thirds (MiB); the first third is warm-up. */
+  middleLowMiB: number;
+  lastLowMiB: number;
+  /** How far the low rose from the middle third to the last (%). */
+  lowGrowthPercent: number;
+  /** Whether the run is long enough to judge: the heap needs a few collections to show its lows. */
+  judged: boolean;
+}
+
+/** Runs shorter than this show the heap filling for the first time, not a trend (`--quick` runs 20 s). */
+export const RSS_TREND_MIN_MS = 120_000;
+
+/**
+ * Whether the server's memory grows under steady load. Its RSS is a sawtooth: the heap fills
+ * with garbage and each major collection brings it back down (docs/reliability.md: teeth of
+ * 60-90 s between ~160 and ~250 MiB). Medians or last values depend on where the teeth fall;
+ * the lows do not, and a leak raises them: the check compares the lowest sample of the last
+ * third with that of the middle third.
+ */
+export function rssTrend(samplesMiB: number[], durationMs: number): RssTrend {
+  if (samplesMiB.length < 3) return { middleLowMiB: 0, lastLowMiB: 0, lowGrowthPercent: 0, judged: false };
+  const third = Math.max(1, Math.floor(samplesMiB.length / 3));
+  const middleLow = Math.min(...samplesMiB.slice(third, 2 * third));
+  const lastLow = Math.min(...samplesMiB.slice(-third));
+  return {
+    middleLowMiB: round(middleLow),
+    lastLowMiB: round(lastLow),
+    lowGrowthPercent: round(((lastLow - middleLow) / middleLow) * 100),
+    judged: durationMs >= RSS_TREND_MIN_MS,
   };
 }
 
@@ -90,19 +115,6 @@ export async function runLoad(
     };
     const errors = Object.values(result.errors).reduce((a, b) => a + b, 0);
     const requests = result.all.count + errors;
-    const quarter = Math.max(1, Math.floor(samples.length / 4));
-    const first = percentile(
-      samples.slice(0, quarter).map((s) => s.mib),
-      50,
-    );
-    const second = percentile(
-      samples.slice(quarter, 2 * quarter).map((s) => s.mib),
-      50,
-    );
-    const last = percentile(
-      samples.slice(-quarter).map((s) => s.mib),
-      50,
-    );
     return {
       durationS: round(options.durationMs / 1000),
       lanes,
@@ -116,11 +128,11 @@ export async function runLoad(
       subscriptions: result.subscriptions,
       rss: {
         samples,
-        firstQuarterMiB: round(first),
-        secondQuarterMiB: round(second),
-        lastQuarterMiB: round(last),
-        maxMiB: round(Math.max(...samples.map((s) => s.mib))),
-        growthPercent: round(((last - second) / second) * 100),
+        maxMiB: round(Math.max(...samples.map((sample) => sample.mib))),
+        ...rssTrend(
+          samples.map((sample) => sample.mib),
+          options.durationMs,
+        ),
       },
     };
   } finally {
