@@ -62,8 +62,11 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  proxy?.server.closeAllConnections();
-  await new Promise((resolve) => proxy?.server.close(resolve));
+  // After a failed start there is no proxy: waiting for its close would never end.
+  if (proxy) {
+    proxy.server.closeAllConnections();
+    await new Promise((resolve) => proxy.server.close(resolve));
+  }
   await Promise.all(replicas.map((r) => r.stop()));
   await db?.destroy();
 });

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -92,6 +92,37 @@ async function readKey(home: string): Promise<string | null> {
 }
 
 /**
+ * Whether process `pid` is the one listening on TCP `port` (Linux, from /proc; elsewhere
+ * always true). A free port found before the child starts can be taken meanwhile by another
+ * test's server: then our child fails to listen, and that server answers our `/health`.
+ */
+async function listensOn(pid: number, port: number): Promise<boolean> {
+  let table: string;
+  try {
+    table = await readFile("/proc/net/tcp", "utf8");
+  } catch {
+    return true;
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set<string>();
+  for (const line of table.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    // local address "0100007F:1F90", state 0A (LISTEN), the socket's inode tenth.
+    if (fields[1]?.endsWith(`:${hexPort}`) && fields[3] === "0A" && fields[9]) inodes.add(`socket:[${fields[9]}]`);
+  }
+  if (inodes.size === 0) return false;
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
+  for (const fd of fds) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+    if (inodes.has(target)) return true;
+  }
+  return false;
+}
+
+/** Tries of a first start, each on a new free port, when another process took the port first. */
+const PORT_TRIES = 5;
+
+/**
  * Starts `dist/main.js` on a free port against `databaseUrl`, waits until `/health`
  * answers 200 and returns its URL and an ingest+read key. Logs are kept (not printed)
  * unless `onLog` is given; a start that fails throws with the server's last lines.
@@ -102,8 +133,8 @@ export async function startTestServer(options: StartTestServerOptions): Promise<
   }
   const ownHome = options.home === undefined;
   const home = options.home ?? (await mkdtemp(join(tmpdir(), "logbook-test-server-")));
-  const port = await findFreePort();
-  const url = `http://127.0.0.1:${port}`;
+  let port = await findFreePort();
+  let url = `http://127.0.0.1:${port}`;
   const lines: string[] = [];
   const keep = (line: string) => {
     if (line.length === 0) return;
@@ -138,6 +169,7 @@ export async function startTestServer(options: StartTestServerOptions): Promise<
   let child: ChildProcess | null = null;
 
   const launch = async () => {
+    env.PORT = String(port);
     const started = spawn(process.execPath, [SERVER_ENTRY], { env, stdio: ["ignore", "pipe", "pipe"] });
     child = started;
     pipeLines(started.stdout);
@@ -149,7 +181,7 @@ export async function startTestServer(options: StartTestServerOptions): Promise<
           `logbook-server exited (${started.exitCode ?? started.signalCode}) while starting:\n${lines.slice(-30).join("\n")}`,
         );
       }
-      if (await healthy(url)) return;
+      if ((await healthy(url)) && started.pid !== undefined && (await listensOn(started.pid, port))) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     started.kill("SIGKILL");
@@ -160,12 +192,15 @@ export async function startTestServer(options: StartTestServerOptions): Promise<
   // A harness command (`keys create`, …) is set-up, not the server under test: it runs without
   // the pool limits a test may give the server (a 500 ms acquire timeout fails a fresh
   // process's first connection on a loaded machine), with the same database and home.
-  const commandEnv: NodeJS.ProcessEnv = { ...env };
-  for (const name of POOL_SETTINGS) delete commandEnv[name];
+  const commandEnv = (): NodeJS.ProcessEnv => {
+    const made: NodeJS.ProcessEnv = { ...env };
+    for (const name of POOL_SETTINGS) delete made[name];
+    return made;
+  };
   const runCommand = (args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const command = spawn(process.execPath, [SERVER_ENTRY, ...args], {
-        env: commandEnv,
+        env: commandEnv(),
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stdout = "";
@@ -198,7 +233,20 @@ export async function startTestServer(options: StartTestServerOptions): Promise<
     clearTimeout(forced);
   };
 
-  await launch();
+  // The port is free when found, but not reserved: another process may take it before the
+  // child listens. Then the child exits with EADDRINUSE, and a new port is tried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      const taken = lines.some((line) => line.includes("EADDRINUSE"));
+      if (!taken || attempt >= PORT_TRIES) throw error;
+      lines.length = 0;
+      port = await findFreePort();
+      url = `http://127.0.0.1:${port}`;
+    }
+  }
   // The first start on an empty database writes the credentials; a server sharing a
   // database that already has keys does not, so it gets a key of its own.
   const apiKey = (await readKey(home)) ?? (await createKey(["ingest", "read"], "test-server"));
