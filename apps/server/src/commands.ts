@@ -76,6 +76,8 @@ export async function migrateCommand(config: ServerConfig): Promise<void> {
   }
 }
 
+const REINDEX_PROGRESS_EVERY_MS = 10_000;
+
 /** `reindex-search [--all] [--pages-per-batch N]`: rewrites the rows whose search vector is stale. */
 export async function reindexSearchCommand(config: ServerConfig, args: string[]): Promise<void> {
   const { values } = (() => {
@@ -104,9 +106,18 @@ export async function reindexSearchCommand(config: ServerConfig, args: string[])
     // The functions the index is computed with come from the migrations: current ones first.
     await migrateLatest(database.knex);
     const started = Date.now();
+    // A partition of millions of rows takes minutes: a line every so often says it is moving.
+    let lastProgressAt = started;
     const result = await reindexEventSearch(database.knex, {
       all: values.all,
       pagesPerBatch,
+      onBatch: (progress) => {
+        if (Date.now() - lastProgressAt < REINDEX_PROGRESS_EVERY_MS) return;
+        lastProgressAt = Date.now();
+        note(
+          `${progress.partition}: ${progress.pages} of ${progress.pagesTotal} pages read, ${progress.rowsRewritten} rows rewritten so far`,
+        );
+      },
       onPartition: (done) => note(`${done.partition}: ${done.pages} pages read, ${done.rowsRewritten} rows rewritten`),
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -8,7 +8,12 @@ export { APP_ROLE, findFreePort, startEmbeddedPostgres } from "./embedded.js";
 export { isProcessAlive } from "./process-alive.js";
 export { runPrepared, type PreparedStatement } from "./prepared.js";
 export { DEFAULT_REINDEX_PAGES_PER_BATCH, reindexEventSearch } from "./search-reindex.js";
-export type { ReindexedPartition, ReindexSearchOptions, ReindexSearchResult } from "./search-reindex.js";
+export type {
+  ReindexedPartition,
+  ReindexProgress,
+  ReindexSearchOptions,
+  ReindexSearchResult,
+} from "./search-reindex.js";
 export { SESSION_COLOCATED_TABLES, TABLES, type TableName } from "./tables.js";
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from "./embedded.js";
 export {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { payloadTextFunctionSql } from "./migrations/20261202094516_faster_event_search_text.js";
-import { reindexEventSearch } from "./search-reindex.js";
+import { reindexEventSearch, type ReindexProgress } from "./search-reindex.js";
 import { createTestDatabase, type TestDatabase } from "./testing/index.js";
 
 /**
@@ -119,11 +119,25 @@ describe("reindexEventSearch", () => {
     const before = await visibleRows();
 
     const partitions: string[] = [];
+    const batches: ReindexProgress[] = [];
     // One page per transaction: many batches even on this small table.
     const result = await reindexEventSearch(db.knex, {
       pagesPerBatch: 1,
+      onBatch: (progress) => batches.push(progress),
       onPartition: (done) => partitions.push(done.partition),
     });
+
+    // Progress: a report per page, counting up within each partition to what it reports at its end.
+    expect(batches.length).toBe(result.pages);
+    for (const partition of partitions) {
+      const reports = batches.filter((b) => b.partition === partition);
+      expect(reports.map((b) => b.pages)).toEqual(reports.map((_, i) => i + 1));
+      for (const report of reports) expect(report.pages).toBeLessThanOrEqual(report.pagesTotal);
+    }
+    expect(batches.at(-1)?.rowsRewritten).toBeGreaterThan(0);
+    expect(batches.reduce((n, b, i) => (b.partition !== batches[i + 1]?.partition ? n + b.rowsRewritten : n), 0)).toBe(
+      changedRows,
+    );
 
     expect(result.rowsRewritten).toBe(changedRows);
     expect(result.partitions).toBe(partitions.length);

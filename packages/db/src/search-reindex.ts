@@ -31,6 +31,13 @@ export interface ReindexSearchOptions {
   pagesPerBatch?: number;
   /** Called after each partition. */
   onPartition?: (done: ReindexedPartition) => void;
+  /** Called after each batch, for progress on a partition that takes minutes. */
+  onBatch?: (progress: ReindexProgress) => void;
+}
+
+export interface ReindexProgress extends ReindexedPartition {
+  /** The partition's size in pages when the batch began (it grows while ingest goes on). */
+  pagesTotal: number;
 }
 
 export interface ReindexedPartition {
@@ -97,6 +104,7 @@ export async function reindexEventSearch(knex: Knex, options: ReindexSearchOptio
         throw error;
       }
       done.pages += Math.min(pagesPerBatch, pages - page);
+      options.onBatch?.({ ...done, pagesTotal: pages });
     }
     total.partitions += 1;
     total.pages += done.pages;
