@@ -37,6 +37,28 @@ describe("GroupCommit", () => {
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
   });
 
+  it("fails the whole batch at once for a failure retryAlone says is not about its items", async () => {
+    const calls: number[][] = [];
+    const busy = new Error("the database is busy");
+    const group = new GroupCommit<number, number>({
+      maxInFlight: 1,
+      retryAlone: (error) => error !== busy,
+      commit: async (items) => {
+        calls.push(items);
+        if (items.includes(13)) throw new Error("unlucky");
+        if (items.includes(99)) throw busy;
+        return items;
+      },
+    });
+    const busyBatch = await Promise.allSettled([1, 99, 2].map((i) => group.submit(i)));
+    expect(busyBatch.map((r) => (r.status === "rejected" ? r.reason : r.value))).toEqual([1, busy, busy]);
+    expect(calls).toEqual([[1], [99, 2]]); // the first went alone; the second batch was not split
+    calls.length = 0;
+    const unlucky = await Promise.allSettled([1, 13, 2].map((i) => group.submit(i)));
+    expect(unlucky.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(calls).toEqual([[1], [13, 2], [13], [2]]); // any other failure: each item alone
+  });
+
   it("keeps at most maxInFlight batches going and caps their size", async () => {
     let active = 0;
     let peak = 0;

@@ -11,6 +11,13 @@ export interface GroupCommitOptions<Item, Result> {
   maxInFlight?: number;
   /** Items in one batch. @default 200 */
   maxBatch?: number;
+  /**
+   * Whether a failed batch's items are committed again one by one, so that only the item
+   * that sank it fails. No for a failure that is not about the items (the database busy or
+   * down): each would fail alone the same way, one after another, and their callers would
+   * wait for all of those failures. @default every failure is tried again item by item
+   */
+  retryAlone?: (error: unknown) => boolean;
 }
 
 interface Waiting<Item, Result> {
@@ -53,9 +60,8 @@ export class GroupCommit<Item, Result> {
       const results = await this.options.commit(batch.map((w) => w.item));
       batch.forEach((w, i) => settle(w, results[i]));
     } catch (error) {
-      const [only] = batch;
-      if (only && batch.length === 1) {
-        only.reject(error);
+      if (batch.length === 1 || this.options.retryAlone?.(error) === false) {
+        for (const w of batch) w.reject(error);
         return;
       }
       // One item may have sunk the batch: commit each alone so only that one fails.

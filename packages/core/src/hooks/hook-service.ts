@@ -10,7 +10,7 @@ import {
 
 import { GroupCommit } from "../batching/group-commit.js";
 import type { CoreDeps } from "../deps.js";
-import { AppError, invalidInputFrom } from "../errors.js";
+import { AppError, invalidInputFrom, toAppError } from "../errors.js";
 import { EventService } from "../events/event-service.js";
 import { known } from "../invariants.js";
 
@@ -91,6 +91,11 @@ export class HookService {
       // commits while the next fills. Measured quiet against 1, 4 and 8 (docs/performance.md,
       // "Group commit: groups in flight").
       maxInFlight: 2,
+      // A group that failed because the database is busy or down is not split: each post
+      // alone would fail the same way, and a session's posts go one at a time, so a group
+      // of N would answer its last post only after N timeouts (seen as posts left waiting
+      // past 20 s by the reliability suite's db-limits check).
+      retryAlone: (error) => toAppError(error)?.code !== "UNAVAILABLE",
       commit: async (batch) => {
         const { accepted, ids } = await this.events.ingestDetailed({ events: batch });
         return ids.map((id, i) => ({ accepted: known(accepted[i], "whether an event was accepted"), id }));
