@@ -23,6 +23,7 @@ import {
   type BodyBudget,
 } from "./body.js";
 import { inexactNumberError } from "./exact-numbers.js";
+import { exportSessionId, handleSessionExport } from "./export-endpoint.js";
 import { handleClaudeCodeHook } from "./hook-endpoint.js";
 import { handleOtlpExport, OTLP_PATHS } from "./otlp-endpoint.js";
 import type { Logger } from "./logger.js";
@@ -51,7 +52,7 @@ export interface HttpDeps extends ApiDeps {
 }
 
 /** Paths that belong to the API and its doors, never to the dashboard's client routes. */
-const SERVER_PATHS = /^\/(trpc|health|hooks|auth|v1)(\/|$)/;
+const SERVER_PATHS = /^\/(trpc|health|hooks|auth|v1|export)(\/|$)/;
 
 /**
  * A client's own id for a request (`X-Request-Id`), put in the server's request log line so a
@@ -68,7 +69,8 @@ function requestIdOf(req: IncomingMessage): string | undefined {
 /**
  * Requests in flight, so a graceful stop can wait for ordinary requests to finish and
  * then cut the long-lived SSE streams (their clients reconnect, to this replica's
- * successor or another one, and resume from their last event id).
+ * successor or another one, and resume from their last event id) and downloads (a client
+ * that reads slowly, or not at all, must not hold the stop).
  */
 export class InFlight {
   private readonly requests = new Set<ServerResponse>();
@@ -82,8 +84,12 @@ export class InFlight {
     });
   }
 
+  /** SSE streams and file downloads (exports): as long as their client reads, so cut at a stop. */
   private isStream(res: ServerResponse): boolean {
-    return String(res.getHeader("content-type") ?? "").startsWith("text/event-stream");
+    return (
+      String(res.getHeader("content-type") ?? "").startsWith("text/event-stream") ||
+      String(res.getHeader("content-disposition") ?? "").startsWith("attachment")
+    );
   }
 
   ordinaryCount(): number {
@@ -300,6 +306,12 @@ export function createRequestListener(deps: HttpDeps, inFlight: InFlight): Reque
     if (path === "/hooks/claude-code") {
       if (req.method !== "POST") return methodNotAllowed(res, "POST");
       void handleClaudeCodeHook(req, res, deps);
+      return;
+    }
+    const exportId = exportSessionId(path);
+    if (exportId !== null) {
+      if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(res, "GET");
+      void handleSessionExport(req, res, deps, exportId);
       return;
     }
     const signal = OTLP_PATHS[path];

@@ -27,7 +27,7 @@ export {
 export { sanitizeJsonForPostgres } from "./json.js";
 export { toSessionDto } from "./sessions/session-dto.js";
 export { SessionService } from "./sessions/session-service.js";
-export { ExportService } from "./sessions/export-service.js";
+export { ExportService, INLINE_EXPORT_MAX_CHARS, type ExportFile } from "./sessions/export-service.js";
 export { EventService } from "./events/event-service.js";
 export { SEARCH_WINDOW, SearchService } from "./search/search-service.js";
 export { deriveSession, hookStatusRule } from "./events/derive.js";

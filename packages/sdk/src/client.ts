@@ -1,5 +1,5 @@
 import type { AppRouter } from "@logbook/api";
-import type { Event, HookEnvelope, IngestEvent, IngestResult } from "@logbook/contracts";
+import type { Event, ExportFormat, HookEnvelope, IngestEvent, IngestResult } from "@logbook/contracts";
 import {
   createTRPCClient,
   httpBatchLink,
@@ -16,7 +16,7 @@ import { observable } from "@trpc/server/observable";
 import { EventSource as EventSourcePolyfill, type EventSourceInit, type FetchLike } from "eventsource";
 import { v7 as uuidv7 } from "uuid";
 
-import { LogbookError } from "./errors.js";
+import { errorFromPlainResponse, LogbookError } from "./errors.js";
 
 /** Events per `events.ingest` call; the server's contract (`LIMITS.maxBatch`) refuses more. */
 export const MAX_INGEST_BATCH = 1000;
@@ -162,6 +162,28 @@ export interface LogbookHelpers {
    * after it (events in between are replayed first); reconnects resume on their own.
    */
   followSession: (sessionId: string, options: FollowSessionOptions) => Following;
+  /**
+   * A session with its subagents as a file, streamed (`GET /export/sessions/<id>`): any size,
+   * where `sessions.export` answers up to 16 MiB in one value. Refusals (unknown session,
+   * missing scope) throw a `LogbookError` before any of the file is read.
+   */
+  downloadExport: (
+    input: { id: string; format: ExportFormat },
+    options?: { signal?: AbortSignal },
+  ) => Promise<ExportDownload>;
+}
+
+/** An export being downloaded: its name and counts from the answer's headers, the file as a stream. */
+export interface ExportDownload {
+  /** A file name to save it under: `<external id or id>.<format>`, safe on every system. */
+  fileName: string;
+  mediaType: string;
+  /** The session and its subagents. */
+  sessions: number;
+  /** Events in the file (for `jsonl`: transcript lines). */
+  events: number;
+  /** The file's bytes. A download cut short errors the stream; it never just ends. */
+  body: ReadableStream<Uint8Array>;
 }
 
 export interface FollowSessionOptions {
@@ -261,6 +283,29 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
   const trpc = createTRPCClient<AppRouter>({ links });
 
   const helpers: LogbookHelpers = {
+    async downloadExport(input, downloadOptions) {
+      const route = "GET /export/sessions/:id";
+      const target = `${trimSlash(options.url)}/export/sessions/${encodeURIComponent(input.id)}?format=${encodeURIComponent(input.format)}`;
+      let response: Response;
+      try {
+        response = await fetchImpl(target, {
+          headers: { ...(await extraHeaders()), Authorization: authorization },
+          ...(downloadOptions?.signal ? { signal: downloadOptions.signal } : {}),
+        });
+      } catch (error) {
+        throw LogbookError.from(error);
+      }
+      if (!response.ok || !response.body) throw await errorFromPlainResponse(response, route);
+      const fileName = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1];
+      return {
+        fileName: fileName ?? `${input.id}.${input.format}`,
+        mediaType: response.headers.get("content-type") ?? "application/octet-stream",
+        sessions: Number(response.headers.get("x-logbook-sessions") ?? 0),
+        events: Number(response.headers.get("x-logbook-events") ?? 0),
+        body: response.body,
+      };
+    },
+
     async ingest(events, ingestOptions) {
       const prepared = withEventIds(events);
       const total: IngestResult = { accepted: 0, duplicates: 0, ids: [] };

@@ -1,6 +1,7 @@
 import type { AppRouter, LogbookErrorData } from "@logbook/api";
 import type { InputIssue } from "@logbook/contracts";
 import { TRPCClientError } from "@trpc/client";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 
 /**
  * tRPC's error codes (`NOT_FOUND`, `BAD_REQUEST`, …); `NETWORK_ERROR` when no answer came
@@ -97,6 +98,39 @@ export class LogbookError extends TRPCClientError<AppRouter> {
       error instanceof TRPCClientError ? (error as TRPCClientError<AppRouter>) : TRPCClientError.from(toObject(error)),
     );
   }
+}
+
+/**
+ * The error of a refusal from one of the server's plain routes (`GET /export/sessions/<id>`):
+ * their body, `{ error: { message, code, httpStatus, appCode?, details?, issues? } }`, carries
+ * the fields of a tRPC error's `data`, so it becomes the same `LogbookError`. A body that is
+ * not that (a proxy's page) gives the status's code.
+ */
+export async function errorFromPlainResponse(response: Response, route: string): Promise<LogbookError> {
+  type PlainErrorBody = { error?: Partial<LogbookErrorData> & { message?: unknown } } | null;
+  let body: PlainErrorBody = null;
+  try {
+    body = (await response.json()) as PlainErrorBody;
+  } catch {
+    body = null;
+  }
+  const error = body?.error;
+  const code = error?.code ?? CODE_BY_STATUS[response.status] ?? "INTERNAL_SERVER_ERROR";
+  const message = typeof error?.message === "string" ? error.message : `${route} answered ${response.status}`;
+  const data: LogbookErrorData = {
+    code,
+    httpStatus: response.status,
+    path: route,
+    ...(error?.appCode ? { appCode: error.appCode } : {}),
+    ...(error?.details ? { details: error.details } : {}),
+    ...(error?.issues ? { issues: error.issues } : {}),
+  };
+  return new LogbookError(
+    new TRPCClientError<AppRouter>(message, {
+      result: { error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data } },
+      meta: { response },
+    }),
+  );
 }
 
 function isAbort(error: TRPCClientError<AppRouter>): boolean {

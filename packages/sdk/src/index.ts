@@ -10,6 +10,7 @@ export {
   MAX_INGEST_BATCH,
   withEventIds,
   type EventSourceConstructor,
+  type ExportDownload,
   type FollowSessionOptions,
   type Following,
   type LogbookClient,

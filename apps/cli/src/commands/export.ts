@@ -1,4 +1,6 @@
-import { open } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 
 import { Command } from "commander";
 
@@ -9,29 +11,36 @@ import { resolveSession } from "../resolve.js";
 const FORMATS = ["md", "json", "jsonl"] as const;
 type Format = (typeof FORMATS)[number];
 
+/** The download's bytes as a Node stream (the SDK gives the web stream `fetch` does). */
+const nodeStream = (body: ReadableStream<Uint8Array>) => Readable.fromWeb(body);
+
 /**
- * Writes `content` to a new file readable by its owner only (0600): an export holds
- * prompts, code and tool output. An existing file is refused rather than replaced.
+ * Writes the download to a new file readable by its owner only (0600): an export holds
+ * prompts, code and tool output. An existing file is refused rather than replaced, and a
+ * download cut short leaves no file behind: a partial export must not pass for a whole one.
  */
-async function writePrivateFile(path: string, content: string): Promise<void> {
+async function writePrivateFile(path: string, body: ReadableStream<Uint8Array>): Promise<void> {
   let file;
   try {
     file = await open(path, "wx", 0o600);
   } catch (error) {
+    await body.cancel();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EEXIST") throw new CliError(`${path} exists; give another file or remove it first`, EXIT.usage);
     throw new CliError(`cannot write ${path}: ${(error as Error).message}`, EXIT.error);
   }
   try {
-    await file.writeFile(content, "utf8");
-  } finally {
-    await file.close();
+    await pipeline(nodeStream(body), file.createWriteStream());
+  } catch (error) {
+    await rm(path, { force: true });
+    throw new CliError(`the export was cut short (${(error as Error).message}); ${path} was not kept`, EXIT.error);
   }
 }
 
 /**
  * `logbook export <session> --format md|json|jsonl [-o file]`: the session with its
- * subagents, through `sessions.export`. On stdout without `-o`.
+ * subagents, streamed from the server (`GET /export/sessions/<id>`), so a session of any
+ * size goes to the file without being held in memory. On stdout without `-o`.
  */
 export function exportCommand(contexts: ContextFactory): Command {
   return new Command("export")
@@ -45,25 +54,29 @@ export function exportCommand(contexts: ContextFactory): Command {
       }
       const context = contexts.create(command);
       const client = context.client();
-      const exported = await context.out.spin(`exporting ${reference}`, async () => {
+      const download = await context.out.spin(`exporting ${reference}`, async () => {
         const session = await resolveSession(client, reference);
-        return client.sessions.export.query({ id: session.id, format: options.format as Format });
+        return client.downloadExport({ id: session.id, format: options.format as Format });
       });
       if (options.output === undefined) {
-        process.stdout.write(exported.content);
+        try {
+          await pipeline(nodeStream(download.body), process.stdout, { end: false });
+        } catch (error) {
+          throw new CliError(`the export was cut short: ${(error as Error).message}`, EXIT.error);
+        }
         return;
       }
-      await writePrivateFile(options.output, exported.content);
+      await writePrivateFile(options.output, download.body);
       const summary = {
         file: options.output,
         format: options.format,
-        sessions: exported.sessions,
-        events: exported.events,
+        sessions: download.sessions,
+        events: download.events,
       };
       if (context.out.json) context.out.jsonResult(summary);
       else
         context.out.notice(
-          `wrote ${options.output}: ${exported.sessions} session${exported.sessions === 1 ? "" : "s"}, ${exported.events} ${options.format === "jsonl" ? "lines" : "events"}`,
+          `wrote ${options.output}: ${download.sessions} session${download.sessions === 1 ? "" : "s"}, ${download.events} ${options.format === "jsonl" ? "lines" : "events"}`,
         );
     });
 }

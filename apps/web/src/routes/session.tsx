@@ -17,7 +17,7 @@ import { EMPTY_SEARCH, searchHref } from "../lib/search";
 import { buildTimeline, entryIndexOf, mergeEvents, type TimelineEntry } from "../lib/timeline";
 import { buildTree, type TreeNode } from "../lib/tree";
 import type { EventSummary, RouterInputs, Session } from "../lib/types";
-import { useTRPC, useTRPCClient } from "../trpc";
+import { useTRPC } from "../trpc";
 
 const TABS = ["timeline", "messages", "files", "steps", "artifacts"] as const;
 type Tab = (typeof TABS)[number];
@@ -197,22 +197,29 @@ const EXPORT_LABELS: Record<ExportFormat, string> = {
 
 /**
  * Export buttons (the session with its subagents, as the server writes it) and a search
- * within the session. The file is made in the browser from the answer and saved under the
- * server's file name: no link that carries credentials, nothing kept after the download.
+ * within the session. The file comes from the server's download route with the dashboard's
+ * cookie (no link that carries credentials) and is saved under the server's file name;
+ * nothing is kept after the download.
  */
 function SessionActions({ id }: { id: string }) {
-  const client = useTRPCClient();
   const [busy, setBusy] = useState<ExportFormat | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
   const download = async (format: ExportFormat) => {
     setBusy(format);
     setFailure(null);
     try {
-      const file = await client.sessions.export.query({ id, format });
-      const url = URL.createObjectURL(new Blob([file.content], { type: file.mediaType }));
+      const response = await fetch(`/export/sessions/${encodeURIComponent(id)}?format=${format}`, {
+        credentials: "same-origin",
+      });
+      if (!response.ok) {
+        const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
+        throw new Error(body?.error?.message ?? `the export failed (${response.status})`);
+      }
+      const fileName = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1];
+      const url = URL.createObjectURL(await response.blob());
       const anchor = document.createElement("a");
       anchor.href = url;
-      anchor.download = file.fileName;
+      anchor.download = fileName ?? `${id}.${format}`;
       document.body.append(anchor);
       anchor.click();
       anchor.remove();

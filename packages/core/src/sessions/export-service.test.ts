@@ -136,8 +136,70 @@ describe("ExportService.session", () => {
     expect(content).toContain("Subagent done.");
   });
 
+  it("a session longer than a page: read in pages, written in pieces, the same file as one value", async () => {
+    const events = new EventService({ knex: db.knex });
+    const LONG = "export-long";
+    const prompts = Array.from({ length: 640 }, (_, i) => ({
+      externalSessionId: i % 5 === 4 ? `${LONG}:agent:sub` : LONG,
+      ...(i % 5 === 4 ? { parentExternalSessionId: LONG, agentId: "sub" } : {}),
+      eventType: "UserPromptSubmit",
+      source: "hook" as const,
+      occurredAt: at(i % 60),
+      payload: { prompt: `prompt number ${i}\nwith a "quoted" line` },
+    }));
+    await events.ingest(ingestEventsInput.parse({ events: prompts.slice(0, 500) }));
+    await events.ingest(ingestEventsInput.parse({ events: prompts.slice(500) }));
+    const id = (await new SessionService({ knex: db.knex }).get({ externalId: LONG })).id;
+
+    for (const format of ["json", "md"] as const) {
+      const file = await exports.open(exportSessionInput.parse({ id, format }));
+      const pieces: string[] = [];
+      for await (const piece of file.chunks) pieces.push(piece);
+      expect(pieces.length, format).toBeGreaterThan(4); // 512 + 128 events: more than one page each
+      const whole = await exports.session(exportSessionInput.parse({ id, format }));
+      expect(pieces.join(""), format).toBe(whole.content);
+      expect([file.sessions, file.events]).toEqual([2, 640]);
+      expect([whole.sessions, whole.events]).toEqual([2, 640]);
+    }
+    const json = (await exports.session(exportSessionInput.parse({ id, format: "json" }))).content;
+    // Written in pieces, it is still exactly what JSON.stringify makes of the whole.
+    expect(json).toBe(`${JSON.stringify(JSON.parse(json), null, 2)}\n`);
+    const parsed = JSON.parse(json) as { sessions: Array<{ events: Array<{ payload: { prompt: string } }> }> };
+    expect(parsed.sessions.map((p) => p.events.length)).toEqual([512, 128]);
+    const own = expectDefined(parsed.sessions[0]).events.map((e) => e.payload.prompt);
+    expect(own).toEqual(prompts.filter((_, i) => i % 5 !== 4).map((p) => p.payload.prompt));
+    const md = (await exports.session(exportSessionInput.parse({ id, format: "md" }))).content;
+    const order = prompts.filter((_, i) => i % 5 !== 4).map((p) => md.indexOf(`${p.payload.prompt}\n`));
+    expect(order.every((at, i) => at > (order[i - 1] ?? 0))).toBe(true);
+  });
+
+  it("is the sessions as they were when the export began: events stored meanwhile are left out", async () => {
+    const file = await exports.open(exportSessionInput.parse({ id: sessionId, format: "jsonl" }));
+    const late = { ...expectDefined(lines[0]), uuid: "55555555-5555-4555-8555-555555555555", timestamp: at(9) };
+    await new EventService({ knex: db.knex }).ingest(ingestEventsInput.parse({ events: [toEvent(late)] }));
+    let content = "";
+    for await (const piece of file.chunks) content += piece;
+    expect(content.trimEnd().split("\n")).toHaveLength(4);
+    expect(file.events).toBe(4);
+    expect(content).not.toContain(late.uuid);
+    // A new export has it.
+    expect((await run("jsonl")).events).toBe(5);
+  });
+
+  it("refuses to answer in one value past its limit (ANSWER_TOO_LARGE, naming the download)", async () => {
+    const error = await rejection(exports.session(exportSessionInput.parse({ id: sessionId, format: "json" }), 1_000));
+    expect(error).toMatchObject({ code: "ANSWER_TOO_LARGE" });
+    expect((error as Error).message).toContain(`GET /export/sessions/${sessionId}?format=json`);
+    // The same file under a higher limit: it is over 1,000 characters, and answered.
+    const answered = await exports.session(exportSessionInput.parse({ id: sessionId, format: "json" }), 1_000_000);
+    expect(answered.content.length).toBeGreaterThan(1_000);
+  });
+
   it("an unknown session is NOT_FOUND; a bad format is refused by the contract", async () => {
     expect(await rejection(run("md", NO_SUCH_ID))).toMatchObject({ code: "NOT_FOUND" });
+    expect(await rejection(exports.open(exportSessionInput.parse({ id: NO_SUCH_ID, format: "json" })))).toMatchObject({
+      code: "NOT_FOUND",
+    });
     expect(exportSessionInput.safeParse({ id: sessionId, format: "pdf" }).error?.issues[0]?.message).toBe(
       "must be one of md, json, jsonl",
     );
