@@ -74,7 +74,7 @@ export function shutdownChecks(r: ShutdownReport): Check[] {
 export function hostileChecks(r: HostileReport): Check[] {
   const s = "hostile";
   return [
-    check(s, `requests tried (${r.procedures} procedures + hook endpoint)`, r.requests, r.requests > 0),
+    check(s, `requests tried (${r.procedures} procedures, hook endpoint, export download)`, r.requests, r.requests > 0),
     check(s, "5xx answers", r.serverErrors, r.serverErrors === 0),
     check(s, "server crashes", r.crashes, r.crashes === 0),
     check(s, "hangs / connection errors", `${r.hangs} / ${r.networkErrors}`, r.hangs === 0 && r.networkErrors === 0),

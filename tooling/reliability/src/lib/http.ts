@@ -14,7 +14,7 @@ export interface RawResponse {
 }
 
 export interface RawRequest {
-  method: "GET" | "POST";
+  method: "GET" | "HEAD" | "POST" | "DELETE";
   url: string;
   headers?: Record<string, string>;
   body?: string | Buffer | Uint8Array | ReadableStream<Uint8Array>;

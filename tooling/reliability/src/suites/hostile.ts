@@ -79,7 +79,7 @@ function excerpt(input: string | Buffer | undefined): string {
 }
 
 /**
- * Fuzzes every procedure's input and `POST /hooks/claude-code` with fast-check, then
+ * Fuzzes every procedure's input, `POST /hooks/claude-code` and the export download with fast-check, then
  * sends a batch of requests that must all be refused and checks they wrote nothing.
  */
 export async function runHostile(options: HostileOptions): Promise<HostileReport> {
@@ -189,6 +189,44 @@ export async function runHostile(options: HostileOptions): Promise<HostileReport
       body,
     });
     note("POST /hooks/claude-code", body, response);
+  });
+
+  // 2b. The export download: odd ids (encodings, traversal, NUL, not UUIDs), formats and methods.
+  const sessionIds = (
+    await options.knex.raw<{ rows: Array<{ id: string }> }>("SELECT id FROM sessions ORDER BY id LIMIT 5")
+  ).rows.map((row) => row.id);
+  const exportId = fc.oneof(
+    fc.constantFrom(...sessionIds, randomUUID(), "..%2F..%2Fetc%2Fpasswd", "%00", "%E0%A4%A", "a%2Fb", ""),
+    fc.uuid(),
+    fc.string({ unit: "binary", maxLength: 80 }).map(encodeURIComponent),
+  );
+  const exportFormat = fc.oneof(fc.constantFrom("md", "json", "jsonl", "", "MD", "pdf"), fc.string({ maxLength: 20 }));
+  const exportInputs = fc.sample(
+    fc.tuple(
+      exportId,
+      exportFormat,
+      fc.constantFrom("GET", "GET", "HEAD", "POST", "DELETE"),
+      // Merged over the admin key: some replace it (a bad key, an empty one, a cookie alone).
+      fc.constantFrom<Record<string, string>>(
+        {},
+        { authorization: "Bearer lbk_junk" },
+        { authorization: "" },
+        { cookie: "logbook_session=lbs_forged; logbook_session=" },
+        { cookie: "%%%;;=" },
+        { range: "bytes=0-10", "if-none-match": "*" },
+      ),
+    ),
+    { numRuns: Math.max(50, Math.floor(options.hookRuns / 4)), seed: options.seed + 2_000 },
+  );
+  log(`hostile: ${exportInputs.length} export downloads`);
+  await runLimited(exportInputs, options.concurrency ?? 4, async ([id, format, method, headers]) => {
+    const target = `/export/sessions/${id}?format=${encodeURIComponent(format)}`;
+    const response = await rawRequest({
+      method,
+      url: `${url}${target}`,
+      headers: { ...bearer(options.adminKey), ...headers },
+    });
+    note(`${method} /export/sessions/:id`, target, response);
   });
 
   // 3. A streamed (chunked, no Content-Length) oversize body: cut off at the limit, not buffered.
