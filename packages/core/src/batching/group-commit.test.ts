@@ -51,7 +51,11 @@ describe("GroupCommit", () => {
       },
     });
     const busyBatch = await Promise.allSettled([1, 99, 2].map((i) => group.submit(i)));
-    expect(busyBatch.map((r) => (r.status === "rejected" ? r.reason : r.value))).toEqual([1, busy, busy]);
+    expect(busyBatch.map((r): unknown => (r.status === "rejected" ? (r.reason as unknown) : r.value))).toEqual([
+      1,
+      busy,
+      busy,
+    ]);
     expect(calls).toEqual([[1], [99, 2]]); // the first went alone; the second batch was not split
     calls.length = 0;
     const unlucky = await Promise.allSettled([1, 13, 2].map((i) => group.submit(i)));

@@ -4,6 +4,7 @@
  * server built with `oneCallIngest: false`), and the ordinary pipeline whenever the database
  * is not in the state the server remembers.
  */
+import { createKnex, defaultPoolSettings } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import { v7 as uuidv7 } from "uuid";
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { subagentExternalId } from "@logbook/contracts";
 
+import { AppError } from "../errors.js";
 import { HookService } from "../hooks/hook-service.js";
 import { EventService } from "./event-service.js";
 
@@ -344,6 +346,48 @@ describe("ingest into known sessions in one call", () => {
         DROP TRIGGER test_session_versions ON sessions;
         DROP FUNCTION test_count_session_version();
         DROP TABLE test_session_versions;`);
+    }
+  });
+  it("fails a call queued behind a call into its session that the database timed out, without trying it", async () => {
+    // A pool whose statements give up after 300 ms, while another connection locks events.
+    const knex = createKnex(db.url, { ...defaultPoolSettings, max: 4, statementTimeoutMs: 300 });
+    try {
+      const events = new EventService({ knex });
+      const note = (n: number) => ({
+        id: uuidv7(),
+        occurredAt: at(n),
+        externalSessionId: "queued-behind",
+        eventType: "note",
+        source: "api" as const,
+        level: "info" as const,
+        message: `n${n}`,
+        payload: {},
+      });
+      await events.ingest({ events: [note(0)] }); // known: later calls take the one-call path
+      const lock = await db.knex.transaction();
+      let outcomes: Array<PromiseSettledResult<unknown>>;
+      try {
+        await lock.raw("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+        // Sent in one tick: the first goes to the database, the others queue behind it.
+        outcomes = await Promise.allSettled([1, 2, 3, 4].map((n) => events.ingest({ events: [note(n)] })));
+      } finally {
+        await lock.rollback();
+      }
+      const [first, ...queued] = outcomes.map((o) => (o.status === "rejected" ? (o.reason as unknown) : o.value));
+      expect((first as { code?: unknown }).code).toBe("57014"); // canceled by the statement timeout
+      for (const reason of queued) {
+        expect(reason).toBeInstanceOf(AppError);
+        expect(reason).toMatchObject({
+          code: "UNAVAILABLE",
+          message: "the database took too long to answer, try again",
+        });
+      }
+      // The lock gone, the session takes events again.
+      expect((await events.ingest({ events: [note(5)] })).accepted).toBe(1);
+      const stored = await db.knex("events").where("message", "like", "n%").orderBy("message").pluck("message");
+      expect(stored).toEqual(["n0", "n5"]);
+    } finally {
+      await knex.destroy();
     }
   });
 });

@@ -16,6 +16,7 @@ import { randomUUID } from "node:crypto";
 import type { ParsedIngestEvent } from "@logbook/contracts";
 import { runPrepared, type Knex, type PreparedStatement } from "@logbook/db";
 
+import { toAppError } from "../errors.js";
 import { known } from "../invariants.js";
 import { cleanText } from "../json.js";
 import { sessionsNoticePayloads } from "../live/notify.js";
@@ -68,8 +69,8 @@ const MAX_KNOWN = 20_000;
  */
 export class KnownSessions {
   private readonly byExternalId = new Map<string, SessionRow>();
-  /** Calls in flight, by the external ids of their sessions: settled when the call is answered. */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Calls in flight, by the external ids of their sessions: settled when the call is answered, with its error if it failed. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   /**
    * The calls in flight into these sessions, settled together; null when there are none.
@@ -78,10 +79,11 @@ export class KnownSessions {
    * yet there, would fail its check: so a group waits until the previous call into its
    * sessions is answered and derives from the state that call left. Null, not a settled
    * promise, so that a caller finding none goes on to `track` without yielding (two groups
-   * naming one new session must not both create it).
+   * naming one new session must not both create it). Resolves with each call's error, or
+   * undefined for a call that succeeded.
    */
-  inFlightFor(externalIds: Iterable<string>): Promise<unknown> | null {
-    const pending = new Set<Promise<void>>();
+  inFlightFor(externalIds: Iterable<string>): Promise<unknown[]> | null {
+    const pending = new Set<Promise<unknown>>();
     for (const id of externalIds) {
       const call = this.inFlight.get(id);
       if (call) pending.add(call);
@@ -93,7 +95,7 @@ export class KnownSessions {
   track(externalIds: Iterable<string>, call: Promise<unknown>): void {
     const done = call.then(
       () => undefined,
-      () => undefined,
+      (error: unknown) => error,
     );
     const ids = [...externalIds];
     for (const id of ids) this.inFlight.set(id, done);
@@ -224,7 +226,11 @@ export async function ingestInOneCall(
   }
   // Again after each wait: another group may have taken one of the sessions meanwhile.
   for (let call = sessions.inFlightFor(externalIds); call !== null; call = sessions.inFlightFor(externalIds)) {
-    await call;
+    // A call into the same sessions that failed because the database is busy or down: this
+    // one, queued behind it, fails the same way at once. Trying would wait out a timeout of
+    // its own, and the calls queued behind it one more each (db-limits saw 6 s answers).
+    const busy = (await call).map(toAppError).find((error) => error?.code === "UNAVAILABLE");
+    if (busy) throw busy;
   }
   const rows = new Map<string, SessionRow>();
   const sessionIdOf = new Map<string, string>();
