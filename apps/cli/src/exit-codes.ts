@@ -12,7 +12,10 @@ export const EXIT = {
   usage: 2,
   /** The session, project or page asked for does not exist. */
   notFound: 3,
-  /** No server answered, or it refused the key (missing, unknown, revoked, lacking scope). */
+  /**
+   * No server answered, no Logbook API is at the URL, or the server refused the key
+   * (missing, unknown, revoked, lacking scope).
+   */
   unreachable: 4,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -44,8 +47,22 @@ export function describeFailure(error: unknown, url: string | undefined): { mess
       case "FORBIDDEN":
         return { message: `the API key may not do this: ${error.message}`, exitCode: EXIT.unreachable };
       case "NOT_FOUND":
+        // Not a procedure's answer: the URL leads to no API (a path after the host, a proxy).
+        if (error.procedure === null) {
+          return {
+            message: `no Logbook API at ${where} (${error.message}); check --url or LOGBOOK_URL`,
+            exitCode: EXIT.unreachable,
+          };
+        }
         return { message: error.message, exitCode: EXIT.notFound };
       case "BAD_REQUEST":
+        // A query's input travels in its URL, which the server caps.
+        if (error.httpStatus === 431) {
+          return {
+            message: "the request is too long for the server (over 16 KB in its URL): give shorter text",
+            exitCode: EXIT.usage,
+          };
+        }
         return { message: `the server refused the request: ${error.message}`, exitCode: EXIT.usage };
       case "SERVICE_UNAVAILABLE":
         return { message: `the server at ${where} is unavailable: ${error.message}`, exitCode: EXIT.unreachable };

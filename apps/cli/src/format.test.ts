@@ -36,7 +36,7 @@ describe("format", () => {
         ...base,
         initialQuery: "<command-message>init is analyzing</command-message>\n<command-name>/init</command-name>",
       }),
-    ).toBe("init is analyzing /init");
+    ).toBe("/init");
     expect(sessionName(base)).toBe("(untitled)");
   });
 });

@@ -1,3 +1,5 @@
+import { sessionTitle } from "@logbook/sdk";
+
 import type { Session } from "./types.js";
 
 /** Formatting shared by the commands: numbers, money, times, one-line text. */
@@ -64,9 +66,7 @@ export function oneLine(text: string, max: number): string {
 
 /** What a person calls a session: its title, else its first prompt, else its id. */
 export function sessionName(session: Session, max = 60): string {
-  const name = session.title ?? session.label ?? session.initialQuery;
-  // Slash commands arrive wrapped in tags (`<command-message>init is analyzing…</command-message>`).
-  const text = name?.replace(/<\/?[a-z][a-z0-9-]*>/gi, " ").trim();
+  const text = sessionTitle(session);
   return text ? oneLine(text, max) : "(untitled)";
 }
 

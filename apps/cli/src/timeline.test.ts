@@ -119,11 +119,33 @@ describe("buildTimeline", () => {
       meta,
       snapshot,
     ]);
+    // In time order: the notice was made (second 3) before the transcript lines (4 to 6).
     expect(timeline.map((e) => [e.kind, e.source, e.tool, e.text])).toEqual([
+      ["notice", "hook", null, "Claude is waiting for your input"],
       ["prompt", "transcript", null, "hello"],
       ["tool_call", "transcript", "Bash", "make"],
       ["tool_result", "transcript", "Bash", "built"],
-      ["notice", "hook", null, "Claude is waiting for your input"],
+    ]);
+  });
+
+  it("puts hook and transcript entries in time order, whatever order they were stored in", () => {
+    // Hooks arrive at once, the transcript later: the notice was stored first, but came last.
+    const at = (second: number) => `2026-11-30T11:00:0${second}.000Z`;
+    const start = event({ eventType: "SessionStart", source: "hook", occurredAt: at(0), payload: {} });
+    const waiting = { ...notice, seq: 100, occurredAt: at(4) };
+    const timeline = buildTimeline([
+      start,
+      waiting,
+      { ...transcriptUser, occurredAt: at(1) },
+      { ...transcriptCall, occurredAt: at(2) },
+      { ...transcriptResult, occurredAt: at(2) }, // the same moment as its call: stored order
+    ]);
+    expect(timeline.map((e) => [e.kind, e.at])).toEqual([
+      ["lifecycle", at(0)],
+      ["prompt", at(1)],
+      ["tool_call", at(2)],
+      ["tool_result", at(2)],
+      ["notice", at(4)],
     ]);
   });
 

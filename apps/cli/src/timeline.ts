@@ -200,16 +200,21 @@ const HOOK_TYPES_IN_TRANSCRIPTS = new Set([
 ]);
 
 /**
- * The timeline of one session's events (in their stored order). A session recorded both by
- * hooks and from its transcript holds each prompt and tool call twice; when transcript
- * conversation lines are present, the hook events that repeat them are left out, and the
- * hook events only hooks have (notifications, permission requests, start and end) stay.
+ * The timeline of one session's events, in time order (events of the same moment in their
+ * stored order). A session recorded both by hooks and from its transcript holds each
+ * prompt and tool call twice; when transcript conversation lines are present, the hook
+ * events that repeat them are left out, and the hook events only hooks have
+ * (notifications, permission requests, start and end) stay. They are stored as they
+ * arrived, hooks at once and the transcript later (sync, import), so stored order would
+ * put a permission prompt before the prompt that led to it.
  */
 export function buildTimeline(events: readonly Event[]): TimelineEntry[] {
   const hasTranscript = events.some(
     (e) => e.source === "transcript" && (e.eventType === "user" || e.eventType === "assistant"),
   );
+  // A stable sort: the same moment keeps the stored order.
   const entries = events
+    .toSorted((a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt))
     .filter((e) => !(hasTranscript && e.source === "hook" && HOOK_TYPES_IN_TRANSCRIPTS.has(e.eventType)))
     .flatMap(entriesOf);
   // A transcript's tool result names only its call's id: give it the call's tool name.

@@ -98,6 +98,38 @@ describe("logbook sessions", () => {
     expect(limited.sessions.map((s) => s.externalId)).toEqual([WAITING_SESSION]);
   });
 
+  it("lists the longest waiting first, so a limit cuts the newest waiter, with what each waits for", async () => {
+    // A second session starts waiting now, long after the fixture's waiting session did.
+    await client.hooks.ingest.mutate({
+      events: [
+        {
+          machineId: "laptop",
+          occurredAt: new Date().toISOString(),
+          payload: {
+            session_id: "late-waiter",
+            hook_event_name: "Notification",
+            notification_type: "idle_prompt",
+            message: "Claude is waiting for your input",
+          },
+        },
+      ],
+    });
+    try {
+      const both = await json<{ sessions: Array<SessionJson & { statusReason: string | null }> }>(["sessions"]);
+      expect(both.sessions.slice(0, 2).map((s) => [s.externalId, s.statusReason])).toEqual([
+        [WAITING_SESSION, "permission: Bash"],
+        ["late-waiter", "idle_prompt: Claude is waiting for your input"],
+      ]);
+      const one = await json<{ sessions: SessionJson[] }>(["sessions", "-n", "1"]);
+      expect(one.sessions.map((s) => s.externalId)).toEqual([WAITING_SESSION]);
+      const onLaptop = await json<{ sessions: SessionJson[] }>(["sessions", "-m", "laptop", "-s", "waiting_input"]);
+      expect(onLaptop.sessions.map((s) => s.externalId)).toEqual(["late-waiter"]);
+    } finally {
+      const late = await client.sessions.get.query({ externalId: "late-waiter" });
+      await client.sessions.setArchived.mutate({ id: late.id, archived: true }); // out of the other tests' lists
+    }
+  });
+
   it("filters by project, given by path", async () => {
     const project = await client.projects.upsert.mutate({ path: "/home/dev/projects/zeta" });
     await client.sessions.create.mutate({ externalId: "zeta-run", projectPath: project.path, title: "zeta nightly" });
@@ -184,6 +216,7 @@ describe("logbook show", () => {
     const waiting = await runCli(["show", WAITING_SESSION], env);
     expect(waiting.code, waiting.stderr).toBe(0);
     expect(waiting.stdout).toMatch(/waiting_input/);
+    expect(waiting.stdout).toMatch(/^ {2}status {3}permission: Bash \(since \d{4}-\d\d-\d\d \d\d:\d\d\)$/m);
     expect(waiting.stdout).toMatch(/· session started \(startup\)/);
     expect(waiting.stdout).toMatch(/⚙ Bash {2}git push origin main/);
     expect(waiting.stdout).toMatch(/! asks permission for Bash/);
@@ -207,6 +240,9 @@ describe("logbook show", () => {
 interface UsageJson {
   report: string;
   timeZone: string;
+  from: string | null;
+  to: string | null;
+  groupCount: number;
   priceTableVersion: string;
   rows: Array<
     {
@@ -296,6 +332,31 @@ describe("logbook usage", () => {
     expect(shop.totals.totalTokens).toBe(43_000 + 6_850);
     const models = await json<UsageJson>(["usage", "model"]);
     expect(models.rows.map((r) => r.key).sort()).toEqual(["claude-haiku-4-5-20251001", "claude-sonnet-4-5-20250929"]);
+  });
+
+  it("reads --since and --until days in the report's time zone", async () => {
+    // Every response came between 10:00 and 10:02 UTC on Nov 30: Dec 1 already on Kiritimati (UTC+14).
+    const utc = ["--since", "2026-11-30", "--until", "2026-12-01", "--timezone", "UTC"];
+    const inUtc = await json<UsageJson>(["usage", "daily", ...utc]);
+    expect([inUtc.from, inUtc.to]).toEqual(["2026-11-30T00:00:00.000Z", "2026-12-01T00:00:00.000Z"]);
+    expect(inUtc.rows.map((r) => [r.key, r.totalTokens])).toEqual([["2026-11-30", 49_850]]);
+    const kiritimati = ["--since", "2026-12-01", "--until", "2026-12-02", "--timezone", "Pacific/Kiritimati"];
+    const inKiritimati = await json<UsageJson>(["usage", "daily", ...kiritimati]);
+    expect(inKiritimati.from).toBe("2026-11-30T10:00:00.000Z");
+    expect(inKiritimati.rows.map((r) => [r.key, r.totalTokens])).toEqual([["2026-12-01", 49_850]]);
+    const before = await runCli(["usage", "daily", "--until", "2026-12-01", "--timezone", "Pacific/Kiritimati"], env);
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.stdout).toBe("no usage recorded that matches these filters\n");
+  });
+
+  it("says how many rows the limit left out of the table but not out of the total", async () => {
+    const result = await runCli(["usage", "model", "-n", "1"], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trimEnd().split("\n")).toHaveLength(3); // header, one model, total
+    expect(result.stdout).toMatch(/^Total\s+2,900\s+750\s/m);
+    expect(result.stderr).toContain("1 smaller row not shown but in the total (--limit)");
+    const models = await json<UsageJson>(["usage", "model", "-n", "1"]);
+    expect([models.rows.length, models.groupCount]).toEqual([1, 2]);
   });
 
   it("refuses an unknown report or time zone with exit 2", async () => {
@@ -478,6 +539,28 @@ describe("connection and errors", () => {
     const result = await runCli(["sessions"], { LOGBOOK_URL: `http://127.0.0.1:${port}`, LOGBOOK_API_KEY: "lbk_x" });
     expect(result.code).toBe(4);
     expect(result.stderr).toContain(`cannot reach the Logbook server at http://127.0.0.1:${port}`);
+  });
+
+  it("exits 4 when the URL leads to no Logbook API (a path after the host), saying what the server said", async () => {
+    const result = await runCli(["sessions", "--url", `${server.url}/some/path`], env);
+    expect(result.code).toBe(4);
+    // The list and the waiting sessions go in one batch: the route names both.
+    expect(result.stderr).toBe(
+      `logbook: no Logbook API at ${server.url}/some/path (no route for GET /some/path/trpc/sessions.needsYou,sessions.list); check --url or LOGBOOK_URL\n`,
+    );
+  });
+
+  it("exits 2 when the text is too long for a URL, naming the limit", async () => {
+    for (const args of [
+      ["search", "é".repeat(3000)],
+      ["search", "--sessions", "x".repeat(20_000)],
+    ]) {
+      const result = await runCli(args, env);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(
+        "the request is too long for the server (over 16 KB in its URL): give shorter text",
+      );
+    }
   });
 
   it("exits 4 when the server refuses the key, without printing the key", async () => {

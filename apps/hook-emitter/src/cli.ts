@@ -31,6 +31,7 @@ Usage:
                        [--async] [--url URL] [--api-key KEY] [--command CMD] [--dry-run]
   logbook-hook install --otel [--url URL] [--api-key KEY] [--print|--dry-run] [--settings FILE]
   logbook-hook uninstall [--user|--project|--settings FILE] [--dry-run]
+  logbook-hook uninstall --otel [--settings FILE] [--dry-run]
   logbook-hook import [PATH...] [--url URL] [--api-key KEY] [--json] [--no-progress]
                                  import transcripts (default ~/.claude/projects)
   logbook-hook sync [PATH...] [--follow] [--json] [--no-progress]

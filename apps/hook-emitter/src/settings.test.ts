@@ -14,8 +14,10 @@ import {
   httpHandler,
   installHooks,
   isLogbookHandler,
+  otelEnvironment,
   SettingsError,
   uninstallHooks,
+  uninstallOtelEnv,
 } from "./settings.js";
 
 /** A user's settings with hooks of their own, written the way Claude Code writes it (2-space JSON). */
@@ -272,9 +274,35 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     expect(statSync(file).mode & 0o777).toBe(0o640);
     const again = await runBinary(["install"], { env: env(home) });
     expect(again.stdout).toContain("already installed");
+    const syncFile = join(home, ".logbook", "sync", "settings.json");
+    expect(JSON.parse(readFileSync(syncFile, "utf8"))).toMatchObject({ follow: true }); // install turned it on
     const uninstall = await runBinary(["uninstall", "--user"], { env: env(home) });
     expect(uninstall.code).toBe(0);
     expect(readFileSync(file, "utf8")).toBe(original);
+    // What install turned on, uninstall turns off.
+    expect(uninstall.stdout).toContain("note: transcript sync off");
+    expect(JSON.parse(readFileSync(syncFile, "utf8"))).toMatchObject({ follow: false });
+  });
+
+  it("uninstall --otel takes out what install --otel put in, key included; telemetry sent elsewhere stays", () => {
+    const withOurs = {
+      model: "opus",
+      env: { KEEP: "me", ...otelEnvironment("http://127.0.0.1:4680", "lbk_0123456789ab_secret") },
+    };
+    const removed = uninstallOtelEnv(`${JSON.stringify(withOurs, null, 2)}\n`);
+    expect(removed.changed).toBe(true);
+    expect(JSON.parse(removed.text)).toEqual({ model: "opus", env: { KEEP: "me" } });
+    expect(removed.text).not.toContain("lbk_");
+    // Only ours in env: env goes too.
+    const only = uninstallOtelEnv(`${JSON.stringify({ env: otelEnvironment("http://h", "lbk_x") }, null, 2)}\n`);
+    expect(only.text).toBe("{}\n");
+    const elsewhere = {
+      env: { ...otelEnvironment("https://otel.example.com", "x"), OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=abc" },
+    };
+    const kept = uninstallOtelEnv(`${JSON.stringify(elsewhere, null, 2)}\n`);
+    expect(kept).toMatchObject({ changed: false, elsewhere: true });
+    expect(uninstallOtelEnv(`{"env":{"A":"1"}}\n`)).toMatchObject({ changed: false, elsewhere: false });
+    expect(uninstallOtelEnv(undefined)).toMatchObject({ changed: false, elsewhere: false });
   });
 
   it("knows every event the contracts know; installs all by default but the worktree pair (refused) and MessageDisplay (opt-in)", async () => {

@@ -411,6 +411,29 @@ export function otelEnvironment(url: string, apiKey: string): Record<string, str
   };
 }
 
+/**
+ * Removes what `install --otel` set (the names of `otelEnvironment`) from the settings'
+ * `env` block, other variables kept, when its OTLP header carries a Logbook key
+ * (`Bearer lbk_…`): telemetry someone sends elsewhere is not ours to turn off.
+ */
+export function uninstallOtelEnv(text: string | undefined): { text: string; changed: boolean; elsewhere: boolean } {
+  const unchanged = { text: text ?? "", changed: false };
+  if (text === undefined) return { ...unchanged, elsewhere: false };
+  const { settings, layout } = parseSettings(text);
+  const env = settings.env;
+  if (env === null || typeof env !== "object" || Array.isArray(env)) return { ...unchanged, elsewhere: false };
+  const vars = env as Record<string, unknown>;
+  const names = Object.keys(otelEnvironment("", ""));
+  if (!names.some((name) => name in vars)) return { ...unchanged, elsewhere: false };
+  const header = vars.OTEL_EXPORTER_OTLP_HEADERS;
+  if (typeof header !== "string" || !/^Authorization=Bearer lbk_/.test(header))
+    return { ...unchanged, elsewhere: true };
+  const kept = Object.fromEntries(Object.entries(vars).filter(([name]) => !names.includes(name)));
+  if (Object.keys(kept).length === 0) delete settings.env;
+  else settings.env = kept;
+  return { text: serialize(settings, layout), changed: true, elsewhere: false };
+}
+
 /** Sets `vars` in the settings' `env` block (other variables kept); unchanged when they are already so. */
 export function installEnv(text: string | undefined, vars: Record<string, string>): { text: string; changed: boolean } {
   const { settings, layout } = parseSettings(text);

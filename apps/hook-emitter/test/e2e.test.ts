@@ -66,9 +66,11 @@ describe("hook events through the real binary into the real server", () => {
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({
       server: { reachable: true },
-      key: { valid: false },
+      key: { valid: false, checked: true, error: "HTTP 401" },
       spool: { events: 1 },
     });
+    const text = await runBinary(["status"], { env: emitterEnv(home, { LOGBOOK_API_KEY: "lbk_wrong" }) });
+    expect(text.stdout).toMatch(/^key {6}NOT valid \(HTTP 401\)/m);
     const good = await runBinary(["status", "--json"], { env: emitterEnv(home) });
     expect(good.code).toBe(0);
     expect(JSON.parse(good.stdout)).toMatchObject({ server: { reachable: true }, key: { valid: true } });
@@ -91,6 +93,10 @@ describe("spool and recovery against the real server", () => {
         });
         expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
       }
+      // Down, the server says nothing of the key: not checked, which is not "not valid".
+      const status = await runBinary(["status"], { env: emitterEnv(home) });
+      expect(status.code).toBe(1);
+      expect(status.stdout).toMatch(/^key {6}not checked \(server unreachable\)/m);
     } finally {
       await e2e.server.restart();
     }

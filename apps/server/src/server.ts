@@ -161,6 +161,7 @@ export async function startServer(
       home: config.home,
       pool: config.pool,
       onLog: (line) => logger.debug({ component: "postgres" }, line),
+      onNotice: (line) => logger.warn({ component: "postgres" }, line),
     });
     cleanups.push(() => database.close());
     logger.info(

@@ -42,7 +42,7 @@ export interface WebAssets {
  * The built dashboard in `root` (apps/web's `dist`, copied into the server's `dist/web`), or
  * null when it is not there (a server built without it). Hashed files under `/assets/` are
  * cached for a year (their name changes with their content); everything else, and
- * `index.html` for every client route, is revalidated each time. Precompressed `.gz` files
+ * `index.html` for every client route a browser asks for, is revalidated each time. Precompressed `.gz` files
  * (written by the web build) are sent to clients that take gzip.
  */
 export function createWebAssets(root: string): WebAssets | null {
@@ -61,9 +61,17 @@ export function createWebAssets(root: string): WebAssets | null {
       const path = new URL(req.url ?? "/", "http://x").pathname;
       // A missing hashed file is a 404 (a stale page asking for an old build), not the app.
       if (path.startsWith("/assets/")) return assets(req, res, notFound);
+      // The app for a client route only when a browser asks for a page: a program asking
+      // for a path that is not there (an API URL with a path before `/trpc`) gets the 404
+      // that says so, not a page it cannot read.
+      if (path !== "/" && !acceptsHtml(req)) return assets(req, res, notFound);
       pages(req, res, notFound);
     },
   };
+}
+
+function acceptsHtml(req: IncomingMessage): boolean {
+  return /\btext\/html\b/i.test(req.headers.accept ?? "");
 }
 
 function isTls(req: IncomingMessage, publicUrl: string | undefined): boolean {

@@ -1,16 +1,18 @@
 import type { AuthFailurePolicy, AuthFailureService } from "@logbook/core";
 
 /**
- * Failed authentications per client address, so guessing keys costs time: past `limit`
- * failures within `windowMs`, the address gets 429 (with Retry-After) for what remains of
- * the window, without its key being looked at. The counts live in PostgreSQL
+ * Failed authentications per client address: past `limit` failures within `windowMs`, the
+ * address gets 429 (with Retry-After) for what remains of the window for every key that
+ * does not verify, and those are not counted again. The counts live in PostgreSQL
  * (`AuthFailureService`), so every replica behind a balancer holds the address up, not
- * only the one it failed on (docs/scaling.md). A key this process verified a moment ago
- * (its cached verification) is no guess and is not held up (see `createContextInner`).
+ * only the one it failed on (docs/scaling.md).
  *
- * The trade-off: every process on one machine shares 127.0.0.1, so a local guesser also
- * holds up local clients whose key is not cached for the rest of the window. That is the
- * point of a throttle; set AUTH_FAILURE_LIMIT=0 to turn it off.
+ * A valid key still passes from a held-up address (see `createContextInner`): every
+ * process on one machine shares 127.0.0.1, so a local account sending bad keys would
+ * otherwise lock the owner's CLI, dashboard and hooks out for as long as it kept going.
+ * Letting a valid key through gives a guesser nothing: a key's secret is 256 random bits,
+ * so what the throttle buys is a cap on the noise of failures (log lines, counted rows),
+ * not a slower search.
  */
 export class AuthThrottle {
   constructor(

@@ -96,8 +96,8 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
  * the dashboard's session secret (its cookie). Used by the HTTP adapter (through
  * `createContextFactory`), the hook endpoint and directly by tests.
  * A key that does not verify counts against `clientAddress` in the auth throttle (and is
- * logged at warn, never the key itself); an address over its limit gets TOO_MANY_REQUESTS
- * before its key is looked at.
+ * logged at warn, never the key itself); from an address over its limit, any key but a
+ * valid one gets TOO_MANY_REQUESTS.
  */
 export async function createContextInner(
   deps: ApiDeps,
@@ -120,12 +120,14 @@ export async function createContextInner(
   const secret = BEARER.exec(authorization)?.[1];
   // A key verified a moment ago is no guess: no throttle look-up on the hot path.
   const remembered = secret ? deps.services.apiKeys.remembered(secret) : null;
-  if (!remembered) {
-    const waitMs = (await deps.authThrottle?.retryAfterMs(clientAddress)) ?? 0;
-    if (waitMs > 0) throw tooManyFailures(waitMs);
-  }
-  const key = remembered ?? (secret ? await deps.services.apiKeys.verify(secret) : null);
+  if (remembered) return keyContext(deps, remembered);
+  const key = secret ? await deps.services.apiKeys.verify(secret) : null;
+  // A valid key passes even from an address held up: on one machine every client shares
+  // 127.0.0.1, and a stranger's bad keys must not lock the owner's CLI and hooks out.
   if (key) return keyContext(deps, key);
+  // Held up: refused, and not counted again (the window does not grow).
+  const waitMs = (await deps.authThrottle?.retryAfterMs(clientAddress)) ?? 0;
+  if (waitMs > 0) throw tooManyFailures(waitMs);
 
   const authProblem = secret ? "invalid" : "malformed";
   const counted = await deps.authThrottle?.recordFailure(clientAddress);

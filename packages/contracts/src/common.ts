@@ -42,6 +42,12 @@ export const eventId = () => z.guid({ error: "must be a UUID (32 hex digits as 8
 export const isoDateTime = () =>
   z.iso.datetime({ offset: true, error: "must be an ISO-8601 date-time, e.g. 2026-11-22T14:00:00Z" });
 
+/** A calendar day `YYYY-MM-DD` (read in a time zone the input names) or a date-time with an offset. */
+export const dayOrDateTime = () =>
+  z.union([z.iso.date(), z.iso.datetime({ offset: true })], {
+    error: "must be a day (2026-11-30) or an ISO-8601 date-time with an offset, e.g. 2026-11-22T14:00:00Z",
+  });
+
 /** An open set of names (event types, job types): a letter, then letters, digits, `_.:-`. */
 export const typeName = () =>
   z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/, {

@@ -36,6 +36,14 @@ export const session = z.object({
   manualParentSessionId: z.string().nullable(),
   projectId: z.string().nullable(),
   status: sessionStatus,
+  /**
+   * Why it has its status, when known: what a waiting session waits for
+   * (`permission_prompt: Claude needs your permission to use Bash`), why one ended
+   * (`prompt_input_exit`, `no events for 24 h`).
+   */
+  statusReason: z.string().nullable(),
+  /** When the status last changed: for a waiting session, since when it waits. */
+  statusChangedAt: isoDateTime(),
   archivedAt: isoDateTime().nullable(),
   sessionType: z.string(),
   mode: z.string().nullable(),
@@ -196,6 +204,13 @@ export const sessionStreamInput = z.object({ sessionId: uuid().optional(), proje
 export const needsYouInput = z.object({
   limit: z.number().int().min(1).max(500).default(50),
   includeHidden: z.boolean().default(false),
+  projectId: uuid().optional(),
+  machineId: shortText().optional(),
+  agentType: shortText().optional(),
+  /** A session id, or `null` for root sessions only. */
+  parentSessionId: uuid().nullable().optional(),
+  /** Only sessions whose last activity is at or after this. */
+  from: isoDateTime().optional(),
 });
 export type NeedsYouInput = z.output<typeof needsYouInput>;
 export const needsYouItem = z.object({

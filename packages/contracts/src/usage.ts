@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, shortText, uuid } from "./common.js";
+import { dayOrDateTime, shortText, uuid } from "./common.js";
 
 // ---------------------------------------------------------------- price table
 
@@ -107,9 +107,12 @@ export const usageReportInput = z.object({
   /** Days, ISO weeks (from Monday) and months are calendar periods in `timeZone`. */
   groupBy: z.enum(USAGE_GROUPINGS),
   timeZone: timeZone().default("UTC"),
-  /** Messages created in `[from, to)`. */
-  from: isoDateTime().optional(),
-  to: isoDateTime().optional(),
+  /**
+   * Messages created in `[from, to)`. A day (`2026-11-30`) is its midnight in `timeZone`,
+   * so the first and last day rows of a report bounded by days are whole days.
+   */
+  from: dayOrDateTime().optional(),
+  to: dayOrDateTime().optional(),
   projectId: uuid().optional(),
   /** One session; with `includeSubagents` (the default) its whole tree below it too. */
   sessionId: uuid().optional(),
@@ -155,8 +158,16 @@ export type UsageReportRow = z.infer<typeof usageReportRow>;
 export const usageReport = z.object({
   groupBy: z.enum(USAGE_GROUPINGS),
   timeZone: z.string(),
-  /** Periods oldest first; other groups most expensive first. */
+  /** The range as instants (a day bound resolved in `timeZone`); null when open. */
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  /**
+   * Periods oldest first; other groups most expensive first. When there are more groups
+   * than `limit`, the most recent periods are kept, and the most expensive other groups.
+   */
   rows: z.array(usageReportRow),
+  /** How many groups the filters select: more than `rows.length` when the limit cut some. */
+  groupCount: z.number().int(),
   /** Over every message the filters select (not only the rows returned). */
   totals: z.object(usageTotals),
   priceTableVersion: z.string(),

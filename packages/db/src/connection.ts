@@ -72,6 +72,8 @@ export interface OpenDatabaseOptions {
   /** Name of the database to use on the embedded cluster. @default "logbook" */
   embeddedDatabase?: string;
   onLog?: (line: string) => void;
+  /** The embedded launcher's notices (see EmbeddedPostgresOptions.onNotice). */
+  onNotice?: (line: string) => void;
 }
 
 export function redactUrl(url: string): string {
@@ -132,6 +134,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     embedded = await startEmbeddedPostgres({
       dataDir: join(options.home, "pg"),
       ...(options.onLog ? { onLog: options.onLog } : {}),
+      ...(options.onNotice ? { onNotice: options.onNotice } : {}),
     });
     try {
       connectionString = await embedded.ensureAppDatabase(options.embeddedDatabase ?? "logbook");

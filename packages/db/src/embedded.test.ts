@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,6 +86,34 @@ describe("startEmbeddedPostgres", CLUSTERS, () => {
       expect(await query(second.connectionString, "SELECT x FROM kept")).toEqual([{ x: 42 }]);
     } finally {
       await second.stop();
+    }
+  });
+
+  it("as root, gives a closed folder above the home only the search bit, and says so; as anyone else, nothing", async () => {
+    const closed = join(dir, "closed");
+    await mkdir(closed);
+    await chmod(closed, 0o700);
+    const notices: string[] = [];
+    const handle = await startEmbeddedPostgres({
+      dataDir: join(closed, "home", "pg"),
+      onNotice: (line) => notices.push(line),
+    });
+    try {
+      const mode = (await stat(closed)).mode & 0o777;
+      const mentioned = notices.filter((line) => line.startsWith(`gave ${closed} the search permission`));
+      if (process.getuid?.() === 0) {
+        // PostgreSQL runs as its own account, which must pass through to its data.
+        expect(mode).toBe(0o701);
+        expect(mentioned).toHaveLength(1);
+        expect(mentioned[0]).toContain("(mode 701, was 700)");
+        expect(mentioned[0]).toContain("set LOGBOOK_HOME outside a private folder");
+      } else {
+        // PostgreSQL runs as this user: nothing to open.
+        expect(mode).toBe(0o700);
+        expect(notices).toEqual([]);
+      }
+    } finally {
+      await handle.stop();
     }
   });
 

@@ -88,6 +88,12 @@ export interface EmbeddedPostgresOptions {
   secretsFile?: string;
   /** Receives PostgreSQL's own log lines and the launcher's notes. @default dropped */
   onLog?: (line: string) => void;
+  /**
+   * Receives what the launcher changed outside its data directory that the person should
+   * know of (as root: the search bit it gave the home folder and its parents).
+   * @default onLog
+   */
+  onNotice?: (line: string) => void;
 }
 
 export interface EmbeddedPostgresHandle {
@@ -258,14 +264,17 @@ export async function postgresAccount(): Promise<Account | null> {
 async function makeReachableForPostgres(
   dataDir: string,
   account: Account | null,
-  log: (line: string) => void,
+  notice: (line: string) => void,
 ): Promise<void> {
   const home = dirname(dataDir);
   for (let dir = dirname(home); dir !== dirname(dir); dir = dirname(dir)) {
     if (!(await exists(dir))) continue;
     const { mode } = await stat(dir);
     if ((mode & 0o001) === 0) {
-      log(`granting search permission on ${dir} so the postgres account can reach its data`);
+      notice(
+        `gave ${dir} the search permission for others (mode ${((mode & 0o7777) | 0o001).toString(8)}, was ${(mode & 0o7777).toString(8)}) so the postgres account can reach its data; ` +
+          "files under it that others may read are now reachable by path: set LOGBOOK_HOME outside a private folder (e.g. /var/lib/logbook) to avoid this",
+      );
       await chmod(dir, mode | 0o001);
     }
   }
@@ -276,6 +285,7 @@ async function makeReachableForPostgres(
     if (info.gid !== account.gid) await chown(home, info.uid, account.gid);
     await chmod(home, 0o710);
   } else if ((info.mode & 0o001) === 0) {
+    notice(`gave ${home} the search permission for others so the postgres account can reach its data`);
     await chmod(home, (info.mode & 0o777) | 0o001);
   }
 }
@@ -361,6 +371,7 @@ interface Running {
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const log = options.onLog ?? (() => undefined);
+  const notice = options.onNotice ?? log;
   const dataDir = resolve(options.dataDir);
   const home = dirname(dataDir);
   const secretsFile = resolve(options.secretsFile ?? join(home, `${basename(dataDir)}-secrets.json`));
@@ -368,7 +379,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await mkdir(dirname(secretsFile), { recursive: true, mode: 0o700 });
   const root = isRoot();
   let account = root ? await postgresAccount() : null;
-  if (root) await makeReachableForPostgres(dataDir, account, log);
+  if (root) await makeReachableForPostgres(dataDir, account, notice);
 
   const clusterExists = await exists(join(dataDir, "PG_VERSION"));
   let secrets = await readSecrets(secretsFile);
@@ -409,7 +420,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await initialiser.initialise();
     if (root) {
       account = await postgresAccount();
-      await makeReachableForPostgres(dataDir, account, log);
+      await makeReachableForPostgres(dataDir, account, notice);
     }
   } else {
     // First the orphan check: a PostgreSQL still using the directory (ours or another

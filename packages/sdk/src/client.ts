@@ -16,7 +16,7 @@ import { observable } from "@trpc/server/observable";
 import { EventSource as EventSourcePolyfill, type EventSourceInit, type FetchLike } from "eventsource";
 import { v7 as uuidv7 } from "uuid";
 
-import { errorFromPlainResponse, LogbookError } from "./errors.js";
+import { errorFromPlainResponse, LogbookError, refusalNotFromApi } from "./errors.js";
 
 /** Events per `events.ingest` call; the server's contract (`LIMITS.maxBatch`) refuses more. */
 export const MAX_INGEST_BATCH = 1000;
@@ -243,10 +243,18 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
 
   // tRPC's links call fetch with `signal: undefined` when there is none; with
   // `exactOptionalPropertyTypes` that is not a RequestInit, so the key is dropped instead.
-  const linkFetch: LinkFetch = (input: FetchInput, init) => {
-    if (init === undefined) return fetchImpl(input);
-    const { signal, ...rest } = init;
-    return fetchImpl(input, signal === undefined ? rest : { ...rest, signal });
+  // A refusal that is not a tRPC answer becomes its LogbookError here, before tRPC reads it
+  // (see refusalNotFromApi); tRPC passes an error of its own kind on as it is.
+  const linkFetch: LinkFetch = async (input: FetchInput, init) => {
+    let response: Response;
+    if (init === undefined) response = await fetchImpl(input);
+    else {
+      const { signal, ...rest } = init;
+      response = await fetchImpl(input, signal === undefined ? rest : { ...rest, signal });
+    }
+    const refusal = await refusalNotFromApi(response);
+    if (refusal) throw refusal;
+    return response;
   };
   const singleLink = httpLink({ url, headers, fetch: linkFetch });
   // Ingest calls go alone (each carries up to 1,000 events; the server caps the events of

@@ -19,9 +19,13 @@ const CODE_BY_STATUS: Record<number, LogbookErrorData["code"]> = {
   405: "METHOD_NOT_SUPPORTED",
   408: "TIMEOUT",
   409: "CONFLICT",
+  412: "PRECONDITION_FAILED",
   413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  422: "UNPROCESSABLE_CONTENT",
   429: "TOO_MANY_REQUESTS",
   500: "INTERNAL_SERVER_ERROR",
+  501: "NOT_IMPLEMENTED",
   502: "BAD_GATEWAY",
   503: "SERVICE_UNAVAILABLE",
   504: "GATEWAY_TIMEOUT",
@@ -29,6 +33,114 @@ const CODE_BY_STATUS: Record<number, LogbookErrorData["code"]> = {
 
 /** Statuses worth another try: the server, or something in front of it, is briefly unavailable. */
 export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
+
+/** The code of a status: its own, else the class's (a 431 is a refusal of the request). */
+function codeOfStatus(status: number): LogbookErrorData["code"] {
+  return CODE_BY_STATUS[status] ?? (status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR");
+}
+
+const isTrpcCode = (code: unknown): code is LogbookErrorData["code"] =>
+  typeof code === "string" && Object.hasOwn(TRPC_ERROR_CODES_BY_KEY, code);
+
+/** How much of a refusal's body is read to tell whose it is (a proxy's page can be large). */
+const READ_REFUSAL_BYTES = 64 * 1024;
+
+/** The first `limit` bytes of a body as text, and whether there was more. */
+async function readSome(body: ReadableStream<Uint8Array>, limit: number): Promise<{ text: string; whole: boolean }> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let whole = false;
+  while (size <= limit) {
+    const { done, value } = await reader.read();
+    if (done) {
+      whole = true;
+      break;
+    }
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (!whole) await reader.cancel().catch(() => undefined);
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { text: new TextDecoder().decode(bytes), whole };
+}
+
+/** A tRPC error answer (one call's, or a batch's list of them): tRPC reads it itself. */
+function isTrpcAnswer(body: unknown): boolean {
+  const isOne = (item: unknown) => {
+    const answer = item as { error?: { code?: unknown; data?: unknown }; result?: unknown } | null;
+    return (
+      typeof answer === "object" &&
+      answer !== null &&
+      ("result" in answer || (typeof answer.error?.code === "number" && typeof answer.error.data === "object"))
+    );
+  };
+  return Array.isArray(body) ? body.length > 0 && body.every(isOne) : isOne(body);
+}
+
+/**
+ * The error for a refusal of an API call that is not a tRPC answer, or null when it is one
+ * (or when it cannot be told: tRPC then reads it as usual). Without this, tRPC says only
+ * "Unable to transform response from server" (or a JSON syntax error, for a batch), and the
+ * status is lost: Logbook's own plain answers (a URL with a path after the host, an input
+ * too long for a URL) name what was wrong, and another server's page says it is not Logbook.
+ */
+export async function refusalNotFromApi(response: Response): Promise<LogbookError | null> {
+  if (response.ok || !response.body) return null;
+  let read: { text: string; whole: boolean };
+  try {
+    read = await readSome(response.clone().body ?? new ReadableStream(), READ_REFUSAL_BYTES);
+  } catch {
+    return null;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(read.text);
+  } catch {
+    if (!read.whole) return null;
+    body = undefined;
+  }
+  if (isTrpcAnswer(body)) return null;
+  await response.body.cancel().catch(() => undefined);
+  return refusalError(response, body, null);
+}
+
+/**
+ * A refusal from outside tRPC as a LogbookError: Logbook's plain body, `{ error: { message,
+ * code, httpStatus, appCode?, details?, issues? } }`, carries the fields of a tRPC error's
+ * `data`; anything else (a proxy's page, another server) gets its status's code and says
+ * it was not Logbook's answer. `route` names the plain route asked, null for an API call
+ * (the error then has no procedure: none answered).
+ */
+function refusalError(response: Response, body: unknown, route: string | null): LogbookError {
+  type PlainErrorBody = { error?: Partial<LogbookErrorData> & { message?: unknown } } | null | undefined;
+  const error = (body as PlainErrorBody)?.error;
+  const code = isTrpcCode(error?.code) ? error.code : codeOfStatus(response.status);
+  const where = response.url ? ` from ${response.url}` : "";
+  const message =
+    typeof error?.message === "string"
+      ? error.message
+      : `HTTP ${response.status}${where}, which is not an answer of Logbook's API (is the server's URL right?)`;
+  const data: LogbookErrorData = {
+    code,
+    httpStatus: response.status,
+    ...(route !== null ? { path: route } : {}),
+    ...(error?.appCode ? { appCode: error.appCode } : {}),
+    ...(error?.details ? { details: error.details } : {}),
+    ...(error?.issues ? { issues: error.issues } : {}),
+  };
+  return new LogbookError(
+    new TRPCClientError<AppRouter>(message, {
+      result: { error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data } },
+      meta: { response },
+    }),
+  );
+}
 
 function statusOf(error: TRPCClientError<AppRouter>): number | null {
   if (error.data?.httpStatus) return error.data.httpStatus;
@@ -76,11 +188,7 @@ export class LogbookError extends TRPCClientError<AppRouter> {
     this.httpStatus = status;
     this.code =
       from.data?.code ??
-      (status !== null
-        ? (CODE_BY_STATUS[status] ?? "INTERNAL_SERVER_ERROR")
-        : isAbort(from)
-          ? "CLIENT_CLOSED_REQUEST"
-          : "NETWORK_ERROR");
+      (status !== null ? codeOfStatus(status) : isAbort(from) ? "CLIENT_CLOSED_REQUEST" : "NETWORK_ERROR");
     this.appCode = from.data?.appCode ?? null;
     this.issues = from.data?.issues ?? [];
     this.details = from.data?.details ?? null;
@@ -102,35 +210,16 @@ export class LogbookError extends TRPCClientError<AppRouter> {
 
 /**
  * The error of a refusal from one of the server's plain routes (`GET /export/sessions/<id>`):
- * their body, `{ error: { message, code, httpStatus, appCode?, details?, issues? } }`, carries
- * the fields of a tRPC error's `data`, so it becomes the same `LogbookError`. A body that is
- * not that (a proxy's page) gives the status's code.
+ * the same `LogbookError` as an API call's, its `procedure` the route.
  */
 export async function errorFromPlainResponse(response: Response, route: string): Promise<LogbookError> {
-  type PlainErrorBody = { error?: Partial<LogbookErrorData> & { message?: unknown } } | null;
-  let body: PlainErrorBody = null;
+  let body: unknown;
   try {
-    body = (await response.json()) as PlainErrorBody;
+    body = await response.json();
   } catch {
-    body = null;
+    body = undefined;
   }
-  const error = body?.error;
-  const code = error?.code ?? CODE_BY_STATUS[response.status] ?? "INTERNAL_SERVER_ERROR";
-  const message = typeof error?.message === "string" ? error.message : `${route} answered ${response.status}`;
-  const data: LogbookErrorData = {
-    code,
-    httpStatus: response.status,
-    path: route,
-    ...(error?.appCode ? { appCode: error.appCode } : {}),
-    ...(error?.details ? { details: error.details } : {}),
-    ...(error?.issues ? { issues: error.issues } : {}),
-  };
-  return new LogbookError(
-    new TRPCClientError<AppRouter>(message, {
-      result: { error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data } },
-      meta: { response },
-    }),
-  );
+  return refusalError(response, body, route);
 }
 
 function isAbort(error: TRPCClientError<AppRouter>): boolean {

@@ -32,6 +32,7 @@ export {
   type WebhookVerification,
 } from "./webhooks.js";
 export { LogbookSessionStore, type SessionKey, type SessionStoreEntry } from "./session-store.js";
+export { readableTitle, sessionTitle } from "./session-title.js";
 export type { AppRouter, LogbookErrorData } from "@logbook/api";
 export type { InputIssue } from "@logbook/contracts";
 export type * from "./types.js";

@@ -13,9 +13,9 @@ type ListInput = Exclude<RouterInputs["sessions"]["list"], void | undefined>;
 const NEEDS_YOU: SessionStatus = "waiting_input";
 
 /**
- * `logbook sessions`: sessions, the ones waiting for their person first, then by last
- * activity. Waiting sessions are asked for separately (in the same HTTP request), so one
- * that has waited for days is not pushed off the page by busier ones.
+ * `logbook sessions`: sessions, the ones waiting for their person first (longest waiting
+ * first), then by last activity. Waiting sessions are asked for separately (in the same
+ * HTTP request), so one that has waited for days is not pushed off the page by busier ones.
  */
 export function sessionsCommand(contexts: ContextFactory): Command {
   return new Command("sessions")
@@ -64,11 +64,15 @@ async function listNeedsYouFirst(
 ): Promise<Session[]> {
   const limit = filter.limit ?? 50;
   const askWaiting = statuses === undefined || statuses.includes(NEEDS_YOU);
+  const { machineId, agentType, projectId, parentSessionId, from } = filter;
   const [waiting, rest] = await Promise.all([
-    askWaiting ? client.sessions.list.query({ ...filter, status: [NEEDS_YOU] }) : null,
+    // The longest waiting first: the limit cuts the newest waiters, never the oldest.
+    askWaiting
+      ? client.sessions.needsYou.query({ limit, machineId, agentType, projectId, parentSessionId, from })
+      : null,
     client.sessions.list.query({ ...filter, ...(statuses ? { status: statuses } : {}) }),
   ]);
-  const first = waiting?.items ?? [];
+  const first = waiting?.map((item) => item.session) ?? [];
   const seen = new Set(first.map((s) => s.id));
   return [...first, ...rest.items.filter((s) => !seen.has(s.id))].slice(0, limit);
 }

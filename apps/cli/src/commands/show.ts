@@ -78,6 +78,11 @@ function printHeader(out: Output, session: Session, tree: SessionTree): void {
   const rows: Array<[string, string | null]> = [
     ["session", session.externalId],
     ["id", session.id],
+    // What it waits for, or why it ended (`since` when the status came).
+    [
+      "status",
+      session.statusReason ? `${session.statusReason} (since ${formatTimestamp(session.statusChangedAt)})` : null,
+    ],
     ["parent", parent ? sessionHandle(parent) : null],
     ["project", session.cwd],
     ["machine", session.machineId],

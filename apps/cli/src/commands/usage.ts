@@ -1,4 +1,4 @@
-import { isLogbookError, type LogbookClient, type RouterInputs, type RouterOutputs } from "@logbook/sdk";
+import { isLogbookError, readableTitle, type LogbookClient, type RouterInputs, type RouterOutputs } from "@logbook/sdk";
 import { Argument, Command } from "commander";
 
 import type { CommandContext, ContextFactory } from "../context.js";
@@ -36,6 +36,8 @@ const HEAD: Record<ReportName, string> = {
   model: "Model",
   machine: "Machine",
 };
+
+const PERIODS = new Set<ReportName>(["daily", "weekly", "monthly"]);
 
 interface UsageOptions {
   since?: string;
@@ -75,8 +77,11 @@ export function usageCommand(contexts: ContextFactory): Command {
         groupBy: REPORTS[name],
         timeZone: options.timezone ?? localTimeZone(),
         limit: options.limit ?? 100,
-        ...(options.since !== undefined ? { from: parseTimeArgument(options.since, "--since") } : {}),
-        ...(options.until !== undefined ? { to: parseTimeArgument(options.until, "--until") } : {}),
+        // A day is the server's to place: midnight in the report's time zone.
+        ...(options.since !== undefined
+          ? { from: parseTimeArgument(options.since, "--since", { keepDays: true }) }
+          : {}),
+        ...(options.until !== undefined ? { to: parseTimeArgument(options.until, "--until", { keepDays: true }) } : {}),
         ...(options.machine !== undefined ? { machineId: options.machine } : {}),
         ...(options.model !== undefined ? { model: options.model } : {}),
       };
@@ -86,10 +91,12 @@ export function usageCommand(contexts: ContextFactory): Command {
         return name === "session" ? withExternalIds(client, fetched) : fetched;
       });
       if (context.out.json) {
-        context.out.jsonResult({ report: name, from: input.from ?? null, to: input.to ?? null, ...report });
+        context.out.jsonResult({ report: name, ...report });
         return;
       }
-      printUsage(context, name, report);
+      const { since, until, project, machine, model } = options;
+      const filtered = [since, until, project, machine, model].some((value) => value !== undefined);
+      printUsage(context, name, report, filtered);
     });
 }
 
@@ -127,10 +134,10 @@ async function withExternalIds(client: LogbookClient, report: Report): Promise<S
   return { ...report, rows };
 }
 
-function printUsage(context: CommandContext, name: ReportName, report: ShownReport): void {
+function printUsage(context: CommandContext, name: ReportName, report: ShownReport, filtered: boolean): void {
   const { out } = context;
   if (report.rows.length === 0) {
-    out.line("no usage recorded in this range");
+    out.line(filtered ? "no usage recorded that matches these filters" : "no usage recorded yet");
     return;
   }
   const numbers = (r: Omit<Row, "key" | "label" | "models">) => [
@@ -143,7 +150,7 @@ function printUsage(context: CommandContext, name: ReportName, report: ShownRepo
   ];
   const label = (row: ShownRow) => {
     if (name === "session") {
-      const title = oneLine(row.label ?? "(untitled)", 40);
+      const title = oneLine((row.label === null ? "" : readableTitle(row.label)) || "(untitled)", 40);
       const id = row.externalId ?? row.key;
       return context.environment.color ? `${title}\n${id}` : `${title} (${id})`;
     }
@@ -174,9 +181,16 @@ function printUsage(context: CommandContext, name: ReportName, report: ShownRepo
   const first = withModels ? 2 : 1;
   out.line(out.table(head, [...body, totals], { alignRight: [0, 1, 2, 3, 4, 5].map((i) => i + first) }));
   const notes = [`times in ${report.timeZone}`, `prices ${report.priceTableVersion}`];
+  const left = report.groupCount - report.rows.length;
+  if (left > 0) {
+    // The Total row covers them too: say so, or the rows and the total disagree unexplained.
+    const which = PERIODS.has(name) ? "earlier" : "smaller";
+    notes.push(`${formatNumber(left)} ${which} ${left === 1 ? "row" : "rows"} not shown but in the total (--limit)`);
+  }
   if (report.totals.unpricedMessages > 0) {
+    const count = report.totals.unpricedMessages;
     notes.push(
-      `* ${formatNumber(report.totals.unpricedMessages)} responses of models without a price are not in the cost`,
+      `* ${formatNumber(count)} ${count === 1 ? "response" : "responses"} of models without a price ${count === 1 ? "is" : "are"} not in the cost`,
     );
   }
   out.notice(out.colors.dim(notes.join("; ")));

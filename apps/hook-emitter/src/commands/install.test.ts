@@ -290,6 +290,17 @@ describe("install --otel", () => {
       body: otelFixture("logs").protobuf,
     });
     expect(response.status).toBe(200);
+
+    // And out again: the six variables and the key leave, the person's own stay.
+    const undo = await runProcess(process.execPath, [BINARY, "uninstall", "--otel"], { env });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.stdout).toContain("no longer sends its OpenTelemetry to Logbook");
+    const after = readFileSync(settingsFile, "utf8");
+    expect(JSON.parse(after)).toEqual({ env: { KEEP: "me" }, model: "opus" });
+    expect(after).not.toContain(real.server.apiKey);
+    expect((await runProcess(process.execPath, [BINARY, "uninstall", "--otel"], { env })).stdout).toContain(
+      "nothing to change",
+    );
   });
 
   it("prints the settings, key included, only when asked with --print; never into project settings", async () => {

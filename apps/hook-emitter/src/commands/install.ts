@@ -16,6 +16,7 @@ import {
   REFUSED_HOOK_EVENTS,
   SettingsError,
   uninstallHooks,
+  uninstallOtelEnv,
 } from "../settings.js";
 import { readSyncSettings, writeSyncSettings } from "../sync-state.js";
 import { unifiedDiff } from "../unified-diff.js";
@@ -50,7 +51,7 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
             otel: { type: "boolean" },
             print: { type: "boolean" },
           }
-        : {}),
+        : { otel: { type: "boolean" } }),
     },
     strict: true,
   });
@@ -68,6 +69,7 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
   const dryRun = opt["dry-run"] === true;
   if (opt.print === true && opt.otel !== true) throw new SettingsError("--print goes with --otel");
   if (command === "install" && opt.otel === true) return installOtel(config, file, opt, dryRun);
+  if (command === "uninstall" && opt.otel === true) return uninstallOtel(file, dryRun);
 
   let edit;
   const notes: string[] = [];
@@ -115,6 +117,11 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
     notes.push(syncSetting(config, opt["no-sync"] !== true, (opt["sync-path"] as string[] | undefined) ?? [], dryRun));
   } else {
     edit = uninstallHooks(before);
+    // Install turned transcript sync on; the user's uninstall turns it off (a project's
+    // uninstall leaves it: the user's hooks and other projects may still rely on it).
+    if (opt.project !== true && typeof opt.settings !== "string" && readSyncSettings(config.syncDir).follow) {
+      notes.push(syncSetting(config, false, [], dryRun));
+    }
   }
 
   if (!edit.changed) {
@@ -186,6 +193,31 @@ function installOtel(
     writeFileAtomic(file, edit.text, 0o600);
     process.stdout.write(
       `${file}: Claude Code sends its OpenTelemetry (logs and metrics, OTLP http/protobuf) to ${url}; the file is now owner-only (0600): it holds the API key\n`,
+    );
+  }
+  return 0;
+}
+
+/**
+ * `uninstall --otel`: takes out of the user's settings what `install --otel` put in, the key
+ * with it, when it points at a Logbook; telemetry sent elsewhere is left alone.
+ */
+function uninstallOtel(file: string, dryRun: boolean): number {
+  const before = readIfExists(file);
+  const edit = uninstallOtelEnv(before);
+  if (!edit.changed) {
+    process.stdout.write(
+      edit.elsewhere
+        ? `${file}: its OpenTelemetry settings do not carry a Logbook key; left as they are\n`
+        : `${file}: no OpenTelemetry settings of Logbook's, nothing to change\n`,
+    );
+  } else if (dryRun) {
+    const masked = (text: string) => text.replace(/Bearer lbk_[A-Za-z0-9_-]+/g, "Bearer <api key>");
+    process.stdout.write(unifiedDiff(file, masked(before ?? ""), masked(edit.text)));
+  } else {
+    writeFileAtomic(file, edit.text, 0o600);
+    process.stdout.write(
+      `${file}: Claude Code no longer sends its OpenTelemetry to Logbook; the key is out of the file\n`,
     );
   }
   return 0;

@@ -58,7 +58,11 @@ interface StatusReport {
   /** How hooks deliver (`LOGBOOK_HOOK_DELIVERY`, `LOGBOOK_NO_BACKGROUND_FLUSH`). */
   delivery: EmitterConfig["delivery"];
   server: { reachable: boolean; status?: string; error?: string };
-  key: { valid: boolean; name?: string; scopes?: string[]; error?: string };
+  /**
+   * `checked`: the server said whether the key is valid (200, or 401/403). Unreachable, busy
+   * (429) or failing (5xx), it said nothing about the key, and `valid: false` means unknown.
+   */
+  key: { valid: boolean; checked: boolean; name?: string; scopes?: string[]; error?: string };
   spool: {
     events: number;
     bytes: number;
@@ -89,7 +93,7 @@ export async function statusCommand(args: string[]): Promise<number> {
     keySource,
     delivery: config.delivery,
     server: { reachable: false },
-    key: { valid: false },
+    key: { valid: false, checked: false },
     spool: spoolStats(config),
     log: config.logFile,
     hooks: hooksDoors(config),
@@ -117,6 +121,7 @@ export async function statusCommand(args: string[]): Promise<number> {
         headers: { Authorization: `Bearer ${config.apiKey}` },
         timeoutMs: 3_000,
       });
+      report.key.checked = whoami.status === 200 || whoami.status === 401 || whoami.status === 403;
       if (whoami.status === 200) {
         const data = (JSON.parse(whoami.body) as { result?: { data?: { name?: unknown; scopes?: unknown } } }).result
           ?.data;
@@ -136,7 +141,7 @@ export async function statusCommand(args: string[]): Promise<number> {
   } else {
     const lines = [
       `server   ${config.url}: ${report.server.reachable ? `reachable (${report.server.status ?? "ok"})` : `NOT reachable (${report.server.error ?? report.server.status ?? "?"})`}`,
-      `key      ${report.key.valid ? `valid: ${report.key.name ?? "?"} [${(report.key.scopes ?? []).join(", ")}]` : `NOT valid (${report.key.error ?? "server unreachable"})`} (from ${keySource})`,
+      `key      ${report.key.valid ? `valid: ${report.key.name ?? "?"} [${(report.key.scopes ?? []).join(", ")}]` : keyProblem(report.key)} (from ${keySource})`,
       `spool    ${report.spool.events} event(s), ${report.spool.bytes} bytes${report.spool.oldest ? `, oldest ${report.spool.oldest}` : ""}${report.spool.flushing ? ", a flush is running" : ""}${report.spool.delivering ? ", a deliverer is running" : ""} (${report.spool.dir})`,
       `rejected ${report.spool.rejected} (${join(report.spool.dir, "rejected")})`,
       `delivery ${report.delivery === "background" ? "background (hooks spool; a deliverer sends)" : "direct (each hook posts its event)"}`,
@@ -165,6 +170,12 @@ export async function statusCommand(args: string[]): Promise<number> {
     process.stdout.write(`${lines.join("\n")}\n`);
   }
   return report.server.reachable && report.key.valid ? 0 : 1;
+}
+
+/** The key line when the key is not known to be valid: refused, or not checked at all. */
+function keyProblem(key: StatusReport["key"]): string {
+  if (key.checked) return `NOT valid (${key.error ?? "refused"})`;
+  return `not checked (${key.error ?? "server unreachable"})`;
 }
 
 function spoolStats(config: EmitterConfig): StatusReport["spool"] {

@@ -79,11 +79,17 @@ describe("failed authentications", () => {
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401]);
 
-    // Held up now, whatever key it sends (but one this server verified a moment ago: no
-    // guess), through tRPC and the hook endpoint alike.
-    const fresh = await h.server.createKey(["read"], "never-used");
-    const held = await fetch(`${h.server.url}/trpc/auth.whoami`, { headers: { authorization: `Bearer ${fresh}` } });
+    // Held up now for any key that does not verify (another wrong one, a malformed header),
+    // through tRPC and the hook endpoint alike; a valid key still passes, even one never
+    // used before (the owner's CLI must not be locked out by a stranger on the machine).
+    const otherWrong = `${h.server.apiKey.slice(0, -4)}xxxx`;
+    const held = await fetch(`${h.server.url}/trpc/auth.whoami`, {
+      headers: { authorization: `Bearer ${otherWrong}` },
+    });
     expect(held.status).toBe(429);
+    const fresh = await h.server.createKey(["read"], "never-used");
+    expect(await whoamiStatus(h.server.url, fresh)).toBe(200);
+    expect(await whoamiStatus(h.server.url, "malformed")).toBe(429);
     const retryAfter = Number(held.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(600);
@@ -117,9 +123,11 @@ describe("failed authentications", () => {
       for (let i = 0; i < 2; i++) statuses.push(await whoamiStatus(other.url, wrong));
       expect(statuses).toEqual([401, 401, 401, 401, 401]);
       // Five in all (the limit), though neither server saw five: both hold the address up.
-      const fresh = await h.server.createKey(["read"], "never-used-either");
-      expect(await whoamiStatus(other.url, fresh)).toBe(429);
-      expect(await whoamiStatus(h.server.url, fresh)).toBe(429);
+      const guess = `${h.server.apiKey.slice(0, -4)}wwww`;
+      expect(await whoamiStatus(other.url, guess)).toBe(429);
+      expect(await whoamiStatus(h.server.url, guess)).toBe(429);
+      const failures = await h.db.knex("auth_failures").sum<Array<{ n: number }>>({ n: "failures" });
+      expect(Number(failures[0]?.n)).toBe(5); // refusals while held up are not counted
     } finally {
       await other.stop();
     }

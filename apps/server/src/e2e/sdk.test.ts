@@ -135,6 +135,45 @@ describe("options", () => {
   });
 });
 
+describe("answers that are not the API's", () => {
+  it("a URL with a path: the server's own words (no route) and NOT_FOUND without a procedure", async () => {
+    const client = createLogbookClient({ url: `${h.server.url}/some/path`, apiKey: h.server.apiKey, retry: false });
+    const error = await failure(client.sessions.list.query({}));
+    expect(error).toMatchObject({
+      code: "NOT_FOUND",
+      httpStatus: 404,
+      procedure: null,
+      message: "no route for GET /some/path/trpc/sessions.list",
+    });
+    // The same for a batch of calls, and for a mutation (POST).
+    const batch = await Promise.allSettled([client.sessions.list.query({}), client.stats.overview.query()]);
+    for (const result of batch) {
+      expect(result).toMatchObject({ status: "rejected", reason: { code: "NOT_FOUND", procedure: null } });
+      if (result.status === "rejected") expect((result.reason as Error).message).toMatch(/^no route for GET /);
+    }
+    expect(await failure(client.ingest([{ externalSessionId: "x", eventType: "a" }]))).toMatchObject({
+      message: "no route for POST /some/path/trpc/events.ingest",
+    });
+  });
+
+  it("an input too long for a URL: the server's 431 and its reason, as BAD_REQUEST", async () => {
+    const error = (await failure(h.client.events.search.query({ query: "é".repeat(6000) }))) as LogbookError;
+    expect(error).toMatchObject({ code: "BAD_REQUEST", httpStatus: 431 });
+    expect(error.message).toMatch(/not in the URL/);
+  });
+
+  it("another server at the URL: said to be not Logbook's API, with its status", async () => {
+    const { fetchImpl } = scriptedFetch(["proxy-503"]);
+    const foreign = createLogbookClient({ url: h.server.url, apiKey: "k", fetch: fetchImpl, retry: false });
+    expect(await failure(foreign.sessions.list.query({}))).toMatchObject({
+      code: "SERVICE_UNAVAILABLE",
+      httpStatus: 503,
+      message: "HTTP 503, which is not an answer of Logbook's API (is the server's URL right?)",
+      procedure: null,
+    });
+  });
+});
+
 describe("subscriptions", () => {
   it("followSession reports a refused subscription as a typed error", async () => {
     const created = await h.admin.apiKeys.create.mutate({ name: "short-lived", scopes: ["read"] });

@@ -54,10 +54,13 @@ const json = (cookie: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
+/** What a browser sends when it navigates to a page. */
+const BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
 describe("dashboard files", () => {
   it("serves index.html at / and for client routes, revalidated, with a strict CSP", async () => {
     for (const path of ["/", "/sessions/0190a0b0-0000-7000-8000-000000000000", "/usage"]) {
-      const response = await fetch(`${h.server.url}${path}`);
+      const response = await fetch(`${h.server.url}${path}`, { headers: { accept: BROWSER_ACCEPT } });
       expect(response.status).toBe(200);
       expect(response.headers.get("content-type")).toMatch(/^text\/html/);
       expect(response.headers.get("cache-control")).toBe("no-cache");
@@ -65,6 +68,16 @@ describe("dashboard files", () => {
       expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
       expect(await response.text()).toBe(INDEX);
     }
+  });
+
+  it("answers a program (no text/html in Accept) with a 404 for a path that is not there, / with the app", async () => {
+    for (const path of ["/usage", "/some/path/trpc/sessions.list,stats.overview"]) {
+      const response = await fetch(`${h.server.url}${path}?batch=1`);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
+    }
+    const root = await fetch(`${h.server.url}/`);
+    expect([root.status, await root.text()]).toEqual([200, INDEX]);
   });
 
   it("serves hashed assets for a year, gzipped to clients that take it; a missing one is a 404", async () => {

@@ -162,6 +162,34 @@ describe("dashboard", () => {
     await context.close();
   });
 
+  it("a waiting session's page says what it waits for, and since when", async () => {
+    const externalId = `e2e-waiting-${randomUUID()}`;
+    await client.hooks.ingest.mutate({
+      events: [
+        {
+          machineId: "e2e",
+          occurredAt: new Date().toISOString(),
+          payload: {
+            session_id: externalId,
+            hook_event_name: "Notification",
+            notification_type: "permission_prompt",
+            message: "Claude needs your permission to use Bash",
+          },
+        },
+      ],
+    });
+    const waiting = await client.sessions.get.query({ externalId });
+    const { context, page } = await signedIn(server.apiKey);
+    await page.goto(`${server.url}/sessions/${waiting.id}`);
+    const reason = page.getByTestId("status-reason");
+    await reason.waitFor();
+    expect(await reason.textContent()).toMatch(
+      /^ permission_prompt: Claude needs your permission to use Bash \(since .+\)$/,
+    );
+    await context.close();
+    await client.sessions.setArchived.mutate({ id: waiting.id, archived: true }); // out of the later tests' list
+  });
+
   it("search: / focuses the box, snippets mark the words (as text), filters and paging, jump opens the timeline at the event", async () => {
     // A session longer than one timeline page (300 events), the searched event far down it.
     const externalId = `e2e-search-${randomUUID()}`;

@@ -13,6 +13,8 @@ function session(over: Partial<Session> = {}): Session {
     manualParentSessionId: null,
     projectId: null,
     status: "active",
+    statusReason: null,
+    statusChangedAt: "2026-12-01T10:00:00.000Z",
     archivedAt: null,
     sessionType: "claude_code",
     mode: null,
@@ -70,6 +72,20 @@ describe("orderSessions", () => {
       old.id,
     ]);
   });
+
+  it("puts the session that has waited longest first, whatever its last activity", () => {
+    const waitingLong = session({
+      status: "waiting_input",
+      statusChangedAt: "2026-12-01T06:00:00.000Z",
+      lastActivityAt: "2026-12-01T11:30:00.000Z", // a late event that did not end the wait
+    });
+    const waitingShort = session({
+      status: "waiting_input",
+      statusChangedAt: "2026-12-01T10:00:00.000Z",
+      lastActivityAt: "2026-12-01T10:00:00.000Z",
+    });
+    expect(orderSessions([waitingShort, waitingLong]).map((s) => s.id)).toEqual([waitingLong.id, waitingShort.id]);
+  });
 });
 
 describe("mergeSession", () => {
@@ -105,10 +121,12 @@ describe("matchesFilters", () => {
 });
 
 describe("sessionName and baseName", () => {
-  it("names a session by title, label, first prompt line, then external id", () => {
+  it("names a session by title, label, first prompt (a slash command by its name), then external id", () => {
     expect(sessionName(session({ title: "T", label: "L" }))).toBe("T");
     expect(sessionName(session({ label: "L", initialQuery: "Q" }))).toBe("L");
-    expect(sessionName(session({ initialQuery: "  first line\nsecond" }))).toBe("first line");
+    expect(sessionName(session({ initialQuery: "  first line\nsecond" }))).toBe("first line second");
+    const init = "<command-message>init is analyzing</command-message>\n<command-name>/init</command-name>";
+    expect(sessionName(session({ initialQuery: init }))).toBe("/init");
     expect(sessionName(session({ externalId: "abc" }))).toBe("abc");
     expect(baseName("/home/me/code/logbook/")).toBe("logbook");
     expect(baseName(null)).toBeNull();

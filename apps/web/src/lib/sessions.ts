@@ -3,6 +3,8 @@
  * (waiting for you first, then pinned, then most recent activity), merging a live change
  * into the loaded pages, and what a row shows.
  */
+import { sessionTitle } from "@logbook/sdk";
+
 import type { Session } from "./types";
 
 /** Statuses a person has to act on: these sessions go first. */
@@ -19,10 +21,17 @@ export function needsYou(session: Pick<Session, "status">): boolean {
   return NEEDS_YOU_STATUSES.has(session.status);
 }
 
-/** Waiting for you first, then pinned, then by last activity (newest first), then id. */
+/**
+ * Waiting for you first, the longest waiting at the top; then pinned, then by last
+ * activity (newest first), then id.
+ */
 export function compareSessions(a: Session, b: Session): number {
   const waiting = Number(needsYou(b)) - Number(needsYou(a));
   if (waiting !== 0) return waiting;
+  if (needsYou(a)) {
+    const since = Date.parse(a.statusChangedAt) - Date.parse(b.statusChangedAt);
+    if (since !== 0) return since;
+  }
   const pinned = Number(b.pinned) - Number(a.pinned);
   if (pinned !== 0) return pinned;
   const activity = Date.parse(b.lastActivityAt) - Date.parse(a.lastActivityAt);
@@ -70,9 +79,7 @@ export function mergeSession(loaded: readonly Session[], changed: Session, filte
 
 /** The words a row is known by: its title, else its label, else its first prompt, else its id. */
 export function sessionName(session: Pick<Session, "title" | "label" | "initialQuery" | "externalId" | "id">): string {
-  const first = [session.title, session.label, session.initialQuery].find((v) => v !== null && v.trim() !== "");
-  if (first) return (first.trim().split("\n")[0] ?? "").slice(0, 160);
-  return session.externalId ?? session.id;
+  return sessionTitle(session)?.slice(0, 160) ?? session.externalId ?? session.id;
 }
 
 export function totalTokens(tokens: Session["tokens"]): number {

@@ -97,6 +97,12 @@ function SessionHeader({ session: s }: { session: Session }) {
           <dt>Status</dt>
           <dd>
             <StatusBadge status={s.status} />
+            {s.statusReason && (
+              <span className="muted" data-testid="status-reason">
+                {" "}
+                {s.statusReason} (since {formatTime(s.statusChangedAt)})
+              </span>
+            )}
           </dd>
         </div>
         <div>

@@ -59,6 +59,29 @@ describe("session status over time", () => {
       ["wait-b", "idle_prompt: Claude is waiting for your input", at(5), 300],
     ]);
 
+    // The session record says the same: what it waits for, since when.
+    expect(await sessions.get({ externalId: "wait-b" })).toMatchObject({
+      status: "waiting_input",
+      statusReason: "idle_prompt: Claude is waiting for your input",
+      statusChangedAt: at(5),
+    });
+    // The filters a session list has: by machine, by last activity.
+    await hook("wait-c", 6, "Notification", { notification_type: "idle_prompt", message: "waiting" });
+    await db.knex("sessions").where({ external_id: "wait-c" }).update({ machine_id: "laptop-2" });
+    const names = (found: Awaited<ReturnType<typeof sessions.needsYou>>) => found.map((w) => w.session.externalId);
+    expect(names(await sessions.needsYou({ limit: 50, includeHidden: false }))).toEqual(["wait-a", "wait-b", "wait-c"]);
+    expect(names(await sessions.needsYou({ limit: 50, includeHidden: false, machineId: "laptop-2" }))).toEqual([
+      "wait-c",
+    ]);
+    expect(names(await sessions.needsYou({ limit: 50, includeHidden: false, from: at(5) }))).toEqual([
+      "wait-b",
+      "wait-c",
+    ]);
+    expect(names(await sessions.needsYou({ limit: 1, includeHidden: false, parentSessionId: null }))).toEqual([
+      "wait-a",
+    ]);
+    await hook("wait-c", 7, "UserPromptSubmit", { prompt: "ok" });
+
     // The person answers: the next tool event makes it active again, and it needs nobody.
     await hook("wait-a", 11, "PostToolUse", { tool_name: "Bash" });
     expect((await sessions.get({ externalId: "wait-a" })).status).toBe("active");

@@ -232,7 +232,7 @@ export class SessionService {
   async needsYou(input: NeedsYouInput): Promise<NeedsYouItem[]> {
     const now = this.now();
     const query = SessionModel.query(this.knex)
-      .select([...SESSION_COLUMNS, "status_reason", "status_changed_at"])
+      .select(SESSION_COLUMNS)
       .where("status", "waiting_input")
       .whereNull("archived_at")
       .orderBy([
@@ -241,6 +241,12 @@ export class SessionService {
       ])
       .limit(input.limit);
     if (!input.includeHidden) query.where("hidden", false);
+    if (input.projectId) query.where("project_id", input.projectId);
+    if (input.machineId) query.where("machine_id", input.machineId);
+    if (input.agentType) query.where("agent_type", input.agentType);
+    if (input.parentSessionId === null) query.whereNull("parent_session_id");
+    else if (input.parentSessionId) query.where("parent_session_id", input.parentSessionId);
+    if (input.from) query.where("last_activity_at", ">=", input.from);
     const rows = await query;
     return rows.map((row) => ({
       session: toSessionDto(row),

@@ -205,6 +205,82 @@ describe("UsageService", () => {
     expect(months.totals).toMatchObject({ costUsd: 6, messages: 2, sessions: 1, inputTokens: 2_000_000 });
   });
 
+  it("reads a day bound as midnight in the report's time zone, so edge days are whole", async () => {
+    // 23:31 UTC on 1 March is 08:31 on 2 March in Tokyo: a Tokyo report of 2 March counts it.
+    await ingest([
+      assistantLine("tz-days", "2026-03-01T23:31:00Z", { id: "msg_td1", model: "claude-sonnet-4-6", usage: u(10, 0) }),
+      assistantLine("tz-days", "2026-03-02T00:30:00Z", { id: "msg_td2", model: "claude-sonnet-4-6", usage: u(20, 0) }),
+      // 15:30 UTC on 2 March is 00:30 on 3 March in Tokyo: outside.
+      assistantLine("tz-days", "2026-03-02T15:30:00Z", { id: "msg_td3", model: "claude-sonnet-4-6", usage: u(40, 0) }),
+    ]);
+    const session = await sessions.get({ externalId: "tz-days" });
+    const tokyo = await usage.report(
+      usageReportInput.parse({
+        groupBy: "day",
+        timeZone: "Asia/Tokyo",
+        sessionId: session.id,
+        from: "2026-03-02",
+        to: "2026-03-03",
+      }),
+    );
+    expect(tokyo.rows.map((r) => [r.key, r.inputTokens])).toEqual([["2026-03-02", 30]]);
+    expect([tokyo.from, tokyo.to]).toEqual(["2026-03-01T15:00:00.000Z", "2026-03-02T15:00:00.000Z"]);
+    const utc = await usage.report(
+      usageReportInput.parse({ groupBy: "day", sessionId: session.id, from: "2026-03-02", to: "2026-03-03" }),
+    );
+    expect(utc.rows.map((r) => [r.key, r.inputTokens])).toEqual([["2026-03-02", 60]]);
+    // A day bound may meet a date-time bound; summer time is the zone's (Paris: +01:00 in March before the 29th).
+    const paris = await usage.report(
+      usageReportInput.parse({
+        groupBy: "day",
+        timeZone: "Europe/Paris",
+        from: "2026-03-02",
+        to: "2026-07-01",
+        sessionId: session.id,
+      }),
+    );
+    expect([paris.from, paris.to]).toEqual(["2026-03-01T23:00:00.000Z", "2026-06-30T22:00:00.000Z"]);
+    // 23:31 UTC on 1 March is 00:31 on 2 March in Paris: all three are in.
+    expect(paris.totals.inputTokens).toBe(70);
+    // Midnight of 2 March in Tokyo is 15:00 UTC on 1 March: 14:00 UTC is before it.
+    await expect(
+      usage.report(
+        usageReportInput.parse({
+          groupBy: "day",
+          timeZone: "Asia/Tokyo",
+          from: "2026-03-02",
+          to: "2026-03-01T14:00:00Z",
+        }),
+      ),
+    ).rejects.toMatchObject({ code: "INVALID_INPUT" });
+  });
+
+  it("keeps the most recent periods when the limit cuts, and says how many groups there were", async () => {
+    await ingest(
+      ["2025-01-05", "2025-01-06", "2025-01-07", "2025-01-08"].map((day, index) =>
+        assistantLine("limit-days", `${day}T12:00:00Z`, {
+          id: `msg_ld${index}`,
+          model: index === 3 ? "claude-haiku-4-5" : "claude-sonnet-4-6",
+          usage: u(100 * (index + 1), 0),
+        }),
+      ),
+    );
+    const session = await sessions.get({ externalId: "limit-days" });
+    const days = await usage.report(usageReportInput.parse({ groupBy: "day", sessionId: session.id, limit: 2 }));
+    expect(days.rows.map((r) => r.key)).toEqual(["2025-01-07", "2025-01-08"]);
+    expect(days.groupCount).toBe(4);
+    expect(days.totals.inputTokens).toBe(1000);
+    const models = await usage.report(usageReportInput.parse({ groupBy: "model", sessionId: session.id, limit: 1 }));
+    expect(models.rows.map((r) => r.key)).toEqual(["claude-sonnet-4-6"]);
+    expect(models.groupCount).toBe(2);
+    const all = await usage.report(usageReportInput.parse({ groupBy: "day", sessionId: session.id }));
+    expect([all.rows.length, all.groupCount]).toEqual([4, 4]);
+    const none = await usage.report(
+      usageReportInput.parse({ groupBy: "day", sessionId: session.id, from: "2030-01-01" }),
+    );
+    expect([none.rows.length, none.groupCount]).toEqual([0, 0]);
+  });
+
   // A time zone that is not an IANA name is the contract's to refuse: the usage router's tests.
   it("refuses a range that ends before it starts", async () => {
     await expect(

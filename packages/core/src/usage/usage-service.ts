@@ -17,6 +17,9 @@ import { returnedRow } from "../invariants.js";
 const UNPRICED = `(m.cost_usd IS NULL
   AND m.input_tokens + m.output_tokens + m.cache_read_tokens + m.cache_creation_tokens > 0)`;
 
+/** A calendar day bound, as the contract takes it. */
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
 /** The sums every report row and the totals carry. */
 const SUMS = `
   count(*) AS messages,
@@ -95,36 +98,42 @@ export class UsageService {
 
   async report(input: UsageReportInput): Promise<UsageReport> {
     const query = input;
-    if (query.from && query.to && Date.parse(query.from) > Date.parse(query.to)) {
-      throw invalidInput("`from` must not be after `to`", { from: query.from, to: query.to });
-    }
     const grouping = GROUPINGS[query.groupBy];
-    const { where, bindings } = this.filters(query);
-    const from = `FROM session_messages m JOIN sessions s ON s.id = m.session_id
-      LEFT JOIN projects p ON p.id = s.project_id
-      WHERE ${where}`;
-    const order = grouping.period ? "1 ASC" : "cost_usd DESC, (sum(m.input_tokens) + sum(m.output_tokens)) DESC, 1 ASC";
+    // The most recent periods when the limit cuts (read newest first, turned round below).
+    const order = grouping.period
+      ? "1 DESC"
+      : "cost_usd DESC, (sum(m.input_tokens) + sum(m.output_tokens)) DESC, 1 ASC";
     return this.reader.transaction(
       async (trx) => {
+        const range = await this.resolveRange(trx, query);
+        const { where, bindings } = this.filters(query, range);
+        const from = `FROM session_messages m JOIN sessions s ON s.id = m.session_id
+          LEFT JOIN projects p ON p.id = s.project_id
+          WHERE ${where}`;
         const rows = await trx.raw<{
-          rows: Array<SumsRow & { key: string; label: string | null; models: string[] | null }>;
+          rows: Array<SumsRow & { key: string; label: string | null; models: string[] | null; groups: number }>;
         }>(
           `SELECT ${grouping.key} AS key, ${grouping.label} AS label, ${SUMS},
-             array_agg(DISTINCT m.model ORDER BY m.model) FILTER (WHERE m.model IS NOT NULL) AS models
+             array_agg(DISTINCT m.model ORDER BY m.model) FILTER (WHERE m.model IS NOT NULL) AS models,
+             count(*) OVER () AS groups
            ${from}
            GROUP BY 1, 2 ORDER BY ${order} LIMIT ?`,
           [...(grouping.period ? [query.timeZone] : []), ...bindings, query.limit],
         );
+        const shown = grouping.period ? rows.rows.toReversed() : rows.rows;
         const totals = await trx.raw<{ rows: SumsRow[] }>(`SELECT ${SUMS} ${from}`, bindings);
         return {
           groupBy: query.groupBy,
           timeZone: query.timeZone,
-          rows: rows.rows.map((row) => ({
+          from: range.from,
+          to: range.to,
+          rows: shown.map((row) => ({
             key: row.key,
             label: row.label,
             ...toTotals(row),
             models: row.models ?? [],
           })),
+          groupCount: Number(rows.rows[0]?.groups ?? 0),
           totals: toTotals(returnedRow(totals.rows[0], "the usage totals query")),
           priceTableVersion: this.prices.pricing.version,
         };
@@ -133,7 +142,38 @@ export class UsageService {
     );
   }
 
-  private filters(query: UsageReportQuery): { where: string; bindings: Knex.RawBinding[] } {
+  /**
+   * `from` and `to` as instants: a day is its midnight in the report's time zone (the
+   * database knows the zone's offsets, summer time included). Refuses a range that ends
+   * before it starts.
+   */
+  private async resolveRange(
+    trx: Knex.Transaction,
+    query: UsageReportQuery,
+  ): Promise<{ from: string | null; to: string | null }> {
+    if (query.from === undefined && query.to === undefined) return { from: null, to: null };
+    const bound = (value: string | undefined): [string, Knex.RawBinding[]] => {
+      if (value === undefined) return ["NULL::timestamptz", []];
+      if (DAY.test(value)) return ["(?::date)::timestamp AT TIME ZONE ?", [value, query.timeZone]];
+      return ["?::timestamptz", [value]];
+    };
+    const [fromSql, fromBindings] = bound(query.from);
+    const [toSql, toBindings] = bound(query.to);
+    const { rows } = await trx.raw<{ rows: Array<{ from: Date | null; to: Date | null }> }>(
+      `SELECT ${fromSql} AS "from", ${toSql} AS "to"`,
+      [...fromBindings, ...toBindings],
+    );
+    const range = returnedRow(rows[0], "the usage range query");
+    if (range.from && range.to && range.from > range.to) {
+      throw invalidInput("`from` must not be after `to`", { from: query.from, to: query.to });
+    }
+    return { from: range.from?.toISOString() ?? null, to: range.to?.toISOString() ?? null };
+  }
+
+  private filters(
+    query: UsageReportQuery,
+    range: { from: string | null; to: string | null },
+  ): { where: string; bindings: Knex.RawBinding[] } {
     // API responses only: prompts and the replies hooks carry have no usage of their own.
     const clauses = ["m.role = 'assistant'", "m.external_message_id IS NOT NULL"];
     const bindings: Knex.RawBinding[] = [];
@@ -141,8 +181,8 @@ export class UsageService {
       clauses.push(clause);
       bindings.push(...values);
     };
-    if (query.from) add("m.created_at >= ?::timestamptz", query.from);
-    if (query.to) add("m.created_at < ?::timestamptz", query.to);
+    if (range.from) add("m.created_at >= ?::timestamptz", range.from);
+    if (range.to) add("m.created_at < ?::timestamptz", range.to);
     if (query.projectId) add("s.project_id = ?::uuid", query.projectId);
     if (query.machineId) add("s.machine_id = ?", query.machineId);
     if (query.model) add("m.model = ?", query.model);
