@@ -28,8 +28,14 @@ describe("format", () => {
     expect(oneLine("abcdefghij", 5)).toBe("abcd…");
   });
 
-  it("a session's name: title, else first prompt without slash-command tags, else (untitled)", () => {
-    const base = { title: null, label: null, initialQuery: null } as unknown as Session;
+  it("a session's name: title, else first prompt without slash-command tags, else a subagent's type, else (untitled)", () => {
+    const base = {
+      title: null,
+      label: null,
+      initialQuery: null,
+      parentSessionId: null,
+      agentType: null,
+    } as unknown as Session;
     expect(sessionName({ ...base, title: "Fix login" })).toBe("Fix login");
     expect(
       sessionName({
@@ -38,5 +44,13 @@ describe("format", () => {
       }),
     ).toBe("/init");
     expect(sessionName(base)).toBe("(untitled)");
+    const parentSessionId = "0193a5f0-0000-7000-8000-000000000001";
+    expect(sessionName({ ...base, parentSessionId, agentType: "Explore" })).toBe("(Explore subagent)");
+    expect(sessionName({ ...base, parentSessionId, agentType: "Explore", title: "Find the config" })).toBe(
+      "Find the config",
+    );
+    // A top-level session's agent type is the tool (claude-code), not a name.
+    expect(sessionName({ ...base, agentType: "claude-code" })).toBe("(untitled)");
+    expect(sessionName({ ...base, parentSessionId })).toBe("(untitled)");
   });
 });

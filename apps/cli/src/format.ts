@@ -64,10 +64,15 @@ export function oneLine(text: string, max: number): string {
   return flat.length <= max ? flat : `${flat.slice(0, Math.max(0, max - 1))}…`;
 }
 
-/** What a person calls a session: its title, else its first prompt, else its id. */
+/**
+ * What a person calls a session: its title, else its first prompt; a subagent seen only through
+ * hooks has neither, so its agent type names it (`(Explore subagent)`); else `(untitled)`.
+ */
 export function sessionName(session: Session, max = 60): string {
   const text = sessionTitle(session);
-  return text ? oneLine(text, max) : "(untitled)";
+  if (text) return oneLine(text, max);
+  if (session.parentSessionId !== null && session.agentType) return oneLine(`(${session.agentType} subagent)`, max);
+  return "(untitled)";
 }
 
 /** The id to type back into `logbook show`: the agent's own id when it has one. */

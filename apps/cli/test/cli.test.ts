@@ -151,6 +151,18 @@ describe("logbook sessions", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("--since yesterday");
   });
+
+  it("refuses an empty comma list with exit 2 rather than reading it as no filter", async () => {
+    for (const args of [
+      ["sessions", "--status", " , "],
+      ["search", "needle", "--type", ""],
+    ]) {
+      const result = await runCli(args, env);
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stderr, args.join(" ")).toMatch(/give at least one, e\.g\. /);
+      expect(result.stdout, args.join(" ")).toBe("");
+    }
+  });
 });
 
 interface ShowJson {

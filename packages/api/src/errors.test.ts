@@ -100,7 +100,12 @@ describe("describeError", () => {
     expect(describeError(new TRPCError({ code: "PAYLOAD_TOO_LARGE" })).message).toMatch(/BODY_LIMIT_BYTES/);
     expect(
       describeError(new TRPCError({ code: "BAD_REQUEST", cause: new SyntaxError("Unexpected end") })).message,
-    ).toBe("the request body is not valid JSON: Unexpected end");
+    ).toBe("the input is not valid JSON (a POST's body, or a GET's `input` parameter): Unexpected end");
+    expect(describeError(new TRPCError({ code: "PARSE_ERROR" }))).toMatchObject({
+      code: "PARSE_ERROR",
+      httpStatus: 400,
+      message: "the input is not valid JSON (a POST's body, or a GET's `input` parameter)",
+    });
   });
 });
 

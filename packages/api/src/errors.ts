@@ -100,10 +100,13 @@ function internal(cause: unknown): DescribedError {
   return { code: "INTERNAL_SERVER_ERROR", httpStatus: 500, message: INTERNAL_ERROR_MESSAGE, internal: true, cause };
 }
 
+/** tRPC reads a call's input from a POST's body or from a GET's `input` query parameter. */
+const INPUT_NOT_JSON = "the input is not valid JSON (a POST's body, or a GET's `input` parameter)";
+
 /** tRPC's own errors keep their code; a few get a clearer message than tRPC gives them. */
 const TRPC_MESSAGES: Partial<Record<TRPC_ERROR_CODE_KEY, string>> = {
   PAYLOAD_TOO_LARGE: "the request body is larger than the server accepts (BODY_LIMIT_BYTES)",
-  PARSE_ERROR: "the request body is not valid JSON",
+  PARSE_ERROR: INPUT_NOT_JSON,
 };
 
 /**
@@ -126,7 +129,7 @@ export function describeError(error: unknown): DescribedError {
       return {
         code: "BAD_REQUEST",
         httpStatus: 400,
-        message: `the request body is not valid JSON: ${cause.message}`,
+        message: `${INPUT_NOT_JSON}: ${cause.message}`,
         internal: false,
         cause: error,
       };

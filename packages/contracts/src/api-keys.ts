@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, nonEmptyShortText, uuid } from "./common.js";
+import { isoDateTime, nonEmptyShortText, uuid, storedDateTime } from "./common.js";
 import { apiKeyScope } from "./enums.js";
 
 /** A key as listed: never the secret, never its hash. */
@@ -19,7 +19,7 @@ export type ApiKey = z.infer<typeof apiKey>;
 export const createApiKeyInput = z.object({
   name: nonEmptyShortText(),
   scopes: z.array(apiKeyScope).min(1, { error: "give at least one scope" }),
-  expiresAt: isoDateTime().optional(),
+  expiresAt: storedDateTime().optional(),
 });
 export type CreateApiKeyInput = z.output<typeof createApiKeyInput>;
 

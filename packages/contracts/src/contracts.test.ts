@@ -4,16 +4,21 @@ import { expectDefined } from "@logbook/vitest-config/expect-defined";
 import {
   LIMITS,
   claudeCodeHookPayload,
+  createWebhookInput,
   createSessionInput,
+  dayOrDateTime,
   event,
   ingestEventsInput,
   jsonObject,
+  hookEnvelope,
   relativePath,
   retentionRunInput,
+  storedDateTime,
   storedJsonObject,
   subagentExternalId,
   text,
   typeName,
+  webhookUrl,
 } from "./index.js";
 
 function nested(depth: number): Record<string, unknown> {
@@ -124,5 +129,37 @@ describe("contracts", () => {
     expect(createSessionInput.safeParse({ externalId: "" }).success).toBe(false);
     expect(createSessionInput.safeParse({ status: "in_progress" }).success).toBe(false);
     expect(createSessionInput.safeParse({ status: "waiting_input", title: "t" }).success).toBe(true);
+  });
+
+  it("refuse the year 0000 by name in input date-times, which PostgreSQL's calendar lacks", () => {
+    const yearZero = "the year 0000 does not exist in PostgreSQL's calendar; the earliest is 0001";
+    expect(messages(storedDateTime().safeParse("0000-06-01T00:00:00Z"))).toEqual([yearZero]);
+    expect(storedDateTime().safeParse("0001-01-01T00:00:00Z").success).toBe(true);
+    expect(storedDateTime().safeParse("2026-12-04T10:00:00+02:00").success).toBe(true);
+    expect(messages(storedDateTime().safeParse("yesterday"))).toEqual([
+      "must be an ISO-8601 date-time, e.g. 2026-11-22T14:00:00Z",
+    ]);
+    expect(messages(dayOrDateTime().safeParse("0000-12-31"))).toEqual([yearZero]);
+    expect(dayOrDateTime().safeParse("0001-01-01").success).toBe(true);
+    const ingest = ingestEventsInput.safeParse({
+      events: [{ externalSessionId: "x", eventType: "note", occurredAt: "0000-01-01T00:00:00Z" }],
+    });
+    expect(messages(ingest)).toEqual([yearZero]);
+    expect(messages(hookEnvelope.safeParse({ occurredAt: "0000-01-01T00:00:00Z", payload: {} }))).toEqual([yearZero]);
+  });
+
+  it("refuse a webhook URL that is not one with the URL rule's words, never by throwing", () => {
+    const notUrl = "must be an http:// or https:// URL";
+    for (const bad of ["not a url", "http://", "http://exa mple.com", "http://[::1", "ftp://example.com"]) {
+      const result = webhookUrl().safeParse(bad);
+      expect(messages(result), bad).toContain(notUrl);
+    }
+    expect(messages(webhookUrl().safeParse("https://user:pw@example.com/in"))).toEqual([
+      "must not carry a user name or password",
+    ]);
+    expect(messages(webhookUrl().safeParse("https://example.com/in#part"))).toEqual(["must not have a #fragment"]);
+    expect(webhookUrl().parse("  https://example.com/in  ")).toBe("https://example.com/in");
+    const create = createWebhookInput.safeParse({ url: "not a url", events: ["session.completed"] });
+    expect(messages(create)).toContain(notUrl);
   });
 });

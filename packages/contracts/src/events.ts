@@ -12,6 +12,7 @@ import {
   typeName,
   uuid,
   storedJsonObject,
+  storedDateTime,
 } from "./common.js";
 import { eventLevel, eventSource } from "./enums.js";
 import { externalId } from "./sessions.js";
@@ -45,7 +46,7 @@ export const ingestEvent = z
     /** The whole original record, stored as is. */
     payload: jsonObject().default({}),
     /** Defaults to the time in a UUIDv7 `id`, else to the time of receipt. */
-    occurredAt: isoDateTime().optional(),
+    occurredAt: storedDateTime().optional(),
   })
   .refine((e) => (e.sessionId === undefined) !== (e.externalSessionId === undefined), {
     error: "give exactly one of sessionId or externalSessionId",
@@ -102,8 +103,8 @@ export const listSessionEventsInput = z.object({
   afterSeq: z.number().int().min(0).optional(),
   eventTypes: z.array(typeName()).min(1).max(50).optional(),
   levels: z.array(eventLevel).min(1).optional(),
-  from: isoDateTime().optional(),
-  to: isoDateTime().optional(),
+  from: storedDateTime().optional(),
+  to: storedDateTime().optional(),
   ...pageInput,
 });
 export type ListSessionEventsInput = z.output<typeof listSessionEventsInput>;
@@ -114,8 +115,8 @@ export const listRecentEventsInput = z.object({
   machineId: shortText().optional(),
   projectId: uuid().optional(),
   toolName: shortText().optional(),
-  from: isoDateTime().optional(),
-  to: isoDateTime().optional(),
+  from: storedDateTime().optional(),
+  to: storedDateTime().optional(),
   ...pageInput,
 });
 export type ListRecentEventsInput = z.output<typeof listRecentEventsInput>;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { LIMITS, isJsonObject, isText, isoDateTime, jsonObject, text, uuid } from "./common.js";
+import { LIMITS, isJsonObject, isText, jsonObject, text, uuid, storedDateTime } from "./common.js";
 import { externalId } from "./sessions.js";
 
 /**
@@ -82,7 +82,7 @@ export function isClaudeCodeHookPayload(value: unknown): value is ClaudeCodeHook
 /** One hook event as the emitter sends it: the payload plus the id and time it gave it. */
 export const hookEnvelope = z.object({
   id: uuid().optional(),
-  occurredAt: isoDateTime().optional(),
+  occurredAt: storedDateTime().optional(),
   /** The machine the hook ran on (hostname), when known. */
   machineId: z.string().max(LIMITS.shortText).optional(),
   payload: z.unknown(),

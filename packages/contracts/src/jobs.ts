@@ -1,6 +1,17 @@
 import { z } from "zod";
 
-import { isoDateTime, jsonObject, jsonValue, pageInput, page, shortText, text, typeName, uuid } from "./common.js";
+import {
+  isoDateTime,
+  jsonObject,
+  jsonValue,
+  pageInput,
+  page,
+  shortText,
+  text,
+  typeName,
+  uuid,
+  storedDateTime,
+} from "./common.js";
 import { jobStatus } from "./enums.js";
 
 export const job = z.object({
@@ -30,7 +41,7 @@ export const enqueueJobInput = z.object({
   /** Higher runs first. */
   priority: z.number().int().min(-1000).max(1000).default(0),
   /** Not before this time. @default now */
-  runAt: isoDateTime().optional(),
+  runAt: storedDateTime().optional(),
   maxAttempts: z.number().int().min(1).max(100).default(3),
   sessionId: uuid().optional(),
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, shortText, uuid, storedJsonObject } from "./common.js";
+import { isoDateTime, shortText, uuid, storedJsonObject, storedDateTime } from "./common.js";
 import { externalId } from "./sessions.js";
 
 /**
@@ -185,8 +185,8 @@ export const listMetricPointsInput = z
     model: shortText().optional(),
     /** Metric name, e.g. `claude_code.cost.usage`. */
     name: shortText().optional(),
-    from: isoDateTime().optional(),
-    to: isoDateTime().optional(),
+    from: storedDateTime().optional(),
+    to: storedDateTime().optional(),
     limit: z.number().int().min(1).max(1000).default(200),
   })
   .refine((input) => !(input.sessionId && input.externalSessionId), {

@@ -13,6 +13,7 @@ import {
   typeName,
   uuid,
   storedJsonObject,
+  storedDateTime,
 } from "./common.js";
 import { messageRole, stepStatus } from "./enums.js";
 
@@ -48,7 +49,7 @@ export const appendMessageInput = z.object({
   claudeSessionId: shortText().optional(),
   inputTokens: z.number().int().min(0).optional(),
   outputTokens: z.number().int().min(0).optional(),
-  createdAt: isoDateTime().optional(),
+  createdAt: storedDateTime().optional(),
 });
 export type AppendMessageInput = z.output<typeof appendMessageInput>;
 

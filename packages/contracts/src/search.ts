@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, page, pageInput, text, typeName, uuid } from "./common.js";
+import { page, pageInput, text, typeName, uuid, storedDateTime } from "./common.js";
 import { eventSummary } from "./events.js";
 
 /** A search text longer than this is refused: nobody types it, and every word costs an index probe. */
@@ -20,9 +20,9 @@ export const searchEventsInput = z
     sessionId: uuid().optional(),
     eventTypes: z.array(typeName()).min(1).max(50).optional(),
     /** Events that occurred at or after this time. */
-    from: isoDateTime().optional(),
+    from: storedDateTime().optional(),
     /** Events that occurred before this time. */
-    to: isoDateTime().optional(),
+    to: storedDateTime().optional(),
     ...pageInput,
   })
   .refine((input) => !input.from || !input.to || Date.parse(input.from) < Date.parse(input.to), {

@@ -13,6 +13,7 @@ import {
   tokenUsage,
   uuid,
   storedJsonObject,
+  storedDateTime,
 } from "./common.js";
 import { sessionStatus } from "./enums.js";
 
@@ -159,8 +160,8 @@ export const listSessionsInput = z.object({
   /** `false` (default): not archived; `true`: archived only; omit with `includeArchived` for both. */
   archived: z.boolean().optional(),
   /** Only sessions whose last activity (or creation, with `sort: "created"`) is in this range. */
-  from: isoDateTime().optional(),
-  to: isoDateTime().optional(),
+  from: storedDateTime().optional(),
+  to: storedDateTime().optional(),
   /** Case-insensitive text in title, label or initial query. */
   search: text(200).optional(),
   sort: z.enum(SESSION_SORTS).default("lastActivity"),
@@ -210,7 +211,7 @@ export const needsYouInput = z.object({
   /** A session id, or `null` for root sessions only. */
   parentSessionId: uuid().nullable().optional(),
   /** Only sessions whose last activity is at or after this. */
-  from: isoDateTime().optional(),
+  from: storedDateTime().optional(),
 });
 export type NeedsYouInput = z.output<typeof needsYouInput>;
 export const needsYouItem = z.object({

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, shortText, tokenUsage, uuid } from "./common.js";
+import { isoDateTime, shortText, tokenUsage, uuid, storedDateTime } from "./common.js";
 import { session } from "./sessions.js";
 
 export const activeSessionStats = z.object({
@@ -19,8 +19,8 @@ export const activeSessionsOutput = z.array(activeSessionStats);
 export type ActiveSessionsInput = z.output<typeof activeSessionsInput>;
 
 export const timeRangeInput = z.object({
-  from: isoDateTime().optional(),
-  to: isoDateTime().optional(),
+  from: storedDateTime().optional(),
+  to: storedDateTime().optional(),
   projectId: uuid().optional(),
   sessionId: uuid().optional(),
 });

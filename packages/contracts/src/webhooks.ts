@@ -18,6 +18,18 @@ export const WEBHOOK_FORMATS = ["json", "slack"] as const;
 export const webhookFormat = z.enum(WEBHOOK_FORMATS, { error: "must be json or slack" });
 
 /**
+ * The URL in a value, or undefined. Zod runs these refinements even on a value its URL check
+ * has refused already (that check's issue is the one reported), so they must not throw.
+ */
+function parsedUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * A receiver's address: http(s) only, no user name or password in it (a URL ends up in
  * logs and screens). Whether its host is a public address is the service's check (it
  * resolves the name), here only the shape.
@@ -29,10 +41,10 @@ export const webhookUrl = () =>
     .max(2048, { error: "must be at most 2048 characters" })
     .pipe(z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }))
     .refine((value) => {
-      const url = new URL(value);
-      return url.username === "" && url.password === "";
+      const url = parsedUrl(value);
+      return url === undefined || (url.username === "" && url.password === "");
     }, "must not carry a user name or password")
-    .refine((value) => new URL(value).hash === "", "must not have a #fragment");
+    .refine((value) => !parsedUrl(value)?.hash, "must not have a #fragment");
 
 /** A subscription as listed: never its secret. */
 export const webhookSubscription = z.object({

@@ -7,10 +7,17 @@ export function parseLimit(value: string): number {
   return n;
 }
 
-/** `a,b , c` → `["a", "b", "c"]`. */
-export function splitList(value: string): string[] {
-  return value
-    .split(",")
-    .map((part) => part.trim())
-    .filter((part) => part !== "");
+/**
+ * A comma-separated option's parser: `a,b , c` → `["a", "b", "c"]`. A value of nothing but commas
+ * and spaces is refused with an example, rather than read as "no filter".
+ */
+export function listOf(example: string): (value: string) => string[] {
+  return (value) => {
+    const items = value
+      .split(",")
+      .map((part) => part.trim())
+      .filter((part) => part !== "");
+    if (items.length === 0) throw new InvalidArgumentError(`give at least one, e.g. ${example}`);
+    return items;
+  };
 }

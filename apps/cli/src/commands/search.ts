@@ -7,7 +7,7 @@ import { formatTimestamp, oneLine } from "../format.js";
 import { resolveProject, resolveSession } from "../resolve.js";
 import { printSessions } from "../sessions-table.js";
 import { parseTimeArgument } from "../since.js";
-import { parseLimit, splitList } from "./options.js";
+import { listOf, parseLimit } from "./options.js";
 
 type SearchInput = RouterInputs["events"]["search"];
 type Hit = RouterOutputs["events"]["search"]["items"][number];
@@ -16,7 +16,7 @@ interface SearchOptions {
   sessions?: boolean;
   project?: string;
   session?: string;
-  type?: string;
+  type?: string[];
   since?: string;
   until?: string;
   subagents?: boolean;
@@ -39,7 +39,11 @@ export function searchCommand(contexts: ContextFactory): Command {
     .option("--sessions", "find sessions whose title, label or first prompt contains <text> instead")
     .option("-p, --project <project>", "only this project: its path (e.g. .) or id")
     .option("-s, --session <session>", "only this session (and its subagents): Logbook's or the agent's id")
-    .option("-t, --type <types>", "only these event types, comma-separated (e.g. user,assistant)")
+    .addOption(
+      new Option("-t, --type <types>", "only these event types, comma-separated (e.g. user,assistant)").argParser(
+        listOf("user,assistant"),
+      ),
+    )
     .option("--since <when>", "from: an age (7d, 2w), a day (2026-11-01) or a date-time with an offset")
     .option("--until <when>", "until (not included): an age, a day or a date-time")
     .option("--subagents", "with --sessions: include subagents' sessions")
@@ -53,7 +57,7 @@ export function searchCommand(contexts: ContextFactory): Command {
       const input: SearchInput = {
         query: text,
         limit: options.limit,
-        ...(options.type !== undefined ? { eventTypes: splitList(options.type) } : {}),
+        ...(options.type !== undefined ? { eventTypes: options.type } : {}),
         ...(options.since !== undefined ? { from: parseTimeArgument(options.since, "--since") } : {}),
         ...(options.until !== undefined ? { to: parseTimeArgument(options.until, "--until") } : {}),
       };

@@ -6,7 +6,7 @@ import { resolveProject } from "../resolve.js";
 import { printSessions } from "../sessions-table.js";
 import { parseTimeArgument } from "../since.js";
 import type { Session } from "../types.js";
-import { parseLimit, splitList } from "./options.js";
+import { listOf, parseLimit } from "./options.js";
 
 type ListInput = Exclude<RouterInputs["sessions"]["list"], void | undefined>;
 
@@ -20,7 +20,12 @@ const NEEDS_YOU: SessionStatus = "waiting_input";
 export function sessionsCommand(contexts: ContextFactory): Command {
   return new Command("sessions")
     .description("list sessions: those waiting for you first, then the most recently active")
-    .option("-s, --status <statuses>", "only these statuses, comma-separated (e.g. waiting_input,active)")
+    .addOption(
+      new Option(
+        "-s, --status <statuses>",
+        "only these statuses, comma-separated (e.g. waiting_input,active)",
+      ).argParser(listOf("waiting_input,active")),
+    )
     .option("-p, --project <project>", "only this project: its path (e.g. .) or id")
     .option("-m, --machine <machine>", "only sessions from this machine (host name)")
     .option("-a, --agent <type>", "only this agent type (e.g. claude-code, or a subagent type)")
@@ -39,7 +44,7 @@ export function sessionsCommand(contexts: ContextFactory): Command {
           limit: options.limit,
         };
         if (options.project !== undefined) filter.projectId = (await resolveProject(client, options.project)).id;
-        const statuses = options.status === undefined ? undefined : (splitList(options.status) as SessionStatus[]);
+        const statuses = options.status as SessionStatus[] | undefined;
         return listNeedsYouFirst(client, filter, statuses);
       });
       if (context.out.json) context.out.jsonResult({ sessions });
@@ -48,7 +53,7 @@ export function sessionsCommand(contexts: ContextFactory): Command {
 }
 
 interface SessionsOptions {
-  status?: string;
+  status?: string[];
   project?: string;
   machine?: string;
   agent?: string;

@@ -1,15 +1,16 @@
 import type { LogbookClient, WebhookDelivery, WebhookEvent, WebhookSubscription } from "@logbook/sdk";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 
 import type { CommandContext, ContextFactory } from "../context.js";
 import { formatTimestamp, oneLine } from "../format.js";
 import { resolveProject } from "../resolve.js";
-import { parseLimit, splitList } from "./options.js";
+import { listOf, parseLimit } from "./options.js";
+
+const eventList = listOf("waiting_input or session.completed");
 
 /** `--event waiting_input,completed` or `--event session.failed`, repeatable; the `session.` prefix may be left out. */
 function collectEvents(value: string, previous: WebhookEvent[] = []): WebhookEvent[] {
-  const events = splitList(value).map((event) => (event.includes(".") ? event : `session.${event}`));
-  if (events.length === 0) throw new InvalidArgumentError("give an event, e.g. waiting_input or session.completed");
+  const events = eventList(value).map((event) => (event.includes(".") ? event : `session.${event}`));
   return [...previous, ...(events as WebhookEvent[])];
 }
 

@@ -167,6 +167,13 @@ describe("POST /hooks/claude-code", () => {
     });
     expect(badTime.status).toBe(400);
     expect((await errorOf(badTime)).message).toMatch(/x-logbook-occurred-at/);
+
+    // ISO-8601's year 0000 passes a date-time pattern but not PostgreSQL: named, not "out of range".
+    const yearZero = await postHook(JSON.stringify({ session_id: "a", hook_event_name: "Stop" }), {
+      "x-logbook-occurred-at": "0000-01-01T00:00:00Z",
+    });
+    expect(yearZero.status).toBe(400);
+    expect((await errorOf(yearZero)).message).toMatch(/x-logbook-occurred-at.*year 0000/);
   });
 
   it("413 for a body over BODY_LIMIT_BYTES, and the server goes on", async () => {

@@ -300,6 +300,9 @@ describe("GET /trpc/<query> on the plain path", () => {
       expect(direct.answer, path).toEqual(adapter.answer);
       expect(direct.framing, path).toBe("chunked");
     }
+    // A GET's input is its query parameter: the refusal says which, not "the request body".
+    const notJson = await get(`/trpc/events.listForSession?input=${encodeURIComponent("{not json")}`, reader);
+    expect(notJson.answer.body).toContain("the input is not valid JSON (a POST's body, or a GET's `input` parameter)");
     // Nothing was created by the mutation sent as a GET.
     const titled = await h.client.sessions.list.query({ limit: 50, search: "by GET" });
     expect(titled.items).toEqual([]);
