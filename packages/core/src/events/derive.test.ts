@@ -9,6 +9,7 @@ const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
 const state = (overrides: Partial<SessionState> = {}): SessionState => ({
   status: "pending",
+  statusReason: null,
   statusChangedAt: T0,
   startedAt: null,
   lastActivityAt: T0,
@@ -79,6 +80,28 @@ describe("deriveSession", () => {
     expect(derived.patch).toMatchObject({ ended_at: null });
     const refused = deriveSession(state({ status: "failed", statusChangedAt: at(10) }), [hook("Stop", 20)]);
     expect(refused.statusChanged).toBe(false);
+  });
+
+  it("lets any later event overrule an end the inactivity sweep guessed from silence, and only that end", () => {
+    const line = (seconds: number): DerivableEvent => ({ ...hook("assistant", seconds), source: "transcript" });
+    const swept = state({ status: "terminated", statusReason: "no events for 24 h", statusChangedAt: at(10) });
+
+    const tool = deriveSession(swept, [hook("PostToolUse", 20, { tool_name: "Bash" })]);
+    expect(tool.patch).toMatchObject({ status: "active", status_reason: null, ended_at: null });
+    const resumedTranscript = deriveSession(swept, [line(20)]);
+    expect(resumedTranscript.patch).toMatchObject({ status: "idle", status_reason: null, ended_at: null });
+    // A line written before the sweep's end, arriving late, is no sign of life.
+    expect(deriveSession(swept, [line(10)]).statusChanged).toBe(false);
+    expect(deriveSession(swept, [line(5)]).statusChanged).toBe(false);
+
+    // An end the agent reported stands; so does one a person or program set with another reason.
+    const reported = state({ status: "terminated", statusReason: null, statusChangedAt: at(10) });
+    expect(deriveSession(reported, [line(20)]).statusChanged).toBe(false);
+    expect(deriveSession(reported, [hook("PostToolUse", 20)]).statusChanged).toBe(false);
+    const otherReason = state({ status: "terminated", statusReason: "no events for a while", statusChangedAt: at(10) });
+    expect(deriveSession(otherReason, [hook("PostToolUse", 20)]).statusChanged).toBe(false);
+    const completed = state({ status: "completed", statusReason: "no events for 24 h", statusChangedAt: at(10) });
+    expect(deriveSession(completed, [line(20)]).statusChanged).toBe(false);
   });
 });
 

@@ -1,7 +1,7 @@
 import { isTerminalStatus, type EventSource, type MessageRole, type SessionStatus } from "@logbook/contracts";
 
 import { isUnknownTime } from "../time.js";
-import { canTransition } from "../sessions/session-status.js";
+import { canTransition, isInactivityEnd } from "../sessions/session-status.js";
 
 /**
  * Deriving session state from newly stored events. Pure functions: the ingest
@@ -24,6 +24,8 @@ export interface DerivableEvent {
 
 export interface SessionState {
   status: SessionStatus;
+  /** `status_reason`: what a waiting session waits for, or why it was ended. */
+  statusReason: string | null;
   statusChangedAt: Date;
   startedAt: Date | null;
   lastActivityAt: Date;
@@ -318,7 +320,7 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
   const patch: Record<string, unknown> = {};
   const metadata: Record<string, unknown> = {};
   const messages: DerivedMessage[] = [];
-  let { status, statusChangedAt, startedAt, lastActivityAt, initialQuery, title, cwd } = state;
+  let { status, statusReason, statusChangedAt, startedAt, lastActivityAt, initialQuery, title, cwd } = state;
   let statusChanged = false;
   let firstCwd: string | null = null;
   let gitRoot: string | null = null;
@@ -331,16 +333,19 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
 
     const rule = timeKnown ? statusRule(event) : null;
     if (rule && event.occurredAt >= statusChangedAt && rule.to !== status) {
+      // Ended by the sweep only because it was quiet: any event after that end says otherwise.
+      const quietEnd = isInactivityEnd(status, statusReason) && event.occurredAt > statusChangedAt;
       const allowed =
         event.source === "transcript"
-          ? status === "pending" // transcripts only wake a session nobody has reported on
-          : canTransition(status, rule.to, { reopen: rule.reopen ?? false });
+          ? status === "pending" || quietEnd // a transcript wakes a session nobody reported on, or one ended for quiet
+          : canTransition(status, rule.to, { reopen: (rule.reopen ?? false) || quietEnd });
       if (allowed) {
         if (isTerminalStatus(status)) patch.ended_at = null; // reopened
         status = rule.to;
         statusChangedAt = event.occurredAt;
         statusChanged = true;
-        patch.status_reason = rule.reason ?? null;
+        statusReason = rule.reason ?? null;
+        patch.status_reason = statusReason;
         if (startedAt === null && status !== "pending" && status !== "initializing") startedAt = event.occurredAt;
         if (isTerminalStatus(status)) patch.ended_at = event.occurredAt;
       }

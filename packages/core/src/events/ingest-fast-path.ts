@@ -127,6 +127,7 @@ export class KnownSessions {
 export function stateAfter(row: SessionRow, patch: Record<string, unknown>): SessionRow {
   const next = { ...row };
   if ("status" in patch) next.status = patch.status as SessionRow["status"];
+  if ("status_reason" in patch) next.statusReason = patch.status_reason as string | null;
   if ("status_changed_at" in patch) next.statusChangedAt = patch.status_changed_at as Date;
   if ("started_at" in patch) next.startedAt = patch.started_at as Date | null;
   if ("last_activity_at" in patch) next.lastActivityAt = patch.last_activity_at as Date;
@@ -181,6 +182,7 @@ function newSession(
     externalId,
     parentSessionId: parent?.id ?? null,
     status: "pending",
+    statusReason: null,
     statusChangedAt: firstAt,
     startedAt: null,
     lastActivityAt: firstAt,

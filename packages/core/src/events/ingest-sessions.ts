@@ -20,7 +20,7 @@ export interface SessionRow extends SessionState {
   projectId: string | null;
 }
 
-const SESSION_STATE_SQL = `id, external_id, parent_session_id, status, status_changed_at, started_at, last_activity_at,
+const SESSION_STATE_SQL = `id, external_id, parent_session_id, status, status_reason, status_changed_at, started_at, last_activity_at,
   initial_query, title, cwd, project_id`;
 
 function toSessionRow(raw: Record<string, unknown>): SessionRow {
@@ -29,6 +29,7 @@ function toSessionRow(raw: Record<string, unknown>): SessionRow {
     externalId: raw.external_id as string | null,
     parentSessionId: raw.parent_session_id as string | null,
     status: raw.status as SessionRow["status"],
+    statusReason: raw.status_reason as string | null,
     statusChangedAt: raw.status_changed_at as Date,
     startedAt: raw.started_at as Date | null,
     lastActivityAt: raw.last_activity_at as Date,

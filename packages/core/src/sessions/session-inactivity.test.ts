@@ -115,4 +115,62 @@ describe("session status over time", () => {
     // A second sweep at the same time changes nothing more.
     expect(await sessions.sweepInactive({ idleAfterMinutes: 30, endAfterHours: 24 })).toEqual({ idled: 0, ended: 0 });
   });
+
+  it("an end the sweep guessed from quiet is overruled by the session's next event, a tool call or a transcript line", async () => {
+    const line = (session: string, minutes: number, text: string) =>
+      events.ingest(
+        ingestEventsInput.parse({
+          events: [
+            {
+              id: uuidv7(),
+              externalSessionId: session,
+              eventType: "user",
+              source: "transcript",
+              occurredAt: at(minutes),
+              payload: {
+                type: "user",
+                sessionId: session,
+                timestamp: at(minutes),
+                message: { role: "user", content: text },
+              },
+            },
+          ] satisfies IngestEvent[],
+        }),
+      );
+    const start = 30 * 60; // minutes after T0, past the other tests' clock
+    await hook("answered-late", start, "PermissionRequest", { tool_name: "Bash" });
+    await line("synced-only", start, "first words");
+    await hook("said-goodbye", start, "SessionEnd", { reason: "other" });
+    expect((await sessions.get({ externalId: "synced-only" })).status).toBe("idle");
+
+    clock = new Date(T0 + (start + 25 * 60) * 60_000);
+    await sessions.sweepInactive({ idleAfterMinutes: 30, endAfterHours: 24 });
+    for (const externalId of ["answered-late", "synced-only"]) {
+      expect(await sessions.get({ externalId })).toMatchObject({
+        status: "terminated",
+        statusReason: "no events for 24 h",
+        endedAt: at(start),
+      });
+    }
+
+    // The person comes back a day later: the answered prompt's tool runs, the synced session goes on.
+    await hook("answered-late", start + 25 * 60, "PostToolUse", { tool_name: "Bash" });
+    expect(await sessions.get({ externalId: "answered-late" })).toMatchObject({
+      status: "active",
+      statusReason: null,
+      endedAt: null,
+    });
+    await line("synced-only", start + 25 * 60, "and more words");
+    expect(await sessions.get({ externalId: "synced-only" })).toMatchObject({
+      status: "idle",
+      statusReason: null,
+      endedAt: null,
+    });
+    // A session that reported its own end stays ended: its transcript's later lines do not reopen it.
+    await line("said-goodbye", start + 25 * 60, "a line after the end");
+    expect(await sessions.get({ externalId: "said-goodbye" })).toMatchObject({
+      status: "terminated",
+      endedAt: at(start),
+    });
+  });
 });

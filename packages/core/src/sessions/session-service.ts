@@ -26,7 +26,7 @@ import { notifySessions } from "../live/notify.js";
 import { decodeCursor, likePattern, toPage } from "../pagination.js";
 import { assertCursorValues, timestampKey } from "../pagination.js";
 import { upsertProjectByPath } from "../projects/project-service.js";
-import { assertTransition } from "./session-status.js";
+import { assertTransition, inactivityEndReason } from "./session-status.js";
 import { SESSION_COLUMNS, sessionFieldsOf, toSessionDto } from "./session-dto.js";
 import { returnedRow } from "../invariants.js";
 
@@ -273,7 +273,7 @@ export class SessionService {
            ended_at = last_activity_at, status_reason = ?
          WHERE status IN ('pending', 'initializing', 'active', 'idle', 'waiting_input') AND last_activity_at < ?
          RETURNING id`,
-        [`no events for ${policy.endAfterHours} h`, endBefore],
+        [inactivityEndReason(policy.endAfterHours), endBefore],
       );
       const idled = await trx.raw<{ rows: Array<{ id: string }> }>(
         `UPDATE sessions SET status = 'idle', is_working = false, status_changed_at = last_activity_at,

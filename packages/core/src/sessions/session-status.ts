@@ -33,6 +33,21 @@ const TRANSITIONS: Record<SessionStatus, readonly SessionStatus[]> = {
 /** Terminal states an agent may come back from by resuming (`reopen`). */
 const REOPENABLE: readonly SessionStatus[] = ["completed", "terminated"];
 
+/**
+ * The reason the inactivity sweep gives a session it ends. That end is a guess from silence,
+ * not something the agent reported, so the session's next event overrules it (`deriveSession`).
+ */
+export function inactivityEndReason(hours: number): string {
+  return `no events for ${hours} h`;
+}
+
+const INACTIVITY_END = /^no events for \d+ h$/;
+
+/** Whether a session is ended only because the inactivity sweep found it quiet. */
+export function isInactivityEnd(status: SessionStatus, reason: string | null): boolean {
+  return status === "terminated" && reason !== null && INACTIVITY_END.test(reason);
+}
+
 export function allowedTransitions(from: SessionStatus): readonly SessionStatus[] {
   return TRANSITIONS[from];
 }
