@@ -28,6 +28,9 @@ function projectOf(session: Session): string {
   return parts[parts.length - 1] ?? session.cwd;
 }
 
+/** A cell for what is not known: never blank, so every row has a value under every heading. */
+const UNKNOWN = "-";
+
 /** The sessions table of `sessions` and `search`. */
 export function printSessions(out: Output, sessions: readonly Session[], now: Date = new Date()): void {
   if (sessions.length === 0) {
@@ -39,8 +42,8 @@ export function printSessions(out: Output, sessions: readonly Session[], now: Da
     formatStatus(s.status, out.colors),
     sessionHandle(s),
     sessionName(s, 48),
-    projectOf(s),
-    s.machineId ?? "",
+    projectOf(s) || UNKNOWN,
+    s.machineId ?? UNKNOWN,
     formatAgo(s.lastActivityAt, now),
     formatNumber(totalTokens(s.tokens)),
     formatPricedCost(s.tokens.costUsd, s.tokens.unpricedMessages),

@@ -81,6 +81,13 @@ describe("logbook sessions", () => {
     expect(lines[1]).toContain(WAITING_SESSION);
     expect(lines[1]).toContain("Publish the draft about release notes");
     expect(lines[3]).toContain("43,000");
+    // A session without a project or machine shows "-" there, so the columns stay readable by position.
+    const header = expectDefined(lines[0]);
+    for (const heading of ["PROJECT", "MACHINE"]) {
+      const column = header.indexOf(heading);
+      for (const line of lines.slice(1)) expect(line[column], `${heading} in: ${line}`).toMatch(/\S/);
+    }
+    expect(lines.some((line) => line.includes(" - "))).toBe(true);
   });
 
   it("filters by status, machine, agent, time and subagents", async () => {
