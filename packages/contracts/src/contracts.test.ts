@@ -148,6 +148,16 @@ describe("contracts", () => {
     expect(messages(hookEnvelope.safeParse({ occurredAt: "0000-01-01T00:00:00Z", payload: {} }))).toEqual([yearZero]);
   });
 
+  it("check a hook envelope's machine id as every other text: no NUL, at most 255 characters, in our words", () => {
+    expect(messages(hookEnvelope.safeParse({ machineId: "a\u0000b", payload: {} }))).toEqual([
+      "must not contain NUL characters",
+    ]);
+    expect(messages(hookEnvelope.safeParse({ machineId: "m".repeat(256), payload: {} }))).toEqual([
+      "must be at most 255 characters",
+    ]);
+    expect(hookEnvelope.safeParse({ machineId: "laptop-7", payload: {} }).success).toBe(true);
+  });
+
   it("refuse a webhook URL that is not one with the URL rule's words, never by throwing", () => {
     const notUrl = "must be an http:// or https:// URL";
     for (const bad of ["not a url", "http://", "http://exa mple.com", "http://[::1", "ftp://example.com"]) {

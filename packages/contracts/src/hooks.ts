@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { LIMITS, isJsonObject, isText, jsonObject, text, uuid, storedDateTime } from "./common.js";
+import { LIMITS, isJsonObject, isText, jsonObject, shortText, text, uuid, storedDateTime } from "./common.js";
 import { externalId } from "./sessions.js";
 
 /**
@@ -84,7 +84,7 @@ export const hookEnvelope = z.object({
   id: uuid().optional(),
   occurredAt: storedDateTime().optional(),
   /** The machine the hook ran on (hostname), when known. */
-  machineId: z.string().max(LIMITS.shortText).optional(),
+  machineId: shortText().optional(),
   payload: z.unknown(),
 });
 export type HookEnvelope = z.input<typeof hookEnvelope>;
