@@ -146,13 +146,18 @@ async function ingestRate(ctx: BenchContext, seed: number): Promise<number> {
 
 /**
  * Case: what the search column and its indexes cost ingest (issue 16: throughput loss
- * ≤ 15%). The same SDK ingest with the search schema, without it (column and both indexes
- * dropped), and with it again (restored from the catalog's definitions); the loss is
+ * ≤ 15%). After a pass not counted, the same SDK ingest with the search schema, without it
+ * (column and both indexes dropped), and with it again (restored from the catalog's
+ * definitions); the loss is
  * against the mean of the two runs with it, so a drift of the machine over the case
  * weighs on both sides.
  */
 export async function searchIngestCase(ctx: BenchContext): Promise<ResultRow> {
   const schema = await readSearchSchema(ctx);
+  // One pass not counted: the first phase was the server's first ingest of the run (cold code,
+  // plans and caches) and always the slowest, which inflated the loss.
+  const warmUp = await ingestRate(ctx, 690);
+  ctx.log(`  warm-up, not counted: ${Math.round(warmUp)} events/s`);
   const withFirst = await ingestRate(ctx, 700);
   ctx.log(`  with the search index: ${Math.round(withFirst)} events/s`);
   await dropSearch(ctx);
@@ -177,6 +182,6 @@ export async function searchIngestCase(ctx: BenchContext): Promise<ResultRow> {
     figure: `${fmt(loss * 100, 1)}% loss`,
     target: "≤ 15% loss",
     met: loss <= 0.15,
-    details: { events: ctx.options.ingestEvents, withFirst, without, withSecond, loss },
+    details: { events: ctx.options.ingestEvents, warmUp, withFirst, without, withSecond, loss },
   };
 }
