@@ -90,6 +90,9 @@ describe("deriveSession", () => {
     expect(tool.patch).toMatchObject({ status: "active", status_reason: null, ended_at: null });
     const resumedTranscript = deriveSession(swept, [line(20)]);
     expect(resumedTranscript.patch).toMatchObject({ status: "idle", status_reason: null, ended_at: null });
+    // The agent's own report of its end replaces the guess.
+    const reportedEnd = deriveSession(swept, [hook("SessionEnd", 20, { reason: "logout" })]);
+    expect(reportedEnd.patch).toMatchObject({ status: "completed", status_reason: null, ended_at: at(20) });
     // A line written before the sweep's end, arriving late, is no sign of life.
     expect(deriveSession(swept, [line(10)]).statusChanged).toBe(false);
     expect(deriveSession(swept, [line(5)]).statusChanged).toBe(false);

@@ -333,12 +333,14 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
 
     const rule = timeKnown ? statusRule(event) : null;
     if (rule && event.occurredAt >= statusChangedAt && rule.to !== status) {
-      // Ended by the sweep only because it was quiet: any event after that end says otherwise.
+      // Ended by the sweep only because it was quiet: any event after that end says what the
+      // session really did (went on, or ended as its agent reports).
       const quietEnd = isInactivityEnd(status, statusReason) && event.occurredAt > statusChangedAt;
       const allowed =
-        event.source === "transcript"
-          ? status === "pending" || quietEnd // a transcript wakes a session nobody reported on, or one ended for quiet
-          : canTransition(status, rule.to, { reopen: (rule.reopen ?? false) || quietEnd });
+        quietEnd ||
+        (event.source === "transcript"
+          ? status === "pending" // transcripts only wake a session nobody has reported on
+          : canTransition(status, rule.to, { reopen: rule.reopen ?? false }));
       if (allowed) {
         if (isTerminalStatus(status)) patch.ended_at = null; // reopened
         status = rule.to;
