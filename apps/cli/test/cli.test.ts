@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import { findFreePort } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
@@ -506,8 +506,25 @@ describe("logbook export", () => {
     const refused = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md", "-o", existing], env);
     expect(refused.code).toBe(2);
     expect(readFileSync(existing, "utf8")).toBe("mine");
+    const folder = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md", "-o", dirname(existing)], env);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain(`${dirname(existing)} is a folder; give a file name in it`);
+    const nowhere = join(dirname(existing), "no-such-folder", "x.md");
+    const noFolder = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md", "-o", nowhere], env);
+    expect(noFolder.code).toBe(2);
+    expect(noFolder.stderr).toContain(`cannot write ${nowhere}: its folder does not exist`);
     const missing = await runCli(["export", "no-such-session", "--format", "md"], env);
     expect(missing.code).toBe(3);
+  });
+
+  it("says what it wrote in words that agree with the numbers: one session, one event", async () => {
+    await client.events.ingest.mutate({
+      events: [{ externalSessionId: "export-one-event", eventType: "note", message: "the only one" }],
+    });
+    const file = join(tempDir("logbook-export-"), "one.md");
+    const written = await runCli(["export", "export-one-event", "--format", "md", "-o", file], env);
+    expect(written.code, written.stderr).toBe(0);
+    expect(written.stderr).toBe(`wrote ${file}: 1 session, 1 event\n`);
   });
 });
 

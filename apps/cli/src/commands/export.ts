@@ -1,4 +1,4 @@
-import { open, rm } from "node:fs/promises";
+import { open, rm, stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
@@ -14,6 +14,14 @@ type Format = (typeof FORMATS)[number];
 /** The download's bytes as a Node stream (the SDK gives the web stream `fetch` does). */
 const nodeStream = (body: ReadableStream<Uint8Array>) => Readable.fromWeb(body);
 
+const isFolder = (path: string) =>
+  stat(path).then(
+    (found) => found.isDirectory(),
+    () => false,
+  );
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 /**
  * Writes the download to a new file readable by its owner only (0600): an export holds
  * prompts, code and tool output. An existing file is refused rather than replaced, and a
@@ -26,7 +34,10 @@ async function writePrivateFile(path: string, body: ReadableStream<Uint8Array>):
   } catch (error) {
     await body.cancel();
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && (await isFolder(path)))
+      throw new CliError(`${path} is a folder; give a file name in it`, EXIT.usage);
     if (code === "EEXIST") throw new CliError(`${path} exists; give another file or remove it first`, EXIT.usage);
+    if (code === "ENOENT") throw new CliError(`cannot write ${path}: its folder does not exist`, EXIT.usage);
     throw new CliError(`cannot write ${path}: ${(error as Error).message}`, EXIT.error);
   }
   try {
@@ -76,7 +87,7 @@ export function exportCommand(contexts: ContextFactory): Command {
       if (context.out.json) context.out.jsonResult(summary);
       else
         context.out.notice(
-          `wrote ${options.output}: ${download.sessions} session${download.sessions === 1 ? "" : "s"}, ${download.events} ${options.format === "jsonl" ? "lines" : "events"}`,
+          `wrote ${options.output}: ${count(download.sessions, "session")}, ${count(download.events, options.format === "jsonl" ? "line" : "event")}`,
         );
     });
 }
