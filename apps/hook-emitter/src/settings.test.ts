@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { KNOWN_EVENT_TYPES } from "@logbook/contracts";
@@ -10,10 +10,12 @@ import {
   CLAUDE_CODE_HOOK_EVENTS,
   COMMAND_ONLY_EVENTS,
   commandHandler,
+  CORE_HOOK_EVENTS,
   DEFAULT_HOOK_EVENTS,
   httpHandler,
   installHooks,
   isLogbookHandler,
+  OLDER_CLAUDE_CODE_NOTE,
   otelEnvironment,
   SettingsError,
   uninstallHooks,
@@ -270,6 +272,8 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     const install = await runBinary(["install", "--user"], { env: env(home) });
     expect(install.code).toBe(0);
     expect(install.stdout).toContain(`added Logbook to ${DEFAULT_HOOK_EVENTS.length} hook event(s)`);
+    // The newer events would make an older Claude Code skip the whole file: said, with the way out.
+    expect(install.stdout).toContain(`note: ${OLDER_CLAUDE_CODE_NOTE}\n`);
     expect(readFileSync(file, "utf8")).not.toBe(original);
     expect(statSync(file).mode & 0o777).toBe(0o640);
     const again = await runBinary(["install"], { env: env(home) });
@@ -321,6 +325,22 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
       expect(refused.stderr).toContain(`will not install a ${event} hook`);
       expect(existsSync(file)).toBe(false);
     }
+    // A name Claude Code does not know would make it skip the whole settings file: refused.
+    const typo = await runBinary(["install", "--settings", file, "--events", "Stop,PreToolCall"], { env: env(home) });
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain("PreToolCall is not a hook event Claude Code documents");
+    expect(typo.stderr).toContain("skips a whole settings file");
+    expect(existsSync(file)).toBe(false);
+    // Only the long-known events: no warning about older versions.
+    const core = await runBinary(["install", "--settings", file, "--events", [...CORE_HOOK_EVENTS].join(",")], {
+      env: env(home),
+    });
+    expect(core.code, core.stderr).toBe(0);
+    expect(core.stdout).not.toContain(OLDER_CLAUDE_CODE_NOTE);
+    expect(Object.keys((JSON.parse(readFileSync(file, "utf8")) as { hooks: object }).hooks)).toEqual([
+      ...CORE_HOOK_EVENTS,
+    ]);
+    rmSync(file);
     const optIn = await runBinary(["install", "--settings", file, "--events", "MessageDisplay,PostModelSwitch"], {
       env: env(home),
     });

@@ -50,6 +50,34 @@ export const CLAUDE_CODE_HOOK_EVENTS = [
   "ElicitationResult",
 ] as const;
 
+const DOCUMENTED_HOOK_EVENTS: ReadonlySet<string> = new Set(CLAUDE_CODE_HOOK_EVENTS);
+
+/** Whether Claude Code's hooks reference documents this event (see CLAUDE_CODE_HOOK_EVENTS). */
+export function isDocumentedHookEvent(event: string): boolean {
+  return DOCUMENTED_HOOK_EVENTS.has(event);
+}
+
+/**
+ * The events Claude Code has known the longest. A version older than an event refuses the
+ * whole settings file that names it ("Invalid key in record"), so `install` says so when it
+ * writes any other.
+ */
+export const CORE_HOOK_EVENTS: ReadonlySet<string> = new Set([
+  "SessionStart",
+  "UserPromptSubmit",
+  "PreToolUse",
+  "PostToolUse",
+  "Notification",
+  "Stop",
+  "SubagentStop",
+  "PreCompact",
+  "SessionEnd",
+]);
+
+export const OLDER_CLAUDE_CODE_NOTE =
+  "an older Claude Code that does not know one of these events skips the whole settings file (at start: Settings Error, Invalid key in record); update Claude Code, or install only what it knows: --events " +
+  [...CORE_HOOK_EVENTS].join(",");
+
 /**
  * Events `install` refuses: a WorktreeCreate/WorktreeRemove hook *replaces* Claude Code's own
  * git worktree handling (the hook must create the worktree and print its path), so a recorder

@@ -4,14 +4,18 @@ import { parseArgs } from "node:util";
 
 import { type EmitterConfig, loadConfig, readCredentials } from "../config.js";
 import {
+  CLAUDE_CODE_HOOK_EVENTS,
   commandHandler,
   COMMAND_ONLY_EVENTS,
+  CORE_HOOK_EVENTS,
   DEFAULT_HOOK_EVENTS,
   EVENT_NAME,
   httpHandler,
   installEnv,
   installHooks,
+  isDocumentedHookEvent,
   isStandardLayout,
+  OLDER_CLAUDE_CODE_NOTE,
   otelEnvironment,
   REFUSED_HOOK_EVENTS,
   SettingsError,
@@ -85,6 +89,12 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
       if (!EVENT_NAME.test(event)) throw new SettingsError(`not a hook event name: ${JSON.stringify(event)}`);
       const refused = REFUSED_HOOK_EVENTS.get(event);
       if (refused !== undefined) throw new SettingsError(`will not install a ${event} hook: ${refused}`);
+      // Claude Code refuses a settings file that names an event it does not know, the whole
+      // file (every setting in it, not only the hooks): a typo must not do that.
+      if (!isDocumentedHookEvent(event))
+        throw new SettingsError(
+          `${event} is not a hook event Claude Code documents, and Claude Code skips a whole settings file that names one it does not know; the events: ${CLAUDE_CODE_HOOK_EVENTS.join(", ")}`,
+        );
     }
     if (events.length === 0) throw new SettingsError("--events lists no event");
     const url = typeof opt.url === "string" ? opt.url.replace(/\/+$/, "") : config.url;
@@ -115,6 +125,7 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
       }
     }
     notes.push(syncSetting(config, opt["no-sync"] !== true, (opt["sync-path"] as string[] | undefined) ?? [], dryRun));
+    if (events.some((event) => !CORE_HOOK_EVENTS.has(event))) notes.push(OLDER_CLAUDE_CODE_NOTE);
   } else {
     edit = uninstallHooks(before);
     // Install turned transcript sync on; the user's uninstall turns it off (a project's
