@@ -157,3 +157,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EmitterConfig 
     otel: otelEnvOf(env),
   };
 }
+
+/**
+ * A server URL given as `--url`: http(s) only (a typo must not end up in the credentials file
+ * or the hooks), without trailing slashes.
+ */
+export function serverUrlArgument(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:"))
+    throw new Error(`--url ${value}: must be an http:// or https:// URL, e.g. http://127.0.0.1:4680`);
+  return value.replace(/\/+$/, "");
+}

@@ -377,6 +377,20 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     expect(readFileSync(file, "utf8")).toBe(original);
   });
 
+  it("refuses a --url that is not an http(s) URL, before it writes the credentials or a hook", async () => {
+    const home = tempDir("inst");
+    const file = join(home, "settings.json");
+    for (const args of [["--http"], ["--otel"], []]) {
+      const r = await runBinary(["install", "--settings", file, "--url", "notaurl", "--api-key", "k", ...args], {
+        env: env(home),
+      });
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr, args.join(" ")).toContain("--url notaurl: must be an http:// or https:// URL");
+    }
+    expect(existsSync(file)).toBe(false);
+    expect(existsSync(join(home, ".logbook", "credentials"))).toBe(false);
+  });
+
   it("--project edits ./.claude/settings.json, creating it; --http writes an http hook", async () => {
     const home = tempDir("inst");
     const project = join(home, "proj");

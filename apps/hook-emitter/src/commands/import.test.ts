@@ -53,4 +53,19 @@ describe("logbook-hook import with nothing to import", () => {
       stderr: `logbook-hook import: no such file or folder: ${join(home, "not-here")}\n`,
     });
   });
+
+  it("a --url that is not an http(s) URL: exit 1 naming it, for import and sync alike", async () => {
+    const home = tempDir("import-none");
+    mkdirSync(join(home, "here"));
+    for (const command of ["import", "sync"]) {
+      const r = await runBinary([command, join(home, "here"), "--url", "localhost:4680", "--api-key", "k"], {
+        env: env(home),
+      });
+      expect(r, command).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `logbook-hook ${command}: --url localhost:4680: must be an http:// or https:// URL, e.g. http://127.0.0.1:4680\n`,
+      });
+    }
+  });
 });

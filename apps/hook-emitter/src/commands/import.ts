@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { loadConfig } from "../config.js";
+import { loadConfig, serverUrlArgument } from "../config.js";
 import type { ImportSummary } from "../importer.js";
 
 /**
@@ -39,7 +39,7 @@ export async function importCommand(args: string[]): Promise<number> {
     process.stderr.write(`logbook-hook import: no such file or folder: ${missing.join(", ")}\n`);
     return 1;
   }
-  const url = (values.url ?? config.url).replace(/\/+$/, "");
+  const url = values.url === undefined ? config.url.replace(/\/+$/, "") : serverUrlArgument(values.url);
   const apiKey = values["api-key"] ?? config.apiKey;
   if (apiKey === undefined)
     throw new Error(`no API key: pass --api-key, set LOGBOOK_API_KEY or write ${config.credentialsFile}`);

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { type EmitterConfig, loadConfig, readCredentials } from "../config.js";
+import { type EmitterConfig, loadConfig, readCredentials, serverUrlArgument } from "../config.js";
 import {
   CLAUDE_CODE_HOOK_EVENTS,
   commandHandler,
@@ -97,7 +97,7 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
         );
     }
     if (events.length === 0) throw new SettingsError("--events lists no event");
-    const url = typeof opt.url === "string" ? opt.url.replace(/\/+$/, "") : config.url;
+    const url = typeof opt.url === "string" ? serverUrlArgument(opt.url) : config.url;
     if (opt.http === true && opt.async === true)
       throw new SettingsError("--async applies to command hooks, not to --http");
     const hookCommand = typeof opt.command === "string" ? { command: opt.command } : defaultCommand(config.searchPath);
@@ -180,7 +180,7 @@ function installOtel(
   dryRun: boolean,
 ): number {
   const credentials = readCredentials(config.credentialsFile);
-  const url = (typeof opt.url === "string" ? opt.url : config.url).replace(/\/+$/, "");
+  const url = typeof opt.url === "string" ? serverUrlArgument(opt.url) : config.url.replace(/\/+$/, "");
   const apiKey = typeof opt["api-key"] === "string" ? opt["api-key"] : (config.apiKey ?? credentials.apiKey);
   if (apiKey === undefined)
     throw new SettingsError(

@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { type EmitterConfig, loadConfig } from "../config.js";
+import { type EmitterConfig, loadConfig, serverUrlArgument } from "../config.js";
 import { logLine } from "../log.js";
 import { readSyncSettings } from "../sync-state.js";
 import type { SyncSummary } from "../sync.js";
@@ -50,7 +50,7 @@ export async function syncCommand(args: string[]): Promise<number> {
     process.stderr.write(`logbook-hook sync: no such file or folder: ${missing.join(", ")}\n`);
     return 1;
   }
-  const url = (values.url ?? config.url).replace(/\/+$/, "");
+  const url = values.url === undefined ? config.url.replace(/\/+$/, "") : serverUrlArgument(values.url);
   const apiKey = values["api-key"] ?? config.apiKey;
   const log = (level: "info" | "warn" | "error", message: string) => logLine(config.logFile, level, message);
   const background = values["idle-exit"] === true;
