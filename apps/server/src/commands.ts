@@ -25,7 +25,8 @@ commands:
          [--pages-per-batch N]          upgrade that changed what search reads (safe while the
                                         server runs; a second run finds nothing to do)
   keys create --name NAME --scopes S    create an API key; prints its secret once
-         [--expires-at ISO-DATE] [--json]   (scopes: comma-separated ingest,read,admin)
+         [--expires-at DATE-TIME]       (scopes: comma-separated ingest,read,admin;
+         [--json]                       expiry with an offset: 2027-01-31T00:00:00Z)
   keys list [--json]                    list keys (never their secrets)
   keys revoke ID                        revoke a key for good
   help                                  show this text
@@ -167,7 +168,9 @@ export async function keysCommand(config: ServerConfig, args: string[]): Promise
       if (!parsed.success) {
         const flag = (path: string) => `--${(path.split(".")[0] || "input").replace("expiresAt", "expires-at")}`;
         const problems = toInputIssues(parsed.error, flag).map(issueLine);
-        throw new CommandError(`${problems.join("\n")}\n(valid scopes: ${apiKeyScope.options.join(", ")})`, 2);
+        const aboutScopes = parsed.error.issues.some((issue) => issue.path[0] === "scopes");
+        const hint = aboutScopes ? `\n(valid scopes: ${apiKeyScope.options.join(", ")})` : "";
+        throw new CommandError(`${problems.join("\n")}${hint}`, 2);
       }
       const created = await withServices(config, (services) => services.apiKeys.create(parsed.data));
       if (values.json) {

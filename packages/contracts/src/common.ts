@@ -52,7 +52,11 @@ const YEAR_ZERO_ERROR = "the year 0000 does not exist in PostgreSQL's calendar; 
 
 /** A date-time as an input that is stored or compared in PostgreSQL: `isoDateTime` without the year 0000. */
 export const storedDateTime = () =>
-  isoDateTime().refine((value) => !value.startsWith(YEAR_ZERO), { error: YEAR_ZERO_ERROR });
+  isoDateTime().refine((value) => !value.startsWith(YEAR_ZERO), {
+    error: YEAR_ZERO_ERROR,
+    // Only for a value that is a date-time otherwise: `0000-01-01` is told what shape to use, once.
+    when: (payload) => payload.issues.length === 0,
+  });
 
 /** A calendar day `YYYY-MM-DD` (read in a time zone the input names) or a date-time with an offset. */
 export const dayOrDateTime = () =>

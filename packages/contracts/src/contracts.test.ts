@@ -136,9 +136,11 @@ describe("contracts", () => {
     expect(messages(storedDateTime().safeParse("0000-06-01T00:00:00Z"))).toEqual([yearZero]);
     expect(storedDateTime().safeParse("0001-01-01T00:00:00Z").success).toBe(true);
     expect(storedDateTime().safeParse("2026-12-04T10:00:00+02:00").success).toBe(true);
-    expect(messages(storedDateTime().safeParse("yesterday"))).toEqual([
-      "must be an ISO-8601 date-time, e.g. 2026-11-22T14:00:00Z",
-    ]);
+    for (const notDateTime of ["yesterday", "0000-01-01", "0000-13-01T00:00:00Z"]) {
+      expect(messages(storedDateTime().safeParse(notDateTime)), notDateTime).toEqual([
+        "must be an ISO-8601 date-time, e.g. 2026-11-22T14:00:00Z",
+      ]);
+    }
     expect(messages(dayOrDateTime().safeParse("0000-12-31"))).toEqual([yearZero]);
     expect(dayOrDateTime().safeParse("0001-01-01").success).toBe(true);
     const ingest = ingestEventsInput.safeParse({

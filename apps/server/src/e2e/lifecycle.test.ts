@@ -139,6 +139,22 @@ describe("commands", () => {
     const bad = await h.server.runCommand(["keys", "create", "--name", "x", "--scopes", "root"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--scopes/);
+    expect(bad.stderr).toContain("(valid scopes: ingest, read, admin)");
+    const dayOnly = await h.server.runCommand([
+      "keys",
+      "create",
+      "--name",
+      "x",
+      "--scopes",
+      "read",
+      "--expires-at",
+      "2027-01-31",
+    ]);
+    expect(dayOnly.code).toBe(2);
+    // One problem, said once, without a scopes hint it has nothing to do with.
+    expect(dayOnly.stderr).toContain("--expires-at: must be an ISO-8601 date-time, e.g. 2026-11-22T14:00:00Z\n");
+    expect(dayOnly.stderr).not.toContain("valid scopes");
+    expect(dayOnly.stderr.match(/--expires-at/g)).toHaveLength(1);
     const unknownId = await h.server.runCommand(["keys", "revoke", "00000000-0000-4000-8000-000000000000"]);
     expect(unknownId.code).toBe(1);
     expect(unknownId.stderr).toMatch(/not found/);
