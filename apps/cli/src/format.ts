@@ -65,14 +65,13 @@ export function oneLine(text: string, max: number): string {
 }
 
 /**
- * What a person calls a session: its title, else its first prompt; a subagent seen only through
- * hooks has neither, so its agent type names it (`(Explore subagent)`); else `(untitled)`.
+ * What a person calls a session: its title, else its first prompt, else for a subagent seen
+ * only through hooks its agent type (`(Explore subagent)`, the SDK's `sessionTitle`); else
+ * `(untitled)`.
  */
 export function sessionName(session: Session, max = 60): string {
   const text = sessionTitle(session);
-  if (text) return oneLine(text, max);
-  if (session.parentSessionId !== null && session.agentType) return oneLine(`(${session.agentType} subagent)`, max);
-  return "(untitled)";
+  return text ? oneLine(text, max) : "(untitled)";
 }
 
 /** The id to type back into `logbook show`: the agent's own id when it has one. */

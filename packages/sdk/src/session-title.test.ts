@@ -28,4 +28,14 @@ describe("sessionTitle", () => {
     expect(sessionTitle({ title: " ", label: null, initialQuery: "<command-name>/init</command-name>" })).toBe("/init");
     expect(sessionTitle({ title: null, label: null, initialQuery: null })).toBeNull();
   });
+
+  it("a subagent with nothing to read is called by its agent type; a top-level session is not", () => {
+    const silent = { title: null, label: null, initialQuery: null };
+    const parentSessionId = "0193a5f0-0000-7000-8000-000000000001";
+    expect(sessionTitle({ ...silent, parentSessionId, agentType: "Explore" })).toBe("(Explore subagent)");
+    expect(sessionTitle({ ...silent, parentSessionId, agentType: "Explore", title: "Find it" })).toBe("Find it");
+    expect(sessionTitle({ ...silent, parentSessionId: null, agentType: "claude-code" })).toBeNull();
+    expect(sessionTitle({ ...silent, parentSessionId, agentType: " " })).toBeNull();
+    expect(sessionTitle({ ...silent, parentSessionId, agentType: null })).toBeNull();
+  });
 });

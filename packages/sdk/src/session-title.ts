@@ -21,18 +21,23 @@ export function readableTitle(text: string): string {
 
 /**
  * What to call a session: its title, else its label, else its first prompt (the first that
- * says something), read by `readableTitle`; null when none does.
+ * says something), read by `readableTitle`. A subagent seen only through hooks has none of
+ * them: given its `parentSessionId` and `agentType`, it is called by its type,
+ * `(Explore subagent)`. Null when nothing says anything.
  */
 export function sessionTitle(session: {
   title: string | null;
   label: string | null;
   initialQuery: string | null;
+  parentSessionId?: string | null;
+  agentType?: string | null;
 }): string | null {
   for (const text of [session.title, session.label, session.initialQuery]) {
     const readable = text === null ? "" : readableTitle(text);
     if (readable !== "") return readable;
   }
-  return null;
+  const agentType = collapse(session.agentType ?? "");
+  return session.parentSessionId && agentType !== "" ? `(${agentType} subagent)` : null;
 }
 
 function collapse(text: string): string {

@@ -128,6 +128,9 @@ describe("sessionName and baseName", () => {
     const init = "<command-message>init is analyzing</command-message>\n<command-name>/init</command-name>";
     expect(sessionName(session({ initialQuery: init }))).toBe("/init");
     expect(sessionName(session({ externalId: "abc" }))).toBe("abc");
+    expect(sessionName(session({ externalId: "abc:agent:a1", parentSessionId: "p", agentType: "Explore" }))).toBe(
+      "(Explore subagent)",
+    );
     expect(baseName("/home/me/code/logbook/")).toBe("logbook");
     expect(baseName(null)).toBeNull();
   });

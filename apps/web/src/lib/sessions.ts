@@ -77,8 +77,13 @@ export function mergeSession(loaded: readonly Session[], changed: Session, filte
   return matchesFilters(changed, filters) ? orderSessions([changed, ...rest]) : rest;
 }
 
-/** The words a row is known by: its title, else its label, else its first prompt, else its id. */
-export function sessionName(session: Pick<Session, "title" | "label" | "initialQuery" | "externalId" | "id">): string {
+/**
+ * The words a row is known by: its title, else its label, else its first prompt, else for a
+ * subagent seen only through hooks its agent type, else its id.
+ */
+export function sessionName(
+  session: Pick<Session, "title" | "label" | "initialQuery" | "parentSessionId" | "agentType" | "externalId" | "id">,
+): string {
   return sessionTitle(session)?.slice(0, 160) ?? session.externalId ?? session.id;
 }
 
