@@ -75,7 +75,7 @@ export const CORE_HOOK_EVENTS: ReadonlySet<string> = new Set([
 ]);
 
 export const OLDER_CLAUDE_CODE_NOTE =
-  "an older Claude Code that does not know one of these events skips the whole settings file (at start: Settings Error, Invalid key in record); update Claude Code, or install only what it knows: --events " +
+  "an older Claude Code that does not know one of these events skips the whole settings file (at start: Settings Error, Invalid key in record); update Claude Code, or uninstall and install only the long-known events: --events " +
   [...CORE_HOOK_EVENTS].join(",");
 
 /**
