@@ -214,8 +214,13 @@ export function dbLimitChecks(r: DbLimitsReport): Check[] {
     check(
       s,
       "recovery after the lock goes (no restart)",
-      r.recoveryMs === null ? "never" : `${r.recoveryMs} ms, then ${r.afterRecovery.ok}/${r.afterRecovery.requests} ok`,
-      r.recoveryMs !== null && r.afterRecovery.ok === r.afterRecovery.requests,
+      r.recoveryMs === null || r.healthRecoveryMs === null
+        ? `never (ingest ${r.recoveryMs ?? "never"}, /health ${r.healthRecoveryMs ?? "never"})`
+        : `${r.recoveryMs} ms (/health ${r.healthRecoveryMs} ms), then ${r.afterRecovery.ok}/${r.afterRecovery.requests} ok` +
+            r.afterRecovery.failures
+              .map((f) => `; ${f.target} ${f.status} at ${f.msAfterRelease} ms: ${f.body}`)
+              .join(""),
+      r.recoveryMs !== null && r.healthRecoveryMs !== null && r.afterRecovery.ok === r.afterRecovery.requests,
     ),
   ];
 }

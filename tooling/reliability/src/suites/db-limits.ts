@@ -18,7 +18,18 @@ export interface DbLimitsReport {
   };
   /** From releasing the lock to the first successful ingest. */
   recoveryMs: number | null;
-  afterRecovery: { requests: number; ok: number };
+  /**
+   * From releasing the lock to the first 200 of `/health`, which answers from a cached probe
+   * and may say "unreachable" for up to its cache age plus probe timeout (1 s) after the
+   * database is back (apps/server/src/health.ts).
+   */
+  healthRecoveryMs: number | null;
+  /** The 20 calls after the first successful ingest; those that failed, named. */
+  afterRecovery: {
+    requests: number;
+    ok: number;
+    failures: Array<{ target: string; status: number; msAfterRelease: number; body: string }>;
+  };
   durationMs: number;
 }
 
@@ -96,7 +107,8 @@ export async function runDbLimits(
     settings,
     underPressure: { requests: 0, byStatus: {}, unclearErrors: [], hangs: 0, maxMs: 0, p99Ms: 0, messages: [] },
     recoveryMs: null,
-    afterRecovery: { requests: 0, ok: 0 },
+    healthRecoveryMs: null,
+    afterRecovery: { requests: 0, ok: 0, failures: [] },
     durationMs: 0,
   };
   try {
@@ -152,7 +164,8 @@ export async function runDbLimits(
       await trx.commit();
       released = performance.now();
     }
-    // Recovery: no restart, no intervention; poll until an ingest succeeds (bounded).
+    // Recovery: no restart, no intervention; poll until an ingest succeeds, then until
+    // /health says so too (bounded), before the calls that must all succeed.
     const until = Date.now() + 30_000;
     while (Date.now() < until) {
       const response = await ingest();
@@ -162,11 +175,26 @@ export async function runDbLimits(
       }
       await sleep(100);
     }
+    while (report.recoveryMs !== null && Date.now() < until) {
+      const response = await rawRequest({ method: "GET", url: `${server.url}/health`, timeoutMs: CLIENT_DEADLINE_MS });
+      if (response.status === 200) {
+        report.healthRecoveryMs = round(performance.now() - released);
+        break;
+      }
+      await sleep(50);
+    }
     for (let i = 0; i < 20; i++) {
-      const { call } = expectDefined(calls[i % calls.length]);
+      const { target, call } = expectDefined(calls[i % calls.length]);
       const response = await call();
       report.afterRecovery.requests += 1;
       if (response.status === 200) report.afterRecovery.ok += 1;
+      else
+        report.afterRecovery.failures.push({
+          target,
+          status: response.status,
+          msAfterRelease: round(performance.now() - released),
+          body: response.body.slice(0, 200),
+        });
     }
   } finally {
     await server.stop();
