@@ -1,7 +1,7 @@
 import { startInBackground } from "./background.js";
 import type { EmitterConfig } from "./config.js";
 import { httpRequest } from "./http.js";
-import { classifyStatus, errorMessageOf, flushSpool } from "./flush.js";
+import { classifyStatus, errorMessageOf, flushSpool, replacedCharactersText } from "./flush.js";
 import { LOCK_FILE, lockHeldByLiveProcess } from "./lock.js";
 import { hasSpooled, markOffline, recentlyOffline, spoolEvent, writeRejected } from "./spool.js";
 
@@ -92,6 +92,7 @@ export async function deliverDirectly(
   }
   let status: number;
   let body = "";
+  let replaced = 0;
   try {
     const response = await httpRequest("POST", `${config.url}/hooks/claude-code`, {
       headers: {
@@ -107,6 +108,7 @@ export async function deliverDirectly(
     });
     status = response.status;
     body = response.body;
+    replaced = Number(response.headers["x-logbook-replaced-characters"] ?? 0) || 0;
   } catch (error) {
     markOffline(config.spoolDir);
     spool((error as Error).message);
@@ -116,6 +118,7 @@ export async function deliverDirectly(
     case "ok":
       settled = true;
       if (cannotSpool !== undefined) log("warn", `${label}: ${cannotSpool}: sent directly`);
+      if (replaced > 0) log("warn", `${label}: ${replacedCharactersText(replaced)}`);
       return;
     case "refused": {
       settled = true;

@@ -61,10 +61,21 @@ interface SpoolItem {
 }
 
 type SendOutcome =
-  | { kind: "ok"; ids: Set<string>; accepted: number; duplicates: number }
+  | { kind: "ok"; ids: Set<string>; accepted: number; duplicates: number; replacedCharacters: number }
   | { kind: "refused"; status: number; message: string }
   | { kind: "unauthorized"; status: number; message: string }
   | { kind: "unavailable"; message: string };
+
+/** What the server said it replaced: "3 characters PostgreSQL cannot hold stored as U+FFFD". */
+export function replacedCharactersText(replacedCharacters: number): string {
+  const characters = replacedCharacters === 1 ? "1 character" : `${replacedCharacters} characters`;
+  return `${characters} PostgreSQL cannot hold stored as U+FFFD`;
+}
+
+/** The end of a summary line: what the server replaced, when it replaced anything. */
+export function replacedNote(replacedCharacters: number): string {
+  return replacedCharacters === 0 ? "" : ` (${replacedCharactersText(replacedCharacters)})`;
+}
 
 export function errorMessageOf(body: string): string {
   try {
@@ -118,15 +129,18 @@ async function sendBatch(target: FlushTarget, items: SpoolItem[], timeoutMs: num
   if (kind === "unavailable") return { kind, message: `HTTP ${response.status}: ${errorMessageOf(response.body)}` };
   try {
     const data = (
-      JSON.parse(response.body) as { result?: { data?: { accepted?: unknown; duplicates?: unknown; ids?: unknown } } }
+      JSON.parse(response.body) as {
+        result?: { data?: { accepted?: unknown; duplicates?: unknown; ids?: unknown; replacedCharacters?: unknown } };
+      }
     ).result?.data;
     const accepted = typeof data?.accepted === "number" ? data.accepted : 0;
     const duplicates = typeof data?.duplicates === "number" ? data.duplicates : 0;
+    const replacedCharacters = typeof data?.replacedCharacters === "number" ? data.replacedCharacters : 0;
     let ids: Set<string>;
     if (Array.isArray(data?.ids)) ids = new Set(data.ids.filter((id): id is string => typeof id === "string"));
     else if (accepted + duplicates === items.length) ids = new Set(items.map((item) => item.id));
     else return { kind: "unavailable", message: "the server's answer acknowledged no ids" };
-    return { kind: "ok", ids, accepted, duplicates };
+    return { kind: "ok", ids, accepted, duplicates, replacedCharacters };
   } catch {
     return { kind: "unavailable", message: `unreadable answer from the server: ${response.body.slice(0, 200)}` };
   }
@@ -230,6 +244,10 @@ async function sendInOrder(
     case "ok": {
       result.accepted += outcome.accepted;
       result.duplicates += outcome.duplicates;
+      if (outcome.replacedCharacters > 0) {
+        // Not an error (the events are stored), but a change to them the user may look for.
+        options.log?.("warn", `a batch of ${items.length}: ${replacedCharactersText(outcome.replacedCharacters)}`);
+      }
       for (const item of items) if (outcome.ids.has(item.id)) safeUnlink(join(spoolDir, item.name));
       if (items.some((item) => !outcome.ids.has(item.id))) {
         return { stop: "unavailable", message: "the server acknowledged only part of a batch" };

@@ -21,6 +21,8 @@ export interface ImportSummary {
   duplicates: number;
   /** Lines skipped: malformed, or refused by the contract or the server. */
   errors: number;
+  /** Characters PostgreSQL cannot hold (NUL, lone surrogates) stored as U+FFFD (the server's count). */
+  replacedCharacters: number;
 }
 
 export interface ImportOptions {
@@ -68,8 +70,18 @@ export async function findTranscriptFiles(paths: string[]): Promise<string[]> {
   return [...unique.filter((path) => !isSubagent(path)), ...unique.filter(isSubagent)];
 }
 
+export const emptyImportSummary = (): ImportSummary => ({
+  files: 0,
+  sessions: 0,
+  events: 0,
+  accepted: 0,
+  duplicates: 0,
+  errors: 0,
+  replacedCharacters: 0,
+});
+
 export async function runImport(options: ImportOptions): Promise<ImportSummary> {
-  const summary: ImportSummary = { files: 0, sessions: 0, events: 0, accepted: 0, duplicates: 0, errors: 0 };
+  const summary = emptyImportSummary();
   const sessions = new Set<string>();
   const files = await findTranscriptFiles(options.paths);
   const sizes = await Promise.all(files.map(async (file) => (await stat(file)).size));

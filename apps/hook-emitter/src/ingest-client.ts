@@ -54,6 +54,8 @@ function eventJson({ event, payloadText }: PlannedEvent): string {
 export interface SendCounts {
   accepted: number;
   duplicates: number;
+  /** Characters PostgreSQL cannot hold (NUL, lone surrogates) the stored events carry as U+FFFD. */
+  replacedCharacters: number;
 }
 
 /** The batch could not be sent: the key was refused, or the server stayed away through the retries. */
@@ -81,7 +83,7 @@ export async function sendEvents(
   target: IngestTarget,
   items: PendingEvent[],
   options: SendOptions,
-  counts: SendCounts = { accepted: 0, duplicates: 0 },
+  counts: SendCounts = { accepted: 0, duplicates: 0, replacedCharacters: 0 },
 ): Promise<SendCounts> {
   if (items.length === 0) return counts;
   const body = `{"events":[${items.map((item) => item.json).join(",")}]}`;
@@ -105,10 +107,14 @@ export async function sendEvents(
     }
     const kind = classifyStatus(response.status);
     if (kind === "ok") {
-      const data = (JSON.parse(response.body) as { result?: { data?: { accepted?: number; duplicates?: number } } })
-        .result?.data;
+      const data = (
+        JSON.parse(response.body) as {
+          result?: { data?: { accepted?: number; duplicates?: number; replacedCharacters?: number } };
+        }
+      ).result?.data;
       counts.accepted += data?.accepted ?? 0;
       counts.duplicates += data?.duplicates ?? 0;
+      counts.replacedCharacters += data?.replacedCharacters ?? 0;
       return counts;
     }
     if (kind === "unauthorized") {

@@ -58,6 +58,8 @@ export interface SyncSummary {
   bytes: number;
   /** Files read again from the start (truncated or rewritten). */
   restarted: number;
+  /** Characters PostgreSQL cannot hold (NUL, lone surrogates) stored as U+FFFD (the server's count). */
+  replacedCharacters: number;
 }
 
 export const emptySummary = (): SyncSummary => ({
@@ -69,6 +71,7 @@ export const emptySummary = (): SyncSummary => ({
   errors: 0,
   bytes: 0,
   restarted: 0,
+  replacedCharacters: 0,
 });
 
 const READ_CHUNK = 1024 * 1024;

@@ -155,7 +155,15 @@ describe("logbook-hook import (built binary, stand-in server: unit test of repor
     const env = { LOGBOOK_HOME: tempDir("imp"), LOGBOOK_URL: fake.url, LOGBOOK_API_KEY: "k" };
     const r = await runBinary(["import", folder, "--json"], { env });
     expect(r.stderr).toContain(`${file}:2: not JSON`);
-    expect(JSON.parse(r.stdout)).toEqual({ files: 1, sessions: 1, events: 2, accepted: 2, duplicates: 0, errors: 1 });
+    expect(JSON.parse(r.stdout)).toEqual({
+      files: 1,
+      sessions: 1,
+      events: 2,
+      accepted: 2,
+      duplicates: 0,
+      errors: 1,
+      replacedCharacters: 0,
+    });
     expect(r.code).toBe(1);
     const again = await runBinary(["import", folder, "--json"], { env });
     expect(JSON.parse(again.stdout)).toMatchObject({ events: 2, accepted: 0, duplicates: 2 });

@@ -57,6 +57,35 @@ export async function mapLimit<T, R>(
 // eslint-disable-next-line no-control-regex
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const clean = (text: string) => text.replace(UNSTORABLE, "\ufffd");
+
+/** How many characters of a payload the server stores as U+FFFD (counted here on our own). */
+export function unstorableCount(value: unknown): number {
+  if (typeof value === "string") return value.match(UNSTORABLE)?.length ?? 0;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + unstorableCount(item), 0);
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value as Record<string, unknown>).reduce(
+      (sum, [k, v]) => sum + unstorableCount(k) + unstorableCount(v),
+      0,
+    );
+  }
+  return 0;
+}
+
+/**
+ * The log's lines saying the server stored characters as U+FFFD, taken out of `lines`, with
+ * the characters they count added up.
+ */
+export function replacedLines(lines: string[]): { rest: string[]; replaced: number } {
+  const said = / warn .*: (\d+) characters? PostgreSQL cannot hold stored as U\+FFFD$/;
+  let replaced = 0;
+  const rest = lines.filter((line) => {
+    const match = said.exec(line);
+    if (match) replaced += Number(match[1]);
+    return match === null;
+  });
+  return { rest, replaced };
+}
+
 export function canonical(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(clean(value));
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;

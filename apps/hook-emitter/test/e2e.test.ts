@@ -53,6 +53,22 @@ describe("hook events through the real binary into the real server", () => {
     expect(await countOf("SELECT 1 FROM events WHERE payload->>'session_id' = ?", [sessionId])).toBe(0);
   });
 
+  it("a NUL character and a lone surrogate: stored as U+FFFD, and the log says so", async () => {
+    const home = tempDir("e2e-nul");
+    const sessionId = `e2e-nul-${randomBytes(4).toString("hex")}`;
+    const stdin = `{"session_id":"${sessionId}","hook_event_name":"PostToolUse","tool_response":{"out":"a\\u0000b\\ud800"}}`;
+    const r = await runBinary([], { stdin, env: emitterEnv(home, { LOGBOOK_HOOK_DELIVERY: "direct" }) });
+    expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    const [row] = await rowsOf<{ out: string }>(
+      "SELECT payload->'tool_response'->>'out' AS out FROM events WHERE payload->>'session_id' = ?",
+      [sessionId],
+    );
+    expect(expectDefined(row).out).toBe("a\uFFFDb\uFFFD");
+    expect(readFileSync(join(home, "logs", "hook.log"), "utf8")).toContain(
+      ": 2 characters PostgreSQL cannot hold stored as U+FFFD",
+    );
+  });
+
   it("a wrong key: the event stays spooled and the log says so; status reports the key as invalid", async () => {
     const home = tempDir("e2e-key");
     const r = await runBinary([], {
@@ -218,11 +234,30 @@ describe("transcript import against the real server", () => {
     expect(r.stderr).toContain(
       `${file}:3: refused by the server (HTTP 400): events[0].payload.m: the number 12345678901234567890`,
     );
-    expect(JSON.parse(r.stdout)).toMatchObject({ events: 3, accepted: 1, errors: 2 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ events: 3, accepted: 1, errors: 2, replacedCharacters: 0 });
     expect(
       await countOf("SELECT 1 FROM events e JOIN sessions s ON s.id = e.session_id WHERE s.external_id = ?", [
         sessionId,
       ]),
     ).toBe(1);
+  });
+
+  it("says how many characters PostgreSQL cannot hold were stored as U+FFFD; a second run, all duplicates, none", async () => {
+    const folder = tempDir("e2e-nul-import");
+    const sessionId = `e2e-nul-import-${randomBytes(4).toString("hex")}`;
+    const file = join(folder, `${sessionId}.jsonl`);
+    const line = (n: number, extra: string) =>
+      `{"type":"user","uuid":"cccccccc-0000-4000-8000-00000000000${n}","sessionId":"${sessionId}",` +
+      `"timestamp":"2026-01-01T00:00:0${n}Z"${extra}}`;
+    // Escapes as JSON writes them: a NUL and a lone surrogate in one line, none in the other.
+    writeFileSync(file, [line(1, ',"toolUseResult":{"stdout":"a\\u0000b\\udc00"}'), line(2, "")].join("\n"));
+    const env = emitterEnv(tempDir("e2e-nul-import-home"));
+    const first = await runBinary(["import", file], { env });
+    expect(first.stdout).toBe(
+      "files 1, sessions 1, events 2: 2 accepted, 0 duplicates, 0 errors " +
+        "(2 characters PostgreSQL cannot hold stored as U+FFFD)\n",
+    );
+    const again = await runBinary(["import", file, "--json"], { env });
+    expect(JSON.parse(again.stdout)).toMatchObject({ accepted: 0, duplicates: 2, replacedCharacters: 0 });
   });
 });

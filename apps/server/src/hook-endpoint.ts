@@ -24,6 +24,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 const ROUTE = "POST /hooks/claude-code";
+const REPLACED_HEADER = "x-logbook-replaced-characters";
 
 /**
  * `POST /hooks/claude-code`: the raw JSON Claude Code's `http` hook type posts. Needs a
@@ -67,7 +68,10 @@ export async function handleClaudeCodeHook(
       );
     }
 
-    await deps.services.hooks.ingestPayload(raw, meta.data);
+    const { replacedCharacters } = await deps.services.hooks.ingestPayload(raw, meta.data);
+    // The body stays `{}` for Claude Code; a caller that looks is told of the one change
+    // made on the way in (characters PostgreSQL cannot hold, stored as U+FFFD).
+    if (replacedCharacters > 0) res.setHeader(REPLACED_HEADER, String(replacedCharacters));
     sendJson(res, 200, {});
   } catch (error) {
     if (error instanceof BodyTooLargeError) {

@@ -70,6 +70,11 @@ export const ingestResult = z.object({
   duplicates: z.number().int(),
   /** Ids of every event of the call, in the order sent (generated ones included). */
   ids: z.array(z.string()),
+  /**
+   * Characters PostgreSQL cannot hold (NUL, lone UTF-16 surrogates) that the stored events
+   * carry as U+FFFD instead: in payloads, metadata and text fields. 0 when nothing changed.
+   */
+  replacedCharacters: z.number().int().min(0),
 });
 export type IngestResult = z.infer<typeof ingestResult>;
 

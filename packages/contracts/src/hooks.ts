@@ -102,5 +102,7 @@ export const ingestHooksResult = z.object({
   accepted: z.number().int(),
   duplicates: z.number().int(),
   ids: z.array(z.string()),
+  /** Characters of the stored payloads PostgreSQL cannot hold (NUL, lone surrogates), stored as U+FFFD. */
+  replacedCharacters: z.number().int().min(0),
 });
 export type IngestHooksResult = z.infer<typeof ingestHooksResult>;

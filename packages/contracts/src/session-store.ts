@@ -35,4 +35,10 @@ export const sessionStoreSessionInput = z.object({ projectKey: key.projectKey, s
 export const sessionStoreLoadOutput = z.array(storedJsonObject()).nullable();
 export const sessionStoreListOutput = z.array(z.object({ sessionId: z.string(), mtime: z.number().int() }));
 export const sessionStoreSubkeysOutput = z.array(z.string());
-export const sessionStoreAppendOutput = z.object({ accepted: z.number().int(), duplicates: z.number().int() });
+export const sessionStoreAppendOutput = z.object({
+  accepted: z.number().int(),
+  duplicates: z.number().int(),
+  /** Characters of the stored entries PostgreSQL cannot hold (NUL, lone surrogates), stored as U+FFFD. */
+  replacedCharacters: z.number().int().min(0),
+});
+export type SessionStoreAppendOutput = z.infer<typeof sessionStoreAppendOutput>;

@@ -17,6 +17,39 @@ export function cleanText(text: string): string {
   return UNSTORABLE_TEST.test(text) ? text.replace(UNSTORABLE, "\uFFFD") : text;
 }
 
+/**
+ * How many characters `sanitizeJsonForPostgres` and `cleanText` replace in a value: NUL
+ * characters and lone surrogates in its strings and keys, at any depth. The caller is told
+ * this number, so the one change made on the way in is never silent.
+ */
+export function unstorableCharacters(value: unknown): number {
+  // Called for every field of every event: a string or a scalar costs no allocation.
+  if (typeof value === "string") return unstorableIn(value);
+  if (value === null || typeof value !== "object") return 0;
+  let count = 0;
+  // Iterative, like needsSanitizing.
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node === "string") {
+      count += unstorableIn(node);
+    } else if (node !== null && typeof node === "object") {
+      if (Array.isArray(node)) {
+        for (const item of node) stack.push(item);
+      } else {
+        const record = node as Record<string, unknown>;
+        for (const key of Object.keys(record)) count += unstorableIn(key);
+        for (const item of Object.values(record)) stack.push(item);
+      }
+    }
+  }
+  return count;
+}
+
+function unstorableIn(text: string): number {
+  return UNSTORABLE_TEST.test(text) ? (text.match(UNSTORABLE)?.length ?? 0) : 0;
+}
+
 function needsSanitizing(value: unknown): boolean {
   // Iterative: payload depth is capped by the contracts, but this must never overflow.
   const stack: unknown[] = [value];

@@ -26,6 +26,14 @@ describe("withEventIds", () => {
     expect(b).toMatchObject({ id: "0190b1c2-0000-7000-8000-000000000000", occurredAt: "2026-01-01T00:00:00Z" });
   });
 
+  it("leaves an event that has its own id as it is, with no time added: the server dates it by the id", () => {
+    const own = [
+      { externalSessionId: "s", eventType: "x", id: "0190b1c2-0000-7000-8000-000000000000" },
+      { externalSessionId: "s", eventType: "x", id: "3f2e1d0c-9b8a-4f6e-9d4c-3b2a1f0e9d8c" },
+    ];
+    expect(withEventIds(own, () => new Date("2026-11-22T10:00:00.000Z"))).toEqual(own);
+  });
+
   it("does not change the caller's objects", () => {
     const original = { externalSessionId: "s", eventType: "x" };
     withEventIds([original]);

@@ -105,13 +105,20 @@ export function backoffDelay(attempt: number, retry: RetryOptions, random: () =>
   return Math.round(exponential * (0.5 + random() / 2));
 }
 
-/** Gives every event an id (UUIDv7) and a time before the first try, so a retry stores nothing twice. */
-export function withEventIds(events: readonly IngestEvent[], now: () => Date = () => new Date()): IngestEvent[] {
-  return events.map((e) => ({ ...e, id: e.id ?? uuidv7(), occurredAt: e.occurredAt ?? now().toISOString() }));
-}
-
-function withEnvelopeIds(envelopes: readonly HookEnvelope[]): HookEnvelope[] {
-  return envelopes.map((e) => ({ ...e, id: e.id ?? uuidv7(), occurredAt: e.occurredAt ?? new Date().toISOString() }));
+/**
+ * Gives every event without an id one (UUIDv7) and a time before the first try, so a retry
+ * stores nothing twice. An event that has its own id keeps its time as given, none included:
+ * the server dates it by the id (a UUIDv7) or finds it stored before by the id, so sending
+ * it again later, in another call, stores it once. Stamping the time of each call would make
+ * each such resend another event.
+ */
+export function withEventIds<T extends IngestEvent | HookEnvelope>(
+  events: readonly T[],
+  now: () => Date = () => new Date(),
+): T[] {
+  return events.map((e) =>
+    e.id === undefined ? { ...e, id: uuidv7(), occurredAt: e.occurredAt ?? now().toISOString() } : e,
+  );
 }
 
 /** Fills ids on ingest calls however they are made (helper or raw procedure), before any retry. */
@@ -123,7 +130,7 @@ function idempotencyLink(): TRPCLink<AppRouter> {
       if (op.path === "events.ingest")
         return next({ ...op, input: { ...input, events: withEventIds(input.events as IngestEvent[]) } });
       if (op.path === "hooks.ingest")
-        return next({ ...op, input: { ...input, events: withEnvelopeIds(input.events as HookEnvelope[]) } });
+        return next({ ...op, input: { ...input, events: withEventIds(input.events as HookEnvelope[]) } });
       return next(op);
     };
 }
@@ -316,7 +323,7 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
 
     async ingest(events, ingestOptions) {
       const prepared = withEventIds(events);
-      const total: IngestResult = { accepted: 0, duplicates: 0, ids: [] };
+      const total: IngestResult = { accepted: 0, duplicates: 0, ids: [], replacedCharacters: 0 };
       for (let start = 0; start < prepared.length; start += MAX_INGEST_BATCH) {
         const batch = prepared.slice(start, start + MAX_INGEST_BATCH);
         const result = await trpc.events.ingest.mutate(
@@ -326,6 +333,7 @@ export function createLogbookClient(options: LogbookClientOptions): LogbookClien
         total.accepted += result.accepted;
         total.duplicates += result.duplicates;
         total.ids.push(...result.ids);
+        total.replacedCharacters += result.replacedCharacters;
       }
       return total;
     },

@@ -32,6 +32,7 @@ describe("logbook-hook import with nothing to import", () => {
       accepted: 0,
       duplicates: 0,
       errors: 0,
+      replacedCharacters: 0,
     });
   });
 

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 
 import { loadConfig, serverUrlArgument } from "../config.js";
 import type { ImportSummary } from "../importer.js";
+import { replacedNote } from "../flush.js";
 
 /**
  * `logbook-hook import [PATH...]`: transcripts (default `$CLAUDE_CONFIG_DIR/projects`, i.e.
@@ -28,7 +29,7 @@ export async function importCommand(args: string[]): Promise<number> {
     const projects = join(config.claudeConfigDir, "projects");
     if (!existsSync(projects)) {
       // A machine where Claude Code never ran (or ran with another CLAUDE_CONFIG_DIR): not a failure.
-      const summary: ImportSummary = { files: 0, sessions: 0, events: 0, accepted: 0, duplicates: 0, errors: 0 };
+      const summary = (await import("../importer.js")).emptyImportSummary();
       if (values.json === true) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else process.stdout.write(`nothing to import: ${projects} does not exist (no Claude Code transcripts here)\n`);
       return 0;
@@ -51,7 +52,8 @@ export async function importCommand(args: string[]): Promise<number> {
     else
       process.stdout.write(
         `files ${summary.files}, sessions ${summary.sessions}, events ${summary.events}: ` +
-          `${summary.accepted} accepted, ${summary.duplicates} duplicates, ${summary.errors} errors\n`,
+          `${summary.accepted} accepted, ${summary.duplicates} duplicates, ${summary.errors} errors` +
+          `${replacedNote(summary.replacedCharacters)}\n`,
       );
   };
   try {

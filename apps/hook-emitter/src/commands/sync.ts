@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { type EmitterConfig, loadConfig, serverUrlArgument } from "../config.js";
 import { logLine } from "../log.js";
 import { readSyncSettings } from "../sync-state.js";
+import { replacedNote } from "../flush.js";
 import type { SyncSummary } from "../sync.js";
 
 /** Claude Code's transcripts, and the folders `install --sync-path` added. */
@@ -104,7 +105,8 @@ export async function syncCommand(args: string[]): Promise<number> {
     else
       process.stdout.write(
         `files ${s.files} (${s.changed} with new lines${s.restarted > 0 ? `, ${s.restarted} read again from the start` : ""}), ` +
-          `events ${s.events}: ${s.accepted} accepted, ${s.duplicates} duplicates, ${s.errors} errors\n`,
+          `events ${s.events}: ${s.accepted} accepted, ${s.duplicates} duplicates, ${s.errors} errors` +
+          `${replacedNote(s.replacedCharacters)}\n`,
       );
   };
   try {

@@ -113,10 +113,54 @@ describe("POST /hooks/claude-code", () => {
     });
     const response = await postHook(body);
     expect(response.status).toBe(200);
+    // The body stays {} for Claude Code; a header says what changed: three lone surrogates.
+    expect(await response.json()).toEqual({});
+    expect(response.headers.get("x-logbook-replaced-characters")).toBe("3");
     const parent = sessionId.replace("\udfff", "\uFFFD");
     const child = await h.client.sessions.get.query({ externalId: `${parent}:agent:\uFFFD\uFFFD` });
     expect(child.parentSessionId).toBe((await h.client.sessions.get.query({ externalId: parent })).id);
     expect(await h.db.knex("events").where({ session_id: child.id }).count({ n: "*" }).first()).toEqual({ n: 1 });
+  });
+
+  it("says how many characters it stored as U+FFFD in hook batches and session store entries, counting stored events only", async () => {
+    const sessionId = `nul-${randomUUID()}`;
+    const withNul = {
+      id: randomUUID(),
+      payload: {
+        session_id: sessionId,
+        hook_event_name: "PostToolUse",
+        tool_response: { "out\u0000": "a\u0000b\ud800" },
+      },
+    };
+    const clean = { payload: { session_id: sessionId, hook_event_name: "Stop" } };
+    expect(await h.client.hooks.ingest.mutate({ events: [withNul, clean] })).toMatchObject({
+      accepted: 2,
+      replacedCharacters: 3,
+    });
+    // Sent again, it is a duplicate: nothing stored, nothing changed.
+    expect(await h.client.hooks.ingest.mutate({ events: [withNul] })).toMatchObject({
+      duplicates: 1,
+      replacedCharacters: 0,
+    });
+    const [stored] = await h.db.knex
+      .raw<{ rows: Array<{ payload: unknown }> }>("SELECT payload FROM events WHERE id = ?", [withNul.id])
+      .then((r) => r.rows);
+    expect(stored?.payload).toMatchObject({
+      tool_response: { "out\uFFFD": "a\uFFFDb\uFFFD" },
+    });
+
+    // A clean hook post carries no such header.
+    const post = await postHook(JSON.stringify({ session_id: sessionId, hook_event_name: "Stop" }));
+    expect(post.status).toBe(200);
+    expect(post.headers.get("x-logbook-replaced-characters")).toBeNull();
+
+    const entry = { type: "user", uuid: randomUUID(), message: { role: "user", content: "hi\u0000" } };
+    const appended = await h.client.sessionStore.append.mutate({
+      projectKey: "nul",
+      sessionId: randomUUID(),
+      entries: [entry, { type: "summary", summary: "clean" }],
+    });
+    expect(appended).toEqual({ accepted: 2, duplicates: 0, replacedCharacters: 1 });
   });
 
   it("stores an event whose X-Logbook-Event-Id is a UUIDv7 from year 10590, dated by its arrival (hostile suite: it was a 500)", async () => {

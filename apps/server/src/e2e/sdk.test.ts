@@ -90,6 +90,28 @@ describe("retries", () => {
     expect(await eventCount(externalSessionId)).toBe(1);
   });
 
+  it("stores an event with its own id and no time once, however often and however it is sent", async () => {
+    // Two kinds of own id: a UUIDv7 (the server dates the event by it) and one with no time
+    // in it (dated on arrival; found again by its id). The SDK must not stamp each call's
+    // time on them, or every resend would be another event.
+    const externalSessionId = `own-${randomUUID()}`;
+    const own = [
+      { id: "0190b1c2-0000-7000-8000-00000000000a", externalSessionId, eventType: "a" },
+      { id: randomUUID(), externalSessionId, eventType: "b" },
+    ];
+    const { client } = clientWith(["pass"]);
+    expect(await client.ingest(own)).toMatchObject({ accepted: 2, duplicates: 0 });
+    expect(await client.ingest(own)).toMatchObject({ accepted: 0, duplicates: 2 });
+    expect(await client.events.ingest.mutate({ events: own })).toMatchObject({ accepted: 0, duplicates: 2 });
+    expect(await eventCount(externalSessionId)).toBe(2);
+
+    const sessionId = `own-hook-${randomUUID()}`;
+    const envelope = { id: randomUUID(), payload: { session_id: sessionId, hook_event_name: "Stop" } };
+    expect(await client.hooks.ingest.mutate({ events: [envelope] })).toMatchObject({ accepted: 1 });
+    expect(await client.hooks.ingest.mutate({ events: [envelope] })).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(await eventCount(sessionId)).toBe(1);
+  });
+
   it("does not retry a mutation that is not idempotent", async () => {
     const { client, calls } = clientWith(["network-error", "pass"]);
     const error = await failure(client.sessions.create.mutate({ title: "once" }));

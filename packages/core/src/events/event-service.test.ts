@@ -189,6 +189,8 @@ describe("EventService.ingest", () => {
       }),
     );
     expect(result.accepted).toBe(1);
+    // The answer says what changed: a NUL in a key, one in a value, a lone surrogate.
+    expect(result.replacedCharacters).toBe(3);
     const session = await sessions.get({ externalId: "hostile" });
     const [stored] = (await events.listForSession({ sessionId: session.id, limit: 1 })).items;
     expect(expectDefined(stored).payload).toEqual({ "k\uFFFD": "a\uFFFDb", s: "\uFFFDx", __proto__x: 1 });
@@ -207,8 +209,9 @@ describe("EventService.ingest", () => {
         },
       ],
     });
-    expect(await events.ingest(batch)).toMatchObject({ accepted: 1, duplicates: 0 });
-    expect(await events.ingest(batch)).toMatchObject({ accepted: 0, duplicates: 1 });
+    // Four lone surrogates sent in three fields; a resend stores nothing, so it changes nothing.
+    expect(await events.ingest(batch)).toMatchObject({ accepted: 1, duplicates: 0, replacedCharacters: 4 });
+    expect(await events.ingest(batch)).toMatchObject({ accepted: 0, duplicates: 1, replacedCharacters: 0 });
     const parent = await sessions.get({ externalId: "lone-\uFFFD" });
     const child = await sessions.get({ externalId: "lone-\uFFFD:agent:\uFFFD" });
     expect(child).toMatchObject({ parentSessionId: parent.id, agentId: "\uFFFD" });

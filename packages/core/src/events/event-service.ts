@@ -33,8 +33,11 @@ export class EventService {
   }
 
   /** See `IngestPipeline.ingestDetailed`. */
-  ingestDetailed(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
-    return this.pipeline.ingestDetailed(input);
+  ingestDetailed(
+    input: { events: ParsedIngestEvent[] },
+    options?: { fieldsFromPayload?: boolean },
+  ): Promise<{ accepted: boolean[]; ids: string[]; replaced: number[] }> {
+    return this.pipeline.ingestDetailed(input, options);
   }
 
   /** A session's timeline in its stable order (sequence), resumable with `afterSeq` or the cursor. */

@@ -18,7 +18,7 @@ import { v7 as uuidv7 } from "uuid";
 import { clockOf, withPrices, type CoreDeps } from "../deps.js";
 import { AppError, invalidInput } from "../errors.js";
 import { known } from "../invariants.js";
-import { cleanText, sanitizeJsonForPostgres } from "../json.js";
+import { cleanText, sanitizeJsonForPostgres, unstorableCharacters } from "../json.js";
 import { notifyChanges, notifyStatement } from "../live/notify.js";
 import type { PriceBook } from "../pricing/pricing.js";
 import { redactEvent } from "../redaction/redact-event.js";
@@ -74,16 +74,21 @@ export class IngestPipeline {
    * retried or re-imported batch changes nothing.
    */
   async ingest(input: { events: ParsedIngestEvent[] }): Promise<IngestResult> {
-    const { accepted, ids } = await this.ingestDetailed(input);
-    const acceptedCount = accepted.filter(Boolean).length;
-    return { accepted: acceptedCount, duplicates: ids.length - acceptedCount, ids };
+    const { accepted, ids, replaced } = await this.ingestDetailed(input);
+    return ingestResultOf(accepted, ids, replaced);
   }
 
   /**
-   * `ingest`, telling for each event (in input order) whether this call stored it. A batch
-   * PostgreSQL aborts as a deadlock victim is rolled back whole, so it is simply run again.
+   * `ingest`, telling for each event (in input order) whether this call stored it, and how
+   * many of its characters were stored as U+FFFD (see `storableEvent`; `fieldsFromPayload`:
+   * the events' other fields are copies of payload values, so only the payload is counted).
+   * A batch PostgreSQL aborts as a deadlock victim is rolled back whole, so it is simply run
+   * again.
    */
-  async ingestDetailed(input: { events: ParsedIngestEvent[] }): Promise<{ accepted: boolean[]; ids: string[] }> {
+  async ingestDetailed(
+    input: { events: ParsedIngestEvent[] },
+    options: { fieldsFromPayload?: boolean } = {},
+  ): Promise<{ accepted: boolean[]; ids: string[]; replaced: number[] }> {
     // Where parsed events enter the pipeline, before anything is written: every ingest path
     // (hooks, batches, imports) passes here, so a check or rewrite of what gets stored goes here.
     input.events.forEach((event, index) => {
@@ -92,11 +97,13 @@ export class IngestPipeline {
     });
     // Secrets out before anything is written or derived (docs/redaction.md), counted per event.
     const redacted = input.events.map((e) => redactEvent(this.redactor, e));
+    const storable = redacted.map((r) => storableEvent(r.event, options.fieldsFromPayload ?? false));
     // Ids are fixed before the first attempt, so a retry is the same batch.
     const withIds = {
-      events: redacted.map(({ event: e }) => withStorableExternalIds(e.id ? e : { ...e, id: uuidv7() })),
+      events: storable.map(({ event: e }) => withStorableExternalIds(e.id ? e : { ...e, id: uuidv7() })),
       redactions: redacted.map((r) => r.count),
     };
+    const replaced = storable.map((s) => s.replaced);
     for (let attempt = 1; ; attempt++) {
       try {
         const receivedAt = this.now();
@@ -106,7 +113,7 @@ export class IngestPipeline {
               prepareEvents(timed, withIds.redactions, receivedAt, sessionIdOf),
             )
           : null;
-        return fast ?? (await this.ingestOnce(withIds));
+        return { ...(fast ?? (await this.ingestOnce(withIds))), replaced };
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         const again = code === "40P01" || code === "40001" || error instanceof SessionDeletedMeanwhile;
@@ -226,6 +233,37 @@ export class IngestPipeline {
   }
 }
 
+/** The answer to an ingest call: counts over the events it stored. */
+export function ingestResultOf(accepted: boolean[], ids: string[], replaced: number[]): IngestResult {
+  let acceptedCount = 0;
+  let replacedCharacters = 0;
+  accepted.forEach((stored, index) => {
+    if (!stored) return;
+    acceptedCount += 1;
+    replacedCharacters += replaced[index] ?? 0;
+  });
+  return { accepted: acceptedCount, duplicates: ids.length - acceptedCount, ids, replacedCharacters };
+}
+
+/**
+ * The event as it can be stored: NUL characters and lone UTF-16 surrogates in its payload
+ * become U+FFFD here, once (its text fields are cleaned where they are written), and the
+ * number of characters so replaced in the whole event, payload and fields alike (only the
+ * payload when the fields are copies of its values). The common payload has none: this
+ * walks it once more only when it had some.
+ */
+function storableEvent(
+  e: ParsedIngestEvent,
+  fieldsFromPayload: boolean,
+): { event: ParsedIngestEvent; replaced: number } {
+  const payload = sanitizeJsonForPostgres(e.payload);
+  let replaced = payload === e.payload ? 0 : unstorableCharacters(e.payload);
+  if (!fieldsFromPayload) {
+    for (const [field, value] of Object.entries(e)) if (field !== "payload") replaced += unstorableCharacters(value);
+  }
+  return { event: payload === e.payload ? e : { ...e, payload }, replaced };
+}
+
 /** An event with its id and time fixed for this attempt. */
 export interface TimedEvent {
   e: ParsedIngestEvent;
@@ -274,7 +312,8 @@ export function prepareEvents(
       eventType: e.eventType,
       source: e.source,
       occurredAt,
-      payload: sanitizeJsonForPostgres(e.payload),
+      // Storable since it entered (storableEvent).
+      payload: e.payload,
       receivedAt,
       message: e.message ?? summaryText(e.source, e.eventType, e.payload),
       cwd: e.cwd,

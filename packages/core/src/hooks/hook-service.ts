@@ -12,6 +12,7 @@ import { GroupCommit } from "../batching/group-commit.js";
 import type { CoreDeps } from "../deps.js";
 import { AppError, invalidInputFrom, toAppError } from "../errors.js";
 import { EventService } from "../events/event-service.js";
+import { ingestResultOf } from "../events/ingest-pipeline.js";
 import { known } from "../invariants.js";
 
 export interface HookMeta {
@@ -80,7 +81,7 @@ export function parseHookPayload(raw: unknown): ClaudeCodeHookPayload {
 export class HookService {
   private readonly events: EventService;
   /** Single posts (Claude Code's `http` hook, the emitter) are committed in groups under load. */
-  private readonly singles: GroupCommit<ParsedIngestEvent, { accepted: boolean; id: string }>;
+  private readonly singles: GroupCommit<ParsedIngestEvent, { accepted: boolean; id: string; replaced: number }>;
 
   constructor(deps: CoreDeps, events?: EventService) {
     this.events = events ?? new EventService(deps);
@@ -97,8 +98,15 @@ export class HookService {
       // past 20 s by the reliability suite's db-limits check).
       retryAlone: (error) => toAppError(error)?.code !== "UNAVAILABLE",
       commit: async (batch) => {
-        const { accepted, ids } = await this.events.ingestDetailed({ events: batch });
-        return ids.map((id, i) => ({ accepted: known(accepted[i], "whether an event was accepted"), id }));
+        const { accepted, ids, replaced } = await this.events.ingestDetailed(
+          { events: batch },
+          { fieldsFromPayload: true },
+        );
+        return ids.map((id, i) => ({
+          accepted: known(accepted[i], "whether an event was accepted"),
+          id,
+          replaced: replaced[i] ?? 0,
+        }));
       },
     });
   }
@@ -108,8 +116,8 @@ export class HookService {
    * group fails in the database, each of its events is retried on its own.
    */
   async ingestPayload(raw: unknown, meta: HookMeta = {}): Promise<IngestHooksResult> {
-    const { accepted, id } = await this.singles.submit(hookToEvent(parseHookPayload(raw), meta));
-    return { accepted: accepted ? 1 : 0, duplicates: accepted ? 0 : 1, ids: [id] };
+    const { accepted, id, replaced } = await this.singles.submit(hookToEvent(parseHookPayload(raw), meta));
+    return ingestResultOf([accepted], [id], [replaced]);
   }
 
   /** A batch is all or nothing: one bad payload rejects the call, naming its index. */
@@ -133,6 +141,7 @@ export class HookService {
         throw error;
       }
     });
-    return this.events.ingest({ events });
+    const { accepted, ids, replaced } = await this.events.ingestDetailed({ events }, { fieldsFromPayload: true });
+    return ingestResultOf(accepted, ids, replaced);
   }
 }

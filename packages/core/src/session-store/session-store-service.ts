@@ -5,6 +5,7 @@ import {
   toInputIssues,
   type ParsedIngestEvent,
   type SessionStoreAppendInput,
+  type SessionStoreAppendOutput,
   type SessionStoreKeyInput,
 } from "@logbook/contracts";
 import type { Knex } from "@logbook/db";
@@ -13,6 +14,7 @@ import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import type { CoreDeps } from "../deps.js";
 import { invalidInput } from "../errors.js";
 import { EventService } from "../events/event-service.js";
+import { ingestResultOf } from "../events/ingest-pipeline.js";
 import { SessionService } from "../sessions/session-service.js";
 
 /** Namespace of the ids given to entries whose `uuid` is not 8-4-4-4-12 hex (ours alone). */
@@ -58,7 +60,7 @@ export class SessionStoreService {
     return { externalId, parentExternalId: key.sessionId, agentId };
   }
 
-  async append(input: SessionStoreAppendInput): Promise<{ accepted: number; duplicates: number }> {
+  async append(input: SessionStoreAppendInput): Promise<SessionStoreAppendOutput> {
     const target = this.target(input);
     const events = input.entries.map((entry, index): ParsedIngestEvent => {
       const uuid = typeof entry.uuid === "string" && entry.uuid !== "" ? entry.uuid : undefined;
@@ -87,13 +89,18 @@ export class SessionStoreService {
         throw invalidInput(`entries[${index}]: ${summarizeIssues(toInputIssues(parsed.error))}`, { index });
       return parsed.data;
     });
-    const result = events.length > 0 ? await this.events.ingest({ events }) : { accepted: 0, duplicates: 0 };
+    // The events' fields are copies of entry values: only the entries are counted.
+    const detailed =
+      events.length > 0
+        ? await this.events.ingestDetailed({ events }, { fieldsFromPayload: true })
+        : { accepted: [], ids: [], replaced: [] };
+    const result = ingestResultOf(detailed.accepted, detailed.ids, detailed.replaced);
     await this.knex.raw(
       `INSERT INTO agent_sdk_sessions (project_key, session_id, subpath, external_id) VALUES (?, ?, ?, ?)
        ON CONFLICT (project_key, session_id, subpath) DO UPDATE SET updated_at = now(), external_id = EXCLUDED.external_id`,
       [input.projectKey, input.sessionId, input.subpath ?? "", target.externalId],
     );
-    return { accepted: result.accepted, duplicates: result.duplicates };
+    return { accepted: result.accepted, duplicates: result.duplicates, replacedCharacters: result.replacedCharacters };
   }
 
   /** The entries in append order (the session's event order), or null for a key never written. */
