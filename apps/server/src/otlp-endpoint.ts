@@ -211,7 +211,14 @@ export async function handleOtlpExport(
         : signal === "metrics"
           ? await otel.ingestMetrics(parse(exportMetricsRequest, raw, signal))
           : await otel.ingestTraces(parse(exportTraceRequest, raw, signal));
-    send(res, 200, encoding, signal, exportResponse(signal, result.rejected, result.errorMessage));
+    // OTLP lets a full success carry a warning (partialSuccess, 0 rejected, a message): the
+    // one change made on the way in is said there.
+    const warning =
+      result.replacedCharacters > 0
+        ? `${result.replacedCharacters} character${result.replacedCharacters === 1 ? "" : "s"} PostgreSQL cannot hold stored as U+FFFD`
+        : undefined;
+    const message = [result.errorMessage, warning].filter((part) => part !== undefined).join("; ");
+    send(res, 200, encoding, signal, exportResponse(signal, result.rejected, message === "" ? undefined : message));
   } catch (error) {
     sendFailure(res, encoding, signal, error, deps.logger, route);
   }

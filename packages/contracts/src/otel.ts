@@ -162,12 +162,14 @@ export type OtlpSignal = (typeof OTLP_SIGNALS)[number];
 
 /**
  * What an export stored, in OTLP's partial-success terms: items refused (with why) while
- * the rest were kept. `rejected` 0 and no message is full success.
+ * the rest were kept. `rejected` 0 and no message is full success. `replacedCharacters`:
+ * characters PostgreSQL cannot hold (NUL, lone surrogates) the stored items carry as U+FFFD.
  */
 export interface OtlpExportResult {
   accepted: number;
   rejected: number;
   errorMessage?: string;
+  replacedCharacters: number;
 }
 
 /* ---------- Reading it back ---------- */

@@ -108,6 +108,91 @@ describe("POST /v1/logs, /v1/metrics, /v1/traces", () => {
     expect(usage.total).toMatchObject({ inputTokens: 2000, cacheReadTokens: 18000, costUsd: "0.0144" });
   });
 
+  it("says in a partial success with nothing rejected how many characters it stored as U+FFFD; a resend stores and says nothing", async () => {
+    const session = { key: "session.id", value: { stringValue: "otlp-nul" } };
+    const logs = {
+      resourceLogs: [
+        {
+          scopeLogs: [
+            {
+              logRecords: [
+                {
+                  timeUnixNano: "1795003200000000000",
+                  body: { stringValue: "claude_code.tool_result" },
+                  attributes: [session, { key: "output", value: { stringValue: "bin\u0000ary\ud800" } }],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const metrics = {
+      resourceMetrics: [
+        {
+          scopeMetrics: [
+            {
+              metrics: [
+                {
+                  name: "claude_code.token.usage",
+                  sum: {
+                    dataPoints: [
+                      {
+                        asDouble: 5,
+                        timeUnixNano: "1795003200000000000",
+                        attributes: [session, { key: "note", value: { stringValue: "\u0000" } }],
+                      },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const send = async (path: string, body: unknown) => {
+      const response = await post(path, JSON.stringify(body), { "content-type": JSON_TYPE });
+      expect(response.status).toBe(200);
+      return response.json();
+    };
+    expect(await send("/v1/logs", logs)).toEqual({
+      partialSuccess: { rejectedLogRecords: "0", errorMessage: "2 characters PostgreSQL cannot hold stored as U+FFFD" },
+    });
+    expect(await send("/v1/logs", logs)).toEqual({});
+    expect(await send("/v1/metrics", metrics)).toEqual({
+      partialSuccess: { rejectedDataPoints: "0", errorMessage: "1 character PostgreSQL cannot hold stored as U+FFFD" },
+    });
+    expect(await send("/v1/metrics", metrics)).toEqual({});
+
+    // In a metric's name: NUL refuses that metric's points alone (PostgreSQL's text cannot
+    // hold it), a lone surrogate is stored as U+FFFD and counted.
+    const point = { asDouble: 1, timeUnixNano: "1795003200000000000", attributes: [session] };
+    const names = {
+      resourceMetrics: [
+        {
+          scopeMetrics: [
+            {
+              metrics: [
+                { name: "bad\u0000name", sum: { dataPoints: [point] } },
+                { name: "claude_code.cost.usage\udc00", sum: { dataPoints: [point] } },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    expect(await send("/v1/metrics", names)).toEqual({
+      partialSuccess: {
+        rejectedDataPoints: "1",
+        errorMessage:
+          "1 data point: name: must not contain NUL characters; 1 character PostgreSQL cannot hold stored as U+FFFD",
+      },
+    });
+    const stored = await h.db.knex("otel_metric_points").where({ external_session_id: "otlp-nul" }).pluck("name");
+    expect(stored.sort()).toEqual(["claude_code.cost.usage\uFFFD", "claude_code.token.usage"]);
+  });
+
   it("answers partial success when some records name no session, in the request's encoding", async () => {
     const request = {
       resourceLogs: [

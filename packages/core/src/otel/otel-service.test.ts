@@ -85,8 +85,8 @@ describe("OtelService", () => {
   };
 
   it("stores Claude Code's log events whole on the session named by session.id, once however often sent", async () => {
-    expect(await otel.ingestLogs(logs())).toEqual({ accepted: 6, rejected: 0 });
-    expect(await otel.ingestLogs(logs())).toEqual({ accepted: 6, rejected: 0 });
+    expect(await otel.ingestLogs(logs())).toEqual({ accepted: 6, rejected: 0, replacedCharacters: 0 });
+    expect(await otel.ingestLogs(logs())).toEqual({ accepted: 6, rejected: 0, replacedCharacters: 0 });
     const stored = await eventsOf(FIXTURE_SESSION);
     expect(stored.map((e) => [e.eventType, e.source, e.level])).toEqual([
       ["claude_code.user_prompt", "otel", "info"],
@@ -118,12 +118,13 @@ describe("OtelService", () => {
       accepted: 1,
       rejected: 2,
       errorMessage: "2 log records: no session.id attribute (on the record or its resource)",
+      replacedCharacters: 0,
     });
     expect(await eventsOf("otel-partial")).toHaveLength(1);
   });
 
   it("stores spans as events of their session", async () => {
-    expect(await otel.ingestTraces(traces())).toEqual({ accepted: 3, rejected: 0 });
+    expect(await otel.ingestTraces(traces())).toEqual({ accepted: 3, rejected: 0, replacedCharacters: 0 });
     const spans = (await eventsOf(FIXTURE_SESSION)).filter((e) => (e.payload as { otel?: string }).otel === "span");
     expect(spans.map((e) => [e.eventType, e.toolUseId])).toEqual([
       ["claude_code.interaction", null],
@@ -137,8 +138,8 @@ describe("OtelService", () => {
   });
 
   it("keeps metric points as a time series by session, user and model, once per point", async () => {
-    expect(await otel.ingestMetrics(metrics())).toEqual({ accepted: 12, rejected: 0 });
-    expect(await otel.ingestMetrics(metrics())).toEqual({ accepted: 12, rejected: 0 });
+    expect(await otel.ingestMetrics(metrics())).toEqual({ accepted: 12, rejected: 0, replacedCharacters: 0 });
+    expect(await otel.ingestMetrics(metrics())).toEqual({ accepted: 12, rejected: 0, replacedCharacters: 0 });
     const bySession = await otel.listMetricPoints({ externalSessionId: FIXTURE_SESSION, limit: 200 });
     expect(bySession).toHaveLength(12);
     const cost = await otel.listMetricPoints({ name: "claude_code.cost.usage", limit: 200 });
@@ -165,6 +166,34 @@ describe("OtelService", () => {
     ).toEqual([]);
   });
 
+  it("refuses alone a data point whose name or model PostgreSQL cannot store as text, and keeps the rest", async () => {
+    const point = (model: string) => ({
+      asInt: "1",
+      timeUnixNano: "1795003200000000000",
+      attributes: [s("session.id", "otel-text"), s("model", model)],
+    });
+    const request = exportMetricsRequest.parse({
+      resourceMetrics: [
+        {
+          scopeMetrics: [
+            {
+              metrics: [
+                { name: "m\u0000", gauge: { dataPoints: [point("a")] } },
+                { name: "m", gauge: { dataPoints: [point("x".repeat(256)), point("b")] } },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expect(await otel.ingestMetrics(request)).toEqual({
+      accepted: 1,
+      rejected: 2,
+      errorMessage: "1 data point: name: must not contain NUL characters; 1 data point: model: at most 255 characters",
+      replacedCharacters: 0,
+    });
+  });
+
   it("refuses a data point without a time", async () => {
     const request = exportMetricsRequest.parse({
       resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: "m", gauge: { dataPoints: [{ asInt: "1" }] } }] }] }],
@@ -173,6 +202,7 @@ describe("OtelService", () => {
       accepted: 0,
       rejected: 1,
       errorMessage: "1 data point: a data point of m has no timeUnixNano",
+      replacedCharacters: 0,
     });
   });
 

@@ -19,7 +19,7 @@ import type { CoreDeps } from "../deps.js";
 import { notFound } from "../errors.js";
 import { EventService } from "../events/event-service.js";
 import { returnedRow } from "../invariants.js";
-import { sanitizeJsonForPostgres } from "../json.js";
+import { cleanText, sanitizeJsonForPostgres, unstorableCharacters } from "../json.js";
 import {
   logRecordToEvent,
   logRecordsOf,
@@ -126,13 +126,21 @@ export class OtelService {
     return this.storeEvents(tally(mapped, "span"));
   }
 
-  private async storeEvents(result: { kept: ParsedIngestEvent[]; rejected: number; message?: string }) {
-    for (let i = 0; i < result.kept.length; i += LIMITS.maxBatch)
-      await this.events.ingest({ events: result.kept.slice(i, i + LIMITS.maxBatch) });
+  private async storeEvents(result: {
+    kept: ParsedIngestEvent[];
+    rejected: number;
+    message?: string;
+  }): Promise<OtlpExportResult> {
+    let replacedCharacters = 0;
+    for (let i = 0; i < result.kept.length; i += LIMITS.maxBatch) {
+      const stored = await this.events.ingest({ events: result.kept.slice(i, i + LIMITS.maxBatch) });
+      replacedCharacters += stored.replacedCharacters;
+    }
     return {
       accepted: result.kept.length,
       rejected: result.rejected,
       ...(result.message ? { errorMessage: result.message } : {}),
+      replacedCharacters,
     };
   }
 
@@ -140,15 +148,31 @@ export class OtelService {
   async ingestMetrics(request: ExportMetricsRequest): Promise<OtlpExportResult> {
     const mapped = [...metricsOf(request)].flatMap(({ metric, resource }) => metricToPoints(metric, resource));
     const { kept, rejected, message } = tally(mapped, "data point");
+    let replacedCharacters = 0;
     for (let i = 0; i < kept.length; i += POINT_CHUNK) {
-      const rows = kept.slice(i, i + POINT_CHUNK).map((row) => ({
+      const chunk = kept.slice(i, i + POINT_CHUNK);
+      // NUL was refused per point (metricToPoints); a lone surrogate in a text column is
+      // stored as U+FFFD like one in the JSON, and counted (the session, user and model
+      // columns are copies of attributes, counted there).
+      const rows = chunk.map((row) => ({
         ...row,
+        name: cleanText(row.name),
+        unit: row.unit === null ? null : cleanText(row.unit),
+        external_session_id: row.external_session_id === null ? null : cleanText(row.external_session_id),
+        user_id: row.user_id === null ? null : cleanText(row.user_id),
+        model: row.model === null ? null : cleanText(row.model),
         attributes: JSON.stringify(sanitizeJsonForPostgres(row.attributes)),
         resource: JSON.stringify(sanitizeJsonForPostgres(row.resource)),
       }));
-      await this.knex("otel_metric_points").insert(rows).onConflict("id").ignore();
+      const inserted = await this.knex("otel_metric_points").insert(rows).onConflict("id").ignore().returning("id");
+      // Counted over the points stored now: a retried export's points replace nothing.
+      const storedIds = new Set(inserted.map((row: { id: string }) => row.id));
+      for (const row of chunk) {
+        if (storedIds.has(row.id))
+          replacedCharacters += unstorableCharacters([row.name, row.unit, row.attributes, row.resource]);
+      }
     }
-    return { accepted: kept.length, rejected, ...(message ? { errorMessage: message } : {}) };
+    return { accepted: kept.length, rejected, ...(message ? { errorMessage: message } : {}), replacedCharacters };
   }
 
   /** Metric points by session, user, model, name and time, oldest first. */

@@ -235,6 +235,30 @@ function finite(value: number | string | undefined): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
+/** The longest name, unit, session, user or model a data point may carry (OTel's own limit for names). */
+const MAX_POINT_TEXT = 255;
+
+/**
+ * Why a data point's text columns cannot be stored as given, if they cannot: PostgreSQL's
+ * text refuses NUL, and an indexed value must stay small. Said per point, like a log record
+ * without a session, never a failed export with the points before it kept.
+ */
+function pointTextProblem(row: MetricPointRow): string | undefined {
+  const fields: Array<[string, string | null]> = [
+    ["name", row.name],
+    ["unit", row.unit],
+    ["session.id", row.external_session_id],
+    ["user", row.user_id],
+    ["model", row.model],
+  ];
+  for (const [field, value] of fields) {
+    if (value === null) continue;
+    if (value.includes("\u0000")) return `${field}: must not contain NUL characters`;
+    if (value.length > MAX_POINT_TEXT) return `${field}: at most ${MAX_POINT_TEXT} characters`;
+  }
+  return undefined;
+}
+
 /** Every data point of a metric, or why one cannot be kept. */
 export function metricToPoints(metric: OtlpMetric, resource: Attributes): Array<Mapped<MetricPointRow>> {
   const shapes: Array<[MetricPointRow["kind"], { dataPoints?: OtlpDataPoint[] | undefined } | undefined, number?]> = [
@@ -278,7 +302,8 @@ export function metricToPoints(metric: OtlpMetric, resource: Attributes): Array<
         attributes,
         resource,
       };
-      out.push({ ok: true, value: row });
+      const problem = pointTextProblem(row);
+      out.push(problem ? { ok: false, refusal: { reason: problem } } : { ok: true, value: row });
     }
   }
   return out;
