@@ -121,6 +121,12 @@ describe("POST /v1/logs, /v1/metrics, /v1/traces", () => {
                   body: { stringValue: "claude_code.tool_result" },
                   attributes: [session, { key: "output", value: { stringValue: "bin\u0000ary\ud800" } }],
                 },
+                // The prompt is also the event's message: one character sent, counted once.
+                {
+                  timeUnixNano: "1795003200000000000",
+                  body: { stringValue: "claude_code.user_prompt" },
+                  attributes: [session, { key: "prompt", value: { stringValue: "hi\ud800" } }],
+                },
               ],
             },
           ],
@@ -157,7 +163,7 @@ describe("POST /v1/logs, /v1/metrics, /v1/traces", () => {
       return response.json();
     };
     expect(await send("/v1/logs", logs)).toEqual({
-      partialSuccess: { rejectedLogRecords: "0", errorMessage: "2 characters PostgreSQL cannot hold stored as U+FFFD" },
+      partialSuccess: { rejectedLogRecords: "0", errorMessage: "3 characters PostgreSQL cannot hold stored as U+FFFD" },
     });
     expect(await send("/v1/logs", logs)).toEqual({});
     expect(await send("/v1/metrics", metrics)).toEqual({
