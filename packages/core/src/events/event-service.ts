@@ -28,8 +28,8 @@ export class EventService {
   }
 
   /** See `IngestPipeline.ingest`. */
-  ingest(input: { events: ParsedIngestEvent[] }): Promise<IngestResult> {
-    return this.pipeline.ingest(input);
+  ingest(input: { events: ParsedIngestEvent[] }, options?: { fieldsFromPayload?: boolean }): Promise<IngestResult> {
+    return this.pipeline.ingest(input, options);
   }
 
   /** See `IngestPipeline.ingestDetailed`. */

@@ -71,10 +71,13 @@ export class IngestPipeline {
    * first sight, every event gets the next sequence number of its session, and
    * `ON CONFLICT DO NOTHING` drops events already stored. Only the events actually
    * inserted feed the derived session state, messages and token counters, so a
-   * retried or re-imported batch changes nothing.
+   * retried or re-imported batch changes nothing. `fieldsFromPayload`: see `ingestDetailed`.
    */
-  async ingest(input: { events: ParsedIngestEvent[] }): Promise<IngestResult> {
-    const { accepted, ids, replaced } = await this.ingestDetailed(input);
+  async ingest(
+    input: { events: ParsedIngestEvent[] },
+    options?: { fieldsFromPayload?: boolean },
+  ): Promise<IngestResult> {
+    const { accepted, ids, replaced } = await this.ingestDetailed(input, options);
     return ingestResultOf(accepted, ids, replaced);
   }
 

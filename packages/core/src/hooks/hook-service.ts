@@ -141,7 +141,6 @@ export class HookService {
         throw error;
       }
     });
-    const { accepted, ids, replaced } = await this.events.ingestDetailed({ events }, { fieldsFromPayload: true });
-    return ingestResultOf(accepted, ids, replaced);
+    return this.events.ingest({ events }, { fieldsFromPayload: true });
   }
 }

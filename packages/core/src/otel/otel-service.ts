@@ -18,7 +18,6 @@ import type { Knex } from "@logbook/db";
 import type { CoreDeps } from "../deps.js";
 import { notFound } from "../errors.js";
 import { EventService } from "../events/event-service.js";
-import { ingestResultOf } from "../events/ingest-pipeline.js";
 import { returnedRow } from "../invariants.js";
 import { cleanText, sanitizeJsonForPostgres, unstorableCharacters } from "../json.js";
 import {
@@ -136,11 +135,11 @@ export class OtelService {
     for (let i = 0; i < result.kept.length; i += LIMITS.maxBatch) {
       // An event's fields (session, message, tool) are copies of the record's attributes,
       // which its payload keeps whole: only the payload is counted.
-      const { accepted, ids, replaced } = await this.events.ingestDetailed(
+      const stored = await this.events.ingest(
         { events: result.kept.slice(i, i + LIMITS.maxBatch) },
         { fieldsFromPayload: true },
       );
-      replacedCharacters += ingestResultOf(accepted, ids, replaced).replacedCharacters;
+      replacedCharacters += stored.replacedCharacters;
     }
     return {
       accepted: result.kept.length,

@@ -14,7 +14,6 @@ import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import type { CoreDeps } from "../deps.js";
 import { invalidInput } from "../errors.js";
 import { EventService } from "../events/event-service.js";
-import { ingestResultOf } from "../events/ingest-pipeline.js";
 import { SessionService } from "../sessions/session-service.js";
 
 /** Namespace of the ids given to entries whose `uuid` is not 8-4-4-4-12 hex (ours alone). */
@@ -90,11 +89,10 @@ export class SessionStoreService {
       return parsed.data;
     });
     // The events' fields are copies of entry values: only the entries are counted.
-    const detailed =
+    const result =
       events.length > 0
-        ? await this.events.ingestDetailed({ events }, { fieldsFromPayload: true })
-        : { accepted: [], ids: [], replaced: [] };
-    const result = ingestResultOf(detailed.accepted, detailed.ids, detailed.replaced);
+        ? await this.events.ingest({ events }, { fieldsFromPayload: true })
+        : { accepted: 0, duplicates: 0, replacedCharacters: 0 };
     await this.knex.raw(
       `INSERT INTO agent_sdk_sessions (project_key, session_id, subpath, external_id) VALUES (?, ?, ?, ?)
        ON CONFLICT (project_key, session_id, subpath) DO UPDATE SET updated_at = now(), external_id = EXCLUDED.external_id`,
