@@ -22,6 +22,7 @@ function event(partial: Partial<Event> & Pick<Event, "eventType" | "source">): E
     machineId: null,
     payload: {},
     redactions: 0,
+    replacedCharacters: 0,
     occurredAt: `2026-11-30T10:00:${String(seq % 60).padStart(2, "0")}.000Z`,
     receivedAt: "2026-11-30T10:00:00.000Z",
     ...partial,

@@ -97,6 +97,11 @@ export const event = z.object({
   payload: storedJsonObject(),
   /** Secrets replaced in this event's payload and message before it was stored (docs/redaction.md). */
   redactions: z.number().int().min(0),
+  /**
+   * Characters of this event PostgreSQL cannot hold (NUL, a lone UTF-16 surrogate), stored
+   * as U+FFFD: in the payload, and in the other fields the caller sent.
+   */
+  replacedCharacters: z.number().int().min(0),
   occurredAt: isoDateTime(),
   receivedAt: isoDateTime(),
 });

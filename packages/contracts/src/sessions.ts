@@ -74,6 +74,8 @@ export const session = z.object({
   tokens: tokenUsage,
   /** Secrets replaced before this session's events were stored (docs/redaction.md). */
   redactions: z.number().int().min(0),
+  /** Characters of this session's events stored as U+FFFD (an event's `replacedCharacters`, summed). */
+  replacedCharacters: z.number().int().min(0),
   createdAt: isoDateTime(),
   updatedAt: isoDateTime(),
   startedAt: isoDateTime().nullable(),

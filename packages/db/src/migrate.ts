@@ -30,6 +30,7 @@ import * as ingestGroupOneSessionUpdate from "./migrations/20261202030558_ingest
 import * as dropUnreadIngestIndexes from "./migrations/20261202030632_drop_unread_ingest_indexes.js";
 import * as fasterEventSearchText from "./migrations/20261202094516_faster_event_search_text.js";
 import * as searchEveryToolInput from "./migrations/20261203070000_search_every_tool_input.js";
+import * as storeReplacedCharacters from "./migrations/20261204070000_store_replaced_characters.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -67,6 +68,7 @@ const migrations: Record<string, Migration> = {
   "20261202030632_drop_unread_ingest_indexes": dropUnreadIngestIndexes,
   "20261202094516_faster_event_search_text": fasterEventSearchText,
   "20261203070000_search_every_tool_input": searchEveryToolInput,
+  "20261204070000_store_replaced_characters": storeReplacedCharacters,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

@@ -120,6 +120,10 @@ describe("POST /hooks/claude-code", () => {
     const child = await h.client.sessions.get.query({ externalId: `${parent}:agent:\uFFFD\uFFFD` });
     expect(child.parentSessionId).toBe((await h.client.sessions.get.query({ externalId: parent })).id);
     expect(await h.db.knex("events").where({ session_id: child.id }).count({ n: "*" }).first()).toEqual({ n: 1 });
+    // The stored records say it too: the event, and its session's sum.
+    const { items } = await h.client.events.listForSession.query({ sessionId: child.id });
+    expect(items.map((e) => e.replacedCharacters)).toEqual([3]);
+    expect(child.replacedCharacters).toBe(3);
   });
 
   it("says how many characters it stored as U+FFFD in hook batches and session store entries, counting stored events only", async () => {
@@ -148,6 +152,8 @@ describe("POST /hooks/claude-code", () => {
     expect(stored?.payload).toMatchObject({
       tool_response: { "out\uFFFD": "a\uFFFDb\uFFFD" },
     });
+    // Counted on the session once: the duplicate added nothing.
+    expect((await h.client.sessions.get.query({ externalId: sessionId })).replacedCharacters).toBe(3);
 
     // A clean hook post carries no such header.
     const post = await postHook(JSON.stringify({ session_id: sessionId, hook_event_name: "Stop" }));

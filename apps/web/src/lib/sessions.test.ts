@@ -50,6 +50,7 @@ function session(over: Partial<Session> = {}): Session {
       unpricedMessages: 0,
     },
     redactions: 0,
+    replacedCharacters: 0,
     createdAt: "2026-12-01T10:00:00.000Z",
     updatedAt: "2026-12-01T10:00:00.000Z",
     startedAt: null,

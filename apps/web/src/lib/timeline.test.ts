@@ -21,6 +21,7 @@ function event(seq: number, over: Partial<EventSummary> = {}): EventSummary {
     cwd: null,
     machineId: null,
     redactions: 0,
+    replacedCharacters: 0,
     occurredAt: "2026-12-01T10:00:00.000Z",
     receivedAt: "2026-12-01T10:00:00.000Z",
     ...over,

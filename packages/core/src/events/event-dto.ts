@@ -22,6 +22,7 @@ export const EVENT_COLUMNS = [
   "machine_id",
   "payload",
   "redactions",
+  "replaced_characters",
   "occurred_at",
   "received_at",
 ] as const;
@@ -45,6 +46,7 @@ export interface EventRow {
   machine_id: string | null;
   payload: Record<string, unknown>;
   redactions: number;
+  replaced_characters: number;
   occurred_at: Date;
   received_at: Date;
 }
@@ -70,6 +72,7 @@ export function toEventSummaryDto(row: Omit<EventRow, "payload">): EventSummary 
     cwd: row.cwd,
     machineId: row.machine_id,
     redactions: row.redactions,
+    replacedCharacters: row.replaced_characters,
     occurredAt: iso(row.occurred_at),
     receivedAt: iso(row.received_at),
   };
@@ -103,6 +106,7 @@ function withPayload(summary: EventSummary, payload: Event["payload"]): Event {
     machineId: summary.machineId,
     payload,
     redactions: summary.redactions,
+    replacedCharacters: summary.replacedCharacters,
     occurredAt: summary.occurredAt,
     receivedAt: summary.receivedAt,
   };

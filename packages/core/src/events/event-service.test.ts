@@ -218,6 +218,52 @@ describe("EventService.ingest", () => {
     expect((await events.listForSession({ sessionId: child.id, limit: 10 })).items).toHaveLength(1);
   });
 
+  it.each([
+    { path: "the one-call path", oneCallIngest: true },
+    { path: "the ordinary pipeline", oneCallIngest: false },
+  ])(
+    "stores each event's count of characters stored as U+FFFD and sums it on its session, through $path",
+    async ({ path, oneCallIngest }) => {
+      const ingester = new EventService({ knex: db.knex, oneCallIngest });
+      const externalSessionId = `replaced-${String(oneCallIngest)}`;
+      const sent: string[] = [];
+      const onQuery = (query: { sql: string }) => sent.push(query.sql);
+      db.knex.on("query", onQuery);
+      try {
+        const first = ingestEventsInput.parse({
+          events: [
+            // Two NULs in the payload, a lone surrogate in a field the caller sent.
+            { id: uuidv7(), externalSessionId, eventType: "a", payload: { out: "x\u0000y\u0000" }, toolName: "\ud800" },
+            { id: uuidv7(), externalSessionId, eventType: "b", payload: { out: "clean" } },
+          ],
+        });
+        expect(await ingester.ingest(first)).toMatchObject({ accepted: 2, replacedCharacters: 3 });
+        // A resend stores nothing and adds nothing; a new event adds its own.
+        expect(await ingester.ingest(first)).toMatchObject({ accepted: 0, replacedCharacters: 0 });
+        const second = ingestEventsInput.parse({
+          events: [{ id: uuidv7(), externalSessionId, eventType: "c", payload: { s: "\udfff" } }],
+        });
+        expect(await ingester.ingest(second)).toMatchObject({ accepted: 1, replacedCharacters: 1 });
+      } finally {
+        db.knex.off("query", onQuery);
+      }
+      // The path named is the one that stored them.
+      expect(sent.some((sql) => sql.includes("logbook_ingest_group"))).toBe(oneCallIngest);
+
+      const session = await sessions.get({ externalId: externalSessionId });
+      expect(session.replacedCharacters, path).toBe(4);
+      expect(session.redactions).toBe(0);
+      const stored = (await events.listForSession({ sessionId: session.id, limit: 10 })).items;
+      expect(stored.map((e) => [e.eventType, e.replacedCharacters])).toEqual([
+        ["a", 3],
+        ["b", 0],
+        ["c", 1],
+      ]);
+      const summaries = (await events.listSummariesForSession({ sessionId: session.id, limit: 10 })).items;
+      expect(summaries.map((e) => e.replacedCharacters)).toEqual([3, 0, 1]);
+    },
+  );
+
   it("keeps ids that are 8-4-4-4-12 hex but not RFC 9562 as they are, and does not date an event by one (issue 18)", async () => {
     // Written by other tools: version 0 or f, variant bits 0xxx, 110x, 111x.
     const ids = [

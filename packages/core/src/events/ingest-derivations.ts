@@ -45,6 +45,8 @@ export interface PreparedEvent extends DerivableEvent {
   seq: number;
   /** Secrets replaced in the event before it got here (`redactEvent`). */
   redactions: number;
+  /** Characters PostgreSQL cannot hold, stored as U+FFFD (`storableEvent`). */
+  replacedCharacters: number;
 }
 
 /**

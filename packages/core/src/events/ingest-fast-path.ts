@@ -5,7 +5,7 @@
  * merge, no event sent twice. The state each known session was in after its last ingest here
  * is kept in memory (`KnownSessions`); a new session starts from the row the ordinary
  * pipeline would insert. The batch's derivation is made from that, and one call of
- * `logbook_ingest_group` (migrations 20261201185121, 20261201210703) creates the new
+ * `logbook_ingest_group` (migrations 20261201185121 to 20261204070000) creates the new
  * sessions, locks all of them, checks that they are still in that state, and stores
  * everything. If they are not (another writer or replica, a retry, a session deleted, a "new"
  * session that exists already), the call keeps nothing and the ordinary pipeline runs: what
@@ -29,7 +29,7 @@ import {
   storablePatch,
   type PreparedEvent,
 } from "./ingest-derivations.js";
-import { eventColumns, type TimedEvent } from "./ingest-pipeline.js";
+import { eventColumns, sessionCounts, type TimedEvent } from "./ingest-pipeline.js";
 import type { SessionRow } from "./ingest-sessions.js";
 
 /** Raised by `logbook_ingest_group` when a session is not in the expected state or an event was already stored. */
@@ -287,12 +287,12 @@ export async function ingestInOneCall(
     p: Record<string, unknown>;
     m: unknown;
     redactions: number;
+    replaced: number;
     project_path?: string;
     project_name?: string;
   }> = [];
   const after: SessionRow[] = [];
-  const redactions = new Map<string, number>();
-  for (const p of prepared) redactions.set(p.sessionId, (redactions.get(p.sessionId) ?? 0) + p.redactions);
+  const counts = sessionCounts(prepared);
   for (const { sessionId, row, derived } of derivations) {
     if (derived.messages.some((m) => m.externalMessageId !== null)) return null;
     const { patch, metadata } = storablePatch(derived);
@@ -302,26 +302,28 @@ export async function ingestInOneCall(
     const projectPath = missingProjectPath(row, derived);
     if (projectPath !== null && cleanText(projectPath) !== projectPath) return null;
     after.push(stateAfter(row, patch));
-    const redacted = known(redactions.get(sessionId), "a session's redaction count");
-    if (Object.keys(patch).length > 0 || metadata !== null || redacted > 0 || projectPath !== null)
+    const { redactions, replaced } = counts.get(sessionId) ?? { redactions: 0, replaced: 0 };
+    if (Object.keys(patch).length > 0 || metadata !== null || redactions > 0 || replaced > 0 || projectPath !== null)
       updates.push({
         id: sessionId,
         p: patch,
         m: metadata,
-        redactions: redacted,
+        redactions,
+        replaced,
         ...(projectPath === null
           ? {}
           : { project_path: projectPath, project_name: cleanText(projectNameOf(projectPath)) }),
       });
   }
-  // As the ordinary pipeline tells them: sessions created, then those with a derived change, then those with redactions.
+  // As the ordinary pipeline tells them: sessions created, then those with a derived change,
+  // then those with redactions or replaced characters.
   const changed = [
     ...new Set([
       ...created.map((n) => n.id),
       ...updates
         .filter((u) => Object.keys(u.p).length > 0 || u.m !== null || u.project_path !== undefined)
         .map((u) => u.id),
-      ...updates.filter((u) => u.redactions > 0).map((u) => u.id),
+      ...updates.filter((u) => u.redactions > 0 || u.replaced > 0).map((u) => u.id),
     ]),
   ];
   const messages = derivations.flatMap(({ sessionId, derived }) =>
@@ -389,8 +391,8 @@ const INGEST_GROUP: PreparedStatement = {
   name: "logbook_ingest_group",
   text: `SELECT session_id, project_id FROM logbook_ingest_group($1::jsonb, $2::jsonb, $3::uuid[], $4::uuid[],
   $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::uuid[], $13::text[],
-  $14::boolean[], $15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::int[], $20::jsonb, $21::jsonb,
-  $22::jsonb, $23::text[])`,
+  $14::boolean[], $15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::int[], $20::int[], $21::jsonb,
+  $22::jsonb, $23::jsonb, $24::text[])`,
 };
 
 function groupValues(

@@ -102,18 +102,18 @@ export class IngestPipeline {
     const redacted = input.events.map((e) => redactEvent(this.redactor, e));
     const storable = redacted.map((r) => storableEvent(r.event, options.fieldsFromPayload ?? false));
     // Ids are fixed before the first attempt, so a retry is the same batch.
+    const replaced = storable.map((s) => s.replaced);
     const withIds = {
       events: storable.map(({ event: e }) => withStorableExternalIds(e.id ? e : { ...e, id: uuidv7() })),
-      redactions: redacted.map((r) => r.count),
+      counts: { redactions: redacted.map((r) => r.count), replaced },
     };
-    const replaced = storable.map((s) => s.replaced);
     for (let attempt = 1; ; attempt++) {
       try {
         const receivedAt = this.now();
         const timed = timedEvents(withIds.events, receivedAt);
         const fast = this.oneCall
           ? await ingestInOneCall(this.knex, this.knownSessions, timed, receivedAt, (sessionIdOf) =>
-              prepareEvents(timed, withIds.redactions, receivedAt, sessionIdOf),
+              prepareEvents(timed, withIds.counts, receivedAt, sessionIdOf),
             )
           : null;
         return { ...(fast ?? (await this.ingestOnce(withIds))), replaced };
@@ -131,7 +131,7 @@ export class IngestPipeline {
 
   private async ingestOnce(input: {
     events: ParsedIngestEvent[];
-    redactions: number[];
+    counts: EventCounts;
   }): Promise<{ accepted: boolean[]; ids: string[] }> {
     const receivedAt = this.now();
     const events = timedEvents(input.events, receivedAt);
@@ -182,7 +182,7 @@ export class IngestPipeline {
       }
       const prepared = prepareEvents(
         events,
-        input.redactions,
+        input.counts,
         receivedAt,
         (e) => known(sessions.byKey.get(sessionKeyOf(e)), "an event's resolved session").id,
       );
@@ -218,7 +218,7 @@ export class IngestPipeline {
           accepted,
         );
         for (const { sessionId, derived } of derivations) patches.set(sessionId, storablePatch(derived).patch);
-        changed.push(...(await addSessionRedactions(trx, accepted)));
+        changed.push(...(await addSessionCounts(trx, accepted)));
         const notice = notifyStatement({
           events: { fromStreamSeq: Math.min(...streamSeqs), toStreamSeq: Math.max(...streamSeqs) },
           sessionIds: [...new Set([...sessions.created, ...changed])],
@@ -289,13 +289,19 @@ export function timedEvents(events: ParsedIngestEvent[], receivedAt: Date): Time
   });
 }
 
+/** Per event, in input order: secrets redacted, and characters stored as U+FFFD. */
+export interface EventCounts {
+  redactions: number[];
+  replaced: number[];
+}
+
 /**
  * The events ready to insert. `seq` is each event's place among its session's events of this
  * batch (1, 2, …); the insert adds the session's last seq, which it bumps in the same statement.
  */
 export function prepareEvents(
   events: TimedEvent[],
-  redactions: number[],
+  counts: EventCounts,
   receivedAt: Date,
   sessionIdOf: (e: ParsedIngestEvent) => string,
 ): PreparedEvent[] {
@@ -311,7 +317,8 @@ export function prepareEvents(
       sessionKey: sessionKeyOf(e),
       sessionId,
       seq,
-      redactions: known(redactions[index], "an event's redaction count"),
+      redactions: known(counts.redactions[index], "an event's redaction count"),
+      replacedCharacters: known(counts.replaced[index], "an event's count of replaced characters"),
       eventType: e.eventType,
       source: e.source,
       occurredAt,
@@ -355,14 +362,17 @@ async function insertEvents(
        RETURNING s.id, s.last_event_seq - v.n AS base
      )
      INSERT INTO events (id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
-       parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, redactions, payload)
+       parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, redactions,
+       replaced_characters, payload)
      SELECT t.id, t.session_id, b.base + t.seq, t.event_type, t.source, t.level, t.message, t.tool_name, t.tool_use_id,
        t.parent_event_id, t.parent_uuid, t.is_sidechain, t.agent_id, t.cwd, t.machine_id, t.occurred_at,
-       t.redactions, p.payloads -> (t.position::int - 1)
+       t.redactions, t.replaced_characters, p.payloads -> (t.position::int - 1)
      FROM unnest(?::uuid[], ?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-       ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::int[])
+       ?::text[], ?::uuid[], ?::text[], ?::boolean[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::int[],
+       ?::int[])
        WITH ORDINALITY AS t(id, session_id, seq, event_type, source, level, message, tool_name, tool_use_id,
-         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, redactions, position)
+         parent_event_id, parent_uuid, is_sidechain, agent_id, cwd, machine_id, occurred_at, redactions,
+         replaced_characters, position)
      JOIN bumped AS b ON b.id = t.session_id
      CROSS JOIN (SELECT ?::jsonb AS payloads) AS p
      ORDER BY t.position
@@ -380,8 +390,8 @@ async function insertEvents(
 }
 
 /**
- * The events as 17 columns for `unnest(?::uuid[] id, ?::uuid[] session_id, ?::bigint[] place, …,
- * ?::int[] redactions)` and their payloads as one JSON array (taken apart by position: one
+ * The events as 18 columns for `unnest(?::uuid[] id, ?::uuid[] session_id, ?::bigint[] place, …,
+ * ?::int[] redactions, ?::int[] replaced_characters)` and their payloads as one JSON array (taken apart by position: one
  * jsonb parse of the whole document instead of a text[] literal and a parse per element).
  */
 export function eventColumns(events: PreparedEvent[]): unknown[] {
@@ -407,23 +417,42 @@ export function eventColumns(events: PreparedEvent[]): unknown[] {
     col((e) => text(e.machineId)),
     col((e) => e.occurredAt.toISOString()),
     col((e) => e.redactions),
+    col((e) => e.replacedCharacters),
     atBind(() => JSON.stringify(events.map((e) => e.payload))),
   ];
 }
 
 /**
- * Adds the accepted events' redaction counts to their sessions; returns the sessions it
- * changed. A statement only when something was redacted (rare), so most batches pay nothing.
+ * Adds the accepted events' counts of redactions and replaced characters to their sessions;
+ * returns the sessions it changed. A statement only when an event has either (rare), so most
+ * batches pay nothing.
  */
-async function addSessionRedactions(trx: Trx, accepted: PreparedEvent[]): Promise<string[]> {
-  const bySession = new Map<string, number>();
-  for (const p of accepted)
-    if (p.redactions > 0) bySession.set(p.sessionId, (bySession.get(p.sessionId) ?? 0) + p.redactions);
+async function addSessionCounts(trx: Trx, accepted: PreparedEvent[]): Promise<string[]> {
+  const bySession = sessionCounts(accepted);
   if (bySession.size === 0) return [];
+  const sums = [...bySession.values()];
   await trx.raw(
-    `UPDATE sessions AS s SET redactions = s.redactions + v.n
-     FROM unnest(?::uuid[], ?::int[]) AS v(id, n) WHERE s.id = v.id`,
-    columnBindings([...bySession.keys()], [...bySession.values()]),
+    `UPDATE sessions AS s SET redactions = s.redactions + v.redactions,
+       replaced_characters = s.replaced_characters + v.replaced
+     FROM unnest(?::uuid[], ?::int[], ?::int[]) AS v(id, redactions, replaced) WHERE s.id = v.id`,
+    columnBindings(
+      [...bySession.keys()],
+      sums.map((c) => c.redactions),
+      sums.map((c) => c.replaced),
+    ),
   );
   return [...bySession.keys()];
+}
+
+/** The events' counts summed per session, for the sessions where either is above 0. */
+export function sessionCounts(events: PreparedEvent[]): Map<string, { redactions: number; replaced: number }> {
+  const bySession = new Map<string, { redactions: number; replaced: number }>();
+  for (const p of events) {
+    if (p.redactions === 0 && p.replacedCharacters === 0) continue;
+    const sum = bySession.get(p.sessionId) ?? { redactions: 0, replaced: 0 };
+    sum.redactions += p.redactions;
+    sum.replaced += p.replacedCharacters;
+    bySession.set(p.sessionId, sum);
+  }
+  return bySession;
 }

@@ -28,6 +28,8 @@ export class EventModel extends BaseModel {
   payload!: unknown;
   /** Secrets replaced before the event was stored. */
   redactions!: number;
+  /** Characters PostgreSQL cannot hold, stored as U+FFFD. */
+  replacedCharacters!: number;
   occurredAt!: Date;
   receivedAt!: Date;
 

@@ -56,6 +56,8 @@ export class SessionModel extends BaseModel {
   unpricedMessages!: number;
   /** Secrets replaced before this session's events were stored. */
   redactions!: number;
+  /** Characters PostgreSQL cannot hold in this session's events, stored as U+FFFD. */
+  replacedCharacters!: number;
   lastEventSeq!: number;
   createdAt!: Date;
   updatedAt!: Date;
