@@ -190,6 +190,40 @@ describe("dashboard", () => {
     await client.sessions.setArchived.mutate({ id: waiting.id, archived: true }); // out of the later tests' list
   });
 
+  it("a session's page and an opened event say what was changed on the way in: secrets redacted, characters stored as U+FFFD", async () => {
+    const externalId = `e2e-changed-${randomUUID()}`;
+    const token = `ghp_${"a1B2c3D4e5".repeat(4)}`;
+    await client.hooks.ingest.mutate({
+      events: [
+        {
+          machineId: "e2e",
+          payload: {
+            session_id: externalId,
+            hook_event_name: "PostToolUse",
+            tool_name: "Read",
+            tool_input: { file_path: "/tmp/blob.bin" },
+            tool_response: { content: `token ${token} then \u0000\u0000 and \ud800` },
+          },
+        },
+      ],
+    });
+    const session = await client.sessions.get.query({ externalId });
+    expect(session).toMatchObject({ redactions: 1, replacedCharacters: 3 });
+    const { context, page } = await signedIn(server.apiKey);
+    await page.goto(`${server.url}/sessions/${session.id}`);
+    const changed = page.getByTestId("changed-on-way-in");
+    await changed.waitFor();
+    expect(await changed.textContent()).toBe("1 secret redacted · 3 characters stored as U+FFFD");
+    await page.locator("li.entry .entry-head").first().click();
+    const caption = page.locator(".payloads figcaption").first();
+    await caption.waitFor();
+    expect(await caption.textContent()).toBe("call (1 secret redacted · 3 characters stored as U+FFFD)");
+    expect(await page.locator(".payloads pre").first().textContent()).not.toContain(token);
+    await shot(page, "session-changed-on-way-in");
+    await context.close();
+    await client.sessions.setArchived.mutate({ id: session.id, archived: true }); // out of the later tests' list
+  });
+
   it("search: / focuses the box, snippets mark the words (as text), filters and paging, jump opens the timeline at the event", async () => {
     // A session longer than one timeline page (300 events), the searched event far down it.
     const externalId = `e2e-search-${randomUUID()}`;

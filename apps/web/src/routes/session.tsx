@@ -11,7 +11,7 @@ import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, type Ke
 import { Link, useSearch } from "wouter";
 
 import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
-import { formatClock, formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
+import { formatChangedOnWayIn, formatClock, formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
 import { ENDED_STATUSES, sessionName, totalTokens } from "../lib/sessions";
 import { EMPTY_SEARCH, searchHref } from "../lib/search";
 import { buildTimeline, entryIndexOf, mergeEvents, type TimelineEntry } from "../lib/timeline";
@@ -89,6 +89,7 @@ function SessionHeader({ session: s }: { session: Session }) {
   const branch = typeof s.metadata.gitBranch === "string" ? s.metadata.gitBranch : null;
   const ended = s.endedAt ?? null;
   const started = s.startedAt ?? s.createdAt;
+  const changed = formatChangedOnWayIn(s);
   return (
     <header className="session-head">
       <h1 id="session-title">{sessionName(s)}</h1>
@@ -138,6 +139,12 @@ function SessionHeader({ session: s }: { session: Session }) {
           <dt>Cost</dt>
           <dd>{formatCost(s.tokens.costUsd, s.tokens.unpricedMessages)}</dd>
         </div>
+        {changed && (
+          <div>
+            <dt>Changed on the way in</dt>
+            <dd data-testid="changed-on-way-in">{changed}</dd>
+          </div>
+        )}
       </dl>
       {s.errorMessage && (
         <p className="state error" role="alert">
@@ -485,9 +492,13 @@ function Payload({ id, label }: { id: string; label: string }) {
   if (event.isPending) return <Loading what={`the ${label}`} />;
   if (event.isError) return <ErrorState error={event.error} what={`the ${label}`} />;
   const text = JSON.stringify(event.data.payload, null, 2);
+  const changed = formatChangedOnWayIn(event.data);
   return (
     <figure>
-      <figcaption>{label}</figcaption>
+      <figcaption>
+        {label}
+        {changed && <span className="muted"> ({changed})</span>}
+      </figcaption>
       <pre>
         {text.length > 200_000 ? `${text.slice(0, 200_000)}\n… (${text.length - 200_000} more characters)` : text}
       </pre>

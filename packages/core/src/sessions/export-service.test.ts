@@ -136,6 +136,27 @@ describe("ExportService.session", () => {
     expect(content).toContain("Subagent done.");
   });
 
+  it("md: says what was changed on the way in, and only when something was", async () => {
+    expect(await run("md").then((r) => r.content)).not.toMatch(/Secrets redacted|U\+FFFD/);
+    const events = new EventService({ knex: db.knex });
+    const externalSessionId = "export-changed";
+    await events.ingest(
+      ingestEventsInput.parse({
+        events: [
+          {
+            externalSessionId,
+            eventType: "PostToolUse",
+            source: "hook",
+            payload: { tool_response: `key ghp_${"a1B2c3D4e5".repeat(4)} then \u0000\ud800` },
+          },
+        ],
+      }),
+    );
+    const id = (await new SessionService({ knex: db.knex }).get({ externalId: externalSessionId })).id;
+    const { content } = await run("md", id);
+    expect(content).toContain("\n- Secrets redacted: 1\n- Characters stored as U+FFFD (NUL, lone surrogates): 2\n");
+  });
+
   it("a session longer than a page: read in pages, written in pieces, the same file as one value", async () => {
     const events = new EventService({ knex: db.knex });
     const LONG = "export-long";

@@ -294,6 +294,12 @@ function about(session: Session): string[] {
     ["Model", session.model],
     ["Started", session.startedAt ?? session.createdAt],
     ["Ended", session.endedAt],
+    // What the text below lost on its way in, so a reader does not take it for what was sent.
+    ["Secrets redacted", session.redactions > 0 ? String(session.redactions) : null],
+    [
+      "Characters stored as U+FFFD (NUL, lone surrogates)",
+      session.replacedCharacters > 0 ? String(session.replacedCharacters) : null,
+    ],
   ];
   return facts.filter(([, value]) => value).map(([name, value]) => `- ${name}: ${value}`);
 }
