@@ -627,3 +627,27 @@ describe("connection and errors", () => {
     expect((await runCli(["--version"])).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 });
+
+// Last in the file: the session it adds would change the lists and totals the tests above check.
+describe("logbook show: what was changed on the way in", () => {
+  it("says how many secrets were redacted and characters stored as U+FFFD, and says nothing when none were", async () => {
+    const externalId = "cli-changed-on-way-in";
+    await client.hooks.ingest.mutate({
+      events: [
+        {
+          payload: {
+            session_id: externalId,
+            hook_event_name: "PostToolUse",
+            tool_name: "Read",
+            tool_response: { content: `token ghp_${"a1B2c3D4e5".repeat(4)} then \u0000\ud800` },
+          },
+        },
+      ],
+    });
+    const changed = await runCli(["show", externalId], env);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toMatch(/^ {2}changed {2}1 secret redacted · 2 characters stored as U\+FFFD$/m);
+    const clean = await runCli(["show", TRANSCRIPT_SESSION], env);
+    expect(clean.stdout).not.toMatch(/^ {2}changed/m);
+  });
+});

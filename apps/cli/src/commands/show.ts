@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 
 import type { ContextFactory } from "../context.js";
 import {
+  formatChangedOnWayIn,
   formatCost,
   formatPricedCost,
   formatDuration,
@@ -99,6 +100,8 @@ function printHeader(out: Output, session: Session, tree: SessionTree): void {
       ),
     ],
     ["error", session.errorMessage],
+    // What the stored text lost on its way in, so it is not taken for what was sent.
+    ["changed", formatChangedOnWayIn(session)],
   ];
   for (const [label, value] of rows) {
     if (value !== null && value !== "") out.line(`  ${colors.dim(label.padEnd(9))}${value}`);
