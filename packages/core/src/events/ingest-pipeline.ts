@@ -101,8 +101,8 @@ export class IngestPipeline {
     // Secrets out before anything is written or derived (docs/redaction.md), counted per event.
     const redacted = input.events.map((e) => redactEvent(this.redactor, e));
     const storable = redacted.map((r) => storableEvent(r.event, options.fieldsFromPayload ?? false));
-    // Ids are fixed before the first attempt, so a retry is the same batch.
     const replaced = storable.map((s) => s.replaced);
+    // Ids are fixed before the first attempt, so a retry is the same batch.
     const withIds = {
       events: storable.map(({ event: e }) => withStorableExternalIds(e.id ? e : { ...e, id: uuidv7() })),
       counts: { redactions: redacted.map((r) => r.count), replaced },
@@ -391,8 +391,9 @@ async function insertEvents(
 
 /**
  * The events as 18 columns for `unnest(?::uuid[] id, ?::uuid[] session_id, ?::bigint[] place, …,
- * ?::int[] redactions, ?::int[] replaced_characters)` and their payloads as one JSON array (taken apart by position: one
- * jsonb parse of the whole document instead of a text[] literal and a parse per element).
+ * ?::int[] redactions, ?::int[] replaced_characters)` and their payloads as one JSON array
+ * (taken apart by position: one jsonb parse of the whole document instead of a text[] literal
+ * and a parse per element).
  */
 export function eventColumns(events: PreparedEvent[]): unknown[] {
   // Each column as its array literal in one piece (see pgArray), made when the statement is
