@@ -1,14 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import {
-  formatAgo,
-  formatChangedOnWayIn,
-  formatCost,
-  formatDuration,
-  formatPricedCost,
-  oneLine,
-  sessionName,
-} from "./format.js";
+import { formatAgo, formatCost, formatDuration, formatPricedCost, oneLine, sessionName } from "./format.js";
 import type { Session } from "./types.js";
 
 describe("format", () => {
@@ -18,15 +10,6 @@ describe("format", () => {
     expect(formatCost(0.0042)).toBe("$0.0042");
     expect(formatPricedCost(1.5, 0)).toBe("$1.50");
     expect(formatPricedCost(1.5, 3)).toBe("$1.50*");
-  });
-
-  it("what was changed on the way in: nothing, secrets, characters, both", () => {
-    expect(formatChangedOnWayIn({ redactions: 0, replacedCharacters: 0 })).toBeNull();
-    expect(formatChangedOnWayIn({ redactions: 1, replacedCharacters: 0 })).toBe("1 secret redacted");
-    expect(formatChangedOnWayIn({ redactions: 0, replacedCharacters: 1 })).toBe("1 character stored as U+FFFD");
-    expect(formatChangedOnWayIn({ redactions: 2, replacedCharacters: 1_500 })).toBe(
-      "2 secrets redacted · 1,500 characters stored as U+FFFD",
-    );
   });
 
   it("durations and ages", () => {

@@ -21,21 +21,6 @@ export function formatPricedCost(usd: number, unpricedMessages: number): string 
   return unpricedMessages > 0 ? `${formatCost(usd)}*` : formatCost(usd);
 }
 
-/**
- * What was changed in a session's stored text on its way in, or null when nothing was:
- * secrets redacted, and characters PostgreSQL cannot hold (NUL, a lone surrogate) stored as U+FFFD.
- */
-export function formatChangedOnWayIn(session: Pick<Session, "redactions" | "replacedCharacters">): string | null {
-  const plural = (n: number, one: string, many: string) => `${formatNumber(n)} ${n === 1 ? one : many}`;
-  const parts = [
-    ...(session.redactions > 0 ? [`${plural(session.redactions, "secret", "secrets")} redacted`] : []),
-    ...(session.replacedCharacters > 0
-      ? [`${plural(session.replacedCharacters, "character", "characters")} stored as U+FFFD`]
-      : []),
-  ];
-  return parts.length === 0 ? null : parts.join(" · ");
-}
-
 export interface TokenCounts {
   inputTokens: number;
   outputTokens: number;

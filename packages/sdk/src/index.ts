@@ -33,6 +33,7 @@ export {
 } from "./webhooks.js";
 export { LogbookSessionStore, type SessionKey, type SessionStoreEntry } from "./session-store.js";
 export { readableTitle, sessionTitle } from "./session-title.js";
+export { changedOnWayIn } from "./changed-on-way-in.js";
 export type { AppRouter, LogbookErrorData } from "@logbook/api";
 export type { InputIssue } from "@logbook/contracts";
 export type * from "./types.js";

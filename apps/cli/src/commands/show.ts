@@ -1,8 +1,8 @@
+import { changedOnWayIn } from "@logbook/sdk";
 import { Command, Option } from "commander";
 
 import type { ContextFactory } from "../context.js";
 import {
-  formatChangedOnWayIn,
   formatCost,
   formatPricedCost,
   formatDuration,
@@ -101,7 +101,7 @@ function printHeader(out: Output, session: Session, tree: SessionTree): void {
     ],
     ["error", session.errorMessage],
     // What the stored text lost on its way in, so it is not taken for what was sent.
-    ["changed", formatChangedOnWayIn(session)],
+    ["changed", changedOnWayIn(session)],
   ];
   for (const [label, value] of rows) {
     if (value !== null && value !== "") out.line(`  ${colors.dim(label.padEnd(9))}${value}`);

@@ -1,14 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import {
-  formatChangedOnWayIn,
-  formatClock,
-  formatCost,
-  formatDuration,
-  formatTime,
-  formatTokens,
-  timeAgo,
-} from "./format";
+import { formatClock, formatCost, formatDuration, formatTime, formatTokens, timeAgo } from "./format";
 
 describe("format", () => {
   it("tokens compact past a thousand", () => {
@@ -22,15 +14,6 @@ describe("format", () => {
     expect(formatCost(0.0042)).toBe("$0.0042");
     expect(formatCost(12.5)).toBe("$12.50");
     expect(formatCost(1, 3)).toBe("$1.00 + 3 unpriced");
-  });
-
-  it("says what was changed on the way in, and nothing when nothing was", () => {
-    expect(formatChangedOnWayIn({ redactions: 0, replacedCharacters: 0 })).toBeNull();
-    expect(formatChangedOnWayIn({ redactions: 1, replacedCharacters: 0 })).toBe("1 secret redacted");
-    expect(formatChangedOnWayIn({ redactions: 0, replacedCharacters: 1 })).toBe("1 character stored as U+FFFD");
-    expect(formatChangedOnWayIn({ redactions: 3, replacedCharacters: 2 })).toBe(
-      "3 secrets redacted · 2 characters stored as U+FFFD",
-    );
   });
 
   it("relative times and durations", () => {

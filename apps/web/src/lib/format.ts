@@ -62,18 +62,3 @@ export const STATUS_LABELS: Record<string, string> = {
   cancelled: "cancelled",
   terminated: "ended",
 };
-
-/**
- * What was changed in stored text on its way in, or null when nothing was: secrets replaced
- * by redaction, and characters PostgreSQL cannot hold (NUL, a lone surrogate) stored as U+FFFD.
- */
-export function formatChangedOnWayIn(counts: { redactions: number; replacedCharacters: number }): string | null {
-  const parts: string[] = [];
-  if (counts.redactions > 0)
-    parts.push(`${counts.redactions} ${counts.redactions === 1 ? "secret" : "secrets"} redacted`);
-  if (counts.replacedCharacters > 0) {
-    const n = counts.replacedCharacters;
-    parts.push(`${n} ${n === 1 ? "character" : "characters"} stored as U+FFFD`);
-  }
-  return parts.length === 0 ? null : parts.join(" · ");
-}

@@ -8,10 +8,11 @@ import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { changedOnWayIn } from "@logbook/sdk";
 import { Link, useSearch } from "wouter";
 
 import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
-import { formatChangedOnWayIn, formatClock, formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
+import { formatClock, formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
 import { ENDED_STATUSES, sessionName, totalTokens } from "../lib/sessions";
 import { EMPTY_SEARCH, searchHref } from "../lib/search";
 import { buildTimeline, entryIndexOf, mergeEvents, type TimelineEntry } from "../lib/timeline";
@@ -89,7 +90,7 @@ function SessionHeader({ session: s }: { session: Session }) {
   const branch = typeof s.metadata.gitBranch === "string" ? s.metadata.gitBranch : null;
   const ended = s.endedAt ?? null;
   const started = s.startedAt ?? s.createdAt;
-  const changed = formatChangedOnWayIn(s);
+  const changed = changedOnWayIn(s);
   return (
     <header className="session-head">
       <h1 id="session-title">{sessionName(s)}</h1>
@@ -492,7 +493,7 @@ function Payload({ id, label }: { id: string; label: string }) {
   if (event.isPending) return <Loading what={`the ${label}`} />;
   if (event.isError) return <ErrorState error={event.error} what={`the ${label}`} />;
   const text = JSON.stringify(event.data.payload, null, 2);
-  const changed = formatChangedOnWayIn(event.data);
+  const changed = changedOnWayIn(event.data);
   return (
     <figure>
       <figcaption>
