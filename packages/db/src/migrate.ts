@@ -31,6 +31,7 @@ import * as dropUnreadIngestIndexes from "./migrations/20261202030632_drop_unrea
 import * as fasterEventSearchText from "./migrations/20261202094516_faster_event_search_text.js";
 import * as searchEveryToolInput from "./migrations/20261203070000_search_every_tool_input.js";
 import * as storeReplacedCharacters from "./migrations/20261204070000_store_replaced_characters.js";
+import * as searchTitlesAndSummaries from "./migrations/20261204100000_search_titles_and_summaries.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -69,6 +70,7 @@ const migrations: Record<string, Migration> = {
   "20261202094516_faster_event_search_text": fasterEventSearchText,
   "20261203070000_search_every_tool_input": searchEveryToolInput,
   "20261204070000_store_replaced_characters": storeReplacedCharacters,
+  "20261204100000_search_titles_and_summaries": searchTitlesAndSummaries,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

@@ -5,14 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { payloadTextFunctionSql } from "./migrations/20261202094516_faster_event_search_text.js";
+import { ADDED_TEXT_KEYS } from "./migrations/20261204100000_search_titles_and_summaries.js";
 import { reindexEventSearch, type ReindexProgress } from "./search-reindex.js";
 import { createTestDatabase, type TestDatabase } from "./testing/index.js";
 
 /**
- * Rows stored while the search text skipped tool calls after a text block keep that vector
- * until `reindex-search` writes them again: here they are stored under the old function
- * body, the new body is put back, and the command must find and fix exactly those rows.
+ * Rows stored while the search text skipped tool calls after a text block, or the keys
+ * `20261204100000_search_titles_and_summaries` added, keep that vector until
+ * `reindex-search` writes them again: here they are stored under the old function body,
+ * the current body is put back, and the command must find and fix exactly those rows.
  */
+
+/** The function body the migrations make today. */
+const CURRENT_BODY = payloadTextFunctionSql("every-block", ADDED_TEXT_KEYS);
 
 const DAY_MS = 86_400_000;
 
@@ -52,6 +57,13 @@ const SHAPES = [
     }),
   },
   { changed: false, payload: (n: number) => ({ hook_event_name: "UserPromptSubmit", prompt: `platypus ${n}` }) },
+  {
+    changed: true,
+    payload: (n: number) => ({ hook_event_name: "PostCompact", trigger: "auto", compact_summary: `bilby ${n}` }),
+  },
+  { changed: true, payload: (n: number) => ({ type: "ai-title", aiTitle: `quokka ${n}`, sessionId: "s" }) },
+  // A key the text reads now, but not a string: the filter looks at the row, nothing changes.
+  { changed: false, payload: (n: number) => ({ hook_event_name: "TaskCreated", subject: n, task_id: "7" }) },
   {
     changed: false,
     payload: (n: number) => ({ type: "user", message: { role: "user", content: `echidna ${n}` } }),
@@ -108,13 +120,15 @@ describe("reindexEventSearch", () => {
       }
     }
     await db.knex.batchInsert("events", rows, 100);
-    await db.knex.raw(payloadTextFunctionSql("every-block"));
+    await db.knex.raw(CURRENT_BODY);
   });
   afterAll(async () => db.destroy());
 
   it("rewrites exactly the rows whose vector the new rule changes, and nothing else of them", async () => {
     expect(await found("numbat7")).toBe(0);
     expect(await found("wombat")).toBe(0);
+    expect(await found("bilby")).toBe(0);
+    expect(await found("quokka")).toBe(0);
     expect(await staleRows()).toBe(changedRows);
     const before = await visibleRows();
 
@@ -148,6 +162,8 @@ describe("reindexEventSearch", () => {
     expect(await found("numbat7")).toBe(1);
     expect(await found("wombat")).toBe(rowsPerShape);
     expect(await found("quoll3")).toBe(1);
+    expect(await found("bilby")).toBe(rowsPerShape);
+    expect(await found("quokka 12")).toBe(1);
     expect(await visibleRows()).toEqual(before);
   });
 
@@ -161,8 +177,8 @@ describe("reindexEventSearch", () => {
     await db.knex.raw(
       "CREATE OR REPLACE FUNCTION logbook_event_payload_text(payload jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$ SELECT NULL $fn$",
     );
-    await db.knex.raw("UPDATE events SET payload = payload WHERE payload ->> 'hook_event_name' IS NOT NULL");
-    await db.knex.raw(payloadTextFunctionSql("every-block"));
+    await db.knex.raw("UPDATE events SET payload = payload WHERE payload ->> 'hook_event_name' = 'UserPromptSubmit'");
+    await db.knex.raw(CURRENT_BODY);
     expect(await found("platypus")).toBe(0);
     expect(await staleRows()).toBe(rowsPerShape);
 

@@ -1,5 +1,7 @@
 import type { Knex } from "knex";
 
+import { ADDED_TEXT_KEYS } from "./migrations/20261204100000_search_titles_and_summaries.js";
+
 /**
  * Brings stored `events.search_vector` values up to date with the search-text functions
  * (`logbook-server reindex-search`). The column is generated and stored, so a migration
@@ -10,22 +12,29 @@ import type { Knex } from "knex";
  *
  * - Only rows whose stored vector differs from a fresh one are written, so a second run
  *   writes none, and an interrupted run goes on where it stopped when started again.
- * - By default only the rows the last change of the search text can touch are compared
- *   (`CHANGED_ROWS`: transcript lines with a tool call in `message.content`): comparing a
- *   row means computing its vector, the costly part. `all` compares every row.
+ * - By default only the rows the changes of the search text can touch are compared
+ *   (`CHANGED_ROWS`: a tool call in `message.content`, or one of the keys added to the
+ *   text): comparing a row means computing its vector, the costly part. `all` compares
+ *   every row.
  * - Each partition is read in ranges of heap pages (a TID range scan: no index needed,
  *   the same cost per range wherever it is), one short transaction per range, so ingest
  *   and readers go on meanwhile. A partition dropped by retention meanwhile is skipped.
  */
 
-/** The rows `20261203070000_search_every_tool_input` can change: a content block with a tool call's input. */
-const CHANGED_ROWS = `payload @\\? 'strict $.message.content[*] \\? (exists(@.input))'`;
+/**
+ * The rows the changes of the search text since it was made can touch: a content block with a
+ * tool call's input (`20261203070000_search_every_tool_input`), or a top-level key that
+ * `20261204100000_search_titles_and_summaries` reads. The keys are plain identifiers
+ * (checked where the function is made), so they go into the SQL as they are.
+ */
+const CHANGED_ROWS = `(payload @\\? 'strict $.message.content[*] \\? (exists(@.input))'
+  OR payload \\?| ARRAY[${ADDED_TEXT_KEYS.map((key) => `'${key}'`).join(", ")}])`;
 const STALE = "search_vector IS DISTINCT FROM to_tsvector('english', logbook_event_search_text(message, payload))";
 
 export const DEFAULT_REINDEX_PAGES_PER_BATCH = 1_000;
 
 export interface ReindexSearchOptions {
-  /** Compare every row, not only those the last change of the search text can touch. */
+  /** Compare every row, not only those the changes of the search text can touch. */
   all?: boolean;
   /** Heap pages (8 KB each) read per transaction. */
   pagesPerBatch?: number;

@@ -9,6 +9,7 @@ import {
   type ToolInputRule,
 } from "./migrations/20261201154107_add_event_search.js";
 import { payloadTextFunctionSql } from "./migrations/20261202094516_faster_event_search_text.js";
+import { ADDED_TEXT_KEYS } from "./migrations/20261204100000_search_titles_and_summaries.js";
 import { createTestDatabase, type TestDatabase } from "./testing/index.js";
 
 /**
@@ -16,8 +17,10 @@ import { createTestDatabase, type TestDatabase } from "./testing/index.js";
  * functions that run are PL/pgSQL walks that give the same text faster
  * (`20261202094516_faster_event_search_text`), and `events.search_vector` is only right if
  * they do, for every input. Each walk is checked here against the paths it stands for, for
- * both rules of reading tool inputs: the old one (still what rows stored before
- * `20261203070000_search_every_tool_input` hold until `reindex-search`) and the current one.
+ * each text the migrations have made: the first rule of reading tool inputs (what rows
+ * stored before `20261203070000_search_every_tool_input` hold until `reindex-search`), the
+ * second, and the current one, which also reads the keys
+ * `20261204100000_search_titles_and_summaries` added.
  */
 
 /** A payload as JSON text (so numbers such as `1.50` or `1e3` reach PostgreSQL as written). */
@@ -53,6 +56,8 @@ const KEYS = [
   "prompt",
   "last_assistant_message",
   "error",
+  "compact_summary",
+  "aiTitle",
   "tool_input",
   "tool_response",
   "a",
@@ -117,6 +122,7 @@ function randomPayload(next: () => number): Json {
     "prompt",
     "last_assistant_message",
     "error",
+    ...ADDED_TEXT_KEYS,
     "tool_input",
     "tool_response",
   ]) {
@@ -163,19 +169,30 @@ function hugeCases(): Array<{ message: string | null; payload: Json }> {
   ];
 }
 
-const RULES: ToolInputRule[] = ["up-to-first-without", "every-block"];
-const fnName = (kind: "paths" | "walk", rule: ToolInputRule) => `${kind}_${rule.replace(/-/g, "_")}`;
+/** Each text the migrations have made: the tool-input rule, and the top-level keys read after `error`. */
+interface Variant {
+  name: string;
+  rule: ToolInputRule;
+  keys: readonly string[];
+}
+const VARIANTS: Variant[] = [
+  { name: "first_without", rule: "up-to-first-without", keys: [] },
+  { name: "every_block", rule: "every-block", keys: [] },
+  { name: "current", rule: "every-block", keys: ADDED_TEXT_KEYS },
+];
+const variant = (name: string) => expectDefined(VARIANTS.find((v) => v.name === name));
+const fnName = (kind: "paths" | "walk", v: Variant) => `${kind}_${v.name}`;
 
 describe("search text: each walk gives its paths' text exactly", () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();
-    for (const rule of RULES) {
+    for (const v of VARIANTS) {
       await db.knex.raw(`
-        CREATE FUNCTION ${fnName("paths", rule)}(payload jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
-          ${payloadTextByPathsSql(rule)}
+        CREATE FUNCTION ${fnName("paths", v)}(payload jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+          ${payloadTextByPathsSql(v.rule, v.keys)}
         $fn$;
-        ${payloadTextFunctionSql(rule).replace("FUNCTION logbook_event_payload_text(", `FUNCTION ${fnName("walk", rule)}(`)}
+        ${payloadTextFunctionSql(v.rule, v.keys).replace("FUNCTION logbook_event_payload_text(", `FUNCTION ${fnName("walk", v)}(`)}
       `);
     }
   });
@@ -194,12 +211,12 @@ describe("search text: each walk gives its paths' text exactly", () => {
       .map((r) => ({ payload: cases[Number(r.i) - 1]?.slice(0, 2000), [left]: r.a, [right]: r.b }));
   }
 
-  /** For each rule, the walk against the paths; and the migrated function against the current rule's walk. */
+  /** For each variant, the walk against the paths; and the migrated function against the current walk. */
   async function expectAllAgree(cases: Json[]) {
-    for (const rule of RULES) {
-      expect(await differences(cases, fnName("paths", rule), fnName("walk", rule))).toEqual([]);
+    for (const v of VARIANTS) {
+      expect(await differences(cases, fnName("paths", v), fnName("walk", v))).toEqual([]);
     }
-    expect(await differences(cases, "logbook_event_payload_text", fnName("walk", "every-block"))).toEqual([]);
+    expect(await differences(cases, "logbook_event_payload_text", fnName("walk", variant("current")))).toEqual([]);
   }
 
   const textOf = async (fn: string, payload: Json) => {
@@ -232,7 +249,7 @@ describe("search text: each walk gives its paths' text exactly", () => {
 
   it("reads a tool call after a text or thinking block now, and did not before", async () => {
     const textThenTool = expectDefined(ODD[11], "the text-then-tool-call case");
-    expect(await textOf(fnName("walk", "up-to-first-without"), textThenTool)).toBe("said");
+    expect(await textOf(fnName("walk", variant("first_without")), textThenTool)).toBe("said");
     expect(await textOf("logbook_event_payload_text", textThenTool)).toBe("said ls");
     const thinkingThenTools = jsonForPostgres({
       message: {
@@ -245,10 +262,39 @@ describe("search text: each walk gives its paths' text exactly", () => {
         ],
       },
     });
-    expect(await textOf(fnName("walk", "up-to-first-without"), thinkingThenTools)).toBe("a bare string block between");
+    expect(await textOf(fnName("walk", variant("first_without")), thinkingThenTools)).toBe(
+      "a bare string block between",
+    );
     expect(await textOf("logbook_event_payload_text", thinkingThenTools)).toBe(
       "a bare string block between /src/alpha.ts gamma beta",
     );
+  });
+
+  it("reads titles, compaction summaries, tasks and results now, after `error` and before the tool's text", async () => {
+    const postCompact = jsonForPostgres({
+      hook_event_name: "PostCompact",
+      trigger: "auto",
+      compact_summary: "endOfMonth now works in UTC",
+    });
+    expect(await textOf(fnName("walk", variant("every_block")), postCompact)).toBeNull();
+    expect(await textOf("logbook_event_payload_text", postCompact)).toBe("endOfMonth now works in UTC");
+    const aiTitle = jsonForPostgres({ type: "ai-title", aiTitle: "Fix month-end totals", sessionId: "s" });
+    expect(await textOf(fnName("walk", variant("every_block")), aiTitle)).toBeNull();
+    expect(await textOf("logbook_event_payload_text", aiTitle)).toBe("Fix month-end totals");
+    const everything = jsonForPostgres({
+      tool_input: { command: "ls" },
+      result: "final answer",
+      subject: ["task one", 7, "task two"],
+      description: { not: "a string" },
+      error: "boom",
+      prompt: "asked",
+    });
+    expect(await textOf("logbook_event_payload_text", everything)).toBe("asked boom task one task two final answer ls");
+  });
+
+  it("takes only plain keys into the paths and the walk", () => {
+    expect(() => payloadTextByPathsSql("every-block", ["a'b"])).toThrow(/not a plain key/);
+    expect(() => payloadTextFunctionSql("every-block", ["x ? y"])).toThrow(/not a plain key/);
   });
 
   it("on 4,000 random payloads of Claude Code's shape with odd values", async () => {
@@ -265,7 +311,7 @@ describe("search text: each walk gives its paths' text exactly", () => {
       `WITH c AS (SELECT v ->> 'message' AS message, (v ->> 'payload')::jsonb AS payload, i
                   FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(v, i))
        SELECT i, logbook_event_search_text(message, payload) = left(concat_ws(' ', left(message, ${SEARCH_TEXT_MAX_CHARS}),
-                 ${fnName("paths", "every-block")}(payload)), ${SEARCH_TEXT_MAX_CHARS}) AS same
+                 ${fnName("paths", variant("current"))}(payload)), ${SEARCH_TEXT_MAX_CHARS}) AS same
        FROM c ORDER BY i`,
       [JSON.stringify(cases)],
     );

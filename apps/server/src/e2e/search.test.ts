@@ -91,6 +91,51 @@ describe("events.search", () => {
     expect(older.items.map((hit) => hit.event.occurredAt).sort()).toEqual(Array.from({ length: 100 }, (_, i) => at(i)));
   });
 
+  it("finds and shows titles, compaction summaries, tasks and results, whole, from hooks and transcript lines", async () => {
+    const session = "search-e2e-kinds";
+    // The word to find sits past the 160 characters a timeline line keeps: only the payload's text has it.
+    const summary = `${"The report totals now close each month in UTC and the tests cover it. ".repeat(3)}Left: the axolotl export.`;
+    for (const hook of [
+      { hook_event_name: "PostCompact", trigger: "auto", compact_summary: summary },
+      { hook_event_name: "TaskCreated", task_id: "3", subject: "Measure the cache hit rate", description: "A counter" },
+    ]) {
+      const post = await fetch(`${h.server.url}/hooks/claude-code`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${h.server.apiKey}` },
+        body: JSON.stringify({ session_id: session, cwd: "/srv/app", ...hook }),
+      });
+      expect(post.status).toBe(200);
+    }
+    await h.client.events.ingest.mutate({
+      events: [
+        { type: "ai-title", aiTitle: "Close the months in UTC for the gecko ledger", sessionId: session },
+        { type: "result", subtype: "success", result: "Done: months close in UTC, capybara included." },
+      ].map((payload) => ({
+        id: uuidv7(),
+        externalSessionId: session,
+        eventType: payload.type,
+        source: "transcript" as const,
+        payload,
+      })),
+    });
+
+    const typesFound = async (query: string) =>
+      (await h.client.events.search.query({ query })).items.map((hit) => hit.event.eventType);
+    expect(await typesFound("axolotl")).toEqual(["PostCompact"]);
+    expect(await typesFound("cache hit rate")).toEqual(["TaskCreated"]);
+    expect(await typesFound("capybara")).toEqual(["result"]);
+    expect(await typesFound("gecko")).toEqual(["ai-title"]);
+
+    const stored = await h.client.sessions.get.query({ externalId: session });
+    const timeline = await h.client.events.listSummariesForSession.query({ sessionId: stored.id });
+    expect(timeline.items.map((e) => [e.eventType, e.message])).toEqual([
+      ["PostCompact", `${summary.slice(0, 159).slice(0, summary.slice(0, 159).lastIndexOf(" "))}…`],
+      ["TaskCreated", "Measure the cache hit rate"],
+      ["ai-title", "Close the months in UTC for the gecko ledger"],
+      ["result", "Done: months close in UTC, capybara included."],
+    ]);
+  });
+
   it("refuses an empty or absurdly long query and a bad filter with a 400 that names the field", async () => {
     for (const [input, path] of [
       [{ query: "" }, "query"],

@@ -51,3 +51,63 @@ describe("summaryText", () => {
     expect(cut.endsWith("word…")).toBe(true);
   });
 });
+
+describe("summaryText for the kinds without a message or a tool call", () => {
+  it("reads the transcript lines that carry words", () => {
+    // Claude Code writes `aiTitle`; `title` is what older tools wrote.
+    expect(summaryText("transcript", "ai-title", { type: "ai-title", aiTitle: "Fix month-end totals" })).toBe(
+      "Fix month-end totals",
+    );
+    expect(summaryText("transcript", "ai-title", { type: "ai-title", title: "Older title" })).toBe("Older title");
+    expect(summaryText("transcript", "custom-title", { type: "custom-title", customTitle: "release prep" })).toBe(
+      "release prep",
+    );
+    expect(
+      summaryText("transcript", "result", { type: "result", subtype: "success", result: "Fixed: all green." }),
+    ).toBe("Fixed: all green.");
+    expect(summaryText("transcript", "permission-mode", { type: "permission-mode", permissionMode: "plan" })).toBe(
+      "plan",
+    );
+    expect(summaryText("transcript", "system", { type: "system", content: "Conversation compacted" })).toBe(
+      "Conversation compacted",
+    );
+  });
+
+  it("reads the hooks that carry words, the first non-empty field first", () => {
+    const summary = "Fixing month-end totals: endOfMonth now works in UTC; one report test still expects local dates";
+    expect(summaryText("hook", "PostCompact", { trigger: "auto", compact_summary: summary })).toBe(summary);
+    // An empty instruction is no text: the trigger says what happened.
+    expect(summaryText("hook", "PreCompact", { trigger: "auto", custom_instructions: "" })).toBe("auto");
+    expect(summaryText("hook", "PreCompact", { trigger: "manual", custom_instructions: "keep the SQL" })).toBe(
+      "keep the SQL",
+    );
+    expect(
+      summaryText("hook", "TaskCreated", { subject: "Measure cache hit rate", description: "Add a counter" }),
+    ).toBe("Measure cache hit rate");
+    expect(summaryText("hook", "TaskCompleted", { description: "Add a counter" })).toBe("Add a counter");
+    expect(
+      summaryText("hook", "UserPromptExpansion", {
+        prompt: "/review the cache",
+        expanded_prompt: "Review the changes",
+      }),
+    ).toBe("/review the cache");
+    expect(summaryText("hook", "CwdChanged", { old_cwd: "/a", new_cwd: "/a/b" })).toBe("/a/b");
+    expect(summaryText("hook", "SessionStart", { source: "resume", model: "claude-opus-4-5" })).toBe("resume");
+    expect(summaryText("hook", "PostModelSwitch", { from_model: "a", to_model: "claude-opus-4-5" })).toBe(
+      "claude-opus-4-5",
+    );
+    expect(summaryText("hook", "SessionEnd", { reason: "prompt_input_exit" })).toBe("prompt_input_exit");
+  });
+
+  it("finds nothing in values that are not text, in unknown kinds, or in kinds named like object members", () => {
+    expect(summaryText("hook", "PostCompact", { compact_summary: 42, trigger: ["auto"] })).toBeUndefined();
+    expect(summaryText("hook", "SomethingNew", { subject: "words" })).toBeUndefined();
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      expect(summaryText("hook", name, { subject: "words", source: "x" })).toBeUndefined();
+      expect(summaryText("transcript", name, { type: name, content: "words" })).toBeUndefined();
+    }
+    // Bookkeeping that repeats another event's words has no text of its own.
+    expect(summaryText("transcript", "last-prompt", { type: "last-prompt", lastPrompt: "fix it" })).toBeUndefined();
+    expect(summaryText("hook", "MessageDisplay", { delta: "Plan ready" })).toBeUndefined();
+  });
+});

@@ -1,6 +1,8 @@
 /**
  * The one line a timeline shows for an event that came without a `message`: the first
- * words of what was said, or the tool and its main input. Computed once at ingest (a few
+ * words of what was said, or the tool and its main input, or for the other kinds the field
+ * that says what happened (a title, a compaction's summary, a task's subject, the new
+ * working directory, the model switched to). Computed once at ingest (a few
  * field reads and one slice: the hot path stays cheap) and stored as the event's
  * `message`, so timeline summaries, which leave the payload out, still say something.
  */
@@ -83,20 +85,72 @@ function messageSummary(content: unknown): string | undefined {
   return undefined;
 }
 
-function transcriptSummary(line: Json): string | undefined {
-  switch (line.type) {
-    case "user":
-    case "assistant":
-      return isObject(line.message) ? messageSummary(line.message.content) : undefined;
-    case "summary":
-      return typeof line.summary === "string" ? firstWords(line.summary) : undefined;
-    case "ai-title":
-      return typeof line.title === "string" ? firstWords(line.title) : undefined;
-    case "system":
-      return typeof line.content === "string" ? firstWords(line.content) : undefined;
-    default:
-      return undefined;
+// A Map, not an object: a line typed `constructor` or `__proto__` must find nothing.
+const textKeys = (keys: Record<string, readonly string[]>) => new Map(Object.entries(keys));
+
+/**
+ * Where the words are in the lines and hooks that have no message or tool call, most
+ * telling first (the first non-empty string wins). Bookkeeping that repeats what another
+ * event says (a `last-prompt` line, a `MessageDisplay` delta of a reply) is left out, so a
+ * search does not find it twice.
+ */
+const TRANSCRIPT_TEXT_KEYS: ReadonlyMap<string, readonly string[]> = textKeys({
+  summary: ["summary"],
+  // Claude Code writes `aiTitle`; `title` is kept for lines written by older tools.
+  "ai-title": ["aiTitle", "title"],
+  "custom-title": ["customTitle"],
+  "agent-name": ["agentName"],
+  system: ["content"],
+  "queue-operation": ["content"],
+  // The SDK's closing line: the final answer.
+  result: ["result"],
+  mode: ["mode"],
+  "permission-mode": ["permissionMode"],
+});
+
+const HOOK_TEXT_KEYS: ReadonlyMap<string, readonly string[]> = textKeys({
+  Stop: ["last_assistant_message"],
+  SubagentStop: ["last_assistant_message"],
+  SubagentStart: ["agent_type"],
+  SessionStart: ["source"],
+  SessionEnd: ["reason"],
+  PreCompact: ["custom_instructions", "trigger"],
+  PostCompact: ["compact_summary", "trigger"],
+  // What the person typed first: the expansion is what the command made of it.
+  UserPromptExpansion: ["prompt", "expanded_prompt"],
+  TaskCreated: ["subject", "description"],
+  TaskCompleted: ["subject", "description"],
+  CwdChanged: ["new_cwd"],
+  FileChanged: ["file_path"],
+  InstructionsLoaded: ["file_path"],
+  ConfigChange: ["file_path", "source"],
+  DirectoryAdded: ["directory"],
+  PreModelSwitch: ["to_model", "requested_model"],
+  PostModelSwitch: ["to_model", "requested_model"],
+  WorktreeCreate: ["worktree_path", "name"],
+  WorktreeRemove: ["worktree_path", "name"],
+  TeammateIdle: ["teammate_name"],
+  ElicitationResult: ["action"],
+  Setup: ["trigger"],
+});
+
+function firstText(payload: Json, keys: readonly string[] | undefined): string | undefined {
+  if (keys === undefined) return undefined;
+  for (const key of keys) {
+    const value = payload[key];
+    if (typeof value === "string") {
+      const words = firstWords(value);
+      if (words !== undefined) return words;
+    }
   }
+  return undefined;
+}
+
+function transcriptSummary(line: Json): string | undefined {
+  if (line.type === "user" || line.type === "assistant") {
+    return isObject(line.message) ? messageSummary(line.message.content) : undefined;
+  }
+  return typeof line.type === "string" ? firstText(line, TRANSCRIPT_TEXT_KEYS.get(line.type)) : undefined;
 }
 
 /** The text to show for an event without a message, or undefined when it has nothing to say. */
@@ -104,11 +158,7 @@ export function summaryText(source: string, eventType: string, payload: Json): s
   if (source === "transcript") return transcriptSummary(payload);
   if (source === "hook") {
     if (typeof payload.tool_name === "string") return toolCall(payload.tool_name, payload.tool_input);
-    if (eventType === "Stop" || eventType === "SubagentStop") {
-      return typeof payload.last_assistant_message === "string"
-        ? firstWords(payload.last_assistant_message)
-        : undefined;
-    }
+    return firstText(payload, HOOK_TEXT_KEYS.get(eventType));
   }
   return undefined;
 }

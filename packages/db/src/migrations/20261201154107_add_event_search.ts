@@ -35,8 +35,20 @@ const TOOL_INPUT_PATHS: Record<ToolInputRule, string> = {
   "every-block": 'strict $.message.content[*] ? (exists(@.input)).input.** ? (@.type() == "string")',
 };
 
-/** In this order: the text is these paths' values, path after path (later migrations keep it so). */
-const searchedPaths = (toolInputs: ToolInputRule) => [
+/**
+ * A top-level key a later migration adds to the text (`lax $.<key>`, strings only): a plain
+ * identifier, so it goes into a JSON path and a SQL literal as it is.
+ */
+export function textKeyPath(key: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`not a plain key for the search text: ${key}`);
+  return `lax $.${key} ? (@.type() == "string")`;
+}
+
+/**
+ * In this order: the text is these paths' values, path after path (later migrations keep it
+ * so). `textKeys`: top-level keys a later migration reads too, after `error` (none here).
+ */
+const searchedPaths = (toolInputs: ToolInputRule, textKeys: readonly string[]) => [
   // Transcript lines: the message's text, tool calls' inputs, tool results.
   'lax $.message.content ? (@.type() == "string")',
   "lax $.message.content.text",
@@ -52,6 +64,7 @@ const searchedPaths = (toolInputs: ToolInputRule) => [
   'lax $.message ? (@.type() == "string")',
   'lax $.last_assistant_message ? (@.type() == "string")',
   'lax $.error ? (@.type() == "string")',
+  ...textKeys.map(textKeyPath),
   'strict $.tool_input.** ? (@.type() == "string")',
   'strict $.tool_response.** ? (@.type() == "string")',
 ];
@@ -62,9 +75,12 @@ const searchedPaths = (toolInputs: ToolInputRule) => [
  * `20261202094516_faster_event_search_text` and its successor keep it for the shapes their
  * own walk leaves to it, and to go back to).
  */
-export function payloadTextByPathsSql(toolInputs: ToolInputRule = "up-to-first-without"): string {
+export function payloadTextByPathsSql(
+  toolInputs: ToolInputRule = "up-to-first-without",
+  textKeys: readonly string[] = [],
+): string {
   // Quoted as SQL literals; `\\?` keeps Knex from taking jsonpath's `?` for a binding.
-  const paths = searchedPaths(toolInputs)
+  const paths = searchedPaths(toolInputs, textKeys)
     .map((p) => `'${p.replace(/'/g, "''").replace(/\?/g, "\\?")}'`)
     .join(",\n      ");
   return `SELECT left(string_agg(v #>> '{}', ' '), ${SEARCH_TEXT_MAX_CHARS})

@@ -1,6 +1,11 @@
 import type { Knex } from "knex";
 
-import { payloadTextByPathsSql, SEARCH_TEXT_MAX_CHARS, type ToolInputRule } from "./20261201154107_add_event_search.js";
+import {
+  payloadTextByPathsSql,
+  SEARCH_TEXT_MAX_CHARS,
+  textKeyPath,
+  type ToolInputRule,
+} from "./20261201154107_add_event_search.js";
 
 /**
  * The same search text, made cheaper (issue 16: what the index costs ingest). Only the two
@@ -39,11 +44,19 @@ const TOOL_INPUT_RULES: Record<ToolInputRule, string> = {
   "every-block": "every block that has an input, in order; the others are skipped.",
 };
 
+/** The top-level keys read as `lax $.<key>`, strings only, in this order (later migrations add to them). */
+const TEXT_KEYS = ["summary", "title", "content", "prompt", "message", "last_assistant_message", "error"];
+
 /**
  * `logbook_event_payload_text` as this migration makes it, with the given rule for tool
- * inputs (`20261203070000_search_every_tool_input` makes it again with the other one).
+ * inputs (`20261203070000_search_every_tool_input` makes it again with the other one) and
+ * top-level keys read after `error` (`20261204100000_search_titles_and_summaries`).
  */
-export function payloadTextFunctionSql(toolInputs: ToolInputRule): string {
+export function payloadTextFunctionSql(toolInputs: ToolInputRule, textKeys: readonly string[] = []): string {
+  const keys = [...TEXT_KEYS, ...textKeys].map((key) => {
+    textKeyPath(key); // the same check as the paths': a plain identifier
+    return `'${key}'`;
+  });
   return `
     CREATE OR REPLACE FUNCTION logbook_event_payload_text(payload jsonb) RETURNS text
       LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -60,7 +73,7 @@ export function payloadTextFunctionSql(toolInputs: ToolInputRule): string {
       n int;
     BEGIN
       IF jsonb_typeof(payload) IS DISTINCT FROM 'object' OR jsonb_typeof(m) = 'array' THEN
-        RETURN (${payloadTextByPathsSql(toolInputs)});
+        RETURN (${payloadTextByPathsSql(toolInputs, textKeys)});
       END IF;
       -- The five paths under $.message, one after the other (message is an object or absent).
       c := m -> 'content';
@@ -106,7 +119,7 @@ export function payloadTextFunctionSql(toolInputs: ToolInputRule): string {
         END LOOP;
       END IF;
       -- lax $.<key>, strings only.
-      FOREACH k IN ARRAY ARRAY['summary', 'title', 'content', 'prompt', 'message', 'last_assistant_message', 'error'] LOOP
+      FOREACH k IN ARRAY ARRAY[${keys.join(", ")}] LOOP
         val := payload -> k;
         IF val IS NOT NULL THEN
           parts := parts || logbook_json_strings(val);
