@@ -32,6 +32,7 @@ import * as fasterEventSearchText from "./migrations/20261202094516_faster_event
 import * as searchEveryToolInput from "./migrations/20261203070000_search_every_tool_input.js";
 import * as storeReplacedCharacters from "./migrations/20261204070000_store_replaced_characters.js";
 import * as searchTitlesAndSummaries from "./migrations/20261204100000_search_titles_and_summaries.js";
+import * as sessionCountsBigint from "./migrations/20261204110000_session_counts_bigint.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -71,6 +72,7 @@ const migrations: Record<string, Migration> = {
   "20261203070000_search_every_tool_input": searchEveryToolInput,
   "20261204070000_store_replaced_characters": storeReplacedCharacters,
   "20261204100000_search_titles_and_summaries": searchTitlesAndSummaries,
+  "20261204110000_session_counts_bigint": sessionCountsBigint,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

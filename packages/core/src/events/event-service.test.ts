@@ -264,6 +264,32 @@ describe("EventService.ingest", () => {
     },
   );
 
+  it.each([
+    { path: "the one-call path", oneCallIngest: true },
+    { path: "the ordinary pipeline", oneCallIngest: false },
+  ])("sums a session's redactions and replaced characters past 2^31 through $path", async ({ oneCallIngest }) => {
+    const ingester = new EventService({ knex: db.knex, oneCallIngest });
+    const externalSessionId = `big-counts-${String(oneCallIngest)}`;
+    const event = (payload: Record<string, unknown>) =>
+      ingestEventsInput.parse({ events: [{ id: uuidv7(), externalSessionId, eventType: "note", payload }] });
+    await ingester.ingest(event({ text: "first" }));
+    // As if the session had taken in two billion of each already.
+    const near = 2 ** 31 - 2;
+    await db.knex("sessions").where({ external_id: externalSessionId }).update({
+      redactions: near,
+      replaced_characters: near,
+    });
+    const result = await ingester.ingest(
+      event({ note: "AKIAIOSFODNN7EXAMPLE and AKIAQWERTYUIOPASDFGH", out: "a\u0000b\u0000c\u0000d\u0000" }),
+    );
+    expect(result).toMatchObject({ accepted: 1, replacedCharacters: 4 });
+    const session = await sessions.get({ externalId: externalSessionId });
+    expect(session.replacedCharacters).toBe(near + 4);
+    const stored = (await events.listForSession({ sessionId: session.id, limit: 10 })).items;
+    expect(expectDefined(stored[1], "the second event").redactions).toBe(2);
+    expect(session.redactions).toBe(near + 2);
+  });
+
   it("keeps ids that are 8-4-4-4-12 hex but not RFC 9562 as they are, and does not date an event by one (issue 18)", async () => {
     // Written by other tools: version 0 or f, variant bits 0xxx, 110x, 111x.
     const ids = [
