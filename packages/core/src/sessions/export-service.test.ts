@@ -157,6 +157,45 @@ describe("ExportService.session", () => {
     expect(content).toContain("\n- Secrets redacted: 1\n- Characters stored as U+FFFD (NUL, lone surrogates): 2\n");
   });
 
+  it("md: a session told by its hooks shows a compaction's summary, and a reply repeated by Stop once", async () => {
+    const externalSessionId = "export-hooks";
+    const hook = (second: number, payload: Record<string, unknown>) => ({
+      externalSessionId,
+      eventType: String(payload.hook_event_name),
+      source: "hook" as const,
+      occurredAt: at(second),
+      payload: { session_id: externalSessionId, ...payload },
+    });
+    await new EventService({ knex: db.knex }).ingest(
+      ingestEventsInput.parse({
+        events: [
+          hook(1, { hook_event_name: "UserPromptSubmit", prompt: "Fix the totals" }),
+          hook(2, { hook_event_name: "Stop", last_assistant_message: "Fixed." }),
+          // Stop fired again for the same reply, with a notice between: shown once.
+          hook(3, { hook_event_name: "Notification", message: "Claude is waiting for your input" }),
+          hook(4, { hook_event_name: "Stop", last_assistant_message: "Fixed." }),
+          hook(5, { hook_event_name: "PostCompact", trigger: "auto", compact_summary: "Totals fixed in UTC." }),
+          hook(6, { hook_event_name: "PostCompact", trigger: "auto", compact_summary: "  " }),
+          hook(7, { hook_event_name: "UserPromptSubmit", prompt: "And the report?" }),
+          // The same words in a new turn are a new reply.
+          hook(8, { hook_event_name: "Stop", last_assistant_message: "Fixed." }),
+        ],
+      }),
+    );
+    const id = (await new SessionService({ knex: db.knex }).get({ externalId: externalSessionId })).id;
+    const { content } = await run("md", id);
+    const conversation = content.slice(content.indexOf("**User**"));
+    expect(conversation).toBe(
+      [
+        `**User** · ${at(1)}\n\nFix the totals`,
+        `**Assistant** · ${at(2)}\n\nFixed.`,
+        `**Compaction summary** · ${at(5)}\n\nTotals fixed in UTC.`,
+        `**User** · ${at(7)}\n\nAnd the report?`,
+        `**Assistant** · ${at(8)}\n\nFixed.\n`,
+      ].join("\n\n"),
+    );
+  });
+
   it("a session longer than a page: read in pages, written in pieces, the same file as one value", async () => {
     const events = new EventService({ knex: db.knex });
     const LONG = "export-long";

@@ -206,10 +206,17 @@ export class ExportService {
       yield `${index === 0 ? "" : "\n\n"}${headline}\n\n${about(session).join("\n")}`;
       // A session with transcript lines is told from them; the hooks say the same things again.
       const fromTranscript = part.transcriptLines > 0;
+      // Stop can fire more than once for one reply: the same words right after themselves are shown once.
+      let lastReply: string | undefined;
       for await (const events of this.pages(part)) {
         const blocks = events.flatMap((event) => {
           if (fromTranscript ? event.source !== "transcript" : event.source === "transcript") return [];
-          return fromTranscript ? transcriptBlocks(event) : hookBlocks(event);
+          if (fromTranscript) return transcriptBlocks(event);
+          const reply = hookReply(event);
+          if (reply !== undefined && reply === lastReply) return [];
+          const shown = hookBlocks(event);
+          if (shown.length > 0) lastReply = reply;
+          return shown;
         });
         if (blocks.length > 0) yield blocks.map((block) => `\n\n${block}`).join("");
       }
@@ -264,6 +271,14 @@ function transcriptBlocks(event: Event): string[] {
   return blocks;
 }
 
+/** What a Stop or SubagentStop hook says the agent replied, if it says. */
+function hookReply(event: Event): string | undefined {
+  const said = event.payload.last_assistant_message;
+  return (event.eventType === "Stop" || event.eventType === "SubagentStop") && typeof said === "string"
+    ? said
+    : undefined;
+}
+
 /** A hook or API event as Markdown blocks, for sessions that have no transcript lines. */
 function hookBlocks(event: Event): string[] {
   const p = event.payload;
@@ -276,9 +291,14 @@ function hookBlocks(event: Event): string[] {
     case "PostToolUseFailure":
       return [toolResult(p.tool_response ?? p.error, event.eventType === "PostToolUseFailure")];
     case "Stop":
-    case "SubagentStop":
-      return typeof p.last_assistant_message === "string"
-        ? [`${heading("Assistant", event)}\n\n${p.last_assistant_message}`]
+    case "SubagentStop": {
+      const reply = hookReply(event);
+      return reply === undefined ? [] : [`${heading("Assistant", event)}\n\n${reply}`];
+    }
+    case "PostCompact":
+      // What the conversation was cut down to: the agent goes on from this text.
+      return typeof p.compact_summary === "string" && p.compact_summary.trim() !== ""
+        ? [`${heading("Compaction summary", event)}\n\n${p.compact_summary}`]
         : [];
     default:
       return event.source === "api" && event.message ? [`*${event.eventType}: ${event.message}*`] : [];
