@@ -150,6 +150,35 @@ describe("buildTimeline", () => {
     ]);
   });
 
+  it("shows what a compaction kept, and a reply Stop reported twice in a row once", () => {
+    const stop = (text: string) =>
+      event({ eventType: "Stop", source: "hook", payload: { hook_event_name: "Stop", last_assistant_message: text } });
+    const timeline = buildTimeline([
+      event({ eventType: "PreCompact", source: "hook", payload: { trigger: "auto", custom_instructions: "" } }),
+      event({
+        eventType: "PostCompact",
+        source: "hook",
+        payload: { trigger: "auto", compact_summary: "Totals in UTC." },
+      }),
+      event({ eventType: "PostCompact", source: "hook", payload: { trigger: "manual", compact_summary: " " } }),
+      stop("Fixed."),
+      stop("Fixed."),
+      event({ eventType: "Notification", source: "hook", payload: { message: "Claude is waiting for your input" } }),
+      stop("Fixed."),
+    ]);
+    expect(timeline.map((e) => [e.kind, e.text])).toEqual([
+      ["lifecycle", "compacting (auto)"],
+      ["lifecycle", "compacted (auto): Totals in UTC."],
+      ["lifecycle", "compacted (manual)"],
+      ["assistant", "Fixed."],
+      ["notice", "Claude is waiting for your input"],
+      // Not right after itself: a reply of its own.
+      ["assistant", "Fixed."],
+    ]);
+    // Live, each Stop is an entry: the stream has no whole picture.
+    expect(entriesOf(stop("Fixed.")).map((e) => e.text)).toEqual(["Fixed."]);
+  });
+
   it("live (one event at a time) nothing is left out", () => {
     expect(entriesOf(pre).map((e) => e.kind)).toEqual(["tool_call"]);
     expect(entriesOf(event({ eventType: "note", source: "api", message: "deployed" }))[0]).toMatchObject({

@@ -129,14 +129,12 @@ function fromHook(event: Event): TimelineEntry[] {
     case "SubagentStop":
       return [entry(event, "subagent", `subagent ${str(p.agent_type) ?? str(p.agent_id) ?? ""} finished`.trim())];
     case "PreCompact":
-    case "PostCompact":
-      return [
-        entry(
-          event,
-          "lifecycle",
-          `${event.eventType === "PreCompact" ? "compacting" : "compacted"}${str(p.trigger) ? ` (${str(p.trigger)})` : ""}`,
-        ),
-      ];
+    case "PostCompact": {
+      const what = `${event.eventType === "PreCompact" ? "compacting" : "compacted"}${str(p.trigger) ? ` (${str(p.trigger)})` : ""}`;
+      // What the conversation was cut down to: the agent goes on from this text.
+      const summary = hasText(p.compact_summary) ? p.compact_summary : undefined;
+      return [entry(event, "lifecycle", summary ? `${what}: ${summary}` : what)];
+    }
     default:
       return [entry(event, "lifecycle", event.message ?? event.eventType)];
   }
@@ -223,7 +221,11 @@ export function buildTimeline(events: readonly Event[]): TimelineEntry[] {
     if (e.kind === "tool_call" && e.toolUseId && e.tool) toolById.set(e.toolUseId, e.tool);
     else if (e.tool === null && e.toolUseId) e.tool = toolById.get(e.toolUseId) ?? null;
   }
-  return entries;
+  // Stop can fire more than once for one reply: the same answer right after itself is shown once.
+  return entries.filter((e, i) => {
+    const before = entries[i - 1];
+    return !(e.kind === "assistant" && e.source === "hook" && before?.kind === "assistant" && before.text === e.text);
+  });
 }
 
 /** One event as it arrives live (`tail`): no de-duplication, the stream has no whole picture. */
