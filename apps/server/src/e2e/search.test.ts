@@ -129,7 +129,12 @@ describe("events.search", () => {
     const stored = await h.client.sessions.get.query({ externalId: session });
     const timeline = await h.client.events.listSummariesForSession.query({ sessionId: stored.id });
     expect(timeline.items.map((e) => [e.eventType, e.message])).toEqual([
-      ["PostCompact", `${summary.slice(0, 159).slice(0, summary.slice(0, 159).lastIndexOf(" "))}…`],
+      // The timeline keeps the head, cut on a word boundary.
+      [
+        "PostCompact",
+        "The report totals now close each month in UTC and the tests cover it. " +
+          "The report totals now close each month in UTC and the tests cover it. The report totals…",
+      ],
       ["TaskCreated", "Measure the cache hit rate"],
       ["ai-title", "Close the months in UTC for the gecko ledger"],
       ["result", "Done: months close in UTC, capybara included."],
