@@ -20,7 +20,21 @@ describe("parseConfig", () => {
       },
       bootstrapKey: true,
       pool: { max: 20, acquireTimeoutMs: 30_000 },
+      heapGrowthPercent: 20,
     });
+  });
+
+  it("takes a heap growth from 0 (V8's own rule) to 1000 percent, in whole numbers", () => {
+    const growth = (value: string) => {
+      const result = parseConfig({ HEAP_GROWTH_PERCENT: value });
+      return result.ok ? result.config.heapGrowthPercent : result.problems;
+    };
+    expect(growth("0")).toBe(0);
+    expect(growth("50")).toBe(50);
+    expect(growth("1000")).toBe(1000);
+    expect(growth("1001")).toEqual(['HEAP_GROWTH_PERCENT: must be at most 1000 (got "1001")']);
+    expect(growth("-1")).toEqual(['HEAP_GROWTH_PERCENT: must be at least 0 (got "-1")']);
+    expect(growth("12.5")).toEqual(['HEAP_GROWTH_PERCENT: must be a whole number (got "12.5")']);
   });
 
   it("reads every variable, and treats an empty one as unset", () => {

@@ -102,6 +102,12 @@ export const serverEnvSchema = databaseEnvSchema.extend({
   /** How long a graceful stop may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(100, 10 * 60_000, 15_000),
   /**
+   * How far V8 lets the heap grow past what its last full collection kept, in percent, before
+   * it collects again (docs/performance.md, "Heap growth"); 0 leaves V8's own rule, which lets
+   * it grow up to 4× under sustained ingest.
+   */
+  HEAP_GROWTH_PERCENT: int(0, 1_000, 20),
+  /**
    * How long a verified API key is trusted without asking the database again. Revocations
    * reach every running server at once over its live connection; this bounds the time a
    * server that missed one (connection down) still accepts the key. 0 checks every request.
@@ -188,6 +194,7 @@ export interface ServerConfig {
   jobRecoveryIntervalMs: number;
   webSessionPurgeIntervalMs: number;
   shutdownTimeoutMs: number;
+  heapGrowthPercent: number;
   bootstrapKey: boolean;
   pricesFile: string | null;
   redaction: { enabled: boolean; rulesFile: string | null };
@@ -257,6 +264,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
       jobRecoveryIntervalMs: e.JOB_RECOVERY_INTERVAL_MS,
       webSessionPurgeIntervalMs: e.WEB_SESSION_PURGE_INTERVAL_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      heapGrowthPercent: e.HEAP_GROWTH_PERCENT,
       bootstrapKey: e.BOOTSTRAP_KEY,
       pricesFile: e.LOGBOOK_PRICES_FILE ?? null,
       redaction: { enabled: e.LOGBOOK_REDACTION, rulesFile: e.LOGBOOK_REDACTION_RULES_FILE ?? null },

@@ -9,6 +9,7 @@ import { isAppError, PriceBook, type Redactor } from "@logbook/core";
 
 import { CommandError, keysCommand, migrateCommand, reindexSearchCommand, USAGE } from "./commands.js";
 import { parseConfig, type ServerConfig } from "./config.js";
+import { limitHeapGrowth } from "./heap.js";
 import { createLogger } from "./logger.js";
 import { watchParents } from "./parent-watch.js";
 import { redactorFor, startServer } from "./server.js";
@@ -47,6 +48,8 @@ async function serve(config: ServerConfig, args: string[]): Promise<void> {
   const prices = loadPrices(config);
   const redactor = loadRedactor(config);
   const logger = createLogger(config.logLevel);
+  // Before the first request makes garbage: the limit holds from the first collection on.
+  limitHeapGrowth(config.heapGrowthPercent);
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(config, logger, { prices, redactor });

@@ -346,7 +346,13 @@ export async function startServer(
 
     started = true;
     logger.info(
-      { url, version: VERSION, home: config.home, dashboard: Boolean(webAssets) },
+      {
+        url,
+        version: VERSION,
+        home: config.home,
+        dashboard: Boolean(webAssets),
+        heapGrowthPercent: config.heapGrowthPercent,
+      },
       `logbook-server listening on ${url}`,
     );
 

@@ -54,6 +54,20 @@ describe("first start", () => {
   });
 });
 
+describe("start log", () => {
+  it("says where it listens and the heap growth it set (20% unless HEAP_GROWTH_PERCENT says otherwise)", () => {
+    const lines = h.server.logs().flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+    const listening = lines.find((line) => String(line.msg).startsWith("logbook-server listening on"));
+    expect(listening).toMatchObject({ url: h.server.url, heapGrowthPercent: 20 });
+  });
+});
+
 describe("first start, watched closely", () => {
   it("is not ready before the credentials file holds its key: at the first 200 from /health it does", async () => {
     // A harness (or a hook) that reads the credentials once /health answers 200 found no file,
