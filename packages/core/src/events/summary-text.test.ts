@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
-import { firstWords, summaryText } from "./summary-text.js";
+import { firstWords, SUMMARY_MAX_CHARS, summaryText } from "./summary-text.js";
 
 describe("summaryText", () => {
   const line = (type: string, content: unknown) => ({ type, message: { role: type, content } });
@@ -97,6 +97,23 @@ describe("summaryText for the kinds without a message or a tool call", () => {
       "claude-opus-4-5",
     );
     expect(summaryText("hook", "SessionEnd", { reason: "prompt_input_exit" })).toBe("prompt_input_exit");
+  });
+
+  it("counts a batch of tool calls and names their tools in order", () => {
+    const call = (tool_name: unknown) => ({ tool_name, tool_use_id: "toolu_01" });
+    expect(summaryText("hook", "PostToolBatch", { tool_calls: [call("Read"), call("Grep")] })).toBe(
+      "2 tool calls: Read, Grep",
+    );
+    expect(summaryText("hook", "PostToolBatch", { tool_calls: [call("Bash")] })).toBe("1 tool call: Bash");
+    // Calls without a name still count; a batch without calls says nothing.
+    expect(summaryText("hook", "PostToolBatch", { tool_calls: [call(7), "Read", call("")] })).toBe("3 tool calls");
+    expect(summaryText("hook", "PostToolBatch", { tool_calls: [] })).toBeUndefined();
+    expect(summaryText("hook", "PostToolBatch", { tool_calls: "Read" })).toBeUndefined();
+    // A long batch is one timeline row, and only its head is read.
+    const many = summaryText("hook", "PostToolBatch", { tool_calls: Array.from({ length: 5000 }, () => call("Read")) });
+    expect(many?.startsWith("5000 tool calls: Read, Read")).toBe(true);
+    expect(many?.endsWith("…")).toBe(true);
+    expect(many?.length).toBeLessThanOrEqual(SUMMARY_MAX_CHARS);
   });
 
   it("finds nothing in values that are not text, in unknown kinds, or in kinds named like object members", () => {

@@ -153,11 +153,25 @@ function transcriptSummary(line: Json): string | undefined {
   return typeof line.type === "string" ? firstText(line, TRANSCRIPT_TEXT_KEYS.get(line.type)) : undefined;
 }
 
+/** A `PostToolBatch`: how many calls ended together, and their tools in order ("2 tool calls: Read, Grep"). */
+function toolBatch(calls: unknown): string | undefined {
+  if (!Array.isArray(calls) || calls.length === 0) return undefined;
+  // Only the head is read: a batch of thousands costs no more than a short one.
+  const names = calls
+    .slice(0, SUMMARY_MAX_CHARS)
+    .flatMap((call) =>
+      isObject(call) && typeof call.tool_name === "string" && call.tool_name !== "" ? [call.tool_name] : [],
+    );
+  const count = `${calls.length} tool ${calls.length === 1 ? "call" : "calls"}`;
+  return firstWords(names.length === 0 ? count : `${count}: ${names.join(", ")}`);
+}
+
 /** The text to show for an event without a message, or undefined when it has nothing to say. */
 export function summaryText(source: string, eventType: string, payload: Json): string | undefined {
   if (source === "transcript") return transcriptSummary(payload);
   if (source === "hook") {
     if (typeof payload.tool_name === "string") return toolCall(payload.tool_name, payload.tool_input);
+    if (eventType === "PostToolBatch") return toolBatch(payload.tool_calls);
     return firstText(payload, HOOK_TEXT_KEYS.get(eventType));
   }
   return undefined;
