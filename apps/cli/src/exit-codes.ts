@@ -31,6 +31,19 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * How to get a key that may, when the server says which scope was missing: keys are made
+ * where the server runs (its database), never through the API a refused key reaches.
+ */
+function scopeHint(refusal: string): string {
+  const scope = /does not have the '(ingest|read|admin)' scope/.exec(refusal)?.[1];
+  if (scope === undefined) return "";
+  return (
+    `; a key with it is made where the server runs: logbook-server keys create --name NAME --scopes ${scope},` +
+    " then give it with --api-key or LOGBOOK_API_KEY"
+  );
+}
+
 /** The message and exit code for anything a command threw. */
 export function describeFailure(error: unknown, url: string | undefined): { message: string; exitCode: ExitCode } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
@@ -45,7 +58,10 @@ export function describeFailure(error: unknown, url: string | undefined): { mess
           exitCode: EXIT.unreachable,
         };
       case "FORBIDDEN":
-        return { message: `the API key may not do this: ${error.message}`, exitCode: EXIT.unreachable };
+        return {
+          message: `the API key may not do this: ${error.message}${scopeHint(error.message)}`,
+          exitCode: EXIT.unreachable,
+        };
       case "NOT_FOUND":
         // Not a procedure's answer: the URL leads to no API (a path after the host, a proxy).
         if (error.procedure === null) {

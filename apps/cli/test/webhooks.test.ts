@@ -74,5 +74,9 @@ describe("logbook webhooks", () => {
     expect(missing.code).toBe(3);
     const reader = await runCli(["webhooks", "list"], { ...env, LOGBOOK_API_KEY: server.apiKey });
     expect(reader.code).toBe(4);
+    expect(reader.stderr).toContain(
+      "this API key does not have the 'admin' scope; a key with it is made where the server runs: " +
+        "logbook-server keys create --name NAME --scopes admin, then give it with --api-key or LOGBOOK_API_KEY",
+    );
   });
 });
