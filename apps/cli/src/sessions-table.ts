@@ -11,8 +11,10 @@ export function formatStatus(status: Session["status"], colors: Colors): string 
     case "initializing":
       return colors.green(status);
     case "failed":
-    case "terminated":
       return colors.red(status);
+    // Ended without a clean end (quiet for a day, or a SessionEnd of another reason): over,
+    // not broken, so it does not stand out as a failure does.
+    case "terminated":
     case "completed":
     case "cancelled":
     case "idle":
