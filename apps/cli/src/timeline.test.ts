@@ -179,6 +179,18 @@ describe("buildTimeline", () => {
     expect(entriesOf(stop("Fixed.")).map((e) => e.text)).toEqual(["Fixed."]);
   });
 
+  it("names the kind of a hook event it has no words of its own for, before its stored text", () => {
+    const hook = (eventType: string, message: string | null) =>
+      entriesOf(event({ eventType, source: "hook", message })).map((e) => [e.kind, e.text]);
+    expect(hook("TaskCreated", "Measure cache hit rate")).toEqual([
+      ["lifecycle", "TaskCreated: Measure cache hit rate"],
+    ]);
+    expect(hook("PostToolBatch", "2 tool calls: Read, Grep")).toEqual([
+      ["lifecycle", "PostToolBatch: 2 tool calls: Read, Grep"],
+    ]);
+    expect(hook("MessageDisplay", null)).toEqual([["lifecycle", "MessageDisplay"]]);
+  });
+
   it("live (one event at a time) nothing is left out", () => {
     expect(entriesOf(pre).map((e) => e.kind)).toEqual(["tool_call"]);
     expect(entriesOf(event({ eventType: "note", source: "api", message: "deployed" }))[0]).toMatchObject({

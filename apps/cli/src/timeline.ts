@@ -136,7 +136,9 @@ function fromHook(event: Event): TimelineEntry[] {
       return [entry(event, "lifecycle", summary ? `${what}: ${summary}` : what)];
     }
     default:
-      return [entry(event, "lifecycle", event.message ?? event.eventType)];
+      // The kind first, as the dashboard titles its entries: a bare path, model or task
+      // subject says little alone ("TaskCreated: Measure cache hit rate").
+      return [entry(event, "lifecycle", event.message ? `${event.eventType}: ${event.message}` : event.eventType)];
   }
 }
 
