@@ -31,6 +31,9 @@ export function renderEntry(
     case "tool_error":
       body = `  ${colors.red("✗")} ${colors.red(text)}`;
       break;
+    case "error":
+      body = `${colors.red("✗")} ${colors.red(text)}`;
+      break;
     case "notice":
       body = `${colors.magenta("!")} ${text}`;
       break;

@@ -179,6 +179,16 @@ describe("buildTimeline", () => {
     expect(entriesOf(stop("Fixed.")).map((e) => e.text)).toEqual(["Fixed."]);
   });
 
+  it("shows a turn that ended on an API error as a failure, with what the API said", () => {
+    const failure = (payload: Record<string, unknown>) =>
+      entriesOf(event({ eventType: "StopFailure", source: "hook", payload })).map((e) => [e.kind, e.text]);
+    expect(failure({ error: "rate_limit_error", error_details: "429 Too Many Requests" })).toEqual([
+      ["error", "turn failed: rate_limit_error (429 Too Many Requests)"],
+    ]);
+    expect(failure({ error: "overloaded_error" })).toEqual([["error", "turn failed: overloaded_error"]]);
+    expect(failure({})).toEqual([["error", "turn failed: an error"]]);
+  });
+
   it("names the kind of a hook event it has no words of its own for, before its stored text", () => {
     const hook = (eventType: string, message: string | null) =>
       entriesOf(event({ eventType, source: "hook", message })).map((e) => [e.kind, e.text]);

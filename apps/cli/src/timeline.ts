@@ -7,7 +7,7 @@ import type { Event } from "./types.js";
  */
 
 export type TimelineKind =
-  "prompt" | "assistant" | "tool_call" | "tool_result" | "tool_error" | "notice" | "subagent" | "lifecycle";
+  "prompt" | "assistant" | "tool_call" | "tool_result" | "tool_error" | "error" | "notice" | "subagent" | "lifecycle";
 
 export interface TimelineEntry {
   eventId: string;
@@ -119,10 +119,15 @@ function fromHook(event: Event): TimelineEntry[] {
       return [entry(event, "notice", `asks permission for ${tool ?? "a tool"}`, tool)];
     case "Notification":
       return [entry(event, "notice", str(p.message) ?? str(p.notification_type) ?? "notification")];
-    case "Stop":
-    case "StopFailure": {
+    case "Stop": {
       const last = str(p.last_assistant_message);
       return [last ? entry(event, "assistant", last) : entry(event, "lifecycle", "turn ended")];
+    }
+    case "StopFailure": {
+      // The turn ended on an API error (a rate limit, an overloaded model), not by finishing.
+      const why = str(p.error) ?? "an error";
+      const details = str(p.error_details);
+      return [entry(event, "error", `turn failed: ${why}${details ? ` (${details})` : ""}`)];
     }
     case "SubagentStart":
       return [entry(event, "subagent", `subagent ${str(p.agent_type) ?? str(p.agent_id) ?? ""} started`.trim())];
