@@ -157,7 +157,7 @@ describe("ExportService.session", () => {
     expect(content).toContain("\n- Secrets redacted: 1\n- Characters stored as U+FFFD (NUL, lone surrogates): 2\n");
   });
 
-  it("md: a session told by its hooks shows a compaction's summary, and a reply repeated by Stop once", async () => {
+  it("md: a session told by its hooks shows a compaction's summary, a reply repeated by Stop once, a failed turn", async () => {
     const externalSessionId = "export-hooks";
     const hook = (second: number, payload: Record<string, unknown>) => ({
       externalSessionId,
@@ -179,6 +179,13 @@ describe("ExportService.session", () => {
           hook(7, { hook_event_name: "UserPromptSubmit", prompt: "And the report?" }),
           // The same words in a new turn are a new reply.
           hook(8, { hook_event_name: "Stop", last_assistant_message: "Fixed." }),
+          hook(9, { hook_event_name: "UserPromptSubmit", prompt: "Now the chart" }),
+          // A turn the API ended: said, not left as a prompt without an answer.
+          hook(10, {
+            hook_event_name: "StopFailure",
+            error: "rate_limit_error",
+            error_details: "429 Too Many Requests",
+          }),
         ],
       }),
     );
@@ -191,7 +198,9 @@ describe("ExportService.session", () => {
         `**Assistant** · ${at(2)}\n\nFixed.`,
         `**Compaction summary** · ${at(5)}\n\nTotals fixed in UTC.`,
         `**User** · ${at(7)}\n\nAnd the report?`,
-        `**Assistant** · ${at(8)}\n\nFixed.\n`,
+        `**Assistant** · ${at(8)}\n\nFixed.`,
+        `**User** · ${at(9)}\n\nNow the chart`,
+        "*Turn failed: rate_limit_error (429 Too Many Requests)*\n",
       ].join("\n\n"),
     );
   });

@@ -295,6 +295,12 @@ function hookBlocks(event: Event): string[] {
       const reply = hookReply(event);
       return reply === undefined ? [] : [`${heading("Assistant", event)}\n\n${reply}`];
     }
+    case "StopFailure": {
+      // The turn ended on an API error instead of a reply: a reader should not wait for one.
+      const why = typeof p.error === "string" && p.error !== "" ? p.error : "an error";
+      const details = typeof p.error_details === "string" && p.error_details !== "" ? ` (${p.error_details})` : "";
+      return [`*Turn failed: ${why}${details}*`];
+    }
     case "PostCompact":
       // What the conversation was cut down to: the agent goes on from this text.
       return typeof p.compact_summary === "string" && p.compact_summary.trim() !== ""
