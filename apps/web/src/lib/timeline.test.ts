@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { buildTimeline, entryIndexOf, mergeEvents } from "./timeline";
+import { buildTimeline, entryIndexOf, mergeEvents, toolEventLabel } from "./timeline";
 import type { EventSummary } from "./types";
 
 function event(seq: number, over: Partial<EventSummary> = {}): EventSummary {
@@ -59,6 +59,26 @@ describe("buildTimeline", () => {
     const entries = buildTimeline([event(9, { eventType: "PostToolUse", toolName: "Read", toolUseId: "gone" })]);
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ kind: "tool", result: null });
+  });
+});
+
+describe("toolEventLabel", () => {
+  it("names what a tool's entry is about when it is not the call or its result", () => {
+    const entries = buildTimeline([
+      event(1, { eventType: "PreToolUse", toolName: "Bash", toolUseId: "t1" }),
+      event(2, { eventType: "PostToolUse", toolName: "Bash", toolUseId: "t1" }),
+      event(3, { eventType: "PermissionRequest", toolName: "Bash", message: "Bash: rm -rf build" }),
+      event(4, { eventType: "PermissionDenied", toolName: "Bash", toolUseId: "t2", message: "Bash: rm -rf build" }),
+      event(5, { eventType: "assistant", source: "transcript", toolName: "Read", toolUseId: "t3" }),
+      event(6, { eventType: "Notification", message: "Claude needs your permission" }),
+    ]);
+    expect(entries.map((e) => [e.event.seq, toolEventLabel(e)])).toEqual([
+      [1, null],
+      [3, "PermissionRequest"],
+      [4, "PermissionDenied"],
+      [5, null],
+      [6, null],
+    ]);
   });
 });
 

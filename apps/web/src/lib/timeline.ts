@@ -63,6 +63,17 @@ export function buildTimeline(events: readonly EventSummary[]): TimelineEntry[] 
   return entries;
 }
 
+/** The steps of a tool call itself, from hooks and transcript lines: their entry is titled by the tool alone. */
+const TOOL_CALL_TYPES = new Set(["PreToolUse", "PostToolUse", "PostToolUseFailure", "assistant", "user"]);
+
+/**
+ * What a tool's entry is about when its event is not the call or its result (permission asked
+ * for, or denied): shown beside the tool's name, so a denied call does not read as one that ran.
+ */
+export function toolEventLabel(entry: TimelineEntry): string | null {
+  return entry.kind === "tool" && !TOOL_CALL_TYPES.has(entry.event.eventType) ? entry.event.eventType : null;
+}
+
 /**
  * Where an event is drawn: the index of the entry that starts with it or carries it as its
  * tool result (a search hit on a PostToolUse lands on its call's entry); -1 when not loaded.

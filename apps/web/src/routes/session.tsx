@@ -15,7 +15,7 @@ import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../comp
 import { formatClock, formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
 import { ENDED_STATUSES, sessionName, totalTokens } from "../lib/sessions";
 import { EMPTY_SEARCH, searchHref } from "../lib/search";
-import { buildTimeline, entryIndexOf, mergeEvents, type TimelineEntry } from "../lib/timeline";
+import { buildTimeline, entryIndexOf, mergeEvents, toolEventLabel, type TimelineEntry } from "../lib/timeline";
 import { buildTree, type TreeNode } from "../lib/tree";
 import type { EventSummary, RouterInputs, Session } from "../lib/types";
 import { useTRPC } from "../trpc";
@@ -454,6 +454,7 @@ const TimelineRow = memo(function TimelineRow(props: {
   const { entry, open, target, toggle } = props;
   const e = entry.event;
   const title = entry.kind === "tool" ? `${e.toolName ?? "tool"}` : e.eventType;
+  const about = toolEventLabel(entry);
   return (
     <li
       ref={props.measure}
@@ -473,6 +474,7 @@ const TimelineRow = memo(function TimelineRow(props: {
       <button type="button" className="entry-head" aria-expanded={open} onClick={() => toggle(entry.id)}>
         <time dateTime={e.occurredAt}>{formatClock(e.occurredAt)}</time>
         <span className="badge">{title}</span>
+        {about && <span className="badge">{about}</span>}
         {entry.failed && <span className="badge status-failed">error</span>}
         <span className="summary">{e.message ?? entry.result?.message ?? ""}</span>
       </button>
