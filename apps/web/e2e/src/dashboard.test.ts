@@ -31,6 +31,8 @@ let browser: Browser;
 const shots: string[] = [];
 /** The fixture session with the most subagents, and its external id. */
 let parent: { id: string; externalId: string };
+/** One of its subagents' sessions. */
+let subagentId: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -63,6 +65,7 @@ beforeAll(async () => {
   expect(withChildren.length).toBeGreaterThan(0);
   const best = expectDefined(withChildren.sort((a, b) => b.descendants.length - a.descendants.length)[0]);
   parent = { id: best.session.id, externalId: expectDefined(best.session.externalId, "its external id") };
+  subagentId = expectDefined(best.descendants[0], "a subagent").session.id;
   browser = await launchChromium();
 }, 240_000);
 
@@ -101,9 +104,17 @@ describe("dashboard", () => {
     const { context, page } = await signedIn(server.apiKey);
     await rows(page).first().waitFor();
     const shown = await rows(page).count();
-    const { items } = await client.sessions.list.query({ limit: 500, hidden: false });
-    expect(shown).toBe(Math.min(items.length, shown));
+    // Top-level sessions only: a subagent is found from its parent's page (or "show subagents").
+    const { items } = await client.sessions.list.query({ limit: 500, hidden: false, parentSessionId: null });
+    const topLevel = new Set(items.map((s) => s.id));
+    const shownIds = await rows(page).evaluateAll((els) => els.map((el) => el.getAttribute("data-session-id")));
     expect(shown).toBeGreaterThan(0);
+    expect(shownIds.filter((id) => id === null || !topLevel.has(id))).toEqual([]);
+    const all = await client.sessions.list.query({ limit: 500, hidden: false });
+    expect(all.items.length).toBeGreaterThan(items.length); // the fixtures have subagents: the filter is seen
+    await page.getByLabel("show subagents").check();
+    await page.locator(`[role=row][data-session-id="${subagentId}"]`).waitFor();
+    await page.getByLabel("show subagents").uncheck();
     // The link's token left the address bar; the cookie is not readable by scripts.
     expect(page.url()).toBe(`${server.url}/`);
     expect(await page.evaluate(() => document.cookie)).toBe("");

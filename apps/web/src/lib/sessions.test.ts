@@ -119,6 +119,16 @@ describe("matchesFilters", () => {
     expect(matchesFilters({ ...s, archivedAt: "2026-12-01T10:00:00.000Z" }, DEFAULT_FILTERS)).toBe(false);
     expect(matchesFilters({ ...s, hidden: true }, { ...DEFAULT_FILTERS, showHidden: true })).toBe(true);
   });
+
+  it("leaves subagents' sessions out unless asked for, as the list does", () => {
+    const parent = session();
+    const child = session({ parentSessionId: parent.id, agentType: "Explore" });
+    expect(matchesFilters(parent, DEFAULT_FILTERS)).toBe(true);
+    expect(matchesFilters(child, DEFAULT_FILTERS)).toBe(false);
+    expect(matchesFilters(child, { ...DEFAULT_FILTERS, showSubagents: true })).toBe(true);
+    // A subagent changing live does not join a list of top-level sessions.
+    expect(mergeSession([parent], child, DEFAULT_FILTERS)).toEqual([parent]);
+  });
 });
 
 describe("sessionName and baseName", () => {

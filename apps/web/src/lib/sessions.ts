@@ -43,19 +43,22 @@ export function orderSessions(sessions: readonly Session[]): Session[] {
   return [...sessions].sort(compareSessions);
 }
 
-/** What the list filters on in the browser (the server filters status, hidden and text). */
+/** What the list filters on in the browser (the server filters status, hidden, subagents and text). */
 export interface SessionFilters {
   status: "all" | "running" | "waiting" | "ended";
   showHidden: boolean;
+  /** Subagents' sessions too; by default only top-level ones (a subagent is found from its parent's page). */
+  showSubagents: boolean;
   search: string;
 }
 
-export const DEFAULT_FILTERS: SessionFilters = { status: "all", showHidden: false, search: "" };
+export const DEFAULT_FILTERS: SessionFilters = { status: "all", showHidden: false, showSubagents: false, search: "" };
 
 /** Whether a session (say, one that changed live) belongs in the list under `filters`. */
 export function matchesFilters(session: Session, filters: SessionFilters): boolean {
   if (session.archivedAt !== null) return false;
   if (!filters.showHidden && session.hidden) return false;
+  if (!filters.showSubagents && session.parentSessionId !== null) return false;
   if (filters.status === "waiting" && !needsYou(session)) return false;
   if (filters.status === "ended" && !ENDED_STATUSES.has(session.status)) return false;
   if (filters.status === "running" && ENDED_STATUSES.has(session.status)) return false;

@@ -36,6 +36,7 @@ function listInput(filters: SessionFilters): ListInput {
   return {
     limit: PAGE,
     ...(filters.showHidden ? {} : { hidden: false }),
+    ...(filters.showSubagents ? {} : { parentSessionId: null }),
     ...(filters.search.trim() === "" ? {} : { search: filters.search.trim() }),
     ...(filters.status === "waiting"
       ? { status: ["waiting_input" as const] }
@@ -57,7 +58,12 @@ export function SessionsView() {
   const list = useInfiniteQuery(
     trpc.sessions.list.infiniteQueryOptions(input, { getNextPageParam: (last) => last.nextCursor ?? undefined }),
   );
-  const waiting = useQuery(trpc.sessions.needsYou.queryOptions({ includeHidden: deferredFilters.showHidden }));
+  const waiting = useQuery(
+    trpc.sessions.needsYou.queryOptions({
+      includeHidden: deferredFilters.showHidden,
+      ...(deferredFilters.showSubagents ? {} : { parentSessionId: null }),
+    }),
+  );
 
   // A new list (filters changed, or a refetch after a dropped stream) already has the changes.
   useEffect(() => setChanges(new Map()), [list.dataUpdatedAt]);
@@ -131,6 +137,7 @@ function Filters({ value, onChange }: { value: SessionFilters; onChange: (f: Ses
   const searchId = useId();
   const statusId = useId();
   const hiddenId = useId();
+  const subagentsId = useId();
   return (
     <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
       <label htmlFor={searchId}>Search</label>
@@ -160,6 +167,15 @@ function Filters({ value, onChange }: { value: SessionFilters; onChange: (f: Ses
           onChange={(e) => onChange({ ...value, showHidden: e.target.checked })}
         />
         <label htmlFor={hiddenId}>show hidden</label>
+      </span>
+      <span className="check">
+        <input
+          id={subagentsId}
+          type="checkbox"
+          checked={value.showSubagents}
+          onChange={(e) => onChange({ ...value, showSubagents: e.target.checked })}
+        />
+        <label htmlFor={subagentsId}>show subagents</label>
       </span>
     </form>
   );
