@@ -117,6 +117,11 @@ function fromHook(event: Event): TimelineEntry[] {
       return [entry(event, "tool_error", str(p.error) ?? describeToolResult(p.error), tool)];
     case "PermissionRequest":
       return [entry(event, "notice", `asks permission for ${tool ?? "a tool"}`, tool)];
+    case "PermissionDenied": {
+      // Not a call that ran: say so, with what it would have done.
+      const what = describeToolInput(tool ?? null, p.tool_input);
+      return [entry(event, "notice", `denied ${tool ?? "a tool"}${what ? `: ${what}` : ""}`, tool)];
+    }
     case "Notification":
       return [entry(event, "notice", str(p.message) ?? str(p.notification_type) ?? "notification")];
     case "Stop": {
