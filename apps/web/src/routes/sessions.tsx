@@ -136,8 +136,6 @@ export function SessionsView() {
 function Filters({ value, onChange }: { value: SessionFilters; onChange: (f: SessionFilters) => void }) {
   const searchId = useId();
   const statusId = useId();
-  const hiddenId = useId();
-  const subagentsId = useId();
   return (
     <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
       <label htmlFor={searchId}>Search</label>
@@ -159,25 +157,28 @@ function Filters({ value, onChange }: { value: SessionFilters; onChange: (f: Ses
         <option value="running">open</option>
         <option value="ended">ended</option>
       </select>
-      <span className="check">
-        <input
-          id={hiddenId}
-          type="checkbox"
-          checked={value.showHidden}
-          onChange={(e) => onChange({ ...value, showHidden: e.target.checked })}
-        />
-        <label htmlFor={hiddenId}>show hidden</label>
-      </span>
-      <span className="check">
-        <input
-          id={subagentsId}
-          type="checkbox"
-          checked={value.showSubagents}
-          onChange={(e) => onChange({ ...value, showSubagents: e.target.checked })}
-        />
-        <label htmlFor={subagentsId}>show subagents</label>
-      </span>
+      <FilterCheck
+        label="show hidden"
+        checked={value.showHidden}
+        onChange={(showHidden) => onChange({ ...value, showHidden })}
+      />
+      <FilterCheck
+        label="show subagents"
+        checked={value.showSubagents}
+        onChange={(showSubagents) => onChange({ ...value, showSubagents })}
+      />
     </form>
+  );
+}
+
+/** A labelled checkbox of the filters. */
+function FilterCheck(props: { label: string; checked: boolean; onChange: (checked: boolean) => void }) {
+  const id = useId();
+  return (
+    <span className="check">
+      <input id={id} type="checkbox" checked={props.checked} onChange={(e) => props.onChange(e.target.checked)} />
+      <label htmlFor={id}>{props.label}</label>
+    </span>
   );
 }
 
