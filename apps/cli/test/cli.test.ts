@@ -490,7 +490,7 @@ describe("logbook export", () => {
     }
   });
 
-  it("md on stdout; json; refuses a format it does not know and a file that exists", async () => {
+  it("md on stdout; json; jsonl of a hooks-only session; refuses a format it does not know and a file that exists", async () => {
     const md = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md"], env);
     expect(md.code, md.stderr).toBe(0);
     expect(md.stdout).toMatch(/^# /);
@@ -498,6 +498,11 @@ describe("logbook export", () => {
     expect(md.stdout).toContain("## Subagent: ");
     const asJson = await runCli(["export", TRANSCRIPT_SESSION, "--format", "json"], env);
     expect((JSON.parse(asJson.stdout) as { sessions: unknown[] }).sessions).toHaveLength(2);
+    // A session told by its hooks has no transcript lines: an empty file, and a word why.
+    const hooksOnly = await runCli(["export", WAITING_SESSION, "--format", "jsonl"], env);
+    expect(hooksOnly.code, hooksOnly.stderr).toBe(0);
+    expect(hooksOnly.stdout).toBe("");
+    expect(hooksOnly.stderr).toContain("no transcript lines: this session was recorded by its hooks only");
     const pdf = await runCli(["export", TRANSCRIPT_SESSION, "--format", "pdf"], env);
     expect(pdf.code).toBe(2);
     expect(pdf.stderr).toContain("md, json, jsonl");

@@ -69,12 +69,18 @@ export function exportCommand(contexts: ContextFactory): Command {
         const session = await resolveSession(client, reference);
         return client.downloadExport({ id: session.id, format: options.format as Format });
       });
+      // An empty transcript is not a failed export, but it should not look like one.
+      const noLines =
+        options.format === "jsonl" && download.events === 0
+          ? "no transcript lines: this session was recorded by its hooks only (--format md or json has its events)"
+          : null;
       if (options.output === undefined) {
         try {
           await pipeline(nodeStream(download.body), process.stdout, { end: false });
         } catch (error) {
           throw new CliError(`the export was cut short: ${(error as Error).message}`, EXIT.error);
         }
+        if (noLines) context.out.notice(noLines);
         return;
       }
       await writePrivateFile(options.output, download.body);
@@ -85,9 +91,11 @@ export function exportCommand(contexts: ContextFactory): Command {
         events: download.events,
       };
       if (context.out.json) context.out.jsonResult(summary);
-      else
+      else {
         context.out.notice(
           `wrote ${options.output}: ${count(download.sessions, "session")}, ${count(download.events, options.format === "jsonl" ? "line" : "event")}`,
         );
+        if (noLines) context.out.notice(noLines);
+      }
     });
 }
