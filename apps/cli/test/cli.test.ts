@@ -137,6 +137,38 @@ describe("logbook sessions", () => {
     }
   });
 
+  it("lists a subagent waiting for its person without --subagents (a permission prompt inside it)", async () => {
+    await client.hooks.ingest.mutate({
+      events: [
+        {
+          occurredAt: new Date().toISOString(),
+          payload: {
+            session_id: "sub-waiter",
+            agent_id: "a77",
+            agent_type: "Explore",
+            hook_event_name: "PermissionRequest",
+            tool_name: "Bash",
+            tool_input: { command: "ls /srv" },
+          },
+        },
+      ],
+    });
+    try {
+      const { sessions } = await json<{ sessions: SessionJson[] }>(["sessions"]);
+      expect(sessions.slice(0, 2).map((s) => [s.externalId, s.status])).toEqual([
+        [WAITING_SESSION, "waiting_input"],
+        ["sub-waiter:agent:a77", "waiting_input"],
+      ]);
+      // Its parent is a top-level session like any other; other subagents stay out.
+      expect(sessions.map((s) => s.externalId)).not.toContain(SUBAGENT_SESSION);
+    } finally {
+      for (const externalId of ["sub-waiter:agent:a77", "sub-waiter"]) {
+        const made = await client.sessions.get.query({ externalId });
+        await client.sessions.setArchived.mutate({ id: made.id, archived: true }); // out of the other tests' lists
+      }
+    }
+  });
+
   it("filters by project, given by path", async () => {
     const project = await client.projects.upsert.mutate({ path: "/home/dev/projects/zeta" });
     await client.sessions.create.mutate({ externalId: "zeta-run", projectPath: project.path, title: "zeta nightly" });

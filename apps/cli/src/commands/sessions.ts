@@ -30,7 +30,10 @@ export function sessionsCommand(contexts: ContextFactory): Command {
     .option("-m, --machine <machine>", "only sessions from this machine (host name)")
     .option("-a, --agent <type>", "only this agent type (e.g. claude-code, or a subagent type)")
     .option("--since <when>", "active since: an age (30m, 12h, 7d, 2w) or a date (2026-11-30)")
-    .option("--subagents", "include subagents' sessions (by default only top-level sessions)")
+    .option(
+      "--subagents",
+      "include subagents' sessions (by default only top-level sessions, and subagents waiting for you)",
+    )
     .addOption(new Option("-n, --limit <n>", "at most this many sessions (1-500)").default(50).argParser(parseLimit))
     .action(async (options: SessionsOptions, command: Command) => {
       const context = contexts.create(command);
@@ -69,12 +72,11 @@ async function listNeedsYouFirst(
 ): Promise<Session[]> {
   const limit = filter.limit ?? 50;
   const askWaiting = statuses === undefined || statuses.includes(NEEDS_YOU);
-  const { machineId, agentType, projectId, parentSessionId, from } = filter;
+  const { machineId, agentType, projectId, from } = filter;
   const [waiting, rest] = await Promise.all([
-    // The longest waiting first: the limit cuts the newest waiters, never the oldest.
-    askWaiting
-      ? client.sessions.needsYou.query({ limit, machineId, agentType, projectId, parentSessionId, from })
-      : null,
+    // The longest waiting first: the limit cuts the newest waiters, never the oldest. Subagents
+    // included whatever --subagents says: a permission prompt inside one waits in its session.
+    askWaiting ? client.sessions.needsYou.query({ limit, machineId, agentType, projectId, from }) : null,
     client.sessions.list.query({ ...filter, ...(statuses ? { status: statuses } : {}) }),
   ]);
   const first = waiting?.map((item) => item.session) ?? [];

@@ -104,12 +104,14 @@ describe("dashboard", () => {
     const { context, page } = await signedIn(server.apiKey);
     await rows(page).first().waitFor();
     const shown = await rows(page).count();
-    // Top-level sessions only: a subagent is found from its parent's page (or "show subagents").
+    // Top-level sessions and those waiting for the person only: any other subagent is found
+    // from its parent's page (or "show subagents").
     const { items } = await client.sessions.list.query({ limit: 500, hidden: false, parentSessionId: null });
-    const topLevel = new Set(items.map((s) => s.id));
+    const waiting = await client.sessions.needsYou.query({});
+    const listed = new Set([...items.map((s) => s.id), ...waiting.map((w) => w.session.id)]);
     const shownIds = await rows(page).evaluateAll((els) => els.map((el) => el.getAttribute("data-session-id")));
     expect(shown).toBeGreaterThan(0);
-    expect(shownIds.filter((id) => id === null || !topLevel.has(id))).toEqual([]);
+    expect(shownIds.filter((id) => id === null || !listed.has(id))).toEqual([]);
     const all = await client.sessions.list.query({ limit: 500, hidden: false });
     expect(all.items.length).toBeGreaterThan(items.length); // the fixtures have subagents: the filter is seen
     await page.getByLabel("show subagents").check();

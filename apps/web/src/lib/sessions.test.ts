@@ -120,14 +120,18 @@ describe("matchesFilters", () => {
     expect(matchesFilters({ ...s, hidden: true }, { ...DEFAULT_FILTERS, showHidden: true })).toBe(true);
   });
 
-  it("leaves subagents' sessions out unless asked for, as the list does", () => {
+  it("leaves subagents' sessions out unless asked for or waiting for the person, as the list does", () => {
     const parent = session();
     const child = session({ parentSessionId: parent.id, agentType: "Explore" });
     expect(matchesFilters(parent, DEFAULT_FILTERS)).toBe(true);
     expect(matchesFilters(child, DEFAULT_FILTERS)).toBe(false);
     expect(matchesFilters(child, { ...DEFAULT_FILTERS, showSubagents: true })).toBe(true);
-    // A subagent changing live does not join a list of top-level sessions.
+    // A subagent changing live does not join a list of top-level sessions...
     expect(mergeSession([parent], child, DEFAULT_FILTERS)).toEqual([parent]);
+    // ...unless it waits for the person (a permission prompt inside it): that always shows.
+    const waiting = { ...child, status: "waiting_input" as const };
+    expect(matchesFilters(waiting, DEFAULT_FILTERS)).toBe(true);
+    expect(mergeSession([parent], waiting, DEFAULT_FILTERS).map((s) => s.id)).toEqual([waiting.id, parent.id]);
   });
 });
 

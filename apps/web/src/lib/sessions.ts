@@ -47,7 +47,10 @@ export function orderSessions(sessions: readonly Session[]): Session[] {
 export interface SessionFilters {
   status: "all" | "running" | "waiting" | "ended";
   showHidden: boolean;
-  /** Subagents' sessions too; by default only top-level ones (a subagent is found from its parent's page). */
+  /**
+   * Subagents' sessions too; by default only top-level ones and subagents waiting for the
+   * person (any other subagent is found from its parent's page).
+   */
   showSubagents: boolean;
   search: string;
 }
@@ -58,7 +61,7 @@ export const DEFAULT_FILTERS: SessionFilters = { status: "all", showHidden: fals
 export function matchesFilters(session: Session, filters: SessionFilters): boolean {
   if (session.archivedAt !== null) return false;
   if (!filters.showHidden && session.hidden) return false;
-  if (!filters.showSubagents && session.parentSessionId !== null) return false;
+  if (!filters.showSubagents && session.parentSessionId !== null && !needsYou(session)) return false;
   if (filters.status === "waiting" && !needsYou(session)) return false;
   if (filters.status === "ended" && !ENDED_STATUSES.has(session.status)) return false;
   if (filters.status === "running" && ENDED_STATUSES.has(session.status)) return false;

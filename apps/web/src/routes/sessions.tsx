@@ -58,12 +58,8 @@ export function SessionsView() {
   const list = useInfiniteQuery(
     trpc.sessions.list.infiniteQueryOptions(input, { getNextPageParam: (last) => last.nextCursor ?? undefined }),
   );
-  const waiting = useQuery(
-    trpc.sessions.needsYou.queryOptions({
-      includeHidden: deferredFilters.showHidden,
-      ...(deferredFilters.showSubagents ? {} : { parentSessionId: null }),
-    }),
-  );
+  // Subagents included whatever the box says: a permission prompt inside one waits in its session.
+  const waiting = useQuery(trpc.sessions.needsYou.queryOptions({ includeHidden: deferredFilters.showHidden }));
 
   // A new list (filters changed, or a refetch after a dropped stream) already has the changes.
   useEffect(() => setChanges(new Map()), [list.dataUpdatedAt]);
