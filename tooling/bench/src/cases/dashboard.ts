@@ -87,11 +87,17 @@ export async function dashboardCase(ctx: BenchContext, storedSessions: number): 
       stepPx: SCROLL_STEP_PX,
     });
     // The sessions list with up to LIST_SCROLL_ROWS of the sessions it shows loaded (it loads
-    // 500 at a time as the reader nears the end).
+    // 500 at a time as the reader nears the end): top-level ones, as the list shows by default
+    // (subagents waiting for the person come on top of these, never fewer rows).
     let listed = 0;
     let cursor: string | undefined;
     do {
-      const batch = await client.sessions.list.query({ limit: 500, hidden: false, ...(cursor ? { cursor } : {}) });
+      const batch = await client.sessions.list.query({
+        limit: 500,
+        hidden: false,
+        parentSessionId: null,
+        ...(cursor ? { cursor } : {}),
+      });
       listed += batch.items.length;
       cursor = batch.nextCursor ?? undefined;
     } while (cursor !== undefined && listed < LIST_SCROLL_ROWS);
