@@ -32,12 +32,12 @@ export class CliError extends Error {
 }
 
 /**
- * How to get a key that may, when the server names the scope that was missing: keys are made
+ * How to get a key that may, when the server says which scope was missing: keys are made
  * where the server runs (its database), never through the API a refused key reaches.
  */
-function scopeHint(details: Record<string, unknown> | null): string {
-  const scope = details?.["requiredScope"];
-  if (typeof scope !== "string" || !/^[a-z]+$/.test(scope)) return "";
+function scopeHint(refusal: string): string {
+  const scope = /does not have the '(ingest|read|admin)' scope/.exec(refusal)?.[1];
+  if (scope === undefined) return "";
   return (
     `; a key with it is made where the server runs: logbook-server keys create --name NAME --scopes ${scope},` +
     " then give it with --api-key or LOGBOOK_API_KEY"
@@ -59,7 +59,7 @@ export function describeFailure(error: unknown, url: string | undefined): { mess
         };
       case "FORBIDDEN":
         return {
-          message: `the API key may not do this: ${error.message}${scopeHint(error.details)}`,
+          message: `the API key may not do this: ${error.message}${scopeHint(error.message)}`,
           exitCode: EXIT.unreachable,
         };
       case "NOT_FOUND":

@@ -89,7 +89,6 @@ export async function callError(call: Promise<unknown>): Promise<{
   message: string;
   appCode?: string;
   issues?: Array<{ path: string; message: string; code: string }>;
-  details?: Record<string, unknown>;
 }> {
   const error = await call.then(
     () => null,
@@ -102,7 +101,6 @@ export async function callError(call: Promise<unknown>): Promise<{
     message: described.message,
     ...(described.appCode ? { appCode: described.appCode } : {}),
     ...(described.issues ? { issues: described.issues } : {}),
-    ...(described.details ? { details: described.details } : {}),
   };
 }
 

@@ -334,11 +334,7 @@ export function hasScope(auth: AuthInfo, scope: ApiKeyScope): boolean {
 export function accessError(ctx: Pick<Context, "auth" | "authProblem">, scope?: ApiKeyScope): AppError | null {
   if (!ctx.auth) return new AppError("UNAUTHORIZED", AUTH_MESSAGES[ctx.authProblem ?? "invalid"]);
   if (scope && !hasScope(ctx.auth, scope)) {
-    // The scope in details too: a client can say how to get a key that has it without
-    // reading the message.
-    return new AppError("FORBIDDEN", `this API key does not have the '${scope}' scope`, {
-      details: { requiredScope: scope },
-    });
+    return new AppError("FORBIDDEN", `this API key does not have the '${scope}' scope`);
   }
   return null;
 }

@@ -20,11 +20,6 @@ describe("hooks router", () => {
 
   it("needs the ingest scope", async () => {
     const reader = await t.kit.caller(["read"]);
-    expect(await callError(reader.hooks.ingest({ events: [{ payload: {} }] }))).toEqual({
-      code: "FORBIDDEN",
-      appCode: "FORBIDDEN",
-      message: "this API key does not have the 'ingest' scope",
-      details: { requiredScope: "ingest" },
-    });
+    expect(await callError(reader.hooks.ingest({ events: [{ payload: {} }] }))).toMatchObject({ code: "FORBIDDEN" });
   });
 });
