@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { AppError, isDatabaseAway, toAppError } from "./errors.js";
+import { AppError, isDatabaseAway, toAppError, violatedUniqueConstraint } from "./errors.js";
 
 const refused = () =>
   Object.assign(new Error("connect ECONNREFUSED /tmp/pg/.s.PGSQL.5432"), { code: "ECONNREFUSED", syscall: "connect" });
@@ -37,5 +37,24 @@ describe("isDatabaseAway", () => {
     const loop = new Error("loop") as Error & { cause?: unknown };
     loop.cause = loop;
     expect(isDatabaseAway(loop)).toBe(false);
+  });
+});
+
+describe("toAppError", () => {
+  it("maps a driver error that Objection wrapped (db-errors keep it as nativeError)", () => {
+    const native = Object.assign(new Error("duplicate key value"), { code: "23505", constraint: "sessions_pkey" });
+    const wrapped = Object.assign(new Error("duplicate key value"), {
+      name: "UniqueViolationError",
+      nativeError: native,
+    });
+    expect(toAppError(wrapped)).toMatchObject({
+      code: "CONFLICT",
+      message: "a record with the same unique value already exists (sessions_pkey)",
+    });
+    expect(violatedUniqueConstraint(wrapped)).toBe("sessions_pkey");
+    expect(violatedUniqueConstraint(native)).toBe("sessions_pkey");
+    expect(violatedUniqueConstraint(Object.assign(new Error("fk"), { code: "23503" }))).toBeNull();
+    // A wrapper around something that is not a driver error stays internal.
+    expect(toAppError(Object.assign(new Error("odd"), { nativeError: new Error("plain") }))).toBeNull();
   });
 });

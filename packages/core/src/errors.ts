@@ -68,10 +68,28 @@ interface PgError {
   column?: string;
 }
 
+/**
+ * The driver's error with its SQLSTATE: `error` itself, or what Objection's wrapper (a
+ * `UniqueViolationError` and its kin from db-errors, which carry no `code`) holds as
+ * `nativeError`.
+ */
 function pgError(error: unknown): PgError | null {
   if (typeof error !== "object" || error === null) return null;
   const code = (error as PgError).code;
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? error : null;
+  if (isSqlState(code)) return error;
+  const native = (error as { nativeError?: unknown }).nativeError;
+  if (typeof native !== "object" || native === null) return null;
+  return isSqlState((native as PgError).code) ? native : null;
+}
+
+function isSqlState(code: unknown): code is string {
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/** The unique constraint `error` violated (SQLSTATE 23505), or null for any other error. */
+export function violatedUniqueConstraint(error: unknown): string | null {
+  const pg = pgError(error);
+  return pg?.code === "23505" ? (pg.constraint ?? null) : null;
 }
 
 /** Socket errors (from `connect`, `read`, `write`) that mean the database cannot be reached. */

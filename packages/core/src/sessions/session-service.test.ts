@@ -50,6 +50,29 @@ describe("SessionService", () => {
     await expect(sessions.get({ id: "00000000-0000-4000-8000-000000000001" })).rejects.toBeInstanceOf(AppError);
   });
 
+  it("answers CONFLICT for an id that is taken, and for external ids raced by concurrent creates", async () => {
+    const first = await sessions.create({});
+    await expect(sessions.create({ id: first.id })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: `a session with id ${first.id} already exists`,
+      details: { id: first.id },
+    });
+    // Enough creates at once that some pass the external id check before the first commits.
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, () => sessions.create({ externalId: "raced" })),
+    );
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+    for (const outcome of outcomes) {
+      if (outcome.status === "rejected") {
+        expect(outcome.reason).toBeInstanceOf(AppError);
+        expect(outcome.reason).toMatchObject({
+          code: "CONFLICT",
+          message: expect.stringMatching(/^a session with external id raced already exists/) as unknown,
+        });
+      }
+    }
+  });
+
   it("says which id was not found: the id, or the external id", async () => {
     await expect(sessions.get({ id: "00000000-0000-4000-8000-000000000002" })).rejects.toMatchObject({
       code: "NOT_FOUND",

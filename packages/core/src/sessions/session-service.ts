@@ -20,7 +20,7 @@ import { SessionModel, type Knex } from "@logbook/db";
 import type { Redactor } from "../redaction/redactor.js";
 import { redactFields, redactorOf } from "../redaction/redact-record.js";
 import { clockOf, readerOf, type CoreDeps } from "../deps.js";
-import { AppError, notFound } from "../errors.js";
+import { AppError, notFound, violatedUniqueConstraint } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { notifySessions } from "../live/notify.js";
 import { decodeCursor, likePattern, toPage } from "../pagination.js";
@@ -60,60 +60,71 @@ export class SessionService {
 
   async create(given: CreateSessionInput): Promise<Session> {
     const { input, count } = redactFields(this.redactor, given, SESSION_TEXT_FIELDS);
-    return this.knex.transaction(async (trx) => {
-      if (input.parentSessionId) await this.requireRow(trx, input.parentSessionId, "parent session");
-      if (input.externalId) {
-        const taken = await SessionModel.query(trx).select("id").findOne({ external_id: input.externalId });
-        if (taken) {
-          throw new AppError(
-            "CONFLICT",
-            `a session with external id ${input.externalId} already exists (${taken.id})`,
-            {
-              details: { externalId: input.externalId, id: taken.id },
-            },
-          );
+    return this.knex
+      .transaction((trx) => this.insertSession(trx, input, count))
+      .catch((error: unknown) => {
+        // An id that is taken, or two creates with the same external id at once (both pass
+        // the check below; one insert waits for the other, then violates the key): CONFLICT,
+        // as the check answers.
+        const constraint = violatedUniqueConstraint(error);
+        if (constraint === "sessions_pkey" && input.id) {
+          throw new AppError("CONFLICT", `a session with id ${input.id} already exists`, {
+            details: { id: input.id },
+            cause: error,
+          });
         }
-      }
-      const projectId = input.projectPath ? (await upsertProjectByPath(trx, input.projectPath)).id : null;
-      const status: SessionStatus = input.status ?? "pending";
-      const now = this.now();
-      const row = await SessionModel.query(trx)
-        .insert({
-          ...(input.id ? { id: input.id } : {}),
-          externalId: input.externalId ?? null,
-          parentSessionId: input.parentSessionId ?? null,
-          projectId,
-          status,
-          statusChangedAt: now,
-          sessionType: input.sessionType ?? "agent",
-          mode: input.mode ?? null,
-          permissionMode: input.permissionMode ?? null,
-          title: input.title ?? null,
-          label: input.label ?? null,
-          initialQuery: input.initialQuery ?? null,
-          context: input.context ?? null,
-          cwd: input.cwd ?? input.projectPath ?? null,
-          transcriptPath: input.transcriptPath ?? null,
-          machineId: input.machineId ?? null,
-          agentId: input.agentId ?? null,
-          agentType: input.agentType ?? null,
-          model: input.model ?? null,
-          processId: input.processId ?? null,
-          isUserInitiated: input.isUserInitiated ?? input.parentSessionId === undefined,
-          pinned: input.pinned ?? false,
-          hidden: input.hidden ?? false,
-          isWorking: status === "active",
-          config: sanitizeJsonForPostgres(input.config ?? {}),
-          metadata: sanitizeJsonForPostgres(input.metadata ?? {}),
-          startedAt: status === "pending" || status === "initializing" ? null : now,
-          endedAt: isTerminalStatus(status) ? now : null,
-          lastActivityAt: now,
-          redactions: count,
-        })
-        .returning(SESSION_COLUMNS as unknown as string[]);
-      await notifySessions(trx, [row.id]);
-      return toSessionDto(row);
-    });
+        if (constraint === "sessions_external_id_unique" && input.externalId) {
+          throw externalIdTaken(input.externalId, null, error);
+        }
+        throw error;
+      });
+  }
+
+  private async insertSession(trx: Knex.Transaction, input: CreateSessionInput, count: number): Promise<Session> {
+    if (input.parentSessionId) await this.requireRow(trx, input.parentSessionId, "parent session");
+    if (input.externalId) {
+      const taken = await SessionModel.query(trx).select("id").findOne({ external_id: input.externalId });
+      if (taken) throw externalIdTaken(input.externalId, taken.id);
+    }
+    const projectId = input.projectPath ? (await upsertProjectByPath(trx, input.projectPath)).id : null;
+    const status: SessionStatus = input.status ?? "pending";
+    const now = this.now();
+    const row = await SessionModel.query(trx)
+      .insert({
+        ...(input.id ? { id: input.id } : {}),
+        externalId: input.externalId ?? null,
+        parentSessionId: input.parentSessionId ?? null,
+        projectId,
+        status,
+        statusChangedAt: now,
+        sessionType: input.sessionType ?? "agent",
+        mode: input.mode ?? null,
+        permissionMode: input.permissionMode ?? null,
+        title: input.title ?? null,
+        label: input.label ?? null,
+        initialQuery: input.initialQuery ?? null,
+        context: input.context ?? null,
+        cwd: input.cwd ?? input.projectPath ?? null,
+        transcriptPath: input.transcriptPath ?? null,
+        machineId: input.machineId ?? null,
+        agentId: input.agentId ?? null,
+        agentType: input.agentType ?? null,
+        model: input.model ?? null,
+        processId: input.processId ?? null,
+        isUserInitiated: input.isUserInitiated ?? input.parentSessionId === undefined,
+        pinned: input.pinned ?? false,
+        hidden: input.hidden ?? false,
+        isWorking: status === "active",
+        config: sanitizeJsonForPostgres(input.config ?? {}),
+        metadata: sanitizeJsonForPostgres(input.metadata ?? {}),
+        startedAt: status === "pending" || status === "initializing" ? null : now,
+        endedAt: isTerminalStatus(status) ? now : null,
+        lastActivityAt: now,
+        redactions: count,
+      })
+      .returning(SESSION_COLUMNS as unknown as string[]);
+    await notifySessions(trx, [row.id]);
+    return toSessionDto(row);
   }
 
   async get(input: GetSessionInput): Promise<Session> {
@@ -452,4 +463,13 @@ function compareUuids(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** CONFLICT for an external id another session has (`holder`: its id, when known). */
+function externalIdTaken(externalId: string, holder: string | null, cause?: unknown): AppError {
+  return new AppError(
+    "CONFLICT",
+    `a session with external id ${externalId} already exists${holder ? ` (${holder})` : ""}`,
+    { details: { externalId, ...(holder ? { id: holder } : {}) }, ...(cause ? { cause } : {}) },
+  );
 }
