@@ -35,6 +35,28 @@ describe("every built-in rule", () => {
     expect(redactor.text(`token: "abcdef12345"`).text).toBe(`token: "[REDACTED:secret-assignment]"`);
   });
 
+  it("reads a replaced token in a URL's user as no part of its password, and a URL's empty user as a user", () => {
+    const token = expectDefined(SECRET_SAMPLES.find((s) => s.rule === "github-token")).secret;
+    expect(redactor.text(`git clone https://${token}@github.com/o/r.git`)).toEqual({
+      text: "git clone https://[REDACTED:github-token]@github.com/o/r.git",
+      count: 1,
+    });
+    expect(redactor.text(`https://${token}:pa55word@github.com/o/r.git`)).toEqual({
+      text: "https://[REDACTED:github-token]:[REDACTED:url-password]@github.com/o/r.git",
+      count: 2,
+    });
+    expect(redactor.text("redis://:pa55word@cache:6379 and http://[::1]:8080/x")).toEqual({
+      text: "redis://:[REDACTED:url-password]@cache:6379 and http://[::1]:8080/x",
+      count: 1,
+    });
+  });
+
+  it("ends a private key cut short where its base64 lines end", () => {
+    const cut =
+      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9u\nZQAAAAAAAAABAAAAMwAAAAtz";
+    expect(redactor.text(`${cut}\n$ echo done`)).toEqual({ text: "[REDACTED:private-key]\n$ echo done", count: 1 });
+  });
+
   it("names the specific shape, not the generic assignment, when both fit", () => {
     const token = expectDefined(SECRET_SAMPLES.find((s) => s.rule === "github-token")).secret;
     const { text, count } = redactor.text(`GITHUB_TOKEN=${token}`);
@@ -64,6 +86,9 @@ describe("what is not a secret", () => {
     "http://localhost:8080/path@v2 and git@github.com:owner/repo.git and https://example.com/a?b=c",
     "risk-free task-list AKIA is a prefix; sk-ant- is another; Bearer auth",
     "/home/me/projects/app/src/secret-store/token-cache.ts",
+    "PWD=/home/me/app OLDPWD=/home/me BYPASS=1 cd - && pwd",
+    "Basic usage: run --max-tokens=4096 --token-file=~/.token --password-stdin",
+    "docker run -u 1000:1000 -p 8080:80 image",
     "EqQBCkYIBRgCKkD4VgLn0Fr8mT3yPz9n2xXk5T8a1UuWvR+Qk3J3O0pP6hZ7mS5q2wq8s0Qc4Z6v9Kx3L2nB8a7Y1cT0fE4g",
   ];
 

@@ -59,16 +59,17 @@ const NOT_A_REFERENCE = String.raw`(?![$<{%*])`;
  */
 const PROVIDER =
   /PRIVATE KEY|A(?:KIA|SIA|BIA|CCA|3T|Iza)|gh[pousr]_|github_pat_|gl[a-z]{1,5}-|xox|hooks\.slack|[sr]k_(?:live|test)_|sk-|npm_|hf_|SG\.|eyJ|:\/\/|Bearer/;
-/** The secret-looking names (and `aws`), any case. */
-const NAMES = /pass|secret|token|key|credential|authorization|aws/i;
+/** The secret-looking names (and `aws`, and `pwd` of `MYSQL_PWD`), any case. */
+const NAMES = /pass|secret|token|key|credential|authorization|aws|pwd/i;
 
 const rule = (id: string, pattern: RegExp, trigger: RegExp): RedactionRule => ({ id, pattern, trigger });
 const byName = (id: string, pattern: RegExp): RedactionRule => ({ id, pattern, trigger: NAMES, byName: true });
 
 export const DEFAULT_RULES: readonly RedactionRule[] = [
+  // To its END line; a block cut short (`head -c 400 id_rsa`) to the end of its base64 lines.
   rule(
     "private-key",
-    /-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----/g,
+    /-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----|(?:\s*[A-Za-z0-9+/=:,-]+)*)/g,
     PROVIDER,
   ),
   rule("aws-access-key-id", /\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}\b/g, PROVIDER),
@@ -101,8 +102,21 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   rule("sendgrid-api-key", /\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b/g, PROVIDER),
   rule("jwt", /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, PROVIDER),
   // scheme://user:password@host: only the password goes; the rest says where it pointed.
-  rule("url-password", /:\/\/[^\s:@/?#"'<>]{1,200}:(?<secret>[^\s@/?#"'<>]{1,200})@/g, PROVIDER),
+  // The user may be empty (`redis://:password@host`) or a token an earlier rule replaced;
+  // brackets are no part of a URL's user or password (RFC 3986), so a marker is never read
+  // as one.
+  rule(
+    "url-password",
+    /:\/\/(?:\[REDACTED:[A-Za-z0-9_-]{1,60}\]|[^\s:@/?#"'<>[\]]{0,200}):(?<secret>[^\s@/?#"'<>[\]]{1,200})@/g,
+    PROVIDER,
+  ),
   rule("bearer-token", /\bBearer\s+(?<secret>[A-Za-z0-9._~+/-]{16,}=*)/g, PROVIDER),
+  // `Authorization: Basic <base64 of user:password>` in a header written out as text.
+  rule(
+    "basic-auth",
+    /authorization["']?\s*[:=]\s*["']?Basic\s+(?<secret>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])/gi,
+    NAMES,
+  ),
   // NAME=value for UPPER_CASE names, as in shells and .env files: `export GITHUB_TOKEN=…`.
   // Unquoted only right after the `=`: with spaces around it, it is code
   // (`API_KEY = os.environ["API_KEY"]`, `process.env.API_KEY = originalKey`); quoted values
@@ -110,6 +124,17 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   byName(
     "secret-assignment",
     new RegExp(String.raw`${ENV_NAME_END}=(?<secret>${NOT_A_REFERENCE}[^\s"'\x60;&|]{4,})`, "g"),
+  ),
+  // The short forms of a password's name, after a prefix (`DB_PASS=`, `MYSQL_PWD=`): alone,
+  // `PWD` is the working directory and `PASS` too common a word.
+  byName(
+    "secret-assignment",
+    new RegExp(String.raw`[A-Z0-9]_(?:PASS|PWD)=(?<secret>${NOT_A_REFERENCE}[^\s"'\x60;&|]{4,})`, "g"),
+  ),
+  // A command's flag, unquoted: `mysql --password=…`, `docker login --password=…`, `--api-key=…`.
+  byName(
+    "secret-assignment",
+    new RegExp(String.raw`(?:^|\s)--[a-z0-9-]{0,40}?${NAME_END}=(?<secret>${NOT_A_REFERENCE}[^\s"'\x60;&|]{4,})`, "gi"),
   ),
   // name: "value" / name = 'value' / "name": "value", any case, only with a quoted value:
   // `password: string` or `token = getToken()` in code are not secrets.
