@@ -97,7 +97,7 @@ export const ingestHooksInput = z.object({
 });
 export type IngestHooksInput = z.output<typeof ingestHooksInput>;
 
-/** Hook ingest result: like event ingest, plus the payloads that were not hook payloads. */
+/** Hook ingest result, as event ingest's: a batch with a payload that is not a hook payload is refused whole. */
 export const ingestHooksResult = z.object({
   accepted: z.number().int(),
   duplicates: z.number().int(),

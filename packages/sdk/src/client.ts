@@ -58,24 +58,24 @@ export interface LogbookClientOptions {
    * The `fetch` used for calls and subscriptions (tests, proxies, custom agents).
    * @default globalThis.fetch
    */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
   /**
    * The `EventSource` class subscriptions use. It must accept a `fetch` option (the way the
    * API key header is sent), as the `eventsource` package's does; a browser's built-in
    * EventSource cannot send headers.
    * @default the `eventsource` package's EventSource (Node 20 has none built in; works in browsers too)
    */
-  EventSource?: EventSourceConstructor;
+  EventSource?: EventSourceConstructor | undefined;
   /**
    * Retries for queries and idempotent mutations that failed without an answer or with
    * 502/503/504. `false` turns retries off.
    * @default { attempts: 3, baseDelayMs: 200, maxDelayMs: 5000 }
    */
-  retry?: Partial<RetryOptions> | false;
+  retry?: Partial<RetryOptions> | false | undefined;
   /** More headers for every request (tracing, a proxy's auth). `Authorization` is always the API key. @default {} */
-  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>) | undefined;
   /** Send calls made in the same tick as one HTTP request. @default true */
-  batch?: boolean;
+  batch?: boolean | undefined;
 }
 
 /**
@@ -163,7 +163,7 @@ export interface LogbookHelpers {
    * Ingests any number of events: gives each an id and a time first (so retries are
    * safe), sends them in batches of 1000, in order, and adds up the results.
    */
-  ingest: (events: readonly IngestEvent[], options?: { signal?: AbortSignal }) => Promise<IngestResult>;
+  ingest: (events: readonly IngestEvent[], options?: { signal?: AbortSignal | undefined }) => Promise<IngestResult>;
   /**
    * Follows one session's new events live. Pass the `lastEventId` you saw last to resume
    * after it (events in between are replayed first); reconnects resume on their own.
@@ -176,7 +176,7 @@ export interface LogbookHelpers {
    */
   downloadExport: (
     input: { id: string; format: ExportFormat },
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal | undefined },
   ) => Promise<ExportDownload>;
 }
 
@@ -197,11 +197,11 @@ export interface FollowSessionOptions {
   /** Called for each event, in order, with its resume id. */
   onEvent: (event: Event, eventId: string) => void;
   /** Resume right after this event id. @default null (only events from now on) */
-  lastEventId?: string | null;
+  lastEventId?: string | null | undefined;
   /** The subscription ended with an error it could not recover from (e.g. the key was revoked). */
-  onError?: (error: LogbookError) => void;
+  onError?: ((error: LogbookError) => void) | undefined;
   /** The stream is connected (again). */
-  onStarted?: () => void;
+  onStarted?: (() => void) | undefined;
 }
 
 export interface Following {

@@ -269,6 +269,11 @@ describe("the packed packages", () => {
     const seen = JSON.parse(output.trim().split("\n").at(-1) ?? "null") as Record<string, unknown>;
     expect(seen).toMatchObject({ accepted: 1, live: "live", missing: "NOT_FOUND 404" });
     expect(seen.hookEventTypes).toEqual(expect.arrayContaining([expect.stringMatching(/prompt/i)]));
+    expect(seen.exported).toEqual({
+      fileName: expect.stringMatching(/^pack-client-\d+\.md$/) as unknown,
+      events: 2,
+      hasLiveNote: true,
+    });
 
     // The `logbook` command finds the server and key in $LOGBOOK_HOME/credentials.
     const listed = await mustRun("npx", ["--no", "logbook", "sessions", "--json"], {
