@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 
-import { formatAgo, formatCost, formatDuration, formatPricedCost, oneLine, sessionName } from "./format.js";
+import picocolors from "picocolors";
+
+import { formatAgo, formatCost, formatDuration, formatPricedCost, oneLine, printable, sessionName } from "./format.js";
+import { renderEntry } from "./render.js";
+import type { TimelineEntry } from "./timeline.js";
 import type { Session } from "./types.js";
 
 describe("format", () => {
@@ -52,5 +56,36 @@ describe("format", () => {
     // A top-level session's agent type is the tool (claude-code), not a name.
     expect(sessionName({ ...base, agentType: "claude-code" })).toBe("(untitled)");
     expect(sessionName({ ...base, parentSessionId })).toBe("(untitled)");
+  });
+});
+
+describe("stored text on a terminal", () => {
+  const ESC = "\u001b";
+  it("loses its escape sequences and shows other control characters as U+FFFD", () => {
+    expect(printable(`${ESC}[32m ok ${ESC}[39m ${ESC}[2J${ESC}[31mEVIL${ESC}[0m`)).toBe(" ok  EVIL");
+    expect(printable(`${ESC}]0;new title\u0007link ${ESC}]52;c;Zm9v\u0007`)).toBe("link ");
+    expect(printable("a\r\nb\rc\u0000d\u009be\u0008f\tg")).toBe("a\nb\nc\ufffdd\ufffde\ufffdf\tg");
+    // A cut through a colour code would have left the terminal red: the codes go first.
+    expect(oneLine(`${ESC}[31m${"x".repeat(20)}`, 10)).toBe(`${"x".repeat(9)}…`);
+  });
+
+  it("with --full, a text's later lines start under its first", () => {
+    const colors = picocolors.createColors(false);
+    const entry: TimelineEntry = {
+      eventId: "e1",
+      sessionId: "s1",
+      at: "2026-12-01T10:00:00.000Z",
+      kind: "tool_result",
+      eventType: "PostToolUse",
+      source: "hook",
+      tool: "Bash",
+      toolUseId: "t1",
+      text: "one\ntwo\r\nthree",
+    };
+    expect(renderEntry(entry, colors, { full: true, prefix: "  " }).split("\n")).toEqual([
+      "  10:00:00    ↳ one",
+      "                two",
+      "                three",
+    ]);
   });
 });

@@ -1,3 +1,5 @@
+import { stripVTControlCharacters } from "node:util";
+
 import { sessionTitle } from "@logbook/sdk";
 
 import type { Session } from "./types.js";
@@ -58,9 +60,29 @@ export function formatTimestamp(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
 }
 
-/** Collapses whitespace to one line and cuts it to `max` characters (with an ellipsis). */
+/**
+ * A terminal string (OSC such as a window title or a clipboard write, DCS, APC, PM, SOS) to its
+ * terminator (BEL or ESC \\): `stripVTControlCharacters` leaves most of their text behind.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const TERMINAL_STRING = /\u001b[\]P^_X][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;
+
+/** Control characters other than tab and line feed (C0, DEL, C1), after escape sequences are gone. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Stored text made safe to print: what agents and tools wrote (a coloured test run, a title)
+ * must not recolour, clear or retitle the reader's terminal. Escape sequences are removed,
+ * line ends become `\n`, and any other control character shows as U+FFFD.
+ */
+export function printable(text: string): string {
+  return stripVTControlCharacters(text.replace(TERMINAL_STRING, "")).replace(/\r\n?/g, "\n").replace(CONTROL, "\ufffd");
+}
+
+/** Collapses whitespace to one line and cuts it to `max` characters (with an ellipsis); printable. */
 export function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, " ").trim();
+  const flat = printable(text).replace(/\s+/g, " ").trim();
   return flat.length <= max ? flat : `${flat.slice(0, Math.max(0, max - 1))}…`;
 }
 

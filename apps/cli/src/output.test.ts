@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { CliEnvironment } from "./config.js";
-import { createOutput } from "./output.js";
+import { createOutput, jsonEscaped, terminalSafe } from "./output.js";
 
 const environment = (color: boolean): CliEnvironment => ({
   home: "/nowhere",
@@ -34,5 +34,20 @@ describe("createOutput", () => {
 
   it("runs the work without a spinner when stderr is not a terminal", async () => {
     await expect(createOutput(environment(false), false).spin("x", async () => 42)).resolves.toBe(42);
+  });
+});
+
+describe("the last guard before the terminal", () => {
+  it("keeps colours (SGR) and shows any other escape or control character as U+FFFD", () => {
+    expect(terminalSafe("\u001b[1;31mred\u001b[0m\tx\n")).toBe("\u001b[1;31mred\u001b[0m\tx\n");
+    expect(terminalSafe("\u001b[2Jclear \u001b]0;t\u0007 \u009b2J \r")).toBe(
+      "\ufffd[2Jclear \ufffd]0;t\ufffd \ufffd2J \ufffd",
+    );
+  });
+
+  it("writes DEL and C1 characters in JSON as escapes: the same value for a parser", () => {
+    const text = JSON.stringify({ title: "a\u009bb\u007fc\u001bd" });
+    expect(jsonEscaped(text)).toBe(String.raw`{"title":"a\u009bb\u007fc\u001bd"}`);
+    expect(JSON.parse(jsonEscaped(text))).toEqual({ title: "a\u009bb\u007fc\u001bd" });
   });
 });

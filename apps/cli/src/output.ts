@@ -28,16 +28,38 @@ export interface Output {
   table(head: string[], rows: string[][], options?: { alignRight?: number[] }): string;
 }
 
+/**
+ * The last guard before the terminal: our own output holds no escape sequence but colours
+ * (SGR, `ESC[…m`), so any other ESC, and any control character but tab and line feed, is
+ * shown as U+FFFD. Stored text is made printable where it is formatted (`printable`); this
+ * catches a path that forgot.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const NOT_OURS = /\u001b(?!\[[0-9;]*m)|[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f]/g;
+
+export function terminalSafe(text: string): string {
+  return text.replace(NOT_OURS, "\ufffd");
+}
+
+/**
+ * JSON text with DEL and the C1 controls written as `\u00XX` (JSON.stringify escapes only
+ * those below U+0020): the same value for a parser, nothing a terminal acts on.
+ */
+export function jsonEscaped(text: string): string {
+  return text.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 export function createOutput(environment: CliEnvironment, json: boolean): Output {
   const colors = picocolors.createColors(environment.color && !json);
-  const write = (text: string) => process.stdout.write(text);
+  const write = (text: string) => process.stdout.write(terminalSafe(text));
+  const writeJson = (text: string) => process.stdout.write(jsonEscaped(text));
   return {
     json,
     colors,
     line: (text = "") => write(`${text}\n`),
-    jsonResult: (value) => write(`${JSON.stringify(value, null, 2)}\n`),
-    jsonLine: (value) => write(`${JSON.stringify(value)}\n`),
-    notice: (text) => process.stderr.write(`${text}\n`),
+    jsonResult: (value) => writeJson(`${JSON.stringify(value, null, 2)}\n`),
+    jsonLine: (value) => writeJson(`${JSON.stringify(value)}\n`),
+    notice: (text) => process.stderr.write(`${terminalSafe(text)}\n`),
     async spin(text, work) {
       if (!environment.interactive || json) return work(() => undefined);
       // The CLI handles its own signals (tail stops on Ctrl-C), so the spinner must not exit for it.

@@ -1,4 +1,4 @@
-import { oneLine } from "./format.js";
+import { oneLine, printable } from "./format.js";
 import type { Colors } from "./output.js";
 import type { TimelineEntry } from "./timeline.js";
 
@@ -12,7 +12,13 @@ export function renderEntry(
   options: { full?: boolean; prefix?: string } = {},
 ): string {
   const time = colors.dim(entry.at.slice(11, 19));
-  const text = options.full ? entry.text.trimEnd() : oneLine(entry.text, LINE_WIDTH);
+  // With `full`, the text's later lines start under its first: past the prefix, the time and
+  // the entry's mark (`› `, `◆ `, …; a result's `  ↳ ` is two wider).
+  const mark = entry.kind === "tool_result" || entry.kind === "tool_error" ? 4 : 2;
+  const indent = " ".repeat((options.prefix ?? "").length + 10 + mark);
+  const text = options.full
+    ? printable(entry.text).trimEnd().replace(/\n/g, `\n${indent}`)
+    : oneLine(entry.text, LINE_WIDTH);
   const tool = entry.tool ?? "tool";
   let body: string;
   switch (entry.kind) {
