@@ -49,6 +49,13 @@ export function describeFailure(error: unknown, url: string | undefined): { mess
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (isLogbookError(error)) {
     const where = url ?? "the server";
+    if (error.notLogbook) {
+      // Something answers there, but not Logbook (another server on that port, a proxy's page).
+      return {
+        message: `no Logbook API at ${where}: it answered HTTP ${error.httpStatus ?? "?"} with something else; check --url or LOGBOOK_URL`,
+        exitCode: EXIT.unreachable,
+      };
+    }
     switch (error.code) {
       case "NETWORK_ERROR":
         return { message: `cannot reach the Logbook server at ${where}: is it running?`, exitCode: EXIT.unreachable };

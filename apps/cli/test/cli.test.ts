@@ -1,4 +1,6 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 
 import { findFreePort } from "@logbook/db";
@@ -161,8 +163,27 @@ describe("logbook sessions", () => {
       ]);
       // Its parent is a top-level session like any other; other subagents stay out.
       expect(sessions.map((s) => s.externalId)).not.toContain(SUBAGENT_SESSION);
+      // An agent type is a subagent's: --agent needs no --subagents (a working one, so it is
+      // not listed as waiting).
+      await client.hooks.ingest.mutate({
+        events: [
+          {
+            occurredAt: new Date().toISOString(),
+            payload: {
+              session_id: "sub-waiter",
+              agent_id: "a78",
+              agent_type: "Plan",
+              hook_event_name: "PreToolUse",
+              tool_name: "Read",
+              tool_input: { file_path: "/srv/plan.md" },
+            },
+          },
+        ],
+      });
+      const planners = await json<{ sessions: SessionJson[] }>(["sessions", "--agent", "Plan"]);
+      expect(planners.sessions.map((s) => [s.externalId, s.status])).toEqual([["sub-waiter:agent:a78", "active"]]);
     } finally {
-      for (const externalId of ["sub-waiter:agent:a77", "sub-waiter"]) {
+      for (const externalId of ["sub-waiter:agent:a77", "sub-waiter:agent:a78", "sub-waiter"]) {
         const made = await client.sessions.get.query({ externalId });
         await client.sessions.setArchived.mutate({ id: made.id, archived: true }); // out of the other tests' lists
       }
@@ -621,6 +642,26 @@ describe("connection and errors", () => {
     expect(result.stderr).toBe(
       `logbook: no Logbook API at ${server.url}/some/path (no route for GET /some/path/trpc/sessions.needsYou,sessions.list); check --url or LOGBOOK_URL\n`,
     );
+  });
+
+  it("exits 4 when another server answers at the URL (an error page, or a 200 that is not the API's)", async () => {
+    for (const [status, type] of [
+      [501, "text/plain"],
+      [200, "text/html"],
+    ] as const) {
+      const other = createServer((_, res) => res.writeHead(status, { "content-type": type }).end("<p>not here</p>"));
+      await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+      const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      try {
+        const result = await runCli(["sessions", "--url", otherUrl], env);
+        expect(result.code, result.stderr).toBe(4);
+        expect(result.stderr).toBe(
+          `logbook: no Logbook API at ${otherUrl}: it answered HTTP ${status} with something else; check --url or LOGBOOK_URL\n`,
+        );
+      } finally {
+        await new Promise((resolve) => other.close(resolve));
+      }
+    }
   });
 
   it("exits 2 when the text is too long for a URL, naming the limit", async () => {

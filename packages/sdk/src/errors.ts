@@ -91,7 +91,14 @@ function isTrpcAnswer(body: unknown): boolean {
  * too long for a URL) name what was wrong, and another server's page says it is not Logbook.
  */
 export async function refusalNotFromApi(response: Response): Promise<LogbookError | null> {
-  if (response.ok || !response.body) return null;
+  if (!response.body) return null;
+  if (response.ok) {
+    // Logbook's API answers in JSON; a page that is not (an HTML 200 from another server on
+    // that port) would reach tRPC as a JSON syntax error, read as a network failure.
+    if (/\bjson\b/i.test(response.headers.get("content-type") ?? "")) return null;
+    await response.body.cancel().catch(() => undefined);
+    return refusalError(response, undefined, null);
+  }
   let read: { text: string; whole: boolean };
   try {
     read = await readSome(response.clone().body ?? new ReadableStream(), READ_REFUSAL_BYTES);
@@ -122,10 +129,11 @@ function refusalError(response: Response, body: unknown, route: string | null): 
   const error = (body as PlainErrorBody)?.error;
   const code = isTrpcCode(error?.code) ? error.code : codeOfStatus(response.status);
   const where = response.url ? ` from ${response.url}` : "";
+  const logbookMessage = typeof error?.message === "string" ? error.message : null;
+  const fromLogbook = logbookMessage !== null;
   const message =
-    typeof error?.message === "string"
-      ? error.message
-      : `HTTP ${response.status}${where}, which is not an answer of Logbook's API (is the server's URL right?)`;
+    logbookMessage ??
+    `HTTP ${response.status}${where}, which is not an answer of Logbook's API (is the server's URL right?)`;
   const data: LogbookErrorData = {
     code,
     httpStatus: response.status,
@@ -137,7 +145,7 @@ function refusalError(response: Response, body: unknown, route: string | null): 
   return new LogbookError(
     new TRPCClientError<AppRouter>(message, {
       result: { error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data } },
-      meta: { response },
+      meta: { response, notLogbook: !fromLogbook },
     }),
   );
 }
@@ -174,6 +182,11 @@ export class LogbookError extends TRPCClientError<AppRouter> {
   readonly details: Record<string, unknown> | null;
   /** The procedure that failed, e.g. `sessions.get`. */
   readonly procedure: string | null;
+  /**
+   * An answer came, but not from a Logbook server (another server's page, a proxy's): the
+   * URL is likely wrong. False for Logbook's own refusals and when no answer came.
+   */
+  readonly notLogbook: boolean;
 
   constructor(from: TRPCClientError<AppRouter>) {
     super(from.message, {
@@ -193,6 +206,7 @@ export class LogbookError extends TRPCClientError<AppRouter> {
     this.issues = from.data?.issues ?? [];
     this.details = from.data?.details ?? null;
     this.procedure = from.data?.path ?? null;
+    this.notLogbook = (from.meta as { notLogbook?: unknown } | undefined)?.notLogbook === true;
   }
 
   /** A failure worth retrying: no answer at all, or 502/503/504. */

@@ -28,7 +28,7 @@ export function sessionsCommand(contexts: ContextFactory): Command {
     )
     .option("-p, --project <project>", "only this project: its path (e.g. .) or id")
     .option("-m, --machine <machine>", "only sessions from this machine (host name)")
-    .option("-a, --agent <type>", "only this agent type (e.g. claude-code, or a subagent type)")
+    .option("-a, --agent <type>", "only subagents of this type (e.g. Explore, general-purpose); implies --subagents")
     .option("--since <when>", "active since: an age (30m, 12h, 7d, 2w) or a date (2026-11-30)")
     .option(
       "--subagents",
@@ -43,7 +43,8 @@ export function sessionsCommand(contexts: ContextFactory): Command {
           ...(options.machine !== undefined ? { machineId: options.machine } : {}),
           ...(options.agent !== undefined ? { agentType: options.agent } : {}),
           ...(options.since !== undefined ? { from: parseTimeArgument(options.since, "--since") } : {}),
-          ...(options.subagents ? {} : { parentSessionId: null }),
+          // An agent type is a subagent's: asking for one asks for subagents.
+          ...(options.subagents || options.agent !== undefined ? {} : { parentSessionId: null }),
           limit: options.limit,
         };
         if (options.project !== undefined) filter.projectId = (await resolveProject(client, options.project)).id;
