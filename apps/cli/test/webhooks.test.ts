@@ -56,6 +56,17 @@ describe("logbook webhooks", () => {
     const deliveries = await runCli(["webhooks", "deliveries", subscription.id], env);
     expect(deliveries.stdout).toMatch(/webhook\.test\s+delivered\s+1\s+200/);
 
+    // A receiver that fails the test fails the command, with --json too. (Enough 500s for
+    // the retries that may come meanwhile; cleared after.)
+    receiver.answers.push(...Array<number>(20).fill(500));
+    const failed = await runCli(["webhooks", "test", subscription.id], env);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stdout).toMatch(/failed: .*500.*\(it will be retried\)/);
+    const failedJson = await runCli(["webhooks", "test", subscription.id, "--json"], env);
+    expect(failedJson.code, failedJson.stderr).toBe(1);
+    expect(JSON.parse(failedJson.stdout)).toMatchObject({ delivery: { status: "pending" } });
+    receiver.answers.length = 0;
+
     expect((await runCli(["webhooks", "disable", subscription.id], env)).stdout).toContain("disabled");
     const off = await runCli(["webhooks", "list", "--json"], env);
     expect(JSON.parse(off.stdout)).toMatchObject({ subscriptions: [{ id: subscription.id, enabled: false }] });

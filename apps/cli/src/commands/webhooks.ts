@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 
 import type { CommandContext, ContextFactory } from "../context.js";
 import { formatTimestamp, oneLine } from "../format.js";
+import { EXIT } from "../exit-codes.js";
 import { resolveProject } from "../resolve.js";
 import { listOf, parseLimit } from "./options.js";
 
@@ -156,6 +157,9 @@ export function webhooksCommand(contexts: ContextFactory): Command {
       const delivery = await context.out.spin("waiting for the first try", () =>
         firstTry(client, ref.subscriptionId, ref.deliveryId),
       );
+      const attempt = delivery?.attemptLog.at(-1);
+      // A test is a check: a receiver that failed it fails the command (exit 1), in --json too.
+      if (attempt && attempt.error !== null) process.exitCode = EXIT.error;
       if (context.out.json) {
         context.out.jsonResult({ ...ref, delivery });
         return;
@@ -164,7 +168,6 @@ export function webhooksCommand(contexts: ContextFactory): Command {
         context.out.line(`${ref.deliveryId} queued; no try yet (is delivery on? LOGBOOK_WEBHOOKS_POLL_MS)`);
         return;
       }
-      const attempt = delivery.attemptLog.at(-1);
       context.out.line(
         attempt && attempt.error === null
           ? `${ref.deliveryId} delivered: ${attempt.statusCode} in ${attempt.durationMs} ms`
