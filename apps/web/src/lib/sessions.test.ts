@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 
-import { baseName, DEFAULT_FILTERS, matchesFilters, mergeSession, orderSessions, sessionName } from "./sessions";
+import {
+  baseName,
+  DEFAULT_FILTERS,
+  listedSessions,
+  matchesFilters,
+  mergeSession,
+  orderSessions,
+  sessionName,
+} from "./sessions";
 import type { Session } from "./types";
 
 let n = 0;
@@ -107,6 +115,21 @@ describe("mergeSession", () => {
     const ended = { ...a, status: "completed" as const };
     expect(mergeSession([a], ended, { ...DEFAULT_FILTERS, status: "running" })).toEqual([]);
     expect(mergeSession([a], ended, { ...DEFAULT_FILTERS, status: "ended" })).toEqual([ended]);
+  });
+});
+
+describe("listedSessions", () => {
+  it("applies the filters to the sessions waiting for the person too, and shows each session once", () => {
+    const working = session({ title: "list the cron jobs" });
+    const waiting = session({ title: "Fix month-end totals", status: "waiting_input" });
+    // The list's page is the server's answer to the filters; the waiting sessions are not.
+    expect(listedSessions([working, waiting], [waiting], new Map(), DEFAULT_FILTERS).map((s) => s.id)).toEqual([
+      waiting.id,
+      working.id,
+    ]);
+    expect(listedSessions([], [waiting], new Map(), { ...DEFAULT_FILTERS, search: "zzzz" })).toEqual([]);
+    expect(listedSessions([working], [waiting], new Map(), { ...DEFAULT_FILTERS, search: "cron" })).toEqual([working]);
+    expect(listedSessions([], [waiting], new Map(), { ...DEFAULT_FILTERS, status: "ended" })).toEqual([]);
   });
 });
 

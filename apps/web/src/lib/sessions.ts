@@ -120,6 +120,21 @@ export function applyChanges(
   return orderSessions(kept);
 }
 
+/**
+ * What the sessions list shows: the loaded pages and the sessions waiting for the person
+ * (the "needs you" query, which the list's filters do not reach, so they are applied here),
+ * each once, with the live changes merged in.
+ */
+export function listedSessions(
+  loaded: readonly Session[],
+  waiting: readonly Session[],
+  changes: ReadonlyMap<string, Session>,
+  filters: SessionFilters,
+): Session[] {
+  const shownWaiting = waiting.filter((s) => matchesFilters(s, filters));
+  return applyChanges(uniqueSessions(loaded, shownWaiting), changes, filters);
+}
+
 /** Each session once (the first copy wins): the list and the "needs you" query overlap. */
 export function uniqueSessions(...lists: ReadonlyArray<readonly Session[]>): Session[] {
   const seen = new Set<string>();

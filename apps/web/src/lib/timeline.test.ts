@@ -55,6 +55,22 @@ describe("buildTimeline", () => {
     ]);
   });
 
+  it("joins a transcript's tool result (a user line) to its call, past a progress line and a permission prompt", () => {
+    const entries = buildTimeline([
+      event(1, { eventType: "user", source: "transcript", message: "grep the sources" }),
+      event(2, { eventType: "assistant", source: "transcript", toolName: "Grep", toolUseId: "tu1" }),
+      event(3, { eventType: "progress", source: "transcript", toolUseId: "tu1" }),
+      event(4, { eventType: "PermissionRequest", toolName: "Grep", toolUseId: "tu1" }),
+      event(5, { eventType: "user", source: "transcript", toolUseId: "tu1", message: "Found 2 files" }),
+    ]);
+    expect(entries.map((e) => [e.kind, e.event.seq, e.result?.seq ?? null])).toEqual([
+      ["prompt", 1, null],
+      ["tool", 2, 5],
+      ["tool", 3, null],
+      ["tool", 4, null],
+    ]);
+  });
+
   it("shows a result whose call is not loaded as an entry of its own", () => {
     const entries = buildTimeline([event(9, { eventType: "PostToolUse", toolName: "Read", toolUseId: "gone" })]);
     expect(entries).toHaveLength(1);

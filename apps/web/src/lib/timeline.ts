@@ -29,7 +29,8 @@ export function mergeEvents(existing: readonly EventSummary[], incoming: readonl
   return inOrder ? [...existing, ...fresh] : [...existing, ...fresh].sort((a, b) => a.seq - b.seq);
 }
 
-const TOOL_RESULT_TYPES = new Set(["PostToolUse", "PostToolUseFailure", "tool_result"]);
+/** Results of a tool call: hooks', the API's, and a transcript's `user` line carrying the tool_result. */
+const TOOL_RESULT_TYPES = new Set(["PostToolUse", "PostToolUseFailure", "tool_result", "user"]);
 const FAILURE_TYPES = new Set(["PostToolUseFailure", "StopFailure", "error"]);
 
 function kindOf(event: EventSummary): EntryKind {
@@ -57,7 +58,10 @@ export function buildTimeline(events: readonly EventSummary[]): TimelineEntry[] 
     }
     const entry: TimelineEntry = { id: event.id, kind: kindOf(event), event, result: null, failed };
     if (entry.kind === "error" && event.toolUseId !== null) entry.kind = "tool";
-    if (event.toolUseId !== null && !TOOL_RESULT_TYPES.has(event.eventType)) openCalls.set(event.toolUseId, entry);
+    // The call is the first entry of its id: a permission prompt or a `progress` line of the
+    // same call after it does not take the result from it.
+    if (event.toolUseId !== null && !TOOL_RESULT_TYPES.has(event.eventType) && !openCalls.has(event.toolUseId))
+      openCalls.set(event.toolUseId, entry);
     entries.push(entry);
   }
   return entries;

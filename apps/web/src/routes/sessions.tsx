@@ -12,13 +12,12 @@ import { Link } from "wouter";
 import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
 import { formatCost, formatTokens, timeAgo } from "../lib/format";
 import {
-  applyChanges,
   baseName,
   DEFAULT_FILTERS,
+  listedSessions,
   needsYou,
   sessionName,
   totalTokens,
-  uniqueSessions,
   type SessionFilters,
 } from "../lib/sessions";
 import type { RouterInputs, Session } from "../lib/types";
@@ -85,7 +84,7 @@ export function SessionsView() {
   const sessions = useMemo(() => {
     const loaded = list.data?.pages.flatMap((p) => p.items) ?? [];
     const needing = (waiting.data ?? []).map((w) => w.session);
-    return applyChanges(uniqueSessions(loaded, needing), changes, deferredFilters);
+    return listedSessions(loaded, needing, changes, deferredFilters);
   }, [list.data, waiting.data, changes, deferredFilters]);
 
   return (

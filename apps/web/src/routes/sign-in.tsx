@@ -13,7 +13,7 @@ export function SignInView() {
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(
     new URLSearchParams(window.location.search).get("link") === "invalid"
-      ? "That sign-in link has already been used or has expired (links work once, for two minutes). Make a new one with `logbook open`, or sign in with a key."
+      ? "That sign-in link has already been used or has expired (links work once, for two minutes). Make a new one with logbook open, or sign in with a key."
       : null,
   );
 

@@ -68,6 +68,9 @@ export default function UsageView() {
                   Output
                 </th>
                 <th scope="col" className="num">
+                  Cache write
+                </th>
+                <th scope="col" className="num">
                   Cache read
                 </th>
                 <th scope="col" className="num">
@@ -85,6 +88,7 @@ export default function UsageView() {
                   <td className="num">{row.sessions}</td>
                   <td className="num">{formatTokens(row.inputTokens)}</td>
                   <td className="num">{formatTokens(row.outputTokens)}</td>
+                  <td className="num">{formatTokens(row.cacheCreationTokens)}</td>
                   <td className="num">{formatTokens(row.cacheReadTokens)}</td>
                   <td className="num">{formatTokens(row.totalTokens)}</td>
                   <td className="num">{formatCost(row.costUsd, row.unpricedMessages)}</td>
