@@ -13,6 +13,7 @@ import {
   hookEnvelope,
   relativePath,
   retentionRunInput,
+  sessionStoreAppendInput,
   storedDateTime,
   storedJsonObject,
   subagentExternalId,
@@ -158,6 +159,21 @@ describe("contracts", () => {
       "must be at most 255 characters",
     ]);
     expect(hookEnvelope.safeParse({ machineId: "laptop-7", payload: {} }).success).toBe(true);
+  });
+
+  it("check a session store key's project and subpath as text: no NUL, not empty, at most 1,000 characters", () => {
+    const key = { projectKey: "-home-me-app", sessionId: "s1", entries: [] };
+    expect(sessionStoreAppendInput.safeParse(key).success).toBe(true);
+    expect(messages(sessionStoreAppendInput.safeParse({ ...key, projectKey: "a\u0000b" }))).toEqual([
+      "must not contain NUL characters",
+    ]);
+    expect(messages(sessionStoreAppendInput.safeParse({ ...key, subpath: "agent-\u0000" }))).toEqual([
+      "must not contain NUL characters",
+    ]);
+    expect(messages(sessionStoreAppendInput.safeParse({ ...key, projectKey: "" }))).toEqual(["must not be empty"]);
+    expect(messages(sessionStoreAppendInput.safeParse({ ...key, subpath: "x".repeat(1001) }))).toEqual([
+      "must be at most 1000 characters",
+    ]);
   });
 
   it("refuse a webhook URL that is not one with the URL rule's words, never by throwing", () => {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { jsonObject, LIMITS, shortText, storedJsonObject } from "./common.js";
+import { jsonObject, LIMITS, shortText, storedJsonObject, text } from "./common.js";
 
 /**
  * The Claude Agent SDK's `SessionStore` over the API (`sessionStore.*`; the SDK's
@@ -8,9 +8,9 @@ import { jsonObject, LIMITS, shortText, storedJsonObject } from "./common.js";
  * `subpath` names a subagent's transcript; absent for the main one.
  */
 const key = {
-  projectKey: z.string().min(1).max(1000),
+  projectKey: text(1000).min(1, { error: "must not be empty" }),
   sessionId: shortText().min(1, { error: "must not be empty" }),
-  subpath: z.string().min(1, { error: "omit it for the main transcript" }).max(1000).optional(),
+  subpath: text(1000).min(1, { error: "omit it for the main transcript" }).optional(),
 };
 
 /** One transcript line as the SDK hands it over: a JSON object with a string `type`. */
