@@ -199,6 +199,25 @@ describe("dashboard", () => {
     expect(await reason.textContent()).toMatch(
       /^ permission_prompt: Claude needs your permission to use Bash \(since .+\)$/,
     );
+
+    // Without a reload: the header follows the session back to work, and a subagent that
+    // starts inside it joins the tree.
+    const hook = (payload: Record<string, unknown>) =>
+      client.hooks.ingest.mutate({
+        events: [
+          { machineId: "e2e", occurredAt: new Date().toISOString(), payload: { session_id: externalId, ...payload } },
+        ],
+      });
+    await hook({
+      hook_event_name: "PreToolUse",
+      tool_name: "Bash",
+      tool_input: { command: "ls" },
+      tool_use_id: "tu-e2e",
+    });
+    await page.locator(".session-head .badge.status-active").waitFor({ timeout: 5_000 });
+    expect(await reason.count()).toBe(0);
+    await hook({ hook_event_name: "SubagentStart", agent_id: "e2e-sub", agent_type: "code-reviewer" });
+    await page.getByTestId("subagent-tree").getByText("code-reviewer").waitFor({ timeout: 5_000 });
     await context.close();
     await client.sessions.setArchived.mutate({ id: waiting.id, archived: true }); // out of the later tests' list
   });

@@ -33,3 +33,14 @@ export function buildTree(tree: Pick<SessionTree, "session" | "descendants">): T
   roll(root);
   return root;
 }
+
+/**
+ * Whether a session that changed belongs in the tree shown: a member changed (its status,
+ * tokens), or a new child of a member appeared. The tree is loaded again only then.
+ */
+export function changeTouchesTree(tree: Pick<SessionTree, "session" | "descendants">, changed: Session): boolean {
+  const members = new Set([tree.session.id, ...tree.descendants.map((d) => d.session.id)]);
+  if (members.has(changed.id)) return true;
+  const parentId = changed.manualParentSessionId ?? changed.parentSessionId;
+  return parentId !== null && members.has(parentId);
+}

@@ -4,7 +4,7 @@
  * opened; errors marked; a live tail while the session runs), messages, files, steps and
  * artifacts.
  */
-import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
@@ -16,16 +16,63 @@ import { formatClock, formatCost, formatDuration, formatTime, formatTokens } fro
 import { ENDED_STATUSES, sessionName, totalTokens } from "../lib/sessions";
 import { EMPTY_SEARCH, searchHref } from "../lib/search";
 import { buildTimeline, entryIndexOf, mergeEvents, toolEventLabel, type TimelineEntry } from "../lib/timeline";
-import { buildTree, type TreeNode } from "../lib/tree";
+import { buildTree, changeTouchesTree, type TreeNode } from "../lib/tree";
 import type { EventSummary, RouterInputs, Session } from "../lib/types";
 import { useTRPC } from "../trpc";
 
 const TABS = ["timeline", "messages", "files", "steps", "artifacts"] as const;
 type Tab = (typeof TABS)[number];
 
+/** At most one reload of the subagent tree per this long while its sessions change. */
+const TREE_RELOAD_MS = 1_000;
+
+/**
+ * Keeps the header and the subagent tree live: the session's own changes replace it in
+ * place (status, last activity, tokens), and a change to a member of its tree, or a new
+ * child, loads the tree again (at most once a TREE_RELOAD_MS). Session changes are not
+ * resumable, so a reconnect loads both again.
+ */
+function useLiveSession(id: string): void {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const reload = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const started = useRef(false);
+  useEffect(
+    () => () => {
+      if (reload.current) clearTimeout(reload.current);
+    },
+    [],
+  );
+  const treeKey = trpc.sessions.tree.queryKey({ id });
+  useSubscription(
+    trpc.sessions.onChange.subscriptionOptions(
+      {},
+      {
+        onStarted: () => {
+          if (started.current) {
+            void queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ id }) });
+            void queryClient.invalidateQueries({ queryKey: treeKey });
+          }
+          started.current = true;
+        },
+        onData: (changed) => {
+          if (changed.id === id) queryClient.setQueryData(trpc.sessions.get.queryKey({ id }), changed);
+          const tree = queryClient.getQueryData(treeKey);
+          if (!tree || !changeTouchesTree(tree, changed) || reload.current) return;
+          reload.current = setTimeout(() => {
+            reload.current = null;
+            void queryClient.invalidateQueries({ queryKey: treeKey });
+          }, TREE_RELOAD_MS);
+        },
+      },
+    ),
+  );
+}
+
 export default function SessionView({ id }: { id: string }) {
   const trpc = useTRPC();
   const session = useQuery(trpc.sessions.get.queryOptions({ id }));
+  useLiveSession(id);
   // Started here, with the session's own query rather than after it: the timeline is the page.
   useInfiniteQuery(timelineQuery(trpc, id));
   const [tab, setTab] = useState<Tab>("timeline");
