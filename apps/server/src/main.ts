@@ -12,7 +12,7 @@ import { parseConfig, type ServerConfig } from "./config.js";
 import { limitHeapGrowth } from "./heap.js";
 import { createLogger } from "./logger.js";
 import { watchParents } from "./parent-watch.js";
-import { redactorFor, startServer } from "./server.js";
+import { redactorFor, startServer, StartRefused } from "./server.js";
 import { VERSION } from "./version.js";
 
 function loadConfig(): ServerConfig {
@@ -40,6 +40,11 @@ const loadPrices = (config: ServerConfig): PriceBook =>
 const loadRedactor = (config: ServerConfig): Redactor =>
   loadOrExit("LOGBOOK_REDACTION_RULES_FILE", () => redactorFor(config));
 
+/** Whether listening failed because another process has the address. */
+function isAddressInUse(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "EADDRINUSE";
+}
+
 /** Signals closer together than this are one request to stop. */
 const DUPLICATE_SIGNAL_MS = 500;
 
@@ -54,7 +59,14 @@ async function serve(config: ServerConfig, args: string[]): Promise<void> {
   try {
     server = await startServer(config, logger, { prices, redactor });
   } catch (error) {
-    logger.fatal({ err: error }, "could not start");
+    if (error instanceof StartRefused || isAddressInUse(error)) {
+      // Expected situations with a way out: the reason, not a stack.
+      const reason =
+        error instanceof StartRefused ? error.message : `${config.host}:${config.port} is in use (set PORT to another)`;
+      logger.fatal({ reason }, `could not start: ${reason}`);
+    } else {
+      logger.fatal({ err: error }, "could not start");
+    }
     process.exit(1);
   }
 

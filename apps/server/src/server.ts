@@ -100,6 +100,11 @@ async function bootstrapKey(
   }
 }
 
+/** A start refused for a reason the person can act on: logged as its message, without a stack. */
+export class StartRefused extends Error {
+  override readonly name = "StartRefused";
+}
+
 /**
  * The embedded PostgreSQL belongs to the one server that started it: a second server on
  * the same home would start a second PostgreSQL on the same data directory. Replicas share
@@ -108,7 +113,7 @@ async function bootstrapKey(
 async function refuseSecondEmbeddedOwner(home: string): Promise<void> {
   const running = await readRuntimeInfo(home);
   if (running?.embeddedDatabaseUrl && running.pid !== process.pid && isProcessAlive(running.pid)) {
-    throw new Error(
+    throw new StartRefused(
       `another logbook-server (pid ${running.pid}, ${running.url}) runs the embedded PostgreSQL of ${home}; ` +
         "to run several servers, give each the same DATABASE_URL (see docs/scaling.md)",
     );

@@ -13,6 +13,7 @@ import {
   hookEnvelope,
   relativePath,
   retentionRunInput,
+  searchEventsInput,
   sessionStoreAppendInput,
   storedDateTime,
   storedJsonObject,
@@ -174,6 +175,16 @@ describe("contracts", () => {
     expect(messages(sessionStoreAppendInput.safeParse({ ...key, subpath: "x".repeat(1001) }))).toEqual([
       "must be at most 1000 characters",
     ]);
+  });
+
+  it("refuse a search that names nothing to find, only words to leave out", () => {
+    const refused = ["name a word or phrase to find: a -word only leaves words out"];
+    for (const query of ["-test", '-"flaky test"', "-a -b or -c"]) {
+      expect(messages(searchEventsInput.safeParse({ query })), query).toEqual(refused);
+    }
+    for (const query of ["flaky -test", '"exact phrase" -skip', "src/money.ts", "a-b"]) {
+      expect(searchEventsInput.safeParse({ query }).success, query).toBe(true);
+    }
   });
 
   it("refuse a webhook URL that is not one with the URL rule's words, never by throwing", () => {

@@ -7,6 +7,16 @@ import { eventSummary } from "./events.js";
 export const SEARCH_QUERY_MAX_CHARS = 500;
 
 /**
+ * Whether a web-search query names something to find: a word or a phrase not after `-`
+ * (and not the operator `or`). `-word` alone only leaves words out, so it would match
+ * nearly every event.
+ */
+function findsSomething(query: string): boolean {
+  const terms = query.match(/-?"[^"]*"?|[^\s"]+/g) ?? [];
+  return terms.some((term) => !term.startsWith("-") && term.toLowerCase() !== "or");
+}
+
+/**
  * Full-text search over events: prompts, assistant text, tool calls' inputs and results,
  * summaries and the timeline text. `query` is web-search syntax (`"exact phrase"`, `or`,
  * `-word`); a single word of 3 or more characters also matches inside the timeline text
@@ -14,7 +24,10 @@ export const SEARCH_QUERY_MAX_CHARS = 500;
  */
 export const searchEventsInput = z
   .object({
-    query: text(SEARCH_QUERY_MAX_CHARS).trim().min(1, { error: "give the text to search for" }),
+    query: text(SEARCH_QUERY_MAX_CHARS)
+      .trim()
+      .min(1, { error: "give the text to search for" })
+      .refine(findsSomething, { error: "name a word or phrase to find: a -word only leaves words out" }),
     projectId: uuid().optional(),
     /** One session's events, its subagents' included. */
     sessionId: uuid().optional(),

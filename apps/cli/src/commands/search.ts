@@ -35,7 +35,7 @@ export function searchCommand(contexts: ContextFactory): Command {
     .description(
       'search every event (prompts, replies, tool calls and results, summaries); web-search syntax: "a phrase", or, -word',
     )
-    .argument("<text>", "what to look for")
+    .argument("<text>", 'what to look for (text that starts with "-" goes after "--": search -- "-skip flaky")')
     .option("--sessions", "find sessions whose title, label or first prompt contains <text> instead")
     .option("-p, --project <project>", "only this project: its path (e.g. .) or id")
     .option("-s, --session <session>", "only this session (and its subagents): Logbook's or the agent's id")

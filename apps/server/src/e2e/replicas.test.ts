@@ -177,6 +177,8 @@ describe("the embedded PostgreSQL", () => {
       expect(second.status).toBe(1);
       expect(second.stdout + second.stderr).toContain(`another logbook-server (pid ${process.pid}`);
       expect(second.stdout + second.stderr).toContain("DATABASE_URL");
+      // An expected refusal with a way out: one line with the reason, no stack.
+      expect(second.stdout + second.stderr).not.toContain('"stack"');
     } finally {
       await rm(home, { recursive: true, force: true });
     }
