@@ -5,6 +5,8 @@
  * stdout and stderr, and an exit code that says whether it worked (0 yes, 1 no, 2 bad usage).
  */
 
+import packageJson from "../package.json" with { type: "json" };
+
 type Run = (args: string[]) => Promise<number>;
 
 /** A `Map`, not an object literal: the command name is user input (`logbook-hook constructor`). */
@@ -19,6 +21,7 @@ const COMMANDS = new Map<string, () => Promise<Run>>([
 ]);
 
 const HELP = new Set(["help", "--help", "-h"]);
+const VERSION_FLAGS = new Set(["--version", "-V", "version"]);
 
 export const USAGE = `logbook-hook: records Claude Code hook events into Logbook.
 
@@ -28,15 +31,17 @@ Usage:
   logbook-hook deliver           the background deliverer a hook starts (runs until idle)
   logbook-hook status [--json]   server and key; hooks, spool, sync, OTel: open? how far behind?
   logbook-hook install [--user|--project|--settings FILE] [--events A,B] [--http]
-                       [--async] [--url URL] [--api-key KEY] [--command CMD] [--dry-run]
+                       [--async] [--url URL] [--api-key KEY] [--command CMD]
+                       [--no-sync] [--sync-path PATH]... [--dry-run]
   logbook-hook install --otel [--url URL] [--api-key KEY] [--print|--dry-run] [--settings FILE]
   logbook-hook uninstall [--user|--project|--settings FILE] [--dry-run]
   logbook-hook uninstall --otel [--settings FILE] [--dry-run]
   logbook-hook import [PATH...] [--url URL] [--api-key KEY] [--json] [--no-progress]
                                  import transcripts (default ~/.claude/projects)
-  logbook-hook sync [PATH...] [--follow] [--json] [--no-progress]
+  logbook-hook sync [PATH...] [--follow] [--json] [--no-progress] [--url URL] [--api-key KEY]
                                  send what transcripts gained since the last sync
                                  (--follow: keep sending lines as they are appended)
+  logbook-hook --version         this logbook-hook's version
 
 Environment: LOGBOOK_URL (default http://127.0.0.1:4680), LOGBOOK_API_KEY,
 LOGBOOK_HOME (default ~/.logbook; holds credentials, spool/, logs/hook.log),
@@ -52,6 +57,10 @@ function isUsageError(error: unknown): boolean {
 export async function runCli(command: string, args: string[]): Promise<number> {
   if (HELP.has(command)) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (VERSION_FLAGS.has(command)) {
+    process.stdout.write(`${packageJson.version}\n`);
     return 0;
   }
   const load = COMMANDS.get(command);

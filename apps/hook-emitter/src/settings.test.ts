@@ -442,3 +442,20 @@ describe("logbook-hook install / uninstall (the built binary)", () => {
     expect(existsSync(`${file}.logbook-backup`)).toBe(false);
   });
 });
+
+describe("the commands' front door", () => {
+  it("prints its version and its usage, which names every install and sync option", async () => {
+    const version = await runBinary(["--version"]);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    const help = await runBinary(["--help"]);
+    expect(help.code).toBe(0);
+    for (const option of ["--no-sync", "--sync-path PATH", "--follow", "--otel", "--version"]) {
+      expect(help.stdout).toContain(option);
+    }
+    expect(help.stdout).toMatch(/sync \[PATH\.\.\.\][^\n]*\[--url URL\] \[--api-key KEY\]/);
+    const unknown = await runBinary(["--verison"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command: --verison");
+  });
+});

@@ -137,6 +137,10 @@ function keyLine(key: ApiKey): string {
 
 export async function keysCommand(config: ServerConfig, args: string[]): Promise<void> {
   const [action, ...rest] = args;
+  if (action === "--help" || action === "-h" || action === "help" || rest.includes("--help") || rest.includes("-h")) {
+    print(USAGE);
+    return;
+  }
   const { values, positionals } = (() => {
     try {
       return parseArgs({

@@ -169,10 +169,18 @@ describe("commands", () => {
     expect(dayOnly.stderr).toContain("--expires-at: must be an ISO-8601 date-time, e.g. 2026-11-22T14:00:00Z\n");
     expect(dayOnly.stderr).not.toContain("valid scopes");
     expect(dayOnly.stderr.match(/--expires-at/g)).toHaveLength(1);
+    for (const help of [
+      ["keys", "--help"],
+      ["keys", "create", "--help"],
+    ]) {
+      const shown = await h.server.runCommand(help);
+      expect(shown.code, help.join(" ")).toBe(0);
+      expect(shown.stdout).toContain("keys create --name NAME --scopes S");
+    }
     const unknownId = await h.server.runCommand(["keys", "revoke", "00000000-0000-4000-8000-000000000000"]);
     expect(unknownId.code).toBe(1);
     expect(unknownId.stderr).toMatch(/not found/);
-    // Five CLI processes, each loading the whole server bundle: on a loaded 2-core machine that
+    // Seven CLI processes, each loading the whole server bundle: on a loaded 2-core machine five
     // alone took past the default 60 s. A bound on the wait, not on speed.
   }, 240_000);
 
