@@ -134,8 +134,15 @@ export class HookService {
         return hookToEvent(parseHookPayload(envelope.payload), envelope);
       } catch (error) {
         if (error instanceof AppError) {
+          // Each field's issue too, with its place in the call (`events.1.payload.session_id`),
+          // as for a bad envelope field.
+          const issues = error.issues?.map((issue) => ({
+            ...issue,
+            path: `events.${index}.payload${issue.path === "" ? "" : `.${issue.path}`}`,
+          }));
           throw new AppError("INVALID_INPUT", `events[${index}].payload: ${error.message}`, {
             details: { index, ...error.details },
+            ...(issues ? { issues } : {}),
           });
         }
         throw error;

@@ -13,6 +13,12 @@ describe("hooks router", () => {
     expect(await ingest.hooks.ingest({ events: [{ id: randomUUID(), payload }] })).toMatchObject({ accepted: 1 });
     const error = await callError(ingest.hooks.ingest({ events: [{ id: "x", payload }] }));
     expect(error).toMatchObject({ code: "BAD_REQUEST", message: "invalid input: events.0.id: must be a UUID" });
+    const badPayload = { ...payload, session_id: "" };
+    expect(await callError(ingest.hooks.ingest({ events: [{ payload }, { payload: badPayload }] }))).toMatchObject({
+      code: "BAD_REQUEST",
+      message: "events[1].payload: invalid Claude Code hook payload: session_id: must not be empty",
+      issues: [{ path: "events.1.payload.session_id", message: "must not be empty" }],
+    });
     expect(await callError(ingest.hooks.ingest({ events: [] }))).toMatchObject({
       message: "invalid input: events: send at least one event",
     });
