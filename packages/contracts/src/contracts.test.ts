@@ -8,6 +8,8 @@ import {
   createSessionInput,
   dayOrDateTime,
   event,
+  getProjectInput,
+  getSessionInput,
   ingestEventsInput,
   jsonObject,
   hookEnvelope,
@@ -175,6 +177,13 @@ describe("contracts", () => {
     expect(messages(sessionStoreAppendInput.safeParse({ ...key, subpath: "x".repeat(1001) }))).toEqual([
       "must be at most 1000 characters",
     ]);
+  });
+
+  it("say how to name a session or a project when neither way is given", () => {
+    expect(messages(getSessionInput.safeParse({}))).toEqual(["give the session's id or its externalId"]);
+    expect(messages(getSessionInput.safeParse({ id: "bad" }))).toEqual(["must be a UUID"]);
+    expect(messages(getProjectInput.safeParse({}))).toEqual(["give the project's id or its path"]);
+    expect(messages(getProjectInput.safeParse({ path: "" }))).toEqual(["must not be empty"]);
   });
 
   it("refuse a search that names nothing to find, only words to leave out", () => {

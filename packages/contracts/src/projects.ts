@@ -19,7 +19,12 @@ export const upsertProjectInput = z.object({
   config: jsonObject().optional(),
 });
 export type UpsertProjectInput = z.output<typeof upsertProjectInput>;
-export const getProjectInput = z.union([z.object({ id: uuid() }), z.object({ path: text(LIMITS.path).min(1) })]);
+export const getProjectInput = z.union(
+  [z.object({ id: uuid() }), z.object({ path: text(LIMITS.path).min(1, { error: "must not be empty" }) })],
+  {
+    error: "give the project's id or its path",
+  },
+);
 export type GetProjectInput = z.output<typeof getProjectInput>;
 export const listProjectsInput = z.object({ search: text(200).optional(), ...pageInput });
 export type ListProjectsInput = z.output<typeof listProjectsInput>;

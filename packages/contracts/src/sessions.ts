@@ -135,7 +135,9 @@ export const updateSessionInput = z.object({
 });
 export type UpdateSessionInput = z.output<typeof updateSessionInput>;
 
-export const getSessionInput = z.union([z.object({ id: uuid() }), z.object({ externalId: externalId() })]);
+export const getSessionInput = z.union([z.object({ id: uuid() }), z.object({ externalId: externalId() })], {
+  error: "give the session's id or its externalId",
+});
 export type GetSessionInput = z.output<typeof getSessionInput>;
 
 export const transitionSessionInput = z.object({
