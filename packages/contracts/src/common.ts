@@ -170,3 +170,13 @@ export const tokenUsage = z.object({
   unpricedMessages: z.number().int().min(0),
 });
 export type TokenUsage = z.infer<typeof tokenUsage>;
+
+/**
+ * For an input with a `from` and a `to`: `to` must come after `from`. A reversed range is a
+ * mistake to name (`to: must be later than from`), not a question whose answer is nothing.
+ * Use as `.refine(rangeInOrder, RANGE_OUT_OF_ORDER)`.
+ */
+export function rangeInOrder(input: { from?: string | undefined; to?: string | undefined }): boolean {
+  return !input.from || !input.to || Date.parse(input.from) < Date.parse(input.to);
+}
+export const RANGE_OUT_OF_ORDER = { error: "must be later than from", path: ["to"] };

@@ -11,6 +11,9 @@ import {
   getProjectInput,
   getSessionInput,
   ingestEventsInput,
+  listRecentEventsInput,
+  listSessionEventsInput,
+  listSessionsInput,
   jsonObject,
   hookEnvelope,
   relativePath,
@@ -184,6 +187,23 @@ describe("contracts", () => {
     expect(messages(getSessionInput.safeParse({ id: "bad" }))).toEqual(["must be a UUID"]);
     expect(messages(getProjectInput.safeParse({}))).toEqual(["give the project's id or its path"]);
     expect(messages(getProjectInput.safeParse({ path: "" }))).toEqual(["must not be empty"]);
+  });
+
+  it("refuse a reversed time range wherever one is taken, naming `to`", () => {
+    const from = "2026-12-02T00:00:00Z";
+    const to = "2026-12-01T00:00:00Z";
+    const sessionId = "0190a0b0-0000-7000-8000-000000000000";
+    for (const result of [
+      listSessionsInput.safeParse({ from, to }),
+      listSessionEventsInput.safeParse({ sessionId, from, to }),
+      listRecentEventsInput.safeParse({ from, to }),
+      searchEventsInput.safeParse({ query: "x", from, to }),
+    ]) {
+      expect(result.success ? [] : result.error.issues.map((i) => [i.path.join("."), i.message])).toEqual([
+        ["to", "must be later than from"],
+      ]);
+    }
+    expect(listSessionsInput.safeParse({ from: to, to: from }).success).toBe(true);
   });
 
   it("refuse a search that names nothing to find, only words to leave out", () => {

@@ -13,6 +13,8 @@ import {
   uuid,
   storedJsonObject,
   storedDateTime,
+  RANGE_OUT_OF_ORDER,
+  rangeInOrder,
 } from "./common.js";
 import { eventLevel, eventSource } from "./enums.js";
 import { externalId } from "./sessions.js";
@@ -107,28 +109,32 @@ export const event = z.object({
 });
 export type Event = z.infer<typeof event>;
 
-export const listSessionEventsInput = z.object({
-  sessionId: uuid(),
-  /** Events after this sequence number (exclusive): resume a timeline. */
-  afterSeq: z.number().int().min(0).optional(),
-  eventTypes: z.array(typeName()).min(1).max(50).optional(),
-  levels: z.array(eventLevel).min(1).optional(),
-  from: storedDateTime().optional(),
-  to: storedDateTime().optional(),
-  ...pageInput,
-});
+export const listSessionEventsInput = z
+  .object({
+    sessionId: uuid(),
+    /** Events after this sequence number (exclusive): resume a timeline. */
+    afterSeq: z.number().int().min(0).optional(),
+    eventTypes: z.array(typeName()).min(1).max(50).optional(),
+    levels: z.array(eventLevel).min(1).optional(),
+    from: storedDateTime().optional(),
+    to: storedDateTime().optional(),
+    ...pageInput,
+  })
+  .refine(rangeInOrder, RANGE_OUT_OF_ORDER);
 export type ListSessionEventsInput = z.output<typeof listSessionEventsInput>;
 
-export const listRecentEventsInput = z.object({
-  eventTypes: z.array(typeName()).min(1).max(50).optional(),
-  levels: z.array(eventLevel).min(1).optional(),
-  machineId: shortText().optional(),
-  projectId: uuid().optional(),
-  toolName: shortText().optional(),
-  from: storedDateTime().optional(),
-  to: storedDateTime().optional(),
-  ...pageInput,
-});
+export const listRecentEventsInput = z
+  .object({
+    eventTypes: z.array(typeName()).min(1).max(50).optional(),
+    levels: z.array(eventLevel).min(1).optional(),
+    machineId: shortText().optional(),
+    projectId: uuid().optional(),
+    toolName: shortText().optional(),
+    from: storedDateTime().optional(),
+    to: storedDateTime().optional(),
+    ...pageInput,
+  })
+  .refine(rangeInOrder, RANGE_OUT_OF_ORDER);
 export type ListRecentEventsInput = z.output<typeof listRecentEventsInput>;
 
 export const eventPage = page(event);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { page, pageInput, text, typeName, uuid, storedDateTime } from "./common.js";
+import { page, pageInput, RANGE_OUT_OF_ORDER, rangeInOrder, text, typeName, uuid, storedDateTime } from "./common.js";
 import { eventSummary } from "./events.js";
 
 /** A search text longer than this is refused: nobody types it, and every word costs an index probe. */
@@ -38,10 +38,7 @@ export const searchEventsInput = z
     to: storedDateTime().optional(),
     ...pageInput,
   })
-  .refine((input) => !input.from || !input.to || Date.parse(input.from) < Date.parse(input.to), {
-    error: "must be later than from",
-    path: ["to"],
-  });
+  .refine(rangeInOrder, RANGE_OUT_OF_ORDER);
 export type SearchEventsInput = z.output<typeof searchEventsInput>;
 
 /** A piece of a snippet; `match` marks the words the search found. */

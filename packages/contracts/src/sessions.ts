@@ -14,6 +14,8 @@ import {
   uuid,
   storedJsonObject,
   storedDateTime,
+  RANGE_OUT_OF_ORDER,
+  rangeInOrder,
 } from "./common.js";
 import { sessionStatus } from "./enums.js";
 
@@ -150,27 +152,29 @@ export type TransitionSessionInput = z.output<typeof transitionSessionInput>;
 
 export const SESSION_SORTS = ["lastActivity", "created"] as const;
 
-export const listSessionsInput = z.object({
-  status: z.array(sessionStatus).min(1).max(10).optional(),
-  projectId: uuid().optional(),
-  machineId: shortText().optional(),
-  agentType: shortText().optional(),
-  sessionType: shortText().optional(),
-  /** A session id, or `null` for root sessions only. */
-  parentSessionId: uuid().nullable().optional(),
-  pinned: z.boolean().optional(),
-  hidden: z.boolean().optional(),
-  label: text(LIMITS.title).optional(),
-  /** `false` (default): not archived; `true`: archived only; omit with `includeArchived` for both. */
-  archived: z.boolean().optional(),
-  /** Only sessions whose last activity (or creation, with `sort: "created"`) is in this range. */
-  from: storedDateTime().optional(),
-  to: storedDateTime().optional(),
-  /** Case-insensitive text in title, label or initial query. */
-  search: text(200).optional(),
-  sort: z.enum(SESSION_SORTS).default("lastActivity"),
-  ...pageInput,
-});
+export const listSessionsInput = z
+  .object({
+    status: z.array(sessionStatus).min(1).max(10).optional(),
+    projectId: uuid().optional(),
+    machineId: shortText().optional(),
+    agentType: shortText().optional(),
+    sessionType: shortText().optional(),
+    /** A session id, or `null` for root sessions only. */
+    parentSessionId: uuid().nullable().optional(),
+    pinned: z.boolean().optional(),
+    hidden: z.boolean().optional(),
+    label: text(LIMITS.title).optional(),
+    /** `false` (default): not archived; `true`: archived only; omit with `includeArchived` for both. */
+    archived: z.boolean().optional(),
+    /** Only sessions whose last activity (or creation, with `sort: "created"`) is in this range. */
+    from: storedDateTime().optional(),
+    to: storedDateTime().optional(),
+    /** Case-insensitive text in title, label or initial query. */
+    search: text(200).optional(),
+    sort: z.enum(SESSION_SORTS).default("lastActivity"),
+    ...pageInput,
+  })
+  .refine(rangeInOrder, RANGE_OUT_OF_ORDER);
 export type ListSessionsInput = z.output<typeof listSessionsInput>;
 
 export const sessionPage = page(session);
