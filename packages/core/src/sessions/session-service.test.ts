@@ -111,6 +111,25 @@ describe("SessionService", () => {
     });
   });
 
+  it("refuses a manual parent below the session in its tree (a loop), by either link", async () => {
+    const a = await sessions.create({ title: "a" });
+    const b = await sessions.create({ parentSessionId: a.id, title: "b" });
+    const c = await sessions.create({ title: "c" });
+    // b is a's child by its parent link: a under b would loop.
+    await expect(sessions.update({ id: a.id, manualParentSessionId: b.id })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+      message: `session ${b.id} is below this session in its tree: as its parent it would make a loop`,
+    });
+    // c under b by a manual link, then b under c would loop through it.
+    await sessions.update({ id: c.id, manualParentSessionId: b.id });
+    await expect(sessions.update({ id: b.id, manualParentSessionId: c.id })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+    });
+    // Elsewhere in the tree is fine: c moves under a, and back to no manual parent.
+    expect((await sessions.update({ id: c.id, manualParentSessionId: a.id })).manualParentSessionId).toBe(a.id);
+    expect((await sessions.update({ id: c.id, manualParentSessionId: null })).manualParentSessionId).toBeNull();
+  });
+
   it("returns ancestors, descendants and tokens rolled up over the tree", async () => {
     const root = await sessions.create({ title: "root" });
     const child = await sessions.create({ parentSessionId: root.id, title: "child" });

@@ -44,6 +44,9 @@ const qualified = SESSION_COLUMNS.map((c) => `s.${c}`);
 const SUBTREE_LOCK_ATTEMPTS = 5;
 
 /** Sessions: creation, lookup, filtered listing, the status lifecycle and the tree. */
+/** How far up a tree the loop check walks: far deeper than any agent nests its subagents. */
+const MAX_TREE_DEPTH = 1_000;
+
 export class SessionService {
   private readonly knex: Knex;
   /** Lists read here: a streaming replica when configured (they may lag it by a moment). */
@@ -214,6 +217,13 @@ export class SessionService {
       if (parentId) {
         if (parentId === id) throw new AppError("INVALID_INPUT", "a session cannot be its own parent");
         if (!found.get(parentId)) throw notFound("parent session", parentId);
+        if (await this.isAncestorOf(trx, id, parentId)) {
+          throw new AppError(
+            "INVALID_INPUT",
+            `session ${parentId} is below this session in its tree: as its parent it would make a loop`,
+            { details: { id, manualParentSessionId: parentId } },
+          );
+        }
       }
       const patch: Record<string, unknown> = { ...fields };
       if (redacted.count > 0) patch.redactions = trx.raw("redactions + ?", [redacted.count]);
@@ -233,6 +243,26 @@ export class SessionService {
       await notifySessions(trx, [id]);
       return toSessionDto(returnedRow(row, "UPDATE sessions"));
     });
+  }
+
+  /**
+   * Whether `ancestor` is above `session` in the tree the pages draw (each session under its
+   * manual parent, else its parent). Bounded: a loop stored before this check ends the walk.
+   * The caller holds both rows locked, so a concurrent update cannot close a loop meanwhile.
+   */
+  private async isAncestorOf(trx: Knex.Transaction, ancestor: string, session: string): Promise<boolean> {
+    const result = await trx.raw<{ rows: Array<{ found: boolean }> }>(
+      `WITH RECURSIVE up(id, depth) AS (
+         SELECT ?::uuid, 0
+         UNION ALL
+         SELECT coalesce(s.manual_parent_session_id, s.parent_session_id), up.depth + 1
+         FROM sessions s JOIN up ON s.id = up.id
+         WHERE up.depth < ? AND coalesce(s.manual_parent_session_id, s.parent_session_id) IS NOT NULL
+       )
+       SELECT EXISTS (SELECT 1 FROM up WHERE id = ?::uuid) AS found`,
+      [session, MAX_TREE_DEPTH, ancestor],
+    );
+    return result.rows[0]?.found === true;
   }
 
   /**
