@@ -189,6 +189,22 @@ describe("buildTimeline", () => {
     expect(failure({})).toEqual([["error", "turn failed: an error"]]);
   });
 
+  it("says what a transcript's API error was and which retry it is", () => {
+    const line = (payload: Record<string, unknown>) =>
+      entriesOf(event({ eventType: "system", source: "transcript", payload: { type: "system", ...payload } })).map(
+        (e) => [e.kind, e.text],
+      );
+    expect(
+      line({
+        subtype: "api_error",
+        error: { status: 529, error: { type: "overloaded_error", message: "Overloaded" } },
+        retryAttempt: 1,
+        maxRetries: 10,
+      }),
+    ).toEqual([["notice", "API error 529 overloaded_error: Overloaded (retry 1 of 10)"]]);
+    expect(line({ subtype: "api_error" })).toEqual([["notice", "API error"]]);
+  });
+
   it("shows a denied tool call as a notice with what it would have done, not as a call", () => {
     const denied = (payload: Record<string, unknown>) =>
       entriesOf(event({ eventType: "PermissionDenied", source: "hook", toolName: "Bash", payload })).map((e) => [

@@ -189,7 +189,7 @@ function fromTranscript(event: Event): TimelineEntry[] {
       const text =
         str(line.content) ??
         (line.subtype === "compact_boundary" ? "conversation compacted" : undefined) ??
-        (line.subtype === "api_error" ? "API error" : undefined);
+        (line.subtype === "api_error" ? apiErrorText(line) : undefined);
       return text ? [entry(event, "notice", text)] : [];
     }
     case "summary":
@@ -245,4 +245,21 @@ export function entriesOf(event: Event): TimelineEntry[] {
   if (event.source === "hook") return fromHook(event);
   if (event.source === "transcript") return fromTranscript(event);
   return [entry(event, "lifecycle", event.message ?? event.eventType)];
+}
+
+/** A transcript's `api_error` line: the model call failed and Claude Code retries it. */
+function apiErrorText(line: Json): string {
+  const error = obj(line.error);
+  const inner = obj(error?.error);
+  const parts = [
+    "API error",
+    typeof error?.status === "number" ? String(error.status) : undefined,
+    str(inner?.type),
+  ].filter((part) => part !== undefined);
+  const why = str(inner?.message);
+  const retry =
+    typeof line.retryAttempt === "number" && typeof line.maxRetries === "number"
+      ? ` (retry ${line.retryAttempt} of ${line.maxRetries})`
+      : "";
+  return `${parts.join(" ")}${why ? `: ${why}` : ""}${retry}`;
 }

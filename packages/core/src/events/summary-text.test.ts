@@ -68,6 +68,18 @@ describe("summaryText for the kinds without a message or a tool call", () => {
     expect(summaryText("transcript", "permission-mode", { type: "permission-mode", permissionMode: "plan" })).toBe(
       "plan",
     );
+    const apiError = {
+      type: "system",
+      subtype: "api_error",
+      level: "error",
+      error: { status: 529, error: { type: "overloaded_error", message: "Overloaded" } },
+      retryAttempt: 1,
+      maxRetries: 10,
+    };
+    expect(summaryText("transcript", "system", apiError)).toBe(
+      "API error 529 overloaded_error: Overloaded (retry 1 of 10)",
+    );
+    expect(summaryText("transcript", "system", { type: "system", subtype: "api_error" })).toBe("API error");
     expect(summaryText("transcript", "system", { type: "system", content: "Conversation compacted" })).toBe(
       "Conversation compacted",
     );

@@ -150,7 +150,25 @@ function transcriptSummary(line: Json): string | undefined {
   if (line.type === "user" || line.type === "assistant") {
     return isObject(line.message) ? messageSummary(line.message.content) : undefined;
   }
+  if (line.type === "system" && line.subtype === "api_error") return apiError(line);
   return typeof line.type === "string" ? firstText(line, TRANSCRIPT_TEXT_KEYS.get(line.type)) : undefined;
+}
+
+/**
+ * A transcript's `api_error` line: the call to the model failed and Claude Code retries
+ * ("API error 529 overloaded_error: Overloaded (retry 1 of 10)").
+ */
+function apiError(line: Json): string {
+  const error = isObject(line.error) ? line.error : {};
+  const inner = isObject(error.error) ? error.error : {};
+  const status = typeof error.status === "number" ? ` ${error.status}` : "";
+  const kind = typeof inner.type === "string" && inner.type !== "" ? ` ${inner.type}` : "";
+  const why = typeof inner.message === "string" && inner.message !== "" ? `: ${inner.message}` : "";
+  const retry =
+    typeof line.retryAttempt === "number" && typeof line.maxRetries === "number"
+      ? ` (retry ${line.retryAttempt} of ${line.maxRetries})`
+      : "";
+  return firstWords(`API error${status}${kind}${why}${retry}`) ?? "API error";
 }
 
 /** A `PostToolBatch`: how many calls ended together, and their tools in order ("2 tool calls: Read, Grep"). */
