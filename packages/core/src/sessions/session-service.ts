@@ -43,10 +43,10 @@ const qualified = SESSION_COLUMNS.map((c) => `s.${c}`);
 /** Reads of a tree that keeps growing while it is locked before archive or delete give up (409). */
 const SUBTREE_LOCK_ATTEMPTS = 5;
 
-/** Sessions: creation, lookup, filtered listing, the status lifecycle and the tree. */
 /** How far up a tree the loop check walks: far deeper than any agent nests its subagents. */
 const MAX_TREE_DEPTH = 1_000;
 
+/** Sessions: creation, lookup, filtered listing, the status lifecycle and the tree. */
 export class SessionService {
   private readonly knex: Knex;
   /** Lists read here: a streaming replica when configured (they may lag it by a moment). */
