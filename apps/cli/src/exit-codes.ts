@@ -49,8 +49,9 @@ export function describeFailure(error: unknown, url: string | undefined): { mess
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (isLogbookError(error)) {
     const where = url ?? "the server";
-    if (error.notLogbook) {
-      // Something answers there, but not Logbook (another server on that port, a proxy's page).
+    if (error.notLogbook && !error.transient) {
+      // Something answers there, but not Logbook (another server on that port). A proxy's
+      // 502/503/504 says Logbook behind it is away, not that the URL is wrong.
       return {
         message: `no Logbook API at ${where}: it answered HTTP ${error.httpStatus ?? "?"} with something else; check --url or LOGBOOK_URL`,
         exitCode: EXIT.unreachable,
