@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, nonEmptyShortText, uuid, storedDateTime } from "./common.js";
+import { isoDateTime, nonEmptyShortText, uuid, storedDateTime, inputObject } from "./common.js";
 import { apiKeyScope } from "./enums.js";
 
 /** A key as listed: never the secret, never its hash. */
@@ -16,7 +16,7 @@ export const apiKey = z.object({
 });
 export type ApiKey = z.infer<typeof apiKey>;
 
-export const createApiKeyInput = z.object({
+export const createApiKeyInput = inputObject({
   name: nonEmptyShortText(),
   scopes: z.array(apiKeyScope).min(1, { error: "give at least one scope" }),
   expiresAt: storedDateTime().optional(),
@@ -30,7 +30,7 @@ export type CreatedApiKey = z.infer<typeof createdApiKey>;
 /** Who the presented key is (`auth.whoami`). */
 export const whoamiOutput = z.object({ keyId: z.string(), name: z.string(), scopes: z.array(apiKeyScope) });
 
-export const revokeApiKeyInput = z.object({ id: uuid() });
+export const revokeApiKeyInput = inputObject({ id: uuid() });
 
 /**
  * `auth.createLoginLink`: a single-use sign-in link for the dashboard, valid until

@@ -141,6 +141,25 @@ export const jsonValue = () =>
   });
 
 /** Keyset pagination: pass back `nextCursor` to get the next page. */
+/**
+ * An object that an API caller sends: a field it does not know is refused by name, not
+ * dropped. Stripping it would answer 200 to a misspelt `projectID` or to a newer client's
+ * field as if it had been kept. Objects that keep unknown fields on purpose (a hook payload,
+ * a transcript line: their writers add fields in every release) are `z.looseObject`;
+ * `strict-input.test.ts` in `@logbook/api` checks every input of the router is one or the other.
+ */
+export function inputObject<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
+  return z.strictObject(shape, { error: unknownFieldsMessage });
+}
+
+function unknownFieldsMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code !== "unrecognized_keys") return undefined;
+  const unknown = issue.keys.map((key) => JSON.stringify(key)).join(", ");
+  const known = Object.keys((issue.inst as z.ZodObject | undefined)?.shape ?? {});
+  const takes = known.length > 0 ? `it takes ${known.join(", ")}` : "it takes no fields";
+  return `unknown field${issue.keys.length > 1 ? "s" : ""} ${unknown}: ${takes}`;
+}
+
 export const pageInput = {
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(50),
   cursor: z.string().max(500).optional(),
@@ -153,10 +172,10 @@ export const page = <T extends z.ZodType>(item: T) =>
     nextCursor: z.string().nullable(),
   });
 
-export const idInput = z.object({ id: uuid() });
+export const idInput = inputObject({ id: uuid() });
 export type IdInput = z.output<typeof idInput>;
 
-export const eventIdInput = z.object({ id: eventId() });
+export const eventIdInput = inputObject({ id: eventId() });
 export type EventIdInput = z.infer<typeof eventIdInput>;
 
 export const tokenUsage = z.object({

@@ -15,6 +15,7 @@ import {
   storedDateTime,
   RANGE_OUT_OF_ORDER,
   rangeInOrder,
+  inputObject,
 } from "./common.js";
 import { eventLevel, eventSource } from "./enums.js";
 import { externalId } from "./sessions.js";
@@ -25,39 +26,37 @@ import { externalId } from "./sessions.js";
  * record's own 8-4-4-4-12 id) and an `occurredAt` so a retry is recognised as the same event
  * and stored once.
  */
-export const ingestEvent = z
-  .object({
-    id: eventId().optional(),
-    sessionId: uuid().optional(),
-    externalSessionId: externalId().optional(),
-    /** When the session is created by this event: its parent, by external id (subagents). */
-    parentExternalSessionId: externalId().optional(),
-    eventType: typeName(),
-    source: eventSource.default("api"),
-    level: eventLevel.default("info"),
-    message: text().optional(),
-    toolName: shortText().optional(),
-    toolUseId: shortText().optional(),
-    parentEventId: eventId().optional(),
-    parentUuid: shortText().optional(),
-    isSidechain: z.boolean().optional(),
-    agentId: shortText().optional(),
-    agentType: shortText().optional(),
-    cwd: text(LIMITS.path).optional(),
-    machineId: shortText().optional(),
-    /** The whole original record, stored as is. */
-    payload: jsonObject().default({}),
-    /** Defaults to the time in a UUIDv7 `id`, else to the time of receipt. */
-    occurredAt: storedDateTime().optional(),
-  })
-  .refine((e) => (e.sessionId === undefined) !== (e.externalSessionId === undefined), {
-    error: "give exactly one of sessionId or externalSessionId",
-    path: ["sessionId"],
-  });
+export const ingestEvent = inputObject({
+  id: eventId().optional(),
+  sessionId: uuid().optional(),
+  externalSessionId: externalId().optional(),
+  /** When the session is created by this event: its parent, by external id (subagents). */
+  parentExternalSessionId: externalId().optional(),
+  eventType: typeName(),
+  source: eventSource.default("api"),
+  level: eventLevel.default("info"),
+  message: text().optional(),
+  toolName: shortText().optional(),
+  toolUseId: shortText().optional(),
+  parentEventId: eventId().optional(),
+  parentUuid: shortText().optional(),
+  isSidechain: z.boolean().optional(),
+  agentId: shortText().optional(),
+  agentType: shortText().optional(),
+  cwd: text(LIMITS.path).optional(),
+  machineId: shortText().optional(),
+  /** The whole original record, stored as is. */
+  payload: jsonObject().default({}),
+  /** Defaults to the time in a UUIDv7 `id`, else to the time of receipt. */
+  occurredAt: storedDateTime().optional(),
+}).refine((e) => (e.sessionId === undefined) !== (e.externalSessionId === undefined), {
+  error: "give exactly one of sessionId or externalSessionId",
+  path: ["sessionId"],
+});
 export type IngestEvent = z.input<typeof ingestEvent>;
 export type ParsedIngestEvent = z.output<typeof ingestEvent>;
 
-export const ingestEventsInput = z.object({
+export const ingestEventsInput = inputObject({
   events: z
     .array(ingestEvent)
     .min(1, { error: "send at least one event" })
@@ -109,32 +108,28 @@ export const event = z.object({
 });
 export type Event = z.infer<typeof event>;
 
-export const listSessionEventsInput = z
-  .object({
-    sessionId: uuid(),
-    /** Events after this sequence number (exclusive): resume a timeline. */
-    afterSeq: z.number().int().min(0).optional(),
-    eventTypes: z.array(typeName()).min(1).max(50).optional(),
-    levels: z.array(eventLevel).min(1).optional(),
-    from: storedDateTime().optional(),
-    to: storedDateTime().optional(),
-    ...pageInput,
-  })
-  .refine(rangeInOrder, RANGE_OUT_OF_ORDER);
+export const listSessionEventsInput = inputObject({
+  sessionId: uuid(),
+  /** Events after this sequence number (exclusive): resume a timeline. */
+  afterSeq: z.number().int().min(0).optional(),
+  eventTypes: z.array(typeName()).min(1).max(50).optional(),
+  levels: z.array(eventLevel).min(1).optional(),
+  from: storedDateTime().optional(),
+  to: storedDateTime().optional(),
+  ...pageInput,
+}).refine(rangeInOrder, RANGE_OUT_OF_ORDER);
 export type ListSessionEventsInput = z.output<typeof listSessionEventsInput>;
 
-export const listRecentEventsInput = z
-  .object({
-    eventTypes: z.array(typeName()).min(1).max(50).optional(),
-    levels: z.array(eventLevel).min(1).optional(),
-    machineId: shortText().optional(),
-    projectId: uuid().optional(),
-    toolName: shortText().optional(),
-    from: storedDateTime().optional(),
-    to: storedDateTime().optional(),
-    ...pageInput,
-  })
-  .refine(rangeInOrder, RANGE_OUT_OF_ORDER);
+export const listRecentEventsInput = inputObject({
+  eventTypes: z.array(typeName()).min(1).max(50).optional(),
+  levels: z.array(eventLevel).min(1).optional(),
+  machineId: shortText().optional(),
+  projectId: uuid().optional(),
+  toolName: shortText().optional(),
+  from: storedDateTime().optional(),
+  to: storedDateTime().optional(),
+  ...pageInput,
+}).refine(rangeInOrder, RANGE_OUT_OF_ORDER);
 export type ListRecentEventsInput = z.output<typeof listRecentEventsInput>;
 
 export const eventPage = page(event);
@@ -150,12 +145,12 @@ export type EventSummary = z.infer<typeof eventSummary>;
 export const eventSummaryPage = page(eventSummary);
 export type EventSummaryPage = z.infer<typeof eventSummaryPage>;
 
-export const eventCountsInput = z.object({ sessionId: uuid() });
+export const eventCountsInput = inputObject({ sessionId: uuid() });
 export const eventTypeCount = z.object({ eventType: z.string(), count: z.number().int() });
 export const eventCountsOutput = z.array(eventTypeCount);
 
 /** What the live subscriptions filter on; all optional (all events). */
-export const eventStreamInput = z.object({
+export const eventStreamInput = inputObject({
   sessionId: uuid().optional(),
   projectId: uuid().optional(),
   /** The last event id the client saw (tRPC sends it on reconnect): resume after it. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { uuid } from "./common.js";
+import { uuid, inputObject } from "./common.js";
 
 /**
  * What a session can be exported as: `md` (a readable conversation: prompts, replies,
@@ -12,7 +12,7 @@ export const EXPORT_FORMATS = ["md", "json", "jsonl"] as const;
 export const exportFormat = z.enum(EXPORT_FORMATS, { error: `must be one of ${EXPORT_FORMATS.join(", ")}` });
 export type ExportFormat = z.infer<typeof exportFormat>;
 
-export const exportSessionInput = z.object({
+export const exportSessionInput = inputObject({
   id: uuid(),
   format: exportFormat,
 });

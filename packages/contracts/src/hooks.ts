@@ -1,6 +1,16 @@
 import { z } from "zod";
 
-import { LIMITS, isJsonObject, isText, jsonObject, shortText, text, uuid, storedDateTime } from "./common.js";
+import {
+  LIMITS,
+  isJsonObject,
+  isText,
+  jsonObject,
+  shortText,
+  text,
+  uuid,
+  storedDateTime,
+  inputObject,
+} from "./common.js";
 import { externalId } from "./sessions.js";
 
 /**
@@ -80,7 +90,7 @@ export function isClaudeCodeHookPayload(value: unknown): value is ClaudeCodeHook
 }
 
 /** One hook event as the emitter sends it: the payload plus the id and time it gave it. */
-export const hookEnvelope = z.object({
+export const hookEnvelope = inputObject({
   id: uuid().optional(),
   occurredAt: storedDateTime().optional(),
   /** The machine the hook ran on (hostname), when known. */
@@ -89,7 +99,7 @@ export const hookEnvelope = z.object({
 });
 export type HookEnvelope = z.input<typeof hookEnvelope>;
 
-export const ingestHooksInput = z.object({
+export const ingestHooksInput = inputObject({
   events: z
     .array(hookEnvelope)
     .min(1, { error: "send at least one event" })

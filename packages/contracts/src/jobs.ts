@@ -11,6 +11,7 @@ import {
   typeName,
   uuid,
   storedDateTime,
+  inputObject,
 } from "./common.js";
 import { jobStatus } from "./enums.js";
 
@@ -35,7 +36,7 @@ export const job = z.object({
 });
 export type Job = z.infer<typeof job>;
 
-export const enqueueJobInput = z.object({
+export const enqueueJobInput = inputObject({
   type: typeName(),
   data: jsonObject().default({}),
   /** Higher runs first. */
@@ -47,7 +48,7 @@ export const enqueueJobInput = z.object({
 });
 export type EnqueueJobInput = z.output<typeof enqueueJobInput>;
 
-export const claimJobsInput = z.object({
+export const claimJobsInput = inputObject({
   /** Identifies the worker; complete/fail must come from the same one. */
   workerId: shortText().min(1),
   types: z.array(typeName()).min(1).max(50).optional(),
@@ -61,9 +62,13 @@ export const claimJobsInput = z.object({
 });
 export type ClaimJobsInput = z.output<typeof claimJobsInput>;
 
-export const completeJobInput = z.object({ id: uuid(), workerId: shortText().min(1), result: jsonValue().optional() });
+export const completeJobInput = inputObject({
+  id: uuid(),
+  workerId: shortText().min(1),
+  result: jsonValue().optional(),
+});
 export type CompleteJobInput = z.output<typeof completeJobInput>;
-export const failJobInput = z.object({
+export const failJobInput = inputObject({
   id: uuid(),
   workerId: shortText().min(1),
   error: text().min(1),
@@ -71,7 +76,7 @@ export const failJobInput = z.object({
   permanent: z.boolean().default(false),
 });
 export type FailJobInput = z.output<typeof failJobInput>;
-export const extendJobLeaseInput = z.object({
+export const extendJobLeaseInput = inputObject({
   id: uuid(),
   workerId: shortText().min(1),
   leaseMs: z
@@ -82,7 +87,7 @@ export const extendJobLeaseInput = z.object({
     .default(5 * 60 * 1000),
 });
 export type ExtendJobLeaseInput = z.output<typeof extendJobLeaseInput>;
-export const listJobsInput = z.object({
+export const listJobsInput = inputObject({
   status: z.array(jobStatus).min(1).optional(),
   type: typeName().optional(),
   sessionId: uuid().optional(),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, shortText, uuid, storedJsonObject, storedDateTime } from "./common.js";
+import { isoDateTime, shortText, uuid, storedJsonObject, storedDateTime, inputObject } from "./common.js";
 import { externalId } from "./sessions.js";
 
 /**
@@ -177,24 +177,22 @@ export interface OtlpExportResult {
 export const METRIC_KINDS = ["gauge", "sum", "histogram", "exponential_histogram", "summary"] as const;
 
 /** Metric points kept from `/v1/metrics`: by session, user, model, name and time. */
-export const listMetricPointsInput = z
-  .object({
-    sessionId: uuid().optional(),
-    /** The agent's own session id (Claude Code's `session.id`), also for points whose session has no events yet. */
-    externalSessionId: externalId().optional(),
-    /** `user.account_uuid`, else `user.id`. */
-    userId: shortText().optional(),
-    model: shortText().optional(),
-    /** Metric name, e.g. `claude_code.cost.usage`. */
-    name: shortText().optional(),
-    from: storedDateTime().optional(),
-    to: storedDateTime().optional(),
-    limit: z.number().int().min(1).max(1000).default(200),
-  })
-  .refine((input) => !(input.sessionId && input.externalSessionId), {
-    error: "give sessionId or externalSessionId, not both",
-    path: ["sessionId"],
-  });
+export const listMetricPointsInput = inputObject({
+  sessionId: uuid().optional(),
+  /** The agent's own session id (Claude Code's `session.id`), also for points whose session has no events yet. */
+  externalSessionId: externalId().optional(),
+  /** `user.account_uuid`, else `user.id`. */
+  userId: shortText().optional(),
+  model: shortText().optional(),
+  /** Metric name, e.g. `claude_code.cost.usage`. */
+  name: shortText().optional(),
+  from: storedDateTime().optional(),
+  to: storedDateTime().optional(),
+  limit: z.number().int().min(1).max(1000).default(200),
+}).refine((input) => !(input.sessionId && input.externalSessionId), {
+  error: "give sessionId or externalSessionId, not both",
+  path: ["sessionId"],
+});
 export type ListMetricPointsInput = z.output<typeof listMetricPointsInput>;
 
 export const metricPoint = z.object({
@@ -219,7 +217,7 @@ export const metricPoint = z.object({
 export type MetricPoint = z.infer<typeof metricPoint>;
 export const metricPointList = z.array(metricPoint);
 
-export const telemetryUsageInput = z.object({ sessionId: uuid() });
+export const telemetryUsageInput = inputObject({ sessionId: uuid() });
 
 const requestTotals = z.object({
   requests: z.number().int(),

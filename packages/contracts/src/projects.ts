@@ -1,6 +1,17 @@
 import { z } from "zod";
 
-import { LIMITS, isoDateTime, jsonObject, pageInput, page, shortText, text, uuid, storedJsonObject } from "./common.js";
+import {
+  LIMITS,
+  isoDateTime,
+  jsonObject,
+  pageInput,
+  page,
+  shortText,
+  text,
+  uuid,
+  storedJsonObject,
+  inputObject,
+} from "./common.js";
 
 export const project = z.object({
   id: z.string(),
@@ -12,7 +23,7 @@ export const project = z.object({
 });
 export type Project = z.infer<typeof project>;
 
-export const upsertProjectInput = z.object({
+export const upsertProjectInput = inputObject({
   /** Canonicalised (trailing slashes, `.` segments removed) before it is stored. */
   path: text(LIMITS.path).min(1, { error: "must not be empty" }),
   name: shortText().optional(),
@@ -20,13 +31,13 @@ export const upsertProjectInput = z.object({
 });
 export type UpsertProjectInput = z.output<typeof upsertProjectInput>;
 export const getProjectInput = z.union(
-  [z.object({ id: uuid() }), z.object({ path: text(LIMITS.path).min(1, { error: "must not be empty" }) })],
+  [inputObject({ id: uuid() }), inputObject({ path: text(LIMITS.path).min(1, { error: "must not be empty" }) })],
   {
     error: "give the project's id or its path",
   },
 );
 export type GetProjectInput = z.output<typeof getProjectInput>;
-export const listProjectsInput = z.object({ search: text(200).optional(), ...pageInput });
+export const listProjectsInput = inputObject({ search: text(200).optional(), ...pageInput });
 export type ListProjectsInput = z.output<typeof listProjectsInput>;
 export const projectPage = page(project);
 
@@ -47,7 +58,7 @@ const ttlMs = z
   .min(1_000)
   .max(24 * 60 * 60 * 1000);
 
-export const acquireLockInput = z.object({
+export const acquireLockInput = inputObject({
   projectId: uuid(),
   /** Who holds the lock: renew and release must name the same owner. */
   owner: shortText().min(1),
@@ -55,14 +66,14 @@ export const acquireLockInput = z.object({
   ttlMs: ttlMs.default(5 * 60 * 1000),
 });
 export type AcquireLockInput = z.output<typeof acquireLockInput>;
-export const renewLockInput = z.object({
+export const renewLockInput = inputObject({
   projectId: uuid(),
   owner: shortText().min(1),
   ttlMs: ttlMs.default(5 * 60 * 1000),
 });
 export type RenewLockInput = z.output<typeof renewLockInput>;
-export const releaseLockInput = z.object({ projectId: uuid(), owner: shortText().min(1) });
+export const releaseLockInput = inputObject({ projectId: uuid(), owner: shortText().min(1) });
 export type ReleaseLockInput = z.output<typeof releaseLockInput>;
-export const inspectLockInput = z.object({ projectId: uuid() });
+export const inspectLockInput = inputObject({ projectId: uuid() });
 export type InspectLockInput = z.output<typeof inspectLockInput>;
 export const releaseLockResult = z.object({ released: z.boolean() });

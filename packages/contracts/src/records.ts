@@ -14,6 +14,7 @@ import {
   uuid,
   storedJsonObject,
   storedDateTime,
+  inputObject,
 } from "./common.js";
 import { messageRole, stepStatus } from "./enums.js";
 
@@ -40,7 +41,7 @@ export const sessionMessage = z.object({
 });
 export type SessionMessage = z.infer<typeof sessionMessage>;
 
-export const appendMessageInput = z.object({
+export const appendMessageInput = inputObject({
   sessionId: uuid(),
   role: messageRole,
   text: text(),
@@ -53,7 +54,7 @@ export const appendMessageInput = z.object({
 });
 export type AppendMessageInput = z.output<typeof appendMessageInput>;
 
-export const listMessagesInput = z.object({
+export const listMessagesInput = inputObject({
   sessionId: uuid(),
   role: messageRole.optional(),
   ...pageInput,
@@ -89,7 +90,7 @@ export type TrackedFile = z.infer<typeof trackedFile>;
 /** Listing leaves the content out; `files.get` returns it. */
 export const trackedFileSummary = trackedFile.omit({ content: true });
 
-export const upsertFileInput = z.object({
+export const upsertFileInput = inputObject({
   sessionId: uuid(),
   path: relativePath(),
   content: text(10_000_000).nullable().optional(),
@@ -106,9 +107,9 @@ export const upsertFileInput = z.object({
 export type UpsertFileInput = z.output<typeof upsertFileInput>;
 
 export const deleteFileResult = z.object({ deleted: z.boolean() });
-export const getFileInput = z.object({ sessionId: uuid(), path: relativePath() });
+export const getFileInput = inputObject({ sessionId: uuid(), path: relativePath() });
 export type GetFileInput = z.output<typeof getFileInput>;
-export const listFilesInput = z.object({ sessionId: uuid(), ...pageInput });
+export const listFilesInput = inputObject({ sessionId: uuid(), ...pageInput });
 export type ListFilesInput = z.output<typeof listFilesInput>;
 export const filePage = page(trackedFileSummary);
 
@@ -130,7 +131,7 @@ export const step = z.object({
 });
 export type Step = z.infer<typeof step>;
 
-export const createStepInput = z.object({
+export const createStepInput = inputObject({
   sessionId: uuid(),
   name: nonEmptyShortText(),
   /** Defaults to one after the session's last step. */
@@ -138,11 +139,11 @@ export const createStepInput = z.object({
   input: jsonValue().optional(),
 });
 export type CreateStepInput = z.output<typeof createStepInput>;
-export const completeStepInput = z.object({ id: uuid(), output: jsonValue().optional() });
+export const completeStepInput = inputObject({ id: uuid(), output: jsonValue().optional() });
 export type CompleteStepInput = z.output<typeof completeStepInput>;
-export const failStepInput = z.object({ id: uuid(), errorMessage: text().min(1), output: jsonValue().optional() });
+export const failStepInput = inputObject({ id: uuid(), errorMessage: text().min(1), output: jsonValue().optional() });
 export type FailStepInput = z.output<typeof failStepInput>;
-export const listStepsInput = z.object({ sessionId: uuid() });
+export const listStepsInput = inputObject({ sessionId: uuid() });
 export type ListStepsInput = z.output<typeof listStepsInput>;
 
 // ---------------------------------------------------------------- artifacts
@@ -160,7 +161,7 @@ export const artifact = z.object({
 });
 export type Artifact = z.infer<typeof artifact>;
 
-export const createArtifactInput = z.object({
+export const createArtifactInput = inputObject({
   sessionId: uuid(),
   stepId: uuid().optional(),
   artifactType: typeName(),
@@ -170,7 +171,7 @@ export const createArtifactInput = z.object({
   metadata: jsonObject().optional(),
 });
 export type CreateArtifactInput = z.output<typeof createArtifactInput>;
-export const listArtifactsInput = z.object({
+export const listArtifactsInput = inputObject({
   sessionId: uuid(),
   artifactType: typeName().optional(),
   ...pageInput,

@@ -1,5 +1,7 @@
 import { z } from "zod";
 
+import { inputObject } from "./common.js";
+
 /**
  * Retention policy. Sessions in a terminal state whose end is older than
  * `sessionMaxAgeDays` go (with all their children and records), or are archived when
@@ -18,14 +20,14 @@ export const retentionPolicy = z.object({
 export type RetentionPolicy = z.infer<typeof retentionPolicy>;
 
 /** Overrides for one run: only the keys given replace the server's policy (no defaults here). */
-export const retentionPolicyOverride = z.object({
+export const retentionPolicyOverride = inputObject({
   sessionMaxAgeDays: z.number().int().min(1).max(36_500).optional(),
   eventMaxAgeDays: z.number().int().min(1).max(36_500).nullable().optional(),
   archiveInsteadOfDelete: z.boolean().optional(),
   batchSize: z.number().int().min(1).max(100_000).optional(),
 });
 
-export const retentionRunInput = z.object({
+export const retentionRunInput = inputObject({
   /** Count what would go without changing anything. */
   dryRun: z.boolean().default(true),
   policy: retentionPolicyOverride.optional(),

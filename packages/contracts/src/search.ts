@@ -1,6 +1,16 @@
 import { z } from "zod";
 
-import { page, pageInput, RANGE_OUT_OF_ORDER, rangeInOrder, text, typeName, uuid, storedDateTime } from "./common.js";
+import {
+  page,
+  pageInput,
+  RANGE_OUT_OF_ORDER,
+  rangeInOrder,
+  text,
+  typeName,
+  uuid,
+  storedDateTime,
+  inputObject,
+} from "./common.js";
 import { eventSummary } from "./events.js";
 
 /** A search text longer than this is refused: nobody types it, and every word costs an index probe. */
@@ -22,23 +32,21 @@ function findsSomething(query: string): boolean {
  * `-word`); a single word of 3 or more characters also matches inside the timeline text
  * (`event-service.ts`, `ingestDetailed`, part of a path), where words do not split.
  */
-export const searchEventsInput = z
-  .object({
-    query: text(SEARCH_QUERY_MAX_CHARS)
-      .trim()
-      .min(1, { error: "give the text to search for" })
-      .refine(findsSomething, { error: "name a word or phrase to find: a -word only leaves words out" }),
-    projectId: uuid().optional(),
-    /** One session's events, its subagents' included. */
-    sessionId: uuid().optional(),
-    eventTypes: z.array(typeName()).min(1).max(50).optional(),
-    /** Events that occurred at or after this time. */
-    from: storedDateTime().optional(),
-    /** Events that occurred before this time. */
-    to: storedDateTime().optional(),
-    ...pageInput,
-  })
-  .refine(rangeInOrder, RANGE_OUT_OF_ORDER);
+export const searchEventsInput = inputObject({
+  query: text(SEARCH_QUERY_MAX_CHARS)
+    .trim()
+    .min(1, { error: "give the text to search for" })
+    .refine(findsSomething, { error: "name a word or phrase to find: a -word only leaves words out" }),
+  projectId: uuid().optional(),
+  /** One session's events, its subagents' included. */
+  sessionId: uuid().optional(),
+  eventTypes: z.array(typeName()).min(1).max(50).optional(),
+  /** Events that occurred at or after this time. */
+  from: storedDateTime().optional(),
+  /** Events that occurred before this time. */
+  to: storedDateTime().optional(),
+  ...pageInput,
+}).refine(rangeInOrder, RANGE_OUT_OF_ORDER);
 export type SearchEventsInput = z.output<typeof searchEventsInput>;
 
 /** A piece of a snippet; `match` marks the words the search found. */

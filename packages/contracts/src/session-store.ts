@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { jsonObject, LIMITS, shortText, storedJsonObject, text } from "./common.js";
+import { jsonObject, LIMITS, shortText, storedJsonObject, text, inputObject } from "./common.js";
 
 /**
  * The Claude Agent SDK's `SessionStore` over the API (`sessionStore.*`; the SDK's
@@ -19,17 +19,17 @@ export const sessionStoreEntry = jsonObject().refine(
   { error: "an entry needs a string `type`" },
 );
 
-export const sessionStoreAppendInput = z.object({
+export const sessionStoreAppendInput = inputObject({
   ...key,
   entries: z.array(sessionStoreEntry).max(LIMITS.maxBatch, { error: `at most ${LIMITS.maxBatch} entries per call` }),
 });
 export type SessionStoreAppendInput = z.output<typeof sessionStoreAppendInput>;
 
-export const sessionStoreKeyInput = z.object(key);
+export const sessionStoreKeyInput = inputObject(key);
 export type SessionStoreKeyInput = z.output<typeof sessionStoreKeyInput>;
 
-export const sessionStoreProjectInput = z.object({ projectKey: key.projectKey });
-export const sessionStoreSessionInput = z.object({ projectKey: key.projectKey, sessionId: key.sessionId });
+export const sessionStoreProjectInput = inputObject({ projectKey: key.projectKey });
+export const sessionStoreSessionInput = inputObject({ projectKey: key.projectKey, sessionId: key.sessionId });
 
 /** The entries in append order, or null for a key never written. */
 export const sessionStoreLoadOutput = z.array(storedJsonObject()).nullable();

@@ -16,6 +16,7 @@ import {
   storedDateTime,
   RANGE_OUT_OF_ORDER,
   rangeInOrder,
+  inputObject,
 } from "./common.js";
 import { sessionStatus } from "./enums.js";
 
@@ -87,7 +88,7 @@ export const session = z.object({
 export type Session = z.infer<typeof session>;
 
 /** Fields a caller may set when creating a session (status starts at `pending` unless given). */
-export const createSessionInput = z.object({
+export const createSessionInput = inputObject({
   id: uuid().optional(),
   externalId: externalId().optional(),
   parentSessionId: uuid().optional(),
@@ -116,7 +117,7 @@ export const createSessionInput = z.object({
 export type CreateSessionInput = z.output<typeof createSessionInput>;
 
 /** What a person or a tool may change on a session; status has its own procedure. */
-export const updateSessionInput = z.object({
+export const updateSessionInput = inputObject({
   id: uuid(),
   title: text(LIMITS.title).nullable().optional(),
   label: text(LIMITS.title).nullable().optional(),
@@ -137,12 +138,12 @@ export const updateSessionInput = z.object({
 });
 export type UpdateSessionInput = z.output<typeof updateSessionInput>;
 
-export const getSessionInput = z.union([z.object({ id: uuid() }), z.object({ externalId: externalId() })], {
+export const getSessionInput = z.union([inputObject({ id: uuid() }), inputObject({ externalId: externalId() })], {
   error: "give the session's id or its externalId",
 });
 export type GetSessionInput = z.output<typeof getSessionInput>;
 
-export const transitionSessionInput = z.object({
+export const transitionSessionInput = inputObject({
   id: uuid(),
   to: sessionStatus,
   errorMessage: text().optional(),
@@ -152,35 +153,33 @@ export type TransitionSessionInput = z.output<typeof transitionSessionInput>;
 
 export const SESSION_SORTS = ["lastActivity", "created"] as const;
 
-export const listSessionsInput = z
-  .object({
-    status: z.array(sessionStatus).min(1).max(10).optional(),
-    projectId: uuid().optional(),
-    machineId: shortText().optional(),
-    agentType: shortText().optional(),
-    sessionType: shortText().optional(),
-    /** A session id, or `null` for root sessions only. */
-    parentSessionId: uuid().nullable().optional(),
-    pinned: z.boolean().optional(),
-    hidden: z.boolean().optional(),
-    label: text(LIMITS.title).optional(),
-    /** `false` (default): not archived; `true`: archived only; omit with `includeArchived` for both. */
-    archived: z.boolean().optional(),
-    /** Only sessions whose last activity (or creation, with `sort: "created"`) is in this range. */
-    from: storedDateTime().optional(),
-    to: storedDateTime().optional(),
-    /** Case-insensitive text in title, label or initial query. */
-    search: text(200).optional(),
-    sort: z.enum(SESSION_SORTS).default("lastActivity"),
-    ...pageInput,
-  })
-  .refine(rangeInOrder, RANGE_OUT_OF_ORDER);
+export const listSessionsInput = inputObject({
+  status: z.array(sessionStatus).min(1).max(10).optional(),
+  projectId: uuid().optional(),
+  machineId: shortText().optional(),
+  agentType: shortText().optional(),
+  sessionType: shortText().optional(),
+  /** A session id, or `null` for root sessions only. */
+  parentSessionId: uuid().nullable().optional(),
+  pinned: z.boolean().optional(),
+  hidden: z.boolean().optional(),
+  label: text(LIMITS.title).optional(),
+  /** `false` (default): not archived; `true`: archived only; omit with `includeArchived` for both. */
+  archived: z.boolean().optional(),
+  /** Only sessions whose last activity (or creation, with `sort: "created"`) is in this range. */
+  from: storedDateTime().optional(),
+  to: storedDateTime().optional(),
+  /** Case-insensitive text in title, label or initial query. */
+  search: text(200).optional(),
+  sort: z.enum(SESSION_SORTS).default("lastActivity"),
+  ...pageInput,
+}).refine(rangeInOrder, RANGE_OUT_OF_ORDER);
 export type ListSessionsInput = z.output<typeof listSessionsInput>;
 
 export const sessionPage = page(session);
 export type SessionPage = z.infer<typeof sessionPage>;
 
-export const sessionTreeInput = z.object({
+export const sessionTreeInput = inputObject({
   id: uuid(),
   /** Levels below the session to include. */
   maxDepth: z.number().int().min(1).max(100).default(20),
@@ -201,16 +200,16 @@ export const sessionTree = z.object({
 });
 export type SessionTree = z.infer<typeof sessionTree>;
 
-export const archiveSessionInput = z.object({ id: uuid(), archived: z.boolean() });
+export const archiveSessionInput = inputObject({ id: uuid(), archived: z.boolean() });
 
 /** `sessions.delete` answers with how many sessions went (the session and its descendants). */
 export const deleteSessionResult = z.object({ deleted: z.number().int() });
 
 /** Session changes are not resumable: each one carries the whole current session. */
-export const sessionStreamInput = z.object({ sessionId: uuid().optional(), projectId: uuid().optional() });
+export const sessionStreamInput = inputObject({ sessionId: uuid().optional(), projectId: uuid().optional() });
 
 /** `sessions.needsYou`: sessions waiting for the person, longest first. */
-export const needsYouInput = z.object({
+export const needsYouInput = inputObject({
   limit: z.number().int().min(1).max(500).default(50),
   includeHidden: z.boolean().default(false),
   projectId: uuid().optional(),

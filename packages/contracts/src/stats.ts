@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, shortText, tokenUsage, uuid, storedDateTime } from "./common.js";
+import { isoDateTime, shortText, tokenUsage, uuid, storedDateTime, inputObject } from "./common.js";
 import { session } from "./sessions.js";
 
 export const activeSessionStats = z.object({
@@ -10,7 +10,7 @@ export const activeSessionStats = z.object({
   durationSeconds: z.number(),
   childCount: z.number().int(),
 });
-export const activeSessionsInput = z.object({
+export const activeSessionsInput = inputObject({
   limit: z.number().int().min(1).max(500).default(100),
   includeHidden: z.boolean().default(false),
 });
@@ -18,7 +18,7 @@ export type ActiveSessionStats = z.infer<typeof activeSessionStats>;
 export const activeSessionsOutput = z.array(activeSessionStats);
 export type ActiveSessionsInput = z.output<typeof activeSessionsInput>;
 
-export const timeRangeInput = z.object({
+export const timeRangeInput = inputObject({
   from: storedDateTime().optional(),
   to: storedDateTime().optional(),
   projectId: uuid().optional(),

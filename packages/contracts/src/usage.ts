@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { dayOrDateTime, shortText, uuid } from "./common.js";
+import { dayOrDateTime, shortText, uuid, inputObject } from "./common.js";
 
 // ---------------------------------------------------------------- price table
 
@@ -103,7 +103,7 @@ export const timeZone = () =>
 export const USAGE_GROUPINGS = ["day", "week", "month", "session", "project", "model", "machine"] as const;
 export type UsageGrouping = (typeof USAGE_GROUPINGS)[number];
 
-export const usageReportInput = z.object({
+export const usageReportInput = inputObject({
   /** Days, ISO weeks (from Monday) and months are calendar periods in `timeZone`. */
   groupBy: z.enum(USAGE_GROUPINGS),
   timeZone: timeZone().default("UTC"),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-import { isoDateTime, nonEmptyShortText, pageInput, page, uuid } from "./common.js";
+import { isoDateTime, nonEmptyShortText, pageInput, page, uuid, inputObject } from "./common.js";
 import { SESSION_STATUSES, sessionStatus } from "./enums.js";
 
 /**
@@ -65,7 +65,7 @@ export const webhookSubscription = z.object({
 });
 export type WebhookSubscription = z.infer<typeof webhookSubscription>;
 
-export const createWebhookInput = z.object({
+export const createWebhookInput = inputObject({
   url: webhookUrl(),
   events: z
     .array(webhookEvent)
@@ -84,7 +84,7 @@ export const createdWebhook = z.object({ subscription: webhookSubscription, secr
 export type CreatedWebhook = z.infer<typeof createdWebhook>;
 
 /** Changes what is given; `projectId: null` removes the project filter. Enabling clears the failure count. */
-export const updateWebhookInput = z.object({
+export const updateWebhookInput = inputObject({
   id: uuid(),
   url: webhookUrl().optional(),
   events: z
@@ -134,7 +134,7 @@ export const webhookDelivery = z.object({
 });
 export type WebhookDelivery = z.infer<typeof webhookDelivery>;
 
-export const listWebhookDeliveriesInput = z.object({
+export const listWebhookDeliveriesInput = inputObject({
   subscriptionId: uuid(),
   status: z.array(webhookDeliveryStatus).min(1).optional(),
   ...pageInput,
@@ -167,7 +167,7 @@ export const webhookPayload = z.object({
 export type WebhookPayload = z.infer<typeof webhookPayload>;
 
 /** `webhooks.test`: a `webhook.test` delivery, sent through the queue like any other. */
-export const testWebhookInput = z.object({ id: uuid() });
+export const testWebhookInput = inputObject({ id: uuid() });
 
 export const webhookDeliveryRef = z.object({ deliveryId: z.string(), subscriptionId: z.string() });
 

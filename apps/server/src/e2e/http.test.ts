@@ -325,6 +325,46 @@ describe("tRPC over HTTP", () => {
     expect((await fetch(`${h.server.url}/health`)).status).toBe(200);
   });
 
+  it("400 naming a field the procedure does not know, at any depth; nothing stored", async () => {
+    const call = (procedure: string, input: unknown, method: "GET" | "POST") =>
+      fetch(
+        `${h.server.url}/trpc/${procedure}` +
+          (method === "GET" ? `?input=${encodeURIComponent(JSON.stringify(input))}` : ""),
+        {
+          method,
+          headers: { "content-type": "application/json", authorization: `Bearer ${h.server.apiKey}` },
+          ...(method === "POST" ? { body: JSON.stringify(input) } : {}),
+        },
+      );
+    const before = await countEvents();
+
+    // A misspelt filter used to be dropped: the whole list came back as if it had filtered.
+    const list = await call("sessions.list", { projectID: randomUUID() }, "GET");
+    expect(list.status).toBe(400);
+    const listError = await errorOf(list);
+    expect(listError.message).toMatch(/^invalid input: unknown field "projectID": it takes .*\bprojectId\b/);
+
+    // In an event of a batch: the whole batch is refused, the path names the event.
+    const ok = { externalSessionId: `strict-${randomUUID()}`, eventType: "note" };
+    const ingest = await call("events.ingest", { events: [ok, { ...ok, sesionId: randomUUID() }] }, "POST");
+    expect(ingest.status).toBe(400);
+    expect(await ingest.json()).toMatchObject({
+      error: { data: { issues: [{ path: "events.1", code: "unrecognized_keys" }] } },
+    });
+    const batchError = await call("events.ingest", { events: [ok], dryRun: true }, "POST");
+    expect((await errorOf(batchError)).message).toBe('invalid input: unknown field "dryRun": it takes events');
+    expect(await countEvents()).toBe(before);
+
+    // A hook payload keeps every field Claude Code sends, known to us or not.
+    const hook = await call(
+      "hooks.ingest",
+      { events: [{ payload: { session_id: `strict-${randomUUID()}`, hook_event_name: "Stop", brand_new: 1 } }] },
+      "POST",
+    );
+    expect(hook.status).toBe(200);
+    expect(await countEvents()).toBe(before + 1);
+  });
+
   it("a batched call answers each procedure on its own", async () => {
     const input = encodeURIComponent(JSON.stringify({ 0: {}, 1: { id: "nope" } }));
     const response = await fetch(`${h.server.url}/trpc/sessions.list,sessions.get?batch=1&input=${input}`, {
