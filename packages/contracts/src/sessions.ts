@@ -43,7 +43,7 @@ export const session = z.object({
   /**
    * Why it has its status, when known: what a waiting session waits for
    * (`permission_prompt: Claude needs your permission to use Bash`), why one ended
-   * (`prompt_input_exit`, `no events for 24 h`).
+   * (`session_end: prompt_input_exit`, `no events for 24 h`).
    */
   statusReason: z.string().nullable(),
   /** When the status last changed: for a waiting session, since when it waits. */

@@ -39,8 +39,15 @@ describe("hookStatusRule", () => {
       to: "waiting_input",
       reason: "permission: Bash",
     });
-    expect(hookStatusRule(hook("SessionEnd", 0, { reason: "logout" }))).toEqual({ to: "completed" });
-    expect(hookStatusRule(hook("SessionEnd", 0, { reason: "other" }))).toEqual({ to: "terminated" });
+    expect(hookStatusRule(hook("SessionEnd", 0, { reason: "logout" }))).toEqual({
+      to: "completed",
+      reason: "session_end: logout",
+    });
+    expect(hookStatusRule(hook("SessionEnd", 0, { reason: "other" }))).toEqual({
+      to: "terminated",
+      reason: "session_end: other",
+    });
+    expect(hookStatusRule(hook("SessionEnd", 0))).toEqual({ to: "terminated", reason: "session_end" });
     expect(hookStatusRule(hook("Notification", 0, { message: "just saying" }))).toBeNull();
     expect(hookStatusRule(hook("constructor", 0))).toBeNull();
   });
@@ -92,7 +99,11 @@ describe("deriveSession", () => {
     expect(resumedTranscript.patch).toMatchObject({ status: "idle", status_reason: null, ended_at: null });
     // The agent's own report of its end replaces the guess.
     const reportedEnd = deriveSession(swept, [hook("SessionEnd", 20, { reason: "logout" })]);
-    expect(reportedEnd.patch).toMatchObject({ status: "completed", status_reason: null, ended_at: at(20) });
+    expect(reportedEnd.patch).toMatchObject({
+      status: "completed",
+      status_reason: "session_end: logout",
+      ended_at: at(20),
+    });
     // A line written before the sweep's end, arriving late, is no sign of life.
     expect(deriveSession(swept, [line(10)]).statusChanged).toBe(false);
     expect(deriveSession(swept, [line(5)]).statusChanged).toBe(false);
@@ -131,7 +142,7 @@ describe("the newer hook events", () => {
       Stop: { to: "idle" },
       StopFailure: { to: "idle" },
       SubagentStop: { to: "completed" },
-      SessionEnd: { to: "terminated" },
+      SessionEnd: { to: "terminated", reason: "session_end" },
     };
     for (const name of KNOWN_EVENT_TYPES.claudeCodeHooks)
       expect(hookStatusRule(hook(name, 0)), name).toEqual(expected[name] ?? null);

@@ -70,12 +70,12 @@ interface StatusRule {
   to: SessionStatus;
   /** May bring a finished session back (the agent resumed it). */
   reopen?: boolean;
-  /** Why the session waits for the person (kept as `status_reason` while it does). */
+  /** Why the session waits for the person, or why it ended (kept as `status_reason` until the status changes). */
   reason?: string;
 }
 
-/** A waiting reason: the notice's own words when it has some, else what kind of wait it is. */
-function waitingReason(kind: string, detail: string | undefined): string {
+/** A status reason: the event's own words when it has some, else what kind of wait or end it is. */
+function reasonWithDetail(kind: string, detail: string | undefined): string {
   const text = detail?.replace(/\s+/g, " ").trim();
   return text ? `${kind}: ${text.slice(0, 500)}` : kind;
 }
@@ -108,15 +108,15 @@ export function hookStatusRule(event: DerivableEvent): StatusRule | null {
     case "ElicitationResult": // the person answered an MCP server's question; the agent goes on
       return { to: "active" };
     case "PermissionRequest":
-      return { to: "waiting_input", reason: waitingReason("permission", str(p.tool_name)) };
+      return { to: "waiting_input", reason: reasonWithDetail("permission", str(p.tool_name)) };
     case "Elicitation":
-      return { to: "waiting_input", reason: waitingReason("elicitation", str(p.message)) };
+      return { to: "waiting_input", reason: reasonWithDetail("elicitation", str(p.message)) };
     case "Notification": {
       const type = str(p.notification_type);
       if (type === "idle_prompt" || type === "permission_prompt" || type === "elicitation_dialog")
-        return { to: "waiting_input", reason: waitingReason(type, str(p.message)) };
+        return { to: "waiting_input", reason: reasonWithDetail(type, str(p.message)) };
       if (type === undefined && WAITING_NOTICE.test(str(p.message) ?? "")) {
-        return { to: "waiting_input", reason: waitingReason("notification", str(p.message)) };
+        return { to: "waiting_input", reason: reasonWithDetail("notification", str(p.message)) };
       }
       return null;
     }
@@ -125,8 +125,15 @@ export function hookStatusRule(event: DerivableEvent): StatusRule | null {
       return { to: "idle" };
     case "SubagentStop":
       return { to: "completed" };
-    case "SessionEnd":
-      return { to: NORMAL_END_REASONS.has(str(p.reason) ?? "") ? "completed" : "terminated" };
+    case "SessionEnd": {
+      // The reason stays with the end (`session_end: logout`): "terminated" alone does not say
+      // whether the terminal closed, the person logged out or Claude Code ended it.
+      const reason = str(p.reason);
+      return {
+        to: NORMAL_END_REASONS.has(reason ?? "") ? "completed" : "terminated",
+        reason: reasonWithDetail("session_end", reason),
+      };
+    }
     default:
       return null;
   }

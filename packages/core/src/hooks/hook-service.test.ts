@@ -59,6 +59,7 @@ describe("HookService", () => {
     await send(20, { hook_event_name: "SessionEnd", reason: "prompt_input_exit" });
     s = await sessions.get({ externalId: sid });
     expect(s.status).toBe("completed");
+    expect(s.statusReason).toBe("session_end: prompt_input_exit");
     expect(s.endedAt).toBe(at(20));
     // Out-of-order after the end: nothing reopens the session except a newer resume.
     await send(19, { hook_event_name: "UserPromptSubmit", prompt: "late" });
@@ -66,6 +67,7 @@ describe("HookService", () => {
     await send(30, { hook_event_name: "SessionStart", source: "resume" });
     s = await sessions.get({ externalId: sid });
     expect(s.status).toBe("active");
+    expect(s.statusReason).toBeNull();
     expect(s.endedAt).toBeNull();
   });
 
@@ -88,8 +90,9 @@ describe("HookService", () => {
       }
       const main = await sessions.get({ externalId: sid });
       const child = await sessions.get({ externalId: subagentExternalId(sid, "a1") });
-      expect([main.status, child.status, child.agentType, child.parentSessionId]).toEqual([
+      expect([main.status, main.statusReason, child.status, child.agentType, child.parentSessionId]).toEqual([
         "terminated",
+        "session_end: other",
         "completed",
         "explore",
         main.id,
