@@ -94,6 +94,14 @@ describe("SessionService", () => {
     const done = await sessions.transition({ id: s.id, to: "completed", result: { ok: true } });
     expect(done.endedAt).not.toBeNull();
     expect(done.result).toEqual({ ok: true });
+    expect(done.isWorking).toBe(false);
+    // An ended session is not working: the flag is refused until a resume, other fields are not.
+    await expect(sessions.update({ id: s.id, isWorking: true })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+      message: `session ${s.id} has ended (completed): it cannot be working; resume it with sessions.transition first`,
+    });
+    expect((await sessions.get({ id: s.id })).isWorking).toBe(false);
+    expect((await sessions.update({ id: s.id, isWorking: false, label: "done" })).label).toBe("done");
     await expect(sessions.transition({ id: s.id, to: "active" })).rejects.toMatchObject({
       code: "INVALID_TRANSITION",
       message: expect.stringMatching(/from completed to active/) as unknown,

@@ -211,12 +211,21 @@ export class SessionService {
       const locks: Array<{ id: string; mode: "update" | "keyShare" }> = [{ id, mode: "update" }];
       if (parentId && parentId !== id) locks.push({ id: parentId, mode: "keyShare" });
       locks.sort((a, b) => compareUuids(a.id, b.id));
-      const found = new Map<string, boolean>();
-      for (const lock of locks) found.set(lock.id, await this.lockRow(trx, lock.id, lock.mode));
-      if (!found.get(id)) throw notFound("session", id);
+      const statuses = new Map<string, SessionStatus | null>();
+      for (const lock of locks) statuses.set(lock.id, await this.lockRow(trx, lock.id, lock.mode));
+      const status = statuses.get(id);
+      if (!status) throw notFound("session", id);
+      // A spinner on a session that has ended would say it still runs; a resume comes first.
+      if (fields.isWorking === true && isTerminalStatus(status)) {
+        throw new AppError(
+          "INVALID_INPUT",
+          `session ${id} has ended (${status}): it cannot be working; resume it with sessions.transition first`,
+          { details: { id, status } },
+        );
+      }
       if (parentId) {
         if (parentId === id) throw new AppError("INVALID_INPUT", "a session cannot be its own parent");
-        if (!found.get(parentId)) throw notFound("parent session", parentId);
+        if (!statuses.get(parentId)) throw notFound("parent session", parentId);
         if (await this.isAncestorOf(trx, id, parentId)) {
           throw new AppError(
             "INVALID_INPUT",
@@ -473,10 +482,11 @@ export class SessionService {
   }
 
   /** Locks one session row; false when there is none. */
-  private async lockRow(db: Db, id: string, mode: "update" | "keyShare"): Promise<boolean> {
-    const sql = `SELECT id FROM sessions WHERE id = ? ${mode === "update" ? "FOR UPDATE" : "FOR KEY SHARE"}`;
-    const result = await db.raw<{ rows: unknown[] }>(sql, [id]);
-    return result.rows.length > 0;
+  /** Locks the session's row; its status, or null when there is no such session. */
+  private async lockRow(db: Db, id: string, mode: "update" | "keyShare"): Promise<SessionStatus | null> {
+    const sql = `SELECT status FROM sessions WHERE id = ? ${mode === "update" ? "FOR UPDATE" : "FOR KEY SHARE"}`;
+    const result = await db.raw<{ rows: Array<{ status: SessionStatus }> }>(sql, [id]);
+    return result.rows[0]?.status ?? null;
   }
 
   private async requireRow(db: Db, id: string, what: string, forUpdate = false): Promise<SessionModel> {
