@@ -9,7 +9,7 @@ import type { Knex } from "@logbook/db";
 import { cleanText, sanitizeJsonForPostgres } from "../json.js";
 import { known } from "../invariants.js";
 import { formatCost, usdToUnits, type PriceBook } from "../pricing/pricing.js";
-import { canonicalProjectPath } from "../projects/project-path.js";
+import { canonicalProjectPath, projectNameOf } from "../projects/project-path.js";
 import { columnBindings } from "../sql.js";
 import { deriveSession, type DerivableEvent, type Derivation, type DerivedMessage } from "./derive.js";
 import type { SessionRow } from "./ingest-sessions.js";
@@ -351,11 +351,6 @@ async function ensureProjects(trx: Trx, paths: string[]): Promise<Map<string, st
     }
   }
   return ids;
-}
-
-/** A new project's name: the last segment of its path (`/home/me/app` -> `app`). */
-export function projectNameOf(path: string): string {
-  return path.split(/[\\/]/).filter(Boolean).at(-1) ?? path;
 }
 
 /** Messages derived from one event each (no API response id), any sessions, in one statement; a replayed event adds none. */

@@ -21,14 +21,9 @@ import { known } from "../invariants.js";
 import { cleanText } from "../json.js";
 import { sessionsNoticePayloads } from "../live/notify.js";
 import { atBind } from "../sql.js";
+import { projectNameOf } from "../projects/project-path.js";
 import { isUnknownTime } from "../time.js";
-import {
-  deriveSessions,
-  missingProjectPath,
-  projectNameOf,
-  storablePatch,
-  type PreparedEvent,
-} from "./ingest-derivations.js";
+import { deriveSessions, missingProjectPath, storablePatch, type PreparedEvent } from "./ingest-derivations.js";
 import { eventColumns, sessionCounts, type TimedEvent } from "./ingest-pipeline.js";
 import type { SessionRow } from "./ingest-sessions.js";
 

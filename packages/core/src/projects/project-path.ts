@@ -69,3 +69,8 @@ export function canonicalProjectPath(path: string): string {
     { path: trimmed },
   );
 }
+
+/** A project's name when nobody gave one: the last segment of its path (`/home/me/app` -> `app`). */
+export function projectNameOf(path: string): string {
+  return path.split(/[\\/]/).filter(Boolean).at(-1) ?? path;
+}

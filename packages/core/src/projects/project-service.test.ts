@@ -34,6 +34,13 @@ describe("ProjectService.upsert", () => {
     expect(reconfigured).toMatchObject({ name: "After", config: { b: [1, 2] } });
   });
 
+  it("names a new project after its folder when no name is given, and keeps a name it has", async () => {
+    expect((await projects.upsert({ path: "/srv/unnamed/tool/" })).name).toBe("tool");
+    expect((await projects.upsert({ path: "D:\\work\\site" })).name).toBe("site");
+    await projects.upsert({ path: "/srv/unnamed/tool", name: "The tool" });
+    expect((await projects.upsert({ path: "/srv/unnamed/tool", config: {} })).name).toBe("The tool");
+  });
+
   it("keeps Windows paths usable", async () => {
     const project = await projects.upsert({ path: "C:\\Users\\me\\app\\" });
     expect(project.path).toBe("C:\\Users\\me\\app");

@@ -11,7 +11,7 @@ import { AppError, notFound } from "../errors.js";
 import { sanitizeJsonForPostgres } from "../json.js";
 import { decodeTextCursor, likePattern, toPage } from "../pagination.js";
 import { rowsOf } from "../sql.js";
-import { canonicalProjectPath } from "./project-path.js";
+import { canonicalProjectPath, projectNameOf } from "./project-path.js";
 import { PROJECT_COLUMNS, toProjectDto } from "./project-dto.js";
 import { returnedRow } from "../invariants.js";
 
@@ -57,7 +57,10 @@ export async function upsertProjectByPath(
 export class ProjectService {
   constructor(private readonly deps: CoreDeps) {}
 
-  /** Creates the project at the canonical `path`, or updates the name/config given. */
+  /**
+   * Creates the project at the canonical `path` (named after its last segment unless a name is
+   * given), or updates the name/config given.
+   */
   async upsert(input: UpsertProjectInput): Promise<Project> {
     const path = canonicalProjectPath(input.path);
     const config = input.config === undefined ? undefined : sanitizeJsonForPostgres(input.config);
@@ -70,7 +73,8 @@ export class ProjectService {
         `INSERT INTO projects (path, name, config) VALUES (?, ?, ?::jsonb)
          ON CONFLICT (path) DO UPDATE SET ${sets.join(", ")}
          RETURNING ${RETURNING}`,
-        [path, input.name ?? null, JSON.stringify(config ?? {})],
+        // A new project without a name is named as one derived from a session's cwd would be.
+        [path, input.name ?? projectNameOf(path), JSON.stringify(config ?? {})],
       ),
     );
     return toProjectDto(ProjectModel.fromDatabaseJson(returnedRow(rows[0], "UPDATE projects")));
