@@ -163,6 +163,11 @@ function unknownFieldsMessage(issue: z.core.$ZodRawIssue): string | undefined {
 export const pageInput = {
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(50),
   cursor: z.string().max(500).optional(),
+  /**
+   * tRPC's infinite queries (the dashboard's, any TanStack Query client's) send the way they
+   * page with every call. Pages here only go forward from the cursor, so that is the one taken.
+   */
+  direction: z.literal("forward", { error: 'must be "forward": pages go one way, on from the cursor' }).optional(),
 };
 
 export const page = <T extends z.ZodType>(item: T) =>

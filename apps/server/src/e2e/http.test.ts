@@ -343,6 +343,12 @@ describe("tRPC over HTTP", () => {
     expect(list.status).toBe(400);
     const listError = await errorOf(list);
     expect(listError.message).toMatch(/^invalid input: unknown field "projectID": it takes .*\bprojectId\b/);
+    // tRPC's infinite queries add the way they page; only forward is a way pages go.
+    expect((await call("sessions.list", { limit: 1, direction: "forward" }, "GET")).status).toBe(200);
+    const backward = await call("sessions.list", { limit: 1, direction: "backward" }, "GET");
+    expect((await errorOf(backward)).message).toBe(
+      'invalid input: direction: must be "forward": pages go one way, on from the cursor',
+    );
 
     // In an event of a batch: the whole batch is refused, the path names the event.
     const ok = { externalSessionId: `strict-${randomUUID()}`, eventType: "note" };
