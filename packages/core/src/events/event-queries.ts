@@ -11,6 +11,7 @@ import { runPrepared, type Knex, type PreparedStatement } from "@logbook/db";
 
 import { notFound } from "../errors.js";
 import { assertCursorValues, decodeCursor, timestampKey, toPage } from "../pagination.js";
+import { assertSessionExists } from "../records/session-records.js";
 import {
   EVENT_COLUMNS,
   EVENT_SUMMARY_COLUMNS,
@@ -77,11 +78,7 @@ export class EventQueries {
     // Events exist only under their session: only an empty page needs to ask whether it does.
     // The primary answers: a session just created may not have reached the replica yet, and
     // is then an empty timeline, not an unknown session.
-    if (rows.length === 0) {
-      const exists = (await this.knex("sessions").select("id").where({ id: input.sessionId }).first()) as
-        { id: string } | undefined;
-      if (!exists) throw notFound("session", input.sessionId);
-    }
+    if (rows.length === 0) await assertSessionExists(this.knex, input.sessionId);
     return rows;
   }
 
@@ -143,6 +140,8 @@ export class EventQueries {
       event_type: string;
       count: number | string;
     }>;
+    // As for a timeline page: no rows asks the primary whether the session is there at all.
+    if (rows.length === 0) await assertSessionExists(this.knex, input.sessionId);
     return rows.map((r) => ({ eventType: r.event_type, count: Number(r.count) }));
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 
 import { ingestEventsInput } from "@logbook/contracts";
@@ -374,6 +375,13 @@ describe("EventService.ingest", () => {
     expect(next.items.map((e) => e.id)).not.toContain(expectDefined(recent.items[0]).id);
     const session = await sessions.get({ externalId: "batch-session" });
     expect(await events.countsByType({ sessionId: session.id })).toEqual([{ eventType: "command_sent", count: 50 }]);
+    // A session without events has no counts; one that does not exist is NOT_FOUND, as its timeline is.
+    expect(await events.countsByType({ sessionId: (await sessions.create({})).id })).toEqual([]);
+    const unknown = randomUUID();
+    await expect(events.countsByType({ sessionId: unknown })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: `session ${unknown} was not found`,
+    });
   });
 
   it("pages a session's timeline by cursor, and tells an unknown session from an empty page", async () => {
