@@ -9,8 +9,9 @@ import type { PlannerState } from "./transcript.js";
  * What `logbook-hook sync` remembers, under `$LOGBOOK_HOME/sync/` (folders 0700, files 0600,
  * written atomically: temp file, then rename):
  *
- * - `settings.json` — `{"follow": true, "paths": [...]}`, written by `install`: whether the
- *   deliverer starts a follower, and folders to follow besides Claude Code's `projects/`.
+ * - `settings.json` — `{"follow": true, "paths": [...], "claudeConfigDirs": [...]}`, written by
+ *   `install`: whether the deliverer starts a follower, folders to follow besides Claude
+ *   Code's `projects/`, and the Claude Code configuration folders installed with sync.
  * - `files/<dev>-<inode>.json` — one per transcript file: how far it was sent (`offset`, the
  *   byte after the last complete line stored; `line`, lines read), a digest of its first bytes
  *   (a file rewritten in place under the same inode is read again from the start), and the
@@ -27,6 +28,12 @@ export interface SyncSettings {
   follow: boolean;
   /** Folders or files to follow besides `$CLAUDE_CONFIG_DIR/projects`. */
   paths: string[];
+  /**
+   * The Claude Code configuration folders (`$CLAUDE_CONFIG_DIR`, absolute) installed with
+   * sync: each one's `projects/` is followed, whichever of them the follower was started
+   * from, and an uninstall takes out only its own. Sync is on while one is left.
+   */
+  claudeConfigDirs: string[];
 }
 
 export interface FileState {
@@ -55,14 +62,19 @@ export function readSyncSettings(syncDir: string): SyncSettings {
     const raw = JSON.parse(readFileSync(join(syncDir, SETTINGS_FILE), "utf8")) as Partial<SyncSettings>;
     return {
       follow: raw.follow === true,
-      paths: Array.isArray(raw.paths) ? raw.paths.filter((p): p is string => typeof p === "string" && p !== "") : [],
+      paths: pathList(raw.paths),
+      // Absent in files an older install wrote: their `follow` alone says whether sync is on.
+      claudeConfigDirs: pathList(raw.claudeConfigDirs),
     };
   } catch {
     // Never installed (or unreadable): no follower. A test's or a CI's home must not start
     // reading the machine's real transcripts because a deliverer ran there.
-    return { follow: false, paths: [] };
+    return { follow: false, paths: [], claudeConfigDirs: [] };
   }
 }
+
+const pathList = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((p): p is string => typeof p === "string" && p !== "") : [];
 
 export function writeSyncSettings(syncDir: string, settings: SyncSettings): void {
   mkdirSync(syncDir, { recursive: true, mode: PRIVATE_DIR_MODE });

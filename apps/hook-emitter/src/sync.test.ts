@@ -216,7 +216,39 @@ describe("logbook-hook sync against the real server", () => {
     expect(JSON.parse(readFileSync(join(home, ".logbook", "sync", "settings.json"), "utf8"))).toEqual({
       follow: false,
       paths: [],
+      claudeConfigDirs: [],
     });
+  });
+
+  it("sync on and off per Claude Code configuration folder: uninstalling one keeps the other's transcripts synced", async () => {
+    const home = tempDir("sync-two-configs");
+    const [work, personal] = [join(home, ".claude-work"), join(home, ".claude-personal")];
+    const envOf = (claude: string) =>
+      emitterEnv(join(home, ".logbook"), { HOME: home, CLAUDE_CONFIG_DIR: claude, LOGBOOK_URL: "http://127.0.0.1:9" });
+    const settingsFile = join(home, ".logbook", "sync", "settings.json");
+    const settings = () => JSON.parse(readFileSync(settingsFile, "utf8")) as Record<string, unknown>;
+    type Status = { sync: { enabled: boolean; roots: string[] } };
+    const status = async (claude: string) =>
+      JSON.parse((await runBinary(["status", "--json"], { env: envOf(claude) })).stdout) as Status;
+
+    expect((await runBinary(["install", "--user"], { env: envOf(work) })).code).toBe(0);
+    const second = await runBinary(["install", "--user"], { env: envOf(personal) });
+    expect(second.stdout).toContain(`transcript sync on: ${join(personal, "projects")}, ${join(work, "projects")} `);
+    expect(settings()).toMatchObject({ follow: true, claudeConfigDirs: [personal, work] });
+    // A follower started from either folder's hooks follows both.
+    expect((await status(work)).sync.roots).toEqual([join(work, "projects"), join(personal, "projects")]);
+
+    const uninstalled = await runBinary(["uninstall", "--user"], { env: envOf(personal) });
+    expect(uninstalled.stdout).toContain(
+      `note: transcript sync off for ${join(personal, "projects")}; still on for ${join(work, "projects")}`,
+    );
+    expect(settings()).toMatchObject({ follow: true, claudeConfigDirs: [work] });
+    expect((await status(work)).sync).toMatchObject({ enabled: true, roots: [join(work, "projects")] });
+
+    expect((await runBinary(["uninstall", "--user"], { env: envOf(work) })).stdout).toContain(
+      "note: transcript sync off (",
+    );
+    expect(settings()).toMatchObject({ follow: false, claudeConfigDirs: [] });
   });
 
   it("status: which doors are open (hooks where, sync on and how far behind per file, OTel) and never a header's value", async () => {

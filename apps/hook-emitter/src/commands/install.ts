@@ -236,16 +236,24 @@ function uninstallOtel(file: string, dryRun: boolean): number {
 
 /**
  * Transcript sync, on by default: the deliverer then keeps a follower running while hooks fire
- * (`sync/settings.json`). `--no-sync` turns it off; `--sync-path` adds folders to follow.
+ * (`sync/settings.json`). `--no-sync` turns it off; `--sync-path` adds folders to follow. On and
+ * off are per Claude Code configuration folder: someone with two (`CLAUDE_CONFIG_DIR` for work
+ * and for home) who uninstalls one keeps the other's transcripts synced.
  */
 function syncSetting(config: EmitterConfig, on: boolean, extra: string[], dryRun: boolean): string {
   const before = readSyncSettings(config.syncDir);
   const paths = [...new Set([...before.paths, ...extra.map((path) => resolve(path))])];
+  const here = resolve(config.claudeConfigDir);
+  const others = before.claudeConfigDirs.filter((dir) => dir !== here);
+  const claudeConfigDirs = on ? [here, ...others] : others;
+  const projectsOf = (dirs: string[]) => dirs.map((dir) => join(dir, "projects"));
   const what = on
-    ? `transcript sync on: ${[join(config.claudeConfigDir, "projects"), ...paths].join(", ")} sent as they are written (logbook-hook sync --follow, started with the deliverer; --no-sync turns it off)`
-    : "transcript sync off (logbook-hook sync sends transcripts when you run it)";
+    ? `transcript sync on: ${[...projectsOf(claudeConfigDirs), ...paths].join(", ")} sent as they are written (logbook-hook sync --follow, started with the deliverer; --no-sync turns it off)`
+    : others.length > 0
+      ? `transcript sync off for ${join(here, "projects")}; still on for ${projectsOf(others).join(", ")} (installed with sync from there)`
+      : "transcript sync off (logbook-hook sync sends transcripts when you run it)";
   if (dryRun) return `would turn ${what}`;
-  writeSyncSettings(config.syncDir, { follow: on, paths });
+  writeSyncSettings(config.syncDir, { follow: claudeConfigDirs.length > 0, paths, claudeConfigDirs });
   return what;
 }
 

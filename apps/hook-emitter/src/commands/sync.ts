@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 import { type EmitterConfig, loadConfig, serverUrlArgument } from "../config.js";
@@ -8,9 +8,14 @@ import { readSyncSettings } from "../sync-state.js";
 import { replacedNote } from "../flush.js";
 import type { SyncSummary } from "../sync.js";
 
-/** Claude Code's transcripts, and the folders `install --sync-path` added. */
+/**
+ * Claude Code's transcripts (this environment's `$CLAUDE_CONFIG_DIR`, and every configuration
+ * folder installed with sync), and the folders `install --sync-path` added.
+ */
 export function defaultSyncRoots(config: EmitterConfig): string[] {
-  return [join(config.claudeConfigDir, "projects"), ...readSyncSettings(config.syncDir).paths];
+  const settings = readSyncSettings(config.syncDir);
+  const configDirs = [config.claudeConfigDir, ...settings.claudeConfigDirs];
+  return [...new Set([...configDirs.map((dir) => join(resolve(dir), "projects")), ...settings.paths])];
 }
 
 /**
