@@ -104,6 +104,14 @@ describe("deriveSession", () => {
       status_reason: "session_end: logout",
       ended_at: at(20),
     });
+    // Also when it reports the status the sweep guessed: its reason and time replace the guess.
+    const reportedSameEnd = deriveSession(swept, [hook("SessionEnd", 20, { reason: "other" })]);
+    expect(reportedSameEnd.patch).toMatchObject({
+      status: "terminated",
+      status_reason: "session_end: other",
+      status_changed_at: at(20),
+      ended_at: at(20),
+    });
     // A line written before the sweep's end, arriving late, is no sign of life.
     expect(deriveSession(swept, [line(10)]).statusChanged).toBe(false);
     expect(deriveSession(swept, [line(5)]).statusChanged).toBe(false);

@@ -339,10 +339,15 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
     if (event.occurredAt > lastActivityAt) lastActivityAt = event.occurredAt;
 
     const rule = timeKnown ? statusRule(event) : null;
-    if (rule && event.occurredAt >= statusChangedAt && rule.to !== status) {
-      // Ended by the sweep only because it was quiet: any event after that end says what the
-      // session really did (went on, or ended as its agent reports).
-      const quietEnd = isInactivityEnd(status, statusReason) && event.occurredAt > statusChangedAt;
+    // Ended by the sweep only because it was quiet: any event after that end says what the
+    // session really did (went on, or ended as its agent reports: a SessionEnd `other` names the
+    // same status as the sweep's guess, and still replaces its reason and time).
+    const quietEnd = rule !== null && isInactivityEnd(status, statusReason) && event.occurredAt > statusChangedAt;
+    if (
+      rule &&
+      event.occurredAt >= statusChangedAt &&
+      (rule.to !== status || (quietEnd && rule.reason !== undefined))
+    ) {
       const allowed =
         quietEnd ||
         (event.source === "transcript"
