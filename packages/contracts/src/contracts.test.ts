@@ -183,9 +183,16 @@ describe("contracts", () => {
   });
 
   it("say how to name a session or a project when neither way is given", () => {
-    expect(messages(getSessionInput.safeParse({}))).toEqual(["give the session's id or its externalId"]);
+    const oneWay = "give the session's id or its externalId (one of them, nothing else)";
+    expect(messages(getSessionInput.safeParse({}))).toEqual([oneWay]);
     expect(messages(getSessionInput.safeParse({ id: "bad" }))).toEqual(["must be a UUID"]);
-    expect(messages(getProjectInput.safeParse({}))).toEqual(["give the project's id or its path"]);
+    const id = "0190a000-0000-7000-8000-000000000000";
+    expect(messages(getSessionInput.safeParse({ id, externalId: "both" }))).toEqual([oneWay]);
+    // One way given with a field of neither: that field is named.
+    expect(messages(getSessionInput.safeParse({ id, pinned: true }))).toEqual(['unknown field "pinned": it takes id']);
+    expect(messages(getProjectInput.safeParse({}))).toEqual([
+      "give the project's id or its path (one of them, nothing else)",
+    ]);
     expect(messages(getProjectInput.safeParse({ path: "" }))).toEqual(["must not be empty"]);
   });
 

@@ -33,7 +33,7 @@ export type UpsertProjectInput = z.output<typeof upsertProjectInput>;
 export const getProjectInput = z.union(
   [inputObject({ id: uuid() }), inputObject({ path: text(LIMITS.path).min(1, { error: "must not be empty" }) })],
   {
-    error: "give the project's id or its path",
+    error: "give the project's id or its path (one of them, nothing else)",
   },
 );
 export type GetProjectInput = z.output<typeof getProjectInput>;

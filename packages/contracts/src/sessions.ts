@@ -139,7 +139,7 @@ export const updateSessionInput = inputObject({
 export type UpdateSessionInput = z.output<typeof updateSessionInput>;
 
 export const getSessionInput = z.union([inputObject({ id: uuid() }), inputObject({ externalId: externalId() })], {
-  error: "give the session's id or its externalId",
+  error: "give the session's id or its externalId (one of them, nothing else)",
 });
 export type GetSessionInput = z.output<typeof getSessionInput>;
 
