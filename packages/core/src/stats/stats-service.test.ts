@@ -203,6 +203,24 @@ describe("StatsService events and tools", () => {
     ]);
   });
 
+  it("says NOT_FOUND for a session or project filter that names none, and [] for one with nothing in range", async () => {
+    const missing = "0190a000-0000-7000-8000-00000000dead";
+    for (const report of [
+      () => stats.eventCounts({ sessionId: missing }),
+      () => stats.toolUsage({ sessionId: missing }),
+      () => stats.tokenTotals({ sessionId: missing, groupBy: "session", limit: 10 }),
+    ]) {
+      await expect(report()).rejects.toMatchObject({ code: "NOT_FOUND", message: `session ${missing} was not found` });
+    }
+    await expect(stats.eventCounts({ projectId: missing })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: `project ${missing} was not found`,
+    });
+    // Known, with nothing in the range: an empty answer, not an error.
+    expect(await stats.eventCounts({ sessionId: s3, from: "2030-01-01T00:00:00Z" })).toEqual([]);
+    expect(await stats.toolUsage({ projectId: projectB, from: "2030-01-01T00:00:00Z" })).toEqual([]);
+  });
+
   it("rejects a range whose start is after its end", async () => {
     await expect(stats.eventCounts({ from: "2026-05-03T00:00:00Z", to: "2026-05-01T00:00:00Z" })).rejects.toMatchObject(
       {

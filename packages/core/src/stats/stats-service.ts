@@ -15,6 +15,7 @@ import type { z } from "zod";
 
 import { clockOf, type CoreDeps } from "../deps.js";
 import { invalidInput } from "../errors.js";
+import { assertFilterTargetsExist } from "../filter-targets.js";
 import { SESSION_COLUMNS, toSessionDto } from "../sessions/session-dto.js";
 import { iso } from "../time.js";
 
@@ -130,6 +131,7 @@ export class StatsService {
       ]);
     this.filterEvents(query, input);
     const rows = (await query) as Array<{ event_type: string; count: number | string }>;
+    if (rows.length === 0) await assertFilterTargetsExist(this.knex, input);
     return rows.map((row) => ({ eventType: row.event_type, count: Number(row.count) }));
   }
 
@@ -156,6 +158,7 @@ export class StatsService {
       ]);
     this.filterEvents(query, input);
     const rows = (await query) as Array<{ tool_name: string; calls: number; failures: number }>;
+    if (rows.length === 0) await assertFilterTargetsExist(this.knex, input);
     return rows.map((row) => ({ toolName: row.tool_name, count: Number(row.calls), failures: Number(row.failures) }));
   }
 
@@ -192,6 +195,7 @@ export class StatsService {
     if (input.projectId) query.where("s.project_id", input.projectId);
     if (input.sessionId) query.where("s.id", input.sessionId);
     const rows = (await query) as Array<TokenSumsRow & { key: string; sessions: number }>;
+    if (rows.length === 0) await assertFilterTargetsExist(this.knex, input);
     return rows.map((row) => ({ key: row.key, sessions: Number(row.sessions), ...toTokenUsage(row) }));
   }
 

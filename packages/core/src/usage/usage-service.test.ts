@@ -282,6 +282,22 @@ describe("UsageService", () => {
   });
 
   // A time zone that is not an IANA name is the contract's to refuse: the usage router's tests.
+  it("says NOT_FOUND for a session or project filter that names none, and an empty report for one without usage", async () => {
+    const missing = "0190a000-0000-7000-8000-00000000beef";
+    await expect(usage.report(usageReportInput.parse({ groupBy: "model", sessionId: missing }))).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: `session ${missing} was not found`,
+    });
+    await expect(usage.report(usageReportInput.parse({ groupBy: "day", projectId: missing }))).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+    const quiet = await sessions.create({});
+    expect(await usage.report(usageReportInput.parse({ groupBy: "model", sessionId: quiet.id }))).toMatchObject({
+      rows: [],
+      groupCount: 0,
+    });
+  });
+
   it("refuses a range that ends before it starts", async () => {
     await expect(
       usage.report(

@@ -9,6 +9,7 @@ import type { Knex } from "@logbook/db";
 
 import { readerOf, withPrices, type CoreDeps } from "../deps.js";
 import { invalidInput } from "../errors.js";
+import { assertFilterTargetsExist } from "../filter-targets.js";
 import type { PriceBook } from "../pricing/pricing.js";
 import { columnBindings } from "../sql.js";
 import { returnedRow } from "../invariants.js";
@@ -120,6 +121,7 @@ export class UsageService {
            GROUP BY 1, 2 ORDER BY ${order} LIMIT ?`,
           [...(grouping.period ? [query.timeZone] : []), ...bindings, query.limit],
         );
+        if (rows.rows.length === 0) await assertFilterTargetsExist(this.knex, query);
         const shown = grouping.period ? rows.rows.toReversed() : rows.rows;
         const totals = await trx.raw<{ rows: SumsRow[] }>(`SELECT ${SUMS} ${from}`, bindings);
         return {
