@@ -308,6 +308,16 @@ describe("dashboard", () => {
     expect(row.y).toBeGreaterThanOrEqual(list.y);
     expect(row.y + row.height).toBeLessThanOrEqual(list.y + list.height);
     await shot(page, "search-jump");
+    // On a phone the header fills the first screen and the list starts below the fold: the
+    // window is scrolled to the event too (not only the list), and the event has the focus.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    await page.waitForFunction((id) => document.activeElement?.getAttribute("data-event-id") === id, targetId);
+    const onPhone = expectDefined(await target.boundingBox(), "the target's box on a phone");
+    expect(onPhone.y).toBeGreaterThanOrEqual(0);
+    expect(onPhone.y + onPhone.height).toBeLessThanOrEqual(844);
+    await shot(page, "search-jump-phone");
+    await page.setViewportSize({ width: 1280, height: 720 });
 
     // Paging: 30 events carry the word, 25 come first.
     await page.goto(`${server.url}/search?q=pagingword`);

@@ -458,6 +458,20 @@ function TimelineList(props: {
     atBottom.current = false;
     virtualizer.scrollToIndex(targetIndex, { align: "center" });
   }, [targetIndex, virtualizer]);
+  // Centred in the list is not yet on screen: the list itself can sit below the window's fold
+  // (under the header and the subagent tree). Once the target's row is rendered, the window is
+  // scrolled to it too and it takes the focus (a keyboard or screen-reader user lands there).
+  // Once per target: the row unmounts and mounts again as the reader scrolls the list, and
+  // must not pull them back.
+  const revealed = useRef(-1);
+  useEffect(() => {
+    if (targetIndex < 0 || revealed.current === targetIndex) return;
+    const row = scroller.current?.querySelector<HTMLElement>(`[data-index="${targetIndex}"]`);
+    if (!row) return;
+    revealed.current = targetIndex;
+    row.scrollIntoView({ block: "nearest" });
+    row.focus({ preventScroll: true });
+  }, [targetIndex, items]);
 
   return (
     <div ref={scroller} className="scroller timeline" data-testid="timeline">
@@ -508,6 +522,8 @@ const TimelineRow = memo(function TimelineRow(props: {
       data-index={props.index}
       data-event-id={entry.id}
       aria-current={target ? "true" : undefined}
+      // Focusable by script only, for the jump to it (the button inside is the tab stop).
+      tabIndex={target ? -1 : undefined}
       className={`entry kind-${entry.kind}${entry.failed ? " failed" : ""}${target ? " target" : ""}`}
       style={{
         position: "absolute",
