@@ -133,6 +133,32 @@ describe("dashboard", () => {
     await context.close();
   });
 
+  it("the list's filters live in the address: Back from a session and a reload keep them", async () => {
+    const { context, page } = await signedIn(server.apiKey);
+    await rows(page).first().waitFor();
+    const subagent = await client.sessions.get.query({ id: subagentId });
+    const status = ["completed", "failed", "cancelled", "terminated"].includes(subagent.status) ? "ended" : "running";
+    await page.getByLabel("Status").selectOption(status);
+    await page.getByLabel("show subagents").check();
+    await page.waitForURL(`${server.url}/?status=${status}&subagents=1`);
+    const row = page.locator(`[role=row][data-session-id="${subagentId}"]`);
+    await row.getByRole("link").first().click();
+    await page.waitForURL(`${server.url}/sessions/${subagentId}`);
+    await page.getByRole("heading", { level: 1 }).waitFor();
+
+    await page.goBack();
+    await page.waitForURL(`${server.url}/?status=${status}&subagents=1`);
+    await row.waitFor();
+    expect(await page.getByLabel("Status").inputValue()).toBe(status);
+    expect(await page.getByLabel("show subagents").isChecked()).toBe(true);
+
+    await page.reload();
+    await row.waitFor();
+    expect(await page.getByLabel("Status").inputValue()).toBe(status);
+    expect(await page.getByLabel("show subagents").isChecked()).toBe(true);
+    await context.close();
+  });
+
   it("phone width and dark mode", async () => {
     const phone = await signedIn(server.apiKey, { phone: true });
     await rows(phone.page).first().waitFor();

@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import {
   baseName,
   DEFAULT_FILTERS,
+  filtersFromSearch,
+  filtersToSearch,
   listedSessions,
   matchesFilters,
   mergeSession,
@@ -171,5 +173,24 @@ describe("sessionName and baseName", () => {
     );
     expect(baseName("/home/me/code/logbook/")).toBe("logbook");
     expect(baseName(null)).toBeNull();
+  });
+});
+
+describe("filters in the address", () => {
+  it("leaves the defaults out, so the plain list has a plain address", () => {
+    expect(filtersToSearch(DEFAULT_FILTERS)).toBe("");
+    expect(filtersFromSearch("")).toEqual(DEFAULT_FILTERS);
+  });
+
+  it("round-trips every filter, text with spaces and symbols included", () => {
+    const filters = { status: "ended", showHidden: true, showSubagents: true, search: "fix & ship?" } as const;
+    const search = filtersToSearch(filters);
+    expect(search).toBe("q=fix+%26+ship%3F&status=ended&hidden=1&subagents=1");
+    expect(filtersFromSearch(search)).toEqual(filters);
+    expect(filtersFromSearch(`?${search}`)).toEqual(filters);
+  });
+
+  it("takes an unknown status or flag value as the default", () => {
+    expect(filtersFromSearch("status=bogus&hidden=yes&subagents=0")).toEqual(DEFAULT_FILTERS);
   });
 });

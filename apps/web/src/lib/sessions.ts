@@ -57,6 +57,33 @@ export interface SessionFilters {
 
 export const DEFAULT_FILTERS: SessionFilters = { status: "all", showHidden: false, showSubagents: false, search: "" };
 
+const FILTER_STATUSES: readonly SessionFilters["status"][] = ["all", "running", "waiting", "ended"];
+
+/**
+ * The filters as the list's query string (`q`, `status`, `hidden=1`, `subagents=1`), a default
+ * left out: they live in the address so Back, a reload and a shared link show the same list.
+ */
+export function filtersToSearch(filters: SessionFilters): string {
+  const params = new URLSearchParams();
+  if (filters.search !== "") params.set("q", filters.search);
+  if (filters.status !== "all") params.set("status", filters.status);
+  if (filters.showHidden) params.set("hidden", "1");
+  if (filters.showSubagents) params.set("subagents", "1");
+  return params.toString();
+}
+
+/** The filters a query string says; anything it does not say (or says wrong) is the default. */
+export function filtersFromSearch(search: string): SessionFilters {
+  const params = new URLSearchParams(search);
+  const status = FILTER_STATUSES.find((s) => s === params.get("status")) ?? DEFAULT_FILTERS.status;
+  return {
+    status,
+    showHidden: params.get("hidden") === "1",
+    showSubagents: params.get("subagents") === "1",
+    search: params.get("q") ?? DEFAULT_FILTERS.search,
+  };
+}
+
 /** Whether a session (say, one that changed live) belongs in the list under `filters`. */
 export function matchesFilters(session: Session, filters: SessionFilters): boolean {
   if (session.archivedAt !== null) return false;

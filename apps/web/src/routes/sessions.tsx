@@ -7,13 +7,14 @@ import { useInfiniteQuery, useMutation, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { memo, useCallback, useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
-import { Link } from "wouter";
+import { Link, useLocation, useSearch } from "wouter";
 
 import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
 import { formatCost, formatTokens, timeAgo } from "../lib/format";
 import {
   baseName,
-  DEFAULT_FILTERS,
+  filtersFromSearch,
+  filtersToSearch,
   listedSessions,
   needsYou,
   sessionName,
@@ -49,7 +50,18 @@ function listInput(filters: SessionFilters): ListInput {
 
 export function SessionsView() {
   const trpc = useTRPC();
-  const [filters, setFilters] = useState<SessionFilters>(DEFAULT_FILTERS);
+  // The filters live in the query string: Back from a session, a reload or a shared link show
+  // the same list. Replaced, not pushed: a keystroke in the search box is no history entry.
+  const query = useSearch();
+  const [, navigate] = useLocation();
+  const filters = useMemo(() => filtersFromSearch(query), [query]);
+  const setFilters = useCallback(
+    (next: SessionFilters) => {
+      const search = filtersToSearch(next);
+      navigate(search === "" ? "/" : `/?${search}`, { replace: true });
+    },
+    [navigate],
+  );
   const deferredFilters = useDeferredValue(filters);
   const input = useMemo(() => listInput(deferredFilters), [deferredFilters]);
   const [changes, setChanges] = useState<ReadonlyMap<string, Session>>(new Map());
@@ -108,7 +120,7 @@ export function SessionsView() {
         <ErrorState error={list.error} what="sessions" />
       ) : sessions.length === 0 ? (
         <Empty>
-          {filters === DEFAULT_FILTERS
+          {filtersToSearch(filters) === ""
             ? "No sessions yet. Install the hook (logbook-hook install --user) and start Claude Code: sessions appear here as they happen."
             : "No session matches these filters."}
         </Empty>
