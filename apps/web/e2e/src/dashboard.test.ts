@@ -201,6 +201,22 @@ describe("dashboard", () => {
     await context.close();
   });
 
+  it("a subagent's page leads back to its parent session", async () => {
+    const { context, page } = await signedIn(server.apiKey);
+    await page.goto(`${server.url}/sessions/${subagentId}`);
+    const crumbs = page.getByRole("navigation", { name: "Breadcrumb" });
+    const parentLink = crumbs.getByTestId("parent-session");
+    await parentLink.waitFor();
+    expect(await parentLink.getAttribute("href")).toBe(`/sessions/${parent.id}`);
+    await shot(page, "session-subagent");
+    await parentLink.click();
+    await page.waitForURL(`${server.url}/sessions/${parent.id}`);
+    // The parent is top-level: only the list above it.
+    await page.getByTestId("subagent-tree").waitFor();
+    expect(await crumbs.getByRole("link").allTextContents()).toEqual(["Sessions"]);
+    await context.close();
+  });
+
   it("a waiting session's page says what it waits for, and since when", async () => {
     const externalId = `e2e-waiting-${randomUUID()}`;
     await client.hooks.ingest.mutate({

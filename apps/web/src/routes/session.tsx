@@ -94,9 +94,7 @@ export default function SessionView({ id }: { id: string }) {
 
   return (
     <article aria-labelledby="session-title">
-      <p className="crumbs">
-        <Link href="/">Sessions</Link> /
-      </p>
+      <Breadcrumbs id={s.id} />
       <SessionHeader session={s} />
       <SessionActions id={s.id} />
       <SubagentTree id={s.id} />
@@ -130,6 +128,33 @@ export default function SessionView({ id }: { id: string }) {
         )}
       </div>
     </article>
+  );
+}
+
+/**
+ * Sessions / the root / … / the parent: a subagent's page leads back up its tree (the tree's
+ * ancestors, the same query as the subagent tree below, so no extra request). Until the tree
+ * answers, or if it fails (the tree below says so), only the list.
+ */
+function Breadcrumbs({ id }: { id: string }) {
+  const trpc = useTRPC();
+  const ancestors = useQuery(trpc.sessions.tree.queryOptions({ id })).data?.ancestors ?? [];
+  return (
+    <nav aria-label="Breadcrumb" className="crumbs">
+      <Link href="/">Sessions</Link> /{" "}
+      {ancestors.map((ancestor, i) => (
+        <span key={ancestor.id}>
+          <Link
+            href={`/sessions/${ancestor.id}`}
+            title={i === ancestors.length - 1 ? "Parent session" : undefined}
+            data-testid={i === ancestors.length - 1 ? "parent-session" : undefined}
+          >
+            {ancestor.agentType && ancestor.parentSessionId !== null ? ancestor.agentType : sessionName(ancestor)}
+          </Link>{" "}
+          /{" "}
+        </span>
+      ))}
+    </nav>
   );
 }
 
