@@ -11,6 +11,7 @@ import { ErrorState, Loading } from "./components";
 import { EMPTY_SEARCH, isSearchShortcut, searchHref } from "./lib/search";
 import { MeContext, meFrom } from "./me";
 import { SessionsView } from "./routes/sessions";
+import { ServerUnreachableBanner } from "./server-reachability";
 import { SignInView } from "./routes/sign-in";
 import { CSRF_HEADERS, errorStatus, useTRPC } from "./trpc";
 
@@ -22,8 +23,12 @@ const WebhooksView = lazy(() => import("./routes/webhooks"));
 
 export function App() {
   const [location] = useLocation();
-  if (location === "/sign-in") return <SignInView />;
-  return <SignedIn />;
+  return (
+    <>
+      <ServerUnreachableBanner />
+      {location === "/sign-in" ? <SignInView /> : <SignedIn />}
+    </>
+  );
 }
 
 const NAV = [

@@ -4,6 +4,8 @@
  * Same origin: the browser's session cookie authenticates every call.
  * - queries and mutations are batched over HTTP; every call carries `X-Logbook-CSRF: 1`,
  *   which the server requires of cookie-authenticated writes (a cross-site page cannot set it);
+ * - a call with no answer at all (server down) shows a banner until it answers again
+ *   (`server-reachability.tsx`);
  * - subscriptions are Server-Sent Events (EventSource): when the connection drops the browser
  *   reconnects and sends the last event id, so `events.onEvent` resumes where it stopped.
  */
@@ -19,6 +21,8 @@ import {
 } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 
+import { fetchNoticingUnreachable } from "./server-reachability";
+
 export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
 
 export const CSRF_HEADERS = { "x-logbook-csrf": "1" } as const;
@@ -31,7 +35,8 @@ export function createClient(options: { apiKey?: string } = {}): TRPCClient<AppR
       splitLink({
         condition: (op) => op.type === "subscription",
         true: httpSubscriptionLink({ url }),
-        false: httpBatchLink({ url, headers, maxItems: 10 }),
+        // Through the reachability check: a call the server does not answer shows the banner.
+        false: httpBatchLink({ url, headers, maxItems: 10, fetch: fetchNoticingUnreachable }),
       }),
     ],
   });

@@ -84,15 +84,19 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 /** A fresh browser signed in with `apiKey` through a login link, at 1280×720. */
-async function signedIn(apiKey: string, options: { colorScheme?: "light" | "dark"; phone?: boolean } = {}) {
+async function signedIn(
+  apiKey: string,
+  options: { colorScheme?: "light" | "dark"; phone?: boolean; at?: TestServer } = {},
+) {
+  const at = options.at ?? server;
   const context: BrowserContext = await browser.newContext({
     viewport: options.phone ? { width: 390, height: 844 } : { width: 1280, height: 720 },
     colorScheme: options.colorScheme ?? "light",
   });
   const page = await context.newPage();
-  const link = await createLogbookClient({ url: server.url, apiKey, retry: false }).auth.createLoginLink.mutate();
+  const link = await createLogbookClient({ url: at.url, apiKey, retry: false }).auth.createLoginLink.mutate();
   await page.goto(link.url);
-  await page.waitForURL(`${server.url}/`);
+  await page.waitForURL(`${at.url}/`);
   await page.getByRole("heading", { name: "Sessions" }).waitFor();
   return { context, page };
 }
@@ -157,6 +161,30 @@ describe("dashboard", () => {
     expect(await page.getByLabel("Status").inputValue()).toBe(status);
     expect(await page.getByLabel("show subagents").isChecked()).toBe(true);
     await context.close();
+  });
+
+  it("a banner says while the server cannot be reached, and goes when it answers again", async () => {
+    // A server of its own (same database), so stopping it leaves the other tests' alone.
+    const own = await startTestServer({ databaseUrl: db.url });
+    try {
+      const { context, page } = await signedIn(own.apiKey, { at: own });
+      await rows(page).first().waitFor();
+      const banner = page.getByRole("alert").filter({ hasText: "Cannot reach the Logbook server" });
+      expect(await banner.count()).toBe(0);
+      await own.kill();
+      // A filter asks for a new list, which finds no server.
+      await page.getByLabel("show hidden").check();
+      await banner.waitFor();
+      await shot(page, "server-unreachable");
+      await own.restart();
+      await banner.waitFor({ state: "detached" });
+      // The list that failed meanwhile is loaded again, without a reload.
+      await rows(page).first().waitFor();
+      expect(await page.locator(".state.error").count()).toBe(0);
+      await context.close();
+    } finally {
+      await own.stop();
+    }
   });
 
   it("phone width and dark mode", async () => {
