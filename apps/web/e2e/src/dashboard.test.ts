@@ -296,9 +296,11 @@ describe("dashboard", () => {
     await page.goto(`${server.url}/sessions/${waiting.id}`);
     const reason = page.getByTestId("status-reason");
     await reason.waitFor();
+    // In words; the code it is stored with is kept in the title.
     expect(await reason.textContent()).toMatch(
-      /^ permission_prompt: Claude needs your permission to use Bash \(since .+\)$/,
+      /^ waiting for your permission: Claude needs your permission to use Bash \(since .+\)$/,
     );
+    expect(await reason.getAttribute("title")).toBe("permission_prompt");
 
     // Without a reload: the header follows the session back to work, and a subagent that
     // starts inside it joins the tree.

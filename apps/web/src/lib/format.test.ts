@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { formatClock, formatCost, formatDuration, formatTime, formatTokens, timeAgo } from "./format";
+import { formatClock, formatCost, formatDuration, formatTime, formatTokens, statusReasonText, timeAgo } from "./format";
 
 describe("format", () => {
   it("tokens compact past a thousand", () => {
@@ -33,5 +33,29 @@ describe("format", () => {
       expect(formatTime(iso)).toBe(date.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "medium" }));
     }
     expect(formatTime(null)).toBe("—");
+  });
+});
+
+describe("statusReasonText", () => {
+  it("puts the waits the server records by code into words, keeping the code and the notice's words", () => {
+    expect(statusReasonText("idle_prompt")).toEqual({ text: "waiting for your input", code: "idle_prompt" });
+    expect(statusReasonText("permission_prompt: Claude needs your permission to use Bash")).toEqual({
+      text: "waiting for your permission: Claude needs your permission to use Bash",
+      code: "permission_prompt",
+    });
+    expect(statusReasonText("permission: Bash")).toEqual({
+      text: "waiting for your permission: Bash",
+      code: "permission",
+    });
+    expect(statusReasonText("elicitation_dialog: Pick a branch: main or dev")).toEqual({
+      text: "waiting for your answer: Pick a branch: main or dev",
+      code: "elicitation_dialog",
+    });
+  });
+
+  it("leaves a reason that is words already as it is", () => {
+    expect(statusReasonText("no events for 2 h")).toEqual({ text: "no events for 2 h", code: null });
+    expect(statusReasonText("toString")).toEqual({ text: "toString", code: null });
+    expect(statusReasonText("note: something else")).toEqual({ text: "note: something else", code: null });
   });
 });

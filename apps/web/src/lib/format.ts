@@ -62,3 +62,26 @@ export const STATUS_LABELS: Record<string, string> = {
   cancelled: "cancelled",
   terminated: "ended",
 };
+
+/**
+ * Words for the kinds of wait the server records as a status reason (`packages/core`'s
+ * `hookStatusRule`: `<kind>` or `<kind>: <the notice's words>`). Other reasons (the inactivity
+ * sweep's "no events for 2 h") are words already.
+ */
+const STATUS_REASON_WORDS: Record<string, string> = {
+  permission: "waiting for your permission",
+  permission_prompt: "waiting for your permission",
+  idle_prompt: "waiting for your input",
+  elicitation: "waiting for your answer",
+  elicitation_dialog: "waiting for your answer",
+  notification: "waiting for you",
+};
+
+/** A status reason in words, with the code it was stored with (null: none, it was words). */
+export function statusReasonText(reason: string): { text: string; code: string | null } {
+  const colon = reason.indexOf(": ");
+  const code = colon < 0 ? reason : reason.slice(0, colon);
+  const words = Object.hasOwn(STATUS_REASON_WORDS, code) ? STATUS_REASON_WORDS[code] : undefined;
+  if (words === undefined) return { text: reason, code: null };
+  return { text: colon < 0 ? words : `${words}: ${reason.slice(colon + 2)}`, code };
+}

@@ -12,7 +12,7 @@ import { changedOnWayIn } from "@logbook/sdk";
 import { Link, useSearch } from "wouter";
 
 import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
-import { formatClock, formatCost, formatDuration, formatTime, formatTokens } from "../lib/format";
+import { formatClock, formatCost, formatDuration, formatTime, formatTokens, statusReasonText } from "../lib/format";
 import { ENDED_STATUSES, sessionName, totalTokens } from "../lib/sessions";
 import { EMPTY_SEARCH, searchHref } from "../lib/search";
 import { buildTimeline, entryIndexOf, mergeEvents, toolEventLabel, type TimelineEntry } from "../lib/timeline";
@@ -131,6 +131,17 @@ export default function SessionView({ id }: { id: string }) {
   );
 }
 
+/** Why the session is in its status, in words; the code it was stored with is the title. */
+function StatusReason({ reason, since }: { reason: string; since: string }) {
+  const { text, code } = statusReasonText(reason);
+  return (
+    <span className="muted" data-testid="status-reason" title={code ?? undefined}>
+      {" "}
+      {text} (since {formatTime(since)})
+    </span>
+  );
+}
+
 /**
  * Sessions / the root / … / the parent: a subagent's page leads back up its tree (the tree's
  * ancestors, the same query as the subagent tree below, so no extra request). Until the tree
@@ -171,12 +182,7 @@ function SessionHeader({ session: s }: { session: Session }) {
           <dt>Status</dt>
           <dd>
             <StatusBadge status={s.status} />
-            {s.statusReason && (
-              <span className="muted" data-testid="status-reason">
-                {" "}
-                {s.statusReason} (since {formatTime(s.statusChangedAt)})
-              </span>
-            )}
+            {s.statusReason && <StatusReason reason={s.statusReason} since={s.statusChangedAt} />}
           </dd>
         </div>
         <div>
