@@ -602,6 +602,14 @@ describe("dashboard", () => {
   });
 
   it("usage, projects and jobs views render, and the sign-in page", async () => {
+    // A job run to its end, and one still running: only the running one shows a lease.
+    const type = `e2e-job-${randomUUID().slice(0, 8)}`;
+    const done = await client.jobs.enqueue.mutate({ type, priority: 10 });
+    const [claimedDone] = await client.jobs.claim.mutate({ workerId: "e2e-worker", types: [type] });
+    expect(claimedDone?.id).toBe(done.id);
+    await client.jobs.complete.mutate({ id: done.id, workerId: "e2e-worker" });
+    const running = await client.jobs.enqueue.mutate({ type });
+    await client.jobs.claim.mutate({ workerId: "e2e-worker", types: [type] });
     const { context, page } = await signedIn(server.apiKey);
     for (const [path, heading, name] of [
       ["/usage", "Usage", "usage"],
@@ -614,6 +622,9 @@ describe("dashboard", () => {
       await page.locator(".state[role=status]").waitFor({ state: "detached" });
       await shot(page, name);
     }
+    const worker = (id: string) => page.locator(`tr[data-job-id="${id}"] [data-testid=job-worker]`);
+    expect(await worker(done.id).textContent()).toBe("ran on e2e-worker");
+    expect(await worker(running.id).textContent()).toMatch(/^e2e-worker \(lease until .+\)$/);
     await context.close();
     const anonymous = await browser.newContext({ viewport: { width: 1280, height: 720 } });
     const signInPage = await anonymous.newPage();

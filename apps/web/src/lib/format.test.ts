@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 
-import { formatClock, formatCost, formatDuration, formatTime, formatTokens, statusReasonText, timeAgo } from "./format";
+import {
+  formatClock,
+  formatCost,
+  formatDuration,
+  formatTime,
+  formatTokens,
+  jobWorkerText,
+  statusReasonText,
+  timeAgo,
+} from "./format";
 
 describe("format", () => {
   it("tokens compact past a thousand", () => {
@@ -57,5 +66,15 @@ describe("statusReasonText", () => {
     expect(statusReasonText("no events for 2 h")).toEqual({ text: "no events for 2 h", code: null });
     expect(statusReasonText("toString")).toEqual({ text: "toString", code: null });
     expect(statusReasonText("note: something else")).toEqual({ text: "note: something else", code: null });
+  });
+});
+
+describe("jobWorkerText", () => {
+  it("shows a lease only while the job runs; a finished job names the worker that ran it", () => {
+    const running = { status: "running", leaseOwner: "w1", leaseExpiresAt: "2026-12-01T10:05:00.000Z" };
+    expect(jobWorkerText(running)).toBe(`w1 (lease until ${formatTime(running.leaseExpiresAt)})`);
+    expect(jobWorkerText({ status: "completed", leaseOwner: "w1", leaseExpiresAt: null })).toBe("ran on w1");
+    expect(jobWorkerText({ status: "failed", leaseOwner: "w1", leaseExpiresAt: null })).toBe("ran on w1");
+    expect(jobWorkerText({ status: "pending", leaseOwner: null, leaseExpiresAt: null })).toBe("—");
   });
 });

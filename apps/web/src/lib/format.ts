@@ -85,3 +85,20 @@ export function statusReasonText(reason: string): { text: string; code: string |
   if (words === undefined) return { text: reason, code: null };
   return { text: colon < 0 ? words : `${words}: ${reason.slice(colon + 2)}`, code };
 }
+
+/**
+ * Which worker has (or had) a job. A lease means something only while the job runs: a
+ * finished job keeps the worker that ran it (its lease gone, `leaseExpiresAt` null), and
+ * "w1 until —" read as a lease still held.
+ */
+export function jobWorkerText(job: {
+  status: string;
+  leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+}): string {
+  if (job.leaseOwner === null) return "—";
+  if (job.status === "running" && job.leaseExpiresAt !== null) {
+    return `${job.leaseOwner} (lease until ${formatTime(job.leaseExpiresAt)})`;
+  }
+  return job.status === "running" ? job.leaseOwner : `ran on ${job.leaseOwner}`;
+}

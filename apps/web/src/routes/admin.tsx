@@ -2,7 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 
 import { Empty, ErrorState, Loading, StatusBadge } from "../components";
-import { formatTime } from "../lib/format";
+import { formatTime, jobWorkerText } from "../lib/format";
 import { useMe } from "../me";
 import { useTRPC } from "../trpc";
 
@@ -84,13 +84,13 @@ function Jobs() {
               <th scope="col" className="num">
                 Attempts
               </th>
-              <th scope="col">Lease</th>
+              <th scope="col">Worker</th>
               <th scope="col">Error</th>
             </tr>
           </thead>
           <tbody>
             {q.data.items.map((j) => (
-              <tr key={j.id}>
+              <tr key={j.id} data-job-id={j.id}>
                 <th scope="row">{j.type}</th>
                 <td>
                   <StatusBadge status={j.status} />
@@ -98,7 +98,7 @@ function Jobs() {
                 <td className="num">
                   {j.attempts}/{j.maxAttempts}
                 </td>
-                <td>{j.leaseOwner ? `${j.leaseOwner} until ${formatTime(j.leaseExpiresAt)}` : "—"}</td>
+                <td data-testid="job-worker">{jobWorkerText(j)}</td>
                 <td className="inline-error">{j.error ?? ""}</td>
               </tr>
             ))}
