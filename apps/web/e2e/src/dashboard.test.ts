@@ -275,6 +275,27 @@ describe("dashboard", () => {
     await context.close();
   });
 
+  it("the messages tab says what an assistant turn without text did, instead of an empty row", async () => {
+    const externalId = `e2e-messages-${randomUUID()}`;
+    await client.ingest([{ externalSessionId: externalId, eventType: "note", message: "start" }]);
+    const session = await client.sessions.get.query({ externalId });
+    await client.messages.append.mutate({ sessionId: session.id, role: "user", text: "list the files" });
+    await client.messages.append.mutate({ sessionId: session.id, role: "assistant", text: "", outputTokens: 42 });
+    await client.messages.append.mutate({ sessionId: session.id, role: "assistant", text: "Two files." });
+    const { context, page } = await signedIn(server.apiKey);
+    await page.goto(`${server.url}/sessions/${session.id}`);
+    await page.getByRole("tab", { name: "messages" }).click();
+    const texts = page.locator("ol.messages li.message p");
+    await texts.nth(2).waitFor();
+    expect(await texts.allTextContents()).toEqual([
+      "list the files",
+      "No text: tool calls or thinking only (42 output tokens)",
+      "Two files.",
+    ]);
+    await context.close();
+    await client.sessions.setArchived.mutate({ id: session.id, archived: true }); // out of the later tests' list
+  });
+
   it("a waiting session's page says what it waits for, and since when", async () => {
     const externalId = `e2e-waiting-${randomUUID()}`;
     await client.hooks.ingest.mutate({

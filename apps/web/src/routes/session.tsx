@@ -614,7 +614,15 @@ function Messages({ sessionId }: { sessionId: string }) {
       {q.data.items.map((m) => (
         <li key={m.id} className={`message role-${m.role}`}>
           <span className="badge">{m.role}</span>
-          <p>{m.text}</p>
+          {m.text.trim() === "" ? (
+            // An assistant turn that only called tools (or only thought) has no text; an empty
+            // row read as a message lost. Its output tokens say it did something.
+            <p className="muted no-text">
+              No text: tool calls or thinking only ({formatTokens(m.outputTokens)} output tokens)
+            </p>
+          ) : (
+            <p>{m.text}</p>
+          )}
         </li>
       ))}
     </ol>
