@@ -60,6 +60,10 @@ describe("statusReasonText", () => {
       text: "waiting for your answer: Pick a branch: main or dev",
       code: "elicitation_dialog",
     });
+    expect(statusReasonText("session_end: logout")).toEqual({
+      text: "Claude Code ended it: logout",
+      code: "session_end",
+    });
   });
 
   it("leaves a reason that is words already as it is", () => {

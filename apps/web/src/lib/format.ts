@@ -64,9 +64,9 @@ export const STATUS_LABELS: Record<string, string> = {
 };
 
 /**
- * Words for the kinds of wait the server records as a status reason (`packages/core`'s
- * `hookStatusRule`: `<kind>` or `<kind>: <the notice's words>`). Other reasons (the inactivity
- * sweep's "no events for 2 h") are words already.
+ * Words for the kinds of wait (and the reported end) the server records as a status reason
+ * (`packages/core`'s `hookStatusRule`: `<kind>` or `<kind>: <the event's words>`). Other
+ * reasons (the inactivity sweep's "no events for 2 h") are words already.
  */
 const STATUS_REASON_WORDS: Record<string, string> = {
   permission: "waiting for your permission",
@@ -75,6 +75,8 @@ const STATUS_REASON_WORDS: Record<string, string> = {
   elicitation: "waiting for your answer",
   elicitation_dialog: "waiting for your answer",
   notification: "waiting for you",
+  // A SessionEnd hook's end, with Claude Code's reason after the colon (logout, clear, other…).
+  session_end: "Claude Code ended it",
 };
 
 /** A status reason in words, with the code it was stored with (null: none, it was words). */
