@@ -15,7 +15,7 @@ import { ServerUnreachableBanner } from "./server-reachability";
 import { SignInView } from "./routes/sign-in";
 import { CSRF_HEADERS, errorStatus, useTRPC } from "./trpc";
 
-const SessionView = lazy(() => import("./routes/session"));
+const SessionRoute = lazy(() => import("./routes/session"));
 const UsageView = lazy(() => import("./routes/usage"));
 const AdminViews = lazy(() => import("./routes/admin"));
 const SearchView = lazy(() => import("./routes/search"));
@@ -105,7 +105,7 @@ function SignedIn() {
         <Suspense fallback={<Loading what="the page" />}>
           <Switch>
             <Route path="/" component={SessionsView} />
-            <Route path="/sessions/:id">{(params) => <SessionView id={params.id} />}</Route>
+            <Route path="/sessions/:id">{(params) => <SessionRoute id={params.id} />}</Route>
             <Route path="/search" component={SearchView} />
             <Route path="/usage" component={UsageView} />
             <Route path="/projects">{() => <AdminViews view="projects" />}</Route>

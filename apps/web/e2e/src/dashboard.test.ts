@@ -275,6 +275,21 @@ describe("dashboard", () => {
     await context.close();
   });
 
+  it("a session's address takes the agent's own id too, and becomes Logbook's", async () => {
+    const { context, page } = await signedIn(server.apiKey);
+    await page.goto(`${server.url}/sessions/${encodeURIComponent(parent.externalId)}?event=none`);
+    await page.waitForURL(`${server.url}/sessions/${parent.id}?event=none`);
+    await page.getByTestId("subagent-tree").waitFor();
+    // An id that is neither says the session was not found.
+    const unknown = randomUUID();
+    await page.goto(`${server.url}/sessions/${unknown}`);
+    await page
+      .getByRole("alert")
+      .filter({ hasText: `session ${unknown} was not found` })
+      .waitFor();
+    await context.close();
+  });
+
   it("the messages tab says what an assistant turn without text did, instead of an empty row", async () => {
     const externalId = `e2e-messages-${randomUUID()}`;
     await client.ingest([{ externalSessionId: externalId, eventType: "note", message: "start" }]);

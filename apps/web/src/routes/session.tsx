@@ -9,7 +9,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { changedOnWayIn } from "@logbook/sdk";
-import { Link, useSearch } from "wouter";
+import { Link, Redirect, useSearch } from "wouter";
 
 import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
 import { formatClock, formatCost, formatDuration, formatTime, formatTokens, statusReasonText } from "../lib/format";
@@ -18,7 +18,7 @@ import { EMPTY_SEARCH, searchHref } from "../lib/search";
 import { buildTimeline, entryIndexOf, mergeEvents, toolEventLabel, type TimelineEntry } from "../lib/timeline";
 import { buildTree, changeTouchesTree, type TreeNode } from "../lib/tree";
 import type { EventSummary, RouterInputs, Session } from "../lib/types";
-import { useTRPC } from "../trpc";
+import { errorStatus, useTRPC } from "../trpc";
 
 const TABS = ["timeline", "messages", "files", "steps", "artifacts"] as const;
 type Tab = (typeof TABS)[number];
@@ -69,7 +69,34 @@ function useLiveSession(id: string): void {
   );
 }
 
-export default function SessionView({ id }: { id: string }) {
+/** Logbook's session ids: 32 hex digits as 8-4-4-4-12. */
+const LOGBOOK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * `/sessions/<id>` takes Logbook's id or the agent's own (Claude Code's session id, as
+ * `logbook show` does): an id that names no Logbook session is looked up as the agent's, and
+ * the address becomes Logbook's, so a link made from a terminal opens the session.
+ */
+export default function SessionRoute({ id }: { id: string }) {
+  const trpc = useTRPC();
+  const search = useSearch();
+  const maybeLogbookId = LOGBOOK_ID.test(id);
+  const byId = useQuery(trpc.sessions.get.queryOptions({ id }, { enabled: maybeLogbookId }));
+  const asAgentId = !maybeLogbookId || errorStatus(byId.error) === 404;
+  const byAgentId = useQuery(trpc.sessions.get.queryOptions({ externalId: id }, { enabled: asAgentId }));
+  if (!asAgentId) {
+    if (byId.isError) return <ErrorState error={byId.error} what="the session" />;
+    return byId.isSuccess ? <SessionView id={id} /> : <Loading what="the session" />;
+  }
+  if (byAgentId.isSuccess) {
+    return <Redirect to={`/sessions/${byAgentId.data.id}${search === "" ? "" : `?${search}`}`} replace />;
+  }
+  // Neither: the first way's answer says it (the id was most likely meant as Logbook's).
+  if (byAgentId.isError) return <ErrorState error={byId.error ?? byAgentId.error} what="the session" />;
+  return <Loading what="the session" />;
+}
+
+function SessionView({ id }: { id: string }) {
   const trpc = useTRPC();
   const session = useQuery(trpc.sessions.get.queryOptions({ id }));
   useLiveSession(id);
