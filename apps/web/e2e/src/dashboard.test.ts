@@ -637,6 +637,47 @@ describe("dashboard", () => {
     await context.close();
   });
 
+  it("usage over the period chosen: a response 60 days old counts over 90 days, not over 30", async () => {
+    const model = `claude-e2e-${randomUUID().slice(0, 8)}`;
+    const at = new Date(Date.now() - 60 * 24 * 60 * 60 * 1000).toISOString();
+    const externalId = `e2e-usage-${randomUUID()}`;
+    await client.ingest([
+      {
+        externalSessionId: externalId,
+        eventType: "assistant",
+        source: "transcript",
+        occurredAt: at,
+        payload: {
+          type: "assistant",
+          timestamp: at,
+          message: {
+            id: `msg_${randomUUID()}`,
+            model,
+            role: "assistant",
+            content: [{ type: "text", text: "done" }],
+            usage: { input_tokens: 1200, output_tokens: 300 },
+          },
+        },
+      },
+    ]);
+    const { context, page } = await signedIn(server.apiKey);
+    await page.goto(`${server.url}/usage`);
+    await page.getByLabel("Per").selectOption("model");
+    const row = page.getByRole("rowheader", { name: model, exact: true });
+    // The default period, 30 days: the per-model report has come (its table, or "no usage") without the model.
+    await page.locator(".view-head .muted", { hasText: "last 30 days" }).waitFor();
+    await page.locator("table caption:has-text('per model'), .state.empty").first().waitFor();
+    expect(await row.count()).toBe(0);
+    await page.getByLabel("Over").selectOption("last 90 days");
+    await row.waitFor();
+    expect(await page.locator(".view-head .muted").textContent()).toBe("last 90 days");
+    await context.close();
+    await client.sessions.setArchived.mutate({
+      id: (await client.sessions.get.query({ externalId })).id,
+      archived: true,
+    });
+  });
+
   it("usage, projects and jobs views render, and the sign-in page", async () => {
     // A job run to its end, and one still running: only the running one shows a lease.
     const type = `e2e-job-${randomUUID().slice(0, 8)}`;

@@ -14,20 +14,38 @@ import { useTRPC } from "../trpc";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** The periods the view offers, in days back from now (null: everything stored). */
+const PERIODS = [
+  { days: 7, label: "last 7 days" },
+  { days: 30, label: "last 30 days" },
+  { days: 90, label: "last 90 days" },
+  { days: 365, label: "last 365 days" },
+  { days: null, label: "all time" },
+] as const;
+type Period = (typeof PERIODS)[number];
+
 export default function UsageView() {
   const trpc = useTRPC();
   const groupId = useId();
+  const periodId = useId();
   const [groupBy, setGroupBy] = useState<UsageGrouping>("day");
-  const [from] = useState(() => new Date(Date.now() - 30 * DAY_MS).toISOString());
+  const [period, setPeriod] = useState<Period>(PERIODS[1]);
+  // Fixed when the period is chosen, so a re-render does not ask for a new report each time.
+  const from = useMemo(
+    () => (period.days === null ? undefined : new Date(Date.now() - period.days * DAY_MS).toISOString()),
+    [period],
+  );
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const report = useQuery(trpc.usage.report.queryOptions({ groupBy, from, timeZone, limit: 1000 }));
+  const report = useQuery(
+    trpc.usage.report.queryOptions({ groupBy, timeZone, limit: 1000, ...(from === undefined ? {} : { from }) }),
+  );
   const points = useMemo(() => (report.data ? chartPoints(report.data) : []), [report.data]);
 
   return (
     <section aria-labelledby="usage-heading">
       <div className="view-head">
         <h1 id="usage-heading">Usage</h1>
-        <span className="muted">last 30 days</span>
+        <span className="muted">{period.label}</span>
       </div>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <label htmlFor={groupId}>Per</label>
@@ -38,13 +56,25 @@ export default function UsageView() {
             </option>
           ))}
         </select>
+        <label htmlFor={periodId}>Over</label>
+        <select
+          id={periodId}
+          value={period.label}
+          onChange={(e) => setPeriod(PERIODS.find((p) => p.label === e.target.value) ?? PERIODS[1])}
+        >
+          {PERIODS.map((p) => (
+            <option key={p.label} value={p.label}>
+              {p.label}
+            </option>
+          ))}
+        </select>
       </form>
       {report.isPending ? (
         <Loading what="usage" />
       ) : report.isError ? (
         <ErrorState error={report.error} what="usage" />
       ) : report.data.rows.length === 0 ? (
-        <Empty>No usage in the last 30 days.</Empty>
+        <Empty>{period.days === null ? "No usage stored yet." : `No usage in the ${period.label}.`}</Empty>
       ) : (
         <>
           <p>
