@@ -477,6 +477,16 @@ describe("logbook search", () => {
     expect(badType.stderr).toContain("eventTypes");
   });
 
+  it("refuses with exit 2 an option the chosen search would not read", async () => {
+    const subagents = await runCli(["search", "checkout", "--subagents"], env);
+    expect(subagents.code).toBe(2);
+    expect(subagents.stderr).toContain("only the session search reads --subagents: add --sessions");
+    const typed = await runCli(["search", "checkout", "--sessions", "--type", "user", "--since", "7d"], env);
+    expect(typed.code).toBe(2);
+    expect(typed.stderr).toContain("only the event search reads --type, --since");
+    expect(typed.stdout).toBe("");
+  });
+
   it("--sessions finds sessions by the text of their first prompt", async () => {
     const found = await json<{ sessions: SessionJson[] }>(["search", "--sessions", "FLAKY LOGIN"]);
     expect(found.sessions.map((s) => s.externalId)).toEqual([ACTIVE_SESSION]);

@@ -130,4 +130,11 @@ describe("logbook tail", () => {
     expect(await watch.exited).toBe(4);
     expect(watch.lines.stderr.join("\n")).toContain("refused the API key");
   });
+
+  it("refuses -n without a session with exit 2 (there is no history to print)", async () => {
+    const child = spawnCli(["tail", "-n", "5"], { LOGBOOK_URL: followed.url, LOGBOOK_API_KEY: followed.apiKey });
+    const watch = watchLines(child);
+    expect(await watch.exited).toBe(2);
+    expect(watch.lines.stderr.join("\n")).toContain("-n/--lines needs a session");
+  });
 });

@@ -51,6 +51,7 @@ export function searchCommand(contexts: ContextFactory): Command {
     .addOption(new Option("-n, --limit <n>", "at most this many results (1-500)").default(50).argParser(parseLimit))
     .action(async (text: string, options: SearchOptions, command: Command) => {
       if (text.trim() === "") throw new CliError("the search text must not be empty", EXIT.usage);
+      refuseIgnoredOptions(command, options.sessions === true);
       const context = contexts.create(command);
       const client = context.client();
       if (options.sessions) return searchSessions(context, client, text, options);
@@ -69,6 +70,20 @@ export function searchCommand(contexts: ContextFactory): Command {
       if (context.out.json) context.out.jsonResult({ query: text, hits: page.items, nextCursor: page.nextCursor });
       else printHits(context, page.items);
     });
+}
+
+/** Options that only one of the two searches reads; given to the other, they would do nothing. */
+const EVENT_SEARCH_ONLY = ["project", "session", "type", "since", "until"] as const;
+const SESSION_SEARCH_ONLY = ["subagents", "archived"] as const;
+
+function refuseIgnoredOptions(command: Command, sessions: boolean): void {
+  const unread = sessions ? EVENT_SEARCH_ONLY : SESSION_SEARCH_ONLY;
+  const given = unread.filter((name) => command.getOptionValueSource(name) === "cli").map((name) => `--${name}`);
+  if (given.length === 0) return;
+  const message = sessions
+    ? `only the event search reads ${given.join(", ")}: drop --sessions, or drop ${given.join(", ")}`
+    : `only the session search reads ${given.join(", ")}: add --sessions`;
+  throw new CliError(message, EXIT.usage);
 }
 
 async function searchSessions(

@@ -3,7 +3,7 @@ import { LogbookError } from "@logbook/sdk";
 import { Command, InvalidArgumentError, Option } from "commander";
 
 import type { ContextFactory } from "../context.js";
-import { describeFailure, EXIT } from "../exit-codes.js";
+import { CliError, describeFailure, EXIT } from "../exit-codes.js";
 import { sessionHandle, sessionName } from "../format.js";
 import type { Output } from "../output.js";
 import { renderEntry } from "../render.js";
@@ -33,6 +33,10 @@ export function tailCommand(contexts: ContextFactory): Command {
     )
     .option("--full", "print every line of prompts, answers and tool output (default: one line each)")
     .action(async (reference: string | undefined, options: { lines: number; full?: boolean }, command: Command) => {
+      if (reference === undefined && command.getOptionValueSource("lines") === "cli") {
+        // Without a session there is no history to print, only the live stream.
+        throw new CliError("-n/--lines needs a session: logbook tail <session> -n N", EXIT.usage);
+      }
       const context = contexts.create(command);
       const client = context.client();
       const out = context.out;
