@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
@@ -583,6 +583,17 @@ describe("logbook export", () => {
     expect(noFolder.stderr).toContain(`cannot write ${nowhere}: its folder does not exist`);
     const missing = await runCli(["export", "no-such-session", "--format", "md"], env);
     expect(missing.code).toBe(3);
+  });
+
+  it("-o - writes to stdout (no file named -), and -o /dev/null is written to, not refused", async () => {
+    const folder = tempDir("logbook-export-dash-");
+    const dash = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md", "-o", "-"], env, folder);
+    expect(dash.code, dash.stderr).toBe(0);
+    expect(dash.stdout).toMatch(/^# /);
+    expect(existsSync(join(folder, "-"))).toBe(false);
+    const discarded = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md", "-o", "/dev/null"], env);
+    expect(discarded.code, discarded.stderr).toBe(0);
+    expect(discarded.stderr).toContain("wrote /dev/null: ");
   });
 
   it("says what it wrote in words that agree with the numbers: one session, one event", async () => {

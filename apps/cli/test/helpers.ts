@@ -51,18 +51,19 @@ function collect(child: ChildProcess): Promise<RunResult> {
  * Runs `node dist/logbook.js <args>` with only the environment given (plus PATH), so the
  * developer's own LOGBOOK_* or ~/.logbook never leak in: HOME is a fresh directory.
  */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return collect(spawnCli(args, env));
+export function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<RunResult> {
+  return collect(spawnCli(args, env, cwd));
 }
 
 let emptyHome: string | undefined;
 
-export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcess {
+export function spawnCli(args: string[], env: Record<string, string> = {}, cwd?: string): ChildProcess {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: the global setup builds it`);
   emptyHome ??= tempDir("logbook-cli-home-");
   return spawn(process.execPath, [BINARY, ...args], {
     env: { PATH: process.env.PATH ?? "", HOME: emptyHome, LOGBOOK_HOME: join(emptyHome, ".logbook"), ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(cwd !== undefined ? { cwd } : {}),
   });
 }
 

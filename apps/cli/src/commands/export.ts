@@ -1,4 +1,4 @@
-import { open, rm, stat } from "node:fs/promises";
+import { type FileHandle, open, rm, stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
@@ -20,29 +20,48 @@ const isFolder = (path: string) =>
     () => false,
   );
 
+/** `/dev/null`, `/dev/stderr`, a terminal: a device is written to, never created, replaced or removed. */
+const isCharacterDevice = (path: string) =>
+  stat(path).then(
+    (found) => found.isCharacterDevice(),
+    () => false,
+  );
+
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 /**
  * Writes the download to a new file readable by its owner only (0600): an export holds
  * prompts, code and tool output. An existing file is refused rather than replaced, and a
  * download cut short leaves no file behind: a partial export must not pass for a whole one.
+ * A character device (`/dev/null`) is the exception: it is written to, and never removed.
  */
 async function writePrivateFile(path: string, body: ReadableStream<Uint8Array>): Promise<void> {
-  let file;
+  let file: FileHandle;
+  let device = false;
   try {
     file = await open(path, "wx", 0o600);
   } catch (error) {
-    await body.cancel();
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST" && (await isFolder(path)))
-      throw new CliError(`${path} is a folder; give a file name in it`, EXIT.usage);
-    if (code === "EEXIST") throw new CliError(`${path} exists; give another file or remove it first`, EXIT.usage);
-    if (code === "ENOENT") throw new CliError(`cannot write ${path}: its folder does not exist`, EXIT.usage);
-    throw new CliError(`cannot write ${path}: ${(error as Error).message}`, EXIT.error);
+    device = code === "EEXIST" && (await isCharacterDevice(path));
+    if (!device) {
+      await body.cancel();
+      if (code === "EEXIST" && (await isFolder(path)))
+        throw new CliError(`${path} is a folder; give a file name in it`, EXIT.usage);
+      if (code === "EEXIST") throw new CliError(`${path} exists; give another file or remove it first`, EXIT.usage);
+      if (code === "ENOENT") throw new CliError(`cannot write ${path}: its folder does not exist`, EXIT.usage);
+      throw new CliError(`cannot write ${path}: ${(error as Error).message}`, EXIT.error);
+    }
+    try {
+      file = await open(path, "w");
+    } catch (deviceError) {
+      await body.cancel();
+      throw new CliError(`cannot write ${path}: ${(deviceError as Error).message}`, EXIT.error);
+    }
   }
   try {
     await pipeline(nodeStream(body), file.createWriteStream());
   } catch (error) {
+    if (device) throw new CliError(`the export was cut short: ${(error as Error).message}`, EXIT.error);
     await rm(path, { force: true });
     throw new CliError(`the export was cut short (${(error as Error).message}); ${path} was not kept`, EXIT.error);
   }
@@ -58,7 +77,7 @@ export function exportCommand(contexts: ContextFactory): Command {
     .description("a session with its subagents as Markdown, JSON, or its original JSONL transcript lines")
     .argument("<session>", "Logbook's session id or the agent's own session id")
     .requiredOption("-f, --format <format>", `one of ${FORMATS.join(", ")}`)
-    .option("-o, --output <file>", "write to this new file (0600) instead of stdout")
+    .option("-o, --output <file>", "write to this new file (0600) instead of stdout (- is stdout)")
     .action(async (reference: string, options: { format: string; output?: string }, command: Command) => {
       if (!(FORMATS as readonly string[]).includes(options.format)) {
         throw new CliError(`--format ${options.format}: give one of ${FORMATS.join(", ")}`, EXIT.usage);
@@ -74,7 +93,8 @@ export function exportCommand(contexts: ContextFactory): Command {
         options.format === "jsonl" && download.events === 0
           ? "no transcript lines: this session was recorded by its hooks only (--format md or json has its events)"
           : null;
-      if (options.output === undefined) {
+      // `-o -` is stdout, as for most Unix tools, not a file named "-".
+      if (options.output === undefined || options.output === "-") {
         try {
           await pipeline(nodeStream(download.body), process.stdout, { end: false });
         } catch (error) {
