@@ -2,12 +2,28 @@ import { describe, expect, it } from "vitest";
 
 import picocolors from "picocolors";
 
-import { formatAgo, formatCost, formatDuration, formatPricedCost, oneLine, printable, sessionName } from "./format.js";
+import {
+  formatAgo,
+  formatCost,
+  formatCount,
+  formatDuration,
+  formatPricedCost,
+  oneLine,
+  printable,
+  sessionName,
+} from "./format.js";
 import { renderEntry } from "./render.js";
 import type { TimelineEntry } from "./timeline.js";
 import type { Session } from "./types.js";
 
 describe("format", () => {
+  it("counts: the noun agrees with the number, irregular plurals given", () => {
+    expect(formatCount(1, "event")).toBe("1 event");
+    expect(formatCount(0, "event")).toBe("0 events");
+    expect(formatCount(1, "entry", "entries")).toBe("1 entry");
+    expect(formatCount(1234, "entry", "entries")).toBe("1,234 entries");
+  });
+
   it("money: cents, four decimals under a cent, a mark when some responses have no price", () => {
     expect(formatCost(0)).toBe("$0.00");
     expect(formatCost(11.142899)).toBe("$11.14");

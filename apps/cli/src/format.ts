@@ -8,6 +8,16 @@ import type { Session } from "./types.js";
 
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
+const englishPlural = new Intl.PluralRules("en");
+
+/**
+ * A count with its noun in the right number: "1 event", "2 events", "1 entry", "3 entries".
+ * Every count the CLI prints in words goes through here, so none says "1 events".
+ */
+export function formatCount(n: number, singular: string, plural = `${singular}s`): string {
+  return `${formatNumber(n)} ${englishPlural.select(n) === "one" ? singular : plural}`;
+}
+
 export function formatNumber(value: number): string {
   return integer.format(value);
 }

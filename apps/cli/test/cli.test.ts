@@ -596,7 +596,7 @@ describe("logbook export", () => {
     expect(discarded.stderr).toContain("wrote /dev/null: ");
   });
 
-  it("says what it wrote in words that agree with the numbers: one session, one event", async () => {
+  it("says what it wrote, and show counts, in words that agree with the numbers: one session, one event", async () => {
     await client.events.ingest.mutate({
       events: [{ externalSessionId: "export-one-event", eventType: "note", message: "the only one" }],
     });
@@ -604,6 +604,9 @@ describe("logbook export", () => {
     const written = await runCli(["export", "export-one-event", "--format", "md", "-o", file], env);
     expect(written.code, written.stderr).toBe(0);
     expect(written.stderr).toBe(`wrote ${file}: 1 session, 1 event\n`);
+    const shown = await runCli(["show", "export-one-event"], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain("(1 event, 1 entry, times UTC)");
   });
 });
 

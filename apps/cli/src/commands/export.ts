@@ -6,6 +6,7 @@ import { Command } from "commander";
 
 import type { ContextFactory } from "../context.js";
 import { CliError, EXIT } from "../exit-codes.js";
+import { formatCount } from "../format.js";
 import { resolveSession } from "../resolve.js";
 
 const FORMATS = ["md", "json", "jsonl"] as const;
@@ -26,8 +27,6 @@ const isCharacterDevice = (path: string) =>
     (found) => found.isCharacterDevice(),
     () => false,
   );
-
-const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 /**
  * Writes the download to a new file readable by its owner only (0600): an export holds
@@ -113,7 +112,7 @@ export function exportCommand(contexts: ContextFactory): Command {
       if (context.out.json) context.out.jsonResult(summary);
       else {
         context.out.notice(
-          `wrote ${options.output}: ${count(download.sessions, "session")}, ${count(download.events, options.format === "jsonl" ? "line" : "event")}`,
+          `wrote ${options.output}: ${formatCount(download.sessions, "session")}, ${formatCount(download.events, options.format === "jsonl" ? "line" : "event")}`,
         );
         if (noLines) context.out.notice(noLines);
       }

@@ -6,6 +6,7 @@ import {
   formatCost,
   formatPricedCost,
   formatDuration,
+  formatCount,
   formatNumber,
   formatTimestamp,
   sessionHandle,
@@ -68,7 +69,7 @@ function tokenLine(tokens: TokenCounts & { unpricedMessages: number }): string {
     `total ${formatNumber(totalTokens(tokens))}`,
     `cost ${formatCost(tokens.costUsd)}`,
     // Responses of a model without a price are not in the cost: say so rather than look complete.
-    ...(tokens.unpricedMessages > 0 ? [`(+${formatNumber(tokens.unpricedMessages)} unpriced responses)`] : []),
+    ...(tokens.unpricedMessages > 0 ? [`(+${formatCount(tokens.unpricedMessages, "unpriced response")})`] : []),
   ].join("  ");
 }
 
@@ -115,7 +116,12 @@ function printHeader(out: Output, session: Session, tree: SessionTree): void {
 function printTimeline(out: Output, timeline: TimelineEntry[], entries: number, events: number, full: boolean): void {
   out.line();
   const shown = timeline.length < entries ? `, last ${timeline.length} shown` : "";
-  out.line(out.colors.bold(`Timeline`) + out.colors.dim(` (${events} events, ${entries} entries${shown}, times UTC)`));
+  out.line(
+    out.colors.bold(`Timeline`) +
+      out.colors.dim(
+        ` (${formatCount(events, "event")}, ${formatCount(entries, "entry", "entries")}${shown}, times UTC)`,
+      ),
+  );
   if (timeline.length === 0) out.line(out.colors.dim("  (nothing recorded yet)"));
   let day = "";
   for (const entry of timeline) {
@@ -137,7 +143,7 @@ function printSubagents(out: Output, tree: SessionTree): void {
     out.line(
       `${indent}└ ${kind}${sessionName(session, 60)}  ${formatStatus(session.status, out.colors)}  ` +
         out.colors.dim(
-          `${formatNumber(totalTokens(session.tokens))} tokens  ${formatPricedCost(session.tokens.costUsd, session.tokens.unpricedMessages)}  ${sessionHandle(session)}`,
+          `${formatCount(totalTokens(session.tokens), "token")}  ${formatPricedCost(session.tokens.costUsd, session.tokens.unpricedMessages)}  ${sessionHandle(session)}`,
         ),
     );
   }
