@@ -477,6 +477,18 @@ describe("logbook search", () => {
     expect(badType.stderr).toContain("eventTypes");
   });
 
+  it("says on stderr when there are more results than shown, and not when all are shown", async () => {
+    const first = await runCli(["search", "checkout", "-n", "1"], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain("showing the first 1 match; there are more: raise -n/--limit (up to 500)");
+    const sessions = await runCli(["search", "--sessions", "e", "-n", "1"], env);
+    expect(sessions.code, sessions.stderr).toBe(0);
+    expect(sessions.stderr).toContain("showing the first 1 session; there are more");
+    const all = await runCli(["search", "checkout", "-n", "500"], env);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stderr).toBe("");
+  });
+
   it("refuses with exit 2 an option the chosen search would not read", async () => {
     const subagents = await runCli(["search", "checkout", "--subagents"], env);
     expect(subagents.code).toBe(2);

@@ -1,9 +1,14 @@
 import { InvalidArgumentError } from "commander";
 
+/** The API's largest page. */
+export const MAX_LIMIT = 500;
+
 /** `--limit`: a whole number from 1 to 500 (the API's page size). */
 export function parseLimit(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 500) throw new InvalidArgumentError("must be a whole number from 1 to 500");
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT) {
+    throw new InvalidArgumentError(`must be a whole number from 1 to ${MAX_LIMIT}`);
+  }
   return n;
 }
 

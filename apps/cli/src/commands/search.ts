@@ -3,11 +3,11 @@ import { Command, Option } from "commander";
 
 import type { CommandContext, ContextFactory } from "../context.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { formatTimestamp, oneLine } from "../format.js";
+import { formatCount, formatTimestamp, oneLine } from "../format.js";
 import { resolveProject, resolveSession } from "../resolve.js";
 import { printSessions } from "../sessions-table.js";
 import { parseTimeArgument } from "../since.js";
-import { listOf, parseLimit } from "./options.js";
+import { listOf, MAX_LIMIT, parseLimit } from "./options.js";
 
 type SearchInput = RouterInputs["events"]["search"];
 type Hit = RouterOutputs["events"]["search"]["items"][number];
@@ -68,7 +68,10 @@ export function searchCommand(contexts: ContextFactory): Command {
         return client.events.search.query(input);
       });
       if (context.out.json) context.out.jsonResult({ query: text, hits: page.items, nextCursor: page.nextCursor });
-      else printHits(context, page.items);
+      else {
+        printHits(context, page.items);
+        if (page.nextCursor !== null) context.out.notice(moreThanShown(page.items.length, options.limit, "match"));
+      }
     });
 }
 
@@ -101,7 +104,17 @@ async function searchSessions(
     }),
   );
   if (context.out.json) context.out.jsonResult({ query: text, sessions: page.items });
-  else printSessions(context.out, page.items);
+  else {
+    printSessions(context.out, page.items);
+    if (page.nextCursor !== null) context.out.notice(moreThanShown(page.items.length, options.limit, "session"));
+  }
+}
+
+/** The hint under a full page: the API has more, and the table alone would not say so. */
+function moreThanShown(shown: number, limit: number, noun: "match" | "session"): string {
+  const what = noun === "match" ? formatCount(shown, "match", "matches") : formatCount(shown, "session");
+  const how = limit < MAX_LIMIT ? `raise -n/--limit (up to ${MAX_LIMIT}) or narrow the search` : "narrow the search";
+  return `showing the first ${what}; there are more: ${how}`;
 }
 
 /** One row per hit: when, which session (the id to give `logbook show`), what kind, the snippet. */
