@@ -30,6 +30,8 @@ describe("format", () => {
     expect(formatCost(0.0042)).toBe("$0.0042");
     expect(formatPricedCost(1.5, 0)).toBe("$1.50");
     expect(formatPricedCost(1.5, 3)).toBe("$1.50*");
+    expect(formatPricedCost(0, 3)).toBe("unpriced");
+    expect(formatPricedCost(0, 0)).toBe("$0.00");
   });
 
   it("durations and ages", () => {

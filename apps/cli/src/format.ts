@@ -28,8 +28,10 @@ export function formatCost(usd: number): string {
   return `$${usd.toFixed(2)}`;
 }
 
-/** A cost that leaves out responses of models without a price is marked `*`, never shown as complete. */
+/** A cost that leaves out responses of models without a price is marked `*`, never shown as complete; one with only such responses is `unpriced`. */
 export function formatPricedCost(usd: number, unpricedMessages: number): string {
+  // No cost at all beside unpriced responses: "$0.00*" would read as free, when no price was known.
+  if (unpricedMessages > 0 && usd === 0) return "unpriced";
   return unpricedMessages > 0 ? `${formatCost(usd)}*` : formatCost(usd);
 }
 
