@@ -104,7 +104,7 @@ export class UsageService {
     const order = grouping.period
       ? "1 DESC"
       : "cost_usd DESC, (sum(m.input_tokens) + sum(m.output_tokens)) DESC, 1 ASC";
-    return this.reader.transaction(
+    const report = await this.reader.transaction(
       async (trx) => {
         const range = await this.resolveRange(trx, query);
         const { where, bindings } = this.filters(query, range);
@@ -121,7 +121,6 @@ export class UsageService {
            GROUP BY 1, 2 ORDER BY ${order} LIMIT ?`,
           [...(grouping.period ? [query.timeZone] : []), ...bindings, query.limit],
         );
-        if (rows.rows.length === 0) await assertFilterTargetsExist(this.knex, query);
         const shown = grouping.period ? rows.rows.toReversed() : rows.rows;
         const totals = await trx.raw<{ rows: SumsRow[] }>(`SELECT ${SUMS} ${from}`, bindings);
         return {
@@ -142,6 +141,9 @@ export class UsageService {
       },
       { isolationLevel: "repeatable read", readOnly: true },
     );
+    // After the report's transaction has given its connection back: on one pool it would wait on itself.
+    if (report.rows.length === 0) await assertFilterTargetsExist(this.knex, query);
+    return report;
   }
 
   /**
