@@ -31,9 +31,10 @@ export interface SyncSettings {
   /**
    * The Claude Code configuration folders (`$CLAUDE_CONFIG_DIR`, absolute) installed with
    * sync: each one's `projects/` is followed, whichever of them the follower was started
-   * from, and an uninstall takes out only its own. Sync is on while one is left.
+   * from, and an uninstall takes out only its own. Sync is on while one is left. Null in a
+   * file an older install wrote, which did not record them.
    */
-  claudeConfigDirs: string[];
+  claudeConfigDirs: string[] | null;
 }
 
 export interface FileState {
@@ -64,7 +65,7 @@ export function readSyncSettings(syncDir: string): SyncSettings {
       follow: raw.follow === true,
       paths: pathList(raw.paths),
       // Absent in files an older install wrote: their `follow` alone says whether sync is on.
-      claudeConfigDirs: pathList(raw.claudeConfigDirs),
+      claudeConfigDirs: Array.isArray(raw.claudeConfigDirs) ? pathList(raw.claudeConfigDirs) : null,
     };
   } catch {
     // Never installed (or unreadable): no follower. A test's or a CI's home must not start
@@ -76,7 +77,7 @@ export function readSyncSettings(syncDir: string): SyncSettings {
 const pathList = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((p): p is string => typeof p === "string" && p !== "") : [];
 
-export function writeSyncSettings(syncDir: string, settings: SyncSettings): void {
+export function writeSyncSettings(syncDir: string, settings: SyncSettings & { claudeConfigDirs: string[] }): void {
   mkdirSync(syncDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   writeAtomic(syncDir, SETTINGS_FILE, `${JSON.stringify(settings, null, 2)}\n`);
 }

@@ -236,7 +236,7 @@ describe("logbook-hook sync against the real server", () => {
     expect(second.stdout).toContain(`transcript sync on: ${join(personal, "projects")}, ${join(work, "projects")} `);
     expect(settings()).toMatchObject({ follow: true, claudeConfigDirs: [personal, work] });
     // A follower started from either folder's hooks follows both.
-    expect((await status(work)).sync.roots).toEqual([join(work, "projects"), join(personal, "projects")]);
+    expect((await status(work)).sync.roots).toEqual([join(personal, "projects"), join(work, "projects")]);
 
     const uninstalled = await runBinary(["uninstall", "--user"], { env: envOf(personal) });
     expect(uninstalled.stdout).toContain(
@@ -249,6 +249,35 @@ describe("logbook-hook sync against the real server", () => {
       "note: transcript sync off (",
     );
     expect(settings()).toMatchObject({ follow: false, claudeConfigDirs: [] });
+
+    // A folder installed with --no-sync is not read by the follower, even one started by its hooks.
+    expect((await runBinary(["install", "--user"], { env: envOf(work) })).code).toBe(0);
+    expect((await runBinary(["install", "--user", "--no-sync"], { env: envOf(personal) })).code).toBe(0);
+    expect((await status(personal)).sync).toMatchObject({ enabled: true, roots: [join(work, "projects")] });
+    // Its uninstall has no sync to turn off, and says nothing of it.
+    const quiet = await runBinary(["uninstall", "--user"], { env: envOf(personal) });
+    expect(quiet.stdout).not.toContain("transcript sync");
+    expect(settings()).toMatchObject({ follow: true, claudeConfigDirs: [work] });
+  });
+
+  it("a sync settings file from an older install (no folders recorded): its folder is followed, and install says how to record it", async () => {
+    const home = tempDir("sync-older-file");
+    const claude = join(home, ".claude");
+    const env = emitterEnv(join(home, ".logbook"), {
+      HOME: home,
+      CLAUDE_CONFIG_DIR: claude,
+      LOGBOOK_URL: "http://127.0.0.1:9",
+    });
+    mkdirSync(join(home, ".logbook", "sync"), { recursive: true });
+    writeFileSync(join(home, ".logbook", "sync", "settings.json"), JSON.stringify({ follow: true, paths: [] }));
+    const status = JSON.parse((await runBinary(["status", "--json"], { env })).stdout) as {
+      sync: { enabled: boolean; roots: string[] };
+    };
+    expect(status.sync).toEqual(expect.objectContaining({ enabled: true, roots: [join(claude, "projects")] }));
+    const installed = await runBinary(["install", "--user", "--dry-run"], { env });
+    expect(installed.stdout).toContain(
+      "run logbook-hook install again in each folder whose transcripts should stay synced",
+    );
   });
 
   it("status: which doors are open (hooks where, sync on and how far behind per file, OTel) and never a header's value", async () => {

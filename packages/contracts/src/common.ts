@@ -140,7 +140,6 @@ export const jsonValue = () =>
     error: `must not be nested deeper than ${LIMITS.maxJsonDepth} levels`,
   });
 
-/** Keyset pagination: pass back `nextCursor` to get the next page. */
 /**
  * An object that an API caller sends: a field it does not know is refused by name, not
  * dropped. Stripping it would answer 200 to a misspelt `projectID` or to a newer client's
@@ -160,6 +159,7 @@ function unknownFieldsMessage(issue: z.core.$ZodRawIssue): string | undefined {
   return `unknown field${issue.keys.length > 1 ? "s" : ""} ${unknown}: ${takes}`;
 }
 
+/** Keyset pagination: pass back `nextCursor` to get the next page. */
 export const pageInput = {
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(50),
   cursor: z.string().max(500).optional(),

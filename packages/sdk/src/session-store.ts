@@ -42,12 +42,12 @@ export class LogbookSessionStore {
   async append(key: SessionKey, entries: SessionStoreEntry[]): Promise<void> {
     if (entries.length === 0) return;
     for (let i = 0; i < entries.length; i += MAX_INGEST_BATCH)
-      await this.client.sessionStore.append.mutate({ ...key, entries: entries.slice(i, i + MAX_INGEST_BATCH) });
+      await this.client.sessionStore.append.mutate({ ...keyOf(key), entries: entries.slice(i, i + MAX_INGEST_BATCH) });
   }
 
   /** The entries in append order; null for a key never written. */
   async load(key: SessionKey): Promise<SessionStoreEntry[] | null> {
-    return (await this.client.sessionStore.load.query(key)) as SessionStoreEntry[] | null;
+    return (await this.client.sessionStore.load.query(keyOf(key))) as SessionStoreEntry[] | null;
   }
 
   /** A project's sessions (main transcripts) with their last write time, Unix ms. */
@@ -57,11 +57,23 @@ export class LogbookSessionStore {
 
   /** Deletes a key and the Logbook session holding it (the key needs the admin scope). */
   delete(key: SessionKey): Promise<void> {
-    return this.client.sessionStore.delete.mutate(key);
+    return this.client.sessionStore.delete.mutate(keyOf(key));
   }
 
   /** A session's subagent transcripts, as subpaths. */
   listSubkeys(key: { projectKey: string; sessionId: string }): Promise<string[]> {
-    return this.client.sessionStore.listSubkeys.query(key);
+    return this.client.sessionStore.listSubkeys.query({ projectKey: key.projectKey, sessionId: key.sessionId });
   }
+}
+
+/**
+ * The key's own fields, nothing else: the Agent SDK hands us its key objects, and the API
+ * refuses a field it does not know, so one it adds in a release must not reach the call.
+ */
+function keyOf(key: SessionKey): SessionKey {
+  return {
+    projectKey: key.projectKey,
+    sessionId: key.sessionId,
+    ...(key.subpath === undefined ? {} : { subpath: key.subpath }),
+  };
 }

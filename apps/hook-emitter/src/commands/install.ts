@@ -130,7 +130,7 @@ async function editSettings(command: "install" | "uninstall", args: string[]): P
     edit = uninstallHooks(before);
     // Install turned transcript sync on; the user's uninstall turns it off (a project's
     // uninstall leaves it: the user's hooks and other projects may still rely on it).
-    if (opt.project !== true && typeof opt.settings !== "string" && readSyncSettings(config.syncDir).follow) {
+    if (opt.project !== true && typeof opt.settings !== "string" && syncedFrom(config)) {
       notes.push(syncSetting(config, false, [], dryRun));
     }
   }
@@ -244,7 +244,7 @@ function syncSetting(config: EmitterConfig, on: boolean, extra: string[], dryRun
   const before = readSyncSettings(config.syncDir);
   const paths = [...new Set([...before.paths, ...extra.map((path) => resolve(path))])];
   const here = resolve(config.claudeConfigDir);
-  const others = before.claudeConfigDirs.filter((dir) => dir !== here);
+  const others = (before.claudeConfigDirs ?? []).filter((dir) => !sameFolder(dir, here));
   const claudeConfigDirs = on ? [here, ...others] : others;
   const projectsOf = (dirs: string[]) => dirs.map((dir) => join(dir, "projects"));
   const what = on
@@ -252,9 +252,26 @@ function syncSetting(config: EmitterConfig, on: boolean, extra: string[], dryRun
     : others.length > 0
       ? `transcript sync off for ${join(here, "projects")}; still on for ${projectsOf(others).join(", ")} (installed with sync from there)`
       : "transcript sync off (logbook-hook sync sends transcripts when you run it)";
-  if (dryRun) return `would turn ${what}`;
+  // An older install turned sync on without saying for which folder: say how to record them.
+  const unrecorded =
+    before.claudeConfigDirs === null && before.follow
+      ? "; sync was on from an install that did not record its Claude Code folder: run logbook-hook install again in each folder whose transcripts should stay synced"
+      : "";
+  if (dryRun) return `would turn ${what}${unrecorded}`;
   writeSyncSettings(config.syncDir, { follow: claudeConfigDirs.length > 0, paths, claudeConfigDirs });
-  return what;
+  return `${what}${unrecorded}`;
+}
+
+/** Folders compare as the file system does: without case on Windows. */
+function sameFolder(a: string, b: string): boolean {
+  return process.platform === "win32" ? a.toLowerCase() === b.toLowerCase() : a === b;
+}
+
+/** Whether this Claude Code folder's uninstall has sync to turn off: it was installed with it (or an older install did not say). */
+function syncedFrom(config: EmitterConfig): boolean {
+  const { follow, claudeConfigDirs } = readSyncSettings(config.syncDir);
+  const here = resolve(config.claudeConfigDir);
+  return follow && (claudeConfigDirs === null || claudeConfigDirs.some((dir) => sameFolder(dir, here)));
 }
 
 /** Whether `name` is an executable in one of `dirs` (what `sh` would find). */

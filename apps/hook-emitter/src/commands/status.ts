@@ -244,7 +244,8 @@ function hooksDoors(config: EmitterConfig): HooksDoor[] {
 }
 
 async function syncDoor(config: EmitterConfig): Promise<SyncDoor> {
-  const roots = defaultSyncRoots(config);
+  // What the follower the deliverer starts reads (not a sync run by hand here).
+  const roots = defaultSyncRoots(config, { current: false });
   const states = loadFileStates(config.syncDir);
   const behind: SyncDoor["behind"] = [];
   let files = 0;

@@ -9,12 +9,16 @@ import { replacedNote } from "../flush.js";
 import type { SyncSummary } from "../sync.js";
 
 /**
- * Claude Code's transcripts (this environment's `$CLAUDE_CONFIG_DIR`, and every configuration
- * folder installed with sync), and the folders `install --sync-path` added.
+ * Claude Code's transcripts in every configuration folder installed with sync, and the folders
+ * `install --sync-path` added. `current`: this environment's `$CLAUDE_CONFIG_DIR` too (a sync
+ * someone runs; the follower the deliverer starts follows only what was installed with sync,
+ * so a folder installed with `--no-sync` is not read). A settings file an older install wrote
+ * records no folders: then this environment's, as that install followed.
  */
-export function defaultSyncRoots(config: EmitterConfig): string[] {
+export function defaultSyncRoots(config: EmitterConfig, options: { current: boolean }): string[] {
   const settings = readSyncSettings(config.syncDir);
-  const configDirs = [config.claudeConfigDir, ...settings.claudeConfigDirs];
+  const installed = settings.claudeConfigDirs ?? [config.claudeConfigDir];
+  const configDirs = options.current ? [config.claudeConfigDir, ...installed] : installed;
   return [...new Set([...configDirs.map((dir) => join(resolve(dir), "projects")), ...settings.paths])];
 }
 
@@ -43,7 +47,8 @@ export async function syncCommand(args: string[]): Promise<number> {
     strict: true,
   });
   const config = loadConfig();
-  const roots = positionals.length > 0 ? positionals : defaultSyncRoots(config);
+  const roots =
+    positionals.length > 0 ? positionals : defaultSyncRoots(config, { current: values["idle-exit"] !== true });
   const missing = positionals.filter((path) => {
     try {
       statSync(path);

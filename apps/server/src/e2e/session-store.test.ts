@@ -59,6 +59,10 @@ describe("LogbookSessionStore", () => {
 
     const loaded = await store.load(key);
     expect(loaded).toEqual([...first, ...second, first[1]]);
+    // A key object with a field the Agent SDK may add one day: only the key's own fields are sent.
+    const widerKey = { ...key, createdBy: "a newer Agent SDK" };
+    expect(await store.load(widerKey)).toEqual(loaded);
+    expect(await store.listSubkeys({ ...widerKey, subpath: "agent-x" } as typeof key)).toEqual([]);
 
     // It is the session's transcript in Logbook too.
     const session = await h.client.sessions.get.query({ externalId: sessionId });

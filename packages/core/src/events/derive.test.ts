@@ -104,6 +104,9 @@ describe("deriveSession", () => {
       status_reason: "session_end: logout",
       ended_at: at(20),
     });
+    // So does the API's `session_terminated`: the end is then one the agent reported (no reason).
+    const reportedByApi = deriveSession(swept, [{ ...hook("session_terminated", 20), source: "api" }]);
+    expect(reportedByApi.patch).toMatchObject({ status: "terminated", status_reason: null, ended_at: at(20) });
     // Also when it reports the status the sweep guessed: its reason and time replace the guess.
     const reportedSameEnd = deriveSession(swept, [hook("SessionEnd", 20, { reason: "other" })]);
     expect(reportedSameEnd.patch).toMatchObject({

@@ -340,14 +340,11 @@ export function deriveSession(state: SessionState, events: DerivableEvent[]): De
 
     const rule = timeKnown ? statusRule(event) : null;
     // Ended by the sweep only because it was quiet: any event after that end says what the
-    // session really did (went on, or ended as its agent reports: a SessionEnd `other` names the
-    // same status as the sweep's guess, and still replaces its reason and time).
+    // session really did (went on, or ended as its agent reports: a SessionEnd `other` or a
+    // `session_terminated` names the same status as the sweep's guess, and still replaces its
+    // reason and time, so the end stands as one the agent reported).
     const quietEnd = rule !== null && isInactivityEnd(status, statusReason) && event.occurredAt > statusChangedAt;
-    if (
-      rule &&
-      event.occurredAt >= statusChangedAt &&
-      (rule.to !== status || (quietEnd && rule.reason !== undefined))
-    ) {
+    if (rule && event.occurredAt >= statusChangedAt && (rule.to !== status || quietEnd)) {
       const allowed =
         quietEnd ||
         (event.source === "transcript"

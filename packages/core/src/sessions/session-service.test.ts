@@ -98,7 +98,7 @@ describe("SessionService", () => {
     // An ended session is not working: the flag is refused until a resume, other fields are not.
     await expect(sessions.update({ id: s.id, isWorking: true })).rejects.toMatchObject({
       code: "INVALID_INPUT",
-      message: `session ${s.id} has ended (completed): it cannot be working; resume it with sessions.transition first`,
+      message: `session ${s.id} has ended (completed): it cannot be working until it is resumed (a SessionStart or UserPromptSubmit hook, or a session_resumed event)`,
     });
     expect((await sessions.get({ id: s.id })).isWorking).toBe(false);
     expect((await sessions.update({ id: s.id, isWorking: false, label: "done" })).label).toBe("done");

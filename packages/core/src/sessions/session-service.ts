@@ -219,7 +219,7 @@ export class SessionService {
       if (fields.isWorking === true && isTerminalStatus(status)) {
         throw new AppError(
           "INVALID_INPUT",
-          `session ${id} has ended (${status}): it cannot be working; resume it with sessions.transition first`,
+          `session ${id} has ended (${status}): it cannot be working until it is resumed (a SessionStart or UserPromptSubmit hook, or a session_resumed event)`,
           { details: { id, status } },
         );
       }
