@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { MAX_BATCH_BYTES } from "./flush.js";
 import { type PendingEvent, pendingEventOf, SendStopped, sendEvents } from "./ingest-client.js";
 import { ByteProgress } from "./progress.js";
-import { planImport, transcriptFileOf } from "./transcript.js";
+import { planImport, type SubagentTypes, subagentTypesOf, transcriptFileOf } from "./transcript.js";
 import { LIMITS } from "./wire.js";
 
 /**
@@ -122,12 +122,19 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   };
 
   let doneBytes = 0;
+  // Subagent files come sorted by session folder: the parent's Task calls are read once for all.
+  let parentTypes: { path: string; types: SubagentTypes } | undefined;
   try {
     for (const [index, file] of files.entries()) {
       summary.files++;
       bar?.update(doneBytes, index, summary);
+      const { parentPath } = transcriptFileOf(file);
+      if (parentPath !== undefined && parentTypes?.path !== parentPath) {
+        parentTypes = { path: parentPath, types: await subagentTypesOf(parentPath) };
+      }
       for await (const item of planImport(file, {
         onBytesRead: (bytes) => bar?.update(doneBytes + bytes, index, summary),
+        ...(parentPath !== undefined && parentTypes !== undefined ? { parentSubagentTypes: parentTypes.types } : {}),
       })) {
         const event = pendingEventOf(file, item, error);
         if (event === undefined || item.kind !== "event") continue;

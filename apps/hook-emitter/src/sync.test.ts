@@ -173,6 +173,40 @@ describe("logbook-hook sync against the real server", () => {
     await new Promise((done) => follower.once("exit", done));
   });
 
+  it("a subagent file's session gets the type its parent's Task call asked for, read from the parent's file", async () => {
+    const home = tempDir("sync-types");
+    const claude = join(home, ".claude");
+    const project = join(claude, "projects", "-w-types");
+    const parent = "f6f6f6f6-0000-4000-8000-00000000000f";
+    mkdirSync(join(project, parent, "subagents"), { recursive: true });
+    const env = emitterEnv(join(home, ".logbook"), { HOME: home, CLAUDE_CONFIG_DIR: claude });
+    const prompt = "Find where the tiles are cached";
+    writeFileSync(
+      join(project, `${parent}.jsonl`),
+      line(parent, 1, {
+        message: {
+          role: "assistant",
+          content: [{ type: "tool_use", id: "toolu_t1", name: "Task", input: { prompt, subagent_type: "Explore" } }],
+        },
+      }),
+    );
+    const child = join(project, parent, "subagents", "agent-a7f00d1.jsonl");
+    const childLine = (n: number, content: string) =>
+      line(parent, n, { isSidechain: true, agentId: "a7f00d1", message: { role: "user", content } });
+    writeFileSync(child, childLine(0, prompt));
+    const first = await runBinary(["sync", "--json"], { env });
+    expect(JSON.parse(first.stdout)).toMatchObject({ files: 2, events: 2, accepted: 2, errors: 0 });
+    appendFileSync(child, childLine(2, "and the eviction rule"));
+    const second = await runBinary(["sync", "--json"], { env });
+    expect(JSON.parse(second.stdout)).toMatchObject({ changed: 1, events: 1, accepted: 1, errors: 0 });
+    const rows = await rowsOf<{ agent_type: string | null; events: number }>(
+      `SELECT s.agent_type, (SELECT count(*)::int FROM events e WHERE e.session_id = s.id) AS events
+         FROM sessions s WHERE s.external_id = ?`,
+      [`${parent}:agent:a7f00d1`],
+    );
+    expect(rows).toEqual([{ agent_type: "Explore", events: 2 }]);
+  });
+
   it("on by default after install: the deliverer a hook starts also starts a follower, which sends the transcript", async () => {
     const home = tempDir("sync-default");
     const claude = join(home, ".claude");

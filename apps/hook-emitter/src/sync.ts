@@ -7,7 +7,13 @@ import { MAX_BATCH_BYTES } from "./flush.js";
 import { findTranscriptFiles } from "./importer.js";
 import { type IngestTarget, type PendingEvent, pendingEventOf, SendStopped, sendEvents } from "./ingest-client.js";
 import { fileKey, type FileState, forgetFileState, HEAD_BYTES, loadFileStates, saveFileState } from "./sync-state.js";
-import { emptyPlannerState, type PlanItem, TranscriptPlanner, transcriptFileOf } from "./transcript.js";
+import {
+  emptyPlannerState,
+  type PlanItem,
+  subagentTypesOf,
+  TranscriptPlanner,
+  transcriptFileOf,
+} from "./transcript.js";
 import { LIMITS } from "./wire.js";
 
 /**
@@ -181,9 +187,15 @@ export async function syncFile(
     return state;
   }
 
-  const planner = new TranscriptPlanner(transcriptFileOf(path), {
+  const file = transcriptFileOf(path);
+  // A subagent file read from its start needs its parent's Task calls for its type; resumed
+  // further on, its type is decided already (or was never kept, by an older version).
+  const parentSubagentTypes =
+    file.parentPath !== undefined && state.line === 0 ? await subagentTypesOf(file.parentPath) : undefined;
+  const planner = new TranscriptPlanner(file, {
     holdUntilSession: true,
     state: structuredClone(state.planner),
+    ...(parentSubagentTypes !== undefined ? { parentSubagentTypes } : {}),
   });
   const batchEvents = Math.min(options.batchEvents ?? 500, LIMITS.maxBatch);
   let batch: PendingEvent[] = [];

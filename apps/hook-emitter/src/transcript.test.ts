@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import type { IngestEvent } from "@logbook/contracts";
 import { readJsonl, transcriptFixtures } from "@logbook/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
@@ -112,6 +113,95 @@ describe("planImport edge cases", () => {
       JSON.stringify({ type: "summary", summary: "only" }),
     ]);
     expect(expectDefined(events(await plan(path))[0]).occurredAt).toBe("1970-01-01T00:00:00.000Z");
+  });
+});
+
+describe("a subagent's type, from the Task call that started it", () => {
+  const fixtures = transcriptFixtures();
+  const typesOf = (planned: IngestEvent[]) => {
+    const bySession = new Map<string, Set<string | undefined>>();
+    for (const e of planned.filter((e) => e.parentExternalSessionId !== undefined)) {
+      const types = bySession.get(expectDefined(e.externalSessionId)) ?? new Set();
+      types.add(e.agentType);
+      bySession.set(expectDefined(e.externalSessionId), types);
+    }
+    return [...bySession.values()].map((types) => [...types]);
+  };
+
+  it("inline chains: each of its lines gets the type its prompt's call asked for", async () => {
+    const planned = events(
+      await plan(join(fixtures.root, "projects/-Users-sam-code-todo/c4a2e8f1-5d7b-4e39-b6c0-8e1f2a3b4c5d.jsonl")),
+    );
+    expect(typesOf(planned)).toEqual([["general-purpose"], ["component-writer"]]);
+    expect(planned.filter((e) => e.parentExternalSessionId === undefined).every((e) => e.agentType === undefined)).toBe(
+      true,
+    );
+  });
+
+  it("a subagent file: the type from its parent's file, read beside it; compaction's agent has none", async () => {
+    const folder = join(fixtures.root, "projects/-home-dev-work-ledger/7d3e9b52-4c1a-4f08-9e6b-2a5c8d1f0e37/subagents");
+    expect(typesOf(events(await plan(join(folder, "agent-a5e2c90.jsonl"))))).toEqual([["Explore"]]);
+    expect(typesOf(events(await plan(join(folder, "agent-acompact-3f81b2.jsonl"))))).toEqual([[undefined]]);
+  });
+
+  const line = (fields: Record<string, unknown>) =>
+    JSON.stringify({ sessionId: "s-types", timestamp: "2026-01-01T00:00:00Z", ...fields });
+  const call = (id: string, prompt: string, type: string) =>
+    line({
+      type: "assistant",
+      uuid: `bbbbbbbb-0000-4000-8000-0000000000${id}`,
+      message: {
+        role: "assistant",
+        content: [{ type: "tool_use", id: `toolu_${id}`, name: "Task", input: { prompt, subagent_type: type } }],
+      },
+    });
+  const childFile = (root: string, agentId: string, prompt: string) => {
+    const folder = join(root, "s-types", "subagents");
+    mkdirSync(folder, { recursive: true });
+    const path = join(folder, `agent-${agentId}.jsonl`);
+    writeFileSync(
+      path,
+      [
+        line({
+          type: "user",
+          isSidechain: true,
+          agentId,
+          parentUuid: null,
+          uuid: "cccccccc-0000-4000-8000-000000000001",
+          message: { role: "user", content: prompt },
+        }),
+        line({
+          type: "assistant",
+          isSidechain: true,
+          agentId,
+          parentUuid: "cccccccc-0000-4000-8000-000000000001",
+          uuid: "cccccccc-0000-4000-8000-000000000002",
+          message: { role: "assistant", content: [{ type: "text", text: "done" }] },
+        }),
+      ].join("\n"),
+    );
+    return path;
+  };
+
+  it("calls with the same prompt and different types leave it unknown; one type asked twice is kept", async () => {
+    const root = tempDir("types");
+    writeFileSync(
+      join(root, "s-types.jsonl"),
+      [
+        call("01", "Look around", "Explore"),
+        call("02", "Look around", "Plan"),
+        call("03", "Plan it", "Plan"),
+        call("04", "Plan it", "Plan"),
+      ].join("\n"),
+    );
+    expect(typesOf(events(await plan(childFile(root, "a1", "Look around"))))).toEqual([[undefined]]);
+    expect(typesOf(events(await plan(childFile(root, "a2", "Plan it"))))).toEqual([["Plan"]]);
+  });
+
+  it("a subagent file without its parent's file: planned as before, no type", async () => {
+    const planned = events(await plan(childFile(tempDir("types-alone"), "a3", "Look around")));
+    expect(planned).toHaveLength(2);
+    expect(typesOf(planned)).toEqual([[undefined]]);
   });
 });
 

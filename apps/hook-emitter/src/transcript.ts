@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 
 import type { IngestEvent } from "@logbook/contracts";
@@ -27,6 +27,12 @@ import { EVENT_LEVELS, LIMITS, subagentExternalId } from "./wire.js";
  *   (`<session>/subagents/agent-<id>.jsonl`) and sidechain lines with an `agentId` go to the
  *   child session `subagentExternalId(session, agentId)`; inline sidechains without one are
  *   grouped by the root of their chain: `subagentExternalId(session, "sidechain-<root8>")`.
+ * - agentType of a subagent's events: the `subagent_type` of the parent's Task call whose
+ *   `prompt` is what the subagent's first line says. Claude Code
+ *   writes no type into a subagent's own lines, and its result's `agentId` link comes only
+ *   once the subagent is done, after its lines; the prompt is there from the start. Two
+ *   calls with the same prompt and different types leave it unknown, as does a subagent
+ *   that no call started (context compaction's `agent-acompact-*`).
  */
 
 export interface TranscriptFile {
@@ -35,6 +41,8 @@ export interface TranscriptFile {
   sessionId: string;
   /** Set for `<session>/subagents/agent-<agentId>.jsonl`. */
   agentId?: string;
+  /** For a subagent file: `<session>.jsonl` beside the `<session>` folder, its parent's file. */
+  parentPath?: string;
 }
 
 /**
@@ -62,7 +70,9 @@ export function transcriptFileOf(path: string): TranscriptFile {
   const agentId = SUBAGENT_FILE.exec(name)?.[1];
   const parent = dirname(path);
   if (agentId !== undefined && basename(parent) === "subagents") {
-    return { path, sessionId: basename(dirname(parent)), agentId };
+    const sessionFolder = dirname(parent);
+    const sessionId = basename(sessionFolder);
+    return { path, sessionId, agentId, parentPath: join(dirname(sessionFolder), `${sessionId}.jsonl`) };
   }
   return { path, sessionId: name.replace(/\.jsonl$/, "") };
 }
@@ -120,7 +130,17 @@ export interface PlannerState {
   seen: Record<string, number>;
   /** Inline sidechain line uuid -> root uuid of its chain. */
   sidechainRoot: Record<string, string>;
+  /**
+   * The file's Task calls so far: digest of a call's prompt -> the subagent type it asked for
+   * ("" when calls with that prompt asked for different types). Absent in states saved before.
+   */
+  subagentTypes?: SubagentTypes;
+  /** Subagent (its agent id, as in its session's external id) -> its type, "" when none is known. */
+  chainTypes?: Record<string, string>;
 }
+
+/** Digest of a Task call's prompt -> the subagent type it asked for, "" when ambiguous. */
+export type SubagentTypes = Record<string, string>;
 
 export const emptyPlannerState = (): PlannerState => ({ seen: {}, sidechainRoot: {} });
 
@@ -138,7 +158,13 @@ export class TranscriptPlanner {
 
   constructor(
     private readonly file: TranscriptFile,
-    private readonly options: { firstSessionId?: string; holdUntilSession?: boolean; state?: PlannerState } = {},
+    private readonly options: {
+      firstSessionId?: string;
+      holdUntilSession?: boolean;
+      state?: PlannerState;
+      /** For a subagent file: the Task calls of its parent's file (`subagentTypesOf`). */
+      parentSubagentTypes?: SubagentTypes;
+    } = {},
   ) {
     this.state = options.state ?? emptyPlannerState();
     if (options.firstSessionId !== undefined) this.state.firstSessionId ??= options.firstSessionId;
@@ -225,7 +251,10 @@ export class TranscriptPlanner {
     if (childAgentId !== undefined) {
       externalSessionId = subagentExternalId(sessionId, childAgentId);
       parentExternalSessionId = sessionId;
+    } else {
+      addSubagentRequests((state.subagentTypes ??= {}), line);
     }
+    const agentType = childAgentId === undefined ? undefined : this.agentTypeOf(childAgentId, line);
 
     let id = uuid;
     if (id === undefined) {
@@ -253,6 +282,7 @@ export class TranscriptPlanner {
       isSidechain,
       ...(parentUuid !== undefined ? { parentUuid } : {}),
       ...(childAgentId !== undefined && field(childAgentId) !== undefined ? { agentId: childAgentId } : {}),
+      ...(agentType !== undefined ? { agentType } : {}),
       ...(cwd !== undefined ? { cwd } : {}),
       ...toolOf(line),
       payload: line,
@@ -277,6 +307,84 @@ export class TranscriptPlanner {
     else out.push(build(ownTime ?? state.lastTime));
     return out;
   }
+
+  /**
+   * A subagent's type, decided at the first line of it the planner sees (see the top of this
+   * file) and kept for the lines after it. A sync resumed from a state saved before types were
+   * kept may first see a later line, which says no prompt: that subagent stays without one.
+   */
+  private agentTypeOf(childAgentId: string, line: Record<string, unknown>): string | undefined {
+    const chainTypes = (this.state.chainTypes ??= {});
+    const decided = own(chainTypes, childAgentId);
+    if (decided !== undefined) return decided === "" ? undefined : decided;
+    const prompt = promptOf(line);
+    const digest = prompt === undefined ? undefined : promptDigest(prompt);
+    const type =
+      digest === undefined
+        ? ""
+        : (own(this.state.subagentTypes ?? {}, digest) ?? own(this.options.parentSubagentTypes ?? {}, digest) ?? "");
+    chainTypes[childAgentId] = type;
+    return type === "" ? undefined : type;
+  }
+}
+
+const promptDigest = (prompt: string): string => uuidFromName(`logbook-subagent-prompt\n${prompt}`);
+
+/** What a user line says, when it is only text: a string, or one text block. */
+function promptOf(line: Record<string, unknown>): string | undefined {
+  if (line.type !== "user") return undefined;
+  const content = (line.message as { content?: unknown } | undefined)?.content;
+  if (typeof content === "string") return content;
+  if (Array.isArray(content) && content.length === 1) {
+    const block = content[0] as { type?: unknown; text?: unknown } | null;
+    if (block?.type === "text" && typeof block.text === "string") return block.text;
+  }
+  return undefined;
+}
+
+/** Adds the Task calls of a line (tool uses with a `prompt` and a `subagent_type`) to `types`. */
+function addSubagentRequests(types: SubagentTypes, line: Record<string, unknown>): void {
+  const content = (line.message as { content?: unknown } | undefined)?.content;
+  if (!Array.isArray(content)) return;
+  for (const block of content as Array<Record<string, unknown> | null>) {
+    if (block?.type !== "tool_use") continue;
+    const input = block.input as { prompt?: unknown; subagent_type?: unknown } | null | undefined;
+    const type = field(input?.subagent_type);
+    if (type === undefined || typeof input?.prompt !== "string") continue;
+    const digest = promptDigest(input.prompt);
+    const before = own(types, digest);
+    types[digest] = before === undefined || before === type ? type : "";
+  }
+}
+
+/**
+ * The Task calls of a session's own transcript file, for planning its subagents' files; none
+ * when the file is not there (a subagent file imported alone). Only lines that name a
+ * `subagent_type` are parsed.
+ */
+export async function subagentTypesOf(path: string): Promise<SubagentTypes> {
+  const types: SubagentTypes = {};
+  const input = createReadStream(path, { encoding: "utf8" });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const text of lines) {
+      if (!text.includes('"subagent_type"')) continue;
+      try {
+        const line = JSON.parse(text) as unknown;
+        if (line !== null && typeof line === "object" && !Array.isArray(line)) {
+          addSubagentRequests(types, line as Record<string, unknown>);
+        }
+      } catch {
+        // a malformed line: the parent's own plan reports it
+      }
+    }
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+  return types;
 }
 
 /** `record[key]` only when it is the record's own (a line's uuid may be "__proto__"-like text). */
@@ -311,15 +419,22 @@ async function firstSessionIdOf(path: string): Promise<string | undefined> {
   }
 }
 
-/** Streams the planned events of one transcript file. Malformed lines come out as errors. */
+/**
+ * Streams the planned events of one transcript file. Malformed lines come out as errors. A
+ * subagent file's types come from `parentSubagentTypes`, else from reading its parent's file.
+ */
 export async function* planImport(
   path: string,
-  options: { onBytesRead?: (bytes: number) => void } = {},
+  options: { onBytesRead?: (bytes: number) => void; parentSubagentTypes?: SubagentTypes } = {},
 ): AsyncGenerator<PlanItem> {
   // Read ahead to the first line naming a session, so nothing waits in memory for it.
   const firstSessionId = await firstSessionIdOf(path);
-  const planner = new TranscriptPlanner(transcriptFileOf(path), {
+  const file = transcriptFileOf(path);
+  const parentSubagentTypes =
+    options.parentSubagentTypes ?? (file.parentPath !== undefined ? await subagentTypesOf(file.parentPath) : undefined);
+  const planner = new TranscriptPlanner(file, {
     ...(firstSessionId !== undefined ? { firstSessionId } : {}),
+    ...(parentSubagentTypes !== undefined ? { parentSubagentTypes } : {}),
   });
   const input = createReadStream(path, { encoding: "utf8" });
   const { onBytesRead } = options;

@@ -20,7 +20,7 @@ import {
   unstorableCount,
 } from "./e2e-harness.js";
 import { runBinary, tempDir } from "./helpers.js";
-import { expectedChildren, independentCount } from "./transcript-expectations.js";
+import { expectedAgentTypes, expectedChildren, independentCount } from "./transcript-expectations.js";
 
 /**
  * End-to-end checks over a whole set of hook payloads or transcripts, run on our fixtures
@@ -255,4 +255,12 @@ export async function checkTranscriptImport(set: TranscriptSet): Promise<void> {
     expect(of.filter((c) => !c.startsWith(`${parent}:agent:sidechain-`)).sort()).toEqual(agents);
     expect(of.filter((c) => c.startsWith(`${parent}:agent:sidechain-`))).toHaveLength(inline);
   }
+  // Each subagent's type, from the Task call that started it.
+  const wantTypes = expectedAgentTypes(set);
+  expect([...wantTypes.values()].filter((type) => type !== null).length).toBeGreaterThan(0);
+  const types = await rowsOf<{ external_id: string; agent_type: string | null }>(
+    "SELECT external_id, agent_type FROM sessions WHERE external_id = ANY(?)",
+    [[...wantTypes.keys()]],
+  );
+  expect(Object.fromEntries(types.map((t) => [t.external_id, t.agent_type]))).toEqual(Object.fromEntries(wantTypes));
 }

@@ -112,3 +112,85 @@ export function expectedChildren(set: TranscriptSet): Map<string, { agents: stri
   for (const entry of children.values()) entry.agents.sort();
   return children;
 }
+
+interface TaskCall {
+  id?: string;
+  prompt?: string;
+  type?: string;
+}
+
+const blocksOf = (line: Record<string, unknown>): Array<Record<string, unknown>> => {
+  const content = (line.message as { content?: unknown } | undefined)?.content;
+  return Array.isArray(content) ? (content as Array<Record<string, unknown>>) : [];
+};
+
+/** The text a user line says, as a Task call's prompt would read. */
+const textOf = (line: Record<string, unknown>): string | undefined => {
+  const content = (line.message as { content?: unknown } | undefined)?.content;
+  if (typeof content === "string") return content;
+  const [only, ...rest] = blocksOf(line);
+  return rest.length === 0 && only?.type === "text" && typeof only.text === "string" ? only.text : undefined;
+};
+
+/**
+ * Each child session's subagent type (null: none), found the way a person would: a subagent
+ * file by the Task call its parent's result names (`toolUseResult.agentId` → `tool_use_id`),
+ * else, as an inline chain is, by the call whose prompt its first line says (one type only).
+ */
+export function expectedAgentTypes(set: TranscriptSet): Map<string, string | null> {
+  const calls = new Map<string, TaskCall[]>();
+  const resultOf = new Map<string, string>(); // `${session}:agent:${agentId}` -> tool_use_id
+  const typeByPrompt = (session: string, prompt: string | undefined): string | null => {
+    const types = new Set(
+      (calls.get(session) ?? []).filter((c) => c.prompt === prompt && c.type !== undefined).map((c) => c.type),
+    );
+    return prompt !== undefined && types.size === 1 ? (expectDefined([...types][0]) ?? null) : null;
+  };
+  const mains = set.files.filter((file) => expectationOf(set, file).subagent === undefined);
+  for (const file of mains) {
+    for (const line of readJsonl(join(set.root, file)) as Array<Record<string, unknown>>) {
+      const session = typeof line.sessionId === "string" ? line.sessionId : undefined;
+      if (session === undefined || line.isSidechain === true) continue;
+      for (const block of blocksOf(line)) {
+        const input = block.input as { prompt?: unknown; subagent_type?: unknown } | undefined;
+        if (block.type === "tool_use" && typeof input?.subagent_type === "string") {
+          const list = calls.get(session) ?? [];
+          list.push({
+            ...(typeof block.id === "string" ? { id: block.id } : {}),
+            ...(typeof input.prompt === "string" ? { prompt: input.prompt } : {}),
+            type: input.subagent_type,
+          });
+          calls.set(session, list);
+        }
+        const result = line.toolUseResult as { agentId?: unknown } | undefined;
+        if (
+          block.type === "tool_result" &&
+          typeof block.tool_use_id === "string" &&
+          typeof result?.agentId === "string"
+        )
+          resultOf.set(`${session}:agent:${result.agentId}`, block.tool_use_id);
+      }
+    }
+  }
+  const want = new Map<string, string | null>();
+  for (const file of set.files) {
+    const expectation = expectationOf(set, file);
+    const { parent } = expectation;
+    if (parent === undefined) continue;
+    const lines = expectation.lines as Array<Record<string, unknown>>;
+    if (expectation.subagent !== undefined) {
+      const child = `${parent}:agent:${expectation.subagent}`;
+      const linked = (calls.get(parent) ?? []).find((c) => c.id !== undefined && c.id === resultOf.get(child));
+      want.set(child, linked?.type ?? typeByPrompt(parent, lines[0] ? textOf(lines[0]) : undefined));
+      continue;
+    }
+    const sidechainUuids = new Set(lines.filter((l) => l.isSidechain === true).map((l) => l.uuid));
+    for (const root of lines) {
+      if (root.isSidechain !== true || typeof root.agentId === "string") continue;
+      if (typeof root.parentUuid === "string" && sidechainUuids.has(root.parentUuid)) continue;
+      const uuid = String(root.uuid).toLowerCase();
+      want.set(`${parent}:agent:sidechain-${uuid.slice(0, 8)}`, typeByPrompt(parent, textOf(root)));
+    }
+  }
+  return want;
+}
