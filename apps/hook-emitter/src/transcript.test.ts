@@ -198,10 +198,15 @@ describe("a subagent's type, from the Task call that started it", () => {
     expect(typesOf(events(await plan(childFile(root, "a2", "Plan it"))))).toEqual([["Plan"]]);
   });
 
-  it("a subagent file without its parent's file: planned as before, no type", async () => {
+  it("a subagent file without its parent's file, or with a folder in its place: planned as before, no type", async () => {
     const planned = events(await plan(childFile(tempDir("types-alone"), "a3", "Look around")));
     expect(planned).toHaveLength(2);
     expect(typesOf(planned)).toEqual([[undefined]]);
+    const odd = tempDir("types-folder");
+    mkdirSync(join(odd, "s-types.jsonl"));
+    const items = await plan(childFile(odd, "a4", "Look around"));
+    expect(items.filter((item) => item.kind === "error")).toEqual([]);
+    expect(typesOf(events(items))).toEqual([[undefined]]);
   });
 });
 

@@ -359,8 +359,7 @@ function addSubagentRequests(types: SubagentTypes, line: Record<string, unknown>
 
 /**
  * The Task calls of a session's own transcript file, for planning its subagents' files; none
- * when the file is not there (a subagent file imported alone). Only lines that name a
- * `subagent_type` are parsed.
+ * when it cannot be read. Only lines that name a `subagent_type` are parsed.
  */
 export async function subagentTypesOf(path: string): Promise<SubagentTypes> {
   const types: SubagentTypes = {};
@@ -378,8 +377,10 @@ export async function subagentTypesOf(path: string): Promise<SubagentTypes> {
         // a malformed line: the parent's own plan reports it
       }
     }
-  } catch (error) {
-    if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+  } catch {
+    // Not there (a subagent file imported alone), or unreadable: its own plan reports that. A
+    // subagent's type must never stop its lines from being sent.
+    return {};
   } finally {
     lines.close();
     input.destroy();
