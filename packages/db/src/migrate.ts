@@ -33,6 +33,7 @@ import * as searchEveryToolInput from "./migrations/20261203070000_search_every_
 import * as storeReplacedCharacters from "./migrations/20261204070000_store_replaced_characters.js";
 import * as searchTitlesAndSummaries from "./migrations/20261204100000_search_titles_and_summaries.js";
 import * as sessionCountsBigint from "./migrations/20261204110000_session_counts_bigint.js";
+import * as newSessionProject from "./migrations/20261204230000_new_session_project.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -73,6 +74,7 @@ const migrations: Record<string, Migration> = {
   "20261204070000_store_replaced_characters": storeReplacedCharacters,
   "20261204100000_search_titles_and_summaries": searchTitlesAndSummaries,
   "20261204110000_session_counts_bigint": sessionCountsBigint,
+  "20261204230000_new_session_project": newSessionProject,
 };
 
 class BundledMigrationSource implements Knex.MigrationSource<string> {

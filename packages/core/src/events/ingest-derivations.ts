@@ -61,16 +61,14 @@ export async function applyDerivations(
 ): Promise<{ changed: string[]; sessionUpdates: string | null; derivations: SessionDerivation[] }> {
   const derivations = deriveSessions(sessions, accepted);
   // Sessions without a project get the one where their agent works, created on first sight.
+  const paths = projectPathsOf(sessions, derivations);
   const projects = await ensureProjects(
     trx,
-    derivations.flatMap(({ row, derived }) => {
-      const path = missingProjectPath(row, derived);
-      return path === null ? [] : [path];
-    }),
+    [...paths.values()].flatMap((p) => (typeof p === "string" ? [p] : [])),
   );
-  for (const { row, derived } of derivations) {
-    const path = missingProjectPath(row, derived);
-    const projectId = path === null ? undefined : projects.get(path);
+  for (const { sessionId, row, derived } of derivations) {
+    const path = paths.get(sessionId);
+    const projectId = path === undefined ? undefined : typeof path === "string" ? projects.get(path) : path.projectId;
     if (projectId !== undefined) {
       derived.patch.project_id = projectId;
       row.projectId = projectId;
@@ -126,6 +124,35 @@ export function deriveSessions(sessions: Map<string, SessionRow>, accepted: Prep
     const row = known(sessions.get(sessionId), "the session row of an accepted event");
     return { sessionId, row, derived: deriveSession(row, events) };
   });
+}
+
+/**
+ * Where each session of the batch without a project finds one: a path (found or created), or
+ * its parent's project. A subagent works in its parent's project wherever its own working
+ * directory is (an agent that went into `packages/types` and started one there has not
+ * started a project `types`): it takes the project its parent in this batch has or gets, and
+ * its own path only when its parent has none (the batch's sessions include every parent its
+ * children name, `resolveSessions`).
+ */
+function projectPathsOf(
+  sessions: Map<string, SessionRow>,
+  derivations: SessionDerivation[],
+): Map<string, string | { projectId: string }> {
+  const own = new Map(derivations.map(({ sessionId, row, derived }) => [sessionId, missingProjectPath(row, derived)]));
+  const paths = new Map<string, string | { projectId: string }>();
+  for (const { sessionId, row } of derivations) {
+    if (row.projectId !== null) continue;
+    const parent = row.parentSessionId === null ? undefined : sessions.get(row.parentSessionId);
+    const fromParent =
+      parent === undefined
+        ? null
+        : parent.projectId !== null
+          ? { projectId: parent.projectId }
+          : (own.get(parent.id) ?? null);
+    const path = fromParent ?? own.get(sessionId) ?? null;
+    if (path !== null) paths.set(sessionId, path);
+  }
+  return paths;
 }
 
 /** The project path a session without a project gets from this derivation (null: none to find or create). */

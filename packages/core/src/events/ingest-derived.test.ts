@@ -71,6 +71,39 @@ describe("ingest derivations", () => {
     expect((await sessions.get({ externalId: "proj-given" })).projectId).toBe(created.projectId);
   });
 
+  it("a subagent works in its parent's project, wherever its own working directory is", async () => {
+    const child = (parent: string, agent: string, cwd: string): Line => ({
+      ...hook(`${parent}:agent:${agent}`, "SubagentStart", { agent_id: agent }, cwd),
+      parentExternalSessionId: parent,
+      agentId: agent,
+    });
+    const projectPaths = async () => ((await db.knex("projects").pluck("path")) as string[]).sort();
+
+    // The parent known first (a later batch: the one-call path hands the new child over).
+    await ingest([hook("mono-1", "SessionStart", {}, "/home/me/mono")]);
+    await ingest([child("mono-1", "a1", "/home/me/mono/packages/types")]);
+    // Parent and children in one batch (inline sidechains of an imported transcript).
+    await ingest([
+      hook("mono-2", "SessionStart", {}, "/home/me/mono"),
+      child("mono-2", "a2", "/home/me/mono/apps/web"),
+      child("mono-2", "a3", "/home/me/mono/apps/web"),
+    ]);
+    const parent = await sessions.get({ externalId: "mono-1" });
+    expect((await projectOf(parent.projectId))?.path).toBe("/home/me/mono");
+    for (const externalId of ["mono-1:agent:a1", "mono-2:agent:a2", "mono-2:agent:a3"]) {
+      expect((await sessions.get({ externalId })).projectId).toBe(parent.projectId);
+    }
+    expect(await projectPaths()).not.toContain("/home/me/mono/packages/types");
+    expect(await projectPaths()).not.toContain("/home/me/mono/apps/web");
+
+    // A parent without a project: the subagent's own working directory, as for any session.
+    await ingest([hook("nowhere-1", "SessionStart", {}, "relative/dir")]);
+    await ingest([child("nowhere-1", "a4", "/srv/scratch")]);
+    expect((await projectOf((await sessions.get({ externalId: "nowhere-1:agent:a4" })).projectId))?.path).toBe(
+      "/srv/scratch",
+    );
+  });
+
   it("stores timeline text for transcript lines and tool hooks that came without a message", async () => {
     const at = "2026-04-01T10:00:00Z";
     await ingest([

@@ -5,7 +5,7 @@
  * merge, no event sent twice. The state each known session was in after its last ingest here
  * is kept in memory (`KnownSessions`); a new session starts from the row the ordinary
  * pipeline would insert. The batch's derivation is made from that, and one call of
- * `logbook_ingest_group` (migrations 20261201185121 to 20261204070000) creates the new
+ * `logbook_ingest_group` (migrations 20261201185121 to 20261204230000) creates the new
  * sessions, locks all of them, checks that they are still in that state, and stores
  * everything. If they are not (another writer or replica, a retry, a session deleted, a "new"
  * session that exists already), the call keeps nothing and the ordinary pipeline runs: what
@@ -147,6 +147,7 @@ interface NewSession {
   agent_type: string | null;
   session_type: "agent" | "subagent";
   is_user_initiated: boolean;
+  project_id: string | null;
 }
 
 /**
@@ -184,7 +185,8 @@ function newSession(
     initialQuery: null,
     title: null,
     cwd,
-    projectId: null,
+    // A subagent works in its parent's project, as `applyDerivations` decides for the ordinary pipeline.
+    projectId: parent?.projectId ?? null,
   };
   return {
     row,
@@ -199,6 +201,7 @@ function newSession(
       agent_type: isChild && first.agentType ? cleanText(first.agentType) : null,
       session_type: isChild ? "subagent" : "agent",
       is_user_initiated: !isChild,
+      project_id: row.projectId,
     },
   };
 }

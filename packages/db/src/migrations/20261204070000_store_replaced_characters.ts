@@ -14,7 +14,8 @@ import { up as createPreviousFunction } from "./20261202030558_ingest_group_one_
  * each migration that changes the function does: a migration is a snapshot, never built from
  * another one's text, which a later edit there would change under it.
  */
-const CREATE = `
+/** This migration's definition of the function (a later migration's `down` makes it again). */
+export const CREATE = `
 CREATE FUNCTION logbook_ingest_group(
   p_new jsonb, p_sessions jsonb,
   p_ids uuid[], p_session_ids uuid[], p_places bigint[], p_event_types text[], p_sources text[], p_levels text[],
