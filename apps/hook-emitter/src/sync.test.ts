@@ -205,6 +205,49 @@ describe("logbook-hook sync against the real server", () => {
       [`${parent}:agent:a7f00d1`],
     );
     expect(rows).toEqual([{ agent_type: "Explore", events: 2 }]);
+
+    // A follower (one process, many passes) reads the parent once for its first subagent file;
+    // when the parent grows by a call for another subagent, it reads it again.
+    const follower = spawn(process.execPath, [BINARY, "sync", "--follow"], {
+      env: { ...process.env, ...env, NODE_EXTRA_CA_CERTS: undefined },
+      stdio: "ignore",
+    });
+    followers.push(follower);
+    const typeOf = async (agent: string) =>
+      (
+        await rowsOf<{ agent_type: string | null }>("SELECT agent_type FROM sessions WHERE external_id = ?", [
+          `${parent}:agent:${agent}`,
+        ])
+      )[0]?.agent_type;
+    const subagent = (agent: string, n: number, prompt: string) =>
+      writeFileSync(
+        join(project, parent, "subagents", `agent-${agent}.jsonl`),
+        line(parent, n, { isSidechain: true, agentId: agent, message: { role: "user", content: prompt } }),
+      );
+    subagent("a7f00d2", 4, prompt);
+    await waitFor("the second Explore subagent stored", () => typeOf("a7f00d2"), {
+      deadlineMs: 60_000,
+      accept: (type) => type === "Explore",
+    });
+    appendFileSync(
+      join(project, `${parent}.jsonl`),
+      line(parent, 5, {
+        message: {
+          role: "assistant",
+          content: [
+            { type: "tool_use", id: "toolu_t2", name: "Task", input: { prompt: "Plan it", subagent_type: "Plan" } },
+          ],
+        },
+      }),
+    );
+    subagent("a7f00d3", 6, "Plan it");
+    await waitFor("the Plan subagent stored with its type", () => typeOf("a7f00d3"), {
+      deadlineMs: 60_000,
+      accept: (type) => type !== undefined,
+    });
+    expect(await typeOf("a7f00d3")).toBe("Plan");
+    follower.kill("SIGTERM");
+    await new Promise((done) => follower.once("exit", done));
   });
 
   it("on by default after install: the deliverer a hook starts also starts a follower, which sends the transcript", async () => {

@@ -10,6 +10,7 @@ import { fileKey, type FileState, forgetFileState, HEAD_BYTES, loadFileStates, s
 import {
   emptyPlannerState,
   type PlanItem,
+  type SubagentTypes,
   subagentTypesOf,
   TranscriptPlanner,
   transcriptFileOf,
@@ -149,6 +150,20 @@ export async function syncOnce(
   return summary;
 }
 
+/** The last parent file read for its Task calls: a session's subagent files come one after another. */
+let lastParent: { path: string; size: number; mtimeMs: number; types: SubagentTypes } | undefined;
+
+/** `subagentTypesOf(path)`, read again only when the file changed since the last call read it. */
+async function parentTypesOf(path: string): Promise<SubagentTypes> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) return {};
+  const { size, mtimeMs } = info;
+  if (lastParent?.path !== path || lastParent.size !== size || lastParent.mtimeMs !== mtimeMs) {
+    lastParent = { path, size, mtimeMs, types: await subagentTypesOf(path) };
+  }
+  return lastParent.types;
+}
+
 /**
  * Sends what `path` has past its saved offset. `info` is its stat; `saved` the state kept for
  * its inode, if any.
@@ -191,7 +206,7 @@ export async function syncFile(
   // A subagent file read from its start needs its parent's Task calls for its type; resumed
   // further on, its type is decided already (or was never kept, by an older version).
   const parentSubagentTypes =
-    file.parentPath !== undefined && state.line === 0 ? await subagentTypesOf(file.parentPath) : undefined;
+    file.parentPath !== undefined && state.line === 0 ? await parentTypesOf(file.parentPath) : undefined;
   const planner = new TranscriptPlanner(file, {
     holdUntilSession: true,
     state: structuredClone(state.planner),
