@@ -100,6 +100,26 @@ describe("logbook tail", () => {
     expect(watch.lines.stderr.some((l) => l.startsWith("reconnected"))).toBe(true);
   });
 
+  it("says in words that the server closed the stream when it stops, and carries on when it is back", async () => {
+    const child = spawnCli(["tail"], { LOGBOOK_URL: followed.url, LOGBOOK_API_KEY: followed.apiKey });
+    const watch = watchLines(child);
+    await watch.until((seen) => seen.stderr.some((l) => l.startsWith("following every session")), "it followed");
+    // A graceful stop (SIGTERM), as a restart or a deploy does: the open stream is cut.
+    await followed.kill("SIGTERM");
+    await watch.until((seen) => seen.stderr.some((l) => l.startsWith("connection lost")), "it noticed the drop");
+    const lost = expectDefined(watch.lines.stderr.find((l) => l.startsWith("connection lost")));
+    expect(lost).toBe(
+      `connection lost: the server at ${followed.url} closed the stream (it stopped or restarted); reconnecting… (Ctrl-C to stop)`,
+    );
+    await followed.restart();
+    await watch.until((seen) => seen.stderr.some((l) => l.startsWith("reconnected")), "it reconnected");
+    await viaFollowed.ingest([note("tail-back", "after the restart")]);
+    await watch.until((seen) => seen.stdout.some((l) => l.includes("after the restart")), "the event after");
+    child.kill("SIGINT");
+    expect(await watch.exited).toBe(0);
+    expect(watch.lines.stderr.join("\n")).not.toMatch(/TypeError|terminated/);
+  });
+
   it("ends with exit 4 when its key is revoked while it follows", async () => {
     const admin = createLogbookClient({ url: followed.url, apiKey: await followed.createKey(["admin"], "tail-admin") });
     const created = await admin.apiKeys.create.mutate({ name: "tail-reader", scopes: ["read"] });

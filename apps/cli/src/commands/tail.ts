@@ -84,6 +84,35 @@ function parseCount(value: string): number {
   return n;
 }
 
+/**
+ * Why the stream dropped, in words for the person: what the HTTP client says ("TypeError:
+ * terminated: other side closed", "fetch failed") names its own internals, not what happened.
+ * The error's causes carry the socket's code, which does.
+ */
+function dropReason(error: unknown, url: string): string {
+  const chain: Array<{ code?: unknown; message?: unknown }> = [];
+  for (let link: unknown = error; typeof link === "object" && link !== null && chain.length < 10;) {
+    const found = link as { code?: unknown; message?: unknown; cause?: unknown };
+    chain.push(found);
+    link = found.cause;
+  }
+  // The codes when the causes carry them, else the words: the SSE link keeps only the message.
+  const has = (code: string, words?: RegExp) =>
+    chain.some(
+      (link) =>
+        link.code === code || (words !== undefined && typeof link.message === "string" && words.test(link.message)),
+    );
+  if (has("ECONNREFUSED", /ECONNREFUSED/)) return `nothing answers at ${url}`;
+  if (has("UND_ERR_SOCKET", /\bterminated\b|other side closed/)) {
+    return `the server at ${url} closed the stream (it stopped or restarted)`;
+  }
+  if (has("ECONNRESET", /ECONNRESET/)) return `the connection to ${url} was reset`;
+  if (has("ENOTFOUND", /ENOTFOUND|EAI_AGAIN/)) return `cannot resolve the host of ${url}`;
+  if (has("ETIMEDOUT", /ETIMEDOUT|timeout/i)) return `${url} does not answer (timed out)`;
+  const innermost = chain.findLast((link) => typeof link.message === "string" && link.message !== "")?.message;
+  return `${url}: ${typeof innermost === "string" ? innermost.replace(/^(\w*Error: )+/, "") : "the stream ended"}`;
+}
+
 interface FollowOptions {
   sessionId: string | null;
   lastEventId: string | null;
@@ -146,7 +175,7 @@ function follow(client: LogbookClient, out: Output, options: FollowOptions): Pro
         onConnectionStateChange: (state) => {
           if (state.state === "connecting" && state.error && !dropped) {
             dropped = true;
-            out.notice(`connection lost (${state.error.message}); reconnecting…`);
+            out.notice(`connection lost: ${dropReason(state.error, options.url)}; reconnecting… (Ctrl-C to stop)`);
           } else if (state.state === "pending" && dropped) {
             dropped = false;
             out.notice("reconnected; resuming after the last event shown");
