@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 
 import { CliError, EXIT } from "./exit-codes.js";
+import { localTimeZone } from "./time.js";
 
 /**
  * The only module that reads the environment. Everything `logbook` needs from it is parsed
@@ -27,6 +28,8 @@ export interface CliEnvironment {
    * the link instead); always on macOS and Windows.
    */
   canOpenBrowser: boolean;
+  /** The zone every time for people is printed in: this machine's, `TZ` when set. */
+  timeZone: string;
 }
 
 const nonEmpty = (value: string | undefined): string | undefined =>
@@ -52,6 +55,8 @@ export function readEnvironment(
       process.platform === "win32" ||
       nonEmpty(env.DISPLAY) !== undefined ||
       nonEmpty(env.WAYLAND_DISPLAY) !== undefined,
+    // Node reads TZ itself, at start; Intl answers with the zone it chose.
+    timeZone: localTimeZone(),
   };
 }
 

@@ -100,7 +100,7 @@ describe("stored text on a terminal", () => {
       toolUseId: "t1",
       text: "one\ntwo\r\nthree",
     };
-    expect(renderEntry(entry, colors, { full: true, prefix: "  " }).split("\n")).toEqual([
+    expect(renderEntry(entry, colors, { full: true, prefix: "  ", timeZone: "UTC" }).split("\n")).toEqual([
       "  10:00:00    ↳ one",
       "                two",
       "                three",

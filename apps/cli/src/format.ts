@@ -67,11 +67,6 @@ export function formatAgo(iso: string, now: Date = new Date()): string {
   return `${Math.round(seconds / 86_400)}d ago`;
 }
 
-/** "2026-12-01 14:02" in UTC: the same for everyone reading the output. */
-export function formatTimestamp(iso: string): string {
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
-}
-
 /**
  * A terminal string (OSC such as a window title or a clipboard write, DCS, APC, PM, SOS) to its
  * terminator (BEL or ESC \\): `stripVTControlCharacters` leaves most of their text behind.

@@ -10,6 +10,7 @@ const environment = (color: boolean): CliEnvironment => ({
   color,
   interactive: false,
   canOpenBrowser: false,
+  timeZone: "UTC",
 });
 
 describe("createOutput", () => {

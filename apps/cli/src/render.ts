@@ -1,5 +1,6 @@
 import { oneLine, printable } from "./format.js";
 import type { Colors } from "./output.js";
+import { formatTimeOfDay } from "./time.js";
 import type { TimelineEntry } from "./timeline.js";
 
 /** How long one timeline line may get before it is cut (`--full` prints everything). */
@@ -9,9 +10,9 @@ export const LINE_WIDTH = 160;
 export function renderEntry(
   entry: TimelineEntry,
   colors: Colors,
-  options: { full?: boolean; prefix?: string } = {},
+  options: { timeZone: string; full?: boolean; prefix?: string },
 ): string {
-  const time = colors.dim(entry.at.slice(11, 19));
+  const time = colors.dim(formatTimeOfDay(entry.at, options.timeZone));
   // With `full`, the text's later lines start under its first: past the prefix, the time and
   // the entry's mark (`› `, `◆ `, …; a result's `  ↳ ` is two wider).
   const mark = entry.kind === "tool_result" || entry.kind === "tool_error" ? 4 : 2;

@@ -18,6 +18,15 @@ describe("parseTimeArgument", () => {
     expect(parseTimeArgument("2026-11-30T14:00:00+02:00", "--since", { now })).toBe("2026-11-30T12:00:00.000Z");
   });
 
+  it("reads a day as its midnight in the zone given (this machine's, for people)", () => {
+    expect(parseTimeArgument("2026-11-30", "--since", { now, timeZone: "Asia/Tokyo" })).toBe(
+      "2026-11-29T15:00:00.000Z",
+    );
+    expect(parseTimeArgument("2026-11-30T14:00:00Z", "--since", { now, timeZone: "Asia/Tokyo" })).toBe(
+      "2026-11-30T14:00:00.000Z",
+    );
+  });
+
   it("keeps a day as it is when asked, for an API that reads it in its own time zone", () => {
     expect(parseTimeArgument("2026-11-30", "--since", { now, keepDays: true })).toBe("2026-11-30");
     expect(parseTimeArgument("7d", "--since", { now, keepDays: true })).toBe("2026-11-24T12:00:00.000Z");

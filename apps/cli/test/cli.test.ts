@@ -486,7 +486,7 @@ describe("logbook search", () => {
     expect(sessions.stderr).toContain("showing the first 1 session; there are more");
     const all = await runCli(["search", "checkout", "-n", "500"], env);
     expect(all.code, all.stderr).toBe(0);
-    expect(all.stderr).toBe("");
+    expect(all.stderr).toBe("times in UTC\n"); // the zone of its times only, no hint
   });
 
   it("refuses with exit 2 an option the chosen search would not read", async () => {
@@ -618,7 +618,45 @@ describe("logbook export", () => {
     expect(written.stderr).toBe(`wrote ${file}: 1 session, 1 event\n`);
     const shown = await runCli(["show", "export-one-event"], env);
     expect(shown.code, shown.stderr).toBe(0);
-    expect(shown.stdout).toContain("(1 event, 1 entry, times UTC)");
+    expect(shown.stdout).toContain("(1 event, 1 entry, times in UTC)");
+  });
+});
+
+describe("times", () => {
+  // The transcript's events came at 10:00-10:02 UTC on Nov 30: already Dec 1 on Kiritimati (UTC+14).
+  const kiritimati = { TZ: "Pacific/Kiritimati" };
+
+  it("show, search and usage print this machine's time (TZ) and name the zone; --json keeps ISO UTC", async () => {
+    const shown = await runCli(["show", TRANSCRIPT_SESSION], { ...env, ...kiritimati });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^ {2}started {2}2026-12-01 00:00 \(Pacific\/Kiritimati\)$/m);
+    expect(shown.stdout).toContain("times in Pacific/Kiritimati)");
+    expect(shown.stdout).toMatch(/^ {2}2026-12-01\n {2}00:00:00 {2}› Add a test for the checkout total$/m);
+    const asJson = await json<{ timeline: Array<{ at: string }> }>(["show", TRANSCRIPT_SESSION], kiritimati);
+    expect(expectDefined(asJson.timeline[0]).at).toBe("2026-11-30T10:00:00.000Z");
+
+    const found = await runCli(["search", "checkout"], { ...env, ...kiritimati });
+    expect(found.code, found.stderr).toBe(0);
+    const rows = found.stdout.trimEnd().split("\n").slice(1);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row).toMatch(/^2026-12-01 00:0\d {2}/);
+    expect(found.stderr).toContain("times in Pacific/Kiritimati");
+
+    const usage = await json<{ timeZone: string }>(["usage", "daily"], kiritimati);
+    expect(usage.timeZone).toBe("Pacific/Kiritimati");
+  });
+
+  it("reads a day given to sessions and search --since as its midnight in this machine's zone, as usage does", async () => {
+    const since = ["--since", "2026-12-01"];
+    const sessionsThere = await json<{ sessions: SessionJson[] }>(["sessions", ...since], kiritimati);
+    expect(sessionsThere.sessions.map((s) => s.externalId)).toContain(TRANSCRIPT_SESSION);
+    const sessionsInUtc = await json<{ sessions: SessionJson[] }>(["sessions", ...since], { TZ: "UTC" });
+    expect(sessionsInUtc.sessions.map((s) => s.externalId)).not.toContain(TRANSCRIPT_SESSION);
+
+    const hitsThere = await json<{ hits: unknown[] }>(["search", "checkout", ...since], kiritimati);
+    expect(hitsThere.hits.length).toBeGreaterThan(0);
+    const hitsInUtc = await json<{ hits: unknown[] }>(["search", "checkout", ...since], { TZ: "UTC" });
+    expect(hitsInUtc.hits).toEqual([]);
   });
 });
 

@@ -48,7 +48,8 @@ function collect(child: ChildProcess): Promise<RunResult> {
 }
 
 /**
- * Runs `node dist/logbook.js <args>` with only the environment given (plus PATH), so the
+ * Runs `node dist/logbook.js <args>` with only the environment given (plus PATH, and TZ=UTC
+ * unless given), so the
  * developer's own LOGBOOK_* or ~/.logbook never leak in: HOME is a fresh directory.
  */
 export function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<RunResult> {
@@ -61,7 +62,14 @@ export function spawnCli(args: string[], env: Record<string, string> = {}, cwd?:
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: the global setup builds it`);
   emptyHome ??= tempDir("logbook-cli-home-");
   return spawn(process.execPath, [BINARY, ...args], {
-    env: { PATH: process.env.PATH ?? "", HOME: emptyHome, LOGBOOK_HOME: join(emptyHome, ".logbook"), ...env },
+    // TZ: times for people are this machine's; a test that is about them sets its own zone.
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: emptyHome,
+      LOGBOOK_HOME: join(emptyHome, ".logbook"),
+      TZ: "UTC",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
     ...(cwd !== undefined ? { cwd } : {}),
   });

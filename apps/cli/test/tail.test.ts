@@ -56,9 +56,12 @@ describe("logbook tail", () => {
     const child = spawnCli(["tail", "tail-one", "-n", "2"], {
       LOGBOOK_URL: followed.url,
       LOGBOOK_API_KEY: followed.apiKey,
+      TZ: "Pacific/Kiritimati",
     });
     const watch = watchLines(child);
     await watch.until((seen) => seen.stderr.some((l) => l.startsWith("following the session")), "it followed");
+    // Its times are this machine's, as everywhere in the CLI, and it says in which zone.
+    expect(watch.lines.stderr.find((l) => l.startsWith("following"))).toContain("times in Pacific/Kiritimati");
     await viaFollowed.ingest([
       note("tail-one", "live 1"),
       note("other-session", "not this one"),

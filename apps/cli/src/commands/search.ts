@@ -3,10 +3,11 @@ import { Command, Option } from "commander";
 
 import type { CommandContext, ContextFactory } from "../context.js";
 import { CliError, EXIT } from "../exit-codes.js";
-import { formatCount, formatTimestamp, oneLine } from "../format.js";
+import { formatCount, oneLine } from "../format.js";
 import { resolveProject, resolveSession } from "../resolve.js";
 import { printSessions } from "../sessions-table.js";
 import { parseTimeArgument } from "../since.js";
+import { formatTimestamp } from "../time.js";
 import { listOf, MAX_LIMIT, parseLimit } from "./options.js";
 
 type SearchInput = RouterInputs["events"]["search"];
@@ -55,12 +56,13 @@ export function searchCommand(contexts: ContextFactory): Command {
       const context = contexts.create(command);
       const client = context.client();
       if (options.sessions) return searchSessions(context, client, text, options);
+      const timeZone = context.environment.timeZone;
       const input: SearchInput = {
         query: text,
         limit: options.limit,
         ...(options.type !== undefined ? { eventTypes: options.type } : {}),
-        ...(options.since !== undefined ? { from: parseTimeArgument(options.since, "--since") } : {}),
-        ...(options.until !== undefined ? { to: parseTimeArgument(options.until, "--until") } : {}),
+        ...(options.since !== undefined ? { from: parseTimeArgument(options.since, "--since", { timeZone }) } : {}),
+        ...(options.until !== undefined ? { to: parseTimeArgument(options.until, "--until", { timeZone }) } : {}),
       };
       const page = await context.out.spin(`searching for ${text}`, async () => {
         if (options.project !== undefined) input.projectId = (await resolveProject(client, options.project)).id;
@@ -125,12 +127,13 @@ function printHits(context: CommandContext, hits: Hit[]): void {
     return;
   }
   const rows = hits.map((hit) => [
-    formatTimestamp(hit.event.occurredAt),
+    formatTimestamp(hit.event.occurredAt, context.environment.timeZone),
     hit.session.externalId ?? hit.session.id,
     hit.event.toolName ? `${hit.event.eventType} ${hit.event.toolName}` : hit.event.eventType,
     snippetLine(context, hit),
   ]);
   out.line(out.table(["TIME", "SESSION", "TYPE", "MATCH"], rows));
+  out.notice(out.colors.dim(`times in ${context.environment.timeZone}`));
 }
 
 /** The snippet on one line, matches bold on a terminal. */

@@ -42,7 +42,9 @@ export function sessionsCommand(contexts: ContextFactory): Command {
         const filter: ListInput = {
           ...(options.machine !== undefined ? { machineId: options.machine } : {}),
           ...(options.agent !== undefined ? { agentType: options.agent } : {}),
-          ...(options.since !== undefined ? { from: parseTimeArgument(options.since, "--since") } : {}),
+          ...(options.since !== undefined
+            ? { from: parseTimeArgument(options.since, "--since", { timeZone: context.environment.timeZone }) }
+            : {}),
           // An agent type is a subagent's: asking for one asks for subagents.
           ...(options.subagents || options.agent !== undefined ? {} : { parentSessionId: null }),
           limit: options.limit,

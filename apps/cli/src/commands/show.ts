@@ -8,7 +8,6 @@ import {
   formatDuration,
   formatCount,
   formatNumber,
-  formatTimestamp,
   sessionHandle,
   sessionName,
   totalTokens,
@@ -19,6 +18,7 @@ import { renderEntry } from "../render.js";
 import { resolveSession } from "../resolve.js";
 import { allSessionEvents } from "../session-events.js";
 import { formatStatus } from "../sessions-table.js";
+import { formatDay, formatTimestamp } from "../time.js";
 import { buildTimeline, type TimelineEntry } from "../timeline.js";
 import type { Session, SessionTree } from "../types.js";
 import { parseLimit } from "./options.js";
@@ -54,8 +54,14 @@ export function showCommand(contexts: ContextFactory): Command {
         });
         return;
       }
-      printHeader(context.out, session, tree);
-      printTimeline(context.out, timeline, all.length, events.length, options.full === true);
+      const zone = context.environment.timeZone;
+      printHeader(context.out, session, tree, zone);
+      printTimeline(context.out, timeline, {
+        entries: all.length,
+        events: events.length,
+        full: options.full === true,
+        zone,
+      });
       printSubagents(context.out, tree);
     });
 }
@@ -73,7 +79,8 @@ function tokenLine(tokens: TokenCounts & { unpricedMessages: number }): string {
   ].join("  ");
 }
 
-function printHeader(out: Output, session: Session, tree: SessionTree): void {
+function printHeader(out: Output, session: Session, tree: SessionTree, zone: string): void {
+  const at = (iso: string) => formatTimestamp(iso, zone);
   const { colors } = out;
   out.line(`${colors.bold(sessionName(session, 100))}  ${formatStatus(session.status, colors)}`);
   const parent = tree.ancestors.at(-1);
@@ -81,18 +88,16 @@ function printHeader(out: Output, session: Session, tree: SessionTree): void {
     ["session", session.externalId],
     ["id", session.id],
     // What it waits for, or why it ended (`since` when the status came).
-    [
-      "status",
-      session.statusReason ? `${session.statusReason} (since ${formatTimestamp(session.statusChangedAt)})` : null,
-    ],
+    ["status", session.statusReason ? `${session.statusReason} (since ${at(session.statusChangedAt)})` : null],
     ["parent", parent ? sessionHandle(parent) : null],
     ["project", session.cwd],
     ["machine", session.machineId],
     ["agent", [session.agentType, session.agentId].filter(Boolean).join(" ") || null],
     ["model", session.model],
-    ["started", session.startedAt ? formatTimestamp(session.startedAt) : formatTimestamp(session.createdAt)],
-    ["active", formatTimestamp(session.lastActivityAt)],
-    ["ended", session.endedAt ? formatTimestamp(session.endedAt) : null],
+    // The zone once, beside the first time: every time below is in it.
+    ["started", `${at(session.startedAt ?? session.createdAt)} ${out.colors.dim(`(${zone})`)}`],
+    ["active", at(session.lastActivityAt)],
+    ["ended", session.endedAt ? at(session.endedAt) : null],
     [
       "duration",
       formatDuration(
@@ -113,23 +118,27 @@ function printHeader(out: Output, session: Session, tree: SessionTree): void {
   }
 }
 
-function printTimeline(out: Output, timeline: TimelineEntry[], entries: number, events: number, full: boolean): void {
+function printTimeline(
+  out: Output,
+  timeline: TimelineEntry[],
+  { entries, events, full, zone }: { entries: number; events: number; full: boolean; zone: string },
+): void {
   out.line();
   const shown = timeline.length < entries ? `, last ${timeline.length} shown` : "";
   out.line(
     out.colors.bold(`Timeline`) +
       out.colors.dim(
-        ` (${formatCount(events, "event")}, ${formatCount(entries, "entry", "entries")}${shown}, times UTC)`,
+        ` (${formatCount(events, "event")}, ${formatCount(entries, "entry", "entries")}${shown}, times in ${zone})`,
       ),
   );
   if (timeline.length === 0) out.line(out.colors.dim("  (nothing recorded yet)"));
   let day = "";
   for (const entry of timeline) {
-    if (entry.at.slice(0, 10) !== day) {
-      day = entry.at.slice(0, 10);
+    if (formatDay(entry.at, zone) !== day) {
+      day = formatDay(entry.at, zone);
       out.line(out.colors.dim(`  ${day}`));
     }
-    out.line(renderEntry(entry, out.colors, { full, prefix: "  " }));
+    out.line(renderEntry(entry, out.colors, { full, prefix: "  ", timeZone: zone }));
   }
 }
 

@@ -63,7 +63,9 @@ export function tailCommand(contexts: ContextFactory): Command {
         } else {
           out.line(`${out.colors.bold(sessionName(session, 100))}  ${out.colors.dim(sessionHandle(session))}`);
           for (const entry of buildTimeline(history.events).slice(-options.lines)) {
-            out.line(renderEntry(entry, out.colors, { full: options.full === true }));
+            out.line(
+              renderEntry(entry, out.colors, { full: options.full === true, timeZone: context.environment.timeZone }),
+            );
           }
         }
       }
@@ -72,6 +74,7 @@ export function tailCommand(contexts: ContextFactory): Command {
         lastEventId,
         full: options.full === true,
         url: context.url(),
+        timeZone: context.environment.timeZone,
       });
     });
 }
@@ -118,6 +121,7 @@ interface FollowOptions {
   lastEventId: string | null;
   full: boolean;
   url: string;
+  timeZone: string;
 }
 
 /** Streams until Ctrl-C/SIGTERM (exit 0) or an error the subscription cannot recover from. */
@@ -140,7 +144,8 @@ function follow(client: LogbookClient, out: Output, options: FollowOptions): Pro
           currentSession = event.sessionId;
           out.line(out.colors.bold(`── ${await nameOf(event.sessionId)}`));
         }
-        for (const entry of entriesOf(event)) out.line(renderEntry(entry, out.colors, { full: options.full }));
+        for (const entry of entriesOf(event))
+          out.line(renderEntry(entry, out.colors, { full: options.full, timeZone: options.timeZone }));
       });
     };
     const nameOf = async (sessionId: string): Promise<string> => {
@@ -167,7 +172,7 @@ function follow(client: LogbookClient, out: Output, options: FollowOptions): Pro
           if (!started) {
             started = true;
             out.notice(
-              `following ${options.sessionId === null ? "every session" : "the session"} at ${options.url} (Ctrl-C to stop)`,
+              `following ${options.sessionId === null ? "every session" : "the session"} at ${options.url}, times in ${options.timeZone} (Ctrl-C to stop)`,
             );
           }
         },

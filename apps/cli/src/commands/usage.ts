@@ -49,11 +49,6 @@ interface UsageOptions {
   limit?: number;
 }
 
-/** The time zone of this machine, for calendar days like ccusage's (UTC when unknown). */
-function localTimeZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-}
-
 /**
  * `logbook usage <report>`: tokens by kind and cost, like ccusage's tables, from the
  * server's `usage.report`: every API response counted once, priced when it was stored,
@@ -75,7 +70,7 @@ export function usageCommand(contexts: ContextFactory): Command {
       const client = context.client();
       const input: ReportInput = {
         groupBy: REPORTS[name],
-        timeZone: options.timezone ?? localTimeZone(),
+        timeZone: options.timezone ?? context.environment.timeZone,
         limit: options.limit ?? 100,
         // A day is the server's to place: midnight in the report's time zone.
         ...(options.since !== undefined

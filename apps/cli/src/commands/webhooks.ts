@@ -2,9 +2,10 @@ import type { LogbookClient, WebhookDelivery, WebhookEvent, WebhookSubscription 
 import { Command, Option } from "commander";
 
 import type { CommandContext, ContextFactory } from "../context.js";
-import { formatTimestamp, oneLine } from "../format.js";
+import { oneLine } from "../format.js";
 import { EXIT } from "../exit-codes.js";
 import { resolveProject } from "../resolve.js";
+import { formatTimestamp } from "../time.js";
 import { listOf, parseLimit } from "./options.js";
 
 const eventList = listOf("waiting_input or session.completed");
@@ -34,16 +35,16 @@ function printSubscriptions(context: CommandContext, subscriptions: WebhookSubsc
   }
 }
 
-function deliveryLine(delivery: WebhookDelivery): string[] {
+function deliveryLine(delivery: WebhookDelivery, zone: string): string[] {
   const last = delivery.attemptLog.at(-1);
   return [
-    formatTimestamp(delivery.createdAt),
+    formatTimestamp(delivery.createdAt, zone),
     delivery.event,
     delivery.status,
     String(delivery.attempts),
     last?.statusCode === null || last === undefined ? "" : String(last.statusCode),
     oneLine(
-      delivery.lastError ?? (delivery.nextAttemptAt ? `next try ${formatTimestamp(delivery.nextAttemptAt)}` : ""),
+      delivery.lastError ?? (delivery.nextAttemptAt ? `next try ${formatTimestamp(delivery.nextAttemptAt, zone)}` : ""),
       60,
     ),
   ];
@@ -187,14 +188,18 @@ export function webhooksCommand(contexts: ContextFactory): Command {
         context.out.jsonResult({ deliveries: page.items });
         return;
       }
-      if (page.items.length === 0) context.out.line("no deliveries yet");
-      else
-        context.out.line(
-          context.out.table(
-            ["created", "event", "status", "tries", "last", "error / next"],
-            page.items.map(deliveryLine),
-          ),
-        );
+      if (page.items.length === 0) {
+        context.out.line("no deliveries yet");
+        return;
+      }
+      const zone = context.environment.timeZone;
+      context.out.line(
+        context.out.table(
+          ["created", "event", "status", "tries", "last", "error / next"],
+          page.items.map((delivery) => deliveryLine(delivery, zone)),
+        ),
+      );
+      context.out.notice(context.out.colors.dim(`times in ${zone}`));
     });
 
   for (const sub of webhooks.commands) {
