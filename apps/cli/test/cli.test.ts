@@ -597,6 +597,25 @@ describe("logbook export", () => {
     expect(missing.code).toBe(3);
   });
 
+  it("says what it exported on stderr in every mode, and --json never puts two documents on stdout", async () => {
+    const md = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md"], env);
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stderr).toMatch(/^wrote to stdout: 2 sessions, \d+ events\n$/);
+    // Without -o, stdout is the export itself, --json or not; the summary stays on stderr.
+    const json = await runCli(["export", TRANSCRIPT_SESSION, "--format", "json", "--json"], env);
+    expect(json.code, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as { version: number }).version).toBe(1);
+    expect(json.stderr).toBe(md.stderr);
+    const lines = await runCli(["export", TRANSCRIPT_SESSION, "--format", "jsonl", "-o", "-", "--json"], env);
+    expect(lines.stderr).toMatch(/^wrote to stdout: 2 sessions, \d+ lines\n$/);
+    // A file with --json: the summary is the JSON result; a notice about the file still goes to stderr.
+    const file = join(tempDir("logbook-export-"), "hooks.jsonl");
+    const hooksOnly = await runCli(["export", WAITING_SESSION, "--format", "jsonl", "-o", file, "--json"], env);
+    expect(hooksOnly.code, hooksOnly.stderr).toBe(0);
+    expect(JSON.parse(hooksOnly.stdout)).toEqual({ file, format: "jsonl", sessions: 1, events: 0 });
+    expect(hooksOnly.stderr).toContain("no transcript lines: this session was recorded by its hooks only");
+  });
+
   it("-o - writes to stdout (no file named -), and -o /dev/null is written to, not refused", async () => {
     const folder = tempDir("logbook-export-dash-");
     const dash = await runCli(["export", TRANSCRIPT_SESSION, "--format", "md", "-o", "-"], env, folder);

@@ -92,6 +92,7 @@ export function exportCommand(contexts: ContextFactory): Command {
         options.format === "jsonl" && download.events === 0
           ? "no transcript lines: this session was recorded by its hooks only (--format md or json has its events)"
           : null;
+      const counts = `${formatCount(download.sessions, "session")}, ${formatCount(download.events, options.format === "jsonl" ? "line" : "event")}`;
       // `-o -` is stdout, as for most Unix tools, not a file named "-".
       if (options.output === undefined || options.output === "-") {
         try {
@@ -99,6 +100,9 @@ export function exportCommand(contexts: ContextFactory): Command {
         } catch (error) {
           throw new CliError(`the export was cut short: ${(error as Error).message}`, EXIT.error);
         }
+        // Stdout is the export itself (with --json too: the format says what it is), so the
+        // summary a file gets goes to stderr, the same words in every mode.
+        context.out.notice(`wrote to stdout: ${counts}`);
         if (noLines) context.out.notice(noLines);
         return;
       }
@@ -110,11 +114,7 @@ export function exportCommand(contexts: ContextFactory): Command {
         events: download.events,
       };
       if (context.out.json) context.out.jsonResult(summary);
-      else {
-        context.out.notice(
-          `wrote ${options.output}: ${formatCount(download.sessions, "session")}, ${formatCount(download.events, options.format === "jsonl" ? "line" : "event")}`,
-        );
-        if (noLines) context.out.notice(noLines);
-      }
+      else context.out.notice(`wrote ${options.output}: ${counts}`);
+      if (noLines) context.out.notice(noLines);
     });
 }
