@@ -21,6 +21,16 @@ describe("readEnvironment", () => {
     expect(readEnvironment({ CI: "1", FORCE_COLOR: "1" }, pipe).color).toBe(false);
   });
 
+  it("fits tables to COLUMNS when set, else to the terminal; a pipe gets every value whole", () => {
+    expect(readEnvironment({}, { ...tty, stdoutColumns: 100 }).width).toBe(100);
+    expect(readEnvironment({}, { ...pipe, stdoutColumns: 100 }).width).toBeUndefined();
+    expect(readEnvironment({ COLUMNS: "72" }, { ...tty, stdoutColumns: 100 }).width).toBe(72);
+    expect(readEnvironment({ COLUMNS: "72" }, pipe).width).toBe(72);
+    for (const ignored of ["", "0", "-5", "wide", "80.5"]) {
+      expect(readEnvironment({ COLUMNS: ignored }, pipe).width).toBeUndefined();
+    }
+  });
+
   it("spinners only when stderr is a terminal", () => {
     expect(readEnvironment({}, { stdoutTTY: false, stderrTTY: true }).interactive).toBe(true);
     expect(readEnvironment({}, { stdoutTTY: true, stderrTTY: false }).interactive).toBe(false);

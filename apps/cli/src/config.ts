@@ -28,6 +28,11 @@ export interface CliEnvironment {
    * the link instead); always on macOS and Windows.
    */
   canOpenBrowser: boolean;
+  /**
+   * How many columns a table may take: `COLUMNS` when set, else the terminal's width when
+   * stdout is one; none for a pipe, where every value is printed whole for scripts.
+   */
+  width: number | undefined;
   /** The zone every time for people is printed in: this machine's, `TZ` when set. */
   timeZone: string;
 }
@@ -37,13 +42,16 @@ const nonEmpty = (value: string | undefined): string | undefined =>
 
 export function readEnvironment(
   env: NodeJS.ProcessEnv = process.env,
-  streams: { stdoutTTY: boolean; stderrTTY: boolean } = {
+  streams: { stdoutTTY: boolean; stderrTTY: boolean; stdoutColumns?: number | undefined } = {
     stdoutTTY: process.stdout.isTTY === true,
     stderrTTY: process.stderr.isTTY === true,
+    stdoutColumns: process.stdout.columns,
   },
 ): CliEnvironment {
   // https://no-color.org: any non-empty NO_COLOR turns colors off.
   const noColor = nonEmpty(env.NO_COLOR) !== undefined || env.TERM === "dumb";
+  const columns = Number(nonEmpty(env.COLUMNS));
+  const terminal = streams.stdoutTTY && (streams.stdoutColumns ?? 0) > 0 ? streams.stdoutColumns : undefined;
   return {
     home: nonEmpty(env.LOGBOOK_HOME) ?? join(homedir(), ".logbook"),
     envUrl: nonEmpty(env.LOGBOOK_URL),
@@ -55,6 +63,8 @@ export function readEnvironment(
       process.platform === "win32" ||
       nonEmpty(env.DISPLAY) !== undefined ||
       nonEmpty(env.WAYLAND_DISPLAY) !== undefined,
+    // COLUMNS wins, as for ls and most tools: set it to fit a pipe, or to try a width.
+    width: Number.isInteger(columns) && columns > 0 ? columns : terminal,
     // Node reads TZ itself, at start; Intl answers with the zone it chose.
     timeZone: localTimeZone(),
   };

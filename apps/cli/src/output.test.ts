@@ -11,6 +11,7 @@ const environment = (color: boolean): CliEnvironment => ({
   interactive: false,
   canOpenBrowser: false,
   timeZone: "UTC",
+  width: undefined,
 });
 
 describe("createOutput", () => {

@@ -50,5 +50,10 @@ export function printSessions(out: Output, sessions: readonly Session[], now: Da
     formatNumber(totalTokens(s.tokens)),
     formatPricedCost(s.tokens.costUsd, s.tokens.unpricedMessages),
   ]);
-  out.line(out.table(head, rows, { alignRight: [6, 7] }));
+  out.printTable(head, rows, {
+    alignRight: [6, 7],
+    shrink: [{ column: 2 }, { column: 3, min: 10 }],
+    // On a narrow terminal, what tells the sessions apart and which wait for you stays.
+    drop: [4, 6, 3, 7],
+  });
 }

@@ -7,6 +7,7 @@ import { findFreePort } from "@logbook/db";
 import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { startTestServer, type TestServer } from "@logbook/server/testing";
+import stringWidth from "string-width";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
@@ -820,5 +821,67 @@ describe("logbook show: what was changed on the way in", () => {
     expect(changed.stdout).toMatch(/^ {2}changed {2}1 secret redacted · 2 characters stored as U\+FFFD$/m);
     const clean = await runCli(["show", TRANSCRIPT_SESSION], env);
     expect(clean.stdout).not.toMatch(/^ {2}changed/m);
+  });
+});
+
+// After the tests above too: it adds a session.
+describe("tables fitted to the width", () => {
+  const widest = (text: string) =>
+    Math.max(
+      ...text
+        .trimEnd()
+        .split("\n")
+        .map((line) => stringWidth(line)),
+    );
+  const prompt = "日本語のとても長いプロンプトで、表の幅を超えるかどうかを確かめる 👍👍 and some English";
+
+  it("fit COLUMNS: free text cut with … by display width (CJK, emoji), ids whole, columns left out said", async () => {
+    await client.hooks.ingest.mutate({
+      events: [
+        {
+          machineId: "wide-box",
+          payload: {
+            session_id: "cli-wide-title",
+            hook_event_name: "UserPromptSubmit",
+            cwd: "/home/dev/日本語のプロジェクト",
+            prompt,
+          },
+        },
+      ],
+    });
+    const narrow = await runCli(["sessions", "-m", "wide-box"], { ...env, COLUMNS: "61" });
+    expect(narrow.code, narrow.stderr).toBe(0);
+    expect(widest(narrow.stdout)).toBeLessThanOrEqual(61);
+    const row = expectDefined(narrow.stdout.split("\n").find((line) => line.includes("cli-wide-title")));
+    expect(row).toMatch(/^active +cli-wide-title +日本語[^\s]*… /);
+    expect(narrow.stderr).toContain("61 columns: MACHINE, TOKENS, PROJECT left out");
+
+    // Every top-level session of the suite in 80 columns: each id whole, each line within the width.
+    const all = await runCli(["sessions"], { ...env, COLUMNS: "80" });
+    expect(all.code, all.stderr).toBe(0);
+    expect(widest(all.stdout)).toBeLessThanOrEqual(80);
+    for (const id of [TRANSCRIPT_SESSION, WAITING_SESSION, ACTIVE_SESSION]) {
+      expect(all.stdout).toMatch(new RegExp(`(^|\\s)${id}\\s`, "m"));
+    }
+
+    const hits = await runCli(["search", "checkout"], { ...env, COLUMNS: "80" });
+    expect(hits.code, hits.stderr).toBe(0);
+    expect(widest(hits.stdout)).toBeLessThanOrEqual(80);
+    expect(hits.stdout).toContain(SUBAGENT_SESSION);
+
+    const usage = await runCli(["usage", "daily", "--timezone", "UTC"], { ...env, COLUMNS: "60" });
+    expect(usage.code, usage.stderr).toBe(0);
+    expect(widest(usage.stdout)).toBeLessThanOrEqual(60);
+    expect(usage.stdout).toMatch(/^2026-11-30 .* \$0\.04$/m); // the cost is never what goes
+    expect(usage.stderr).toContain("60 columns: Models");
+  });
+
+  it("prints every value whole in a pipe (no COLUMNS), as scripts read it", async () => {
+    const piped = await runCli(["sessions", "-m", "wide-box"], env);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toContain(prompt.slice(0, 40));
+    expect(piped.stdout).toContain("日本語のプロジェクト");
+    expect(piped.stdout).toContain("wide-box");
+    expect(piped.stderr).toBe("");
   });
 });

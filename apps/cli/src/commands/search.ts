@@ -132,7 +132,7 @@ function printHits(context: CommandContext, hits: Hit[]): void {
     hit.event.toolName ? `${hit.event.eventType} ${hit.event.toolName}` : hit.event.eventType,
     snippetLine(context, hit),
   ]);
-  out.line(out.table(["TIME", "SESSION", "TYPE", "MATCH"], rows));
+  out.printTable(["TIME", "SESSION", "TYPE", "MATCH"], rows, { shrink: [{ column: 3 }], drop: [2, 0] });
   out.notice(out.colors.dim(`times in ${context.environment.timeZone}`));
 }
 

@@ -5,6 +5,7 @@ import type { CommandContext, ContextFactory } from "../context.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { formatNumber, formatPricedCost, oneLine } from "../format.js";
 import { resolveProject } from "../resolve.js";
+import type { TableOptions } from "../output.js";
 import { parseTimeArgument } from "../since.js";
 import { parseLimit } from "./options.js";
 
@@ -174,7 +175,21 @@ function printUsage(context: CommandContext, name: ReportName, report: ShownRepo
     "Cost (USD)",
   ];
   const first = withModels ? 2 : 1;
-  out.line(out.table(head, [...body, totals], { alignRight: [0, 1, 2, 3, 4, 5].map((i) => i + first) }));
+  // What may be cut on a narrow terminal: titles and paths, never a period, model, machine
+  // or id (a session's id is on its own line on a terminal; in a pipe it is in the cell, so
+  // that cell is kept whole).
+  const shrink: NonNullable<TableOptions["shrink"]> = [];
+  if (name === "project") shrink.push({ column: 0, keep: "end" });
+  if (name === "session" && context.environment.color) {
+    shrink.push({ column: 0, min: Math.max(...report.rows.map((row) => (row.externalId ?? row.key).length)) });
+  }
+  if (withModels) shrink.push({ column: 1 });
+  out.printTable(head, [...body, totals], {
+    alignRight: [0, 1, 2, 3, 4, 5].map((i) => i + first),
+    shrink,
+    // The models, the cache columns, the total (as ccusage's compact table): input, output and cost stay.
+    drop: [...(withModels ? [1] : []), first + 2, first + 3, first + 4],
+  });
   const notes = [`times in ${report.timeZone}`, `prices ${report.priceTableVersion}`];
   const left = report.groupCount - report.rows.length;
   if (left > 0) {

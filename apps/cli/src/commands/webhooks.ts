@@ -29,7 +29,10 @@ function printSubscriptions(context: CommandContext, subscriptions: WebhookSubsc
     oneLine(s.url, 60),
     s.name ?? "",
   ]);
-  context.out.line(context.out.table(["id", "on", "format", "events", "url", "name"], rows));
+  context.out.printTable(["id", "on", "format", "events", "url", "name"], rows, {
+    shrink: [{ column: 4 }, { column: 5, min: 8 }, { column: 3 }],
+    drop: [5, 2],
+  });
   for (const s of subscriptions) {
     if (s.disabledReason) context.out.notice(`${s.id}: ${s.disabledReason}`);
   }
@@ -193,11 +196,10 @@ export function webhooksCommand(contexts: ContextFactory): Command {
         return;
       }
       const zone = context.environment.timeZone;
-      context.out.line(
-        context.out.table(
-          ["created", "event", "status", "tries", "last", "error / next"],
-          page.items.map((delivery) => deliveryLine(delivery, zone)),
-        ),
+      context.out.printTable(
+        ["created", "event", "status", "tries", "last", "error / next"],
+        page.items.map((delivery) => deliveryLine(delivery, zone)),
+        { shrink: [{ column: 5 }], drop: [4, 3] },
       );
       context.out.notice(context.out.colors.dim(`times in ${zone}`));
     });
