@@ -1,3 +1,5 @@
+import { stripVTControlCharacters } from "node:util";
+
 import { describe, expect, it } from "vitest";
 
 import picocolors from "picocolors";
@@ -12,6 +14,7 @@ import {
   printable,
   sessionName,
 } from "./format.js";
+import { cellWidth } from "./fit.js";
 import { renderEntry } from "./render.js";
 import type { TimelineEntry } from "./timeline.js";
 import type { Session } from "./types.js";
@@ -48,6 +51,9 @@ describe("format", () => {
   it("one line, cut with an ellipsis", () => {
     expect(oneLine("a\n  b\tc", 10)).toBe("a b c");
     expect(oneLine("abcdefghij", 5)).toBe("abcd…");
+    // Characters, not UTF-16 units: an emoji is never cut in half.
+    expect(oneLine("ab😀😀😀", 4)).toBe("ab😀…");
+    expect(oneLine("😀😀", 2)).toBe("😀😀");
   });
 
   it("a session's name: title, else first prompt without slash-command tags, else a subagent's type, else (untitled)", () => {
@@ -105,5 +111,24 @@ describe("stored text on a terminal", () => {
       "                two",
       "                three",
     ]);
+  });
+
+  it("on one line, fits the width when there is one (the terminal's or COLUMNS)", () => {
+    const colors = picocolors.createColors(true);
+    const entry: TimelineEntry = {
+      eventId: "e1",
+      sessionId: "s1",
+      at: "2026-12-01T10:00:00.000Z",
+      kind: "prompt",
+      eventType: "UserPromptSubmit",
+      source: "hook",
+      tool: null,
+      toolUseId: null,
+      text: "日本語の長いプロンプト ".repeat(10),
+    };
+    const line = renderEntry(entry, colors, { prefix: "  ", timeZone: "UTC", width: 40 });
+    expect(cellWidth(line)).toBeLessThanOrEqual(40);
+    expect(stripVTControlCharacters(line)).toMatch(/^ {2}10:00:00 {2}› 日本語の長い.*…$/);
+    expect(cellWidth(renderEntry(entry, colors, { prefix: "  ", timeZone: "UTC" }))).toBeGreaterThan(100);
   });
 });

@@ -90,7 +90,10 @@ export function printable(text: string): string {
 /** Collapses whitespace to one line and cuts it to `max` characters (with an ellipsis); printable. */
 export function oneLine(text: string, max: number): string {
   const flat = printable(text).replace(/\s+/g, " ").trim();
-  return flat.length <= max ? flat : `${flat.slice(0, Math.max(0, max - 1))}…`;
+  if (flat.length <= max) return flat;
+  // By code points, not UTF-16 units: a cut through an emoji's surrogate pair would print U+FFFD.
+  const characters = Array.from(flat);
+  return characters.length <= max ? flat : `${characters.slice(0, Math.max(0, max - 1)).join("")}…`;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { cutToWidth } from "./fit.js";
 import { oneLine, printable } from "./format.js";
 import type { Colors } from "./output.js";
 import { formatTimeOfDay } from "./time.js";
@@ -6,11 +7,14 @@ import type { TimelineEntry } from "./timeline.js";
 /** How long one timeline line may get before it is cut (`--full` prints everything). */
 export const LINE_WIDTH = 160;
 
-/** One timeline entry as a line (or, with `full`, as many lines as its text has). */
+/**
+ * One timeline entry as a line, cut to `width` when there is one (a terminal's, `COLUMNS`);
+ * with `full`, as many lines as its text has, whole.
+ */
 export function renderEntry(
   entry: TimelineEntry,
   colors: Colors,
-  options: { timeZone: string; full?: boolean; prefix?: string },
+  options: { timeZone: string; full?: boolean; prefix?: string; width?: number | undefined },
 ): string {
   const time = colors.dim(formatTimeOfDay(entry.at, options.timeZone));
   // With `full`, the text's later lines start under its first: past the prefix, the time and
@@ -51,5 +55,6 @@ export function renderEntry(
       body = colors.dim(`· ${text}`);
       break;
   }
-  return `${options.prefix ?? ""}${time}  ${body}`;
+  const line = `${options.prefix ?? ""}${time}  ${body}`;
+  return options.full || options.width === undefined ? line : cutToWidth(line, options.width);
 }

@@ -876,6 +876,16 @@ describe("tables fitted to the width", () => {
     expect(usage.stderr).toContain("60 columns: Models");
   });
 
+  it("show cuts each timeline line to COLUMNS (by display width), and --full keeps every word", async () => {
+    const shown = await runCli(["show", "cli-wide-title"], { ...env, COLUMNS: "50" });
+    expect(shown.code, shown.stderr).toBe(0);
+    const prompt = expectDefined(shown.stdout.split("\n").find((line) => line.includes("› ")));
+    expect(prompt).toMatch(/^ {2}\d\d:\d\d:\d\d {2}› 日本語.*…$/);
+    expect(stringWidth(prompt)).toBeLessThanOrEqual(50);
+    const full = await runCli(["show", "cli-wide-title", "--full"], { ...env, COLUMNS: "50" });
+    expect(full.stdout).toContain("👍👍 and some English");
+  });
+
   it("prints every value whole in a pipe (no COLUMNS), as scripts read it", async () => {
     const piped = await runCli(["sessions", "-m", "wide-box"], env);
     expect(piped.code, piped.stderr).toBe(0);

@@ -57,6 +57,7 @@ export function showCommand(contexts: ContextFactory): Command {
       const zone = context.environment.timeZone;
       printHeader(context.out, session, tree, zone);
       printTimeline(context.out, timeline, {
+        width: context.environment.width,
         entries: all.length,
         events: events.length,
         full: options.full === true,
@@ -121,7 +122,13 @@ function printHeader(out: Output, session: Session, tree: SessionTree, zone: str
 function printTimeline(
   out: Output,
   timeline: TimelineEntry[],
-  { entries, events, full, zone }: { entries: number; events: number; full: boolean; zone: string },
+  {
+    entries,
+    events,
+    full,
+    zone,
+    width,
+  }: { entries: number; events: number; full: boolean; zone: string; width: number | undefined },
 ): void {
   out.line();
   const shown = timeline.length < entries ? `, last ${timeline.length} shown` : "";
@@ -138,7 +145,7 @@ function printTimeline(
       day = formatDay(entry.at, zone);
       out.line(out.colors.dim(`  ${day}`));
     }
-    out.line(renderEntry(entry, out.colors, { full, prefix: "  ", timeZone: zone }));
+    out.line(renderEntry(entry, out.colors, { full, prefix: "  ", timeZone: zone, width }));
   }
 }
 

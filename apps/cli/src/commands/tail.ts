@@ -64,7 +64,11 @@ export function tailCommand(contexts: ContextFactory): Command {
           out.line(`${out.colors.bold(sessionName(session, 100))}  ${out.colors.dim(sessionHandle(session))}`);
           for (const entry of buildTimeline(history.events).slice(-options.lines)) {
             out.line(
-              renderEntry(entry, out.colors, { full: options.full === true, timeZone: context.environment.timeZone }),
+              renderEntry(entry, out.colors, {
+                full: options.full === true,
+                timeZone: context.environment.timeZone,
+                width: context.environment.width,
+              }),
             );
           }
         }
@@ -75,6 +79,7 @@ export function tailCommand(contexts: ContextFactory): Command {
         full: options.full === true,
         url: context.url(),
         timeZone: context.environment.timeZone,
+        width: context.environment.width,
       });
     });
 }
@@ -122,6 +127,7 @@ interface FollowOptions {
   full: boolean;
   url: string;
   timeZone: string;
+  width: number | undefined;
 }
 
 /** Streams until Ctrl-C/SIGTERM (exit 0) or an error the subscription cannot recover from. */
@@ -145,7 +151,9 @@ function follow(client: LogbookClient, out: Output, options: FollowOptions): Pro
           out.line(out.colors.bold(`── ${await nameOf(event.sessionId)}`));
         }
         for (const entry of entriesOf(event))
-          out.line(renderEntry(entry, out.colors, { full: options.full, timeZone: options.timeZone }));
+          out.line(
+            renderEntry(entry, out.colors, { full: options.full, timeZone: options.timeZone, width: options.width }),
+          );
       });
     };
     const nameOf = async (sessionId: string): Promise<string> => {
