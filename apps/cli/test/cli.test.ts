@@ -886,6 +886,22 @@ describe("tables fitted to the width", () => {
     expect(full.stdout).toContain("👍👍 and some English");
   });
 
+  it("show breaks its token counts over lines to fit COLUMNS, never through a number", async () => {
+    const shown = await runCli(["show", TRANSCRIPT_SESSION], { ...env, COLUMNS: "60" });
+    expect(shown.code, shown.stderr).toBe(0);
+    const lines = shown.stdout.split("\n");
+    const from = lines.findIndex((line) => line.startsWith("  tokens "));
+    const tokens = lines.slice(
+      from,
+      lines.findIndex((line, index) => index > from && !line.startsWith(" ".repeat(11))),
+    );
+    expect(tokens.length).toBeGreaterThan(1);
+    for (const line of tokens) expect(stringWidth(line)).toBeLessThanOrEqual(60);
+    expect(tokens.join(" ")).toMatch(
+      /input 2,500 {2}output 300 {2}cache write 3,200 +cache read 37,000 {2}total 43,000 +cost \$0\.04/,
+    );
+  });
+
   it("prints every value whole in a pipe (no COLUMNS), as scripts read it", async () => {
     const piped = await runCli(["sessions", "-m", "wide-box"], env);
     expect(piped.code, piped.stderr).toBe(0);

@@ -13,6 +13,7 @@ import {
   totalTokens,
   type TokenCounts,
 } from "../format.js";
+import { cellWidth } from "../fit.js";
 import type { Output } from "../output.js";
 import { renderEntry } from "../render.js";
 import { resolveSession } from "../resolve.js";
@@ -55,7 +56,7 @@ export function showCommand(contexts: ContextFactory): Command {
         return;
       }
       const zone = context.environment.timeZone;
-      printHeader(context.out, session, tree, zone);
+      printHeader(context.out, session, tree, zone, context.environment.width);
       printTimeline(context.out, timeline, {
         width: context.environment.width,
         entries: all.length,
@@ -67,7 +68,7 @@ export function showCommand(contexts: ContextFactory): Command {
     });
 }
 
-function tokenLine(tokens: TokenCounts & { unpricedMessages: number }): string {
+function tokenParts(tokens: TokenCounts & { unpricedMessages: number }): string[] {
   return [
     `input ${formatNumber(tokens.inputTokens)}`,
     `output ${formatNumber(tokens.outputTokens)}`,
@@ -77,10 +78,29 @@ function tokenLine(tokens: TokenCounts & { unpricedMessages: number }): string {
     `cost ${formatCost(tokens.costUsd)}`,
     // Responses of a model without a price are not in the cost: say so rather than look complete.
     ...(tokens.unpricedMessages > 0 ? [`(+${formatCount(tokens.unpricedMessages, "unpriced response")})`] : []),
-  ].join("  ");
+  ];
 }
 
-function printHeader(out: Output, session: Session, tree: SessionTree, zone: string): void {
+/** The header's label column: two spaces, the label padded to 9. */
+const LABEL_WIDTH = 11;
+
+/**
+ * The token counts after their label, on as many lines as the width needs: a count is never
+ * cut (a cut number reads as another number), the line breaks between two counts instead.
+ */
+function tokenLines(parts: string[], width: number | undefined): string {
+  if (width === undefined) return parts.join("  ");
+  const lines: string[] = [];
+  for (const part of parts) {
+    const last = lines.at(-1);
+    if (last !== undefined && LABEL_WIDTH + cellWidth(`${last}  ${part}`) <= width)
+      lines[lines.length - 1] = `${last}  ${part}`;
+    else lines.push(part);
+  }
+  return lines.join(`\n${" ".repeat(LABEL_WIDTH)}`);
+}
+
+function printHeader(out: Output, session: Session, tree: SessionTree, zone: string, width: number | undefined): void {
   const at = (iso: string) => formatTimestamp(iso, zone);
   const { colors } = out;
   out.line(`${colors.bold(sessionName(session, 100))}  ${formatStatus(session.status, colors)}`);
@@ -113,9 +133,9 @@ function printHeader(out: Output, session: Session, tree: SessionTree, zone: str
   for (const [label, value] of rows) {
     if (value !== null && value !== "") out.line(`  ${colors.dim(label.padEnd(9))}${value}`);
   }
-  out.line(`  ${colors.dim("tokens".padEnd(9))}${tokenLine(session.tokens)}`);
+  out.line(`  ${colors.dim("tokens".padEnd(9))}${tokenLines(tokenParts(session.tokens), width)}`);
   if (tree.descendants.length > 0) {
-    out.line(`  ${colors.dim("+ agents".padEnd(9))}${tokenLine(tree.totalTokens)}`);
+    out.line(`  ${colors.dim("+ agents".padEnd(9))}${tokenLines(tokenParts(tree.totalTokens), width)}`);
   }
 }
 
