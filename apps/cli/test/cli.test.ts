@@ -727,6 +727,13 @@ describe("connection and errors", () => {
     const result = await runCli(["sessions"], { LOGBOOK_URL: `http://127.0.0.1:${port}`, LOGBOOK_API_KEY: "lbk_x" });
     expect(result.code).toBe(4);
     expect(result.stderr).toContain(`cannot reach the Logbook server at http://127.0.0.1:${port}`);
+    // A typo is told as one, whether or not a server answers.
+    const zone = await runCli(["usage", "daily", "--timezone", "Europe/Pariss"], {
+      LOGBOOK_URL: `http://127.0.0.1:${port}`,
+      LOGBOOK_API_KEY: "lbk_x",
+    });
+    expect(zone.code).toBe(2);
+    expect(zone.stderr).toBe("logbook: --timezone Europe/Pariss: not an IANA time zone (e.g. Europe/Paris, UTC)\n");
   });
 
   it("exits 4 when the URL leads to no Logbook API (a path after the host), saying what the server said", async () => {

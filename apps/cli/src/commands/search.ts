@@ -45,7 +45,10 @@ export function searchCommand(contexts: ContextFactory): Command {
         listOf("user,assistant"),
       ),
     )
-    .option("--since <when>", "from: an age (7d, 2w), a day (2026-11-01) or a date-time with an offset")
+    .option(
+      "--since <when>",
+      "from: an age (7d, 2w), a day (2026-11-01, from its midnight here) or a date-time with an offset",
+    )
     .option("--until <when>", "until (not included): an age, a day or a date-time")
     .option("--subagents", "with --sessions: include subagents' sessions")
     .option("--archived", "with --sessions: search archived sessions instead")

@@ -29,7 +29,10 @@ export function sessionsCommand(contexts: ContextFactory): Command {
     .option("-p, --project <project>", "only this project: its path (e.g. .) or id")
     .option("-m, --machine <machine>", "only sessions from this machine (host name)")
     .option("-a, --agent <type>", "only subagents of this type (e.g. Explore, general-purpose); implies --subagents")
-    .option("--since <when>", "active since: an age (30m, 12h, 7d, 2w) or a date (2026-11-30)")
+    .option(
+      "--since <when>",
+      "active since: an age (30m, 12h, 7d, 2w), a day (2026-11-30, from its midnight here) or a date-time with an offset",
+    )
     .option(
       "--subagents",
       "include subagents' sessions (by default only top-level sessions, and subagents waiting for you)",

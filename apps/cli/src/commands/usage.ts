@@ -67,6 +67,7 @@ export function usageCommand(contexts: ContextFactory): Command {
     .option("--timezone <zone>", "IANA time zone of days, weeks and months (default: this machine's)")
     .option("-n, --limit <n>", "at most this many rows (default 100)", parseLimit)
     .action(async (name: ReportName, options: UsageOptions, command: Command) => {
+      if (options.timezone !== undefined) checkTimeZone(options.timezone);
       const context = contexts.create(command);
       const client = context.client();
       const input: ReportInput = {
@@ -94,6 +95,15 @@ export function usageCommand(contexts: ContextFactory): Command {
       const filtered = [since, until, project, machine, model].some((value) => value !== undefined);
       printUsage(context, name, report, filtered);
     });
+}
+
+/** A zone this machine's Intl does not know is a typo: said at once, before any server is asked. */
+function checkTimeZone(zone: string): void {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+  } catch {
+    throw new CliError(`--timezone ${zone}: not an IANA time zone (e.g. Europe/Paris, UTC)`, EXIT.usage);
+  }
 }
 
 async function fetchReport(client: LogbookClient, input: ReportInput): Promise<Report> {
