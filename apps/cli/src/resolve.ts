@@ -43,3 +43,25 @@ export async function resolveProject(client: LogbookClient, reference: string): 
     throw error;
   }
 }
+
+/**
+ * The projects of these sessions by id, asked for at once (one batched request). A project
+ * deleted meanwhile is left out: its sessions show none.
+ */
+export async function projectsOf(
+  client: LogbookClient,
+  sessions: ReadonlyArray<Pick<Session, "projectId">>,
+): Promise<Map<string, Project>> {
+  const ids = [...new Set(sessions.flatMap((s) => (s.projectId === null ? [] : [s.projectId])))];
+  const found = await Promise.all(
+    ids.map(async (id) => {
+      try {
+        return await client.projects.get.query({ id });
+      } catch (error) {
+        if (notFound(error)) return null;
+        throw error;
+      }
+    }),
+  );
+  return new Map(found.flatMap((project) => (project === null ? [] : [[project.id, project] as const])));
+}

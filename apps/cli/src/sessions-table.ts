@@ -1,6 +1,6 @@
 import { formatAgo, formatPricedCost, formatNumber, sessionHandle, sessionName, totalTokens } from "./format.js";
 import type { Colors, Output } from "./output.js";
-import type { Session } from "./types.js";
+import type { Project, Session } from "./types.js";
 
 /** A status word, colored by what it asks of the person: waiting for them stands out. */
 export function formatStatus(status: Session["status"], colors: Colors): string {
@@ -24,17 +24,20 @@ export function formatStatus(status: Session["status"], colors: Colors): string 
   }
 }
 
-function projectOf(session: Session): string {
-  if (!session.cwd) return "";
-  const parts = session.cwd.split(/[\\/]+/).filter((p) => p !== "");
-  return parts[parts.length - 1] ?? session.cwd;
-}
-
 /** A cell for what is not known: never blank, so every row has a value under every heading. */
 const UNKNOWN = "-";
 
-/** The sessions table of `sessions` and `search`. */
-export function printSessions(out: Output, sessions: readonly Session[], now: Date = new Date()): void {
+/**
+ * The sessions table of `sessions` and `search`. PROJECT is the session's project by name
+ * (`projectsOf`), not the folder its agent was in: a subagent started in `packages/types`
+ * belongs to its parent's project.
+ */
+export function printSessions(
+  out: Output,
+  sessions: readonly Session[],
+  projects: ReadonlyMap<string, Project>,
+  now: Date = new Date(),
+): void {
   if (sessions.length === 0) {
     out.line("no sessions");
     return;
@@ -44,7 +47,7 @@ export function printSessions(out: Output, sessions: readonly Session[], now: Da
     formatStatus(s.status, out.colors),
     sessionHandle(s),
     sessionName(s, 48),
-    projectOf(s) || UNKNOWN,
+    (s.projectId !== null ? projects.get(s.projectId)?.name : undefined) ?? UNKNOWN,
     s.machineId ?? UNKNOWN,
     formatAgo(s.lastActivityAt, now),
     formatNumber(totalTokens(s.tokens)),

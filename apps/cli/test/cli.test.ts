@@ -201,6 +201,26 @@ describe("logbook sessions", () => {
     expect(missing.stderr).toContain("no project /nowhere/at/all");
   });
 
+  it("PROJECT is the session's project by name, not the folder its agent worked in; show gives its path and the cwd", async () => {
+    await client.projects.upsert.mutate({ path: "/home/dev/projects/omega", name: "Omega Monorepo" });
+    const created = await client.sessions.create.mutate({
+      externalId: "omega-run",
+      projectPath: "/home/dev/projects/omega",
+      cwd: "/home/dev/projects/omega/packages/types",
+      title: "omega nightly",
+    });
+    const table = await runCli(["sessions", "--project", "/home/dev/projects/omega"], env);
+    expect(table.code, table.stderr).toBe(0);
+    const [header, row] = table.stdout.trimEnd().split("\n");
+    const column = expectDefined(header).indexOf("PROJECT");
+    expect(expectDefined(row).slice(column)).toMatch(/^Omega Monorepo\s/);
+    expect(row).not.toContain("types ");
+    const shown = await runCli(["show", created.id], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^ {2}project {2}Omega Monorepo {2}\/home\/dev\/projects\/omega$/m);
+    expect(shown.stdout).toMatch(/^ {2}cwd {6}\/home\/dev\/projects\/omega\/packages\/types$/m);
+  });
+
   it("refuses a status the server does not know with exit 2 and the server's reason", async () => {
     const result = await runCli(["sessions", "--status", "sleeping"], env);
     expect(result.code).toBe(2);
@@ -248,8 +268,9 @@ describe("logbook show", () => {
     expect(out).toMatch(/↳ 3 passing \(12ms\)/);
     expect(out).toMatch(/✗ <tool_use_error>File does not exist/);
     expect(out).toMatch(/◆ Done: the checkout total test passes\./);
+    // The subagent's type comes from the Task call that started it (the transcript's lines carry none).
     expect(out).toMatch(
-      /Subagents \(1\)\n\s+└ Write a test for cart total with discounts .*6,850 tokens .*:agent:a4e91c7/,
+      /Subagents \(1\)\n\s+└ test-writer Write a test for cart total with discounts .*6,850 tokens .*:agent:a4e91c7/,
     );
     expect(out).not.toContain("\u001b[");
   });

@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import type { CommandContext, ContextFactory } from "../context.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { formatCount, oneLine } from "../format.js";
-import { resolveProject, resolveSession } from "../resolve.js";
+import { projectsOf, resolveProject, resolveSession } from "../resolve.js";
 import { printSessions } from "../sessions-table.js";
 import { parseTimeArgument } from "../since.js";
 import { formatTimestamp } from "../time.js";
@@ -110,7 +110,7 @@ async function searchSessions(
   );
   if (context.out.json) context.out.jsonResult({ query: text, sessions: page.items });
   else {
-    printSessions(context.out, page.items);
+    printSessions(context.out, page.items, await projectsOf(client, page.items));
     if (page.nextCursor !== null) context.out.notice(moreThanShown(page.items.length, options.limit, "session"));
   }
 }

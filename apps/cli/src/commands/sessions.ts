@@ -2,7 +2,7 @@ import type { LogbookClient, RouterInputs, SessionStatus } from "@logbook/sdk";
 import { Command, Option } from "commander";
 
 import type { ContextFactory } from "../context.js";
-import { resolveProject } from "../resolve.js";
+import { projectsOf, resolveProject } from "../resolve.js";
 import { printSessions } from "../sessions-table.js";
 import { parseTimeArgument } from "../since.js";
 import type { Session } from "../types.js";
@@ -57,7 +57,7 @@ export function sessionsCommand(contexts: ContextFactory): Command {
         return listNeedsYouFirst(client, filter, statuses);
       });
       if (context.out.json) context.out.jsonResult({ sessions });
-      else printSessions(context.out, sessions);
+      else printSessions(context.out, sessions, await projectsOf(client, sessions));
     });
 }
 

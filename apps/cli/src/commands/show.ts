@@ -16,12 +16,12 @@ import {
 import { cellWidth } from "../fit.js";
 import type { Output } from "../output.js";
 import { renderEntry } from "../render.js";
-import { resolveSession } from "../resolve.js";
+import { projectsOf, resolveSession } from "../resolve.js";
 import { allSessionEvents } from "../session-events.js";
 import { formatStatus } from "../sessions-table.js";
 import { formatDay, formatTimestamp } from "../time.js";
 import { buildTimeline, type TimelineEntry } from "../timeline.js";
-import type { Session, SessionTree } from "../types.js";
+import type { Project, Session, SessionTree } from "../types.js";
 import { parseLimit } from "./options.js";
 
 /** `logbook show <session>`: the header, tokens and cost, the timeline and the subagent tree. */
@@ -34,13 +34,14 @@ export function showCommand(contexts: ContextFactory): Command {
     .action(async (reference: string, options: { full?: boolean; last?: number }, command: Command) => {
       const context = contexts.create(command);
       const client = context.client();
-      const { session, tree, events } = await context.out.spin("loading session", async (update) => {
+      const { session, tree, events, project } = await context.out.spin("loading session", async (update) => {
         const found = await resolveSession(client, reference);
-        const [treeResult, eventList] = await Promise.all([
+        const [treeResult, eventList, projects] = await Promise.all([
           client.sessions.tree.query({ id: found.id }),
           allSessionEvents(client, found.id, (n) => update(`loading events (${formatNumber(n)})`)),
+          projectsOf(client, [found]),
         ]);
-        return { session: found, tree: treeResult, events: eventList };
+        return { session: found, tree: treeResult, events: eventList, project: projects.get(found.projectId ?? "") };
       });
       const all = buildTimeline(events);
       const timeline = options.last !== undefined ? all.slice(-options.last) : all;
@@ -56,7 +57,7 @@ export function showCommand(contexts: ContextFactory): Command {
         return;
       }
       const zone = context.environment.timeZone;
-      printHeader(context.out, session, tree, zone, context.environment.width);
+      printHeader(context.out, session, project, tree, zone, context.environment.width);
       printTimeline(context.out, timeline, {
         width: context.environment.width,
         entries: all.length,
@@ -100,7 +101,14 @@ function tokenLines(parts: string[], width: number | undefined): string {
   return lines.join(`\n${" ".repeat(LABEL_WIDTH)}`);
 }
 
-function printHeader(out: Output, session: Session, tree: SessionTree, zone: string, width: number | undefined): void {
+function printHeader(
+  out: Output,
+  session: Session,
+  project: Project | undefined,
+  tree: SessionTree,
+  zone: string,
+  width: number | undefined,
+): void {
   const at = (iso: string) => formatTimestamp(iso, zone);
   const { colors } = out;
   out.line(`${colors.bold(sessionName(session, 100))}  ${formatStatus(session.status, colors)}`);
@@ -111,7 +119,10 @@ function printHeader(out: Output, session: Session, tree: SessionTree, zone: str
     // What it waits for, or why it ended (`since` when the status came).
     ["status", session.statusReason ? `${session.statusReason} (since ${at(session.statusChangedAt)})` : null],
     ["parent", parent ? sessionHandle(parent) : null],
-    ["project", session.cwd],
+    // The project by name and path; where the agent worked only when that is elsewhere (a
+    // subfolder, or a subagent's folder inside its parent's project).
+    ["project", project ? `${project.name}  ${out.colors.dim(project.path)}` : null],
+    ["cwd", session.cwd !== null && session.cwd !== project?.path ? session.cwd : null],
     ["machine", session.machineId],
     ["agent", [session.agentType, session.agentId].filter(Boolean).join(" ") || null],
     ["model", session.model],
