@@ -4,7 +4,8 @@
  * Same origin: the browser's session cookie authenticates every call.
  * - queries and mutations are batched over HTTP; every call carries `X-Logbook-CSRF: 1`,
  *   which the server requires of cookie-authenticated writes (a cross-site page cannot set it);
- * - a call with no answer at all (server down) shows a banner until it answers again
+ * - a call or a live stream with no answer at all, when `/health` gets none either (the server
+ *   is down, not one request dropped), shows a banner until it answers again
  *   (`server-reachability.tsx`);
  * - subscriptions are Server-Sent Events (EventSource): when the connection drops the browser
  *   reconnects and sends the last event id, so `events.onEvent` resumes where it stopped.
@@ -21,7 +22,7 @@ import {
 } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 
-import { fetchNoticingUnreachable } from "./server-reachability";
+import { EventSourceNoticingUnreachable, fetchNoticingUnreachable } from "./server-reachability";
 
 export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
 
@@ -34,7 +35,8 @@ export function createClient(options: { apiKey?: string } = {}): TRPCClient<AppR
     links: [
       splitLink({
         condition: (op) => op.type === "subscription",
-        true: httpSubscriptionLink({ url }),
+        // The streams' drops and reconnects feed the same banner as the calls.
+        true: httpSubscriptionLink({ url, EventSource: EventSourceNoticingUnreachable }),
         // Through the reachability check: a call the server does not answer shows the banner.
         false: httpBatchLink({ url, headers, maxItems: 10, fetch: fetchNoticingUnreachable }),
       }),

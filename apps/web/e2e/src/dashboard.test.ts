@@ -187,6 +187,71 @@ describe("dashboard", () => {
     }
   });
 
+  it("one request that gets no answer does not raise the banner: /health answers, so the server is there", async () => {
+    const { context, page } = await signedIn(server.apiKey);
+    await rows(page).first().waitFor();
+    // Every banner that ever appears is noted, however briefly it stays.
+    await page.evaluate(() => {
+      const seen = window as unknown as { bannerSeen: boolean };
+      seen.bannerSeen = false;
+      new MutationObserver((records) => {
+        for (const record of records) {
+          for (const node of Array.from(record.addedNodes)) {
+            if (
+              node instanceof Element &&
+              (node.matches(".unreachable-banner") || node.querySelector(".unreachable-banner"))
+            ) {
+              seen.bannerSeen = true;
+            }
+          }
+        }
+      }).observe(document.body, { childList: true, subtree: true });
+    });
+    // The next list request is dropped on its way (as by a flaky network); nothing else is.
+    let dropped = 0;
+    await page.route(
+      (url) => url.pathname.startsWith("/trpc/") && url.pathname.includes("sessions.list"),
+      async (route) => {
+        dropped += 1;
+        await route.abort("failed");
+      },
+      { times: 1 },
+    );
+    const probed = page.waitForResponse((response) => new URL(response.url()).pathname === "/health");
+    // The dropped request has no response: the first is the list's own retry.
+    const retried = page.waitForResponse((response) => response.url().includes("sessions.list") && response.ok());
+    await page.getByLabel("show hidden").check();
+    const bannerSeen = () => page.evaluate(() => (window as unknown as { bannerSeen: boolean }).bannerSeen);
+    await retried;
+    expect(dropped).toBe(1);
+    expect(await bannerSeen()).toBe(false);
+    // The failure was checked with the server (it answered), not taken for its absence.
+    expect((await probed).status()).toBe(200);
+    await page.waitForURL(`${server.url}/?hidden=1`);
+    await rows(page).first().waitFor();
+    expect(await bannerSeen()).toBe(false);
+    await context.close();
+  });
+
+  it("a live stream that drops raises the banner with no call made, and the server's return takes it away", async () => {
+    const own = await startTestServer({ databaseUrl: db.url });
+    try {
+      const { context, page } = await signedIn(own.apiKey, { at: own });
+      await rows(page).first().waitFor();
+      await page.locator(".live-pending").waitFor();
+      const banner = page.getByRole("alert").filter({ hasText: "Cannot reach the Logbook server" });
+      await own.kill();
+      // Nothing is clicked: only the sessions stream notices that the server went away.
+      await banner.waitFor();
+      await own.restart();
+      await banner.waitFor({ state: "detached" });
+      await page.locator(".live-pending").waitFor();
+      await context.close();
+    } finally {
+      await own.stop();
+    }
+  });
+
   it("the page has an icon: no failed favicon request, no error in the console", async () => {
     const { context, page } = await signedIn(server.apiKey);
     const failed: string[] = [];
