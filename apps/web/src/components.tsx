@@ -1,8 +1,9 @@
 /** Small pieces every view uses: the loading, empty and error states, and status badges. */
 import { useQuery } from "@tanstack/react-query";
-import type { ReactNode } from "react";
+import { useMemo, type ReactNode } from "react";
 
 import { STATUS_LABELS } from "./lib/format";
+import { projectNames } from "./lib/names";
 import { errorStatus, useTRPC } from "./trpc";
 
 export function Loading({ what }: { what: string }) {
@@ -77,16 +78,33 @@ export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge status-${status}`}>{STATUS_LABELS[status] ?? status}</span>;
 }
 
-/** A project filter's choices: "all" (value "") and every project, by name or else path. */
-export function ProjectOptions() {
+/**
+ * The projects (up to 500, one query shared by every view) and the name each is shown by:
+ * its name, with the distinctive end of its path where two share a name (`lib/names.ts`).
+ */
+export function useProjects() {
   const trpc = useTRPC();
   const projects = useQuery(trpc.projects.list.queryOptions({ limit: 500 }));
+  const names = useMemo(() => projectNames(projects.data?.items ?? []), [projects.data]);
+  return { projects, names };
+}
+
+/** A project filter's choices: "all" (value "") and every project by its shown name, sorted. */
+export function ProjectOptions() {
+  const { projects, names } = useProjects();
+  const sorted = useMemo(
+    () =>
+      (projects.data?.items ?? [])
+        .map((p) => ({ ...p, shown: names.get(p.id) ?? p.path }))
+        .sort((a, b) => a.shown.localeCompare(b.shown)),
+    [projects.data, names],
+  );
   return (
     <>
       <option value="">all</option>
-      {projects.data?.items.map((p) => (
-        <option key={p.id} value={p.id}>
-          {p.name ?? p.path}
+      {sorted.map((p) => (
+        <option key={p.id} value={p.id} title={p.path}>
+          {p.shown}
         </option>
       ))}
     </>

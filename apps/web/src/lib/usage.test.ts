@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { chartPoints } from "./usage";
+import { axisLabels, chartPoints } from "./usage";
 import type { UsageReport } from "./types";
 
 const row = (key: string, costUsd: number, totalTokens: number, label: string | null = null) =>
@@ -16,5 +16,29 @@ describe("chartPoints", () => {
   it("other groupings by cost, then tokens, largest first, labelled by name when there is one", () => {
     const rows = [row("a", 1, 10), row("b", 5, 1, "big project"), row("c", 1, 99)];
     expect(chartPoints({ groupBy: "project", rows }).map((p) => p.label)).toEqual(["big project", "c", "a"]);
+  });
+});
+
+describe("axisLabels", () => {
+  it("two models alike in their first characters read differently under their bars", () => {
+    const rows = [
+      row("claude-sonnet-4-5-20250929", 2, 10),
+      row("claude-sonnet-4-5-20251101", 1, 10),
+      row("opus", 1, 1),
+    ];
+    const labels = axisLabels(chartPoints({ groupBy: "model", rows }), "model");
+    expect(labels.get("claude-sonnet-4-5-20250929")).toBe("claude-…4-5-20250929");
+    expect(labels.get("claude-sonnet-4-5-20251101")).toBe("claude-…4-5-20251101");
+    expect(labels.get("opus")).toBe("opus");
+  });
+
+  it("projects by the end of their path that tells them apart", () => {
+    const rows = [
+      row("p1", 2, 1, "/home/me/client-a/app"),
+      row("p2", 1, 1, "/home/me/client-b/app"),
+      row("none", 0, 1),
+    ];
+    const labels = axisLabels(chartPoints({ groupBy: "project", rows }), "project");
+    expect(Object.fromEntries(labels)).toEqual({ p1: "client-a/app", p2: "client-b/app", none: "none" });
   });
 });

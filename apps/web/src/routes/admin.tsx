@@ -1,7 +1,7 @@
 /** Projects and their locks, the jobs queue, and API keys (admin only): read-only tables. */
 import { useQuery } from "@tanstack/react-query";
 
-import { Empty, ErrorState, Loading, StatusBadge } from "../components";
+import { Empty, ErrorState, Loading, StatusBadge, useProjects } from "../components";
 import { formatTime, jobWorkerText } from "../lib/format";
 import { useMe } from "../me";
 import { useTRPC } from "../trpc";
@@ -13,8 +13,7 @@ export default function AdminViews({ view }: { view: "projects" | "jobs" | "keys
 }
 
 function Projects() {
-  const trpc = useTRPC();
-  const q = useQuery(trpc.projects.list.queryOptions({ limit: 500 }));
+  const { projects: q, names } = useProjects();
   return (
     <section aria-labelledby="projects-heading">
       <h1 id="projects-heading">Projects and locks</h1>
@@ -36,7 +35,7 @@ function Projects() {
           <tbody>
             {q.data.items.map((p) => (
               <tr key={p.id}>
-                <th scope="row">{p.name ?? p.path.split("/").at(-1)}</th>
+                <th scope="row">{names.get(p.id) ?? p.path}</th>
                 <td className="mono">{p.path}</td>
                 <td>
                   <LockCell projectId={p.id} />

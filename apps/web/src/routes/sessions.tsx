@@ -11,6 +11,7 @@ import { Link, useLocation, useSearch } from "wouter";
 
 import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
 import { formatCost, formatTokens, timeAgo } from "../lib/format";
+import { shortPathNames } from "../lib/names";
 import {
   baseName,
   filtersFromSearch,
@@ -206,6 +207,9 @@ function SessionRows(props: {
   });
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.at(-1)?.index ?? 0;
+  // Two projects in folders of the same name ("client-a/app", "client-b/app") must not both
+  // read "app": each working directory by as much of its end as tells it from the others shown.
+  const places = useMemo(() => shortPathNames(sessions.flatMap((s) => (s.cwd === null ? [] : [s.cwd]))), [sessions]);
   useEffect(() => {
     if (hasMore && lastIndex >= sessions.length - 50) loadMore();
   }, [hasMore, lastIndex, sessions.length, loadMore]);
@@ -239,6 +243,7 @@ function SessionRows(props: {
                 index={item.index}
                 start={item.start}
                 now={now}
+                place={session.cwd === null ? null : (places.get(session.cwd) ?? baseName(session.cwd))}
                 onChanged={props.onChanged}
               />
             );
@@ -259,14 +264,17 @@ const SessionRow = memo(function SessionRow(props: {
   index: number;
   start: number;
   now: number;
+  /** The working directory's short name, distinct among the rows shown. */
+  place: string | null;
   onChanged: (s: Session) => void;
 }) {
   const { session, now, onChanged } = props;
+  const [editing, setEditing] = useState(false);
   const name = sessionName(session);
-  const where = [baseName(session.cwd), session.machineId, session.agentType].filter((v) => v !== null).join(" · ");
+  const where = [props.place, session.machineId, session.agentType].filter((v) => v !== null).join(" · ");
   return (
     <div
-      className={`row${needsYou(session) ? " needs-you" : ""}${session.pinned ? " pinned" : ""}`}
+      className={`row${needsYou(session) ? " needs-you" : ""}${session.pinned ? " pinned" : ""}${editing ? " editing" : ""}`}
       role="row"
       aria-rowindex={props.index + 2}
       data-session-id={session.id}
@@ -283,10 +291,16 @@ const SessionRow = memo(function SessionRow(props: {
         <StatusBadge status={session.status} />
       </span>
       <span role="cell" className="name">
-        <Link href={`/sessions/${session.id}`}>{name}</Link>
-        {session.label && <span className="label-chip">{session.label}</span>}
+        <Link href={`/sessions/${session.id}`} title={name}>
+          {name}
+        </Link>
+        {session.label && (
+          <span className="label-chip" title={session.label}>
+            {session.label}
+          </span>
+        )}
       </span>
-      <span role="cell" className="wide muted">
+      <span role="cell" className="wide muted" title={session.cwd ?? undefined}>
         {where || "—"}
       </span>
       <span role="cell" className="num">
@@ -299,16 +313,25 @@ const SessionRow = memo(function SessionRow(props: {
         <time dateTime={session.lastActivityAt}>{timeAgo(session.lastActivityAt, now)}</time>
       </span>
       <span role="cell">
-        <RowActions session={session} onChanged={onChanged} />
+        <RowActions session={session} onChanged={onChanged} editing={editing} setEditing={setEditing} />
       </span>
     </div>
   );
 });
 
-function RowActions({ session, onChanged }: { session: Session; onChanged: (s: Session) => void }) {
+/**
+ * Pin, hide and label. While the label is edited the row gives its editor the place of the
+ * columns after the name (the row's `editing` class), so the field has room at any width.
+ */
+function RowActions(props: {
+  session: Session;
+  onChanged: (s: Session) => void;
+  editing: boolean;
+  setEditing: (editing: boolean) => void;
+}) {
+  const { session, onChanged, editing, setEditing } = props;
   const trpc = useTRPC();
   const me = useMe();
-  const [editing, setEditing] = useState(false);
   const [label, setLabel] = useState(session.label ?? "");
   const update = useMutation(trpc.sessions.update.mutationOptions({ onSuccess: onChanged }));
   const why = me.canWrite ? undefined : "your key is read-only (no ingest scope)";
@@ -322,6 +345,9 @@ function RowActions({ session, onChanged }: { session: Session; onChanged: (s: S
           e.preventDefault();
           update.mutate({ id: session.id, label: label.trim() === "" ? null : label.trim() });
           setEditing(false);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") setEditing(false);
         }}
       >
         <input
@@ -364,7 +390,11 @@ function RowActions({ session, onChanged }: { session: Session; onChanged: (s: S
         aria-label={`Label ${name}`}
         title={why ?? "Label"}
         disabled={!me.canWrite}
-        onClick={() => setEditing(true)}
+        onClick={() => {
+          // From the label as it is now: it may have changed (live) since the row was drawn.
+          setLabel(session.label ?? "");
+          setEditing(true);
+        }}
       >
         Label
       </button>

@@ -9,7 +9,7 @@ import { useId, useMemo, useState } from "react";
 import { Empty, ErrorState, Loading } from "../components";
 import { formatCost, formatTokens } from "../lib/format";
 import type { UsageGrouping } from "../lib/types";
-import { chartPoints, GROUPINGS, type ChartPoint } from "../lib/usage";
+import { axisLabels, chartPoints, GROUPINGS, type ChartPoint } from "../lib/usage";
 import { useTRPC } from "../trpc";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -82,7 +82,7 @@ export default function UsageView() {
             {formatTokens(report.data.totals.totalTokens)} tokens in {report.data.totals.sessions} sessions (prices{" "}
             {report.data.priceTableVersion}).
           </p>
-          <CostChart points={points} title={`Cost per ${groupBy}`} />
+          <CostChart points={points} groupBy={groupBy} title={`Cost per ${groupBy}`} />
           <table>
             <caption>Cost and tokens per {groupBy}</caption>
             <thead>
@@ -134,10 +134,16 @@ export default function UsageView() {
 
 const WIDTH = 720;
 const HEIGHT = 260;
-const MARGIN = { top: 10, right: 10, bottom: 60, left: 60 };
+/** Room below for a label of AXIS_LABEL_CHARS at the axis's angle; at the left for the first one. */
+const MARGIN = { top: 10, right: 10, bottom: 90, left: 70 };
+const LABEL_ANGLE = -35;
 
-/** A bar per row; the table under it carries the same numbers for screen readers. */
-function CostChart({ points, title }: { points: ChartPoint[]; title: string }) {
+/**
+ * A bar per row; the table under it carries the same numbers (and the full names) for screen
+ * readers. A label under a bar is short but never the same as another's; hovering it, or the
+ * bar, shows the full name.
+ */
+function CostChart({ points, groupBy, title }: { points: ChartPoint[]; groupBy: UsageGrouping; title: string }) {
   const innerWidth = WIDTH - MARGIN.left - MARGIN.right;
   const innerHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const x = scaleBand({ domain: points.map((p) => p.key), range: [0, innerWidth], padding: 0.2 });
@@ -146,7 +152,8 @@ function CostChart({ points, title }: { points: ChartPoint[]; title: string }) {
     range: [innerHeight, 0],
     nice: true,
   });
-  const labels = new Map(points.map((p) => [p.key, p.label]));
+  const labels = axisLabels(points, groupBy);
+  const fullNames = new Map(points.map((p) => [labels.get(p.key) ?? p.key, p.label]));
   return (
     <figure className="chart">
       <svg
@@ -181,10 +188,25 @@ function CostChart({ points, title }: { points: ChartPoint[]; title: string }) {
           <AxisBottom
             top={innerHeight}
             scale={x}
-            tickFormat={(k) => (labels.get(String(k)) ?? String(k)).slice(0, 14)}
+            tickFormat={(k) => labels.get(String(k)) ?? String(k)}
             stroke="currentColor"
             tickStroke="currentColor"
-            tickLabelProps={{ fill: "currentColor", fontSize: 10, angle: -35, textAnchor: "end" }}
+            // Drawn here rather than by visx's own text, to carry the full name as a tooltip.
+            tickComponent={({ x, y, formattedValue }) => (
+              <text
+                x={x}
+                y={y}
+                dy="0.3em"
+                fill="currentColor"
+                fontSize={10}
+                textAnchor="end"
+                transform={`rotate(${LABEL_ANGLE} ${x} ${y})`}
+                className="axis-label"
+              >
+                <title>{fullNames.get(formattedValue ?? "") ?? formattedValue}</title>
+                {formattedValue}
+              </text>
+            )}
           />
         </Group>
       </svg>

@@ -6,7 +6,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useId, useState } from "react";
 
-import { Empty, ErrorState, Loading, ProjectOptions } from "../components";
+import { Empty, ErrorState, Loading, ProjectOptions, useProjects } from "../components";
 import { formatTime, STATUS_LABELS } from "../lib/format";
 import type { RouterInputs, RouterOutputs } from "../lib/types";
 import { useMe } from "../me";
@@ -182,6 +182,7 @@ function SubscriptionItem({ subscription: s }: { subscription: Subscription }) {
       },
     }),
   );
+  const { names: projectNames } = useProjects();
   const label = s.name ?? s.url;
   const failure = update.error ?? remove.error ?? test.error;
   return (
@@ -195,8 +196,8 @@ function SubscriptionItem({ subscription: s }: { subscription: Subscription }) {
       </p>
       <p className="muted">
         {s.events.map((e) => EVENTS[e]).join(", ")} · {FORMATS[s.format]}
-        {s.projectId ? " · one project" : ""} · last delivery{" "}
-        {s.lastDeliveryAt ? formatTime(s.lastDeliveryAt) : "never"}
+        {s.projectId ? ` · project ${projectNames.get(s.projectId) ?? s.projectId}` : " · every project"} · last
+        delivery {s.lastDeliveryAt ? formatTime(s.lastDeliveryAt) : "never"}
         {s.consecutiveFailures > 0 ? ` · ${s.consecutiveFailures} failed in a row` : ""}
       </p>
       {s.disabledReason && <p className="state error">{s.disabledReason}</p>}
