@@ -232,4 +232,18 @@ describe("names and layout", () => {
       await context.close();
     });
   }
+  it("at phone width no view is wider than the page: a wide table or the chart scrolls by itself", async () => {
+    const adminKey = await server.createKey(["admin", "ingest"], "e2e-phone-widths");
+    const { context, page } = await signedIn(adminKey, VIEWPORTS[1]);
+    for (const path of ["/", "/usage", "/projects", "/jobs", "/keys", "/webhooks", `/sessions/${labelled}`]) {
+      await page.goto(`${server.url}${path}`);
+      await page.getByRole("heading", { level: 1 }).waitFor();
+      await page.locator(".state[role=status]").first().waitFor({ state: "detached" });
+      expect({ path, width: await page.evaluate(() => document.documentElement.scrollWidth) }).toEqual({
+        path,
+        width: VIEWPORTS[1].width,
+      });
+    }
+    await context.close();
+  });
 });

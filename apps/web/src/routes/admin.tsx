@@ -24,26 +24,28 @@ function Projects() {
       ) : q.data.items.length === 0 ? (
         <Empty>No projects yet: a session with a working directory makes one.</Empty>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Project</th>
-              <th scope="col">Path</th>
-              <th scope="col">Lock</th>
-            </tr>
-          </thead>
-          <tbody>
-            {q.data.items.map((p) => (
-              <tr key={p.id}>
-                <th scope="row">{names.get(p.id) ?? p.path}</th>
-                <td className="mono">{p.path}</td>
-                <td>
-                  <LockCell projectId={p.id} />
-                </td>
+        <div className="table-scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Project</th>
+                <th scope="col">Path</th>
+                <th scope="col">Lock</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {q.data.items.map((p) => (
+                <tr key={p.id}>
+                  <th scope="row">{names.get(p.id) ?? p.path}</th>
+                  <td className="mono">{p.path}</td>
+                  <td>
+                    <LockCell projectId={p.id} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );
@@ -75,34 +77,36 @@ function Jobs() {
       ) : q.data.items.length === 0 ? (
         <Empty>The queue is empty.</Empty>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Type</th>
-              <th scope="col">Status</th>
-              <th scope="col" className="num">
-                Attempts
-              </th>
-              <th scope="col">Worker</th>
-              <th scope="col">Error</th>
-            </tr>
-          </thead>
-          <tbody>
-            {q.data.items.map((j) => (
-              <tr key={j.id} data-job-id={j.id}>
-                <th scope="row">{j.type}</th>
-                <td>
-                  <StatusBadge status={j.status} />
-                </td>
-                <td className="num">
-                  {j.attempts}/{j.maxAttempts}
-                </td>
-                <td data-testid="job-worker">{jobWorkerText(j)}</td>
-                <td className="inline-error">{j.error ?? ""}</td>
+        <div className="table-scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Type</th>
+                <th scope="col">Status</th>
+                <th scope="col" className="num">
+                  Attempts
+                </th>
+                <th scope="col">Worker</th>
+                <th scope="col">Error</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {q.data.items.map((j) => (
+                <tr key={j.id} data-job-id={j.id}>
+                  <th scope="row">{j.type}</th>
+                  <td>
+                    <StatusBadge status={j.status} />
+                  </td>
+                  <td className="num">
+                    {j.attempts}/{j.maxAttempts}
+                  </td>
+                  <td data-testid="job-worker">{jobWorkerText(j)}</td>
+                  <td className="inline-error">{j.error ?? ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );
@@ -123,34 +127,36 @@ function Keys() {
       ) : q.data.length === 0 ? (
         <Empty>No keys.</Empty>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Scopes</th>
-              <th scope="col">Last used</th>
-              <th scope="col">State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {q.data.map((k) => (
-              <tr key={k.id}>
-                <th scope="row">{k.name}</th>
-                <td className="mono">{k.prefix}</td>
-                <td>{k.scopes.join(", ")}</td>
-                <td>{formatTime(k.lastUsedAt)}</td>
-                <td>
-                  {k.revokedAt
-                    ? `revoked ${formatTime(k.revokedAt)}`
-                    : k.expiresAt
-                      ? `expires ${formatTime(k.expiresAt)}`
-                      : "active"}
-                </td>
+        <div className="table-scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Prefix</th>
+                <th scope="col">Scopes</th>
+                <th scope="col">Last used</th>
+                <th scope="col">State</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {q.data.map((k) => (
+                <tr key={k.id}>
+                  <th scope="row">{k.name}</th>
+                  <td className="mono">{k.prefix}</td>
+                  <td>{k.scopes.join(", ")}</td>
+                  <td>{formatTime(k.lastUsedAt)}</td>
+                  <td>
+                    {k.revokedAt
+                      ? `revoked ${formatTime(k.revokedAt)}`
+                      : k.expiresAt
+                        ? `expires ${formatTime(k.expiresAt)}`
+                        : "active"}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );

@@ -663,24 +663,26 @@ function Files({ sessionId }: { sessionId: string }) {
   if (q.isError) return <ErrorState error={q.error} what="files" />;
   if (q.data.items.length === 0) return <Empty>No files tracked.</Empty>;
   return (
-    <table>
-      <thead>
-        <tr>
-          <th scope="col">Path</th>
-          <th scope="col" className="num">
-            Size
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {q.data.items.map((f) => (
-          <tr key={f.id}>
-            <td className="mono">{f.path}</td>
-            <td className="num">{f.sizeBytes ?? "—"}</td>
+    <div className="table-scroll">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Path</th>
+            <th scope="col" className="num">
+              Size
+            </th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {q.data.items.map((f) => (
+            <tr key={f.id}>
+              <td className="mono">{f.path}</td>
+              <td className="num">{f.sizeBytes ?? "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -708,23 +710,25 @@ function Artifacts({ sessionId }: { sessionId: string }) {
   if (q.isError) return <ErrorState error={q.error} what="artifacts" />;
   if (q.data.items.length === 0) return <Empty>No artifacts.</Empty>;
   return (
-    <table>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Type</th>
-          <th scope="col">Path</th>
-        </tr>
-      </thead>
-      <tbody>
-        {q.data.items.map((a) => (
-          <tr key={a.id}>
-            <td>{a.name}</td>
-            <td>{a.artifactType}</td>
-            <td className="mono">{a.contentPath}</td>
+    <div className="table-scroll">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Type</th>
+            <th scope="col">Path</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {q.data.items.map((a) => (
+            <tr key={a.id}>
+              <td>{a.name}</td>
+              <td>{a.artifactType}</td>
+              <td className="mono">{a.contentPath}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

@@ -83,49 +83,51 @@ export default function UsageView() {
             {report.data.priceTableVersion}).
           </p>
           <CostChart points={points} groupBy={groupBy} title={`Cost per ${groupBy}`} />
-          <table>
-            <caption>Cost and tokens per {groupBy}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{groupBy}</th>
-                <th scope="col" className="num">
-                  Sessions
-                </th>
-                <th scope="col" className="num">
-                  Input
-                </th>
-                <th scope="col" className="num">
-                  Output
-                </th>
-                <th scope="col" className="num">
-                  Cache write
-                </th>
-                <th scope="col" className="num">
-                  Cache read
-                </th>
-                <th scope="col" className="num">
-                  Total tokens
-                </th>
-                <th scope="col" className="num">
-                  Cost
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {report.data.rows.map((row) => (
-                <tr key={row.key}>
-                  <th scope="row">{row.label ?? row.key}</th>
-                  <td className="num">{row.sessions}</td>
-                  <td className="num">{formatTokens(row.inputTokens)}</td>
-                  <td className="num">{formatTokens(row.outputTokens)}</td>
-                  <td className="num">{formatTokens(row.cacheCreationTokens)}</td>
-                  <td className="num">{formatTokens(row.cacheReadTokens)}</td>
-                  <td className="num">{formatTokens(row.totalTokens)}</td>
-                  <td className="num">{formatCost(row.costUsd, row.unpricedMessages)}</td>
+          <div className="table-scroll">
+            <table>
+              <caption>Cost and tokens per {groupBy}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">{groupBy}</th>
+                  <th scope="col" className="num">
+                    Sessions
+                  </th>
+                  <th scope="col" className="num">
+                    Input
+                  </th>
+                  <th scope="col" className="num">
+                    Output
+                  </th>
+                  <th scope="col" className="num">
+                    Cache write
+                  </th>
+                  <th scope="col" className="num">
+                    Cache read
+                  </th>
+                  <th scope="col" className="num">
+                    Total tokens
+                  </th>
+                  <th scope="col" className="num">
+                    Cost
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {report.data.rows.map((row) => (
+                  <tr key={row.key}>
+                    <th scope="row">{row.label ?? row.key}</th>
+                    <td className="num">{row.sessions}</td>
+                    <td className="num">{formatTokens(row.inputTokens)}</td>
+                    <td className="num">{formatTokens(row.outputTokens)}</td>
+                    <td className="num">{formatTokens(row.cacheCreationTokens)}</td>
+                    <td className="num">{formatTokens(row.cacheReadTokens)}</td>
+                    <td className="num">{formatTokens(row.totalTokens)}</td>
+                    <td className="num">{formatCost(row.costUsd, row.unpricedMessages)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </>
       )}
     </section>

@@ -265,40 +265,42 @@ function Deliveries({ subscriptionId }: { subscriptionId: string }) {
   if (q.isError) return <ErrorState error={q.error} what="deliveries" />;
   if (q.data.items.length === 0) return <Empty>No deliveries yet.</Empty>;
   return (
-    <table className="deliveries">
-      <caption>Recent deliveries, newest first</caption>
-      <thead>
-        <tr>
-          <th scope="col">Event</th>
-          <th scope="col">Status</th>
-          <th scope="col">Created</th>
-          <th scope="col">Tries</th>
-        </tr>
-      </thead>
-      <tbody>
-        {q.data.items.map((d) => (
-          <tr key={d.id} data-delivery-status={d.status}>
-            <td>{d.event}</td>
-            <td>
-              <span className={`badge status-${d.status === "delivered" ? "completed" : d.status}`}>{d.status}</span>
-            </td>
-            <td>{formatTime(d.createdAt)}</td>
-            <td>
-              <ol className="plain attempts">
-                {d.attemptLog.map((a) => (
-                  <li key={a.attempt}>
-                    #{a.attempt} {formatTime(a.startedAt)}:{" "}
-                    {a.statusCode === null ? "no answer" : `HTTP ${a.statusCode}`} in {a.durationMs} ms
-                    {a.error ? ` — ${a.error}` : ""}
-                    {a.nextAttemptAt ? ` · next try ${formatTime(a.nextAttemptAt)}` : ""}
-                  </li>
-                ))}
-                {d.attemptLog.length === 0 && <li className="muted">not tried yet</li>}
-              </ol>
-            </td>
+    <div className="table-scroll">
+      <table className="deliveries">
+        <caption>Recent deliveries, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Event</th>
+            <th scope="col">Status</th>
+            <th scope="col">Created</th>
+            <th scope="col">Tries</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {q.data.items.map((d) => (
+            <tr key={d.id} data-delivery-status={d.status}>
+              <td>{d.event}</td>
+              <td>
+                <span className={`badge status-${d.status === "delivered" ? "completed" : d.status}`}>{d.status}</span>
+              </td>
+              <td>{formatTime(d.createdAt)}</td>
+              <td>
+                <ol className="plain attempts">
+                  {d.attemptLog.map((a) => (
+                    <li key={a.attempt}>
+                      #{a.attempt} {formatTime(a.startedAt)}:{" "}
+                      {a.statusCode === null ? "no answer" : `HTTP ${a.statusCode}`} in {a.durationMs} ms
+                      {a.error ? ` — ${a.error}` : ""}
+                      {a.nextAttemptAt ? ` · next try ${formatTime(a.nextAttemptAt)}` : ""}
+                    </li>
+                  ))}
+                  {d.attemptLog.length === 0 && <li className="muted">not tried yet</li>}
+                </ol>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
