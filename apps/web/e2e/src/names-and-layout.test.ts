@@ -134,9 +134,12 @@ describe("names and layout", () => {
       expect((await box(field)).width).toBeGreaterThan(120);
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width);
       await shot(page, `label-editor-${viewport.width}`);
-      // Escape leaves the label as it was.
+      // Escape leaves the label as it was, and the keyboard where it was: on the Label button.
       await field.press("Escape");
-      await row.getByRole("button", { name: /^Label / }).waitFor();
+      const labelButton = row.getByRole("button", { name: /^Label / });
+      await labelButton.waitFor();
+      expect(await labelButton.evaluate((el) => el === document.activeElement)).toBe(true);
+      expect(await chip.getAttribute("title")).toBe(LABEL);
       await context.close();
     });
   }

@@ -334,6 +334,14 @@ function RowActions(props: {
   const me = useMe();
   const [label, setLabel] = useState(session.label ?? "");
   const update = useMutation(trpc.sessions.update.mutationOptions({ onSuccess: onChanged }));
+  // When the editor closes (saved, cancelled, Escape) the focus goes back to the Label button;
+  // it would fall to the page's start with the editor gone, losing a keyboard user's place.
+  const labelButton = useRef<HTMLButtonElement>(null);
+  const wasEditing = useRef(false);
+  useEffect(() => {
+    if (wasEditing.current && !editing) labelButton.current?.focus();
+    wasEditing.current = editing;
+  }, [editing]);
   const why = me.canWrite ? undefined : "your key is read-only (no ingest scope)";
   const name = sessionName(session);
 
@@ -387,6 +395,7 @@ function RowActions(props: {
       </button>
       <button
         type="button"
+        ref={labelButton}
         aria-label={`Label ${name}`}
         title={why ?? "Label"}
         disabled={!me.canWrite}
