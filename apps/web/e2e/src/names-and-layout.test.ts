@@ -249,4 +249,18 @@ describe("names and layout", () => {
     }
     await context.close();
   });
+  it("usage's choices live in the address: a reload or a shared link shows the same report", async () => {
+    const { context, page } = await signedIn(server.apiKey, VIEWPORTS[0]);
+    await page.getByRole("link", { name: "Usage" }).click();
+    await page.getByLabel("Per", { exact: true }).selectOption("model");
+    await page.getByLabel("Over", { exact: true }).selectOption("last 90 days");
+    await page.waitForURL(`${server.url}/usage?per=model&over=90`);
+    await page.reload();
+    await page.locator("table caption", { hasText: "per model" }).waitFor();
+    expect(await page.getByLabel("Per", { exact: true }).inputValue()).toBe("model");
+    expect(await page.getByLabel("Over", { exact: true }).inputValue()).toBe("last 90 days");
+    await page.goto(`${server.url}/usage?over=all`);
+    await page.locator(".view-head .muted", { hasText: "all time" }).waitFor();
+    await context.close();
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { axisLabels, chartPoints } from "./usage";
+import { axisLabels, chartPoints, PERIODS, usageChoicesFromSearch, usageChoicesToSearch } from "./usage";
 import type { UsageReport } from "./types";
 
 const row = (key: string, costUsd: number, totalTokens: number, label: string | null = null) =>
@@ -40,5 +40,15 @@ describe("axisLabels", () => {
     ];
     const labels = axisLabels(chartPoints({ groupBy: "project", rows }), "project");
     expect(Object.fromEntries(labels)).toEqual({ p1: "client-a/app", p2: "client-b/app", none: "none" });
+  });
+});
+
+describe("usage choices in the address", () => {
+  it("round-trips, leaves the defaults out and takes anything unknown for them", () => {
+    const choices = { groupBy: "model" as const, period: PERIODS[2] };
+    expect(usageChoicesToSearch(choices)).toBe("per=model&over=90");
+    expect(usageChoicesFromSearch("per=model&over=90")).toEqual(choices);
+    expect(usageChoicesFromSearch("over=all").period.days).toBeNull();
+    expect(usageChoicesToSearch(usageChoicesFromSearch("per=nonsense&over=12"))).toBe("");
   });
 });

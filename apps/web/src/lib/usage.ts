@@ -9,6 +9,45 @@ export const GROUPINGS: Array<{ value: UsageGrouping; label: string }> = [
   { value: "machine", label: "machine" },
 ];
 
+/** The periods the view offers, in days back from now (null: everything stored). */
+export const PERIODS = [
+  { days: 7, label: "last 7 days" },
+  { days: 30, label: "last 30 days" },
+  { days: 90, label: "last 90 days" },
+  { days: 365, label: "last 365 days" },
+  { days: null, label: "all time" },
+] as const;
+export type Period = (typeof PERIODS)[number];
+
+export interface UsageChoices {
+  groupBy: UsageGrouping;
+  period: Period;
+}
+
+const DEFAULT_CHOICES: UsageChoices = { groupBy: "day", period: PERIODS[1] };
+
+/**
+ * The view's choices from its query string (`per=model&over=90`, `over=all`): a link or a
+ * reload shows the same report. Anything unknown is the default (per day, last 30 days).
+ */
+export function usageChoicesFromSearch(search: string): UsageChoices {
+  const params = new URLSearchParams(search);
+  const per = params.get("per");
+  const over = params.get("over");
+  return {
+    groupBy: GROUPINGS.find((g) => g.value === per)?.value ?? DEFAULT_CHOICES.groupBy,
+    period: PERIODS.find((p) => String(p.days ?? "all") === over) ?? DEFAULT_CHOICES.period,
+  };
+}
+
+/** The query string for `choices`, without the defaults ("" for per day, last 30 days). */
+export function usageChoicesToSearch(choices: UsageChoices): string {
+  const params = new URLSearchParams();
+  if (choices.groupBy !== DEFAULT_CHOICES.groupBy) params.set("per", choices.groupBy);
+  if (choices.period !== DEFAULT_CHOICES.period) params.set("over", String(choices.period.days ?? "all"));
+  return params.toString();
+}
+
 export interface ChartPoint {
   key: string;
   label: string;

@@ -4,32 +4,42 @@ import { AxisBottom, AxisLeft } from "@visx/axis";
 import { Group } from "@visx/group";
 import { scaleBand, scaleLinear } from "@visx/scale";
 import { Bar } from "@visx/shape";
-import { useId, useMemo, useState } from "react";
+import { useCallback, useId, useMemo } from "react";
+import { useLocation, useSearch } from "wouter";
 
 import { Empty, ErrorState, Loading } from "../components";
 import { formatCost, formatTokens } from "../lib/format";
 import type { UsageGrouping } from "../lib/types";
-import { axisLabels, chartPoints, GROUPINGS, type ChartPoint } from "../lib/usage";
+import {
+  axisLabels,
+  chartPoints,
+  GROUPINGS,
+  PERIODS,
+  usageChoicesFromSearch,
+  usageChoicesToSearch,
+  type ChartPoint,
+  type UsageChoices,
+} from "../lib/usage";
 import { useTRPC } from "../trpc";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** The periods the view offers, in days back from now (null: everything stored). */
-const PERIODS = [
-  { days: 7, label: "last 7 days" },
-  { days: 30, label: "last 30 days" },
-  { days: 90, label: "last 90 days" },
-  { days: 365, label: "last 365 days" },
-  { days: null, label: "all time" },
-] as const;
-type Period = (typeof PERIODS)[number];
 
 export default function UsageView() {
   const trpc = useTRPC();
   const groupId = useId();
   const periodId = useId();
-  const [groupBy, setGroupBy] = useState<UsageGrouping>("day");
-  const [period, setPeriod] = useState<Period>(PERIODS[1]);
+  // The choices live in the query string, like the sessions list's filters: a reload or a
+  // shared link shows the same report. Replaced, not pushed: Back leaves the view.
+  const search = useSearch();
+  const [, navigate] = useLocation();
+  const { groupBy, period } = useMemo(() => usageChoicesFromSearch(search), [search]);
+  const choose = useCallback(
+    (next: UsageChoices) => {
+      const query = usageChoicesToSearch(next);
+      navigate(query === "" ? "/usage" : `/usage?${query}`, { replace: true });
+    },
+    [navigate],
+  );
   // Fixed when the period is chosen, so a re-render does not ask for a new report each time.
   const from = useMemo(
     () => (period.days === null ? undefined : new Date(Date.now() - period.days * DAY_MS).toISOString()),
@@ -49,7 +59,11 @@ export default function UsageView() {
       </div>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <label htmlFor={groupId}>Per</label>
-        <select id={groupId} value={groupBy} onChange={(e) => setGroupBy(e.target.value as UsageGrouping)}>
+        <select
+          id={groupId}
+          value={groupBy}
+          onChange={(e) => choose({ groupBy: e.target.value as UsageGrouping, period })}
+        >
           {GROUPINGS.map((g) => (
             <option key={g.value} value={g.value}>
               {g.label}
@@ -60,7 +74,7 @@ export default function UsageView() {
         <select
           id={periodId}
           value={period.label}
-          onChange={(e) => setPeriod(PERIODS.find((p) => p.label === e.target.value) ?? PERIODS[1])}
+          onChange={(e) => choose({ groupBy, period: PERIODS.find((p) => p.label === e.target.value) ?? period })}
         >
           {PERIODS.map((p) => (
             <option key={p.label} value={p.label}>
