@@ -263,4 +263,12 @@ describe("names and layout", () => {
     await page.locator(".view-head .muted", { hasText: "all time" }).waitFor();
     await context.close();
   });
+  it("a session of one entry says '1 entry', not '1 entries'", async () => {
+    const { context, page } = await signedIn(server.apiKey, VIEWPORTS[0]);
+    await page.goto(`${server.url}/sessions/${labelled}`);
+    const status = page.locator("[data-live-status=pending]");
+    await status.waitFor();
+    expect(await status.textContent()).toBe("1 entry · live");
+    await context.close();
+  });
 });

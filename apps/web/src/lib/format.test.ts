@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import {
   formatClock,
+  formatCount,
   formatCost,
   formatDuration,
   formatTime,
@@ -80,5 +81,13 @@ describe("jobWorkerText", () => {
     expect(jobWorkerText({ status: "completed", leaseOwner: "w1", leaseExpiresAt: null })).toBe("ran on w1");
     expect(jobWorkerText({ status: "failed", leaseOwner: "w1", leaseExpiresAt: null })).toBe("ran on w1");
     expect(jobWorkerText({ status: "pending", leaseOwner: null, leaseExpiresAt: null })).toBe("—");
+  });
+});
+
+describe("formatCount", () => {
+  it("one, or more, with the thousands grouped", () => {
+    expect(formatCount(1, "entry", "entries")).toBe("1 entry");
+    expect(formatCount(0, "entry", "entries")).toBe("0 entries");
+    expect(formatCount(1000, "entry", "entries")).toBe("1,000 entries");
   });
 });

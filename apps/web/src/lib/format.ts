@@ -4,6 +4,14 @@ const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFracti
 const usd = new Intl.NumberFormat("en", { style: "currency", currency: "USD", maximumFractionDigits: 2 });
 const smallUsd = new Intl.NumberFormat("en", { style: "currency", currency: "USD", maximumFractionDigits: 4 });
 
+const plural = new Intl.PluralRules("en");
+const integer = new Intl.NumberFormat("en");
+
+/** A count in words: "1 entry", "2 entries", "1,000 entries". */
+export function formatCount(n: number, one: string, other: string): string {
+  return `${integer.format(n)} ${plural.select(n) === "one" ? one : other}`;
+}
+
 export function formatTokens(n: number): string {
   return n < 1000 ? String(n) : compact.format(n);
 }

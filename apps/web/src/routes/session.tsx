@@ -12,7 +12,15 @@ import { changedOnWayIn } from "@logbook/sdk";
 import { Link, Redirect, useSearch } from "wouter";
 
 import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
-import { formatClock, formatCost, formatDuration, formatTime, formatTokens, statusReasonText } from "../lib/format";
+import {
+  formatClock,
+  formatCost,
+  formatCount,
+  formatDuration,
+  formatTime,
+  formatTokens,
+  statusReasonText,
+} from "../lib/format";
 import { ENDED_STATUSES, sessionName, totalTokens } from "../lib/sessions";
 import { EMPTY_SEARCH, searchHref } from "../lib/search";
 import { buildTimeline, entryIndexOf, mergeEvents, toolEventLabel, type TimelineEntry } from "../lib/timeline";
@@ -420,7 +428,7 @@ function Timeline({ session, target }: { session: Session; target: string | unde
     <>
       <p className="live muted" role="status" data-live-status={live.status} data-entries={entries.length}>
         {live.status === "pending"
-          ? `${entries.length} entries · live`
+          ? `${formatCount(entries.length, "entry", "entries")} · live`
           : live.status === "error"
             ? "live tail lost, reconnecting"
             : "connecting the live tail…"}
@@ -428,7 +436,7 @@ function Timeline({ session, target }: { session: Session; target: string | unde
       {target !== undefined &&
         (seeking ? (
           <p className="state" role="status">
-            Finding the event ({entries.length} entries loaded)…
+            Finding the event ({formatCount(entries.length, "entry", "entries")} loaded)…
           </p>
         ) : targetIndex < 0 ? (
           <p className="state error" role="alert">
