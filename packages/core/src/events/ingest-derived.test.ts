@@ -96,6 +96,20 @@ describe("ingest derivations", () => {
     expect(await projectPaths()).not.toContain("/home/me/mono/packages/types");
     expect(await projectPaths()).not.toContain("/home/me/mono/apps/web");
 
+    // A server that never saw the parent (restarted, or another replica): read from its row.
+    const other = new EventService({ knex: db.knex });
+    const ingestElsewhere = (lines: Line[]) => other.ingest(ingestEventsInput.parse({ events: lines }));
+    await ingestElsewhere([child("mono-1", "a5", "/home/me/mono/tools")]);
+    // A parent this server remembers without a project, which it got through another server
+    // since: the new subagent takes that project, not its own folder's.
+    await ingest([hook("mono-3", "Notification", { message: "waiting" })]);
+    await ingestElsewhere([hook("mono-3", "SessionStart", {}, "/home/me/mono")]);
+    await ingest([child("mono-3", "a6", "/home/me/mono/docs")]);
+    for (const externalId of ["mono-1:agent:a5", "mono-3:agent:a6"]) {
+      expect((await sessions.get({ externalId })).projectId, externalId).toBe(parent.projectId);
+    }
+    expect(await projectPaths()).not.toContain("/home/me/mono/docs");
+
     // A parent without a project: the subagent's own working directory, as for any session.
     await ingest([hook("nowhere-1", "SessionStart", {}, "relative/dir")]);
     await ingest([child("nowhere-1", "a4", "/srv/scratch")]);

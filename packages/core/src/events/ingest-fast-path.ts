@@ -299,6 +299,10 @@ export async function ingestInOneCall(
     // A path the database would store changed is left to the ordinary pipeline, which looks it up as sent.
     const projectPath = missingProjectPath(row, derived);
     if (projectPath !== null && cleanText(projectPath) !== projectPath) return null;
+    // A subagent that would get a project of its own working directory: its parent's, if the
+    // parent has one by now, comes first, and the parent's row here may be older than that
+    // (remembered before its project came, or never locked). The ordinary pipeline reads it.
+    if (projectPath !== null && row.parentSessionId !== null) return null;
     after.push(stateAfter(row, patch));
     const { redactions, replaced } = counts.get(sessionId) ?? { redactions: 0, replaced: 0 };
     if (Object.keys(patch).length > 0 || metadata !== null || redactions > 0 || replaced > 0 || projectPath !== null)
