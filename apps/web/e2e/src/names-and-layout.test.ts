@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from "@logbook/db/testing";
 import { createLogbookClient, type LogbookClient } from "@logbook/sdk";
 import { startTestServer, type TestServer } from "@logbook/server/testing";
 import { expectDefined } from "@logbook/vitest-config/expect-defined";
+import { waitFor } from "@logbook/vitest-config/wait-for";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -145,8 +146,23 @@ describe("names and layout", () => {
   }
 
   it("two projects whose folders are both 'app' are told apart wherever one is shown or chosen", async () => {
+    // A session that worked in a subfolder is shown by its project, not by that folder.
+    const deeper = await client.sessions.create.mutate({
+      externalId: `e2e-names-${randomUUID()}`,
+      projectPath: PROJECTS[0],
+      cwd: `${PROJECTS[0]}/packages/types`,
+      title: "Tighten the types",
+    });
     const adminKey = await server.createKey(["admin", "ingest"], "e2e-names-admin");
     const { context, page } = await signedIn(adminKey, VIEWPORTS[0]);
+    const deeperCell = page.locator(`[role=row][data-session-id="${deeper.id}"] [role=cell]`).nth(2);
+    await deeperCell.waitFor();
+    await waitFor("the subfolder session shown by its project", () => deeperCell.textContent(), {
+      deadlineMs: 30_000,
+      accept: (text) => text?.includes("client-a/app") === true,
+    });
+    expect(await deeperCell.textContent()).not.toContain("types");
+    expect(await deeperCell.getAttribute("title")).toBe(`${PROJECTS[0]}/packages/types`);
     // The sessions list: each session's project by the end of its path that tells them apart.
     for (const path of PROJECTS) {
       const cell = page.locator(`[role=row][data-session-id="${inProject.get(path)}"] [role=cell]`).nth(2);
@@ -171,6 +187,20 @@ describe("names and layout", () => {
         { text: "client-b/app", title: PROJECTS[1] },
       ]);
     }
+    // Its page: the project by name (the path in its title), the folder it worked in beside it.
+    await page.goto(`${server.url}/sessions/${deeper.id}`);
+    const projectCell = page.locator(".session-head dt", { hasText: /^Project$/ }).locator("xpath=../dd");
+    await waitFor("the session's project named", () => projectCell.textContent(), {
+      deadlineMs: 30_000,
+      accept: (text) => text === "app",
+    });
+    expect(await projectCell.getAttribute("title")).toBe(PROJECTS[0]);
+    expect(
+      await page
+        .locator(".session-head dt", { hasText: /^Directory$/ })
+        .locator("xpath=../dd")
+        .textContent(),
+    ).toBe(`${PROJECTS[0]}/packages/types`);
     // The projects page.
     await page.goto(`${server.url}/projects`);
     await page.getByRole("rowheader").nth(1).waitFor();

@@ -209,6 +209,10 @@ function SessionHeader({ session: s }: { session: Session }) {
   const ended = s.endedAt ?? null;
   const started = s.startedAt ?? s.createdAt;
   const changed = changedOnWayIn(s);
+  const trpc = useTRPC();
+  const project = useQuery(
+    trpc.projects.get.queryOptions({ id: s.projectId ?? "" }, { enabled: s.projectId !== null }),
+  ).data;
   return (
     <header className="session-head">
       <h1 id="session-title">{sessionName(s)}</h1>
@@ -236,9 +240,17 @@ function SessionHeader({ session: s }: { session: Session }) {
           <dd>{s.model ?? "—"}</dd>
         </div>
         <div>
-          <dt>Directory</dt>
-          <dd className="mono">{s.cwd ?? "—"}</dd>
+          <dt>Project</dt>
+          <dd title={project?.path}>{project?.name ?? "—"}</dd>
         </div>
+        {/* Where the agent worked, when that is not the project's own folder (a subfolder, or a
+            subagent's folder inside its parent's project). */}
+        {s.cwd !== null && s.cwd !== project?.path && (
+          <div>
+            <dt>Directory</dt>
+            <dd className="mono">{s.cwd}</dd>
+          </div>
+        )}
         {branch && (
           <div>
             <dt>Git branch</dt>

@@ -9,7 +9,7 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import { memo, useCallback, useDeferredValue, useEffect, useId, useMemo, useRef, useState } from "react";
 import { Link, useLocation, useSearch } from "wouter";
 
-import { Empty, ErrorState, LaterPageError, Loading, StatusBadge } from "../components";
+import { Empty, ErrorState, LaterPageError, Loading, StatusBadge, useProjects } from "../components";
 import { formatCost, formatTokens, timeAgo } from "../lib/format";
 import { shortPathNames } from "../lib/names";
 import {
@@ -207,9 +207,14 @@ function SessionRows(props: {
   });
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.at(-1)?.index ?? 0;
-  // Two projects in folders of the same name ("client-a/app", "client-b/app") must not both
-  // read "app": each working directory by as much of its end as tells it from the others shown.
+  // A session's project by its name, told apart from same-named ones ("client-a/app",
+  // "client-b/app"); a subagent's is its parent's, wherever it worked. A session without a
+  // project (or one past the 500 loaded) by its working directory, shortened the same way.
+  const { names: projectNames } = useProjects();
   const places = useMemo(() => shortPathNames(sessions.flatMap((s) => (s.cwd === null ? [] : [s.cwd]))), [sessions]);
+  const placeOf = (session: Session): string | null =>
+    (session.projectId !== null ? projectNames.get(session.projectId) : undefined) ??
+    (session.cwd === null ? null : (places.get(session.cwd) ?? baseName(session.cwd)));
   useEffect(() => {
     if (hasMore && lastIndex >= sessions.length - 50) loadMore();
   }, [hasMore, lastIndex, sessions.length, loadMore]);
@@ -243,7 +248,7 @@ function SessionRows(props: {
                 index={item.index}
                 start={item.start}
                 now={now}
-                place={session.cwd === null ? null : (places.get(session.cwd) ?? baseName(session.cwd))}
+                place={placeOf(session)}
                 onChanged={props.onChanged}
               />
             );
@@ -264,7 +269,7 @@ const SessionRow = memo(function SessionRow(props: {
   index: number;
   start: number;
   now: number;
-  /** The working directory's short name, distinct among the rows shown. */
+  /** The session's project by its distinct name, else its working directory's short name. */
   place: string | null;
   onChanged: (s: Session) => void;
 }) {
