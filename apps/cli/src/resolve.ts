@@ -45,8 +45,8 @@ export async function resolveProject(client: LogbookClient, reference: string): 
 }
 
 /**
- * The projects of these sessions by id, asked for at once (one batched request). A project
- * deleted meanwhile is left out: its sessions show none.
+ * The projects of these sessions by id, asked for at once (the client batches the calls). One
+ * the server does not find is left out, and its sessions show none.
  */
 export async function projectsOf(
   client: LogbookClient,

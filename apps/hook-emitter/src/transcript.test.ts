@@ -8,6 +8,7 @@ import { expectDefined } from "@logbook/vitest-config/expect-defined";
 
 import { describePlanImport, events, plan } from "../test/plan-checks.js";
 import { FakeServer, runBinary, tempDir } from "../test/helpers.js";
+import { type PlanItem, subagentTypesOf, TranscriptPlanner, transcriptFileOf } from "./transcript.js";
 
 /** planImport over our transcript fixtures (the same checks run on the real corpus in transcript.corpus.test.ts). */
 describePlanImport(transcriptFixtures());
@@ -182,6 +183,28 @@ describe("a subagent's type, from the Task call that started it", () => {
     );
     return path;
   };
+
+  it("a planner resumed from a saved state (sync) keeps a subagent's type for its later lines", async () => {
+    const parentPath = join(tempDir("types-resume"), "s-types.jsonl");
+    writeFileSync(parentPath, call("09", "Look around", "Explore"));
+    const file = transcriptFileOf("/p/s-types/subagents/agent-a9.jsonl");
+    const first = new TranscriptPlanner(file, { parentSubagentTypes: await subagentTypesOf(parentPath) });
+    const child = (n: number, content: string, parentUuid: string | null) =>
+      line({
+        type: "user",
+        isSidechain: true,
+        agentId: "a9",
+        parentUuid,
+        uuid: `dddddddd-0000-4000-8000-00000000000${n}`,
+        message: { role: "user", content },
+      });
+    const planned = (items: PlanItem[]) => items.flatMap((item) => (item.kind === "event" ? [item.event] : []));
+    expect(planned(first.feed(child(1, "Look around", null), 1)).map((e) => e.agentType)).toEqual(["Explore"]);
+    // Resumed later without the parent's calls (sync reads them only for a file read from its start).
+    const resumed = new TranscriptPlanner(file, { state: first.snapshot() });
+    const later = planned(resumed.feed(child(2, "and the tests", "dddddddd-0000-4000-8000-000000000001"), 2));
+    expect(later.map((e) => e.agentType)).toEqual(["Explore"]);
+  });
 
   it("calls with the same prompt and different types leave it unknown; one type asked twice is kept", async () => {
     const root = tempDir("types");

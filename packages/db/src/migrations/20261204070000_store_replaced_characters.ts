@@ -14,7 +14,7 @@ import { up as createPreviousFunction } from "./20261202030558_ingest_group_one_
  * each migration that changes the function does: a migration is a snapshot, never built from
  * another one's text, which a later edit there would change under it.
  */
-/** This migration's definition of the function (a later migration's `down` makes it again). */
+// Exported for 20261204230000's `down`, which makes this definition again.
 export const CREATE = `
 CREATE FUNCTION logbook_ingest_group(
   p_new jsonb, p_sessions jsonb,
